@@ -1,0 +1,110 @@
+/* OpenCL runtime: device discovery and selection, one context and in-order queue,
+ * kernels compiled at run time for the chosen device (cached in memory and on disk),
+ * and a launch helper that respects the device's work-group limits. */
+#ifndef LAPERM_RUNTIME_H
+#define LAPERM_RUNTIME_H
+
+#define CL_TARGET_OPENCL_VERSION 120
+#include <CL/cl.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "laperm/status.h"
+
+typedef struct {
+    int platform_index, device_index;
+    cl_platform_id platform;
+    cl_device_id device;
+    char platform_name[128];
+    char platform_version[128];
+    char device_name[128];
+    char device_version[128]; /* "OpenCL 1.2 pocl ..." */
+    char driver_version[128];
+    char opencl_c_version[64]; /* "OpenCL C 1.2 ..." */
+    cl_device_type type;
+    cl_uint compute_units;
+    cl_ulong global_mem, max_alloc, local_mem;
+    size_t max_work_group_size;
+    size_t max_work_item_sizes[3];
+    cl_uint preferred_vector_width_float;
+    bool fp64;
+} lp_device_info;
+
+const char *lp_device_type_name(cl_device_type t);
+
+/* Every device of every platform. *out is malloc'd; free() it. Zero devices is LP_OK. */
+lp_status lp_devices_list(lp_device_info **out, int *count);
+
+/* Picks a device: selector "P:D", a case-insensitive substring of the device or
+ * platform name, or NULL/"" for $LAPERM_DEVICE, else the first GPU, else the first
+ * device. An unknown selector is LP_ERR_NOT_FOUND with the list of devices. */
+lp_status lp_device_select(const char *selector, lp_device_info *out);
+
+typedef struct lp_runtime lp_runtime;
+
+typedef struct {
+    const char *device;  /* selector as above */
+    bool profiling;      /* record one event per launch, see lp_runtime_profile_report */
+} lp_runtime_options;
+
+lp_status lp_runtime_create(const lp_runtime_options *opt, lp_runtime **out);
+void lp_runtime_destroy(lp_runtime *rt);
+
+const lp_device_info *lp_runtime_device(const lp_runtime *rt);
+cl_context lp_runtime_context(const lp_runtime *rt);
+cl_command_queue lp_runtime_queue(const lp_runtime *rt);
+/* Points to the queue handle, as CLBlast routines want it. */
+cl_command_queue *lp_runtime_queue_ptr(lp_runtime *rt);
+
+/* A kernel from program cl/<program>.cl (with cl/common.cl prepended), built with the
+ * device-derived defines plus `extra_options` ("-DWGS=128", may be NULL). Programs and
+ * kernels are cached; the caller must not release the kernel. */
+lp_status lp_runtime_kernel(lp_runtime *rt, const char *program, const char *kernel_name,
+                            const char *extra_options, cl_kernel *out);
+
+/* Work-group size to use for a 1-D kernel that wants `preferred` items:
+ * min(preferred, device max, kernel max), rounded down to a power of two. */
+size_t lp_runtime_wgs(lp_runtime *rt, cl_kernel k, size_t preferred);
+
+/* Enqueues `k`. `global` is rounded up to a multiple of `local` (if local is given);
+ * kernels must bounds-check. `label` names the launch in the profile report. */
+lp_status lp_launch(lp_runtime *rt, cl_kernel k, cl_uint dims, const size_t *global,
+                    const size_t *local, const char *label);
+
+/* Sets argument i from an lvalue. Failure is reported by the following lp_launch
+ * (CL_INVALID_KERNEL_ARGS), so kernel-argument code stays short. */
+#define LP_ARG(k, i, x) clSetKernelArg((k), (i), sizeof(x), &(x))
+#define LP_ARG_LOCAL(k, i, bytes) clSetKernelArg((k), (i), (bytes), NULL)
+
+/* Turns a failing OpenCL code into LP_ERR_OPENCL with "what: CL_NAME (code)". */
+lp_status lp_cl_check(cl_int err, const char *what);
+
+/* Buffer helpers (blocking unless noted). */
+lp_status lp_buffer_create(lp_runtime *rt, size_t bytes, const char *what, cl_mem *out);
+lp_status lp_buffer_write(lp_runtime *rt, cl_mem buf, size_t offset, size_t bytes,
+                          const void *src);
+lp_status lp_buffer_read(lp_runtime *rt, cl_mem buf, size_t offset, size_t bytes, void *dst);
+lp_status lp_buffer_fill_zero(lp_runtime *rt, cl_mem buf, size_t offset, size_t bytes);
+lp_status lp_runtime_finish(lp_runtime *rt);
+
+/* Profiling: per-label totals of device time, when created with profiling = true. */
+typedef struct {
+    const char *label;
+    double total_ms;
+    long launches;
+} lp_profile_entry;
+/* Waits for the queue, folds finished events into the totals. */
+lp_status lp_runtime_profile_collect(lp_runtime *rt);
+/* Entries sorted by total time, descending; valid until the next collect. */
+int lp_runtime_profile_entries(lp_runtime *rt, const lp_profile_entry **out);
+void lp_runtime_profile_reset(lp_runtime *rt);
+
+/* Statistics on program builds: how many came from memory, disk, or a compile. */
+typedef struct {
+    int compiled, from_disk, from_memory;
+    double build_seconds; /* time spent in clBuildProgram / binary loading */
+} lp_build_stats;
+lp_build_stats lp_runtime_build_stats(const lp_runtime *rt);
+
+#endif

@@ -1,0 +1,143 @@
+/* CUnit drivers for host and kernel tests, deterministic data and comparisons. */
+#include "lp_test.h"
+
+#include <CUnit/Basic.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+lp_runtime *lp_test_rt = NULL;
+
+static int run_registry_(void (*register_suites)(void)) {
+    if (CU_initialize_registry() != CUE_SUCCESS) return -1;
+    register_suites();
+    CU_basic_set_mode(CU_BRM_VERBOSE);
+    CU_basic_run_tests();
+    int failed = (int)CU_get_number_of_failures() + (int)CU_get_number_of_tests_failed();
+    CU_cleanup_registry();
+    return failed;
+}
+
+int lp_test_main(const char *program, void (*register_suites)(void)) {
+    int failed = run_registry_(register_suites);
+    printf("%s: %s\n", program, failed == 0 ? "all passed" : "FAILURES");
+    return failed == 0 ? 0 : 1;
+}
+
+int lp_cltest_main(const char *program, void (*register_suites)(void)) {
+    lp_device_info *devs = NULL;
+    int n = 0;
+    if (lp_devices_list(&devs, &n) != LP_OK || n == 0) {
+        fprintf(stderr, "%s: no OpenCL device found: %s\n", program, lp_last_error());
+        free(devs);
+        return 1;
+    }
+    int total_failed = 0;
+    for (int i = 0; i < n; ++i) {
+        char sel[32];
+        snprintf(sel, sizeof sel, "%d:%d", devs[i].platform_index, devs[i].device_index);
+        printf("\n=== %s on %s [%s] (%s)\n", program, devs[i].device_name, sel,
+               devs[i].platform_name);
+        lp_runtime_options opt = {.device = sel, .profiling = false};
+        if (lp_runtime_create(&opt, &lp_test_rt) != LP_OK) {
+            fprintf(stderr, "%s: cannot open %s: %s\n", program, sel, lp_last_error());
+            total_failed++;
+            continue;
+        }
+        int failed = run_registry_(register_suites);
+        lp_runtime_destroy(lp_test_rt);
+        lp_test_rt = NULL;
+        if (failed != 0) total_failed += failed;
+    }
+    free(devs);
+    printf("%s: %s\n", program, total_failed == 0 ? "all passed" : "FAILURES");
+    return total_failed == 0 ? 0 : 1;
+}
+
+bool lp_test_simulator(void) {
+    const char *s = getenv("LAPERM_TEST_SIMULATOR");
+    return s && *s && strcmp(s, "0") != 0;
+}
+
+uint64_t lp_test_next(uint64_t *state) {
+    uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+float lp_test_uniform(uint64_t *state, float lo, float hi) {
+    float u = (float)(lp_test_next(state) >> 40) * (1.0f / 16777216.0f);
+    return lo + (hi - lo) * u;
+}
+
+bool lp_test_close(const float *got, const float *want, size_t n, float atol, float rtol,
+                   const char *what) {
+    for (size_t i = 0; i < n; ++i) {
+        float tol = atol + rtol * fabsf(want[i]);
+        if (!(fabsf(got[i] - want[i]) <= tol)) {
+            printf("\n  %s: mismatch at %zu of %zu: got %.9g want %.9g (tol %.3g)\n", what, i, n,
+                   got[i], want[i], tol);
+            return false;
+        }
+    }
+    return true;
+}
+
+const char *lp_test_source_path(const char *rel) {
+    static char buf[4096];
+    const char *src = getenv("LAPERM_SOURCE_DIR");
+    snprintf(buf, sizeof buf, "%s/%s", src ? src : ".", rel);
+    return buf;
+}
+
+const char *lp_test_mnist_dir(void) {
+    static char buf[4096];
+    const char *d = getenv("LAPERM_DATA_DIR");
+    if (d && *d) {
+        snprintf(buf, sizeof buf, "%s", d);
+    } else {
+        const char *src = getenv("LAPERM_SOURCE_DIR");
+        snprintf(buf, sizeof buf, "%s/data/mnist", src ? src : ".");
+    }
+    return buf;
+}
+
+const char *lp_test_tmpdir(void) {
+    static char buf[256];
+    if (!buf[0]) {
+        snprintf(buf, sizeof buf, "/tmp/laperm-test-XXXXXX");
+        if (!mkdtemp(buf)) {
+            perror("mkdtemp");
+            abort();
+        }
+    }
+    return buf;
+}
+
+int lp_test_run_command(const char *cmd, char **output) {
+    char full[8192];
+    snprintf(full, sizeof full, "%s 2>&1", cmd);
+    FILE *p = popen(full, "r");
+    if (!p) return -1;
+    size_t cap = 4096, len = 0;
+    char *buf = malloc(cap);
+    size_t got;
+    while (buf && (got = fread(buf + len, 1, cap - len - 1, p)) > 0) {
+        len += got;
+        if (cap - len < 1024) {
+            cap *= 2;
+            char *nb = realloc(buf, cap);
+            if (!nb) break;
+            buf = nb;
+        }
+    }
+    if (buf) buf[len] = '\0';
+    int st = pclose(p);
+    if (output) *output = buf;
+    else free(buf);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}

@@ -1,0 +1,43 @@
+/* Shared helpers for the CUnit test programs (see tests/CMakeLists.txt for naming). */
+#ifndef LP_TEST_H
+#define LP_TEST_H
+
+#include <CUnit/CUnit.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "laperm/runtime.h"
+
+/* Host-only program: `register_suites` adds suites with CU_add_suite/CU_add_test.
+ * Returns the process exit status (0 when every assertion passed). */
+int lp_test_main(const char *program, void (*register_suites)(void));
+
+/* Kernel-test program: runs every registered suite once per OpenCL device the ICD
+ * loader lists, with lp_test_rt set to that device's runtime. No device is a failure. */
+int lp_cltest_main(const char *program, void (*register_suites)(void));
+extern lp_runtime *lp_test_rt;
+
+/* True under Oclgrind (LAPERM_TEST_SIMULATOR=1): tests shrink their largest sizes. */
+bool lp_test_simulator(void);
+
+/* Deterministic test data (splitmix64). */
+uint64_t lp_test_next(uint64_t *state);
+float lp_test_uniform(uint64_t *state, float lo, float hi);
+
+/* |got - want| <= atol + rtol * |want| everywhere; prints the first mismatch. */
+bool lp_test_close(const float *got, const float *want, size_t n, float atol, float rtol,
+                   const char *what);
+
+/* Path helpers: $LAPERM_SOURCE_DIR/<rel>, and the MNIST folder ($LAPERM_DATA_DIR, else
+ * <source>/data/mnist). Returned strings are static buffers. */
+const char *lp_test_source_path(const char *rel);
+const char *lp_test_mnist_dir(void);
+/* A fresh, empty temporary directory for this test program. */
+const char *lp_test_tmpdir(void);
+
+/* Runs a shell command, captures stdout+stderr into a malloc'd string; returns the exit
+ * status (or -1). */
+int lp_test_run_command(const char *cmd, char **output);
+
+#endif
