@@ -39,7 +39,10 @@ lp_status lp_fail_context(lp_status s, const char *fmt, ...) {
     vsnprintf(prefix, sizeof prefix, fmt, ap);
     va_end(ap);
     memcpy(old, last_error_, sizeof old);
-    snprintf(last_error_, sizeof last_error_, "%s%s", prefix, old);
+    size_t n = strlen(prefix);
+    memcpy(last_error_, prefix, n + 1);
+    /* Keep as much of the original message as fits after the prefix. */
+    strncat(last_error_, old, sizeof last_error_ - n - 1);
     return s;
 }
 

@@ -94,6 +94,9 @@ typedef struct {
     double total_ms;
     long launches;
 } lp_profile_entry;
+/* Event slot for a launch made outside lp_launch (CLBlast takes a cl_event*): NULL
+ * when profiling is off. The runtime releases it when collecting. */
+cl_event *lp_runtime_profile_event(lp_runtime *rt, const char *label);
 /* Waits for the queue, folds finished events into the totals. */
 lp_status lp_runtime_profile_collect(lp_runtime *rt);
 /* Entries sorted by total time, descending; valid until the next collect. */

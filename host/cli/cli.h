@@ -1,0 +1,9 @@
+/* Subcommands of the laperm program; each returns the process exit status. */
+#ifndef LAPERM_CLI_H
+#define LAPERM_CLI_H
+
+int cli_devices(int argc, char **argv);
+int cli_summary(int argc, char **argv);
+int cli_train(int argc, char **argv);
+
+#endif

@@ -1,0 +1,83 @@
+/* laperm devices: a table (or JSON) of every OpenCL platform and device. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "laperm/runtime.h"
+
+static void json_string_(const char *s) {
+    putchar('"');
+    for (; *s; ++s) {
+        if (*s == '"' || *s == '\\') printf("\\%c", *s);
+        else if ((unsigned char)*s < 0x20) printf("\\u%04x", *s);
+        else putchar(*s);
+    }
+    putchar('"');
+}
+
+static double mib_(cl_ulong b) {
+    return (double)b / (1024.0 * 1024.0);
+}
+
+int cli_devices(int argc, char **argv) {
+    bool json = false;
+    for (int i = 1; i < argc; ++i) {
+        if (!strcmp(argv[i], "--json")) {
+            json = true;
+        } else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            printf("usage: laperm devices [--json]\n\n"
+                   "Lists every OpenCL device as P:D (platform:device index), the value that\n"
+                   "--device and LAPERM_DEVICE accept.\n\n"
+                   "  --json    print a JSON array instead of a table (default: table)\n");
+            return 0;
+        } else {
+            fprintf(stderr, "laperm devices: unknown option '%s' (expected --json)\n", argv[i]);
+            return 2;
+        }
+    }
+    lp_device_info *d;
+    int n;
+    if (lp_devices_list(&d, &n) != LP_OK) {
+        fprintf(stderr, "laperm devices: %s\n", lp_last_error());
+        return 1;
+    }
+    if (json) {
+        printf("[");
+        for (int i = 0; i < n; ++i) {
+            printf("%s\n  {\"index\": \"%d:%d\", \"platform\": ", i ? "," : "", d[i].platform_index,
+                   d[i].device_index);
+            json_string_(d[i].platform_name);
+            printf(", \"device\": ");
+            json_string_(d[i].device_name);
+            printf(", \"type\": \"%s\", \"compute_units\": %u, \"global_mem_bytes\": %llu, "
+                   "\"max_alloc_bytes\": %llu, \"local_mem_bytes\": %llu, \"opencl_c_version\": ",
+                   lp_device_type_name(d[i].type), d[i].compute_units,
+                   (unsigned long long)d[i].global_mem, (unsigned long long)d[i].max_alloc,
+                   (unsigned long long)d[i].local_mem);
+            json_string_(d[i].opencl_c_version);
+            printf(", \"driver\": ");
+            json_string_(d[i].driver_version);
+            printf(", \"fp64\": %s}", d[i].fp64 ? "true" : "false");
+        }
+        printf("%s]\n", n ? "\n" : "");
+    } else if (n == 0) {
+        printf("no OpenCL device found (install e.g. pocl-opencl-icd; see /etc/OpenCL/vendors)\n");
+    } else {
+        printf("%-5s %-28s %-40s %-5s %4s %10s %10s %8s %-14s %s\n", "index", "platform", "device",
+               "type", "CUs", "global MiB", "alloc MiB", "local KiB", "OpenCL C", "fp64");
+        for (int i = 0; i < n; ++i) {
+            char idx[16];
+            snprintf(idx, sizeof idx, "%d:%d", d[i].platform_index, d[i].device_index);
+            const char *cver = strncmp(d[i].opencl_c_version, "OpenCL C ", 9) == 0
+                                   ? d[i].opencl_c_version + 9
+                                   : d[i].opencl_c_version;
+            printf("%-5s %-28.28s %-40.40s %-5s %4u %10.0f %10.0f %8.0f %-14.14s %s\n", idx,
+                   d[i].platform_name, d[i].device_name, lp_device_type_name(d[i].type),
+                   d[i].compute_units, mib_(d[i].global_mem), mib_(d[i].max_alloc),
+                   (double)d[i].local_mem / 1024.0, cver, d[i].fp64 ? "yes" : "no");
+        }
+    }
+    free(d);
+    return 0;
+}

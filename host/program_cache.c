@@ -1,0 +1,279 @@
+/* Kernel sources (embedded, or read from $LAPERM_KERNEL_DIR), program builds, and the
+ * program cache: in memory per runtime, and on disk as device binaries keyed by a hash
+ * of everything that can change the binary. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "runtime-impl.h"
+
+/* Bump when the cache file layout or the build recipe changes. */
+#define LP_CACHE_FORMAT "laperm-program-cache-1"
+
+struct lp_embedded_source {
+    const char *name;
+    const char *text;
+    size_t length;
+};
+extern const struct lp_embedded_source lp_embedded_sources[];
+
+static double now_s_(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static char *read_file_(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = n >= 0 ? malloc((size_t)n + 1) : NULL;
+    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
+        free(buf);
+        buf = NULL;
+    }
+    fclose(f);
+    if (buf) {
+        buf[n] = '\0';
+        if (len) *len = (size_t)n;
+    }
+    return buf;
+}
+
+/* Returns a malloc'd copy of cl/<name>.cl. */
+static lp_status source_text_(const char *name, char **out) {
+    const char *dir = getenv("LAPERM_KERNEL_DIR");
+    if (dir && *dir) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s.cl", dir, name);
+        *out = read_file_(path, NULL);
+        if (!*out)
+            return lp_fail(LP_ERR_NOT_FOUND, "%s: cannot read kernel source (LAPERM_KERNEL_DIR=%s)",
+                           path, dir);
+        return LP_OK;
+    }
+    for (const struct lp_embedded_source *s = lp_embedded_sources; s->name; ++s) {
+        if (strcmp(s->name, name) == 0) {
+            *out = strdup(s->text);
+            return *out ? LP_OK : lp_fail(LP_ERR_NO_MEMORY, "out of host memory");
+        }
+    }
+    return lp_fail(LP_ERR_NOT_FOUND, "no kernel source cl/%s.cl was embedded in this build", name);
+}
+
+/* FNV-1a over several strings, twice with different bases: 128 bits of key. */
+typedef struct {
+    uint64_t a, b;
+} key128_;
+
+static void hash_add_(key128_ *h, const char *s) {
+    size_t n = strlen(s) + 1; /* include the NUL so ("ab","c") != ("a","bc") */
+    for (size_t i = 0; i < n; ++i) {
+        h->a = (h->a ^ (unsigned char)s[i]) * 0x100000001B3ull;
+        h->b = (h->b ^ (unsigned char)s[i]) * 0x100000001B3ull;
+        h->b ^= h->b >> 29;
+    }
+}
+
+static bool cache_enabled_(void) {
+    const char *v = getenv("LAPERM_CACHE");
+    return !(v && (strcmp(v, "off") == 0 || strcmp(v, "0") == 0 || strcmp(v, "no") == 0));
+}
+
+static void mkdirs_(const char *path) {
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s", path);
+    for (char *p = tmp + 1; *p; ++p) {
+        if (*p == '/') {
+            *p = '\0';
+            mkdir(tmp, 0755);
+            *p = '/';
+        }
+    }
+    mkdir(tmp, 0755);
+}
+
+/* $LAPERM_CACHE_DIR, else $XDG_CACHE_HOME/laperm, else ~/.cache/laperm. */
+static bool cache_dir_(char *dst, size_t cap) {
+    const char *d = getenv("LAPERM_CACHE_DIR");
+    if (d && *d) {
+        snprintf(dst, cap, "%s", d);
+        return true;
+    }
+    d = getenv("XDG_CACHE_HOME");
+    if (d && *d) {
+        snprintf(dst, cap, "%s/laperm", d);
+        return true;
+    }
+    d = getenv("HOME");
+    if (d && *d) {
+        snprintf(dst, cap, "%s/.cache/laperm", d);
+        return true;
+    }
+    return false;
+}
+
+static cl_program try_disk_(lp_runtime *rt, const char *path) {
+    size_t len = 0;
+    char *bin = read_file_(path, &len);
+    if (!bin || len == 0) {
+        free(bin);
+        return NULL;
+    }
+    const unsigned char *ptr = (const unsigned char *)bin;
+    cl_int status = CL_SUCCESS, err;
+    cl_program p =
+        clCreateProgramWithBinary(rt->context, 1, &rt->info.device, &len, &ptr, &status, &err);
+    free(bin);
+    if (err != CL_SUCCESS || status != CL_SUCCESS) {
+        if (p) clReleaseProgram(p);
+        return NULL;
+    }
+    if (clBuildProgram(p, 1, &rt->info.device, NULL, NULL, NULL) != CL_SUCCESS) {
+        clReleaseProgram(p); /* stale or foreign binary: fall back to compiling */
+        return NULL;
+    }
+    return p;
+}
+
+static void save_disk_(cl_program p, const char *dir, const char *path) {
+    size_t len = 0;
+    if (clGetProgramInfo(p, CL_PROGRAM_BINARY_SIZES, sizeof len, &len, NULL) != CL_SUCCESS ||
+        len == 0)
+        return;
+    unsigned char *bin = malloc(len);
+    if (!bin) return;
+    if (clGetProgramInfo(p, CL_PROGRAM_BINARIES, sizeof bin, &bin, NULL) == CL_SUCCESS) {
+        mkdirs_(dir);
+        char tmp[4200];
+        snprintf(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)getpid());
+        FILE *f = fopen(tmp, "wb");
+        if (f) {
+            bool ok = fwrite(bin, 1, len, f) == len;
+            ok = (fclose(f) == 0) && ok;
+            /* rename is atomic: a reader sees the old file, no file, or the whole new one */
+            if (!ok || rename(tmp, path) != 0) remove(tmp);
+        }
+    }
+    free(bin);
+}
+
+static lp_status build_from_source_(lp_runtime *rt, const char *program, const char *source,
+                                    const char *options, cl_program *out) {
+    cl_int err;
+    cl_program p = clCreateProgramWithSource(rt->context, 1, &source, NULL, &err);
+    if (err != CL_SUCCESS) return lp_cl_check(err, "clCreateProgramWithSource");
+    err = clBuildProgram(p, 1, &rt->info.device, options, NULL, NULL);
+    if (err != CL_SUCCESS) {
+        size_t log_len = 0;
+        clGetProgramBuildInfo(p, rt->info.device, CL_PROGRAM_BUILD_LOG, 0, NULL, &log_len);
+        char *log = malloc(log_len + 1);
+        if (log) {
+            log[0] = '\0';
+            clGetProgramBuildInfo(p, rt->info.device, CL_PROGRAM_BUILD_LOG, log_len, log, NULL);
+            log[log_len] = '\0';
+        }
+        lp_status s = lp_fail(LP_ERR_BUILD,
+                              "building cl/%s.cl for %s failed: %s (%d)\noptions: %s\nbuild "
+                              "log:\n%s",
+                              program, rt->info.device_name, lp_cl_error_name(err), err, options,
+                              log ? log : "(unavailable)");
+        free(log);
+        clReleaseProgram(p);
+        return s;
+    }
+    *out = p;
+    return LP_OK;
+}
+
+lp_status lp_program_get_(lp_runtime *rt, const char *program, const char *extra,
+                          cl_program *out) {
+    if (!extra) extra = "";
+    for (int i = 0; i < rt->n_programs; ++i) {
+        if (strcmp(rt->programs[i].program, program) == 0 &&
+            strcmp(rt->programs[i].options, extra) == 0) {
+            rt->stats.from_memory++;
+            *out = rt->programs[i].handle;
+            return LP_OK;
+        }
+    }
+    char *common = NULL, *body = NULL;
+    LP_TRY(source_text_("common", &common));
+    lp_status s = source_text_(program, &body);
+    if (s != LP_OK) {
+        free(common);
+        return s;
+    }
+    size_t n = strlen(common) + strlen(body) + 64;
+    char *source = malloc(n);
+    char options[2048];
+    snprintf(options, sizeof options, "%s %s", rt->device_options, extra);
+    if (source) snprintf(source, n, "%s\n#line 1\n%s", common, body);
+    free(common);
+    free(body);
+    if (!source) return lp_fail(LP_ERR_NO_MEMORY, "out of host memory");
+
+    double t0 = now_s_();
+    cl_program p = NULL;
+    char dir[4096], path[4400];
+    bool use_disk = cache_enabled_() && cache_dir_(dir, sizeof dir);
+    if (use_disk) {
+        key128_ h = {0xCBF29CE484222325ull, 0x84222325CBF29CE4ull};
+        hash_add_(&h, LP_CACHE_FORMAT);
+        hash_add_(&h, source);
+        hash_add_(&h, options);
+        hash_add_(&h, rt->info.device_name);
+        hash_add_(&h, rt->info.driver_version);
+        hash_add_(&h, rt->info.platform_version);
+        hash_add_(&h, rt->info.platform_name);
+        snprintf(path, sizeof path, "%s/%s-%016llx%016llx.bin", dir, program,
+                 (unsigned long long)h.a, (unsigned long long)h.b);
+        p = try_disk_(rt, path);
+        if (p) rt->stats.from_disk++;
+    }
+    if (!p) {
+        s = build_from_source_(rt, program, source, options, &p);
+        if (s != LP_OK) {
+            free(source);
+            return s;
+        }
+        rt->stats.compiled++;
+        if (use_disk) save_disk_(p, dir, path);
+    }
+    free(source);
+    rt->stats.build_seconds += now_s_() - t0;
+
+    if (rt->n_programs == rt->cap_programs) {
+        int cap = rt->cap_programs ? rt->cap_programs * 2 : 16;
+        lp_program_entry_ *grown = realloc(rt->programs, (size_t)cap * sizeof *grown);
+        if (!grown) {
+            clReleaseProgram(p);
+            return lp_fail(LP_ERR_NO_MEMORY, "out of host memory caching programs");
+        }
+        rt->programs = grown;
+        rt->cap_programs = cap;
+    }
+    rt->programs[rt->n_programs].program = strdup(program);
+    rt->programs[rt->n_programs].options = strdup(extra);
+    rt->programs[rt->n_programs].handle = p;
+    rt->n_programs++;
+    *out = p;
+    return LP_OK;
+}
+
+void lp_programs_release_(lp_runtime *rt) {
+    for (int i = 0; i < rt->n_programs; ++i) {
+        clReleaseProgram(rt->programs[i].handle);
+        free(rt->programs[i].program);
+        free(rt->programs[i].options);
+    }
+    free(rt->programs);
+    rt->programs = NULL;
+    rt->n_programs = rt->cap_programs = 0;
+}

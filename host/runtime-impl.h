@@ -1,0 +1,46 @@
+/* Internal state of lp_runtime, shared by runtime.c and program_cache.c. */
+#ifndef LAPERM_RUNTIME_IMPL_H
+#define LAPERM_RUNTIME_IMPL_H
+
+#include "laperm/runtime.h"
+
+typedef struct {
+    char *program, *options, *kernel_name;
+    cl_kernel kernel;
+} lp_kernel_entry_;
+
+typedef struct {
+    char *program, *options;
+    cl_program handle;
+} lp_program_entry_;
+
+typedef struct {
+    const char *label;
+    cl_event event;
+} lp_pending_event_;
+
+struct lp_runtime {
+    lp_device_info info;
+    cl_context context;
+    cl_command_queue queue;
+    bool profiling;
+    char device_options[512]; /* -D defines derived from the device */
+
+    lp_program_entry_ *programs;
+    int n_programs, cap_programs;
+    lp_kernel_entry_ *kernels;
+    int n_kernels, cap_kernels;
+    lp_build_stats stats;
+
+    lp_pending_event_ *pending;
+    int n_pending, cap_pending;
+    lp_profile_entry *profile;
+    int n_profile, cap_profile;
+};
+
+/* Builds (or fetches from the memory/disk cache) cl/<program>.cl with options. */
+lp_status lp_program_get_(lp_runtime *rt, const char *program, const char *options,
+                          cl_program *out);
+void lp_programs_release_(lp_runtime *rt);
+
+#endif

@@ -1,0 +1,272 @@
+/* Context, queue, kernel lookup, launches, buffers and per-label profiling. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime-impl.h"
+
+lp_status lp_cl_check(cl_int err, const char *what) {
+    if (err == CL_SUCCESS) return LP_OK;
+    return lp_fail(LP_ERR_OPENCL, "%s: %s (%d)", what, lp_cl_error_name(err), err);
+}
+
+static size_t floor_pow2_(size_t x) {
+    size_t p = 1;
+    while (p * 2 <= x) p *= 2;
+    return p;
+}
+
+lp_status lp_runtime_create(const lp_runtime_options *opt, lp_runtime **out) {
+    *out = NULL;
+    lp_runtime *rt = calloc(1, sizeof *rt);
+    if (!rt) return lp_fail(LP_ERR_NO_MEMORY, "out of host memory creating the runtime");
+    lp_status s = lp_device_select(opt ? opt->device : NULL, &rt->info);
+    if (s != LP_OK) {
+        free(rt);
+        return s;
+    }
+    rt->profiling = opt && opt->profiling;
+    cl_int err;
+    cl_context_properties props[] = {CL_CONTEXT_PLATFORM, (cl_context_properties)rt->info.platform,
+                                     0};
+    rt->context = clCreateContext(props, 1, &rt->info.device, NULL, NULL, &err);
+    if (err != CL_SUCCESS) {
+        free(rt);
+        return lp_cl_check(err, "clCreateContext");
+    }
+    rt->queue = clCreateCommandQueue(rt->context, rt->info.device,
+                                     rt->profiling ? CL_QUEUE_PROFILING_ENABLE : 0, &err);
+    if (err != CL_SUCCESS) {
+        clReleaseContext(rt->context);
+        free(rt);
+        return lp_cl_check(err, "clCreateCommandQueue");
+    }
+    /* Kernels size their local tiles from these; all of them are part of the cache key. */
+    snprintf(rt->device_options, sizeof rt->device_options,
+             "-DLP_MAX_WGS=%zu -DLP_LOCAL_MEM_BYTES=%llu -DLP_VEC_FLOAT=%u%s",
+             floor_pow2_(rt->info.max_work_group_size), (unsigned long long)rt->info.local_mem,
+             rt->info.preferred_vector_width_float ? rt->info.preferred_vector_width_float : 1,
+             rt->info.fp64 ? " -DLP_HAVE_FP64=1" : "");
+    *out = rt;
+    return LP_OK;
+}
+
+void lp_runtime_destroy(lp_runtime *rt) {
+    if (!rt) return;
+    if (rt->queue) clFinish(rt->queue);
+    for (int i = 0; i < rt->n_pending; ++i) clReleaseEvent(rt->pending[i].event);
+    for (int i = 0; i < rt->n_kernels; ++i) {
+        clReleaseKernel(rt->kernels[i].kernel);
+        free(rt->kernels[i].program);
+        free(rt->kernels[i].options);
+        free(rt->kernels[i].kernel_name);
+    }
+    lp_programs_release_(rt);
+    if (rt->queue) clReleaseCommandQueue(rt->queue);
+    if (rt->context) clReleaseContext(rt->context);
+    free(rt->kernels);
+    free(rt->pending);
+    free(rt->profile);
+    free(rt);
+}
+
+const lp_device_info *lp_runtime_device(const lp_runtime *rt) {
+    return &rt->info;
+}
+cl_context lp_runtime_context(const lp_runtime *rt) {
+    return rt->context;
+}
+cl_command_queue lp_runtime_queue(const lp_runtime *rt) {
+    return rt->queue;
+}
+cl_command_queue *lp_runtime_queue_ptr(lp_runtime *rt) {
+    return &rt->queue;
+}
+lp_build_stats lp_runtime_build_stats(const lp_runtime *rt) {
+    return rt->stats;
+}
+
+static bool same_(const char *a, const char *b) {
+    return strcmp(a ? a : "", b ? b : "") == 0;
+}
+
+lp_status lp_runtime_kernel(lp_runtime *rt, const char *program, const char *kernel_name,
+                            const char *extra_options, cl_kernel *out) {
+    for (int i = 0; i < rt->n_kernels; ++i) {
+        lp_kernel_entry_ *e = &rt->kernels[i];
+        if (same_(e->program, program) && same_(e->kernel_name, kernel_name) &&
+            same_(e->options, extra_options)) {
+            *out = e->kernel;
+            return LP_OK;
+        }
+    }
+    cl_program prog;
+    LP_TRY(lp_program_get_(rt, program, extra_options, &prog));
+    cl_int err;
+    cl_kernel k = clCreateKernel(prog, kernel_name, &err);
+    if (err != CL_SUCCESS) {
+        return lp_fail(LP_ERR_OPENCL, "kernel '%s' in cl/%s.cl: %s (%d)", kernel_name, program,
+                       lp_cl_error_name(err), err);
+    }
+    if (rt->n_kernels == rt->cap_kernels) {
+        int cap = rt->cap_kernels ? rt->cap_kernels * 2 : 32;
+        lp_kernel_entry_ *grown = realloc(rt->kernels, (size_t)cap * sizeof *grown);
+        if (!grown) {
+            clReleaseKernel(k);
+            return lp_fail(LP_ERR_NO_MEMORY, "out of host memory caching kernels");
+        }
+        rt->kernels = grown;
+        rt->cap_kernels = cap;
+    }
+    lp_kernel_entry_ *e = &rt->kernels[rt->n_kernels++];
+    e->program = strdup(program);
+    e->kernel_name = strdup(kernel_name);
+    e->options = strdup(extra_options ? extra_options : "");
+    e->kernel = k;
+    *out = k;
+    return LP_OK;
+}
+
+size_t lp_runtime_wgs(lp_runtime *rt, cl_kernel k, size_t preferred) {
+    size_t kmax = rt->info.max_work_group_size;
+    size_t kernel_max = 0;
+    if (clGetKernelWorkGroupInfo(k, rt->info.device, CL_KERNEL_WORK_GROUP_SIZE, sizeof kernel_max,
+                                 &kernel_max, NULL) == CL_SUCCESS &&
+        kernel_max > 0 && kernel_max < kmax)
+        kmax = kernel_max;
+    if (rt->info.max_work_item_sizes[0] && rt->info.max_work_item_sizes[0] < kmax)
+        kmax = rt->info.max_work_item_sizes[0];
+    size_t w = preferred < kmax ? preferred : kmax;
+    return floor_pow2_(w ? w : 1);
+}
+
+static lp_status push_event_(lp_runtime *rt, const char *label, cl_event ev) {
+    if (rt->n_pending == rt->cap_pending) {
+        int cap = rt->cap_pending ? rt->cap_pending * 2 : 256;
+        lp_pending_event_ *grown = realloc(rt->pending, (size_t)cap * sizeof *grown);
+        if (!grown) return lp_fail(LP_ERR_NO_MEMORY, "out of host memory for profiling");
+        rt->pending = grown;
+        rt->cap_pending = cap;
+    }
+    rt->pending[rt->n_pending].label = label;
+    rt->pending[rt->n_pending].event = ev;
+    rt->n_pending++;
+    /* Bound memory: fold finished events every few thousand launches. */
+    if (rt->n_pending >= 8192) return lp_runtime_profile_collect(rt);
+    return LP_OK;
+}
+
+cl_event *lp_runtime_profile_event(lp_runtime *rt, const char *label) {
+    if (!rt->profiling) return NULL;
+    if (push_event_(rt, label, NULL) != LP_OK) return NULL;
+    return &rt->pending[rt->n_pending - 1].event;
+}
+
+lp_status lp_launch(lp_runtime *rt, cl_kernel k, cl_uint dims, const size_t *global,
+                    const size_t *local, const char *label) {
+    size_t g[3];
+    for (cl_uint d = 0; d < dims; ++d) {
+        g[d] = global[d];
+        if (g[d] == 0) return LP_OK; /* nothing to do; OpenCL rejects empty ranges */
+        if (local) {
+            if (local[d] == 0 || local[d] > rt->info.max_work_item_sizes[d])
+                return lp_fail(LP_ERR_INVALID_ARG, "%s: local size %zu exceeds the device limit %zu",
+                               label, local[d], rt->info.max_work_item_sizes[d]);
+            g[d] = (g[d] + local[d] - 1) / local[d] * local[d];
+        }
+    }
+    cl_event ev = NULL;
+    cl_int err = clEnqueueNDRangeKernel(rt->queue, k, dims, NULL, g, local, 0, NULL,
+                                        rt->profiling ? &ev : NULL);
+    if (err != CL_SUCCESS) {
+        return lp_fail(LP_ERR_OPENCL, "launching %s: %s (%d)", label, lp_cl_error_name(err), err);
+    }
+    if (ev) return push_event_(rt, label, ev);
+    return LP_OK;
+}
+
+lp_status lp_runtime_finish(lp_runtime *rt) {
+    return lp_cl_check(clFinish(rt->queue), "clFinish");
+}
+
+lp_status lp_buffer_create(lp_runtime *rt, size_t bytes, const char *what, cl_mem *out) {
+    cl_int err;
+    *out = clCreateBuffer(rt->context, CL_MEM_READ_WRITE, bytes ? bytes : 4, NULL, &err);
+    if (err != CL_SUCCESS) {
+        return lp_fail(LP_ERR_OPENCL, "allocating %zu bytes for %s on %s: %s (%d)", bytes, what,
+                       rt->info.device_name, lp_cl_error_name(err), err);
+    }
+    return LP_OK;
+}
+
+lp_status lp_buffer_write(lp_runtime *rt, cl_mem buf, size_t offset, size_t bytes,
+                          const void *src) {
+    if (!bytes) return LP_OK;
+    return lp_cl_check(clEnqueueWriteBuffer(rt->queue, buf, CL_TRUE, offset, bytes, src, 0, NULL,
+                                            NULL),
+                       "clEnqueueWriteBuffer");
+}
+
+lp_status lp_buffer_read(lp_runtime *rt, cl_mem buf, size_t offset, size_t bytes, void *dst) {
+    if (!bytes) return LP_OK;
+    return lp_cl_check(
+        clEnqueueReadBuffer(rt->queue, buf, CL_TRUE, offset, bytes, dst, 0, NULL, NULL),
+        "clEnqueueReadBuffer");
+}
+
+lp_status lp_buffer_fill_zero(lp_runtime *rt, cl_mem buf, size_t offset, size_t bytes) {
+    if (!bytes) return LP_OK;
+    float zero = 0.0f;
+    if (offset % sizeof zero || bytes % sizeof zero)
+        return lp_fail(LP_ERR_INVALID_ARG, "lp_buffer_fill_zero: offset and size must be "
+                                           "multiples of 4 bytes");
+    return lp_cl_check(clEnqueueFillBuffer(rt->queue, buf, &zero, sizeof zero, offset, bytes, 0,
+                                           NULL, NULL),
+                       "clEnqueueFillBuffer");
+}
+
+lp_status lp_runtime_profile_collect(lp_runtime *rt) {
+    if (!rt->profiling) return LP_OK;
+    LP_TRY(lp_runtime_finish(rt));
+    for (int i = 0; i < rt->n_pending; ++i) {
+        lp_pending_event_ *pe = &rt->pending[i];
+        if (!pe->event) continue;
+        cl_ulong t0 = 0, t1 = 0;
+        clGetEventProfilingInfo(pe->event, CL_PROFILING_COMMAND_START, sizeof t0, &t0, NULL);
+        clGetEventProfilingInfo(pe->event, CL_PROFILING_COMMAND_END, sizeof t1, &t1, NULL);
+        clReleaseEvent(pe->event);
+        int j = 0;
+        while (j < rt->n_profile && strcmp(rt->profile[j].label, pe->label) != 0) ++j;
+        if (j == rt->n_profile) {
+            if (rt->n_profile == rt->cap_profile) {
+                int cap = rt->cap_profile ? rt->cap_profile * 2 : 32;
+                lp_profile_entry *grown = realloc(rt->profile, (size_t)cap * sizeof *grown);
+                if (!grown) return lp_fail(LP_ERR_NO_MEMORY, "out of host memory for profiling");
+                rt->profile = grown;
+                rt->cap_profile = cap;
+            }
+            rt->profile[j] = (lp_profile_entry){pe->label, 0.0, 0};
+            rt->n_profile++;
+        }
+        rt->profile[j].total_ms += (t1 > t0 ? (double)(t1 - t0) : 0.0) * 1e-6;
+        rt->profile[j].launches++;
+    }
+    rt->n_pending = 0;
+    return LP_OK;
+}
+
+static int by_time_desc_(const void *a, const void *b) {
+    double x = ((const lp_profile_entry *)a)->total_ms, y = ((const lp_profile_entry *)b)->total_ms;
+    return (x < y) - (x > y);
+}
+
+int lp_runtime_profile_entries(lp_runtime *rt, const lp_profile_entry **out) {
+    qsort(rt->profile, (size_t)rt->n_profile, sizeof *rt->profile, by_time_desc_);
+    *out = rt->profile;
+    return rt->n_profile;
+}
+
+void lp_runtime_profile_reset(lp_runtime *rt) {
+    lp_runtime_profile_collect(rt);
+    rt->n_profile = 0;
+}
