@@ -1,0 +1,100 @@
+/* Model architecture: the INI-like model file (one [section] per layer; README, "Model
+ * files"), the shapes inferred from it, and its table of parameter tensors. */
+#ifndef LAPERM_MODEL_H
+#define LAPERM_MODEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "laperm/status.h"
+
+/* Per-sample shape in NCHW order; flat tensors (after [flatten] or [dense]) are (n,1,1). */
+typedef struct {
+    int c, h, w;
+} lp_shape;
+
+size_t lp_shape_size(lp_shape s);
+/* "1x28x28", or "784" for a flat shape; writes into buf (>= 40 bytes) and returns it. */
+const char *lp_shape_str(lp_shape s, char *buf, size_t size);
+
+typedef enum { LP_LAYER_INPUT, LP_LAYER_FLATTEN, LP_LAYER_DENSE } lp_layer_kind;
+typedef enum { LP_ACT_NONE, LP_ACT_RELU } lp_activation;
+typedef enum {
+    LP_INIT_HE_UNIFORM,     /* U(-l, l), l = sqrt(6 / fan_in): LaPerm's default */
+    LP_INIT_HE_NORMAL,      /* variance 2 / fan_in */
+    LP_INIT_GLOROT_UNIFORM, /* U(-l, l), l = sqrt(6 / (fan_in + fan_out)) */
+    LP_INIT_GLOROT_NORMAL,  /* variance 2 / (fan_in + fan_out) */
+    LP_INIT_ZEROS,          /* biases */
+} lp_init_kind;
+
+/* The spelling used in model files ("dense", "relu", "he_uniform"). */
+const char *lp_layer_kind_name(lp_layer_kind k);
+const char *lp_activation_name(lp_activation a);
+const char *lp_init_name(lp_init_kind i);
+
+typedef struct {
+    int units;
+    bool use_bias;
+    lp_activation activation;
+    lp_init_kind kernel_init, bias_init;
+    float l2;     /* adds l2 * sum(kernel^2) to the loss (Keras convention, no 1/2) */
+    bool permute; /* LaPerm permutes this kernel (biases: a trainer switch) */
+} lp_dense_spec;
+
+#define LP_LAYER_NAME_MAX 48 /* including the terminating NUL */
+
+typedef struct {
+    lp_layer_kind kind;
+    int line; /* line of the [section] header, for messages */
+    char name[LP_LAYER_NAME_MAX];
+    lp_shape in, out; /* input: in == out == the sample shape */
+    union {
+        lp_dense_spec dense;
+    } u;
+} lp_layer_spec;
+
+typedef struct {
+    char *source;          /* the file path or name given, for messages */
+    char *text;            /* the whole model text, stored in outputs as written */
+    lp_layer_spec *layers; /* layers[0] is the [input] section */
+    int n_layers;          /* including the input */
+} lp_model_spec;
+
+/* Parses and shape-checks a model. Errors are LP_ERR_FORMAT with a message
+ * "<source>:<line>: <what was wrong, what was expected>". On failure *out is zeroed
+ * (nothing to free); on success free it with lp_model_free. source_name may be NULL. */
+lp_status lp_model_parse_text(const char *text, const char *source_name, lp_model_spec *out);
+/* Reads `path` (LP_ERR_IO if it cannot be read) and parses it as above. */
+lp_status lp_model_load(const char *path, lp_model_spec *out);
+/* Frees and zeroes *m; safe on a zeroed spec and on NULL. */
+void lp_model_free(lp_model_spec *m);
+
+/* One trainable tensor. The table lists them in a fixed order (layer order, kernel then
+ * bias), which is also their order in one flat parameter buffer (`offset`). */
+typedef struct {
+    int layer;     /* index into lp_model_spec.layers */
+    char name[16]; /* "kernel" | "bias" */
+    int rank;
+    int dims[4];   /* dense kernel: (units, in) = (out, in), row-major, so a group is a row */
+    size_t count;  /* product of dims; at most INT_MAX */
+    size_t offset; /* elements before this tensor in the flat buffer */
+    int fan_in, fan_out;
+    lp_init_kind init;
+    float l2; /* kernels: the layer's l2; biases: 0 */
+    bool is_kernel;
+    bool permute_default;   /* kernels: the layer's `permute`; biases: false */
+    int groups, group_size; /* LaPerm groups, contiguous: dense kernel (units, in);
+                               1-D tensors one group of `count` */
+} lp_param_tensor;
+
+/* The parameter table, malloc'd (free() it); *n may be 0 for a model without weights. */
+lp_status lp_model_params(const lp_model_spec *m, lp_param_tensor **out, int *n);
+size_t lp_model_param_count(const lp_model_spec *m);
+
+/* Prints a table (#, name, kind, output shape, params, details) and the totals:
+ * all parameters, permuted parameters (permute_default) and their LaPerm groups.
+ * LP_ERR_IO if writing fails. */
+lp_status lp_model_summary(const lp_model_spec *m, FILE *out);
+
+#endif
