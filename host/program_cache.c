@@ -151,7 +151,7 @@ static void save_disk_(cl_program p, const char *dir, const char *path) {
     if (!bin) return;
     if (clGetProgramInfo(p, CL_PROGRAM_BINARIES, sizeof bin, &bin, NULL) == CL_SUCCESS) {
         mkdirs_(dir);
-        char tmp[4200];
+        char tmp[4700];
         snprintf(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)getpid());
         FILE *f = fopen(tmp, "wb");
         if (f) {
@@ -221,7 +221,7 @@ lp_status lp_program_get_(lp_runtime *rt, const char *program, const char *extra
 
     double t0 = now_s_();
     cl_program p = NULL;
-    char dir[4096], path[4400];
+    char dir[4096], path[4608];
     bool use_disk = cache_enabled_() && cache_dir_(dir, sizeof dir);
     if (use_disk) {
         key128_ h = {0xCBF29CE484222325ull, 0x84222325CBF29CE4ull};

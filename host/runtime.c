@@ -141,6 +141,9 @@ size_t lp_runtime_wgs(lp_runtime *rt, cl_kernel k, size_t preferred) {
 }
 
 static lp_status push_event_(lp_runtime *rt, const char *label, cl_event ev) {
+    /* Bound memory: fold finished events every few thousand launches (before adding,
+     * so a slot handed out by lp_runtime_profile_event stays valid). */
+    if (rt->n_pending >= 8192) LP_TRY(lp_runtime_profile_collect(rt));
     if (rt->n_pending == rt->cap_pending) {
         int cap = rt->cap_pending ? rt->cap_pending * 2 : 256;
         lp_pending_event_ *grown = realloc(rt->pending, (size_t)cap * sizeof *grown);
@@ -151,8 +154,6 @@ static lp_status push_event_(lp_runtime *rt, const char *label, cl_event ev) {
     rt->pending[rt->n_pending].label = label;
     rt->pending[rt->n_pending].event = ev;
     rt->n_pending++;
-    /* Bound memory: fold finished events every few thousand launches. */
-    if (rt->n_pending >= 8192) return lp_runtime_profile_collect(rt);
     return LP_OK;
 }
 

@@ -1,0 +1,141 @@
+/* Builds a network from a model spec and runs its passes layer by layer. */
+#include <stdlib.h>
+
+#include "layer.h"
+
+static lp_status build_layer_(lp_network *net, lp_layer *l) {
+    switch (l->spec->kind) {
+    case LP_LAYER_INPUT:
+    case LP_LAYER_FLATTEN: return lp_layer_init_passthrough(net, l);
+    case LP_LAYER_DENSE: return lp_layer_init_dense(net, l);
+    }
+    return lp_fail(LP_ERR_UNSUPPORTED, "layer '%s': kind not supported by the engine",
+                   l->spec->name);
+}
+
+lp_status lp_network_create(lp_runtime *rt, const lp_model_spec *spec, int max_batch,
+                            lp_network **out) {
+    *out = NULL;
+    if (max_batch <= 0 || spec->n_layers < 2) {
+        return lp_fail(LP_ERR_INVALID_ARG, "network needs a batch size > 0 and at least one "
+                                           "layer after [input]");
+    }
+    lp_network *net = calloc(1, sizeof *net);
+    if (!net) return lp_fail(LP_ERR_NO_MEMORY, "out of host memory");
+    net->rt = rt;
+    net->spec = spec;
+    net->max_batch = max_batch;
+    lp_status s = lp_model_params(spec, &net->tensors, &net->n_tensors);
+    if (s != LP_OK) goto fail;
+    net->n_params = lp_model_param_count(spec);
+    s = lp_buffer_create(rt, net->n_params * sizeof(float), "parameters", &net->params);
+    if (s == LP_OK)
+        s = lp_buffer_create(rt, net->n_params * sizeof(float), "gradients", &net->grads);
+    if (s == LP_OK) s = lp_buffer_fill_zero(rt, net->params, 0, net->n_params * sizeof(float));
+    if (s != LP_OK) goto fail;
+
+    net->layers = calloc((size_t)spec->n_layers, sizeof *net->layers);
+    if (!net->layers) {
+        s = lp_fail(LP_ERR_NO_MEMORY, "out of host memory");
+        goto fail;
+    }
+    net->n_layers = spec->n_layers;
+    bool params_before = false;
+    for (int i = 0; i < spec->n_layers; ++i) {
+        lp_layer *l = &net->layers[i];
+        l->spec = &spec->layers[i];
+        l->prev = i ? &net->layers[i - 1] : NULL;
+        l->out_features = lp_shape_size(l->spec->out);
+        l->need_dx = params_before;
+        l->first_tensor = -1;
+        for (int t = 0; t < net->n_tensors; ++t)
+            if (net->tensors[t].layer == i) {
+                l->first_tensor = t;
+                break;
+            }
+        s = build_layer_(net, l);
+        if (s != LP_OK) goto fail;
+        if (l->first_tensor >= 0) params_before = true;
+    }
+    *out = net;
+    return LP_OK;
+fail:
+    lp_network_destroy(net);
+    return s;
+}
+
+void lp_network_destroy(lp_network *net) {
+    if (!net) return;
+    for (int i = 0; i < net->n_layers; ++i) {
+        lp_layer *l = &net->layers[i];
+        if (l->ops && l->ops->destroy) l->ops->destroy(l);
+        if (l->owns_buffers) {
+            if (l->out) clReleaseMemObject(l->out);
+            if (l->dout) clReleaseMemObject(l->dout);
+        }
+    }
+    if (net->params) clReleaseMemObject(net->params);
+    if (net->grads) clReleaseMemObject(net->grads);
+    free(net->layers);
+    free(net->tensors);
+    free(net);
+}
+
+const lp_param_tensor *lp_network_tensors(const lp_network *net, int *count) {
+    *count = net->n_tensors;
+    return net->tensors;
+}
+size_t lp_network_param_count(const lp_network *net) {
+    return net->n_params;
+}
+int lp_network_max_batch(const lp_network *net) {
+    return net->max_batch;
+}
+size_t lp_network_input_features(const lp_network *net) {
+    return net->layers[0].out_features;
+}
+int lp_network_classes(const lp_network *net) {
+    return (int)net->layers[net->n_layers - 1].out_features;
+}
+cl_mem lp_network_params(const lp_network *net) {
+    return net->params;
+}
+cl_mem lp_network_grads(const lp_network *net) {
+    return net->grads;
+}
+cl_mem lp_network_swap_params(lp_network *net, cl_mem params) {
+    cl_mem old = net->params;
+    net->params = params;
+    return old;
+}
+cl_mem lp_network_input(const lp_network *net) {
+    return net->layers[0].out;
+}
+cl_mem lp_network_logits(const lp_network *net) {
+    return net->layers[net->n_layers - 1].out;
+}
+cl_mem lp_network_dlogits(const lp_network *net) {
+    return net->layers[net->n_layers - 1].dout;
+}
+
+lp_status lp_network_forward(lp_network *net, int n, bool training) {
+    if (n <= 0 || n > net->max_batch)
+        return lp_fail(LP_ERR_INVALID_ARG, "batch of %d samples (expected 1..%d)", n,
+                       net->max_batch);
+    for (int i = 1; i < net->n_layers; ++i) {
+        lp_layer *l = &net->layers[i];
+        if (l->ops->forward) LP_TRY(l->ops->forward(net, l, n, training));
+    }
+    return LP_OK;
+}
+
+lp_status lp_network_backward(lp_network *net, int n) {
+    if (n <= 0 || n > net->max_batch)
+        return lp_fail(LP_ERR_INVALID_ARG, "batch of %d samples (expected 1..%d)", n,
+                       net->max_batch);
+    for (int i = net->n_layers - 1; i >= 1; --i) {
+        lp_layer *l = &net->layers[i];
+        if (l->ops->backward) LP_TRY(l->ops->backward(net, l, n));
+    }
+    return LP_OK;
+}

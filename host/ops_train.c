@@ -1,0 +1,73 @@
+/* Launch wrappers for the loss (cl/loss.cl) and the optimizers (cl/optim.cl). */
+#include <stdio.h>
+
+#include "laperm/ops.h"
+
+lp_status lp_op_softmax_xent(lp_runtime *rt, cl_mem logits, cl_mem labels, int rows, int classes,
+                             float grad_scale, cl_mem dlogits, cl_mem stats, int stats_off) {
+    /* One work-group covers the batch; its size is fixed at build time (reqd size). */
+    cl_kernel probe;
+    LP_TRY(lp_runtime_kernel(rt, "loss", "lp_softmax_xent", "-DLOSS_WGS=1", &probe));
+    size_t wgs = lp_runtime_wgs(rt, probe, 256);
+    char opts[32];
+    snprintf(opts, sizeof opts, "-DLOSS_WGS=%zu", wgs);
+    cl_kernel k;
+    LP_TRY(lp_runtime_kernel(rt, "loss", "lp_softmax_xent", opts, &k));
+    int write_grad = dlogits != NULL;
+    LP_ARG(k, 0, logits);
+    LP_ARG(k, 1, labels);
+    LP_ARG(k, 2, rows);
+    LP_ARG(k, 3, classes);
+    LP_ARG(k, 4, grad_scale);
+    LP_ARG(k, 5, write_grad);
+    cl_mem d = dlogits ? dlogits : logits; /* unused when write_grad == 0 */
+    LP_ARG(k, 6, d);
+    LP_ARG(k, 7, stats);
+    LP_ARG(k, 8, stats_off);
+    return lp_launch(rt, k, 1, &wgs, &wgs, "softmax_xent");
+}
+
+static lp_status launch_flat_(lp_runtime *rt, cl_kernel k, int n, const char *label) {
+    size_t local = lp_runtime_wgs(rt, k, 256), global = (size_t)n;
+    return lp_launch(rt, k, 1, &global, &local, label);
+}
+
+lp_status lp_op_adam(lp_runtime *rt, cl_mem w, cl_mem g, cl_mem m, cl_mem v, int n, float lr_t,
+                     float beta1, float beta2, float eps) {
+    cl_kernel k;
+    LP_TRY(lp_runtime_kernel(rt, "optim", "lp_adam_update", NULL, &k));
+    LP_ARG(k, 0, w);
+    LP_ARG(k, 1, g);
+    LP_ARG(k, 2, m);
+    LP_ARG(k, 3, v);
+    LP_ARG(k, 4, n);
+    LP_ARG(k, 5, lr_t);
+    LP_ARG(k, 6, beta1);
+    LP_ARG(k, 7, beta2);
+    LP_ARG(k, 8, eps);
+    return launch_flat_(rt, k, n, "adam_update");
+}
+
+lp_status lp_op_sgd(lp_runtime *rt, cl_mem w, cl_mem g, cl_mem vel, int n, float lr,
+                    float momentum) {
+    cl_kernel k;
+    LP_TRY(lp_runtime_kernel(rt, "optim", "lp_sgd_update", NULL, &k));
+    LP_ARG(k, 0, w);
+    LP_ARG(k, 1, g);
+    LP_ARG(k, 2, vel);
+    LP_ARG(k, 3, n);
+    LP_ARG(k, 4, lr);
+    LP_ARG(k, 5, momentum);
+    return launch_flat_(rt, k, n, "sgd_update");
+}
+
+lp_status lp_op_l2_grad(lp_runtime *rt, cl_mem w, cl_mem g, int offset, int n, float coef) {
+    cl_kernel k;
+    LP_TRY(lp_runtime_kernel(rt, "optim", "lp_l2_grad", NULL, &k));
+    LP_ARG(k, 0, w);
+    LP_ARG(k, 1, g);
+    LP_ARG(k, 2, offset);
+    LP_ARG(k, 3, n);
+    LP_ARG(k, 4, coef);
+    return launch_flat_(rt, k, n, "l2_grad");
+}

@@ -1,0 +1,56 @@
+/* Internal: all training state in one place, so that a checkpoint can serialise it
+ * (parameters, theta_sorted, optimizer moments, step, seed-derived data order). */
+#ifndef LAPERM_TRAINER_IMPL_H
+#define LAPERM_TRAINER_IMPL_H
+
+#include "laperm/laperm_sync.h"
+#include "laperm/network.h"
+#include "laperm/train.h"
+
+/* Philox streams (README, "Reproducibility"): tensor t initialises from stream t; the
+ * data order of epoch e (0-based) comes from stream LP_STREAM_SHUFFLE + e. */
+#define LP_STREAM_SHUFFLE 0x40000000u
+
+typedef struct {
+    int tensor;            /* index into the network's tensor table */
+    int groups, group_size;
+} lp_perm_group_;
+
+typedef struct {
+    lp_runtime *rt;
+    const lp_train_config *cfg;
+    lp_network *net;
+    const lp_param_tensor *tensors;
+    int n_tensors;
+    size_t n_params;
+
+    float *init_host;         /* initial values (n_params), kept for the results file */
+    cl_mem theta_sorted;      /* same layout as the parameters; permuted tensors only */
+    cl_mem moment1, moment2;  /* Adam m, v (SGD uses moment1 as velocity) */
+    cl_mem eval_params;       /* projected copy evaluated at epoch ends (LaPerm) */
+    cl_mem rank;              /* int32 rankings, parameter layout */
+    lp_segsort *sorter;
+    lp_perm_group_ *perm;
+    int n_perm;
+
+    /* data on the device: bytes and int labels; idx is this epoch's order */
+    cl_mem train_x, train_y, train_idx, test_x, test_y, test_idx;
+    cl_mem batch_y;  /* labels of the current batch */
+    cl_mem stats;    /* per step (loss sum, correct) of this epoch, then eval sums */
+    int steps_per_epoch;
+    uint32_t *order_host;
+
+    long long step, syncs;
+} lp_trainer_;
+
+lp_status lp_trainer_setup_(lp_trainer_ *t, const lp_dataset *train, const lp_dataset *test);
+void lp_trainer_release_(lp_trainer_ *t);
+/* Project the current parameters into eval_params (a LaPerm sync into a copy) and fill
+ * `rank`; a no-op copy for plain optimizers. */
+lp_status lp_trainer_project_(lp_trainer_ *t);
+/* In-place LaPerm sync of every permuted tensor. */
+lp_status lp_trainer_sync_(lp_trainer_ *t);
+/* Evaluate `params` on the test set: mean loss and accuracy. */
+lp_status lp_trainer_evaluate_(lp_trainer_ *t, int test_n, double *loss, double *acc);
+
+#endif

@@ -1,0 +1,223 @@
+/* The training loop: per step gather -> forward -> loss -> backward -> optimizer ->
+ * (LaPerm sync when step % k == 0), all enqueued without waiting for the device; per
+ * epoch evaluation of the projected network, metrics and a rankings snapshot. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "laperm/ops.h"
+#include "laperm/rng.h"
+#include "trainer-impl.h"
+#include "trainer_results.h"
+
+static double now_s_(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+void lp_train_config_defaults(lp_train_config *c) {
+    memset(c, 0, sizeof *c);
+    c->laperm = true;
+    c->inner = LP_OPT_ADAM;
+    c->k = 250;
+    c->epochs = 10;
+    c->batch = 128;
+    c->eval_batch = 1000;
+    c->lr.kind = LP_LR_CONSTANT;
+    c->lr.base = 1e-3;
+    c->lr.decay = 1.0;
+    c->beta1 = 0.9;
+    c->beta2 = 0.999;
+    c->eps = 1e-7;
+    c->momentum = 0.9;
+    c->l2_scale = 1.0;
+    c->seed = 1;
+}
+
+static lp_status check_config_(const lp_train_config *c, const lp_dataset *train,
+                               const lp_dataset *test, const lp_model_spec *m) {
+    if (c->batch <= 0 || c->eval_batch <= 0 || c->epochs <= 0)
+        return lp_fail(LP_ERR_INVALID_ARG, "batch, eval batch and epochs must be positive");
+    if (c->laperm && c->k <= 0) return lp_fail(LP_ERR_INVALID_ARG, "k must be positive");
+    if (!(c->lr.base > 0)) return lp_fail(LP_ERR_INVALID_ARG, "learning rate must be > 0");
+    if (train->n <= 0) return lp_fail(LP_ERR_INVALID_ARG, "the training set is empty");
+    const lp_layer_spec *in = &m->layers[0];
+    const lp_dataset *sets[2] = {train, test};
+    for (int i = 0; i < 2; ++i) {
+        const lp_dataset *d = sets[i];
+        if (d->c != in->out.c || d->h != in->out.h || d->w != in->out.w)
+            return lp_fail(LP_ERR_INVALID_ARG,
+                           "%s: the data are %dx%dx%d (CxHxW) but the model's [input] expects "
+                           "%dx%dx%d",
+                           m->source, d->c, d->h, d->w, in->out.c, in->out.h, in->out.w);
+    }
+    const lp_layer_spec *last = &m->layers[m->n_layers - 1];
+    if ((int)lp_shape_size(last->out) != train->classes)
+        return lp_fail(LP_ERR_INVALID_ARG,
+                       "%s:%d: the last layer has %zu outputs but the data have %d classes",
+                       m->source, last->line, lp_shape_size(last->out), train->classes);
+    return LP_OK;
+}
+
+static lp_status optimizer_step_(lp_trainer_ *t, double lr) {
+    const lp_train_config *c = t->cfg;
+    cl_mem w = lp_network_params(t->net), g = lp_network_grads(t->net);
+    for (int i = 0; i < t->n_tensors; ++i) {
+        const lp_param_tensor *p = &t->tensors[i];
+        float coef = (float)(p->l2 * c->l2_scale);
+        if (coef > 0) LP_TRY(lp_op_l2_grad(t->rt, w, g, (int)p->offset, (int)p->count, coef));
+    }
+    int n = (int)t->n_params;
+    if (c->inner == LP_OPT_SGD) return lp_op_sgd(t->rt, w, g, t->moment1, n, (float)lr,
+                                                 (float)c->momentum);
+    /* Bias correction folded into the step size, as Keras does (in double on the host). */
+    double tt = (double)t->step;
+    double lr_t = lr * sqrt(1.0 - pow(c->beta2, tt)) / (1.0 - pow(c->beta1, tt));
+    return lp_op_adam(t->rt, w, g, t->moment1, t->moment2, n, (float)lr_t, (float)c->beta1,
+                      (float)c->beta2, (float)c->eps);
+}
+
+/* Reads the per-step sums of this epoch so far: mean loss and accuracy. */
+static lp_status running_stats_(lp_trainer_ *t, int steps, int samples, double *loss,
+                                double *acc) {
+    float buf[2 * 1024];
+    double l = 0, a = 0;
+    for (int first = 0; first < steps; first += 1024) {
+        int n = steps - first < 1024 ? steps - first : 1024;
+        LP_TRY(lp_buffer_read(t->rt, t->stats, (size_t)first * 2 * sizeof(float),
+                              (size_t)n * 2 * sizeof(float), buf));
+        for (int i = 0; i < n; ++i) {
+            l += buf[2 * i];
+            a += buf[2 * i + 1];
+        }
+    }
+    *loss = samples ? l / samples : 0;
+    *acc = samples ? a / samples : 0;
+    return LP_OK;
+}
+
+static lp_status train_epoch_(lp_trainer_ *t, const lp_dataset *train, int epoch, double lr,
+                              const lp_train_callbacks *cb, double *seconds, int *samples_done,
+                              bool *stopped) {
+    const lp_train_config *c = t->cfg;
+    lp_runtime *rt = t->rt;
+    int features = (int)lp_network_input_features(t->net);
+    int classes = lp_network_classes(t->net);
+    lp_shuffle_indices(t->order_host, (uint32_t)train->n, c->seed,
+                       LP_STREAM_SHUFFLE + (uint32_t)epoch);
+    LP_TRY(lp_buffer_write(rt, t->train_idx, 0, (size_t)train->n * sizeof(int32_t),
+                           t->order_host));
+    LP_TRY(lp_buffer_fill_zero(rt, t->stats, 0, (size_t)t->steps_per_epoch * 2 * sizeof(float)));
+    double t0 = now_s_(), last_report = t0;
+    int samples = 0, s;
+    for (s = 0; s < t->steps_per_epoch; ++s) {
+        if ((c->stop && *c->stop) || (c->max_steps && t->step >= c->max_steps)) {
+            *stopped = true;
+            break;
+        }
+        int first = s * c->batch;
+        int n = train->n - first < c->batch ? train->n - first : c->batch;
+        t->step++;
+        LP_TRY(lp_op_gather_batch(rt, t->train_x, t->train_y, t->train_idx, first, n, features,
+                                  lp_network_input(t->net), t->batch_y));
+        LP_TRY(lp_network_forward(t->net, n, true));
+        LP_TRY(lp_op_softmax_xent(rt, lp_network_logits(t->net), t->batch_y, n, classes,
+                                  1.0f / (float)n, lp_network_dlogits(t->net), t->stats, 2 * s));
+        LP_TRY(lp_network_backward(t->net, n));
+        LP_TRY(optimizer_step_(t, lr));
+        if (c->laperm && t->step % c->k == 0) LP_TRY(lp_trainer_sync_(t));
+        samples += n;
+        /* Progress costs one small read, a few times a second at most. */
+        double now = now_s_();
+        if (cb && cb->on_progress && now - last_report >= 0.25) {
+            lp_progress p = {.epoch = epoch + 1, .epochs = c->epochs, .step_in_epoch = s + 1,
+                             .steps_per_epoch = t->steps_per_epoch, .step = t->step};
+            LP_TRY(running_stats_(t, s + 1, samples, &p.loss, &p.accuracy));
+            now = now_s_();
+            p.images_per_second = samples / (now - t0);
+            p.eta_seconds = (now - t0) / (s + 1) *
+                            ((double)(t->steps_per_epoch - s - 1) +
+                             (double)(c->epochs - epoch - 1) * t->steps_per_epoch);
+            cb->on_progress(cb->ctx, &p);
+            last_report = now;
+        }
+    }
+    LP_TRY(lp_runtime_finish(rt));
+    *seconds = now_s_() - t0;
+    *samples_done = samples;
+    (void)s;
+    return LP_OK;
+}
+
+lp_status lp_train(lp_runtime *rt, const lp_model_spec *model, const lp_dataset *train,
+                   const lp_dataset *test, const lp_train_config *cfg,
+                   const lp_train_callbacks *cb, lp_train_result *result) {
+    memset(result, 0, sizeof *result);
+    LP_TRY(check_config_(cfg, train, test, model));
+    double run_start = now_s_();
+    lp_trainer_ t = {.rt = rt, .cfg = cfg};
+    lp_results *res = NULL;
+    lp_status s = lp_network_create(rt, model, cfg->batch > cfg->eval_batch ? cfg->batch
+                                                                             : cfg->eval_batch,
+                                    &t.net);
+    if (s == LP_OK) s = lp_trainer_setup_(&t, train, test);
+    if (s == LP_OK && cfg->out_path) s = lp_trainer_results_open_(&t, model, &res);
+    result->startup_seconds = now_s_() - run_start;
+    result->best_epoch = -1;
+    long long samples_total = 0;
+    for (int epoch = 0; s == LP_OK && epoch < cfg->epochs; ++epoch) {
+        double lr = lp_lr_at(&cfg->lr, epoch), secs = 0;
+        int samples = 0;
+        bool stopped = false;
+        s = train_epoch_(&t, train, epoch, lr, cb, &secs, &samples, &stopped);
+        if (s != LP_OK) break;
+        result->train_seconds += secs;
+        samples_total += samples;
+        if (stopped && samples == 0) {
+            result->interrupted = cfg->stop && *cfg->stop;
+            /* Nothing trained since the last projection; before the first epoch there
+             * is none yet, so project now for the final snapshot and weights. */
+            if (epoch == 0) s = lp_trainer_project_(&t);
+            if (s == LP_OK && epoch == 0 && res) s = lp_trainer_results_epoch_(&t, res, NULL, 0);
+            break;
+        }
+        lp_epoch_metrics m = {.epoch = epoch + 1, .step = t.step, .learning_rate = lr,
+                              .epoch_seconds = secs};
+        s = running_stats_(&t, (samples + cfg->batch - 1) / cfg->batch, samples,
+                           &m.train_loss, &m.train_accuracy);
+        /* LaPerm: evaluate the network a sync would produce now (a true permutation of
+         * the initial weights), without disturbing the training state. */
+        if (s == LP_OK) s = lp_trainer_project_(&t);
+        cl_mem saved = t.n_perm ? lp_network_swap_params(t.net, t.eval_params) : NULL;
+        if (s == LP_OK) s = lp_trainer_evaluate_(&t, test->n, &m.test_loss, &m.test_accuracy);
+        if (saved) lp_network_swap_params(t.net, saved);
+        if (s != LP_OK) break;
+        m.syncs = t.syncs;
+        m.elapsed_seconds = now_s_() - run_start;
+        result->epochs_done = epoch + 1;
+        result->final_test_accuracy = m.test_accuracy;
+        if (result->best_epoch < 0 || m.test_accuracy > result->best_test_accuracy) {
+            result->best_test_accuracy = m.test_accuracy;
+            result->best_epoch = epoch + 1;
+        }
+        if (res) s = lp_trainer_results_epoch_(&t, res, &m, stopped ? 0 : epoch + 1);
+        if (s == LP_OK && cb && cb->on_epoch) cb->on_epoch(cb->ctx, &m, cfg->epochs);
+        if (stopped) {
+            result->interrupted = (cfg->stop && *cfg->stop);
+            break;
+        }
+    }
+    result->steps = t.step;
+    result->syncs = t.syncs;
+    result->images_per_second =
+        result->train_seconds > 0 ? (double)samples_total / result->train_seconds : 0;
+    if (res) {
+        if (s == LP_OK) s = lp_trainer_results_finish_(&t, res, result->interrupted);
+        else lp_results_abandon(res);
+    }
+    lp_trainer_release_(&t);
+    lp_network_destroy(t.net);
+    return s;
+}

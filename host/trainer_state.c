@@ -1,0 +1,161 @@
+/* Training state: initial weights, theta_sorted, optimizer moments, device copies of
+ * the data; and the LaPerm operations over every permuted tensor. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "laperm/init.h"
+#include "laperm/ops.h"
+#include "trainer-impl.h"
+
+static bool tensor_permuted_(const lp_train_config *cfg, const lp_param_tensor *p) {
+    if (!cfg->laperm) return false;
+    return p->is_kernel ? p->permute_default : cfg->perm_bias;
+}
+
+static lp_status upload_dataset_(lp_runtime *rt, const lp_dataset *ds, cl_mem *x, cl_mem *y,
+                                 cl_mem *idx, bool identity_idx) {
+    size_t features = (size_t)ds->c * ds->h * ds->w, n = (size_t)ds->n;
+    uint8_t *bytes = malloc(n * features);
+    int32_t *labels = malloc(n * sizeof *labels);
+    lp_status s = LP_OK;
+    if (!bytes || !labels) s = lp_fail(LP_ERR_NO_MEMORY, "out of host memory for the data");
+    /* Pixels were loaded as bytes / 255; store the bytes again (4x less device memory
+     * and traffic) and let the gather kernel divide. The round trip is exact. */
+    for (size_t i = 0; s == LP_OK && i < n * features; ++i)
+        bytes[i] = (uint8_t)(ds->x[i] * 255.0f + 0.5f);
+    for (size_t i = 0; s == LP_OK && i < n; ++i) labels[i] = ds->y[i];
+    if (s == LP_OK) s = lp_buffer_create(rt, n * features, "dataset pixels", x);
+    if (s == LP_OK) s = lp_buffer_write(rt, *x, 0, n * features, bytes);
+    if (s == LP_OK) s = lp_buffer_create(rt, n * sizeof *labels, "dataset labels", y);
+    if (s == LP_OK) s = lp_buffer_write(rt, *y, 0, n * sizeof *labels, labels);
+    if (s == LP_OK) s = lp_buffer_create(rt, n * sizeof(int32_t), "data order", idx);
+    if (s == LP_OK && identity_idx) {
+        for (size_t i = 0; i < n; ++i) labels[i] = (int32_t)i;
+        s = lp_buffer_write(rt, *idx, 0, n * sizeof *labels, labels);
+    }
+    free(bytes);
+    free(labels);
+    return s;
+}
+
+lp_status lp_trainer_setup_(lp_trainer_ *t, const lp_dataset *train, const lp_dataset *test) {
+    const lp_train_config *cfg = t->cfg;
+    lp_runtime *rt = t->rt;
+    t->tensors = lp_network_tensors(t->net, &t->n_tensors);
+    t->n_params = lp_network_param_count(t->net);
+    size_t bytes = t->n_params * sizeof(float);
+
+    /* Initial weights on the host (bit-identical everywhere), then theta_sorted. */
+    t->init_host = malloc(bytes);
+    float *sorted = calloc(t->n_params ? t->n_params : 1, sizeof(float));
+    t->perm = calloc((size_t)t->n_tensors + 1, sizeof *t->perm);
+    if (!t->init_host || !sorted || !t->perm) {
+        free(sorted);
+        return lp_fail(LP_ERR_NO_MEMORY, "out of host memory for %zu parameters", t->n_params);
+    }
+    for (int i = 0; i < t->n_tensors; ++i) {
+        const lp_param_tensor *p = &t->tensors[i];
+        lp_init_fill(p->init, t->init_host + p->offset, p->count, p->fan_in, p->fan_out, cfg->seed,
+                     (uint32_t)i);
+        if (!tensor_permuted_(cfg, p)) continue;
+        lp_perm_group_ *g = &t->perm[t->n_perm++];
+        g->tensor = i;
+        g->groups = cfg->per_tensor_scope ? 1 : p->groups;
+        g->group_size = cfg->per_tensor_scope ? (int)p->count : p->group_size;
+        lp_sort_groups_host(t->init_host + p->offset, g->groups, g->group_size,
+                            sorted + p->offset);
+    }
+    lp_status s = lp_buffer_write(rt, lp_network_params(t->net), 0, bytes, t->init_host);
+    if (s == LP_OK) s = lp_buffer_create(rt, bytes, "Adam first moments", &t->moment1);
+    if (s == LP_OK) s = lp_buffer_fill_zero(rt, t->moment1, 0, bytes);
+    if (s == LP_OK) s = lp_buffer_create(rt, bytes, "Adam second moments", &t->moment2);
+    if (s == LP_OK) s = lp_buffer_fill_zero(rt, t->moment2, 0, bytes);
+    if (s == LP_OK && t->n_perm) {
+        s = lp_buffer_create(rt, bytes, "theta_sorted", &t->theta_sorted);
+        if (s == LP_OK) s = lp_buffer_write(rt, t->theta_sorted, 0, bytes, sorted);
+        if (s == LP_OK) s = lp_buffer_create(rt, bytes, "projected parameters", &t->eval_params);
+        if (s == LP_OK) s = lp_buffer_create(rt, t->n_params * sizeof(int32_t), "rankings", &t->rank);
+        if (s == LP_OK) s = lp_buffer_fill_zero(rt, t->rank, 0, t->n_params * sizeof(int32_t));
+        size_t largest = 0;
+        for (int i = 0; i < t->n_perm; ++i) {
+            size_t p2 = 1;
+            while (p2 < (size_t)t->perm[i].group_size) p2 *= 2;
+            if (p2 * (size_t)t->perm[i].groups > largest) largest = p2 * (size_t)t->perm[i].groups;
+        }
+        if (s == LP_OK) s = lp_segsort_create(rt, largest, &t->sorter);
+    }
+    free(sorted);
+    if (s != LP_OK) return s;
+
+    LP_TRY(upload_dataset_(rt, train, &t->train_x, &t->train_y, &t->train_idx, false));
+    LP_TRY(upload_dataset_(rt, test, &t->test_x, &t->test_y, &t->test_idx, true));
+    int max_batch = lp_network_max_batch(t->net);
+    LP_TRY(lp_buffer_create(rt, (size_t)max_batch * sizeof(int32_t), "batch labels", &t->batch_y));
+    t->steps_per_epoch = (train->n + cfg->batch - 1) / cfg->batch;
+    LP_TRY(lp_buffer_create(rt, (size_t)(t->steps_per_epoch + 1) * 2 * sizeof(float),
+                            "loss statistics", &t->stats));
+    t->order_host = malloc((size_t)train->n * sizeof *t->order_host);
+    if (!t->order_host) return lp_fail(LP_ERR_NO_MEMORY, "out of host memory");
+    return LP_OK;
+}
+
+void lp_trainer_release_(lp_trainer_ *t) {
+    cl_mem bufs[] = {t->theta_sorted, t->moment1, t->moment2, t->eval_params, t->rank,
+                     t->train_x,      t->train_y, t->train_idx, t->test_x,    t->test_y,
+                     t->test_idx,     t->batch_y, t->stats};
+    for (size_t i = 0; i < sizeof bufs / sizeof *bufs; ++i)
+        if (bufs[i]) clReleaseMemObject(bufs[i]);
+    lp_segsort_destroy(t->sorter);
+    free(t->init_host);
+    free(t->perm);
+    free(t->order_host);
+}
+
+lp_status lp_trainer_sync_(lp_trainer_ *t) {
+    cl_mem params = lp_network_params(t->net);
+    for (int i = 0; i < t->n_perm; ++i) {
+        const lp_perm_group_ *g = &t->perm[i];
+        size_t off = t->tensors[g->tensor].offset;
+        LP_TRY(lp_laperm_sync(t->sorter, params, off, t->theta_sorted, off, g->groups,
+                              g->group_size, params, off, NULL, 0));
+    }
+    t->syncs++;
+    return LP_OK;
+}
+
+lp_status lp_trainer_project_(lp_trainer_ *t) {
+    if (!t->n_perm) return LP_OK;
+    cl_mem params = lp_network_params(t->net);
+    LP_TRY(lp_cl_check(clEnqueueCopyBuffer(lp_runtime_queue(t->rt), params, t->eval_params, 0, 0,
+                                           t->n_params * sizeof(float), 0, NULL, NULL),
+                       "copying parameters for evaluation"));
+    for (int i = 0; i < t->n_perm; ++i) {
+        const lp_perm_group_ *g = &t->perm[i];
+        size_t off = t->tensors[g->tensor].offset;
+        LP_TRY(lp_laperm_sync(t->sorter, params, off, t->theta_sorted, off, g->groups,
+                              g->group_size, t->eval_params, off, t->rank, off));
+    }
+    return LP_OK;
+}
+
+lp_status lp_trainer_evaluate_(lp_trainer_ *t, int test_n, double *loss, double *acc) {
+    lp_runtime *rt = t->rt;
+    int eval_off = 2 * t->steps_per_epoch;
+    LP_TRY(lp_buffer_fill_zero(rt, t->stats, (size_t)eval_off * sizeof(float), 2 * sizeof(float)));
+    int max_batch = lp_network_max_batch(t->net);
+    int features = (int)lp_network_input_features(t->net);
+    int classes = lp_network_classes(t->net);
+    for (int first = 0; first < test_n; first += max_batch) {
+        int n = test_n - first < max_batch ? test_n - first : max_batch;
+        LP_TRY(lp_op_gather_batch(rt, t->test_x, t->test_y, t->test_idx, first, n, features,
+                                  lp_network_input(t->net), t->batch_y));
+        LP_TRY(lp_network_forward(t->net, n, false));
+        LP_TRY(lp_op_softmax_xent(rt, lp_network_logits(t->net), t->batch_y, n, classes, 0.0f,
+                                  NULL, t->stats, eval_off));
+    }
+    float sums[2];
+    LP_TRY(lp_buffer_read(rt, t->stats, (size_t)eval_off * sizeof(float), sizeof sums, sums));
+    *loss = test_n ? sums[0] / test_n : 0.0;
+    *acc = test_n ? sums[1] / test_n : 0.0;
+    return LP_OK;
+}

@@ -1,0 +1,42 @@
+/* A model instantiated on a device: one flat buffer each for parameters and gradients
+ * (offsets from the model's tensor table), activation buffers sized for the largest
+ * batch, and forward/backward passes that only enqueue work. */
+#ifndef LAPERM_NETWORK_H
+#define LAPERM_NETWORK_H
+
+#include "laperm/model.h"
+#include "laperm/runtime.h"
+
+typedef struct lp_network lp_network;
+
+/* Builds the layers and allocates every device buffer once (nothing is allocated per
+ * step). Parameters start at zero: the trainer uploads the initial values. */
+lp_status lp_network_create(lp_runtime *rt, const lp_model_spec *spec, int max_batch,
+                            lp_network **out);
+void lp_network_destroy(lp_network *net);
+
+/* Table of parameter tensors (offsets into the flat buffers). */
+const lp_param_tensor *lp_network_tensors(const lp_network *net, int *count);
+size_t lp_network_param_count(const lp_network *net);
+int lp_network_max_batch(const lp_network *net);
+size_t lp_network_input_features(const lp_network *net);
+int lp_network_classes(const lp_network *net);
+
+cl_mem lp_network_params(const lp_network *net);
+cl_mem lp_network_grads(const lp_network *net);
+/* Makes the passes read parameters from `params` (e.g. a projected copy for evaluation);
+ * returns the buffer used before. */
+cl_mem lp_network_swap_params(lp_network *net, cl_mem params);
+
+/* Input (max_batch, features) written by the caller before forward. */
+cl_mem lp_network_input(const lp_network *net);
+/* Logits (n, classes) after forward; the caller writes d loss/d logits to
+ * lp_network_dlogits before backward. */
+cl_mem lp_network_logits(const lp_network *net);
+cl_mem lp_network_dlogits(const lp_network *net);
+
+lp_status lp_network_forward(lp_network *net, int n, bool training);
+/* Overwrites every gradient in the flat gradient buffer (no accumulation across calls). */
+lp_status lp_network_backward(lp_network *net, int n);
+
+#endif
