@@ -1,0 +1,116 @@
+/* The command-line program on bad input: each case must exit non-zero with a message
+ * that names the option, file or line and what was expected. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lp_test.h"
+
+/* Runs `laperm ARGS` and checks the exit status and that the output contains `want`. */
+static void expect_(const char *args, int want_status, const char *want) {
+    char cmd[4096];
+    const char *bin = getenv("LAPERM_BINARY");
+    snprintf(cmd, sizeof cmd, "cd '%s' && '%s' %s", lp_test_source_path(""), bin ? bin : "laperm",
+             args);
+    char *out = NULL;
+    int st = lp_test_run_command(cmd, &out);
+    bool ok = st == want_status && out && strstr(out, want);
+    if (!ok)
+        printf("\n  laperm %s\n  exit %d (want %d), output:\n%s\n  (wanted to contain: %s)\n", args,
+               st, want_status, out ? out : "(none)", want);
+    CU_ASSERT(ok);
+    free(out);
+}
+
+static const char *write_tmp_(const char *name, const char *text) {
+    static char path[1024];
+    snprintf(path, sizeof path, "%s/%s", lp_test_tmpdir(), name);
+    FILE *f = fopen(path, "w");
+    CU_ASSERT_FATAL(f != NULL);
+    fputs(text, f);
+    fclose(f);
+    return path;
+}
+
+static void test_usage_errors(void) {
+    expect_("", 2, "usage: laperm COMMAND");
+    expect_("frobnicate", 2, "laperm: unknown command 'frobnicate' (expected devices, summary, "
+                             "train, version)");
+    expect_("train", 2, "laperm train: --model FILE is required");
+    expect_("train --model models/logreg.ini --bogus", 2,
+            "laperm train: unknown option '--bogus' (see laperm train --help)");
+    expect_("train --model models/logreg.ini --k", 2, "laperm train: --k needs a value");
+    expect_("train --model models/logreg.ini --k abc", 2,
+            "laperm train: --k: expected an integer from 1 to 1000000000, got 'abc'");
+    expect_("train --model models/logreg.ini --k 0", 2,
+            "laperm train: --k: expected an integer from 1 to 1000000000, got '0'");
+    expect_("train --model models/logreg.ini --lr -1", 2,
+            "laperm train: --lr: expected a number from 1e-12 to 1e+06, got '-1'");
+    expect_("train --model models/logreg.ini --optimizer rmsprop", 2,
+            "laperm train: --optimizer: expected one of laperm, adam, sgd; got 'rmsprop'");
+    expect_("train --model models/logreg.ini --lr-steps 10:x", 2,
+            "laperm train: --lr-steps '10:x': factor after '10:' must be a positive number");
+    expect_("train --model models/logreg.ini --lr-steps 20:0.1,10:0.01", 2,
+            "--lr-steps '20:0.1,10:0.01': epochs must be ascending");
+    expect_("devices --xml", 2, "laperm devices: unknown option '--xml' (expected --json)");
+    expect_("summary", 2, "laperm summary: missing MODEL");
+}
+
+static void test_help_lists_defaults(void) {
+    expect_("train --help", 0, "--k N                  LaPerm sync period in steps [default: 250]");
+    expect_("train --help", 0, "--batch N              training batch size [default: 128]");
+    expect_("devices --help", 0, "--json");
+    expect_("summary --help", 0, "usage: laperm summary MODEL");
+}
+
+static void test_bad_files(void) {
+    expect_("summary /nonexistent/model.ini", 1, "/nonexistent/model.ini");
+    const char *bad = write_tmp_("bad.ini", "[input]\nchannels = 1\nheight = 28\nwidth = 28\n"
+                                            "[flatten]\n[dense]\nunit = 10\n");
+    char args[2048];
+    snprintf(args, sizeof args, "summary %s", bad);
+    expect_(args, 1, ":7: unknown key 'unit' in [dense]");
+    snprintf(args, sizeof args, "train --model models/logreg.ini --data %s --no-out",
+             lp_test_tmpdir());
+    expect_(args, 1, "scripts/fetch-mnist");
+    /* A truncated IDX file is named, with what was expected. */
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%s/trunc", lp_test_tmpdir());
+    char mk[8192];
+    snprintf(mk, sizeof mk,
+             "mkdir -p %s && cp %s/*labels* %s/t10k-images-idx3-ubyte %s/ && head -c 1000 "
+             "%s/train-images-idx3-ubyte > %s/train-images-idx3-ubyte",
+             dir, lp_test_mnist_dir(), lp_test_mnist_dir(), dir, lp_test_mnist_dir(), dir);
+    if (lp_test_run_command(mk, NULL) == 0) {
+        snprintf(args, sizeof args, "train --model models/logreg.ini --data %s --no-out", dir);
+        expect_(args, 1, "train-images-idx3-ubyte: expected 47040000 bytes of data after the "
+                         "16-byte header, found 984");
+    } else {
+        printf("\n  (no MNIST in %s: truncated-file case skipped)\n", lp_test_mnist_dir());
+    }
+}
+
+static void test_unknown_device(void) {
+    expect_("train --model models/logreg.ini --device no-such-device --no-out --epochs 1", 1,
+            "no OpenCL device matches 'no-such-device' (give an index P:D or part of a name); "
+            "devices present:");
+}
+
+static void test_summary_counts(void) {
+    expect_("summary models/lenet300.ini", 0, "total params: 266,610");
+    expect_("summary models/f2.ini", 0, "total params: 109,184");
+    expect_("summary models/logreg.ini", 0, "total params: 7,840");
+}
+
+static void register_suites(void) {
+    CU_pSuite s = CU_add_suite("cli", NULL, NULL);
+    CU_add_test(s, "usage errors name the option and the expectation", test_usage_errors);
+    CU_add_test(s, "--help lists every flag with its default", test_help_lists_defaults);
+    CU_add_test(s, "bad model and data files", test_bad_files);
+    CU_add_test(s, "unknown device lists the devices", test_unknown_device);
+    CU_add_test(s, "summary parameter counts", test_summary_counts);
+}
+
+int main(void) {
+    return lp_test_main("test_cli", register_suites);
+}
