@@ -1,0 +1,257 @@
+/* Reads datasets and attributes back from a results file (tests, resume, export), with
+ * errors that name the file and the object: missing -> NOT_FOUND, wrong kind -> FORMAT. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "results_impl.h"
+
+/* Opens read-only. A .part whose writer was killed is still marked "open for SWMR
+ * writing", which a plain open refuses; a SWMR read open accepts it. */
+static lp_status open_(const char *path, hid_t *out) {
+    lp_h5_quiet();
+    *out = -1;
+    if (!path) return lp_fail(LP_ERR_INVALID_ARG, "results: NULL path");
+    if (access(path, F_OK) != 0) return lp_fail(LP_ERR_NOT_FOUND, "%s: no such file", path);
+#if H5_VERSION_GE(1, 12, 0)
+    htri_t is_h5 = H5Fis_accessible(path, H5P_DEFAULT);
+#else
+    htri_t is_h5 = H5Fis_hdf5(path);
+#endif
+    if (is_h5 <= 0) {
+        H5Eclear2(H5E_DEFAULT);
+        return lp_fail(LP_ERR_FORMAT, "%s: not an HDF5 file", path);
+    }
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0) {
+        H5Eclear2(H5E_DEFAULT);
+        hid_t fapl = lp_h5_fapl();
+        f = H5Fopen(path, H5F_ACC_RDONLY | H5F_ACC_SWMR_READ, fapl);
+        hid_t err = lp_h5_errors_save();
+        H5Pclose(fapl);
+        lp_h5_errors_restore(err);
+    }
+    if (f < 0)
+        return lp_h5_fail(LP_ERR_HDF5,
+                          "%s: cannot open (for a .part left by a killed run, "
+                          "try `h5clear -s %s`)",
+                          path, path);
+    *out = f;
+    return LP_OK;
+}
+
+/* Fails unless every component of `name` exists (H5Lexists needs its parents). */
+static lp_status exists_(hid_t f, const char *path, const char *name) {
+    char buf[1024];
+    if (!name || !*name || snprintf(buf, sizeof buf, "%s", name) >= (int)sizeof buf)
+        return lp_fail(LP_ERR_INVALID_ARG, "%s: bad object name", path);
+    if (strcmp(buf, "/") == 0) return LP_OK;
+    for (char *p = buf + 1;; ++p) {
+        if (*p != '/' && *p != '\0') continue;
+        char c = *p;
+        *p = '\0';
+        if (H5Lexists(f, buf, H5P_DEFAULT) <= 0) {
+            H5Eclear2(H5E_DEFAULT);
+            return strcmp(buf, name) == 0
+                       ? lp_fail(LP_ERR_NOT_FOUND, "%s: no %s", path, name)
+                       : lp_fail(LP_ERR_NOT_FOUND, "%s: no %s (%s is missing)", path, name, buf);
+        }
+        *p = c;
+        if (c == '\0') return LP_OK;
+    }
+}
+
+/* "float32", "int64", "string", ... for messages. */
+static const char *type_name_(hid_t type) {
+    size_t size = H5Tget_size(type);
+    switch (H5Tget_class(type)) {
+    case H5T_FLOAT:
+        return size == 4 ? "float32" : size == 8 ? "float64" : "float";
+    case H5T_INTEGER:
+        return size == 1 ? "int8" : size == 2 ? "int16" : size == 4 ? "int32" : "int64";
+    case H5T_STRING:
+        return "string";
+    default:
+        return "a compound or other type";
+    }
+}
+
+static lp_status read_ds_(const char *path, const char *dataset, H5T_class_t cls, size_t size,
+                          hid_t mem_type, void **data, int *rank, size_t dims[4]) {
+    if (!data || !rank || !dims)
+        return lp_fail(LP_ERR_INVALID_ARG, "%s: NULL output for %s", path ? path : "?",
+                       dataset ? dataset : "?");
+    *data = NULL;
+    hid_t f;
+    LP_TRY(open_(path, &f));
+    lp_status s = exists_(f, path, dataset);
+    hid_t ds = -1, type = -1, space = -1;
+    if (s == LP_OK && (ds = H5Dopen2(f, dataset, H5P_DEFAULT)) < 0)
+        s = lp_h5_fail(LP_ERR_FORMAT, "%s: %s is not a dataset", path, dataset);
+    if (s == LP_OK) {
+        type = H5Dget_type(ds);
+        space = H5Dget_space(ds);
+        int nd = H5Sget_simple_extent_ndims(space);
+        if (H5Tget_class(type) != cls || H5Tget_size(type) != size)
+            s = lp_fail(LP_ERR_FORMAT, "%s: %s holds %s, expected %s", path, dataset,
+                        type_name_(type),
+                        cls == H5T_FLOAT ? (size == 4 ? "float32" : "float64")
+                                         : (size == 4 ? "int32" : "int64"));
+        else if (nd < 0 || nd > 4)
+            s = lp_fail(LP_ERR_FORMAT, "%s: %s has rank %d, expected 0..4", path, dataset, nd);
+        else {
+            hsize_t d[4] = {1, 1, 1, 1};
+            H5Sget_simple_extent_dims(space, d, NULL);
+            size_t n = 1;
+            *rank = nd;
+            for (int i = 0; i < 4; ++i)
+                dims[i] = i < nd ? (size_t)d[i] : 1, n *= dims[i];
+            if (n > 0) {
+                *data = malloc(n * size);
+                if (!*data)
+                    s = lp_fail(LP_ERR_NO_MEMORY, "%s: %s: out of memory", path, dataset);
+                else if (H5Dread(ds, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, *data) < 0)
+                    s = lp_h5_fail(LP_ERR_HDF5, "%s: reading %s", path, dataset);
+            }
+        }
+    }
+    if (s != LP_OK) free(*data), *data = NULL;
+    if (space >= 0) H5Sclose(space);
+    if (type >= 0) H5Tclose(type);
+    if (ds >= 0) H5Dclose(ds);
+    H5Fclose(f);
+    return s;
+}
+
+lp_status lp_results_read_float(const char *path, const char *dataset, float **data, int *rank,
+                                size_t dims[4]) {
+    return read_ds_(path, dataset, H5T_FLOAT, 4, H5T_NATIVE_FLOAT, (void **)data, rank, dims);
+}
+
+lp_status lp_results_read_double(const char *path, const char *dataset, double **data, int *rank,
+                                 size_t dims[4]) {
+    return read_ds_(path, dataset, H5T_FLOAT, 8, H5T_NATIVE_DOUBLE, (void **)data, rank, dims);
+}
+
+lp_status lp_results_read_int32(const char *path, const char *dataset, int32_t **data, int *rank,
+                                size_t dims[4]) {
+    return read_ds_(path, dataset, H5T_INTEGER, 4, H5T_NATIVE_INT32, (void **)data, rank, dims);
+}
+
+lp_status lp_results_read_int64(const char *path, const char *dataset, int64_t **data, int *rank,
+                                size_t dims[4]) {
+    return read_ds_(path, dataset, H5T_INTEGER, 8, H5T_NATIVE_INT64, (void **)data, rank, dims);
+}
+
+/* Opens attribute `attr` of `object` (or, attr NULL, the dataset `object`), checks that it
+ * is a scalar and hands it with its type to `fn`, which reads it. */
+typedef lp_status (*reader_fn_)(hid_t obj, bool is_attr, hid_t type, const char *what, void *out);
+
+static lp_status with_object_(const char *path, const char *object, const char *attr, reader_fn_ fn,
+                              void *out) {
+    hid_t f;
+    LP_TRY(open_(path, &f));
+    char what[1024];
+    snprintf(what, sizeof what, "%s%s%s", object ? object : "?", attr ? " attribute " : "",
+             attr ? attr : "");
+    lp_status s = exists_(f, path, object);
+    hid_t obj = -1, a = -1, type = -1;
+    if (s == LP_OK) {
+        obj = attr ? H5Oopen(f, object, H5P_DEFAULT) : H5Dopen2(f, object, H5P_DEFAULT);
+        if (obj < 0) s = lp_h5_fail(LP_ERR_FORMAT, "%s: cannot open %s", path, object);
+    }
+    if (s == LP_OK && attr) {
+        if (H5Aexists(obj, attr) <= 0) {
+            H5Eclear2(H5E_DEFAULT);
+            s = lp_fail(LP_ERR_NOT_FOUND, "%s: no attribute %s on %s", path, attr, object);
+        } else if ((a = H5Aopen(obj, attr, H5P_DEFAULT)) < 0) {
+            s = lp_h5_fail(LP_ERR_HDF5, "%s: cannot open %s", path, what);
+        }
+    }
+    if (s == LP_OK) {
+        hid_t space = attr ? H5Aget_space(a) : H5Dget_space(obj);
+        hssize_t npoints = H5Sget_simple_extent_npoints(space);
+        H5Sclose(space);
+        if (npoints != 1) s = lp_fail(LP_ERR_FORMAT, "%s: %s is not a scalar", path, what);
+    }
+    if (s == LP_OK) {
+        type = attr ? H5Aget_type(a) : H5Dget_type(obj);
+        s = fn(attr ? a : obj, attr != NULL, type, what, out);
+        if (s != LP_OK) s = lp_fail_context(s, "%s: ", path);
+    }
+    if (type >= 0) H5Tclose(type);
+    if (a >= 0) H5Aclose(a);
+    if (obj >= 0) H5Oclose(obj);
+    H5Fclose(f);
+    return s;
+}
+
+static herr_t read_any_(hid_t obj, bool is_attr, hid_t mem_type, void *buf) {
+    return is_attr ? H5Aread(obj, mem_type, buf)
+                   : H5Dread(obj, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf);
+}
+
+/* Scalar string, variable-length (ours) or fixed-length (h5py's np.bytes_ attributes). */
+static lp_status read_str_(hid_t obj, bool is_attr, hid_t type, const char *what, void *out) {
+    char **res = out;
+    if (H5Tget_class(type) != H5T_STRING)
+        return lp_fail(LP_ERR_FORMAT, "%s holds %s, expected a string", what, type_name_(type));
+    if (H5Tis_variable_str(type) > 0) {
+        hid_t mem = lp_h5_str_type();
+        char *vl = NULL;
+        if (read_any_(obj, is_attr, mem, &vl) < 0) {
+            lp_status s = lp_h5_fail(LP_ERR_HDF5, "reading %s", what);
+            H5Tclose(mem);
+            return s;
+        }
+        H5Tclose(mem);
+        *res = malloc(vl ? strlen(vl) + 1 : 1);
+        if (*res) strcpy(*res, vl ? vl : "");
+        H5free_memory(vl);
+    } else {
+        size_t n = H5Tget_size(type);
+        *res = calloc(n + 1, 1);
+        if (*res && read_any_(obj, is_attr, type, *res) < 0) {
+            free(*res), *res = NULL;
+            return lp_h5_fail(LP_ERR_HDF5, "reading %s", what);
+        }
+    }
+    return *res ? LP_OK : lp_fail(LP_ERR_NO_MEMORY, "%s: out of memory", what);
+}
+
+static lp_status read_int_(hid_t obj, bool is_attr, hid_t type, const char *what, void *out) {
+    if (H5Tget_class(type) != H5T_INTEGER)
+        return lp_fail(LP_ERR_FORMAT, "%s holds %s, expected an integer", what, type_name_(type));
+    return read_any_(obj, is_attr, H5T_NATIVE_LLONG, out) < 0
+               ? lp_h5_fail(LP_ERR_HDF5, "reading %s", what)
+               : LP_OK;
+}
+
+static lp_status read_double_(hid_t obj, bool is_attr, hid_t type, const char *what, void *out) {
+    H5T_class_t c = H5Tget_class(type);
+    if (c != H5T_FLOAT && c != H5T_INTEGER)
+        return lp_fail(LP_ERR_FORMAT, "%s holds %s, expected a number", what, type_name_(type));
+    return read_any_(obj, is_attr, H5T_NATIVE_DOUBLE, out) < 0
+               ? lp_h5_fail(LP_ERR_HDF5, "reading %s", what)
+               : LP_OK;
+}
+
+lp_status lp_results_read_string(const char *path, const char *object, const char *attr,
+                                 char **out) {
+    if (!out) return lp_fail(LP_ERR_INVALID_ARG, "lp_results_read_string: out is NULL");
+    *out = NULL;
+    return with_object_(path, object, attr, read_str_, out);
+}
+
+lp_status lp_results_read_attr_int(const char *path, const char *object, const char *attr,
+                                   long long *out) {
+    if (!out || !attr) return lp_fail(LP_ERR_INVALID_ARG, "lp_results_read_attr_int: NULL");
+    return with_object_(path, object, attr, read_int_, out);
+}
+
+lp_status lp_results_read_attr_double(const char *path, const char *object, const char *attr,
+                                      double *out) {
+    if (!out || !attr) return lp_fail(LP_ERR_INVALID_ARG, "lp_results_read_attr_double: NULL");
+    return with_object_(path, object, attr, read_double_, out);
+}

@@ -1,0 +1,529 @@
+/* The HDF5 results file: round trip through our readers with the rankings formula checked
+ * bit for bit, crash safety of the .part/rename scheme (including a SIGKILLed writer),
+ * errors that name file and dataset, and scripts/check-invariant through h5py. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "laperm/results.h"
+#include "lp_test.h"
+
+enum { G = 5, S = 7, N_EPOCHS = 3 }; /* dense kernel (out 5, in 7): 5 groups of 7 */
+
+static float init_k[G * S], init_b[G];
+static float w_k[N_EPOCHS][G * S]; /* kernel after each epoch's sync */
+static int32_t rank_k[N_EPOCHS][G * S];
+static float final_b[G];
+
+static uint32_t bits_(float f) {
+    uint32_t b;
+    memcpy(&b, &f, sizeof b);
+    return b;
+}
+
+/* The sort order of the schema: IEEE totalOrder on bits, ties to the lower index. */
+static uint64_t sort_key_(float f, int index) {
+    uint32_t b = bits_(f);
+    b ^= (b >> 31) ? 0xFFFFFFFFu : 0x80000000u;
+    return (uint64_t)b << 32 | (uint32_t)index;
+}
+
+static int cmp_u64_(const void *a, const void *b) {
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* rank[j] = position of w[j] in its sorted group; sorted[] gets the sorted values. */
+static void rank_group_(const float *w, int n, int32_t *rank, float *sorted) {
+    uint64_t keys[64];
+    for (int j = 0; j < n; ++j)
+        keys[j] = sort_key_(w[j], j);
+    qsort(keys, (size_t)n, sizeof keys[0], cmp_u64_);
+    for (int p = 0; p < n; ++p) {
+        int j = (int)(keys[p] & 0xFFFFFFFFu);
+        rank[j] = p;
+        if (sorted) sorted[p] = w[j];
+    }
+}
+
+/* Init values with ties, -0.0 and +0.0; each epoch permutes every group by a known
+ * shuffle, as a LaPerm sync would. */
+static void make_data_(void) {
+    uint64_t rng = 42;
+    for (int i = 0; i < G * S; ++i)
+        init_k[i] = (float)(int)lp_test_uniform(&rng, -4.0f, 4.0f) * 0.25f; /* many ties */
+    init_k[0] = -0.0f, init_k[1] = 0.0f, init_k[2] = -0.0f, init_k[3] = 0.0f;
+    init_k[S + 4] = -0.0f, init_k[S + 5] = 0.0f;
+    for (int j = 0; j < S; ++j)
+        init_k[2 * S + j] = 0.5f; /* a group of equal values */
+    for (int g = 0; g < G; ++g)
+        init_b[g] = lp_test_uniform(&rng, -1.0f, 1.0f);
+    for (int e = 0; e < N_EPOCHS; ++e)
+        for (int g = 0; g < G; ++g) {
+            int perm[S];
+            for (int j = 0; j < S; ++j)
+                perm[j] = j;
+            for (int j = S - 1; j > 0; --j) {
+                int k = (int)(lp_test_next(&rng) % (uint64_t)(j + 1)), t = perm[j];
+                perm[j] = perm[k], perm[k] = t;
+            }
+            for (int j = 0; j < S; ++j)
+                w_k[e][g * S + j] = init_k[g * S + perm[j]];
+            rank_group_(&w_k[e][g * S], S, &rank_k[e][g * S], NULL);
+        }
+    for (int g = 0; g < G; ++g)
+        final_b[g] = init_b[g] + 0.125f;
+}
+
+static const char *model_text_ = "[input]\nshape = 7\n\n[dense1]\nunits = 5\n";
+
+static lp_status create_(const char *path, lp_results **r) {
+    lp_results_tensor t[2] = {
+        {.layer = "dense1",
+         .tensor = "kernel",
+         .rank = 2,
+         .dims = {G, S},
+         .groups = G,
+         .group_size = S,
+         .permuted = true,
+         .init = init_k},
+        {.layer = "dense1", .tensor = "bias", .rank = 1, .dims = {G}, .init = init_b},
+    };
+    lp_attr a[] = {LP_ATTR_S("device", "Test Device"),
+                   LP_ATTR_S("platform", "Test Platform"),
+                   LP_ATTR_S("driver", "1.2.3"),
+                   LP_ATTR_I("seed", 1234567890123LL),
+                   LP_ATTR_D("lr", 1e-3),
+                   LP_ATTR_I("k", 250)};
+    return lp_results_create(path, a, 6, model_text_, "models/test.ini", t, 2, r);
+}
+
+static lp_epoch_metrics metrics_(int e) {
+    return (lp_epoch_metrics){.epoch = e + 1,
+                              .step = 100LL * (e + 1),
+                              .train_loss = 2.0 - e,
+                              .train_accuracy = 0.1 * e,
+                              .test_loss = 2.5 - e,
+                              .test_accuracy = 0.2 * e,
+                              .learning_rate = 1e-3 * (e + 1),
+                              .epoch_seconds = 1.5,
+                              .elapsed_seconds = 1.5 * (e + 1),
+                              .syncs = 4LL * (e + 1)};
+}
+
+static lp_status append_epoch_(lp_results *r, int e) {
+    lp_epoch_metrics m = metrics_(e);
+    LP_TRY(lp_results_append_metrics(r, &m));
+    const int32_t *ranks[2] = {rank_k[e], NULL};
+    return lp_results_append_rankings(r, m.step, e + 1, ranks);
+}
+
+/* A complete run: N_EPOCHS epochs, finished with the last epoch's weights. */
+static lp_status write_run_(const char *path) {
+    lp_results *r = NULL;
+    LP_TRY(create_(path, &r));
+    for (int e = 0; e < N_EPOCHS; ++e) {
+        lp_status s = append_epoch_(r, e);
+        if (s != LP_OK) {
+            lp_results_abandon(r);
+            return s;
+        }
+    }
+    const float *w[2] = {w_k[N_EPOCHS - 1], final_b};
+    return lp_results_finish(r, w, "completed");
+}
+
+static bool exists_(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+static const char *tmp_(const char *name) {
+    static char buf[4][512];
+    static int next = 0;
+    char *b = buf[next++ % 4];
+    snprintf(b, sizeof buf[0], "%s/%s", lp_test_tmpdir(), name);
+    return b;
+}
+
+/* A python3 that has h5py and numpy, or NULL (those checks are then skipped). */
+static const char *python_(void) {
+    static const char *cands[] = {"python3", "/usr/bin/python3"};
+    static int found = -2;
+    if (found == -2) {
+        found = -1;
+        for (int i = 0; i < 2 && found < 0; ++i) {
+            char cmd[256];
+            snprintf(cmd, sizeof cmd, "%s -c 'import h5py, numpy'", cands[i]);
+            if (lp_test_run_command(cmd, NULL) == 0) found = i;
+        }
+        if (found < 0) printf("\n  (no python3 with h5py: skipping the h5py checks)\n");
+    }
+    return found >= 0 ? cands[found] : NULL;
+}
+
+/* ---- tests --------------------------------------------------------------------------- */
+
+static void test_round_trip(void) {
+    const char *path = tmp_("nested/dir/run.h5"); /* parent folders are created */
+    CU_ASSERT_EQUAL_FATAL(write_run_(path), LP_OK);
+    CU_ASSERT_TRUE(exists_(path));
+    CU_ASSERT_FALSE(exists_(tmp_("nested/dir/run.h5.part")));
+
+    float *f = NULL;
+    int32_t *i32 = NULL;
+    int64_t *i64 = NULL;
+    double *f64 = NULL;
+    int rank;
+    size_t d[4];
+    CU_ASSERT_EQUAL_FATAL(lp_results_read_float(path, "/init/dense1/kernel", &f, &rank, d), LP_OK);
+    CU_ASSERT(rank == 2 && d[0] == G && d[1] == S);
+    CU_ASSERT(memcmp(f, init_k, sizeof init_k) == 0);
+    free(f);
+    CU_ASSERT_EQUAL_FATAL(lp_results_read_float(path, "/weights/dense1/bias", &f, &rank, d), LP_OK);
+    CU_ASSERT(rank == 1 && d[0] == G && memcmp(f, final_b, sizeof final_b) == 0);
+    free(f);
+    float *w = NULL;
+    CU_ASSERT_EQUAL_FATAL(lp_results_read_float(path, "/weights/dense1/kernel", &w, &rank, d),
+                          LP_OK);
+    CU_ASSERT(memcmp(w, w_k[N_EPOCHS - 1], sizeof w_k[0]) == 0);
+
+    /* The formula, bit for bit, on every snapshot: weights[g,j] == sort(init[g])[rank]. */
+    CU_ASSERT_EQUAL_FATAL(lp_results_read_int32(path, "/rankings/dense1/kernel", &i32, &rank, d),
+                          LP_OK);
+    CU_ASSERT_FATAL(rank == 3 && d[0] == N_EPOCHS && d[1] == G && d[2] == S);
+    int bad = 0;
+    for (int g = 0; g < G; ++g) {
+        float sorted[S];
+        int32_t unused[S];
+        rank_group_(&init_k[g * S], S, unused, sorted);
+        for (int e = 0; e < N_EPOCHS; ++e)
+            for (int j = 0; j < S; ++j) {
+                int32_t k = i32[(size_t)e * G * S + g * S + j];
+                bad += k != rank_k[e][g * S + j];
+                bad += bits_(sorted[k]) != bits_(w_k[e][g * S + j]);
+                if (e == N_EPOCHS - 1) bad += bits_(sorted[k]) != bits_(w[g * S + j]);
+            }
+    }
+    CU_ASSERT_EQUAL(bad, 0);
+    free(i32);
+    free(w);
+    CU_ASSERT_EQUAL(lp_results_read_int32(path, "/rankings/dense1/bias", &i32, &rank, d),
+                    LP_ERR_NOT_FOUND); /* not permuted: no rankings */
+
+    CU_ASSERT_EQUAL_FATAL(lp_results_read_int64(path, "/rankings_step", &i64, &rank, d), LP_OK);
+    CU_ASSERT(rank == 1 && d[0] == N_EPOCHS && i64[0] == 100 && i64[2] == 300);
+    free(i64);
+    CU_ASSERT_EQUAL_FATAL(lp_results_read_int32(path, "/rankings_epoch", &i32, &rank, d), LP_OK);
+    CU_ASSERT(d[0] == N_EPOCHS && i32[0] == 1 && i32[1] == 2 && i32[2] == 3);
+    free(i32);
+
+    /* Metrics: one entry per epoch, each with its stored type. */
+    CU_ASSERT_EQUAL_FATAL(lp_results_read_int32(path, "/metrics/epoch", &i32, &rank, d), LP_OK);
+    CU_ASSERT(rank == 1 && d[0] == N_EPOCHS && i32[2] == 3);
+    free(i32);
+    const char *i64_names[] = {"/metrics/step", "/metrics/syncs"};
+    for (int k = 0; k < 2; ++k) {
+        CU_ASSERT_EQUAL_FATAL(lp_results_read_int64(path, i64_names[k], &i64, &rank, d), LP_OK);
+        lp_epoch_metrics m = metrics_(2);
+        CU_ASSERT(d[0] == N_EPOCHS && i64[2] == (k == 0 ? m.step : m.syncs));
+        free(i64);
+    }
+    const char *f64_names[] = {"train_loss",    "train_accuracy", "test_loss",      "test_accuracy",
+                               "learning_rate", "epoch_seconds",  "elapsed_seconds"};
+    for (int k = 0; k < 7; ++k) {
+        char name[64];
+        snprintf(name, sizeof name, "/metrics/%s", f64_names[k]);
+        CU_ASSERT_EQUAL_FATAL(lp_results_read_double(path, name, &f64, &rank, d), LP_OK);
+        CU_ASSERT_EQUAL(d[0], N_EPOCHS);
+        for (int e = 0; e < N_EPOCHS; ++e) {
+            lp_epoch_metrics m = metrics_(e);
+            double want[7] = {m.train_loss,    m.train_accuracy, m.test_loss,      m.test_accuracy,
+                              m.learning_rate, m.epoch_seconds,  m.elapsed_seconds};
+            CU_ASSERT_EQUAL(f64[e], want[k]);
+        }
+        free(f64);
+    }
+
+    /* Root attributes, /init attributes, model text. */
+    long long v = 0;
+    double dv = 0;
+    char *s = NULL;
+    CU_ASSERT(lp_results_read_attr_int(path, "/", "format_version", &v) == LP_OK && v == 1);
+    CU_ASSERT(lp_results_read_attr_int(path, "/", "seed", &v) == LP_OK && v == 1234567890123LL);
+    CU_ASSERT(lp_results_read_attr_double(path, "/", "lr", &dv) == LP_OK && dv == 1e-3);
+    CU_ASSERT(lp_results_read_attr_int(path, "/init/dense1/kernel", "group_size", &v) == LP_OK &&
+              v == S);
+    CU_ASSERT(lp_results_read_attr_int(path, "/init/dense1/bias", "permuted", &v) == LP_OK &&
+              v == 0);
+    const char *want_str[][2] = {{"device", "Test Device"},
+                                 {"platform", "Test Platform"},
+                                 {"driver", "1.2.3"},
+                                 {"status", "completed"}};
+    for (int k = 0; k < 4; ++k) {
+        CU_ASSERT_EQUAL_FATAL(lp_results_read_string(path, "/", want_str[k][0], &s), LP_OK);
+        CU_ASSERT_STRING_EQUAL(s, want_str[k][1]);
+        free(s);
+    }
+    const char *times[] = {"start_time", "end_time"};
+    for (int k = 0; k < 2; ++k) {
+        CU_ASSERT_EQUAL_FATAL(lp_results_read_string(path, "/", times[k], &s), LP_OK);
+        CU_ASSERT(strlen(s) == 20 && s[10] == 'T' && s[19] == 'Z'); /* 2025-01-31T12:00:00Z */
+        free(s);
+    }
+    CU_ASSERT_EQUAL_FATAL(lp_results_read_string(path, "/model_text", NULL, &s), LP_OK);
+    CU_ASSERT_STRING_EQUAL(s, model_text_);
+    free(s);
+    CU_ASSERT_EQUAL_FATAL(lp_results_read_string(path, "/model_text", "source", &s), LP_OK);
+    CU_ASSERT_STRING_EQUAL(s, "models/test.ini");
+    free(s);
+}
+
+static void test_part_until_finish(void) {
+    const char *path = tmp_("follow.h5"), *part = tmp_("follow.h5.part");
+    lp_results *r = NULL;
+    CU_ASSERT_EQUAL_FATAL(create_(path, &r), LP_OK);
+    CU_ASSERT_STRING_EQUAL(lp_results_partial_path(r), part);
+    CU_ASSERT_EQUAL(append_epoch_(r, 0), LP_OK);
+    CU_ASSERT_EQUAL(append_epoch_(r, 1), LP_OK);
+    CU_ASSERT_FALSE(exists_(path));
+    CU_ASSERT_TRUE(exists_(part));
+    /* Another process follows the running file with SWMR, as documented. */
+    const char *py = python_();
+    if (py) {
+        char cmd[1024], *out = NULL;
+        snprintf(cmd, sizeof cmd,
+                 "%s -c \"import h5py; f = h5py.File('%s', 'r', libver='latest', swmr=True); "
+                 "print(len(f['metrics/epoch']), f['rankings/dense1/kernel'].shape, "
+                 "f.attrs['status'])\"",
+                 py, part);
+        CU_ASSERT_EQUAL(lp_test_run_command(cmd, &out), 0);
+        CU_ASSERT_PTR_NOT_NULL(strstr(out, "2 (2, 5, 7) running"));
+        if (!strstr(out, "2 (2, 5, 7) running")) printf("\n  h5py said: %s\n", out);
+        free(out);
+    }
+    CU_ASSERT_EQUAL(append_epoch_(r, 2), LP_OK);
+    /* A reader still following the .part holds a shared lock; finish must get past it. */
+    if (py) {
+        const char *marker = tmp_("follow.reading");
+        char cmd[2048];
+        snprintf(cmd, sizeof cmd,
+                 "(%s -c \"import h5py, os, time; "
+                 "f = h5py.File('%s', 'r', libver='latest', swmr=True); open('%s', 'w').close(); "
+                 "t = time.time()\n"
+                 "while not os.path.exists('%s') and time.time() - t < 20: time.sleep(0.02)\" "
+                 ">/dev/null 2>&1 &)",
+                 py, part, marker, path);
+        CU_ASSERT_EQUAL(lp_test_run_command(cmd, NULL), 0);
+        for (int i = 0; i < 500 && !exists_(marker); ++i)
+            nanosleep(&(struct timespec){0, 20000000}, NULL);
+        CU_ASSERT_TRUE(exists_(marker));
+    }
+    const float *w[2] = {w_k[N_EPOCHS - 1], final_b};
+    CU_ASSERT_EQUAL(lp_results_finish(r, w, "interrupted"), LP_OK);
+    if (!exists_(path)) printf("\n  finish: %s\n", lp_last_error());
+    CU_ASSERT_TRUE(exists_(path));
+    CU_ASSERT_FALSE(exists_(part));
+    char *s = NULL;
+    CU_ASSERT(lp_results_read_string(path, "/", "status", &s) == LP_OK &&
+              strcmp(s, "interrupted") == 0);
+    free(s);
+}
+
+static char *slurp_(const char *path, size_t *n) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    *n = (size_t)ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *b = malloc(*n ? *n : 1);
+    if (b && fread(b, 1, *n, f) != *n) free(b), b = NULL;
+    fclose(f);
+    return b;
+}
+
+static void test_abandon_keeps_previous(void) {
+    const char *path = tmp_("keep.h5");
+    CU_ASSERT_EQUAL_FATAL(write_run_(path), LP_OK);
+    size_t n0 = 0, n1 = 0;
+    char *before = slurp_(path, &n0);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(before);
+
+    lp_results *r = NULL;
+    CU_ASSERT_EQUAL_FATAL(create_(path, &r), LP_OK);
+    CU_ASSERT_EQUAL(append_epoch_(r, 0), LP_OK);
+    lp_results_abandon(r);
+    /* A failed finish (weights that are not the last snapshot's permutation) also leaves
+     * the previous file alone. */
+    CU_ASSERT_EQUAL_FATAL(create_(path, &r), LP_OK);
+    CU_ASSERT_EQUAL(append_epoch_(r, 0), LP_OK);
+    const float *w[2] = {w_k[1], final_b};
+    CU_ASSERT_EQUAL(lp_results_finish(r, w, "completed"), LP_ERR_INVALID_ARG);
+    CU_ASSERT_PTR_NOT_NULL(strstr(lp_last_error(), "dense1/kernel"));
+
+    char *after = slurp_(path, &n1);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(after);
+    CU_ASSERT(n0 == n1 && memcmp(before, after, n0) == 0);
+    CU_ASSERT_TRUE(exists_(tmp_("keep.h5.part")));
+    free(before);
+    free(after);
+}
+
+static void test_read_errors(void) {
+    const char *junk = tmp_("junk.h5");
+    FILE *f = fopen(junk, "w");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    fputs("this is not an HDF5 file\n", f);
+    fclose(f);
+    float *data = NULL;
+    int rank;
+    size_t d[4];
+    CU_ASSERT_EQUAL(lp_results_read_float(junk, "/init/dense1/kernel", &data, &rank, d),
+                    LP_ERR_FORMAT);
+    CU_ASSERT_PTR_NOT_NULL(strstr(lp_last_error(), junk));
+    CU_ASSERT_EQUAL(lp_results_read_float(tmp_("absent.h5"), "/x", &data, &rank, d),
+                    LP_ERR_NOT_FOUND);
+
+    const char *path = tmp_("errors.h5");
+    CU_ASSERT_EQUAL_FATAL(write_run_(path), LP_OK);
+    CU_ASSERT_EQUAL(lp_results_read_float(path, "/init/dense9/kernel", &data, &rank, d),
+                    LP_ERR_NOT_FOUND);
+    CU_ASSERT_PTR_NOT_NULL(strstr(lp_last_error(), path));
+    CU_ASSERT_PTR_NOT_NULL(strstr(lp_last_error(), "/init/dense9/kernel"));
+    CU_ASSERT_EQUAL(lp_results_read_float(path, "/rankings_step", &data, &rank, d), LP_ERR_FORMAT);
+    CU_ASSERT_PTR_NOT_NULL(strstr(lp_last_error(), "int64"));
+    CU_ASSERT_EQUAL(lp_results_read_float(path, "/init", &data, &rank, d), LP_ERR_FORMAT);
+    CU_ASSERT_PTR_NULL(data);
+    long long v;
+    CU_ASSERT_EQUAL(lp_results_read_attr_int(path, "/", "nope", &v), LP_ERR_NOT_FOUND);
+    CU_ASSERT_PTR_NOT_NULL(strstr(lp_last_error(), "nope"));
+}
+
+static void test_invalid_args(void) {
+    const char *path = tmp_("invalid.h5");
+    lp_results *r = NULL;
+    lp_results_tensor t = {
+        .layer = "a/b", .tensor = "kernel", .rank = 1, .dims = {3}, .init = init_b};
+    lp_attr a[] = {LP_ATTR_S("device", "d"), LP_ATTR_S("platform", "p"), LP_ATTR_S("driver", "v"),
+                   LP_ATTR_I("seed", 1), LP_ATTR_S("status", "x")};
+    CU_ASSERT_EQUAL(lp_results_create(path, a, 4, "", NULL, &t, 1, &r), LP_ERR_INVALID_ARG);
+    t.layer = "a";
+    CU_ASSERT_EQUAL(lp_results_create(path, a, 5, "", NULL, &t, 1, &r), LP_ERR_INVALID_ARG);
+    CU_ASSERT_EQUAL(lp_results_create(path, a, 3, "", NULL, &t, 1, &r), LP_ERR_INVALID_ARG);
+    CU_ASSERT_PTR_NOT_NULL(strstr(lp_last_error(), "seed"));
+    t.permuted = true, t.groups = 2, t.group_size = 2; /* 4 != 3 elements */
+    CU_ASSERT_EQUAL(lp_results_create(path, a, 4, "", NULL, &t, 1, &r), LP_ERR_INVALID_ARG);
+    CU_ASSERT_FALSE(exists_(tmp_("invalid.h5.part")));
+
+    /* A ranking that is not a permutation is refused, and nothing of it is written. */
+    CU_ASSERT_EQUAL_FATAL(create_(path, &r), LP_OK);
+    int32_t broken[G * S];
+    memcpy(broken, rank_k[0], sizeof broken);
+    broken[3 * S + 1] = broken[3 * S];
+    const int32_t *ranks[2] = {broken, NULL};
+    CU_ASSERT_EQUAL(lp_results_append_rankings(r, 1, 1, ranks), LP_ERR_INVALID_ARG);
+    CU_ASSERT_PTR_NOT_NULL(strstr(lp_last_error(), "group 3"));
+    ranks[0] = NULL;
+    CU_ASSERT_EQUAL(lp_results_append_rankings(r, 1, 1, ranks), LP_ERR_INVALID_ARG);
+    const float *w[2] = {w_k[0], final_b};
+    CU_ASSERT_EQUAL(lp_results_finish(r, w, "completed"), LP_ERR_INVALID_ARG); /* no snapshot */
+    CU_ASSERT_FALSE(exists_(path));
+    int32_t *steps = NULL;
+    int rank;
+    size_t d[4];
+    CU_ASSERT_EQUAL(
+        lp_results_read_int32(tmp_("invalid.h5.part"), "/rankings_epoch", &steps, &rank, d), LP_OK);
+    CU_ASSERT(d[0] == 0 && steps == NULL);
+}
+
+/* A writer killed with SIGKILL leaves <path> absent and a .part holding every flushed
+ * epoch, readable by our reader and h5py (SWMR) and, after `h5clear -s`, by anything. */
+static void test_killed_writer(void) {
+    const char *path = tmp_("killed.h5"), *part = tmp_("killed.h5.part");
+    fflush(NULL);
+    pid_t pid = fork();
+    CU_ASSERT_FATAL(pid >= 0);
+    if (pid == 0) {
+        lp_results *r = NULL;
+        if (create_(path, &r) != LP_OK || append_epoch_(r, 0) != LP_OK ||
+            append_epoch_(r, 1) != LP_OK)
+            _exit(3);
+        raise(SIGKILL);
+        _exit(4);
+    }
+    int st = 0;
+    waitpid(pid, &st, 0);
+    CU_ASSERT_FATAL(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+    CU_ASSERT_FALSE(exists_(path));
+    int32_t *data = NULL;
+    int rank;
+    size_t d[4];
+    CU_ASSERT_EQUAL(lp_results_read_int32(part, "/rankings/dense1/kernel", &data, &rank, d), LP_OK);
+    CU_ASSERT(d[0] == 2 && data && memcmp(data + G * S, rank_k[1], sizeof rank_k[1]) == 0);
+    free(data);
+    const char *py = python_();
+    if (py) {
+        /* h5py follows it with SWMR as is; after `h5clear -s` (which must not truncate
+         * it: the writer keeps the superblock's end of file current) it is a plain file. */
+        char cmd[2048], *out = NULL;
+        const char *script = lp_test_source_path("scripts/check-invariant");
+        snprintf(cmd, sizeof cmd,
+                 "%s %s %s && h5clear -s %s && %s -c \"import h5py; f = h5py.File('%s', 'r'); "
+                 "print(len(f['metrics/train_loss']), f['rankings/dense1/kernel'].shape)\" && "
+                 "%s %s %s",
+                 py, script, part, part, py, part, py, script, part);
+        CU_ASSERT_EQUAL(lp_test_run_command(cmd, &out), 0);
+        CU_ASSERT_PTR_NOT_NULL(out && strstr(out, "2 (2, 5, 7)"));
+        if (!out || !strstr(out, "2 (2, 5, 7)")) printf("\n  killed .part: %s\n", out);
+        free(out);
+    }
+}
+
+static void test_check_invariant_script(void) {
+    const char *py = python_();
+    if (!py) return;
+    const char *path = tmp_("script.h5"), *script = lp_test_source_path("scripts/check-invariant");
+    CU_ASSERT_EQUAL_FATAL(write_run_(path), LP_OK);
+    char cmd[2048], *out = NULL;
+    snprintf(cmd, sizeof cmd, "%s %s %s", py, script, path);
+    CU_ASSERT_EQUAL(lp_test_run_command(cmd, &out), 0);
+    CU_ASSERT_PTR_NOT_NULL(out && strstr(out, "dense1/kernel"));
+    if (out && !strstr(out, "OK")) printf("\n  check-invariant said: %s\n", out);
+    free(out);
+    /* Break it two ways with h5py: one final weight, one middle snapshot's ranking. */
+    const char *edits[] = {"d = f['weights/dense1/kernel']; a = d[...]; a[4, 6] = 9.0; d[...] = a",
+                           "d = f['rankings/dense1/kernel']; a = d[...]; a[1, 2, 0] = a[1, 2, 1]; "
+                           "d[...] = a"};
+    for (int k = 0; k < 2; ++k) {
+        const char *broken = tmp_(k == 0 ? "broken0.h5" : "broken1.h5");
+        snprintf(cmd, sizeof cmd,
+                 "cp %s %s && %s -c \"import h5py; f = h5py.File('%s', 'r+'); %s\" && %s %s %s",
+                 path, broken, py, broken, edits[k], py, script, broken);
+        int rc = lp_test_run_command(cmd, &out);
+        CU_ASSERT(rc != 0 && rc != -1);
+        CU_ASSERT_PTR_NOT_NULL(out && strstr(out, "MISMATCH"));
+        if (!out || !strstr(out, "MISMATCH")) printf("\n  broken %d: %s\n", k, out);
+        free(out);
+    }
+}
+
+static void register_suites(void) {
+    make_data_();
+    CU_pSuite s = CU_add_suite("results", NULL, NULL);
+    CU_add_test(s, "round trip, formula bit for bit", test_round_trip);
+    CU_add_test(s, ".part until finish, SWMR follow", test_part_until_finish);
+    CU_add_test(s, "abandon keeps the previous file", test_abandon_keeps_previous);
+    CU_add_test(s, "read errors name file and dataset", test_read_errors);
+    CU_add_test(s, "invalid arguments", test_invalid_args);
+    CU_add_test(s, "SIGKILLed writer", test_killed_writer);
+    CU_add_test(s, "scripts/check-invariant", test_check_invariant_script);
+}
+
+int main(void) {
+    return lp_test_main("test_results", register_suites);
+}
