@@ -33,6 +33,8 @@ static const struct {
     {"train_accuracy", M_F64, offsetof(lp_epoch_metrics, train_accuracy)},
     {"test_loss", M_F64, offsetof(lp_epoch_metrics, test_loss)},
     {"test_accuracy", M_F64, offsetof(lp_epoch_metrics, test_accuracy)},
+    {"test_loss_unsynced", M_F64, offsetof(lp_epoch_metrics, test_loss_unsynced)},
+    {"test_accuracy_unsynced", M_F64, offsetof(lp_epoch_metrics, test_accuracy_unsynced)},
     {"learning_rate", M_F64, offsetof(lp_epoch_metrics, learning_rate)},
     {"epoch_seconds", M_F64, offsetof(lp_epoch_metrics, epoch_seconds)},
     {"elapsed_seconds", M_F64, offsetof(lp_epoch_metrics, elapsed_seconds)},

@@ -10,7 +10,7 @@
 #include "laperm/results.h"
 #include "laperm/status.h"
 
-#define LP_RESULTS_N_METRICS 10
+#define LP_RESULTS_N_METRICS 12
 
 typedef struct {
     char *layer, *tensor;

@@ -41,6 +41,7 @@ typedef struct {
     uint32_t *order_host;
 
     long long step, syncs;
+    double first_step_done; /* monotonic time the first step finished */
 } lp_trainer_;
 
 lp_status lp_trainer_setup_(lp_trainer_ *t, const lp_dataset *train, const lp_dataset *test);

@@ -129,6 +129,12 @@ static lp_status train_epoch_(lp_trainer_ *t, const lp_dataset *train, int epoch
         LP_TRY(optimizer_step_(t, lr));
         if (c->laperm && t->step % c->k == 0) LP_TRY(lp_trainer_sync_(t));
         samples += n;
+        if (t->step == 1) {
+            /* Once per run: wait for the first step, so start-up cost (kernel builds,
+             * CLBlast's own compilation) can be reported apart from training. */
+            LP_TRY(lp_runtime_finish(rt));
+            t->first_step_done = now_s_();
+        }
         /* Progress costs one small read, a few times a second at most. */
         double now = now_s_();
         if (cb && cb->on_progress && now - last_report >= 0.25) {
@@ -187,17 +193,30 @@ lp_status lp_train(lp_runtime *rt, const lp_model_spec *model, const lp_dataset 
                               .epoch_seconds = secs};
         s = running_stats_(&t, (samples + cfg->batch - 1) / cfg->batch, samples,
                            &m.train_loss, &m.train_accuracy);
+        /* The weights as the inner optimizer left them (what a Keras-style loop would
+         * evaluate); for LaPerm they are not a permutation of the initial weights. */
+        if (s == LP_OK)
+            s = lp_trainer_evaluate_(&t, test->n, &m.test_loss_unsynced,
+                                     &m.test_accuracy_unsynced);
         /* LaPerm: evaluate the network a sync would produce now (a true permutation of
          * the initial weights), without disturbing the training state. */
         if (s == LP_OK) s = lp_trainer_project_(&t);
         cl_mem saved = t.n_perm ? lp_network_swap_params(t.net, t.eval_params) : NULL;
-        if (s == LP_OK) s = lp_trainer_evaluate_(&t, test->n, &m.test_loss, &m.test_accuracy);
-        if (saved) lp_network_swap_params(t.net, saved);
+        if (s == LP_OK && saved)
+            s = lp_trainer_evaluate_(&t, test->n, &m.test_loss, &m.test_accuracy);
+        if (saved) {
+            lp_network_swap_params(t.net, saved);
+        } else {
+            m.test_loss = m.test_loss_unsynced;
+            m.test_accuracy = m.test_accuracy_unsynced;
+        }
         if (s != LP_OK) break;
         m.syncs = t.syncs;
         m.elapsed_seconds = now_s_() - run_start;
         result->epochs_done = epoch + 1;
         result->final_test_accuracy = m.test_accuracy;
+        if (m.test_accuracy_unsynced > result->best_unsynced_accuracy)
+            result->best_unsynced_accuracy = m.test_accuracy_unsynced;
         if (result->best_epoch < 0 || m.test_accuracy > result->best_test_accuracy) {
             result->best_test_accuracy = m.test_accuracy;
             result->best_epoch = epoch + 1;
@@ -209,6 +228,7 @@ lp_status lp_train(lp_runtime *rt, const lp_model_spec *model, const lp_dataset 
             break;
         }
     }
+    result->first_step_seconds = t.first_step_done > 0 ? t.first_step_done - run_start : 0;
     result->steps = t.step;
     result->syncs = t.syncs;
     result->images_per_second =

@@ -267,6 +267,7 @@ int cli_train(int argc, char **argv) {
     cli_progress prog;
     cli_progress_init(&prog, a.progress);
     prog.train_samples = train.n;
+    prog.laperm = a.cfg.laperm;
     size_t params = lp_model_param_count(&model);
     printf("laperm %s: %s (%zu parameters) on %s [%d:%d, %s]\n", LAPERM_VERSION, a.model, params,
            dev->device_name, dev->platform_index, dev->device_index, dev->platform_name);
@@ -283,21 +284,27 @@ int cli_train(int argc, char **argv) {
     a.cfg.stop = &stop_requested_;
     lp_train_callbacks cb = cli_progress_callbacks(&prog);
     lp_train_result r;
+    struct timespec t_train;
+    clock_gettime(CLOCK_MONOTONIC, &t_train);
     lp_status s = lp_train(rt, &model, &train, &test, &a.cfg, &cb, &r);
     if (s == LP_OK) {
         lp_build_stats bs = lp_runtime_build_stats(rt);
-        struct timespec t1;
-        clock_gettime(CLOCK_MONOTONIC, &t1);
         printf("%s after %d epoch(s), %lld steps, %lld syncs: %.0f images/s\n",
                r.interrupted ? "interrupted" : "done", r.epochs_done, r.steps, r.syncs,
                r.images_per_second);
-        printf("best test accuracy %.2f%% (epoch %d), final %.2f%%\n",
-               100.0 * r.best_test_accuracy, r.best_epoch, 100.0 * r.final_test_accuracy);
-        printf("kernels: %d compiled, %d from the disk cache (%.2f s)\n", bs.compiled, bs.from_disk,
-               bs.build_seconds);
+        printf("best test accuracy %.2f%% (epoch %d), final %.2f%%%s\n",
+               100.0 * r.best_test_accuracy, r.best_epoch, 100.0 * r.final_test_accuracy,
+               a.cfg.laperm ? " (permuted network)" : "");
+        if (a.cfg.laperm)
+            printf("best unsynced test accuracy %.2f%% (the inner optimizer's weights, not a "
+                   "permutation)\n",
+                   100.0 * r.best_unsynced_accuracy);
+        double before_train = (double)(t_train.tv_sec - t0.tv_sec) + (t_train.tv_nsec - t0.tv_nsec) * 1e-9;
+        printf("start-up: %.2f s from process start to the first completed step (kernels: %d "
+               "compiled, %d from the disk cache, %.2f s)\n",
+               before_train + r.first_step_seconds, bs.compiled, bs.from_disk, bs.build_seconds);
         if (a.cfg.out_path) printf("results: %s\n", a.cfg.out_path);
         if (a.profile) print_profile_(rt);
-        (void)t1;
     }
     lp_runtime_destroy(rt);
     lp_model_free(&model);

@@ -32,10 +32,15 @@ static void on_epoch_(void *ctx, const lp_epoch_metrics *m, int epochs) {
     if (pr->quiet) return;
     if (pr->bar_drawn) printf("\r\033[K");
     pr->bar_drawn = false;
-    printf("epoch %*d/%d  step %6lld  train loss %.4f acc %6.2f%%  test loss %.4f acc %6.2f%%  "
+    char unsynced[48] = "";
+    if (pr->laperm)
+        snprintf(unsynced, sizeof unsynced, " (unsynced %.2f%%)",
+                 100.0 * m->test_accuracy_unsynced);
+    printf("epoch %*d/%d  step %6lld  train loss %.4f acc %6.2f%%  test loss %.4f acc %6.2f%%%s  "
            "lr %.3g  %.1fs (%.0f img/s)  syncs %lld\n",
            epochs >= 10 ? 2 : 1, m->epoch, epochs, m->step, m->train_loss,
-           100.0 * m->train_accuracy, m->test_loss, 100.0 * m->test_accuracy, m->learning_rate,
+           100.0 * m->train_accuracy, m->test_loss, 100.0 * m->test_accuracy, unsynced,
+           m->learning_rate,
            m->epoch_seconds, m->epoch_seconds > 0 ? pr->train_samples / m->epoch_seconds : 0.0,
            m->syncs);
     fflush(stdout);

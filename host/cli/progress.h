@@ -11,6 +11,7 @@ typedef struct {
     bool quiet; /* nothing per epoch */
     bool bar_drawn;
     int train_samples; /* per epoch, for images/s */
+    bool laperm;       /* also show the unsynced accuracy */
 } cli_progress;
 
 void cli_progress_init(cli_progress *p, const char *mode /* auto|bar|plain|none */);

@@ -43,6 +43,9 @@ typedef struct {
     int epoch; /* 1-based */
     long long step;
     double train_loss, train_accuracy, test_loss, test_accuracy, learning_rate;
+    /* LaPerm: the test set on the inner optimizer's weights as they stand (not a
+     * permutation of the initial ones); plain optimizers: equal to test_*. */
+    double test_loss_unsynced, test_accuracy_unsynced;
     double epoch_seconds, elapsed_seconds;
     long long syncs;
 } lp_epoch_metrics;

@@ -55,12 +55,14 @@ typedef struct {
 } lp_train_callbacks;
 
 typedef struct {
-    double best_test_accuracy, final_test_accuracy;
+    double best_test_accuracy, final_test_accuracy; /* LaPerm: of the permuted network */
+    double best_unsynced_accuracy; /* LaPerm: of the inner optimizer's weights */
     int best_epoch, epochs_done;
     long long steps, syncs;
     double train_seconds, images_per_second;
     bool interrupted;
-    double startup_seconds; /* process-independent: trainer start to first step enqueued */
+    double startup_seconds;    /* lp_train entry to the end of setup (buffers, uploads) */
+    double first_step_seconds; /* lp_train entry to the first step completed (builds incl.) */
 } lp_train_result;
 
 lp_status lp_train(lp_runtime *rt, const lp_model_spec *model, const lp_dataset *train,
