@@ -3,6 +3,8 @@
 
 /* A 2-D launch over (cols, rows) with a work-group shaped by the device's limit. */
 static lp_status launch_2d_(lp_runtime *rt, cl_kernel k, int cols, int rows, const char *label) {
+    if (cols < 0 || rows < 0)
+        return lp_fail(LP_ERR_INVALID_ARG, "%s: negative size %d x %d", label, rows, cols);
     size_t wx = lp_runtime_wgs(rt, k, 64);
     size_t global[2] = {(size_t)cols, (size_t)rows}, local[2] = {wx, 1};
     if ((size_t)cols < wx) local[0] = 1; /* narrow rows: avoid mostly idle groups */
@@ -10,6 +12,7 @@ static lp_status launch_2d_(lp_runtime *rt, cl_kernel k, int cols, int rows, con
 }
 
 static lp_status launch_1d_(lp_runtime *rt, cl_kernel k, int n, const char *label) {
+    if (n < 0) return lp_fail(LP_ERR_INVALID_ARG, "%s: negative size %d", label, n);
     size_t local = lp_runtime_wgs(rt, k, 256), global = (size_t)n;
     return lp_launch(rt, k, 1, &global, &local, label);
 }

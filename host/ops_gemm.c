@@ -3,25 +3,44 @@
 
 #include "laperm/ops.h"
 
-static const char *clblast_name_(CLBlastStatusCode s) {
+/* Names of CLBlast's own status codes (-1024..-1007 and -2050..-2039); codes above that
+ * range are OpenCL's, passed through unchanged. */
+static const char *clblast_name_(int s) {
     switch (s) {
-    case CLBlastNotImplemented: return "CLBlastNotImplemented";
-    case CLBlastInvalidMatrixA: return "CLBlastInvalidMatrixA";
-    case CLBlastInvalidMatrixB: return "CLBlastInvalidMatrixB";
-    case CLBlastInvalidMatrixC: return "CLBlastInvalidMatrixC";
-    case CLBlastInsufficientMemoryA: return "CLBlastInsufficientMemoryA";
-    case CLBlastInsufficientMemoryB: return "CLBlastInsufficientMemoryB";
-    case CLBlastInsufficientMemoryC: return "CLBlastInsufficientMemoryC";
-    case CLBlastInvalidLocalMemUsage: return "CLBlastInvalidLocalMemUsage";
-    case CLBlastNoHalfPrecision: return "CLBlastNoHalfPrecision";
-    case CLBlastNoDoublePrecision: return "CLBlastNoDoublePrecision";
-    case CLBlastInvalidVectorScalar: return "CLBlastInvalidVectorScalar";
-    case CLBlastInsufficientMemoryScalar: return "CLBlastInsufficientMemoryScalar";
-    case CLBlastDatabaseError: return "CLBlastDatabaseError";
-    case CLBlastUnknownError: return "CLBlastUnknownError";
-    case CLBlastUnexpectedError: return "CLBlastUnexpectedError";
-    default: return NULL;
+#define N(x)                                                                                   \
+    case x: return #x;
+    N(CLBlastNotImplemented)
+    N(CLBlastInvalidMatrixA)
+    N(CLBlastInvalidMatrixB)
+    N(CLBlastInvalidMatrixC)
+    N(CLBlastInvalidVectorX)
+    N(CLBlastInvalidVectorY)
+    N(CLBlastInvalidDimension)
+    N(CLBlastInvalidLeadDimA)
+    N(CLBlastInvalidLeadDimB)
+    N(CLBlastInvalidLeadDimC)
+    N(CLBlastInvalidIncrementX)
+    N(CLBlastInvalidIncrementY)
+    N(CLBlastInsufficientMemoryA)
+    N(CLBlastInsufficientMemoryB)
+    N(CLBlastInsufficientMemoryC)
+    N(CLBlastInsufficientMemoryX)
+    N(CLBlastInsufficientMemoryY)
+    N(CLBlastInsufficientMemoryTemp)
+    N(CLBlastInvalidBatchCount)
+    N(CLBlastInvalidOverrideKernel)
+    N(CLBlastMissingOverrideParameter)
+    N(CLBlastInvalidLocalMemUsage)
+    N(CLBlastNoHalfPrecision)
+    N(CLBlastNoDoublePrecision)
+    N(CLBlastInvalidVectorScalar)
+    N(CLBlastInsufficientMemoryScalar)
+    N(CLBlastDatabaseError)
+    N(CLBlastUnknownError)
+    N(CLBlastUnexpectedError)
+#undef N
     }
+    return NULL;
 }
 
 lp_status lp_op_gemm(lp_runtime *rt, bool trans_a, bool trans_b, size_t m, size_t n, size_t k,
@@ -33,10 +52,10 @@ lp_status lp_op_gemm(lp_runtime *rt, bool trans_a, bool trans_b, size_t m, size_
         trans_b ? CLBlastTransposeYes : CLBlastTransposeNo, m, n, k, alpha, a, a_off, lda, b, b_off,
         ldb, beta, c, c_off, ldc, lp_runtime_queue_ptr(rt), lp_runtime_profile_event(rt, label));
     if (s == CLBlastSuccess) return LP_OK;
-    const char *name = clblast_name_(s);
-    if (name) {
+    if (s <= -1000) {
+        const char *name = clblast_name_(s);
         return lp_fail(LP_ERR_CLBLAST, "%s: CLBlastSgemm(%zux%zux%zu) failed: %s (%d)", label, m, n,
-                       k, name, (int)s);
+                       k, name ? name : "CLBlast error", (int)s);
     }
     /* CLBlast passes OpenCL errors through unchanged (negative codes). */
     return lp_fail(LP_ERR_OPENCL, "%s: CLBlastSgemm(%zux%zux%zu) failed: %s (%d)", label, m, n, k,

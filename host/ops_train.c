@@ -5,14 +5,23 @@
 
 lp_status lp_op_softmax_xent(lp_runtime *rt, cl_mem logits, cl_mem labels, int rows, int classes,
                              float grad_scale, cl_mem dlogits, cl_mem stats, int stats_off) {
-    /* One work-group covers the batch; its size is fixed at build time (reqd size). */
-    cl_kernel probe;
-    LP_TRY(lp_runtime_kernel(rt, "loss", "lp_softmax_xent", "-DLOSS_WGS=1", &probe));
-    size_t wgs = lp_runtime_wgs(rt, probe, 256);
-    char opts[32];
-    snprintf(opts, sizeof opts, "-DLOSS_WGS=%zu", wgs);
+    if (rows < 0 || classes <= 0 || stats_off < 0)
+        return lp_fail(LP_ERR_INVALID_ARG, "softmax_xent: %d rows of %d classes at stats offset %d",
+                       rows, classes, stats_off);
+    /* One work-group covers the batch; its size is fixed at build time (reqd size), so
+     * start from the device's limit and shrink until the compiled kernel accepts it. */
+    const lp_device_info *dev = lp_runtime_device(rt);
+    size_t wgs = 1;
+    while (wgs * 2 <= 256 && wgs * 2 <= dev->max_work_group_size) wgs *= 2;
     cl_kernel k;
-    LP_TRY(lp_runtime_kernel(rt, "loss", "lp_softmax_xent", opts, &k));
+    for (;;) {
+        char opts[32];
+        snprintf(opts, sizeof opts, "-DLOSS_WGS=%zu", wgs);
+        LP_TRY(lp_runtime_kernel(rt, "loss", "lp_softmax_xent", opts, &k));
+        size_t fits = lp_runtime_wgs(rt, k, wgs);
+        if (fits >= wgs || wgs == 1) break;
+        wgs = fits;
+    }
     int write_grad = dlogits != NULL;
     LP_ARG(k, 0, logits);
     LP_ARG(k, 1, labels);
@@ -34,6 +43,7 @@ static lp_status launch_flat_(lp_runtime *rt, cl_kernel k, int n, const char *la
 
 lp_status lp_op_adam(lp_runtime *rt, cl_mem w, cl_mem g, cl_mem m, cl_mem v, int n, float lr_t,
                      float beta1, float beta2, float eps) {
+    if (n < 0) return lp_fail(LP_ERR_INVALID_ARG, "adam_update: negative size %d", n);
     cl_kernel k;
     LP_TRY(lp_runtime_kernel(rt, "optim", "lp_adam_update", NULL, &k));
     LP_ARG(k, 0, w);
@@ -50,6 +60,7 @@ lp_status lp_op_adam(lp_runtime *rt, cl_mem w, cl_mem g, cl_mem m, cl_mem v, int
 
 lp_status lp_op_sgd(lp_runtime *rt, cl_mem w, cl_mem g, cl_mem vel, int n, float lr,
                     float momentum) {
+    if (n < 0) return lp_fail(LP_ERR_INVALID_ARG, "sgd_update: negative size %d", n);
     cl_kernel k;
     LP_TRY(lp_runtime_kernel(rt, "optim", "lp_sgd_update", NULL, &k));
     LP_ARG(k, 0, w);
@@ -62,6 +73,8 @@ lp_status lp_op_sgd(lp_runtime *rt, cl_mem w, cl_mem g, cl_mem vel, int n, float
 }
 
 lp_status lp_op_l2_grad(lp_runtime *rt, cl_mem w, cl_mem g, int offset, int n, float coef) {
+    if (n < 0 || offset < 0)
+        return lp_fail(LP_ERR_INVALID_ARG, "l2_grad: size %d at offset %d", n, offset);
     cl_kernel k;
     LP_TRY(lp_runtime_kernel(rt, "optim", "lp_l2_grad", NULL, &k));
     LP_ARG(k, 0, w);
