@@ -1,4 +1,5 @@
 /* Context, queue, kernel lookup, launches, buffers and per-label profiling. */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -217,13 +218,20 @@ lp_status lp_buffer_read(lp_runtime *rt, cl_mem buf, size_t offset, size_t bytes
 
 lp_status lp_buffer_fill_zero(lp_runtime *rt, cl_mem buf, size_t offset, size_t bytes) {
     if (!bytes) return LP_OK;
+    if (offset % sizeof(float) || bytes % sizeof(float) || (offset + bytes) / sizeof(float) > INT_MAX)
+        return lp_fail(LP_ERR_INVALID_ARG, "lp_buffer_fill_zero: offset %zu and size %zu must be "
+                                           "multiples of 4 bytes, below 2^31 floats",
+                       offset, bytes);
+    cl_kernel k;
+    LP_TRY(lp_runtime_kernel(rt, "fill", "lp_fill_float", NULL, &k));
+    int off = (int)(offset / sizeof(float)), n = (int)(bytes / sizeof(float));
     float zero = 0.0f;
-    if (offset % sizeof zero || bytes % sizeof zero)
-        return lp_fail(LP_ERR_INVALID_ARG, "lp_buffer_fill_zero: offset and size must be "
-                                           "multiples of 4 bytes");
-    return lp_cl_check(clEnqueueFillBuffer(rt->queue, buf, &zero, sizeof zero, offset, bytes, 0,
-                                           NULL, NULL),
-                       "clEnqueueFillBuffer");
+    LP_ARG(k, 0, buf);
+    LP_ARG(k, 1, off);
+    LP_ARG(k, 2, n);
+    LP_ARG(k, 3, zero);
+    size_t local = lp_runtime_wgs(rt, k, 256), global = (size_t)n;
+    return lp_launch(rt, k, 1, &global, &local, "fill_zero");
 }
 
 lp_status lp_runtime_profile_collect(lp_runtime *rt) {
