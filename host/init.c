@@ -16,6 +16,9 @@ void lp_init_fill(lp_init_kind kind, float *dst, size_t n, int fan_in, int fan_o
     case LP_INIT_ZEROS:
         memset(dst, 0, n * sizeof *dst);
         return;
+    case LP_INIT_ONES:
+        for (size_t i = 0; i < n; ++i) dst[i] = 1.0f;
+        return;
     case LP_INIT_HE_UNIFORM:
     case LP_INIT_GLOROT_UNIFORM: {
         float limit = (float)sqrt(6.0 / (kind == LP_INIT_HE_UNIFORM ? fan_in : fan_avg));

@@ -26,6 +26,7 @@ struct lp_layer {
     bool owns_buffers;
     bool need_dx; /* some earlier layer has parameters */
     int first_tensor; /* index into the tensor table, -1 if none */
+    int index;        /* position in the model (Philox stream of stochastic layers) */
     void *state;
 };
 
@@ -37,6 +38,8 @@ struct lp_network {
     size_t n_params;
     cl_mem params, grads;
     int max_batch;
+    uint64_t seed;   /* for stochastic layers, see lp_network_set_rng */
+    long long step;
     lp_layer *layers;
     int n_layers;
 };

@@ -8,6 +8,7 @@ static lp_status build_layer_(lp_network *net, lp_layer *l) {
     case LP_LAYER_INPUT:
     case LP_LAYER_FLATTEN: return lp_layer_init_passthrough(net, l);
     case LP_LAYER_DENSE: return lp_layer_init_dense(net, l);
+    default: break; /* layer kinds the engine does not run yet */
     }
     return lp_fail(LP_ERR_UNSUPPORTED, "layer '%s': kind not supported by the engine",
                    l->spec->name);
@@ -48,6 +49,7 @@ lp_status lp_network_create(lp_runtime *rt, const lp_model_spec *spec, int max_b
         l->out_features = lp_shape_size(l->spec->out);
         l->need_dx = params_before;
         l->first_tensor = -1;
+        l->index = i;
         for (int t = 0; t < net->n_tensors; ++t)
             if (net->tensors[t].layer == i) {
                 l->first_tensor = t;
@@ -116,6 +118,11 @@ cl_mem lp_network_logits(const lp_network *net) {
 }
 cl_mem lp_network_dlogits(const lp_network *net) {
     return net->layers[net->n_layers - 1].dout;
+}
+
+void lp_network_set_rng(lp_network *net, uint64_t seed, long long step) {
+    net->seed = seed;
+    net->step = step;
 }
 
 lp_status lp_network_forward(lp_network *net, int n, bool training) {

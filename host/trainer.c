@@ -122,6 +122,7 @@ static lp_status train_epoch_(lp_trainer_ *t, const lp_dataset *train, int epoch
         t->step++;
         LP_TRY(lp_op_gather_batch(rt, t->train_x, t->train_y, t->train_idx, first, n, features,
                                   lp_network_input(t->net), t->batch_y));
+        lp_network_set_rng(t->net, c->seed, t->step);
         LP_TRY(lp_network_forward(t->net, n, true));
         LP_TRY(lp_op_softmax_xent(rt, lp_network_logits(t->net), t->batch_y, n, classes,
                                   1.0f / (float)n, lp_network_dlogits(t->net), t->stats, 2 * s));

@@ -12,7 +12,7 @@
  *   glorot_uniform  U(-l, l), l = sqrt(6 / (fan_in + fan_out))
  *   he_normal       N(0, s) truncated at 2s, s = sqrt(2 / fan_in) / 0.87962566
  *   glorot_normal   same with s = sqrt(2 / (fan_in + fan_out)) / 0.87962566
- *   zeros           0
+ *   zeros, ones     0, 1
  * The normal forms follow Keras' VarianceScaling: the divisor restores the variance that
  * truncation at two standard deviations removes. */
 void lp_init_fill(lp_init_kind kind, float *dst, size_t n, int fan_in, int fan_out,

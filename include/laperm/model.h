@@ -18,14 +18,25 @@ size_t lp_shape_size(lp_shape s);
 /* "1x28x28", or "784" for a flat shape; writes into buf (>= 40 bytes) and returns it. */
 const char *lp_shape_str(lp_shape s, char *buf, size_t size);
 
-typedef enum { LP_LAYER_INPUT, LP_LAYER_FLATTEN, LP_LAYER_DENSE } lp_layer_kind;
+typedef enum {
+    LP_LAYER_INPUT,
+    LP_LAYER_FLATTEN,
+    LP_LAYER_DENSE,
+    LP_LAYER_CONV2D,
+    LP_LAYER_MAXPOOL,
+    LP_LAYER_AVGPOOL,
+    LP_LAYER_GLOBALAVGPOOL,
+    LP_LAYER_BATCHNORM,
+    LP_LAYER_DROPOUT,
+} lp_layer_kind;
 typedef enum { LP_ACT_NONE, LP_ACT_RELU } lp_activation;
 typedef enum {
     LP_INIT_HE_UNIFORM,     /* U(-l, l), l = sqrt(6 / fan_in): LaPerm's default */
     LP_INIT_HE_NORMAL,      /* variance 2 / fan_in */
     LP_INIT_GLOROT_UNIFORM, /* U(-l, l), l = sqrt(6 / (fan_in + fan_out)) */
     LP_INIT_GLOROT_NORMAL,  /* variance 2 / (fan_in + fan_out) */
-    LP_INIT_ZEROS,          /* biases */
+    LP_INIT_ZEROS,          /* biases, BatchNorm beta */
+    LP_INIT_ONES,           /* BatchNorm gamma */
 } lp_init_kind;
 
 /* The spelling used in model files ("dense", "relu", "he_uniform"). */
@@ -42,6 +53,43 @@ typedef struct {
     bool permute; /* LaPerm permutes this kernel (biases: a trainer switch) */
 } lp_dense_spec;
 
+typedef enum { LP_PAD_VALID, LP_PAD_SAME } lp_padding;
+
+/* [conv2d]: kernel stored (filters, cin, kh, kw) so one LaPerm group (one filter) is a
+ * contiguous row of cin*kh*kw values. `same` pads (total = max((out-1)*stride + k - in, 0),
+ * the smaller half before, as TensorFlow does), so out = ceil(in / stride); `valid`:
+ * out = (in - k) / stride + 1. */
+typedef struct {
+    int filters, kh, kw, stride_h, stride_w;
+    lp_padding padding;
+    bool use_bias;
+    lp_activation activation;
+    lp_init_kind kernel_init, bias_init;
+    float l2;
+    bool permute;
+} lp_conv2d_spec;
+
+/* [maxpool] / [avgpool]: window and stride (default stride = window), valid or same. */
+typedef struct {
+    int ph, pw, stride_h, stride_w;
+    lp_padding padding;
+} lp_pool_spec;
+
+/* [batchnorm]: per channel for (c, h, w) inputs, per feature for flat ones. Trainable
+ * gamma (init 1) and beta (init 0); running mean/var are state, never permuted. Training
+ * uses batch statistics; running = momentum * running + (1 - momentum) * batch. */
+typedef struct {
+    float momentum, eps; /* defaults 0.99, 1e-3 (Keras) */
+    bool permute;        /* permute gamma and beta too (default false) */
+    lp_activation activation; /* fused ReLU after the normalisation */
+} lp_batchnorm_spec;
+
+/* [dropout]: zeroes each value with probability rate in training, scales the rest by
+ * 1/(1-rate); identity in inference. */
+typedef struct {
+    float rate;
+} lp_dropout_spec;
+
 #define LP_LAYER_NAME_MAX 48 /* including the terminating NUL */
 
 typedef struct {
@@ -51,6 +99,10 @@ typedef struct {
     lp_shape in, out; /* input: in == out == the sample shape */
     union {
         lp_dense_spec dense;
+        lp_conv2d_spec conv;
+        lp_pool_spec pool;
+        lp_batchnorm_spec bn;
+        lp_dropout_spec dropout;
     } u;
 } lp_layer_spec;
 

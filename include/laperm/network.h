@@ -4,6 +4,8 @@
 #ifndef LAPERM_NETWORK_H
 #define LAPERM_NETWORK_H
 
+#include <stdint.h>
+
 #include "laperm/model.h"
 #include "laperm/runtime.h"
 
@@ -34,6 +36,10 @@ cl_mem lp_network_input(const lp_network *net);
  * lp_network_dlogits before backward. */
 cl_mem lp_network_logits(const lp_network *net);
 cl_mem lp_network_dlogits(const lp_network *net);
+
+/* Seeds stochastic layers (dropout): a training forward pass draws from Philox with
+ * key = seed and a counter made of (element, step, layer), so it is reproducible. */
+void lp_network_set_rng(lp_network *net, uint64_t seed, long long step);
 
 lp_status lp_network_forward(lp_network *net, int n, bool training);
 /* Overwrites every gradient in the flat gradient buffer (no accumulation across calls). */
