@@ -38,6 +38,7 @@ lp_status lp_trainer_results_open_(lp_trainer_ *t, const lp_model_spec *model, l
         LP_ATTR_S("inner_optimizer", c->inner == LP_OPT_ADAM ? "adam" : "sgd"),
         LP_ATTR_I("k", c->laperm ? c->k : 0),
         LP_ATTR_I("perm_bias", c->perm_bias),
+        LP_ATTR_I("perm_bn", c->perm_bn),
         LP_ATTR_S("group_scope", c->per_tensor_scope ? "tensor" : "unit"),
         LP_ATTR_I("epochs", c->epochs),
         LP_ATTR_I("batch", c->batch),

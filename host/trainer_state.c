@@ -7,9 +7,13 @@
 #include "laperm/ops.h"
 #include "trainer-impl.h"
 
+/* Kernels follow the model file (`permute`, default true); biases only with
+ * --perm-bias; BatchNorm gamma/beta with the layer's `permute = true` or --perm-bn. */
 static bool tensor_permuted_(const lp_train_config *cfg, const lp_param_tensor *p) {
     if (!cfg->laperm) return false;
-    return p->is_kernel ? p->permute_default : cfg->perm_bias;
+    if (p->is_kernel) return p->permute_default;
+    if (!strcmp(p->name, "bias")) return cfg->perm_bias;
+    return p->permute_default || cfg->perm_bn;
 }
 
 static lp_status upload_dataset_(lp_runtime *rt, const lp_dataset *ds, cl_mem *x, cl_mem *y,

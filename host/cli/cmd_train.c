@@ -37,6 +37,7 @@ static const option_doc_ options_[] = {
     {"--momentum", "X", "0.9", "SGD momentum"},
     {"--l2-scale", "X", "1", "multiplies the model file's l2 coefficients (0: no L2)"},
     {"--perm-bias", "", "off", "LaPerm also permutes biases"},
+    {"--perm-bn", "", "off", "LaPerm also permutes BatchNorm gamma and beta"},
     {"--group-scope", "NAME", "unit", "unit (one group per output unit) | tensor"},
     {"--seed", "N", "1", "seed of initial weights and data order"},
     {"--device", "D", "$LAPERM_DEVICE or a GPU, else a CPU", "P:D index or name substring"},
@@ -128,6 +129,7 @@ static int parse_(int argc, char **argv, train_args_ *a) {
         else if (!strcmp(o, "--no-out")) a->no_out = true;
         else if (!strcmp(o, "--profile")) a->profile = true;
         else if (!strcmp(o, "--perm-bias")) c->perm_bias = true;
+        else if (!strcmp(o, "--perm-bn")) c->perm_bn = true;
         else if (!strcmp(o, "--dataset")) ok = (a->dataset = arg_choice(C, o, v, datasets)) >= 0;
         else if (!strcmp(o, "--progress")) ok = arg_choice(C, o, v, modes) >= 0 && (a->progress = v);
         else if (!strcmp(o, "--optimizer")) {

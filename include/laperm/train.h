@@ -20,6 +20,7 @@ typedef struct {
     lp_inner_optimizer inner; /* the optimizer between syncs */
     int k;                    /* sync period in steps */
     bool perm_bias;           /* also permute biases (the authors' F1/F2/Conv7 runs) */
+    bool perm_bn;             /* also permute BatchNorm gamma and beta */
     bool per_tensor_scope;    /* one group per tensor instead of per output unit */
     int epochs, batch, eval_batch;
     lp_lr_schedule lr;
