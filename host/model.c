@@ -3,6 +3,7 @@
 #include "laperm/model.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +31,18 @@ const char *lp_layer_kind_name(lp_layer_kind k) {
         return "flatten";
     case LP_LAYER_DENSE:
         return "dense";
+    case LP_LAYER_CONV2D:
+        return "conv2d";
+    case LP_LAYER_MAXPOOL:
+        return "maxpool";
+    case LP_LAYER_AVGPOOL:
+        return "avgpool";
+    case LP_LAYER_GLOBALAVGPOOL:
+        return "globalavgpool";
+    case LP_LAYER_BATCHNORM:
+        return "batchnorm";
+    case LP_LAYER_DROPOUT:
+        return "dropout";
     }
     return "?";
 }
@@ -56,6 +69,8 @@ const char *lp_init_name(lp_init_kind i) {
         return "glorot_normal";
     case LP_INIT_ZEROS:
         return "zeros";
+    case LP_INIT_ONES:
+        return "ones";
     }
     return "?";
 }
@@ -102,34 +117,39 @@ void lp_model_free(lp_model_spec *m) {
 
 /* ---- parameter tensors ----------------------------------------------------------------- */
 
-static int count_tensors_(const lp_model_spec *m) {
-    int n = 0;
-    for (int i = 0; i < m->n_layers; ++i)
-        if (m->layers[i].kind == LP_LAYER_DENSE) n += m->layers[i].u.dense.use_bias ? 2 : 1;
-    return n;
+/* The tensors layer i owns, at most LAYER_TENSORS_MAX_, in table order; offsets are left
+ * for the caller. One place decides them, so the table and the count cannot disagree. */
+#define LAYER_TENSORS_MAX_ 2
+
+static lp_param_tensor vector_(int layer, const char *name, int n, lp_init_kind init, int fan_in,
+                               int fan_out, bool permute) {
+    lp_param_tensor t = {.layer = layer,
+                         .rank = 1,
+                         .dims = {n},
+                         .count = (size_t)n,
+                         .fan_in = fan_in,
+                         .fan_out = fan_out,
+                         .init = init,
+                         .l2 = 0.0f,
+                         .is_kernel = false,
+                         .permute_default = permute,
+                         .groups = 1,
+                         .group_size = n};
+    snprintf(t.name, sizeof t.name, "%s", name);
+    return t;
 }
 
-lp_status lp_model_params(const lp_model_spec *m, lp_param_tensor **out, int *n) {
-    if (!m || !out || !n) return lp_fail(LP_ERR_INVALID_ARG, "lp_model_params: NULL argument");
-    *out = NULL;
-    *n = 0;
-    int total = count_tensors_(m);
-    /* calloc(0) may return NULL; one spare element keeps "NULL means no memory" true. */
-    lp_param_tensor *t = calloc((size_t)total + 1, sizeof *t);
-    if (!t) return lp_fail(LP_ERR_NO_MEMORY, "lp_model_params: out of memory");
-    int k = 0;
-    size_t offset = 0;
-    for (int i = 0; i < m->n_layers; ++i) {
-        const lp_layer_spec *l = &m->layers[i];
-        if (l->kind != LP_LAYER_DENSE) continue;
+static int layer_tensors_(const lp_model_spec *m, int i, lp_param_tensor *t) {
+    const lp_layer_spec *l = &m->layers[i];
+    switch (l->kind) {
+    case LP_LAYER_DENSE: {
         const lp_dense_spec *d = &l->u.dense;
         int in = (int)lp_shape_size(l->in);
-        t[k] = (lp_param_tensor){.layer = i,
+        t[0] = (lp_param_tensor){.layer = i,
                                  .name = "kernel",
                                  .rank = 2,
                                  .dims = {d->units, in},
                                  .count = (size_t)d->units * (size_t)in,
-                                 .offset = offset,
                                  .fan_in = in,
                                  .fan_out = d->units,
                                  .init = d->kernel_init,
@@ -138,23 +158,70 @@ lp_status lp_model_params(const lp_model_spec *m, lp_param_tensor **out, int *n)
                                  .permute_default = d->permute,
                                  .groups = d->units,
                                  .group_size = in};
-        offset += t[k++].count;
-        if (!d->use_bias) continue;
-        t[k] = (lp_param_tensor){.layer = i,
-                                 .name = "bias",
-                                 .rank = 1,
-                                 .dims = {d->units},
-                                 .count = (size_t)d->units,
-                                 .offset = offset,
-                                 .fan_in = in,
-                                 .fan_out = d->units,
-                                 .init = d->bias_init,
-                                 .l2 = 0.0f,
-                                 .is_kernel = false,
-                                 .permute_default = false,
-                                 .groups = 1,
-                                 .group_size = d->units};
-        offset += t[k++].count;
+        if (!d->use_bias) return 1;
+        t[1] = vector_(i, "bias", d->units, d->bias_init, in, d->units, false);
+        return 2;
+    }
+    case LP_LAYER_CONV2D: {
+        /* Keras' fans: in = cin*kh*kw (one filter's inputs), out = filters*kh*kw. */
+        const lp_conv2d_spec *c = &l->u.conv;
+        int per_filter = l->in.c * c->kh * c->kw, fan_out = c->filters * c->kh * c->kw;
+        t[0] = (lp_param_tensor){.layer = i,
+                                 .name = "kernel",
+                                 .rank = 4,
+                                 .dims = {c->filters, l->in.c, c->kh, c->kw},
+                                 .count = (size_t)c->filters * (size_t)per_filter,
+                                 .fan_in = per_filter,
+                                 .fan_out = fan_out,
+                                 .init = c->kernel_init,
+                                 .l2 = c->l2,
+                                 .is_kernel = true,
+                                 .permute_default = c->permute,
+                                 .groups = c->filters,
+                                 .group_size = per_filter};
+        if (!c->use_bias) return 1;
+        t[1] = vector_(i, "bias", c->filters, c->bias_init, per_filter, fan_out, false);
+        return 2;
+    }
+    case LP_LAYER_BATCHNORM: {
+        /* in.c is the channel count of a spatial input and the feature count of a flat one. */
+        int n = l->in.c;
+        bool permute = l->u.bn.permute;
+        t[0] = vector_(i, "gamma", n, LP_INIT_ONES, n, n, permute);
+        t[1] = vector_(i, "beta", n, LP_INIT_ZEROS, n, n, permute);
+        return 2;
+    }
+    case LP_LAYER_INPUT:
+    case LP_LAYER_FLATTEN:
+    case LP_LAYER_MAXPOOL:
+    case LP_LAYER_AVGPOOL:
+    case LP_LAYER_GLOBALAVGPOOL:
+    case LP_LAYER_DROPOUT:
+        return 0;
+    }
+    return 0;
+}
+
+lp_status lp_model_params(const lp_model_spec *m, lp_param_tensor **out, int *n) {
+    if (!m || !out || !n) return lp_fail(LP_ERR_INVALID_ARG, "lp_model_params: NULL argument");
+    *out = NULL;
+    *n = 0;
+    lp_param_tensor scratch[LAYER_TENSORS_MAX_];
+    int total = 0;
+    for (int i = 0; i < m->n_layers; ++i)
+        total += layer_tensors_(m, i, scratch);
+    /* calloc(0) may return NULL; one spare element keeps "NULL means no memory" true. */
+    lp_param_tensor *t = calloc((size_t)total + 1, sizeof *t);
+    if (!t) return lp_fail(LP_ERR_NO_MEMORY, "lp_model_params: out of memory");
+    int k = 0;
+    size_t offset = 0;
+    for (int i = 0; i < m->n_layers; ++i) {
+        int added = layer_tensors_(m, i, scratch);
+        for (int j = 0; j < added; ++j, ++k) {
+            t[k] = scratch[j];
+            t[k].offset = offset;
+            offset += t[k].count;
+        }
     }
     *out = t;
     *n = k;
@@ -163,11 +230,11 @@ lp_status lp_model_params(const lp_model_spec *m, lp_param_tensor **out, int *n)
 
 size_t lp_model_param_count(const lp_model_spec *m) {
     size_t total = 0;
+    lp_param_tensor t[LAYER_TENSORS_MAX_];
     for (int i = 0; m && i < m->n_layers; ++i) {
-        const lp_layer_spec *l = &m->layers[i];
-        if (l->kind != LP_LAYER_DENSE) continue;
-        size_t units = (size_t)l->u.dense.units;
-        total += units * lp_shape_size(l->in) + (l->u.dense.use_bias ? units : 0);
+        int added = layer_tensors_(m, i, t);
+        for (int j = 0; j < added; ++j)
+            total += t[j].count;
     }
     return total;
 }
@@ -187,18 +254,98 @@ static const char *thousands_(size_t v, char *buf, size_t size) {
     return buf;
 }
 
+/* Appends printf-style text to buf; once full it stays full (snprintf truncates). */
+typedef struct {
+    char *buf;
+    size_t size, len;
+} text_;
+
+static void add_(text_ *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void add_(text_ *t, const char *fmt, ...) {
+    if (t->len >= t->size) return;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(t->buf + t->len, t->size - t->len, fmt, ap);
+    va_end(ap);
+    t->len = n < 0 ? t->size : t->len + (size_t)n;
+}
+
+static const char *act_words_(lp_activation a) {
+    return a == LP_ACT_NONE ? "no activation" : lp_activation_name(a);
+}
+
+/* "3x3", "5x3": a window's height x width, the way model files spell it. */
+static void add_size2_(text_ *t, const char *label, int h, int w) {
+    add_(t, "%s%s %dx%d", t->len ? ", " : "", label, h, w);
+}
+
+static void add_stride_(text_ *t, int h, int w) {
+    if (h == w)
+        add_(t, ", stride %d", h);
+    else
+        add_(t, ", stride %dx%d", h, w);
+}
+
+static const char *padding_name_(lp_padding p) {
+    return p == LP_PAD_SAME ? "same" : "valid";
+}
+
+static void weights_details_(text_ *t, lp_activation act, lp_init_kind init, bool bias, float l2,
+                             bool permute) {
+    add_(t, "%s%s, init %s, %s", t->len ? ", " : "", act_words_(act), lp_init_name(init),
+         bias ? "bias" : "no bias");
+    if (l2 > 0.0f) add_(t, ", l2 %g", (double)l2);
+    add_(t, ", %s", permute ? "permuted" : "not permuted");
+}
+
 static void layer_details_(const lp_layer_spec *l, char *buf, size_t size) {
+    text_ t = {buf, size, 0};
     buf[0] = '\0';
-    if (l->kind != LP_LAYER_DENSE) return;
-    const lp_dense_spec *d = &l->u.dense;
-    int len =
-        snprintf(buf, size, "%s, init %s, %s",
-                 d->activation == LP_ACT_NONE ? "no activation" : lp_activation_name(d->activation),
-                 lp_init_name(d->kernel_init), d->use_bias ? "bias" : "no bias");
-    if (d->l2 > 0.0f && len >= 0 && (size_t)len < size)
-        len += snprintf(buf + len, size - (size_t)len, ", l2 %g", (double)d->l2);
-    if (len >= 0 && (size_t)len < size)
-        snprintf(buf + len, size - (size_t)len, ", %s", d->permute ? "permuted" : "not permuted");
+    switch (l->kind) {
+    case LP_LAYER_DENSE: {
+        const lp_dense_spec *d = &l->u.dense;
+        weights_details_(&t, d->activation, d->kernel_init, d->use_bias, d->l2, d->permute);
+        return;
+    }
+    case LP_LAYER_CONV2D: {
+        const lp_conv2d_spec *c = &l->u.conv;
+        add_size2_(&t, "kernel", c->kh, c->kw);
+        add_stride_(&t, c->stride_h, c->stride_w);
+        add_(&t, ", padding %s", padding_name_(c->padding));
+        weights_details_(&t, c->activation, c->kernel_init, c->use_bias, c->l2, c->permute);
+        return;
+    }
+    case LP_LAYER_MAXPOOL:
+    case LP_LAYER_AVGPOOL: {
+        const lp_pool_spec *p = &l->u.pool;
+        add_size2_(&t, "window", p->ph, p->pw);
+        add_stride_(&t, p->stride_h, p->stride_w);
+        add_(&t, ", padding %s", padding_name_(p->padding));
+        return;
+    }
+    case LP_LAYER_GLOBALAVGPOOL:
+        add_(&t, "mean over %dx%d", l->in.h, l->in.w);
+        return;
+    case LP_LAYER_BATCHNORM: {
+        const lp_batchnorm_spec *b = &l->u.bn;
+        bool flat = l->in.h == 1 && l->in.w == 1;
+        add_(&t, "per %s, momentum %g, eps %g", flat ? "feature" : "channel", (double)b->momentum,
+             (double)b->eps);
+        if (b->activation != LP_ACT_NONE) add_(&t, ", %s", lp_activation_name(b->activation));
+        add_(&t, ", %s", b->permute ? "permuted" : "not permuted");
+        return;
+    }
+    case LP_LAYER_DROPOUT:
+        add_(&t, "rate %g", (double)l->u.dropout.rate);
+        return;
+    case LP_LAYER_INPUT:
+    case LP_LAYER_FLATTEN:
+        return;
+    }
+}
+
+static int max_int_(int a, int b) {
+    return a > b ? a : b;
 }
 
 lp_status lp_model_summary(const lp_model_spec *m, FILE *out) {
@@ -207,39 +354,44 @@ lp_status lp_model_summary(const lp_model_spec *m, FILE *out) {
     int nt = 0;
     LP_TRY(lp_model_params(m, &t, &nt));
 
-    int name_w = 5; /* strlen("layer") */
+    char shape[48], num[32], details[200];
+    /* Columns as wide as their longest entry, at least as wide as for an MLP. */
+    int name_w = 5, kind_w = 7, shape_w = 12; /* "layer", "flatten", "output" + room */
     for (int i = 0; i < m->n_layers; ++i) {
-        int w = (int)strlen(m->layers[i].name);
-        if (w > name_w) name_w = w;
+        const lp_layer_spec *l = &m->layers[i];
+        name_w = max_int_(name_w, (int)strlen(l->name));
+        kind_w = max_int_(kind_w, (int)strlen(lp_layer_kind_name(l->kind)));
+        shape_w = max_int_(shape_w, (int)strlen(lp_shape_str(l->out, shape, sizeof shape)));
     }
-    char shape[48], num[32], details[160];
     fprintf(out, "model %s\n", m->source ? m->source : "(unnamed)");
-    fprintf(out, "%3s  %-*s  %-7s  %-12s  %11s  %s\n", "#", name_w, "layer", "kind", "output",
-            "params", "details");
+    fprintf(out, "%3s  %-*s  %-*s  %-*s  %11s  %s\n", "#", name_w, "layer", kind_w, "kind", shape_w,
+            "output", "params", "details");
     for (int i = 0; i < m->n_layers; ++i) {
         const lp_layer_spec *l = &m->layers[i];
         size_t params = 0;
         for (int k = 0; k < nt; ++k)
             if (t[k].layer == i) params += t[k].count;
         layer_details_(l, details, sizeof details);
-        fprintf(out, "%3d  %-*s  %-7s  %-12s  %11s%s%s\n", i, name_w, l->name,
-                lp_layer_kind_name(l->kind), lp_shape_str(l->out, shape, sizeof shape),
+        fprintf(out, "%3d  %-*s  %-*s  %-*s  %11s%s%s\n", i, name_w, l->name, kind_w,
+                lp_layer_kind_name(l->kind), shape_w, lp_shape_str(l->out, shape, sizeof shape),
                 thousands_(params, num, sizeof num), details[0] ? "  " : "", details);
     }
 
     size_t total = 0, permuted = 0;
     long groups = 0;
+    bool only_kernels = true;
     for (int k = 0; k < nt; ++k) {
         total += t[k].count;
         if (!t[k].permute_default) continue;
         permuted += t[k].count;
         groups += t[k].groups;
+        only_kernels = only_kernels && t[k].is_kernel;
     }
     free(t);
     fprintf(out, "total params: %s in %d tensor%s\n", thousands_(total, num, sizeof num), nt,
             nt == 1 ? "" : "s");
-    fprintf(out, "permuted params: %s in %ld groups (kernels with permute = true)\n",
-            thousands_(permuted, num, sizeof num), groups);
+    fprintf(out, "permuted params: %s in %ld groups (%s with permute = true)\n",
+            thousands_(permuted, num, sizeof num), groups, only_kernels ? "kernels" : "layers");
     if (ferror(out)) return lp_fail(LP_ERR_IO, "cannot write the model summary");
     return LP_OK;
 }

@@ -13,7 +13,17 @@
 
 /* ---- value types and key tables ------------------------------------------------------ */
 
-typedef enum { VAL_POS_INT, VAL_BOOL, VAL_NONNEG_FLOAT, VAL_CHOICE, VAL_NAME } val_type_;
+typedef enum {
+    VAL_POS_INT,
+    VAL_SIZE2, /* "3" (3x3) or "5x3" (height x width): two ints, the second after the first */
+    VAL_BOOL,
+    VAL_NONNEG_FLOAT, /* x >= 0 */
+    VAL_POS_FLOAT,    /* x > 0 as a float */
+    VAL_RATE,         /* 0 <= x < 1 as a float */
+    VAL_FRACTION,     /* 0 <= x <= 1 */
+    VAL_CHOICE,
+    VAL_NAME
+} val_type_;
 
 typedef struct {
     const char *word;
@@ -32,6 +42,12 @@ typedef struct {
  * int-sized (true for GCC/Clang without -fshort-enums). */
 _Static_assert(sizeof(lp_activation) == sizeof(int), "enum stored as int");
 _Static_assert(sizeof(lp_init_kind) == sizeof(int), "enum stored as int");
+_Static_assert(sizeof(lp_padding) == sizeof(int), "enum stored as int");
+/* VAL_SIZE2 writes (height, width) into two adjacent ints. */
+#define ADJACENT_(type, a, b) (offsetof(type, b) == offsetof(type, a) + sizeof(int))
+_Static_assert(ADJACENT_(lp_conv2d_spec, kh, kw) && ADJACENT_(lp_conv2d_spec, stride_h, stride_w) &&
+                   ADJACENT_(lp_pool_spec, ph, pw) && ADJACENT_(lp_pool_spec, stride_h, stride_w),
+               "VAL_SIZE2 fields must be adjacent ints");
 
 #define OFF_(field) offsetof(lp_layer_spec, field)
 /* Every section accepts `name`, listed first in its table (and so in messages). */
@@ -46,6 +62,7 @@ static const choice_ kernel_inits_[] = {{"he_uniform", LP_INIT_HE_UNIFORM},
                                         {NULL, 0}};
 /* One value for now; the key exists so that model files stay valid when more arrive. */
 static const choice_ bias_inits_[] = {{"zeros", LP_INIT_ZEROS}, {NULL, 0}};
+static const choice_ paddings_[] = {{"valid", LP_PAD_VALID}, {"same", LP_PAD_SAME}, {NULL, 0}};
 
 static const key_def_ input_keys_[] = {
     NAME_KEY_,
@@ -63,6 +80,38 @@ static const key_def_ dense_keys_[] = {
     {"bias_init", VAL_CHOICE, false, OFF_(u.dense.bias_init), bias_inits_},
     {"l2", VAL_NONNEG_FLOAT, false, OFF_(u.dense.l2), NULL},
     {"permute", VAL_BOOL, false, OFF_(u.dense.permute), NULL},
+};
+static const key_def_ conv2d_keys_[] = {
+    NAME_KEY_,
+    {"filters", VAL_POS_INT, true, OFF_(u.conv.filters), NULL},
+    {"kernel", VAL_SIZE2, true, OFF_(u.conv.kh), NULL},
+    {"stride", VAL_SIZE2, false, OFF_(u.conv.stride_h), NULL},
+    {"padding", VAL_CHOICE, false, OFF_(u.conv.padding), paddings_},
+    {"bias", VAL_BOOL, false, OFF_(u.conv.use_bias), NULL},
+    {"activation", VAL_CHOICE, false, OFF_(u.conv.activation), activations_},
+    {"init", VAL_CHOICE, false, OFF_(u.conv.kernel_init), kernel_inits_},
+    {"bias_init", VAL_CHOICE, false, OFF_(u.conv.bias_init), bias_inits_},
+    {"l2", VAL_NONNEG_FLOAT, false, OFF_(u.conv.l2), NULL},
+    {"permute", VAL_BOOL, false, OFF_(u.conv.permute), NULL},
+};
+/* [maxpool] and [avgpool] share one table. */
+static const key_def_ pool_keys_[] = {
+    NAME_KEY_,
+    {"size", VAL_SIZE2, true, OFF_(u.pool.ph), NULL},
+    {"stride", VAL_SIZE2, false, OFF_(u.pool.stride_h), NULL},
+    {"padding", VAL_CHOICE, false, OFF_(u.pool.padding), paddings_},
+};
+static const key_def_ globalavgpool_keys_[] = {NAME_KEY_};
+static const key_def_ batchnorm_keys_[] = {
+    NAME_KEY_,
+    {"momentum", VAL_FRACTION, false, OFF_(u.bn.momentum), NULL},
+    {"eps", VAL_POS_FLOAT, false, OFF_(u.bn.eps), NULL},
+    {"activation", VAL_CHOICE, false, OFF_(u.bn.activation), activations_},
+    {"permute", VAL_BOOL, false, OFF_(u.bn.permute), NULL},
+};
+static const key_def_ dropout_keys_[] = {
+    NAME_KEY_,
+    {"rate", VAL_RATE, true, OFF_(u.dropout.rate), NULL},
 };
 #define MAX_KEYS_ 16  /* the longest key table */
 #define KINDS_MAX_ 32 /* section kinds */
@@ -98,6 +147,15 @@ static int key_line_(const parser_ *p, const char *key) {
     for (int i = 0; i < p->sec->n_keys; ++i)
         if (strcmp(p->sec->keys[i].key, key) == 0) return p->key_line[i];
     return 0;
+}
+
+/* A bias initialiser for a layer without a bias is a contradiction, not a no-op. */
+static lp_status check_bias_init_(const parser_ *p, bool use_bias) {
+    int line = key_line_(p, "bias_init");
+    if (use_bias || !line) return LP_OK;
+    return lp_fail(LP_ERR_FORMAT,
+                   "%s:%d: 'bias_init' is set but bias = false in [%s] (remove one of them)",
+                   p->src, line, p->sec->section);
 }
 
 static void input_defaults_(lp_layer_spec *l) {
@@ -142,12 +200,7 @@ static void dense_defaults_(lp_layer_spec *l) {
  * the next reader of the file (or a conv layer inserted later) would trip over. */
 static lp_status dense_finish_(parser_ *p, lp_layer_spec *l, const lp_layer_spec *prev) {
     lp_dense_spec *d = &l->u.dense;
-    int bias_init_line = key_line_(p, "bias_init");
-    if (!d->use_bias && bias_init_line)
-        return lp_fail(LP_ERR_FORMAT,
-                       "%s:%d: 'bias_init' is set but bias = false in [dense] (remove one of "
-                       "them)",
-                       p->src, bias_init_line);
+    LP_TRY(check_bias_init_(p, d->use_bias));
     l->in = prev->out;
     if (l->in.h != 1 || l->in.w != 1) {
         char buf[48];
@@ -166,17 +219,150 @@ static lp_status dense_finish_(parser_ *p, lp_layer_spec *l, const lp_layer_spec
     return LP_OK;
 }
 
+/* Flat shapes are (n,1,1); anything else has a height or width to slide a window over. */
+static bool is_flat_(lp_shape s) {
+    return s.h == 1 && s.w == 1;
+}
+
+static lp_status need_spatial_(const parser_ *p, lp_layer_spec *l, const lp_layer_spec *prev) {
+    l->in = prev->out;
+    if (!is_flat_(l->in)) return LP_OK;
+    char buf[48];
+    return lp_fail(LP_ERR_FORMAT,
+                   "%s:%d: [%s] needs a spatial input (channels x height x width) but gets the "
+                   "flat shape %s from '%s'",
+                   p->src, l->line, p->sec->section, lp_shape_str(l->in, buf, sizeof buf),
+                   prev->name);
+}
+
+/* One output size of a sliding window: TensorFlow's rules (see lp_conv2d_spec). */
+static int64_t window_out_(int in, int k, int stride, lp_padding pad) {
+    if (pad == LP_PAD_SAME) return ((int64_t)in + stride - 1) / stride;
+    return in < k ? 0 : (int64_t)(in - k) / stride + 1;
+}
+
+/* Sets l->out = (c, out_h, out_w) for a window of kh x kw; `what` names it in messages. */
+static lp_status slide_window_(const parser_ *p, lp_layer_spec *l, const lp_layer_spec *prev,
+                               const char *what, int c, int kh, int kw, int sh, int sw,
+                               lp_padding pad) {
+    int64_t oh = window_out_(l->in.h, kh, sh, pad), ow = window_out_(l->in.w, kw, sw, pad);
+    if (oh == 0 || ow == 0)
+        return lp_fail(LP_ERR_FORMAT,
+                       "%s:%d: impossible shape: [%s] %s %dx%d does not fit its %dx%d input from "
+                       "'%s' (padding = valid needs the %s inside the input; use padding = same "
+                       "or a smaller %s)",
+                       p->src, l->line, p->sec->section, what, kh, kw, l->in.h, l->in.w, prev->name,
+                       what, what);
+    int64_t size = (int64_t)c * oh * ow;
+    if (size > ELEMS_MAX_)
+        return lp_fail(LP_ERR_FORMAT,
+                       "%s:%d: [%s] output of %dx%lldx%lld = %lld values per sample exceeds the "
+                       "limit of %d",
+                       p->src, l->line, p->sec->section, c, (long long)oh, (long long)ow,
+                       (long long)size, INT_MAX);
+    l->out = (lp_shape){c, (int)oh, (int)ow};
+    return LP_OK;
+}
+
+static void conv2d_defaults_(lp_layer_spec *l) {
+    l->u.conv = (lp_conv2d_spec){.filters = 0,
+                                 .kh = 0,
+                                 .kw = 0,
+                                 .stride_h = 1,
+                                 .stride_w = 1,
+                                 .padding = LP_PAD_VALID,
+                                 .use_bias = true,
+                                 .activation = LP_ACT_NONE,
+                                 .kernel_init = LP_INIT_HE_UNIFORM,
+                                 .bias_init = LP_INIT_ZEROS,
+                                 .l2 = 0.0f,
+                                 .permute = true};
+}
+
+static lp_status conv2d_finish_(parser_ *p, lp_layer_spec *l, const lp_layer_spec *prev) {
+    lp_conv2d_spec *c = &l->u.conv;
+    LP_TRY(check_bias_init_(p, c->use_bias));
+    LP_TRY(need_spatial_(p, l, prev));
+    int64_t weights = (int64_t)c->filters * l->in.c * c->kh * c->kw;
+    if (weights > ELEMS_MAX_)
+        return lp_fail(LP_ERR_FORMAT,
+                       "%s:%d: [conv2d] kernel of %d x %d x %d x %d = %lld weights exceeds the "
+                       "limit of %d per tensor",
+                       p->src, l->line, c->filters, l->in.c, c->kh, c->kw, (long long)weights,
+                       INT_MAX);
+    return slide_window_(p, l, prev, "kernel", c->filters, c->kh, c->kw, c->stride_h, c->stride_w,
+                         c->padding);
+}
+
+static void pool_defaults_(lp_layer_spec *l) {
+    l->u.pool = (lp_pool_spec){.padding = LP_PAD_VALID}; /* stride: the size, in finish */
+}
+
+static lp_status pool_finish_(parser_ *p, lp_layer_spec *l, const lp_layer_spec *prev) {
+    lp_pool_spec *s = &l->u.pool;
+    if (!key_line_(p, "stride")) {
+        s->stride_h = s->ph;
+        s->stride_w = s->pw;
+    }
+    LP_TRY(need_spatial_(p, l, prev));
+    return slide_window_(p, l, prev, "window", l->in.c, s->ph, s->pw, s->stride_h, s->stride_w,
+                         s->padding);
+}
+
+static void globalavgpool_defaults_(lp_layer_spec *l) {
+    (void)l;
+}
+
+static lp_status globalavgpool_finish_(parser_ *p, lp_layer_spec *l, const lp_layer_spec *prev) {
+    LP_TRY(need_spatial_(p, l, prev));
+    l->out = (lp_shape){l->in.c, 1, 1};
+    return LP_OK;
+}
+
+static void batchnorm_defaults_(lp_layer_spec *l) {
+    l->u.bn = (lp_batchnorm_spec){
+        .momentum = 0.99f, .eps = 1e-3f, .permute = false, .activation = LP_ACT_NONE};
+}
+
+/* Per channel after a spatial layer, per feature after a flat one: either way in.c values
+ * of gamma and beta, since a flat shape is (n,1,1). */
+static lp_status batchnorm_finish_(parser_ *p, lp_layer_spec *l, const lp_layer_spec *prev) {
+    (void)p;
+    l->in = l->out = prev->out;
+    return LP_OK;
+}
+
+static void dropout_defaults_(lp_layer_spec *l) {
+    l->u.dropout = (lp_dropout_spec){.rate = 0.0f};
+}
+
+static lp_status dropout_finish_(parser_ *p, lp_layer_spec *l, const lp_layer_spec *prev) {
+    (void)p;
+    l->in = l->out = prev->out;
+    return LP_OK;
+}
+
+#define SECTION_FNS_(name, kind, keys, defaults, finish)                                           \
+    { name, kind, keys, (int)(sizeof keys / sizeof keys[0]), defaults, finish }
 #define SECTION_(name, kind, keys, prefix)                                                         \
-    { name, kind, keys, (int)(sizeof keys / sizeof keys[0]), prefix##_defaults_, prefix##_finish_ }
+    SECTION_FNS_(name, kind, keys, prefix##_defaults_, prefix##_finish_)
 static const section_def_ sections_[] = {
     SECTION_("input", LP_LAYER_INPUT, input_keys_, input),
     SECTION_("flatten", LP_LAYER_FLATTEN, flatten_keys_, flatten),
     SECTION_("dense", LP_LAYER_DENSE, dense_keys_, dense),
+    SECTION_("conv2d", LP_LAYER_CONV2D, conv2d_keys_, conv2d),
+    SECTION_FNS_("maxpool", LP_LAYER_MAXPOOL, pool_keys_, pool_defaults_, pool_finish_),
+    SECTION_FNS_("avgpool", LP_LAYER_AVGPOOL, pool_keys_, pool_defaults_, pool_finish_),
+    SECTION_("globalavgpool", LP_LAYER_GLOBALAVGPOOL, globalavgpool_keys_, globalavgpool),
+    SECTION_("batchnorm", LP_LAYER_BATCHNORM, batchnorm_keys_, batchnorm),
+    SECTION_("dropout", LP_LAYER_DROPOUT, dropout_keys_, dropout),
 };
 #define N_SECTIONS_ ((int)(sizeof sections_ / sizeof sections_[0]))
 #define N_KEYS_(t) (sizeof t / sizeof t[0])
 _Static_assert(N_KEYS_(input_keys_) <= MAX_KEYS_ && N_KEYS_(flatten_keys_) <= MAX_KEYS_ &&
-                   N_KEYS_(dense_keys_) <= MAX_KEYS_,
+                   N_KEYS_(dense_keys_) <= MAX_KEYS_ && N_KEYS_(conv2d_keys_) <= MAX_KEYS_ &&
+                   N_KEYS_(pool_keys_) <= MAX_KEYS_ && N_KEYS_(globalavgpool_keys_) <= MAX_KEYS_ &&
+                   N_KEYS_(batchnorm_keys_) <= MAX_KEYS_ && N_KEYS_(dropout_keys_) <= MAX_KEYS_,
                "raise MAX_KEYS_");
 _Static_assert(sizeof sections_ / sizeof sections_[0] <= KINDS_MAX_, "raise KINDS_MAX_");
 
@@ -253,8 +439,16 @@ static const char *expected_(const key_def_ *k, char *buf, size_t size) {
         return "a positive integer";
     case VAL_BOOL:
         return "true or false";
+    case VAL_SIZE2:
+        return "a positive integer, or height x width such as 5x3";
     case VAL_NONNEG_FLOAT:
         return "a non-negative number";
+    case VAL_POS_FLOAT:
+        return "a positive number";
+    case VAL_RATE:
+        return "a number >= 0 and < 1";
+    case VAL_FRACTION:
+        return "a number from 0 to 1";
     case VAL_NAME:
         snprintf(buf, size,
                  "an identifier: a letter or '_', then letters, digits or '_', at most %d "
@@ -270,30 +464,90 @@ static const char *expected_(const key_def_ *k, char *buf, size_t size) {
     return "?";
 }
 
+static lp_status too_large_(const parser_ *p, int line, const key_def_ *k, span_ v,
+                            const char *limit) {
+    char ex[EXCERPT_MAX_ + 8];
+    return lp_fail(LP_ERR_FORMAT,
+                   "%s:%d: value '%s' for '%s' in [%s] is too large (the limit is %s)", p->src,
+                   line, excerpt_(v, ex, sizeof ex), k->key, p->sec->section, limit);
+}
+
+/* Digits only, no sign: 0 ok, -1 not a positive integer, -2 above INT_MAX. */
+static int pos_int_(span_ d, int *out) {
+    if (d.n == 0) return -1;
+    int64_t x = 0;
+    for (size_t i = 0; i < d.n; ++i)
+        if (!isdigit((unsigned char)d.s[i])) return -1;
+    for (size_t i = 0; i < d.n; ++i) {
+        x = x * 10 + (d.s[i] - '0');
+        if (x > INT_MAX) return -2;
+    }
+    if (x == 0) return -1;
+    *out = (int)x;
+    return 0;
+}
+
+/* Plain decimal or exponent notation only (no hex, inf, nan), so that files read the same
+ * everywhere. strtod assumes the "C" locale; the library never sets one. Returns false if
+ * v is not such a finite number. */
+static bool number_(span_ v, double *out) {
+    char num[64];
+    if (v.n >= sizeof num || strspn(v.s, "0123456789.eE+-") < v.n) return false;
+    memcpy(num, v.s, v.n);
+    num[v.n] = '\0';
+    char *end = NULL;
+    double x = strtod(num, &end);
+    if (end != num + v.n || !isfinite(x)) return false;
+    *out = x;
+    return true;
+}
+
+/* Range checks happen on the float actually stored: eps = 1e-50 would be 0, rate =
+ * 0.999999999 would be 1. */
+static lp_status parse_float_(const parser_ *p, int line, const key_def_ *k, span_ v,
+                              const char *expected, float *field) {
+    double x = 0.0;
+    bool at_most_1 = k->type == VAL_RATE || k->type == VAL_FRACTION;
+    if (!number_(v, &x) || x < 0.0 || (at_most_1 && x > 1.0))
+        return bad_value_(p, line, k, v, expected);
+    if (x > FLT_MAX) {
+        char limit[32];
+        snprintf(limit, sizeof limit, "%g", (double)FLT_MAX);
+        return too_large_(p, line, k, v, limit);
+    }
+    float f = (float)x + 0.0f; /* + 0.0f turns -0 into +0 */
+    bool ok = (k->type == VAL_NONNEG_FLOAT) || (k->type == VAL_POS_FLOAT && f > 0.0f) ||
+              (k->type == VAL_RATE && f < 1.0f) || (k->type == VAL_FRACTION && f <= 1.0f);
+    if (!ok) return bad_value_(p, line, k, v, expected);
+    *field = f;
+    return LP_OK;
+}
+
 static lp_status parse_value_(const parser_ *p, int line, const key_def_ *k, span_ v,
                               lp_layer_spec *l) {
-    char ex[EXCERPT_MAX_ + 8], want[320];
+    char want[320], limit[16];
     const char *expected = expected_(k, want, sizeof want);
     if (v.n == 0)
         return lp_fail(LP_ERR_FORMAT, "%s:%d: missing value for '%s' in [%s] (expected %s)", p->src,
                        line, k->key, p->sec->section, expected);
+    snprintf(limit, sizeof limit, "%d", INT_MAX);
     char *field = (char *)l + k->offset;
     switch (k->type) {
     case VAL_POS_INT: {
-        int64_t x = 0;
-        for (size_t i = 0; i < v.n; ++i)
-            if (!isdigit((unsigned char)v.s[i])) return bad_value_(p, line, k, v, expected);
-        for (size_t i = 0; i < v.n; ++i) {
-            x = x * 10 + (v.s[i] - '0');
-            if (x > INT_MAX)
-                return lp_fail(LP_ERR_FORMAT,
-                               "%s:%d: value '%s' for '%s' in [%s] is too large (the limit is "
-                               "%d)",
-                               p->src, line, excerpt_(v, ex, sizeof ex), k->key, p->sec->section,
-                               INT_MAX);
-        }
-        if (x == 0) return bad_value_(p, line, k, v, expected);
-        *(int *)(void *)field = (int)x;
+        int r = pos_int_(v, (int *)(void *)field);
+        if (r == -2) return too_large_(p, line, k, v, limit);
+        return r ? bad_value_(p, line, k, v, expected) : LP_OK;
+    }
+    case VAL_SIZE2: {
+        /* "5x3" is height 5, width 3; "3" is both. */
+        const char *x = memchr(v.s, 'x', v.n);
+        span_ h = {v.s, x ? (size_t)(x - v.s) : v.n};
+        span_ w = x ? (span_){x + 1, v.n - h.n - 1} : h;
+        int hw[2] = {0, 0};
+        int rh = pos_int_(h, &hw[0]), rw = pos_int_(w, &hw[1]);
+        if (rh == -1 || rw == -1) return bad_value_(p, line, k, v, expected);
+        if (rh || rw) return too_large_(p, line, k, v, limit);
+        memcpy(field, hw, sizeof hw);
         return LP_OK;
     }
     case VAL_BOOL:
@@ -304,24 +558,11 @@ static lp_status parse_value_(const parser_ *p, int line, const key_def_ *k, spa
         else
             return bad_value_(p, line, k, v, expected);
         return LP_OK;
-    case VAL_NONNEG_FLOAT: {
-        /* Plain decimal or exponent notation only (no hex, inf, nan), so that files read
-         * the same everywhere. strtod assumes the "C" locale; the library never sets one. */
-        char num[64];
-        if (v.n >= sizeof num || strspn(v.s, "0123456789.eE+-") < v.n)
-            return bad_value_(p, line, k, v, expected);
-        memcpy(num, v.s, v.n);
-        num[v.n] = '\0';
-        char *end = NULL;
-        double x = strtod(num, &end);
-        if (end != num + v.n || !isfinite(x) || x < 0.0) return bad_value_(p, line, k, v, expected);
-        if (x > FLT_MAX)
-            return lp_fail(
-                LP_ERR_FORMAT, "%s:%d: value '%s' for '%s' in [%s] is too large (the limit is %g)",
-                p->src, line, excerpt_(v, ex, sizeof ex), k->key, p->sec->section, (double)FLT_MAX);
-        *(float *)(void *)field = (float)x + 0.0f; /* + 0.0f turns -0 into +0 */
-        return LP_OK;
-    }
+    case VAL_NONNEG_FLOAT:
+    case VAL_POS_FLOAT:
+    case VAL_RATE:
+    case VAL_FRACTION:
+        return parse_float_(p, line, k, v, expected, (float *)(void *)field);
     case VAL_CHOICE:
         for (const choice_ *c = k->choices; c->word; ++c)
             if (span_eq_(v, c->word)) {

@@ -56,6 +56,191 @@ static void test_shipped_models(void) {
     lp_model_free(&m);
 }
 
+/* The convolutional models: published count, input, logits, l2 on every kernel, ReLU on
+ * every conv and dense layer but the last, BatchNorm only where the file says. */
+static void check_conv_model_(const char *rel, size_t params, int n_layers, lp_shape in, float l2,
+                              int n_bn) {
+    lp_model_spec m;
+    lp_status s = lp_model_load(lp_test_source_path(rel), &m);
+    if (s != LP_OK) printf("\n  %s: %s\n", rel, lp_last_error());
+    CU_ASSERT_EQUAL_FATAL(s, LP_OK);
+    CU_ASSERT_EQUAL(lp_model_param_count(&m), params);
+    CU_ASSERT_EQUAL(m.n_layers, n_layers);
+    lp_shape got = m.layers[0].out, out = m.layers[m.n_layers - 1].out;
+    CU_ASSERT(got.c == in.c && got.h == in.h && got.w == in.w);
+    CU_ASSERT(out.c == 10 && out.h == 1 && out.w == 1);
+    int bn = 0;
+    for (int i = 1; i < m.n_layers; ++i) {
+        const lp_layer_spec *l = &m.layers[i];
+        bool last = i == m.n_layers - 1;
+        lp_shape p = m.layers[i - 1].out;
+        CU_ASSERT(l->in.c == p.c && l->in.h == p.h && l->in.w == p.w);
+        if (l->kind == LP_LAYER_CONV2D) {
+            CU_ASSERT_EQUAL(l->u.conv.l2, l2);
+            CU_ASSERT_EQUAL(l->u.conv.activation, LP_ACT_RELU);
+            CU_ASSERT(l->u.conv.permute && l->u.conv.use_bias);
+        } else if (l->kind == LP_LAYER_DENSE) {
+            CU_ASSERT_EQUAL(l->u.dense.l2, l2);
+            CU_ASSERT_EQUAL(l->u.dense.activation, last ? LP_ACT_NONE : LP_ACT_RELU);
+        } else if (l->kind == LP_LAYER_BATCHNORM) {
+            bn++;
+            CU_ASSERT(!l->u.bn.permute && l->u.bn.activation == LP_ACT_NONE);
+            CU_ASSERT(l->u.bn.momentum == 0.99f && l->u.bn.eps == 1e-3f);
+        }
+    }
+    CU_ASSERT_EQUAL(bn, n_bn);
+    lp_param_tensor *t = NULL;
+    int n = 0;
+    CU_ASSERT_EQUAL_FATAL(lp_model_params(&m, &t, &n), LP_OK);
+    CU_ASSERT_EQUAL(t[n - 1].offset + t[n - 1].count, params);
+    free(t);
+    lp_model_free(&m);
+}
+
+static void test_conv_models(void) {
+    check_conv_model_("models/conv7.ini", 325578, 13, (lp_shape){1, 28, 28}, 0.0f, 0);
+    check_conv_model_("models/conv2.ini", 4302922, 15, (lp_shape){3, 32, 32}, 1e-4f, 4);
+    check_conv_model_("models/conv4.ini", 2427722, 21, (lp_shape){3, 32, 32}, 1e-4f, 6);
+    check_conv_model_("models/conv13.ini", 14991946, 46, (lp_shape){3, 32, 32}, 1e-4f, 14);
+
+    /* Conv7 layer by layer: valid, valid, same stride 2, ... down to 128x1x1. */
+    lp_model_spec m;
+    CU_ASSERT_EQUAL_FATAL(lp_model_load(lp_test_source_path("models/conv7.ini"), &m), LP_OK);
+    const lp_shape want[] = {{1, 28, 28},  {32, 26, 26}, {32, 24, 24}, {32, 12, 12}, {32, 12, 12},
+                             {64, 10, 10}, {64, 8, 8},   {64, 4, 4},   {64, 4, 4},   {128, 1, 1},
+                             {128, 1, 1},  {128, 1, 1},  {10, 1, 1}};
+    for (int i = 0; i < m.n_layers; ++i) {
+        lp_shape o = m.layers[i].out;
+        CU_ASSERT(o.c == want[i].c && o.h == want[i].h && o.w == want[i].w);
+    }
+    lp_model_free(&m);
+}
+
+/* ---- shape inference of the spatial layers ------------------------------------------------- */
+
+#define IN3_(c, h, w) "[input]\nchannels = " #c "\nheight = " #h "\nwidth = " #w "\n"
+#define CONV_ "[conv2d]\nfilters = 8\n" /* lines 5 and 6 after IN_ */
+
+typedef struct {
+    const char *text;
+    lp_shape out; /* of the last layer */
+    size_t params;
+} shape_case_;
+
+static const shape_case_ shape_cases_[] = {
+    /* conv: valid, same, stride 2, non-square kernels, strides and inputs */
+    {IN_ "[conv2d]\nfilters = 32\nkernel = 3\n", {32, 26, 26}, 320},
+    {IN_ "[conv2d]\nfilters = 32\nkernel = 3\npadding = same\n", {32, 28, 28}, 320},
+    {IN_ "[conv2d]\nfilters = 4\nkernel = 5\nstride = 2\npadding = same\n", {4, 14, 14}, 104},
+    {IN_ "[conv2d]\nfilters = 4\nkernel = 5\nstride = 2\n", {4, 12, 12}, 104},
+    {IN3_(2, 28, 20) "[conv2d]\nfilters = 3\nkernel = 5x3\n", {3, 24, 18}, 93},
+    {IN3_(2, 28, 20) "[conv2d]\nfilters = 3\nkernel = 3\nstride = 2x1\n", {3, 13, 18}, 57},
+    {IN3_(2, 28, 20) "[conv2d]\nfilters = 3\nkernel = 3\nstride = 3\npadding = same\n",
+     {3, 10, 7},
+     57},
+    /* same padding: a kernel larger than the input still gives ceil(in / stride) */
+    {IN3_(1, 2, 2) "[conv2d]\nfilters = 1\nkernel = 5\npadding = same\nbias = false\n",
+     {1, 2, 2},
+     25},
+    {IN3_(1, 1, 7) "[conv2d]\nfilters = 2\nkernel = 1x3\n", {2, 1, 5}, 8},
+    {IN3_(3, 9, 9) "[conv2d]\nfilters = 3\nkernel = 9\n", {3, 1, 1}, 732},
+    {IN_ "[conv2d]\nfilters = 32\nkernel = 3\n[flatten]\n", {21632, 1, 1}, 320},
+    /* pooling: the stride defaults to the window */
+    {IN_ "[maxpool]\nsize = 2\n", {1, 14, 14}, 0},
+    {IN_ "[maxpool]\nsize = 3\n", {1, 9, 9}, 0},
+    {IN_ "[maxpool]\nsize = 3\npadding = same\n", {1, 10, 10}, 0},
+    {IN_ "[maxpool]\nsize = 2\nstride = 1\n", {1, 27, 27}, 0},
+    {IN3_(2, 28, 20) "[maxpool]\nsize = 2x3\n", {2, 14, 6}, 0},
+    {IN_ "[avgpool]\nsize = 3\nstride = 2\n", {1, 13, 13}, 0},
+    {IN3_(4, 7, 7) "[maxpool]\nsize = 2\n", {4, 3, 3}, 0},
+    {IN3_(4, 7, 7) "[avgpool]\nsize = 2\npadding = same\n", {4, 4, 4}, 0},
+    {IN3_(4, 7, 7) "[avgpool]\nsize = 2\nstride = 1\n", {4, 6, 6}, 0},
+    {IN3_(8, 7, 5) "[globalavgpool]\n", {8, 1, 1}, 0},
+    /* batchnorm: per channel after a spatial layer, per feature after a flat one */
+    {IN3_(8, 7, 5) "[batchnorm]\n", {8, 7, 5}, 16},
+    {IN_ FLAT_ "[dense]\nunits = 100\n[batchnorm]\n", {100, 1, 1}, 78700},
+    {IN_ "[conv2d]\nfilters = 6\nkernel = 3\n[batchnorm]\nactivation = relu\n", {6, 26, 26}, 72},
+    /* dropout: any input, shape unchanged */
+    {IN3_(8, 7, 5) "[dropout]\nrate = 0.5\n", {8, 7, 5}, 0},
+    {IN_ FLAT_ "[dropout]\nrate = 0\n", {784, 1, 1}, 0},
+};
+
+static void test_shapes(void) {
+    int n = (int)(sizeof shape_cases_ / sizeof shape_cases_[0]);
+    for (int i = 0; i < n; ++i) {
+        const shape_case_ *c = &shape_cases_[i];
+        lp_model_spec m;
+        lp_status s = lp_model_parse_text(c->text, "shape.ini", &m);
+        if (s != LP_OK) printf("\n  case %d: %s\n", i, lp_last_error());
+        CU_ASSERT_EQUAL(s, LP_OK);
+        if (s != LP_OK) continue;
+        lp_shape o = m.layers[m.n_layers - 1].out;
+        bool same = o.c == c->out.c && o.h == c->out.h && o.w == c->out.w;
+        if (!same)
+            printf("\n  case %d: got %dx%dx%d, want %dx%dx%d\n", i, o.c, o.h, o.w, c->out.c,
+                   c->out.h, c->out.w);
+        CU_ASSERT(same);
+        CU_ASSERT_EQUAL(lp_model_param_count(&m), c->params);
+        lp_model_free(&m);
+    }
+}
+
+static void test_layer_defaults(void) {
+    lp_model_spec m;
+    const char *text = IN_ "[conv2d]\nfilters = 4\nkernel = 5x3\n[maxpool]\nsize = 2x3\n"
+                           "[avgpool]\nsize = 2\nstride = 1x2\npadding = same\n[batchnorm]\n"
+                           "[dropout]\nrate = 0.25\n[globalavgpool]\n";
+    lp_status s = lp_model_parse_text(text, "defaults.ini", &m);
+    if (s != LP_OK) printf("\n  %s\n", lp_last_error());
+    CU_ASSERT_EQUAL_FATAL(s, LP_OK);
+    CU_ASSERT_EQUAL_FATAL(m.n_layers, 7);
+    const char *names[] = {"input_1",     "conv2d_1",  "maxpool_1",      "avgpool_1",
+                           "batchnorm_1", "dropout_1", "globalavgpool_1"};
+    const lp_layer_kind kinds[] = {LP_LAYER_INPUT,        LP_LAYER_CONV2D,    LP_LAYER_MAXPOOL,
+                                   LP_LAYER_AVGPOOL,      LP_LAYER_BATCHNORM, LP_LAYER_DROPOUT,
+                                   LP_LAYER_GLOBALAVGPOOL};
+    for (int i = 0; i < 7; ++i) {
+        CU_ASSERT_STRING_EQUAL(m.layers[i].name, names[i]);
+        CU_ASSERT_EQUAL(m.layers[i].kind, kinds[i]);
+    }
+    const lp_conv2d_spec *c = &m.layers[1].u.conv;
+    CU_ASSERT(c->filters == 4 && c->kh == 5 && c->kw == 3 && c->stride_h == 1 && c->stride_w == 1);
+    CU_ASSERT(c->padding == LP_PAD_VALID && c->use_bias && c->activation == LP_ACT_NONE);
+    CU_ASSERT(c->kernel_init == LP_INIT_HE_UNIFORM && c->bias_init == LP_INIT_ZEROS);
+    CU_ASSERT(c->l2 == 0.0f && c->permute);
+    const lp_pool_spec *p = &m.layers[2].u.pool;
+    CU_ASSERT(p->ph == 2 && p->pw == 3 && p->stride_h == 2 && p->stride_w == 3);
+    CU_ASSERT_EQUAL(p->padding, LP_PAD_VALID);
+    p = &m.layers[3].u.pool;
+    CU_ASSERT(p->ph == 2 && p->pw == 2 && p->stride_h == 1 && p->stride_w == 2);
+    CU_ASSERT_EQUAL(p->padding, LP_PAD_SAME);
+    const lp_batchnorm_spec *b = &m.layers[4].u.bn;
+    CU_ASSERT(b->momentum == 0.99f && b->eps == 1e-3f && !b->permute);
+    CU_ASSERT_EQUAL(b->activation, LP_ACT_NONE);
+    CU_ASSERT_EQUAL(m.layers[5].u.dropout.rate, 0.25f);
+    lp_model_free(&m);
+
+    /* Every key set, at the edges of what is accepted. */
+    text = IN_ "[conv2d]\nname = c\nfilters = 2\nkernel = 1x2\nstride = 3x4\npadding = same\n"
+               "bias = false\nactivation = relu\ninit = glorot_uniform\nl2 = 5e-4\n"
+               "permute = false\n[batchnorm]\nname = bn\nmomentum = 1\neps = 1e-45\n"
+               "activation = relu\npermute = true\n[batchnorm]\nmomentum = 0\n";
+    s = lp_model_parse_text(text, "all.ini", &m);
+    if (s != LP_OK) printf("\n  %s\n", lp_last_error());
+    CU_ASSERT_EQUAL_FATAL(s, LP_OK);
+    c = &m.layers[1].u.conv;
+    CU_ASSERT(c->kh == 1 && c->kw == 2 && c->stride_h == 3 && c->stride_w == 4);
+    CU_ASSERT(c->padding == LP_PAD_SAME && !c->use_bias && c->activation == LP_ACT_RELU);
+    CU_ASSERT(c->kernel_init == LP_INIT_GLOROT_UNIFORM && c->l2 == 5e-4f && !c->permute);
+    CU_ASSERT(m.layers[1].out.c == 2 && m.layers[1].out.h == 10 && m.layers[1].out.w == 7);
+    b = &m.layers[2].u.bn;
+    CU_ASSERT(b->momentum == 1.0f && b->eps > 0.0f && b->permute);
+    CU_ASSERT_EQUAL(b->activation, LP_ACT_RELU);
+    CU_ASSERT_STRING_EQUAL(m.layers[2].name, "bn");
+    CU_ASSERT_EQUAL(m.layers[3].u.bn.momentum, 0.0f);
+    lp_model_free(&m);
+}
+
 /* ---- accepted syntax and defaults ---------------------------------------------------------- */
 
 static void test_syntax_and_defaults(void) {
@@ -130,6 +315,8 @@ typedef struct {
 } bad_case_;
 
 #define NAME47_ "a234567890123456789012345678901234567890123456"
+#define SECTIONS_                                                                                  \
+    "input, flatten, dense, conv2d, maxpool, avgpool, globalavgpool, batchnorm, dropout"
 static const bad_case_ bad_cases_[] = {
     {"", "bad.ini:1: no sections (a model file starts with [input], then one section per layer)"},
     {"# nothing\n; here\n",
@@ -138,11 +325,9 @@ static const bad_case_ bad_cases_[] = {
     {"[dense]\nunits = 10\n", "bad.ini:1: first section is [dense] (a model starts with [input])"},
     {IN_ "[input]\n",
      "bad.ini:5: second [input] section (a model has exactly one, the first section; see line 1)"},
-    {IN_ "[conv2d]\n",
-     "bad.ini:5: unknown section [conv2d] (expected one of: input, flatten, dense)"},
-    {IN_ "[Dense]\n",
-     "bad.ini:5: unknown section [Dense] (expected one of: input, flatten, dense)"},
-    {IN_ "[]\n", "bad.ini:5: unknown section [] (expected one of: input, flatten, dense)"},
+    {IN_ "[conv]\n", "bad.ini:5: unknown section [conv] (expected one of: " SECTIONS_ ")"},
+    {IN_ "[Dense]\n", "bad.ini:5: unknown section [Dense] (expected one of: " SECTIONS_ ")"},
+    {IN_ "[]\n", "bad.ini:5: unknown section [] (expected one of: " SECTIONS_ ")"},
     {IN_ "[flatten\n",
      "bad.ini:5: malformed section header '[flatten' (expected '[name]' alone on the line)"},
     {IN_ "[dense] units = 10\n", "bad.ini:5: malformed section header '[dense] units = 10' "
@@ -236,29 +421,161 @@ static const bad_case_ bad_cases_[] = {
      "bad.ini:1: [input] of 65536x65536x1 = 4294967296 values per sample exceeds the limit of "
      "2147483647"},
     /* Errors come in file order: the incomplete first [dense] before the unknown section. */
-    {IN_ FLAT_ "[dense]\n[conv2d]\n", "bad.ini:6: missing required key 'units' in [dense]"},
+    {IN_ FLAT_ "[dense]\n[conv]\n", "bad.ini:6: missing required key 'units' in [dense]"},
     /* A long value is echoed cut short. */
     {IN_ FLAT_ "[dense]\nunits = 1234567890123456789012345678901234567890123456789012345678901x\n",
      "bad.ini:7: bad value '123456789012345678901234567890123456789012345678901234567890...' for "
      "'units' in [dense] (expected a positive integer)"},
 };
 
-static void test_bad_input(void) {
-    int n = (int)(sizeof bad_cases_ / sizeof bad_cases_[0]);
+#define SIZE2_ "(expected a positive integer, or height x width such as 5x3)"
+#define SPATIAL_ "needs a spatial input (channels x height x width) but gets the flat shape"
+#define VALID_ "(padding = valid needs the "
+static const bad_case_ bad_layer_cases_[] = {
+    /* [conv2d] */
+    {IN_ CONV_ "kernel = 3x\n", "bad.ini:7: bad value '3x' for 'kernel' in [conv2d] " SIZE2_},
+    {IN_ CONV_ "kernel = 0\n", "bad.ini:7: bad value '0' for 'kernel' in [conv2d] " SIZE2_},
+    {IN_ CONV_ "kernel = 3x0\n", "bad.ini:7: bad value '3x0' for 'kernel' in [conv2d] " SIZE2_},
+    {IN_ CONV_ "kernel = x3\n", "bad.ini:7: bad value 'x3' for 'kernel' in [conv2d] " SIZE2_},
+    {IN_ CONV_ "kernel = 3x3x3\n", "bad.ini:7: bad value '3x3x3' for 'kernel' in [conv2d] " SIZE2_},
+    {IN_ CONV_ "kernel = 3X3\n", "bad.ini:7: bad value '3X3' for 'kernel' in [conv2d] " SIZE2_},
+    {IN_ CONV_ "kernel = 3 x 3\n", "bad.ini:7: bad value '3 x 3' for 'kernel' in [conv2d] " SIZE2_},
+    {IN_ CONV_ "kernel = -3\n", "bad.ini:7: bad value '-3' for 'kernel' in [conv2d] " SIZE2_},
+    {IN_ CONV_ "kernel = 99999999999\n",
+     "bad.ini:7: value '99999999999' for 'kernel' in [conv2d] is too large (the limit is "
+     "2147483647)"},
+    {IN_ CONV_ "kernel = 3x99999999999\n",
+     "bad.ini:7: value '3x99999999999' for 'kernel' in [conv2d] is too large (the limit is "
+     "2147483647)"},
+    {IN_ CONV_ "kernel = 3\nstride = 0\n",
+     "bad.ini:8: bad value '0' for 'stride' in [conv2d] " SIZE2_},
+    {IN_ CONV_ "kernel = 3\nstride = 2x\n",
+     "bad.ini:8: bad value '2x' for 'stride' in [conv2d] " SIZE2_},
+    {IN_ CONV_ "kernel = 3\npadding = full\n",
+     "bad.ini:8: bad value 'full' for 'padding' in [conv2d] (expected one of: valid, same)"},
+    {IN_ CONV_ "kernel = 3\npadding = SAME\n",
+     "bad.ini:8: bad value 'SAME' for 'padding' in [conv2d] (expected one of: valid, same)"},
+    {IN_ CONV_ "kernel = 3\nactivation = tanh\n",
+     "bad.ini:8: bad value 'tanh' for 'activation' in [conv2d] (expected one of: none, relu)"},
+    {IN_ CONV_ "kernel = 3\nkernel = 5\n",
+     "bad.ini:8: duplicate key 'kernel' in [conv2d] (first set on line 7)"},
+    {IN_ "[conv2d]\nkernel = 3\n", "bad.ini:5: missing required key 'filters' in [conv2d]"},
+    {IN_ CONV_, "bad.ini:5: missing required key 'kernel' in [conv2d]"},
+    {IN_ CONV_ "size = 3\n",
+     "bad.ini:7: unknown key 'size' in [conv2d] (expected one of: name, filters, kernel, stride, "
+     "padding, bias, activation, init, bias_init, l2, permute)"},
+    {IN_ CONV_ "kernel = 3\nbias = false\nbias_init = zeros\n",
+     "bad.ini:9: 'bias_init' is set but bias = false in [conv2d] (remove one of them)"},
+    {IN_ FLAT_ CONV_ "kernel = 3\n", "bad.ini:6: [conv2d] " SPATIAL_ " 784 from 'flatten_1'"},
+    {IN3_(1, 4, 6) "[conv2d]\nfilters = 2\nkernel = 5\n",
+     "bad.ini:5: impossible shape: [conv2d] kernel 5x5 does not fit its 4x6 input from "
+     "'input_1' " VALID_ "kernel inside the input; use padding = same or a smaller kernel)"},
+    {IN3_(1, 4, 6) "[conv2d]\nfilters = 2\nkernel = 3x7\nstride = 2\n",
+     "bad.ini:5: impossible shape: [conv2d] kernel 3x7 does not fit its 4x6 input from "
+     "'input_1' " VALID_ "kernel inside the input; use padding = same or a smaller kernel)"},
+    {IN3_(65536, 2, 2) "[conv2d]\nfilters = 65536\nkernel = 1\n",
+     "bad.ini:5: [conv2d] kernel of 65536 x 65536 x 1 x 1 = 4294967296 weights exceeds the limit "
+     "of 2147483647 per tensor"},
+    {IN3_(1, 32768, 32768) "[conv2d]\nfilters = 2\nkernel = 1\n",
+     "bad.ini:5: [conv2d] output of 2x32768x32768 = 2147483648 values per sample exceeds the "
+     "limit of 2147483647"},
+    {IN_ CONV_ "kernel = 3\n[dense]\nunits = 10\n",
+     "bad.ini:8: [dense] needs a flat input but gets 8x26x26 from 'conv2d_1': add [flatten] "
+     "before line 8"},
+    {IN_ CONV_ "kernel = 1\nname = conv2d_2\n" CONV_ "kernel = 1\n",
+     "bad.ini:9: duplicate layer name 'conv2d_2' (already used on line 5)"},
+    /* [maxpool], [avgpool], [globalavgpool] */
+    {IN_ "[maxpool]\nstride = 2\n", "bad.ini:5: missing required key 'size' in [maxpool]"},
+    {IN_ "[maxpool]\nsize = 2x\n", "bad.ini:6: bad value '2x' for 'size' in [maxpool] " SIZE2_},
+    {IN_ "[avgpool]\nsize = 2\nstride = 0\n",
+     "bad.ini:7: bad value '0' for 'stride' in [avgpool] " SIZE2_},
+    {IN_ "[avgpool]\nsize = 2\npadding = full\n",
+     "bad.ini:7: bad value 'full' for 'padding' in [avgpool] (expected one of: valid, same)"},
+    {IN_ "[maxpool]\nsize = 2\nkernel = 2\n",
+     "bad.ini:7: unknown key 'kernel' in [maxpool] (expected one of: name, size, stride, "
+     "padding)"},
+    {IN_ "[maxpool]\nsize = 29\n",
+     "bad.ini:5: impossible shape: [maxpool] window 29x29 does not fit its 28x28 input from "
+     "'input_1' " VALID_ "window inside the input; use padding = same or a smaller window)"},
+    {IN_ "[avgpool]\nsize = 2x29\npadding = valid\n",
+     "bad.ini:5: impossible shape: [avgpool] window 2x29 does not fit its 28x28 input from "
+     "'input_1' " VALID_ "window inside the input; use padding = same or a smaller window)"},
+    {IN_ FLAT_ "[maxpool]\nsize = 2\n", "bad.ini:6: [maxpool] " SPATIAL_ " 784 from 'flatten_1'"},
+    {IN_ FLAT_ "[avgpool]\nsize = 2\n", "bad.ini:6: [avgpool] " SPATIAL_ " 784 from 'flatten_1'"},
+    {IN_ "[maxpool]\nsize = 2\n[dense]\nunits = 10\n",
+     "bad.ini:7: [dense] needs a flat input but gets 1x14x14 from 'maxpool_1': add [flatten] "
+     "before line 7"},
+    {IN_ "[globalavgpool]\nsize = 2\n",
+     "bad.ini:6: unknown key 'size' in [globalavgpool] (expected one of: name)"},
+    {IN_ FLAT_ "[globalavgpool]\n", "bad.ini:6: [globalavgpool] " SPATIAL_ " 784 from 'flatten_1'"},
+    /* a 1x1 map is flat: (c,1,1) is the flat shape */
+    {IN3_(1, 4, 4) "[conv2d]\nfilters = 3\nkernel = 4\n[globalavgpool]\n",
+     "bad.ini:8: [globalavgpool] " SPATIAL_ " 3 from 'conv2d_1'"},
+    /* [batchnorm] */
+    {IN_ "[batchnorm]\neps = 0\n",
+     "bad.ini:6: bad value '0' for 'eps' in [batchnorm] (expected a positive number)"},
+    {IN_ "[batchnorm]\neps = 1e-50\n",
+     "bad.ini:6: bad value '1e-50' for 'eps' in [batchnorm] (expected a positive number)"},
+    {IN_ "[batchnorm]\neps = -1e-3\n",
+     "bad.ini:6: bad value '-1e-3' for 'eps' in [batchnorm] (expected a positive number)"},
+    {IN_ "[batchnorm]\neps = 1e39\n",
+     "bad.ini:6: value '1e39' for 'eps' in [batchnorm] is too large (the limit is 3.40282e+38)"},
+    {IN_ "[batchnorm]\nmomentum = 1.5\n",
+     "bad.ini:6: bad value '1.5' for 'momentum' in [batchnorm] (expected a number from 0 to 1)"},
+    {IN_ "[batchnorm]\nmomentum = -0.1\n",
+     "bad.ini:6: bad value '-0.1' for 'momentum' in [batchnorm] (expected a number from 0 to 1)"},
+    {IN_ "[batchnorm]\nactivation = sigmoid\n",
+     "bad.ini:6: bad value 'sigmoid' for 'activation' in [batchnorm] (expected one of: none, "
+     "relu)"},
+    {IN_ "[batchnorm]\npermute = 1\n",
+     "bad.ini:6: bad value '1' for 'permute' in [batchnorm] (expected true or false)"},
+    {IN_ "[batchnorm]\nscale = true\n",
+     "bad.ini:6: unknown key 'scale' in [batchnorm] (expected one of: name, momentum, eps, "
+     "activation, permute)"},
+    /* [dropout] */
+    {IN_ "[dropout]\n", "bad.ini:5: missing required key 'rate' in [dropout]"},
+    {IN_ "[dropout]\nrate = 1.0\n",
+     "bad.ini:6: bad value '1.0' for 'rate' in [dropout] (expected a number >= 0 and < 1)"},
+    {IN_ "[dropout]\nrate = 1\n",
+     "bad.ini:6: bad value '1' for 'rate' in [dropout] (expected a number >= 0 and < 1)"},
+    {IN_ "[dropout]\nrate = 0.999999999\n", /* 1.0 as a float */
+     "bad.ini:6: bad value '0.999999999' for 'rate' in [dropout] (expected a number >= 0 and "
+     "< 1)"},
+    {IN_ "[dropout]\nrate = -0.1\n",
+     "bad.ini:6: bad value '-0.1' for 'rate' in [dropout] (expected a number >= 0 and < 1)"},
+    {IN_ "[dropout]\nrate = 1e39\n",
+     "bad.ini:6: bad value '1e39' for 'rate' in [dropout] (expected a number >= 0 and < 1)"},
+    {IN_ "[dropout]\nrate = 50%\n",
+     "bad.ini:6: bad value '50%' for 'rate' in [dropout] (expected a number >= 0 and < 1)"},
+    {IN_ "[dropout]\nrate =\n",
+     "bad.ini:6: missing value for 'rate' in [dropout] (expected a number >= 0 and < 1)"},
+    {IN_ "[dropout]\nrate = 0.5\nsize = 2\n",
+     "bad.ini:7: unknown key 'size' in [dropout] (expected one of: name, rate)"},
+};
+
+static void check_bad_cases_(const bad_case_ *cases, int n) {
     for (int i = 0; i < n; ++i) {
         lp_model_spec m;
         memset(&m, 0xab, sizeof m); /* a failed parse must zero it */
         lp_clear_error();
-        lp_status s = lp_model_parse_text(bad_cases_[i].text, "bad.ini", &m);
-        bool same = strcmp(lp_last_error(), bad_cases_[i].message) == 0;
+        lp_status s = lp_model_parse_text(cases[i].text, "bad.ini", &m);
+        bool same = strcmp(lp_last_error(), cases[i].message) == 0;
         if (s != LP_ERR_FORMAT || !same)
             printf("\n  case %d: status %s\n    got:  %s\n    want: %s\n", i, lp_status_name(s),
-                   lp_last_error(), bad_cases_[i].message);
+                   lp_last_error(), cases[i].message);
         CU_ASSERT_EQUAL(s, LP_ERR_FORMAT);
         CU_ASSERT(same);
         CU_ASSERT(m.layers == NULL && m.n_layers == 0 && m.source == NULL && m.text == NULL);
         lp_model_free(&m);
     }
+}
+
+static void test_bad_input(void) {
+    check_bad_cases_(bad_cases_, (int)(sizeof bad_cases_ / sizeof bad_cases_[0]));
+}
+
+static void test_bad_layers(void) {
+    check_bad_cases_(bad_layer_cases_, (int)(sizeof bad_layer_cases_ / sizeof bad_layer_cases_[0]));
 }
 
 /* ---- files --------------------------------------------------------------------------------- */
@@ -359,6 +676,130 @@ static void test_params(void) {
     lp_model_free(&m);
 }
 
+/* Conv and BatchNorm tensors: layout, LaPerm groups, fans, initialisers, permute flags. */
+#define TABLE_MODEL_                                                                               \
+    IN3_(3, 8, 8)                                                                                  \
+    "[conv2d]\nfilters = 4\nkernel = 5x3\nstride = 2\npadding = same\nl2 = 1e-4\n"                 \
+    "[batchnorm]\n"                                                                                \
+    "[conv2d]\nfilters = 2\nkernel = 1\nbias = false\npermute = false\ninit = glorot_uniform\n"    \
+    "[batchnorm]\npermute = true\n"                                                                \
+    "[flatten]\n[dense]\nunits = 10\n[batchnorm]\n"
+
+static void test_conv_params(void) {
+    typedef struct {
+        int layer;
+        const char *name;
+        int rank, dims[4];
+        size_t count, offset;
+        int fan_in, fan_out;
+        lp_init_kind init;
+        float l2;
+        bool kernel, permute;
+        int groups, group_size;
+    } want_;
+    const want_ want[] = {
+        {1,
+         "kernel",
+         4,
+         {4, 3, 5, 3},
+         180,
+         0,
+         45,
+         60,
+         LP_INIT_HE_UNIFORM,
+         1e-4f,
+         true,
+         true,
+         4,
+         45},
+        {1, "bias", 1, {4}, 4, 180, 45, 60, LP_INIT_ZEROS, 0.0f, false, false, 1, 4},
+        {2, "gamma", 1, {4}, 4, 184, 4, 4, LP_INIT_ONES, 0.0f, false, false, 1, 4},
+        {2, "beta", 1, {4}, 4, 188, 4, 4, LP_INIT_ZEROS, 0.0f, false, false, 1, 4},
+        {3,
+         "kernel",
+         4,
+         {2, 4, 1, 1},
+         8,
+         192,
+         4,
+         2,
+         LP_INIT_GLOROT_UNIFORM,
+         0.0f,
+         true,
+         false,
+         2,
+         4},
+        {4, "gamma", 1, {2}, 2, 200, 2, 2, LP_INIT_ONES, 0.0f, false, true, 1, 2},
+        {4, "beta", 1, {2}, 2, 202, 2, 2, LP_INIT_ZEROS, 0.0f, false, true, 1, 2},
+        {6, "kernel", 2, {10, 32}, 320, 204, 32, 10, LP_INIT_HE_UNIFORM, 0.0f, true, true, 10, 32},
+        {6, "bias", 1, {10}, 10, 524, 32, 10, LP_INIT_ZEROS, 0.0f, false, false, 1, 10},
+        {7, "gamma", 1, {10}, 10, 534, 10, 10, LP_INIT_ONES, 0.0f, false, false, 1, 10},
+        {7, "beta", 1, {10}, 10, 544, 10, 10, LP_INIT_ZEROS, 0.0f, false, false, 1, 10},
+    };
+    const int n_want = (int)(sizeof want / sizeof want[0]);
+    lp_model_spec m;
+    lp_status s = lp_model_parse_text(TABLE_MODEL_, "table.ini", &m);
+    if (s != LP_OK) printf("\n  %s\n", lp_last_error());
+    CU_ASSERT_EQUAL_FATAL(s, LP_OK);
+    CU_ASSERT(m.layers[1].out.c == 4 && m.layers[1].out.h == 4 && m.layers[1].out.w == 4);
+    CU_ASSERT_EQUAL(m.layers[5].out.c, 32);
+    lp_param_tensor *t = NULL;
+    int n = 0;
+    CU_ASSERT_EQUAL_FATAL(lp_model_params(&m, &t, &n), LP_OK);
+    CU_ASSERT_EQUAL_FATAL(n, n_want);
+    for (int i = 0; i < n; ++i) {
+        const want_ *w = &want[i];
+        CU_ASSERT_EQUAL(t[i].layer, w->layer);
+        CU_ASSERT_STRING_EQUAL(t[i].name, w->name);
+        CU_ASSERT_EQUAL(t[i].rank, w->rank);
+        size_t product = 1;
+        for (int d = 0; d < 4; ++d) {
+            CU_ASSERT_EQUAL(t[i].dims[d], d < w->rank ? w->dims[d] : 0);
+            if (d < t[i].rank) product *= (size_t)t[i].dims[d];
+        }
+        CU_ASSERT_EQUAL(t[i].count, w->count);
+        CU_ASSERT_EQUAL(product, w->count);
+        CU_ASSERT_EQUAL(t[i].offset, w->offset);
+        CU_ASSERT_EQUAL(t[i].fan_in, w->fan_in);
+        CU_ASSERT_EQUAL(t[i].fan_out, w->fan_out);
+        CU_ASSERT_EQUAL(t[i].init, w->init);
+        CU_ASSERT_EQUAL(t[i].l2, w->l2);
+        CU_ASSERT_EQUAL(t[i].is_kernel, w->kernel);
+        CU_ASSERT_EQUAL(t[i].permute_default, w->permute);
+        CU_ASSERT_EQUAL(t[i].groups, w->groups);
+        CU_ASSERT_EQUAL(t[i].group_size, w->group_size);
+        CU_ASSERT_EQUAL((size_t)t[i].groups * (size_t)t[i].group_size, t[i].count);
+    }
+    CU_ASSERT_EQUAL(lp_model_param_count(&m), 554);
+    free(t);
+
+    /* Gamma/beta with permute = true count as permuted; so the totals no longer speak of
+     * kernels only. */
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    CU_ASSERT_EQUAL(lp_model_summary(&m, f), LP_OK);
+    fclose(f);
+    CU_ASSERT_PTR_NOT_NULL(strstr(buf, "total params: 554 in 11 tensors\n"));
+    CU_ASSERT_PTR_NOT_NULL(
+        strstr(buf, "permuted params: 504 in 16 groups (layers with permute = true)\n"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(buf,
+                                  "  conv2d_1     conv2d     4x4x4                 184  kernel "
+                                  "5x3, stride 2, padding same, no activation, init "
+                                  "he_uniform, bias, l2 0.0001, permuted\n"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(buf,
+                                  "  conv2d_2     conv2d     2x4x4                   8  kernel "
+                                  "1x1, stride 1, padding valid, no activation, init "
+                                  "glorot_uniform, no bias, not permuted\n"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(buf, "  batchnorm_2  batchnorm  2x4x4                   4  per "
+                                       "channel, momentum 0.99, eps 0.001, permuted\n"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(buf, "  batchnorm_3  batchnorm  10                     20  per "
+                                       "feature, momentum 0.99, eps 0.001, not permuted\n"));
+    free(buf);
+    lp_model_free(&m);
+}
+
 static char *summary_(const char *rel) {
     lp_model_spec m;
     char *buf = NULL;
@@ -395,6 +836,65 @@ static void test_summary(void) {
     CU_ASSERT_PTR_NOT_NULL(strstr(s, "no bias, l2 0.0001, permuted\n"));
     free(s);
 
+    s = summary_("models/conv7.ini");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    CU_ASSERT_PTR_NOT_NULL(strstr(s, "total params: 325,578 in 16 tensors\n"));
+    CU_ASSERT_PTR_NOT_NULL(
+        strstr(s, "permuted params: 325,152 in 426 groups (kernels with permute = true)\n"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(s, "  3  conv2d_3   conv2d   32x12x12           25,632  kernel "
+                                     "5x5, stride 2, padding same, relu, init he_uniform, bias, "
+                                     "permuted\n"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(s, "  9  conv2d_7   conv2d   128               131,200  kernel "
+                                     "4x4, stride 1, padding valid, relu, init he_uniform, bias, "
+                                     "permuted\n"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(s, "  4  dropout_1  dropout  32x12x12                0  rate "
+                                     "0.4\n"));
+    free(s);
+
+    s = summary_("models/conv4.ini");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    CU_ASSERT_PTR_NOT_NULL(strstr(s, "total params: 2,427,722 in 26 tensors\n"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(s, "  6  maxpool_1    maxpool    64x16x16                0  "
+                                     "window 2x2, stride 2, padding valid\n"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(s, "  2  batchnorm_1  batchnorm  64x32x32              128  per "
+                                     "channel, momentum 0.99, eps 0.001, not permuted\n"));
+    free(s);
+
+    s = summary_("models/conv13.ini");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    CU_ASSERT_PTR_NOT_NULL(strstr(s, "total params: 14,991,946 in 58 tensors\n"));
+    free(s);
+
+    lp_model_spec m;
+    char *buf = NULL;
+    size_t len = 0;
+    CU_ASSERT_EQUAL_FATAL(lp_model_parse_text(IN3_(8, 6, 4) "[globalavgpool]\n[batchnorm]\n"
+                                                            "activation = relu\n"
+                                                            "[avgpool]\nsize = 1\nstride = 1x2\n",
+                                              "g.ini", &m),
+                          LP_ERR_FORMAT); /* avgpool after the (flat) global pool */
+    CU_ASSERT_EQUAL_FATAL(lp_model_parse_text(IN3_(8, 6, 4) "[avgpool]\nsize = 1\nstride = 1x2\n"
+                                                            "[globalavgpool]\n[batchnorm]\n"
+                                                            "activation = relu\n",
+                                              "g.ini", &m),
+                          LP_OK);
+    FILE *f = open_memstream(&buf, &len);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    CU_ASSERT_EQUAL(lp_model_summary(&m, f), LP_OK);
+    fclose(f);
+    CU_ASSERT_PTR_NOT_NULL(strstr(buf,
+                                  "  1  avgpool_1        avgpool        8x6x2                   "
+                                  "0  window 1x1, stride 1x2, padding valid\n"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(buf,
+                                  "  2  globalavgpool_1  globalavgpool  8                       "
+                                  "0  mean over 6x2\n"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(buf,
+                                  "  3  batchnorm_1      batchnorm      8                      "
+                                  "16  per feature, momentum 0.99, eps 0.001, relu, not "
+                                  "permuted\n"));
+    free(buf);
+    lp_model_free(&m);
+
     s = summary_("models/logreg.ini");
     CU_ASSERT_PTR_NOT_NULL_FATAL(s);
     CU_ASSERT_PTR_NOT_NULL(strstr(s, "total params: 7,840 in 1 tensor\n"));
@@ -409,6 +909,11 @@ static void test_names(void) {
     CU_ASSERT_STRING_EQUAL(lp_activation_name(LP_ACT_RELU), "relu");
     CU_ASSERT_STRING_EQUAL(lp_init_name(LP_INIT_GLOROT_UNIFORM), "glorot_uniform");
     CU_ASSERT_STRING_EQUAL(lp_init_name(LP_INIT_ZEROS), "zeros");
+    CU_ASSERT_STRING_EQUAL(lp_init_name(LP_INIT_ONES), "ones");
+    const char *kinds[] = {"input",   "flatten",       "dense",     "conv2d", "maxpool",
+                           "avgpool", "globalavgpool", "batchnorm", "dropout"};
+    for (int k = LP_LAYER_INPUT; k <= LP_LAYER_DROPOUT; ++k)
+        CU_ASSERT_STRING_EQUAL(lp_layer_kind_name((lp_layer_kind)k), kinds[k]);
     char buf[48];
     CU_ASSERT_STRING_EQUAL(lp_shape_str((lp_shape){3, 32, 32}, buf, sizeof buf), "3x32x32");
     CU_ASSERT_STRING_EQUAL(lp_shape_str((lp_shape){10, 1, 1}, buf, sizeof buf), "10");
@@ -419,9 +924,14 @@ static void register_suites(void) {
     CU_pSuite s = CU_add_suite("model", NULL, NULL);
     CU_add_test(s, "shipped models", test_shipped_models);
     CU_add_test(s, "syntax and defaults", test_syntax_and_defaults);
+    CU_add_test(s, "conv models", test_conv_models);
+    CU_add_test(s, "shapes", test_shapes);
+    CU_add_test(s, "layer defaults", test_layer_defaults);
     CU_add_test(s, "bad input", test_bad_input);
+    CU_add_test(s, "bad layers", test_bad_layers);
     CU_add_test(s, "files", test_files);
     CU_add_test(s, "params", test_params);
+    CU_add_test(s, "conv params", test_conv_params);
     CU_add_test(s, "summary", test_summary);
     CU_add_test(s, "names", test_names);
 }

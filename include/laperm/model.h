@@ -9,7 +9,8 @@
 
 #include "laperm/status.h"
 
-/* Per-sample shape in NCHW order; flat tensors (after [flatten] or [dense]) are (n,1,1). */
+/* Per-sample shape in NCHW order; flat tensors (after [flatten] or [dense]) are (n,1,1).
+ * The parser treats every (c,1,1) as flat, a 1x1 map included: spatial layers refuse it. */
 typedef struct {
     int c, h, w;
 } lp_shape;
@@ -79,8 +80,8 @@ typedef struct {
  * gamma (init 1) and beta (init 0); running mean/var are state, never permuted. Training
  * uses batch statistics; running = momentum * running + (1 - momentum) * batch. */
 typedef struct {
-    float momentum, eps; /* defaults 0.99, 1e-3 (Keras) */
-    bool permute;        /* permute gamma and beta too (default false) */
+    float momentum, eps;      /* defaults 0.99, 1e-3 (Keras) */
+    bool permute;             /* permute gamma and beta too (default false) */
     lp_activation activation; /* fused ReLU after the normalisation */
 } lp_batchnorm_spec;
 
@@ -122,22 +123,25 @@ lp_status lp_model_load(const char *path, lp_model_spec *out);
 /* Frees and zeroes *m; safe on a zeroed spec and on NULL. */
 void lp_model_free(lp_model_spec *m);
 
-/* One trainable tensor. The table lists them in a fixed order (layer order, kernel then
- * bias), which is also their order in one flat parameter buffer (`offset`). */
+/* One trainable tensor. The table lists them in a fixed order (layer order; kernel then
+ * bias, or BatchNorm gamma then beta), which is also their order in one flat parameter
+ * buffer (`offset`). BatchNorm running mean/variance are layer state, not listed here. */
 typedef struct {
     int layer;     /* index into lp_model_spec.layers */
-    char name[16]; /* "kernel" | "bias" */
+    char name[16]; /* "kernel" | "bias" | "gamma" | "beta" */
     int rank;
-    int dims[4];   /* dense kernel: (units, in) = (out, in), row-major, so a group is a row */
-    size_t count;  /* product of dims; at most INT_MAX */
-    size_t offset; /* elements before this tensor in the flat buffer */
-    int fan_in, fan_out;
-    lp_init_kind init;
-    float l2; /* kernels: the layer's l2; biases: 0 */
+    int dims[4];         /* row-major, so a LaPerm group is a contiguous row:
+                            dense kernel (units, in); conv kernel (filters, cin, kh, kw) */
+    size_t count;        /* product of dims; at most INT_MAX */
+    size_t offset;       /* elements before this tensor in the flat buffer */
+    int fan_in, fan_out; /* dense (in, units); conv (cin*kh*kw, filters*kh*kw) as Keras;
+                            a bias has its kernel's; gamma/beta (count, count) */
+    lp_init_kind init;   /* gamma: LP_INIT_ONES, beta: LP_INIT_ZEROS */
+    float l2;            /* kernels: the layer's l2; 1-D tensors: 0 */
     bool is_kernel;
-    bool permute_default;   /* kernels: the layer's `permute`; biases: false */
-    int groups, group_size; /* LaPerm groups, contiguous: dense kernel (units, in);
-                               1-D tensors one group of `count` */
+    bool permute_default;   /* kernels and gamma/beta: the layer's `permute`; biases: false */
+    int groups, group_size; /* LaPerm groups, contiguous: dense (units, in); conv
+                               (filters, cin*kh*kw); 1-D tensors one group of `count` */
 } lp_param_tensor;
 
 /* The parameter table, malloc'd (free() it); *n may be 0 for a model without weights. */
@@ -145,7 +149,8 @@ lp_status lp_model_params(const lp_model_spec *m, lp_param_tensor **out, int *n)
 size_t lp_model_param_count(const lp_model_spec *m);
 
 /* Prints a table (#, name, kind, output shape, params, details) and the totals:
- * all parameters, permuted parameters (permute_default) and their LaPerm groups.
+ * all parameters, permuted parameters (permute_default: biases never count, as they are
+ * permuted only by a trainer switch) and their LaPerm groups.
  * LP_ERR_IO if writing fails. */
 lp_status lp_model_summary(const lp_model_spec *m, FILE *out);
 
