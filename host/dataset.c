@@ -1,5 +1,6 @@
 /* Datasets in host memory: MNIST-layout folders (MNIST, Fashion-MNIST, or one's own IDX
- * files under the same names) turned into NCHW floats in [0, 1], and subsets of them. */
+ * files under the same names) turned into NCHW floats in [0, 1], loading by dataset kind
+ * (CIFAR-10 itself is in cifar.c), and subsets. */
 #include "laperm/data.h"
 
 #include <limits.h>
@@ -97,6 +98,19 @@ lp_status lp_mnist_load(const char *dir, const char *split, lp_dataset *out) {
     lp_idx_free(&img);
     lp_idx_free(&lab);
     return s;
+}
+
+lp_status lp_dataset_load(const char *kind, const char *dir, const char *split, lp_dataset *out) {
+    if (!kind || !dir || !split || !out)
+        return lp_fail(LP_ERR_INVALID_ARG,
+                       "lp_dataset_load: kind, dir, split and out are required");
+    memset(out, 0, sizeof *out);
+    /* Fashion-MNIST uses MNIST's IDX layout and file names. */
+    if (strcmp(kind, "mnist") == 0 || strcmp(kind, "fashion-mnist") == 0)
+        return lp_mnist_load(dir, split, out);
+    if (strcmp(kind, "cifar10") == 0) return lp_cifar10_load(dir, split, out);
+    return lp_fail(LP_ERR_INVALID_ARG,
+                   "unknown dataset \"%s\": expected mnist, fashion-mnist or cifar10", kind);
 }
 
 lp_status lp_dataset_subset(const lp_dataset *src, int first, int count, lp_dataset *out) {

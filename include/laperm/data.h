@@ -1,5 +1,6 @@
 /* Training data on the host: IDX files (plain or gzipped) and the datasets built from
- * them (MNIST, Fashion-MNIST, or any folder holding files under the same names). */
+ * them (MNIST, Fashion-MNIST, or any folder holding files under the same names), the
+ * CIFAR-10 binary batches, and the normalisation statistics of a training set. */
 #ifndef LAPERM_DATA_H
 #define LAPERM_DATA_H
 
@@ -37,6 +38,45 @@ typedef struct {
  * A missing folder or file is LP_ERR_NOT_FOUND (the message names what was looked for
  * and suggests scripts/fetch-mnist); bad shapes or labels >= 10 are LP_ERR_FORMAT. */
 lp_status lp_mnist_load(const char *dir, const char *split, lp_dataset *out);
+
+/* Loads the "train" or "test" split of the CIFAR-10 binary version (cifar-10-binary.tar.gz
+ * from https://www.cs.toronto.edu/~kriz/cifar.html): train = data_batch_1.bin ..
+ * data_batch_5.bin in that order, test = test_batch.bin, found in `dir` or in
+ * `dir`/cifar-10-batches-bin. Each record is 1 label byte and 3072 pixel bytes (1024 red,
+ * then 1024 green, then 1024 blue, each plane row-major 32x32), giving c = 3, h = w = 32,
+ * classes = 10. The official files hold 10000 records each, but any whole, positive number
+ * of records is accepted (so subsets made with `head -c` work). A missing folder or file is
+ * LP_ERR_NOT_FOUND (naming the folder and the expected files); a size that is not a whole
+ * number of 3073-byte records or a label >= 10 is LP_ERR_FORMAT (naming the file, and the
+ * record); a file that cannot be read is LP_ERR_IO. On failure *out is left zeroed. */
+lp_status lp_cifar10_load(const char *dir, const char *split, lp_dataset *out);
+
+/* Loads split "train" or "test" of a dataset by kind: "mnist" and "fashion-mnist" (both
+ * MNIST-layout IDX folders, lp_mnist_load) or "cifar10" (lp_cifar10_load). An unknown
+ * kind is LP_ERR_INVALID_ARG listing the known ones. */
+lp_status lp_dataset_load(const char *kind, const char *dir, const char *split, lp_dataset *out);
+
+/* How inputs are normalised: a value is fed as (byte / 255 - mean[f]) * inv_std[f], with
+ * mean and inv_std computed once on the training set and used for the test set too. */
+typedef enum {
+    LP_NORM_NONE,           /* mean 0, inv_std 1: inputs in [0, 1] (the MNIST models) */
+    LP_NORM_PER_CHANNEL,    /* each channel's mean and 1 / (std + 1e-6) over all samples
+                               and pixels, as Keras' featurewise_center and
+                               featurewise_std_normalization */
+    LP_NORM_PER_PIXEL_MEAN, /* each feature's mean over the samples, inv_std 1 (the Keras
+                               CIFAR ResNet example's subtract_pixel_mean) */
+} lp_norm_mode;
+
+/* "none", "per-channel", "per-pixel-mean". */
+const char *lp_norm_mode_name(lp_norm_mode mode);
+/* Parses one of the names above; anything else is LP_ERR_INVALID_ARG listing them. */
+lp_status lp_norm_mode_parse(const char *name, lp_norm_mode *out);
+
+/* Fills mean[f] and inv_std[f] for every feature f < c*h*w of `train` (sums in double;
+ * the standard deviation is the population one, as numpy's std). Per-channel values are
+ * repeated over every pixel of the channel, so the device applies one formula per
+ * feature whatever the mode. */
+lp_status lp_dataset_norm(const lp_dataset *train, lp_norm_mode mode, float *mean, float *inv_std);
 
 /* Copies samples [first, first + count) of `src` into a new dataset. */
 lp_status lp_dataset_subset(const lp_dataset *src, int first, int count, lp_dataset *out);
