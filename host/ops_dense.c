@@ -1,4 +1,4 @@
-/* Launch wrappers for cl/dense.cl and cl/data.cl. */
+/* Launch wrappers for cl/dense.cl. */
 #include "laperm/ops.h"
 
 /* A 2-D launch over (cols, rows) with a work-group shaped by the device's limit. */
@@ -15,21 +15,6 @@ static lp_status launch_1d_(lp_runtime *rt, cl_kernel k, int n, const char *labe
     if (n < 0) return lp_fail(LP_ERR_INVALID_ARG, "%s: negative size %d", label, n);
     size_t local = lp_runtime_wgs(rt, k, 256), global = (size_t)n;
     return lp_launch(rt, k, 1, &global, &local, label);
-}
-
-lp_status lp_op_gather_batch(lp_runtime *rt, cl_mem pixels, cl_mem labels, cl_mem idx, int first,
-                             int rows, int features, cl_mem x_out, cl_mem y_out) {
-    cl_kernel k;
-    LP_TRY(lp_runtime_kernel(rt, "data", "lp_gather_batch", NULL, &k));
-    LP_ARG(k, 0, pixels);
-    LP_ARG(k, 1, labels);
-    LP_ARG(k, 2, idx);
-    LP_ARG(k, 3, first);
-    LP_ARG(k, 4, rows);
-    LP_ARG(k, 5, features);
-    LP_ARG(k, 6, x_out);
-    LP_ARG(k, 7, y_out);
-    return launch_2d_(rt, k, features, rows, "gather_batch");
 }
 
 lp_status lp_op_bias_act(lp_runtime *rt, cl_mem y, int rows, int cols, cl_mem params,

@@ -36,8 +36,10 @@ typedef struct {
     /* data on the device: bytes and int labels; idx is this epoch's order */
     cl_mem train_x, train_y, train_idx, test_x, test_y, test_idx;
     cl_mem batch_y;  /* labels of the current batch */
+    cl_mem norm_mean, norm_inv_std; /* per-feature input normalisation */
     cl_mem stats;    /* per step (loss sum, correct) of this epoch, then eval sums */
     int steps_per_epoch;
+    lp_shape input_shape;
     uint32_t *order_host;
 
     long long step, syncs;

@@ -1,4 +1,4 @@
-/* The training loop: per step gather -> forward -> loss -> backward -> optimizer ->
+/* The training loop: per step batch (augment) -> forward -> loss -> backward -> optimizer ->
  * (LaPerm sync when step % k == 0), all enqueued without waiting for the device; per
  * epoch evaluation of the projected network, metrics and a rankings snapshot. */
 #include <math.h>
@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "laperm/augment.h"
 #include "laperm/ops.h"
 #include "laperm/rng.h"
 #include "trainer-impl.h"
@@ -43,6 +44,7 @@ static lp_status check_config_(const lp_train_config *c, const lp_dataset *train
     if (c->laperm && c->k <= 0) return lp_fail(LP_ERR_INVALID_ARG, "k must be positive");
     if (!(c->lr.base > 0)) return lp_fail(LP_ERR_INVALID_ARG, "learning rate must be > 0");
     if (train->n <= 0) return lp_fail(LP_ERR_INVALID_ARG, "the training set is empty");
+    LP_TRY(lp_augment_check(&c->augment));
     const lp_layer_spec *in = &m->layers[0];
     const lp_dataset *sets[2] = {train, test};
     for (int i = 0; i < 2; ++i) {
@@ -103,8 +105,8 @@ static lp_status train_epoch_(lp_trainer_ *t, const lp_dataset *train, int epoch
                               bool *stopped) {
     const lp_train_config *c = t->cfg;
     lp_runtime *rt = t->rt;
-    int features = (int)lp_network_input_features(t->net);
     int classes = lp_network_classes(t->net);
+    lp_shape in = t->input_shape;
     lp_shuffle_indices(t->order_host, (uint32_t)train->n, c->seed,
                        LP_STREAM_SHUFFLE + (uint32_t)epoch);
     LP_TRY(lp_buffer_write(rt, t->train_idx, 0, (size_t)train->n * sizeof(int32_t),
@@ -120,8 +122,9 @@ static lp_status train_epoch_(lp_trainer_ *t, const lp_dataset *train, int epoch
         int first = s * c->batch;
         int n = train->n - first < c->batch ? train->n - first : c->batch;
         t->step++;
-        LP_TRY(lp_op_gather_batch(rt, t->train_x, t->train_y, t->train_idx, first, n, features,
-                                  lp_network_input(t->net), t->batch_y));
+        LP_TRY(lp_op_augment_batch(rt, &c->augment, c->seed, epoch, t->train_x, t->train_y,
+                                   t->train_idx, first, n, in.c, in.h, in.w, t->norm_mean,
+                                   t->norm_inv_std, lp_network_input(t->net), t->batch_y));
         lp_network_set_rng(t->net, c->seed, t->step);
         LP_TRY(lp_network_forward(t->net, n, true));
         LP_TRY(lp_op_softmax_xent(rt, lp_network_logits(t->net), t->batch_y, n, classes,

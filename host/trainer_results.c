@@ -53,7 +53,14 @@ lp_status lp_trainer_results_open_(lp_trainer_ *t, const lp_model_spec *model, l
         LP_ATTR_D("sgd_momentum", c->momentum),
         LP_ATTR_D("l2_scale", c->l2_scale),
         LP_ATTR_I("max_steps", c->max_steps),
+        LP_ATTR_S("normalize", lp_norm_mode_name(c->norm)),
+        LP_ATTR_D("augment_rotate_deg", c->augment.rotate_deg),
+        LP_ATTR_D("augment_shift", c->augment.shift),
+        LP_ATTR_D("augment_zoom", c->augment.zoom),
+        LP_ATTR_I("augment_hflip", c->augment.hflip),
         LP_ATTR_S("command_line", c->command_line ? c->command_line : ""),
+        LP_ATTR_S("dataset", c->dataset ? c->dataset : ""),
+        LP_ATTR_S("data_dir", c->data_dir ? c->data_dir : ""),
     };
     lp_results_tensor *rt = calloc((size_t)t->n_tensors + 1, sizeof *rt);
     if (!rt) return lp_fail(LP_ERR_NO_MEMORY, "out of host memory");

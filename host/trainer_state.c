@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "laperm/augment.h"
 #include "laperm/init.h"
 #include "laperm/ops.h"
 #include "trainer-impl.h"
@@ -24,7 +25,7 @@ static lp_status upload_dataset_(lp_runtime *rt, const lp_dataset *ds, cl_mem *x
     lp_status s = LP_OK;
     if (!bytes || !labels) s = lp_fail(LP_ERR_NO_MEMORY, "out of host memory for the data");
     /* Pixels were loaded as bytes / 255; store the bytes again (4x less device memory
-     * and traffic) and let the gather kernel divide. The round trip is exact. */
+     * and traffic) and let the batch kernel divide. The round trip is exact. */
     for (size_t i = 0; s == LP_OK && i < n * features; ++i)
         bytes[i] = (uint8_t)(ds->x[i] * 255.0f + 0.5f);
     for (size_t i = 0; s == LP_OK && i < n; ++i) labels[i] = ds->y[i];
@@ -42,10 +43,27 @@ static lp_status upload_dataset_(lp_runtime *rt, const lp_dataset *ds, cl_mem *x
     return s;
 }
 
+/* Normalisation statistics of the training set, applied to every batch. */
+static lp_status upload_norm_(lp_trainer_ *t, const lp_dataset *train) {
+    size_t features = (size_t)train->c * train->h * train->w;
+    float *mean = malloc(features * sizeof *mean), *inv = malloc(features * sizeof *inv);
+    lp_status s = mean && inv ? LP_OK : lp_fail(LP_ERR_NO_MEMORY, "out of host memory");
+    if (s == LP_OK) s = lp_dataset_norm(train, t->cfg->norm, mean, inv);
+    if (s == LP_OK) s = lp_buffer_create(t->rt, features * sizeof *mean, "input means", &t->norm_mean);
+    if (s == LP_OK) s = lp_buffer_write(t->rt, t->norm_mean, 0, features * sizeof *mean, mean);
+    if (s == LP_OK)
+        s = lp_buffer_create(t->rt, features * sizeof *inv, "input scales", &t->norm_inv_std);
+    if (s == LP_OK) s = lp_buffer_write(t->rt, t->norm_inv_std, 0, features * sizeof *inv, inv);
+    free(mean);
+    free(inv);
+    return s;
+}
+
 lp_status lp_trainer_setup_(lp_trainer_ *t, const lp_dataset *train, const lp_dataset *test) {
     const lp_train_config *cfg = t->cfg;
     lp_runtime *rt = t->rt;
     t->tensors = lp_network_tensors(t->net, &t->n_tensors);
+    t->input_shape = (lp_shape){train->c, train->h, train->w};
     t->n_params = lp_network_param_count(t->net);
     size_t bytes = t->n_params * sizeof(float);
 
@@ -95,6 +113,7 @@ lp_status lp_trainer_setup_(lp_trainer_ *t, const lp_dataset *train, const lp_da
     LP_TRY(upload_dataset_(rt, test, &t->test_x, &t->test_y, &t->test_idx, true));
     int max_batch = lp_network_max_batch(t->net);
     LP_TRY(lp_buffer_create(rt, (size_t)max_batch * sizeof(int32_t), "batch labels", &t->batch_y));
+    LP_TRY(upload_norm_(t, train));
     t->steps_per_epoch = (train->n + cfg->batch - 1) / cfg->batch;
     LP_TRY(lp_buffer_create(rt, (size_t)(t->steps_per_epoch + 1) * 2 * sizeof(float),
                             "loss statistics", &t->stats));
@@ -106,7 +125,7 @@ lp_status lp_trainer_setup_(lp_trainer_ *t, const lp_dataset *train, const lp_da
 void lp_trainer_release_(lp_trainer_ *t) {
     cl_mem bufs[] = {t->theta_sorted, t->moment1, t->moment2, t->eval_params, t->rank,
                      t->train_x,      t->train_y, t->train_idx, t->test_x,    t->test_y,
-                     t->test_idx,     t->batch_y, t->stats};
+                     t->test_idx,     t->batch_y, t->stats,     t->norm_mean, t->norm_inv_std};
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; ++i)
         if (bufs[i]) clReleaseMemObject(bufs[i]);
     lp_segsort_destroy(t->sorter);
@@ -147,12 +166,13 @@ lp_status lp_trainer_evaluate_(lp_trainer_ *t, int test_n, double *loss, double 
     int eval_off = 2 * t->steps_per_epoch;
     LP_TRY(lp_buffer_fill_zero(rt, t->stats, (size_t)eval_off * sizeof(float), 2 * sizeof(float)));
     int max_batch = lp_network_max_batch(t->net);
-    int features = (int)lp_network_input_features(t->net);
     int classes = lp_network_classes(t->net);
+    lp_shape in = t->input_shape;
     for (int first = 0; first < test_n; first += max_batch) {
         int n = test_n - first < max_batch ? test_n - first : max_batch;
-        LP_TRY(lp_op_gather_batch(rt, t->test_x, t->test_y, t->test_idx, first, n, features,
-                                  lp_network_input(t->net), t->batch_y));
+        LP_TRY(lp_op_augment_batch(rt, NULL, 0, 0, t->test_x, t->test_y, t->test_idx, first, n,
+                                   in.c, in.h, in.w, t->norm_mean, t->norm_inv_std,
+                                   lp_network_input(t->net), t->batch_y));
         LP_TRY(lp_network_forward(t->net, n, false));
         LP_TRY(lp_op_softmax_xent(rt, lp_network_logits(t->net), t->batch_y, n, classes, 0.0f,
                                   NULL, t->stats, eval_off));

@@ -58,86 +58,6 @@ static void fill_const_(float *x, size_t n, float v) {
         x[i] = v;
 }
 
-/* ---- lp_op_gather_batch ------------------------------------------------------------------ */
-
-static void check_gather_(int samples, int features, int rows, int first, uint64_t seed) {
-    uint64_t rng = seed;
-    int idx_len = first + rows + 2; /* entries after the batch must not be read as rows */
-    size_t npix = (size_t)samples * features;
-    unsigned char *pix = malloc(npix);
-    int *labels = malloc((size_t)samples * sizeof *labels);
-    int *idx = malloc((size_t)idx_len * sizeof *idx);
-    size_t xcap = (size_t)(rows + 1) * features; /* one spare row past the batch */
-    float *x = floats_(xcap), *want = floats_(xcap);
-    int *y = malloc((size_t)(rows + 1) * sizeof *y);
-    CU_ASSERT_FATAL(pix && labels && idx && x && want && y);
-    for (size_t i = 0; i < npix; ++i)
-        pix[i] = (unsigned char)(lp_test_next(&rng) & 0xFF);
-    pix[0] = 0;
-    pix[npix - 1] = 255;
-    for (int s = 0; s < samples; ++s)
-        labels[s] = (int)(lp_test_next(&rng) % 10);
-    /* A shuffled index list (Fisher-Yates over 0..samples-1, repeated as needed). */
-    for (int i = 0; i < idx_len; ++i)
-        idx[i] = i % samples;
-    for (int i = idx_len - 1; i > 0; --i) {
-        int j = (int)(lp_test_next(&rng) % (uint64_t)(i + 1));
-        int t = idx[i];
-        idx[i] = idx[j];
-        idx[j] = t;
-    }
-    fill_const_(want, xcap, SENTINEL_);
-    for (int r = 0; r < rows; ++r)
-        for (int f = 0; f < features; ++f)
-            want[(size_t)r * features + f] =
-                (float)pix[(size_t)idx[first + r] * features + f] / 255.0f;
-    const int y_unset = -7;
-    fill_const_(x, xcap, SENTINEL_);
-    for (int r = 0; r <= rows; ++r)
-        y[r] = y_unset;
-    cl_mem dpix = upload_(pix, npix), dlab = upload_(labels, (size_t)samples * sizeof(int));
-    cl_mem didx = upload_(idx, (size_t)idx_len * sizeof(int));
-    cl_mem dx = upload_(x, xcap * sizeof(float));
-    cl_mem dy = upload_(y, (size_t)(rows + 1) * sizeof(int));
-    CU_ASSERT_FATAL(dpix && dlab && didx && dx && dy);
-
-    OK_(lp_op_gather_batch(lp_test_rt, dpix, dlab, didx, first, rows, features, dx, dy));
-    CU_ASSERT(download_(dx, xcap * sizeof(float), x));
-    CU_ASSERT(download_(dy, (size_t)(rows + 1) * sizeof(int), y));
-    char what[96];
-    snprintf(what, sizeof what, "gather x (%d rows x %d features, first %d)", rows, features,
-             first);
-    CU_ASSERT(lp_test_close(x, want, xcap, 0.0f, 1e-6f, what));
-    int bad = -1;
-    for (int r = 0; r < rows && bad < 0; ++r)
-        if (y[r] != labels[idx[first + r]]) bad = r;
-    if (bad >= 0) printf("\n  gather y[%d] = %d, want %d\n", bad, y[bad], labels[idx[first + bad]]);
-    CU_ASSERT_EQUAL(bad, -1);
-    CU_ASSERT_EQUAL(y[rows], y_unset);
-
-    clReleaseMemObject(dpix);
-    clReleaseMemObject(dlab);
-    clReleaseMemObject(didx);
-    clReleaseMemObject(dx);
-    clReleaseMemObject(dy);
-    free(pix);
-    free(labels);
-    free(idx);
-    free(x);
-    free(want);
-    free(y);
-}
-
-static void test_gather_batch(void) {
-    const int features[] = {1, 7, 300, 784};
-    const int rows[] = {1, 7, 33};
-    for (int f = 0; f < 4; ++f)
-        for (int r = 0; r < 3; ++r) {
-            check_gather_(50, features[f], rows[r], 0, 11 + (uint64_t)f * 7 + (uint64_t)r);
-            check_gather_(50, features[f], rows[r], 9, 91 + (uint64_t)f * 7 + (uint64_t)r);
-        }
-    if (!lp_test_simulator()) check_gather_(1000, 784, 128, 517, 5);
-}
 
 /* ---- lp_op_gemm ---------------------------------------------------------------------------- */
 
@@ -717,7 +637,6 @@ static void test_l2_grad(void) {
 
 static void register_suites(void) {
     CU_pSuite su = CU_add_suite("ops", NULL, NULL);
-    CU_add_test(su, "gather_batch: bytes/255, labels, shuffled idx, first", test_gather_batch);
     CU_add_test(su, "gemm: NN/NT/TN/TT, offsets, padded rows, beta 0/1", test_gemm);
     CU_add_test(su, "gemm: beta 0 ignores NaN in C", test_gemm_beta0_ignores_c);
     CU_add_test(su, "gemm: empty and invalid arguments", test_gemm_arguments);

@@ -20,8 +20,13 @@ typedef struct {
 /* The single list of options: --help prints it, the parser accepts exactly these. */
 static const option_doc_ options_[] = {
     {"--model", "FILE", "(required)", "model file, e.g. models/lenet300.ini"},
-    {"--dataset", "NAME", "mnist", "mnist | fashion-mnist: sets the default --data folder"},
-    {"--data", "DIR", "data/mnist", "folder with the IDX files (plain or .gz)"},
+    {"--dataset", "NAME", "mnist", "mnist | fashion-mnist | cifar10: file format, default --data"},
+    {"--data", "DIR", "per dataset", "data/mnist, /usr/share/datasets/fashion-mnist, data/cifar10"},
+    {"--normalize", "MODE", "none", "none | per-channel | per-pixel-mean (training-set statistics)"},
+    {"--rotate", "DEG", "0", "augmentation: random rotation in [-DEG, DEG] degrees"},
+    {"--shift", "F", "0", "augmentation: random shift up to F times width/height"},
+    {"--zoom", "F", "0", "augmentation: random zoom factor in [1-F, 1+F]"},
+    {"--hflip", "", "off", "augmentation: mirror left-right with probability 1/2"},
     {"--optimizer", "NAME", "laperm", "laperm | adam | sgd"},
     {"--inner", "NAME", "adam", "LaPerm's inner optimizer: adam | sgd"},
     {"--k", "N", "250", "LaPerm sync period in steps"},
@@ -70,7 +75,7 @@ static void on_signal_(int sig) {
 }
 
 typedef struct {
-    const char *model, *data, *out, *device, *progress, *lr_steps;
+    const char *model, *data, *out, *device, *progress, *lr_steps, *dataset_name;
     bool no_out, profile;
     int dataset; /* 0 mnist, 1 fashion-mnist */
     long long train_subset, test_subset;
@@ -94,7 +99,8 @@ static int parse_(int argc, char **argv, train_args_ *a) {
     static const char *const optimizers[] = {"laperm", "adam", "sgd", NULL};
     static const char *const inners[] = {"adam", "sgd", NULL};
     static const char *const scopes[] = {"unit", "tensor", NULL};
-    static const char *const datasets[] = {"mnist", "fashion-mnist", NULL};
+    static const char *const datasets[] = {"mnist", "fashion-mnist", "cifar10", NULL};
+    static const char *const norms[] = {"none", "per-channel", "per-pixel-mean", NULL};
     static const char *const modes[] = {"auto", "bar", "plain", "none", NULL};
     const char *C = "train";
     lp_train_config *c = &a->cfg;
@@ -129,6 +135,20 @@ static int parse_(int argc, char **argv, train_args_ *a) {
         else if (!strcmp(o, "--no-out")) a->no_out = true;
         else if (!strcmp(o, "--profile")) a->profile = true;
         else if (!strcmp(o, "--perm-bias")) c->perm_bias = true;
+        else if (!strcmp(o, "--hflip")) c->augment.hflip = true;
+        else if (!strcmp(o, "--normalize")) {
+            ok = (ch = arg_choice(C, o, v, norms)) >= 0;
+            if (ok) ok = lp_norm_mode_parse(v, &c->norm) == LP_OK;
+        } else if (!strcmp(o, "--rotate")) {
+            ok = arg_double(C, o, v, 0, 180, &x);
+            c->augment.rotate_deg = (float)x;
+        } else if (!strcmp(o, "--shift")) {
+            ok = arg_double(C, o, v, 0, 1, &x);
+            c->augment.shift = (float)x;
+        } else if (!strcmp(o, "--zoom")) {
+            ok = arg_double(C, o, v, 0, 0.99, &x);
+            c->augment.zoom = (float)x;
+        }
         else if (!strcmp(o, "--perm-bn")) c->perm_bn = true;
         else if (!strcmp(o, "--dataset")) ok = (a->dataset = arg_choice(C, o, v, datasets)) >= 0;
         else if (!strcmp(o, "--progress")) ok = arg_choice(C, o, v, modes) >= 0 && (a->progress = v);
@@ -164,7 +184,6 @@ static int parse_(int argc, char **argv, train_args_ *a) {
         else if (!strcmp(o, "--eps")) ok = arg_double(C, o, v, 1e-30, 1, &c->eps);
         else if (!strcmp(o, "--momentum")) ok = arg_double(C, o, v, 0, 0.999999999, &c->momentum);
         else if (!strcmp(o, "--l2-scale")) ok = arg_double(C, o, v, 0, 1e6, &c->l2_scale);
-        (void)x;
         if (!ok) return 2;
     }
     if (!a->model) {
@@ -184,7 +203,10 @@ static int parse_(int argc, char **argv, train_args_ *a) {
         c->lr.kind = LP_LR_EXPONENTIAL;
         c->lr.decay = lr_decay;
     }
-    if (!a->data) a->data = a->dataset == 1 ? "/usr/share/datasets/fashion-mnist" : "data/mnist";
+    static const char *const default_dirs[] = {"data/mnist", "/usr/share/datasets/fashion-mnist",
+                                               "data/cifar10"};
+    if (!a->data) a->data = default_dirs[a->dataset];
+    a->dataset_name = datasets[a->dataset];
     return 0;
 }
 
@@ -229,6 +251,8 @@ int cli_train(int argc, char **argv) {
         snprintf(cmdline + len, sizeof cmdline - len, " %s", argv[i]);
     }
     a.cfg.command_line = cmdline;
+    a.cfg.dataset = a.dataset_name;
+    a.cfg.data_dir = a.data;
     char out_default[1024];
     if (!a.no_out) {
         if (!a.out) default_out_(&a, out_default, sizeof out_default);
@@ -240,8 +264,8 @@ int cli_train(int argc, char **argv) {
     lp_model_spec model;
     if (lp_model_load(a.model, &model) != LP_OK) return fail_("");
     lp_dataset train = {0}, test = {0}, sub;
-    if (lp_mnist_load(a.data, "train", &train) != LP_OK ||
-        lp_mnist_load(a.data, "test", &test) != LP_OK) {
+    if (lp_dataset_load(a.dataset_name, a.data, "train", &train) != LP_OK ||
+        lp_dataset_load(a.dataset_name, a.data, "test", &test) != LP_OK) {
         lp_model_free(&model);
         lp_dataset_free(&train);
         return fail_("");

@@ -7,10 +7,6 @@
 
 #include "laperm/runtime.h"
 
-/* x_out (rows, features) = pixels[idx[first + r]] / 255 (uchar rows); y_out = labels. */
-lp_status lp_op_gather_batch(lp_runtime *rt, cl_mem pixels, cl_mem labels, cl_mem idx, int first,
-                             int rows, int features, cl_mem x_out, cl_mem y_out);
-
 /* Row-major C (m, n) = alpha op(A) op(B) + beta C, through CLBlast. lda/ldb/ldc are row
  * strides of the stored matrices. */
 lp_status lp_op_gemm(lp_runtime *rt, bool trans_a, bool trans_b, size_t m, size_t n, size_t k,

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "laperm/augment.h"
 #include "laperm/data.h"
 #include "laperm/model.h"
 #include "laperm/results.h"
@@ -29,8 +30,11 @@ typedef struct {
     double l2_scale;          /* multiplies every layer's l2 (0 switches L2 off) */
     uint64_t seed;
     long long max_steps;      /* stop after this many steps (0: no limit) */
+    lp_norm_mode norm;        /* input normalisation, statistics from the training set */
+    lp_augment_spec augment;  /* training-time augmentation on the device (zeros: none) */
     const char *out_path;     /* HDF5 results; NULL: none */
     const char *command_line; /* stored in the results file */
+    const char *dataset, *data_dir; /* recorded in the results file (may be NULL) */
     volatile sig_atomic_t *stop; /* set asynchronously (SIGINT) to stop cleanly */
 } lp_train_config;
 
