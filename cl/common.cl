@@ -13,3 +13,18 @@ inline uint lp_float_sort_key(float x) {
     uint u = as_uint(x);
     return u ^ ((u >> 31) ? 0xFFFFFFFFu : 0x80000000u);
 }
+
+/* ---- Philox4x32-10 -------------------------------------------------------------------------
+ * The device twin of lp_philox4x32 in host/rng.c (same rounds, constants and word order),
+ * so a mask drawn here can be recomputed bit for bit on the host. Counter `c` under the
+ * key (k0, k1) = (seed low word, seed high word). */
+inline uint4 lp_philox4x32(uint4 c, uint k0, uint k1) {
+    for (int round = 0; round < 10; ++round) {
+        uint hi0 = mul_hi(0xD2511F53u, c.x), lo0 = 0xD2511F53u * c.x;
+        uint hi1 = mul_hi(0xCD9E8D57u, c.z), lo1 = 0xCD9E8D57u * c.z;
+        c = (uint4)(hi1 ^ c.y ^ k0, lo1, hi0 ^ c.w ^ k1, lo0);
+        k0 += 0x9E3779B9u;
+        k1 += 0xBB67AE85u;
+    }
+    return c;
+}

@@ -47,5 +47,10 @@ struct lp_network {
 /* Layer constructors: fill ops, buffers and state for layer l (prev already built). */
 lp_status lp_layer_init_passthrough(lp_network *net, lp_layer *l);
 lp_status lp_layer_init_dense(lp_network *net, lp_layer *l);
+/* [maxpool], [avgpool] and [globalavgpool]. */
+lp_status lp_layer_init_pool(lp_network *net, lp_layer *l);
+lp_status lp_layer_init_batchnorm(lp_network *net, lp_layer *l);
+lp_status lp_layer_init_dropout(lp_network *net, lp_layer *l);
+lp_status lp_layer_init_conv2d(lp_network *net, lp_layer *l);
 
 #endif

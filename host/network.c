@@ -8,6 +8,12 @@ static lp_status build_layer_(lp_network *net, lp_layer *l) {
     case LP_LAYER_INPUT:
     case LP_LAYER_FLATTEN: return lp_layer_init_passthrough(net, l);
     case LP_LAYER_DENSE: return lp_layer_init_dense(net, l);
+    case LP_LAYER_MAXPOOL:
+    case LP_LAYER_AVGPOOL:
+    case LP_LAYER_GLOBALAVGPOOL: return lp_layer_init_pool(net, l);
+    case LP_LAYER_BATCHNORM: return lp_layer_init_batchnorm(net, l);
+    case LP_LAYER_DROPOUT: return lp_layer_init_dropout(net, l);
+    case LP_LAYER_CONV2D: return lp_layer_init_conv2d(net, l);
     default: break; /* layer kinds the engine does not run yet */
     }
     return lp_fail(LP_ERR_UNSUPPORTED, "layer '%s': kind not supported by the engine",

@@ -1,0 +1,121 @@
+/* Batch normalisation per channel of NCHW activations (per feature for flat ones, where
+ * the spatial size s is 1). Channel ch of sample i covers x[(i*ch_count + ch)*s ...+ s).
+ * Per-channel sums use one work-group per channel and a tree in local memory, so their
+ * order is fixed for a given work-group size: results repeat bit for bit. Remainders are
+ * written a - (a / b) * b: a `/` and `%` pair becomes an LLVM `freeze`, which Oclgrind
+ * 21.10 cannot interpret. */
+
+/* Sum over the work-group of each item's v (local size a power of two); every item gets
+ * the total. */
+inline float lp_bn_group_sum_(float v, __local float *part) {
+    int lid = get_local_id(0);
+    part[lid] = v;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int s = (int)get_local_size(0) / 2; s > 0; s >>= 1) {
+        if (lid < s) part[lid] += part[lid + s];
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    float total = part[0];
+    barrier(CLK_LOCAL_MEM_FENCE); /* part is reused by the next call */
+    return total;
+}
+
+/* Element j of the m = n*s values of channel ch. */
+inline size_t lp_bn_at_(int j, int ch, int channels, int s) {
+    int i = j / s;
+    return ((size_t)i * channels + ch) * s + (size_t)(j - i * s);
+}
+
+/* Batch statistics of channel ch = group id over x (n, channels, s), m = n*s:
+ * saved[ch] = mean, saved[channels + ch] = 1 / sqrt(var + eps) with the biased variance
+ * (two passes: mean first, then squared deviations, which stays accurate when the mean
+ * is large). running (mean then var, 2*channels) moves towards the batch by
+ * (1 - momentum); its variance is the unbiased one, m / (m - 1) times the batch's
+ * (see host/layer_batchnorm.c; m = 1 keeps the biased 0). */
+__kernel void lp_bn_stats(__global const float *x, int n, int channels, int s, float eps,
+                          float momentum, __global float *saved, __global float *running,
+                          __local float *part) {
+    int ch = get_group_id(0), lid = get_local_id(0), wgs = get_local_size(0);
+    int m = n * s;
+    float acc = 0.0f;
+    for (int j = lid; j < m; j += wgs)
+        acc += x[lp_bn_at_(j, ch, channels, s)];
+    float mean = lp_bn_group_sum_(acc, part) / (float)m;
+    acc = 0.0f;
+    for (int j = lid; j < m; j += wgs) {
+        float d = x[lp_bn_at_(j, ch, channels, s)] - mean;
+        acc += d * d;
+    }
+    float sq = lp_bn_group_sum_(acc, part);
+    if (lid == 0) {
+        float var = sq / (float)m;
+        saved[ch] = mean;
+        saved[channels + ch] = rsqrt(var + eps);
+        float unbiased = m > 1 ? sq / (float)(m - 1) : var;
+        running[ch] = momentum * running[ch] + (1.0f - momentum) * mean;
+        running[channels + ch] = momentum * running[channels + ch] + (1.0f - momentum) * unbiased;
+    }
+}
+
+/* y = gamma * (x - mean) * rstd + beta, then ReLU when relu != 0; one work-item per
+ * value, total = n*channels*s. stats holds (mean, rstd) per channel when stats_are_var
+ * is 0 (training: lp_bn_stats' output) and (mean, var) when it is 1 (inference: the
+ * running statistics). */
+__kernel void lp_bn_apply(__global const float *x, __global float *y, int total, int channels,
+                          int s, __global const float *params, int gamma_off, int beta_off,
+                          __global const float *stats, int stats_are_var, float eps, int relu) {
+    int i = get_global_id(0);
+    if (i >= total) return;
+    int q = i / s, ch = q - (q / channels) * channels;
+    float mean = stats[ch], r = stats[channels + ch];
+    if (stats_are_var) r = rsqrt(r + eps);
+    float v = params[gamma_off + ch] * ((x[i] - mean) * r) + params[beta_off + ch];
+    if (relu) v = fmax(v, 0.0f);
+    y[i] = v;
+}
+
+/* Parameter gradients of channel ch = group id: dbeta = sum(g), dgamma = sum(g * xhat)
+ * with xhat = (x - mean) * rstd recomputed from the input and g = dy, masked by y > 0
+ * when the layer applies ReLU. Overwrites grads[gamma_off + ch] and grads[beta_off + ch]. */
+__kernel void lp_bn_backward_params(__global const float *x, __global const float *y,
+                                    __global const float *dy, int n, int channels, int s,
+                                    __global const float *saved, int relu, __global float *grads,
+                                    int gamma_off, int beta_off, __local float *part) {
+    int ch = get_group_id(0), lid = get_local_id(0), wgs = get_local_size(0);
+    int m = n * s;
+    float mean = saved[ch], rstd = saved[channels + ch];
+    float sg = 0.0f, sgx = 0.0f;
+    for (int j = lid; j < m; j += wgs) {
+        size_t at = lp_bn_at_(j, ch, channels, s);
+        float g = dy[at];
+        if (relu && !(y[at] > 0.0f)) g = 0.0f;
+        sg += g;
+        sgx += g * ((x[at] - mean) * rstd);
+    }
+    float dbeta = lp_bn_group_sum_(sg, part);
+    float dgamma = lp_bn_group_sum_(sgx, part);
+    if (lid == 0) {
+        grads[gamma_off + ch] = dgamma;
+        grads[beta_off + ch] = dbeta;
+    }
+}
+
+/* dx = gamma * rstd / m * (m * g - dbeta - xhat * dgamma): the gradient through the batch
+ * mean and variance, with dgamma and dbeta read back from grads (lp_bn_backward_params
+ * ran first on the same queue). One work-item per value, total = n*channels*s. */
+__kernel void lp_bn_backward_dx(__global const float *x, __global const float *y,
+                                __global const float *dy, __global float *dx, int total, int n,
+                                int channels, int s, __global const float *saved, int relu,
+                                __global const float *params, __global const float *grads,
+                                int gamma_off, int beta_off) {
+    int i = get_global_id(0);
+    if (i >= total) return;
+    int q = i / s, ch = q - (q / channels) * channels;
+    float m = (float)(n * s);
+    float mean = saved[ch], rstd = saved[channels + ch];
+    float g = dy[i];
+    if (relu && !(y[i] > 0.0f)) g = 0.0f;
+    float xhat = (x[i] - mean) * rstd;
+    float dgamma = grads[gamma_off + ch], dbeta = grads[beta_off + ch];
+    dx[i] = params[gamma_off + ch] * rstd / m * (m * g - dbeta - xhat * dgamma);
+}

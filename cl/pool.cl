@@ -1,0 +1,91 @@
+/* Max and average pooling over NCHW planes, forward and backward. Global average pooling
+ * is the average pool whose one window covers the whole plane. Backward is a gather:
+ * each input pixel sums over the windows that contain it, in a fixed order (no atomics).
+ * Indices are split as q = i / d, r = i - q * d, never with `/` and `%` together: clang
+ * turns that pair into an LLVM `freeze`, which Oclgrind 21.10 cannot interpret. */
+
+#define LP_POOL_MAX 0
+#define LP_POOL_AVG 1
+
+/* Input pixels of window (oy, ox) that lie inside the plane: rows [*y0, *y1), cols
+ * [*x0, *x1). `same` padding puts pad_t rows above and pad_l columns left of the plane. */
+inline void lp_pool_window_(int oy, int ox, int h, int w, int kh, int kw, int sh, int sw, int pad_t,
+                            int pad_l, int *y0, int *y1, int *x0, int *x1) {
+    int ys = oy * sh - pad_t, xs = ox * sw - pad_l;
+    *y0 = max(ys, 0);
+    *y1 = min(ys + kh, h);
+    *x0 = max(xs, 0);
+    *x1 = min(xs + kw, w);
+}
+
+/* x (n, c, h, w) -> y (n, c, oh, ow); one work-item per output value, total = n*c*oh*ow.
+ * Max: argmax[o] = y*w + x of the largest value inside the plane (ties: the first in
+ * row-major window order; padding never wins). Avg: the mean over the in-bounds pixels
+ * (valid windows are all in bounds, so that is the window size; TensorFlow's `same`). */
+__kernel void lp_pool_forward(__global const float *x, __global float *y, __global int *argmax,
+                              int total, int h, int w, int oh, int ow, int kh, int kw, int sh,
+                              int sw, int pad_t, int pad_l, int mode) {
+    int o = get_global_id(0);
+    if (o >= total) return;
+    int q = o / ow, ox = o - q * ow, plane = q / oh, oy = q - plane * oh;
+    __global const float *xp = x + (size_t)plane * h * w;
+    int y0, y1, x0, x1;
+    lp_pool_window_(oy, ox, h, w, kh, kw, sh, sw, pad_t, pad_l, &y0, &y1, &x0, &x1);
+    if (mode == LP_POOL_MAX) {
+        float best = 0.0f;
+        int at = -1;
+        for (int iy = y0; iy < y1; ++iy)
+            for (int ix = x0; ix < x1; ++ix) {
+                float v = xp[iy * w + ix];
+                if (at < 0 || v > best) {
+                    best = v;
+                    at = iy * w + ix;
+                }
+            }
+        y[o] = best;
+        argmax[o] = at;
+    } else {
+        float s = 0.0f;
+        for (int iy = y0; iy < y1; ++iy)
+            for (int ix = x0; ix < x1; ++ix)
+                s += xp[iy * w + ix];
+        y[o] = s / (float)((y1 - y0) * (x1 - x0));
+    }
+}
+
+/* First and last+1 window index along one axis whose window [o*s - pad, o*s - pad + k)
+ * holds input position i, clamped to [0, n). */
+inline int lp_pool_first_(int i, int k, int s, int pad) {
+    int t = i + pad - k + 1;
+    return t <= 0 ? 0 : (t + s - 1) / s;
+}
+inline int lp_pool_end_(int i, int s, int pad, int n) {
+    return min((i + pad) / s + 1, n);
+}
+
+/* dx (n, c, h, w) from dy (n, c, oh, ow); one work-item per input pixel, total = n*c*h*w.
+ * Overwrites dx everywhere (pixels in no window get 0). */
+__kernel void lp_pool_backward(__global const float *dy, __global const int *argmax,
+                               __global float *dx, int total, int h, int w, int oh, int ow, int kh,
+                               int kw, int sh, int sw, int pad_t, int pad_l, int mode) {
+    int i = get_global_id(0);
+    if (i >= total) return;
+    int q = i / w, ix = i - q * w, plane = q / h, iy = q - plane * h;
+    size_t obase = (size_t)plane * oh * ow;
+    int oy0 = lp_pool_first_(iy, kh, sh, pad_t), oy1 = lp_pool_end_(iy, sh, pad_t, oh);
+    int ox0 = lp_pool_first_(ix, kw, sw, pad_l), ox1 = lp_pool_end_(ix, sw, pad_l, ow);
+    int me = iy * w + ix;
+    float g = 0.0f;
+    for (int oy = oy0; oy < oy1; ++oy)
+        for (int ox = ox0; ox < ox1; ++ox) {
+            size_t o = obase + (size_t)oy * ow + ox;
+            if (mode == LP_POOL_MAX) {
+                if (argmax[o] == me) g += dy[o];
+            } else {
+                int y0, y1, x0, x1;
+                lp_pool_window_(oy, ox, h, w, kh, kw, sh, sw, pad_t, pad_l, &y0, &y1, &x0, &x1);
+                g += dy[o] / (float)((y1 - y0) * (x1 - x0));
+            }
+        }
+    dx[i] = g;
+}

@@ -1,0 +1,194 @@
+/* [batchnorm]: per channel of (c, h, w) activations, per feature of flat ones (kernels in
+ * cl/batchnorm.cl). Parameters gamma then beta at the layer's first two tensors; the
+ * running statistics are layer state in one buffer (mean[c] then var[c]) so that a
+ * checkpoint can save them with one read.
+ *
+ * Running variance: it moves towards the *unbiased* batch variance, m / (m - 1) times
+ * the biased one used for normalising (m = n*h*w values per channel). That is Ioffe &
+ * Szegedy's Algorithm 2, PyTorch, and tf.keras' fused path (the one it takes for 4-D
+ * inputs on GPUs, i.e. for the convolutional networks LaPerm trains); Keras 3 and
+ * tf.keras' non-fused path use the biased variance (tensorflow#55545). For m = 1 the
+ * biased value (0) is used rather than dividing by zero. */
+#include <limits.h>
+#include <stdlib.h>
+
+#include "layer.h"
+
+typedef struct {
+    int channels, spatial; /* spatial = h*w, 1 for flat inputs */
+    float eps, momentum;
+    int relu;
+    int gamma_off, beta_off;
+    cl_mem running; /* (2, channels): running mean, running var; 0 and 1 at the start */
+    cl_mem saved;   /* (2, channels): last training batch's mean and 1/sqrt(var + eps) */
+} bn_state_;
+
+/* A device buffer of `bytes` zero bytes, written from the host. Forward fills every buffer
+ * before anything reads it, but Oclgrind 21.10 may report a kernel-only buffer that reuses
+ * the memory of a released one as uninitialised; one host write at build time avoids that. */
+static lp_status bn_buffer_(lp_runtime *rt, size_t bytes, const char *what, cl_mem *out) {
+    LP_TRY(lp_buffer_create(rt, bytes, what, out));
+    void *zero = calloc(1, bytes ? bytes : 1);
+    if (!zero) return lp_fail(LP_ERR_NO_MEMORY, "out of host memory");
+    lp_status s = lp_buffer_write(rt, *out, 0, bytes, zero);
+    free(zero);
+    return s;
+}
+
+/* Work-group for a per-channel reduction over m values: a power of two, no larger than
+ * m needs (flat layers reduce over only the batch). */
+static size_t bn_group_size_(lp_runtime *rt, cl_kernel k, int m) {
+    size_t want = 1;
+    while (want < 256 && want < (size_t)m)
+        want *= 2;
+    return lp_runtime_wgs(rt, k, want);
+}
+
+static lp_status bn_forward_(lp_network *net, lp_layer *l, int n, bool training) {
+    bn_state_ *b = l->state;
+    cl_kernel k;
+    if (training) {
+        LP_TRY(lp_runtime_kernel(net->rt, "batchnorm", "lp_bn_stats", NULL, &k));
+        size_t wgs = bn_group_size_(net->rt, k, n * b->spatial);
+        size_t global = (size_t)b->channels * wgs;
+        LP_ARG(k, 0, l->prev->out);
+        LP_ARG(k, 1, n);
+        LP_ARG(k, 2, b->channels);
+        LP_ARG(k, 3, b->spatial);
+        LP_ARG(k, 4, b->eps);
+        LP_ARG(k, 5, b->momentum);
+        LP_ARG(k, 6, b->saved);
+        LP_ARG(k, 7, b->running);
+        LP_ARG_LOCAL(k, 8, wgs * sizeof(float));
+        LP_TRY(lp_launch(net->rt, k, 1, &global, &wgs, "batchnorm_stats"));
+    }
+    LP_TRY(lp_runtime_kernel(net->rt, "batchnorm", "lp_bn_apply", NULL, &k));
+    int total = n * b->channels * b->spatial;
+    int stats_are_var = !training;
+    cl_mem stats = training ? b->saved : b->running;
+    LP_ARG(k, 0, l->prev->out);
+    LP_ARG(k, 1, l->out);
+    LP_ARG(k, 2, total);
+    LP_ARG(k, 3, b->channels);
+    LP_ARG(k, 4, b->spatial);
+    LP_ARG(k, 5, net->params);
+    LP_ARG(k, 6, b->gamma_off);
+    LP_ARG(k, 7, b->beta_off);
+    LP_ARG(k, 8, stats);
+    LP_ARG(k, 9, stats_are_var);
+    LP_ARG(k, 10, b->eps);
+    LP_ARG(k, 11, b->relu);
+    size_t local = lp_runtime_wgs(net->rt, k, 256), global = (size_t)total;
+    return lp_launch(net->rt, k, 1, &global, &local, "batchnorm_apply");
+}
+
+/* Assumes the last forward pass was a training one with the same n (batch statistics). */
+static lp_status bn_backward_(lp_network *net, lp_layer *l, int n) {
+    bn_state_ *b = l->state;
+    cl_kernel k;
+    LP_TRY(lp_runtime_kernel(net->rt, "batchnorm", "lp_bn_backward_params", NULL, &k));
+    size_t wgs = bn_group_size_(net->rt, k, n * b->spatial);
+    size_t global = (size_t)b->channels * wgs;
+    LP_ARG(k, 0, l->prev->out);
+    LP_ARG(k, 1, l->out);
+    LP_ARG(k, 2, l->dout);
+    LP_ARG(k, 3, n);
+    LP_ARG(k, 4, b->channels);
+    LP_ARG(k, 5, b->spatial);
+    LP_ARG(k, 6, b->saved);
+    LP_ARG(k, 7, b->relu);
+    LP_ARG(k, 8, net->grads);
+    LP_ARG(k, 9, b->gamma_off);
+    LP_ARG(k, 10, b->beta_off);
+    LP_ARG_LOCAL(k, 11, wgs * sizeof(float));
+    LP_TRY(lp_launch(net->rt, k, 1, &global, &wgs, "batchnorm_backward_params"));
+    if (!l->need_dx) return LP_OK;
+
+    LP_TRY(lp_runtime_kernel(net->rt, "batchnorm", "lp_bn_backward_dx", NULL, &k));
+    int total = n * b->channels * b->spatial;
+    LP_ARG(k, 0, l->prev->out);
+    LP_ARG(k, 1, l->out);
+    LP_ARG(k, 2, l->dout);
+    LP_ARG(k, 3, l->prev->dout);
+    LP_ARG(k, 4, total);
+    LP_ARG(k, 5, n);
+    LP_ARG(k, 6, b->channels);
+    LP_ARG(k, 7, b->spatial);
+    LP_ARG(k, 8, b->saved);
+    LP_ARG(k, 9, b->relu);
+    LP_ARG(k, 10, net->params);
+    LP_ARG(k, 11, net->grads);
+    LP_ARG(k, 12, b->gamma_off);
+    LP_ARG(k, 13, b->beta_off);
+    size_t local = lp_runtime_wgs(net->rt, k, 256);
+    global = (size_t)total;
+    return lp_launch(net->rt, k, 1, &global, &local, "batchnorm_backward_dx");
+}
+
+static void bn_destroy_(lp_layer *l) {
+    bn_state_ *b = l->state;
+    if (b && b->running) clReleaseMemObject(b->running);
+    if (b && b->saved) clReleaseMemObject(b->saved);
+    free(b);
+}
+
+static const lp_layer_ops bn_ops_ = {bn_forward_, bn_backward_, bn_destroy_};
+
+lp_status lp_layer_init_batchnorm(lp_network *net, lp_layer *l) {
+    const lp_layer_spec *ls = l->spec;
+    const lp_batchnorm_spec *spec = &ls->u.bn;
+    bn_state_ *b = calloc(1, sizeof *b);
+    if (!b) return lp_fail(LP_ERR_NO_MEMORY, "out of host memory");
+    l->state = b;
+    l->ops = &bn_ops_;
+    b->channels = ls->in.c;
+    b->spatial = ls->in.h * ls->in.w;
+    b->eps = spec->eps;
+    b->momentum = spec->momentum;
+    b->relu = spec->activation == LP_ACT_RELU;
+    if (b->channels < 1 || b->spatial < 1 || ls->out.c != ls->in.c || ls->out.h != ls->in.h ||
+        ls->out.w != ls->in.w)
+        return lp_fail(LP_ERR_INVALID_ARG,
+                       "layer '%s' (line %d): batchnorm maps %dx%dx%d to %dx%dx%d (expected the "
+                       "same shape)",
+                       ls->name, ls->line, ls->in.c, ls->in.h, ls->in.w, ls->out.c, ls->out.h,
+                       ls->out.w);
+    if (!(spec->eps > 0.0f) || !(spec->momentum >= 0.0f && spec->momentum <= 1.0f))
+        return lp_fail(LP_ERR_INVALID_ARG,
+                       "layer '%s' (line %d): eps %g, momentum %g (expected eps > 0, "
+                       "0 <= momentum <= 1)",
+                       ls->name, ls->line, (double)spec->eps, (double)spec->momentum);
+    const lp_param_tensor *t = l->first_tensor >= 0 && l->first_tensor + 1 < net->n_tensors
+                                   ? &net->tensors[l->first_tensor]
+                                   : NULL;
+    if (!t || t[0].count != (size_t)b->channels || t[1].count != (size_t)b->channels ||
+        t[0].layer != l->index || t[1].layer != l->index)
+        return lp_fail(LP_ERR_INVALID_ARG,
+                       "layer '%s' (line %d): expected parameter tensors gamma and beta of %d "
+                       "values each",
+                       ls->name, ls->line, b->channels);
+    if (t[1].offset + t[1].count > INT_MAX ||
+        (size_t)net->max_batch * lp_shape_size(ls->in) > INT_MAX)
+        return lp_fail(LP_ERR_INVALID_ARG, "layer '%s': sizes exceed 2^31 values", ls->name);
+    b->gamma_off = (int)t[0].offset;
+    b->beta_off = (int)t[1].offset;
+    if (l->need_dx && !l->prev->dout)
+        return lp_fail(LP_ERR_INVALID_ARG, "layer '%s': no gradient buffer upstream", ls->name);
+
+    size_t stat_bytes = 2 * (size_t)b->channels * sizeof(float);
+    LP_TRY(lp_buffer_create(net->rt, stat_bytes, "batchnorm running statistics", &b->running));
+    LP_TRY(bn_buffer_(net->rt, stat_bytes, "batchnorm batch statistics", &b->saved));
+    float *init = malloc(stat_bytes);
+    if (!init) return lp_fail(LP_ERR_NO_MEMORY, "out of host memory");
+    for (int c = 0; c < b->channels; ++c) {
+        init[c] = 0.0f;
+        init[b->channels + c] = 1.0f;
+    }
+    lp_status s = lp_buffer_write(net->rt, b->running, 0, stat_bytes, init);
+    free(init);
+    LP_TRY(s);
+    l->owns_buffers = true;
+    size_t bytes = (size_t)net->max_batch * l->out_features * sizeof(float);
+    LP_TRY(bn_buffer_(net->rt, bytes, "batchnorm activations", &l->out));
+    return bn_buffer_(net->rt, bytes, "batchnorm gradients", &l->dout);
+}

@@ -1,0 +1,172 @@
+/* Convolution geometry and the launch wrappers for cl/conv.cl. */
+#include "laperm/ops_conv.h"
+
+#include <limits.h>
+
+lp_status lp_conv_axis(int in, int k, int stride, lp_padding padding, int *out, int *pad_before) {
+    if (in <= 0 || k <= 0 || stride <= 0)
+        return lp_fail(LP_ERR_INVALID_ARG,
+                       "convolution axis: input %d, kernel %d, stride %d "
+                       "(all must be positive)",
+                       in, k, stride);
+    if (padding == LP_PAD_SAME) {
+        int o = (in + stride - 1) / stride;
+        long total = (long)(o - 1) * stride + k - in;
+        if (total < 0) total = 0;
+        *out = o;
+        *pad_before = (int)(total / 2); /* the smaller half goes first, as in TensorFlow */
+        return LP_OK;
+    }
+    if (k > in)
+        return lp_fail(LP_ERR_INVALID_ARG,
+                       "convolution axis: kernel %d larger than the input %d with valid padding", k,
+                       in);
+    *out = (in - k) / stride + 1;
+    *pad_before = 0;
+    return LP_OK;
+}
+
+lp_status lp_conv_geom_make(lp_shape in, const lp_conv2d_spec *spec, lp_conv_geom *g) {
+    if (in.c <= 0 || spec->filters <= 0)
+        return lp_fail(LP_ERR_INVALID_ARG, "convolution: %d input channels, %d filters", in.c,
+                       spec->filters);
+    g->cin = in.c;
+    g->ih = in.h;
+    g->iw = in.w;
+    g->kh = spec->kh;
+    g->kw = spec->kw;
+    g->stride_h = spec->stride_h;
+    g->stride_w = spec->stride_w;
+    LP_TRY(lp_conv_axis(in.h, spec->kh, spec->stride_h, spec->padding, &g->oh, &g->pad_top));
+    LP_TRY(lp_conv_axis(in.w, spec->kw, spec->stride_w, spec->padding, &g->ow, &g->pad_left));
+    /* The kernels index within one plane with ints. */
+    if (lp_conv_geom_k(g) > INT_MAX || lp_conv_geom_p(g) > INT_MAX ||
+        (size_t)in.h * (size_t)in.w > INT_MAX)
+        return lp_fail(LP_ERR_UNSUPPORTED, "convolution: window or plane too large");
+    return LP_OK;
+}
+
+static lp_status check_chunk_(const lp_conv_geom *g, int s0, int cn, const char *label) {
+    if (!g || s0 < 0 || cn < 0 || g->cin <= 0 || g->oh <= 0 || g->ow <= 0 || g->kh <= 0 ||
+        g->kw <= 0 || g->stride_h <= 0 || g->stride_w <= 0 || g->pad_top < 0 || g->pad_left < 0)
+        return lp_fail(LP_ERR_INVALID_ARG, "%s: invalid geometry or samples %d..%d", label, s0,
+                       s0 + cn - 1);
+    return LP_OK;
+}
+
+/* Global (d0, d1, d2): d0 is a plane (pixels), d1 channels, d2 samples. Work-groups run
+ * along d0 only, no wider than the plane, so small planes waste few work-items. */
+static lp_status launch_3d_(lp_runtime *rt, cl_kernel k, size_t d0, size_t d1, size_t d2,
+                            const char *label) {
+    size_t w = lp_runtime_wgs(rt, k, 64);
+    while (w > 1 && w > d0)
+        w /= 2;
+    size_t global[3] = {d0, d1, d2}, local[3] = {w, 1, 1};
+    return lp_launch(rt, k, 3, global, local, label);
+}
+
+/* Both kernels take the same geometry arguments, at positions 1..13. */
+static void set_geom_args_(cl_kernel k, const lp_conv_geom *g, int s0, int cn) {
+    LP_ARG(k, 1, s0);
+    LP_ARG(k, 2, cn);
+    LP_ARG(k, 3, g->cin);
+    LP_ARG(k, 4, g->ih);
+    LP_ARG(k, 5, g->iw);
+    LP_ARG(k, 6, g->kh);
+    LP_ARG(k, 7, g->kw);
+    LP_ARG(k, 8, g->stride_h);
+    LP_ARG(k, 9, g->stride_w);
+    LP_ARG(k, 10, g->pad_top);
+    LP_ARG(k, 11, g->pad_left);
+    LP_ARG(k, 12, g->oh);
+    LP_ARG(k, 13, g->ow);
+}
+
+lp_status lp_op_im2col(lp_runtime *rt, const lp_conv_geom *g, cl_mem x, int s0, int cn,
+                       cl_mem col) {
+    LP_TRY(check_chunk_(g, s0, cn, "im2col"));
+    cl_kernel k;
+    LP_TRY(lp_runtime_kernel(rt, "conv", "lp_conv_im2col", NULL, &k));
+    LP_ARG(k, 0, x);
+    set_geom_args_(k, g, s0, cn);
+    LP_ARG(k, 14, col);
+    return launch_3d_(rt, k, lp_conv_geom_p(g), (size_t)g->cin, (size_t)cn, "conv_im2col");
+}
+
+lp_status lp_op_col2im(lp_runtime *rt, const lp_conv_geom *g, cl_mem dcol, int s0, int cn,
+                       cl_mem dx) {
+    LP_TRY(check_chunk_(g, s0, cn, "col2im"));
+    cl_kernel k;
+    LP_TRY(lp_runtime_kernel(rt, "conv", "lp_conv_col2im", NULL, &k));
+    LP_ARG(k, 0, dcol);
+    set_geom_args_(k, g, s0, cn);
+    LP_ARG(k, 14, dx);
+    return launch_3d_(rt, k, (size_t)g->ih * g->iw, (size_t)g->cin, (size_t)cn, "conv_col2im");
+}
+
+lp_status lp_op_conv_rows_to_nchw(lp_runtime *rt, cl_mem rows, int s0, int cn, int filters, int P,
+                                  cl_mem params, int bias_off, bool relu, cl_mem y) {
+    if (s0 < 0 || cn < 0 || filters <= 0 || P <= 0)
+        return lp_fail(LP_ERR_INVALID_ARG,
+                       "conv_rows_to_nchw: samples %d+%d, %d filters, %d pixels", s0, cn, filters,
+                       P);
+    cl_kernel k;
+    LP_TRY(lp_runtime_kernel(rt, "conv", "lp_conv_rows_to_nchw", NULL, &k));
+    int relu_i = relu;
+    LP_ARG(k, 0, rows);
+    LP_ARG(k, 1, s0);
+    LP_ARG(k, 2, cn);
+    LP_ARG(k, 3, filters);
+    LP_ARG(k, 4, P);
+    LP_ARG(k, 5, params);
+    LP_ARG(k, 6, bias_off);
+    LP_ARG(k, 7, relu_i);
+    LP_ARG(k, 8, y);
+    return launch_3d_(rt, k, (size_t)P, (size_t)filters, (size_t)cn, "conv_rows_to_nchw");
+}
+
+lp_status lp_op_conv_nchw_to_rows(lp_runtime *rt, cl_mem dy, cl_mem y, bool relu, int s0, int cn,
+                                  int filters, int P, cl_mem rows) {
+    if (s0 < 0 || cn < 0 || filters <= 0 || P <= 0 || (relu && !y))
+        return lp_fail(LP_ERR_INVALID_ARG,
+                       "conv_nchw_to_rows: samples %d+%d, %d filters, %d "
+                       "pixels, relu %d (needs y)",
+                       s0, cn, filters, P, (int)relu);
+    cl_kernel k;
+    LP_TRY(lp_runtime_kernel(rt, "conv", "lp_conv_nchw_to_rows", NULL, &k));
+    int relu_i = relu;
+    cl_mem ybuf = relu ? y : dy; /* never read without relu; any valid buffer will do */
+    LP_ARG(k, 0, dy);
+    LP_ARG(k, 1, ybuf);
+    LP_ARG(k, 2, relu_i);
+    LP_ARG(k, 3, s0);
+    LP_ARG(k, 4, cn);
+    LP_ARG(k, 5, filters);
+    LP_ARG(k, 6, P);
+    LP_ARG(k, 7, rows);
+    return launch_3d_(rt, k, (size_t)P, (size_t)filters, (size_t)cn, "conv_nchw_to_rows");
+}
+
+lp_status lp_op_conv_bias_grad(lp_runtime *rt, cl_mem dy, cl_mem y, bool relu, int n, int filters,
+                               int P, cl_mem grads, int bias_off) {
+    if (n < 0 || filters <= 0 || P <= 0 || bias_off < 0 || (relu && !y))
+        return lp_fail(LP_ERR_INVALID_ARG,
+                       "conv_bias_grad: %d samples, %d filters, %d pixels, "
+                       "bias offset %d, relu %d (needs y)",
+                       n, filters, P, bias_off, (int)relu);
+    cl_kernel k;
+    LP_TRY(lp_runtime_kernel(rt, "conv", "lp_conv_bias_grad", NULL, &k));
+    int relu_i = relu;
+    cl_mem ybuf = relu ? y : dy;
+    LP_ARG(k, 0, dy);
+    LP_ARG(k, 1, ybuf);
+    LP_ARG(k, 2, relu_i);
+    LP_ARG(k, 3, n);
+    LP_ARG(k, 4, filters);
+    LP_ARG(k, 5, P);
+    LP_ARG(k, 6, grads);
+    LP_ARG(k, 7, bias_off);
+    /* One work-group per channel; the kernel's lanes (64) fix the summation order. */
+    size_t local = lp_runtime_wgs(rt, k, 64), global = (size_t)filters * local;
+    return lp_launch(rt, k, 1, &global, &local, "conv_bias_grad");
+}

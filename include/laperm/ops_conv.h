@@ -1,0 +1,57 @@
+/* Device operations of [conv2d] besides the matrix products (those go through
+ * lp_op_gemm): im2col / col2im and the layout kernels between NCHW activations and
+ * batch-wide rows. Like laperm/ops.h, each wrapper enqueues one kernel and never waits.
+ *
+ * Layouts, for a chunk of cn samples starting at sample s0 of an NCHW batch buffer:
+ *   col  (K, cn*P)  K = cin*kh*kw, row k = (c*kh + i)*kw + j; P = oh*ow, column s*P + p
+ *   rows (F, cn*P)  one row per filter, columns as in col
+ * so the forward pass of the chunk is rows = W (F, K) . col. */
+#ifndef LAPERM_OPS_CONV_H
+#define LAPERM_OPS_CONV_H
+
+#include "laperm/model.h"
+#include "laperm/runtime.h"
+
+/* Sizes of one convolution; pad_top/pad_left are the padding before the input. */
+typedef struct {
+    int cin, ih, iw;
+    int kh, kw, stride_h, stride_w;
+    int pad_top, pad_left;
+    int oh, ow;
+} lp_conv_geom;
+
+/* Output size and padding before, along one axis (TensorFlow's rules, laperm/model.h).
+ * LP_ERR_INVALID_ARG when the window does not fit or a size is not positive. */
+lp_status lp_conv_axis(int in, int k, int stride, lp_padding padding, int *out, int *pad_before);
+/* The geometry of a [conv2d] over a (cin, ih, iw) input. */
+lp_status lp_conv_geom_make(lp_shape in, const lp_conv2d_spec *spec, lp_conv_geom *g);
+
+static inline size_t lp_conv_geom_k(const lp_conv_geom *g) {
+    return (size_t)g->cin * (size_t)g->kh * (size_t)g->kw;
+}
+static inline size_t lp_conv_geom_p(const lp_conv_geom *g) {
+    return (size_t)g->oh * (size_t)g->ow;
+}
+
+/* col (K, cn*P) = the windows of samples s0..s0+cn-1 of x (n, cin, ih, iw), zeros in the
+ * padding. */
+lp_status lp_op_im2col(lp_runtime *rt, const lp_conv_geom *g, cl_mem x, int s0, int cn, cl_mem col);
+/* dx samples s0..s0+cn-1 = the adjoint of im2col applied to dcol (K, cn*P): each input
+ * value sums, in a fixed order, the entries that were copied from it. Overwrites. */
+lp_status lp_op_col2im(lp_runtime *rt, const lp_conv_geom *g, cl_mem dcol, int s0, int cn,
+                       cl_mem dx);
+
+/* y samples s0..s0+cn-1 (n, F, P) = rows (F, cn*P) + params[bias_off + f] (bias_off < 0:
+ * none), then ReLU if relu. */
+lp_status lp_op_conv_rows_to_nchw(lp_runtime *rt, cl_mem rows, int s0, int cn, int filters, int P,
+                                  cl_mem params, int bias_off, bool relu, cl_mem y);
+/* rows (F, cn*P) = dy samples s0..s0+cn-1, times (y > 0) when relu (y: the layer's
+ * output, may be NULL when !relu). */
+lp_status lp_op_conv_nchw_to_rows(lp_runtime *rt, cl_mem dy, cl_mem y, bool relu, int s0, int cn,
+                                  int filters, int P, cl_mem rows);
+/* grads[bias_off + f] = sum over samples and pixels of dy (n, F, P), masked by y > 0
+ * when relu. The summation order is fixed, the same on every device. */
+lp_status lp_op_conv_bias_grad(lp_runtime *rt, cl_mem dy, cl_mem y, bool relu, int n, int filters,
+                               int P, cl_mem grads, int bias_off);
+
+#endif

@@ -1,0 +1,660 @@
+/* [conv2d] on the device against plain-C loops in double: the forward pass, the kernel,
+ * bias and input gradients at odd shapes (strides, paddings, non-square inputs and
+ * kernels, batches, several chunks), and all three gradients against central finite
+ * differences on a tiny network. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "laperm/network.h"
+#include "laperm/ops_conv.h"
+#include "layer.h"
+#include "lp_test.h"
+
+#define OK_(expr)                                                                                  \
+    do {                                                                                           \
+        lp_status ok_s_ = (expr);                                                                  \
+        if (ok_s_ != LP_OK) printf("\n  %s: %s\n", #expr, lp_last_error());                        \
+        CU_ASSERT_EQUAL(ok_s_, LP_OK);                                                             \
+    } while (0)
+
+/* ---- the reference -------------------------------------------------------------------------- */
+
+typedef struct {
+    const char *name;
+    int cin, ih, iw, filters, kh, kw, sh, sw;
+    lp_padding pad;
+    bool bias, relu;
+    int n, max_batch;
+    bool pre;            /* a 1x1 conv in front, so that this layer computes dx */
+    unsigned long chunk; /* > 0: LAPERM_CONV_COL_BYTES sized for this many samples */
+} case_;
+
+/* TensorFlow's rule, written out independently of lp_conv_axis. */
+static void axis_(int in, int k, int s, lp_padding pad, int *out, int *before) {
+    if (pad == LP_PAD_VALID) {
+        *out = (in - k) / s + 1;
+        *before = 0;
+        return;
+    }
+    *out = (in + s - 1) / s;
+    int total = (*out - 1) * s + k - in;
+    *before = total > 0 ? total / 2 : 0;
+}
+
+typedef struct {
+    int oh, ow, pt, pl;
+    size_t K, P, xs, ys; /* window, output pixels, input and output values per sample */
+} dims_;
+
+static dims_ dims_of_(const case_ *c) {
+    dims_ d;
+    axis_(c->ih, c->kh, c->sh, c->pad, &d.oh, &d.pt);
+    axis_(c->iw, c->kw, c->sw, c->pad, &d.ow, &d.pl);
+    d.K = (size_t)c->cin * c->kh * c->kw;
+    d.P = (size_t)d.oh * d.ow;
+    d.xs = (size_t)c->cin * c->ih * c->iw;
+    d.ys = (size_t)c->filters * d.P;
+    return d;
+}
+
+/* Input value at (s, ch, y, x), 0 in the padding. */
+static double xat_(const case_ *c, const float *x, int s, int ch, int y, int xx) {
+    if (y < 0 || y >= c->ih || xx < 0 || xx >= c->iw) return 0.0;
+    return x[(((size_t)s * c->cin + ch) * c->ih + y) * c->iw + xx];
+}
+
+/* z (n, F, oh, ow) = the convolution plus bias, before the activation; zabs the sums of
+ * absolute terms (the scale of float rounding in each output). */
+static void ref_forward_(const case_ *c, const dims_ *d, const float *x, const float *w,
+                         const float *b, int n, double *z, double *zabs) {
+    for (int s = 0; s < n; ++s)
+        for (int f = 0; f < c->filters; ++f)
+            for (int oy = 0; oy < d->oh; ++oy)
+                for (int ox = 0; ox < d->ow; ++ox) {
+                    double acc = c->bias ? b[f] : 0.0, mag = fabs(acc);
+                    for (int ch = 0; ch < c->cin; ++ch)
+                        for (int i = 0; i < c->kh; ++i)
+                            for (int j = 0; j < c->kw; ++j) {
+                                double t = w[((size_t)(f * c->cin + ch) * c->kh + i) * c->kw + j] *
+                                           xat_(c, x, s, ch, oy * c->sh - d->pt + i,
+                                                ox * c->sw - d->pl + j);
+                                acc += t;
+                                mag += fabs(t);
+                            }
+                    size_t o = ((size_t)s * c->filters + f) * d->P + (size_t)oy * d->ow + ox;
+                    z[o] = acc;
+                    if (zabs) zabs[o] = mag;
+                }
+}
+
+/* Gradients from g = d loss / d out masked by the device output (> 0 when relu), the
+ * input gradient scattered (the device gathers). *abs: sums of absolute terms. */
+static void ref_backward_(const case_ *c, const dims_ *d, const float *x, const float *w,
+                          const float *out, const float *dout, int n, double *dw, double *dwabs,
+                          double *db, double *dbabs, double *dx, double *dxabs) {
+    size_t nw = (size_t)c->filters * d->K, nx = (size_t)n * d->xs;
+    memset(dw, 0, nw * sizeof *dw);
+    memset(dwabs, 0, nw * sizeof *dwabs);
+    memset(db, 0, (size_t)c->filters * sizeof *db);
+    memset(dbabs, 0, (size_t)c->filters * sizeof *dbabs);
+    memset(dx, 0, nx * sizeof *dx);
+    memset(dxabs, 0, nx * sizeof *dxabs);
+    for (int s = 0; s < n; ++s)
+        for (int f = 0; f < c->filters; ++f)
+            for (int oy = 0; oy < d->oh; ++oy)
+                for (int ox = 0; ox < d->ow; ++ox) {
+                    size_t o = ((size_t)s * c->filters + f) * d->P + (size_t)oy * d->ow + ox;
+                    double g = dout[o];
+                    if (c->relu && !(out[o] > 0.0f)) g = 0.0;
+                    db[f] += g;
+                    dbabs[f] += fabs(g);
+                    for (int ch = 0; ch < c->cin; ++ch)
+                        for (int i = 0; i < c->kh; ++i)
+                            for (int j = 0; j < c->kw; ++j) {
+                                int y = oy * c->sh - d->pt + i, xx = ox * c->sw - d->pl + j;
+                                size_t wi = ((size_t)(f * c->cin + ch) * c->kh + i) * c->kw + j;
+                                double t = g * xat_(c, x, s, ch, y, xx);
+                                dw[wi] += t;
+                                dwabs[wi] += fabs(t);
+                                if (y < 0 || y >= c->ih || xx < 0 || xx >= c->iw) continue;
+                                size_t xi = (((size_t)s * c->cin + ch) * c->ih + y) * c->iw + xx;
+                                dx[xi] += g * w[wi];
+                                dxabs[xi] += fabs(g * w[wi]);
+                            }
+                }
+}
+
+/* |got - want| <= 1e-6 + 1e-5 * (sum of |terms|): float rounding grows with the terms'
+ * magnitudes, not with the (possibly cancelled) result. */
+static bool close_(const float *got, const double *want, const double *mag, size_t n,
+                   const char *what, const char *name) {
+    for (size_t i = 0; i < n; ++i) {
+        double tol = 1e-6 + 1e-5 * mag[i];
+        if (!(fabs(got[i] - want[i]) <= tol)) {
+            printf("\n  %s, %s[%zu of %zu]: got %.9g want %.9g (tol %.3g)\n", name, what, i, n,
+                   got[i], want[i], tol);
+            return false;
+        }
+    }
+    return true;
+}
+
+/* ---- networks ------------------------------------------------------------------------------- */
+
+typedef struct {
+    case_ c;
+    dims_ d;
+    lp_model_spec spec; /* layers malloc'd, so lp_model_free frees it */
+    lp_network *net;
+    int conv; /* index of the layer under test */
+    size_t n_params, w_off, b_off;
+    float *params, *x, *dout; /* host copies of what was uploaded */
+} fixture_;
+
+static lp_layer_spec conv_layer_(const char *name, lp_shape in, lp_shape out, int filters, int kh,
+                                 int kw, int sh, int sw, lp_padding pad, bool bias, bool relu) {
+    lp_layer_spec l;
+    memset(&l, 0, sizeof l);
+    l.kind = LP_LAYER_CONV2D;
+    snprintf(l.name, sizeof l.name, "%s", name);
+    l.in = in;
+    l.out = out;
+    l.u.conv = (lp_conv2d_spec){.filters = filters,
+                                .kh = kh,
+                                .kw = kw,
+                                .stride_h = sh,
+                                .stride_w = sw,
+                                .padding = pad,
+                                .use_bias = bias,
+                                .activation = relu ? LP_ACT_RELU : LP_ACT_NONE,
+                                .kernel_init = LP_INIT_HE_UNIFORM,
+                                .bias_init = LP_INIT_ZEROS,
+                                .permute = true};
+    return l;
+}
+
+/* Under Oclgrind 21.10, device buffers released by one network leave stale shadow state
+ * behind, and the next network gets false "uninitialized value" reports in its GEMMs
+ * (each case is clean on its own). So in the simulator the networks, with their specs,
+ * stay alive until the suite ends. */
+#define KEPT_MAX_ 16
+static struct {
+    lp_network *net;
+    lp_model_spec spec;
+} kept_[KEPT_MAX_];
+static int n_kept_;
+
+static int suite_cleanup_(void) {
+    for (int i = 0; i < n_kept_; ++i) {
+        lp_network_destroy(kept_[i].net);
+        lp_model_free(&kept_[i].spec);
+    }
+    n_kept_ = 0;
+    return 0;
+}
+
+/* Destroys net and frees spec, or keeps both for suite_cleanup_; zeroes both. */
+static void release_(lp_network **net, lp_model_spec *spec) {
+    if (*net && lp_test_simulator() && n_kept_ < KEPT_MAX_) {
+        kept_[n_kept_].net = *net;
+        kept_[n_kept_++].spec = *spec;
+        memset(spec, 0, sizeof *spec);
+    } else {
+        lp_network_destroy(*net);
+        lp_model_free(spec);
+    }
+    *net = NULL;
+}
+
+static void fixture_free_(fixture_ *f) {
+    release_(&f->net, &f->spec);
+    free(f->params);
+    free(f->x);
+    free(f->dout);
+    f->net = NULL;
+    f->params = f->x = f->dout = NULL;
+}
+
+/* Builds input [-> 1x1 conv "pre" (identity)] -> conv from hand-filled specs and uploads
+ * random parameters (kernel U(-0.5, 0.5), bias U(-0.3, 0.3)), a random input and a
+ * random output gradient, each buffer whole. */
+static bool fixture_init_(fixture_ *f, const case_ *c, uint64_t seed) {
+    memset(f, 0, sizeof *f);
+    f->c = *c;
+    f->d = dims_of_(c);
+    lp_shape in = {c->cin, c->ih, c->iw}, out = {c->filters, f->d.oh, f->d.ow};
+    lp_layer_spec *layers = calloc(3, sizeof *layers);
+    if (!layers) return false;
+    layers[0].kind = LP_LAYER_INPUT;
+    snprintf(layers[0].name, sizeof layers[0].name, "input");
+    layers[0].in = layers[0].out = in;
+    int k = 1;
+    if (c->pre)
+        layers[k++] = conv_layer_("pre", in, in, c->cin, 1, 1, 1, 1, LP_PAD_VALID, false, false);
+    f->conv = k;
+    layers[k++] = conv_layer_("conv", in, out, c->filters, c->kh, c->kw, c->sh, c->sw, c->pad,
+                              c->bias, c->relu);
+    f->spec.layers = layers;
+    f->spec.n_layers = k;
+
+    char budget[32];
+    if (c->chunk) {
+        size_t per = (f->d.K > (size_t)c->filters ? f->d.K : (size_t)c->filters) * f->d.P * 4;
+        snprintf(budget, sizeof budget, "%zu", per * c->chunk + per / 2);
+        setenv("LAPERM_CONV_COL_BYTES", budget, 1);
+    }
+    lp_status s = lp_network_create(lp_test_rt, &f->spec, c->max_batch, &f->net);
+    if (c->chunk) unsetenv("LAPERM_CONV_COL_BYTES");
+    if (s != LP_OK) {
+        printf("\n  %s: building the network: %s\n", c->name, lp_last_error());
+        return false;
+    }
+    int nt = 0;
+    const lp_param_tensor *t = lp_network_tensors(f->net, &nt);
+    int first = -1;
+    for (int i = 0; i < nt; ++i)
+        if (t[i].layer == f->conv && first < 0) first = i;
+    if (first < 0 || t[first].count != (size_t)c->filters * f->d.K) {
+        printf("\n  %s: no kernel tensor of %d x %zu values\n", c->name, c->filters, f->d.K);
+        return false;
+    }
+    f->w_off = t[first].offset;
+    f->b_off = c->bias ? t[first + 1].offset : 0;
+    f->n_params = lp_network_param_count(f->net);
+
+    uint64_t rng = seed;
+    size_t nx = (size_t)c->max_batch * f->d.xs, ny = (size_t)c->max_batch * f->d.ys;
+    f->params = calloc(f->n_params, sizeof *f->params);
+    f->x = malloc(nx * sizeof *f->x);
+    f->dout = malloc(ny * sizeof *f->dout);
+    if (!f->params || !f->x || !f->dout) return false;
+    if (c->pre) /* identity: the layer under test sees the input itself */
+        for (int ch = 0; ch < c->cin; ++ch)
+            f->params[t[0].offset + (size_t)ch * c->cin + ch] = 1.0f;
+    for (size_t i = 0; i < (size_t)c->filters * f->d.K; ++i)
+        f->params[f->w_off + i] = lp_test_uniform(&rng, -0.5f, 0.5f);
+    for (int i = 0; c->bias && i < c->filters; ++i)
+        f->params[f->b_off + i] = lp_test_uniform(&rng, -0.3f, 0.3f);
+    for (size_t i = 0; i < nx; ++i)
+        f->x[i] = lp_test_uniform(&rng, -1.0f, 1.0f);
+    for (size_t i = 0; i < ny; ++i)
+        f->dout[i] = lp_test_uniform(&rng, -1.0f, 1.0f);
+    s = lp_buffer_write(lp_test_rt, lp_network_params(f->net), 0, f->n_params * 4, f->params);
+    if (s == LP_OK) s = lp_buffer_write(lp_test_rt, lp_network_input(f->net), 0, nx * 4, f->x);
+    if (s == LP_OK) s = lp_buffer_write(lp_test_rt, lp_network_dlogits(f->net), 0, ny * 4, f->dout);
+    if (s != LP_OK) printf("\n  %s: uploading: %s\n", c->name, lp_last_error());
+    return s == LP_OK;
+}
+
+/* Forward and backward of one case against the reference; backward twice, which must
+ * give the same bits. */
+static void check_case_(const case_ *c, uint64_t seed) {
+    fixture_ f;
+    bool ready = fixture_init_(&f, c, seed);
+    CU_ASSERT(ready);
+    if (!ready) {
+        fixture_free_(&f);
+        return;
+    }
+    const dims_ *d = &f.d;
+    int n = c->n;
+    size_t ny = (size_t)n * d->ys, nx = (size_t)n * d->xs, nw = (size_t)c->filters * d->K;
+    float *out = malloc(ny * sizeof *out), *grads = malloc(f.n_params * sizeof *grads);
+    float *grads2 = malloc(f.n_params * sizeof *grads2), *dx = malloc(nx * sizeof *dx);
+    float *dx2 = malloc(nx * sizeof *dx2);
+    double *z = malloc(ny * sizeof *z), *zabs = malloc(ny * sizeof *zabs);
+    double *rw = malloc(nw * sizeof *rw), *rwabs = malloc(nw * sizeof *rwabs);
+    double *rb = malloc((size_t)c->filters * sizeof *rb);
+    double *rbabs = malloc((size_t)c->filters * sizeof *rbabs);
+    double *rx = malloc(nx * sizeof *rx), *rxabs = malloc(nx * sizeof *rxabs);
+    CU_ASSERT_FATAL(out && grads && grads2 && dx && dx2 && z && zabs && rw && rwabs && rb &&
+                    rbabs && rx && rxabs);
+
+    OK_(lp_network_forward(f.net, n, true));
+    OK_(lp_buffer_read(lp_test_rt, lp_network_logits(f.net), 0, ny * 4, out));
+    const float *w = f.params + f.w_off, *b = f.params + f.b_off;
+    ref_forward_(c, d, f.x, w, b, n, z, zabs);
+    for (size_t i = 0; c->relu && i < ny; ++i)
+        z[i] = fmax(z[i], 0.0);
+    CU_ASSERT(close_(out, z, zabs, ny, "out", c->name));
+
+    OK_(lp_network_backward(f.net, n));
+    OK_(lp_buffer_read(lp_test_rt, lp_network_grads(f.net), 0, f.n_params * 4, grads));
+    if (c->pre) OK_(lp_buffer_read(lp_test_rt, f.net->layers[f.conv - 1].dout, 0, nx * 4, dx));
+    ref_backward_(c, d, f.x, w, out, f.dout, n, rw, rwabs, rb, rbabs, rx, rxabs);
+    CU_ASSERT(close_(grads + f.w_off, rw, rwabs, nw, "dW", c->name));
+    if (c->bias) CU_ASSERT(close_(grads + f.b_off, rb, rbabs, (size_t)c->filters, "db", c->name));
+    if (c->pre) CU_ASSERT(close_(dx, rx, rxabs, nx, "dx", c->name));
+
+    /* Again: same bits (the columns are now recomputed when backward overwrote them). */
+    OK_(lp_network_backward(f.net, n));
+    OK_(lp_buffer_read(lp_test_rt, lp_network_grads(f.net), 0, f.n_params * 4, grads2));
+    CU_ASSERT(memcmp(grads + f.w_off, grads2 + f.w_off, nw * 4) == 0);
+    if (c->bias) CU_ASSERT(memcmp(grads + f.b_off, grads2 + f.b_off, (size_t)c->filters * 4) == 0);
+    if (c->pre) {
+        OK_(lp_buffer_read(lp_test_rt, f.net->layers[f.conv - 1].dout, 0, nx * 4, dx2));
+        CU_ASSERT(memcmp(dx, dx2, nx * 4) == 0);
+    }
+
+    free(out);
+    free(grads);
+    free(grads2);
+    free(dx);
+    free(dx2);
+    free(z);
+    free(zabs);
+    free(rw);
+    free(rwabs);
+    free(rb);
+    free(rbabs);
+    free(rx);
+    free(rxabs);
+    fixture_free_(&f);
+}
+
+#define V_ LP_PAD_VALID
+#define S_ LP_PAD_SAME
+
+/* name, cin, ih, iw, filters, kh, kw, sh, sw, pad, bias, relu, n, max_batch, pre, chunk */
+static const case_ cases_[] = {
+    {"1x1 s1 valid", 1, 7, 5, 1, 1, 1, 1, 1, V_, true, false, 1, 1, false, 0},
+    {"3x3 s1 same", 3, 7, 5, 4, 3, 3, 1, 1, S_, true, true, 7, 7, true, 0},
+    {"3x3 s2 valid", 3, 7, 5, 4, 3, 3, 2, 2, V_, false, true, 7, 7, true, 0},
+    {"4x4 s2 same", 1, 7, 5, 4, 4, 4, 2, 2, S_, true, true, 1, 1, true, 0},
+    {"4x4 s2 same even", 3, 6, 6, 4, 4, 4, 2, 2, S_, true, false, 7, 7, true, 0},
+    {"5x5 s1 same", 3, 7, 5, 1, 5, 5, 1, 1, S_, true, false, 7, 7, false, 0},
+    {"5x5 s1 valid", 3, 7, 5, 4, 5, 5, 1, 1, V_, true, true, 7, 7, true, 0},
+    {"5x5 s2 same", 1, 5, 7, 4, 5, 5, 2, 2, S_, false, false, 7, 7, true, 0},
+    {"3x2 s2x1 same", 3, 7, 5, 4, 3, 2, 2, 1, S_, true, true, 7, 7, true, 0},
+    {"3x2 s1x2 valid", 1, 7, 5, 4, 3, 2, 1, 2, V_, false, true, 1, 1, true, 0},
+    {"1x1 s2 same", 3, 7, 5, 4, 1, 1, 2, 2, S_, true, true, 7, 7, true, 0},
+    {"3x3 s1 valid, 5 of 7", 3, 7, 5, 4, 3, 3, 1, 1, V_, true, true, 5, 7, true, 0},
+    {"3x3 s1 same, chunks of 2", 3, 7, 5, 4, 3, 3, 1, 1, S_, true, true, 7, 7, true, 2},
+    {"3x2 s2x1 valid, chunks of 3, 7 of 9", 3, 7, 5, 4, 3, 2, 2, 1, V_, true, true, 7, 9, true, 3},
+    {"kernel as large as the input", 3, 3, 2, 4, 3, 2, 1, 1, V_, true, false, 7, 7, true, 0},
+};
+
+/* Under Oclgrind: few and small (each CLBlast launch is simulated). */
+static const case_ sim_cases_[] = {
+    {"3x3 s1 same", 3, 5, 4, 4, 3, 3, 1, 1, S_, true, true, 2, 2, true, 0},
+    {"4x4 s2 same", 1, 7, 5, 4, 4, 4, 2, 2, S_, true, true, 1, 1, true, 0},
+    {"3x2 s2x1 valid, chunks of 2, 3 of 4", 3, 5, 4, 4, 3, 2, 2, 1, V_, false, true, 3, 4, true, 2},
+    {"5x5 s2 same", 1, 5, 7, 4, 5, 5, 2, 2, S_, false, false, 2, 2, true, 0},
+    {"1x1 s1 valid", 1, 7, 5, 1, 1, 1, 1, 1, V_, true, false, 1, 1, false, 0},
+    {"kernel as large as the input", 3, 3, 2, 4, 3, 2, 1, 1, V_, true, true, 3, 3, true, 0},
+};
+
+static void test_cases(void) {
+    bool sim = lp_test_simulator();
+    const case_ *list = sim ? sim_cases_ : cases_;
+    size_t count = sim ? sizeof sim_cases_ / sizeof *sim_cases_ : sizeof cases_ / sizeof *cases_;
+    for (size_t i = 0; i < count; ++i)
+        check_case_(&list[i], 100 + i);
+}
+
+/* ---- finite differences --------------------------------------------------------------------- */
+
+/* loss = sum(out * r), in double, from a forward pass on the device after uploading the
+ * host parameters and input. */
+static double device_loss_(fixture_ *f, const float *r) {
+    size_t ny = (size_t)f->c.n * f->d.ys;
+    float *out = malloc(ny * sizeof *out);
+    CU_ASSERT_FATAL(out != NULL);
+    OK_(lp_buffer_write(lp_test_rt, lp_network_params(f->net), 0, f->n_params * 4, f->params));
+    OK_(lp_buffer_write(lp_test_rt, lp_network_input(f->net), 0,
+                        (size_t)f->c.max_batch * f->d.xs * 4, f->x));
+    OK_(lp_network_forward(f->net, f->c.n, true));
+    OK_(lp_buffer_read(lp_test_rt, lp_network_logits(f->net), 0, ny * 4, out));
+    double loss = 0.0;
+    for (size_t i = 0; i < ny; ++i)
+        loss += (double)out[i] * r[i];
+    free(out);
+    return loss;
+}
+
+/* ReLU pre-activations at the current host values into z; with `base`, true when one of
+ * them is on another side of zero than in base or within 1e-4 of it: the difference then
+ * straddles a kink and says nothing about the gradient. */
+static bool kink_(fixture_ *f, double *z, const double *base) {
+    if (!f->c.relu) return false;
+    ref_forward_(&f->c, &f->d, f->x, f->params + f->w_off, f->params + f->b_off, f->c.n, z, NULL);
+    for (size_t i = 0; base && i < (size_t)f->c.n * f->d.ys; ++i)
+        if (fabs(z[i]) < 1e-4 || (z[i] > 0.0) != (base[i] > 0.0)) return true;
+    return false;
+}
+
+/* Central difference of the loss along *v; NAN when the step crosses a kink. z and base
+ * hold n * F * P values each. */
+static double central_(fixture_ *f, float *v, const float *r, double *z, double *base) {
+    /* The loss is linear between kinks, so any step is exact up to rounding. */
+    const float eps = 0.01f;
+    float keep = *v;
+    kink_(f, base, NULL);
+    *v = keep + eps;
+    bool kink = kink_(f, z, base);
+    double up = device_loss_(f, r);
+    float hi = *v;
+    *v = keep - eps;
+    kink = kink_(f, z, base) || kink;
+    double down = device_loss_(f, r);
+    double step = (double)hi - (double)*v;
+    *v = keep;
+    return kink ? NAN : (up - down) / step;
+}
+
+static int compare_fd_(double analytic, double fd, const char *what, size_t i, int *skipped) {
+    if (isnan(fd)) {
+        ++*skipped;
+        return 0;
+    }
+    double tol = 5e-5 + 1e-3 * fabs(fd);
+    if (fabs(analytic - fd) <= tol) return 0;
+    printf("\n  %s[%zu]: analytic %.7g, finite difference %.7g (tol %.2g)\n", what, i, analytic, fd,
+           tol);
+    return 1;
+}
+
+static void check_fd_(const case_ *c, uint64_t seed) {
+    fixture_ f;
+    bool ready = fixture_init_(&f, c, seed);
+    CU_ASSERT(ready);
+    if (!ready) {
+        fixture_free_(&f);
+        return;
+    }
+    size_t ny = (size_t)c->n * f.d.ys, nx = (size_t)c->n * f.d.xs, nw = (size_t)c->filters * f.d.K;
+    float *grads = malloc(f.n_params * sizeof *grads), *dx = malloc(nx * sizeof *dx);
+    double *z = malloc(ny * sizeof *z), *base = malloc(ny * sizeof *base);
+    CU_ASSERT_FATAL(grads && dx && z && base);
+    /* d loss / d out = r: the random output gradient already uploaded. */
+    OK_(lp_network_forward(f.net, c->n, true));
+    OK_(lp_network_backward(f.net, c->n));
+    OK_(lp_buffer_read(lp_test_rt, lp_network_grads(f.net), 0, f.n_params * 4, grads));
+    OK_(lp_buffer_read(lp_test_rt, f.net->layers[f.conv - 1].dout, 0, nx * 4, dx));
+    int bad = 0, skipped = 0, checked = 0;
+    for (size_t i = 0; i < nw; ++i, ++checked)
+        bad +=
+            compare_fd_(grads[f.w_off + i], central_(&f, &f.params[f.w_off + i], f.dout, z, base),
+                        "dW", i, &skipped);
+    for (size_t i = 0; c->bias && i < (size_t)c->filters; ++i, ++checked)
+        bad +=
+            compare_fd_(grads[f.b_off + i], central_(&f, &f.params[f.b_off + i], f.dout, z, base),
+                        "db", i, &skipped);
+    for (size_t i = 0; i < nx; ++i, ++checked)
+        bad += compare_fd_(dx[i], central_(&f, &f.x[i], f.dout, z, base), "dx", i, &skipped);
+    CU_ASSERT_EQUAL(bad, 0);
+    if (skipped * 4 >= checked)
+        printf("\n  %s: %d of %d coordinates near a kink\n", c->name, skipped, checked);
+    CU_ASSERT(skipped * 4 < checked); /* the kink rule must leave most coordinates checked */
+    free(grads);
+    free(dx);
+    free(z);
+    free(base);
+    fixture_free_(&f);
+}
+
+static void test_finite_differences(void) {
+    static const case_ fd[] = {
+        {"fd 3x2 s2x1 same relu", 2, 4, 5, 3, 3, 2, 2, 1, S_, true, true, 2, 2, true, 0},
+        {"fd 2x3 s1 valid", 2, 4, 5, 2, 2, 3, 1, 1, V_, true, false, 2, 3, true, 0},
+    };
+    for (size_t i = 0; i < sizeof fd / sizeof *fd; ++i)
+        check_fd_(&fd[i], 200 + i);
+}
+
+/* ---- a parsed model --------------------------------------------------------------------- */
+
+/* Layer `index`'s output against the reference applied to layer `index - 1`'s output,
+ * both read back; kernel and bias from the network's tensor table. */
+static void check_layer_(lp_network *net, int index, const case_ *c, int n) {
+    dims_ d = dims_of_(c);
+    int nt = 0;
+    const lp_param_tensor *t = lp_network_tensors(net, &nt);
+    int first = -1;
+    for (int i = nt - 1; i >= 0; --i)
+        if (t[i].layer == index) first = i;
+    CU_ASSERT_FATAL(first >= 0);
+    CU_ASSERT_EQUAL(t[first].rank, 4);
+    CU_ASSERT(t[first].dims[0] == c->filters && t[first].dims[1] == c->cin &&
+              t[first].dims[2] == c->kh && t[first].dims[3] == c->kw);
+    CU_ASSERT_EQUAL(t[first].groups, c->filters);
+    size_t np = lp_network_param_count(net), nx = (size_t)n * d.xs, ny = (size_t)n * d.ys;
+    float *p = malloc(np * sizeof *p), *x = malloc(nx * sizeof *x), *y = malloc(ny * sizeof *y);
+    double *z = malloc(ny * sizeof *z), *zabs = malloc(ny * sizeof *zabs);
+    CU_ASSERT_FATAL(p && x && y && z && zabs);
+    OK_(lp_buffer_read(lp_test_rt, lp_network_params(net), 0, np * 4, p));
+    OK_(lp_buffer_read(lp_test_rt, net->layers[index - 1].out, 0, nx * 4, x));
+    OK_(lp_buffer_read(lp_test_rt, net->layers[index].out, 0, ny * 4, y));
+    const float *b = c->bias ? p + t[first + 1].offset : NULL;
+    ref_forward_(c, &d, x, p + t[first].offset, b, n, z, zabs);
+    for (size_t i = 0; c->relu && i < ny; ++i)
+        z[i] = fmax(z[i], 0.0);
+    CU_ASSERT(close_(y, z, zabs, ny, "out", c->name));
+    free(p);
+    free(x);
+    free(y);
+    free(z);
+    free(zabs);
+}
+
+/* The model parser's [conv2d] (sizes "HxW", strides, padding, bias) through a network with
+ * a dense head: shapes and tensors agree with the layer, and both conv outputs are right. */
+static void test_model_text(void) {
+    static const char text[] = "[input]\nchannels = 2\nheight = 7\nwidth = 6\n\n"
+                               "[conv2d]\nfilters = 3\nkernel = 3x2\nstride = 2x1\n"
+                               "padding = same\nactivation = relu\n\n"
+                               "[conv2d]\nfilters = 4\nkernel = 2\nbias = false\n\n"
+                               "[flatten]\n\n[dense]\nunits = 3\n";
+    /* 2x7x6 -> 3x4x6 (same, stride 2x1) -> 4x3x5 (valid) -> 60 -> 3 */
+    const case_ c1 = {"model conv 1", 2, 7, 6, 3, 3, 2, 2, 1, S_, true, true, 3, 3, false, 0};
+    const case_ c2 = {"model conv 2", 3, 4, 6, 4, 2, 2, 1, 1, V_, false, false, 3, 3, false, 0};
+    lp_model_spec spec;
+    lp_status s = lp_model_parse_text(text, "conv test model", &spec);
+    if (s != LP_OK) printf("\n  parsing: %s\n", lp_last_error());
+    CU_ASSERT_EQUAL_FATAL(s, LP_OK);
+    lp_network *net = NULL;
+    OK_(lp_network_create(lp_test_rt, &spec, 3, &net));
+    if (!net) {
+        lp_model_free(&spec);
+        return;
+    }
+    uint64_t rng = 300;
+    size_t np = lp_network_param_count(net), nx = 3 * 2 * 7 * 6, ny = 3 * 3;
+    float *p = malloc(np * sizeof *p), *x = malloc(nx * sizeof *x), *dl = malloc(ny * sizeof *dl);
+    CU_ASSERT_FATAL(p && x && dl);
+    for (size_t i = 0; i < np; ++i)
+        p[i] = lp_test_uniform(&rng, -0.5f, 0.5f);
+    for (size_t i = 0; i < nx; ++i)
+        x[i] = lp_test_uniform(&rng, -1.0f, 1.0f);
+    for (size_t i = 0; i < ny; ++i)
+        dl[i] = lp_test_uniform(&rng, -1.0f, 1.0f);
+    OK_(lp_buffer_write(lp_test_rt, lp_network_params(net), 0, np * 4, p));
+    OK_(lp_buffer_write(lp_test_rt, lp_network_input(net), 0, nx * 4, x));
+    OK_(lp_buffer_write(lp_test_rt, lp_network_dlogits(net), 0, ny * 4, dl));
+    OK_(lp_network_forward(net, 3, true));
+    check_layer_(net, 1, &c1, 3);
+    check_layer_(net, 2, &c2, 3);
+    OK_(lp_network_backward(net, 3));
+    OK_(lp_runtime_finish(lp_test_rt));
+    free(p);
+    free(x);
+    free(dl);
+    release_(&net, &spec);
+}
+
+/* ---- geometry and arguments ----------------------------------------------------------------- */
+
+static void test_axis(void) {
+    /* in, k, stride, padding -> out, pad before (TensorFlow's values) */
+    static const int t[][6] = {
+        {7, 3, 1, S_, 7, 1},   {7, 4, 2, S_, 4, 1}, {6, 4, 2, S_, 3, 1}, {5, 5, 2, S_, 3, 2},
+        {7, 1, 2, S_, 4, 0},   {4, 2, 1, S_, 4, 0}, {7, 3, 2, V_, 3, 0}, {5, 5, 1, V_, 1, 0},
+        {26, 3, 1, V_, 24, 0}, {1, 3, 1, S_, 1, 1},
+    };
+    for (size_t i = 0; i < sizeof t / sizeof *t; ++i) {
+        int out = -1, before = -1;
+        OK_(lp_conv_axis(t[i][0], t[i][1], t[i][2], (lp_padding)t[i][3], &out, &before));
+        if (out != t[i][4] || before != t[i][5])
+            printf("\n  axis in %d k %d s %d: got %d/%d, want %d/%d\n", t[i][0], t[i][1], t[i][2],
+                   out, before, t[i][4], t[i][5]);
+        CU_ASSERT_EQUAL(out, t[i][4]);
+        CU_ASSERT_EQUAL(before, t[i][5]);
+    }
+    int out, before;
+    CU_ASSERT_EQUAL(lp_conv_axis(3, 4, 1, V_, &out, &before), LP_ERR_INVALID_ARG);
+    CU_ASSERT_EQUAL(lp_conv_axis(3, 1, 0, S_, &out, &before), LP_ERR_INVALID_ARG);
+    CU_ASSERT_EQUAL(lp_conv_axis(0, 1, 1, S_, &out, &before), LP_ERR_INVALID_ARG);
+}
+
+static void test_arguments(void) {
+    lp_conv_geom g = {.cin = 1,
+                      .ih = 3,
+                      .iw = 3,
+                      .kh = 1,
+                      .kw = 1,
+                      .stride_h = 1,
+                      .stride_w = 1,
+                      .oh = 3,
+                      .ow = 3};
+    cl_mem b = NULL;
+    CU_ASSERT_EQUAL_FATAL(lp_buffer_create(lp_test_rt, 64, "args", &b), LP_OK);
+    CU_ASSERT_EQUAL(lp_op_im2col(lp_test_rt, &g, b, 0, -1, b), LP_ERR_INVALID_ARG);
+    CU_ASSERT_EQUAL(lp_op_col2im(lp_test_rt, &g, b, -1, 1, b), LP_ERR_INVALID_ARG);
+    g.stride_w = 0;
+    CU_ASSERT_EQUAL(lp_op_im2col(lp_test_rt, &g, b, 0, 1, b), LP_ERR_INVALID_ARG);
+    CU_ASSERT_EQUAL(lp_op_conv_rows_to_nchw(lp_test_rt, b, 0, 1, 0, 4, b, -1, false, b),
+                    LP_ERR_INVALID_ARG);
+    CU_ASSERT_EQUAL(lp_op_conv_nchw_to_rows(lp_test_rt, b, NULL, true, 0, 1, 1, 4, b),
+                    LP_ERR_INVALID_ARG);
+    CU_ASSERT_EQUAL(lp_op_conv_bias_grad(lp_test_rt, b, b, true, 1, 1, 4, b, -1),
+                    LP_ERR_INVALID_ARG);
+    clReleaseMemObject(b);
+
+    /* A spec whose output shape disagrees with the geometry is refused by name. */
+    lp_layer_spec layers[2];
+    memset(&layers[0], 0, sizeof layers[0]);
+    layers[0].kind = LP_LAYER_INPUT;
+    layers[0].in = layers[0].out = (lp_shape){1, 5, 5};
+    layers[1] = conv_layer_("odd", (lp_shape){1, 5, 5}, (lp_shape){2, 5, 5}, 2, 3, 3, 1, 1, V_,
+                            true, false);
+    lp_model_spec spec = {.layers = layers, .n_layers = 2};
+    lp_network *net = NULL;
+    CU_ASSERT_EQUAL(lp_network_create(lp_test_rt, &spec, 2, &net), LP_ERR_INVALID_ARG);
+    CU_ASSERT(strstr(lp_last_error(), "odd") != NULL);
+    CU_ASSERT_PTR_NULL(net);
+}
+
+static void register_suites(void) {
+    CU_pSuite su = CU_add_suite("conv", NULL, suite_cleanup_);
+    CU_add_test(su, "forward, dW, db, dx vs plain C at odd shapes", test_cases);
+    CU_add_test(su, "dW, db, dx vs finite differences", test_finite_differences);
+    CU_add_test(su, "a parsed model: conv2d -> conv2d -> flatten -> dense", test_model_text);
+    CU_add_test(su, "output size and padding per axis", test_axis);
+    CU_add_test(su, "invalid arguments and shapes", test_arguments);
+}
+
+int main(void) {
+    return lp_cltest_main("cltest_conv", register_suites);
+}

@@ -1,0 +1,503 @@
+/* Max, average and global average pooling against plain C (forward, argmax ties, backward
+ * as a scatter over windows, the opposite of the kernel's gather) at odd shapes, and the
+ * backward pass against finite differences of a loss sum(w * y) computed on the host from
+ * the device's forward pass. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "layer.h"
+#include "lp_test.h"
+
+#define OK_(expr)                                                                                  \
+    do {                                                                                           \
+        lp_status ok_s_ = (expr);                                                                  \
+        if (ok_s_ != LP_OK) printf("\n  %s: %s\n", #expr, lp_last_error());                        \
+        CU_ASSERT_EQUAL(ok_s_, LP_OK);                                                             \
+    } while (0)
+
+/* A value no kernel computes here: tells untouched words from written ones. */
+#define SENTINEL_ 12345.5f
+
+static float *floats_(size_t n) {
+    float *p = malloc((n ? n : 1) * sizeof *p);
+    CU_ASSERT_FATAL(p != NULL);
+    return p;
+}
+
+/* ---- a two-layer network built by hand --------------------------------------------------- */
+
+/* [input] -> the layer under test, assembled here rather than parsed so that the layer is
+ * tested on its own (need_dx chosen freely). The input layer owns an out and a dout buffer
+ * so that d loss / d input can be read back. */
+typedef struct {
+    lp_layer_spec specs[2];
+    lp_model_spec model;
+    lp_network *net;
+    lp_layer *in, *l;
+} rig_;
+
+static void rig_free_(rig_ *r) {
+    lp_network_destroy(r->net);
+    memset(r, 0, sizeof *r);
+}
+
+/* Builds the rig for `layer` (in and out shapes filled) and returns the constructor's
+ * status; the network is freed by rig_free_ either way. */
+static lp_status rig_build_(rig_ *r, const lp_layer_spec *layer, int max_batch, bool need_dx,
+                            bool input_dout) {
+    memset(r, 0, sizeof *r);
+    r->specs[0] = (lp_layer_spec){.kind = LP_LAYER_INPUT, .line = 1, .name = "input"};
+    r->specs[0].in = r->specs[0].out = layer->in;
+    r->specs[1] = *layer;
+    r->model = (lp_model_spec){.source = "hand-built", .layers = r->specs, .n_layers = 2};
+    lp_network *net = calloc(1, sizeof *net);
+    CU_ASSERT_FATAL(net != NULL);
+    r->net = net;
+    net->rt = lp_test_rt;
+    net->spec = &r->model;
+    net->max_batch = max_batch;
+    net->layers = calloc(2, sizeof *net->layers);
+    CU_ASSERT_FATAL(net->layers != NULL);
+    net->n_layers = 2;
+    LP_TRY(lp_buffer_create(lp_test_rt, 4, "parameters", &net->params));
+    LP_TRY(lp_buffer_create(lp_test_rt, 4, "gradients", &net->grads));
+    r->in = &net->layers[0];
+    r->l = &net->layers[1];
+    r->in->spec = &r->specs[0];
+    r->in->out_features = lp_shape_size(layer->in);
+    r->in->first_tensor = -1;
+    r->in->owns_buffers = true;
+    size_t bytes = (size_t)max_batch * r->in->out_features * sizeof(float);
+    LP_TRY(lp_buffer_create(lp_test_rt, bytes, "input", &r->in->out));
+    if (input_dout) LP_TRY(lp_buffer_create(lp_test_rt, bytes, "d input", &r->in->dout));
+    r->l->spec = &r->specs[1];
+    r->l->prev = r->in;
+    r->l->out_features = lp_shape_size(layer->out);
+    r->l->need_dx = need_dx;
+    r->l->first_tensor = -1;
+    r->l->index = 1;
+    return lp_layer_init_pool(net, r->l);
+}
+
+/* ---- plain-C reference -------------------------------------------------------------------- */
+
+typedef struct {
+    int c, h, w, kh, kw, sh, sw, oh, ow, pad_t, pad_l;
+    bool max;
+} geo_;
+
+/* TensorFlow's rule, written out independently of the library: same padding gives
+ * ceil(in / s) outputs and pads max((out - 1) * s + k - in, 0) in total, less before. */
+static int axis_(int in, int k, int s, bool same, int *before) {
+    if (!same) {
+        *before = 0;
+        return (in - k) / s + 1;
+    }
+    int out = (in + s - 1) / s;
+    int total = (out - 1) * s + k - in;
+    if (total < 0) total = 0;
+    *before = total / 2;
+    return out;
+}
+
+static geo_ geo_make_(lp_layer_kind kind, int c, int h, int w, int kh, int kw, int sh, int sw,
+                      bool same) {
+    geo_ g = {.c = c, .h = h, .w = w, .kh = kh, .kw = kw, .sh = sh, .sw = sw};
+    g.max = kind == LP_LAYER_MAXPOOL;
+    if (kind == LP_LAYER_GLOBALAVGPOOL) {
+        g.kh = h;
+        g.kw = w;
+        g.sh = g.sw = 1;
+        same = false;
+    }
+    g.oh = axis_(h, g.kh, g.sh, same, &g.pad_t);
+    g.ow = axis_(w, g.kw, g.sw, same, &g.pad_l);
+    return g;
+}
+
+/* y and argmax (plane-relative y*w + x, first maximum in row-major window order) for n
+ * samples; windows see only in-bounds pixels, averages divide by their count. */
+static void ref_forward_(const geo_ *g, int n, const float *x, float *y, int *arg) {
+    for (int p = 0; p < n * g->c; ++p)
+        for (int oy = 0; oy < g->oh; ++oy)
+            for (int ox = 0; ox < g->ow; ++ox) {
+                const float *xp = x + (size_t)p * g->h * g->w;
+                double sum = 0.0;
+                float best = 0.0f;
+                int at = -1, count = 0;
+                for (int ky = 0; ky < g->kh; ++ky)
+                    for (int kx = 0; kx < g->kw; ++kx) {
+                        int iy = oy * g->sh - g->pad_t + ky, ix = ox * g->sw - g->pad_l + kx;
+                        if (iy < 0 || iy >= g->h || ix < 0 || ix >= g->w) continue;
+                        float v = xp[iy * g->w + ix];
+                        sum += v;
+                        count++;
+                        if (at < 0 || v > best) {
+                            best = v;
+                            at = iy * g->w + ix;
+                        }
+                    }
+                size_t o = ((size_t)p * g->oh + oy) * g->ow + ox;
+                y[o] = g->max ? best : (float)(sum / count);
+                arg[o] = at;
+            }
+}
+
+/* dx (n samples) by scattering each dy over its window: the argmax, or every in-bounds
+ * pixel with 1 / count. */
+static void ref_backward_(const geo_ *g, int n, const float *dy, const int *arg, float *dx) {
+    size_t hw = (size_t)g->h * g->w;
+    double *acc = calloc((size_t)n * g->c * hw, sizeof *acc);
+    CU_ASSERT_FATAL(acc != NULL);
+    for (int p = 0; p < n * g->c; ++p)
+        for (int oy = 0; oy < g->oh; ++oy)
+            for (int ox = 0; ox < g->ow; ++ox) {
+                size_t o = ((size_t)p * g->oh + oy) * g->ow + ox;
+                if (g->max) {
+                    acc[p * hw + (size_t)arg[o]] += dy[o];
+                    continue;
+                }
+                int y0 = oy * g->sh - g->pad_t, x0 = ox * g->sw - g->pad_l, count = 0;
+                for (int pass = 0; pass < 2; ++pass)
+                    for (int iy = y0; iy < y0 + g->kh; ++iy)
+                        for (int ix = x0; ix < x0 + g->kw; ++ix) {
+                            if (iy < 0 || iy >= g->h || ix < 0 || ix >= g->w) continue;
+                            if (pass == 0)
+                                count++;
+                            else
+                                acc[p * hw + (size_t)iy * g->w + ix] += (double)dy[o] / count;
+                        }
+            }
+    for (size_t i = 0; i < (size_t)n * g->c * hw; ++i)
+        dx[i] = (float)acc[i];
+    free(acc);
+}
+
+/* ---- one case ------------------------------------------------------------------------------ */
+
+typedef enum { DATA_RANDOM, DATA_TIES, DATA_DYADIC } data_kind_;
+
+typedef struct {
+    rig_ r;
+    geo_ g;
+    int max_batch, n;
+    size_t nin, nout; /* whole buffers: max_batch samples */
+    float *x, *dy, *y, *dx;
+} pool_case_;
+
+static void case_free_(pool_case_ *pc) {
+    rig_free_(&pc->r);
+    free(pc->x);
+    free(pc->dy);
+    free(pc->y);
+    free(pc->dx);
+}
+
+/* Builds the layer and uploads input, output gradient and a sentinel-filled dx. */
+static bool case_init_(pool_case_ *pc, lp_layer_kind kind, geo_ g, bool same, int max_batch, int n,
+                       data_kind_ data, uint64_t seed) {
+    memset(pc, 0, sizeof *pc);
+    pc->g = g;
+    pc->max_batch = max_batch;
+    pc->n = n;
+    lp_layer_spec spec = {.kind = kind, .line = 2, .name = "pool"};
+    spec.in = (lp_shape){g.c, g.h, g.w};
+    spec.out = (lp_shape){g.c, g.oh, g.ow};
+    spec.u.pool = (lp_pool_spec){g.kh, g.kw, g.sh, g.sw, same ? LP_PAD_SAME : LP_PAD_VALID};
+    lp_status s = rig_build_(&pc->r, &spec, max_batch, true, true);
+    if (s != LP_OK) {
+        printf("\n  building the pooling layer: %s\n", lp_last_error());
+        return false;
+    }
+    pc->nin = (size_t)max_batch * g.c * g.h * g.w;
+    pc->nout = (size_t)max_batch * g.c * g.oh * g.ow;
+    pc->x = floats_(pc->nin);
+    pc->dx = floats_(pc->nin);
+    pc->dy = floats_(pc->nout);
+    pc->y = floats_(pc->nout);
+    uint64_t rng = seed;
+    if (data == DATA_DYADIC) {
+        /* Distinct multiples of 1/64 in shuffled order: a step of 1/128 changes no
+         * window's argmax, and every value and step is exact in float. */
+        for (size_t i = 0; i < pc->nin; ++i)
+            pc->x[i] = ((float)i - (float)(pc->nin / 2)) / 64.0f;
+        for (size_t i = pc->nin; i > 1; --i) {
+            size_t j = (size_t)(lp_test_next(&rng) % i);
+            float t = pc->x[i - 1];
+            pc->x[i - 1] = pc->x[j];
+            pc->x[j] = t;
+        }
+    } else {
+        for (size_t i = 0; i < pc->nin; ++i)
+            pc->x[i] = data == DATA_TIES ? 0.5f * (float)(lp_test_next(&rng) % 3)
+                                         : lp_test_uniform(&rng, -1.0f, 1.0f);
+    }
+    /* Multiples of 1/16: sums of a few of them are exact, so max backward compares exactly. */
+    for (size_t i = 0; i < pc->nout; ++i)
+        pc->dy[i] = (float)((int)(lp_test_next(&rng) % 33) - 16) / 16.0f;
+    for (size_t i = 0; i < pc->nin; ++i)
+        pc->dx[i] = SENTINEL_;
+    OK_(lp_buffer_write(lp_test_rt, pc->r.in->out, 0, pc->nin * 4, pc->x));
+    OK_(lp_buffer_write(lp_test_rt, pc->r.in->dout, 0, pc->nin * 4, pc->dx));
+    OK_(lp_buffer_write(lp_test_rt, pc->r.l->dout, 0, pc->nout * 4, pc->dy));
+    return true;
+}
+
+static void case_name_(char *buf, size_t size, lp_layer_kind kind, const geo_ *g, bool same,
+                       int n) {
+    snprintf(buf, size, "%s %dx%dx%d window %dx%d stride %dx%d %s n=%d",
+             kind == LP_LAYER_MAXPOOL   ? "maxpool"
+             : kind == LP_LAYER_AVGPOOL ? "avgpool"
+                                        : "globalavgpool",
+             g->c, g->h, g->w, g->kh, g->kw, g->sh, g->sw, same ? "same" : "valid", n);
+}
+
+/* Forward and backward against the plain-C reference; rows past n stay untouched. */
+static void check_pool_(lp_layer_kind kind, int c, int h, int w, int kh, int kw, int sh, int sw,
+                        bool same, int max_batch, int n, data_kind_ data, uint64_t seed) {
+    geo_ g = geo_make_(kind, c, h, w, kh, kw, sh, sw, same);
+    pool_case_ pc;
+    char what[160];
+    case_name_(what, sizeof what, kind, &g, same, n);
+    bool ok = case_init_(&pc, kind, g, same, max_batch, n, data, seed);
+    CU_ASSERT_FATAL(ok);
+    size_t in_n = (size_t)n * c * h * w, out_n = (size_t)n * c * g.oh * g.ow;
+    float *want_y = floats_(out_n), *want_dx = floats_(in_n);
+    int *arg = malloc(out_n * sizeof *arg);
+    CU_ASSERT_FATAL(arg != NULL);
+    ref_forward_(&g, n, pc.x, want_y, arg);
+    ref_backward_(&g, n, pc.dy, arg, want_dx);
+
+    OK_(lp_network_forward(pc.r.net, n, true));
+    OK_(lp_buffer_read(lp_test_rt, pc.r.l->out, 0, out_n * 4, pc.y));
+    bool exact = g.max; /* averages divide, and OpenCL division need not round correctly */
+    CU_ASSERT(lp_test_close(pc.y, want_y, out_n, exact ? 0.0f : 1e-6f, exact ? 0.0f : 1e-5f, what));
+    OK_(lp_network_backward(pc.r.net, n));
+    OK_(lp_buffer_read(lp_test_rt, pc.r.in->dout, 0, pc.nin * 4, pc.dx));
+    CU_ASSERT(
+        lp_test_close(pc.dx, want_dx, in_n, exact ? 0.0f : 1e-6f, exact ? 0.0f : 1e-5f, what));
+    int touched = 0;
+    for (size_t i = in_n; i < pc.nin; ++i)
+        touched += pc.dx[i] != SENTINEL_;
+    CU_ASSERT_EQUAL(touched, 0);
+    /* Inference gives the same values (max pooling still records its argmax). */
+    OK_(lp_network_forward(pc.r.net, n, false));
+    OK_(lp_buffer_read(lp_test_rt, pc.r.l->out, 0, out_n * 4, pc.y));
+    CU_ASSERT(lp_test_close(pc.y, want_y, out_n, exact ? 0.0f : 1e-6f, exact ? 0.0f : 1e-5f, what));
+    free(want_y);
+    free(want_dx);
+    free(arg);
+    case_free_(&pc);
+}
+
+/* Backward against central differences of L = sum(dy * y) over the first n samples, with
+ * y from the device. Dyadic inputs keep every max window's winner under the step. */
+static void check_pool_fd_(lp_layer_kind kind, int c, int h, int w, int kh, int kw, int sh, int sw,
+                           bool same, int n, uint64_t seed) {
+    geo_ g = geo_make_(kind, c, h, w, kh, kw, sh, sw, same);
+    pool_case_ pc;
+    char what[160];
+    case_name_(what, sizeof what, kind, &g, same, n);
+    bool ok = case_init_(&pc, kind, g, same, n, n, DATA_DYADIC, seed);
+    CU_ASSERT_FATAL(ok);
+    OK_(lp_network_forward(pc.r.net, n, true));
+    OK_(lp_network_backward(pc.r.net, n));
+    OK_(lp_buffer_read(lp_test_rt, pc.r.in->dout, 0, pc.nin * 4, pc.dx));
+    const float step = 1.0f / 128.0f;
+    int bad = 0, nonzero = 0;
+    for (size_t i = 0; i < pc.nin; ++i) {
+        float keep = pc.x[i];
+        double loss[2];
+        for (int side = 0; side < 2; ++side) {
+            pc.x[i] = side ? keep - step : keep + step;
+            OK_(lp_buffer_write(lp_test_rt, pc.r.in->out, 0, pc.nin * 4, pc.x));
+            OK_(lp_network_forward(pc.r.net, n, true));
+            OK_(lp_buffer_read(lp_test_rt, pc.r.l->out, 0, pc.nout * 4, pc.y));
+            loss[side] = 0.0;
+            for (size_t o = 0; o < pc.nout; ++o)
+                loss[side] += (double)pc.dy[o] * pc.y[o];
+        }
+        pc.x[i] = keep;
+        double fd = (loss[0] - loss[1]) / (2.0 * step);
+        double tol = 1e-4 + 1e-3 * fabs(fd);
+        if (!(fabs(pc.dx[i] - fd) <= tol) && bad++ < 5)
+            printf("\n  %s: dx[%zu] = %.7g, finite difference %.7g\n", what, i, pc.dx[i], fd);
+        nonzero += fd != 0.0;
+    }
+    CU_ASSERT_EQUAL(bad, 0);
+    CU_ASSERT(nonzero > 0);
+    case_free_(&pc);
+}
+
+/* ---- tests --------------------------------------------------------------------------------- */
+
+/* 7x5 planes; windows 2x2 and 3x2; strides 1 and 2; valid and same; batches of 7 (the
+ * whole buffer) and 1 of 3. */
+static void sweep_(lp_layer_kind kind) {
+    const int win[2][2] = {{2, 2}, {3, 2}};
+    const int c = 3;
+    uint64_t seed = kind == LP_LAYER_MAXPOOL ? 100 : 200;
+    for (int wi = 0; wi < 2; ++wi)
+        for (int s = 1; s <= 2; ++s)
+            for (int same = 0; same < 2; ++same) {
+                check_pool_(kind, c, 7, 5, win[wi][0], win[wi][1], s, s, same, 7, 7, DATA_RANDOM,
+                            seed++);
+                check_pool_(kind, c, 7, 5, win[wi][0], win[wi][1], s, s, same, 3, 1, DATA_RANDOM,
+                            seed++);
+            }
+    /* Mixed strides, and a stride larger than the window (pixels in no window). */
+    check_pool_(kind, c, 7, 5, 3, 2, 1, 2, true, 4, 3, DATA_RANDOM, seed++);
+    check_pool_(kind, c, 7, 5, 2, 2, 3, 3, false, 4, 3, DATA_RANDOM, seed++);
+    check_pool_(kind, c, 7, 5, 2, 2, 3, 3, true, 4, 3, DATA_RANDOM, seed++);
+}
+
+static void test_maxpool(void) {
+    sweep_(LP_LAYER_MAXPOOL);
+}
+
+static void test_avgpool(void) {
+    sweep_(LP_LAYER_AVGPOOL);
+}
+
+/* Many equal values (and whole constant windows): the first maximum in the window wins. */
+static void test_maxpool_ties(void) {
+    check_pool_(LP_LAYER_MAXPOOL, 2, 7, 5, 3, 2, 1, 1, true, 7, 7, DATA_TIES, 300);
+    check_pool_(LP_LAYER_MAXPOOL, 2, 7, 5, 2, 2, 2, 2, false, 3, 2, DATA_TIES, 301);
+    check_pool_(LP_LAYER_AVGPOOL, 2, 7, 5, 3, 2, 2, 1, true, 3, 2, DATA_TIES, 302);
+}
+
+static void test_globalavgpool(void) {
+    check_pool_(LP_LAYER_GLOBALAVGPOOL, 3, 7, 5, 0, 0, 0, 0, false, 7, 7, DATA_RANDOM, 400);
+    check_pool_(LP_LAYER_GLOBALAVGPOOL, 3, 7, 5, 0, 0, 0, 0, false, 3, 1, DATA_RANDOM, 401);
+    check_pool_(LP_LAYER_GLOBALAVGPOOL, 5, 1, 1, 0, 0, 0, 0, false, 2, 2, DATA_RANDOM, 402);
+    check_pool_(LP_LAYER_GLOBALAVGPOOL, 1, 1, 9, 0, 0, 0, 0, false, 2, 1, DATA_RANDOM, 403);
+}
+
+static void test_finite_differences(void) {
+    const int n = 2;
+    check_pool_fd_(LP_LAYER_MAXPOOL, 2, 7, 5, 3, 2, 1, 1, true, n, 500);
+    check_pool_fd_(LP_LAYER_MAXPOOL, 2, 7, 5, 2, 2, 2, 2, false, n, 501);
+    check_pool_fd_(LP_LAYER_AVGPOOL, 2, 7, 5, 3, 2, 2, 2, true, n, 502);
+    check_pool_fd_(LP_LAYER_AVGPOOL, 2, 7, 5, 2, 2, 1, 1, false, n, 503);
+    check_pool_fd_(LP_LAYER_GLOBALAVGPOOL, 2, 7, 5, 0, 0, 0, 0, false, n, 504);
+}
+
+/* Without need_dx, backward writes nothing (no gradient buffer upstream is needed). */
+static void test_no_dx(void) {
+    lp_layer_spec spec = {.kind = LP_LAYER_MAXPOOL, .line = 2, .name = "pool"};
+    spec.in = (lp_shape){2, 7, 5};
+    spec.out = (lp_shape){2, 3, 2};
+    spec.u.pool = (lp_pool_spec){2, 2, 2, 2, LP_PAD_VALID};
+    rig_ r;
+    OK_(rig_build_(&r, &spec, 2, false, false));
+    size_t nin = 2 * 70, nout = 2 * 12;
+    float *x = floats_(nin), *dy = floats_(nout);
+    for (size_t i = 0; i < nin; ++i)
+        x[i] = (float)i;
+    for (size_t i = 0; i < nout; ++i)
+        dy[i] = 1.0f;
+    OK_(lp_buffer_write(lp_test_rt, r.in->out, 0, nin * 4, x));
+    OK_(lp_buffer_write(lp_test_rt, r.l->dout, 0, nout * 4, dy));
+    OK_(lp_network_forward(r.net, 2, true));
+    OK_(lp_network_backward(r.net, 2));
+    OK_(lp_runtime_finish(lp_test_rt));
+    free(x);
+    free(dy);
+    rig_free_(&r);
+}
+
+static void expect_invalid_(const lp_layer_spec *spec, bool need_dx, bool input_dout) {
+    rig_ r;
+    lp_status s = rig_build_(&r, spec, 2, need_dx, input_dout);
+    CU_ASSERT_EQUAL(s, LP_ERR_INVALID_ARG);
+    if (s != LP_ERR_INVALID_ARG) printf("\n  expected LP_ERR_INVALID_ARG, got %d\n", (int)s);
+    rig_free_(&r);
+}
+
+static void test_invalid(void) {
+    lp_layer_spec spec = {.kind = LP_LAYER_AVGPOOL, .line = 2, .name = "pool"};
+    spec.in = (lp_shape){2, 7, 5};
+    spec.out = (lp_shape){2, 4, 3}; /* same padding's shape, but the spec says valid */
+    spec.u.pool = (lp_pool_spec){2, 2, 2, 2, LP_PAD_VALID};
+    expect_invalid_(&spec, false, false);
+    spec.u.pool.padding = LP_PAD_SAME;
+    spec.u.pool.stride_w = 0;
+    expect_invalid_(&spec, false, false);
+    spec.u.pool.stride_w = 2;
+    expect_invalid_(&spec, true, false); /* needs dx, but the layer below has no dout */
+    spec.u.pool.ph = 8;                  /* valid window larger than the plane */
+    spec.u.pool.padding = LP_PAD_VALID;
+    spec.out = (lp_shape){2, 0, 2};
+    expect_invalid_(&spec, false, false);
+    spec = (lp_layer_spec){.kind = LP_LAYER_GLOBALAVGPOOL, .line = 2, .name = "gap"};
+    spec.in = (lp_shape){2, 7, 5};
+    spec.out = (lp_shape){2, 7, 5};
+    expect_invalid_(&spec, false, false);
+}
+
+/* Through lp_network_create with a hand-made model: the factory builds pooling layers and
+ * a dense layer reads their output. */
+static void test_network_factory(void) {
+    lp_layer_spec layers[5] = {
+        {.kind = LP_LAYER_INPUT, .line = 1, .name = "input"},
+        {.kind = LP_LAYER_MAXPOOL, .line = 5, .name = "maxpool"},
+        {.kind = LP_LAYER_AVGPOOL, .line = 9, .name = "avgpool"},
+        {.kind = LP_LAYER_GLOBALAVGPOOL, .line = 13, .name = "gap"},
+        {.kind = LP_LAYER_DENSE, .line = 15, .name = "dense"},
+    };
+    layers[0].in = layers[0].out = (lp_shape){3, 7, 5};
+    layers[1].in = layers[0].out;
+    layers[1].out = (lp_shape){3, 4, 3};
+    layers[1].u.pool = (lp_pool_spec){2, 2, 2, 2, LP_PAD_SAME};
+    layers[2].in = layers[1].out;
+    layers[2].out = (lp_shape){3, 2, 2};
+    layers[2].u.pool = (lp_pool_spec){3, 2, 1, 1, LP_PAD_VALID};
+    layers[3].in = layers[2].out;
+    layers[3].out = (lp_shape){3, 1, 1};
+    layers[4].in = layers[3].out;
+    layers[4].out = (lp_shape){4, 1, 1};
+    layers[4].u.dense = (lp_dense_spec){.units = 4, .use_bias = true};
+    lp_model_spec model = {.source = "hand-made", .layers = layers, .n_layers = 5};
+    lp_network *net = NULL;
+    OK_(lp_network_create(lp_test_rt, &model, 3, &net));
+    CU_ASSERT_PTR_NOT_NULL_FATAL(net);
+    size_t np = lp_network_param_count(net), nx = 3 * 105;
+    float *buf = floats_(nx > np ? nx : np);
+    uint64_t rng = 600;
+    for (size_t i = 0; i < nx; ++i)
+        buf[i] = lp_test_uniform(&rng, -1.0f, 1.0f);
+    OK_(lp_buffer_write(lp_test_rt, lp_network_input(net), 0, nx * 4, buf));
+    for (size_t i = 0; i < np; ++i)
+        buf[i] = lp_test_uniform(&rng, -1.0f, 1.0f);
+    OK_(lp_buffer_write(lp_test_rt, lp_network_params(net), 0, np * 4, buf));
+    OK_(lp_network_forward(net, 3, true));
+    float logits[12];
+    OK_(lp_buffer_read(lp_test_rt, lp_network_logits(net), 0, sizeof logits, logits));
+    int finite = 0;
+    for (int i = 0; i < 12; ++i)
+        finite += isfinite(logits[i]) != 0;
+    CU_ASSERT_EQUAL(finite, 12);
+    free(buf);
+    lp_network_destroy(net);
+}
+
+static void register_suites(void) {
+    CU_pSuite su = CU_add_suite("pool", NULL, NULL);
+    /* First: under Oclgrind 21.10, buffers used by kernels and then released leave stale
+     * shadow state behind, and a dense layer built afterwards gets false "uninitialized
+     * value" reports on its kernel-only activation buffers (see cltest_gradcheck.c). */
+    CU_add_test(su, "built by lp_network_create", test_network_factory);
+    CU_add_test(su, "maxpool vs plain C", test_maxpool);
+    CU_add_test(su, "avgpool vs plain C", test_avgpool);
+    CU_add_test(su, "ties: first maximum in the window", test_maxpool_ties);
+    CU_add_test(su, "globalavgpool vs plain C", test_globalavgpool);
+    CU_add_test(su, "backward vs finite differences", test_finite_differences);
+    CU_add_test(su, "no dx without need_dx", test_no_dx);
+    CU_add_test(su, "invalid shapes and windows", test_invalid);
+}
+
+int main(void) {
+    return lp_cltest_main("cltest_pool", register_suites);
+}
