@@ -17,18 +17,6 @@ __constant float lp_aug_cos_c[9] = {0x1p-1f,         0x1.555556p-5f,  0x1.6c16c2
                                     0x1.a01a02p-16f, 0x1.27e4fcp-22f, 0x1.1eed8ep-29f,
                                     0x1.93974ap-37f, 0x1.ae7f3ep-45f, 0x1.682786p-53f};
 
-/* Philox4x32-10, as lp_philox4x32 in host/rng.c. */
-inline uint4 lp_aug_philox(uint4 c, uint k0, uint k1) {
-    for (int round = 0; round < 10; ++round) {
-        uint hi0 = mul_hi(0xD2511F53u, c.x), lo0 = 0xD2511F53u * c.x;
-        uint hi1 = mul_hi(0xCD9E8D57u, c.z), lo1 = 0xCD9E8D57u * c.z;
-        c = (uint4)(hi1 ^ c.y ^ k0, lo1, hi0 ^ c.w ^ k1, lo0);
-        k0 += 0x9E3779B9u;
-        k1 += 0xBB67AE85u;
-    }
-    return c;
-}
-
 /* sin and cos from +, - and * only (Taylor to x^18), as sincos_ on the host. */
 inline float2 lp_aug_sincos(float x) {
     float x2 = x * x;
@@ -83,7 +71,7 @@ __kernel void lp_augment_batch(__global const uchar *pixels, __global const int 
     int pos = first + r, src = idx[pos];
     int sx = j, sy = i;
     if (!identity) {
-        uint4 u = lp_aug_philox((uint4)((uint)pos, epoch, LP_AUG_STREAM, 0u), seed_lo, seed_hi);
+        uint4 u = lp_philox4x32((uint4)((uint)pos, epoch, LP_AUG_STREAM, 0u), seed_lo, seed_hi);
         float angle = lp_aug_symmetric(u.x) * rotate_deg;
         float theta = angle * LP_DEG_TO_RAD;
         float2 sc = lp_aug_sincos(theta);
