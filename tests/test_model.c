@@ -102,6 +102,7 @@ static void test_conv_models(void) {
     check_conv_model_("models/conv2.ini", 4302922, 15, (lp_shape){3, 32, 32}, 1e-4f, 4);
     check_conv_model_("models/conv4.ini", 2427722, 21, (lp_shape){3, 32, 32}, 1e-4f, 6);
     check_conv_model_("models/conv13.ini", 14991946, 46, (lp_shape){3, 32, 32}, 1e-4f, 14);
+    check_conv_model_("models/fmnist-bn.ini", 422090, 13, (lp_shape){1, 28, 28}, 0.0f, 3);
 
     /* Conv7 layer by layer: valid, valid, same stride 2, ... down to 128x1x1. */
     lp_model_spec m;
