@@ -25,7 +25,7 @@ void lp_train_config_defaults(lp_train_config *c) {
     c->k = 250;
     c->epochs = 10;
     c->batch = 128;
-    c->eval_batch = 1000;
+    c->eval_batch = 0; /* auto: see eval_batch_ */
     c->lr.kind = LP_LR_CONSTANT;
     c->lr.base = 1e-3;
     c->lr.decay = 1.0;
@@ -39,7 +39,7 @@ void lp_train_config_defaults(lp_train_config *c) {
 
 static lp_status check_config_(const lp_train_config *c, const lp_dataset *train,
                                const lp_dataset *test, const lp_model_spec *m) {
-    if (c->batch <= 0 || c->eval_batch <= 0 || c->epochs <= 0)
+    if (c->batch <= 0 || c->eval_batch < 0 || c->epochs <= 0)
         return lp_fail(LP_ERR_INVALID_ARG, "batch, eval batch and epochs must be positive");
     if (c->laperm && c->k <= 0) return lp_fail(LP_ERR_INVALID_ARG, "k must be positive");
     if (!(c->lr.base > 0)) return lp_fail(LP_ERR_INVALID_ARG, "learning rate must be > 0");
@@ -61,6 +61,22 @@ static lp_status check_config_(const lp_train_config *c, const lp_dataset *train
                        "%s:%d: the last layer has %zu outputs but the data have %d classes",
                        m->source, last->line, lp_shape_size(last->out), train->classes);
     return LP_OK;
+}
+
+/* Evaluation batch: the configured one, or (0) as many samples as fit in a quarter of
+ * the device's memory (at most 1 GiB) of activations and their gradients, capped at
+ * 1000 and never below the training batch: large batches evaluate fastest, but a
+ * convolutional net's activations at 1000 samples can exceed a small device. */
+static int eval_batch_(const lp_train_config *c, const lp_model_spec *m, const lp_runtime *rt) {
+    if (c->eval_batch > 0) return c->eval_batch;
+    size_t per_sample = 0;
+    for (int i = 0; i < m->n_layers; ++i)
+        per_sample += lp_shape_size(m->layers[i].out) * 2 * sizeof(float);
+    cl_ulong budget = lp_runtime_device(rt)->global_mem / 4;
+    if (budget > (1ull << 30)) budget = 1ull << 30;
+    size_t fit = per_sample ? (size_t)(budget / per_sample) : 1000;
+    int n = fit > 1000 ? 1000 : (int)fit;
+    return n > c->batch ? n : c->batch;
 }
 
 static lp_status optimizer_step_(lp_trainer_ *t, double lr) {
@@ -169,9 +185,8 @@ lp_status lp_train(lp_runtime *rt, const lp_model_spec *model, const lp_dataset 
     double run_start = now_s_();
     lp_trainer_ t = {.rt = rt, .cfg = cfg};
     lp_results *res = NULL;
-    lp_status s = lp_network_create(rt, model, cfg->batch > cfg->eval_batch ? cfg->batch
-                                                                             : cfg->eval_batch,
-                                    &t.net);
+    int eval_batch = eval_batch_(cfg, model, rt);
+    lp_status s = lp_network_create(rt, model, eval_batch, &t.net);
     if (s == LP_OK) s = lp_trainer_setup_(&t, train, test);
     if (s == LP_OK && cfg->out_path) s = lp_trainer_results_open_(&t, model, &res);
     result->startup_seconds = now_s_() - run_start;

@@ -42,7 +42,7 @@ lp_status lp_trainer_results_open_(lp_trainer_ *t, const lp_model_spec *model, l
         LP_ATTR_S("group_scope", c->per_tensor_scope ? "tensor" : "unit"),
         LP_ATTR_I("epochs", c->epochs),
         LP_ATTR_I("batch", c->batch),
-        LP_ATTR_I("eval_batch", c->eval_batch),
+        LP_ATTR_I("eval_batch", lp_network_max_batch(t->net)),
         LP_ATTR_D("lr", c->lr.base),
         LP_ATTR_S("lr_schedule", lr_kind_name_(c->lr.kind)),
         LP_ATTR_D("lr_decay", c->lr.kind == LP_LR_EXPONENTIAL ? c->lr.decay : 1.0),

@@ -39,7 +39,8 @@ typedef struct {
 } lp_train_config;
 
 /* Defaults: LaPerm over Adam (0.9, 0.999, 1e-7), k 250, 10 epochs, batch 128, eval
- * batch 1000, lr 1e-3, seed 1, L2 as in the model file. */
+ * batch 0 (auto: up to 1000 as device memory allows), lr 1e-3, seed 1, L2 as in the
+ * model file. */
 void lp_train_config_defaults(lp_train_config *c);
 
 typedef struct {
