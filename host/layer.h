@@ -52,5 +52,11 @@ lp_status lp_layer_init_pool(lp_network *net, lp_layer *l);
 lp_status lp_layer_init_batchnorm(lp_network *net, lp_layer *l);
 lp_status lp_layer_init_dropout(lp_network *net, lp_layer *l);
 lp_status lp_layer_init_conv2d(lp_network *net, lp_layer *l);
+/* [add]. Its backward hands the gradient to prev; the shortcut's half, which ADDS into
+ * the dout of the layer `from`, is lp_layer_add_backward_shortcut: lp_network_backward
+ * calls it once the layer after `from` has written that dout. It also writes the
+ * projection's parameter gradients. */
+lp_status lp_layer_init_add(lp_network *net, lp_layer *l);
+lp_status lp_layer_add_backward_shortcut(lp_network *net, lp_layer *l, int n);
 
 #endif

@@ -43,6 +43,8 @@ const char *lp_layer_kind_name(lp_layer_kind k) {
         return "batchnorm";
     case LP_LAYER_DROPOUT:
         return "dropout";
+    case LP_LAYER_ADD:
+        return "add";
     }
     return "?";
 }
@@ -139,6 +141,28 @@ static lp_param_tensor vector_(int layer, const char *name, int n, lp_init_kind 
     return t;
 }
 
+/* A convolution's kernel (filters, cin, kh, kw) and bias: [conv2d] and the projection of
+ * [add]. Keras' fans: in = cin*kh*kw (one filter's inputs), out = filters*kh*kw. */
+static int conv_tensors_(int i, int cin, const lp_conv2d_spec *c, lp_param_tensor *t) {
+    int per_filter = cin * c->kh * c->kw, fan_out = c->filters * c->kh * c->kw;
+    t[0] = (lp_param_tensor){.layer = i,
+                             .name = "kernel",
+                             .rank = 4,
+                             .dims = {c->filters, cin, c->kh, c->kw},
+                             .count = (size_t)c->filters * (size_t)per_filter,
+                             .fan_in = per_filter,
+                             .fan_out = fan_out,
+                             .init = c->kernel_init,
+                             .l2 = c->l2,
+                             .is_kernel = true,
+                             .permute_default = c->permute,
+                             .groups = c->filters,
+                             .group_size = per_filter};
+    if (!c->use_bias) return 1;
+    t[1] = vector_(i, "bias", c->filters, c->bias_init, per_filter, fan_out, false);
+    return 2;
+}
+
 static int layer_tensors_(const lp_model_spec *m, int i, lp_param_tensor *t) {
     const lp_layer_spec *l = &m->layers[i];
     switch (l->kind) {
@@ -162,27 +186,12 @@ static int layer_tensors_(const lp_model_spec *m, int i, lp_param_tensor *t) {
         t[1] = vector_(i, "bias", d->units, d->bias_init, in, d->units, false);
         return 2;
     }
-    case LP_LAYER_CONV2D: {
-        /* Keras' fans: in = cin*kh*kw (one filter's inputs), out = filters*kh*kw. */
-        const lp_conv2d_spec *c = &l->u.conv;
-        int per_filter = l->in.c * c->kh * c->kw, fan_out = c->filters * c->kh * c->kw;
-        t[0] = (lp_param_tensor){.layer = i,
-                                 .name = "kernel",
-                                 .rank = 4,
-                                 .dims = {c->filters, l->in.c, c->kh, c->kw},
-                                 .count = (size_t)c->filters * (size_t)per_filter,
-                                 .fan_in = per_filter,
-                                 .fan_out = fan_out,
-                                 .init = c->kernel_init,
-                                 .l2 = c->l2,
-                                 .is_kernel = true,
-                                 .permute_default = c->permute,
-                                 .groups = c->filters,
-                                 .group_size = per_filter};
-        if (!c->use_bias) return 1;
-        t[1] = vector_(i, "bias", c->filters, c->bias_init, per_filter, fan_out, false);
-        return 2;
-    }
+    case LP_LAYER_CONV2D:
+        return conv_tensors_(i, l->in.c, &l->u.conv, t);
+    case LP_LAYER_ADD:
+        /* The projection reads from's output: its channels are the kernel's cin. */
+        if (!l->u.add.projection) return 0;
+        return conv_tensors_(i, m->layers[l->u.add.from].out.c, &l->u.add.proj, t);
     case LP_LAYER_BATCHNORM: {
         /* in.c is the channel count of a spatial input and the feature count of a flat one. */
         int n = l->in.c;
@@ -338,6 +347,19 @@ static void layer_details_(const lp_layer_spec *l, char *buf, size_t size) {
     case LP_LAYER_DROPOUT:
         add_(&t, "rate %g", (double)l->u.dropout.rate);
         return;
+    case LP_LAYER_ADD: {
+        const lp_add_spec *a = &l->u.add;
+        add_(&t, "from %s", a->from_name);
+        if (!a->projection) {
+            add_(&t, ", %s", act_words_(a->activation));
+            return;
+        }
+        add_(&t, ", projection 1x1");
+        add_stride_(&t, a->proj.stride_h, a->proj.stride_w);
+        weights_details_(&t, a->activation, a->proj.kernel_init, a->proj.use_bias, a->proj.l2,
+                         a->proj.permute);
+        return;
+    }
     case LP_LAYER_INPUT:
     case LP_LAYER_FLATTEN:
         return;

@@ -113,6 +113,17 @@ static const key_def_ dropout_keys_[] = {
     NAME_KEY_,
     {"rate", VAL_RATE, true, OFF_(u.dropout.rate), NULL},
 };
+/* init, bias, l2 and permute describe the projection: add_finish_ refuses them without. */
+static const key_def_ add_keys_[] = {
+    NAME_KEY_,
+    {"from", VAL_NAME, true, OFF_(u.add.from_name), NULL},
+    {"projection", VAL_BOOL, false, OFF_(u.add.projection), NULL},
+    {"activation", VAL_CHOICE, false, OFF_(u.add.activation), activations_},
+    {"init", VAL_CHOICE, false, OFF_(u.add.proj.kernel_init), kernel_inits_},
+    {"bias", VAL_BOOL, false, OFF_(u.add.proj.use_bias), NULL},
+    {"l2", VAL_NONNEG_FLOAT, false, OFF_(u.add.proj.l2), NULL},
+    {"permute", VAL_BOOL, false, OFF_(u.add.proj.permute), NULL},
+};
 #define MAX_KEYS_ 16  /* the longest key table */
 #define KINDS_MAX_ 32 /* section kinds */
 
@@ -342,6 +353,103 @@ static lp_status dropout_finish_(parser_ *p, lp_layer_spec *l, const lp_layer_sp
     return LP_OK;
 }
 
+static void add_defaults_(lp_layer_spec *l) {
+    l->u.add = (lp_add_spec){.from = -1, .projection = false, .activation = LP_ACT_NONE};
+    lp_conv2d_spec *c = &l->u.add.proj;
+    *c = (lp_conv2d_spec){.kh = 1,
+                          .kw = 1,
+                          .stride_h = 1,
+                          .stride_w = 1,
+                          .padding = LP_PAD_VALID,
+                          .use_bias = true,
+                          .activation = LP_ACT_NONE,
+                          .kernel_init = LP_INIT_HE_UNIFORM,
+                          .bias_init = LP_INIT_ZEROS,
+                          .l2 = 0.0f,
+                          .permute = true};
+}
+
+/* One axis of the projection: from's size over prev's, exact. 0 if it does not divide. */
+static int projection_stride_(int from, int to) {
+    return to > 0 && from % to == 0 ? from / to : 0;
+}
+
+/* The earlier layer `from` names: not the previous one (that is the other input), and
+ * only layers above this section (a residual never reaches forwards). */
+static lp_status add_resolve_from_(const parser_ *p, lp_layer_spec *l, const lp_layer_spec *prev) {
+    lp_add_spec *a = &l->u.add;
+    int line = key_line_(p, "from"), n_before = p->n - 1; /* layers before this one */
+    for (int i = 0; i < n_before && a->from < 0; ++i)
+        if (strcmp(p->layers[i].name, a->from_name) == 0) a->from = i;
+    if (a->from < 0)
+        return lp_fail(LP_ERR_FORMAT,
+                       "%s:%d: 'from' = '%s' in [add] names no layer above line %d (expected the "
+                       "name of an earlier layer)",
+                       p->src, line, a->from_name, l->line);
+    if (a->from == n_before - 1)
+        return lp_fail(LP_ERR_FORMAT,
+                       "%s:%d: 'from' = '%s' in [add] names the previous layer, which is already "
+                       "the other input (expected an earlier layer, such as the block's input)",
+                       p->src, line, prev->name);
+    return LP_OK;
+}
+
+static lp_status add_finish_(parser_ *p, lp_layer_spec *l, const lp_layer_spec *prev) {
+    lp_add_spec *a = &l->u.add;
+    LP_TRY(add_resolve_from_(p, l, prev));
+    const lp_layer_spec *from = &p->layers[a->from];
+    l->in = l->out = prev->out;
+    lp_shape fs = from->out, ps = prev->out;
+    char fbuf[48], pbuf[48];
+    lp_shape_str(fs, fbuf, sizeof fbuf);
+    lp_shape_str(ps, pbuf, sizeof pbuf);
+    if (!a->projection) {
+        /* The first of the projection's keys in the file, if any was set. */
+        static const char *const proj_keys[] = {"init", "bias", "l2", "permute"};
+        int first = -1, first_line = 0;
+        for (int i = 0; i < 4; ++i) {
+            int line = key_line_(p, proj_keys[i]);
+            if (line && (!first_line || line < first_line)) first = i, first_line = line;
+        }
+        if (first >= 0)
+            return lp_fail(LP_ERR_FORMAT,
+                           "%s:%d: '%s' is set but projection = false in [add] (it describes the "
+                           "projection: remove it or set projection = true)",
+                           p->src, first_line, proj_keys[first]);
+        if (fs.c == ps.c && fs.h == ps.h && fs.w == ps.w) return LP_OK;
+        return lp_fail(LP_ERR_FORMAT,
+                       "%s:%d: [add] cannot add %s from '%s' (line %d) to %s from '%s' (line %d): "
+                       "without a projection the shapes must be equal (set projection = true "
+                       "for a 1x1 convolution shortcut)",
+                       p->src, l->line, fbuf, from->name, from->line, pbuf, prev->name, prev->line);
+    }
+    if (is_flat_(fs) != is_flat_(ps))
+        return lp_fail(LP_ERR_FORMAT,
+                       "%s:%d: [add] cannot project %s from '%s' (line %d) onto %s from '%s' "
+                       "(line %d): a projection maps a spatial shape to a spatial one or a flat "
+                       "shape to a flat one",
+                       p->src, l->line, fbuf, from->name, from->line, pbuf, prev->name, prev->line);
+    int sh = projection_stride_(fs.h, ps.h), sw = projection_stride_(fs.w, ps.w);
+    if (!sh || !sw)
+        return lp_fail(LP_ERR_FORMAT,
+                       "%s:%d: [add] cannot project %s from '%s' (line %d) onto %s from '%s' "
+                       "(line %d): the projection is a 1x1 convolution whose stride is the ratio "
+                       "of the sizes, so the height and width of '%s' must be whole multiples of "
+                       "those of '%s'",
+                       p->src, l->line, fbuf, from->name, from->line, pbuf, prev->name, prev->line,
+                       from->name, prev->name);
+    int64_t weights = (int64_t)ps.c * fs.c;
+    if (weights > ELEMS_MAX_)
+        return lp_fail(LP_ERR_FORMAT,
+                       "%s:%d: [add] projection kernel of %d x %d = %lld weights exceeds the "
+                       "limit of %d per tensor",
+                       p->src, l->line, ps.c, fs.c, (long long)weights, INT_MAX);
+    a->proj.filters = ps.c;
+    a->proj.stride_h = sh;
+    a->proj.stride_w = sw;
+    return LP_OK;
+}
+
 #define SECTION_FNS_(name, kind, keys, defaults, finish)                                           \
     { name, kind, keys, (int)(sizeof keys / sizeof keys[0]), defaults, finish }
 #define SECTION_(name, kind, keys, prefix)                                                         \
@@ -356,13 +464,15 @@ static const section_def_ sections_[] = {
     SECTION_("globalavgpool", LP_LAYER_GLOBALAVGPOOL, globalavgpool_keys_, globalavgpool),
     SECTION_("batchnorm", LP_LAYER_BATCHNORM, batchnorm_keys_, batchnorm),
     SECTION_("dropout", LP_LAYER_DROPOUT, dropout_keys_, dropout),
+    SECTION_("add", LP_LAYER_ADD, add_keys_, add),
 };
 #define N_SECTIONS_ ((int)(sizeof sections_ / sizeof sections_[0]))
 #define N_KEYS_(t) (sizeof t / sizeof t[0])
 _Static_assert(N_KEYS_(input_keys_) <= MAX_KEYS_ && N_KEYS_(flatten_keys_) <= MAX_KEYS_ &&
                    N_KEYS_(dense_keys_) <= MAX_KEYS_ && N_KEYS_(conv2d_keys_) <= MAX_KEYS_ &&
                    N_KEYS_(pool_keys_) <= MAX_KEYS_ && N_KEYS_(globalavgpool_keys_) <= MAX_KEYS_ &&
-                   N_KEYS_(batchnorm_keys_) <= MAX_KEYS_ && N_KEYS_(dropout_keys_) <= MAX_KEYS_,
+                   N_KEYS_(batchnorm_keys_) <= MAX_KEYS_ && N_KEYS_(dropout_keys_) <= MAX_KEYS_ &&
+                   N_KEYS_(add_keys_) <= MAX_KEYS_,
                "raise MAX_KEYS_");
 _Static_assert(sizeof sections_ / sizeof sections_[0] <= KINDS_MAX_, "raise KINDS_MAX_");
 

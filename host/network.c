@@ -14,6 +14,7 @@ static lp_status build_layer_(lp_network *net, lp_layer *l) {
     case LP_LAYER_BATCHNORM: return lp_layer_init_batchnorm(net, l);
     case LP_LAYER_DROPOUT: return lp_layer_init_dropout(net, l);
     case LP_LAYER_CONV2D: return lp_layer_init_conv2d(net, l);
+    case LP_LAYER_ADD: return lp_layer_init_add(net, l);
     default: break; /* layer kinds the engine does not run yet */
     }
     return lp_fail(LP_ERR_UNSUPPORTED, "layer '%s': kind not supported by the engine",
@@ -142,6 +143,19 @@ lp_status lp_network_forward(lp_network *net, int n, bool training) {
     return LP_OK;
 }
 
+/* Residual shortcuts: layer `from`'s dout is complete only once layer from+1's backward
+ * has overwritten it; then every [add] reading `from` adds its shortcut's gradient, in
+ * layer order, so the sum is the same on every run. The scan starts at from+2: an add at
+ * from+1 would read its own previous layer, which the parser and the layer refuse. */
+static lp_status shortcuts_backward_(lp_network *net, int from, int n) {
+    for (int j = from + 2; j < net->n_layers; ++j) {
+        lp_layer *l = &net->layers[j];
+        if (l->spec->kind == LP_LAYER_ADD && l->spec->u.add.from == from)
+            LP_TRY(lp_layer_add_backward_shortcut(net, l, n));
+    }
+    return LP_OK;
+}
+
 lp_status lp_network_backward(lp_network *net, int n) {
     if (n <= 0 || n > net->max_batch)
         return lp_fail(LP_ERR_INVALID_ARG, "batch of %d samples (expected 1..%d)", n,
@@ -149,6 +163,7 @@ lp_status lp_network_backward(lp_network *net, int n) {
     for (int i = net->n_layers - 1; i >= 1; --i) {
         lp_layer *l = &net->layers[i];
         if (l->ops->backward) LP_TRY(l->ops->backward(net, l, n));
+        LP_TRY(shortcuts_backward_(net, i - 1, n));
     }
     return LP_OK;
 }

@@ -117,6 +117,96 @@ static void test_conv_models(void) {
     lp_model_free(&m);
 }
 
+static char *summary_(const char *rel); /* the summary of a shipped model, malloc'd */
+
+/* The CIFAR ResNets v1 (Keras resnet_v1): stem conv + BN(ReLU), 3 stages of n blocks of
+ * conv, BN(ReLU), conv, BN, add(ReLU) from the block's input, 1x1 stride-2 projections into
+ * stages 2 and 3, then avgpool 8, flatten, dense 10. */
+static void check_resnet_(const char *rel, int n, size_t params, size_t permuted) {
+    lp_model_spec m;
+    lp_status s = lp_model_load(lp_test_source_path(rel), &m);
+    if (s != LP_OK) printf("\n  %s: %s\n", rel, lp_last_error());
+    CU_ASSERT_EQUAL_FATAL(s, LP_OK);
+    CU_ASSERT_EQUAL(lp_model_param_count(&m), params);
+    CU_ASSERT_EQUAL_FATAL(m.n_layers, 3 + 15 * n + 3);
+    int adds = 0, projections = 0, block_input = 2; /* the stem's BatchNorm */
+    for (int i = 3; i < 3 + 15 * n; i += 5) {
+        const lp_layer_spec *conv1 = &m.layers[i], *add = &m.layers[i + 4];
+        int stage = (i - 3) / (5 * n), filters = 16 << stage, size = 32 >> stage;
+        bool first = (i - 3) % (5 * n) == 0, down = first && stage > 0;
+        CU_ASSERT_EQUAL(conv1->kind, LP_LAYER_CONV2D);
+        CU_ASSERT_EQUAL(conv1->u.conv.stride_h, down ? 2 : 1);
+        CU_ASSERT(m.layers[i + 1].kind == LP_LAYER_BATCHNORM &&
+                  m.layers[i + 1].u.bn.activation == LP_ACT_RELU);
+        CU_ASSERT(m.layers[i + 3].kind == LP_LAYER_BATCHNORM &&
+                  m.layers[i + 3].u.bn.activation == LP_ACT_NONE);
+        for (int k = i; k <= i + 2; k += 2) {
+            const lp_conv2d_spec *c = &m.layers[k].u.conv;
+            CU_ASSERT(c->filters == filters && c->kh == 3 && c->kw == 3 && c->use_bias);
+            CU_ASSERT(c->padding == LP_PAD_SAME && c->activation == LP_ACT_NONE);
+            CU_ASSERT(c->kernel_init == LP_INIT_HE_NORMAL && c->l2 == 1e-4f && c->permute);
+        }
+        CU_ASSERT_EQUAL_FATAL(add->kind, LP_LAYER_ADD);
+        const lp_add_spec *a = &add->u.add;
+        CU_ASSERT_EQUAL(a->from, block_input);
+        CU_ASSERT_STRING_EQUAL(a->from_name, m.layers[block_input].name);
+        CU_ASSERT_EQUAL(a->activation, LP_ACT_RELU);
+        CU_ASSERT_EQUAL(a->projection, down);
+        CU_ASSERT(add->out.c == filters && add->out.h == size && add->out.w == size);
+        if (down) {
+            CU_ASSERT(a->proj.filters == filters && a->proj.kh == 1 && a->proj.kw == 1);
+            CU_ASSERT(a->proj.stride_h == 2 && a->proj.stride_w == 2 && a->proj.use_bias);
+            CU_ASSERT(a->proj.kernel_init == LP_INIT_HE_NORMAL && a->proj.l2 == 1e-4f);
+            CU_ASSERT(a->proj.permute);
+            projections++;
+        }
+        adds++;
+        block_input = i + 4;
+    }
+    CU_ASSERT_EQUAL(adds, 3 * n);
+    CU_ASSERT_EQUAL(projections, 2);
+    const lp_layer_spec *pool = &m.layers[m.n_layers - 3], *dense = &m.layers[m.n_layers - 1];
+    CU_ASSERT(pool->kind == LP_LAYER_AVGPOOL && pool->u.pool.ph == 8 && pool->out.c == 64);
+    CU_ASSERT(dense->kind == LP_LAYER_DENSE && dense->out.c == 10 && dense->u.dense.l2 == 0.0f);
+    CU_ASSERT(dense->u.dense.kernel_init == LP_INIT_HE_NORMAL && dense->u.dense.use_bias);
+
+    char *buf = NULL, want[128], num[2][32];
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    CU_ASSERT_EQUAL(lp_model_summary(&m, f), LP_OK);
+    fclose(f);
+    snprintf(num[0], sizeof num[0], "%zu,%03zu", params / 1000, params % 1000);
+    snprintf(num[1], sizeof num[1], "%zu,%03zu", permuted / 1000, permuted % 1000);
+    snprintf(want, sizeof want, "total params: %s in %d tensors\n", num[0],
+             4 + 3 * n * 8 + 2 * 2 + 2); /* stem, blocks, projections, dense */
+    CU_ASSERT_PTR_NOT_NULL(strstr(buf, want));
+    snprintf(want, sizeof want, "permuted params: %s in %d groups (kernels with permute = true)\n",
+             num[1], 16 + 2 * n * (16 + 32 + 64) + 32 + 64 + 10);
+    CU_ASSERT_PTR_NOT_NULL(strstr(buf, want));
+    if (!strstr(buf, want)) printf("\n%s", buf);
+    free(buf);
+    lp_model_free(&m);
+}
+
+static void test_resnet_models(void) {
+    /* LAPERM.md's ResNet50 count. The same recipe with n = 3 gives 273,066 (the Keras
+     * example's ResNet20 v1: 274,442 in all, minus 1,376 BatchNorm running statistics). */
+    check_resnet_("models/resnet20.ini", 3, 273066, 270896);
+    check_resnet_("models/resnet50.ini", 8, 760266, 754736);
+
+    char *s = summary_("models/resnet20.ini");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    CU_ASSERT_PTR_NOT_NULL(strstr(s, "  7  s1b1        add        16x32x32                0  from "
+                                     "stem, relu\n"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(s, " 22  s2b1        add        32x16x16              544  from "
+                                     "s1b3, projection 1x1, stride 2, relu, init he_normal, bias, "
+                                     "l2 0.0001, permuted\n"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(s, " 48  avgpool_1   avgpool    64                      0  "
+                                     "window 8x8, stride 8, padding valid\n"));
+    free(s);
+}
+
 /* ---- shape inference of the spatial layers ------------------------------------------------- */
 
 #define IN3_(c, h, w) "[input]\nchannels = " #c "\nheight = " #h "\nwidth = " #w "\n"
@@ -164,6 +254,36 @@ static const shape_case_ shape_cases_[] = {
     /* dropout: any input, shape unchanged */
     {IN3_(8, 7, 5) "[dropout]\nrate = 0.5\n", {8, 7, 5}, 0},
     {IN_ FLAT_ "[dropout]\nrate = 0\n", {784, 1, 1}, 0},
+    /* add: prev's shape; parameters only with a projection (filters x cin + bias) */
+    {IN3_(4, 6, 6) "[conv2d]\nfilters = 4\nkernel = 3\npadding = same\n[batchnorm]\n"
+                   "[add]\nfrom = input_1\nactivation = relu\n",
+     {4, 6, 6},
+     156},
+    {IN3_(4, 6, 6) "[conv2d]\nfilters = 8\nkernel = 3\nstride = 2\npadding = same\n"
+                   "[batchnorm]\n[add]\nfrom = input_1\nprojection = true\n",
+     {8, 3, 3},
+     296 + 16 + 40},
+    {IN3_(4, 6, 6) "[conv2d]\nfilters = 8\nkernel = 3\nstride = 2\npadding = same\n"
+                   "[batchnorm]\n[add]\nfrom = input_1\nprojection = true\nbias = false\n",
+     {8, 3, 3},
+     296 + 16 + 32},
+    {IN3_(3, 8, 8) "[conv2d]\nfilters = 5\nkernel = 1\nstride = 2x4\n"
+                   "[dropout]\nrate = 0.5\n[add]\nfrom = input_1\nprojection = true\n",
+     {5, 4, 2},
+     20 + 20},
+    {IN3_(3, 8, 8) "[maxpool]\nsize = 2\n[maxpool]\nsize = 1\n[add]\nfrom = input_1\n"
+                   "projection = true\n",
+     {3, 4, 4},
+     12},
+    {IN3_(3, 8, 8) "[conv2d]\nfilters = 3\nkernel = 1\n[add]\nfrom = input_1\n"
+                   "projection = true\n",
+     {3, 8, 8},
+     12 + 12},
+    /* flat: a residual MLP, identity or projected (a dense layer in effect) */
+    {IN_ FLAT_ "[dense]\nunits = 784\n[add]\nname = r\nfrom = flatten_1\n"
+               "[dense]\nunits = 10\n[dense]\nunits = 10\n[add]\nfrom = r\nprojection = true\n",
+     {10, 1, 1},
+     615440 + 7850 + 110 + 7850},
 };
 
 static void test_shapes(void) {
@@ -317,7 +437,7 @@ typedef struct {
 
 #define NAME47_ "a234567890123456789012345678901234567890123456"
 #define SECTIONS_                                                                                  \
-    "input, flatten, dense, conv2d, maxpool, avgpool, globalavgpool, batchnorm, dropout"
+    "input, flatten, dense, conv2d, maxpool, avgpool, globalavgpool, batchnorm, dropout, add"
 static const bad_case_ bad_cases_[] = {
     {"", "bad.ini:1: no sections (a model file starts with [input], then one section per layer)"},
     {"# nothing\n; here\n",
@@ -432,6 +552,7 @@ static const bad_case_ bad_cases_[] = {
 #define SIZE2_ "(expected a positive integer, or height x width such as 5x3)"
 #define SPATIAL_ "needs a spatial input (channels x height x width) but gets the flat shape"
 #define VALID_ "(padding = valid needs the "
+#define SAME8_ "[conv2d]\nfilters = 8\nkernel = 3\npadding = same\n" /* 4 lines, 8x28x28 */
 static const bad_case_ bad_layer_cases_[] = {
     /* [conv2d] */
     {IN_ CONV_ "kernel = 3x\n", "bad.ini:7: bad value '3x' for 'kernel' in [conv2d] " SIZE2_},
@@ -552,6 +673,67 @@ static const bad_case_ bad_layer_cases_[] = {
      "bad.ini:6: missing value for 'rate' in [dropout] (expected a number >= 0 and < 1)"},
     {IN_ "[dropout]\nrate = 0.5\nsize = 2\n",
      "bad.ini:7: unknown key 'size' in [dropout] (expected one of: name, rate)"},
+    /* [add]: lines 5-8 are a conv to 8x28x28 (SAME8_), the add opens on line 9 */
+    {IN_ SAME8_ "[add]\n", "bad.ini:9: missing required key 'from' in [add]"},
+    {IN_ SAME8_ "[add]\nfrom = nope\n",
+     "bad.ini:10: 'from' = 'nope' in [add] names no layer above line 9 (expected the name of an "
+     "earlier layer)"},
+    {IN_ SAME8_ "[add]\nname = a\nfrom = a\n",
+     "bad.ini:11: 'from' = 'a' in [add] names no layer above line 9 (expected the name of an "
+     "earlier layer)"},
+    {IN_ SAME8_ "[add]\nfrom = later\n" SAME8_ "name = later\n",
+     "bad.ini:10: 'from' = 'later' in [add] names no layer above line 9 (expected the name of an "
+     "earlier layer)"},
+    {IN_ SAME8_ "[add]\nfrom = conv2d_1\n",
+     "bad.ini:10: 'from' = 'conv2d_1' in [add] names the previous layer, which is already the "
+     "other input (expected an earlier layer, such as the block's input)"},
+    {IN_ SAME8_ "[add]\nfrom = 1x\n",
+     "bad.ini:10: bad value '1x' for 'from' in [add] (expected an identifier: a letter or '_', "
+     "then letters, digits or '_', at most 47 characters)"},
+    {IN_ SAME8_ "[add]\nfrom = input_1\n",
+     "bad.ini:9: [add] cannot add 1x28x28 from 'input_1' (line 1) to 8x28x28 from 'conv2d_1' "
+     "(line 5): without a projection the shapes must be equal (set projection = true for a 1x1 "
+     "convolution shortcut)"},
+    {IN_ SAME8_ "[conv2d]\nfilters = 8\nkernel = 3\n[add]\nfrom = conv2d_1\n",
+     "bad.ini:12: [add] cannot add 8x28x28 from 'conv2d_1' (line 5) to 8x26x26 from 'conv2d_2' "
+     "(line 9): without a projection the shapes must be equal (set projection = true for a 1x1 "
+     "convolution shortcut)"},
+    {IN_ SAME8_ "[add]\nfrom = input_1\nprojection = yes\n",
+     "bad.ini:11: bad value 'yes' for 'projection' in [add] (expected true or false)"},
+    {IN_ SAME8_ "[add]\nfrom = input_1\nactivation = tanh\n",
+     "bad.ini:11: bad value 'tanh' for 'activation' in [add] (expected one of: none, relu)"},
+    {IN_ SAME8_ "[add]\nfrom = input_1\nstride = 2\n",
+     "bad.ini:11: unknown key 'stride' in [add] (expected one of: name, from, projection, "
+     "activation, init, bias, l2, permute)"},
+    {IN_ SAME8_ "[conv2d]\nfilters = 8\nkernel = 1\n[add]\nfrom = conv2d_1\nl2 = 1e-4\n",
+     "bad.ini:14: 'l2' is set but projection = false in [add] (it describes the projection: "
+     "remove it or set projection = true)"},
+    {IN_ SAME8_ "[conv2d]\nfilters = 8\nkernel = 1\n[add]\nfrom = conv2d_1\nprojection = false\n"
+                "permute = false\ninit = he_normal\n",
+     "bad.ini:15: 'permute' is set but projection = false in [add] (it describes the "
+     "projection: remove it or set projection = true)"},
+    {IN_ "[conv2d]\nfilters = 8\nkernel = 3\nstride = 2\n[add]\nfrom = input_1\n"
+         "projection = true\n",
+     "bad.ini:9: [add] cannot project 1x28x28 from 'input_1' (line 1) onto 8x13x13 from "
+     "'conv2d_1' (line 5): the projection is a 1x1 convolution whose stride is the ratio of the "
+     "sizes, so the height and width of 'input_1' must be whole multiples of those of "
+     "'conv2d_1'"},
+    {IN3_(2, 8, 8) "[conv2d]\nfilters = 4\nkernel = 1\nstride = 1x3\npadding = same\n"
+                   "[conv2d]\nfilters = 4\nkernel = 1\n[add]\nfrom = input_1\n"
+                   "projection = true\n",
+     "bad.ini:13: [add] cannot project 2x8x8 from 'input_1' (line 1) onto 4x8x3 from "
+     "'conv2d_2' (line 10): the projection is a 1x1 convolution whose stride is the ratio of the "
+     "sizes, so the height and width of 'input_1' must be whole multiples of those of "
+     "'conv2d_2'"},
+    {IN3_(2, 4, 4) "[conv2d]\nfilters = 3\nkernel = 3\n[conv2d]\nfilters = 5\nkernel = 2\n"
+                   "[add]\nfrom = input_1\nprojection = true\n",
+     "bad.ini:11: [add] cannot project 2x4x4 from 'input_1' (line 1) onto 5 from 'conv2d_2' "
+     "(line 8): a projection maps a spatial shape to a spatial one or a flat shape to a flat "
+     "one"},
+    {IN3_(65536, 1, 1) "[dense]\nunits = 1\n[dense]\nunits = 65537\n[add]\n"
+                       "from = input_1\nprojection = true\n",
+     "bad.ini:9: [add] projection kernel of 65537 x 65536 = 4295032832 weights exceeds the limit "
+     "of 2147483647 per tensor"},
 };
 
 static void check_bad_cases_(const bad_case_ *cases, int n) {
@@ -801,6 +983,75 @@ static void test_conv_params(void) {
     lp_model_free(&m);
 }
 
+/* [add]: `from` resolved to a layer index, defaults, and the projection's tensors laid out
+ * like a 1x1 conv's (filters, cin, 1, 1) over from's channels. */
+static void test_add_params(void) {
+    lp_model_spec m;
+    const char *text = IN3_(3, 8, 8) "[conv2d]\nname = x\nfilters = 4\nkernel = 3\n"
+                                     "padding = same\n[batchnorm]\n[add]\nfrom = input_1\n"
+                                     "projection = true\n[conv2d]\nfilters = 4\nkernel = 1\n"
+                                     "stride = 2\n[add]\nfrom = x\nprojection = true\n"
+                                     "init = glorot_normal\nl2 = 2e-4\npermute = false\n"
+                                     "bias = false\nactivation = relu\n[batchnorm]\n"
+                                     "[add]\nfrom = add_2\n";
+    lp_status s = lp_model_parse_text(text, "add.ini", &m);
+    if (s != LP_OK) printf("\n  %s\n", lp_last_error());
+    CU_ASSERT_EQUAL_FATAL(s, LP_OK);
+    CU_ASSERT_EQUAL_FATAL(m.n_layers, 8);
+    const lp_add_spec *a = &m.layers[3].u.add;
+    CU_ASSERT_STRING_EQUAL(m.layers[3].name, "add_1");
+    CU_ASSERT(a->from == 0 && a->projection && a->activation == LP_ACT_NONE);
+    CU_ASSERT(a->proj.filters == 4 && a->proj.stride_h == 1 && a->proj.stride_w == 1);
+    CU_ASSERT(a->proj.use_bias && a->proj.permute && a->proj.l2 == 0.0f);
+    CU_ASSERT(a->proj.kernel_init == LP_INIT_HE_UNIFORM && a->proj.activation == LP_ACT_NONE);
+    a = &m.layers[5].u.add;
+    CU_ASSERT(a->from == 1 && a->proj.stride_h == 2 && a->proj.stride_w == 2);
+    CU_ASSERT(!a->proj.use_bias && !a->proj.permute && a->activation == LP_ACT_RELU);
+    lp_shape o = m.layers[5].out, in = m.layers[5].in;
+    CU_ASSERT(o.c == 4 && o.h == 4 && o.w == 4 && in.c == 4 && in.h == 4 && in.w == 4);
+    a = &m.layers[7].u.add;
+    CU_ASSERT(a->from == 5 && !a->projection && a->proj.filters == 0);
+
+    lp_param_tensor *t = NULL;
+    int n = 0;
+    CU_ASSERT_EQUAL_FATAL(lp_model_params(&m, &t, &n), LP_OK);
+    CU_ASSERT_EQUAL_FATAL(n, 11); /* conv k+b, bn g+b, add_1 k+b, conv k+b, add_2 k, bn g+b */
+    const lp_param_tensor *k1 = &t[4], *b1 = &t[5], *k2 = &t[8];
+    CU_ASSERT(k1->layer == 3 && strcmp(k1->name, "kernel") == 0 && k1->rank == 4);
+    CU_ASSERT(k1->dims[0] == 4 && k1->dims[1] == 3 && k1->dims[2] == 1 && k1->dims[3] == 1);
+    CU_ASSERT(k1->count == 12 && k1->offset == 120 && k1->fan_in == 3 && k1->fan_out == 4);
+    CU_ASSERT(k1->groups == 4 && k1->group_size == 3 && k1->is_kernel && k1->permute_default);
+    CU_ASSERT(k1->init == LP_INIT_HE_UNIFORM && k1->l2 == 0.0f);
+    CU_ASSERT(b1->layer == 3 && strcmp(b1->name, "bias") == 0 && b1->count == 4);
+    CU_ASSERT(b1->offset == 132 && !b1->permute_default && b1->init == LP_INIT_ZEROS);
+    CU_ASSERT(k2->layer == 5 && k2->count == 16 && k2->offset == 156 && k2->fan_in == 4);
+    CU_ASSERT(k2->init == LP_INIT_GLOROT_NORMAL && k2->l2 == 2e-4f && !k2->permute_default);
+    CU_ASSERT(t[9].layer == 6 && strcmp(t[9].name, "gamma") == 0);
+    CU_ASSERT_EQUAL(lp_model_param_count(&m), 180);
+    free(t);
+
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    CU_ASSERT_EQUAL(lp_model_summary(&m, f), LP_OK);
+    fclose(f);
+    CU_ASSERT_PTR_NOT_NULL(strstr(buf,
+                                  "  3  add_1        add        4x8x8                  16  from "
+                                  "input_1, projection 1x1, stride 1, no activation, init "
+                                  "he_uniform, bias, permuted\n"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(buf,
+                                  "  5  add_2        add        4x4x4                  16  from "
+                                  "x, projection 1x1, stride 2, relu, init glorot_normal, no "
+                                  "bias, l2 0.0002, not permuted\n"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(buf,
+                                  "  7  add_3        add        4x4x4                   0  from "
+                                  "add_2, no activation\n"));
+    if (!strstr(buf, "add_3")) printf("\n%s", buf);
+    free(buf);
+    lp_model_free(&m);
+}
+
 static char *summary_(const char *rel) {
     lp_model_spec m;
     char *buf = NULL;
@@ -911,9 +1162,9 @@ static void test_names(void) {
     CU_ASSERT_STRING_EQUAL(lp_init_name(LP_INIT_GLOROT_UNIFORM), "glorot_uniform");
     CU_ASSERT_STRING_EQUAL(lp_init_name(LP_INIT_ZEROS), "zeros");
     CU_ASSERT_STRING_EQUAL(lp_init_name(LP_INIT_ONES), "ones");
-    const char *kinds[] = {"input",   "flatten",       "dense",     "conv2d", "maxpool",
-                           "avgpool", "globalavgpool", "batchnorm", "dropout"};
-    for (int k = LP_LAYER_INPUT; k <= LP_LAYER_DROPOUT; ++k)
+    const char *kinds[] = {"input",   "flatten",       "dense",     "conv2d",  "maxpool",
+                           "avgpool", "globalavgpool", "batchnorm", "dropout", "add"};
+    for (int k = LP_LAYER_INPUT; k <= LP_LAYER_ADD; ++k)
         CU_ASSERT_STRING_EQUAL(lp_layer_kind_name((lp_layer_kind)k), kinds[k]);
     char buf[48];
     CU_ASSERT_STRING_EQUAL(lp_shape_str((lp_shape){3, 32, 32}, buf, sizeof buf), "3x32x32");
@@ -926,6 +1177,7 @@ static void register_suites(void) {
     CU_add_test(s, "shipped models", test_shipped_models);
     CU_add_test(s, "syntax and defaults", test_syntax_and_defaults);
     CU_add_test(s, "conv models", test_conv_models);
+    CU_add_test(s, "resnet models", test_resnet_models);
     CU_add_test(s, "shapes", test_shapes);
     CU_add_test(s, "layer defaults", test_layer_defaults);
     CU_add_test(s, "bad input", test_bad_input);
@@ -933,6 +1185,7 @@ static void register_suites(void) {
     CU_add_test(s, "files", test_files);
     CU_add_test(s, "params", test_params);
     CU_add_test(s, "conv params", test_conv_params);
+    CU_add_test(s, "add params", test_add_params);
     CU_add_test(s, "summary", test_summary);
     CU_add_test(s, "names", test_names);
 }

@@ -29,6 +29,7 @@ typedef enum {
     LP_LAYER_GLOBALAVGPOOL,
     LP_LAYER_BATCHNORM,
     LP_LAYER_DROPOUT,
+    LP_LAYER_ADD,
 } lp_layer_kind;
 typedef enum { LP_ACT_NONE, LP_ACT_RELU } lp_activation;
 typedef enum {
@@ -93,6 +94,20 @@ typedef struct {
 
 #define LP_LAYER_NAME_MAX 48 /* including the terminating NUL */
 
+/* [add]: a residual join, out = prev + shortcut(from), then the activation. `from` names
+ * an earlier layer other than the previous one. Without a projection the shortcut is the
+ * identity and from's shape must equal prev's; with one it is a 1x1 convolution (the
+ * Keras resnet_v1 shortcut) with prev's channel count as filters and the stride that maps
+ * from's height and width exactly onto prev's. The parser fills `from` and proj's sizes;
+ * proj's init, bias, l2 and permute come from the section's keys. */
+typedef struct {
+    char from_name[LP_LAYER_NAME_MAX];
+    int from; /* index into lp_model_spec.layers */
+    bool projection;
+    lp_activation activation;
+    lp_conv2d_spec proj; /* valid only with projection: kh = kw = 1, no activation */
+} lp_add_spec;
+
 typedef struct {
     lp_layer_kind kind;
     int line; /* line of the [section] header, for messages */
@@ -104,6 +119,7 @@ typedef struct {
         lp_pool_spec pool;
         lp_batchnorm_spec bn;
         lp_dropout_spec dropout;
+        lp_add_spec add;
     } u;
 } lp_layer_spec;
 
@@ -131,7 +147,8 @@ typedef struct {
     char name[16]; /* "kernel" | "bias" | "gamma" | "beta" */
     int rank;
     int dims[4];         /* row-major, so a LaPerm group is a contiguous row:
-                            dense kernel (units, in); conv kernel (filters, cin, kh, kw) */
+                            dense kernel (units, in); conv kernel (filters, cin, kh, kw);
+                            [add] projection kernel (filters, cin, 1, 1) as a conv's */
     size_t count;        /* product of dims; at most INT_MAX */
     size_t offset;       /* elements before this tensor in the flat buffer */
     int fan_in, fan_out; /* dense (in, units); conv (cin*kh*kw, filters*kh*kw) as Keras;
