@@ -209,7 +209,7 @@ lp_status lp_train(lp_runtime *rt, const lp_model_spec *model, const lp_dataset 
             break;
         }
         lp_epoch_metrics m = {.epoch = epoch + 1, .step = t.step, .learning_rate = lr,
-                              .epoch_seconds = secs};
+                              .epoch_seconds = secs, .samples = samples};
         s = running_stats_(&t, (samples + cfg->batch - 1) / cfg->batch, samples,
                            &m.train_loss, &m.train_accuracy);
         /* The weights as the inner optimizer left them (what a Keras-style loop would

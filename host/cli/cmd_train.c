@@ -292,7 +292,6 @@ int cli_train(int argc, char **argv) {
     const lp_device_info *dev = lp_runtime_device(rt);
     cli_progress prog;
     cli_progress_init(&prog, a.progress);
-    prog.train_samples = train.n;
     prog.laperm = a.cfg.laperm;
     size_t params = lp_model_param_count(&model);
     printf("laperm %s: %s (%zu parameters) on %s [%d:%d, %s]\n", LAPERM_VERSION, a.model, params,

@@ -41,7 +41,7 @@ static void on_epoch_(void *ctx, const lp_epoch_metrics *m, int epochs) {
            epochs >= 10 ? 2 : 1, m->epoch, epochs, m->step, m->train_loss,
            100.0 * m->train_accuracy, m->test_loss, 100.0 * m->test_accuracy, unsynced,
            m->learning_rate,
-           m->epoch_seconds, m->epoch_seconds > 0 ? pr->train_samples / m->epoch_seconds : 0.0,
+           m->epoch_seconds, m->epoch_seconds > 0 ? (double)m->samples / m->epoch_seconds : 0.0,
            m->syncs);
     fflush(stdout);
 }

@@ -10,7 +10,6 @@ typedef struct {
     bool tty;   /* draw a bar, rewritten in place */
     bool quiet; /* nothing per epoch */
     bool bar_drawn;
-    int train_samples; /* per epoch, for images/s */
     bool laperm;       /* also show the unsynced accuracy */
 } cli_progress;
 

@@ -48,6 +48,7 @@ typedef struct {
     double test_loss_unsynced, test_accuracy_unsynced;
     double epoch_seconds, elapsed_seconds;
     long long syncs;
+    long long samples; /* images trained this epoch (for rates; not stored) */
 } lp_epoch_metrics;
 
 typedef struct lp_results lp_results;
