@@ -25,18 +25,6 @@ typedef struct {
     cl_mem dx;          /* (max_batch, from_features): the projection's dx before it is added */
 } add_state_;
 
-/* A device buffer of `bytes` zero bytes, written from the host. Forward fills every buffer
- * before anything reads it, but Oclgrind 21.10 may report a kernel-only buffer that reuses
- * the memory of a released one as uninitialised; one host write at build time avoids that. */
-static lp_status add_buffer_(lp_runtime *rt, size_t bytes, const char *what, cl_mem *out) {
-    LP_TRY(lp_buffer_create(rt, bytes, what, out));
-    void *zero = calloc(1, bytes ? bytes : 1);
-    if (!zero) return lp_fail(LP_ERR_NO_MEMORY, "out of host memory");
-    lp_status s = lp_buffer_write(rt, *out, 0, bytes, zero);
-    free(zero);
-    return s;
-}
-
 static lp_status add_launch_(lp_runtime *rt, cl_kernel k, int total, const char *label) {
     size_t local = lp_runtime_wgs(rt, k, 256), global = (size_t)total;
     return lp_launch(rt, k, 1, &global, &local, label);
@@ -129,7 +117,7 @@ static lp_status add_init_projection_(lp_network *net, lp_layer *l, add_state_ *
     d->src.out_features = (size_t)d->from_features;
     if (d->shortcut_dx) {
         size_t bytes = (size_t)net->max_batch * d->from_features * sizeof(float);
-        LP_TRY(add_buffer_(net->rt, bytes, "add projection dx", &d->dx));
+        LP_TRY(lp_buffer_create_zeroed(net->rt, bytes, "add projection dx", &d->dx));
         d->src.dout = d->dx;
     }
     d->proj = (lp_layer){.spec = &d->spec,
@@ -188,7 +176,7 @@ lp_status lp_layer_init_add(lp_network *net, lp_layer *l) {
         return lp_fail(LP_ERR_INVALID_ARG, "layer '%s': no gradient buffer upstream", ls->name);
     l->owns_buffers = true;
     size_t bytes = (size_t)net->max_batch * features * sizeof(float);
-    LP_TRY(add_buffer_(net->rt, bytes, "add activations", &l->out));
-    LP_TRY(add_buffer_(net->rt, bytes, "add gradients", &l->dout));
+    LP_TRY(lp_buffer_create_zeroed(net->rt, bytes, "add activations", &l->out));
+    LP_TRY(lp_buffer_create_zeroed(net->rt, bytes, "add gradients", &l->dout));
     return d->projected ? add_init_projection_(net, l, d) : LP_OK;
 }

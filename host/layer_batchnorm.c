@@ -23,18 +23,6 @@ typedef struct {
     cl_mem saved;   /* (2, channels): last training batch's mean and 1/sqrt(var + eps) */
 } bn_state_;
 
-/* A device buffer of `bytes` zero bytes, written from the host. Forward fills every buffer
- * before anything reads it, but Oclgrind 21.10 may report a kernel-only buffer that reuses
- * the memory of a released one as uninitialised; one host write at build time avoids that. */
-static lp_status bn_buffer_(lp_runtime *rt, size_t bytes, const char *what, cl_mem *out) {
-    LP_TRY(lp_buffer_create(rt, bytes, what, out));
-    void *zero = calloc(1, bytes ? bytes : 1);
-    if (!zero) return lp_fail(LP_ERR_NO_MEMORY, "out of host memory");
-    lp_status s = lp_buffer_write(rt, *out, 0, bytes, zero);
-    free(zero);
-    return s;
-}
-
 /* Work-group for a per-channel reduction over m values: a power of two, no larger than
  * m needs (flat layers reduce over only the batch). */
 static size_t bn_group_size_(lp_runtime *rt, cl_kernel k, int m) {
@@ -177,7 +165,7 @@ lp_status lp_layer_init_batchnorm(lp_network *net, lp_layer *l) {
 
     size_t stat_bytes = 2 * (size_t)b->channels * sizeof(float);
     LP_TRY(lp_buffer_create(net->rt, stat_bytes, "batchnorm running statistics", &b->running));
-    LP_TRY(bn_buffer_(net->rt, stat_bytes, "batchnorm batch statistics", &b->saved));
+    LP_TRY(lp_buffer_create_zeroed(net->rt, stat_bytes, "batchnorm batch statistics", &b->saved));
     float *init = malloc(stat_bytes);
     if (!init) return lp_fail(LP_ERR_NO_MEMORY, "out of host memory");
     for (int c = 0; c < b->channels; ++c) {
@@ -189,6 +177,6 @@ lp_status lp_layer_init_batchnorm(lp_network *net, lp_layer *l) {
     LP_TRY(s);
     l->owns_buffers = true;
     size_t bytes = (size_t)net->max_batch * l->out_features * sizeof(float);
-    LP_TRY(bn_buffer_(net->rt, bytes, "batchnorm activations", &l->out));
-    return bn_buffer_(net->rt, bytes, "batchnorm gradients", &l->dout);
+    LP_TRY(lp_buffer_create_zeroed(net->rt, bytes, "batchnorm activations", &l->out));
+    return lp_buffer_create_zeroed(net->rt, bytes, "batchnorm gradients", &l->dout);
 }

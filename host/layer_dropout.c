@@ -21,18 +21,6 @@ typedef struct {
     int training;
 } dropout_state_;
 
-/* A device buffer of `bytes` zero bytes, written from the host. Forward fills every buffer
- * before anything reads it, but Oclgrind 21.10 may report a kernel-only buffer that reuses
- * the memory of a released one as uninitialised; one host write at build time avoids that. */
-static lp_status dropout_buffer_(lp_runtime *rt, size_t bytes, const char *what, cl_mem *out) {
-    LP_TRY(lp_buffer_create(rt, bytes, what, out));
-    void *zero = calloc(1, bytes ? bytes : 1);
-    if (!zero) return lp_fail(LP_ERR_NO_MEMORY, "out of host memory");
-    lp_status s = lp_buffer_write(rt, *out, 0, bytes, zero);
-    free(zero);
-    return s;
-}
-
 static lp_status dropout_run_(lp_network *net, dropout_state_ *d, cl_mem in, cl_mem out, int total,
                               const char *label) {
     cl_kernel k;
@@ -99,6 +87,6 @@ lp_status lp_layer_init_dropout(lp_network *net, lp_layer *l) {
     d->stream = DROPOUT_STREAM_ + (cl_uint)l->index;
     l->owns_buffers = true;
     size_t bytes = (size_t)net->max_batch * l->out_features * sizeof(float);
-    LP_TRY(dropout_buffer_(net->rt, bytes, "dropout activations", &l->out));
-    return dropout_buffer_(net->rt, bytes, "dropout gradients", &l->dout);
+    LP_TRY(lp_buffer_create_zeroed(net->rt, bytes, "dropout activations", &l->out));
+    return lp_buffer_create_zeroed(net->rt, bytes, "dropout gradients", &l->dout);
 }

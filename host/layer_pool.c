@@ -13,18 +13,6 @@ typedef struct {
     cl_mem argmax; /* (max_batch, c, oh, ow) ints, max pooling only */
 } pool_state_;
 
-/* A device buffer of `bytes` zero bytes, written from the host. Forward fills every buffer
- * before anything reads it, but Oclgrind 21.10 may report a kernel-only buffer that reuses
- * the memory of a released one as uninitialised; one host write at build time avoids that. */
-static lp_status pool_buffer_(lp_runtime *rt, size_t bytes, const char *what, cl_mem *out) {
-    LP_TRY(lp_buffer_create(rt, bytes, what, out));
-    void *zero = calloc(1, bytes ? bytes : 1);
-    if (!zero) return lp_fail(LP_ERR_NO_MEMORY, "out of host memory");
-    lp_status s = lp_buffer_write(rt, *out, 0, bytes, zero);
-    free(zero);
-    return s;
-}
-
 /* Sets the arguments shared by lp_pool_forward and lp_pool_backward from index 3 on. */
 static void pool_args_(cl_kernel k, const pool_state_ *p, int total) {
     LP_ARG(k, 3, total);
@@ -141,8 +129,8 @@ lp_status lp_layer_init_pool(lp_network *net, lp_layer *l) {
         return lp_fail(LP_ERR_INVALID_ARG, "layer '%s': no gradient buffer upstream", ls->name);
     l->owns_buffers = true;
     size_t outs = (size_t)net->max_batch * l->out_features;
-    LP_TRY(pool_buffer_(net->rt, outs * sizeof(float), "pooling activations", &l->out));
-    LP_TRY(pool_buffer_(net->rt, outs * sizeof(float), "pooling gradients", &l->dout));
+    LP_TRY(lp_buffer_create_zeroed(net->rt, outs * sizeof(float), "pooling activations", &l->out));
+    LP_TRY(lp_buffer_create_zeroed(net->rt, outs * sizeof(float), "pooling gradients", &l->dout));
     if (p->mode != POOL_MAX_) return LP_OK;
-    return pool_buffer_(net->rt, outs * sizeof(int), "max pooling argmax", &p->argmax);
+    return lp_buffer_create_zeroed(net->rt, outs * sizeof(int), "max pooling argmax", &p->argmax);
 }

@@ -13,7 +13,8 @@ lp_status lp_cl_check(cl_int err, const char *what) {
 
 static size_t floor_pow2_(size_t x) {
     size_t p = 1;
-    while (p * 2 <= x) p *= 2;
+    while (p * 2 <= x)
+        p *= 2;
     return p;
 }
 
@@ -55,7 +56,8 @@ lp_status lp_runtime_create(const lp_runtime_options *opt, lp_runtime **out) {
 void lp_runtime_destroy(lp_runtime *rt) {
     if (!rt) return;
     if (rt->queue) clFinish(rt->queue);
-    for (int i = 0; i < rt->n_pending; ++i) clReleaseEvent(rt->pending[i].event);
+    for (int i = 0; i < rt->n_pending; ++i)
+        clReleaseEvent(rt->pending[i].event);
     for (int i = 0; i < rt->n_kernels; ++i) {
         clReleaseKernel(rt->kernels[i].kernel);
         free(rt->kernels[i].program);
@@ -172,8 +174,9 @@ lp_status lp_launch(lp_runtime *rt, cl_kernel k, cl_uint dims, const size_t *glo
         if (g[d] == 0) return LP_OK; /* nothing to do; OpenCL rejects empty ranges */
         if (local) {
             if (local[d] == 0 || local[d] > rt->info.max_work_item_sizes[d])
-                return lp_fail(LP_ERR_INVALID_ARG, "%s: local size %zu exceeds the device limit %zu",
-                               label, local[d], rt->info.max_work_item_sizes[d]);
+                return lp_fail(LP_ERR_INVALID_ARG,
+                               "%s: local size %zu exceeds the device limit %zu", label, local[d],
+                               rt->info.max_work_item_sizes[d]);
             g[d] = (g[d] + local[d] - 1) / local[d] * local[d];
         }
     }
@@ -201,12 +204,26 @@ lp_status lp_buffer_create(lp_runtime *rt, size_t bytes, const char *what, cl_me
     return LP_OK;
 }
 
+lp_status lp_buffer_create_zeroed(lp_runtime *rt, size_t bytes, const char *what, cl_mem *out) {
+    void *zeros = calloc(1, bytes ? bytes : 4);
+    if (!zeros) return lp_fail(LP_ERR_NO_MEMORY, "out of host memory zeroing %s", what);
+    cl_int err;
+    *out = clCreateBuffer(rt->context, CL_MEM_READ_WRITE | CL_MEM_COPY_HOST_PTR, bytes ? bytes : 4,
+                          zeros, &err);
+    free(zeros);
+    if (err != CL_SUCCESS) {
+        return lp_fail(LP_ERR_OPENCL, "allocating %zu bytes for %s on %s: %s (%d)", bytes, what,
+                       rt->info.device_name, lp_cl_error_name(err), err);
+    }
+    return LP_OK;
+}
+
 lp_status lp_buffer_write(lp_runtime *rt, cl_mem buf, size_t offset, size_t bytes,
                           const void *src) {
     if (!bytes) return LP_OK;
-    return lp_cl_check(clEnqueueWriteBuffer(rt->queue, buf, CL_TRUE, offset, bytes, src, 0, NULL,
-                                            NULL),
-                       "clEnqueueWriteBuffer");
+    return lp_cl_check(
+        clEnqueueWriteBuffer(rt->queue, buf, CL_TRUE, offset, bytes, src, 0, NULL, NULL),
+        "clEnqueueWriteBuffer");
 }
 
 lp_status lp_buffer_read(lp_runtime *rt, cl_mem buf, size_t offset, size_t bytes, void *dst) {
@@ -218,9 +235,11 @@ lp_status lp_buffer_read(lp_runtime *rt, cl_mem buf, size_t offset, size_t bytes
 
 lp_status lp_buffer_fill_zero(lp_runtime *rt, cl_mem buf, size_t offset, size_t bytes) {
     if (!bytes) return LP_OK;
-    if (offset % sizeof(float) || bytes % sizeof(float) || (offset + bytes) / sizeof(float) > INT_MAX)
-        return lp_fail(LP_ERR_INVALID_ARG, "lp_buffer_fill_zero: offset %zu and size %zu must be "
-                                           "multiples of 4 bytes, below 2^31 floats",
+    if (offset % sizeof(float) || bytes % sizeof(float) ||
+        (offset + bytes) / sizeof(float) > INT_MAX)
+        return lp_fail(LP_ERR_INVALID_ARG,
+                       "lp_buffer_fill_zero: offset %zu and size %zu must be "
+                       "multiples of 4 bytes, below 2^31 floats",
                        offset, bytes);
     cl_kernel k;
     LP_TRY(lp_runtime_kernel(rt, "fill", "lp_fill_float", NULL, &k));
@@ -245,7 +264,8 @@ lp_status lp_runtime_profile_collect(lp_runtime *rt) {
         clGetEventProfilingInfo(pe->event, CL_PROFILING_COMMAND_END, sizeof t1, &t1, NULL);
         clReleaseEvent(pe->event);
         int j = 0;
-        while (j < rt->n_profile && strcmp(rt->profile[j].label, pe->label) != 0) ++j;
+        while (j < rt->n_profile && strcmp(rt->profile[j].label, pe->label) != 0)
+            ++j;
         if (j == rt->n_profile) {
             if (rt->n_profile == rt->cap_profile) {
                 int cap = rt->cap_profile ? rt->cap_profile * 2 : 32;

@@ -32,28 +32,11 @@ static size_t floor_pow2_(size_t x) {
     return p;
 }
 
-/* Workspace buffers start zeroed from the host (CL_MEM_COPY_HOST_PTR) rather than
- * uninitialised: Oclgrind 21.10 keeps the "initialised" state of a device-only buffer
- * from whatever buffer last had its id, and then reports (flaky) reads of values our
- * own kernels wrote as uninitialised. Growth is rare, so the copy costs little. */
-static lp_status create_zeroed_(lp_runtime *rt, size_t bytes, const char *what, cl_mem *out) {
-    void *zeros = calloc(1, bytes);
-    if (!zeros) return lp_fail(LP_ERR_NO_MEMORY, "out of host memory zeroing %s", what);
-    cl_int err;
-    *out = clCreateBuffer(lp_runtime_context(rt), CL_MEM_READ_WRITE | CL_MEM_COPY_HOST_PTR, bytes,
-                          zeros, &err);
-    free(zeros);
-    if (err != CL_SUCCESS)
-        return lp_fail(LP_ERR_OPENCL, "allocating %zu bytes for %s on %s: %s (%d)", bytes, what,
-                       lp_runtime_device(rt)->device_name, lp_cl_error_name(err), err);
-    return LP_OK;
-}
-
 static lp_status grow_(lp_segsort *s, cl_mem *buf, size_t *have, size_t want, size_t elem_bytes,
                        const char *what) {
     if (*buf && *have >= want) return LP_OK;
     cl_mem grown = NULL;
-    LP_TRY(create_zeroed_(s->rt, want * elem_bytes, what, &grown));
+    LP_TRY(lp_buffer_create_zeroed(s->rt, want * elem_bytes, what, &grown));
     /* The old buffer lives on until the commands queued on it finish. */
     if (*buf) clReleaseMemObject(*buf);
     *buf = grown;

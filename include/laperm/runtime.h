@@ -44,8 +44,8 @@ lp_status lp_device_select(const char *selector, lp_device_info *out);
 typedef struct lp_runtime lp_runtime;
 
 typedef struct {
-    const char *device;  /* selector as above */
-    bool profiling;      /* record one event per launch, see lp_runtime_profile_report */
+    const char *device; /* selector as above */
+    bool profiling;     /* record one event per launch, see lp_runtime_profile_report */
 } lp_runtime_options;
 
 lp_status lp_runtime_create(const lp_runtime_options *opt, lp_runtime **out);
@@ -82,8 +82,12 @@ lp_status lp_cl_check(cl_int err, const char *what);
 
 /* Buffer helpers (blocking unless noted). */
 lp_status lp_buffer_create(lp_runtime *rt, size_t bytes, const char *what, cl_mem *out);
-lp_status lp_buffer_write(lp_runtime *rt, cl_mem buf, size_t offset, size_t bytes,
-                          const void *src);
+/* A buffer whose bytes are zero, copied from the host at creation. Kernels that write a
+ * buffer before reading it don't need this, but Oclgrind 21.10 can report a kernel-only
+ * buffer that reuses a released one's memory as uninitialised; buffers created this way
+ * never are. Use it for buffers created once (layers, workspaces), not per step. */
+lp_status lp_buffer_create_zeroed(lp_runtime *rt, size_t bytes, const char *what, cl_mem *out);
+lp_status lp_buffer_write(lp_runtime *rt, cl_mem buf, size_t offset, size_t bytes, const void *src);
 lp_status lp_buffer_read(lp_runtime *rt, cl_mem buf, size_t offset, size_t bytes, void *dst);
 lp_status lp_buffer_fill_zero(lp_runtime *rt, cl_mem buf, size_t offset, size_t bytes);
 lp_status lp_runtime_finish(lp_runtime *rt);
