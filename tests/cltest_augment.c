@@ -9,13 +9,6 @@
 #include "laperm/augment.h"
 #include "lp_test.h"
 
-#define OK_(expr)                                                                                  \
-    do {                                                                                           \
-        lp_status ok_s_ = (expr);                                                                  \
-        if (ok_s_ != LP_OK) printf("\n  %s: %s\n", #expr, lp_last_error());                        \
-        CU_ASSERT_EQUAL(ok_s_, LP_OK);                                                             \
-    } while (0)
-
 #define SENTINEL_ 12345.5f
 #define Y_UNSET_ (-7)
 
@@ -85,8 +78,8 @@ static bool set_make_(set_ *s, int n, int c, int h, int w, int idx_len, int cap_
 static void set_stats_(set_ *s, float mean, float inv) {
     for (size_t f = 0; f < s->features; ++f)
         s->mean[f] = mean, s->inv[f] = inv;
-    OK_(lp_buffer_write(lp_test_rt, s->dmean, 0, s->features * sizeof(float), s->mean));
-    OK_(lp_buffer_write(lp_test_rt, s->dinv, 0, s->features * sizeof(float), s->inv));
+    LP_TEST_OK(lp_buffer_write(lp_test_rt, s->dmean, 0, s->features * sizeof(float), s->mean));
+    LP_TEST_OK(lp_buffer_write(lp_test_rt, s->dinv, 0, s->features * sizeof(float), s->inv));
 }
 
 static void set_free_(set_ *s) {
@@ -248,7 +241,7 @@ static void test_identity(void) {
     for (int k = 0; k < s.n; ++k)
         for (int p = 0; p < 256; ++p)
             s.pix[k * 256 + p] = (uint8_t)(p * 7 + k * 37); /* 7 is odd: a permutation */
-    OK_(lp_buffer_write(lp_test_rt, s.dpix, 0, (size_t)s.n * s.features, s.pix));
+    LP_TEST_OK(lp_buffer_write(lp_test_rt, s.dpix, 0, (size_t)s.n * s.features, s.pix));
     size_t xn = (size_t)(rows + 1) * s.features;
     float *x = malloc(xn * sizeof *x), *want = malloc(xn * sizeof *want);
     int32_t y[4];
@@ -278,7 +271,7 @@ static void test_stats_follow_pixels(void) {
     CU_ASSERT_FATAL(set_make_(&s, 1, 2, 6, 5, rows, rows, 21));
     for (size_t f = 0; f < s.features; ++f)
         s.mean[f] = (float)s.pix[f] / 255.0f;
-    OK_(lp_buffer_write(lp_test_rt, s.dmean, 0, s.features * sizeof(float), s.mean));
+    LP_TEST_OK(lp_buffer_write(lp_test_rt, s.dmean, 0, s.features * sizeof(float), s.mean));
     size_t xn = (size_t)(rows + 1) * s.features;
     float *x = malloc(xn * sizeof *x), *want = calloc(xn, sizeof *want);
     int32_t y[6];
@@ -476,9 +469,9 @@ static void test_arguments(void) {
                 "lp_op_augment_batch: first 0, rows 2 and epoch -1 must be >= 0 (and first + "
                 "rows fit an int)");
     /* no rows: nothing enqueued, nothing written */
-    OK_(lp_op_augment_batch(rt, NULL, 1, 0, s.dpix, s.dlab, s.didx, 0, 0, 1, 3, 3, s.dmean, s.dinv,
+    LP_TEST_OK(lp_op_augment_batch(rt, NULL, 1, 0, s.dpix, s.dlab, s.didx, 0, 0, 1, 3, 3, s.dmean, s.dinv,
                             s.dx, s.dy));
-    OK_(lp_runtime_finish(rt));
+    LP_TEST_OK(lp_runtime_finish(rt));
     set_free_(&s);
 }
 

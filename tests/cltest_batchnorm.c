@@ -10,13 +10,6 @@
 #include "layer.h"
 #include "lp_test.h"
 
-#define OK_(expr)                                                                                  \
-    do {                                                                                           \
-        lp_status ok_s_ = (expr);                                                                  \
-        if (ok_s_ != LP_OK) printf("\n  %s: %s\n", #expr, lp_last_error());                        \
-        CU_ASSERT_EQUAL(ok_s_, LP_OK);                                                             \
-    } while (0)
-
 #define SENTINEL_ 12345.5f
 /* Parameters sit after a few unrelated values: the layer must honour tensor offsets. */
 #define PARAM_LEAD_ 3
@@ -217,8 +210,8 @@ static bool case_init_(bn_case_ *bc, int c, int h, int w, int max_batch, int n, 
         bc->gamma[ch] = bc->p[PARAM_LEAD_ + ch];
         bc->beta[ch] = bc->p[PARAM_LEAD_ + c + ch];
     }
-    OK_(lp_buffer_write(lp_test_rt, bc->r.in->out, 0, bc->nx * 4, bc->x));
-    OK_(lp_buffer_write(lp_test_rt, bc->r.net->params, 0, bc->np * 4, bc->p));
+    LP_TEST_OK(lp_buffer_write(lp_test_rt, bc->r.in->out, 0, bc->nx * 4, bc->x));
+    LP_TEST_OK(lp_buffer_write(lp_test_rt, bc->r.net->params, 0, bc->np * 4, bc->p));
     return true;
 }
 
@@ -239,8 +232,8 @@ static void check_train_forward_(int c, int h, int w, int max_batch, int n, bool
     float *y = floats_(nv);
     CU_ASSERT_FATAL(want != NULL);
     ref_train_(&bc.g, bc.xd, bc.gamma, bc.beta, want, NULL, NULL, NULL);
-    OK_(lp_network_forward(bc.r.net, n, true));
-    OK_(lp_buffer_read(lp_test_rt, bc.r.l->out, 0, nv * 4, y));
+    LP_TEST_OK(lp_network_forward(bc.r.net, n, true));
+    LP_TEST_OK(lp_buffer_read(lp_test_rt, bc.r.l->out, 0, nv * 4, y));
     char what[128];
     case_name_(what, sizeof what, &bc, "training forward");
     /* Inputs around `center` lose their low bits in float: the margin scales with it. */
@@ -284,15 +277,15 @@ static void check_running_(int c, int h, int w, int n, bool relu, uint64_t seed)
         rv[ch] = 1.0;
     }
     ref_infer_(&bc.g, bc.xd, bc.gamma, bc.beta, rm, rv, want);
-    OK_(lp_network_forward(bc.r.net, n, false));
-    OK_(lp_buffer_read(lp_test_rt, bc.r.l->out, 0, nv * 4, y));
+    LP_TEST_OK(lp_network_forward(bc.r.net, n, false));
+    LP_TEST_OK(lp_buffer_read(lp_test_rt, bc.r.l->out, 0, nv * 4, y));
     case_name_(what, sizeof what, &bc, "inference with the initial statistics");
     CU_ASSERT(close_to_(y, want, nv, 1e-5, 1e-5, what));
 
     double m = (double)n * h * w;
     uint64_t rng = seed * 31;
     for (int pass = 0; pass < 2; ++pass) {
-        OK_(lp_network_forward(bc.r.net, n, true));
+        LP_TEST_OK(lp_network_forward(bc.r.net, n, true));
         ref_train_(&bc.g, bc.xd, bc.gamma, bc.beta, want, NULL, bm, bv);
         for (int ch = 0; ch < c; ++ch) {
             double unbiased = m > 1 ? bv[ch] * m / (m - 1) : bv[ch];
@@ -304,11 +297,11 @@ static void check_running_(int c, int h, int w, int n, bool relu, uint64_t seed)
             bc.x[i] = 2.0f * bc.x[i] + lp_test_uniform(&rng, -0.25f, 1.0f);
             bc.xd[i] = bc.x[i];
         }
-        OK_(lp_buffer_write(lp_test_rt, bc.r.in->out, 0, bc.nx * 4, bc.x));
+        LP_TEST_OK(lp_buffer_write(lp_test_rt, bc.r.in->out, 0, bc.nx * 4, bc.x));
     }
     ref_infer_(&bc.g, bc.xd, bc.gamma, bc.beta, rm, rv, want);
-    OK_(lp_network_forward(bc.r.net, n, false));
-    OK_(lp_buffer_read(lp_test_rt, bc.r.l->out, 0, nv * 4, y));
+    LP_TEST_OK(lp_network_forward(bc.r.net, n, false));
+    LP_TEST_OK(lp_buffer_read(lp_test_rt, bc.r.l->out, 0, nv * 4, y));
     case_name_(what, sizeof what, &bc, "inference after two training passes");
     CU_ASSERT(close_to_(y, want, nv, 2e-5, 1e-4, what));
     free(want);
@@ -407,13 +400,13 @@ static void check_backward_(int c, int h, int w, int max_batch, int n, bool relu
             g[i] = NAN;
         for (size_t i = 0; i < bc.nx; ++i)
             d[i] = SENTINEL_;
-        OK_(lp_buffer_write(lp_test_rt, bc.r.net->grads, 0, bc.np * 4, g));
-        OK_(lp_buffer_write(lp_test_rt, bc.r.in->dout, 0, bc.nx * 4, d));
-        OK_(lp_buffer_write(lp_test_rt, bc.r.l->dout, 0, ndy * 4, dy));
-        OK_(lp_network_forward(bc.r.net, n, true));
-        OK_(lp_network_backward(bc.r.net, n));
-        OK_(lp_buffer_read(lp_test_rt, bc.r.net->grads, 0, bc.np * 4, g));
-        OK_(lp_buffer_read(lp_test_rt, bc.r.in->dout, 0, bc.nx * 4, d));
+        LP_TEST_OK(lp_buffer_write(lp_test_rt, bc.r.net->grads, 0, bc.np * 4, g));
+        LP_TEST_OK(lp_buffer_write(lp_test_rt, bc.r.in->dout, 0, bc.nx * 4, d));
+        LP_TEST_OK(lp_buffer_write(lp_test_rt, bc.r.l->dout, 0, ndy * 4, dy));
+        LP_TEST_OK(lp_network_forward(bc.r.net, n, true));
+        LP_TEST_OK(lp_network_backward(bc.r.net, n));
+        LP_TEST_OK(lp_buffer_read(lp_test_rt, bc.r.net->grads, 0, bc.np * 4, g));
+        LP_TEST_OK(lp_buffer_read(lp_test_rt, bc.r.in->dout, 0, bc.nx * 4, d));
     }
     CU_ASSERT(memcmp(grads + PARAM_LEAD_, again + PARAM_LEAD_, 2 * (size_t)c * 4) == 0);
     CU_ASSERT(memcmp(dx, dx_again, bc.nx * 4) == 0);
@@ -487,13 +480,13 @@ static void test_no_dx(void) {
     }
     for (size_t i = 0; i < bc.np; ++i)
         g[i] = NAN;
-    OK_(lp_buffer_write(lp_test_rt, bc.r.net->grads, 0, bc.np * 4, g));
-    OK_(lp_buffer_write(lp_test_rt, bc.r.in->dout, 0, bc.nx * 4, dx));
-    OK_(lp_buffer_write(lp_test_rt, bc.r.l->dout, 0, bc.nx * 4, dy));
-    OK_(lp_network_forward(bc.r.net, 3, true));
-    OK_(lp_network_backward(bc.r.net, 3));
-    OK_(lp_buffer_read(lp_test_rt, bc.r.net->grads, 0, bc.np * 4, g));
-    OK_(lp_buffer_read(lp_test_rt, bc.r.in->dout, 0, bc.nx * 4, dx));
+    LP_TEST_OK(lp_buffer_write(lp_test_rt, bc.r.net->grads, 0, bc.np * 4, g));
+    LP_TEST_OK(lp_buffer_write(lp_test_rt, bc.r.in->dout, 0, bc.nx * 4, dx));
+    LP_TEST_OK(lp_buffer_write(lp_test_rt, bc.r.l->dout, 0, bc.nx * 4, dy));
+    LP_TEST_OK(lp_network_forward(bc.r.net, 3, true));
+    LP_TEST_OK(lp_network_backward(bc.r.net, 3));
+    LP_TEST_OK(lp_buffer_read(lp_test_rt, bc.r.net->grads, 0, bc.np * 4, g));
+    LP_TEST_OK(lp_buffer_read(lp_test_rt, bc.r.in->dout, 0, bc.nx * 4, dx));
     int finite = 0, kept = 0;
     for (int i = 0; i < 4; ++i)
         finite += isfinite(g[PARAM_LEAD_ + i]) != 0;
@@ -552,7 +545,7 @@ static void test_network_factory(void) {
     layers[3].u.dense = (lp_dense_spec){.units = 3, .use_bias = false};
     lp_model_spec model = {.source = "hand-made", .layers = layers, .n_layers = 4};
     lp_network *net = NULL;
-    OK_(lp_network_create(lp_test_rt, &model, 4, &net));
+    LP_TEST_OK(lp_network_create(lp_test_rt, &model, 4, &net));
     CU_ASSERT_PTR_NOT_NULL_FATAL(net);
     int nt = 0;
     const lp_param_tensor *t = lp_network_tensors(net, &nt);
@@ -564,19 +557,19 @@ static void test_network_factory(void) {
     uint64_t rng = 41;
     for (size_t i = 0; i < 24; ++i)
         buf[i] = lp_test_uniform(&rng, -1.0f, 1.0f);
-    OK_(lp_buffer_write(lp_test_rt, lp_network_input(net), 0, 24 * 4, buf));
+    LP_TEST_OK(lp_buffer_write(lp_test_rt, lp_network_input(net), 0, 24 * 4, buf));
     for (size_t i = 0; i < np; ++i)
         buf[i] = lp_test_uniform(&rng, -1.0f, 1.0f);
-    OK_(lp_buffer_write(lp_test_rt, lp_network_params(net), 0, np * 4, buf));
+    LP_TEST_OK(lp_buffer_write(lp_test_rt, lp_network_params(net), 0, np * 4, buf));
     for (size_t i = 0; i < np; ++i)
         out[i] = NAN;
-    OK_(lp_buffer_write(lp_test_rt, lp_network_grads(net), 0, np * 4, out));
+    LP_TEST_OK(lp_buffer_write(lp_test_rt, lp_network_grads(net), 0, np * 4, out));
     for (size_t i = 0; i < 12; ++i)
         buf[i] = lp_test_uniform(&rng, -1.0f, 1.0f);
-    OK_(lp_buffer_write(lp_test_rt, lp_network_dlogits(net), 0, 12 * 4, buf));
-    OK_(lp_network_forward(net, 4, true));
-    OK_(lp_network_backward(net, 4));
-    OK_(lp_buffer_read(lp_test_rt, lp_network_grads(net), 0, np * 4, out));
+    LP_TEST_OK(lp_buffer_write(lp_test_rt, lp_network_dlogits(net), 0, 12 * 4, buf));
+    LP_TEST_OK(lp_network_forward(net, 4, true));
+    LP_TEST_OK(lp_network_backward(net, 4));
+    LP_TEST_OK(lp_buffer_read(lp_test_rt, lp_network_grads(net), 0, np * 4, out));
     int finite = 0;
     for (size_t i = 0; i < np; ++i)
         finite += isfinite(out[i]) != 0;
@@ -605,8 +598,8 @@ static const char *const NET_TEXT_ = "[input]\nchannels = 2\nheight = 7\nwidth =
                                      "[dense]\nunits = 3\nactivation = none\n";
 
 static double net_loss_(lp_network *net, int n, const float *w, float *logits) {
-    OK_(lp_network_forward(net, n, true));
-    OK_(lp_buffer_read(lp_test_rt, lp_network_logits(net), 0, (size_t)n * 3 * 4, logits));
+    LP_TEST_OK(lp_network_forward(net, n, true));
+    LP_TEST_OK(lp_buffer_read(lp_test_rt, lp_network_logits(net), 0, (size_t)n * 3 * 4, logits));
     double loss = 0.0;
     for (int i = 0; i < n * 3; ++i)
         loss += (double)w[i] * logits[i];
@@ -620,7 +613,7 @@ static void test_parsed_network(void) {
     CU_ASSERT_EQUAL_FATAL(s, LP_OK);
     const int max_batch = 5, n = 4;
     lp_network *net = NULL;
-    OK_(lp_network_create(lp_test_rt, &spec, max_batch, &net));
+    LP_TEST_OK(lp_network_create(lp_test_rt, &spec, max_batch, &net));
     CU_ASSERT_PTR_NOT_NULL_FATAL(net);
     int nt = 0;
     const lp_param_tensor *t = lp_network_tensors(net, &nt);
@@ -641,14 +634,14 @@ static void test_parsed_network(void) {
         w[i] = lp_test_uniform(&rng, -1.0f, 1.0f);
     for (size_t i = 0; i < np; ++i)
         g[i] = NAN;
-    OK_(lp_buffer_write(lp_test_rt, lp_network_input(net), 0, nx * 4, x));
-    OK_(lp_buffer_write(lp_test_rt, lp_network_params(net), 0, np * 4, p));
-    OK_(lp_buffer_write(lp_test_rt, lp_network_grads(net), 0, np * 4, g));
-    OK_(lp_buffer_write(lp_test_rt, lp_network_dlogits(net), 0, (size_t)max_batch * 3 * 4, w));
+    LP_TEST_OK(lp_buffer_write(lp_test_rt, lp_network_input(net), 0, nx * 4, x));
+    LP_TEST_OK(lp_buffer_write(lp_test_rt, lp_network_params(net), 0, np * 4, p));
+    LP_TEST_OK(lp_buffer_write(lp_test_rt, lp_network_grads(net), 0, np * 4, g));
+    LP_TEST_OK(lp_buffer_write(lp_test_rt, lp_network_dlogits(net), 0, (size_t)max_batch * 3 * 4, w));
     lp_network_set_rng(net, 0xC0FFEEull, 3);
     net_loss_(net, n, w, logits);
-    OK_(lp_network_backward(net, n));
-    OK_(lp_buffer_read(lp_test_rt, lp_network_grads(net), 0, np * 4, g));
+    LP_TEST_OK(lp_network_backward(net, n));
+    LP_TEST_OK(lp_buffer_read(lp_test_rt, lp_network_grads(net), 0, np * 4, g));
 
     const float step = 1e-2f;
     int bad = 0, printed = 0;
@@ -658,7 +651,7 @@ static void test_parsed_network(void) {
         double loss[2];
         for (int side = 0; side < 2; ++side) {
             p[i] = side ? lo : hi;
-            OK_(lp_buffer_write(lp_test_rt, lp_network_params(net), 0, np * 4, p));
+            LP_TEST_OK(lp_buffer_write(lp_test_rt, lp_network_params(net), 0, np * 4, p));
             loss[side] = net_loss_(net, n, w, logits);
         }
         p[i] = keep;

@@ -12,13 +12,6 @@
 #include "layer.h"
 #include "lp_test.h"
 
-#define OK_(expr)                                                                                  \
-    do {                                                                                           \
-        lp_status ok_s_ = (expr);                                                                  \
-        if (ok_s_ != LP_OK) printf("\n  %s: %s\n", #expr, lp_last_error());                        \
-        CU_ASSERT_EQUAL(ok_s_, LP_OK);                                                             \
-    } while (0)
-
 /* ---- the reference -------------------------------------------------------------------------- */
 
 typedef struct {
@@ -312,29 +305,29 @@ static void check_case_(const case_ *c, uint64_t seed) {
     CU_ASSERT_FATAL(out && grads && grads2 && dx && dx2 && z && zabs && rw && rwabs && rb &&
                     rbabs && rx && rxabs);
 
-    OK_(lp_network_forward(f.net, n, true));
-    OK_(lp_buffer_read(lp_test_rt, lp_network_logits(f.net), 0, ny * 4, out));
+    LP_TEST_OK(lp_network_forward(f.net, n, true));
+    LP_TEST_OK(lp_buffer_read(lp_test_rt, lp_network_logits(f.net), 0, ny * 4, out));
     const float *w = f.params + f.w_off, *b = f.params + f.b_off;
     ref_forward_(c, d, f.x, w, b, n, z, zabs);
     for (size_t i = 0; c->relu && i < ny; ++i)
         z[i] = fmax(z[i], 0.0);
     CU_ASSERT(close_(out, z, zabs, ny, "out", c->name));
 
-    OK_(lp_network_backward(f.net, n));
-    OK_(lp_buffer_read(lp_test_rt, lp_network_grads(f.net), 0, f.n_params * 4, grads));
-    if (c->pre) OK_(lp_buffer_read(lp_test_rt, f.net->layers[f.conv - 1].dout, 0, nx * 4, dx));
+    LP_TEST_OK(lp_network_backward(f.net, n));
+    LP_TEST_OK(lp_buffer_read(lp_test_rt, lp_network_grads(f.net), 0, f.n_params * 4, grads));
+    if (c->pre) LP_TEST_OK(lp_buffer_read(lp_test_rt, f.net->layers[f.conv - 1].dout, 0, nx * 4, dx));
     ref_backward_(c, d, f.x, w, out, f.dout, n, rw, rwabs, rb, rbabs, rx, rxabs);
     CU_ASSERT(close_(grads + f.w_off, rw, rwabs, nw, "dW", c->name));
     if (c->bias) CU_ASSERT(close_(grads + f.b_off, rb, rbabs, (size_t)c->filters, "db", c->name));
     if (c->pre) CU_ASSERT(close_(dx, rx, rxabs, nx, "dx", c->name));
 
     /* Again: same bits (the columns are now recomputed when backward overwrote them). */
-    OK_(lp_network_backward(f.net, n));
-    OK_(lp_buffer_read(lp_test_rt, lp_network_grads(f.net), 0, f.n_params * 4, grads2));
+    LP_TEST_OK(lp_network_backward(f.net, n));
+    LP_TEST_OK(lp_buffer_read(lp_test_rt, lp_network_grads(f.net), 0, f.n_params * 4, grads2));
     CU_ASSERT(memcmp(grads + f.w_off, grads2 + f.w_off, nw * 4) == 0);
     if (c->bias) CU_ASSERT(memcmp(grads + f.b_off, grads2 + f.b_off, (size_t)c->filters * 4) == 0);
     if (c->pre) {
-        OK_(lp_buffer_read(lp_test_rt, f.net->layers[f.conv - 1].dout, 0, nx * 4, dx2));
+        LP_TEST_OK(lp_buffer_read(lp_test_rt, f.net->layers[f.conv - 1].dout, 0, nx * 4, dx2));
         CU_ASSERT(memcmp(dx, dx2, nx * 4) == 0);
     }
 
@@ -402,11 +395,11 @@ static double device_loss_(fixture_ *f, const float *r) {
     size_t ny = (size_t)f->c.n * f->d.ys;
     float *out = malloc(ny * sizeof *out);
     CU_ASSERT_FATAL(out != NULL);
-    OK_(lp_buffer_write(lp_test_rt, lp_network_params(f->net), 0, f->n_params * 4, f->params));
-    OK_(lp_buffer_write(lp_test_rt, lp_network_input(f->net), 0,
+    LP_TEST_OK(lp_buffer_write(lp_test_rt, lp_network_params(f->net), 0, f->n_params * 4, f->params));
+    LP_TEST_OK(lp_buffer_write(lp_test_rt, lp_network_input(f->net), 0,
                         (size_t)f->c.max_batch * f->d.xs * 4, f->x));
-    OK_(lp_network_forward(f->net, f->c.n, true));
-    OK_(lp_buffer_read(lp_test_rt, lp_network_logits(f->net), 0, ny * 4, out));
+    LP_TEST_OK(lp_network_forward(f->net, f->c.n, true));
+    LP_TEST_OK(lp_buffer_read(lp_test_rt, lp_network_logits(f->net), 0, ny * 4, out));
     double loss = 0.0;
     for (size_t i = 0; i < ny; ++i)
         loss += (double)out[i] * r[i];
@@ -469,10 +462,10 @@ static void check_fd_(const case_ *c, uint64_t seed) {
     double *z = malloc(ny * sizeof *z), *base = malloc(ny * sizeof *base);
     CU_ASSERT_FATAL(grads && dx && z && base);
     /* d loss / d out = r: the random output gradient already uploaded. */
-    OK_(lp_network_forward(f.net, c->n, true));
-    OK_(lp_network_backward(f.net, c->n));
-    OK_(lp_buffer_read(lp_test_rt, lp_network_grads(f.net), 0, f.n_params * 4, grads));
-    OK_(lp_buffer_read(lp_test_rt, f.net->layers[f.conv - 1].dout, 0, nx * 4, dx));
+    LP_TEST_OK(lp_network_forward(f.net, c->n, true));
+    LP_TEST_OK(lp_network_backward(f.net, c->n));
+    LP_TEST_OK(lp_buffer_read(lp_test_rt, lp_network_grads(f.net), 0, f.n_params * 4, grads));
+    LP_TEST_OK(lp_buffer_read(lp_test_rt, f.net->layers[f.conv - 1].dout, 0, nx * 4, dx));
     int bad = 0, skipped = 0, checked = 0;
     for (size_t i = 0; i < nw; ++i, ++checked)
         bad +=
@@ -524,9 +517,9 @@ static void check_layer_(lp_network *net, int index, const case_ *c, int n) {
     float *p = malloc(np * sizeof *p), *x = malloc(nx * sizeof *x), *y = malloc(ny * sizeof *y);
     double *z = malloc(ny * sizeof *z), *zabs = malloc(ny * sizeof *zabs);
     CU_ASSERT_FATAL(p && x && y && z && zabs);
-    OK_(lp_buffer_read(lp_test_rt, lp_network_params(net), 0, np * 4, p));
-    OK_(lp_buffer_read(lp_test_rt, net->layers[index - 1].out, 0, nx * 4, x));
-    OK_(lp_buffer_read(lp_test_rt, net->layers[index].out, 0, ny * 4, y));
+    LP_TEST_OK(lp_buffer_read(lp_test_rt, lp_network_params(net), 0, np * 4, p));
+    LP_TEST_OK(lp_buffer_read(lp_test_rt, net->layers[index - 1].out, 0, nx * 4, x));
+    LP_TEST_OK(lp_buffer_read(lp_test_rt, net->layers[index].out, 0, ny * 4, y));
     const float *b = c->bias ? p + t[first + 1].offset : NULL;
     ref_forward_(c, &d, x, p + t[first].offset, b, n, z, zabs);
     for (size_t i = 0; c->relu && i < ny; ++i)
@@ -555,7 +548,7 @@ static void test_model_text(void) {
     if (s != LP_OK) printf("\n  parsing: %s\n", lp_last_error());
     CU_ASSERT_EQUAL_FATAL(s, LP_OK);
     lp_network *net = NULL;
-    OK_(lp_network_create(lp_test_rt, &spec, 3, &net));
+    LP_TEST_OK(lp_network_create(lp_test_rt, &spec, 3, &net));
     if (!net) {
         lp_model_free(&spec);
         return;
@@ -570,14 +563,14 @@ static void test_model_text(void) {
         x[i] = lp_test_uniform(&rng, -1.0f, 1.0f);
     for (size_t i = 0; i < ny; ++i)
         dl[i] = lp_test_uniform(&rng, -1.0f, 1.0f);
-    OK_(lp_buffer_write(lp_test_rt, lp_network_params(net), 0, np * 4, p));
-    OK_(lp_buffer_write(lp_test_rt, lp_network_input(net), 0, nx * 4, x));
-    OK_(lp_buffer_write(lp_test_rt, lp_network_dlogits(net), 0, ny * 4, dl));
-    OK_(lp_network_forward(net, 3, true));
+    LP_TEST_OK(lp_buffer_write(lp_test_rt, lp_network_params(net), 0, np * 4, p));
+    LP_TEST_OK(lp_buffer_write(lp_test_rt, lp_network_input(net), 0, nx * 4, x));
+    LP_TEST_OK(lp_buffer_write(lp_test_rt, lp_network_dlogits(net), 0, ny * 4, dl));
+    LP_TEST_OK(lp_network_forward(net, 3, true));
     check_layer_(net, 1, &c1, 3);
     check_layer_(net, 2, &c2, 3);
-    OK_(lp_network_backward(net, 3));
-    OK_(lp_runtime_finish(lp_test_rt));
+    LP_TEST_OK(lp_network_backward(net, 3));
+    LP_TEST_OK(lp_runtime_finish(lp_test_rt));
     free(p);
     free(x);
     free(dl);
@@ -595,7 +588,7 @@ static void test_axis(void) {
     };
     for (size_t i = 0; i < sizeof t / sizeof *t; ++i) {
         int out = -1, before = -1;
-        OK_(lp_conv_axis(t[i][0], t[i][1], t[i][2], (lp_padding)t[i][3], &out, &before));
+        LP_TEST_OK(lp_conv_axis(t[i][0], t[i][1], t[i][2], (lp_padding)t[i][3], &out, &before));
         if (out != t[i][4] || before != t[i][5])
             printf("\n  axis in %d k %d s %d: got %d/%d, want %d/%d\n", t[i][0], t[i][1], t[i][2],
                    out, before, t[i][4], t[i][5]);

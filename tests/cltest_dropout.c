@@ -12,13 +12,6 @@
 #include "layer.h"
 #include "lp_test.h"
 
-#define OK_(expr)                                                                                  \
-    do {                                                                                           \
-        lp_status ok_s_ = (expr);                                                                  \
-        if (ok_s_ != LP_OK) printf("\n  %s: %s\n", #expr, lp_last_error());                        \
-        CU_ASSERT_EQUAL(ok_s_, LP_OK);                                                             \
-    } while (0)
-
 #define SENTINEL_ 12345.5f
 #define SEED_ 0x9E3779B97F4A7C15ull /* both key words nonzero */
 
@@ -102,9 +95,9 @@ static void rig_ok_(rig_ *r, lp_shape shape, float rate, int max_batch, int inde
 
 /* Uploads x (whole buffer), runs forward for n samples, reads y (n samples). */
 static void forward_(rig_ *r, const float *x, int n, bool training, float *y) {
-    OK_(lp_buffer_write(lp_test_rt, r->in->out, 0, r->nx * 4, x));
-    OK_(lp_network_forward(r->net, n, training));
-    OK_(lp_buffer_read(lp_test_rt, r->l->out, 0, (size_t)n * r->l->out_features * 4, y));
+    LP_TEST_OK(lp_buffer_write(lp_test_rt, r->in->out, 0, r->nx * 4, x));
+    LP_TEST_OK(lp_network_forward(r->net, n, training));
+    LP_TEST_OK(lp_buffer_read(lp_test_rt, r->l->out, 0, (size_t)n * r->l->out_features * 4, y));
 }
 
 static void fill_(float *x, size_t n, uint64_t seed) {
@@ -250,13 +243,13 @@ static void test_backward_same_mask(void) {
     fill_(dy, r.nx, 9);
     for (size_t i = 0; i < r.nx; ++i)
         dx[i] = SENTINEL_;
-    OK_(lp_buffer_write(lp_test_rt, r.in->dout, 0, r.nx * 4, dx));
-    OK_(lp_buffer_write(lp_test_rt, r.l->dout, 0, r.nx * 4, dy));
+    LP_TEST_OK(lp_buffer_write(lp_test_rt, r.in->dout, 0, r.nx * 4, dx));
+    LP_TEST_OK(lp_buffer_write(lp_test_rt, r.l->dout, 0, r.nx * 4, dy));
     lp_network_set_rng(r.net, SEED_, 55);
     forward_(&r, x, n, true, y);
     lp_network_set_rng(r.net, SEED_ + 17, 56); /* the next step's seed: must not matter */
-    OK_(lp_network_backward(r.net, n));
-    OK_(lp_buffer_read(lp_test_rt, r.in->dout, 0, r.nx * 4, dx));
+    LP_TEST_OK(lp_network_backward(r.net, n));
+    LP_TEST_OK(lp_buffer_read(lp_test_rt, r.in->dout, 0, r.nx * 4, dx));
     const float scale = 1.0f / (1.0f - rate);
     for (size_t i = 0; i < nv; ++i)
         want[i] = host_keep_(SEED_, 55, 2, i, rate) ? dy[i] * scale : 0.0f;
@@ -289,12 +282,12 @@ static void test_identity(void) {
         float *x = floats_(r.nx), *y = floats_(r.nx), *dy = floats_(r.nx), *dx = floats_(r.nx);
         fill_(x, r.nx, 10);
         fill_(dy, r.nx, 11);
-        OK_(lp_buffer_write(lp_test_rt, r.l->dout, 0, r.nx * 4, dy));
+        LP_TEST_OK(lp_buffer_write(lp_test_rt, r.l->dout, 0, r.nx * 4, dy));
         lp_network_set_rng(r.net, SEED_, 1);
         forward_(&r, x, n, zero_rate != 0, y);
         CU_ASSERT_EQUAL(differ_(y, x, r.nx), 0);
-        OK_(lp_network_backward(r.net, n));
-        OK_(lp_buffer_read(lp_test_rt, r.in->dout, 0, r.nx * 4, dx));
+        LP_TEST_OK(lp_network_backward(r.net, n));
+        LP_TEST_OK(lp_buffer_read(lp_test_rt, r.in->dout, 0, r.nx * 4, dx));
         CU_ASSERT_EQUAL(differ_(dx, dy, r.nx), 0);
         free(x);
         free(y);
@@ -341,32 +334,32 @@ static void test_network_factory(void) {
     layers[3].u.dense = (lp_dense_spec){.units = 3, .use_bias = true};
     lp_model_spec model = {.source = "hand-made", .layers = layers, .n_layers = 4};
     lp_network *net = NULL;
-    OK_(lp_network_create(lp_test_rt, &model, 5, &net));
+    LP_TEST_OK(lp_network_create(lp_test_rt, &model, 5, &net));
     CU_ASSERT_PTR_NOT_NULL_FATAL(net);
     size_t np = lp_network_param_count(net);
     float *buf = floats_(np > 40 ? np : 40), *h = floats_(40), *d = floats_(40);
     uint64_t rng = 12;
     for (size_t i = 0; i < 30; ++i)
         buf[i] = lp_test_uniform(&rng, -1.0f, 1.0f);
-    OK_(lp_buffer_write(lp_test_rt, lp_network_input(net), 0, 30 * 4, buf));
+    LP_TEST_OK(lp_buffer_write(lp_test_rt, lp_network_input(net), 0, 30 * 4, buf));
     for (size_t i = 0; i < np; ++i)
         buf[i] = lp_test_uniform(&rng, -1.0f, 1.0f);
-    OK_(lp_buffer_write(lp_test_rt, lp_network_params(net), 0, np * 4, buf));
+    LP_TEST_OK(lp_buffer_write(lp_test_rt, lp_network_params(net), 0, np * 4, buf));
     for (size_t i = 0; i < 15; ++i)
         buf[i] = lp_test_uniform(&rng, -1.0f, 1.0f);
-    OK_(lp_buffer_write(lp_test_rt, lp_network_dlogits(net), 0, 15 * 4, buf));
+    LP_TEST_OK(lp_buffer_write(lp_test_rt, lp_network_dlogits(net), 0, 15 * 4, buf));
     lp_network_set_rng(net, SEED_, 42);
-    OK_(lp_network_forward(net, 5, true));
-    OK_(lp_buffer_read(lp_test_rt, net->layers[1].out, 0, 40 * 4, h));
-    OK_(lp_buffer_read(lp_test_rt, net->layers[2].out, 0, 40 * 4, d));
+    LP_TEST_OK(lp_network_forward(net, 5, true));
+    LP_TEST_OK(lp_buffer_read(lp_test_rt, net->layers[1].out, 0, 40 * 4, h));
+    LP_TEST_OK(lp_buffer_read(lp_test_rt, net->layers[2].out, 0, 40 * 4, d));
     size_t bad = 0;
     for (size_t i = 0; i < 40; ++i) {
         float want = host_keep_(SEED_, 42, 2, i, 0.5f) ? h[i] * 2.0f : 0.0f;
         bad += memcmp(&want, &d[i], 4) != 0;
     }
     CU_ASSERT_EQUAL(bad, 0);
-    OK_(lp_network_backward(net, 5));
-    OK_(lp_buffer_read(lp_test_rt, lp_network_grads(net), 0, np * 4, buf));
+    LP_TEST_OK(lp_network_backward(net, 5));
+    LP_TEST_OK(lp_buffer_read(lp_test_rt, lp_network_grads(net), 0, np * 4, buf));
     size_t finite = 0;
     for (size_t i = 0; i < np; ++i)
         finite += isfinite(buf[i]) != 0;

@@ -10,13 +10,6 @@
 #include "laperm/ops.h"
 #include "lp_test.h"
 
-#define OK_(expr)                                                                                  \
-    do {                                                                                           \
-        lp_status ok_s_ = (expr);                                                                  \
-        if (ok_s_ != LP_OK) printf("\n  %s: %s\n", #expr, lp_last_error());                        \
-        CU_ASSERT_EQUAL(ok_s_, LP_OK);                                                             \
-    } while (0)
-
 /* float32 central differences: a step of 1e-2 keeps rounding noise in the loss (~1e-7)
  * far below the signal. Seen on PoCL: at most 7e-6 absolute, 8e-4 relative, so these
  * margins still catch a gradient that is 1% off. */
@@ -55,10 +48,10 @@ static double mean_xent_(const float *logits, const int *labels, int n, int clas
 static double device_loss_(cl_mem dx, cl_mem dl, cl_mem ds, const float *x, int rows, int classes,
                            float scale) {
     float stats[2] = {0.0f, 0.0f};
-    OK_(lp_buffer_write(lp_test_rt, dx, 0, (size_t)rows * classes * 4, x));
-    OK_(lp_buffer_write(lp_test_rt, ds, 0, sizeof stats, stats));
-    OK_(lp_op_softmax_xent(lp_test_rt, dx, dl, rows, classes, 0.0f, NULL, ds, 0));
-    OK_(lp_buffer_read(lp_test_rt, ds, 0, sizeof stats, stats));
+    LP_TEST_OK(lp_buffer_write(lp_test_rt, dx, 0, (size_t)rows * classes * 4, x));
+    LP_TEST_OK(lp_buffer_write(lp_test_rt, ds, 0, sizeof stats, stats));
+    LP_TEST_OK(lp_op_softmax_xent(lp_test_rt, dx, dl, rows, classes, 0.0f, NULL, ds, 0));
+    LP_TEST_OK(lp_buffer_read(lp_test_rt, ds, 0, sizeof stats, stats));
     return (double)stats[0] * scale;
 }
 
@@ -77,12 +70,12 @@ static void check_xent_grad_(int rows, int classes, float spread, float scale, u
     CU_ASSERT_EQUAL_FATAL(lp_buffer_create(lp_test_rt, (size_t)rows * 4, "labels", &dl), LP_OK);
     CU_ASSERT_EQUAL_FATAL(lp_buffer_create(lp_test_rt, n * 4, "dlogits", &dd), LP_OK);
     CU_ASSERT_EQUAL_FATAL(lp_buffer_create(lp_test_rt, 8, "stats", &ds), LP_OK);
-    OK_(lp_buffer_write(lp_test_rt, dl, 0, (size_t)rows * 4, labels));
-    OK_(lp_buffer_write(lp_test_rt, dx, 0, n * 4, x));
+    LP_TEST_OK(lp_buffer_write(lp_test_rt, dl, 0, (size_t)rows * 4, labels));
+    LP_TEST_OK(lp_buffer_write(lp_test_rt, dx, 0, n * 4, x));
     float zero[2] = {0.0f, 0.0f};
-    OK_(lp_buffer_write(lp_test_rt, ds, 0, sizeof zero, zero));
-    OK_(lp_op_softmax_xent(lp_test_rt, dx, dl, rows, classes, scale, dd, ds, 0));
-    OK_(lp_buffer_read(lp_test_rt, dd, 0, n * 4, d));
+    LP_TEST_OK(lp_buffer_write(lp_test_rt, ds, 0, sizeof zero, zero));
+    LP_TEST_OK(lp_op_softmax_xent(lp_test_rt, dx, dl, rows, classes, scale, dd, ds, 0));
+    LP_TEST_OK(lp_buffer_read(lp_test_rt, dd, 0, n * 4, d));
     int bad = 0, printed = 0;
     char what[64];
     snprintf(what, sizeof what, "dlogits %dx%d spread %g", rows, classes, (double)spread);
@@ -246,8 +239,8 @@ static int host_forward_(const fixture_ *f, const float *params, double *logits,
 
 /* Device forward, logits read back, mean cross-entropy in double. */
 static double device_loss_net_(fixture_ *f) {
-    OK_(lp_network_forward(f->net, f->n, true));
-    OK_(lp_buffer_read(lp_test_rt, lp_network_logits(f->net), 0, (size_t)f->n * f->classes * 4,
+    LP_TEST_OK(lp_network_forward(f->net, f->n, true));
+    LP_TEST_OK(lp_buffer_read(lp_test_rt, lp_network_logits(f->net), 0, (size_t)f->n * f->classes * 4,
                        f->logits));
     return mean_xent_(f->logits, f->labels, f->n, f->classes);
 }
@@ -257,12 +250,12 @@ static double device_loss_net_(fixture_ *f) {
 static void device_grads_(fixture_ *f, float *grads) {
     for (size_t i = 0; i < f->n_params; ++i)
         grads[i] = NAN;
-    OK_(lp_buffer_write(lp_test_rt, lp_network_grads(f->net), 0, f->n_params * 4, grads));
-    OK_(lp_network_forward(f->net, f->n, true));
-    OK_(lp_op_softmax_xent(lp_test_rt, lp_network_logits(f->net), f->dlabels, f->n, f->classes,
+    LP_TEST_OK(lp_buffer_write(lp_test_rt, lp_network_grads(f->net), 0, f->n_params * 4, grads));
+    LP_TEST_OK(lp_network_forward(f->net, f->n, true));
+    LP_TEST_OK(lp_op_softmax_xent(lp_test_rt, lp_network_logits(f->net), f->dlabels, f->n, f->classes,
                            1.0f / (float)f->n, lp_network_dlogits(f->net), f->dstats, 0));
-    OK_(lp_network_backward(f->net, f->n));
-    OK_(lp_buffer_read(lp_test_rt, lp_network_grads(f->net), 0, f->n_params * 4, grads));
+    LP_TEST_OK(lp_network_backward(f->net, f->n));
+    LP_TEST_OK(lp_buffer_read(lp_test_rt, lp_network_grads(f->net), 0, f->n_params * 4, grads));
 }
 
 /* Sets parameter i on the host and uploads the whole buffer. Oclgrind 21.10's
@@ -271,7 +264,7 @@ static void device_grads_(fixture_ *f, float *grads) {
  * buffer reads as uninitialised: these tests write whole buffers only. */
 static void set_param_(fixture_ *f, size_t i, float v) {
     f->params[i] = v;
-    OK_(lp_buffer_write(lp_test_rt, lp_network_params(f->net), 0, f->n_params * 4, f->params));
+    LP_TEST_OK(lp_buffer_write(lp_test_rt, lp_network_params(f->net), 0, f->n_params * 4, f->params));
 }
 
 static void check_network_(const char *name, const char *text, int max_batch, int n, float w,

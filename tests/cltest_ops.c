@@ -9,13 +9,6 @@
 #include "lp_test.h"
 
 /* Asserts LP_OK, printing the library's message when not. */
-#define OK_(expr)                                                                                  \
-    do {                                                                                           \
-        lp_status ok_s_ = (expr);                                                                  \
-        if (ok_s_ != LP_OK) printf("\n  %s: %s\n", #expr, lp_last_error());                        \
-        CU_ASSERT_EQUAL(ok_s_, LP_OK);                                                             \
-    } while (0)
-
 /* A sentinel that no kernel computes here: tells untouched words from written ones. */
 #define SENTINEL_ 12345.5f
 
@@ -100,7 +93,7 @@ static void check_gemm_(const gemm_case_ *g, uint64_t seed) {
         }
     cl_mem da = upload_(a, na * 4), db = upload_(b, nb * 4), dc = upload_(c, nc * 4);
     CU_ASSERT_FATAL(da && db && dc);
-    OK_(lp_op_gemm(lp_test_rt, g->ta, g->tb, m, n, k, g->alpha, da, g->a_off, lda, db, g->b_off,
+    LP_TEST_OK(lp_op_gemm(lp_test_rt, g->ta, g->tb, m, n, k, g->alpha, da, g->a_off, lda, db, g->b_off,
                    ldb, g->beta, dc, g->c_off, ldc, "test_gemm"));
     CU_ASSERT(download_(dc, nc * 4, c));
     char what[160];
@@ -176,8 +169,8 @@ static void test_gemm_arguments(void) {
     cl_mem a = upload_(ones, sizeof ones), c = upload_(ones, sizeof ones);
     CU_ASSERT_FATAL(a && c);
     /* Empty products are no-ops. */
-    OK_(lp_op_gemm(rt, false, false, 0, 4, 4, 1.0f, a, 0, 4, a, 0, 4, 0.0f, c, 0, 4, "empty"));
-    OK_(lp_op_gemm(rt, false, false, 4, 0, 4, 1.0f, a, 0, 4, a, 0, 4, 0.0f, c, 0, 4, "empty"));
+    LP_TEST_OK(lp_op_gemm(rt, false, false, 0, 4, 4, 1.0f, a, 0, 4, a, 0, 4, 0.0f, c, 0, 4, "empty"));
+    LP_TEST_OK(lp_op_gemm(rt, false, false, 4, 0, 4, 1.0f, a, 0, 4, a, 0, 4, 0.0f, c, 0, 4, "empty"));
     float got[16];
     CU_ASSERT(download_(c, sizeof got, got));
     CU_ASSERT(lp_test_close(got, ones, 16, 0.0f, 0.0f, "gemm with m or n = 0 leaves C"));
@@ -218,7 +211,7 @@ static void check_bias_act_(int rows, int cols, int bias_off, bool relu, uint64_
     }
     cl_mem dy = upload_(y, ny * 4), dp = upload_(params, np * 4);
     CU_ASSERT_FATAL(dy && dp);
-    OK_(lp_op_bias_act(lp_test_rt, dy, rows, cols, dp, bias_off, relu));
+    LP_TEST_OK(lp_op_bias_act(lp_test_rt, dy, rows, cols, dp, bias_off, relu));
     CU_ASSERT(download_(dy, ny * 4, y));
     char what[96];
     snprintf(what, sizeof what, "bias_act %dx%d bias_off %d relu %d", rows, cols, bias_off,
@@ -261,7 +254,7 @@ static void check_relu_backward_(int n, uint64_t seed) {
         want[i] = (i < (size_t)n && !(y[i] > 0.0f)) ? 0.0f : dy[i];
     cl_mem ddy = upload_(dy, nt * 4), dyy = upload_(y, nt * 4);
     CU_ASSERT_FATAL(ddy && dyy);
-    OK_(lp_op_relu_backward(lp_test_rt, ddy, dyy, n));
+    LP_TEST_OK(lp_op_relu_backward(lp_test_rt, ddy, dyy, n));
     CU_ASSERT(download_(ddy, nt * 4, dy));
     char what[64];
     snprintf(what, sizeof what, "relu_backward n=%d", n);
@@ -297,7 +290,7 @@ static void check_bias_grad_(int rows, int cols, int bias_off, uint64_t seed) {
     }
     cl_mem ddy = upload_(dy, n * 4), dg = upload_(g, ng * 4);
     CU_ASSERT_FATAL(ddy && dg);
-    OK_(lp_op_bias_grad(lp_test_rt, ddy, rows, cols, dg, bias_off));
+    LP_TEST_OK(lp_op_bias_grad(lp_test_rt, ddy, rows, cols, dg, bias_off));
     CU_ASSERT(download_(dg, ng * 4, g));
     char what[64];
     snprintf(what, sizeof what, "bias_grad %dx%d off %d", rows, cols, bias_off);
@@ -400,7 +393,7 @@ static void check_softmax_xent_(int rows, int classes, logits_kind_ kind, float 
     cl_mem dx = upload_(x, n * 4), dl = upload_(labels, (size_t)rows * sizeof(int));
     cl_mem dd = upload_(d, (n + 2) * 4), ds = upload_(stats, sizeof stats);
     CU_ASSERT_FATAL(dx && dl && dd && ds);
-    OK_(lp_op_softmax_xent(lp_test_rt, dx, dl, rows, classes, scale, with_grad ? dd : NULL, ds, 3));
+    LP_TEST_OK(lp_op_softmax_xent(lp_test_rt, dx, dl, rows, classes, scale, with_grad ? dd : NULL, ds, 3));
     float got_stats[6], *xs = floats_(n);
     CU_ASSERT_PTR_NOT_NULL_FATAL(xs);
     CU_ASSERT(download_(ds, sizeof got_stats, got_stats));
@@ -462,8 +455,8 @@ static void test_softmax_xent_accumulates(void) {
     float zero[2] = {0.0f, 0.0f}, got[2];
     cl_mem dx = upload_(x, n * 4), dl = upload_(labels, sizeof labels), ds = upload_(zero, 8);
     CU_ASSERT_FATAL(dx && dl && ds);
-    OK_(lp_op_softmax_xent(lp_test_rt, dx, dl, rows, classes, 1.0f, NULL, ds, 0));
-    OK_(lp_op_softmax_xent(lp_test_rt, dx, dl, rows, classes, 1.0f, NULL, ds, 0));
+    LP_TEST_OK(lp_op_softmax_xent(lp_test_rt, dx, dl, rows, classes, 1.0f, NULL, ds, 0));
+    LP_TEST_OK(lp_op_softmax_xent(lp_test_rt, dx, dl, rows, classes, 1.0f, NULL, ds, 0));
     CU_ASSERT(download_(ds, 8, got));
     float want[2] = {(float)(2 * loss), (float)(2 * correct)};
     CU_ASSERT(lp_test_close(got, want, 2, 1e-4f, 1e-5f, "softmax_xent twice"));
@@ -501,9 +494,9 @@ static void check_adam_(int n, uint64_t seed) {
         fill_uniform_(g, nt, &rng, -1.0f, 1.0f);
         if (n > 2) g[1] = 0.0f;
         if (n > 3) g[2] = 1e-6f * (float)t;
-        OK_(lp_buffer_write(lp_test_rt, dg, 0, nt * 4, g));
+        LP_TEST_OK(lp_buffer_write(lp_test_rt, dg, 0, nt * 4, g));
         double lr_t = (float)(lr * sqrt(1.0 - pow(b2, t)) / (1.0 - pow(b1, t)));
-        OK_(lp_op_adam(lp_test_rt, dw, dg, dm, dv, n, (float)lr_t, (float)b1, (float)b2,
+        LP_TEST_OK(lp_op_adam(lp_test_rt, dw, dg, dm, dv, n, (float)lr_t, (float)b1, (float)b2,
                        (float)eps));
         for (int i = 0; i < n; ++i) {
             rm[i] = b1 * rm[i] + (1.0 - b1) * g[i];
@@ -567,8 +560,8 @@ static void check_sgd_(int n, float momentum, uint64_t seed) {
     const float lr = 0.05f;
     for (int t = 0; t < 3; ++t) {
         fill_uniform_(g, nt, &rng, -1.0f, 1.0f);
-        OK_(lp_buffer_write(lp_test_rt, dg, 0, nt * 4, g));
-        OK_(lp_op_sgd(lp_test_rt, dw, dg, dvel, n, lr, momentum));
+        LP_TEST_OK(lp_buffer_write(lp_test_rt, dg, 0, nt * 4, g));
+        LP_TEST_OK(lp_op_sgd(lp_test_rt, dw, dg, dvel, n, lr, momentum));
         for (int i = 0; i < n; ++i) {
             double v = (double)momentum * rvel[i] - (double)lr * g[i];
             rvel[i] = (float)v;
@@ -614,7 +607,7 @@ static void check_l2_grad_(int offset, int n, float coef, uint64_t seed) {
     }
     cl_mem dw = upload_(w, nt * 4), dg = upload_(g, nt * 4);
     CU_ASSERT_FATAL(dw && dg);
-    OK_(lp_op_l2_grad(lp_test_rt, dw, dg, offset, n, coef));
+    LP_TEST_OK(lp_op_l2_grad(lp_test_rt, dw, dg, offset, n, coef));
     CU_ASSERT(download_(dg, nt * 4, g));
     char what[64];
     snprintf(what, sizeof what, "l2_grad off %d n %d", offset, n);

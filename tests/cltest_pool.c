@@ -10,13 +10,6 @@
 #include "layer.h"
 #include "lp_test.h"
 
-#define OK_(expr)                                                                                  \
-    do {                                                                                           \
-        lp_status ok_s_ = (expr);                                                                  \
-        if (ok_s_ != LP_OK) printf("\n  %s: %s\n", #expr, lp_last_error());                        \
-        CU_ASSERT_EQUAL(ok_s_, LP_OK);                                                             \
-    } while (0)
-
 /* A value no kernel computes here: tells untouched words from written ones. */
 #define SENTINEL_ 12345.5f
 
@@ -239,9 +232,9 @@ static bool case_init_(pool_case_ *pc, lp_layer_kind kind, geo_ g, bool same, in
         pc->dy[i] = (float)((int)(lp_test_next(&rng) % 33) - 16) / 16.0f;
     for (size_t i = 0; i < pc->nin; ++i)
         pc->dx[i] = SENTINEL_;
-    OK_(lp_buffer_write(lp_test_rt, pc->r.in->out, 0, pc->nin * 4, pc->x));
-    OK_(lp_buffer_write(lp_test_rt, pc->r.in->dout, 0, pc->nin * 4, pc->dx));
-    OK_(lp_buffer_write(lp_test_rt, pc->r.l->dout, 0, pc->nout * 4, pc->dy));
+    LP_TEST_OK(lp_buffer_write(lp_test_rt, pc->r.in->out, 0, pc->nin * 4, pc->x));
+    LP_TEST_OK(lp_buffer_write(lp_test_rt, pc->r.in->dout, 0, pc->nin * 4, pc->dx));
+    LP_TEST_OK(lp_buffer_write(lp_test_rt, pc->r.l->dout, 0, pc->nout * 4, pc->dy));
     return true;
 }
 
@@ -270,12 +263,12 @@ static void check_pool_(lp_layer_kind kind, int c, int h, int w, int kh, int kw,
     ref_forward_(&g, n, pc.x, want_y, arg);
     ref_backward_(&g, n, pc.dy, arg, want_dx);
 
-    OK_(lp_network_forward(pc.r.net, n, true));
-    OK_(lp_buffer_read(lp_test_rt, pc.r.l->out, 0, out_n * 4, pc.y));
+    LP_TEST_OK(lp_network_forward(pc.r.net, n, true));
+    LP_TEST_OK(lp_buffer_read(lp_test_rt, pc.r.l->out, 0, out_n * 4, pc.y));
     bool exact = g.max; /* averages divide, and OpenCL division need not round correctly */
     CU_ASSERT(lp_test_close(pc.y, want_y, out_n, exact ? 0.0f : 1e-6f, exact ? 0.0f : 1e-5f, what));
-    OK_(lp_network_backward(pc.r.net, n));
-    OK_(lp_buffer_read(lp_test_rt, pc.r.in->dout, 0, pc.nin * 4, pc.dx));
+    LP_TEST_OK(lp_network_backward(pc.r.net, n));
+    LP_TEST_OK(lp_buffer_read(lp_test_rt, pc.r.in->dout, 0, pc.nin * 4, pc.dx));
     CU_ASSERT(
         lp_test_close(pc.dx, want_dx, in_n, exact ? 0.0f : 1e-6f, exact ? 0.0f : 1e-5f, what));
     int touched = 0;
@@ -283,8 +276,8 @@ static void check_pool_(lp_layer_kind kind, int c, int h, int w, int kh, int kw,
         touched += pc.dx[i] != SENTINEL_;
     CU_ASSERT_EQUAL(touched, 0);
     /* Inference gives the same values (max pooling still records its argmax). */
-    OK_(lp_network_forward(pc.r.net, n, false));
-    OK_(lp_buffer_read(lp_test_rt, pc.r.l->out, 0, out_n * 4, pc.y));
+    LP_TEST_OK(lp_network_forward(pc.r.net, n, false));
+    LP_TEST_OK(lp_buffer_read(lp_test_rt, pc.r.l->out, 0, out_n * 4, pc.y));
     CU_ASSERT(lp_test_close(pc.y, want_y, out_n, exact ? 0.0f : 1e-6f, exact ? 0.0f : 1e-5f, what));
     free(want_y);
     free(want_dx);
@@ -302,9 +295,9 @@ static void check_pool_fd_(lp_layer_kind kind, int c, int h, int w, int kh, int 
     case_name_(what, sizeof what, kind, &g, same, n);
     bool ok = case_init_(&pc, kind, g, same, n, n, DATA_DYADIC, seed);
     CU_ASSERT_FATAL(ok);
-    OK_(lp_network_forward(pc.r.net, n, true));
-    OK_(lp_network_backward(pc.r.net, n));
-    OK_(lp_buffer_read(lp_test_rt, pc.r.in->dout, 0, pc.nin * 4, pc.dx));
+    LP_TEST_OK(lp_network_forward(pc.r.net, n, true));
+    LP_TEST_OK(lp_network_backward(pc.r.net, n));
+    LP_TEST_OK(lp_buffer_read(lp_test_rt, pc.r.in->dout, 0, pc.nin * 4, pc.dx));
     const float step = 1.0f / 128.0f;
     int bad = 0, nonzero = 0;
     for (size_t i = 0; i < pc.nin; ++i) {
@@ -312,9 +305,9 @@ static void check_pool_fd_(lp_layer_kind kind, int c, int h, int w, int kh, int 
         double loss[2];
         for (int side = 0; side < 2; ++side) {
             pc.x[i] = side ? keep - step : keep + step;
-            OK_(lp_buffer_write(lp_test_rt, pc.r.in->out, 0, pc.nin * 4, pc.x));
-            OK_(lp_network_forward(pc.r.net, n, true));
-            OK_(lp_buffer_read(lp_test_rt, pc.r.l->out, 0, pc.nout * 4, pc.y));
+            LP_TEST_OK(lp_buffer_write(lp_test_rt, pc.r.in->out, 0, pc.nin * 4, pc.x));
+            LP_TEST_OK(lp_network_forward(pc.r.net, n, true));
+            LP_TEST_OK(lp_buffer_read(lp_test_rt, pc.r.l->out, 0, pc.nout * 4, pc.y));
             loss[side] = 0.0;
             for (size_t o = 0; o < pc.nout; ++o)
                 loss[side] += (double)pc.dy[o] * pc.y[o];
@@ -391,18 +384,18 @@ static void test_no_dx(void) {
     spec.out = (lp_shape){2, 3, 2};
     spec.u.pool = (lp_pool_spec){2, 2, 2, 2, LP_PAD_VALID};
     rig_ r;
-    OK_(rig_build_(&r, &spec, 2, false, false));
+    LP_TEST_OK(rig_build_(&r, &spec, 2, false, false));
     size_t nin = 2 * 70, nout = 2 * 12;
     float *x = floats_(nin), *dy = floats_(nout);
     for (size_t i = 0; i < nin; ++i)
         x[i] = (float)i;
     for (size_t i = 0; i < nout; ++i)
         dy[i] = 1.0f;
-    OK_(lp_buffer_write(lp_test_rt, r.in->out, 0, nin * 4, x));
-    OK_(lp_buffer_write(lp_test_rt, r.l->dout, 0, nout * 4, dy));
-    OK_(lp_network_forward(r.net, 2, true));
-    OK_(lp_network_backward(r.net, 2));
-    OK_(lp_runtime_finish(lp_test_rt));
+    LP_TEST_OK(lp_buffer_write(lp_test_rt, r.in->out, 0, nin * 4, x));
+    LP_TEST_OK(lp_buffer_write(lp_test_rt, r.l->dout, 0, nout * 4, dy));
+    LP_TEST_OK(lp_network_forward(r.net, 2, true));
+    LP_TEST_OK(lp_network_backward(r.net, 2));
+    LP_TEST_OK(lp_runtime_finish(lp_test_rt));
     free(x);
     free(dy);
     rig_free_(&r);
@@ -461,20 +454,20 @@ static void test_network_factory(void) {
     layers[4].u.dense = (lp_dense_spec){.units = 4, .use_bias = true};
     lp_model_spec model = {.source = "hand-made", .layers = layers, .n_layers = 5};
     lp_network *net = NULL;
-    OK_(lp_network_create(lp_test_rt, &model, 3, &net));
+    LP_TEST_OK(lp_network_create(lp_test_rt, &model, 3, &net));
     CU_ASSERT_PTR_NOT_NULL_FATAL(net);
     size_t np = lp_network_param_count(net), nx = 3 * 105;
     float *buf = floats_(nx > np ? nx : np);
     uint64_t rng = 600;
     for (size_t i = 0; i < nx; ++i)
         buf[i] = lp_test_uniform(&rng, -1.0f, 1.0f);
-    OK_(lp_buffer_write(lp_test_rt, lp_network_input(net), 0, nx * 4, buf));
+    LP_TEST_OK(lp_buffer_write(lp_test_rt, lp_network_input(net), 0, nx * 4, buf));
     for (size_t i = 0; i < np; ++i)
         buf[i] = lp_test_uniform(&rng, -1.0f, 1.0f);
-    OK_(lp_buffer_write(lp_test_rt, lp_network_params(net), 0, np * 4, buf));
-    OK_(lp_network_forward(net, 3, true));
+    LP_TEST_OK(lp_buffer_write(lp_test_rt, lp_network_params(net), 0, np * 4, buf));
+    LP_TEST_OK(lp_network_forward(net, 3, true));
     float logits[12];
-    OK_(lp_buffer_read(lp_test_rt, lp_network_logits(net), 0, sizeof logits, logits));
+    LP_TEST_OK(lp_buffer_read(lp_test_rt, lp_network_logits(net), 0, sizeof logits, logits));
     int finite = 0;
     for (int i = 0; i < 12; ++i)
         finite += isfinite(logits[i]) != 0;

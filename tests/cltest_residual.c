@@ -13,13 +13,6 @@
 #include "layer.h"
 #include "lp_test.h"
 
-#define OK_(expr)                                                                                  \
-    do {                                                                                           \
-        lp_status ok_s_ = (expr);                                                                  \
-        if (ok_s_ != LP_OK) printf("\n  %s: %s\n", #expr, lp_last_error());                        \
-        CU_ASSERT_EQUAL(ok_s_, LP_OK);                                                             \
-    } while (0)
-
 /* Central differences of the reference in double: a small step keeps ReLU kinks out of
  * reach, and double keeps the rounding noise (~1e-12) far below the float gradients'. */
 #define FD_STEP_ 1e-4
@@ -331,14 +324,14 @@ static bool close_to_(const float *got, const double *want, size_t n, double ato
 /* Device forward (training) against the reference: every [add] layer's output and the
  * logits. */
 static void check_forward_(fixture_ *f) {
-    OK_(lp_network_forward(f->net, f->n, true));
+    LP_TEST_OK(lp_network_forward(f->net, f->n, true));
     for (int li = 1; li < f->spec.n_layers; ++li) {
         const lp_layer_spec *l = &f->spec.layers[li];
         if (l->kind != LP_LAYER_ADD && li != f->spec.n_layers - 1) continue;
         size_t count = (size_t)f->n * lp_shape_size(l->out);
         float *got = malloc(count * sizeof *got);
         CU_ASSERT_FATAL(got != NULL);
-        OK_(lp_buffer_read(lp_test_rt, f->net->layers[li].out, 0, count * 4, got));
+        LP_TEST_OK(lp_buffer_read(lp_test_rt, f->net->layers[li].out, 0, count * 4, got));
         CU_ASSERT(close_to_(got, f->act[li], count, 2e-5, 1e-4, f->name, l->name));
         free(got);
     }
@@ -349,12 +342,12 @@ static void check_forward_(fixture_ *f) {
 static void device_grads_(fixture_ *f, float *grads) {
     for (size_t i = 0; i < f->n_params; ++i)
         grads[i] = NAN;
-    OK_(lp_buffer_write(lp_test_rt, lp_network_grads(f->net), 0, f->n_params * 4, grads));
-    OK_(lp_network_forward(f->net, f->n, true));
-    OK_(lp_op_softmax_xent(lp_test_rt, lp_network_logits(f->net), f->dlabels, f->n, f->classes,
+    LP_TEST_OK(lp_buffer_write(lp_test_rt, lp_network_grads(f->net), 0, f->n_params * 4, grads));
+    LP_TEST_OK(lp_network_forward(f->net, f->n, true));
+    LP_TEST_OK(lp_op_softmax_xent(lp_test_rt, lp_network_logits(f->net), f->dlabels, f->n, f->classes,
                            1.0f / (float)f->n, lp_network_dlogits(f->net), f->dstats, 0));
-    OK_(lp_network_backward(f->net, f->n));
-    OK_(lp_buffer_read(lp_test_rt, lp_network_grads(f->net), 0, f->n_params * 4, grads));
+    LP_TEST_OK(lp_network_backward(f->net, f->n));
+    LP_TEST_OK(lp_buffer_read(lp_test_rt, lp_network_grads(f->net), 0, f->n_params * 4, grads));
 }
 
 /* The name of the tensor holding parameter i, for messages. */

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "laperm/runtime.h"
 
@@ -17,6 +18,14 @@ int lp_test_main(const char *program, void (*register_suites)(void));
  * loader lists, with lp_test_rt set to that device's runtime. No device is a failure. */
 int lp_cltest_main(const char *program, void (*register_suites)(void));
 extern lp_runtime *lp_test_rt;
+
+/* Asserts that a library call returns LP_OK, printing the call and its message if not. */
+#define LP_TEST_OK(expr)                                                                       \
+    do {                                                                                       \
+        lp_status lp_test_ok_s_ = (expr);                                                      \
+        if (lp_test_ok_s_ != LP_OK) printf("\n  %s: %s\n", #expr, lp_last_error());            \
+        CU_ASSERT_EQUAL(lp_test_ok_s_, LP_OK);                                                 \
+    } while (0)
 
 /* True under Oclgrind (LAPERM_TEST_SIMULATOR=1): tests shrink their largest sizes. */
 bool lp_test_simulator(void);
