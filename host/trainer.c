@@ -220,7 +220,11 @@ lp_status lp_train(lp_runtime *rt, const lp_model_spec *model, const lp_dataset 
         /* LaPerm: evaluate the network a sync would produce now (a true permutation of
          * the initial weights), without disturbing the training state. */
         if (s == LP_OK) s = lp_trainer_project_(&t);
-        cl_mem saved = t.n_perm ? lp_network_swap_params(t.net, t.eval_params) : NULL;
+        /* Right after a sync of every permuted tensor the projection is the current
+         * network bit for bit, so its evaluation would repeat the one above. */
+        bool just_synced = cfg->laperm && t.step % cfg->k == 0;
+        cl_mem saved = t.n_perm && !just_synced ? lp_network_swap_params(t.net, t.eval_params)
+                                                : NULL;
         if (s == LP_OK && saved)
             s = lp_trainer_evaluate_(&t, test->n, &m.test_loss, &m.test_accuracy);
         if (saved) {
