@@ -9,6 +9,7 @@
 
 #include "layer.h"
 #include "lp_test.h"
+#include "lp_test_rig.h"
 
 #define SENTINEL_ 12345.5f
 /* Parameters sit after a few unrelated values: the layer must honour tensor offsets. */
@@ -20,75 +21,29 @@ static float *floats_(size_t n) {
     return p;
 }
 
-/* ---- a two-layer network built by hand --------------------------------------------------- */
+/* ---- the layer under test in a hand-built network (tests/support/lp_test_rig.h) ---- */
 
-/* [input] -> [batchnorm], assembled here so that need_dx and the tensor table are chosen
- * freely. The input layer owns an out and a dout buffer so that dx can be read back. */
-typedef struct {
-    lp_layer_spec specs[2];
-    lp_model_spec model;
-    lp_network *net;
-    lp_layer *in, *l;
-    int channels;
-} rig_;
-
-static void rig_free_(rig_ *r) {
-    lp_network_destroy(r->net);
-    memset(r, 0, sizeof *r);
-}
+typedef lp_test_rig rig_;
+#define rig_free_ lp_test_rig_free
 
 /* `tensors`: 2 for gamma and beta (PARAM_LEAD_ + c each), fewer or other counts to test
  * the checks. The parameter and gradient buffers are written whole from the host later. */
 static lp_status rig_build_(rig_ *r, const lp_layer_spec *layer, int max_batch, bool need_dx,
                             int tensors, int tensor_count) {
-    memset(r, 0, sizeof *r);
-    r->channels = layer->in.c;
-    r->specs[0] = (lp_layer_spec){.kind = LP_LAYER_INPUT, .line = 1, .name = "input"};
-    r->specs[0].in = r->specs[0].out = layer->in;
-    r->specs[1] = *layer;
-    r->model = (lp_model_spec){.source = "hand-built", .layers = r->specs, .n_layers = 2};
-    lp_network *net = calloc(1, sizeof *net);
-    CU_ASSERT_FATAL(net != NULL);
-    r->net = net;
-    net->rt = lp_test_rt;
-    net->spec = &r->model;
-    net->max_batch = max_batch;
-    net->tensors = calloc(3, sizeof *net->tensors);
-    net->layers = calloc(2, sizeof *net->layers);
-    CU_ASSERT_FATAL(net->tensors && net->layers);
-    net->n_layers = 2;
+    lp_param_tensor t[2] = {{0}};
     const char *names[2] = {"gamma", "beta"};
     size_t offset = PARAM_LEAD_;
-    for (int t = 0; t < tensors; ++t) {
-        lp_param_tensor *pt = &net->tensors[t];
-        *pt = (lp_param_tensor){.layer = 1, .rank = 1, .dims = {tensor_count}};
-        snprintf(pt->name, sizeof pt->name, "%s", names[t]);
-        pt->count = (size_t)tensor_count;
-        pt->offset = offset;
-        pt->groups = 1;
-        pt->group_size = tensor_count;
-        offset += pt->count;
+    for (int i = 0; i < tensors; ++i) {
+        t[i] = (lp_param_tensor){.layer = 1, .rank = 1, .dims = {tensor_count}};
+        snprintf(t[i].name, sizeof t[i].name, "%s", names[i]);
+        t[i].count = (size_t)tensor_count;
+        t[i].offset = offset;
+        t[i].groups = 1;
+        t[i].group_size = tensor_count;
+        offset += t[i].count;
     }
-    net->n_tensors = tensors;
-    net->n_params = offset;
-    LP_TRY(lp_buffer_create(lp_test_rt, offset * 4, "parameters", &net->params));
-    LP_TRY(lp_buffer_create(lp_test_rt, offset * 4, "gradients", &net->grads));
-    r->in = &net->layers[0];
-    r->l = &net->layers[1];
-    r->in->spec = &r->specs[0];
-    r->in->out_features = lp_shape_size(layer->in);
-    r->in->first_tensor = -1;
-    r->in->owns_buffers = true;
-    size_t bytes = (size_t)max_batch * r->in->out_features * sizeof(float);
-    LP_TRY(lp_buffer_create(lp_test_rt, bytes, "input", &r->in->out));
-    LP_TRY(lp_buffer_create(lp_test_rt, bytes, "d input", &r->in->dout));
-    r->l->spec = &r->specs[1];
-    r->l->prev = r->in;
-    r->l->out_features = lp_shape_size(layer->out);
-    r->l->need_dx = need_dx;
-    r->l->first_tensor = tensors > 0 ? 0 : -1;
-    r->l->index = 1;
-    return lp_layer_init_batchnorm(net, r->l);
+    LP_TRY(lp_test_rig_build(r, layer, max_batch, need_dx, true, t, tensors, offset));
+    return lp_layer_init_batchnorm(r->net, r->l);
 }
 
 /* ---- double-precision reference ---------------------------------------------------------- */

@@ -11,6 +11,7 @@
 #include "laperm/rng.h"
 #include "layer.h"
 #include "lp_test.h"
+#include "lp_test_rig.h"
 
 #define SENTINEL_ 12345.5f
 #define SEED_ 0x9E3779B97F4A7C15ull /* both key words nonzero */
@@ -31,60 +32,26 @@ static bool host_keep_(uint64_t seed, long long step, int layer, size_t i, float
     return !(u < rate);
 }
 
-/* ---- a two-layer network built by hand --------------------------------------------------- */
+/* ---- the layer under test in a hand-built network (tests/support/lp_test_rig.h) ---- */
 
-/* [input] -> [dropout] at position `index` (the Philox stream), assembled here so that
- * need_dx is chosen freely; the input layer owns an out and a dout buffer. */
-typedef struct {
-    lp_layer_spec specs[2];
-    lp_model_spec model;
-    lp_network *net;
-    lp_layer *in, *l;
-    size_t nx; /* max_batch * features */
-} rig_;
+typedef lp_test_rig rig_;
+#define rig_free_ lp_test_rig_free
 
-static void rig_free_(rig_ *r) {
-    lp_network_destroy(r->net);
-    memset(r, 0, sizeof *r);
+/* Values in the batch buffers: max_batch * features. */
+static size_t rig_nx_(const rig_ *r) {
+    return (size_t)r->net->max_batch * r->in->out_features;
 }
 
+/* [input] -> [dropout] at position `index` (the Philox stream). */
 static lp_status rig_build_(rig_ *r, lp_shape in, lp_shape out, float rate, int max_batch,
                             int index, bool need_dx) {
-    memset(r, 0, sizeof *r);
-    r->specs[0] = (lp_layer_spec){.kind = LP_LAYER_INPUT, .line = 1, .name = "input"};
-    r->specs[0].in = r->specs[0].out = in;
-    r->specs[1] = (lp_layer_spec){.kind = LP_LAYER_DROPOUT, .line = 4, .name = "dropout"};
-    r->specs[1].in = in;
-    r->specs[1].out = out;
-    r->specs[1].u.dropout.rate = rate;
-    r->model = (lp_model_spec){.source = "hand-built", .layers = r->specs, .n_layers = 2};
-    lp_network *net = calloc(1, sizeof *net);
-    CU_ASSERT_FATAL(net != NULL);
-    r->net = net;
-    net->rt = lp_test_rt;
-    net->spec = &r->model;
-    net->max_batch = max_batch;
-    net->layers = calloc(2, sizeof *net->layers);
-    CU_ASSERT_FATAL(net->layers != NULL);
-    net->n_layers = 2;
-    LP_TRY(lp_buffer_create(lp_test_rt, 4, "parameters", &net->params));
-    LP_TRY(lp_buffer_create(lp_test_rt, 4, "gradients", &net->grads));
-    r->in = &net->layers[0];
-    r->l = &net->layers[1];
-    r->in->spec = &r->specs[0];
-    r->in->out_features = lp_shape_size(in);
-    r->in->first_tensor = -1;
-    r->in->owns_buffers = true;
-    r->nx = (size_t)max_batch * r->in->out_features;
-    LP_TRY(lp_buffer_create(lp_test_rt, r->nx * 4, "input", &r->in->out));
-    LP_TRY(lp_buffer_create(lp_test_rt, r->nx * 4, "d input", &r->in->dout));
-    r->l->spec = &r->specs[1];
-    r->l->prev = r->in;
-    r->l->out_features = lp_shape_size(out);
-    r->l->need_dx = need_dx;
-    r->l->first_tensor = -1;
+    lp_layer_spec spec = {.kind = LP_LAYER_DROPOUT, .line = 4, .name = "dropout"};
+    spec.in = in;
+    spec.out = out;
+    spec.u.dropout.rate = rate;
+    LP_TRY(lp_test_rig_build(r, &spec, max_batch, need_dx, true, NULL, 0, 1));
     r->l->index = index;
-    return lp_layer_init_dropout(net, r->l);
+    return lp_layer_init_dropout(r->net, r->l);
 }
 
 static void rig_ok_(rig_ *r, lp_shape shape, float rate, int max_batch, int index) {
@@ -95,7 +62,7 @@ static void rig_ok_(rig_ *r, lp_shape shape, float rate, int max_batch, int inde
 
 /* Uploads x (whole buffer), runs forward for n samples, reads y (n samples). */
 static void forward_(rig_ *r, const float *x, int n, bool training, float *y) {
-    LP_TEST_OK(lp_buffer_write(lp_test_rt, r->in->out, 0, r->nx * 4, x));
+    LP_TEST_OK(lp_buffer_write(lp_test_rt, r->in->out, 0, rig_nx_(r) * 4, x));
     LP_TEST_OK(lp_network_forward(r->net, n, training));
     LP_TEST_OK(lp_buffer_read(lp_test_rt, r->l->out, 0, (size_t)n * r->l->out_features * 4, y));
 }
@@ -123,8 +90,8 @@ static void check_mask_(lp_shape shape, int max_batch, int n, float rate, long l
     rig_ r;
     rig_ok_(&r, shape, rate, max_batch, index);
     size_t feat = lp_shape_size(shape), nv = (size_t)n * feat;
-    float *x = floats_(r.nx), *y = floats_(nv), *want = floats_(nv);
-    fill_(x, r.nx, data_seed);
+    float *x = floats_(rig_nx_(&r)), *y = floats_(nv), *want = floats_(nv);
+    fill_(x, rig_nx_(&r), data_seed);
     const float scale = 1.0f / (1.0f - rate);
     size_t kept = 0;
     for (size_t i = 0; i < nv; ++i) {
@@ -160,7 +127,7 @@ static void test_determinism(void) {
     rig_ r, other;
     rig_ok_(&r, shape, 0.5f, n, 3);
     rig_ok_(&other, shape, 0.5f, n, 4);
-    size_t nv = r.nx;
+    size_t nv = rig_nx_(&r);
     float *x = floats_(nv), *a = floats_(nv), *b = floats_(nv);
     fill_(x, nv, 5);
     lp_network_set_rng(r.net, SEED_, 100);
@@ -195,7 +162,7 @@ static void test_determinism(void) {
 static void check_fraction_(float rate, int features, int batch) {
     rig_ r;
     rig_ok_(&r, (lp_shape){features, 1, 1}, rate, batch, 7);
-    size_t nv = r.nx;
+    size_t nv = rig_nx_(&r);
     float *x = floats_(nv), *y = floats_(nv);
     for (size_t i = 0; i < nv; ++i)
         x[i] = 1.0f;
@@ -237,19 +204,19 @@ static void test_backward_same_mask(void) {
     rig_ r;
     rig_ok_(&r, shape, rate, max_batch, 2);
     size_t feat = lp_shape_size(shape), nv = (size_t)n * feat;
-    float *x = floats_(r.nx), *y = floats_(nv), *dy = floats_(r.nx), *dx = floats_(r.nx);
+    float *x = floats_(rig_nx_(&r)), *y = floats_(nv), *dy = floats_(rig_nx_(&r)), *dx = floats_(rig_nx_(&r));
     float *want = floats_(nv);
-    fill_(x, r.nx, 8);
-    fill_(dy, r.nx, 9);
-    for (size_t i = 0; i < r.nx; ++i)
+    fill_(x, rig_nx_(&r), 8);
+    fill_(dy, rig_nx_(&r), 9);
+    for (size_t i = 0; i < rig_nx_(&r); ++i)
         dx[i] = SENTINEL_;
-    LP_TEST_OK(lp_buffer_write(lp_test_rt, r.in->dout, 0, r.nx * 4, dx));
-    LP_TEST_OK(lp_buffer_write(lp_test_rt, r.l->dout, 0, r.nx * 4, dy));
+    LP_TEST_OK(lp_buffer_write(lp_test_rt, r.in->dout, 0, rig_nx_(&r) * 4, dx));
+    LP_TEST_OK(lp_buffer_write(lp_test_rt, r.l->dout, 0, rig_nx_(&r) * 4, dy));
     lp_network_set_rng(r.net, SEED_, 55);
     forward_(&r, x, n, true, y);
     lp_network_set_rng(r.net, SEED_ + 17, 56); /* the next step's seed: must not matter */
     LP_TEST_OK(lp_network_backward(r.net, n));
-    LP_TEST_OK(lp_buffer_read(lp_test_rt, r.in->dout, 0, r.nx * 4, dx));
+    LP_TEST_OK(lp_buffer_read(lp_test_rt, r.in->dout, 0, rig_nx_(&r) * 4, dx));
     const float scale = 1.0f / (1.0f - rate);
     for (size_t i = 0; i < nv; ++i)
         want[i] = host_keep_(SEED_, 55, 2, i, rate) ? dy[i] * scale : 0.0f;
@@ -260,7 +227,7 @@ static void test_backward_same_mask(void) {
         mismatch += (y[i] == 0.0f) != (dx[i] == 0.0f);
     CU_ASSERT_EQUAL(mismatch, 0);
     size_t touched = 0;
-    for (size_t i = nv; i < r.nx; ++i)
+    for (size_t i = nv; i < rig_nx_(&r); ++i)
         touched += dx[i] != SENTINEL_;
     CU_ASSERT_EQUAL(touched, 0);
     free(x);
@@ -279,16 +246,16 @@ static void test_identity(void) {
     for (int zero_rate = 0; zero_rate < 2; ++zero_rate) {
         rig_ r;
         rig_ok_(&r, shape, zero_rate ? 0.0f : 0.6f, n, 1);
-        float *x = floats_(r.nx), *y = floats_(r.nx), *dy = floats_(r.nx), *dx = floats_(r.nx);
-        fill_(x, r.nx, 10);
-        fill_(dy, r.nx, 11);
-        LP_TEST_OK(lp_buffer_write(lp_test_rt, r.l->dout, 0, r.nx * 4, dy));
+        float *x = floats_(rig_nx_(&r)), *y = floats_(rig_nx_(&r)), *dy = floats_(rig_nx_(&r)), *dx = floats_(rig_nx_(&r));
+        fill_(x, rig_nx_(&r), 10);
+        fill_(dy, rig_nx_(&r), 11);
+        LP_TEST_OK(lp_buffer_write(lp_test_rt, r.l->dout, 0, rig_nx_(&r) * 4, dy));
         lp_network_set_rng(r.net, SEED_, 1);
         forward_(&r, x, n, zero_rate != 0, y);
-        CU_ASSERT_EQUAL(differ_(y, x, r.nx), 0);
+        CU_ASSERT_EQUAL(differ_(y, x, rig_nx_(&r)), 0);
         LP_TEST_OK(lp_network_backward(r.net, n));
-        LP_TEST_OK(lp_buffer_read(lp_test_rt, r.in->dout, 0, r.nx * 4, dx));
-        CU_ASSERT_EQUAL(differ_(dx, dy, r.nx), 0);
+        LP_TEST_OK(lp_buffer_read(lp_test_rt, r.in->dout, 0, rig_nx_(&r) * 4, dx));
+        CU_ASSERT_EQUAL(differ_(dx, dy, rig_nx_(&r)), 0);
         free(x);
         free(y);
         free(dy);

@@ -9,6 +9,7 @@
 
 #include "layer.h"
 #include "lp_test.h"
+#include "lp_test_rig.h"
 
 /* A value no kernel computes here: tells untouched words from written ones. */
 #define SENTINEL_ 12345.5f
@@ -19,59 +20,17 @@ static float *floats_(size_t n) {
     return p;
 }
 
-/* ---- a two-layer network built by hand --------------------------------------------------- */
+/* ---- the layer under test in a hand-built network (tests/support/lp_test_rig.h) ---- */
 
-/* [input] -> the layer under test, assembled here rather than parsed so that the layer is
- * tested on its own (need_dx chosen freely). The input layer owns an out and a dout buffer
- * so that d loss / d input can be read back. */
-typedef struct {
-    lp_layer_spec specs[2];
-    lp_model_spec model;
-    lp_network *net;
-    lp_layer *in, *l;
-} rig_;
-
-static void rig_free_(rig_ *r) {
-    lp_network_destroy(r->net);
-    memset(r, 0, sizeof *r);
-}
+typedef lp_test_rig rig_;
+#define rig_free_ lp_test_rig_free
 
 /* Builds the rig for `layer` (in and out shapes filled) and returns the constructor's
  * status; the network is freed by rig_free_ either way. */
 static lp_status rig_build_(rig_ *r, const lp_layer_spec *layer, int max_batch, bool need_dx,
                             bool input_dout) {
-    memset(r, 0, sizeof *r);
-    r->specs[0] = (lp_layer_spec){.kind = LP_LAYER_INPUT, .line = 1, .name = "input"};
-    r->specs[0].in = r->specs[0].out = layer->in;
-    r->specs[1] = *layer;
-    r->model = (lp_model_spec){.source = "hand-built", .layers = r->specs, .n_layers = 2};
-    lp_network *net = calloc(1, sizeof *net);
-    CU_ASSERT_FATAL(net != NULL);
-    r->net = net;
-    net->rt = lp_test_rt;
-    net->spec = &r->model;
-    net->max_batch = max_batch;
-    net->layers = calloc(2, sizeof *net->layers);
-    CU_ASSERT_FATAL(net->layers != NULL);
-    net->n_layers = 2;
-    LP_TRY(lp_buffer_create(lp_test_rt, 4, "parameters", &net->params));
-    LP_TRY(lp_buffer_create(lp_test_rt, 4, "gradients", &net->grads));
-    r->in = &net->layers[0];
-    r->l = &net->layers[1];
-    r->in->spec = &r->specs[0];
-    r->in->out_features = lp_shape_size(layer->in);
-    r->in->first_tensor = -1;
-    r->in->owns_buffers = true;
-    size_t bytes = (size_t)max_batch * r->in->out_features * sizeof(float);
-    LP_TRY(lp_buffer_create(lp_test_rt, bytes, "input", &r->in->out));
-    if (input_dout) LP_TRY(lp_buffer_create(lp_test_rt, bytes, "d input", &r->in->dout));
-    r->l->spec = &r->specs[1];
-    r->l->prev = r->in;
-    r->l->out_features = lp_shape_size(layer->out);
-    r->l->need_dx = need_dx;
-    r->l->first_tensor = -1;
-    r->l->index = 1;
-    return lp_layer_init_pool(net, r->l);
+    LP_TRY(lp_test_rig_build(r, layer, max_batch, need_dx, input_dout, NULL, 0, 1));
+    return lp_layer_init_pool(r->net, r->l);
 }
 
 /* ---- plain-C reference -------------------------------------------------------------------- */
