@@ -248,14 +248,7 @@ static double device_loss_net_(fixture_ *f) {
 /* Analytic gradients: forward, d loss/d logits = (softmax - onehot) / n, backward. The
  * gradient buffer starts as NaN: backward must overwrite every entry. */
 static void device_grads_(fixture_ *f, float *grads) {
-    for (size_t i = 0; i < f->n_params; ++i)
-        grads[i] = NAN;
-    LP_TEST_OK(lp_buffer_write(lp_test_rt, lp_network_grads(f->net), 0, f->n_params * 4, grads));
-    LP_TEST_OK(lp_network_forward(f->net, f->n, true));
-    LP_TEST_OK(lp_op_softmax_xent(lp_test_rt, lp_network_logits(f->net), f->dlabels, f->n, f->classes,
-                           1.0f / (float)f->n, lp_network_dlogits(f->net), f->dstats, 0));
-    LP_TEST_OK(lp_network_backward(f->net, f->n));
-    LP_TEST_OK(lp_buffer_read(lp_test_rt, lp_network_grads(f->net), 0, f->n_params * 4, grads));
+    lp_test_network_grads(f->net, f->n, f->dlabels, f->dstats, grads);
 }
 
 /* Sets parameter i on the host and uploads the whole buffer. Oclgrind 21.10's

@@ -1,6 +1,9 @@
 /* CUnit drivers for host and kernel tests, deterministic data and comparisons. */
 #include "lp_test.h"
 
+#include "laperm/network.h"
+#include "laperm/ops.h"
+
 #include <CUnit/Basic.h>
 #include <math.h>
 #include <stdio.h>
@@ -137,7 +140,22 @@ int lp_test_run_command(const char *cmd, char **output) {
     }
     if (buf) buf[len] = '\0';
     int st = pclose(p);
-    if (output) *output = buf;
-    else free(buf);
+    if (output)
+        *output = buf;
+    else
+        free(buf);
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+void lp_test_network_grads(lp_network *net, int n, cl_mem labels, cl_mem stats, float *grads) {
+    size_t np = lp_network_param_count(net);
+    for (size_t i = 0; i < np; ++i)
+        grads[i] = NAN;
+    LP_TEST_OK(lp_buffer_write(lp_test_rt, lp_network_grads(net), 0, np * 4, grads));
+    LP_TEST_OK(lp_network_forward(net, n, true));
+    LP_TEST_OK(lp_op_softmax_xent(lp_test_rt, lp_network_logits(net), labels, n,
+                                  lp_network_classes(net), 1.0f / (float)n, lp_network_dlogits(net),
+                                  stats, 0));
+    LP_TEST_OK(lp_network_backward(net, n));
+    LP_TEST_OK(lp_buffer_read(lp_test_rt, lp_network_grads(net), 0, np * 4, grads));
 }

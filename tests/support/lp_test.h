@@ -20,12 +20,20 @@ int lp_cltest_main(const char *program, void (*register_suites)(void));
 extern lp_runtime *lp_test_rt;
 
 /* Asserts that a library call returns LP_OK, printing the call and its message if not. */
-#define LP_TEST_OK(expr)                                                                       \
-    do {                                                                                       \
-        lp_status lp_test_ok_s_ = (expr);                                                      \
-        if (lp_test_ok_s_ != LP_OK) printf("\n  %s: %s\n", #expr, lp_last_error());            \
-        CU_ASSERT_EQUAL(lp_test_ok_s_, LP_OK);                                                 \
+#define LP_TEST_OK(expr)                                                                           \
+    do {                                                                                           \
+        lp_status lp_test_ok_s_ = (expr);                                                          \
+        if (lp_test_ok_s_ != LP_OK) printf("\n  %s: %s\n", #expr, lp_last_error());                \
+        CU_ASSERT_EQUAL(lp_test_ok_s_, LP_OK);                                                     \
     } while (0)
+
+/* Analytic gradients of the mean softmax cross-entropy of `net` on its current input:
+ * forward (training), d loss/d logits = (softmax - onehot) / n, backward, read into
+ * grads (all parameters). The device gradient buffer is first filled with NaN, so every
+ * entry must be overwritten by backward. labels: n ints; stats: 2 floats of scratch. */
+struct lp_network;
+void lp_test_network_grads(struct lp_network *net, int n, cl_mem labels, cl_mem stats,
+                           float *grads);
 
 /* True under Oclgrind (LAPERM_TEST_SIMULATOR=1): tests shrink their largest sizes. */
 bool lp_test_simulator(void);
