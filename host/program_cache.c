@@ -81,12 +81,12 @@ static void hash_add_(key128_ *h, const char *s) {
     }
 }
 
-static bool cache_enabled_(void) {
+bool lp_cache_enabled_(void) {
     const char *v = getenv("LAPERM_CACHE");
     return !(v && (strcmp(v, "off") == 0 || strcmp(v, "0") == 0 || strcmp(v, "no") == 0));
 }
 
-static void mkdirs_(const char *path) {
+void lp_mkdirs_(const char *path) {
     char tmp[4096];
     snprintf(tmp, sizeof tmp, "%s", path);
     for (char *p = tmp + 1; *p; ++p) {
@@ -100,7 +100,7 @@ static void mkdirs_(const char *path) {
 }
 
 /* $LAPERM_CACHE_DIR, else $XDG_CACHE_HOME/laperm, else ~/.cache/laperm. */
-static bool cache_dir_(char *dst, size_t cap) {
+bool lp_cache_dir_(char *dst, size_t cap) {
     const char *d = getenv("LAPERM_CACHE_DIR");
     if (d && *d) {
         snprintf(dst, cap, "%s", d);
@@ -150,7 +150,7 @@ static void save_disk_(cl_program p, const char *dir, const char *path) {
     unsigned char *bin = malloc(len);
     if (!bin) return;
     if (clGetProgramInfo(p, CL_PROGRAM_BINARIES, sizeof bin, &bin, NULL) == CL_SUCCESS) {
-        mkdirs_(dir);
+        lp_mkdirs_(dir);
         char tmp[4700];
         snprintf(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)getpid());
         FILE *f = fopen(tmp, "wb");
@@ -222,7 +222,7 @@ lp_status lp_program_get_(lp_runtime *rt, const char *program, const char *extra
     double t0 = now_s_();
     cl_program p = NULL;
     char dir[4096], path[4608];
-    bool use_disk = cache_enabled_() && cache_dir_(dir, sizeof dir);
+    bool use_disk = lp_cache_enabled_() && lp_cache_dir_(dir, sizeof dir);
     if (use_disk) {
         key128_ h = {0xCBF29CE484222325ull, 0x84222325CBF29CE4ull};
         hash_add_(&h, LP_CACHE_FORMAT);

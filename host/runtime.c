@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "laperm/gemm.h"
 #include "runtime-impl.h"
 
 lp_status lp_cl_check(cl_int err, const char *what) {
@@ -64,6 +65,7 @@ void lp_runtime_destroy(lp_runtime *rt) {
         free(rt->kernels[i].options);
         free(rt->kernels[i].kernel_name);
     }
+    lp_gemm_release(rt);
     lp_programs_release_(rt);
     if (rt->queue) clReleaseCommandQueue(rt->queue);
     if (rt->context) clReleaseContext(rt->context);

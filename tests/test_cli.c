@@ -34,8 +34,8 @@ static const char *write_tmp_(const char *name, const char *text) {
 
 static void test_usage_errors(void) {
     expect_("", 2, "usage: laperm COMMAND");
-    expect_("frobnicate", 2, "laperm: unknown command 'frobnicate' (expected devices, summary, "
-                             "train, version)");
+    expect_("frobnicate", 2, "laperm: unknown command 'frobnicate' (expected bench, devices, "
+                             "summary, train, version)");
     expect_("train", 2, "laperm train: --model FILE is required");
     expect_("train --model models/logreg.ini --bogus", 2,
             "laperm train: unknown option '--bogus' (see laperm train --help)");
@@ -54,6 +54,33 @@ static void test_usage_errors(void) {
             "--lr-steps '20:0.1,10:0.01': epochs must be ascending");
     expect_("devices --xml", 2, "laperm devices: unknown option '--xml' (expected --json)");
     expect_("summary", 2, "laperm summary: missing MODEL");
+    expect_("bench --only peak,bogus", 2,
+            "laperm bench: --only: expected one of peak, gemm, layers, sort, sync; got 'bogus'");
+    expect_("bench --gemm-size x", 2,
+            "laperm bench: --gemm-size: expected an integer from 0 to 16384, got 'x'");
+    expect_("bench --gemm fastest", 2, "laperm bench: --gemm: expected auto, clblast or tiled");
+    expect_("bench --min-time", 2, "laperm bench: --min-time needs a value");
+    expect_("bench --frob 1", 2, "laperm bench: unknown option '--frob'");
+    expect_("bench --only sort --models nosuch:4", 1, "models/nosuch.ini");
+}
+
+/* A real, short benchmark: the table on stdout and an HDF5 file written whole. */
+static void test_bench_runs(void) {
+    char args[2048], path[1200];
+    snprintf(path, sizeof path, "%s/bench.h5", lp_test_tmpdir());
+    snprintf(args, sizeof args,
+             "bench --only gemm,sort,sync --gemm-size 33 --models logreg:8 --sort-sizes 999 "
+             "--min-time 0 --out '%s'",
+             path);
+    expect_(args, 0, "Mkeys/s");
+    FILE *f = fopen(path, "rb");
+    CU_ASSERT_PTR_NOT_NULL(f);
+    if (f) {
+        char magic[8] = {0};
+        CU_ASSERT_EQUAL(fread(magic, 1, 8, f), 8);
+        CU_ASSERT(memcmp(magic, "\x89HDF\r\n\x1a\n", 8) == 0);
+        fclose(f);
+    }
 }
 
 static void test_help_lists_defaults(void) {
@@ -106,6 +133,7 @@ static void register_suites(void) {
     CU_pSuite s = CU_add_suite("cli", NULL, NULL);
     CU_add_test(s, "usage errors name the option and the expectation", test_usage_errors);
     CU_add_test(s, "--help lists every flag with its default", test_help_lists_defaults);
+    CU_add_test(s, "bench: a short real run writes its table", test_bench_runs);
     CU_add_test(s, "bad model and data files", test_bad_files);
     CU_add_test(s, "unknown device lists the devices", test_unknown_device);
     CU_add_test(s, "summary parameter counts", test_summary_counts);

@@ -21,10 +21,13 @@
  * below. The margin covers other devices' different summation orders. */
 #define E2E_MIN_ACCURACY 0.87
 
+/* The loader reads plain or gzipped IDX files, so either counts. */
 static bool have_mnist_(void) {
     char p[4200];
-    snprintf(p, sizeof p, "%s/train-images-idx3-ubyte", lp_test_mnist_dir());
     struct stat st;
+    snprintf(p, sizeof p, "%s/train-images-idx3-ubyte", lp_test_mnist_dir());
+    if (stat(p, &st) == 0) return true;
+    snprintf(p, sizeof p, "%s/train-images-idx3-ubyte.gz", lp_test_mnist_dir());
     return stat(p, &st) == 0;
 }
 

@@ -2,6 +2,7 @@
 #ifndef LAPERM_CLI_H
 #define LAPERM_CLI_H
 
+int cli_bench(int argc, char **argv);
 int cli_devices(int argc, char **argv);
 int cli_summary(int argc, char **argv);
 int cli_train(int argc, char **argv);

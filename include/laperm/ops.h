@@ -7,8 +7,9 @@
 
 #include "laperm/runtime.h"
 
-/* Row-major C (m, n) = alpha op(A) op(B) + beta C, through CLBlast. lda/ldb/ldc are row
- * strides of the stored matrices. */
+/* Row-major C (m, n) = alpha op(A) op(B) + beta C. lda/ldb/ldc are row strides of the
+ * stored matrices. CLBlast or laperm's tiled kernels, whichever is faster for this
+ * device and shape (laperm/gemm.h). */
 lp_status lp_op_gemm(lp_runtime *rt, bool trans_a, bool trans_b, size_t m, size_t n, size_t k,
                      float alpha, cl_mem a, size_t a_off, size_t lda, cl_mem b, size_t b_off,
                      size_t ldb, float beta, cl_mem c, size_t c_off, size_t ldc, const char *label);

@@ -159,3 +159,42 @@ void lp_test_network_grads(lp_network *net, int n, cl_mem labels, cl_mem stats, 
     LP_TEST_OK(lp_network_backward(net, n));
     LP_TEST_OK(lp_buffer_read(lp_test_rt, lp_network_grads(net), 0, np * 4, grads));
 }
+
+cl_mem lp_test_buffer(size_t bytes) {
+    cl_mem b = NULL;
+    lp_status s = lp_buffer_create(lp_test_rt, bytes, "test buffer", &b);
+    if (s != LP_OK) printf("\n  lp_buffer_create(%zu): %s\n", bytes, lp_last_error());
+    return s == LP_OK ? b : NULL;
+}
+
+cl_mem lp_test_upload(const void *src, size_t bytes) {
+    cl_mem b = lp_test_buffer(bytes);
+    if (b && lp_buffer_write(lp_test_rt, b, 0, bytes, src) != LP_OK) {
+        printf("\n  lp_buffer_write(%zu): %s\n", bytes, lp_last_error());
+        clReleaseMemObject(b);
+        return NULL;
+    }
+    return b;
+}
+
+bool lp_test_download(cl_mem b, size_t bytes, void *dst) {
+    lp_status s = lp_buffer_read(lp_test_rt, b, 0, bytes, dst);
+    if (s != LP_OK) printf("\n  lp_buffer_read(%zu): %s\n", bytes, lp_last_error());
+    return s == LP_OK;
+}
+
+float *lp_test_floats(size_t n) {
+    float *p = malloc((n ? n : 1) * sizeof *p);
+    CU_ASSERT_PTR_NOT_NULL(p);
+    return p;
+}
+
+void lp_test_fill_uniform(float *x, size_t n, uint64_t *rng, float lo, float hi) {
+    for (size_t i = 0; i < n; ++i)
+        x[i] = lp_test_uniform(rng, lo, hi);
+}
+
+void lp_test_fill_const(float *x, size_t n, float v) {
+    for (size_t i = 0; i < n; ++i)
+        x[i] = v;
+}

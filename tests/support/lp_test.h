@@ -35,6 +35,16 @@ struct lp_network;
 void lp_test_network_grads(struct lp_network *net, int n, cl_mem labels, cl_mem stats,
                            float *grads);
 
+/* Device buffers for tests on lp_test_rt; failures print the library's message and
+ * return NULL/false (callers assert). */
+cl_mem lp_test_buffer(size_t bytes);
+cl_mem lp_test_upload(const void *src, size_t bytes);
+bool lp_test_download(cl_mem b, size_t bytes, void *dst);
+/* malloc'd floats (at least one), asserted non-NULL. */
+float *lp_test_floats(size_t n);
+void lp_test_fill_uniform(float *x, size_t n, uint64_t *rng, float lo, float hi);
+void lp_test_fill_const(float *x, size_t n, float v);
+
 /* True under Oclgrind (LAPERM_TEST_SIMULATOR=1): tests shrink their largest sizes. */
 bool lp_test_simulator(void);
 

@@ -1,0 +1,233 @@
+/* Register-tiled matrix products, C = alpha * op(A) . op(B) + beta * C, row-major.
+ *
+ * Written for devices where CLBlast's generic kernels leave most of the machine idle
+ * (CPU devices above all): each work-item owns a whole tile of C in registers and walks
+ * K once, so with one work-item per work-group the code is a plain vector loop that the
+ * device compiler turns into broadcast + FMA instructions. The host (host/gemm.c) times
+ * these against CLBlast per shape and keeps whichever is faster, so a device where they
+ * lose never runs them.
+ *
+ * Three layouts, those the layers use:
+ *   lp_gemm_nn  C (M,N) = A (M,K)   . B (K,N)     outer products: broadcast a, vector b
+ *   lp_gemm_tn  C (M,N) = A^T, A (K,M) stored     same, a read along a row of A
+ *   lp_gemm_nt  C (M,N) = A . B^T, B (N,K) stored dot products along K, both rows contiguous
+ *
+ * Split K: work-item dimension 2 is a slice of K (kslice values each). With several
+ * slices each writes a partial product (alpha 1, beta 0) to C + slice * c_slice_stride,
+ * and lp_gemm_reduce folds them into the real C; long-K shapes gain parallelism and keep
+ * each slice's operands in cache.
+ *
+ * Tile shape, vector width and work-group size are -D options chosen per device:
+ *   GEMM_VW  floats per vector (4, 8 or 16)
+ *   GEMM_MR  rows per nn/tn tile; GEMM_NV vectors per row (the tile is MR x VW*NV)
+ *   GEMM_DM, GEMM_DN  rows and columns per nt tile (DM*DN vector accumulators)
+ *   GEMM_LX  work-items per work-group along dimension 0 (1 on CPUs)
+ * Edges: rows and columns past M, N are clamped for loads (valid memory, results
+ * discarded) and never stored. */
+
+#ifndef GEMM_VW
+#define GEMM_VW 8
+#endif
+#ifndef GEMM_MR
+#define GEMM_MR 6
+#endif
+#ifndef GEMM_NV
+#define GEMM_NV 2
+#endif
+#ifndef GEMM_DM
+#define GEMM_DM 4
+#endif
+#ifndef GEMM_DN
+#define GEMM_DN 4
+#endif
+#ifndef GEMM_LX
+#define GEMM_LX 1
+#endif
+
+#if GEMM_VW == 16
+typedef float16 floatv;
+#define VLOAD_ vload16
+#define VSTORE_ vstore16
+#elif GEMM_VW == 8
+typedef float8 floatv;
+#define VLOAD_ vload8
+#define VSTORE_ vstore8
+#elif GEMM_VW == 4
+typedef float4 floatv;
+#define VLOAD_ vload4
+#define VSTORE_ vstore4
+#else
+#error "GEMM_VW must be 4, 8 or 16"
+#endif
+
+#define GEMM_NR (GEMM_VW * GEMM_NV)
+
+inline float hsum_(floatv x) {
+#if GEMM_VW == 16
+    float8 h8 = x.lo + x.hi;
+    float4 h4 = h8.lo + h8.hi;
+#elif GEMM_VW == 8
+    float4 h4 = x.lo + x.hi;
+#else
+    float4 h4 = x;
+#endif
+    float2 h2 = h4.lo + h4.hi;
+    return h2.x + h2.y;
+}
+
+/* Writes one row segment of a tile: alpha * acc (+ beta * C, only read when beta != 0,
+ * since C may hold anything, NaN included, when beta is 0). */
+inline void store_row_(__global float *crow, int j0, int N, const floatv *acc, float alpha,
+                       float beta) {
+    if (j0 + GEMM_NR <= N) {
+#pragma unroll
+        for (int v = 0; v < GEMM_NV; ++v) {
+            floatv r = alpha * acc[v];
+            if (beta != 0.0f) r += beta * VLOAD_(v, crow + j0);
+            VSTORE_(r, v, crow + j0);
+        }
+        return;
+    }
+    float out[GEMM_NR];
+#pragma unroll
+    for (int v = 0; v < GEMM_NV; ++v)
+        VSTORE_(acc[v], v, out);
+    for (int l = 0; j0 + l < N; ++l) {
+        float r = alpha * out[l];
+        if (beta != 0.0f) r += beta * crow[j0 + l];
+        crow[j0 + l] = r;
+    }
+}
+
+/* The nn and tn kernels differ only in how a value of A is found: A_ROW_ is the
+ * per-row base pointer set up once, A_AT_ the value at (row r of the tile, k). */
+#define GEMM_OUTER_KERNEL_(NAME, A_ROW_, A_AT_)                                                \
+    __kernel __attribute__((reqd_work_group_size(GEMM_LX, 1, 1))) void NAME(                   \
+        int M, int N, int K, int kslice, float alpha, float beta, __global const float *A,     \
+        ulong a_off, int lda, __global const float *B, ulong b_off, int ldb, __global float *C, \
+        ulong c_off, int ldc, ulong c_slice_stride) {                                          \
+        const int i0 = (int)get_global_id(0) * GEMM_MR, j0 = (int)get_global_id(1) * GEMM_NR; \
+        if (i0 >= M || j0 >= N) return;                                                        \
+        const int s = (int)get_global_id(2);                                                   \
+        const int k0 = s * kslice, k1 = min(K, k0 + kslice);                                   \
+        A += a_off;                                                                            \
+        B += b_off;                                                                            \
+        C += c_off + s * c_slice_stride;                                                       \
+        size_t arow[GEMM_MR];                                                                  \
+        _Pragma("unroll") for (int r = 0; r < GEMM_MR; ++r) arow[r] = A_ROW_(min(i0 + r, M - 1)); \
+        floatv acc[GEMM_MR][GEMM_NV];                                                          \
+        _Pragma("unroll") for (int r = 0; r < GEMM_MR; ++r)                                    \
+            _Pragma("unroll") for (int v = 0; v < GEMM_NV; ++v) acc[r][v] = (floatv)(0.0f);    \
+        const bool full = j0 + GEMM_NR <= N;                                                   \
+        for (int k = k0; k < k1; ++k) {                                                        \
+            const __global float *brow = B + (size_t)k * ldb + j0;                             \
+            floatv b[GEMM_NV];                                                                 \
+            if (full) {                                                                        \
+                _Pragma("unroll") for (int v = 0; v < GEMM_NV; ++v) b[v] = VLOAD_(v, brow);    \
+            } else {                                                                           \
+                float t[GEMM_NR];                                                              \
+                for (int l = 0; l < GEMM_NR; ++l) t[l] = brow[min(j0 + l, N - 1) - j0];        \
+                _Pragma("unroll") for (int v = 0; v < GEMM_NV; ++v) b[v] = VLOAD_(v, t);       \
+            }                                                                                  \
+            _Pragma("unroll") for (int r = 0; r < GEMM_MR; ++r) {                              \
+                const floatv a = (floatv)(A_AT_(arow[r], k));                                  \
+                _Pragma("unroll") for (int v = 0; v < GEMM_NV; ++v)                            \
+                    acc[r][v] = fma(a, b[v], acc[r][v]);                                       \
+            }                                                                                  \
+        }                                                                                      \
+        _Pragma("unroll") for (int r = 0; r < GEMM_MR; ++r) if (i0 + r < M)                    \
+            store_row_(C + (size_t)(i0 + r) * ldc, j0, N, acc[r], alpha, beta);                \
+    }
+
+/* nn: row i of A starts at i * lda; tn: A is stored (K, M), element (i, k) at k * lda + i. */
+#define NN_ROW_(i) ((size_t)(i) * lda)
+#define NN_AT_(base, k) A[(base) + (k)]
+#define TN_ROW_(i) ((size_t)(i))
+#define TN_AT_(base, k) A[(size_t)(k) * lda + (base)]
+
+GEMM_OUTER_KERNEL_(lp_gemm_nn, NN_ROW_, NN_AT_)
+GEMM_OUTER_KERNEL_(lp_gemm_tn, TN_ROW_, TN_AT_)
+
+/* C (M,N) = A (M,K) . B^T with B stored (N,K): each output is a dot product of two
+ * contiguous rows, accumulated GEMM_VW lanes at a time and summed across lanes at the end. */
+__kernel __attribute__((reqd_work_group_size(GEMM_LX, 1, 1))) void lp_gemm_nt(
+    int M, int N, int K, int kslice, float alpha, float beta, __global const float *A,
+    ulong a_off, int lda, __global const float *B, ulong b_off, int ldb, __global float *C,
+    ulong c_off, int ldc, ulong c_slice_stride) {
+    const int i0 = (int)get_global_id(0) * GEMM_DM, j0 = (int)get_global_id(1) * GEMM_DN;
+    if (i0 >= M || j0 >= N) return;
+    const int s = (int)get_global_id(2);
+    const int k0 = s * kslice, k1 = min(K, k0 + kslice);
+    A += a_off;
+    B += b_off;
+    C += c_off + s * c_slice_stride;
+    const __global float *ar[GEMM_DM];
+    const __global float *br[GEMM_DN];
+#pragma unroll
+    for (int r = 0; r < GEMM_DM; ++r)
+        ar[r] = A + (size_t)min(i0 + r, M - 1) * lda;
+#pragma unroll
+    for (int c = 0; c < GEMM_DN; ++c)
+        br[c] = B + (size_t)min(j0 + c, N - 1) * ldb;
+    floatv acc[GEMM_DM][GEMM_DN];
+#pragma unroll
+    for (int r = 0; r < GEMM_DM; ++r)
+#pragma unroll
+        for (int c = 0; c < GEMM_DN; ++c)
+            acc[r][c] = (floatv)(0.0f);
+    int k = k0;
+    for (; k + GEMM_VW <= k1; k += GEMM_VW) {
+        floatv a[GEMM_DM], b[GEMM_DN];
+#pragma unroll
+        for (int r = 0; r < GEMM_DM; ++r)
+            a[r] = VLOAD_(0, ar[r] + k);
+#pragma unroll
+        for (int c = 0; c < GEMM_DN; ++c)
+            b[c] = VLOAD_(0, br[c] + k);
+#pragma unroll
+        for (int r = 0; r < GEMM_DM; ++r)
+#pragma unroll
+            for (int c = 0; c < GEMM_DN; ++c)
+                acc[r][c] = fma(a[r], b[c], acc[r][c]);
+    }
+    float sum[GEMM_DM][GEMM_DN];
+#pragma unroll
+    for (int r = 0; r < GEMM_DM; ++r)
+#pragma unroll
+        for (int c = 0; c < GEMM_DN; ++c)
+            sum[r][c] = hsum_(acc[r][c]);
+    for (; k < k1; ++k)
+#pragma unroll
+        for (int r = 0; r < GEMM_DM; ++r)
+#pragma unroll
+            for (int c = 0; c < GEMM_DN; ++c)
+                sum[r][c] = fma(ar[r][k], br[c][k], sum[r][c]);
+#pragma unroll
+    for (int r = 0; r < GEMM_DM; ++r) {
+        if (i0 + r >= M) break;
+        __global float *crow = C + (size_t)(i0 + r) * ldc;
+#pragma unroll
+        for (int c = 0; c < GEMM_DN; ++c) {
+            if (j0 + c >= N) break;
+            float v = alpha * sum[r][c];
+            if (beta != 0.0f) v += beta * crow[j0 + c];
+            crow[j0 + c] = v;
+        }
+    }
+}
+
+/* C = alpha * (sum of `slices` partial products, each (M,N) dense at P + s*stride)
+ *     + beta * C. One work-item per element of C. */
+__kernel void lp_gemm_reduce(int M, int N, int slices, ulong stride, __global const float *P,
+                             float alpha, float beta, __global float *C, ulong c_off, int ldc) {
+    const size_t e = get_global_id(0);
+    if (e >= (size_t)M * N) return;
+    const int i = (int)(e / N), j = (int)(e % N);
+    float acc = 0.0f;
+    for (int s = 0; s < slices; ++s)
+        acc += P[s * stride + e];
+    __global float *c = C + c_off + (size_t)i * ldc + j;
+    float v = alpha * acc;
+    if (beta != 0.0f) v += beta * *c;
+    *c = v;
+}

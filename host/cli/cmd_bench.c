@@ -1,0 +1,195 @@
+/* laperm bench: the device's peak, matrix products (1024^3 and each model's training
+ * shapes), forward/backward passes with their per-kernel split, segmented sort and one
+ * LaPerm sync, printed as a table and optionally written to HDF5. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "args.h"
+#include "cli.h"
+#include "laperm/bench.h"
+#include "laperm/bench_h5.h"
+#include "laperm/gemm.h"
+
+#define C "bench"
+
+static const char *const sections_[] = {"peak", "gemm", "layers", "sort", "sync", NULL};
+
+typedef struct {
+    const char *device, *out, *models, *sort_sizes;
+    bool want[5];
+    long long gemm_size;
+    double min_time;
+    bool markdown;
+} bench_args_;
+
+static void usage_(FILE *f) {
+    fprintf(f,
+            "usage: laperm bench [options]\n\n"
+            "Measures the device: FMA peak and memory bandwidth, SGEMM at N^3 and at each\n"
+            "model's training shapes (CLBlast, laperm's tiled kernels and the automatic\n"
+            "choice), a forward+backward pass with device time per kernel, segmented argsort\n"
+            "at the models' LaPerm group sizes and for single groups of 1M and 16M keys, and\n"
+            "one LaPerm sync. Every figure is timed on the device after a warm-up.\n\n"
+            "  --device D       P:D index or name substring (default: $LAPERM_DEVICE, a GPU,\n"
+            "                   else a CPU)\n"
+            "  --only LIST      some of peak,gemm,layers,sort,sync (default: all)\n"
+            "  --models LIST    MODEL:BATCH,... (default lenet300:128,conv7:50,conv4:50;\n"
+            "                   MODEL is models/MODEL.ini or a path)\n"
+            "  --gemm-size N    square SGEMM size (default 1024; 0: skip)\n"
+            "  --sort-sizes L   single-group argsorts, keys each (default 1048576,16777216)\n"
+            "  --min-time S     seconds each measurement repeats for (default 0.2)\n"
+            "  --gemm MODE      auto | clblast | tiled: what the models' passes use\n"
+            "  --markdown       print the table as markdown\n"
+            "  --out FILE.h5    also write the table to HDF5 (dataset /bench)\n");
+}
+
+static bool parse_only_(const char *list, bool *want) {
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", list);
+    memset(want, 0, 5 * sizeof *want);
+    for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+        int i = arg_choice(C, "--only", tok, sections_);
+        if (i < 0) return false;
+        want[i] = true;
+    }
+    return true;
+}
+
+static int parse_(int argc, char **argv, bench_args_ *a, lp_gemm_mode *mode, bool *mode_set) {
+    *a = (bench_args_){.models = "lenet300:128,conv7:50,conv4:50",
+                       .sort_sizes = "1048576,16777216",
+                       .gemm_size = 1024,
+                       .min_time = 0.2};
+    for (int i = 0; i < 5; ++i)
+        a->want[i] = true;
+    for (int i = 1; i < argc; ++i) {
+        const char *o = argv[i];
+        if (!strcmp(o, "-h") || !strcmp(o, "--help")) {
+            usage_(stdout);
+            return 0;
+        }
+        if (!strcmp(o, "--markdown")) {
+            a->markdown = true;
+            continue;
+        }
+        if (i + 1 >= argc) {
+            fprintf(stderr, "laperm %s: %s needs a value (or is unknown; see --help)\n", C, o);
+            return 2;
+        }
+        const char *v = argv[++i];
+        bool ok = true;
+        if (!strcmp(o, "--device")) a->device = v;
+        else if (!strcmp(o, "--out")) a->out = v;
+        else if (!strcmp(o, "--models")) a->models = v;
+        else if (!strcmp(o, "--sort-sizes")) a->sort_sizes = v;
+        else if (!strcmp(o, "--only")) ok = parse_only_(v, a->want);
+        else if (!strcmp(o, "--gemm-size")) ok = arg_int(C, o, v, 0, 16384, &a->gemm_size);
+        else if (!strcmp(o, "--min-time")) ok = arg_double(C, o, v, 0.0, 60.0, &a->min_time);
+        else if (!strcmp(o, "--gemm")) {
+            ok = lp_gemm_mode_parse(v, mode);
+            if (!ok) fprintf(stderr, "laperm %s: --gemm: expected auto, clblast or tiled, got '%s'\n", C, v);
+            *mode_set = true;
+        } else {
+            fprintf(stderr, "laperm %s: unknown option '%s' (see laperm bench --help)\n", C, o);
+            return 2;
+        }
+        if (!ok) return 2;
+    }
+    return -1;
+}
+
+static void model_path_(const char *name, char *buf, size_t cap) {
+    if (strchr(name, '/') || strstr(name, ".ini")) snprintf(buf, cap, "%s", name);
+    else snprintf(buf, cap, "models/%s.ini", name);
+}
+
+/* Runs the sections asked for; stops at the first failure (its message is in
+ * lp_last_error). */
+static lp_status run_(lp_runtime *rt, const bench_args_ *a, lp_bench_table *t) {
+    if (a->want[0]) LP_TRY(lp_bench_peak(rt, t));
+    if (a->want[1] && a->gemm_size > 0) LP_TRY(lp_bench_gemm_square(rt, (size_t)a->gemm_size, t));
+    char list[512];
+    snprintf(list, sizeof list, "%s", a->models);
+    char *save = NULL;
+    for (char *tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        char *colon = strchr(tok, ':'), path[600];
+        int batch = colon ? atoi(colon + 1) : 128;
+        if (colon) *colon = 0;
+        if (batch < 1)
+            return lp_fail(LP_ERR_INVALID_ARG, "--models: '%s' needs a batch of at least 1", tok);
+        model_path_(tok, path, sizeof path);
+        if (a->want[1] || a->want[2]) LP_TRY(lp_bench_model(rt, path, batch, t));
+        if (a->want[3]) LP_TRY(lp_bench_sort_model(rt, path, t));
+        if (a->want[4]) LP_TRY(lp_bench_sync(rt, path, t));
+    }
+    snprintf(list, sizeof list, "%s", a->want[3] ? a->sort_sizes : "");
+    for (char *tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        char *end;
+        long n = strtol(tok, &end, 10);
+        if (*end || n < 1 || n > (1L << 30))
+            return lp_fail(LP_ERR_INVALID_ARG,
+                           "--sort-sizes: expected key counts from 1 to 2^30, got '%s'", tok);
+        char name[48];
+        snprintf(name, sizeof name, "one group of %ld", n);
+        LP_TRY(lp_bench_sort(rt, name, 1, (int)n, t));
+    }
+    return LP_OK;
+}
+
+static void print_(const lp_bench_table *t, bool markdown) {
+    if (markdown) {
+        printf("| section | what | detail | value | unit | of peak |\n|---|---|---|---|---|---|\n");
+        for (int i = 0; i < t->n; ++i) {
+            const lp_bench_row *r = &t->rows[i];
+            printf("| %s | %s | %s | %.4g | %s | ", r->section, r->name, r->detail, r->value, r->unit);
+            if (r->of_peak > 0) printf("%.1f%% |\n", 100 * r->of_peak);
+            else printf(" |\n");
+        }
+        return;
+    }
+    printf("%-7s %-40s %-44s %12s %-9s %8s\n", "section", "what", "detail", "value", "unit",
+           "of peak");
+    for (int i = 0; i < t->n; ++i) {
+        const lp_bench_row *r = &t->rows[i];
+        printf("%-7s %-40s %-44s %12.4g %-9s", r->section, r->name, r->detail, r->value, r->unit);
+        if (r->of_peak > 0) printf(" %7.1f%%", 100 * r->of_peak);
+        printf("\n");
+    }
+}
+
+int cli_bench(int argc, char **argv) {
+    bench_args_ a;
+    lp_gemm_mode mode = LP_GEMM_AUTO;
+    bool mode_set = false;
+    int rc = parse_(argc, argv, &a, &mode, &mode_set);
+    if (rc >= 0) return rc;
+    lp_runtime_options opt = {.device = a.device, .profiling = true};
+    lp_runtime *rt = NULL;
+    if (lp_runtime_create(&opt, &rt) != LP_OK) {
+        fprintf(stderr, "laperm %s: %s\n", C, lp_last_error());
+        return 1;
+    }
+    if (mode_set) lp_gemm_set_mode(rt, mode);
+    const lp_device_info *d = lp_runtime_device(rt);
+    char device[300];
+    snprintf(device, sizeof device, "%s [%d:%d, %s]", d->device_name, d->platform_index,
+             d->device_index, d->platform_name);
+    printf("laperm bench on %s\n", device);
+    lp_bench_table t = {.min_seconds = a.min_time};
+    lp_status st = run_(rt, &a, &t);
+    print_(&t, a.markdown);
+    if (st != LP_OK) fprintf(stderr, "laperm %s: %s\n", C, lp_last_error());
+    if (st == LP_OK && a.out) {
+        char cmd[1024] = "laperm";
+        for (int i = 0; i < argc; ++i)
+            strncat(cmd, " ", sizeof cmd - strlen(cmd) - 1),
+                strncat(cmd, argv[i], sizeof cmd - strlen(cmd) - 1);
+        st = lp_bench_write_h5(&t, device, cmd, a.out);
+        if (st != LP_OK) fprintf(stderr, "laperm %s: %s\n", C, lp_last_error());
+        else printf("wrote %s\n", a.out);
+    }
+    lp_bench_table_free(&t);
+    lp_runtime_destroy(rt);
+    return st == LP_OK ? 0 : 1;
+}

@@ -1,0 +1,101 @@
+/* Launches of the register-tiled products in cl/gemm.cl and of the split-K reduction.
+ * Tile shape and vector width are compile-time options, so each variant is its own
+ * program (built once, then from the program cache). */
+#include <limits.h>
+#include <stdio.h>
+
+#include "gemm-impl.h"
+
+int lp_gemm_slices_(size_t k, int slices, size_t *kslice) {
+    if (slices < 1) slices = 1;
+    if ((size_t)slices > k) slices = k ? (int)k : 1;
+    *kslice = (k + (size_t)slices - 1) / (size_t)slices;
+    if (*kslice == 0) *kslice = 1;
+    return (int)((k + *kslice - 1) / *kslice);
+}
+
+/* Only the options a kernel reads go into its build, so variants that differ in
+ * nothing it uses share one program. */
+static void options_(const lp_gemm_variant *v, bool nt, char *buf, size_t cap) {
+    if (nt)
+        snprintf(buf, cap, "-DGEMM_VW=%d -DGEMM_DM=%d -DGEMM_DN=%d -DGEMM_LX=%d", v->vw, v->dm,
+                 v->dn, v->lx);
+    else
+        snprintf(buf, cap, "-DGEMM_VW=%d -DGEMM_MR=%d -DGEMM_NV=%d -DGEMM_LX=%d", v->vw, v->mr,
+                 v->nv, v->lx);
+}
+
+lp_status lp_gemm_reduce_(lp_runtime *rt, const lp_gemm_args_ *g, int slices, cl_mem work) {
+    cl_kernel k;
+    LP_TRY(lp_runtime_kernel(rt, "gemm", "lp_gemm_reduce", NULL, &k));
+    cl_int m = (cl_int)g->m, n = (cl_int)g->n, s = slices, ldc = (cl_int)g->ldc;
+    cl_ulong stride = (cl_ulong)g->m * g->n, c_off = g->c_off;
+    LP_ARG(k, 0, m);
+    LP_ARG(k, 1, n);
+    LP_ARG(k, 2, s);
+    LP_ARG(k, 3, stride);
+    LP_ARG(k, 4, work);
+    LP_ARG(k, 5, g->alpha);
+    LP_ARG(k, 6, g->beta);
+    LP_ARG(k, 7, g->c);
+    LP_ARG(k, 8, c_off);
+    LP_ARG(k, 9, ldc);
+    size_t global = g->m * g->n, local = lp_runtime_wgs(rt, k, 256);
+    return lp_launch(rt, k, 1, &global, &local, g->label);
+}
+
+lp_status lp_gemm_tiled_(lp_runtime *rt, const lp_gemm_variant *v, const lp_gemm_args_ *g) {
+    if (g->ta && g->tb)
+        return lp_fail(LP_ERR_UNSUPPORTED, "%s: tiled GEMM has no A^T.B^T kernel", g->label);
+    if (g->m > INT_MAX || g->n > INT_MAX || g->k > INT_MAX || g->lda > INT_MAX ||
+        g->ldb > INT_MAX || g->ldc > INT_MAX)
+        return lp_fail(LP_ERR_UNSUPPORTED, "%s: tiled GEMM: a dimension exceeds INT_MAX", g->label);
+    const bool nt = g->tb;
+    char opts[160];
+    options_(v, nt, opts, sizeof opts);
+    cl_kernel k;
+    LP_TRY(lp_runtime_kernel(rt, "gemm", g->ta ? "lp_gemm_tn" : nt ? "lp_gemm_nt" : "lp_gemm_nn",
+                             opts, &k));
+    size_t kslice;
+    int slices = lp_gemm_slices_(g->k, v->slices, &kslice);
+    if (g->k == 0) slices = 1, kslice = 0;
+    /* Split: each slice writes its partial product densely into the workspace. */
+    cl_mem out = g->c;
+    cl_ulong c_off = g->c_off, stride = 0;
+    cl_int ldc = (cl_int)g->ldc;
+    float alpha = g->alpha, beta = g->beta;
+    if (slices > 1) {
+        LP_TRY(lp_gemm_workspace_(rt, g->m * g->n * (size_t)slices, &out));
+        c_off = 0;
+        stride = (cl_ulong)g->m * g->n;
+        ldc = (cl_int)g->n;
+        alpha = 1.0f;
+        beta = 0.0f;
+    }
+    cl_int M = (cl_int)g->m, N = (cl_int)g->n, K = (cl_int)g->k, ks = (cl_int)kslice;
+    cl_int lda = (cl_int)g->lda, ldb = (cl_int)g->ldb;
+    cl_ulong a_off = g->a_off, b_off = g->b_off;
+    int a = 0;
+    LP_ARG(k, a++, M);
+    LP_ARG(k, a++, N);
+    LP_ARG(k, a++, K);
+    LP_ARG(k, a++, ks);
+    LP_ARG(k, a++, alpha);
+    LP_ARG(k, a++, beta);
+    LP_ARG(k, a++, g->a);
+    LP_ARG(k, a++, a_off);
+    LP_ARG(k, a++, lda);
+    LP_ARG(k, a++, g->b);
+    LP_ARG(k, a++, b_off);
+    LP_ARG(k, a++, ldb);
+    LP_ARG(k, a++, out);
+    LP_ARG(k, a++, c_off);
+    LP_ARG(k, a++, ldc);
+    LP_ARG(k, a++, stride);
+    size_t tile_m = (size_t)(nt ? v->dm : v->mr), tile_n = (size_t)(nt ? v->dn : v->vw * v->nv);
+    size_t global[3] = {(g->m + tile_m - 1) / tile_m, (g->n + tile_n - 1) / tile_n,
+                        (size_t)slices};
+    size_t local[3] = {(size_t)v->lx, 1, 1};
+    LP_TRY(lp_launch(rt, k, 3, global, local, g->label));
+    return slices > 1 ? lp_gemm_reduce_(rt, g, slices, out) : LP_OK;
+}
