@@ -1,7 +1,8 @@
 /* [dropout]: inverted dropout (kernel in cl/dropout.cl). The mask is never stored: forward
  * and backward both recompute it from Philox4x32-10 with key = net->seed and counter
- * (element index in the batch buffer, low 32 bits of net->step, 0x44000000 + layer index,
- * 0), so it costs no memory and the host can reproduce it (lp_philox4x32). Inference
+ * (element index in the batch buffer / 4, low 32 bits of net->step, 0x44000000 + layer
+ * index, 0), output word (index mod 4), so it costs no memory, one call serves four
+ * elements, and the host can reproduce it (lp_philox4x32). Inference
  * copies the input: the layer keeps its own output buffer in both modes, so the next
  * layer and lp_network_logits always see the same cl_mem. */
 #include <limits.h>
@@ -35,7 +36,8 @@ static lp_status dropout_run_(lp_network *net, dropout_state_ *d, cl_mem in, cl_
     LP_ARG(k, 7, d->rate);
     LP_ARG(k, 8, d->scale);
     LP_ARG(k, 9, d->training);
-    size_t local = lp_runtime_wgs(net->rt, k, 256), global = (size_t)total;
+    /* Four values per work-item (one Philox call). */
+    size_t local = lp_runtime_wgs(net->rt, k, 256), global = ((size_t)total + 3) / 4;
     return lp_launch(net->rt, k, 1, &global, &local, label);
 }
 

@@ -23,11 +23,11 @@ static float *floats_(size_t n) {
 }
 
 /* The mask as the host computes it: element i of the batch buffer is kept unless
- * u < rate, u = (word 0 of Philox >> 8) * 2^-24. */
+ * u < rate, u = (word i mod 4 of Philox at counter i / 4 >> 8) * 2^-24. */
 static bool host_keep_(uint64_t seed, long long step, int layer, size_t i, float rate) {
-    lp_philox_ctr c = {
-        {(uint32_t)i, (uint32_t)(unsigned long long)step, 0x44000000u + (uint32_t)layer, 0u}};
-    uint32_t r = lp_philox4x32(c, seed).v[0];
+    lp_philox_ctr c = {{(uint32_t)(i / 4), (uint32_t)(unsigned long long)step,
+                        0x44000000u + (uint32_t)layer, 0u}};
+    uint32_t r = lp_philox4x32(c, seed).v[i % 4];
     float u = (float)(r >> 8) * (1.0f / 16777216.0f);
     return !(u < rate);
 }
