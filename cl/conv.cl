@@ -80,6 +80,19 @@ __kernel void lp_conv_rows_to_nchw(__global const float *rows, int s0, int cn, i
     y[((size_t)(s0 + s) * filters + f) * P + p] = v;
 }
 
+/* y[s, f, p] += bias[f] (bias_off < 0: none), then ReLU if relu, in place: the FFT path
+ * writes its NCHW output directly, so bias and activation come after. Global (P, F, n). */
+__kernel void lp_conv_bias_act(__global float *y, int n, int filters, int P,
+                               __global const float *params, int bias_off, int relu) {
+    int p = (int)get_global_id(0), f = (int)get_global_id(1), s = (int)get_global_id(2);
+    if (p >= P || f >= filters || s >= n) return;
+    size_t i = ((size_t)s * filters + f) * P + p;
+    float v = y[i];
+    if (bias_off >= 0) v += params[bias_off + f];
+    if (relu) v = fmax(v, 0.0f);
+    y[i] = v;
+}
+
 /* rows[f, s*P + p] = dy[s0 + s, f, p], times (y > 0) when relu: the ReLU derivative read
  * from the layer's own output, as in the dense layer. The inverse layout of the above. */
 __kernel void lp_conv_nchw_to_rows(__global const float *dy, __global const float *y, int relu,

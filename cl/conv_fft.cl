@@ -32,6 +32,16 @@ __kernel void lp_conv_fft_crop(__global const float *src, int planes, int fh, in
     dst[dst_off + (size_t)p * dh * dw + i] = src[(size_t)p * fh * fw + (size_t)(y + oy) * fw + x + ox];
 }
 
+/* As lp_conv_fft_crop, but adds to dst: the kernel gradient of a batch taken in chunks
+ * sums the chunks' gradients, in chunk order. */
+__kernel void lp_conv_fft_crop_add(__global const float *src, int planes, int fh, int fw, int oy,
+                                   int ox, int dh, int dw, __global float *dst, ulong dst_off) {
+    int i = (int)get_global_id(0), p = (int)get_global_id(1);
+    if (i >= dh * dw || p >= planes) return;
+    int y = i / dw, x = i - y * dw;
+    dst[dst_off + (size_t)p * dh * dw + i] += src[(size_t)p * fh * fw + (size_t)(y + oy) * fw + x + ox];
+}
+
 /* out spectrum (i0*n1 + i1) (re, im pairs) = sum over j = 0..nj-1, in that order, of
  * a[i0*sa0 + i1*sa1 + j*saj] * b[i0*sb0 + i1*sb1 + j*sbj], b conjugated when conj_b;
  * the indices count spectra. One work-item per (bin, i1, i0): global (bins, n1, n0), so

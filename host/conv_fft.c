@@ -13,6 +13,38 @@
 #include <limits.h>
 #include <stdlib.h>
 
+/* Smallest m' >= m whose prime factors are 2, 3, 5 and 7: lengths clFFT has radices for. */
+static int smooth_size_(int m) {
+    for (int v = m > 1 ? m : 1;; ++v) {
+        int r = v;
+        static const int primes[] = {2, 3, 5, 7};
+        for (int i = 0; i < 4; ++i)
+            while (r % primes[i] == 0)
+                r /= primes[i];
+        if (r == 1) return v;
+    }
+}
+
+/* The transform frame of a shape: large enough that no circular wrap reaches a kept value. */
+static void frame_size_(const lp_conv_fft_shape *s, int *fh, int *fw) {
+    int need_h = s->oh + s->kh - 1, need_w = s->ow + s->kw - 1;
+    if (s->pad_top + s->h > need_h) need_h = s->pad_top + s->h;
+    if (s->pad_left + s->w > need_w) need_w = s->pad_left + s->w;
+    *fh = smooth_size_(need_h);
+    *fw = smooth_size_(need_w);
+}
+
+/* Upper bounds of what lp_conv_fft_create allocates, as laid out there: frames for the
+ * most planes of x, dout or W, and spectra of x, dout, W and the products. */
+void lp_conv_fft_bytes(const lp_conv_fft_shape *s, size_t *fixed, size_t *per_sample) {
+    int fh, fw;
+    frame_size_(s, &fh, &fw);
+    size_t frame = (size_t)fh * fw * 4, spec = (size_t)fh * (fw / 2 + 1) * 8;
+    size_t most = (size_t)(s->cin > s->filters ? s->cin : s->filters);
+    *per_sample = most * (frame + spec) + (size_t)(s->cin + s->filters) * spec;
+    *fixed = (size_t)s->filters * s->cin * (frame + 2 * spec);
+}
+
 #ifdef LAPERM_HAVE_CLFFT
 
 #include <clFFT.h>
@@ -39,7 +71,8 @@ struct lp_conv_fft {
     size_t tmp_bytes;
     plan_pair_ plans[PLANS_MAX_];
     int n_plans, next_evict;
-    int fwd_n; /* > 0: xs and ws hold the last forward's x and W, for a batch of fwd_n */
+    int fwd_n, fwd_s0; /* fwd_n > 0: xs and ws hold the last forward's x and W, for samples
+                        * fwd_s0..fwd_s0+fwd_n-1 */
 };
 
 /* clFFT keeps process-wide state between clfftSetup and clfftTeardown. */
@@ -53,18 +86,6 @@ static lp_status fft_check_(clfftStatus st, const char *what) {
 
 bool lp_conv_fft_available(void) {
     return true;
-}
-
-/* Smallest m' >= m whose prime factors are 2, 3, 5 and 7: lengths clFFT has radices for. */
-static int smooth_size_(int m) {
-    for (int v = m > 1 ? m : 1;; ++v) {
-        int r = v;
-        static const int primes[] = {2, 3, 5, 7};
-        for (int i = 0; i < 4; ++i)
-            while (r % primes[i] == 0)
-                r /= primes[i];
-        if (r == 1) return v;
-    }
 }
 
 static void plan_pair_free_(plan_pair_ *p) {
@@ -188,11 +209,13 @@ static lp_status pack_(lp_conv_fft *f, cl_mem src, size_t src_off, int planes, i
     return launch_(f->rt, k, (size_t)f->fh * f->fw, (size_t)planes, 1, "conv_fft_pack");
 }
 
-/* dst at float dst_off = planes of (dh, dw) cut from the real frames at (oy, ox). */
+/* dst at float dst_off = (or += when add) planes of (dh, dw) cut from the real frames at
+ * (oy, ox). */
 static lp_status crop_(lp_conv_fft *f, int planes, int oy, int ox, int dh, int dw, cl_mem dst,
-                       size_t dst_off) {
+                       size_t dst_off, bool add) {
     cl_kernel k;
-    LP_TRY(lp_runtime_kernel(f->rt, "conv_fft", "lp_conv_fft_crop", NULL, &k));
+    LP_TRY(lp_runtime_kernel(f->rt, "conv_fft", add ? "lp_conv_fft_crop_add" : "lp_conv_fft_crop",
+                             NULL, &k));
     cl_ulong off = dst_off;
     LP_ARG(k, 0, f->real);
     LP_ARG(k, 1, planes);
@@ -204,7 +227,8 @@ static lp_status crop_(lp_conv_fft *f, int planes, int oy, int ox, int dh, int d
     LP_ARG(k, 7, dw);
     LP_ARG(k, 8, dst);
     LP_ARG(k, 9, off);
-    return launch_(f->rt, k, (size_t)dh * dw, (size_t)planes, 1, "conv_fft_crop");
+    return launch_(f->rt, k, (size_t)dh * dw, (size_t)planes, 1,
+                   add ? "conv_fft_crop_add" : "conv_fft_crop");
 }
 
 /* prod spectrum (i0*n1 + i1) = sum_j a[i0*sa0 + i1*sa1 + j*saj] . (conj) b[...]. */
@@ -285,11 +309,7 @@ lp_status lp_conv_fft_create(lp_runtime *rt, const lp_conv_fft_shape *s, lp_conv
     fft_users_++;
     f->rt = rt;
     f->s = *s;
-    int need_h = s->oh + s->kh - 1, need_w = s->ow + s->kw - 1;
-    if (s->pad_top + s->h > need_h) need_h = s->pad_top + s->h;
-    if (s->pad_left + s->w > need_w) need_w = s->pad_left + s->w;
-    f->fh = smooth_size_(need_h);
-    f->fw = smooth_size_(need_w);
+    frame_size_(s, &f->fh, &f->fw);
     f->bins = f->fh * (f->fw / 2 + 1);
 
     size_t nx = (size_t)s->n * s->cin, ng = (size_t)s->n * s->filters;
@@ -327,53 +347,68 @@ void lp_conv_fft_size(const lp_conv_fft *f, int *fh, int *fw) {
     *fw = f->fw;
 }
 
-static lp_status check_call_(const lp_conv_fft *f, int n, const char *what) {
-    if (!f || n < 1 || n > f->s.n)
-        return lp_fail(LP_ERR_INVALID_ARG, "conv_fft %s: batch %d, expected 1..%d", what, n,
-                       f ? f->s.n : 0);
+static lp_status check_call_(const lp_conv_fft *f, int s0, int n, const char *what) {
+    if (!f || n < 1 || n > f->s.n || s0 < 0)
+        return lp_fail(LP_ERR_INVALID_ARG, "conv_fft %s: samples %d+%d, expected a batch of 1..%d",
+                       what, s0, n, f ? f->s.n : 0);
     return LP_OK;
 }
 
-lp_status lp_conv_fft_forward(lp_conv_fft *f, int n, cl_mem x, cl_mem w, size_t w_off, cl_mem out) {
-    LP_TRY(check_call_(f, n, "forward"));
+/* Offsets in floats of sample s0 in x (n, cin, h, w) and in out (n, F, oh, ow). */
+static size_t x_at_(const lp_conv_fft *f, int s0) {
+    return (size_t)s0 * f->s.cin * f->s.h * f->s.w;
+}
+static size_t y_at_(const lp_conv_fft *f, int s0) {
+    return (size_t)s0 * f->s.filters * f->s.oh * f->s.ow;
+}
+
+lp_status lp_conv_fft_forward_at(lp_conv_fft *f, int s0, int n, cl_mem x, cl_mem w, size_t w_off,
+                                 cl_mem out) {
+    LP_TRY(check_call_(f, s0, n, "forward"));
     const lp_conv_fft_shape *s = &f->s;
     int cin = s->cin, F = s->filters;
     size_t nx = (size_t)n * cin, ng = (size_t)n * F, nw = (size_t)F * cin;
     f->fwd_n = 0;
-    LP_TRY(pack_(f, x, 0, (int)nx, s->h, s->w, s->pad_top, s->pad_left));
+    LP_TRY(pack_(f, x, x_at_(f, s0), (int)nx, s->h, s->w, s->pad_top, s->pad_left));
     LP_TRY(transform_(f, true, nx, f->real, f->xs));
     LP_TRY(pack_(f, w, w_off, (int)nw, s->kh, s->kw, 0, 0));
     LP_TRY(transform_(f, true, nw, f->real, f->ws));
     f->fwd_n = n; /* xs and ws now hold this call's x and W, for lp_conv_fft_backward */
+    f->fwd_s0 = s0;
     /* prod[s, f] = sum_c X[s, c] . conj(Wf[f, c]) */
     const int sa[3] = {cin, 0, 1}, sb[3] = {0, cin, 1};
     LP_TRY(mac_(f, f->xs, f->ws, true, cin, sa, sb, n, F));
     LP_TRY(transform_(f, false, ng, f->prod, f->real));
-    return crop_(f, (int)ng, 0, 0, s->oh, s->ow, out, 0);
+    return crop_(f, (int)ng, 0, 0, s->oh, s->ow, out, y_at_(f, s0), false);
+}
+
+lp_status lp_conv_fft_forward(lp_conv_fft *f, int n, cl_mem x, cl_mem w, size_t w_off, cl_mem out) {
+    return lp_conv_fft_forward_at(f, 0, n, x, w, w_off, out);
 }
 
 /* dout is transformed once; the spectra of x and W come from the last forward when
  * `reuse` says they are unchanged and it had this batch, else are computed here (x only
  * for dW, W only for dx). */
-static lp_status backward_(lp_conv_fft *f, int n, cl_mem x, cl_mem dout, cl_mem w, size_t w_off,
-                           cl_mem dw, size_t dw_off, cl_mem dx, bool reuse) {
+static lp_status backward_(lp_conv_fft *f, int s0, int n, cl_mem x, cl_mem dout, cl_mem w,
+                           size_t w_off, cl_mem dw, size_t dw_off, bool add_dw, cl_mem dx,
+                           bool reuse) {
     const lp_conv_fft_shape *s = &f->s;
     int cin = s->cin, F = s->filters;
     size_t nx = (size_t)n * cin, ng = (size_t)n * F, nw = (size_t)F * cin;
-    bool have = reuse && f->fwd_n == n;
+    bool have = reuse && f->fwd_n == n && f->fwd_s0 == s0;
     if (!have) f->fwd_n = 0;
-    LP_TRY(pack_(f, dout, 0, (int)ng, s->oh, s->ow, 0, 0));
+    LP_TRY(pack_(f, dout, y_at_(f, s0), (int)ng, s->oh, s->ow, 0, 0));
     LP_TRY(transform_(f, true, ng, f->real, f->gs));
     if (dw) {
         if (!have) {
-            LP_TRY(pack_(f, x, 0, (int)nx, s->h, s->w, s->pad_top, s->pad_left));
+            LP_TRY(pack_(f, x, x_at_(f, s0), (int)nx, s->h, s->w, s->pad_top, s->pad_left));
             LP_TRY(transform_(f, true, nx, f->real, f->xs));
         }
         /* prod[f, c] = sum_s X[s, c] . conj(G[s, f]), samples in ascending order */
         const int sa[3] = {0, 1, cin}, sb[3] = {1, 0, F};
         LP_TRY(mac_(f, f->xs, f->gs, true, n, sa, sb, F, cin));
         LP_TRY(transform_(f, false, nw, f->prod, f->real));
-        LP_TRY(crop_(f, (int)nw, 0, 0, s->kh, s->kw, dw, dw_off));
+        LP_TRY(crop_(f, (int)nw, 0, 0, s->kh, s->kw, dw, dw_off, add_dw));
     }
     if (dx) {
         if (!have) {
@@ -384,34 +419,41 @@ static lp_status backward_(lp_conv_fft *f, int n, cl_mem x, cl_mem dout, cl_mem 
         const int sa[3] = {F, 0, 1}, sb[3] = {0, 1, cin};
         LP_TRY(mac_(f, f->gs, f->ws, false, F, sa, sb, n, cin));
         LP_TRY(transform_(f, false, nx, f->prod, f->real));
-        LP_TRY(crop_(f, (int)nx, s->pad_top, s->pad_left, s->h, s->w, dx, 0));
+        LP_TRY(crop_(f, (int)nx, s->pad_top, s->pad_left, s->h, s->w, dx, x_at_(f, s0), false));
     }
     return LP_OK;
 }
 
 lp_status lp_conv_fft_backward_data(lp_conv_fft *f, int n, cl_mem dout, cl_mem w, size_t w_off,
                                     cl_mem dx) {
-    LP_TRY(check_call_(f, n, "backward_data"));
+    LP_TRY(check_call_(f, 0, n, "backward_data"));
     if (!dout || !w || !dx)
         return lp_fail(LP_ERR_INVALID_ARG, "conv_fft backward_data: a buffer is NULL");
-    return backward_(f, n, NULL, dout, w, w_off, NULL, 0, dx, false);
+    return backward_(f, 0, n, NULL, dout, w, w_off, NULL, 0, false, dx, false);
 }
 
 lp_status lp_conv_fft_backward_filter(lp_conv_fft *f, int n, cl_mem x, cl_mem dout, cl_mem dw,
                                       size_t dw_off) {
-    LP_TRY(check_call_(f, n, "backward_filter"));
+    LP_TRY(check_call_(f, 0, n, "backward_filter"));
     if (!x || !dout || !dw)
         return lp_fail(LP_ERR_INVALID_ARG, "conv_fft backward_filter: a buffer is NULL");
-    return backward_(f, n, x, dout, NULL, 0, dw, dw_off, NULL, false);
+    return backward_(f, 0, n, x, dout, NULL, 0, dw, dw_off, false, NULL, false);
+}
+
+lp_status lp_conv_fft_backward_at(lp_conv_fft *f, int s0, int n, cl_mem x, cl_mem dout, cl_mem w,
+                                  size_t w_off, cl_mem dw, size_t dw_off, bool add_dw, cl_mem dx,
+                                  bool reuse_forward) {
+    LP_TRY(check_call_(f, s0, n, "backward"));
+    if (!dout || (dw && !x) || (dx && !w))
+        return lp_fail(LP_ERR_INVALID_ARG, "conv_fft backward: dout, x (for dW) and W (for dx) "
+                                           "must be given");
+    return backward_(f, s0, n, x, dout, w, w_off, dw, dw_off, add_dw, dx, reuse_forward);
 }
 
 lp_status lp_conv_fft_backward(lp_conv_fft *f, int n, cl_mem x, cl_mem dout, cl_mem w, size_t w_off,
                                cl_mem dw, size_t dw_off, cl_mem dx, bool reuse_forward) {
-    LP_TRY(check_call_(f, n, "backward"));
-    if (!dout || (dw && !x) || (dx && !w))
-        return lp_fail(LP_ERR_INVALID_ARG, "conv_fft backward: dout, x (for dW) and W (for dx) "
-                                           "must be given");
-    return backward_(f, n, x, dout, w, w_off, dw, dw_off, dx, reuse_forward);
+    return lp_conv_fft_backward_at(f, 0, n, x, dout, w, w_off, dw, dw_off, false, dx,
+                                   reuse_forward);
 }
 
 #else /* !LAPERM_HAVE_CLFFT */
@@ -463,11 +505,24 @@ lp_status lp_conv_fft_backward_filter(lp_conv_fft *f, int n, cl_mem x, cl_mem do
     return unsupported_();
 }
 
+lp_status lp_conv_fft_forward_at(lp_conv_fft *f, int s0, int n, cl_mem x, cl_mem w, size_t w_off,
+                                 cl_mem out) {
+    (void)s0;
+    return lp_conv_fft_forward(f, n, x, w, w_off, out);
+}
+
+lp_status lp_conv_fft_backward_at(lp_conv_fft *f, int s0, int n, cl_mem x, cl_mem dout, cl_mem w,
+                                  size_t w_off, cl_mem dw, size_t dw_off, bool add_dw, cl_mem dx,
+                                  bool reuse_forward) {
+    (void)f, (void)s0, (void)n, (void)x, (void)dout, (void)w, (void)w_off, (void)dw, (void)dw_off;
+    (void)add_dw, (void)dx, (void)reuse_forward;
+    return unsupported_();
+}
+
 lp_status lp_conv_fft_backward(lp_conv_fft *f, int n, cl_mem x, cl_mem dout, cl_mem w, size_t w_off,
                                cl_mem dw, size_t dw_off, cl_mem dx, bool reuse_forward) {
-    (void)f, (void)n, (void)x, (void)dout, (void)w, (void)w_off, (void)dw, (void)dw_off, (void)dx;
-    (void)reuse_forward;
-    return unsupported_();
+    return lp_conv_fft_backward_at(f, 0, n, x, dout, w, w_off, dw, dw_off, false, dx,
+                                   reuse_forward);
 }
 
 #endif

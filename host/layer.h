@@ -38,6 +38,7 @@ struct lp_network {
     size_t n_params;
     cl_mem params, grads;
     int max_batch;
+    lp_network_options opt;
     uint64_t seed;   /* for stochastic layers, see lp_network_set_rng */
     long long step;
     lp_layer *layers;

@@ -2,10 +2,17 @@
  * matrix col (K, cn*P) holds every sample side by side, so the forward product, the
  * kernel gradient and the column gradient are each a single large GEMM (laperm/ops_conv.h
  * has the layouts). The kernel is (F, cin, kh, kw) = (F, K) row-major, one LaPerm group
- * per filter. */
+ * per filter. A stride-1 layer can instead run through FFTs (laperm/conv_fft.h), as
+ * lp_network_options.conv_algo says; `auto` times both once per shape (conv_algo-impl.h
+ * keeps the decision). Only the chosen path's buffers stay allocated. */
 #include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
+#include "conv_algo-impl.h"
+#include "laperm/conv_fft.h"
 #include "laperm/ops.h"
 #include "laperm/ops_conv.h"
 #include "layer.h"
@@ -14,6 +21,9 @@
  * force several chunks). It bounds the memory a big layer takes at a big batch; even a
  * chunk of a few samples makes GEMMs with thousands of columns. */
 #define COL_BUDGET_DEFAULT_ ((size_t)256 << 20)
+/* Timed runs per path for `auto`, after one warm-up run (kernel builds, FFT plans,
+ * CLBlast's own compilation); the fastest counts. */
+#define TUNE_REPS_ 3
 
 typedef struct {
     lp_conv_geom g;
@@ -22,15 +32,20 @@ typedef struct {
     size_t w_off;
     int b_off; /* -1: no bias */
     bool relu;
+    bool use_fft; /* the path forward and backward take */
+    /* GEMM path; NULL buffers when the layer runs FFTs */
     int chunk;       /* samples per chunk: col and rows hold this many */
     cl_mem col;      /* (K, chunk*P); also the column gradient in backward */
     cl_mem rows;     /* (F, chunk*P): forward output rows, then the output gradient rows */
     int col_samples; /* > 0: col holds im2col of the last forward's whole batch of this many */
+    /* FFT path; NULL when the layer runs GEMMs */
+    lp_conv_fft *fft;
+    int fft_chunk; /* samples per lp_conv_fft call */
+    int fft_fwd_n; /* > 0: fft holds the spectra of the last forward's whole batch of this many */
 } conv_state_;
 
 /* out (n, F, oh, ow) = W . im2col(x) + b, then ReLU; x is prev->out (n, cin, ih, iw). */
-static lp_status conv_forward_(lp_network *net, lp_layer *l, int n, bool training) {
-    (void)training;
+static lp_status gemm_forward_(lp_network *net, lp_layer *l, int n) {
     conv_state_ *d = l->state;
     int F = d->filters;
     for (int s0 = 0; s0 < n; s0 += d->chunk) {
@@ -50,7 +65,7 @@ static lp_status conv_forward_(lp_network *net, lp_layer *l, int n, bool trainin
 
 /* dW (F, K) = sum_n dout_n . col_n^T, db = sum of dout per channel, and, if need_dx,
  * prev->dout = col2im(W^T . dout); dout is masked by the ReLU of the layer's output. */
-static lp_status conv_backward_(lp_network *net, lp_layer *l, int n) {
+static lp_status gemm_backward_(lp_network *net, lp_layer *l, int n) {
     conv_state_ *d = l->state;
     int F = d->filters;
     if (d->b_off >= 0)
@@ -76,11 +91,72 @@ static lp_status conv_backward_(lp_network *net, lp_layer *l, int n) {
     return LP_OK;
 }
 
+/* Same output as gemm_forward_: the FFT path writes the NCHW output directly, then bias
+ * and ReLU are applied in place. */
+static lp_status fft_forward_(lp_network *net, lp_layer *l, int n) {
+    conv_state_ *d = l->state;
+    for (int s0 = 0; s0 < n; s0 += d->fft_chunk) {
+        int cn = n - s0 < d->fft_chunk ? n - s0 : d->fft_chunk;
+        LP_TRY(lp_conv_fft_forward_at(d->fft, s0, cn, l->prev->out, net->params, d->w_off,
+                                      l->out));
+    }
+    /* The backward pass reuses the spectra of x and W when one call held the whole batch. */
+    d->fft_fwd_n = n <= d->fft_chunk ? n : 0;
+    if (d->b_off < 0 && !d->relu) return LP_OK;
+    return lp_op_conv_bias_act(net->rt, l->out, n, d->filters, (int)d->P, net->params, d->b_off,
+                               d->relu);
+}
+
+/* Same gradients as gemm_backward_, dW overwritten by the first chunk and added to by the
+ * others. dout is masked by the ReLU in place: nothing reads it after this layer's
+ * backward, and masking twice changes nothing. */
+static lp_status fft_backward_(lp_network *net, lp_layer *l, int n) {
+    conv_state_ *d = l->state;
+    int F = d->filters;
+    if (d->relu)
+        LP_TRY(lp_op_relu_backward(net->rt, l->dout, l->out, (int)((size_t)n * F * d->P)));
+    if (d->b_off >= 0)
+        LP_TRY(lp_op_conv_bias_grad(net->rt, l->dout, NULL, false, n, F, (int)d->P, net->grads,
+                                    d->b_off));
+    bool reuse = d->fft_fwd_n == n;
+    cl_mem dx = l->need_dx ? l->prev->dout : NULL;
+    for (int s0 = 0; s0 < n; s0 += d->fft_chunk) {
+        int cn = n - s0 < d->fft_chunk ? n - s0 : d->fft_chunk;
+        LP_TRY(lp_conv_fft_backward_at(d->fft, s0, cn, l->prev->out, l->dout, net->params,
+                                       d->w_off, net->grads, d->w_off, s0 > 0, dx, reuse));
+    }
+    return LP_OK;
+}
+
+static lp_status conv_forward_(lp_network *net, lp_layer *l, int n, bool training) {
+    (void)training;
+    conv_state_ *d = l->state;
+    return d->use_fft ? fft_forward_(net, l, n) : gemm_forward_(net, l, n);
+}
+
+static lp_status conv_backward_(lp_network *net, lp_layer *l, int n) {
+    conv_state_ *d = l->state;
+    return d->use_fft ? fft_backward_(net, l, n) : gemm_backward_(net, l, n);
+}
+
+static void gemm_release_(conv_state_ *d) {
+    if (d->col) clReleaseMemObject(d->col);
+    if (d->rows) clReleaseMemObject(d->rows);
+    d->col = d->rows = NULL;
+    d->col_samples = 0;
+}
+
+static void fft_release_(conv_state_ *d) {
+    lp_conv_fft_destroy(d->fft);
+    d->fft = NULL;
+    d->fft_fwd_n = 0;
+}
+
 static void conv_destroy_(lp_layer *l) {
     conv_state_ *d = l->state;
     if (!d) return;
-    if (d->col) clReleaseMemObject(d->col);
-    if (d->rows) clReleaseMemObject(d->rows);
+    gemm_release_(d);
+    fft_release_(d);
     free(d);
 }
 
@@ -97,6 +173,204 @@ static size_t col_budget_(const lp_device_info *dev) {
     }
     if (dev->max_alloc && budget > dev->max_alloc) budget = (size_t)dev->max_alloc;
     return budget;
+}
+
+/* The GEMM path's chunk buffers: as many samples as the budget holds, at least one. */
+static lp_status gemm_setup_(lp_network *net, lp_layer *l) {
+    conv_state_ *d = l->state;
+    size_t per_sample = (d->K > (size_t)d->filters ? d->K : (size_t)d->filters) * d->P * 4;
+    size_t budget = col_budget_(lp_runtime_device(net->rt));
+    if (per_sample > budget)
+        return lp_fail(LP_ERR_UNSUPPORTED,
+                       "conv2d layer '%s': one sample's columns take %zu bytes, more than the "
+                       "%zu the device allows in one buffer",
+                       l->spec->name, per_sample, budget);
+    size_t chunk = budget / per_sample;
+    d->chunk = chunk < (size_t)net->max_batch ? (int)chunk : net->max_batch;
+    size_t cols = (size_t)d->chunk * d->P;
+    LP_TRY(lp_buffer_create(net->rt, d->K * cols * 4, "conv2d columns", &d->col));
+    return lp_buffer_create(net->rt, (size_t)d->filters * cols * 4, "conv2d rows", &d->rows);
+}
+
+/* The batch `auto` times and the FFT path is planned for: the training batch when known. */
+static int tune_batch_(const lp_network *net) {
+    int n = net->opt.tune_batch;
+    return n > 0 && n < net->max_batch ? n : net->max_batch;
+}
+
+static lp_conv_fft_shape fft_shape_(const conv_state_ *d, int n) {
+    const lp_conv_geom *g = &d->g;
+    return (lp_conv_fft_shape){.n = n, .cin = g->cin, .h = g->ih, .w = g->iw,
+                               .filters = d->filters, .kh = g->kh, .kw = g->kw,
+                               .pad_top = g->pad_top, .pad_left = g->pad_left,
+                               .oh = g->oh, .ow = g->ow};
+}
+
+/* Why the FFT path cannot run this layer, or NULL when it can; *chunk: the samples per
+ * FFT call that fit the same budget as the GEMM columns. */
+static const char *fft_unfit_(const lp_network *net, const lp_layer *l, int *chunk) {
+    const conv_state_ *d = l->state;
+    if (!lp_conv_fft_available()) return "this build has no clFFT";
+    if (d->g.stride_h != 1 || d->g.stride_w != 1) return "the FFT path needs stride 1";
+    if ((size_t)net->max_batch * l->out_features > INT_MAX) return "too large for the FFT path";
+    lp_conv_fft_shape sh = fft_shape_(d, 1);
+    size_t fixed, per_sample;
+    lp_conv_fft_bytes(&sh, &fixed, &per_sample);
+    size_t budget = col_budget_(lp_runtime_device(net->rt));
+    if (fixed + per_sample > budget) return "one sample's FFT buffers exceed the budget";
+    size_t fit = (budget - fixed) / per_sample;
+    int n = tune_batch_(net);
+    *chunk = fit < (size_t)n ? (int)fit : n;
+    return NULL;
+}
+
+static lp_status fft_setup_(lp_network *net, lp_layer *l, int chunk) {
+    conv_state_ *d = l->state;
+    d->fft_chunk = chunk;
+    lp_conv_fft_shape sh = fft_shape_(d, chunk);
+    lp_status s = lp_conv_fft_create(net->rt, &sh, &d->fft);
+    return s == LP_OK ? s : lp_fail_context(s, "conv2d layer '%s': ", l->spec->name);
+}
+
+static void note_(const lp_network *net, bool warning, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+static void note_(const lp_network *net, bool warning, const char *fmt, ...) {
+    if (!net->opt.note) return;
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    net->opt.note(net->opt.note_ctx, warning, line);
+}
+
+/* "conv2d_1 1x28x28 -> 32x26x26, 3x3: fft (why)" */
+static void note_choice_(const lp_network *net, const lp_layer *l, const char *why) {
+    const conv_state_ *d = l->state;
+    const lp_conv_geom *g = &d->g;
+    char stride[32] = "";
+    if (g->stride_h != 1 || g->stride_w != 1)
+        snprintf(stride, sizeof stride, " stride %dx%d", g->stride_h, g->stride_w);
+    note_(net, false, "%s %dx%dx%d -> %dx%dx%d, %dx%d%s: %s (%s)", l->spec->name, g->cin, g->ih,
+          g->iw, d->filters, g->oh, g->ow, g->kh, g->kw, stride, d->use_fft ? "fft" : "gemm", why);
+}
+
+static double now_ms_(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
+}
+
+/* Wall time of forward + backward of n samples through the current path, the fastest of
+ * TUNE_REPS_ runs after a warm-up. The layer's input and output gradient are zeroed first,
+ * so no uninitialised memory is read; the buffers it writes are all rewritten before use
+ * in training. */
+static lp_status time_path_(lp_network *net, lp_layer *l, int n, double *ms) {
+    conv_state_ *d = l->state;
+    LP_TRY(lp_buffer_fill_zero(net->rt, l->prev->out, 0, (size_t)n * l->prev->out_features * 4));
+    LP_TRY(lp_buffer_fill_zero(net->rt, l->dout, 0, (size_t)n * l->out_features * 4));
+    LP_TRY(lp_runtime_finish(net->rt));
+    double best = 0;
+    for (int r = -1; r < TUNE_REPS_; ++r) {
+        double t0 = now_ms_();
+        LP_TRY(conv_forward_(net, l, n, true));
+        LP_TRY(conv_backward_(net, l, n));
+        LP_TRY(lp_runtime_finish(net->rt));
+        double t = now_ms_() - t0;
+        if (r == 0 || (r > 0 && t < best)) best = t;
+    }
+    d->col_samples = d->fft_fwd_n = 0;
+    *ms = best;
+    return LP_OK;
+}
+
+/* Times both paths (both sets of buffers held meanwhile) and keeps the faster. A failure
+ * of the FFT side (memory, clFFT) is not fatal: the layer then runs GEMMs, and *timed is
+ * false (nothing to cache). */
+static lp_status tune_(lp_network *net, lp_layer *l, int n, int fft_chunk, lp_conv_choice *c,
+                       bool *timed) {
+    conv_state_ *d = l->state;
+    d->use_fft = false;
+    LP_TRY(gemm_setup_(net, l));
+    LP_TRY(time_path_(net, l, n, &c->gemm_ms));
+    c->fft_ms = 0;
+    lp_status s = fft_setup_(net, l, fft_chunk);
+    d->use_fft = s == LP_OK;
+    if (s == LP_OK) s = time_path_(net, l, n, &c->fft_ms);
+    *timed = s == LP_OK;
+    if (!*timed)
+        note_(net, true, "%s: the FFT path failed while timing it, using GEMM: %s", l->spec->name,
+              lp_last_error());
+    c->algo = *timed && c->fft_ms < c->gemm_ms ? LP_CONV_ALGO_FFT : LP_CONV_ALGO_GEMM;
+    d->use_fft = c->algo == LP_CONV_ALGO_FFT;
+    if (d->use_fft) gemm_release_(d);
+    else fft_release_(d);
+    return LP_OK;
+}
+
+/* Everything a timing depends on besides the device (the file is per device). */
+static void choice_key_(const lp_layer *l, int n, char *key, size_t cap) {
+    const conv_state_ *d = l->state;
+    const lp_conv_geom *g = &d->g;
+    snprintf(key, cap, "n%d:in%dx%dx%d:f%d:k%dx%d:pad%d,%d:out%dx%d:dx%d:bias%d:relu%d", n, g->cin,
+             g->ih, g->iw, d->filters, g->kh, g->kw, g->pad_top, g->pad_left, g->oh, g->ow,
+             l->need_dx, d->b_off >= 0, d->relu);
+}
+
+/* auto: the cached decision for this shape on this device, else a timing (then cached). */
+static lp_status choose_auto_(lp_network *net, lp_layer *l, int fft_chunk) {
+    conv_state_ *d = l->state;
+    int n = tune_batch_(net);
+    char key[LP_CONV_KEY_MAX], path[4608], why[160];
+    choice_key_(l, n, key, sizeof key);
+    bool disk = lp_conv_choice_path(net->rt, path, sizeof path);
+    lp_conv_choice c;
+    if (disk && lp_conv_choice_read(path, key, &c, net->opt.note, net->opt.note_ctx)) {
+        d->use_fft = c.algo == LP_CONV_ALGO_FFT;
+        snprintf(why, sizeof why, "auto, cached: gemm %.1f ms, fft %.1f ms at batch %d", c.gemm_ms,
+                 c.fft_ms, n);
+        note_choice_(net, l, why);
+        if (!d->use_fft) return gemm_setup_(net, l);
+        if (fft_setup_(net, l, fft_chunk) == LP_OK) return LP_OK;
+        note_(net, true, "%s: %s; using GEMM", l->spec->name, lp_last_error());
+        d->use_fft = false;
+        return gemm_setup_(net, l);
+    }
+    bool timed = false;
+    LP_TRY(tune_(net, l, n, fft_chunk, &c, &timed));
+    snprintf(why, sizeof why, "auto, timed: gemm %.1f ms, fft %.1f ms forward+backward at batch %d",
+             c.gemm_ms, c.fft_ms, n);
+    note_choice_(net, l, why);
+    if (disk && timed && lp_conv_choice_write(path, key, &c) != LP_OK)
+        note_(net, true, "not caching the conv algorithm decision: %s", lp_last_error());
+    return LP_OK;
+}
+
+/* Picks the layer's path as net->opt.conv_algo says and allocates its buffers only. */
+static lp_status choose_(lp_network *net, lp_layer *l) {
+    conv_state_ *d = l->state;
+    lp_conv_algo mode = net->opt.conv_algo;
+    if (mode == LP_CONV_ALGO_FFT && !lp_conv_fft_available())
+        return lp_fail(LP_ERR_UNSUPPORTED,
+                       "conv2d layer '%s': the FFT convolution (conv algorithm fft) needs clFFT, "
+                       "which was not found when laperm was configured (install clFFT's "
+                       "development files and re-run CMake, or choose gemm or auto)",
+                       l->spec->name);
+    int fft_chunk = 0;
+    const char *unfit = mode == LP_CONV_ALGO_GEMM ? "conv algorithm gemm"
+                                                  : fft_unfit_(net, l, &fft_chunk);
+    if (unfit) {
+        d->use_fft = false;
+        note_choice_(net, l, unfit);
+        return gemm_setup_(net, l);
+    }
+    if (mode == LP_CONV_ALGO_AUTO) return choose_auto_(net, l, fft_chunk);
+    d->use_fft = true;
+    note_choice_(net, l, "conv algorithm fft");
+    return fft_setup_(net, l, fft_chunk);
 }
 
 lp_status lp_layer_init_conv2d(lp_network *net, lp_layer *l) {
@@ -138,22 +412,9 @@ lp_status lp_layer_init_conv2d(lp_network *net, lp_layer *l) {
     if (l->need_dx && !l->prev->dout)
         return lp_fail(LP_ERR_INVALID_ARG, "layer '%s': no gradient buffer upstream", name);
 
-    /* Chunk: as many samples as the budget holds, at least one. */
-    size_t per_sample = (d->K > (size_t)d->filters ? d->K : (size_t)d->filters) * d->P * 4;
-    size_t budget = col_budget_(lp_runtime_device(net->rt));
-    if (per_sample > budget)
-        return lp_fail(LP_ERR_UNSUPPORTED,
-                       "conv2d layer '%s': one sample's columns take %zu bytes, more than the "
-                       "%zu the device allows in one buffer",
-                       name, per_sample, budget);
-    size_t chunk = budget / per_sample;
-    d->chunk = chunk < (size_t)net->max_batch ? (int)chunk : net->max_batch;
-    size_t cols = (size_t)d->chunk * d->P;
-    LP_TRY(lp_buffer_create(net->rt, d->K * cols * 4, "conv2d columns", &d->col));
-    LP_TRY(lp_buffer_create(net->rt, (size_t)d->filters * cols * 4, "conv2d rows", &d->rows));
-
     l->owns_buffers = true;
     size_t bytes = (size_t)net->max_batch * l->out_features * sizeof(float);
     LP_TRY(lp_buffer_create(net->rt, bytes, "conv2d activations", &l->out));
-    return lp_buffer_create(net->rt, bytes, "conv2d gradients", &l->dout);
+    LP_TRY(lp_buffer_create(net->rt, bytes, "conv2d gradients", &l->dout));
+    return choose_(net, l);
 }

@@ -21,8 +21,22 @@ static lp_status build_layer_(lp_network *net, lp_layer *l) {
                    l->spec->name);
 }
 
+const char *lp_conv_algo_name(lp_conv_algo a) {
+    switch (a) {
+    case LP_CONV_ALGO_AUTO: return "auto";
+    case LP_CONV_ALGO_GEMM: return "gemm";
+    case LP_CONV_ALGO_FFT: return "fft";
+    }
+    return "?";
+}
+
 lp_status lp_network_create(lp_runtime *rt, const lp_model_spec *spec, int max_batch,
                             lp_network **out) {
+    return lp_network_create_opts(rt, spec, max_batch, NULL, out);
+}
+
+lp_status lp_network_create_opts(lp_runtime *rt, const lp_model_spec *spec, int max_batch,
+                                 const lp_network_options *opt, lp_network **out) {
     *out = NULL;
     if (max_batch <= 0 || spec->n_layers < 2) {
         return lp_fail(LP_ERR_INVALID_ARG, "network needs a batch size > 0 and at least one "
@@ -33,6 +47,8 @@ lp_status lp_network_create(lp_runtime *rt, const lp_model_spec *spec, int max_b
     net->rt = rt;
     net->spec = spec;
     net->max_batch = max_batch;
+    if (opt) net->opt = *opt;
+    else net->opt.conv_algo = LP_CONV_ALGO_GEMM;
     lp_status s = lp_model_params(spec, &net->tensors, &net->n_tensors);
     if (s != LP_OK) goto fail;
     net->n_params = lp_model_param_count(spec);

@@ -125,6 +125,26 @@ lp_status lp_op_conv_rows_to_nchw(lp_runtime *rt, cl_mem rows, int s0, int cn, i
     return launch_3d_(rt, k, (size_t)P, (size_t)filters, (size_t)cn, "conv_rows_to_nchw");
 }
 
+lp_status lp_op_conv_bias_act(lp_runtime *rt, cl_mem y, int n, int filters, int P, cl_mem params,
+                              int bias_off, bool relu) {
+    if (n < 0 || filters <= 0 || P <= 0 || (bias_off >= 0 && !params))
+        return lp_fail(LP_ERR_INVALID_ARG,
+                       "conv_bias_act: %d samples, %d filters, %d pixels, bias offset %d", n,
+                       filters, P, bias_off);
+    cl_kernel k;
+    LP_TRY(lp_runtime_kernel(rt, "conv", "lp_conv_bias_act", NULL, &k));
+    int relu_i = relu;
+    cl_mem pbuf = params ? params : y; /* never read without a bias; any valid buffer will do */
+    LP_ARG(k, 0, y);
+    LP_ARG(k, 1, n);
+    LP_ARG(k, 2, filters);
+    LP_ARG(k, 3, P);
+    LP_ARG(k, 4, pbuf);
+    LP_ARG(k, 5, bias_off);
+    LP_ARG(k, 6, relu_i);
+    return launch_3d_(rt, k, (size_t)P, (size_t)filters, (size_t)n, "conv_bias_act");
+}
+
 lp_status lp_op_conv_nchw_to_rows(lp_runtime *rt, cl_mem dy, cl_mem y, bool relu, int s0, int cn,
                                   int filters, int P, cl_mem rows) {
     if (s0 < 0 || cn < 0 || filters <= 0 || P <= 0 || (relu && !y))

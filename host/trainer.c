@@ -35,6 +35,7 @@ void lp_train_config_defaults(lp_train_config *c) {
     c->momentum = 0.9;
     c->l2_scale = 1.0;
     c->seed = 1;
+    c->conv_algo = LP_CONV_ALGO_AUTO;
 }
 
 static lp_status check_config_(const lp_train_config *c, const lp_dataset *train,
@@ -186,7 +187,15 @@ lp_status lp_train(lp_runtime *rt, const lp_model_spec *model, const lp_dataset 
     lp_trainer_ t = {.rt = rt, .cfg = cfg};
     lp_results *res = NULL;
     int eval_batch = eval_batch_(cfg, model, rt);
-    lp_status s = lp_network_create(rt, model, eval_batch, &t.net);
+    /* The network is sized for evaluation; convolutions are timed and planned for the
+     * training batch, where the time goes. */
+    lp_network_options no = {.conv_algo = cfg->conv_algo,
+                             .tune_batch = cfg->batch,
+                             .note = cb ? cb->on_note : NULL,
+                             .note_ctx = cb ? cb->ctx : NULL};
+    lp_status s = lp_network_create_opts(rt, model, eval_batch, &no, &t.net);
+    /* --profile reports training, not the launches that timed the convolutions. */
+    if (s == LP_OK) lp_runtime_profile_reset(rt);
     if (s == LP_OK) s = lp_trainer_setup_(&t, train, test);
     if (s == LP_OK && cfg->out_path) s = lp_trainer_results_open_(&t, model, &res);
     result->startup_seconds = now_s_() - run_start;

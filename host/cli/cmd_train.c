@@ -51,6 +51,8 @@ static const option_doc_ options_[] = {
     {"--max-steps", "N", "0", "stop after N steps (0: no limit)"},
     {"--train-subset", "N", "0", "use the first N training images (0: all)"},
     {"--test-subset", "N", "0", "use the first N test images (0: all)"},
+    {"--conv-algo", "NAME", "auto",
+     "auto | gemm | fft: [conv2d] by im2col+GEMM, by FFTs (stride 1), or per layer the faster"},
     {"--progress", "MODE", "auto", "auto | bar | plain | none"},
     {"--profile", "", "off", "print device time per kernel (OpenCL profiling events)"},
 };
@@ -102,6 +104,8 @@ static int parse_(int argc, char **argv, train_args_ *a) {
     static const char *const datasets[] = {"mnist", "fashion-mnist", "cifar10", NULL};
     static const char *const norms[] = {"none", "per-channel", "per-pixel-mean", NULL};
     static const char *const modes[] = {"auto", "bar", "plain", "none", NULL};
+    /* in lp_conv_algo's order */
+    static const char *const conv_algos[] = {"auto", "gemm", "fft", NULL};
     const char *C = "train";
     lp_train_config *c = &a->cfg;
     double lr_decay = 1.0;
@@ -152,6 +156,10 @@ static int parse_(int argc, char **argv, train_args_ *a) {
         else if (!strcmp(o, "--perm-bn")) c->perm_bn = true;
         else if (!strcmp(o, "--dataset")) ok = (a->dataset = arg_choice(C, o, v, datasets)) >= 0;
         else if (!strcmp(o, "--progress")) ok = arg_choice(C, o, v, modes) >= 0 && (a->progress = v);
+        else if (!strcmp(o, "--conv-algo")) {
+            ok = (ch = arg_choice(C, o, v, conv_algos)) >= 0;
+            if (ok) c->conv_algo = (lp_conv_algo)ch;
+        }
         else if (!strcmp(o, "--optimizer")) {
             ok = (ch = arg_choice(C, o, v, optimizers)) >= 0;
             if (ok) {
@@ -221,6 +229,17 @@ static void default_out_(const train_args_ *a, char *buf, size_t n) {
 static int fail_(const char *what) {
     fprintf(stderr, "laperm train: %s%s\n", what, lp_last_error());
     return 1;
+}
+
+/* Set-up lines from the library: each [conv2d]'s path, and warnings. */
+static void on_note_(void *ctx, bool warning, const char *line) {
+    (void)ctx;
+    if (warning) {
+        fprintf(stderr, "laperm train: warning: %s\n", line);
+    } else {
+        printf("conv %s\n", line);
+        fflush(stdout);
+    }
 }
 
 static void print_profile_(lp_runtime *rt) {
@@ -308,6 +327,7 @@ int cli_train(int argc, char **argv) {
     signal(SIGTERM, on_signal_);
     a.cfg.stop = &stop_requested_;
     lp_train_callbacks cb = cli_progress_callbacks(&prog);
+    cb.on_note = on_note_;
     lp_train_result r;
     struct timespec t_train;
     clock_gettime(CLOCK_MONOTONIC, &t_train);

@@ -54,6 +54,6 @@ void cli_progress_init(cli_progress *p, const char *mode) {
 }
 
 lp_train_callbacks cli_progress_callbacks(cli_progress *p) {
-    lp_train_callbacks cb = {on_progress_, on_epoch_, p};
+    lp_train_callbacks cb = {.on_progress = on_progress_, .on_epoch = on_epoch_, .ctx = p};
     return cb;
 }

@@ -37,12 +37,21 @@ bool lp_conv_fft_available(void);
 lp_status lp_conv_fft_create(lp_runtime *rt, const lp_conv_fft_shape *s, lp_conv_fft **out);
 void lp_conv_fft_destroy(lp_conv_fft *f);
 
+/* Device bytes lp_conv_fft_create allocates for shape s, at most: fixed + s->n * per_sample
+ * (clFFT's own scratch aside). s->n is not read, so callers can size a batch to a budget. */
+void lp_conv_fft_bytes(const lp_conv_fft_shape *s, size_t *fixed, size_t *per_sample);
+
 /* The transform size (H', W') chosen for the shape. */
 void lp_conv_fft_size(const lp_conv_fft *f, int *fh, int *fw);
 
 /* out (n, F, oh, ow) = sum_c sum_ky,kx x_padded[n, c, y + ky, x + kx] * W[f, c, ky, kx].
  * W: a buffer with the kernel at float offset w_off. Overwrites out. */
 lp_status lp_conv_fft_forward(lp_conv_fft *f, int n, cl_mem x, cl_mem w, size_t w_off, cl_mem out);
+
+/* As lp_conv_fft_forward, for samples s0..s0+n-1 of x and out (whole-batch buffers), so
+ * a batch larger than the object's can be run in chunks. */
+lp_status lp_conv_fft_forward_at(lp_conv_fft *f, int s0, int n, cl_mem x, cl_mem w, size_t w_off,
+                                 cl_mem out);
 
 /* dx (n, cin, h, w) = the input gradient of forward for dout (n, F, oh, ow): the full
  * convolution of dout with each kernel, summed over filters. Overwrites dx. */
@@ -60,5 +69,12 @@ lp_status lp_conv_fft_backward_filter(lp_conv_fft *f, int n, cl_mem x, cl_mem do
  * (ignored when another call came in between). The caller answers for "unchanged". */
 lp_status lp_conv_fft_backward(lp_conv_fft *f, int n, cl_mem x, cl_mem dout, cl_mem w, size_t w_off,
                                cl_mem dw, size_t dw_off, cl_mem dx, bool reuse_forward);
+
+/* As lp_conv_fft_backward, for samples s0..s0+n-1 of x, dout and dx; add_dw: add this
+ * chunk's kernel gradient to dW rather than overwrite it. reuse_forward applies when the
+ * last forward call had the same s0 and n. */
+lp_status lp_conv_fft_backward_at(lp_conv_fft *f, int s0, int n, cl_mem x, cl_mem dout, cl_mem w,
+                                  size_t w_off, cl_mem dw, size_t dw_off, bool add_dw, cl_mem dx,
+                                  bool reuse_forward);
 
 #endif

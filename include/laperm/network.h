@@ -4,6 +4,7 @@
 #ifndef LAPERM_NETWORK_H
 #define LAPERM_NETWORK_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "laperm/model.h"
@@ -11,8 +12,29 @@
 
 typedef struct lp_network lp_network;
 
+/* How [conv2d] layers compute: im2col + GEMM, FFTs (stride 1 only, needs clFFT), or per
+ * layer whichever a timing of both at the training batch finds faster (the decision is
+ * cached on disk per device and shape, next to the program cache). */
+typedef enum { LP_CONV_ALGO_AUTO, LP_CONV_ALGO_GEMM, LP_CONV_ALGO_FFT } lp_conv_algo;
+
+/* "auto", "gemm", "fft". */
+const char *lp_conv_algo_name(lp_conv_algo a);
+
+typedef struct {
+    lp_conv_algo conv_algo;
+    int tune_batch; /* the training batch: what auto times, and the FFT path's chunk (0: max) */
+    /* Told one line per [conv2d] on the path it got and why, and warnings (a damaged
+     * decision cache); may be NULL. The library itself never prints. */
+    void (*note)(void *ctx, bool warning, const char *line);
+    void *note_ctx;
+} lp_network_options;
+
 /* Builds the layers and allocates every device buffer once (nothing is allocated per
- * step). Parameters start at zero: the trainer uploads the initial values. */
+ * step). Parameters start at zero: the trainer uploads the initial values. opt may be
+ * NULL: every convolution through GEMM, no notes. */
+lp_status lp_network_create_opts(lp_runtime *rt, const lp_model_spec *spec, int max_batch,
+                                 const lp_network_options *opt, lp_network **out);
+/* lp_network_create_opts with opt NULL. */
 lp_status lp_network_create(lp_runtime *rt, const lp_model_spec *spec, int max_batch,
                             lp_network **out);
 void lp_network_destroy(lp_network *net);

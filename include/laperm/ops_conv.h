@@ -45,6 +45,9 @@ lp_status lp_op_col2im(lp_runtime *rt, const lp_conv_geom *g, cl_mem dcol, int s
  * none), then ReLU if relu. */
 lp_status lp_op_conv_rows_to_nchw(lp_runtime *rt, cl_mem rows, int s0, int cn, int filters, int P,
                                   cl_mem params, int bias_off, bool relu, cl_mem y);
+/* y (n, F, P) += params[bias_off + f] (bias_off < 0: none), then ReLU if relu; in place. */
+lp_status lp_op_conv_bias_act(lp_runtime *rt, cl_mem y, int n, int filters, int P, cl_mem params,
+                              int bias_off, bool relu);
 /* rows (F, cn*P) = dy samples s0..s0+cn-1, times (y > 0) when relu (y: the layer's
  * output, may be NULL when !relu). */
 lp_status lp_op_conv_nchw_to_rows(lp_runtime *rt, cl_mem dy, cl_mem y, bool relu, int s0, int cn,

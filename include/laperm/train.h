@@ -10,6 +10,7 @@
 #include "laperm/augment.h"
 #include "laperm/data.h"
 #include "laperm/model.h"
+#include "laperm/network.h"
 #include "laperm/results.h"
 #include "laperm/runtime.h"
 #include "laperm/schedule.h"
@@ -32,6 +33,7 @@ typedef struct {
     long long max_steps;      /* stop after this many steps (0: no limit) */
     lp_norm_mode norm;        /* input normalisation, statistics from the training set */
     lp_augment_spec augment;  /* training-time augmentation on the device (zeros: none) */
+    lp_conv_algo conv_algo;   /* [conv2d] path: auto (timed per layer), gemm or fft */
     const char *out_path;     /* HDF5 results; NULL: none */
     const char *command_line; /* stored in the results file */
     const char *dataset, *data_dir; /* recorded in the results file (may be NULL) */
@@ -40,7 +42,7 @@ typedef struct {
 
 /* Defaults: LaPerm over Adam (0.9, 0.999, 1e-7), k 250, 10 epochs, batch 128, eval
  * batch 0 (auto: up to 1000 as device memory allows), lr 1e-3, seed 1, L2 as in the
- * model file. */
+ * model file, conv algorithm auto. */
 void lp_train_config_defaults(lp_train_config *c);
 
 typedef struct {
@@ -58,6 +60,9 @@ typedef struct {
     /* Called after each epoch's evaluation. */
     void (*on_epoch)(void *ctx, const lp_epoch_metrics *m, int epochs);
     void *ctx;
+    /* Called at set-up with one line per [conv2d] on the path it got, and with warnings;
+     * may be NULL. */
+    void (*on_note)(void *ctx, bool warning, const char *line);
 } lp_train_callbacks;
 
 typedef struct {
