@@ -50,6 +50,8 @@ static void test_usage_errors(void) {
             "laperm train: --optimizer: expected one of laperm, adam, sgd; got 'rmsprop'");
     expect_("train --model models/logreg.ini --conv-algo bogus", 2,
             "laperm train: --conv-algo: expected one of auto, gemm, fft; got 'bogus'");
+    expect_("train --model models/logreg.ini --gemm cublas", 2,
+            "laperm train: --gemm: expected one of auto, clblast, tiled; got 'cublas'");
     expect_("train --model models/logreg.ini --lr-steps 10:x", 2,
             "laperm train: --lr-steps '10:x': factor after '10:' must be a positive number");
     expect_("train --model models/logreg.ini --lr-steps 20:0.1,10:0.01", 2,

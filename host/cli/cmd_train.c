@@ -7,6 +7,7 @@
 
 #include "args.h"
 #include "cli.h"
+#include "laperm/gemm.h"
 #include "laperm/data.h"
 #include "laperm/model.h"
 #include "laperm/runtime.h"
@@ -53,6 +54,8 @@ static const option_doc_ options_[] = {
     {"--test-subset", "N", "0", "use the first N test images (0: all)"},
     {"--conv-algo", "NAME", "auto",
      "auto | gemm | fft: [conv2d] by im2col+GEMM, by FFTs (stride 1), or per layer the faster"},
+    {"--gemm", "MODE", "$LAPERM_GEMM or auto",
+     "auto | clblast | tiled: matrix products by CLBlast, laperm's kernels, or per shape the faster"},
     {"--progress", "MODE", "auto", "auto | bar | plain | none"},
     {"--profile", "", "off", "print device time per kernel (OpenCL profiling events)"},
 };
@@ -77,7 +80,7 @@ static void on_signal_(int sig) {
 }
 
 typedef struct {
-    const char *model, *data, *out, *device, *progress, *lr_steps, *dataset_name;
+    const char *model, *data, *out, *device, *progress, *lr_steps, *dataset_name, *gemm;
     bool no_out, profile;
     int dataset; /* 0 mnist, 1 fashion-mnist */
     long long train_subset, test_subset;
@@ -156,7 +159,10 @@ static int parse_(int argc, char **argv, train_args_ *a) {
         else if (!strcmp(o, "--perm-bn")) c->perm_bn = true;
         else if (!strcmp(o, "--dataset")) ok = (a->dataset = arg_choice(C, o, v, datasets)) >= 0;
         else if (!strcmp(o, "--progress")) ok = arg_choice(C, o, v, modes) >= 0 && (a->progress = v);
-        else if (!strcmp(o, "--conv-algo")) {
+        else if (!strcmp(o, "--gemm")) {
+            static const char *const gemms[] = {"auto", "clblast", "tiled", NULL};
+            ok = arg_choice(C, o, v, gemms) >= 0 && (a->gemm = v);
+        } else if (!strcmp(o, "--conv-algo")) {
             ok = (ch = arg_choice(C, o, v, conv_algos)) >= 0;
             if (ok) c->conv_algo = (lp_conv_algo)ch;
         }
@@ -308,6 +314,8 @@ int cli_train(int argc, char **argv) {
         lp_dataset_free(&test);
         return fail_("");
     }
+    lp_gemm_mode gemm_mode;
+    if (a.gemm && lp_gemm_mode_parse(a.gemm, &gemm_mode)) lp_gemm_set_mode(rt, gemm_mode);
     const lp_device_info *dev = lp_runtime_device(rt);
     cli_progress prog;
     cli_progress_init(&prog, a.progress);
