@@ -134,6 +134,17 @@ void lp_augment_reference(const lp_augment_spec *a, uint64_t seed, int epoch, co
     }
 }
 
+static lp_status need_bytes_(cl_mem buf, size_t need, const char *what, int count) {
+    size_t have = 0;
+    LP_TRY(lp_cl_check(clGetMemObjectInfo(buf, CL_MEM_SIZE, sizeof have, &have, NULL),
+                       "clGetMemObjectInfo(CL_MEM_SIZE)"));
+    if (have < need)
+        return lp_fail(LP_ERR_INVALID_ARG,
+                       "lp_op_augment_batch: %s holds %zu bytes, %d entries need %zu", what,
+                       have, count, need);
+    return LP_OK;
+}
+
 lp_status lp_op_augment_batch(lp_runtime *rt, const lp_augment_spec *a, uint64_t seed, int epoch,
                               cl_mem pixels, cl_mem labels, cl_mem idx, int first, int rows, int c,
                               int h, int w, cl_mem mean, cl_mem inv_std, cl_mem x_out,
@@ -154,6 +165,12 @@ lp_status lp_op_augment_batch(lp_runtime *rt, const lp_augment_spec *a, uint64_t
                        "first + rows fit an int)",
                        first, rows, epoch);
     if (rows == 0) return LP_OK;
+    /* The kernel writes rows samples: outputs too small would be written past their end
+     * (silent corruption on a real device), so they are refused here. */
+    size_t feats = (size_t)c * h * w;
+    LP_TRY(need_bytes_(idx, ((size_t)first + rows) * sizeof(uint32_t), "idx", first + rows));
+    LP_TRY(need_bytes_(x_out, (size_t)rows * feats * sizeof(float), "x_out", rows));
+    LP_TRY(need_bytes_(y_out, (size_t)rows * sizeof(int32_t), "y_out", rows));
 
     cl_kernel k;
     LP_TRY(lp_runtime_kernel(rt, "augment", "lp_augment_batch", NULL, &k));

@@ -19,7 +19,8 @@ typedef struct {
 typedef struct {
     lp_runtime *rt;
     const lp_train_config *cfg;
-    lp_network *net;
+    lp_network *net; /* sized for max(training batch, evaluation batch) */
+    int eval_batch;  /* samples per evaluation forward pass */
     const lp_param_tensor *tensors;
     int n_tensors;
     size_t n_params;

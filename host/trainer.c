@@ -193,7 +193,11 @@ lp_status lp_train(lp_runtime *rt, const lp_model_spec *model, const lp_dataset 
                              .tune_batch = cfg->batch,
                              .note = cb ? cb->on_note : NULL,
                              .note_ctx = cb ? cb->ctx : NULL};
-    lp_status s = lp_network_create_opts(rt, model, eval_batch, &no, &t.net);
+    /* An evaluation batch below the training batch must not shrink the buffers that
+     * training batches are built in. */
+    t.eval_batch = eval_batch;
+    int max_batch = eval_batch > cfg->batch ? eval_batch : cfg->batch;
+    lp_status s = lp_network_create_opts(rt, model, max_batch, &no, &t.net);
     /* --profile reports training, not the launches that timed the convolutions. */
     if (s == LP_OK) lp_runtime_profile_reset(rt);
     if (s == LP_OK) s = lp_trainer_setup_(&t, train, test);

@@ -165,11 +165,11 @@ lp_status lp_trainer_evaluate_(lp_trainer_ *t, int test_n, double *loss, double 
     lp_runtime *rt = t->rt;
     int eval_off = 2 * t->steps_per_epoch;
     LP_TRY(lp_buffer_fill_zero(rt, t->stats, (size_t)eval_off * sizeof(float), 2 * sizeof(float)));
-    int max_batch = lp_network_max_batch(t->net);
+    int eval_batch = t->eval_batch;
     int classes = lp_network_classes(t->net);
     lp_shape in = t->input_shape;
-    for (int first = 0; first < test_n; first += max_batch) {
-        int n = test_n - first < max_batch ? test_n - first : max_batch;
+    for (int first = 0; first < test_n; first += eval_batch) {
+        int n = test_n - first < eval_batch ? test_n - first : eval_batch;
         LP_TRY(lp_op_augment_batch(rt, NULL, 0, 0, t->test_x, t->test_y, t->test_idx, first, n,
                                    in.c, in.h, in.w, t->norm_mean, t->norm_inv_std,
                                    lp_network_input(t->net), t->batch_y));

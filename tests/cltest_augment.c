@@ -468,6 +468,20 @@ static void test_arguments(void) {
                 LP_ERR_INVALID_ARG,
                 "lp_op_augment_batch: first 0, rows 2 and epoch -1 must be >= 0 (and first + "
                 "rows fit an int)");
+    /* More rows than the order (idx_len 2) or an output holds: refused, never written
+     * past the end. */
+    expect_msg_(lp_op_augment_batch(rt, NULL, 1, 0, s.dpix, s.dlab, s.didx, 1, 2, 1, 3, 3, s.dmean,
+                                    s.dinv, s.dx, s.dy),
+                LP_ERR_INVALID_ARG, "lp_op_augment_batch: idx holds 8 bytes, 3 entries need 12");
+    cl_mem tiny = lp_test_buffer(4);
+    CU_ASSERT_FATAL(tiny != NULL);
+    expect_msg_(lp_op_augment_batch(rt, NULL, 1, 0, s.dpix, s.dlab, s.didx, 0, 1, 1, 3, 3, s.dmean,
+                                    s.dinv, tiny, s.dy),
+                LP_ERR_INVALID_ARG, "lp_op_augment_batch: x_out holds 4 bytes, 1 entries need 36");
+    expect_msg_(lp_op_augment_batch(rt, NULL, 1, 0, s.dpix, s.dlab, s.didx, 0, 2, 1, 3, 3, s.dmean,
+                                    s.dinv, s.dx, tiny),
+                LP_ERR_INVALID_ARG, "lp_op_augment_batch: y_out holds 4 bytes, 2 entries need 8");
+    clReleaseMemObject(tiny);
     /* no rows: nothing enqueued, nothing written */
     LP_TEST_OK(lp_op_augment_batch(rt, NULL, 1, 0, s.dpix, s.dlab, s.didx, 0, 0, 1, 3, 3, s.dmean, s.dinv,
                             s.dx, s.dy));

@@ -128,6 +128,24 @@ static void test_train_reaches_accuracy(void) {
     free(py);
 }
 
+/* An evaluation batch below the training batch: the network is sized for the larger,
+ * evaluation runs in the smaller (Oclgrind once caught batches written past a buffer
+ * sized for the evaluation batch alone). */
+static void test_small_eval_batch(void) {
+    if (!have_mnist_()) {
+        CU_FAIL("no MNIST data");
+        return;
+    }
+    int st = -1;
+    char *out = run_laperm_("train --model models/logreg.ini --batch 8 --eval-batch 3 "
+                            "--train-subset 64 --test-subset 10 --epochs 1 --no-out --progress plain",
+                            &st);
+    CU_ASSERT_EQUAL(st, 0);
+    CU_ASSERT_PTR_NOT_NULL(out && strstr(out, "test loss"));
+    if (st != 0) printf("\n%s\n", out ? out : "(no output)");
+    free(out);
+}
+
 static void test_interrupt_writes_complete_file(void) {
     if (!have_mnist_()) {
         CU_FAIL("no MNIST data");
@@ -164,6 +182,7 @@ static void register_suites(void) {
     CU_pSuite s = CU_add_suite("end to end", NULL, NULL);
     CU_add_test(s, "LaPerm on an MNIST subset reaches the stated accuracy",
                 test_train_reaches_accuracy);
+    CU_add_test(s, "evaluation batch smaller than the training batch", test_small_eval_batch);
     CU_add_test(s, "SIGINT stops cleanly with a complete results file",
                 test_interrupt_writes_complete_file);
 }
