@@ -13,6 +13,16 @@
 #define LP_CONV_LANES 64 /* partial sums per channel in lp_conv_bias_grad; a power of two */
 #endif
 
+/* im2col and col2im come in two forms with the same results, to the bit:
+ * - by pixel (for GPUs): one work-item per column of col (im2col) or per input value
+ *   (col2im), so that neighbouring work-items touch neighbouring addresses;
+ * - by plane (for CPUs): one work-item per (row of col, sample) block of P columns
+ *   (im2col) or per input plane (col2im). Its inner loops run along image rows without
+ *   per-element division or bounds tests, so the compiler vectorizes them, and each
+ *   reads or writes one block of col from start to end: consecutive work-items stream
+ *   through col (one work-item per image row, writing kh*kw rows of col at once, ran 2x
+ *   to 3x slower on 5x5 kernels on PoCL). */
+
 /* col[k, s*P + p] = x[s0 + s, c, oy*sh - pt + i, ox*sw - pl + j], 0 in the padding, for
  * the kh*kw rows k = (c*kh + i)*kw + j of one channel. Global (P, cin, cn): neighbouring
  * work-items write neighbouring columns of each row. */
@@ -65,6 +75,104 @@ __kernel void lp_conv_col2im(__global const float *dcol, int s0, int cn, int cin
         }
     }
     dx[((size_t)(s0 + s) * cin + c) * ih * iw + r] = sum;
+}
+
+/* The outputs [lo, hi) whose tap t (0..k-1) lands inside the input along one axis:
+ * 0 <= o*stride - pad + t < in, 0 <= o < out. Two divisions per tap, not a bounds test
+ * per element. */
+inline int2 lp_conv_tap_span_(int t, int in, int stride, int pad, int out) {
+    int before = pad - t, last = in - 1 + pad - t;
+    int lo = before > 0 ? (before + stride - 1) / stride : 0;
+    int hi = last >= 0 ? min(last / stride + 1, out) : 0;
+    return (int2)(min(lo, hi), hi);
+}
+
+/* dst[ox] = src[ox*sw + off] for ox in span, 0 elsewhere in [0, ow). src is read only
+ * inside the span, so off may point before the row. */
+inline void lp_conv_copy_tap_(__global float *restrict dst, __global const float *restrict src,
+                              int off, int sw, int2 span, int ow) {
+    for (int ox = 0; ox < span.x; ++ox)
+        dst[ox] = 0.0f;
+    if (sw == 1) /* contiguous: a plain vector copy */
+        for (int ox = span.x; ox < span.y; ++ox)
+            dst[ox] = src[ox + off];
+    else
+        for (int ox = span.x; ox < span.y; ++ox)
+            dst[ox] = src[ox * sw + off];
+    for (int ox = span.y; ox < ow; ++ox)
+        dst[ox] = 0.0f;
+}
+
+/* lp_conv_im2col by plane: work-item (k, g) writes col[k, s*P .. s*P + P) for samples
+ * s = g*per .. g*per + per - 1 (contiguous), k = (c*kh + i)*kw + j, row oy from input row
+ * oy*sh - pt + i. 1-D global K * ceil(cn / per). */
+__kernel void lp_conv_im2col_planes(__global const float *x, int s0, int cn, int cin, int ih,
+                                    int iw, int kh, int kw, int sh, int sw, int pt, int pl, int oh,
+                                    int ow, __global float *restrict col, int per) {
+    int groups = (cn + per - 1) / per;
+    size_t t = get_global_id(0), k = t / (size_t)groups;
+    if (k >= (size_t)cin * kh * kw) return;
+    int g = (int)(t - k * groups), c = (int)k / (kh * kw), ij = (int)k - c * kh * kw;
+    int i = ij / kw, j = ij - i * kw;
+    int2 rows = lp_conv_tap_span_(i, ih, sh, pt, oh), cols = lp_conv_tap_span_(j, iw, sw, pl, ow);
+    size_t P = (size_t)oh * ow;
+    for (int s = g * per; s < min(g * per + per, cn); ++s) {
+        __global const float *xp = x + ((size_t)(s0 + s) * cin + c) * ih * iw;
+        __global float *cp = col + k * cn * P + (size_t)s * P;
+        for (int oy = 0; oy < oh; ++oy, cp += ow) {
+            bool in = oy >= rows.x && oy < rows.y;
+            __global const float *xr = xp + (in ? (size_t)(oy * sh - pt + i) * iw : 0);
+            lp_conv_copy_tap_(cp, xr, j - pl, sw, in ? cols : (int2)(0, 0), ow);
+        }
+    }
+}
+
+/* dst[ox*sw + off] += src[ox] for ox in span: one tap's outputs added into an input row. */
+inline void lp_conv_add_tap_(__global float *restrict dst, __global const float *restrict src,
+                             int off, int sw, int2 span) {
+    if (sw == 1)
+        for (int ox = span.x; ox < span.y; ++ox)
+            dst[ox + off] += src[ox];
+    else
+        for (int ox = span.x; ox < span.y; ++ox)
+            dst[ox * sw + off] += src[ox];
+}
+
+/* dx plane (s, c) = col2im of dcol's rows for channel c, block s, in the order below. */
+inline void lp_conv_col2im_plane_(__global const float *restrict dcol, size_t stride,
+                                  __global float *restrict dp, int ih, int iw, int kh, int kw,
+                                  int sh, int sw, int pt, int pl, int oh, int ow) {
+    for (int e = 0; e < ih * iw; ++e)
+        dp[e] = 0.0f;
+    for (int i = kh - 1; i >= 0; --i) {
+        int2 rows = lp_conv_tap_span_(i, ih, sh, pt, oh);
+        for (int j = kw - 1; j >= 0; --j) {
+            int2 cols = lp_conv_tap_span_(j, iw, sw, pl, ow);
+            __global const float *cp = dcol + (size_t)(i * kw + j) * stride;
+            for (int oy = rows.x; oy < rows.y; ++oy)
+                lp_conv_add_tap_(dp + (size_t)(oy * sh - pt + i) * iw, cp + (size_t)oy * ow, j - pl,
+                                 sw, cols);
+        }
+    }
+}
+
+/* lp_conv_col2im by plane, with the same bits: work-item (c, g) handles the input planes
+ * of samples s = g*per .. g*per + per - 1. Each plane is zeroed, then gets col rows
+ * k = (c*kh + i)*kw + j, block s, added for i and j descending: an input value's terms
+ * then come in the gather's order, oy = (y + pt - i) / sh ascending, then
+ * ox = (x + pl - j) / sw ascending. 1-D global cin * ceil(cn / per). */
+__kernel void lp_conv_col2im_planes(__global const float *dcol, int s0, int cn, int cin, int ih,
+                                    int iw, int kh, int kw, int sh, int sw, int pt, int pl, int oh,
+                                    int ow, __global float *restrict dx, int per) {
+    int groups = (cn + per - 1) / per;
+    size_t t = get_global_id(0), c = t / (size_t)groups;
+    if (c >= (size_t)cin) return;
+    int g = (int)(t - c * groups);
+    size_t P = (size_t)oh * ow, stride = (size_t)cn * P;
+    for (int s = g * per; s < min(g * per + per, cn); ++s)
+        lp_conv_col2im_plane_(dcol + c * kh * kw * stride + (size_t)s * P, stride,
+                              dx + ((size_t)(s0 + s) * cin + c) * ih * iw, ih, iw, kh, kw, sh, sw,
+                              pt, pl, oh, ow);
 }
 
 /* y[s0 + s, f, p] = rows[f, s*P + p] + bias[f] (bias_off < 0: none), then ReLU if relu.

@@ -47,8 +47,9 @@ lp_status lp_conv_geom_make(lp_shape in, const lp_conv2d_spec *spec, lp_conv_geo
 }
 
 static lp_status check_chunk_(const lp_conv_geom *g, int s0, int cn, const char *label) {
-    if (!g || s0 < 0 || cn < 0 || g->cin <= 0 || g->oh <= 0 || g->ow <= 0 || g->kh <= 0 ||
-        g->kw <= 0 || g->stride_h <= 0 || g->stride_w <= 0 || g->pad_top < 0 || g->pad_left < 0)
+    if (!g || s0 < 0 || cn < 0 || g->cin <= 0 || g->ih <= 0 || g->iw <= 0 || g->oh <= 0 ||
+        g->ow <= 0 || g->kh <= 0 || g->kw <= 0 || g->stride_h <= 0 || g->stride_w <= 0 ||
+        g->pad_top < 0 || g->pad_left < 0)
         return lp_fail(LP_ERR_INVALID_ARG, "%s: invalid geometry or samples %d..%d", label, s0,
                        s0 + cn - 1);
     return LP_OK;
@@ -82,26 +83,79 @@ static void set_geom_args_(cl_kernel k, const lp_conv_geom *g, int s0, int cn) {
     LP_ARG(k, 13, g->ow);
 }
 
-lp_status lp_op_im2col(lp_runtime *rt, const lp_conv_geom *g, cl_mem x, int s0, int cn,
-                       cl_mem col) {
+/* The by-plane kernels are 1-D over `blocks` x ceil(cn / per) work-items, each handling
+ * `per` consecutive samples of one block of `values` floats: several when blocks are
+ * small (a 1x1 output), so that the work per work-item, not its start, dominates. */
+#define LP_CONV_MIN_VALUES_ 512
+static lp_status launch_planes_(lp_runtime *rt, cl_kernel k, size_t blocks, size_t values, int cn,
+                                const char *label) {
+    size_t want = (LP_CONV_MIN_VALUES_ + values - 1) / values;
+    int per = want < (size_t)cn ? (int)want : cn;
+    if (per < 1) per = 1;
+    LP_ARG(k, 15, per);
+    size_t global = blocks * (size_t)((cn + per - 1) / per);
+    size_t local = lp_runtime_wgs(rt, k, 64);
+    /* A few work-groups per compute unit, so that all of them get a share. */
+    size_t units = lp_runtime_device(rt)->compute_units;
+    while (local > 1 && global < local * 4 * units)
+        local /= 2;
+    return lp_launch(rt, k, 1, &global, &local, label);
+}
+
+/* By plane on CPUs: one work-item per pixel leaves PoCL scalar code with a division and
+ * bounds tests per element, 3x to 16x slower at Conv7's and CIFAR's shapes. GPUs keep one
+ * work-item per pixel, whose accesses coalesce. `suits`: the shape gains from it. */
+static bool by_planes_(lp_runtime *rt, lp_conv_form form, bool suits) {
+    if (form != LP_CONV_FORM_AUTO) return form == LP_CONV_FORM_PLANES;
+    return suits && (lp_runtime_device(rt)->type & CL_DEVICE_TYPE_CPU) != 0;
+}
+
+/* im2col's planes start a loop per output row and tap: below 8 columns that costs more
+ * than vectors gain (Conv7's 4x4 and 1x1 outputs: up to 1.7x and 2x to 4x slower than
+ * by pixel).
+ * col2im's planes win there too, as they replace a gather of scattered reads. */
+#define LP_CONV_MIN_PLANE_WIDTH_ 8
+
+lp_status lp_op_im2col_form(lp_runtime *rt, const lp_conv_geom *g, cl_mem x, int s0, int cn,
+                            cl_mem col, lp_conv_form form) {
     LP_TRY(check_chunk_(g, s0, cn, "im2col"));
+    bool planes = by_planes_(rt, form, g->ow >= LP_CONV_MIN_PLANE_WIDTH_);
     cl_kernel k;
-    LP_TRY(lp_runtime_kernel(rt, "conv", "lp_conv_im2col", NULL, &k));
+    LP_TRY(lp_runtime_kernel(rt, "conv", planes ? "lp_conv_im2col_planes" : "lp_conv_im2col", NULL,
+                             &k));
     LP_ARG(k, 0, x);
     set_geom_args_(k, g, s0, cn);
     LP_ARG(k, 14, col);
+    if (planes)
+        return launch_planes_(rt, k, lp_conv_geom_k(g), lp_conv_geom_p(g), cn, "conv_im2col");
     return launch_3d_(rt, k, lp_conv_geom_p(g), (size_t)g->cin, (size_t)cn, "conv_im2col");
+}
+
+lp_status lp_op_col2im_form(lp_runtime *rt, const lp_conv_geom *g, cl_mem dcol, int s0, int cn,
+                            cl_mem dx, lp_conv_form form) {
+    LP_TRY(check_chunk_(g, s0, cn, "col2im"));
+    bool planes = by_planes_(rt, form, true);
+    cl_kernel k;
+    LP_TRY(lp_runtime_kernel(rt, "conv", planes ? "lp_conv_col2im_planes" : "lp_conv_col2im", NULL,
+                             &k));
+    LP_ARG(k, 0, dcol);
+    set_geom_args_(k, g, s0, cn);
+    LP_ARG(k, 14, dx);
+    if (planes) {
+        size_t in = (size_t)g->ih * g->iw, taps = (size_t)g->kh * g->kw * lp_conv_geom_p(g);
+        return launch_planes_(rt, k, (size_t)g->cin, in > taps ? in : taps, cn, "conv_col2im");
+    }
+    return launch_3d_(rt, k, (size_t)g->ih * g->iw, (size_t)g->cin, (size_t)cn, "conv_col2im");
+}
+
+lp_status lp_op_im2col(lp_runtime *rt, const lp_conv_geom *g, cl_mem x, int s0, int cn,
+                       cl_mem col) {
+    return lp_op_im2col_form(rt, g, x, s0, cn, col, LP_CONV_FORM_AUTO);
 }
 
 lp_status lp_op_col2im(lp_runtime *rt, const lp_conv_geom *g, cl_mem dcol, int s0, int cn,
                        cl_mem dx) {
-    LP_TRY(check_chunk_(g, s0, cn, "col2im"));
-    cl_kernel k;
-    LP_TRY(lp_runtime_kernel(rt, "conv", "lp_conv_col2im", NULL, &k));
-    LP_ARG(k, 0, dcol);
-    set_geom_args_(k, g, s0, cn);
-    LP_ARG(k, 14, dx);
-    return launch_3d_(rt, k, (size_t)g->ih * g->iw, (size_t)g->cin, (size_t)cn, "conv_col2im");
+    return lp_op_col2im_form(rt, g, dcol, s0, cn, dx, LP_CONV_FORM_AUTO);
 }
 
 lp_status lp_op_conv_rows_to_nchw(lp_runtime *rt, cl_mem rows, int s0, int cn, int filters, int P,

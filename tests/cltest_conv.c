@@ -315,7 +315,8 @@ static void check_case_(const case_ *c, uint64_t seed) {
 
     LP_TEST_OK(lp_network_backward(f.net, n));
     LP_TEST_OK(lp_buffer_read(lp_test_rt, lp_network_grads(f.net), 0, f.n_params * 4, grads));
-    if (c->pre) LP_TEST_OK(lp_buffer_read(lp_test_rt, f.net->layers[f.conv - 1].dout, 0, nx * 4, dx));
+    if (c->pre)
+        LP_TEST_OK(lp_buffer_read(lp_test_rt, f.net->layers[f.conv - 1].dout, 0, nx * 4, dx));
     ref_backward_(c, d, f.x, w, out, f.dout, n, rw, rwabs, rb, rbabs, rx, rxabs);
     CU_ASSERT(close_(grads + f.w_off, rw, rwabs, nw, "dW", c->name));
     if (c->bias) CU_ASSERT(close_(grads + f.b_off, rb, rbabs, (size_t)c->filters, "db", c->name));
@@ -395,9 +396,10 @@ static double device_loss_(fixture_ *f, const float *r) {
     size_t ny = (size_t)f->c.n * f->d.ys;
     float *out = malloc(ny * sizeof *out);
     CU_ASSERT_FATAL(out != NULL);
-    LP_TEST_OK(lp_buffer_write(lp_test_rt, lp_network_params(f->net), 0, f->n_params * 4, f->params));
+    LP_TEST_OK(
+        lp_buffer_write(lp_test_rt, lp_network_params(f->net), 0, f->n_params * 4, f->params));
     LP_TEST_OK(lp_buffer_write(lp_test_rt, lp_network_input(f->net), 0,
-                        (size_t)f->c.max_batch * f->d.xs * 4, f->x));
+                               (size_t)f->c.max_batch * f->d.xs * 4, f->x));
     LP_TEST_OK(lp_network_forward(f->net, f->c.n, true));
     LP_TEST_OK(lp_buffer_read(lp_test_rt, lp_network_logits(f->net), 0, ny * 4, out));
     double loss = 0.0;
@@ -577,6 +579,154 @@ static void test_model_text(void) {
     release_(&net, &spec);
 }
 
+/* ---- im2col and col2im directly, in both forms --------------------------------------------- */
+
+/* Geometries written out by hand (pads need not come from a padding rule), and samples
+ * s0..s0+cn-1 of n. */
+typedef struct {
+    const char *name;
+    lp_conv_geom g;
+    int n, s0, cn;
+} layout_case_;
+
+static size_t layout_x_(const layout_case_ *lc) {
+    return (size_t)lc->n * lc->g.cin * lc->g.ih * lc->g.iw;
+}
+static size_t layout_col_(const layout_case_ *lc) {
+    return lp_conv_geom_k(&lc->g) * lp_conv_geom_p(&lc->g) * (size_t)lc->cn;
+}
+
+/* Calls fn(col index, x index or -1 for padding) for every entry of the chunk's columns. */
+static void layout_walk_(const layout_case_ *lc, void (*fn)(size_t, long, void *), void *ctx) {
+    const lp_conv_geom *g = &lc->g;
+    size_t P = lp_conv_geom_p(g), ncols = (size_t)lc->cn * P, k = 0;
+    for (int c = 0; c < g->cin; ++c)
+        for (int i = 0; i < g->kh; ++i)
+            for (int j = 0; j < g->kw; ++j, ++k)
+                for (int s = 0; s < lc->cn; ++s)
+                    for (int oy = 0; oy < g->oh; ++oy)
+                        for (int ox = 0; ox < g->ow; ++ox) {
+                            int y = oy * g->stride_h - g->pad_top + i;
+                            int xx = ox * g->stride_w - g->pad_left + j;
+                            bool in = y >= 0 && y < g->ih && xx >= 0 && xx < g->iw;
+                            long xi = (((long)(lc->s0 + s) * g->cin + c) * g->ih + y) * g->iw + xx;
+                            fn(k * ncols + s * P + (size_t)oy * g->ow + ox, in ? xi : -1, ctx);
+                        }
+}
+
+typedef struct {
+    const float *x, *dcol;
+    float *col;
+    double *dx, *dxabs;
+} layout_ref_;
+
+static void im2col_at_(size_t ci, long xi, void *ctx) {
+    layout_ref_ *r = ctx;
+    r->col[ci] = xi < 0 ? 0.0f : r->x[xi];
+}
+
+static void col2im_at_(size_t ci, long xi, void *ctx) {
+    layout_ref_ *r = ctx;
+    if (xi < 0) return;
+    r->dx[xi] += r->dcol[ci];
+    r->dxabs[xi] += fabs(r->dcol[ci]);
+}
+
+/* im2col in `form` into a column buffer filled with NaN: every entry must be written. */
+static bool run_im2col_(const layout_case_ *lc, cl_mem x, lp_conv_form form, float *out) {
+    size_t nc = layout_col_(lc);
+    float *nan = lp_test_floats(nc);
+    lp_test_fill_const(nan, nc, NAN);
+    cl_mem col = lp_test_upload(nan, nc * 4);
+    free(nan);
+    LP_TEST_OK(lp_op_im2col_form(lp_test_rt, &lc->g, x, lc->s0, lc->cn, col, form));
+    bool ok = col && lp_test_download(col, nc * 4, out);
+    if (col) clReleaseMemObject(col);
+    return ok;
+}
+
+/* col2im in `form` into an input buffer filled with 7: other samples must keep it. */
+static bool run_col2im_(const layout_case_ *lc, cl_mem dcol, lp_conv_form form, float *out) {
+    size_t nx = layout_x_(lc);
+    lp_test_fill_const(out, nx, 7.0f);
+    cl_mem dx = lp_test_upload(out, nx * 4);
+    LP_TEST_OK(lp_op_col2im_form(lp_test_rt, &lc->g, dcol, lc->s0, lc->cn, dx, form));
+    bool ok = dx && lp_test_download(dx, nx * 4, out);
+    if (dx) clReleaseMemObject(dx);
+    return ok;
+}
+
+/* dx against the double reference inside the chunk, untouched (7) outside it. */
+static bool dx_ok_(const layout_case_ *lc, const float *dx, const double *want, const double *mag) {
+    size_t plane = (size_t)lc->g.cin * lc->g.ih * lc->g.iw, a = lc->s0 * plane;
+    size_t b = a + lc->cn * plane;
+    for (size_t i = 0; i < layout_x_(lc); ++i)
+        if ((i < a || i >= b) && dx[i] != 7.0f) {
+            printf("\n  %s: dx[%zu] outside the chunk written\n", lc->name, i);
+            return false;
+        }
+    return close_(dx + a, want + a, mag + a, b - a, "col2im", lc->name);
+}
+
+/* Both forms against plain C: im2col exactly, col2im within float rounding, and the two
+ * forms' col2im to the bit (they add each value's terms in the same order). */
+static void check_layout_(const layout_case_ *lc, uint64_t seed) {
+    size_t nx = layout_x_(lc), nc = layout_col_(lc);
+    float *x = lp_test_floats(nx), *dcol = lp_test_floats(nc), *col = lp_test_floats(nc);
+    float *got = lp_test_floats(nc), *dx = lp_test_floats(nx), *dx2 = lp_test_floats(nx);
+    double *rdx = calloc(nx, sizeof *rdx), *rabs = calloc(nx, sizeof *rabs);
+    CU_ASSERT_FATAL(rdx && rabs);
+    lp_test_fill_uniform(x, nx, &seed, -1.0f, 1.0f);
+    lp_test_fill_uniform(dcol, nc, &seed, -1.0f, 1.0f);
+    layout_ref_ ref = {x, dcol, col, rdx, rabs};
+    layout_walk_(lc, im2col_at_, &ref);
+    layout_walk_(lc, col2im_at_, &ref);
+    cl_mem xb = lp_test_upload(x, nx * 4), db = lp_test_upload(dcol, nc * 4);
+    CU_ASSERT_FATAL(xb && db);
+    for (int f = LP_CONV_FORM_PIXELS; f <= LP_CONV_FORM_PLANES; ++f) {
+        const char *form = f == LP_CONV_FORM_PIXELS ? "by pixel" : "by plane";
+        CU_ASSERT(run_im2col_(lc, xb, (lp_conv_form)f, got));
+        bool same = memcmp(got, col, nc * 4) == 0;
+        if (!same) printf("\n  %s, %s: im2col differs from plain C\n", lc->name, form);
+        CU_ASSERT(same);
+        float *out = f == LP_CONV_FORM_PIXELS ? dx : dx2;
+        CU_ASSERT(run_col2im_(lc, db, (lp_conv_form)f, out));
+        CU_ASSERT(dx_ok_(lc, out, rdx, rabs));
+    }
+    CU_ASSERT(memcmp(dx, dx2, nx * 4) == 0);
+    clReleaseMemObject(xb);
+    clReleaseMemObject(db);
+    free(x);
+    free(dcol);
+    free(col);
+    free(got);
+    free(dx);
+    free(dx2);
+    free(rdx);
+    free(rabs);
+}
+
+/* {cin, ih, iw, kh, kw, stride_h, stride_w, pad_top, pad_left, oh, ow} */
+static const layout_case_ layout_cases_[] = {
+    {"3x3 s1 same", {2, 7, 5, 3, 3, 1, 1, 1, 1, 7, 5}, 3, 0, 3},
+    {"5x5 s2, pads 1 and 2", {2, 9, 7, 5, 5, 2, 2, 1, 2, 5, 4}, 2, 0, 2},
+    {"5x5 over a 3x2 input", {1, 3, 2, 5, 5, 1, 1, 2, 2, 3, 2}, 2, 0, 2},
+    {"1x1 s3, gaps", {2, 8, 7, 1, 1, 3, 3, 0, 0, 3, 3}, 2, 0, 2},
+    {"2x2 s3 valid", {1, 8, 8, 2, 2, 3, 3, 0, 0, 3, 3}, 1, 0, 1},
+    {"1x1 over 1x1", {5, 1, 1, 1, 1, 1, 1, 0, 0, 1, 1}, 7, 0, 7},
+    {"4x4 as large as the input", {3, 4, 4, 4, 4, 1, 1, 0, 0, 1, 1}, 7, 0, 7},
+    {"wide rows, 3x3 s1", {1, 4, 37, 3, 3, 1, 1, 1, 1, 4, 37}, 2, 0, 2},
+    {"wide rows, 5x5 s2 odd", {1, 5, 41, 5, 5, 2, 2, 2, 2, 3, 21}, 2, 0, 2},
+    {"2x3 s1x2, rows all padding", {2, 4, 5, 2, 3, 1, 2, 3, 0, 9, 2}, 2, 0, 2},
+    {"3x3 s1, samples 2..4 of 6", {2, 5, 6, 3, 3, 1, 1, 1, 0, 5, 4}, 6, 2, 3},
+    {"5x5 s2, sample 6 of 7", {3, 7, 9, 5, 5, 2, 2, 2, 1, 4, 5}, 7, 6, 1},
+};
+
+static void test_layouts(void) {
+    for (size_t i = 0; i < sizeof layout_cases_ / sizeof *layout_cases_; ++i)
+        check_layout_(&layout_cases_[i], 400 + i);
+}
+
 /* ---- geometry and arguments ----------------------------------------------------------------- */
 
 static void test_axis(void) {
@@ -615,8 +765,16 @@ static void test_arguments(void) {
     CU_ASSERT_EQUAL_FATAL(lp_buffer_create(lp_test_rt, 64, "args", &b), LP_OK);
     CU_ASSERT_EQUAL(lp_op_im2col(lp_test_rt, &g, b, 0, -1, b), LP_ERR_INVALID_ARG);
     CU_ASSERT_EQUAL(lp_op_col2im(lp_test_rt, &g, b, -1, 1, b), LP_ERR_INVALID_ARG);
+    CU_ASSERT_EQUAL(lp_op_col2im_form(lp_test_rt, &g, b, 0, -1, b, LP_CONV_FORM_PLANES),
+                    LP_ERR_INVALID_ARG);
+    g.ih = 0;
+    CU_ASSERT_EQUAL(lp_op_col2im_form(lp_test_rt, &g, b, 0, 1, b, LP_CONV_FORM_PLANES),
+                    LP_ERR_INVALID_ARG);
+    g.ih = 3;
     g.stride_w = 0;
     CU_ASSERT_EQUAL(lp_op_im2col(lp_test_rt, &g, b, 0, 1, b), LP_ERR_INVALID_ARG);
+    CU_ASSERT_EQUAL(lp_op_im2col_form(lp_test_rt, &g, b, 0, 1, b, LP_CONV_FORM_PLANES),
+                    LP_ERR_INVALID_ARG);
     CU_ASSERT_EQUAL(lp_op_conv_rows_to_nchw(lp_test_rt, b, 0, 1, 0, 4, b, -1, false, b),
                     LP_ERR_INVALID_ARG);
     CU_ASSERT_EQUAL(lp_op_conv_nchw_to_rows(lp_test_rt, b, NULL, true, 0, 1, 1, 4, b),
@@ -643,6 +801,7 @@ static void register_suites(void) {
     CU_pSuite su = CU_add_suite("conv", NULL, suite_cleanup_);
     CU_add_test(su, "forward, dW, db, dx vs plain C at odd shapes", test_cases);
     CU_add_test(su, "dW, db, dx vs finite differences", test_finite_differences);
+    CU_add_test(su, "im2col and col2im by pixel and by plane vs plain C", test_layouts);
     CU_add_test(su, "a parsed model: conv2d -> conv2d -> flatten -> dense", test_model_text);
     CU_add_test(su, "output size and padding per axis", test_axis);
     CU_add_test(su, "invalid arguments and shapes", test_arguments);

@@ -41,6 +41,18 @@ lp_status lp_op_im2col(lp_runtime *rt, const lp_conv_geom *g, cl_mem x, int s0, 
 lp_status lp_op_col2im(lp_runtime *rt, const lp_conv_geom *g, cl_mem dcol, int s0, int cn,
                        cl_mem dx);
 
+/* How im2col and col2im spread their work; both forms give the same bits. */
+typedef enum {
+    LP_CONV_FORM_AUTO,   /* planes on CPUs (im2col: outputs 8 or more wide), else pixels */
+    LP_CONV_FORM_PIXELS, /* a work-item per pixel: neighbours touch neighbouring addresses */
+    LP_CONV_FORM_PLANES, /* a work-item per plane: vectorized loops along its rows */
+} lp_conv_form;
+/* lp_op_im2col / lp_op_col2im in a chosen form (tests compare the two). */
+lp_status lp_op_im2col_form(lp_runtime *rt, const lp_conv_geom *g, cl_mem x, int s0, int cn,
+                            cl_mem col, lp_conv_form form);
+lp_status lp_op_col2im_form(lp_runtime *rt, const lp_conv_geom *g, cl_mem dcol, int s0, int cn,
+                            cl_mem dx, lp_conv_form form);
+
 /* y samples s0..s0+cn-1 (n, F, P) = rows (F, cn*P) + params[bias_off + f] (bias_off < 0:
  * none), then ReLU if relu. */
 lp_status lp_op_conv_rows_to_nchw(lp_runtime *rt, cl_mem rows, int s0, int cn, int filters, int P,
