@@ -115,18 +115,25 @@ lp_status lp_bench_peak(lp_runtime *rt, lp_bench_table *t) {
     size_t global = (size_t)d->compute_units * local * (cpu ? 64 : 64);
     cl_mem out;
     LP_TRY(lp_buffer_create(rt, global * sizeof(float), "peak output", &out));
-    cl_int iters = 4096;
+    cl_int iters = 8192;
     float a = 0.999f, b = 1e-4f;
     LP_ARG(k, 0, out);
     LP_ARG(k, 1, iters);
     LP_ARG(k, 2, a);
     LP_ARG(k, 3, b);
     launch_ctx_ c = {k, global, local};
-    double s;
-    lp_status st = time_op_(rt, launch_op_, &c, min_s_(t), &s);
+    /* A peak is a best case: the fastest of three measurements (clocks ramp up, and a
+     * busy machine only ever makes a run slower). */
+    double s = INFINITY;
+    lp_status st = LP_OK;
+    for (int rep = 0; rep < 3 && st == LP_OK; ++rep) {
+        double one;
+        st = time_op_(rt, launch_op_, &c, min_s_(t), &one);
+        if (st == LP_OK && one < s) s = one;
+    }
     clReleaseMemObject(out);
     LP_TRY(st);
-    double flops = (double)global * iters * 8 * vw * 2;
+    double flops = (double)global * iters * 12 * vw * 2; /* 12 chains, 2 flops per FMA */
     t->peak_gflops = flops / s * 1e-9;
     char detail[64];
     snprintf(detail, sizeof detail, "float%u FMA, %zu work-items", vw, global);
