@@ -123,7 +123,8 @@ const char *lp_test_tmpdir(void) {
 
 int lp_test_run_command(const char *cmd, char **output) {
     char full[8192];
-    snprintf(full, sizeof full, "%s 2>&1", cmd);
+    /* The subshell makes 2>&1 cover every command of a list (a && b), not the last. */
+    snprintf(full, sizeof full, "( %s ) 2>&1", cmd);
     FILE *p = popen(full, "r");
     if (!p) return -1;
     size_t cap = 4096, len = 0;
