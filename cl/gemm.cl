@@ -222,7 +222,9 @@ __kernel void lp_gemm_reduce(int M, int N, int slices, ulong stride, __global co
                              float alpha, float beta, __global float *C, ulong c_off, int ldc) {
     const size_t e = get_global_id(0);
     if (e >= (size_t)M * N) return;
-    const int i = (int)(e / N), j = (int)(e % N);
+    /* Not e % N: with / and % together clang emits an LLVM freeze, which Oclgrind 21.10
+     * cannot interpret. */
+    const int i = (int)(e / N), j = (int)(e - (size_t)i * N);
     float acc = 0.0f;
     for (int s = 0; s < slices; ++s)
         acc += P[s * stride + e];
