@@ -23,17 +23,6 @@ typedef struct {
     cl_mem dpix, dlab, didx, dmean, dinv, dx, dy;
 } set_;
 
-static cl_mem upload_(const void *src, size_t bytes) {
-    cl_mem b = NULL;
-    if (lp_buffer_create(lp_test_rt, bytes, "test buffer", &b) != LP_OK ||
-        lp_buffer_write(lp_test_rt, b, 0, bytes, src) != LP_OK) {
-        printf("\n  upload of %zu bytes: %s\n", bytes, lp_last_error());
-        if (b) clReleaseMemObject(b);
-        return NULL;
-    }
-    return b;
-}
-
 /* n samples of c x h x w random bytes, a shuffled order of idx_len entries, random
  * statistics (distinct per feature, so that using the wrong feature shows), and output
  * buffers for up to cap_rows rows plus one spare row that must stay untouched. */
@@ -64,11 +53,11 @@ static bool set_make_(set_ *s, int n, int c, int h, int w, int idx_len, int cap_
         s->mean[f] = lp_test_uniform(&rng, 0.2f, 0.7f);
         s->inv[f] = lp_test_uniform(&rng, 0.5f, 4.0f);
     }
-    s->dpix = upload_(s->pix, (size_t)n * s->features);
-    s->dlab = upload_(s->labels, (size_t)n * sizeof(int32_t));
-    s->didx = upload_(s->idx, (size_t)idx_len * sizeof(int32_t));
-    s->dmean = upload_(s->mean, s->features * sizeof(float));
-    s->dinv = upload_(s->inv, s->features * sizeof(float));
+    s->dpix = lp_test_upload(s->pix, (size_t)n * s->features);
+    s->dlab = lp_test_upload(s->labels, (size_t)n * sizeof(int32_t));
+    s->didx = lp_test_upload(s->idx, (size_t)idx_len * sizeof(int32_t));
+    s->dmean = lp_test_upload(s->mean, s->features * sizeof(float));
+    s->dinv = lp_test_upload(s->inv, s->features * sizeof(float));
     lp_buffer_create(lp_test_rt, (size_t)(cap_rows + 1) * s->features * sizeof(float), "x", &s->dx);
     lp_buffer_create(lp_test_rt, (size_t)(cap_rows + 1) * sizeof(int32_t), "y", &s->dy);
     return s->dpix && s->dlab && s->didx && s->dmean && s->dinv && s->dx && s->dy;

@@ -15,12 +15,6 @@
 /* Parameters sit after a few unrelated values: the layer must honour tensor offsets. */
 #define PARAM_LEAD_ 3
 
-static float *floats_(size_t n) {
-    float *p = malloc((n ? n : 1) * sizeof *p);
-    CU_ASSERT_FATAL(p != NULL);
-    return p;
-}
-
 /* ---- the layer under test in a hand-built network (tests/support/lp_test_rig.h) ---- */
 
 typedef lp_test_rig rig_;
@@ -145,8 +139,8 @@ static bool case_init_(bn_case_ *bc, int c, int h, int w, int max_batch, int n, 
     uint64_t rng = seed;
     bc->nx = (size_t)max_batch * c * h * w;
     bc->np = bc->r.net->n_params;
-    bc->x = floats_(bc->nx);
-    bc->p = floats_(bc->np);
+    bc->x = lp_test_floats(bc->nx);
+    bc->p = lp_test_floats(bc->np);
     bc->xd = malloc(bc->nx * sizeof *bc->xd);
     bc->gamma = malloc((size_t)c * sizeof *bc->gamma);
     bc->beta = malloc((size_t)c * sizeof *bc->beta);
@@ -184,7 +178,7 @@ static void check_train_forward_(int c, int h, int w, int max_batch, int n, bool
     CU_ASSERT_FATAL(ok);
     size_t nv = (size_t)n * c * h * w;
     double *want = malloc(nv * sizeof *want);
-    float *y = floats_(nv);
+    float *y = lp_test_floats(nv);
     CU_ASSERT_FATAL(want != NULL);
     ref_train_(&bc.g, bc.xd, bc.gamma, bc.beta, want, NULL, NULL, NULL);
     LP_TEST_OK(lp_network_forward(bc.r.net, n, true));
@@ -224,7 +218,7 @@ static void check_running_(int c, int h, int w, int n, bool relu, uint64_t seed)
     double *want = malloc(nv * sizeof *want), *rm = malloc((size_t)c * sizeof *rm);
     double *rv = malloc((size_t)c * sizeof *rv), *bm = malloc((size_t)c * sizeof *bm);
     double *bv = malloc((size_t)c * sizeof *bv);
-    float *y = floats_(nv);
+    float *y = lp_test_floats(nv);
     CU_ASSERT_FATAL(want && rm && rv && bm && bv);
     char what[128];
     for (int ch = 0; ch < c; ++ch) {
@@ -324,8 +318,8 @@ static void check_backward_(int c, int h, int w, int max_batch, int n, bool relu
     bool ok = case_init_(&bc, c, h, w, max_batch, n, relu, 0.9f, 0.0f, true, seed);
     CU_ASSERT_FATAL(ok);
     size_t nv = (size_t)n * c * h * w, ndy = (size_t)max_batch * c * h * w;
-    float *dy = floats_(ndy), *dx = floats_(bc.nx), *grads = floats_(bc.np);
-    float *again = floats_(bc.np), *dx_again = floats_(bc.nx);
+    float *dy = lp_test_floats(ndy), *dx = lp_test_floats(bc.nx), *grads = lp_test_floats(bc.np);
+    float *again = lp_test_floats(bc.np), *dx_again = lp_test_floats(bc.nx);
     double *wd = malloc(nv * sizeof *wd), *y = malloc(nv * sizeof *y), *z = malloc(nv * sizeof *z);
     unsigned char *k0 = malloc(nv), *k1 = malloc(nv);
     CU_ASSERT_FATAL(wd && y && z && k0 && k1);
@@ -428,7 +422,7 @@ static void test_no_dx(void) {
     bn_case_ bc;
     bool ok = case_init_(&bc, 2, 3, 5, 3, 3, false, 0.9f, 0.0f, false, 31);
     CU_ASSERT_FATAL(ok);
-    float *dy = floats_(bc.nx), *dx = floats_(bc.nx), *g = floats_(bc.np);
+    float *dy = lp_test_floats(bc.nx), *dx = lp_test_floats(bc.nx), *g = lp_test_floats(bc.np);
     for (size_t i = 0; i < bc.nx; ++i) {
         dy[i] = (float)(i % 7) - 3.0f;
         dx[i] = SENTINEL_;
@@ -508,7 +502,7 @@ static void test_network_factory(void) {
     CU_ASSERT_STRING_EQUAL(t[2].name, "gamma");
     CU_ASSERT_STRING_EQUAL(t[3].name, "beta");
     size_t np = lp_network_param_count(net);
-    float *buf = floats_(np > 24 ? np : 24), *out = floats_(np > 12 ? np : 12);
+    float *buf = lp_test_floats(np > 24 ? np : 24), *out = lp_test_floats(np > 12 ? np : 12);
     uint64_t rng = 41;
     for (size_t i = 0; i < 24; ++i)
         buf[i] = lp_test_uniform(&rng, -1.0f, 1.0f);
@@ -574,8 +568,8 @@ static void test_parsed_network(void) {
     const lp_param_tensor *t = lp_network_tensors(net, &nt);
     CU_ASSERT_EQUAL_FATAL(nt, 6); /* gamma, beta twice; kernel, bias */
     size_t np = lp_network_param_count(net), nx = (size_t)max_batch * 70;
-    float *p = floats_(np), *g = floats_(np), *x = floats_(nx), *w = floats_(max_batch * 3);
-    float *logits = floats_(max_batch * 3);
+    float *p = lp_test_floats(np), *g = lp_test_floats(np), *x = lp_test_floats(nx), *w = lp_test_floats(max_batch * 3);
+    float *logits = lp_test_floats(max_batch * 3);
     uint64_t rng = 77;
     for (int k = 0; k < nt; ++k)
         for (size_t i = 0; i < t[k].count; ++i) {

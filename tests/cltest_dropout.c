@@ -16,12 +16,6 @@
 #define SENTINEL_ 12345.5f
 #define SEED_ 0x9E3779B97F4A7C15ull /* both key words nonzero */
 
-static float *floats_(size_t n) {
-    float *p = malloc((n ? n : 1) * sizeof *p);
-    CU_ASSERT_FATAL(p != NULL);
-    return p;
-}
-
 /* The mask as the host computes it: element i of the batch buffer is kept unless
  * u < rate, u = (word i mod 4 of Philox at counter i / 4 >> 8) * 2^-24. */
 static bool host_keep_(uint64_t seed, long long step, int layer, size_t i, float rate) {
@@ -90,7 +84,7 @@ static void check_mask_(lp_shape shape, int max_batch, int n, float rate, long l
     rig_ r;
     rig_ok_(&r, shape, rate, max_batch, index);
     size_t feat = lp_shape_size(shape), nv = (size_t)n * feat;
-    float *x = floats_(rig_nx_(&r)), *y = floats_(nv), *want = floats_(nv);
+    float *x = lp_test_floats(rig_nx_(&r)), *y = lp_test_floats(nv), *want = lp_test_floats(nv);
     fill_(x, rig_nx_(&r), data_seed);
     const float scale = 1.0f / (1.0f - rate);
     size_t kept = 0;
@@ -128,7 +122,7 @@ static void test_determinism(void) {
     rig_ok_(&r, shape, 0.5f, n, 3);
     rig_ok_(&other, shape, 0.5f, n, 4);
     size_t nv = rig_nx_(&r);
-    float *x = floats_(nv), *a = floats_(nv), *b = floats_(nv);
+    float *x = lp_test_floats(nv), *a = lp_test_floats(nv), *b = lp_test_floats(nv);
     fill_(x, nv, 5);
     lp_network_set_rng(r.net, SEED_, 100);
     forward_(&r, x, n, true, a);
@@ -163,7 +157,7 @@ static void check_fraction_(float rate, int features, int batch) {
     rig_ r;
     rig_ok_(&r, (lp_shape){features, 1, 1}, rate, batch, 7);
     size_t nv = rig_nx_(&r);
-    float *x = floats_(nv), *y = floats_(nv);
+    float *x = lp_test_floats(nv), *y = lp_test_floats(nv);
     for (size_t i = 0; i < nv; ++i)
         x[i] = 1.0f;
     lp_network_set_rng(r.net, 20240601, 3);
@@ -204,8 +198,8 @@ static void test_backward_same_mask(void) {
     rig_ r;
     rig_ok_(&r, shape, rate, max_batch, 2);
     size_t feat = lp_shape_size(shape), nv = (size_t)n * feat;
-    float *x = floats_(rig_nx_(&r)), *y = floats_(nv), *dy = floats_(rig_nx_(&r)), *dx = floats_(rig_nx_(&r));
-    float *want = floats_(nv);
+    float *x = lp_test_floats(rig_nx_(&r)), *y = lp_test_floats(nv), *dy = lp_test_floats(rig_nx_(&r)), *dx = lp_test_floats(rig_nx_(&r));
+    float *want = lp_test_floats(nv);
     fill_(x, rig_nx_(&r), 8);
     fill_(dy, rig_nx_(&r), 9);
     for (size_t i = 0; i < rig_nx_(&r); ++i)
@@ -246,7 +240,7 @@ static void test_identity(void) {
     for (int zero_rate = 0; zero_rate < 2; ++zero_rate) {
         rig_ r;
         rig_ok_(&r, shape, zero_rate ? 0.0f : 0.6f, n, 1);
-        float *x = floats_(rig_nx_(&r)), *y = floats_(rig_nx_(&r)), *dy = floats_(rig_nx_(&r)), *dx = floats_(rig_nx_(&r));
+        float *x = lp_test_floats(rig_nx_(&r)), *y = lp_test_floats(rig_nx_(&r)), *dy = lp_test_floats(rig_nx_(&r)), *dx = lp_test_floats(rig_nx_(&r));
         fill_(x, rig_nx_(&r), 10);
         fill_(dy, rig_nx_(&r), 11);
         LP_TEST_OK(lp_buffer_write(lp_test_rt, r.l->dout, 0, rig_nx_(&r) * 4, dy));
@@ -304,7 +298,7 @@ static void test_network_factory(void) {
     LP_TEST_OK(lp_network_create(lp_test_rt, &model, 5, &net));
     CU_ASSERT_PTR_NOT_NULL_FATAL(net);
     size_t np = lp_network_param_count(net);
-    float *buf = floats_(np > 40 ? np : 40), *h = floats_(40), *d = floats_(40);
+    float *buf = lp_test_floats(np > 40 ? np : 40), *h = lp_test_floats(40), *d = lp_test_floats(40);
     uint64_t rng = 12;
     for (size_t i = 0; i < 30; ++i)
         buf[i] = lp_test_uniform(&rng, -1.0f, 1.0f);

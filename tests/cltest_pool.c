@@ -14,12 +14,6 @@
 /* A value no kernel computes here: tells untouched words from written ones. */
 #define SENTINEL_ 12345.5f
 
-static float *floats_(size_t n) {
-    float *p = malloc((n ? n : 1) * sizeof *p);
-    CU_ASSERT_FATAL(p != NULL);
-    return p;
-}
-
 /* ---- the layer under test in a hand-built network (tests/support/lp_test_rig.h) ---- */
 
 typedef lp_test_rig rig_;
@@ -165,10 +159,10 @@ static bool case_init_(pool_case_ *pc, lp_layer_kind kind, geo_ g, bool same, in
     }
     pc->nin = (size_t)max_batch * g.c * g.h * g.w;
     pc->nout = (size_t)max_batch * g.c * g.oh * g.ow;
-    pc->x = floats_(pc->nin);
-    pc->dx = floats_(pc->nin);
-    pc->dy = floats_(pc->nout);
-    pc->y = floats_(pc->nout);
+    pc->x = lp_test_floats(pc->nin);
+    pc->dx = lp_test_floats(pc->nin);
+    pc->dy = lp_test_floats(pc->nout);
+    pc->y = lp_test_floats(pc->nout);
     uint64_t rng = seed;
     if (data == DATA_DYADIC) {
         /* Distinct multiples of 1/64 in shuffled order: a step of 1/128 changes no
@@ -216,7 +210,7 @@ static void check_pool_(lp_layer_kind kind, int c, int h, int w, int kh, int kw,
     bool ok = case_init_(&pc, kind, g, same, max_batch, n, data, seed);
     CU_ASSERT_FATAL(ok);
     size_t in_n = (size_t)n * c * h * w, out_n = (size_t)n * c * g.oh * g.ow;
-    float *want_y = floats_(out_n), *want_dx = floats_(in_n);
+    float *want_y = lp_test_floats(out_n), *want_dx = lp_test_floats(in_n);
     int *arg = malloc(out_n * sizeof *arg);
     CU_ASSERT_FATAL(arg != NULL);
     ref_forward_(&g, n, pc.x, want_y, arg);
@@ -345,7 +339,7 @@ static void test_no_dx(void) {
     rig_ r;
     LP_TEST_OK(rig_build_(&r, &spec, 2, false, false));
     size_t nin = 2 * 70, nout = 2 * 12;
-    float *x = floats_(nin), *dy = floats_(nout);
+    float *x = lp_test_floats(nin), *dy = lp_test_floats(nout);
     for (size_t i = 0; i < nin; ++i)
         x[i] = (float)i;
     for (size_t i = 0; i < nout; ++i)
@@ -416,7 +410,7 @@ static void test_network_factory(void) {
     LP_TEST_OK(lp_network_create(lp_test_rt, &model, 3, &net));
     CU_ASSERT_PTR_NOT_NULL_FATAL(net);
     size_t np = lp_network_param_count(net), nx = 3 * 105;
-    float *buf = floats_(nx > np ? nx : np);
+    float *buf = lp_test_floats(nx > np ? nx : np);
     uint64_t rng = 600;
     for (size_t i = 0; i < nx; ++i)
         buf[i] = lp_test_uniform(&rng, -1.0f, 1.0f);

@@ -186,7 +186,7 @@ bool lp_test_download(cl_mem b, size_t bytes, void *dst) {
 
 float *lp_test_floats(size_t n) {
     float *p = malloc((n ? n : 1) * sizeof *p);
-    CU_ASSERT_PTR_NOT_NULL(p);
+    CU_ASSERT_FATAL(p != NULL);
     return p;
 }
 

@@ -40,7 +40,7 @@ void lp_test_network_grads(struct lp_network *net, int n, cl_mem labels, cl_mem 
 cl_mem lp_test_buffer(size_t bytes);
 cl_mem lp_test_upload(const void *src, size_t bytes);
 bool lp_test_download(cl_mem b, size_t bytes, void *dst);
-/* malloc'd floats (at least one), asserted non-NULL. */
+/* malloc'd floats (at least one); a failed allocation ends the test (CU_ASSERT_FATAL). */
 float *lp_test_floats(size_t n);
 void lp_test_fill_uniform(float *x, size_t n, uint64_t *rng, float lo, float hi);
 void lp_test_fill_const(float *x, size_t n, float v);
