@@ -17,14 +17,37 @@ inline uint lp_float_sort_key(float x) {
 /* ---- Philox4x32-10 -------------------------------------------------------------------------
  * The device twin of lp_philox4x32 in host/rng.c (same rounds, constants and word order),
  * so a mask drawn here can be recomputed bit for bit on the host. Counter `c` under the
- * key (k0, k1) = (seed low word, seed high word). */
+ * key (k0, k1) = (seed low word, seed high word). The 32x32 -> 64-bit products are
+ * written out rather than mul_hi, which PoCL compiles to a call per element. */
 inline uint4 lp_philox4x32(uint4 c, uint k0, uint k1) {
     for (int round = 0; round < 10; ++round) {
-        uint hi0 = mul_hi(0xD2511F53u, c.x), lo0 = 0xD2511F53u * c.x;
-        uint hi1 = mul_hi(0xCD9E8D57u, c.z), lo1 = 0xCD9E8D57u * c.z;
+        ulong p0 = (ulong)0xD2511F53u * c.x, p1 = (ulong)0xCD9E8D57u * c.z;
+        uint hi0 = (uint)(p0 >> 32), lo0 = (uint)p0, hi1 = (uint)(p1 >> 32), lo1 = (uint)p1;
         c = (uint4)(hi1 ^ c.y ^ k0, lo1, hi0 ^ c.w ^ k1, lo0);
         k0 += 0x9E3779B9u;
         k1 += 0xBB67AE85u;
     }
     return c;
+}
+
+/* lp_philox4x32 on eight counters at once, word by word: counter l is
+ * (x.s_l, y.s_l, z.s_l, w.s_l) and so is its output. Explicit vectors, so the rounds run
+ * as SIMD instructions whether or not the device compiler vectorizes across work-items. */
+inline void lp_philox4x32_x8(uint8 *x, uint8 *y, uint8 *z, uint8 *w, uint k0, uint k1) {
+    uint8 a = *x, b = *y, c = *z, d = *w;
+    for (int round = 0; round < 10; ++round) {
+        ulong8 p0 = convert_ulong8(a) * 0xD2511F53ul, p1 = convert_ulong8(c) * 0xCD9E8D57ul;
+        uint8 hi0 = convert_uint8(p0 >> 32), lo0 = convert_uint8(p0);
+        uint8 hi1 = convert_uint8(p1 >> 32), lo1 = convert_uint8(p1);
+        a = hi1 ^ b ^ (uint8)(k0);
+        b = lo1;
+        c = hi0 ^ d ^ (uint8)(k1);
+        d = lo0;
+        k0 += 0x9E3779B9u;
+        k1 += 0xBB67AE85u;
+    }
+    *x = a;
+    *y = b;
+    *z = c;
+    *w = d;
 }

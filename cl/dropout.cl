@@ -1,29 +1,79 @@
-/* Inverted dropout with a mask drawn from Philox4x32-10 (common.cl), recomputed from its
- * counter wherever it is needed, so no mask is stored and the host can check every bit.
- * Element i of the batch buffer keeps its value unless u < rate, where
- *   r = word (i mod 4) of Philox((i / 4, step, stream, 0), key = (seed_lo, seed_hi)),
+/* Inverted dropout with a mask drawn from Philox4x32-10 (common.cl). The batch buffer is
+ * cut into blocks of 32 values; value i keeps its value unless u < rate, where
+ *   counter c = (i / 32) * 8 + i mod 8,  word j = (i mod 32) / 8,
+ *   r = word j of Philox((c, step, stream, 0), key = (seed_lo, seed_hi)),
  *   u = (r >> 8) * 2^-24,
- * so one Philox call (10 rounds) serves four elements. */
+ * so one Philox call (10 rounds) serves four values and the host can check every bit.
+ * That order lets a work-item draw eight counters as uint8 vectors (word j of all eight
+ * is values 8j .. 8j + 7 of its block): one counter per work-item left PoCL with scalar
+ * code, 12x slower. The forward pass also stores the mask, one byte per value, so the
+ * backward pass is a multiply, not a second round of Philox. */
 
-inline bool lp_dropout_keep_(uint r, float rate) {
-    float u = (float)(r >> 8) * (1.0f / 16777216.0f); /* exact: 24 bits */
-    return !(u < rate);
+#define LP_DROPOUT_BLOCK 32
+
+/* All bits set where kept: u >= rate; u is exact, as r >> 8 has 24 bits. */
+inline int8 lp_dropout_keep8_(uint8 r, float rate) {
+    return isgreaterequal(convert_float8(r >> 8) * (1.0f / 16777216.0f), (float8)(rate));
 }
 
-/* out = in * scale where kept, 0 where dropped (scale = 1 / (1 - rate)); a plain copy
- * when training == 0. One work-item per four values, total = n * features. Also the
- * backward pass, with in = dy and out = dx: the same counter gives the same mask. */
-__kernel void lp_dropout_apply(__global const float *in, __global float *out, int total,
-                               uint seed_lo, uint seed_hi, uint step, uint stream, float rate,
-                               float scale, int training) {
-    const int q = get_global_id(0), i0 = 4 * q;
+/* out = in * scale where kept, 0 where dropped (scale = 1 / (1 - rate)), mask = 1 or 0;
+ * a plain copy (mask untouched) when training == 0. total = n * features; whole blocks
+ * by vectors, the last partial one value by value. */
+__kernel void lp_dropout_forward(__global const float *in, __global float *out,
+                                 __global uchar *mask, int total, uint seed_lo, uint seed_hi,
+                                 uint step, uint stream, float rate, float scale, int training) {
+    const int blk = (int)get_global_id(0), i0 = blk * LP_DROPOUT_BLOCK;
     if (i0 >= total) return;
-    uint4 r = (uint4)(0u);
-    if (training) r = lp_philox4x32((uint4)((uint)q, step, stream, 0u), seed_lo, seed_hi);
-    const uint words[4] = {r.x, r.y, r.z, r.w};
-    for (int l = 0; l < 4 && i0 + l < total; ++l) {
-        float v = in[i0 + l];
-        if (training) v = lp_dropout_keep_(words[l], rate) ? v * scale : 0.0f;
-        out[i0 + l] = v;
+    const bool full = i0 + LP_DROPOUT_BLOCK <= total;
+    if (!training) {
+        if (full)
+            for (int v = 0; v < LP_DROPOUT_BLOCK / 8; ++v)
+                vstore8(vload8(v, in + i0), v, out + i0);
+        else
+            for (int i = i0; i < total; ++i)
+                out[i] = in[i];
+        return;
     }
+    uint8 r[4];
+    r[0] = (uint)(blk * 8) + (uint8)(0, 1, 2, 3, 4, 5, 6, 7);
+    r[1] = (uint8)(step);
+    r[2] = (uint8)(stream);
+    r[3] = (uint8)(0u);
+    lp_philox4x32_x8(&r[0], &r[1], &r[2], &r[3], seed_lo, seed_hi);
+    if (full) {
+#pragma unroll
+        for (int j = 0; j < 4; ++j) {
+            int8 keep = lp_dropout_keep8_(r[j], rate);
+            vstore8(select((float8)(0.0f), vload8(j, in + i0) * scale, keep), j, out + i0);
+            vstore8(convert_uchar8(keep & 1), j, mask + i0);
+        }
+        return;
+    }
+    int k[LP_DROPOUT_BLOCK];
+    for (int j = 0; j < 4; ++j)
+        vstore8(lp_dropout_keep8_(r[j], rate), j, k);
+    for (int i = i0; i < total; ++i) {
+        out[i] = k[i - i0] ? in[i] * scale : 0.0f;
+        mask[i] = k[i - i0] ? 1 : 0;
+    }
+}
+
+/* dx = dy * scale where the forward pass kept the value, else 0 (training == 1); a plain
+ * copy after an inference pass. Same blocks as the forward pass. */
+__kernel void lp_dropout_backward(__global const float *dy, __global const uchar *mask,
+                                  __global float *dx, int total, float scale, int training) {
+    const int i0 = (int)get_global_id(0) * LP_DROPOUT_BLOCK;
+    if (i0 >= total) return;
+    if (i0 + LP_DROPOUT_BLOCK <= total) {
+#pragma unroll
+        for (int v = 0; v < LP_DROPOUT_BLOCK / 8; ++v) {
+            float8 g = vload8(v, dy + i0);
+            if (training)
+                g = select((float8)(0.0f), g * scale, convert_int8(vload8(v, mask + i0)) != 0);
+            vstore8(g, v, dx + i0);
+        }
+        return;
+    }
+    for (int i = i0; i < total; ++i)
+        dx[i] = !training ? dy[i] : mask[i] ? dy[i] * scale : 0.0f;
 }
