@@ -9,9 +9,10 @@
  * Indices are split as q = i / d, r = i - q * d, never with `/` and `%` together: clang
  * turns that pair into an LLVM `freeze`, which Oclgrind 21.10 cannot interpret. */
 
-#ifndef LP_CONV_LANES
-#define LP_CONV_LANES 64 /* partial sums per channel in lp_conv_bias_grad; a power of two */
-#endif
+/* Partial sums per (sample, channel) plane in lp_conv_grad_rows; fixed (not taken from
+ * the device), so the bias gradient has the same bits everywhere. lp_conv_bias_reduce
+ * is written for 16. */
+#define LP_CONV_GRAD_LANES 16
 
 /* im2col and col2im come in two forms with the same results, to the bit:
  * - by pixel (for GPUs): one work-item per column of col (im2col) or per input value
@@ -188,6 +189,31 @@ __kernel void lp_conv_rows_to_nchw(__global const float *rows, int s0, int cn, i
     y[((size_t)(s0 + s) * filters + f) * P + p] = v;
 }
 
+/* lp_conv_rows_to_nchw by plane (for CPUs), the same bits: one work-item per plane (f, s),
+ * float16 vectors along it. Global (F, cn). */
+__kernel void lp_conv_rows_to_nchw_planes(__global const float *rows, int s0, int cn,
+                                          int filters, int P, __global const float *params,
+                                          int bias_off, int relu, __global float *y) {
+    int f = (int)get_global_id(0), s = (int)get_global_id(1);
+    if (f >= filters || s >= cn) return;
+    __global const float *r = rows + ((size_t)f * cn + s) * P;
+    __global float *o = y + ((size_t)(s0 + s) * filters + f) * P;
+    const float b = bias_off >= 0 ? params[bias_off + f] : 0.0f;
+    int p = 0;
+    for (; p + 16 <= P; p += 16) {
+        float16 v = vload16(0, r + p);
+        if (bias_off >= 0) v += b;
+        if (relu) v = fmax(v, (float16)(0.0f));
+        vstore16(v, 0, o + p);
+    }
+    for (; p < P; ++p) {
+        float v = r[p];
+        if (bias_off >= 0) v += b;
+        if (relu) v = fmax(v, 0.0f);
+        o[p] = v;
+    }
+}
+
 /* y[s, f, p] += bias[f] (bias_off < 0: none), then ReLU if relu, in place: the FFT path
  * writes its NCHW output directly, so bias and activation come after. Global (P, F, n). */
 __kernel void lp_conv_bias_act(__global float *y, int n, int filters, int P,
@@ -201,44 +227,79 @@ __kernel void lp_conv_bias_act(__global float *y, int n, int filters, int P,
     y[i] = v;
 }
 
-/* rows[f, s*P + p] = dy[s0 + s, f, p], times (y > 0) when relu: the ReLU derivative read
- * from the layer's own output, as in the dense layer. The inverse layout of the above. */
-__kernel void lp_conv_nchw_to_rows(__global const float *dy, __global const float *y, int relu,
-                                   int s0, int cn, int filters, int P, __global float *rows) {
-    int p = (int)get_global_id(0), f = (int)get_global_id(1), s = (int)get_global_id(2);
-    if (p >= P || f >= filters || s >= cn) return;
-    size_t src = ((size_t)(s0 + s) * filters + f) * P + p;
-    float g = dy[src];
-    if (relu && !(y[src] > 0.0f)) g = 0.0f;
-    rows[((size_t)f * cn + s) * P + p] = g;
+/* g = dy[s0 + s, f, p], times (y > 0) when relu: the ReLU derivative read from the
+ * layer's own output, as in the dense layer. rows[f, s*P + p] = g when write_rows (the
+ * inverse layout of the above); when has_psum, lane l adds up g over pixels l, l + LANES,
+ * ... in that order and psum[((s0 + s) * filters + f) * LANES + l] gets the sum, for
+ * lp_conv_bias_reduce. Global (LANES, filters, cn): the LANES work-items of a plane read
+ * neighbouring addresses, which coalesce on GPUs and form one vector on CPUs. */
+__kernel void lp_conv_grad_rows(__global const float *dy, __global const float *y, int relu,
+                                int s0, int cn, int filters, int P, __global float *rows,
+                                int write_rows, __global float *psum, int has_psum) {
+    int l = (int)get_global_id(0), f = (int)get_global_id(1), s = (int)get_global_id(2);
+    if (l >= LP_CONV_GRAD_LANES || f >= filters || s >= cn) return;
+    size_t src = ((size_t)(s0 + s) * filters + f) * P, dst = ((size_t)f * cn + s) * P;
+    float acc = 0.0f;
+    /* The same trip count for every lane, so that PoCL vectorizes across the lanes. */
+    for (int k = 0, steps = (P + LP_CONV_GRAD_LANES - 1) / LP_CONV_GRAD_LANES; k < steps; ++k) {
+        int p = k * LP_CONV_GRAD_LANES + l;
+        if (p < P) {
+            float g = dy[src + p];
+            if (relu && !(y[src + p] > 0.0f)) g = 0.0f;
+            if (write_rows) rows[dst + p] = g;
+            acc += g;
+        }
+    }
+    if (has_psum) psum[((size_t)(s0 + s) * filters + f) * LP_CONV_GRAD_LANES + l] = acc;
 }
 
-/* grads[bias_off + f] = sum over (s, p) of dy[s, f, p] (masked by y > 0 when relu).
- * One work-group per channel. The order is fixed by LP_CONV_LANES, not by the work-group
- * size: lane v sums pixels v, v + LANES, ... of sample 0, then of sample 1, ...; then a
- * fixed pairwise tree adds the lanes, so every device gives the same bits. */
-__kernel void lp_conv_bias_grad(__global const float *dy, __global const float *y, int relu, int n,
-                                int filters, int P, __global float *grads, int bias_off) {
-    __local float part[LP_CONV_LANES];
-    int f = (int)get_group_id(0);
-    int t = (int)get_local_id(0), lsize = (int)get_local_size(0);
-    for (int v = t; v < LP_CONV_LANES; v += lsize) {
-        float acc = 0.0f;
-        for (int s = 0; s < n; ++s) {
-            size_t base = ((size_t)s * filters + f) * P;
-            for (int p = v; p < P; p += LP_CONV_LANES) {
-                float g = dy[base + p];
-                if (relu && !(y[base + p] > 0.0f)) g = 0.0f;
-                acc += g;
-            }
-        }
-        part[v] = acc;
+/* lp_conv_grad_rows by plane (for CPUs), with the same bits: one work-item per plane
+ * (f, s), its lanes the components of a float16 accumulator (vectors of 16 along the row
+ * instead of one work-item per lane, which PoCL left scalar). The last P mod 16 pixels
+ * are added to their lanes in psum itself, in the same order. Global (filters, cn). */
+__kernel void lp_conv_grad_rows_planes(__global const float *dy, __global const float *y,
+                                       int relu, int s0, int cn, int filters, int P,
+                                       __global float *rows, int write_rows,
+                                       __global float *psum, int has_psum) {
+    int f = (int)get_global_id(0), s = (int)get_global_id(1);
+    if (f >= filters || s >= cn) return;
+    __global const float *d = dy + ((size_t)(s0 + s) * filters + f) * P;
+    __global const float *yy = y + ((size_t)(s0 + s) * filters + f) * P;
+    __global float *r = rows + ((size_t)f * cn + s) * P;
+    __global float *ps = psum + ((size_t)(s0 + s) * filters + f) * LP_CONV_GRAD_LANES;
+    float16 acc = (float16)(0.0f);
+    int p = 0;
+    for (; p + LP_CONV_GRAD_LANES <= P; p += LP_CONV_GRAD_LANES) {
+        float16 g = vload16(0, d + p);
+        if (relu) g = select((float16)(0.0f), g, isgreater(vload16(0, yy + p), (float16)(0.0f)));
+        if (write_rows) vstore16(g, 0, r + p);
+        acc += g;
     }
-    barrier(CLK_LOCAL_MEM_FENCE);
-    for (int w = LP_CONV_LANES / 2; w > 0; w >>= 1) {
-        for (int v = t; v < w; v += lsize)
-            part[v] += part[v + w];
-        barrier(CLK_LOCAL_MEM_FENCE);
+    if (has_psum) vstore16(acc, 0, ps);
+    for (int q = p; q < P; ++q) {
+        float g = d[q];
+        if (relu && !(yy[q] > 0.0f)) g = 0.0f;
+        if (write_rows) r[q] = g;
+        if (has_psum) ps[q - p] += g;
     }
-    if (t == 0) grads[bias_off + f] = part[0];
+}
+
+/* grads[bias_off + f] = sum over samples s = 0, 1, ..., n-1 of plane (s, f)'s total, a
+ * plane's LANES partial sums added by a fixed pairwise tree: lane l + 8 into lane l, then
+ * l + 4, l + 2, l + 1. Spelled out in scalars: Oclgrind 21.10's uninitialised-value plugin
+ * crashes on vector halves and loses track of later kernels' memory after a private
+ * array. One work-item per channel. */
+__kernel void lp_conv_bias_reduce(__global const float *psum, int n, int filters,
+                                  __global float *grads, int bias_off) {
+    int f = (int)get_global_id(0);
+    if (f >= filters) return;
+    float total = 0.0f;
+    for (int s = 0; s < n; ++s) {
+        __global const float *t = psum + ((size_t)s * filters + f) * LP_CONV_GRAD_LANES;
+        float b0 = t[0] + t[8], b1 = t[1] + t[9], b2 = t[2] + t[10], b3 = t[3] + t[11];
+        float b4 = t[4] + t[12], b5 = t[5] + t[13], b6 = t[6] + t[14], b7 = t[7] + t[15];
+        float c0 = b0 + b4, c1 = b1 + b5, c2 = b2 + b6, c3 = b3 + b7;
+        total += (c0 + c2) + (c1 + c3);
+    }
+    grads[bias_off + f] = total;
 }

@@ -16,6 +16,14 @@ inline int8 lp_dropout_keep8_(uint8 r, float rate) {
     return isgreaterequal(convert_float8(r >> 8) * (1.0f / 16777216.0f), (float8)(rate));
 }
 
+/* Values 8j .. 8j + 7 of a full block: word j of the eight counters. */
+#define LP_DROPOUT_STORE8_(j, words)                                                           \
+    {                                                                                          \
+        int8 keep = lp_dropout_keep8_(words, rate);                                            \
+        vstore8(select((float8)(0.0f), vload8(j, in + i0) * scale, keep), j, out + i0);        \
+        vstore8(convert_uchar8(keep & 1), j, mask + i0);                                       \
+    }
+
 /* out = in * scale where kept, 0 where dropped (scale = 1 / (1 - rate)), mask = 1 or 0;
  * a plain copy (mask untouched) when training == 0. total = n * features; whole blocks
  * by vectors, the last partial one value by value. */
@@ -34,27 +42,27 @@ __kernel void lp_dropout_forward(__global const float *in, __global float *out,
                 out[i] = in[i];
         return;
     }
-    uint8 r[4];
-    r[0] = (uint)(blk * 8) + (uint8)(0, 1, 2, 3, 4, 5, 6, 7);
-    r[1] = (uint8)(step);
-    r[2] = (uint8)(stream);
-    r[3] = (uint8)(0u);
-    lp_philox4x32_x8(&r[0], &r[1], &r[2], &r[3], seed_lo, seed_hi);
     if (full) {
-#pragma unroll
-        for (int j = 0; j < 4; ++j) {
-            int8 keep = lp_dropout_keep8_(r[j], rate);
-            vstore8(select((float8)(0.0f), vload8(j, in + i0) * scale, keep), j, out + i0);
-            vstore8(convert_uchar8(keep & 1), j, mask + i0);
-        }
+        uint8 x = (uint)(blk * 8) + (uint8)(0, 1, 2, 3, 4, 5, 6, 7);
+        uint8 y = (uint8)(step), z = (uint8)(stream), w = (uint8)(0u);
+        lp_philox4x32_x8(&x, &y, &z, &w, seed_lo, seed_hi);
+        LP_DROPOUT_STORE8_(0, x)
+        LP_DROPOUT_STORE8_(1, y)
+        LP_DROPOUT_STORE8_(2, z)
+        LP_DROPOUT_STORE8_(3, w)
         return;
     }
-    int k[LP_DROPOUT_BLOCK];
-    for (int j = 0; j < 4; ++j)
-        vstore8(lp_dropout_keep8_(r[j], rate), j, k);
+    /* The last partial block, value by value: its counter drawn again as a scalar (no
+     * private array indexed at run time; Oclgrind 21.10's uninitialised-value plugin
+     * loses track of memory after those). */
     for (int i = i0; i < total; ++i) {
-        out[i] = k[i - i0] ? in[i] * scale : 0.0f;
-        mask[i] = k[i - i0] ? 1 : 0;
+        int e = i - i0, j = e / 8;
+        uint4 w = lp_philox4x32((uint4)((uint)(blk * 8 + e - j * 8), step, stream, 0u), seed_lo,
+                                seed_hi);
+        uint word = j == 0 ? w.x : j == 1 ? w.y : j == 2 ? w.z : w.w;
+        bool keep = !((float)(word >> 8) * (1.0f / 16777216.0f) < rate);
+        out[i] = keep ? in[i] * scale : 0.0f;
+        mask[i] = keep ? 1 : 0;
     }
 }
 

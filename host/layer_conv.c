@@ -33,6 +33,7 @@ typedef struct {
     int b_off; /* -1: no bias */
     bool relu;
     bool use_fft; /* the path forward and backward take */
+    cl_mem psum;  /* with a bias: LP_CONV_PSUM_BYTES(max_batch, F), its gradient's partial sums */
     /* GEMM path; NULL buffers when the layer runs FFTs */
     int chunk;       /* samples per chunk: col and rows hold this many */
     cl_mem col;      /* (K, chunk*P); also the column gradient in backward */
@@ -68,15 +69,13 @@ static lp_status gemm_forward_(lp_network *net, lp_layer *l, int n) {
 static lp_status gemm_backward_(lp_network *net, lp_layer *l, int n) {
     conv_state_ *d = l->state;
     int F = d->filters;
-    if (d->b_off >= 0)
-        LP_TRY(lp_op_conv_bias_grad(net->rt, l->dout, l->out, d->relu, n, F, (int)d->P, net->grads,
-                                    d->b_off));
     for (int s0 = 0; s0 < n; s0 += d->chunk) {
         int cn = n - s0 < d->chunk ? n - s0 : d->chunk;
         size_t cols = (size_t)cn * d->P;
         if (d->col_samples != n) LP_TRY(lp_op_im2col(net->rt, &d->g, l->prev->out, s0, cn, d->col));
+        /* The bias gradient's partial sums come from the same pass over dout. */
         LP_TRY(lp_op_conv_nchw_to_rows(net->rt, l->dout, l->out, d->relu, s0, cn, F, (int)d->P,
-                                       d->rows));
+                                       d->rows, d->b_off >= 0 ? d->psum : NULL));
         /* dW (F, K) (+)= rows (F, cn*P) . col^T (cn*P, K): the first chunk overwrites. */
         LP_TRY(lp_op_gemm(net->rt, false, true, (size_t)F, d->K, cols, 1.0f, d->rows, 0, cols,
                           d->col, 0, cols, s0 ? 1.0f : 0.0f, net->grads, d->w_off, d->K,
@@ -88,6 +87,7 @@ static lp_status gemm_backward_(lp_network *net, lp_layer *l, int n) {
                           d->K, d->rows, 0, cols, 0.0f, d->col, 0, cols, "conv_backward_dx_gemm"));
         LP_TRY(lp_op_col2im(net->rt, &d->g, d->col, s0, cn, l->prev->dout));
     }
+    if (d->b_off >= 0) LP_TRY(lp_op_conv_bias_reduce(net->rt, d->psum, n, F, net->grads, d->b_off));
     return LP_OK;
 }
 
@@ -116,8 +116,8 @@ static lp_status fft_backward_(lp_network *net, lp_layer *l, int n) {
     if (d->relu)
         LP_TRY(lp_op_relu_backward(net->rt, l->dout, l->out, (int)((size_t)n * F * d->P)));
     if (d->b_off >= 0)
-        LP_TRY(lp_op_conv_bias_grad(net->rt, l->dout, NULL, false, n, F, (int)d->P, net->grads,
-                                    d->b_off));
+        LP_TRY(lp_op_conv_bias_grad(net->rt, l->dout, NULL, false, n, F, (int)d->P, d->psum,
+                                    net->grads, d->b_off));
     bool reuse = d->fft_fwd_n == n;
     cl_mem dx = l->need_dx ? l->prev->dout : NULL;
     for (int s0 = 0; s0 < n; s0 += d->fft_chunk) {
@@ -157,6 +157,7 @@ static void conv_destroy_(lp_layer *l) {
     if (!d) return;
     gemm_release_(d);
     fft_release_(d);
+    if (d->psum) clReleaseMemObject(d->psum);
     free(d);
 }
 
@@ -416,5 +417,8 @@ lp_status lp_layer_init_conv2d(lp_network *net, lp_layer *l) {
     size_t bytes = (size_t)net->max_batch * l->out_features * sizeof(float);
     LP_TRY(lp_buffer_create(net->rt, bytes, "conv2d activations", &l->out));
     LP_TRY(lp_buffer_create(net->rt, bytes, "conv2d gradients", &l->dout));
+    if (d->b_off >= 0)
+        LP_TRY(lp_buffer_create_zeroed(net->rt, LP_CONV_PSUM_BYTES(net->max_batch, d->filters),
+                                "conv2d bias gradient partial sums", &d->psum));
     return choose_(net, l);
 }

@@ -83,6 +83,14 @@ static void set_geom_args_(cl_kernel k, const lp_conv_geom *g, int s0, int cn) {
     LP_ARG(k, 13, g->ow);
 }
 
+/* Global (filters, cn): one work-item per (channel, sample) plane; the runtime picks
+ * the work-group size. */
+static lp_status launch_plane_per_item_(lp_runtime *rt, cl_kernel k, int filters, int cn,
+                                        const char *label) {
+    size_t global[2] = {(size_t)filters, (size_t)cn};
+    return lp_launch(rt, k, 2, global, NULL, label);
+}
+
 /* The by-plane kernels are 1-D over `blocks` x ceil(cn / per) work-items, each handling
  * `per` consecutive samples of one block of `values` floats: several when blocks are
  * small (a 1x1 output), so that the work per work-item, not its start, dominates. */
@@ -158,14 +166,19 @@ lp_status lp_op_col2im(lp_runtime *rt, const lp_conv_geom *g, cl_mem dcol, int s
     return lp_op_col2im_form(rt, g, dcol, s0, cn, dx, LP_CONV_FORM_AUTO);
 }
 
-lp_status lp_op_conv_rows_to_nchw(lp_runtime *rt, cl_mem rows, int s0, int cn, int filters, int P,
-                                  cl_mem params, int bias_off, bool relu, cl_mem y) {
+lp_status lp_op_conv_rows_to_nchw_form(lp_runtime *rt, cl_mem rows, int s0, int cn, int filters,
+                                       int P, cl_mem params, int bias_off, bool relu, cl_mem y,
+                                       lp_conv_form form) {
     if (s0 < 0 || cn < 0 || filters <= 0 || P <= 0)
         return lp_fail(LP_ERR_INVALID_ARG,
                        "conv_rows_to_nchw: samples %d+%d, %d filters, %d pixels", s0, cn, filters,
                        P);
+    /* By plane on CPUs (vectors along each plane), by pixel elsewhere (coalesced). */
+    bool planes = by_planes_(rt, form, true);
     cl_kernel k;
-    LP_TRY(lp_runtime_kernel(rt, "conv", "lp_conv_rows_to_nchw", NULL, &k));
+    LP_TRY(lp_runtime_kernel(rt, "conv",
+                             planes ? "lp_conv_rows_to_nchw_planes" : "lp_conv_rows_to_nchw", NULL,
+                             &k));
     int relu_i = relu;
     LP_ARG(k, 0, rows);
     LP_ARG(k, 1, s0);
@@ -176,7 +189,14 @@ lp_status lp_op_conv_rows_to_nchw(lp_runtime *rt, cl_mem rows, int s0, int cn, i
     LP_ARG(k, 6, bias_off);
     LP_ARG(k, 7, relu_i);
     LP_ARG(k, 8, y);
+    if (planes) return launch_plane_per_item_(rt, k, filters, cn, "conv_rows_to_nchw");
     return launch_3d_(rt, k, (size_t)P, (size_t)filters, (size_t)cn, "conv_rows_to_nchw");
+}
+
+lp_status lp_op_conv_rows_to_nchw(lp_runtime *rt, cl_mem rows, int s0, int cn, int filters, int P,
+                                  cl_mem params, int bias_off, bool relu, cl_mem y) {
+    return lp_op_conv_rows_to_nchw_form(rt, rows, s0, cn, filters, P, params, bias_off, relu, y,
+                                        LP_CONV_FORM_AUTO);
 }
 
 lp_status lp_op_conv_bias_act(lp_runtime *rt, cl_mem y, int n, int filters, int P, cl_mem params,
@@ -199,17 +219,17 @@ lp_status lp_op_conv_bias_act(lp_runtime *rt, cl_mem y, int n, int filters, int 
     return launch_3d_(rt, k, (size_t)P, (size_t)filters, (size_t)n, "conv_bias_act");
 }
 
-lp_status lp_op_conv_nchw_to_rows(lp_runtime *rt, cl_mem dy, cl_mem y, bool relu, int s0, int cn,
-                                  int filters, int P, cl_mem rows) {
-    if (s0 < 0 || cn < 0 || filters <= 0 || P <= 0 || (relu && !y))
-        return lp_fail(LP_ERR_INVALID_ARG,
-                       "conv_nchw_to_rows: samples %d+%d, %d filters, %d "
-                       "pixels, relu %d (needs y)",
-                       s0, cn, filters, P, (int)relu);
+/* One launch of lp_conv_grad_rows; rows and/or psum may be NULL. */
+static lp_status grad_rows_(lp_runtime *rt, cl_mem dy, cl_mem y, bool relu, int s0, int cn,
+                            int filters, int P, cl_mem rows, cl_mem psum, lp_conv_form form,
+                            const char *label) {
+    bool planes = by_planes_(rt, form, true);
     cl_kernel k;
-    LP_TRY(lp_runtime_kernel(rt, "conv", "lp_conv_nchw_to_rows", NULL, &k));
-    int relu_i = relu;
-    cl_mem ybuf = relu ? y : dy; /* never read without relu; any valid buffer will do */
+    LP_TRY(lp_runtime_kernel(rt, "conv", planes ? "lp_conv_grad_rows_planes" : "lp_conv_grad_rows",
+                             NULL, &k));
+    int relu_i = relu, write_rows = rows != NULL, has_psum = psum != NULL;
+    /* Buffers a flag says are not touched still need a valid value: dy will do. */
+    cl_mem ybuf = relu ? y : dy, rbuf = rows ? rows : dy, pbuf = psum ? psum : dy;
     LP_ARG(k, 0, dy);
     LP_ARG(k, 1, ybuf);
     LP_ARG(k, 2, relu_i);
@@ -217,30 +237,65 @@ lp_status lp_op_conv_nchw_to_rows(lp_runtime *rt, cl_mem dy, cl_mem y, bool relu
     LP_ARG(k, 4, cn);
     LP_ARG(k, 5, filters);
     LP_ARG(k, 6, P);
-    LP_ARG(k, 7, rows);
-    return launch_3d_(rt, k, (size_t)P, (size_t)filters, (size_t)cn, "conv_nchw_to_rows");
+    LP_ARG(k, 7, rbuf);
+    LP_ARG(k, 8, write_rows);
+    LP_ARG(k, 9, pbuf);
+    LP_ARG(k, 10, has_psum);
+    if (planes) return launch_plane_per_item_(rt, k, filters, cn, label);
+    /* A plane's lanes in one work-group, with up to 4 channels beside them (64
+     * work-items) where the device allows. */
+    size_t wgs = lp_runtime_wgs(rt, k, 4 * LP_CONV_GRAD_LANES);
+    size_t global[3] = {LP_CONV_GRAD_LANES, (size_t)filters, (size_t)cn};
+    size_t local[3] = {wgs < LP_CONV_GRAD_LANES ? wgs : LP_CONV_GRAD_LANES, 1, 1};
+    local[1] = wgs / local[0];
+    while (local[1] > 1 && local[1] / 2 >= (size_t)filters)
+        local[1] /= 2;
+    return lp_launch(rt, k, 3, global, local, label);
+}
+
+lp_status lp_op_conv_nchw_to_rows_form(lp_runtime *rt, cl_mem dy, cl_mem y, bool relu, int s0,
+                                       int cn, int filters, int P, cl_mem rows, cl_mem psum,
+                                       lp_conv_form form) {
+    if (s0 < 0 || cn < 0 || filters <= 0 || P <= 0 || (relu && !y) || !rows)
+        return lp_fail(LP_ERR_INVALID_ARG,
+                       "conv_nchw_to_rows: samples %d+%d, %d filters, %d "
+                       "pixels, relu %d (needs y), rows %s",
+                       s0, cn, filters, P, (int)relu, rows ? "given" : "missing");
+    return grad_rows_(rt, dy, y, relu, s0, cn, filters, P, rows, psum, form, "conv_nchw_to_rows");
+}
+
+lp_status lp_op_conv_nchw_to_rows(lp_runtime *rt, cl_mem dy, cl_mem y, bool relu, int s0, int cn,
+                                  int filters, int P, cl_mem rows, cl_mem psum) {
+    return lp_op_conv_nchw_to_rows_form(rt, dy, y, relu, s0, cn, filters, P, rows, psum,
+                                        LP_CONV_FORM_AUTO);
+}
+
+lp_status lp_op_conv_bias_reduce(lp_runtime *rt, cl_mem psum, int n, int filters, cl_mem grads,
+                                 int bias_off) {
+    if (n < 0 || filters <= 0 || bias_off < 0 || !psum || !grads)
+        return lp_fail(LP_ERR_INVALID_ARG,
+                       "conv_bias_reduce: %d samples, %d filters, bias offset %d", n, filters,
+                       bias_off);
+    cl_kernel k;
+    LP_TRY(lp_runtime_kernel(rt, "conv", "lp_conv_bias_reduce", NULL, &k));
+    LP_ARG(k, 0, psum);
+    LP_ARG(k, 1, n);
+    LP_ARG(k, 2, filters);
+    LP_ARG(k, 3, grads);
+    LP_ARG(k, 4, bias_off);
+    size_t global = (size_t)filters, local = lp_runtime_wgs(rt, k, 64);
+    if (local > global) local = global;
+    return lp_launch(rt, k, 1, &global, &local, "conv_bias_reduce");
 }
 
 lp_status lp_op_conv_bias_grad(lp_runtime *rt, cl_mem dy, cl_mem y, bool relu, int n, int filters,
-                               int P, cl_mem grads, int bias_off) {
-    if (n < 0 || filters <= 0 || P <= 0 || bias_off < 0 || (relu && !y))
+                               int P, cl_mem psum, cl_mem grads, int bias_off) {
+    if (n < 0 || filters <= 0 || P <= 0 || bias_off < 0 || (relu && !y) || !psum)
         return lp_fail(LP_ERR_INVALID_ARG,
                        "conv_bias_grad: %d samples, %d filters, %d pixels, "
-                       "bias offset %d, relu %d (needs y)",
-                       n, filters, P, bias_off, (int)relu);
-    cl_kernel k;
-    LP_TRY(lp_runtime_kernel(rt, "conv", "lp_conv_bias_grad", NULL, &k));
-    int relu_i = relu;
-    cl_mem ybuf = relu ? y : dy;
-    LP_ARG(k, 0, dy);
-    LP_ARG(k, 1, ybuf);
-    LP_ARG(k, 2, relu_i);
-    LP_ARG(k, 3, n);
-    LP_ARG(k, 4, filters);
-    LP_ARG(k, 5, P);
-    LP_ARG(k, 6, grads);
-    LP_ARG(k, 7, bias_off);
-    /* One work-group per channel; the kernel's lanes (64) fix the summation order. */
-    size_t local = lp_runtime_wgs(rt, k, 64), global = (size_t)filters * local;
-    return lp_launch(rt, k, 1, &global, &local, "conv_bias_grad");
+                       "bias offset %d, relu %d (needs y), scratch %s",
+                       n, filters, P, bias_off, (int)relu, psum ? "given" : "missing");
+    LP_TRY(grad_rows_(rt, dy, y, relu, 0, n, filters, P, NULL, psum, LP_CONV_FORM_AUTO,
+                      "conv_bias_grad"));
+    return lp_op_conv_bias_reduce(rt, psum, n, filters, grads, bias_off);
 }

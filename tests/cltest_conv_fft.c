@@ -630,7 +630,7 @@ static lp_status gemm_forward_(const lp_conv_geom *g, int n, int F, cl_mem x, cl
 static lp_status gemm_backward_(const lp_conv_geom *g, int n, int F, cl_mem w, cl_mem dy,
                                 cl_mem col, cl_mem dcol, cl_mem rows, cl_mem dw, cl_mem dx) {
     size_t K = lp_conv_geom_k(g), P = lp_conv_geom_p(g), cols = (size_t)n * P;
-    LP_TRY(lp_op_conv_nchw_to_rows(lp_test_rt, dy, NULL, false, 0, n, F, (int)P, rows));
+    LP_TRY(lp_op_conv_nchw_to_rows(lp_test_rt, dy, NULL, false, 0, n, F, (int)P, rows, NULL));
     LP_TRY(lp_op_gemm(lp_test_rt, false, true, (size_t)F, K, cols, 1.0f, rows, 0, cols, col, 0,
                       cols, 0.0f, dw, 0, K, "bench_dw"));
     LP_TRY(lp_op_gemm(lp_test_rt, true, false, K, cols, (size_t)F, 1.0f, w, 0, K, rows, 0, cols,

@@ -57,16 +57,36 @@ lp_status lp_op_col2im_form(lp_runtime *rt, const lp_conv_geom *g, cl_mem dcol, 
  * none), then ReLU if relu. */
 lp_status lp_op_conv_rows_to_nchw(lp_runtime *rt, cl_mem rows, int s0, int cn, int filters, int P,
                                   cl_mem params, int bias_off, bool relu, cl_mem y);
+/* The same in a chosen form (planes: vectors along each plane on CPUs), the same bits. */
+lp_status lp_op_conv_rows_to_nchw_form(lp_runtime *rt, cl_mem rows, int s0, int cn, int filters,
+                                       int P, cl_mem params, int bias_off, bool relu, cl_mem y,
+                                       lp_conv_form form);
 /* y (n, F, P) += params[bias_off + f] (bias_off < 0: none), then ReLU if relu; in place. */
 lp_status lp_op_conv_bias_act(lp_runtime *rt, cl_mem y, int n, int filters, int P, cl_mem params,
                               int bias_off, bool relu);
+/* Partial sums per (sample, channel) plane that lp_op_conv_nchw_to_rows leaves in psum. */
+#define LP_CONV_GRAD_LANES 16
+/* Bytes of psum for n samples of F channels. */
+#define LP_CONV_PSUM_BYTES(n, F) ((size_t)(n) * (size_t)(F) * LP_CONV_GRAD_LANES * sizeof(float))
+
 /* rows (F, cn*P) = dy samples s0..s0+cn-1, times (y > 0) when relu (y: the layer's
- * output, may be NULL when !relu). */
+ * output, may be NULL when !relu). psum (NULL: none) gets those samples' partial sums
+ * for lp_op_conv_bias_reduce, in the same pass. */
 lp_status lp_op_conv_nchw_to_rows(lp_runtime *rt, cl_mem dy, cl_mem y, bool relu, int s0, int cn,
-                                  int filters, int P, cl_mem rows);
-/* grads[bias_off + f] = sum over samples and pixels of dy (n, F, P), masked by y > 0
- * when relu. The summation order is fixed, the same on every device. */
+                                  int filters, int P, cl_mem rows, cl_mem psum);
+/* The same in a chosen form (planes: float16 vectors along each plane; pixels: a
+ * work-item per lane), with the same bits; tests compare the two. */
+lp_status lp_op_conv_nchw_to_rows_form(lp_runtime *rt, cl_mem dy, cl_mem y, bool relu, int s0,
+                                       int cn, int filters, int P, cl_mem rows, cl_mem psum,
+                                       lp_conv_form form);
+/* grads[bias_off + f] = the bias gradient from psum's first n samples. The summation
+ * order is fixed, the same on every device and for any chunking of the samples. */
+lp_status lp_op_conv_bias_reduce(lp_runtime *rt, cl_mem psum, int n, int filters, cl_mem grads,
+                                 int bias_off);
+/* Both of the above without writing rows: grads[bias_off + f] = sum over samples and
+ * pixels of dy (n, F, P), masked by y > 0 when relu; psum is scratch of
+ * LP_CONV_PSUM_BYTES(n, F). */
 lp_status lp_op_conv_bias_grad(lp_runtime *rt, cl_mem dy, cl_mem y, bool relu, int n, int filters,
-                               int P, cl_mem grads, int bias_off);
+                               int P, cl_mem psum, cl_mem grads, int bias_off);
 
 #endif
