@@ -73,8 +73,14 @@ static int eval_batch_(const lp_train_config *c, const lp_model_spec *m, const l
     size_t per_sample = 0;
     for (int i = 0; i < m->n_layers; ++i)
         per_sample += lp_shape_size(m->layers[i].out) * 2 * sizeof(float);
+    /* GPUs evaluate faster in large batches. A CPU does not (each sample's layers already
+     * fill its cores: conv4 evaluates 200 images in the same time at batch 64 as at 273),
+     * while the buffers, host memory on a CPU, are allocated and zeroed at start-up:
+     * 1 GiB of them took 0.4 s there. */
+    bool cpu = (lp_runtime_device(rt)->type & CL_DEVICE_TYPE_CPU) != 0;
+    cl_ulong cap = cpu ? (256ull << 20) : (1ull << 30);
     cl_ulong budget = lp_runtime_device(rt)->global_mem / 4;
-    if (budget > (1ull << 30)) budget = 1ull << 30;
+    if (budget > cap) budget = cap;
     size_t fit = per_sample ? (size_t)(budget / per_sample) : 1000;
     int n = fit > 1000 ? 1000 : (int)fit;
     return n > c->batch ? n : c->batch;

@@ -33,7 +33,7 @@ static const option_doc_ options_[] = {
     {"--k", "N", "250", "LaPerm sync period in steps"},
     {"--epochs", "N", "10", "training epochs"},
     {"--batch", "N", "128", "training batch size"},
-    {"--eval-batch", "N", "auto", "evaluation batch (auto: up to 1000, as memory allows)"},
+    {"--eval-batch", "N", "auto", "evaluation batch (auto: up to 1000 within 1 GiB of activations, 256 MiB on CPUs)"},
     {"--lr", "X", "0.001", "learning rate at epoch 0"},
     {"--lr-decay", "X", "1", "exponential schedule: lr * X^epoch (1: constant)"},
     {"--lr-steps", "LIST", "(none)", "step schedule EPOCH:FACTOR,..., e.g. 80:0.1,120:0.01"},
