@@ -18,6 +18,9 @@ typedef struct {
 /* The split-K workspace: at least `floats` floats, kept and grown by the dispatcher. */
 lp_status lp_gemm_workspace_(lp_runtime *rt, size_t floats, cl_mem *out);
 
+/* The buffer op(A) is packed into for the tiled kernels: at least `floats` floats. */
+lp_status lp_gemm_panels_(lp_runtime *rt, size_t floats, cl_mem *out);
+
 /* Slices actually used for k values split `slices` ways: empty slices are dropped. */
 int lp_gemm_slices_(size_t k, int slices, size_t *kslice);
 

@@ -19,7 +19,7 @@
 #include "runtime-impl.h"
 
 /* Bump when kernels or candidates change, so old timings are not trusted. */
-#define GEMM_CACHE_FORMAT "lp-gemm-2"
+#define GEMM_CACHE_FORMAT "lp-gemm-3"
 #define MAX_CANDIDATES 16
 
 typedef struct {
@@ -33,8 +33,8 @@ struct lp_gemm_state {
     lp_gemm_mode mode;
     choice_ *choices;
     int n_choices, cap_choices;
-    cl_mem work, scratch;
-    size_t work_floats, scratch_floats;
+    cl_mem work, scratch, panels;
+    size_t work_floats, scratch_floats, panel_floats;
     bool disk_loaded;
     char path[4400]; /* choices file; "" when the disk cache is off */
     bool tracing;
@@ -101,6 +101,7 @@ void lp_gemm_release(lp_runtime *rt) {
     if (!s) return;
     if (s->work) clReleaseMemObject(s->work);
     if (s->scratch) clReleaseMemObject(s->scratch);
+    if (s->panels) clReleaseMemObject(s->panels);
     free(s->choices);
     free(s->trace);
     free(s);
@@ -117,6 +118,14 @@ static lp_status grow_(lp_runtime *rt, cl_mem *buf, size_t *have, size_t floats,
     if (*buf) clReleaseMemObject(*buf);
     *buf = grown;
     *have = floats;
+    return LP_OK;
+}
+
+lp_status lp_gemm_panels_(lp_runtime *rt, size_t floats, cl_mem *out) {
+    struct lp_gemm_state *s;
+    LP_TRY(state_(rt, &s));
+    LP_TRY(grow_(rt, &s->panels, &s->panel_floats, floats, "GEMM packed A panels"));
+    *out = s->panels;
     return LP_OK;
 }
 

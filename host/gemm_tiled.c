@@ -44,6 +44,34 @@ lp_status lp_gemm_reduce_(lp_runtime *rt, const lp_gemm_args_ *g, int slices, cl
     return lp_launch(rt, k, 1, &global, &local, g->label);
 }
 
+/* op(A) into row panels of v->mr rows (lp_gemm_pack_a), in the dispatcher's panel
+ * buffer: a pass over A, small beside the product (M*K reads against M*N*K FMAs). The
+ * queue is in order, so the buffer is free again once the product has run. */
+static lp_status pack_a_(lp_runtime *rt, const lp_gemm_variant *v, const lp_gemm_args_ *g,
+                         const char *opts, cl_mem *panels, cl_ulong *a_stride) {
+    size_t rows = (g->m + (size_t)v->mr - 1) / (size_t)v->mr * (size_t)v->mr;
+    size_t kk = g->k ? g->k : 1;
+    LP_TRY(lp_gemm_panels_(rt, rows * kk, panels));
+    cl_kernel k;
+    LP_TRY(lp_runtime_kernel(rt, "gemm", "lp_gemm_pack_a", opts, &k));
+    cl_int M = (cl_int)g->m, K = (cl_int)g->k, trans = g->ta, lda = (cl_int)g->lda;
+    cl_ulong a_off = g->a_off;
+    LP_ARG(k, 0, M);
+    LP_ARG(k, 1, K);
+    LP_ARG(k, 2, trans);
+    LP_ARG(k, 3, g->a);
+    LP_ARG(k, 4, a_off);
+    LP_ARG(k, 5, lda);
+    LP_ARG(k, 6, *panels);
+    *a_stride = (cl_ulong)kk * (cl_ulong)v->mr;
+    /* Along dimension 0 the rows of A^T (trans) or the columns of A are neighbours in
+     * memory on the read side; the writes are scattered by MR either way. */
+    size_t global[2] = {rows, g->k}, local[2] = {lp_runtime_wgs(rt, k, 64), 1};
+    while (local[0] > 1 && local[0] > rows)
+        local[0] /= 2;
+    return lp_launch(rt, k, 2, global, local, "gemm_pack_a");
+}
+
 lp_status lp_gemm_tiled_(lp_runtime *rt, const lp_gemm_variant *v, const lp_gemm_args_ *g) {
     if (g->ta && g->tb)
         return lp_fail(LP_ERR_UNSUPPORTED, "%s: tiled GEMM has no A^T.B^T kernel", g->label);
@@ -54,8 +82,7 @@ lp_status lp_gemm_tiled_(lp_runtime *rt, const lp_gemm_variant *v, const lp_gemm
     char opts[160];
     options_(v, nt, opts, sizeof opts);
     cl_kernel k;
-    LP_TRY(lp_runtime_kernel(rt, "gemm", g->ta ? "lp_gemm_tn" : nt ? "lp_gemm_nt" : "lp_gemm_nn",
-                             opts, &k));
+    LP_TRY(lp_runtime_kernel(rt, "gemm", nt ? "lp_gemm_nt" : "lp_gemm_ap", opts, &k));
     size_t kslice;
     int slices = lp_gemm_slices_(g->k, v->slices, &kslice);
     if (g->k == 0) slices = 1, kslice = 0;
@@ -82,9 +109,17 @@ lp_status lp_gemm_tiled_(lp_runtime *rt, const lp_gemm_variant *v, const lp_gemm
     LP_ARG(k, a++, ks);
     LP_ARG(k, a++, alpha);
     LP_ARG(k, a++, beta);
-    LP_ARG(k, a++, g->a);
-    LP_ARG(k, a++, a_off);
-    LP_ARG(k, a++, lda);
+    if (nt) {
+        LP_ARG(k, a++, g->a);
+        LP_ARG(k, a++, a_off);
+        LP_ARG(k, a++, lda);
+    } else {
+        cl_mem panels;
+        cl_ulong a_stride;
+        LP_TRY(pack_a_(rt, v, g, opts, &panels, &a_stride));
+        LP_ARG(k, a++, panels);
+        LP_ARG(k, a++, a_stride);
+    }
     LP_ARG(k, a++, g->b);
     LP_ARG(k, a++, b_off);
     LP_ARG(k, a++, ldb);
