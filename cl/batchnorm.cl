@@ -74,6 +74,33 @@ __kernel void lp_bn_apply(__global const float *x, __global float *y, int total,
     y[i] = v;
 }
 
+/* lp_bn_apply by plane (for CPUs): one work-item per (channel, sample) plane of s values,
+ * float16 vectors along it, the same arithmetic per value; one work-item per value left
+ * PoCL with two integer divisions per value and scalar code. Global (channels, n). */
+__kernel void lp_bn_apply_planes(__global const float *x, __global float *y, int n, int channels,
+                                 int s, __global const float *params, int gamma_off, int beta_off,
+                                 __global const float *stats, int stats_are_var, float eps,
+                                 int relu) {
+    int ch = get_global_id(0), i = get_global_id(1);
+    if (ch >= channels || i >= n) return;
+    float mean = stats[ch], r = stats[channels + ch];
+    if (stats_are_var) r = rsqrt(r + eps);
+    const float gamma = params[gamma_off + ch], beta = params[beta_off + ch];
+    __global const float *xp = x + ((size_t)i * channels + ch) * s;
+    __global float *yp = y + ((size_t)i * channels + ch) * s;
+    int p = 0;
+    for (; p + 16 <= s; p += 16) {
+        float16 v = gamma * ((vload16(0, xp + p) - mean) * r) + beta;
+        if (relu) v = fmax(v, (float16)(0.0f));
+        vstore16(v, 0, yp + p);
+    }
+    for (; p < s; ++p) {
+        float v = gamma * ((xp[p] - mean) * r) + beta;
+        if (relu) v = fmax(v, 0.0f);
+        yp[p] = v;
+    }
+}
+
 /* Parameter gradients of channel ch = group id: dbeta = sum(g), dgamma = sum(g * xhat)
  * with xhat = (x - mean) * rstd recomputed from the input and g = dy, masked by y > 0
  * when the layer applies ReLU. Overwrites grads[gamma_off + ch] and grads[beta_off + ch]. */
@@ -118,4 +145,155 @@ __kernel void lp_bn_backward_dx(__global const float *x, __global const float *y
     float xhat = (x[i] - mean) * rstd;
     float dgamma = grads[gamma_off + ch], dbeta = grads[beta_off + ch];
     dx[i] = params[gamma_off + ch] * rstd / m * (m * g - dbeta - xhat * dgamma);
+}
+
+/* lp_bn_backward_dx by plane (for CPUs), the same arithmetic per value and the same
+ * arguments (total unused): one work-item per (channel, sample) plane, float16 vectors
+ * along it. Global (channels, n). */
+__kernel void lp_bn_backward_dx_planes(__global const float *x, __global const float *y,
+                                       __global const float *dy, __global float *dx, int total,
+                                       int n, int channels, int s, __global const float *saved,
+                                       int relu, __global const float *params,
+                                       __global const float *grads, int gamma_off,
+                                       int beta_off) {
+    int ch = get_global_id(0), i = get_global_id(1);
+    if (ch >= channels || i >= n) return;
+    const float m = (float)(n * s);
+    const float mean = saved[ch], rstd = saved[channels + ch];
+    const float dgamma = grads[gamma_off + ch], dbeta = grads[beta_off + ch];
+    const float scale = params[gamma_off + ch] * rstd / m;
+    size_t base = ((size_t)i * channels + ch) * s;
+    int p = 0;
+    for (; p + 16 <= s; p += 16) {
+        float16 g = vload16(0, dy + base + p);
+        if (relu) g = select((float16)(0.0f), g, isgreater(vload16(0, y + base + p), (float16)(0.0f)));
+        float16 xhat = (vload16(0, x + base + p) - mean) * rstd;
+        vstore16(scale * (m * g - dbeta - xhat * dgamma), 0, dx + base + p);
+    }
+    for (; p < s; ++p) {
+        float g = dy[base + p];
+        if (relu && !(y[base + p] > 0.0f)) g = 0.0f;
+        float xhat = (x[base + p] - mean) * rstd;
+        dx[base + p] = scale * (m * g - dbeta - xhat * dgamma);
+    }
+}
+
+/* ---- per-channel sums by plane (for CPUs) ------------------------------------------------
+ * One work-item per (sample, channel) plane leaves 16 lane sums per plane (lane l: values
+ * l, l + 16, ... in order, as float16 accumulators, the last partial vector zero-padded); one work-item per channel then adds
+ * them: each plane's lanes by a fixed pairwise tree, the planes in sample order. Fixed
+ * order, so the results repeat bit for bit; a work-group per channel walking the values
+ * with a division per value ran at a fifth of the memory bandwidth on PoCL. */
+
+#define LP_BN_LANES 16
+
+/* The pairwise tree over one plane's 16 lane sums (lane l + 8 into l, then 4, 2, 1),
+ * spelled out in scalars: Oclgrind 21.10 cannot simulate the vector-halves form. */
+inline float lp_bn_tree16_(__global const float *t) {
+    float b0 = t[0] + t[8], b1 = t[1] + t[9], b2 = t[2] + t[10], b3 = t[3] + t[11];
+    float b4 = t[4] + t[12], b5 = t[5] + t[13], b6 = t[6] + t[14], b7 = t[7] + t[15];
+    float c0 = b0 + b4, c1 = b1 + b5, c2 = b2 + b6, c3 = b3 + b7;
+    return (c0 + c2) + (c1 + c3);
+}
+
+/* psum[(i*channels + ch)*16 + l] = lane sums of x over plane (i, ch), or of (x - mean)^2
+ * with the channel mean from saved when squares != 0. Global (channels, n). */
+__kernel void lp_bn_plane_sums(__global const float *x, int n, int channels, int s,
+                               __global const float *saved, int squares, __global float *psum) {
+    int ch = get_global_id(0), i = get_global_id(1);
+    if (ch >= channels || i >= n) return;
+    __global const float *xp = x + ((size_t)i * channels + ch) * s;
+    __global float *ps = psum + ((size_t)i * channels + ch) * LP_BN_LANES;
+    const float mean = squares ? saved[ch] : 0.0f;
+    float16 acc = (float16)(0.0f);
+    int p = 0;
+    for (; p + LP_BN_LANES <= s; p += LP_BN_LANES) {
+        float16 v = vload16(0, xp + p);
+        if (squares) {
+            v -= mean;
+            v *= v;
+        }
+        acc += v;
+    }
+    /* The last s mod 16 values go to lanes 0, 1, ... through a zero-padded vector, so
+     * that psum is written once (Oclgrind 21.10 reported the read-back of a vstore16 as
+     * uninitialised here). */
+    float tail[LP_BN_LANES] = {0.0f};
+    for (int q = p; q < s; ++q) {
+        float v = xp[q];
+        if (squares) {
+            v -= mean;
+            v *= v;
+        }
+        tail[q - p] = v;
+    }
+    vstore16(acc + vload16(0, tail), 0, ps);
+}
+
+/* After lp_bn_plane_sums without squares: saved[ch] = the channel mean. After it with
+ * squares: saved[channels + ch] = 1 / sqrt(var + eps) and the running statistics move,
+ * as in lp_bn_stats. One work-item per channel. */
+__kernel void lp_bn_plane_stats(__global const float *psum, int n, int channels, int s,
+                                int squares, float eps, float momentum, __global float *saved,
+                                __global float *running) {
+    int ch = get_global_id(0);
+    if (ch >= channels) return;
+    float total = 0.0f;
+    for (int i = 0; i < n; ++i)
+        total += lp_bn_tree16_(psum + ((size_t)i * channels + ch) * LP_BN_LANES);
+    int m = n * s;
+    if (!squares) {
+        saved[ch] = total / (float)m;
+        return;
+    }
+    float var = total / (float)m, mean = saved[ch];
+    saved[channels + ch] = rsqrt(var + eps);
+    float unbiased = m > 1 ? total / (float)(m - 1) : var;
+    running[ch] = momentum * running[ch] + (1.0f - momentum) * mean;
+    running[channels + ch] = momentum * running[channels + ch] + (1.0f - momentum) * unbiased;
+}
+
+/* The parameter gradients' lane sums per plane: g = dy (masked by y > 0 with relu) into
+ * psum[(i*channels + ch)*32 + l], g * xhat into the 16 after. Global (channels, n). */
+__kernel void lp_bn_plane_grads(__global const float *x, __global const float *y,
+                                __global const float *dy, int n, int channels, int s,
+                                __global const float *saved, int relu, __global float *psum) {
+    int ch = get_global_id(0), i = get_global_id(1);
+    if (ch >= channels || i >= n) return;
+    size_t base = ((size_t)i * channels + ch) * s;
+    __global float *ps = psum + ((size_t)i * channels + ch) * 2 * LP_BN_LANES;
+    const float mean = saved[ch], rstd = saved[channels + ch];
+    float16 sg = (float16)(0.0f), sgx = (float16)(0.0f);
+    int p = 0;
+    for (; p + LP_BN_LANES <= s; p += LP_BN_LANES) {
+        float16 g = vload16(0, dy + base + p);
+        if (relu) g = select((float16)(0.0f), g, isgreater(vload16(0, y + base + p), (float16)(0.0f)));
+        sg += g;
+        sgx += g * ((vload16(0, x + base + p) - mean) * rstd);
+    }
+    float tg[LP_BN_LANES] = {0.0f}, tgx[LP_BN_LANES] = {0.0f}; /* as in lp_bn_plane_sums */
+    for (int q = p; q < s; ++q) {
+        float g = dy[base + q];
+        if (relu && !(y[base + q] > 0.0f)) g = 0.0f;
+        tg[q - p] = g;
+        tgx[q - p] = g * ((x[base + q] - mean) * rstd);
+    }
+    vstore16(sg + vload16(0, tg), 0, ps);
+    vstore16(sgx + vload16(0, tgx), 0, ps + LP_BN_LANES);
+}
+
+/* grads[beta_off + ch] = dbeta, grads[gamma_off + ch] = dgamma from lp_bn_plane_grads' lane
+ * sums, in the fixed order above. One work-item per channel. */
+__kernel void lp_bn_plane_params(__global const float *psum, int n, int channels,
+                                 __global float *grads, int gamma_off, int beta_off) {
+    int ch = get_global_id(0);
+    if (ch >= channels) return;
+    float dbeta = 0.0f, dgamma = 0.0f;
+    for (int i = 0; i < n; ++i) {
+        __global const float *ps = psum + ((size_t)i * channels + ch) * 2 * LP_BN_LANES;
+        dbeta += lp_bn_tree16_(ps);
+        dgamma += lp_bn_tree16_(ps + LP_BN_LANES);
+    }
+    grads[gamma_off + ch] = dgamma;
+    grads[beta_off + ch] = dbeta;
 }

@@ -18,39 +18,52 @@ inline void lp_pool_window_(int oy, int ox, int h, int w, int kh, int kw, int sh
     *x1 = min(xs + kw, w);
 }
 
+/* Window (oy, ox) of plane xp: *y = max (with *at = y*w + x of the largest value inside
+ * the plane; ties: the first in row-major window order; padding never wins) or mean over
+ * the in-bounds pixels (valid windows are all in bounds, so that is the window size;
+ * TensorFlow's `same`). */
+inline void lp_pool_window_value_(__global const float *xp, int oy, int ox, int h, int w, int kh,
+                                  int kw, int sh, int sw, int pad_t, int pad_l, int mode,
+                                  float *y, int *at) {
+    int y0, y1, x0, x1;
+    lp_pool_window_(oy, ox, h, w, kh, kw, sh, sw, pad_t, pad_l, &y0, &y1, &x0, &x1);
+    if (mode == LP_POOL_MAX) {
+        float best = 0.0f;
+        int where = -1;
+        for (int iy = y0; iy < y1; ++iy)
+            for (int ix = x0; ix < x1; ++ix) {
+                float v = xp[iy * w + ix];
+                if (where < 0 || v > best) {
+                    best = v;
+                    where = iy * w + ix;
+                }
+            }
+        *y = best;
+        *at = where;
+    } else {
+        float s = 0.0f;
+        for (int iy = y0; iy < y1; ++iy)
+            for (int ix = x0; ix < x1; ++ix)
+                s += xp[iy * w + ix];
+        *y = s / (float)((y1 - y0) * (x1 - x0));
+        *at = -1;
+    }
+}
+
 /* x (n, c, h, w) -> y (n, c, oh, ow); one work-item per output value, total = n*c*oh*ow.
- * Max: argmax[o] = y*w + x of the largest value inside the plane (ties: the first in
- * row-major window order; padding never wins). Avg: the mean over the in-bounds pixels
- * (valid windows are all in bounds, so that is the window size; TensorFlow's `same`). */
+ * Max pooling also writes argmax[o]; average pooling leaves it alone. */
 __kernel void lp_pool_forward(__global const float *x, __global float *y, __global int *argmax,
                               int total, int h, int w, int oh, int ow, int kh, int kw, int sh,
                               int sw, int pad_t, int pad_l, int mode) {
     int o = get_global_id(0);
     if (o >= total) return;
     int q = o / ow, ox = o - q * ow, plane = q / oh, oy = q - plane * oh;
-    __global const float *xp = x + (size_t)plane * h * w;
-    int y0, y1, x0, x1;
-    lp_pool_window_(oy, ox, h, w, kh, kw, sh, sw, pad_t, pad_l, &y0, &y1, &x0, &x1);
-    if (mode == LP_POOL_MAX) {
-        float best = 0.0f;
-        int at = -1;
-        for (int iy = y0; iy < y1; ++iy)
-            for (int ix = x0; ix < x1; ++ix) {
-                float v = xp[iy * w + ix];
-                if (at < 0 || v > best) {
-                    best = v;
-                    at = iy * w + ix;
-                }
-            }
-        y[o] = best;
-        argmax[o] = at;
-    } else {
-        float s = 0.0f;
-        for (int iy = y0; iy < y1; ++iy)
-            for (int ix = x0; ix < x1; ++ix)
-                s += xp[iy * w + ix];
-        y[o] = s / (float)((y1 - y0) * (x1 - x0));
-    }
+    float v;
+    int at;
+    lp_pool_window_value_(x + (size_t)plane * h * w, oy, ox, h, w, kh, kw, sh, sw, pad_t, pad_l,
+                          mode, &v, &at);
+    y[o] = v;
+    if (mode == LP_POOL_MAX) argmax[o] = at;
 }
 
 /* First and last+1 window index along one axis whose window [o*s - pad, o*s - pad + k)
@@ -88,4 +101,55 @@ __kernel void lp_pool_backward(__global const float *dy, __global const int *arg
             }
         }
     dx[i] = g;
+}
+
+/* lp_pool_forward by plane (for CPUs): one work-item per (sample, channel) plane, total =
+ * n*c planes, walking its outputs in row-major order: the same values without two
+ * divisions per output. */
+__kernel void lp_pool_forward_planes(__global const float *x, __global float *y,
+                                     __global int *argmax, int total, int h, int w, int oh,
+                                     int ow, int kh, int kw, int sh, int sw, int pad_t, int pad_l,
+                                     int mode) {
+    int plane = get_global_id(0);
+    if (plane >= total) return;
+    __global const float *xp = x + (size_t)plane * h * w;
+    size_t o = (size_t)plane * oh * ow;
+    for (int oy = 0; oy < oh; ++oy)
+        for (int ox = 0; ox < ow; ++ox, ++o) {
+            float v;
+            int at;
+            lp_pool_window_value_(xp, oy, ox, h, w, kh, kw, sh, sw, pad_t, pad_l, mode, &v, &at);
+            y[o] = v;
+            if (mode == LP_POOL_MAX) argmax[o] = at;
+        }
+}
+
+/* lp_pool_backward by plane (for CPUs), the same bits: one work-item per plane, total =
+ * n*c. The plane is zeroed, then each output in row-major order adds its gradient to the
+ * pixels it came from, so every pixel receives its terms in the gather's order (oy, then
+ * ox, ascending). */
+__kernel void lp_pool_backward_planes(__global const float *dy, __global const int *argmax,
+                                      __global float *dx, int total, int h, int w, int oh, int ow,
+                                      int kh, int kw, int sh, int sw, int pad_t, int pad_l,
+                                      int mode) {
+    int plane = get_global_id(0);
+    if (plane >= total) return;
+    __global float *dp = dx + (size_t)plane * h * w;
+    for (int e = 0; e < h * w; ++e)
+        dp[e] = 0.0f;
+    size_t o = (size_t)plane * oh * ow;
+    for (int oy = 0; oy < oh; ++oy)
+        for (int ox = 0; ox < ow; ++ox, ++o) {
+            if (mode == LP_POOL_MAX) {
+                int at = argmax[o];
+                if (at >= 0) dp[at] += dy[o];
+            } else {
+                int y0, y1, x0, x1;
+                lp_pool_window_(oy, ox, h, w, kh, kw, sh, sw, pad_t, pad_l, &y0, &y1, &x0, &x1);
+                float g = dy[o] / (float)((y1 - y0) * (x1 - x0));
+                for (int iy = y0; iy < y1; ++iy)
+                    for (int ix = x0; ix < x1; ++ix)
+                        dp[iy * w + ix] += g;
+            }
+        }
 }

@@ -21,6 +21,7 @@ typedef struct {
     int gamma_off, beta_off;
     cl_mem running; /* (2, channels): running mean, running var; 0 and 1 at the start */
     cl_mem saved;   /* (2, channels): last training batch's mean and 1/sqrt(var + eps) */
+    cl_mem psum;    /* by plane: (max_batch, channels, 32) lane sums; NULL when unused */
 } bn_state_;
 
 /* Work-group for a per-channel reduction over m values: a power of two, no larger than
@@ -32,10 +33,82 @@ static size_t bn_group_size_(lp_runtime *rt, cl_kernel k, int m) {
     return lp_runtime_wgs(rt, k, want);
 }
 
+/* Element-wise passes by plane (vectors along each (sample, channel) plane) on CPUs when
+ * planes are long enough to fill a vector; else one work-item per value, which coalesces
+ * on GPUs. */
+static bool by_planes_(lp_network *net, const bn_state_ *b) {
+    return b->spatial >= 16 && lp_runtime_plane_kernels(net->rt);
+}
+
+static lp_status launch_planes_(lp_network *net, cl_kernel k, const bn_state_ *b, int n,
+                                const char *label) {
+    size_t global[2] = {(size_t)b->channels, (size_t)n};
+    return lp_launch(net->rt, k, 2, global, NULL, label);
+}
+
+/* Channel statistics by plane: lane sums of x, the means, lane sums of squared
+ * deviations, the variances (cl/batchnorm.cl: four short launches, two passes over x). */
+static lp_status stats_by_planes_(lp_network *net, lp_layer *l, int n) {
+    bn_state_ *b = l->state;
+    for (int squares = 0; squares < 2; ++squares) {
+        cl_kernel k;
+        LP_TRY(lp_runtime_kernel(net->rt, "batchnorm", "lp_bn_plane_sums", NULL, &k));
+        LP_ARG(k, 0, l->prev->out);
+        LP_ARG(k, 1, n);
+        LP_ARG(k, 2, b->channels);
+        LP_ARG(k, 3, b->spatial);
+        LP_ARG(k, 4, b->saved);
+        LP_ARG(k, 5, squares);
+        LP_ARG(k, 6, b->psum);
+        LP_TRY(launch_planes_(net, k, b, n, "batchnorm_stats"));
+        LP_TRY(lp_runtime_kernel(net->rt, "batchnorm", "lp_bn_plane_stats", NULL, &k));
+        LP_ARG(k, 0, b->psum);
+        LP_ARG(k, 1, n);
+        LP_ARG(k, 2, b->channels);
+        LP_ARG(k, 3, b->spatial);
+        LP_ARG(k, 4, squares);
+        LP_ARG(k, 5, b->eps);
+        LP_ARG(k, 6, b->momentum);
+        LP_ARG(k, 7, b->saved);
+        LP_ARG(k, 8, b->running);
+        size_t global = (size_t)b->channels;
+        LP_TRY(lp_launch(net->rt, k, 1, &global, NULL, "batchnorm_stats"));
+    }
+    return LP_OK;
+}
+
+/* dgamma and dbeta by plane: lane sums per plane, then per channel. */
+static lp_status params_by_planes_(lp_network *net, lp_layer *l, int n) {
+    bn_state_ *b = l->state;
+    cl_kernel k;
+    LP_TRY(lp_runtime_kernel(net->rt, "batchnorm", "lp_bn_plane_grads", NULL, &k));
+    LP_ARG(k, 0, l->prev->out);
+    LP_ARG(k, 1, l->out);
+    LP_ARG(k, 2, l->dout);
+    LP_ARG(k, 3, n);
+    LP_ARG(k, 4, b->channels);
+    LP_ARG(k, 5, b->spatial);
+    LP_ARG(k, 6, b->saved);
+    LP_ARG(k, 7, b->relu);
+    LP_ARG(k, 8, b->psum);
+    LP_TRY(launch_planes_(net, k, b, n, "batchnorm_backward_params"));
+    LP_TRY(lp_runtime_kernel(net->rt, "batchnorm", "lp_bn_plane_params", NULL, &k));
+    LP_ARG(k, 0, b->psum);
+    LP_ARG(k, 1, n);
+    LP_ARG(k, 2, b->channels);
+    LP_ARG(k, 3, net->grads);
+    LP_ARG(k, 4, b->gamma_off);
+    LP_ARG(k, 5, b->beta_off);
+    size_t global = (size_t)b->channels;
+    return lp_launch(net->rt, k, 1, &global, NULL, "batchnorm_backward_params");
+}
+
 static lp_status bn_forward_(lp_network *net, lp_layer *l, int n, bool training) {
     bn_state_ *b = l->state;
     cl_kernel k;
-    if (training) {
+    if (training && by_planes_(net, b) && b->psum) {
+        LP_TRY(stats_by_planes_(net, l, n));
+    } else if (training) {
         LP_TRY(lp_runtime_kernel(net->rt, "batchnorm", "lp_bn_stats", NULL, &k));
         size_t wgs = bn_group_size_(net->rt, k, n * b->spatial);
         size_t global = (size_t)b->channels * wgs;
@@ -50,13 +123,15 @@ static lp_status bn_forward_(lp_network *net, lp_layer *l, int n, bool training)
         LP_ARG_LOCAL(k, 8, wgs * sizeof(float));
         LP_TRY(lp_launch(net->rt, k, 1, &global, &wgs, "batchnorm_stats"));
     }
-    LP_TRY(lp_runtime_kernel(net->rt, "batchnorm", "lp_bn_apply", NULL, &k));
-    int total = n * b->channels * b->spatial;
+    bool planes = by_planes_(net, b);
+    LP_TRY(lp_runtime_kernel(net->rt, "batchnorm", planes ? "lp_bn_apply_planes" : "lp_bn_apply",
+                             NULL, &k));
+    int total = n * b->channels * b->spatial, count = planes ? n : total;
     int stats_are_var = !training;
     cl_mem stats = training ? b->saved : b->running;
     LP_ARG(k, 0, l->prev->out);
     LP_ARG(k, 1, l->out);
-    LP_ARG(k, 2, total);
+    LP_ARG(k, 2, count);
     LP_ARG(k, 3, b->channels);
     LP_ARG(k, 4, b->spatial);
     LP_ARG(k, 5, net->params);
@@ -66,12 +141,13 @@ static lp_status bn_forward_(lp_network *net, lp_layer *l, int n, bool training)
     LP_ARG(k, 9, stats_are_var);
     LP_ARG(k, 10, b->eps);
     LP_ARG(k, 11, b->relu);
+    if (planes) return launch_planes_(net, k, b, n, "batchnorm_apply");
     size_t local = lp_runtime_wgs(net->rt, k, 256), global = (size_t)total;
     return lp_launch(net->rt, k, 1, &global, &local, "batchnorm_apply");
 }
 
-/* Assumes the last forward pass was a training one with the same n (batch statistics). */
-static lp_status bn_backward_(lp_network *net, lp_layer *l, int n) {
+/* dgamma and dbeta by a work-group per channel (GPUs, short planes). */
+static lp_status params_by_groups_(lp_network *net, lp_layer *l, int n) {
     bn_state_ *b = l->state;
     cl_kernel k;
     LP_TRY(lp_runtime_kernel(net->rt, "batchnorm", "lp_bn_backward_params", NULL, &k));
@@ -89,10 +165,16 @@ static lp_status bn_backward_(lp_network *net, lp_layer *l, int n) {
     LP_ARG(k, 9, b->gamma_off);
     LP_ARG(k, 10, b->beta_off);
     LP_ARG_LOCAL(k, 11, wgs * sizeof(float));
-    LP_TRY(lp_launch(net->rt, k, 1, &global, &wgs, "batchnorm_backward_params"));
-    if (!l->need_dx) return LP_OK;
+    return lp_launch(net->rt, k, 1, &global, &wgs, "batchnorm_backward_params");
+}
 
-    LP_TRY(lp_runtime_kernel(net->rt, "batchnorm", "lp_bn_backward_dx", NULL, &k));
+/* dx through the batch statistics, after the parameter gradients (it reads them). */
+static lp_status dx_(lp_network *net, lp_layer *l, int n) {
+    bn_state_ *b = l->state;
+    cl_kernel k;
+    bool planes = by_planes_(net, b);
+    LP_TRY(lp_runtime_kernel(net->rt, "batchnorm",
+                             planes ? "lp_bn_backward_dx_planes" : "lp_bn_backward_dx", NULL, &k));
     int total = n * b->channels * b->spatial;
     LP_ARG(k, 0, l->prev->out);
     LP_ARG(k, 1, l->out);
@@ -108,15 +190,26 @@ static lp_status bn_backward_(lp_network *net, lp_layer *l, int n) {
     LP_ARG(k, 11, net->grads);
     LP_ARG(k, 12, b->gamma_off);
     LP_ARG(k, 13, b->beta_off);
-    size_t local = lp_runtime_wgs(net->rt, k, 256);
-    global = (size_t)total;
+    if (planes) return launch_planes_(net, k, b, n, "batchnorm_backward_dx");
+    size_t local = lp_runtime_wgs(net->rt, k, 256), global = (size_t)total;
     return lp_launch(net->rt, k, 1, &global, &local, "batchnorm_backward_dx");
+}
+
+/* Assumes the last forward pass was a training one with the same n (batch statistics). */
+static lp_status bn_backward_(lp_network *net, lp_layer *l, int n) {
+    bn_state_ *b = l->state;
+    if (by_planes_(net, b) && b->psum)
+        LP_TRY(params_by_planes_(net, l, n));
+    else
+        LP_TRY(params_by_groups_(net, l, n));
+    return l->need_dx ? dx_(net, l, n) : LP_OK;
 }
 
 static void bn_destroy_(lp_layer *l) {
     bn_state_ *b = l->state;
     if (b && b->running) clReleaseMemObject(b->running);
     if (b && b->saved) clReleaseMemObject(b->saved);
+    if (b && b->psum) clReleaseMemObject(b->psum);
     free(b);
 }
 
@@ -166,6 +259,11 @@ lp_status lp_layer_init_batchnorm(lp_network *net, lp_layer *l) {
     size_t stat_bytes = 2 * (size_t)b->channels * sizeof(float);
     LP_TRY(lp_buffer_create(net->rt, stat_bytes, "batchnorm running statistics", &b->running));
     LP_TRY(lp_buffer_create_zeroed(net->rt, stat_bytes, "batchnorm batch statistics", &b->saved));
+    /* Lane sums for the by-plane reductions (planes of 16 values or more). */
+    if (b->spatial >= 16)
+        LP_TRY(lp_buffer_create(net->rt,
+                                (size_t)net->max_batch * b->channels * 32 * sizeof(float),
+                                "batchnorm lane sums", &b->psum));
     float *init = malloc(stat_bytes);
     if (!init) return lp_fail(LP_ERR_NO_MEMORY, "out of host memory");
     for (int c = 0; c < b->channels; ++c) {

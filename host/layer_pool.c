@@ -13,7 +13,8 @@ typedef struct {
     cl_mem argmax; /* (max_batch, c, oh, ow) ints, max pooling only */
 } pool_state_;
 
-/* Sets the arguments shared by lp_pool_forward and lp_pool_backward from index 3 on. */
+/* Sets the arguments shared by the pooling kernels from index 3 on; `total` counts values
+ * (one work-item per value) or planes (the by-plane kernels). */
 static void pool_args_(cl_kernel k, const pool_state_ *p, int total) {
     LP_ARG(k, 3, total);
     LP_ARG(k, 4, p->h);
@@ -34,12 +35,19 @@ static lp_status pool_launch_(lp_runtime *rt, cl_kernel k, int total, const char
     return lp_launch(rt, k, 1, &global, &local, label);
 }
 
+/* By plane on CPUs (lp_runtime_plane_kernels): the kernels then take a plane count. */
+static int pool_count_(lp_network *net, const pool_state_ *p, int n, int per_plane) {
+    return lp_runtime_plane_kernels(net->rt) ? n * p->c : n * p->c * per_plane;
+}
+
 static lp_status pool_forward_(lp_network *net, lp_layer *l, int n, bool training) {
     (void)training; /* the argmax is cheap: kept in inference too */
     pool_state_ *p = l->state;
     cl_kernel k;
-    LP_TRY(lp_runtime_kernel(net->rt, "pool", "lp_pool_forward", NULL, &k));
-    int total = n * p->c * p->oh * p->ow;
+    bool planes = lp_runtime_plane_kernels(net->rt);
+    LP_TRY(lp_runtime_kernel(net->rt, "pool", planes ? "lp_pool_forward_planes" : "lp_pool_forward",
+                             NULL, &k));
+    int total = pool_count_(net, p, n, p->oh * p->ow);
     cl_mem argmax = p->argmax ? p->argmax : l->out; /* not read by average pooling */
     LP_ARG(k, 0, l->prev->out);
     LP_ARG(k, 1, l->out);
@@ -53,8 +61,10 @@ static lp_status pool_backward_(lp_network *net, lp_layer *l, int n) {
     if (!l->need_dx) return LP_OK; /* no parameters here or upstream */
     pool_state_ *p = l->state;
     cl_kernel k;
-    LP_TRY(lp_runtime_kernel(net->rt, "pool", "lp_pool_backward", NULL, &k));
-    int total = n * p->c * p->h * p->w;
+    bool planes = lp_runtime_plane_kernels(net->rt);
+    LP_TRY(lp_runtime_kernel(net->rt, "pool",
+                             planes ? "lp_pool_backward_planes" : "lp_pool_backward", NULL, &k));
+    int total = pool_count_(net, p, n, p->h * p->w);
     cl_mem argmax = p->argmax ? p->argmax : l->dout;
     LP_ARG(k, 0, l->dout);
     LP_ARG(k, 1, argmax);

@@ -115,7 +115,7 @@ static lp_status launch_planes_(lp_runtime *rt, cl_kernel k, size_t blocks, size
  * work-item per pixel, whose accesses coalesce. `suits`: the shape gains from it. */
 static bool by_planes_(lp_runtime *rt, lp_conv_form form, bool suits) {
     if (form != LP_CONV_FORM_AUTO) return form == LP_CONV_FORM_PLANES;
-    return suits && (lp_runtime_device(rt)->type & CL_DEVICE_TYPE_CPU) != 0;
+    return suits && lp_runtime_plane_kernels(rt);
 }
 
 /* im2col's planes start a loop per output row and tap: below 8 columns that costs more

@@ -132,6 +132,13 @@ lp_status lp_runtime_kernel(lp_runtime *rt, const char *program, const char *ker
     return LP_OK;
 }
 
+bool lp_runtime_plane_kernels(const lp_runtime *rt) {
+    const char *env = getenv("LAPERM_KERNEL_FORM");
+    if (env && !strcmp(env, "planes")) return true;
+    if (env && !strcmp(env, "pixels")) return false;
+    return (rt->info.type & CL_DEVICE_TYPE_CPU) != 0;
+}
+
 size_t lp_runtime_wgs(lp_runtime *rt, cl_kernel k, size_t preferred) {
     size_t kmax = rt->info.max_work_group_size;
     size_t kernel_max = 0;

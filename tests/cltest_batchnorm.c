@@ -623,6 +623,17 @@ static void test_parsed_network(void) {
     lp_model_free(&spec);
 }
 
+/* Each check by value and by plane (lp_test_each_kernel_form). */
+static void test_train_forward_each_form(void) {
+    lp_test_each_kernel_form(test_train_forward);
+}
+static void test_running_statistics_each_form(void) {
+    lp_test_each_kernel_form(test_running_statistics);
+}
+static void test_backward_each_form(void) {
+    lp_test_each_kernel_form(test_backward);
+}
+
 static void register_suites(void) {
     CU_pSuite su = CU_add_suite("batchnorm", NULL, NULL);
     /* First: under Oclgrind 21.10, buffers used by kernels and then released leave stale
@@ -630,9 +641,9 @@ static void register_suites(void) {
      * value" reports on its kernel-only activation buffers (see cltest_gradcheck.c). */
     CU_add_test(su, "built by lp_network_create", test_network_factory);
     CU_add_test(su, "parsed network: gradients vs finite differences", test_parsed_network);
-    CU_add_test(su, "training forward vs double reference", test_train_forward);
-    CU_add_test(su, "running statistics and inference", test_running_statistics);
-    CU_add_test(su, "backward vs finite differences", test_backward);
+    CU_add_test(su, "training forward vs double reference", test_train_forward_each_form);
+    CU_add_test(su, "running statistics and inference", test_running_statistics_each_form);
+    CU_add_test(su, "backward vs finite differences", test_backward_each_form);
     CU_add_test(su, "no dx without need_dx", test_no_dx);
     CU_add_test(su, "invalid specs and tensors", test_invalid);
 }

@@ -429,17 +429,34 @@ static void test_network_factory(void) {
     lp_network_destroy(net);
 }
 
+/* Each check by value and by plane (lp_test_each_kernel_form). */
+static void test_maxpool_each_form(void) {
+    lp_test_each_kernel_form(test_maxpool);
+}
+static void test_avgpool_each_form(void) {
+    lp_test_each_kernel_form(test_avgpool);
+}
+static void test_maxpool_ties_each_form(void) {
+    lp_test_each_kernel_form(test_maxpool_ties);
+}
+static void test_globalavgpool_each_form(void) {
+    lp_test_each_kernel_form(test_globalavgpool);
+}
+static void test_finite_differences_each_form(void) {
+    lp_test_each_kernel_form(test_finite_differences);
+}
+
 static void register_suites(void) {
     CU_pSuite su = CU_add_suite("pool", NULL, NULL);
     /* First: under Oclgrind 21.10, buffers used by kernels and then released leave stale
      * shadow state behind, and a dense layer built afterwards gets false "uninitialized
      * value" reports on its kernel-only activation buffers (see cltest_gradcheck.c). */
     CU_add_test(su, "built by lp_network_create", test_network_factory);
-    CU_add_test(su, "maxpool vs plain C", test_maxpool);
-    CU_add_test(su, "avgpool vs plain C", test_avgpool);
-    CU_add_test(su, "ties: first maximum in the window", test_maxpool_ties);
-    CU_add_test(su, "globalavgpool vs plain C", test_globalavgpool);
-    CU_add_test(su, "backward vs finite differences", test_finite_differences);
+    CU_add_test(su, "maxpool vs plain C", test_maxpool_each_form);
+    CU_add_test(su, "avgpool vs plain C", test_avgpool_each_form);
+    CU_add_test(su, "ties: first maximum in the window", test_maxpool_ties_each_form);
+    CU_add_test(su, "globalavgpool vs plain C", test_globalavgpool_each_form);
+    CU_add_test(su, "backward vs finite differences", test_finite_differences_each_form);
     CU_add_test(su, "no dx without need_dx", test_no_dx);
     CU_add_test(su, "invalid shapes and windows", test_invalid);
 }

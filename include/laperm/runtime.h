@@ -63,6 +63,13 @@ cl_command_queue *lp_runtime_queue_ptr(lp_runtime *rt);
 lp_status lp_runtime_kernel(lp_runtime *rt, const char *program, const char *kernel_name,
                             const char *extra_options, cl_kernel *out);
 
+/* Whether element-wise kernels should take their by-plane form (one work-item per
+ * (sample, channel) plane, vector loops along it), which CPU devices run several times
+ * faster, rather than one work-item per value, which coalesces on GPUs. Both forms give
+ * the same bits. $LAPERM_KERNEL_FORM=planes|pixels overrides the device rule (tests run
+ * both forms on every device). */
+bool lp_runtime_plane_kernels(const lp_runtime *rt);
+
 /* Work-group size to use for a 1-D kernel that wants `preferred` items:
  * min(preferred, device max, kernel max), rounded down to a power of two. */
 size_t lp_runtime_wgs(lp_runtime *rt, cl_kernel k, size_t preferred);

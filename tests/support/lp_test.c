@@ -199,3 +199,12 @@ void lp_test_fill_const(float *x, size_t n, float v) {
     for (size_t i = 0; i < n; ++i)
         x[i] = v;
 }
+
+void lp_test_each_kernel_form(void (*fn)(void)) {
+    static const char *forms[] = {"pixels", "planes"};
+    for (int i = 0; i < 2; ++i) {
+        setenv("LAPERM_KERNEL_FORM", forms[i], 1);
+        fn();
+    }
+    unsetenv("LAPERM_KERNEL_FORM");
+}

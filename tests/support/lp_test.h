@@ -47,6 +47,10 @@ void lp_test_fill_const(float *x, size_t n, float v);
 
 /* True under Oclgrind (LAPERM_TEST_SIMULATOR=1): tests shrink their largest sizes. */
 bool lp_test_simulator(void);
+/* Runs fn once with each kernel form forced ($LAPERM_KERNEL_FORM = pixels, then planes),
+ * then restores the device's own choice: the by-value and by-plane kernels are both
+ * checked on every device. */
+void lp_test_each_kernel_form(void (*fn)(void));
 
 /* Deterministic test data (splitmix64). */
 uint64_t lp_test_next(uint64_t *state);
