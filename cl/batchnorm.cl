@@ -187,15 +187,6 @@ __kernel void lp_bn_backward_dx_planes(__global const float *x, __global const f
 
 #define LP_BN_LANES 16
 
-/* The pairwise tree over one plane's 16 lane sums (lane l + 8 into l, then 4, 2, 1),
- * spelled out in scalars: Oclgrind 21.10 cannot simulate the vector-halves form. */
-inline float lp_bn_tree16_(__global const float *t) {
-    float b0 = t[0] + t[8], b1 = t[1] + t[9], b2 = t[2] + t[10], b3 = t[3] + t[11];
-    float b4 = t[4] + t[12], b5 = t[5] + t[13], b6 = t[6] + t[14], b7 = t[7] + t[15];
-    float c0 = b0 + b4, c1 = b1 + b5, c2 = b2 + b6, c3 = b3 + b7;
-    return (c0 + c2) + (c1 + c3);
-}
-
 /* psum[(i*channels + ch)*16 + l] = lane sums of x over plane (i, ch), or of (x - mean)^2
  * with the channel mean from saved when squares != 0. Global (channels, n). */
 __kernel void lp_bn_plane_sums(__global const float *x, int n, int channels, int s,
@@ -240,7 +231,7 @@ __kernel void lp_bn_plane_stats(__global const float *psum, int n, int channels,
     if (ch >= channels) return;
     float total = 0.0f;
     for (int i = 0; i < n; ++i)
-        total += lp_bn_tree16_(psum + ((size_t)i * channels + ch) * LP_BN_LANES);
+        total += lp_tree16(psum + ((size_t)i * channels + ch) * LP_BN_LANES);
     int m = n * s;
     if (!squares) {
         saved[ch] = total / (float)m;
@@ -291,8 +282,8 @@ __kernel void lp_bn_plane_params(__global const float *psum, int n, int channels
     float dbeta = 0.0f, dgamma = 0.0f;
     for (int i = 0; i < n; ++i) {
         __global const float *ps = psum + ((size_t)i * channels + ch) * 2 * LP_BN_LANES;
-        dbeta += lp_bn_tree16_(ps);
-        dgamma += lp_bn_tree16_(ps + LP_BN_LANES);
+        dbeta += lp_tree16(ps);
+        dgamma += lp_tree16(ps + LP_BN_LANES);
     }
     grads[gamma_off + ch] = dgamma;
     grads[beta_off + ch] = dbeta;

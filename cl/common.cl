@@ -51,3 +51,14 @@ inline void lp_philox4x32_x8(uint8 *x, uint8 *y, uint8 *z, uint8 *w, uint k0, ui
     *z = c;
     *w = d;
 }
+
+/* The pairwise tree over 16 lane sums t[0..15] (lane l + 8 into l, then + 4, + 2, + 1):
+ * the fixed order in which the conv bias gradient and BatchNorm's by-plane reductions add
+ * a plane's lanes. Spelled out in scalars: Oclgrind 21.10's uninitialised-value plugin
+ * crashes on the vector-halves form. */
+inline float lp_tree16(__global const float *t) {
+    float b0 = t[0] + t[8], b1 = t[1] + t[9], b2 = t[2] + t[10], b3 = t[3] + t[11];
+    float b4 = t[4] + t[12], b5 = t[5] + t[13], b6 = t[6] + t[14], b7 = t[7] + t[15];
+    float c0 = b0 + b4, c1 = b1 + b5, c2 = b2 + b6, c3 = b3 + b7;
+    return (c0 + c2) + (c1 + c3);
+}

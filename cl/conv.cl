@@ -285,21 +285,13 @@ __kernel void lp_conv_grad_rows_planes(__global const float *dy, __global const 
 }
 
 /* grads[bias_off + f] = sum over samples s = 0, 1, ..., n-1 of plane (s, f)'s total, a
- * plane's LANES partial sums added by a fixed pairwise tree: lane l + 8 into lane l, then
- * l + 4, l + 2, l + 1. Spelled out in scalars: Oclgrind 21.10's uninitialised-value plugin
- * crashes on vector halves and loses track of later kernels' memory after a private
- * array. One work-item per channel. */
+ * plane's LANES partial sums added by lp_tree16 (common.cl). One work-item per channel. */
 __kernel void lp_conv_bias_reduce(__global const float *psum, int n, int filters,
                                   __global float *grads, int bias_off) {
     int f = (int)get_global_id(0);
     if (f >= filters) return;
     float total = 0.0f;
-    for (int s = 0; s < n; ++s) {
-        __global const float *t = psum + ((size_t)s * filters + f) * LP_CONV_GRAD_LANES;
-        float b0 = t[0] + t[8], b1 = t[1] + t[9], b2 = t[2] + t[10], b3 = t[3] + t[11];
-        float b4 = t[4] + t[12], b5 = t[5] + t[13], b6 = t[6] + t[14], b7 = t[7] + t[15];
-        float c0 = b0 + b4, c1 = b1 + b5, c2 = b2 + b6, c3 = b3 + b7;
-        total += (c0 + c2) + (c1 + c3);
-    }
+    for (int s = 0; s < n; ++s)
+        total += lp_tree16(psum + ((size_t)s * filters + f) * LP_CONV_GRAD_LANES);
     grads[bias_off + f] = total;
 }

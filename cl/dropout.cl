@@ -52,9 +52,8 @@ __kernel void lp_dropout_forward(__global const float *in, __global float *out,
         LP_DROPOUT_STORE8_(3, w)
         return;
     }
-    /* The last partial block, value by value: its counter drawn again as a scalar (no
-     * private array indexed at run time; Oclgrind 21.10's uninitialised-value plugin
-     * loses track of memory after those). */
+    /* The last partial block (under 32 values per launch), value by value: each value's
+     * counter drawn again as a scalar. */
     for (int i = i0; i < total; ++i) {
         int e = i - i0, j = e / 8;
         uint4 w = lp_philox4x32((uint4)((uint)(blk * 8 + e - j * 8), step, stream, 0u), seed_lo,

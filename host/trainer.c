@@ -74,7 +74,7 @@ static int eval_batch_(const lp_train_config *c, const lp_model_spec *m, const l
     for (int i = 0; i < m->n_layers; ++i)
         per_sample += lp_shape_size(m->layers[i].out) * 2 * sizeof(float);
     /* GPUs evaluate faster in large batches. A CPU does not (each sample's layers already
-     * fill its cores: conv4 evaluates 200 images in the same time at batch 64 as at 273),
+     * fill its cores: conv4 evaluated 200 images in 2.0 s at batch 64, 2.6 s at 273),
      * while the buffers, host memory on a CPU, are allocated and zeroed at start-up:
      * 1 GiB of them took 0.4 s there. */
     bool cpu = (lp_runtime_device(rt)->type & CL_DEVICE_TYPE_CPU) != 0;
