@@ -46,6 +46,13 @@ static lp_status launch_planes_(lp_network *net, cl_kernel k, const bn_state_ *b
     return lp_launch(net->rt, k, 2, global, NULL, label);
 }
 
+/* One work-item per channel (the by-plane reductions' second step). */
+static lp_status launch_channels_(lp_network *net, cl_kernel k, const bn_state_ *b,
+                                  const char *label) {
+    size_t global = (size_t)b->channels;
+    return lp_launch(net->rt, k, 1, &global, NULL, label);
+}
+
 /* Channel statistics by plane: lane sums of x, the means, lane sums of squared
  * deviations, the variances (cl/batchnorm.cl: four short launches, two passes over x). */
 static lp_status stats_by_planes_(lp_network *net, lp_layer *l, int n) {
@@ -71,8 +78,7 @@ static lp_status stats_by_planes_(lp_network *net, lp_layer *l, int n) {
         LP_ARG(k, 6, b->momentum);
         LP_ARG(k, 7, b->saved);
         LP_ARG(k, 8, b->running);
-        size_t global = (size_t)b->channels;
-        LP_TRY(lp_launch(net->rt, k, 1, &global, NULL, "batchnorm_stats"));
+        LP_TRY(launch_channels_(net, k, b, "batchnorm_stats"));
     }
     return LP_OK;
 }
@@ -99,8 +105,7 @@ static lp_status params_by_planes_(lp_network *net, lp_layer *l, int n) {
     LP_ARG(k, 3, net->grads);
     LP_ARG(k, 4, b->gamma_off);
     LP_ARG(k, 5, b->beta_off);
-    size_t global = (size_t)b->channels;
-    return lp_launch(net->rt, k, 1, &global, NULL, "batchnorm_backward_params");
+    return launch_channels_(net, k, b, "batchnorm_backward_params");
 }
 
 static lp_status bn_forward_(lp_network *net, lp_layer *l, int n, bool training) {
