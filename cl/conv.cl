@@ -9,11 +9,6 @@
  * Indices are split as q = i / d, r = i - q * d, never with `/` and `%` together: clang
  * turns that pair into an LLVM `freeze`, which Oclgrind 21.10 cannot interpret. */
 
-/* Partial sums per (sample, channel) plane in lp_conv_grad_rows; fixed (not taken from
- * the device), so the bias gradient has the same bits everywhere. lp_conv_bias_reduce
- * is written for 16. */
-#define LP_CONV_GRAD_LANES 16
-
 /* im2col and col2im come in two forms with the same results, to the bit:
  * - by pixel (for GPUs): one work-item per column of col (im2col) or per input value
  *   (col2im), so that neighbouring work-items touch neighbouring addresses;

@@ -19,63 +19,9 @@
  * and lp_gemm_reduce folds them into the real C; long-K shapes gain parallelism and keep
  * each slice's operands in cache.
  *
- * Tile shape, vector width and work-group size are -D options chosen per device:
- *   GEMM_VW  floats per vector (4, 8 or 16)
- *   GEMM_MR  rows per ap tile; GEMM_NV vectors per row (the tile is MR x VW*NV)
- *   GEMM_DM, GEMM_DN  rows and columns per nt tile (DM*DN vector accumulators)
- *   GEMM_LX  work-items per work-group along dimension 0 (1 on CPUs)
+ * Tile shape, vector width and work-group size: cl/tile.cl (built in before this file).
  * Edges: rows past M are the zero padding of the packed A, columns past N (and nt's rows
  * past M) are clamped for loads (valid memory, results discarded); neither is stored. */
-
-#ifndef GEMM_VW
-#define GEMM_VW 8
-#endif
-#ifndef GEMM_MR
-#define GEMM_MR 6
-#endif
-#ifndef GEMM_NV
-#define GEMM_NV 2
-#endif
-#ifndef GEMM_DM
-#define GEMM_DM 4
-#endif
-#ifndef GEMM_DN
-#define GEMM_DN 4
-#endif
-#ifndef GEMM_LX
-#define GEMM_LX 1
-#endif
-
-#if GEMM_VW == 16
-typedef float16 floatv;
-#define VLOAD_ vload16
-#define VSTORE_ vstore16
-#elif GEMM_VW == 8
-typedef float8 floatv;
-#define VLOAD_ vload8
-#define VSTORE_ vstore8
-#elif GEMM_VW == 4
-typedef float4 floatv;
-#define VLOAD_ vload4
-#define VSTORE_ vstore4
-#else
-#error "GEMM_VW must be 4, 8 or 16"
-#endif
-
-#define GEMM_NR (GEMM_VW * GEMM_NV)
-
-inline float hsum_(floatv x) {
-#if GEMM_VW == 16
-    float8 h8 = x.lo + x.hi;
-    float4 h4 = h8.lo + h8.hi;
-#elif GEMM_VW == 8
-    float4 h4 = x.lo + x.hi;
-#else
-    float4 h4 = x;
-#endif
-    float2 h2 = h4.lo + h4.hi;
-    return h2.x + h2.y;
-}
 
 /* Writes one row segment of a tile: alpha * acc (+ beta * C, only read when beta != 0,
  * since C may hold anything, NaN included, when beta is 0). */
@@ -131,35 +77,9 @@ __kernel __attribute__((reqd_work_group_size(GEMM_LX, 1, 1))) void lp_gemm_ap(
     B += b_off;
     C += c_off + s * c_slice_stride;
     floatv acc[GEMM_MR][GEMM_NV];
-#pragma unroll
-    for (int r = 0; r < GEMM_MR; ++r)
-#pragma unroll
-        for (int v = 0; v < GEMM_NV; ++v)
-            acc[r][v] = (floatv)(0.0f);
+    TILE_ZERO(acc);
     const bool full = j0 + GEMM_NR <= N;
-    for (int k = k0; k < k1; ++k) {
-        const __global float *brow = B + (size_t)k * ldb + j0;
-        floatv b[GEMM_NV];
-        if (full) {
-#pragma unroll
-            for (int v = 0; v < GEMM_NV; ++v)
-                b[v] = VLOAD_(v, brow);
-        } else {
-            float t[GEMM_NR];
-            for (int l = 0; l < GEMM_NR; ++l)
-                t[l] = brow[min(j0 + l, N - 1) - j0];
-#pragma unroll
-            for (int v = 0; v < GEMM_NV; ++v)
-                b[v] = VLOAD_(v, t);
-        }
-#pragma unroll
-        for (int r = 0; r < GEMM_MR; ++r) {
-            const floatv a = (floatv)(apan[(size_t)k * GEMM_MR + r]);
-#pragma unroll
-            for (int v = 0; v < GEMM_NV; ++v)
-                acc[r][v] = fma(a, b[v], acc[r][v]);
-        }
-    }
+    TILE_PRODUCT(acc, apan, k0, k1, B + (size_t)k * ldb + j0, full, N - j0);
 #pragma unroll
     for (int r = 0; r < GEMM_MR; ++r)
         if (i0 + r < M) store_row_(C + (size_t)(i0 + r) * ldc, j0, N, acc[r], alpha, beta);

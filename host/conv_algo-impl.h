@@ -1,7 +1,7 @@
-/* Internal: the decisions of the [conv2d] `auto` algorithm (GEMM or FFT per layer shape),
- * kept on disk so that later runs need not time again. One small text file per device
- * (name, driver, platform) in the program cache's folder, one line per layer shape:
- *   <key> <gemm|fft> <gemm ms> <fft ms>
+/* Internal: the decisions of the [conv2d] `auto` algorithm (GEMM, FFT or direct per layer
+ * shape), kept on disk so that later runs need not time again. One small text file per
+ * device (name, driver, platform) in the program cache's folder, one line per layer shape:
+ *   <key> <gemm|fft|direct> <gemm ms> <fft ms> <direct ms>     (0: that path not timed)
  * Lines that do not parse are ignored with a warning and dropped when the file is next
  * written; the cache never makes a run fail. */
 #ifndef LAPERM_CONV_ALGO_IMPL_H
@@ -10,8 +10,8 @@
 #include "laperm/network.h"
 
 typedef struct {
-    lp_conv_algo algo;      /* LP_CONV_ALGO_GEMM or LP_CONV_ALGO_FFT */
-    double gemm_ms, fft_ms; /* forward + backward as timed */
+    lp_conv_algo algo;                 /* LP_CONV_ALGO_GEMM, _FFT or _DIRECT */
+    double gemm_ms, fft_ms, direct_ms; /* forward + backward as timed; 0: not timed */
 } lp_conv_choice;
 
 typedef void (*lp_note_fn)(void *ctx, bool warning, const char *line);

@@ -1,5 +1,5 @@
 /* The on-disk cache of [conv2d] algorithm decisions (conv_algo-impl.h): a text file of
- * `<key> <gemm|fft> <gemm ms> <fft ms>` lines, read whole and rewritten whole. */
+ * `<key> <algo> <gemm ms> <fft ms> <direct ms>` lines, read whole and rewritten whole. */
 #include "conv_algo-impl.h"
 
 #include <errno.h>
@@ -12,7 +12,7 @@
 
 /* Bump when the line format or what a timing measures changes: old files are then left
  * alone under their old name. */
-#define FORMAT_ "laperm-conv-algo-1"
+#define FORMAT_ "laperm-conv-algo-2"
 /* A file this long is not ours to keep growing: entries past it are not read. */
 #define ENTRIES_MAX_ 4096
 
@@ -48,20 +48,24 @@ bool lp_conv_choice_path(const lp_runtime *rt, char *path, size_t cap) {
     return len > 0 && (size_t)len < cap;
 }
 
-/* One line into e; false when it is not `<key> <gemm|fft> <ms> <ms>` with sane times. */
+/* One line into e; false when it is not `<key> <algo> <ms> <ms> <ms>` with sane times. */
 static bool parse_line_(const char *line, entry_ *e) {
     char algo[8], extra;
-    double g, f;
-    if (sscanf(line, "%127s %7s %lf %lf %c", e->key, algo, &g, &f, &extra) != 4) return false;
-    if (!(g >= 0 && g < 1e9 && f >= 0 && f < 1e9)) return false; /* NaN fails too */
+    double g, f, d;
+    if (sscanf(line, "%127s %7s %lf %lf %lf %c", e->key, algo, &g, &f, &d, &extra) != 5)
+        return false;
+    if (!(g >= 0 && g < 1e9 && f >= 0 && f < 1e9 && d >= 0 && d < 1e9)) return false; /* NaN too */
     if (strcmp(algo, "gemm") == 0)
         e->c.algo = LP_CONV_ALGO_GEMM;
     else if (strcmp(algo, "fft") == 0)
         e->c.algo = LP_CONV_ALGO_FFT;
+    else if (strcmp(algo, "direct") == 0)
+        e->c.algo = LP_CONV_ALGO_DIRECT;
     else
         return false;
     e->c.gemm_ms = g;
     e->c.fft_ms = f;
+    e->c.direct_ms = d;
     return true;
 }
 
@@ -116,12 +120,14 @@ static lp_status table_save_(const char *path, const table_ *t) {
     snprintf(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)getpid());
     FILE *f = fopen(tmp, "wb");
     if (!f) return lp_fail(LP_ERR_IO, "%s: cannot write: %s", tmp, strerror(errno));
-    bool ok =
-        fprintf(f, "# %s: [conv2d] algorithm per layer shape, forward+backward ms\n", FORMAT_) > 0;
+    bool ok = fprintf(f,
+                      "# %s: [conv2d] algorithm per layer shape, forward+backward ms of gemm, "
+                      "fft, direct (0: not timed)\n",
+                      FORMAT_) > 0;
     for (int i = 0; ok && i < t->n; ++i) {
         const lp_conv_choice *c = &t->v[i].c;
-        ok = fprintf(f, "%s %s %.3f %.3f\n", t->v[i].key, lp_conv_algo_name(c->algo), c->gemm_ms,
-                     c->fft_ms) > 0;
+        ok = fprintf(f, "%s %s %.3f %.3f %.3f\n", t->v[i].key, lp_conv_algo_name(c->algo),
+                     c->gemm_ms, c->fft_ms, c->direct_ms) > 0;
     }
     ok = (fclose(f) == 0) && ok;
     /* rename is atomic: a reader sees the old file or the whole new one */
@@ -162,15 +168,18 @@ lp_status lp_conv_choice_write(const char *path, const char *key, const lp_conv_
     entry_ e;
     if (strlen(key) >= sizeof e.key || strpbrk(key, " \t\r\n#") || !*key)
         return lp_fail(LP_ERR_INVALID_ARG, "conv algorithm cache: bad key '%s'", key);
-    if (c->algo != LP_CONV_ALGO_GEMM && c->algo != LP_CONV_ALGO_FFT)
-        return lp_fail(LP_ERR_INVALID_ARG, "conv algorithm cache: only gemm or fft are stored");
+    if (c->algo != LP_CONV_ALGO_GEMM && c->algo != LP_CONV_ALGO_FFT &&
+        c->algo != LP_CONV_ALGO_DIRECT)
+        return lp_fail(LP_ERR_INVALID_ARG,
+                       "conv algorithm cache: only gemm, fft or direct are stored");
     table_ t;
     table_load_(path, &t);
     snprintf(e.key, sizeof e.key, "%s", key);
     e.c = *c;
     /* Negative or NaN times would make the line unreadable: store 0 instead. */
-    if (!(e.c.gemm_ms >= 0 && e.c.gemm_ms < 1e9)) e.c.gemm_ms = 0;
-    if (!(e.c.fft_ms >= 0 && e.c.fft_ms < 1e9)) e.c.fft_ms = 0;
+    double *times[] = {&e.c.gemm_ms, &e.c.fft_ms, &e.c.direct_ms};
+    for (int i = 0; i < 3; ++i)
+        if (!(*times[i] >= 0 && *times[i] < 1e9)) *times[i] = 0;
     lp_status s = table_put_(&t, &e) ? table_save_(path, &t)
                                      : lp_fail(LP_ERR_NO_MEMORY, "out of host memory");
     free(t.v);

@@ -1,10 +1,11 @@
-/* [conv2d] through im2col and one CLBlast GEMM per chunk of samples: the chunk's column
- * matrix col (K, cn*P) holds every sample side by side, so the forward product, the
- * kernel gradient and the column gradient are each a single large GEMM (laperm/ops_conv.h
- * has the layouts). The kernel is (F, cin, kh, kw) = (F, K) row-major, one LaPerm group
- * per filter. A stride-1 layer can instead run through FFTs (laperm/conv_fft.h), as
- * lp_network_options.conv_algo says; `auto` times both once per shape (conv_algo-impl.h
- * keeps the decision). Only the chosen path's buffers stay allocated. */
+/* [conv2d] through im2col and one GEMM per chunk of samples: the chunk's column matrix
+ * col (K, cn*P) holds every sample side by side, so the forward product, the kernel
+ * gradient and the column gradient are each a single large GEMM (laperm/ops_conv.h has
+ * the layouts). The kernel is (F, cin, kh, kw) = (F, K) row-major, one LaPerm group per
+ * filter. A layer can instead run directly from the images (laperm/conv_direct.h) or, at
+ * stride 1, through FFTs (laperm/conv_fft.h), as lp_network_options.conv_algo says;
+ * `auto` times the paths once per shape (conv_algo-impl.h keeps the decision). Only the
+ * chosen path's buffers stay allocated. */
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -12,6 +13,7 @@
 #include <time.h>
 
 #include "conv_algo-impl.h"
+#include "laperm/conv_direct.h"
 #include "laperm/conv_fft.h"
 #include "laperm/ops.h"
 #include "laperm/ops_conv.h"
@@ -32,8 +34,8 @@ typedef struct {
     size_t w_off;
     int b_off; /* -1: no bias */
     bool relu;
-    bool use_fft; /* the path forward and backward take */
-    cl_mem psum;  /* with a bias: LP_CONV_PSUM_BYTES(max_batch, F), its gradient's partial sums */
+    lp_conv_algo path; /* the path forward and backward take: GEMM, FFT or DIRECT */
+    cl_mem psum; /* with a bias: LP_CONV_PSUM_BYTES(max_batch, F), its gradient's partial sums */
     /* GEMM path; NULL buffers when the layer runs FFTs */
     int chunk;       /* samples per chunk: col and rows hold this many */
     cl_mem col;      /* (K, chunk*P); also the column gradient in backward */
@@ -43,6 +45,8 @@ typedef struct {
     lp_conv_fft *fft;
     int fft_chunk; /* samples per lp_conv_fft call */
     int fft_fwd_n; /* > 0: fft holds the spectra of the last forward's whole batch of this many */
+    /* direct path; NULL otherwise */
+    lp_conv_direct *direct;
 } conv_state_;
 
 /* out (n, F, oh, ow) = W . im2col(x) + b, then ReLU; x is prev->out (n, cin, ih, iw). */
@@ -97,8 +101,7 @@ static lp_status fft_forward_(lp_network *net, lp_layer *l, int n) {
     conv_state_ *d = l->state;
     for (int s0 = 0; s0 < n; s0 += d->fft_chunk) {
         int cn = n - s0 < d->fft_chunk ? n - s0 : d->fft_chunk;
-        LP_TRY(lp_conv_fft_forward_at(d->fft, s0, cn, l->prev->out, net->params, d->w_off,
-                                      l->out));
+        LP_TRY(lp_conv_fft_forward_at(d->fft, s0, cn, l->prev->out, net->params, d->w_off, l->out));
     }
     /* The backward pass reuses the spectra of x and W when one call held the whole batch. */
     d->fft_fwd_n = n <= d->fft_chunk ? n : 0;
@@ -113,8 +116,7 @@ static lp_status fft_forward_(lp_network *net, lp_layer *l, int n) {
 static lp_status fft_backward_(lp_network *net, lp_layer *l, int n) {
     conv_state_ *d = l->state;
     int F = d->filters;
-    if (d->relu)
-        LP_TRY(lp_op_relu_backward(net->rt, l->dout, l->out, (int)((size_t)n * F * d->P)));
+    if (d->relu) LP_TRY(lp_op_relu_backward(net->rt, l->dout, l->out, (int)((size_t)n * F * d->P)));
     if (d->b_off >= 0)
         LP_TRY(lp_op_conv_bias_grad(net->rt, l->dout, NULL, false, n, F, (int)d->P, d->psum,
                                     net->grads, d->b_off));
@@ -122,21 +124,53 @@ static lp_status fft_backward_(lp_network *net, lp_layer *l, int n) {
     cl_mem dx = l->need_dx ? l->prev->dout : NULL;
     for (int s0 = 0; s0 < n; s0 += d->fft_chunk) {
         int cn = n - s0 < d->fft_chunk ? n - s0 : d->fft_chunk;
-        LP_TRY(lp_conv_fft_backward_at(d->fft, s0, cn, l->prev->out, l->dout, net->params,
-                                       d->w_off, net->grads, d->w_off, s0 > 0, dx, reuse));
+        LP_TRY(lp_conv_fft_backward_at(d->fft, s0, cn, l->prev->out, l->dout, net->params, d->w_off,
+                                       net->grads, d->w_off, s0 > 0, dx, reuse));
     }
     return LP_OK;
+}
+
+/* Same output as gemm_forward_, from the images (laperm/conv_direct.h). */
+static lp_status direct_forward_(lp_network *net, lp_layer *l, int n) {
+    conv_state_ *d = l->state;
+    return lp_conv_direct_forward(d->direct, n, l->prev->out, net->params, d->w_off, d->b_off,
+                                  d->relu, l->out);
+}
+
+/* Same gradients as gemm_backward_; the bias gradient in the same order, so the same bits. */
+static lp_status direct_backward_(lp_network *net, lp_layer *l, int n) {
+    conv_state_ *d = l->state;
+    if (d->b_off >= 0)
+        LP_TRY(lp_op_conv_bias_grad(net->rt, l->dout, l->out, d->relu, n, d->filters, (int)d->P,
+                                    d->psum, net->grads, d->b_off));
+    return lp_conv_direct_backward(d->direct, n, l->prev->out, l->out, l->dout, d->relu,
+                                   net->params, d->w_off, net->grads, d->w_off,
+                                   l->need_dx ? l->prev->dout : NULL);
 }
 
 static lp_status conv_forward_(lp_network *net, lp_layer *l, int n, bool training) {
     (void)training;
     conv_state_ *d = l->state;
-    return d->use_fft ? fft_forward_(net, l, n) : gemm_forward_(net, l, n);
+    switch (d->path) {
+    case LP_CONV_ALGO_FFT:
+        return fft_forward_(net, l, n);
+    case LP_CONV_ALGO_DIRECT:
+        return direct_forward_(net, l, n);
+    default:
+        return gemm_forward_(net, l, n);
+    }
 }
 
 static lp_status conv_backward_(lp_network *net, lp_layer *l, int n) {
     conv_state_ *d = l->state;
-    return d->use_fft ? fft_backward_(net, l, n) : gemm_backward_(net, l, n);
+    switch (d->path) {
+    case LP_CONV_ALGO_FFT:
+        return fft_backward_(net, l, n);
+    case LP_CONV_ALGO_DIRECT:
+        return direct_backward_(net, l, n);
+    default:
+        return gemm_backward_(net, l, n);
+    }
 }
 
 static void gemm_release_(conv_state_ *d) {
@@ -152,11 +186,17 @@ static void fft_release_(conv_state_ *d) {
     d->fft_fwd_n = 0;
 }
 
+static void direct_release_(conv_state_ *d) {
+    lp_conv_direct_destroy(d->direct);
+    d->direct = NULL;
+}
+
 static void conv_destroy_(lp_layer *l) {
     conv_state_ *d = l->state;
     if (!d) return;
     gemm_release_(d);
     fft_release_(d);
+    direct_release_(d);
     if (d->psum) clReleaseMemObject(d->psum);
     free(d);
 }
@@ -201,10 +241,17 @@ static int tune_batch_(const lp_network *net) {
 
 static lp_conv_fft_shape fft_shape_(const conv_state_ *d, int n) {
     const lp_conv_geom *g = &d->g;
-    return (lp_conv_fft_shape){.n = n, .cin = g->cin, .h = g->ih, .w = g->iw,
-                               .filters = d->filters, .kh = g->kh, .kw = g->kw,
-                               .pad_top = g->pad_top, .pad_left = g->pad_left,
-                               .oh = g->oh, .ow = g->ow};
+    return (lp_conv_fft_shape){.n = n,
+                               .cin = g->cin,
+                               .h = g->ih,
+                               .w = g->iw,
+                               .filters = d->filters,
+                               .kh = g->kh,
+                               .kw = g->kw,
+                               .pad_top = g->pad_top,
+                               .pad_left = g->pad_left,
+                               .oh = g->oh,
+                               .ow = g->ow};
 }
 
 /* Why the FFT path cannot run this layer, or NULL when it can; *chunk: the samples per
@@ -233,6 +280,50 @@ static lp_status fft_setup_(lp_network *net, lp_layer *l, int chunk) {
     return s == LP_OK ? s : lp_fail_context(s, "conv2d layer '%s': ", l->spec->name);
 }
 
+/* Why the direct path cannot run this layer, or NULL when it can: besides the shape, its
+ * buffers (for the largest batch forward, the training batch backward) must fit the same
+ * budget as the GEMM columns. */
+static const char *direct_unfit_(const lp_network *net, const lp_layer *l) {
+    const conv_state_ *d = l->state;
+    const char *why = lp_conv_direct_unfit(&d->g, d->filters);
+    if (why) return why;
+    size_t fixed, per_sample, per_train;
+    lp_conv_direct_bytes(net->rt, &d->g, d->filters, &fixed, &per_sample, &per_train);
+    size_t total =
+        fixed + (size_t)net->max_batch * per_sample + (size_t)tune_batch_(net) * per_train;
+    if (total > col_budget_(lp_runtime_device(net->rt)))
+        return "the direct path's buffers exceed the budget";
+    return NULL;
+}
+
+static lp_status direct_setup_(lp_network *net, lp_layer *l) {
+    conv_state_ *d = l->state;
+    lp_status s =
+        lp_conv_direct_create(net->rt, &d->g, d->filters, net->max_batch, l->need_dx, &d->direct);
+    return s == LP_OK ? s : lp_fail_context(s, "conv2d layer '%s': ", l->spec->name);
+}
+
+/* Allocates path's buffers (fft_chunk: the FFT path's samples per call). */
+static lp_status path_setup_(lp_network *net, lp_layer *l, lp_conv_algo path, int fft_chunk) {
+    conv_state_ *d = l->state;
+    d->path = path;
+    switch (path) {
+    case LP_CONV_ALGO_FFT:
+        return fft_setup_(net, l, fft_chunk);
+    case LP_CONV_ALGO_DIRECT:
+        return direct_setup_(net, l);
+    default:
+        return gemm_setup_(net, l);
+    }
+}
+
+/* Frees the buffers of every path but d->path. */
+static void release_others_(conv_state_ *d) {
+    if (d->path != LP_CONV_ALGO_GEMM) gemm_release_(d);
+    if (d->path != LP_CONV_ALGO_FFT) fft_release_(d);
+    if (d->path != LP_CONV_ALGO_DIRECT) direct_release_(d);
+}
+
 static void note_(const lp_network *net, bool warning, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 3, 4)))
@@ -256,7 +347,7 @@ static void note_choice_(const lp_network *net, const lp_layer *l, const char *w
     if (g->stride_h != 1 || g->stride_w != 1)
         snprintf(stride, sizeof stride, " stride %dx%d", g->stride_h, g->stride_w);
     note_(net, false, "%s %dx%dx%d -> %dx%dx%d, %dx%d%s: %s (%s)", l->spec->name, g->cin, g->ih,
-          g->iw, d->filters, g->oh, g->ow, g->kh, g->kw, stride, d->use_fft ? "fft" : "gemm", why);
+          g->iw, d->filters, g->oh, g->ow, g->kh, g->kw, stride, lp_conv_algo_name(d->path), why);
 }
 
 static double now_ms_(void) {
@@ -288,27 +379,38 @@ static lp_status time_path_(lp_network *net, lp_layer *l, int n, double *ms) {
     return LP_OK;
 }
 
-/* Times both paths (both sets of buffers held meanwhile) and keeps the faster. A failure
- * of the FFT side (memory, clFFT) is not fatal: the layer then runs GEMMs, and *timed is
- * false (nothing to cache). */
-static lp_status tune_(lp_network *net, lp_layer *l, int n, int fft_chunk, lp_conv_choice *c,
-                       bool *timed) {
+/* Times every path the layer can take (the buffers of all of them held meanwhile) and
+ * keeps the fastest. A failure of the FFT or direct side (memory, clFFT) is not fatal:
+ * that path is left out with a warning, and *timed is false (nothing to cache). */
+static lp_status tune_(lp_network *net, lp_layer *l, int n, int fft_chunk, bool try_direct,
+                       lp_conv_choice *c, bool *timed) {
     conv_state_ *d = l->state;
-    d->use_fft = false;
-    LP_TRY(gemm_setup_(net, l));
+    *c = (lp_conv_choice){.algo = LP_CONV_ALGO_GEMM};
+    *timed = true;
+    LP_TRY(path_setup_(net, l, LP_CONV_ALGO_GEMM, 0));
     LP_TRY(time_path_(net, l, n, &c->gemm_ms));
-    c->fft_ms = 0;
-    lp_status s = fft_setup_(net, l, fft_chunk);
-    d->use_fft = s == LP_OK;
-    if (s == LP_OK) s = time_path_(net, l, n, &c->fft_ms);
-    *timed = s == LP_OK;
-    if (!*timed)
-        note_(net, true, "%s: the FFT path failed while timing it, using GEMM: %s", l->spec->name,
-              lp_last_error());
-    c->algo = *timed && c->fft_ms < c->gemm_ms ? LP_CONV_ALGO_FFT : LP_CONV_ALGO_GEMM;
-    d->use_fft = c->algo == LP_CONV_ALGO_FFT;
-    if (d->use_fft) gemm_release_(d);
-    else fft_release_(d);
+    double best = c->gemm_ms;
+    const lp_conv_algo others[] = {LP_CONV_ALGO_FFT, LP_CONV_ALGO_DIRECT};
+    for (int i = 0; i < 2; ++i) {
+        lp_conv_algo a = others[i];
+        if (a == LP_CONV_ALGO_FFT ? fft_chunk <= 0 : !try_direct) continue;
+        double *ms = a == LP_CONV_ALGO_FFT ? &c->fft_ms : &c->direct_ms;
+        lp_status s = path_setup_(net, l, a, fft_chunk);
+        if (s == LP_OK) s = time_path_(net, l, n, ms);
+        if (s != LP_OK) {
+            *timed = false;
+            note_(net, true, "%s: the %s path failed while timing it, leaving it out: %s",
+                  l->spec->name, lp_conv_algo_name(a), lp_last_error());
+            *ms = 0;
+            continue;
+        }
+        if (*ms < best) {
+            best = *ms;
+            c->algo = a;
+        }
+    }
+    d->path = c->algo;
+    release_others_(d);
     return LP_OK;
 }
 
@@ -316,41 +418,56 @@ static lp_status tune_(lp_network *net, lp_layer *l, int n, int fft_chunk, lp_co
 static void choice_key_(const lp_layer *l, int n, char *key, size_t cap) {
     const conv_state_ *d = l->state;
     const lp_conv_geom *g = &d->g;
-    snprintf(key, cap, "n%d:in%dx%dx%d:f%d:k%dx%d:pad%d,%d:out%dx%d:dx%d:bias%d:relu%d", n, g->cin,
-             g->ih, g->iw, d->filters, g->kh, g->kw, g->pad_top, g->pad_left, g->oh, g->ow,
-             l->need_dx, d->b_off >= 0, d->relu);
+    snprintf(key, cap, "n%d:in%dx%dx%d:f%d:k%dx%d:s%dx%d:pad%d,%d:out%dx%d:dx%d:bias%d:relu%d", n,
+             g->cin, g->ih, g->iw, d->filters, g->kh, g->kw, g->stride_h, g->stride_w, g->pad_top,
+             g->pad_left, g->oh, g->ow, l->need_dx, d->b_off >= 0, d->relu);
 }
 
-/* auto: the cached decision for this shape on this device, else a timing (then cached). */
-static lp_status choose_auto_(lp_network *net, lp_layer *l, int fft_chunk) {
+/* "gemm 16.2 ms, direct 11.0 ms" for the paths that were timed. */
+static void times_text_(const lp_conv_choice *c, char *buf, size_t cap) {
+    int len = snprintf(buf, cap, "gemm %.1f ms", c->gemm_ms);
+    if (c->fft_ms > 0 && len > 0 && (size_t)len < cap)
+        len += snprintf(buf + len, cap - (size_t)len, ", fft %.1f ms", c->fft_ms);
+    if (c->direct_ms > 0 && len > 0 && (size_t)len < cap)
+        snprintf(buf + len, cap - (size_t)len, ", direct %.1f ms", c->direct_ms);
+}
+
+/* auto: the cached decision for this shape on this device, else a timing (then cached).
+ * A cached path that cannot be set up now (memory) falls back to GEMM with a warning. */
+static lp_status choose_auto_(lp_network *net, lp_layer *l, int fft_chunk, bool try_direct) {
     conv_state_ *d = l->state;
     int n = tune_batch_(net);
-    char key[LP_CONV_KEY_MAX], path[4608], why[160];
+    char key[LP_CONV_KEY_MAX], path[4608], why[200], times[120];
     choice_key_(l, n, key, sizeof key);
     bool disk = lp_conv_choice_path(net->rt, path, sizeof path);
     lp_conv_choice c;
     if (disk && lp_conv_choice_read(path, key, &c, net->opt.note, net->opt.note_ctx)) {
-        d->use_fft = c.algo == LP_CONV_ALGO_FFT;
-        snprintf(why, sizeof why, "auto, cached: gemm %.1f ms, fft %.1f ms at batch %d", c.gemm_ms,
-                 c.fft_ms, n);
+        bool usable = c.algo == LP_CONV_ALGO_GEMM ||
+                      (c.algo == LP_CONV_ALGO_FFT && fft_chunk > 0) ||
+                      (c.algo == LP_CONV_ALGO_DIRECT && try_direct);
+        d->path = usable ? c.algo : LP_CONV_ALGO_GEMM;
+        times_text_(&c, times, sizeof times);
+        snprintf(why, sizeof why, "auto, cached: %s at batch %d", times, n);
         note_choice_(net, l, why);
-        if (!d->use_fft) return gemm_setup_(net, l);
-        if (fft_setup_(net, l, fft_chunk) == LP_OK) return LP_OK;
+        if (d->path == LP_CONV_ALGO_GEMM) return gemm_setup_(net, l);
+        if (path_setup_(net, l, d->path, fft_chunk) == LP_OK) return LP_OK;
         note_(net, true, "%s: %s; using GEMM", l->spec->name, lp_last_error());
-        d->use_fft = false;
+        d->path = LP_CONV_ALGO_GEMM;
+        release_others_(d);
         return gemm_setup_(net, l);
     }
     bool timed = false;
-    LP_TRY(tune_(net, l, n, fft_chunk, &c, &timed));
-    snprintf(why, sizeof why, "auto, timed: gemm %.1f ms, fft %.1f ms forward+backward at batch %d",
-             c.gemm_ms, c.fft_ms, n);
+    LP_TRY(tune_(net, l, n, fft_chunk, try_direct, &c, &timed));
+    times_text_(&c, times, sizeof times);
+    snprintf(why, sizeof why, "auto, timed: %s forward+backward at batch %d", times, n);
     note_choice_(net, l, why);
     if (disk && timed && lp_conv_choice_write(path, key, &c) != LP_OK)
         note_(net, true, "not caching the conv algorithm decision: %s", lp_last_error());
     return LP_OK;
 }
 
-/* Picks the layer's path as net->opt.conv_algo says and allocates its buffers only. */
+/* Picks the layer's path as net->opt.conv_algo says and allocates its buffers only. A
+ * forced path the layer cannot take falls back to GEMM, and the note says why. */
 static lp_status choose_(lp_network *net, lp_layer *l) {
     conv_state_ *d = l->state;
     lp_conv_algo mode = net->opt.conv_algo;
@@ -358,20 +475,39 @@ static lp_status choose_(lp_network *net, lp_layer *l) {
         return lp_fail(LP_ERR_UNSUPPORTED,
                        "conv2d layer '%s': the FFT convolution (conv algorithm fft) needs clFFT, "
                        "which was not found when laperm was configured (install clFFT's "
-                       "development files and re-run CMake, or choose gemm or auto)",
+                       "development files and re-run CMake, or choose gemm, direct or auto)",
                        l->spec->name);
     int fft_chunk = 0;
-    const char *unfit = mode == LP_CONV_ALGO_GEMM ? "conv algorithm gemm"
-                                                  : fft_unfit_(net, l, &fft_chunk);
-    if (unfit) {
-        d->use_fft = false;
-        note_choice_(net, l, unfit);
+    const char *fft_unfit = NULL, *direct_unfit = NULL;
+    if (mode == LP_CONV_ALGO_FFT || mode == LP_CONV_ALGO_AUTO)
+        fft_unfit = fft_unfit_(net, l, &fft_chunk);
+    if (mode == LP_CONV_ALGO_DIRECT || mode == LP_CONV_ALGO_AUTO)
+        direct_unfit = direct_unfit_(net, l);
+    d->path = LP_CONV_ALGO_GEMM;
+    switch (mode) {
+    case LP_CONV_ALGO_GEMM:
+        note_choice_(net, l, "conv algorithm gemm");
         return gemm_setup_(net, l);
+    case LP_CONV_ALGO_FFT:
+    case LP_CONV_ALGO_DIRECT: {
+        const char *unfit = mode == LP_CONV_ALGO_FFT ? fft_unfit : direct_unfit;
+        if (unfit) {
+            note_choice_(net, l, unfit);
+            return gemm_setup_(net, l);
+        }
+        d->path = mode;
+        note_choice_(net, l,
+                     mode == LP_CONV_ALGO_FFT ? "conv algorithm fft" : "conv algorithm direct");
+        return path_setup_(net, l, mode, fft_chunk);
     }
-    if (mode == LP_CONV_ALGO_AUTO) return choose_auto_(net, l, fft_chunk);
-    d->use_fft = true;
-    note_choice_(net, l, "conv algorithm fft");
-    return fft_setup_(net, l, fft_chunk);
+    default:
+        if (fft_unfit) fft_chunk = 0;
+        if (fft_unfit && direct_unfit) {
+            note_choice_(net, l, fft_unfit);
+            return gemm_setup_(net, l);
+        }
+        return choose_auto_(net, l, fft_chunk, direct_unfit == NULL);
+    }
 }
 
 lp_status lp_layer_init_conv2d(lp_network *net, lp_layer *l) {
@@ -419,6 +555,6 @@ lp_status lp_layer_init_conv2d(lp_network *net, lp_layer *l) {
     LP_TRY(lp_buffer_create(net->rt, bytes, "conv2d gradients", &l->dout));
     if (d->b_off >= 0)
         LP_TRY(lp_buffer_create_zeroed(net->rt, LP_CONV_PSUM_BYTES(net->max_batch, d->filters),
-                                "conv2d bias gradient partial sums", &d->psum));
+                                       "conv2d bias gradient partial sums", &d->psum));
     return choose_(net, l);
 }

@@ -26,6 +26,7 @@ const char *lp_conv_algo_name(lp_conv_algo a) {
     case LP_CONV_ALGO_AUTO: return "auto";
     case LP_CONV_ALGO_GEMM: return "gemm";
     case LP_CONV_ALGO_FFT: return "fft";
+    case LP_CONV_ALGO_DIRECT: return "direct";
     }
     return "?";
 }

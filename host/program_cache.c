@@ -67,6 +67,15 @@ static lp_status source_text_(const char *name, char **out) {
     return lp_fail(LP_ERR_NOT_FOUND, "no kernel source cl/%s.cl was embedded in this build", name);
 }
 
+/* The file built in between common.cl and a program's own, or NULL: the register tile
+ * (cl/tile.cl) for the programs that share it. */
+static const char *prelude_of_(const char *program) {
+    static const char *const tiled[] = {"gemm", "conv_direct"};
+    for (size_t i = 0; i < sizeof tiled / sizeof *tiled; ++i)
+        if (strcmp(program, tiled[i]) == 0) return "tile";
+    return NULL;
+}
+
 /* FNV-1a over several strings, twice with different bases: 128 bits of key. */
 typedef struct {
     uint64_t a, b;
@@ -192,8 +201,7 @@ static lp_status build_from_source_(lp_runtime *rt, const char *program, const c
     return LP_OK;
 }
 
-lp_status lp_program_get_(lp_runtime *rt, const char *program, const char *extra,
-                          cl_program *out) {
+lp_status lp_program_get_(lp_runtime *rt, const char *program, const char *extra, cl_program *out) {
     if (!extra) extra = "";
     for (int i = 0; i < rt->n_programs; ++i) {
         if (strcmp(rt->programs[i].program, program) == 0 &&
@@ -203,19 +211,24 @@ lp_status lp_program_get_(lp_runtime *rt, const char *program, const char *extra
             return LP_OK;
         }
     }
-    char *common = NULL, *body = NULL;
-    LP_TRY(source_text_("common", &common));
-    lp_status s = source_text_(program, &body);
+    char *common = NULL, *prelude = NULL, *body = NULL;
+    const char *prelude_name = prelude_of_(program);
+    lp_status s = source_text_("common", &common);
+    if (s == LP_OK && prelude_name) s = source_text_(prelude_name, &prelude);
+    if (s == LP_OK) s = source_text_(program, &body);
     if (s != LP_OK) {
         free(common);
+        free(prelude);
         return s;
     }
-    size_t n = strlen(common) + strlen(body) + 64;
+    size_t n = strlen(common) + (prelude ? strlen(prelude) : 0) + strlen(body) + 64;
     char *source = malloc(n);
     char options[2048];
     snprintf(options, sizeof options, "%s %s", rt->device_options, extra);
-    if (source) snprintf(source, n, "%s\n#line 1\n%s", common, body);
+    /* #line keeps the build log's line numbers those of the program's own file. */
+    if (source) snprintf(source, n, "%s\n%s\n#line 1\n%s", common, prelude ? prelude : "", body);
     free(common);
+    free(prelude);
     free(body);
     if (!source) return lp_fail(LP_ERR_NO_MEMORY, "out of host memory");
 

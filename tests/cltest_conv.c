@@ -1,7 +1,7 @@
 /* [conv2d] on the device against plain-C loops in double: the forward pass, the kernel,
  * bias and input gradients at odd shapes (strides, paddings, non-square inputs and
  * kernels, batches, several chunks), and all three gradients against central finite
- * differences on a tiny network. */
+ * differences on a tiny network; both through im2col + GEMM and through the direct path. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,6 +40,10 @@ typedef struct {
     int oh, ow, pt, pl;
     size_t K, P, xs, ys; /* window, output pixels, input and output values per sample */
 } dims_;
+
+/* The [conv2d] path the fixtures' networks take: GEMM, or direct for the tests of that
+ * path (layers it cannot take fall back to GEMM). */
+static lp_conv_algo conv_algo_ = LP_CONV_ALGO_GEMM;
 
 static dims_ dims_of_(const case_ *c) {
     dims_ d;
@@ -119,20 +123,6 @@ static void ref_backward_(const case_ *c, const dims_ *d, const float *x, const 
                 }
 }
 
-/* |got - want| <= 1e-6 + 1e-5 * (sum of |terms|): float rounding grows with the terms'
- * magnitudes, not with the (possibly cancelled) result. */
-static bool close_(const float *got, const double *want, const double *mag, size_t n,
-                   const char *what, const char *name) {
-    for (size_t i = 0; i < n; ++i) {
-        double tol = 1e-6 + 1e-5 * mag[i];
-        if (!(fabs(got[i] - want[i]) <= tol)) {
-            printf("\n  %s, %s[%zu of %zu]: got %.9g want %.9g (tol %.3g)\n", name, what, i, n,
-                   got[i], want[i], tol);
-            return false;
-        }
-    }
-    return true;
-}
 
 /* ---- networks ------------------------------------------------------------------------------- */
 
@@ -168,41 +158,9 @@ static lp_layer_spec conv_layer_(const char *name, lp_shape in, lp_shape out, in
     return l;
 }
 
-/* Under Oclgrind 21.10, device buffers released by one network leave stale shadow state
- * behind, and the next network gets false "uninitialized value" reports in its GEMMs
- * (each case is clean on its own). So in the simulator the networks, with their specs,
- * stay alive until the suite ends. */
-#define KEPT_MAX_ 16
-static struct {
-    lp_network *net;
-    lp_model_spec spec;
-} kept_[KEPT_MAX_];
-static int n_kept_;
-
-static int suite_cleanup_(void) {
-    for (int i = 0; i < n_kept_; ++i) {
-        lp_network_destroy(kept_[i].net);
-        lp_model_free(&kept_[i].spec);
-    }
-    n_kept_ = 0;
-    return 0;
-}
-
-/* Destroys net and frees spec, or keeps both for suite_cleanup_; zeroes both. */
-static void release_(lp_network **net, lp_model_spec *spec) {
-    if (*net && lp_test_simulator() && n_kept_ < KEPT_MAX_) {
-        kept_[n_kept_].net = *net;
-        kept_[n_kept_++].spec = *spec;
-        memset(spec, 0, sizeof *spec);
-    } else {
-        lp_network_destroy(*net);
-        lp_model_free(spec);
-    }
-    *net = NULL;
-}
 
 static void fixture_free_(fixture_ *f) {
-    release_(&f->net, &f->spec);
+    lp_test_release_network(&f->net, &f->spec);
     free(f->params);
     free(f->x);
     free(f->dout);
@@ -238,7 +196,8 @@ static bool fixture_init_(fixture_ *f, const case_ *c, uint64_t seed) {
         snprintf(budget, sizeof budget, "%zu", per * c->chunk + per / 2);
         setenv("LAPERM_CONV_COL_BYTES", budget, 1);
     }
-    lp_status s = lp_network_create(lp_test_rt, &f->spec, c->max_batch, &f->net);
+    lp_network_options opt = {.conv_algo = conv_algo_};
+    lp_status s = lp_network_create_opts(lp_test_rt, &f->spec, c->max_batch, &opt, &f->net);
     if (c->chunk) unsetenv("LAPERM_CONV_COL_BYTES");
     if (s != LP_OK) {
         printf("\n  %s: building the network: %s\n", c->name, lp_last_error());
@@ -311,16 +270,18 @@ static void check_case_(const case_ *c, uint64_t seed) {
     ref_forward_(c, d, f.x, w, b, n, z, zabs);
     for (size_t i = 0; c->relu && i < ny; ++i)
         z[i] = fmax(z[i], 0.0);
-    CU_ASSERT(close_(out, z, zabs, ny, "out", c->name));
+    CU_ASSERT(lp_test_close_terms(out, z, zabs, NULL, ny, "out", c->name));
 
     LP_TEST_OK(lp_network_backward(f.net, n));
     LP_TEST_OK(lp_buffer_read(lp_test_rt, lp_network_grads(f.net), 0, f.n_params * 4, grads));
     if (c->pre)
         LP_TEST_OK(lp_buffer_read(lp_test_rt, f.net->layers[f.conv - 1].dout, 0, nx * 4, dx));
     ref_backward_(c, d, f.x, w, out, f.dout, n, rw, rwabs, rb, rbabs, rx, rxabs);
-    CU_ASSERT(close_(grads + f.w_off, rw, rwabs, nw, "dW", c->name));
-    if (c->bias) CU_ASSERT(close_(grads + f.b_off, rb, rbabs, (size_t)c->filters, "db", c->name));
-    if (c->pre) CU_ASSERT(close_(dx, rx, rxabs, nx, "dx", c->name));
+    CU_ASSERT(lp_test_close_terms(grads + f.w_off, rw, rwabs, NULL, nw, "dW", c->name));
+    if (c->bias)
+        CU_ASSERT(lp_test_close_terms(grads + f.b_off, rb, rbabs, NULL, (size_t)c->filters, "db",
+                                      c->name));
+    if (c->pre) CU_ASSERT(lp_test_close_terms(dx, rx, rxabs, NULL, nx, "dx", c->name));
 
     /* Again: same bits (the columns are now recomputed when backward overwrote them). */
     LP_TEST_OK(lp_network_backward(f.net, n));
@@ -499,6 +460,22 @@ static void test_finite_differences(void) {
         check_fd_(&fd[i], 200 + i);
 }
 
+/* The same cases and finite differences through the direct path (laperm/conv_direct.h). */
+static void test_cases_direct(void) {
+    conv_algo_ = LP_CONV_ALGO_DIRECT;
+    test_cases();
+    conv_algo_ = LP_CONV_ALGO_GEMM;
+}
+
+static void test_finite_differences_direct(void) {
+    conv_algo_ = LP_CONV_ALGO_DIRECT;
+    test_finite_differences();
+    static const case_ fd = {
+        "fd 5x5 s2 same relu", 2, 6, 5, 2, 5, 5, 2, 2, S_, true, true, 2, 2, true, 0};
+    check_fd_(&fd, 210);
+    conv_algo_ = LP_CONV_ALGO_GEMM;
+}
+
 /* ---- a parsed model --------------------------------------------------------------------- */
 
 /* Layer `index`'s output against the reference applied to layer `index - 1`'s output,
@@ -526,7 +503,7 @@ static void check_layer_(lp_network *net, int index, const case_ *c, int n) {
     ref_forward_(c, &d, x, p + t[first].offset, b, n, z, zabs);
     for (size_t i = 0; c->relu && i < ny; ++i)
         z[i] = fmax(z[i], 0.0);
-    CU_ASSERT(close_(y, z, zabs, ny, "out", c->name));
+    CU_ASSERT(lp_test_close_terms(y, z, zabs, NULL, ny, "out", c->name));
     free(p);
     free(x);
     free(y);
@@ -576,7 +553,7 @@ static void test_model_text(void) {
     free(p);
     free(x);
     free(dl);
-    release_(&net, &spec);
+    lp_test_release_network(&net, &spec);
 }
 
 /* ---- im2col and col2im directly, in both forms --------------------------------------------- */
@@ -665,7 +642,7 @@ static bool dx_ok_(const layout_case_ *lc, const float *dx, const double *want, 
             printf("\n  %s: dx[%zu] outside the chunk written\n", lc->name, i);
             return false;
         }
-    return close_(dx + a, want + a, mag + a, b - a, "col2im", lc->name);
+    return lp_test_close_terms(dx + a, want + a, mag + a, NULL, b - a, "col2im", lc->name);
 }
 
 /* Both forms against plain C: im2col exactly, col2im within float rounding, and the two
@@ -772,8 +749,8 @@ static void test_bias_order(void) {
     int s0s[2] = {0, 2}, cns[2] = {2, 3};
     for (int form = LP_CONV_FORM_PIXELS; form <= LP_CONV_FORM_PLANES; ++form) {
         for (int c = 0; c < 2; ++c) {
-            LP_TEST_OK(lp_op_conv_nchw_to_rows_form(lp_test_rt, bdy, by, true, s0s[c], cns[c], F,
-                                                    P, brows, bpsum, (lp_conv_form)form));
+            LP_TEST_OK(lp_op_conv_nchw_to_rows_form(lp_test_rt, bdy, by, true, s0s[c], cns[c], F, P,
+                                                    brows, bpsum, (lp_conv_form)form));
             CU_ASSERT_FATAL(lp_test_download(brows, (size_t)F * cns[c] * P * 4, rows));
             size_t bad = 0;
             for (int f = 0; f < F; ++f)
@@ -916,7 +893,7 @@ static void test_arguments(void) {
 }
 
 static void register_suites(void) {
-    CU_pSuite su = CU_add_suite("conv", NULL, suite_cleanup_);
+    CU_pSuite su = CU_add_suite("conv", NULL, lp_test_release_kept);
     CU_add_test(su, "forward, dW, db, dx vs plain C at odd shapes", test_cases);
     CU_add_test(su, "dW, db, dx vs finite differences", test_finite_differences);
     CU_add_test(su, "im2col and col2im by pixel and by plane vs plain C", test_layouts);
@@ -924,6 +901,9 @@ static void register_suites(void) {
     CU_add_test(su, "output size and padding per axis", test_axis);
     CU_add_test(su, "invalid arguments and shapes", test_arguments);
     CU_add_test(su, "rows to NCHW with bias and ReLU, by pixel and by plane", test_rows_to_nchw);
+    CU_add_test(su, "direct path: forward, dW, db, dx vs plain C", test_cases_direct);
+    CU_add_test(su, "direct path: dW, db, dx vs finite differences",
+                test_finite_differences_direct);
     /* Last: run before the parsed model, its buffers leave Oclgrind 21.10's
      * uninitialised-value plugin reporting col2im's freshly zeroed planes as
      * uninitialised (the same test passes on every real device, and when run here last). */

@@ -1,8 +1,9 @@
 /* The [conv2d] algorithm choice (lp_network_options.conv_algo): a network whose
- * convolutions run through FFTs gives the forward output and every gradient of the same
- * network through GEMM, with bias and ReLU, at odd shapes and batches, in one FFT call or
- * several; layers the FFT path cannot do fall back with a note; `auto` times once and then
- * reads its decision from the disk cache, which survives damage with a warning. */
+ * convolutions run through FFTs, or directly from the images, gives the forward output and
+ * every gradient of the same network through GEMM, with bias and ReLU, at odd shapes,
+ * strides and batches (FFT: in one call or several); layers the FFT path cannot do fall
+ * back with a note; `auto` times once and then reads its decision from the disk cache,
+ * which survives damage with a warning. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "conv_algo-impl.h"
+#include "laperm/conv_direct.h"
 #include "laperm/conv_fft.h"
 #include "laperm/network.h"
 #include "lp_test.h"
@@ -64,6 +66,12 @@ static lp_status create_(const case_ *c, const lp_model_spec *spec, lp_conv_algo
     return lp_network_create_opts(lp_test_rt, spec, c->max_batch, &o, net);
 }
 
+/* Destroys the networks built from spec and frees it (in the simulator, later: lp_test.h). */
+static void release_(lp_network *a, lp_network *b, lp_model_spec *spec) {
+    lp_test_release_network(&b, NULL);
+    lp_test_release_network(&a, spec);
+}
+
 /* Uploads params, input and output gradient, runs forward and backward; reads the output
  * and every parameter gradient. */
 static void run_(lp_network *net, int n, const float *params, size_t np, const float *x, size_t nx,
@@ -78,15 +86,16 @@ static void run_(lp_network *net, int n, const float *params, size_t np, const f
 }
 
 /* Within 1e-4 of the value, or 2e-5 of the tensor's largest value: FFT rounding is spread
- * over a whole frame, not tied to one output. */
-static bool close_(const float *fft, const float *gemm, size_t n, const char *what,
-                   const char *name) {
+ * over a whole frame, not tied to one output (the direct path sums in another order than
+ * GEMM, well inside the same margins). */
+static bool close_(const float *other, const float *gemm, size_t n, const char *what,
+                   const char *name, lp_conv_algo algo) {
     float top = 0.0f;
     for (size_t i = 0; i < n; ++i)
         if (fabsf(gemm[i]) > top) top = fabsf(gemm[i]);
     char label[160];
-    snprintf(label, sizeof label, "%s, %s (fft vs gemm)", name, what);
-    return lp_test_close(fft, gemm, n, 1e-6f + 2e-5f * top, 1e-4f, label);
+    snprintf(label, sizeof label, "%s, %s (%s vs gemm)", name, what, lp_conv_algo_name(algo));
+    return lp_test_close(other, gemm, n, 1e-6f + 2e-5f * top, 1e-4f, label);
 }
 
 static float *floats_(size_t n) {
@@ -95,25 +104,26 @@ static float *floats_(size_t n) {
     return p;
 }
 
-/* One case: the same model, parameters and data through GEMM and through FFT. */
-static void check_case_(const case_ *c, uint64_t seed) {
+/* One case: the same model, parameters and data through GEMM and through algo (FFT or
+ * direct), whose notes must say every layer took it. */
+static void check_case_(const case_ *c, uint64_t seed, lp_conv_algo algo) {
     lp_model_spec spec;
     if (!parse_(c, &spec)) {
         CU_FAIL("parse");
         return;
     }
     notes_ gn = {0}, fn = {0};
-    lp_network *gemm = NULL, *fft = NULL;
+    lp_network *gemm = NULL, *other = NULL;
     LP_TEST_OK(create_(c, &spec, LP_CONV_ALGO_GEMM, &gn, &gemm));
-    LP_TEST_OK(create_(c, &spec, LP_CONV_ALGO_FFT, &fn, &fft));
-    if (!gemm || !fft) goto done;
-    /* Both layers are stride 1, so both run FFTs. */
+    LP_TEST_OK(create_(c, &spec, algo, &fn, &other));
+    if (!gemm || !other) goto done;
     CU_ASSERT_EQUAL(fn.lines, 2);
     CU_ASSERT_EQUAL(fn.warnings, 0);
     if (strstr(fn.text, ": gemm")) printf("\n  %s: notes:\n%s", c->name, fn.text);
     CU_ASSERT_PTR_NULL(strstr(fn.text, ": gemm"));
     CU_ASSERT(strstr(gn.text, "pre ") && strstr(gn.text, ": gemm (conv algorithm gemm)"));
     CU_ASSERT_PTR_NULL(strstr(gn.text, ": fft"));
+    CU_ASSERT_PTR_NULL(strstr(gn.text, ": direct"));
 
     size_t np = lp_network_param_count(gemm);
     size_t nx = (size_t)c->max_batch * lp_network_input_features(gemm);
@@ -128,19 +138,21 @@ static void check_case_(const case_ *c, uint64_t seed) {
     for (size_t i = 0; i < ny; ++i)
         g[i] = lp_test_uniform(&rng, -1.0f, 1.0f);
     run_(gemm, c->n, params, np, x, nx, g, ny, gout, ggr);
-    run_(fft, c->n, params, np, x, nx, g, ny, fout, fgr);
-    CU_ASSERT(close_(fout, gout, ny, "output", c->name));
+    run_(other, c->n, params, np, x, nx, g, ny, fout, fgr);
+    CU_ASSERT(close_(fout, gout, ny, "output", c->name, algo));
     int nt = 0;
     const lp_param_tensor *t = lp_network_tensors(gemm, &nt);
     for (int i = 0; i < nt; ++i) {
         char what[96];
         snprintf(what, sizeof what, "layer %d %s gradient", t[i].layer, t[i].name);
-        CU_ASSERT(close_(fgr + t[i].offset, ggr + t[i].offset, t[i].count, what, c->name));
+        CU_ASSERT(close_(fgr + t[i].offset, ggr + t[i].offset, t[i].count, what, c->name, algo));
     }
-    /* A second backward (dout already masked in place) gives the same bits. */
+    /* A second forward and backward gives the same bits. */
     float *fgr2 = floats_(np);
-    LP_TEST_OK(lp_network_backward(fft, c->n));
-    LP_TEST_OK(lp_buffer_read(lp_test_rt, lp_network_grads(fft), 0, np * 4, fgr2));
+    LP_TEST_OK(lp_network_forward(other, c->n, true));
+    LP_TEST_OK(lp_buffer_write(lp_test_rt, lp_network_dlogits(other), 0, ny * 4, g));
+    LP_TEST_OK(lp_network_backward(other, c->n));
+    LP_TEST_OK(lp_buffer_read(lp_test_rt, lp_network_grads(other), 0, np * 4, fgr2));
     CU_ASSERT(memcmp(fgr, fgr2, np * 4) == 0);
     free(fgr2);
     free(params);
@@ -151,9 +163,7 @@ static void check_case_(const case_ *c, uint64_t seed) {
     free(ggr);
     free(fgr);
 done:
-    lp_network_destroy(gemm);
-    lp_network_destroy(fft);
-    lp_model_free(&spec);
+    release_(gemm, other, &spec);
 }
 
 /* name, cin, ih, iw, filters, kernel, padding, stride, bias, activation, n, max_batch,
@@ -169,9 +179,25 @@ static const case_ cases_[] = {
      7, 2},
 };
 
+/* Strides and shapes the FFT path does not take, for the direct path. */
+static const case_ strided_[] = {
+    {"5x5 stride 2 same, bias, relu, batch 3", 3, 9, 8, 4, "5", "same", 2, true, "relu", 3, 3, 0},
+    {"3x3 stride 2 valid, linear, batch 2 of 4", 2, 9, 7, 5, "3", "valid", 2, false, "none", 2, 4,
+     0},
+    {"2x2 stride 3 valid, bias, relu, batch 2", 3, 8, 10, 3, "2", "valid", 3, true, "relu", 2, 2,
+     0},
+};
+
 static void test_fft_matches_gemm(void) {
     for (size_t i = 0; i < sizeof cases_ / sizeof *cases_; ++i)
-        check_case_(&cases_[i], 900 + i);
+        check_case_(&cases_[i], 900 + i, LP_CONV_ALGO_FFT);
+}
+
+static void test_direct_matches_gemm(void) {
+    for (size_t i = 0; i < sizeof cases_ / sizeof *cases_; ++i)
+        check_case_(&cases_[i], 920 + i, LP_CONV_ALGO_DIRECT);
+    for (size_t i = 0; i < sizeof strided_ / sizeof *strided_; ++i)
+        check_case_(&strided_[i], 940 + i, LP_CONV_ALGO_DIRECT);
 }
 
 /* fft on a stride-2 layer: GEMM for that one, with the reason in its note. */
@@ -187,6 +213,31 @@ static void test_fft_falls_back(void) {
     CU_ASSERT_EQUAL(notes.warnings, 0);
     lp_network_destroy(net);
     lp_model_free(&spec);
+}
+
+/* direct when its buffers would exceed the column budget ($LAPERM_CONV_COL_BYTES), which
+ * GEMM fits in chunks: GEMM for that layer, with the reason in its note. */
+static void test_direct_falls_back(void) {
+    const case_ c = {"budget", 2, 7, 7, 3, "3", "same", 1, true, "relu", 50, 50, 0};
+    lp_model_spec spec;
+    CU_ASSERT_FATAL(parse_(&c, &spec));
+    const char *old = getenv("LAPERM_CONV_COL_BYTES");
+    char *saved = old ? strdup(old) : NULL;
+    setenv("LAPERM_CONV_COL_BYTES", "100000", 1);
+    notes_ notes = {0};
+    lp_network *net = NULL;
+    LP_TEST_OK(create_(&c, &spec, LP_CONV_ALGO_DIRECT, &notes, &net));
+    if (!strstr(notes.text, "3x3: gemm (the direct path's buffers exceed the budget)"))
+        printf("\n  notes:\n%s", notes.text);
+    CU_ASSERT_PTR_NOT_NULL(
+        strstr(notes.text, "3x3: gemm (the direct path's buffers exceed the budget)"));
+    CU_ASSERT_EQUAL(notes.warnings, 0);
+    if (saved)
+        setenv("LAPERM_CONV_COL_BYTES", saved, 1);
+    else
+        unsetenv("LAPERM_CONV_COL_BYTES");
+    free(saved);
+    release_(net, NULL, &spec);
 }
 
 /* ---- auto and its cache -------------------------------------------------------------- */
@@ -237,9 +288,16 @@ static void test_cache_round_trip(void) {
     lp_conv_choice c = {0};
     notes_ notes = {0};
     CU_ASSERT_FALSE(lp_conv_choice_read(path, "a", &c, on_note_, &notes)); /* no file */
-    lp_conv_choice a = {LP_CONV_ALGO_GEMM, 1.5, 2.25}, b = {LP_CONV_ALGO_FFT, 30, 20.125};
+    lp_conv_choice a = {LP_CONV_ALGO_GEMM, 1.5, 2.25, 0}, b = {LP_CONV_ALGO_FFT, 30, 20.125, 0};
+    lp_conv_choice dc = {LP_CONV_ALGO_DIRECT, 13.25, 0, 11.5};
     LP_TEST_OK(lp_conv_choice_write(path, "n50:in1x28x28", &a));
     LP_TEST_OK(lp_conv_choice_write(path, "n50:in32x26x26", &b));
+    LP_TEST_OK(lp_conv_choice_write(path, "n50:in32x24x24:s2x2", &dc));
+    CU_ASSERT_TRUE(lp_conv_choice_read(path, "n50:in32x24x24:s2x2", &c, on_note_, &notes));
+    CU_ASSERT_EQUAL(c.algo, LP_CONV_ALGO_DIRECT);
+    CU_ASSERT_DOUBLE_EQUAL(c.gemm_ms, 13.25, 1e-9);
+    CU_ASSERT_DOUBLE_EQUAL(c.fft_ms, 0, 1e-9);
+    CU_ASSERT_DOUBLE_EQUAL(c.direct_ms, 11.5, 1e-9);
     CU_ASSERT_TRUE(lp_conv_choice_read(path, "n50:in1x28x28", &c, on_note_, &notes));
     CU_ASSERT_EQUAL(c.algo, LP_CONV_ALGO_GEMM);
     CU_ASSERT_DOUBLE_EQUAL(c.gemm_ms, 1.5, 1e-9);
@@ -256,7 +314,7 @@ static void test_cache_round_trip(void) {
     CU_ASSERT_EQUAL(notes.warnings, 0);
     /* Keys with white space, and auto, are refused. */
     CU_ASSERT_EQUAL(lp_conv_choice_write(path, "a b", &a), LP_ERR_INVALID_ARG);
-    lp_conv_choice bad = {LP_CONV_ALGO_AUTO, 1, 1};
+    lp_conv_choice bad = {LP_CONV_ALGO_AUTO, 1, 1, 1};
     CU_ASSERT_EQUAL(lp_conv_choice_write(path, "k", &bad), LP_ERR_INVALID_ARG);
     /* A folder that cannot be made is LP_ERR_IO, not a crash. */
     char blocked[700];
@@ -270,15 +328,17 @@ static void test_cache_damaged(void) {
     char text[2048];
     int len = snprintf(text, sizeof text,
                        "# comment\n"
-                       "good gemm 1.0 2.0\n"
-                       "bad cuda 1.0 2.0\n"
+                       "good gemm 1.0 2.0 0\n"
+                       "bad cuda 1.0 2.0 0\n"
                        "short fft\n"
-                       "nan fft nan 1\n"
-                       "extra fft 1 2 3\n"
+                       "old fft 1.0 2.0\n" /* the format before the direct path */
+                       "nan fft nan 1 0\n"
+                       "negative direct 1 0 -2\n"
+                       "extra fft 1 2 3 4\n"
                        "\n");
     memset(text + len, 'x', 700); /* an overlong line */
     len += 700;
-    static const char tail[] = "\n\x01\xff\x00\x7f fft\nlast fft 3 4"; /* no final newline */
+    static const char tail[] = "\n\x01\xff\x00\x7f fft\nlast direct 3 0 4"; /* no final newline */
     memcpy(text + len, tail, sizeof tail - 1);
     len += (int)sizeof tail - 1;
     write_text_(path, text, (size_t)len);
@@ -289,13 +349,16 @@ static void test_cache_damaged(void) {
     CU_ASSERT_EQUAL(notes.warnings, 1);
     CU_ASSERT_PTR_NOT_NULL(strstr(notes.text, "damaged"));
     CU_ASSERT_TRUE(lp_conv_choice_read(path, "last", &c, on_note_, &notes));
-    CU_ASSERT_EQUAL(c.algo, LP_CONV_ALGO_FFT);
+    CU_ASSERT_EQUAL(c.algo, LP_CONV_ALGO_DIRECT);
+    CU_ASSERT_DOUBLE_EQUAL(c.direct_ms, 4, 1e-9);
     CU_ASSERT_FALSE(lp_conv_choice_read(path, "bad", &c, on_note_, &notes));
+    CU_ASSERT_FALSE(lp_conv_choice_read(path, "old", &c, on_note_, &notes));
+    CU_ASSERT_FALSE(lp_conv_choice_read(path, "negative", &c, on_note_, &notes));
     CU_ASSERT_EQUAL(notes.warnings, 1); /* rewritten without the bad lines: warned once */
     /* Binary junk only: nothing found, a warning, and writing works again. */
     write_text_(path, "\x00\x01\x02\xfe\xff", 5);
     CU_ASSERT_FALSE(lp_conv_choice_read(path, "good", &c, NULL, NULL));
-    lp_conv_choice a = {LP_CONV_ALGO_FFT, 2, 1};
+    lp_conv_choice a = {LP_CONV_ALGO_FFT, 2, 1, 0};
     LP_TEST_OK(lp_conv_choice_write(path, "good", &a));
     CU_ASSERT_TRUE(lp_conv_choice_read(path, "good", &c, on_note_, &notes));
     CU_ASSERT_EQUAL(c.algo, LP_CONV_ALGO_FFT);
@@ -349,13 +412,13 @@ static void test_auto(void) {
         lp_network_destroy(net);
     }
     lp_conv_choice ch;
-    CU_ASSERT_TRUE(lp_conv_choice_read(path, "n3:in2x6x5:f2:k1x1:pad0,0:out6x5:dx0:bias1:relu1",
-                                       &ch, NULL, NULL));
+    CU_ASSERT_TRUE(lp_conv_choice_read(
+        path, "n3:in2x6x5:f2:k1x1:s1x1:pad0,0:out6x5:dx0:bias1:relu1", &ch, NULL, NULL));
     env_restore_(&env);
     lp_model_free(&spec);
 }
 
-/* Without clFFT: fft is an error that names clFFT, auto is GEMM. */
+/* Without clFFT: fft is an error that names clFFT, auto never takes it. */
 static void test_without_clfft(void) {
     const case_ c = {"no clFFT", 1, 5, 5, 2, "3", "same", 1, true, "relu", 1, 1, 0};
     lp_model_spec spec;
@@ -374,18 +437,22 @@ static void test_without_clfft(void) {
 }
 
 static void register_suites(void) {
-    CU_pSuite su = CU_add_suite("conv_algo", NULL, NULL);
+    CU_pSuite su = CU_add_suite("conv_algo", NULL, lp_test_release_kept);
     CU_add_test(su, "decision cache: write, read back, replace", test_cache_round_trip);
     CU_add_test(su, "decision cache: damaged lines ignored with one warning", test_cache_damaged);
     CU_add_test(su, "decision cache: path per device, LAPERM_CACHE=off", test_cache_path);
+    CU_add_test(su, "direct vs gemm network: output and gradients, strides, bias, ReLU",
+                test_direct_matches_gemm);
+    CU_add_test(su, "direct falls back to gemm past the memory budget, with a note",
+                test_direct_falls_back);
     if (!lp_conv_fft_available()) {
-        CU_add_test(su, "without clFFT: fft is an error, auto is gemm", test_without_clfft);
+        CU_add_test(su, "without clFFT: fft is an error, auto is not fft", test_without_clfft);
         return;
     }
     if (lp_test_simulator()) {
         /* clFFT's generated kernels cannot run under Oclgrind 21.10 (see cltest_conv_fft). */
-        printf("\n  conv_algo: the FFT path cannot run under Oclgrind 21.10; only the cache is"
-               " tested in the simulator\n");
+        printf("\n  conv_algo: the FFT path cannot run under Oclgrind 21.10; it is not tested"
+               " in the simulator\n");
         return;
     }
     CU_add_test(su, "fft vs gemm network: output and gradients, bias, ReLU, odd shapes",

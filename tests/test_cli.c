@@ -49,7 +49,7 @@ static void test_usage_errors(void) {
     expect_("train --model models/logreg.ini --optimizer rmsprop", 2,
             "laperm train: --optimizer: expected one of laperm, adam, sgd; got 'rmsprop'");
     expect_("train --model models/logreg.ini --conv-algo bogus", 2,
-            "laperm train: --conv-algo: expected one of auto, gemm, fft; got 'bogus'");
+            "laperm train: --conv-algo: expected one of auto, gemm, fft, direct; got 'bogus'");
     expect_("train --model models/logreg.ini --gemm cublas", 2,
             "laperm train: --gemm: expected one of auto, clblast, tiled; got 'cublas'");
     expect_("train --model models/logreg.ini --lr-steps 10:x", 2,

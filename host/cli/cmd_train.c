@@ -53,7 +53,8 @@ static const option_doc_ options_[] = {
     {"--train-subset", "N", "0", "use the first N training images (0: all)"},
     {"--test-subset", "N", "0", "use the first N test images (0: all)"},
     {"--conv-algo", "NAME", "auto",
-     "auto | gemm | fft: [conv2d] by im2col+GEMM, by FFTs (stride 1), or per layer the faster"},
+     "auto | gemm | fft | direct: [conv2d] by im2col+GEMM, by FFTs (stride 1), from the "
+     "images, or per layer the fastest"},
     {"--gemm", "MODE", "$LAPERM_GEMM or auto",
      "auto | clblast | tiled: matrix products by CLBlast, laperm's kernels, or per shape the faster"},
     {"--progress", "MODE", "auto", "auto | bar | plain | none"},
@@ -108,7 +109,7 @@ static int parse_(int argc, char **argv, train_args_ *a) {
     static const char *const norms[] = {"none", "per-channel", "per-pixel-mean", NULL};
     static const char *const modes[] = {"auto", "bar", "plain", "none", NULL};
     /* in lp_conv_algo's order */
-    static const char *const conv_algos[] = {"auto", "gemm", "fft", NULL};
+    static const char *const conv_algos[] = {"auto", "gemm", "fft", "direct", NULL};
     const char *C = "train";
     lp_train_config *c = &a->cfg;
     double lr_decay = 1.0;

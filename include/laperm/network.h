@@ -12,12 +12,18 @@
 
 typedef struct lp_network lp_network;
 
-/* How [conv2d] layers compute: im2col + GEMM, FFTs (stride 1 only, needs clFFT), or per
- * layer whichever a timing of both at the training batch finds faster (the decision is
- * cached on disk per device and shape, next to the program cache). */
-typedef enum { LP_CONV_ALGO_AUTO, LP_CONV_ALGO_GEMM, LP_CONV_ALGO_FFT } lp_conv_algo;
+/* How [conv2d] layers compute: im2col + GEMM, FFTs (stride 1 only, needs clFFT), directly
+ * from the images (laperm/conv_direct.h), or per layer whichever a timing of those at the
+ * training batch finds fastest (the decision is cached on disk per device and shape, next
+ * to the program cache). */
+typedef enum {
+    LP_CONV_ALGO_AUTO,
+    LP_CONV_ALGO_GEMM,
+    LP_CONV_ALGO_FFT,
+    LP_CONV_ALGO_DIRECT
+} lp_conv_algo;
 
-/* "auto", "gemm", "fft". */
+/* "auto", "gemm", "fft", "direct". */
 const char *lp_conv_algo_name(lp_conv_algo a);
 
 typedef struct {

@@ -208,3 +208,17 @@ void lp_test_each_kernel_form(void (*fn)(void)) {
     }
     unsetenv("LAPERM_KERNEL_FORM");
 }
+
+bool lp_test_close_terms(const float *got, const double *want, const double *mag, const bool *skip,
+                         size_t n, const char *what, const char *name) {
+    for (size_t i = 0; i < n; ++i) {
+        if (skip && skip[i]) continue;
+        double tol = 1e-6 + 1e-5 * mag[i];
+        if (!(fabs(got[i] - want[i]) <= tol)) {
+            printf("\n  %s, %s[%zu of %zu]: got %.9g want %.9g (tol %.3g)\n", name, what, i, n,
+                   got[i], want[i], tol);
+            return false;
+        }
+    }
+    return true;
+}

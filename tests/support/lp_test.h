@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "laperm/model.h"
 #include "laperm/runtime.h"
 
 /* Host-only program: `register_suites` adds suites with CU_add_suite/CU_add_test.
@@ -52,6 +53,17 @@ bool lp_test_simulator(void);
  * checked on every device. */
 void lp_test_each_kernel_form(void (*fn)(void));
 
+/* Under Oclgrind 21.10, device buffers made where released ones were get stale shadow
+ * state and false "uninitialized value" reports (each case is clean on its own). So in
+ * the simulator these keep what they are given alive until lp_test_release_kept (call it
+ * from the suite's cleanup); elsewhere they release it at once. Both zero what they take. */
+void lp_test_release_network(struct lp_network **net, lp_model_spec *spec);
+void lp_test_release_buffer(cl_mem *buffer);
+/* Any other object: destroy(object) now, or in lp_test_release_kept. */
+void lp_test_release_with(void (*destroy)(void *), void *object);
+/* Releases everything kept; returns 0 (a CUnit suite cleanup). */
+int lp_test_release_kept(void);
+
 /* Deterministic test data (splitmix64). */
 uint64_t lp_test_next(uint64_t *state);
 float lp_test_uniform(uint64_t *state, float lo, float hi);
@@ -59,6 +71,13 @@ float lp_test_uniform(uint64_t *state, float lo, float hi);
 /* |got - want| <= atol + rtol * |want| everywhere; prints the first mismatch. */
 bool lp_test_close(const float *got, const float *want, size_t n, float atol, float rtol,
                    const char *what);
+
+/* |got - want| <= 1e-6 + 1e-5 * mag everywhere but where skip (may be NULL) is set, mag
+ * being each value's sum of |terms|: float rounding of any summation order grows with the
+ * terms' magnitudes, not with the (possibly cancelled) result, and an index or tap off by
+ * one misses by whole terms. Prints the first mismatch with what and name. */
+bool lp_test_close_terms(const float *got, const double *want, const double *mag, const bool *skip,
+                         size_t n, const char *what, const char *name);
 
 /* Path helpers: $LAPERM_SOURCE_DIR/<rel>, and the MNIST folder ($LAPERM_DATA_DIR, else
  * <source>/data/mnist). Returned strings are static buffers. */

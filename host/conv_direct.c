@@ -1,0 +1,538 @@
+/* The direct [conv2d] path (laperm/conv_direct.h): layout constants, buffers and launches
+ * of cl/conv_direct.cl, whose header explains the layouts (phases, grid, z planes). */
+#include "laperm/conv_direct.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "laperm/ops.h"
+
+struct lp_conv_direct {
+    lp_runtime *rt;
+    lp_conv_geom g;
+    int filters, max_batch;
+    bool with_dx;
+    bool split; /* stride or padding: the input is split into phases first */
+    lp_gemm_variant v;
+    char opts[160];
+    char *dw_opts;   /* opts plus the kernel gradient's constant tap offsets */
+    int U, V;        /* phase planes */
+    int ta, tb;      /* taps per phase along each axis: ceil(kh/sh), ceil(kw/sw) */
+    int nc;          /* phase channels: C*sh*sw */
+    int qn;          /* valid grid pixels of an output plane: (oh-1)*V + ow */
+    int lead, zlen;  /* z planes: zeros before the gradient, floats per plane */
+    int fp;          /* zt's floats per pixel: filters rounded up to a tile's NR */
+    cl_mem taps;     /* the forward product's tap offsets (K ints) */
+    cl_mem *taps_dx; /* the input gradient's, per phase (F * the phase's taps ints) */
+    cl_mem packed;   /* the packed kernel: forward, or the input gradient's */
+    /* Grown to the largest batch that needs them, so an evaluation batch far above the
+     * training batch costs only the buffers the forward pass uses. */
+    cl_mem xs;    /* the split input (split only) */
+    int xs_cap;   /* samples xs holds */
+    int xs_n;     /* > 0: xs holds the last forward's split of this many samples */
+    cl_mem zt, z; /* backward: zt always, z with_dx */
+    int back_cap; /* samples those hold */
+};
+
+static size_t round_up_(size_t x, size_t m) {
+    return (x + m - 1) / m * m;
+}
+
+static int ceil_div_(int a, int b) {
+    return (a + b - 1) / b;
+}
+
+/* Sizes of the layouts for geometry g and tile v; false when a sample's planes do not fit
+ * the kernels' int offsets. */
+typedef struct {
+    int U, V, ta, tb, nc, qn, lead, fp;
+    size_t zlen;
+} layout_;
+
+static bool layout_make_(const lp_conv_geom *g, int filters, const lp_gemm_variant *v, layout_ *o) {
+    size_t nr = (size_t)v->vw * (size_t)v->nv;
+    o->ta = ceil_div_(g->kh, g->stride_h);
+    o->tb = ceil_div_(g->kw, g->stride_w);
+    o->U = g->oh + o->ta - 1;
+    o->V = g->ow + o->tb - 1;
+    o->nc = g->cin * g->stride_h * g->stride_w;
+    o->qn = (g->oh - 1) * o->V + g->ow;
+    o->lead = (o->ta - 1) * o->V + (o->tb - 1);
+    size_t plane = (size_t)o->U * (size_t)o->V;
+    /* The input gradient's tiles read up to lead + plane rounded up to a tile. */
+    o->zlen = (size_t)o->lead + round_up_(plane, nr);
+    o->fp = (int)round_up_((size_t)filters, nr);
+    double biggest = (double)filters * (double)o->zlen;
+    double xs = (double)o->nc * (double)plane, zt = (double)o->qn * (double)o->fp;
+    if (xs > biggest) biggest = xs;
+    if (zt > biggest) biggest = zt;
+    return biggest < (double)INT_MAX && (double)g->cin * g->ih * g->iw < (double)INT_MAX;
+}
+
+const char *lp_conv_direct_unfit(const lp_conv_geom *g, int filters) {
+    layout_ l;
+    lp_gemm_variant v = {.vw = 16, .nv = 2, .mr = 16};
+    return layout_make_(g, filters, &v, &l) ? NULL : "planes too large for the direct path";
+}
+
+/* The tile for this shape: the device's, but on CPUs with one vector per tile row (and
+ * twice the rows, the same accumulators) when that pads the pixels less (Conv7's 8x8
+ * outputs use 80 of 96 lanes instead of 64 of 96 at two vectors), or when a plane has
+ * fewer pixels than a two-vector tile (whose lanes would then be loaded one by one). */
+static lp_gemm_variant variant_(lp_runtime *rt, const lp_conv_geom *g) {
+    lp_gemm_variant v = lp_gemm_default_tiled(rt);
+    if (v.lx != 1 || v.nv != 2) return v;
+    int V = g->ow + ceil_div_(g->kw, g->stride_w) - 1;
+    size_t qn = (size_t)(g->oh - 1) * V + g->ow;
+    if (qn < 2 * (size_t)v.vw || round_up_(qn, 2 * (size_t)v.vw) > round_up_(qn, (size_t)v.vw)) {
+        v.nv = 1;
+        v.mr *= 2;
+    }
+    return v;
+}
+
+static size_t packed_floats_(const lp_conv_geom *g, int filters, const lp_gemm_variant *v,
+                             const layout_ *l) {
+    size_t fwd = round_up_((size_t)filters, (size_t)v->mr) * lp_conv_geom_k(g);
+    size_t dx = round_up_((size_t)g->cin, (size_t)v->mr) * (size_t)filters * l->ta * l->tb;
+    return fwd > dx ? fwd : dx;
+}
+
+void lp_conv_direct_bytes(lp_runtime *rt, const lp_conv_geom *g, int filters, size_t *fixed,
+                          size_t *per_sample, size_t *per_train_sample) {
+    lp_gemm_variant v = variant_(rt, g);
+    layout_ l;
+    layout_make_(g, filters, &v, &l);
+    size_t taps = lp_conv_geom_k(g) + (size_t)filters * l.ta * l.tb;
+    bool split = g->stride_h != 1 || g->stride_w != 1 || g->pad_top || g->pad_left;
+    size_t plane = (size_t)l.U * l.V;
+    *fixed = (taps + packed_floats_(g, filters, &v, &l)) * 4;
+    *per_sample = split ? (size_t)l.nc * plane * 4 : 0;
+    *per_train_sample = ((size_t)l.qn * l.fp + (size_t)filters * l.zlen) * 4;
+}
+
+static void release_(cl_mem *m) {
+    if (*m) clReleaseMemObject(*m);
+    *m = NULL;
+}
+
+void lp_conv_direct_destroy(lp_conv_direct *d) {
+    if (!d) return;
+    release_(&d->taps);
+    if (d->taps_dx)
+        for (int p = 0; p < d->g.stride_h * d->g.stride_w; ++p)
+            release_(&d->taps_dx[p]);
+    free(d->taps_dx);
+    release_(&d->packed);
+    free(d->dw_opts);
+    release_(&d->xs);
+    release_(&d->zt);
+    release_(&d->z);
+    free(d);
+}
+
+static lp_status upload_ints_(lp_runtime *rt, const int *v, size_t n, const char *what,
+                              cl_mem *out) {
+    LP_TRY(lp_buffer_create(rt, n * sizeof *v, what, out));
+    return lp_buffer_write(rt, *out, 0, n * sizeof *v, v);
+}
+
+/* Taps of phase (ph, pw) along each axis: a*sh + ph < kh, b*sw + pw < kw. */
+static int phase_taps_(int k, int stride, int phase) {
+    return phase < k ? ceil_div_(k - phase, stride) : 0;
+}
+
+/* The tap offsets: forward (c, i, j) -> its phase plane and position in xs; the input
+ * gradient of each phase, (f, a, b) -> f*zlen + lead - a*V - b into z (the window read
+ * from its far end). */
+static lp_status upload_taps_(lp_conv_direct *d) {
+    const lp_conv_geom *g = &d->g;
+    size_t K = lp_conv_geom_k(g), kdx = (size_t)d->filters * d->ta * d->tb;
+    int *t = malloc((K > kdx ? K : kdx) * sizeof *t);
+    d->taps_dx = calloc((size_t)g->stride_h * g->stride_w, sizeof *d->taps_dx);
+    if (!t || !d->taps_dx) {
+        free(t);
+        return lp_fail(LP_ERR_NO_MEMORY, "out of host memory");
+    }
+    size_t at = 0, plane = (size_t)d->U * d->V;
+    for (int c = 0; c < g->cin; ++c)
+        for (int i = 0; i < g->kh; ++i)
+            for (int j = 0; j < g->kw; ++j) {
+                int phase = (i % g->stride_h) * g->stride_w + j % g->stride_w;
+                size_t pc = (size_t)phase * g->cin + c;
+                t[at++] = (int)(pc * plane + (size_t)(i / g->stride_h) * d->V + j / g->stride_w);
+            }
+    lp_status s = upload_ints_(d->rt, t, K, "conv2d direct taps", &d->taps);
+    for (int ph = 0; s == LP_OK && ph < g->stride_h; ++ph)
+        for (int pw = 0; s == LP_OK && pw < g->stride_w; ++pw) {
+            int ta = phase_taps_(g->kh, g->stride_h, ph), tb = phase_taps_(g->kw, g->stride_w, pw);
+            at = 0;
+            for (int f = 0; f < d->filters; ++f)
+                for (int a = 0; a < ta; ++a)
+                    for (int b = 0; b < tb; ++b)
+                        t[at++] = f * d->zlen + d->lead - a * d->V - b;
+            s = upload_ints_(d->rt, t, at, "conv2d direct taps",
+                             &d->taps_dx[ph * g->stride_w + pw]);
+        }
+    free(t);
+    return s;
+}
+
+/* The kernel gradient's build options: d->opts, its tap offsets from a channel's first
+ * plane (cl/conv_direct.cl) and its rows per pass, as many taps as fit the registers
+ * beside the tile's vectors (about 24 accumulators), in equal passes. */
+static lp_status dw_options_(lp_conv_direct *d) {
+    const lp_conv_geom *g = &d->g;
+    int taps = g->kh * g->kw, most = 24 / d->v.nv;
+    int passes = ceil_div_(taps, most), rows = ceil_div_(taps, passes);
+    size_t cap = strlen(d->opts) + 64 + (size_t)taps * 12;
+    d->dw_opts = malloc(cap);
+    if (!d->dw_opts) return lp_fail(LP_ERR_NO_MEMORY, "out of host memory");
+    size_t plane = (size_t)d->U * d->V;
+    int len = snprintf(d->dw_opts, cap, "%s -DDW_TAPS=%d -DDW_ROWS=%d -DDW_OFFSETS=", d->opts, taps,
+                       rows);
+    for (int i = 0; i < g->kh; ++i)
+        for (int j = 0; j < g->kw; ++j) {
+            size_t phase = (size_t)(i % g->stride_h) * g->stride_w + j % g->stride_w;
+            size_t off =
+                phase * g->cin * plane + (size_t)(i / g->stride_h) * d->V + j / g->stride_w;
+            len += snprintf(d->dw_opts + len, cap - (size_t)len, "%s%zu", i + j ? "," : "", off);
+        }
+    return LP_OK;
+}
+
+lp_status lp_conv_direct_create(lp_runtime *rt, const lp_conv_geom *g, int filters, int max_batch,
+                                bool with_dx, lp_conv_direct **out) {
+    *out = NULL;
+    if (filters <= 0 || max_batch <= 0)
+        return lp_fail(LP_ERR_INVALID_ARG, "conv2d direct: %d filters, batch %d", filters,
+                       max_batch);
+    lp_gemm_variant var = variant_(rt, g);
+    layout_ l;
+    if (!layout_make_(g, filters, &var, &l))
+        return lp_fail(LP_ERR_UNSUPPORTED, "conv2d direct: planes too large");
+    lp_conv_direct *d = calloc(1, sizeof *d);
+    if (!d) return lp_fail(LP_ERR_NO_MEMORY, "out of host memory");
+    d->rt = rt;
+    d->g = *g;
+    d->filters = filters;
+    d->max_batch = max_batch;
+    d->with_dx = with_dx;
+    d->split = g->stride_h != 1 || g->stride_w != 1 || g->pad_top || g->pad_left;
+    d->v = var;
+    d->U = l.U;
+    d->V = l.V;
+    d->ta = l.ta;
+    d->tb = l.tb;
+    d->nc = l.nc;
+    d->qn = l.qn;
+    d->lead = l.lead;
+    d->zlen = (int)l.zlen;
+    d->fp = l.fp;
+    snprintf(d->opts, sizeof d->opts, "-DGEMM_VW=%d -DGEMM_MR=%d -DGEMM_NV=%d -DGEMM_LX=%d", var.vw,
+             var.mr, var.nv, var.lx);
+    lp_status s = dw_options_(d);
+    if (s == LP_OK) s = upload_taps_(d);
+    if (s == LP_OK)
+        s = lp_buffer_create(rt, packed_floats_(g, filters, &var, &l) * 4, "conv2d direct kernel",
+                             &d->packed);
+    if (s != LP_OK) {
+        lp_conv_direct_destroy(d);
+        return s;
+    }
+    *out = d;
+    return LP_OK;
+}
+
+static lp_status kernel_(lp_conv_direct *d, const char *name, cl_kernel *k) {
+    return lp_runtime_kernel(d->rt, "conv_direct", name, d->opts, k);
+}
+
+/* Global (d0, n) of a layout kernel (a work-item per plane or row of a sample): the runtime
+ * picks the work-group size. */
+static lp_status launch_planes_(lp_conv_direct *d, cl_kernel k, size_t d0, int n,
+                                const char *label) {
+    size_t global[2] = {d0, (size_t)n};
+    return lp_launch(d->rt, k, 2, global, NULL, label);
+}
+
+/* xs from x for n samples (split layers). */
+static lp_status split_(lp_conv_direct *d, int n, cl_mem x) {
+    const lp_conv_geom *g = &d->g;
+    if (n > d->xs_cap) {
+        /* The new buffer before the old one goes: Oclgrind 21.10 reports reads of a buffer
+         * made at a just-released address as uninitialised, even after a kernel wrote it. */
+        cl_mem grown;
+        LP_TRY(lp_buffer_create(d->rt, (size_t)n * d->nc * d->U * d->V * 4, "conv2d direct phases",
+                                &grown));
+        release_(&d->xs);
+        d->xs = grown;
+        d->xs_cap = n;
+    }
+    cl_kernel k;
+    LP_TRY(kernel_(d, "lp_conv_direct_split", &k));
+    int a = 0;
+    LP_ARG(k, a++, x);
+    LP_ARG(k, a++, n);
+    LP_ARG(k, a++, g->cin);
+    LP_ARG(k, a++, g->ih);
+    LP_ARG(k, a++, g->iw);
+    LP_ARG(k, a++, g->stride_h);
+    LP_ARG(k, a++, g->stride_w);
+    LP_ARG(k, a++, g->pad_top);
+    LP_ARG(k, a++, g->pad_left);
+    LP_ARG(k, a++, d->U);
+    LP_ARG(k, a++, d->V);
+    LP_ARG(k, a++, d->xs);
+    return launch_planes_(d, k, (size_t)d->nc, n, "conv_direct_split");
+}
+
+/* The arguments of one lp_conv_direct launch (cl/conv_direct.cl). */
+typedef struct {
+    int M, K;
+    cl_mem src;
+    size_t src_sample;
+    int qn, qsafe, gw;
+    cl_int8 place; /* (u_lo, u_hi, v_lo, v_hi, ys, y0, xs, x0), see the kernel */
+    int out_w;
+    cl_mem out;
+    size_t out_sample;
+    int out_plane;
+    cl_mem params;
+    int bias_off, relu;
+    const char *label;
+} product_;
+
+static lp_status product_run_(lp_conv_direct *d, int n, const product_ *p, cl_mem taps) {
+    cl_kernel k;
+    LP_TRY(kernel_(d, "lp_conv_direct", &k));
+    /* Row tiles per work-item: on CPUs (one work-item per group) every tile, so that the
+     * pixels' data is read from memory once and a work-item's fixed cost paid once. */
+    int tiles = ceil_div_(p->M, d->v.mr), mt = d->v.lx == 1 ? tiles : 1;
+    cl_ulong a_stride = (cl_ulong)p->K * (cl_ulong)d->v.mr, src_sample = p->src_sample,
+             out_sample = p->out_sample;
+    int a = 0;
+    LP_ARG(k, a++, p->M);
+    LP_ARG(k, a++, p->K);
+    LP_ARG(k, a++, mt);
+    LP_ARG(k, a++, d->packed);
+    LP_ARG(k, a++, a_stride);
+    LP_ARG(k, a++, taps);
+    LP_ARG(k, a++, p->src);
+    LP_ARG(k, a++, src_sample);
+    LP_ARG(k, a++, p->qn);
+    LP_ARG(k, a++, p->qsafe);
+    LP_ARG(k, a++, p->gw);
+    LP_ARG(k, a++, p->place);
+    LP_ARG(k, a++, p->out_w);
+    LP_ARG(k, a++, p->out);
+    LP_ARG(k, a++, out_sample);
+    LP_ARG(k, a++, p->out_plane);
+    LP_ARG(k, a++, p->params);
+    LP_ARG(k, a++, p->bias_off);
+    LP_ARG(k, a++, p->relu);
+    size_t nr = (size_t)d->v.vw * (size_t)d->v.nv;
+    size_t first = (size_t)p->place.s[0] * (size_t)p->gw; /* tiles start at row u_lo */
+    size_t global[3] = {(size_t)ceil_div_(tiles, mt), ((size_t)p->qn - first + nr - 1) / nr,
+                        (size_t)n};
+    size_t local[3] = {(size_t)d->v.lx, 1, 1};
+    return lp_launch(d->rt, k, 3, global, local, p->label);
+}
+
+static lp_status check_batch_(const lp_conv_direct *d, int n) {
+    if (n < 0 || n > d->max_batch)
+        return lp_fail(LP_ERR_INVALID_ARG, "conv2d direct: batch %d, at most %d", n, d->max_batch);
+    return LP_OK;
+}
+
+lp_status lp_conv_direct_forward(lp_conv_direct *d, int n, cl_mem x, cl_mem params, size_t w_off,
+                                 int b_off, bool relu, cl_mem y) {
+    LP_TRY(check_batch_(d, n));
+    d->xs_n = 0;
+    if (n == 0) return LP_OK;
+    const lp_conv_geom *g = &d->g;
+    cl_int K = (cl_int)lp_conv_geom_k(g), F = d->filters;
+    cl_kernel k;
+    LP_TRY(kernel_(d, "lp_conv_direct_pack", &k));
+    cl_ulong off = w_off;
+    LP_ARG(k, 0, F);
+    LP_ARG(k, 1, K);
+    LP_ARG(k, 2, params);
+    LP_ARG(k, 3, off);
+    LP_ARG(k, 4, d->packed);
+    size_t global[2] = {round_up_((size_t)F, (size_t)d->v.mr), (size_t)K};
+    LP_TRY(lp_launch(d->rt, k, 2, global, NULL, "conv_direct_pack"));
+    if (d->split) {
+        LP_TRY(split_(d, n, x));
+        d->xs_n = n;
+    }
+    /* Every tap of a valid pixel stays inside its phase plane, so reads up to qn are safe
+     * in the last plane of a sample too. */
+    product_ p = {.M = F,
+                  .K = K,
+                  .src = d->split ? d->xs : x,
+                  .src_sample = (size_t)d->nc * d->U * d->V,
+                  .qn = d->qn,
+                  .qsafe = d->qn,
+                  .gw = d->V,
+                  .place = {{0, g->oh, 0, g->ow, 1, 0, 1, 0}},
+                  .out_w = g->ow,
+                  .out = y,
+                  .out_sample = (size_t)F * g->oh * g->ow,
+                  .out_plane = g->oh * g->ow,
+                  .params = params,
+                  .bias_off = b_off,
+                  .relu = relu,
+                  .label = "conv_direct_forward"};
+    return product_run_(d, n, &p, d->taps);
+}
+
+/* The backward buffers for n samples; zt and z zeroed once, as grad_z_ writes only the
+ * gradient's own pixels. */
+static lp_status grow_backward_(lp_conv_direct *d, int n) {
+    if (n <= d->back_cap) return LP_OK;
+    /* All new buffers before the old ones go (see split_ on Oclgrind). */
+    cl_mem zt = NULL, z = NULL;
+    lp_status s = lp_buffer_create_zeroed(d->rt, (size_t)n * d->qn * d->fp * 4,
+                                          "conv2d direct gradient (pixel-major)", &zt);
+    if (s == LP_OK && d->with_dx)
+        s = lp_buffer_create_zeroed(d->rt, (size_t)n * d->filters * d->zlen * 4,
+                                    "conv2d direct gradient planes", &z);
+    if (s != LP_OK) {
+        release_(&zt), release_(&z);
+        return s;
+    }
+    release_(&d->zt), release_(&d->z);
+    d->zt = zt, d->z = z;
+    d->back_cap = n;
+    return LP_OK;
+}
+
+static lp_status grad_z_(lp_conv_direct *d, int n, cl_mem dy, cl_mem y, bool relu, bool with_z) {
+    cl_kernel k;
+    LP_TRY(kernel_(d, "lp_conv_direct_grad_z", &k));
+    const lp_conv_geom *g = &d->g;
+    cl_int relu_i = relu, with_z_i = with_z;
+    cl_mem z = with_z ? d->z : d->zt; /* any valid buffer when unused */
+    int a = 0;
+    LP_ARG(k, a++, dy);
+    LP_ARG(k, a++, y);
+    LP_ARG(k, a++, relu_i);
+    LP_ARG(k, a++, n);
+    LP_ARG(k, a++, d->filters);
+    LP_ARG(k, a++, g->oh);
+    LP_ARG(k, a++, g->ow);
+    LP_ARG(k, a++, d->V);
+    LP_ARG(k, a++, d->qn);
+    LP_ARG(k, a++, d->fp);
+    LP_ARG(k, a++, d->zt);
+    LP_ARG(k, a++, with_z_i);
+    LP_ARG(k, a++, d->lead);
+    LP_ARG(k, a++, d->zlen);
+    LP_ARG(k, a++, z);
+    return launch_planes_(d, k, (size_t)d->filters, n, "conv_direct_grad_z");
+}
+
+static lp_status grad_w_(lp_conv_direct *d, int n, cl_mem xs, cl_mem grads, size_t gw_off) {
+    cl_kernel k;
+    LP_TRY(lp_runtime_kernel(d->rt, "conv_direct", "lp_conv_direct_dw", d->dw_opts, &k));
+    const lp_conv_geom *g = &d->g;
+    cl_int plane = d->U * d->V;
+    cl_ulong xs_sample = (cl_ulong)d->nc * (cl_ulong)plane, off = gw_off;
+    int a = 0;
+    LP_ARG(k, a++, d->filters);
+    LP_ARG(k, a++, g->cin);
+    LP_ARG(k, a++, n);
+    LP_ARG(k, a++, xs);
+    LP_ARG(k, a++, xs_sample);
+    LP_ARG(k, a++, plane);
+    LP_ARG(k, a++, d->zt);
+    LP_ARG(k, a++, d->fp);
+    LP_ARG(k, a++, d->qn);
+    LP_ARG(k, a++, grads);
+    LP_ARG(k, a++, off);
+    size_t nr = (size_t)d->v.vw * (size_t)d->v.nv;
+    size_t global[2] = {(size_t)g->cin, (size_t)d->fp / nr};
+    size_t local[2] = {(size_t)d->v.lx, 1};
+    return lp_launch(d->rt, k, 2, global, local, "conv_direct_dw");
+}
+
+/* The first u >= 0 with u*stride + y0 >= lo. */
+static int first_from_(int lo, int y0, int stride) {
+    return lo - y0 <= 0 ? 0 : ceil_div_(lo - y0, stride);
+}
+
+/* dx from z: one product per phase, each storing the pixels of dx its phase holds. Pixels
+ * no window reaches (rows or columns past the last one a valid layer reads) are zeroed. */
+static lp_status grad_x_(lp_conv_direct *d, int n, cl_mem params, size_t w_off, cl_mem dx) {
+    const lp_conv_geom *g = &d->g;
+    int sh = g->stride_h, sw = g->stride_w;
+    size_t dx_sample = (size_t)g->cin * g->ih * g->iw;
+    if (d->U * sh - g->pad_top < g->ih || d->V * sw - g->pad_left < g->iw)
+        LP_TRY(lp_buffer_fill_zero(d->rt, dx, 0, (size_t)n * dx_sample * 4));
+    cl_kernel k;
+    LP_TRY(kernel_(d, "lp_conv_direct_pack_dx", &k));
+    cl_ulong off = w_off;
+    for (int ph = 0; ph < sh; ++ph)
+        for (int pw = 0; pw < sw; ++pw) {
+            /* Phase pixel (u, v) is dx pixel (u*sh + ph - pt, v*sw + pw - pl): only rows
+             * [u_lo, u_hi) are computed, whole (z has room for whole tiles past its end). */
+            int y0 = ph - g->pad_top, x0 = pw - g->pad_left;
+            int u_lo = first_from_(0, y0, sh), u_hi = first_from_(g->ih, y0, sh);
+            int v_lo = first_from_(0, x0, sw), v_hi = first_from_(g->iw, x0, sw);
+            if (u_hi > d->U) u_hi = d->U;
+            if (v_hi > d->V) v_hi = d->V;
+            if (u_lo >= u_hi || v_lo >= v_hi) continue; /* no pixel of dx in this phase */
+            int ta = phase_taps_(g->kh, sh, ph), tb = phase_taps_(g->kw, sw, pw);
+            int K = d->filters * ta * tb, a = 0;
+            LP_ARG(k, a++, g->cin);
+            LP_ARG(k, a++, d->filters);
+            LP_ARG(k, a++, g->kh);
+            LP_ARG(k, a++, g->kw);
+            LP_ARG(k, a++, sh);
+            LP_ARG(k, a++, sw);
+            LP_ARG(k, a++, ph);
+            LP_ARG(k, a++, pw);
+            LP_ARG(k, a++, ta);
+            LP_ARG(k, a++, tb);
+            LP_ARG(k, a++, params);
+            LP_ARG(k, a++, off);
+            LP_ARG(k, a++, d->packed);
+            size_t global[2] = {round_up_((size_t)g->cin, (size_t)d->v.mr), (size_t)K};
+            LP_TRY(lp_launch(d->rt, k, 2, global, NULL, "conv_direct_pack"));
+            product_ p = {.M = g->cin,
+                          .K = K,
+                          .src = d->z,
+                          .src_sample = (size_t)d->filters * d->zlen,
+                          .qn = u_hi * d->V,
+                          .qsafe = d->zlen - d->lead,
+                          .gw = d->V,
+                          .place = {{u_lo, u_hi, v_lo, v_hi, sh, y0, sw, x0}},
+                          .out_w = g->iw,
+                          .out = dx,
+                          .out_sample = dx_sample,
+                          .out_plane = g->ih * g->iw,
+                          .params = params,
+                          .bias_off = -1,
+                          .relu = 0,
+                          .label = "conv_direct_dx"};
+            LP_TRY(product_run_(d, n, &p, d->taps_dx[ph * sw + pw]));
+        }
+    return LP_OK;
+}
+
+lp_status lp_conv_direct_backward(lp_conv_direct *d, int n, cl_mem x, cl_mem y, cl_mem dy,
+                                  bool relu, cl_mem params, size_t w_off, cl_mem grads,
+                                  size_t gw_off, cl_mem dx) {
+    LP_TRY(check_batch_(d, n));
+    if (dx && !d->with_dx)
+        return lp_fail(LP_ERR_INVALID_ARG, "conv2d direct: made without the input gradient");
+    if (n == 0) return LP_OK;
+    LP_TRY(grow_backward_(d, n));
+    if (d->split && d->xs_n != n) LP_TRY(split_(d, n, x));
+    LP_TRY(grad_z_(d, n, dy, y, relu, dx != NULL));
+    LP_TRY(grad_w_(d, n, d->split ? d->xs : x, grads, gw_off));
+    return dx ? grad_x_(d, n, params, w_off, dx) : LP_OK;
+}

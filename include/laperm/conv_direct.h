@@ -1,0 +1,48 @@
+/* conv2d computed from the images themselves (cl/conv_direct.cl): a third path of
+ * [conv2d] beside im2col + GEMM and the FFTs, with the same layouts: x (n, cin, ih, iw)
+ * NCHW, kernel W (F, cin, kh, kw) = (F, K) row-major, out (n, F, oh, ow). Any stride and
+ * padding: the input is first split into its stride phases (zero-padded), which makes
+ * every layer a stride-1 valid convolution. No column matrices: the forward product and
+ * the input gradient read the planes through per-tap offsets, and the kernel gradient
+ * reads a channel-last copy. Every sum runs in a fixed order (no atomics, the same bits
+ * every run, whatever the batch). Like laperm/ops.h, the calls enqueue work and never
+ * wait. */
+#ifndef LAPERM_CONV_DIRECT_H
+#define LAPERM_CONV_DIRECT_H
+
+#include <stdbool.h>
+
+#include "laperm/gemm.h"
+#include "laperm/ops_conv.h"
+
+typedef struct lp_conv_direct lp_conv_direct;
+
+/* NULL when the direct path can run geometry g with this many filters, else why not. */
+const char *lp_conv_direct_unfit(const lp_conv_geom *g, int filters);
+
+/* For batches of up to max_batch samples. Buffers come with the first call that needs
+ * them, for its batch (an evaluation batch far above the training batch then costs only
+ * what the forward pass uses). with_dx: backward passes will ask for the input gradient. */
+lp_status lp_conv_direct_create(lp_runtime *rt, const lp_conv_geom *g, int filters, int max_batch,
+                                bool with_dx, lp_conv_direct **out);
+void lp_conv_direct_destroy(lp_conv_direct *d);
+
+/* Device bytes the object holds at most: fixed, plus per_sample for each sample of the
+ * largest forward batch, plus per_train_sample for each of the largest backward batch. */
+void lp_conv_direct_bytes(lp_runtime *rt, const lp_conv_geom *g, int filters, size_t *fixed,
+                          size_t *per_sample, size_t *per_train_sample);
+
+/* y (n, F, oh, ow) = W . windows(x) (+ bias, then ReLU if relu), W at params + w_off and
+ * the bias at params + b_off (b_off < 0: none). Overwrites y. */
+lp_status lp_conv_direct_forward(lp_conv_direct *d, int n, cl_mem x, cl_mem params, size_t w_off,
+                                 int b_off, bool relu, cl_mem y);
+
+/* The gradients of the last forward pass (same x and n) for dy (n, F, oh, ow), masked by
+ * the ReLU read from y when relu: dW overwritten at grads + gw_off, and with dx (the
+ * object made with_dx) the input gradient (n, cin, ih, iw), overwritten. The bias
+ * gradient is the caller's (lp_op_conv_bias_grad). */
+lp_status lp_conv_direct_backward(lp_conv_direct *d, int n, cl_mem x, cl_mem y, cl_mem dy,
+                                  bool relu, cl_mem params, size_t w_off, cl_mem grads,
+                                  size_t gw_off, cl_mem dx);
+
+#endif
