@@ -85,7 +85,9 @@ __kernel void lp_conv_direct_pack_dx(int C, int F, int kh, int kw, int sh, int s
     if (i >= rows || k >= K) return;
     float v = 0.0f;
     if (i < C) {
-        const int f = k / (ta * tb), ab = k - f * ta * tb, a = ab / tb, b = ab - a * tb;
+        /* taps far end first, so that their offsets into z ascend (see upload_taps_) */
+        const int f = k / (ta * tb), ab = k - f * ta * tb, ra = ab / tb, rb = ab - ra * tb;
+        const int a = ta - 1 - ra, b = tb - 1 - rb;
         v = W[w_off + (((size_t)f * C + i) * kh + a * sh + ph) * kw + b * sw + pw];
     }
     const int p = i / GEMM_MR, r = i - p * GEMM_MR;
@@ -222,18 +224,24 @@ __kernel void lp_conv_direct_grad_z(__global const float *dy, __global const flo
     }
 }
 
-/* The kernel gradient's program is built per layer shape: its tap offsets are constants
- * (-DDW_TAPS=kh*kw -DDW_OFFSETS=o0,o1,... -DDW_ROWS=R), tap t = i*kw + j at offset
- * ((i mod sh)*sw + j mod sw)*C*U*V + (i/sh)*V + j/sw from its channel's first plane in xs.
- * With constant offsets the tile's broadcasts are loads at fixed displacements from one
- * pointer (from offsets held in a buffer, PoCL kept them in vector lanes and extracted
- * each one before its load, as it did for row offsets in the GEMM before A was packed). */
+/* The kernel gradient's program is built per layer shape: its taps are constants. The
+ * taps come phase by phase (offsets ascending), in passes of at most DW_ROWS taps of one
+ * phase: pass p is taps DW_PASS_FIRST[p] .. + DW_PASS_ROWS[p] - 1, tap u at offset
+ * DW_OFFSETS[u] from its channel's first plane in xs ((i mod sh)*sw + j mod sw)*C*U*V +
+ * (i/sh)*V + j/sw), and DW_TAPIDX[u] = i*kw + j. With constant offsets the tile's
+ * broadcasts are loads at fixed displacements from one pointer (from offsets held in a
+ * buffer, PoCL kept them in vector lanes and extracted each one before its load, as it
+ * did for row offsets in the GEMM before A was packed); a pass within one phase plane
+ * reads a few neighbouring rows rather than streams spread over all the planes. */
 #ifdef DW_TAPS
 __constant int dw_offsets_[DW_TAPS] = {DW_OFFSETS};
+__constant int dw_tap_[DW_TAPS] = {DW_TAPIDX};
+__constant int dw_first_[DW_PASSES] = {DW_PASS_FIRST};
+__constant int dw_rows_[DW_PASSES] = {DW_PASS_ROWS};
 
 /* grads[g_off + f*K + c*TAPS + t] = sum over samples s < n, then pixels q < qn, of
  * xs[s, c's planes, q + offset(t)] * zt[s, q, f]: work-item (c, f0) computes the taps of
- * channel c, DW_ROWS at a time as the tile's rows (against filters f0 .. f0 + NR-1 as its
+ * channel c pass by pass as the tile's rows (against filters f0 .. f0 + NR-1 as its
  * vectors; zt's columns past F are zero). Global (C, fp / NR). */
 __kernel __attribute__((reqd_work_group_size(GEMM_LX, 1, 1))) void lp_conv_direct_dw(
     int F, int C, int n, __global const float *xs, ulong xs_sample, int plane,
@@ -242,7 +250,8 @@ __kernel __attribute__((reqd_work_group_size(GEMM_LX, 1, 1))) void lp_conv_direc
     if (c >= C || f0 >= fp) return;
     const int K = C * DW_TAPS;
 #pragma unroll
-    for (int t0 = 0; t0 < DW_TAPS; t0 += DW_ROWS) {
+    for (int p = 0; p < DW_PASSES; ++p) {
+        const int t0 = dw_first_[p], rows = dw_rows_[p];
         floatv acc[DW_ROWS][GEMM_NV];
 #pragma unroll
         for (int r = 0; r < DW_ROWS; ++r)
@@ -259,7 +268,7 @@ __kernel __attribute__((reqd_work_group_size(GEMM_LX, 1, 1))) void lp_conv_direc
                     b[v] = VLOAD_(v, zs + (size_t)q * fp);
 #pragma unroll
                 for (int r = 0; r < DW_ROWS; ++r) {
-                    if (t0 + r >= DW_TAPS) break;
+                    if (r >= rows) break;
                     const floatv a = (floatv)(xa[q + dw_offsets_[t0 + r]]);
 #pragma unroll
                     for (int v = 0; v < GEMM_NV; ++v)
@@ -269,12 +278,12 @@ __kernel __attribute__((reqd_work_group_size(GEMM_LX, 1, 1))) void lp_conv_direc
         }
 #pragma unroll
         for (int r = 0; r < DW_ROWS; ++r) {
-            if (t0 + r >= DW_TAPS) break;
+            if (r >= rows) break;
             float out[GEMM_NR];
 #pragma unroll
             for (int v = 0; v < GEMM_NV; ++v)
                 VSTORE_(acc[r][v], v, out);
-            const size_t k = (size_t)c * DW_TAPS + t0 + r;
+            const size_t k = (size_t)c * DW_TAPS + dw_tap_[t0 + r];
             for (int l = 0; l < GEMM_NR && f0 + l < F; ++l)
                 grads[g_off + (size_t)(f0 + l) * K + k] = out[l];
         }

@@ -311,7 +311,10 @@ lp_status lp_bench_model(lp_runtime *rt, const char *model_path, int batch, lp_b
     lp_model_spec spec;
     LP_TRY(lp_model_load(model_path, &spec));
     lp_network *net = NULL;
-    lp_status st = lp_network_create(rt, &spec, batch, &net);
+    /* Each [conv2d] on the path training takes: auto at the training batch (the decision
+     * read from, or timed into, the same cache). */
+    lp_network_options opt = {.conv_algo = LP_CONV_ALGO_AUTO, .tune_batch = batch};
+    lp_status st = lp_network_create_opts(rt, &spec, batch, &opt, &net);
     if (st == LP_OK) st = model_step_(rt, model_path, batch, t, net);
     lp_network_destroy(net);
     lp_model_free(&spec);

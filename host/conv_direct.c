@@ -170,8 +170,8 @@ static lp_status upload_taps_(lp_conv_direct *d) {
             int ta = phase_taps_(g->kh, g->stride_h, ph), tb = phase_taps_(g->kw, g->stride_w, pw);
             at = 0;
             for (int f = 0; f < d->filters; ++f)
-                for (int a = 0; a < ta; ++a)
-                    for (int b = 0; b < tb; ++b)
+                for (int a = ta - 1; a >= 0; --a)
+                    for (int b = tb - 1; b >= 0; --b)
                         t[at++] = f * d->zlen + d->lead - a * d->V - b;
             s = upload_ints_(d->rt, t, at, "conv2d direct taps",
                              &d->taps_dx[ph * g->stride_w + pw]);
@@ -180,27 +180,64 @@ static lp_status upload_taps_(lp_conv_direct *d) {
     return s;
 }
 
-/* The kernel gradient's build options: d->opts, its tap offsets from a channel's first
- * plane (cl/conv_direct.cl) and its rows per pass, as many taps as fit the registers
- * beside the tile's vectors (about 24 accumulators), in equal passes. */
+/* Appends ",v" (or "v" first) to buf at *len; false when cap is too small. */
+static bool append_int_(char *buf, size_t cap, int *len, bool first, long v) {
+    int w = snprintf(buf + *len, cap - (size_t)*len, "%s%ld", first ? "" : ",", v);
+    if (w < 0 || (size_t)(*len + w) >= cap) return false;
+    *len += w;
+    return true;
+}
+
+/* The kernel gradient's build options: d->opts, then its taps phase by phase
+ * (cl/conv_direct.cl), in passes of one phase and at most as many taps as fit the
+ * registers beside the tile's vectors (about 24 accumulators), equal within a phase. */
 static lp_status dw_options_(lp_conv_direct *d) {
     const lp_conv_geom *g = &d->g;
-    int taps = g->kh * g->kw, most = 24 / d->v.nv;
-    int passes = ceil_div_(taps, most), rows = ceil_div_(taps, passes);
-    size_t cap = strlen(d->opts) + 64 + (size_t)taps * 12;
-    d->dw_opts = malloc(cap);
-    if (!d->dw_opts) return lp_fail(LP_ERR_NO_MEMORY, "out of host memory");
+    int sh = g->stride_h, sw = g->stride_w, taps = g->kh * g->kw, most = 24 / d->v.nv;
     size_t plane = (size_t)d->U * d->V;
-    int len = snprintf(d->dw_opts, cap, "%s -DDW_TAPS=%d -DDW_ROWS=%d -DDW_OFFSETS=", d->opts, taps,
-                       rows);
-    for (int i = 0; i < g->kh; ++i)
-        for (int j = 0; j < g->kw; ++j) {
-            size_t phase = (size_t)(i % g->stride_h) * g->stride_w + j % g->stride_w;
-            size_t off =
-                phase * g->cin * plane + (size_t)(i / g->stride_h) * d->V + j / g->stride_w;
-            len += snprintf(d->dw_opts + len, cap - (size_t)len, "%s%zu", i + j ? "," : "", off);
+    size_t cap = strlen(d->opts) + 160 + (size_t)taps * 40;
+    char *offs = malloc(cap), *idx = malloc(cap), *first = malloc(cap), *rows = malloc(cap);
+    d->dw_opts = malloc(cap * 5);
+    lp_status st = LP_OK;
+    if (!offs || !idx || !first || !rows || !d->dw_opts) {
+        st = lp_fail(LP_ERR_NO_MEMORY, "out of host memory");
+        goto done;
+    }
+    int lo = 0, li = 0, lf = 0, lr = 0, at = 0, passes = 0, widest = 0;
+    bool ok = true;
+    for (int ph = 0; ph < sh; ++ph)
+        for (int pw = 0; pw < sw; ++pw) {
+            int n = phase_taps_(g->kh, sh, ph) * phase_taps_(g->kw, sw, pw);
+            if (n == 0) continue;
+            /* this phase's taps, ascending offsets */
+            for (int i = ph; i < g->kh; i += sh)
+                for (int j = pw; j < g->kw; j += sw) {
+                    size_t off = (size_t)(ph * sw + pw) * g->cin * plane +
+                                 (size_t)(i / sh) * d->V + (size_t)(j / sw);
+                    ok = ok && append_int_(offs, cap, &lo, at == 0, (long)off) &&
+                         append_int_(idx, cap, &li, at == 0, (long)i * g->kw + j);
+                    ++at;
+                }
+            int k = ceil_div_(n, most), per = ceil_div_(n, k);
+            for (int p0 = at - n; p0 < at; p0 += per) {
+                int r = at - p0 < per ? at - p0 : per;
+                ok = ok && append_int_(first, cap, &lf, passes == 0, p0) &&
+                     append_int_(rows, cap, &lr, passes == 0, r);
+                ++passes;
+                if (r > widest) widest = r;
+            }
         }
-    return LP_OK;
+    if (!ok) {
+        st = lp_fail(LP_ERR_UNSUPPORTED, "conv2d direct: kernel too large");
+        goto done;
+    }
+    snprintf(d->dw_opts, cap * 5,
+             "%s -DDW_TAPS=%d -DDW_ROWS=%d -DDW_PASSES=%d -DDW_OFFSETS=%s -DDW_TAPIDX=%s "
+             "-DDW_PASS_FIRST=%s -DDW_PASS_ROWS=%s",
+             d->opts, taps, widest, passes, offs, idx, first, rows);
+done:
+    free(offs), free(idx), free(first), free(rows);
+    return st;
 }
 
 lp_status lp_conv_direct_create(lp_runtime *rt, const lp_conv_geom *g, int filters, int max_batch,
