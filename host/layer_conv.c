@@ -23,9 +23,10 @@
  * force several chunks). It bounds the memory a big layer takes at a big batch; even a
  * chunk of a few samples makes GEMMs with thousands of columns. */
 #define COL_BUDGET_DEFAULT_ ((size_t)256 << 20)
-/* Timed runs per path for `auto`, after one warm-up run (kernel builds, FFT plans,
- * CLBlast's own compilation); the fastest counts. */
-#define TUNE_REPS_ 3
+/* Timed runs per path for `auto`, in rounds that take the paths in turn, after one
+ * warm-up run of each (kernel builds, FFT plans, CLBlast's own compilation); the fastest
+ * counts. */
+#define TUNE_REPS_ 4
 
 typedef struct {
     lp_conv_geom g;
@@ -356,59 +357,66 @@ static double now_ms_(void) {
     return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
 }
 
-/* Wall time of forward + backward of n samples through the current path, the fastest of
- * TUNE_REPS_ runs after a warm-up. The layer's input and output gradient are zeroed first,
- * so no uninitialised memory is read; the buffers it writes are all rewritten before use
- * in training. */
-static lp_status time_path_(lp_network *net, lp_layer *l, int n, double *ms) {
-    conv_state_ *d = l->state;
-    LP_TRY(lp_buffer_fill_zero(net->rt, l->prev->out, 0, (size_t)n * l->prev->out_features * 4));
-    LP_TRY(lp_buffer_fill_zero(net->rt, l->dout, 0, (size_t)n * l->out_features * 4));
+/* Wall time of one forward + backward of n samples through the current path. */
+static lp_status time_once_(lp_network *net, lp_layer *l, int n, double *ms) {
+    double t0 = now_ms_();
+    LP_TRY(conv_forward_(net, l, n, true));
+    LP_TRY(conv_backward_(net, l, n));
     LP_TRY(lp_runtime_finish(net->rt));
-    double best = 0;
-    for (int r = -1; r < TUNE_REPS_; ++r) {
-        double t0 = now_ms_();
-        LP_TRY(conv_forward_(net, l, n, true));
-        LP_TRY(conv_backward_(net, l, n));
-        LP_TRY(lp_runtime_finish(net->rt));
-        double t = now_ms_() - t0;
-        if (r == 0 || (r > 0 && t < best)) best = t;
-    }
-    d->col_samples = d->fft_fwd_n = 0;
-    *ms = best;
+    *ms = now_ms_() - t0;
     return LP_OK;
 }
 
 /* Times every path the layer can take (the buffers of all of them held meanwhile) and
- * keeps the fastest. A failure of the FFT or direct side (memory, clFFT) is not fatal:
- * that path is left out with a warning, and *timed is false (nothing to cache). */
+ * keeps the fastest: each path set up and run once (kernel builds, plans, first-touch
+ * page faults), then TUNE_REPS_ rounds that run the paths in turn, the fastest run of
+ * each counting, so that a burst of load on a shared machine hits every path alike
+ * rather than the one timed at that moment. The layer's input and output gradient are
+ * zeroed first, so no uninitialised memory is read; the buffers the runs write are all
+ * rewritten before use in training. A failure of the FFT or direct side (memory,
+ * clFFT) is not fatal: that path is left out with a warning, and *timed is false
+ * (nothing to cache). */
 static lp_status tune_(lp_network *net, lp_layer *l, int n, int fft_chunk, bool try_direct,
                        lp_conv_choice *c, bool *timed) {
     conv_state_ *d = l->state;
     *c = (lp_conv_choice){.algo = LP_CONV_ALGO_GEMM};
     *timed = true;
-    LP_TRY(path_setup_(net, l, LP_CONV_ALGO_GEMM, 0));
-    LP_TRY(time_path_(net, l, n, &c->gemm_ms));
-    double best = c->gemm_ms;
-    const lp_conv_algo others[] = {LP_CONV_ALGO_FFT, LP_CONV_ALGO_DIRECT};
-    for (int i = 0; i < 2; ++i) {
-        lp_conv_algo a = others[i];
-        if (a == LP_CONV_ALGO_FFT ? fft_chunk <= 0 : !try_direct) continue;
-        double *ms = a == LP_CONV_ALGO_FFT ? &c->fft_ms : &c->direct_ms;
+    LP_TRY(lp_buffer_fill_zero(net->rt, l->prev->out, 0, (size_t)n * l->prev->out_features * 4));
+    LP_TRY(lp_buffer_fill_zero(net->rt, l->dout, 0, (size_t)n * l->out_features * 4));
+    lp_conv_algo paths[3];
+    double *ms[3];
+    int np = 0;
+    const lp_conv_algo all[] = {LP_CONV_ALGO_GEMM, LP_CONV_ALGO_FFT, LP_CONV_ALGO_DIRECT};
+    double *slot[] = {&c->gemm_ms, &c->fft_ms, &c->direct_ms};
+    for (int i = 0; i < 3; ++i) {
+        lp_conv_algo a = all[i];
+        if (a == LP_CONV_ALGO_FFT ? fft_chunk <= 0 : a == LP_CONV_ALGO_DIRECT && !try_direct)
+            continue;
+        double warm;
         lp_status s = path_setup_(net, l, a, fft_chunk);
-        if (s == LP_OK) s = time_path_(net, l, n, ms);
+        if (s == LP_OK) s = time_once_(net, l, n, &warm);
+        if (s != LP_OK && a == LP_CONV_ALGO_GEMM) return s;
         if (s != LP_OK) {
             *timed = false;
             note_(net, true, "%s: the %s path failed while timing it, leaving it out: %s",
                   l->spec->name, lp_conv_algo_name(a), lp_last_error());
-            *ms = 0;
             continue;
         }
-        if (*ms < best) {
-            best = *ms;
-            c->algo = a;
-        }
+        paths[np] = a;
+        ms[np++] = slot[i];
     }
+    for (int r = 0; r < TUNE_REPS_; ++r)
+        for (int i = 0; i < np; ++i) {
+            double t;
+            d->path = paths[i];
+            LP_TRY(time_once_(net, l, n, &t));
+            if (r == 0 || t < *ms[i]) *ms[i] = t;
+        }
+    int best = 0; /* GEMM, which never fails over to anything */
+    for (int i = 1; i < np; ++i)
+        if (*ms[i] < *ms[best]) best = i;
+    c->algo = paths[best];
+    d->col_samples = d->fft_fwd_n = 0;
     d->path = c->algo;
     release_others_(d);
     return LP_OK;
