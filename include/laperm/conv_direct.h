@@ -4,9 +4,9 @@
  * padding: the input is first split into its stride phases (zero-padded), which makes
  * every layer a stride-1 valid convolution. No column matrices: the forward product and
  * the input gradient read the planes through per-tap offsets, and the kernel gradient
- * reads a channel-last copy. Every sum runs in a fixed order (no atomics, the same bits
- * every run, whatever the batch). Like laperm/ops.h, the calls enqueue work and never
- * wait. */
+ * reads them at offsets compiled into its program, against a pixel-major copy of the
+ * output gradient. Every sum runs in a fixed order (no atomics, the same bits every run,
+ * whatever the batch). Like laperm/ops.h, the calls enqueue work and never wait. */
 #ifndef LAPERM_CONV_DIRECT_H
 #define LAPERM_CONV_DIRECT_H
 
