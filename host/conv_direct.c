@@ -71,7 +71,12 @@ static bool layout_make_(const lp_conv_geom *g, int filters, const lp_gemm_varia
     return biggest < (double)INT_MAX && (double)g->cin * g->ih * g->iw < (double)INT_MAX;
 }
 
+/* Windows with more taps would make the kernel gradient's build options (its tap
+ * constants) too long for the program cache's options buffer. */
+#define TAPS_MAX_ 64
+
 const char *lp_conv_direct_unfit(const lp_conv_geom *g, int filters) {
+    if (g->kh * g->kw > TAPS_MAX_) return "the direct path takes windows of at most 64 taps";
     layout_ l;
     lp_gemm_variant v = {.vw = 16, .nv = 2, .mr = 16};
     return layout_make_(g, filters, &v, &l) ? NULL : "planes too large for the direct path";
@@ -246,6 +251,8 @@ lp_status lp_conv_direct_create(lp_runtime *rt, const lp_conv_geom *g, int filte
     if (filters <= 0 || max_batch <= 0)
         return lp_fail(LP_ERR_INVALID_ARG, "conv2d direct: %d filters, batch %d", filters,
                        max_batch);
+    const char *why = lp_conv_direct_unfit(g, filters);
+    if (why) return lp_fail(LP_ERR_UNSUPPORTED, "conv2d direct: %s", why);
     lp_gemm_variant var = variant_(rt, g);
     layout_ l;
     if (!layout_make_(g, filters, &var, &l))
