@@ -44,6 +44,12 @@ static int ceil_div_(int a, int b) {
     return (a + b - 1) / b;
 }
 
+/* A strided or padded layer goes through its phase split; a stride-1 valid one is its
+ * own split. */
+static bool needs_split_(const lp_conv_geom *g) {
+    return g->stride_h != 1 || g->stride_w != 1 || g->pad_top || g->pad_left;
+}
+
 /* Sizes of the layouts for geometry g and tile v; false when a sample's planes do not fit
  * the kernels' int offsets. */
 typedef struct {
@@ -111,10 +117,9 @@ void lp_conv_direct_bytes(lp_runtime *rt, const lp_conv_geom *g, int filters, si
     layout_ l;
     layout_make_(g, filters, &v, &l);
     size_t taps = lp_conv_geom_k(g) + (size_t)filters * l.ta * l.tb;
-    bool split = g->stride_h != 1 || g->stride_w != 1 || g->pad_top || g->pad_left;
     size_t plane = (size_t)l.U * l.V;
     *fixed = (taps + packed_floats_(g, filters, &v, &l)) * 4;
-    *per_sample = split ? (size_t)l.nc * plane * 4 : 0;
+    *per_sample = needs_split_(g) ? (size_t)l.nc * plane * 4 : 0;
     *per_train_sample = ((size_t)l.qn * l.fp + (size_t)filters * l.zlen) * 4;
 }
 
@@ -264,7 +269,7 @@ lp_status lp_conv_direct_create(lp_runtime *rt, const lp_conv_geom *g, int filte
     d->filters = filters;
     d->max_batch = max_batch;
     d->with_dx = with_dx;
-    d->split = g->stride_h != 1 || g->stride_w != 1 || g->pad_top || g->pad_left;
+    d->split = needs_split_(g);
     d->v = var;
     d->U = l.U;
     d->V = l.V;
