@@ -6,7 +6,9 @@
 /* a*b+c must stay two roundings, as on the host (OpenCL C allows fusing by default). */
 #pragma OPENCL FP_CONTRACT OFF
 
-#define LP_AUG_STREAM 0x41000000u
+#ifndef LP_AUG_STREAM /* LP_STREAM_AUGMENT, from the host (host/augment.c) */
+#error "LP_AUG_STREAM comes from the host"
+#endif
 #define LP_DEG_TO_RAD 0x1.1df46ap-6f /* pi / 180 rounded to float */
 #define LP_BYTE_RCP 0x1.010102p-8f   /* 1 / 255 rounded to float */
 

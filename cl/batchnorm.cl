@@ -179,13 +179,15 @@ __kernel void lp_bn_backward_dx_planes(__global const float *x, __global const f
 }
 
 /* ---- per-channel sums by plane (for CPUs) ------------------------------------------------
- * One work-item per (sample, channel) plane leaves 16 lane sums per plane (lane l: values
- * l, l + 16, ... in order, as float16 accumulators, the last partial vector zero-padded); one work-item per channel then adds
+ * One work-item per (sample, channel) plane leaves LP_BN_LANES (16) lane sums per plane
+ * (lane l: values l, l + 16, ... in order, as float16 accumulators, the last partial vector zero-padded); one work-item per channel then adds
  * them: each plane's lanes by a fixed pairwise tree, the planes in sample order. Fixed
  * order, so the results repeat bit for bit; a work-group per channel walking the values
  * with a division per value ran at a fifth of the memory bandwidth on PoCL. */
 
-#define LP_BN_LANES 16
+#ifndef LP_BN_LANES
+#error "LP_BN_LANES comes from the host (host/layer_batchnorm.c)"
+#endif
 
 /* psum[(i*channels + ch)*16 + l] = lane sums of x over plane (i, ch), or of (x - mean)^2
  * with the channel mean from saved when squares != 0. Global (channels, n). */

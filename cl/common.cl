@@ -52,10 +52,13 @@ inline void lp_philox4x32_x8(uint8 *x, uint8 *y, uint8 *z, uint8 *w, uint k0, ui
     *w = d;
 }
 
-/* Partial sums per (sample, channel) plane of a conv bias gradient (lp_conv_grad_rows,
- * lp_conv_direct_grad_z); fixed (not taken from the device), so the bias gradient has the
- * same bits everywhere. lp_conv_bias_reduce (lp_tree16) is written for 16. */
-#define LP_CONV_GRAD_LANES 16
+/* LP_CONV_GRAD_LANES, the partial sums per (sample, channel) plane of a conv bias
+ * gradient (lp_conv_grad_rows, lp_conv_direct_grad_z), comes from the host
+ * (laperm/ops_conv.h, LP_CONV_OPTIONS) to the programs that use it; lp_conv_bias_reduce
+ * (lp_tree16) is written for 16. */
+#if defined(LP_CONV_GRAD_LANES) && LP_CONV_GRAD_LANES != 16
+#error "lp_tree16 adds 16 lane sums"
+#endif
 
 /* The pairwise tree over 16 lane sums t[0..15] (lane l + 8 into l, then + 4, + 2, + 1):
  * the fixed order in which the conv bias gradient and BatchNorm's by-plane reductions add

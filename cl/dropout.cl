@@ -9,7 +9,9 @@
  * code, 12x slower. The forward pass also stores the mask, one byte per value, so the
  * backward pass is a multiply, not a second round of Philox. */
 
-#define LP_DROPOUT_BLOCK 32
+#if LP_DROPOUT_BLOCK != 32 /* from the host (host/layer_dropout.c); the code below is 8 x 4 */
+#error "LP_DROPOUT_BLOCK must be 32: eight Philox counters of four words per work-item"
+#endif
 
 /* All bits set where kept: u >= rate; u is exact, as r >> 8 has 24 bits. */
 inline int8 lp_dropout_keep8_(uint8 r, float rate) {

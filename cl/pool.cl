@@ -4,8 +4,9 @@
  * Indices are split as q = i / d, r = i - q * d, never with `/` and `%` together: clang
  * turns that pair into an LLVM `freeze`, which Oclgrind 21.10 cannot interpret. */
 
-#define LP_POOL_MAX 0
-#define LP_POOL_AVG 1
+#if !defined(LP_POOL_MAX) || !defined(LP_POOL_AVG)
+#error "LP_POOL_MAX and LP_POOL_AVG come from the host (host/layer_pool.c)"
+#endif
 
 /* Input pixels of window (oy, ox) that lie inside the plane: rows [*y0, *y1), cols
  * [*x0, *x1). `same` padding puts pad_t rows above and pad_l columns left of the plane. */

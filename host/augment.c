@@ -16,6 +16,10 @@
 
 /* Taylor coefficients 1/k! rounded to float; the polynomials are accurate to about 1e-7
  * for |x| <= pi, which is all a rotation of at most 180 degrees needs. */
+
+/* The Philox stream the kernel draws from, named once (laperm/augment.h). */
+#define AUGMENT_OPTIONS_ LP_CL_DEFINE(LP_AUG_STREAM, LP_STREAM_AUGMENT)
+
 static const float sin_c_[] = {0x1.555556p-3f,  0x1.111112p-7f,  0x1.a01a02p-13f,
                                0x1.71de3ap-19f, 0x1.ae6456p-26f, 0x1.612462p-33f,
                                0x1.ae7f3ep-41f, 0x1.952c78p-49f}; /* 1/3! .. 1/17! */
@@ -173,7 +177,7 @@ lp_status lp_op_augment_batch(lp_runtime *rt, const lp_augment_spec *a, uint64_t
     LP_TRY(need_bytes_(y_out, (size_t)rows * sizeof(int32_t), "y_out", rows));
 
     cl_kernel k;
-    LP_TRY(lp_runtime_kernel(rt, "augment", "lp_augment_batch", NULL, &k));
+    LP_TRY(lp_runtime_kernel(rt, "augment", "lp_augment_batch", AUGMENT_OPTIONS_, &k));
     static const lp_augment_spec none = {0};
     if (!a) a = &none;
     int hflip = a->hflip, identity = lp_augment_is_identity(a);

@@ -5,24 +5,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "laperm/bench.h"
 #include "laperm/gemm.h"
 #include "laperm/laperm_sync.h"
 #include "laperm/model.h"
 #include "laperm/network.h"
+#include "laperm/clock.h"
 #include "laperm/ops.h"
 #include "laperm/rng.h"
 #include "laperm/segsort.h"
 
 #define MAX_SHAPES 64
-
-static double now_s_(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 void lp_bench_table_free(lp_bench_table *t) {
     free(t->rows);
@@ -60,12 +54,12 @@ static lp_status time_op_(lp_runtime *rt, op_fn_ op, void *ctx, double min_secon
     LP_TRY(op(rt, ctx));
     LP_TRY(lp_runtime_finish(rt));
     int reps = 0;
-    double t0 = now_s_(), dt;
+    double t0 = lp_seconds(), dt;
     do {
         LP_TRY(op(rt, ctx));
         LP_TRY(lp_runtime_finish(rt));
         ++reps;
-        dt = now_s_() - t0;
+        dt = lp_seconds() - t0;
     } while (reps < 3 || dt < min_seconds);
     *out = dt / reps;
     return LP_OK;

@@ -280,8 +280,8 @@ lp_status lp_conv_direct_create(lp_runtime *rt, const lp_conv_geom *g, int filte
     d->lead = l.lead;
     d->zlen = (int)l.zlen;
     d->fp = l.fp;
-    snprintf(d->opts, sizeof d->opts, "-DGEMM_VW=%d -DGEMM_MR=%d -DGEMM_NV=%d -DGEMM_LX=%d", var.vw,
-             var.mr, var.nv, var.lx);
+    snprintf(d->opts, sizeof d->opts, "-DGEMM_VW=%d -DGEMM_MR=%d -DGEMM_NV=%d -DGEMM_LX=%d %s",
+             var.vw, var.mr, var.nv, var.lx, LP_CONV_OPTIONS);
     lp_status s = dw_options_(d);
     if (s == LP_OK) s = upload_taps_(d);
     if (s == LP_OK)

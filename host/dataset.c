@@ -1,103 +1,30 @@
-/* Datasets in host memory: MNIST-layout folders (MNIST, Fashion-MNIST, or one's own IDX
- * files under the same names) turned into NCHW floats in [0, 1], loading by dataset kind
- * (CIFAR-10 itself is in cifar.c), and subsets. */
+/* The dataset formats, one line each, and loading by format name. The first line is the
+ * default --dataset. The command line (choices, --help, the default --data) and the
+ * results file (`dataset`) read the names from here. Adding a format is its loader in
+ * host/dataset_<format>.c, declared in laperm/data.h, and one line here (README, "How to
+ * add a dataset format"). */
 #include "laperm/data.h"
 
-#include <limits.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
-#define MNIST_CLASSES_ 10
+static const lp_dataset_format table_[] = {
+    {"mnist", "data/mnist", "MNIST: IDX files train-*, t10k-*, plain or gzipped", lp_mnist_load},
+    /* Fashion-MNIST uses MNIST's IDX layout and file names. */
+    {"fashion-mnist", "/usr/share/datasets/fashion-mnist", "Fashion-MNIST: IDX files, as mnist",
+     lp_mnist_load},
+    {"cifar10", "data/cifar10", "CIFAR-10 binary version: *_batch*.bin", lp_cifar10_load},
+};
+#define N_ ((int)(sizeof table_ / sizeof table_[0]))
 
-/* The names the files go by: the official ones, the dotted spelling some mirrors use,
- * and either gzipped (as Fashion-MNIST and the original site ship them). */
-static const char *const name_forms_[] = {"%s-%s-idx%d-ubyte", "%s-%s.idx%d-ubyte",
-                                          "%s-%s-idx%d-ubyte.gz", "%s-%s.idx%d-ubyte.gz"};
-#define NAME_FORMS_ (sizeof name_forms_ / sizeof name_forms_[0])
-
-/* Finds <dir>/<prefix>-<kind>-idx<rank>-ubyte under any accepted name. */
-static lp_status find_file_(const char *dir, const char *prefix, const char *kind, int rank,
-                            char *path, size_t cap) {
-    struct stat st;
-    for (size_t i = 0; i < NAME_FORMS_; ++i) {
-        char name[64];
-        snprintf(name, sizeof name, name_forms_[i], prefix, kind, rank);
-        if ((size_t)snprintf(path, cap, "%s/%s", dir, name) >= cap)
-            return lp_fail(LP_ERR_INVALID_ARG, "%s: folder path is too long", dir);
-        if (stat(path, &st) == 0 && !S_ISDIR(st.st_mode)) return LP_OK;
-    }
-    return lp_fail(LP_ERR_NOT_FOUND,
-                   "%s: no %s %s file (looked for %s-%s-idx%d-ubyte and %s-%s.idx%d-ubyte, "
-                   "each also with .gz); for MNIST run scripts/fetch-mnist",
-                   dir, prefix, kind, prefix, kind, rank, prefix, kind, rank);
+const lp_dataset_format *lp_dataset_format_at(int i) {
+    return i >= 0 && i < N_ ? &table_[i] : NULL;
 }
 
-/* Converts the image and label arrays into `out`, taking over the labels' buffer. */
-static lp_status build_(const char *ipath, lp_idx *img, const char *lpath, lp_idx *lab,
-                        lp_dataset *out) {
-    if (img->ndims != 3)
-        return lp_fail(LP_ERR_FORMAT,
-                       "%s: images have %d dimensions, expected 3 (count, rows, "
-                       "columns)",
-                       ipath, img->ndims);
-    if (lab->ndims != 1)
-        return lp_fail(LP_ERR_FORMAT, "%s: labels have %d dimensions, expected 1 (count)", lpath,
-                       lab->ndims);
-    if (img->dims[0] != lab->dims[0])
-        return lp_fail(LP_ERR_FORMAT, "%s: %u labels, but %s holds %u images", lpath,
-                       (unsigned)lab->dims[0], ipath, (unsigned)img->dims[0]);
-    /* Sizes are int across the library; the image size also bounds per-sample offsets. */
-    if (img->dims[0] > INT_MAX || (uint64_t)img->dims[1] * img->dims[2] > INT_MAX)
-        return lp_fail(LP_ERR_FORMAT, "%s: %ux%ux%u images are more than laperm handles", ipath,
-                       (unsigned)img->dims[0], (unsigned)img->dims[1], (unsigned)img->dims[2]);
-    for (size_t i = 0; i < lab->size; ++i)
-        if (lab->data[i] >= MNIST_CLASSES_)
-            return lp_fail(LP_ERR_FORMAT, "%s: label %zu is %u, expected 0 to %d", lpath, i,
-                           lab->data[i], MNIST_CLASSES_ - 1);
-
-    float *x = malloc(img->size * sizeof *x);
-    if (!x) return lp_fail(LP_ERR_NO_MEMORY, "%s: cannot allocate %zu floats", ipath, img->size);
-    for (size_t i = 0; i < img->size; ++i)
-        x[i] = (float)img->data[i] / 255.0f;
-    *out = (lp_dataset){.n = (int)img->dims[0],
-                        .c = 1,
-                        .h = (int)img->dims[1],
-                        .w = (int)img->dims[2],
-                        .classes = MNIST_CLASSES_,
-                        .x = x,
-                        .y = lab->data};
-    lab->data = NULL;
-    return LP_OK;
-}
-
-lp_status lp_mnist_load(const char *dir, const char *split, lp_dataset *out) {
-    if (!dir || !split || !out)
-        return lp_fail(LP_ERR_INVALID_ARG, "lp_mnist_load: dir, split and out are required");
-    memset(out, 0, sizeof *out);
-    const char *prefix = strcmp(split, "train") == 0  ? "train"
-                         : strcmp(split, "test") == 0 ? "t10k"
-                                                      : NULL;
-    if (!prefix)
-        return lp_fail(LP_ERR_INVALID_ARG, "split \"%s\" is neither \"train\" nor \"test\"", split);
-    struct stat st;
-    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
-        return lp_fail(LP_ERR_NOT_FOUND,
-                       "%s: no such folder; for MNIST run scripts/fetch-mnist (it fills "
-                       "data/mnist), or pass a folder holding IDX files",
-                       dir);
-
-    char ipath[4096], lpath[4096];
-    LP_TRY(find_file_(dir, prefix, "images", 3, ipath, sizeof ipath));
-    LP_TRY(find_file_(dir, prefix, "labels", 1, lpath, sizeof lpath));
-    lp_idx img, lab;
-    LP_TRY(lp_idx_read(ipath, &img));
-    lp_status s = lp_idx_read(lpath, &lab);
-    if (s == LP_OK) s = build_(ipath, &img, lpath, &lab, out);
-    lp_idx_free(&img);
-    lp_idx_free(&lab);
-    return s;
+const lp_dataset_format *lp_dataset_format_find(const char *name) {
+    for (int i = 0; name && i < N_; ++i)
+        if (strcmp(table_[i].name, name) == 0) return &table_[i];
+    return NULL;
 }
 
 lp_status lp_dataset_load(const char *kind, const char *dir, const char *split, lp_dataset *out) {
@@ -105,38 +32,12 @@ lp_status lp_dataset_load(const char *kind, const char *dir, const char *split, 
         return lp_fail(LP_ERR_INVALID_ARG,
                        "lp_dataset_load: kind, dir, split and out are required");
     memset(out, 0, sizeof *out);
-    /* Fashion-MNIST uses MNIST's IDX layout and file names. */
-    if (strcmp(kind, "mnist") == 0 || strcmp(kind, "fashion-mnist") == 0)
-        return lp_mnist_load(dir, split, out);
-    if (strcmp(kind, "cifar10") == 0) return lp_cifar10_load(dir, split, out);
-    return lp_fail(LP_ERR_INVALID_ARG,
-                   "unknown dataset \"%s\": expected mnist, fashion-mnist or cifar10", kind);
-}
-
-lp_status lp_dataset_subset(const lp_dataset *src, int first, int count, lp_dataset *out) {
-    if (!src || !out || !src->x || !src->y)
-        return lp_fail(LP_ERR_INVALID_ARG, "lp_dataset_subset: src (loaded) and out are required");
-    if (first < 0 || count < 1 || first > src->n - count)
-        return lp_fail(LP_ERR_INVALID_ARG,
-                       "subset of %d samples from %d does not fit in a dataset of %d samples",
-                       count, first, src->n);
-    size_t sample = (size_t)src->c * (size_t)src->h * (size_t)src->w;
-    *out = *src;
-    out->n = count;
-    out->x = malloc((size_t)count * sample * sizeof *out->x);
-    out->y = malloc((size_t)count);
-    if (!out->x || !out->y) {
-        lp_dataset_free(out);
-        return lp_fail(LP_ERR_NO_MEMORY, "cannot allocate a subset of %d samples", count);
-    }
-    memcpy(out->x, src->x + (size_t)first * sample, (size_t)count * sample * sizeof *out->x);
-    memcpy(out->y, src->y + first, (size_t)count);
-    return LP_OK;
-}
-
-void lp_dataset_free(lp_dataset *ds) {
-    if (!ds) return;
-    free(ds->x);
-    free(ds->y);
-    memset(ds, 0, sizeof *ds);
+    const lp_dataset_format *f = lp_dataset_format_find(kind);
+    if (f) return f->load(dir, split, out);
+    char known[256] = "";
+    size_t len = 0;
+    for (int i = 0; i < N_ && len < sizeof known; ++i)
+        len += (size_t)snprintf(known + len, sizeof known - len, "%s%s",
+                                i == 0 ? "" : i == N_ - 1 ? " or " : ", ", table_[i].name);
+    return lp_fail(LP_ERR_INVALID_ARG, "unknown dataset \"%s\": expected %s", kind, known);
 }

@@ -1,140 +1,35 @@
 /* lp_op_gemm: picks, per device and shape, the fastest of CLBlast (whole or split along
  * K) and the tiled kernels of cl/gemm.cl, by timing each candidate once on the real
- * operands. Choices live in memory for the run and in a small text file per device in
- * the kernel cache folder, so a shape is timed once per machine, not once per run.
+ * operands. Choices live in memory for the run and in the device's decision file
+ * (decisions.h), so a shape is timed once per machine, not once per run. The state this
+ * shares with the back ends (the mode, the choices, the buffers) is in gemm_work.c.
  *
  * Why time instead of rules: which one wins depends on the device more than on anything
  * we can read from it (on PoCL the tiled kernels are several times faster than CLBlast's
  * untuned defaults; on GPUs CLBlast's tuned kernels usually win, except for long-K
  * products, where only a split along K fills the device). */
+#include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "laperm/clock.h"
 #include "gemm-impl.h"
 #include "laperm/ops.h"
-#include "runtime-impl.h"
 
-/* Bump when kernels or candidates change, so old timings are not trusted. */
-#define GEMM_CACHE_FORMAT "lp-gemm-3"
 #define MAX_CANDIDATES 16
-
-typedef struct {
-    lp_gemm_mode mode; /* the candidates it was chosen from */
-    bool ta, tb, beta_nz;
-    size_t m, n, k;
-    lp_gemm_variant v;
-} choice_;
-
-struct lp_gemm_state {
-    lp_gemm_mode mode;
-    choice_ *choices;
-    int n_choices, cap_choices;
-    cl_mem work, scratch, panels;
-    size_t work_floats, scratch_floats, panel_floats;
-    bool disk_loaded;
-    char path[4400]; /* choices file; "" when the disk cache is off */
-    bool tracing;
-    lp_gemm_shape *trace;
-    int n_trace, cap_trace;
-};
-
-static double now_s_(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-bool lp_gemm_mode_parse(const char *s, lp_gemm_mode *out) {
-    if (!s) return false;
-    if (!strcmp(s, "auto")) *out = LP_GEMM_AUTO;
-    else if (!strcmp(s, "clblast")) *out = LP_GEMM_CLBLAST;
-    else if (!strcmp(s, "tiled")) *out = LP_GEMM_TILED;
-    else return false;
-    return true;
-}
-
-/* FNV-1a over the strings that identify a device and its compiler. */
-static uint64_t device_hash_(const lp_device_info *d) {
-    const char *parts[] = {GEMM_CACHE_FORMAT, d->platform_name, d->platform_version,
-                           d->device_name, d->driver_version};
-    uint64_t h = 0xCBF29CE484222325ull;
-    for (size_t i = 0; i < sizeof parts / sizeof *parts; ++i) {
-        for (const char *p = parts[i]; *p; ++p)
-            h = (h ^ (unsigned char)*p) * 0x100000001B3ull;
-        h = (h ^ 0xFFu) * 0x100000001B3ull; /* separator: ("ab","c") != ("a","bc") */
-    }
-    return h;
-}
-
-static lp_status state_(lp_runtime *rt, struct lp_gemm_state **out) {
-    if (!rt->gemm) {
-        struct lp_gemm_state *s = calloc(1, sizeof *s);
-        if (!s) return lp_fail(LP_ERR_NO_MEMORY, "GEMM state: out of host memory");
-        const char *env = getenv("LAPERM_GEMM");
-        if (!lp_gemm_mode_parse(env, &s->mode)) s->mode = LP_GEMM_AUTO;
-        char dir[4096];
-        if (lp_cache_enabled_() && lp_cache_dir_(dir, sizeof dir))
-            snprintf(s->path, sizeof s->path, "%s/gemm-%016llx.txt", dir,
-                     (unsigned long long)device_hash_(&rt->info));
-        rt->gemm = s;
-    }
-    *out = rt->gemm;
-    return LP_OK;
-}
 
 void lp_gemm_set_mode(lp_runtime *rt, lp_gemm_mode mode) {
     struct lp_gemm_state *s;
-    if (state_(rt, &s) == LP_OK) s->mode = mode;
+    if (lp_gemm_state_(rt, &s) == LP_OK) s->mode = mode;
 }
 
 lp_gemm_mode lp_gemm_get_mode(lp_runtime *rt) {
     struct lp_gemm_state *s;
-    return state_(rt, &s) == LP_OK ? s->mode : LP_GEMM_AUTO;
-}
-
-void lp_gemm_release(lp_runtime *rt) {
-    struct lp_gemm_state *s = rt->gemm;
-    if (!s) return;
-    if (s->work) clReleaseMemObject(s->work);
-    if (s->scratch) clReleaseMemObject(s->scratch);
-    if (s->panels) clReleaseMemObject(s->panels);
-    free(s->choices);
-    free(s->trace);
-    free(s);
-    rt->gemm = NULL;
-}
-
-/* Grows *buf to at least `floats`; the old buffer lives on until queued commands using
- * it finish (OpenCL's reference counting), so no wait is needed. */
-static lp_status grow_(lp_runtime *rt, cl_mem *buf, size_t *have, size_t floats,
-                       const char *what) {
-    if (*buf && *have >= floats) return LP_OK;
-    cl_mem grown;
-    LP_TRY(lp_buffer_create_zeroed(rt, floats * sizeof(float), what, &grown));
-    if (*buf) clReleaseMemObject(*buf);
-    *buf = grown;
-    *have = floats;
-    return LP_OK;
-}
-
-lp_status lp_gemm_panels_(lp_runtime *rt, size_t floats, cl_mem *out) {
-    struct lp_gemm_state *s;
-    LP_TRY(state_(rt, &s));
-    LP_TRY(grow_(rt, &s->panels, &s->panel_floats, floats, "GEMM packed A panels"));
-    *out = s->panels;
-    return LP_OK;
-}
-
-lp_status lp_gemm_workspace_(lp_runtime *rt, size_t floats, cl_mem *out) {
-    struct lp_gemm_state *s;
-    LP_TRY(state_(rt, &s));
-    LP_TRY(grow_(rt, &s->work, &s->work_floats, floats, "GEMM split-K workspace"));
-    *out = s->work;
-    return LP_OK;
+    return lp_gemm_state_(rt, &s) == LP_OK ? s->mode : LP_GEMM_AUTO;
 }
 
 lp_gemm_variant lp_gemm_default_tiled(lp_runtime *rt) {
@@ -216,10 +111,10 @@ static lp_status time_(lp_runtime *rt, const lp_gemm_variant *v, const lp_gemm_a
     LP_TRY(lp_runtime_finish(rt));
     double t = INFINITY;
     for (int rep = 0; rep < 3; ++rep) {
-        double t0 = now_s_();
+        double t0 = lp_seconds();
         LP_TRY(run_(rt, v, g));
         LP_TRY(lp_runtime_finish(rt));
-        double dt = now_s_() - t0;
+        double dt = lp_seconds() - t0;
         if (dt < t) t = dt;
         if (t > 0.05 || t > 2 * best) break;
     }
@@ -227,20 +122,20 @@ static lp_status time_(lp_runtime *rt, const lp_gemm_variant *v, const lp_gemm_a
     return LP_OK;
 }
 
-static choice_ *find_(struct lp_gemm_state *s, const choice_ *key) {
+static lp_gemm_choice_ *find_(struct lp_gemm_state *s, const lp_gemm_choice_ *key) {
     for (int i = 0; i < s->n_choices; ++i) {
-        choice_ *c = &s->choices[i];
-        if (c->mode == key->mode && c->ta == key->ta && c->tb == key->tb && c->beta_nz == key->beta_nz && c->m == key->m &&
-            c->n == key->n && c->k == key->k)
+        lp_gemm_choice_ *c = &s->choices[i];
+        if (c->mode == key->mode && c->ta == key->ta && c->tb == key->tb &&
+            c->beta_nz == key->beta_nz && c->m == key->m && c->n == key->n && c->k == key->k)
             return c;
     }
     return NULL;
 }
 
-static lp_status remember_(struct lp_gemm_state *s, const choice_ *c) {
+static lp_status remember_(struct lp_gemm_state *s, const lp_gemm_choice_ *c) {
     if (s->n_choices == s->cap_choices) {
         int cap = s->cap_choices ? 2 * s->cap_choices : 32;
-        choice_ *grown = realloc(s->choices, (size_t)cap * sizeof *grown);
+        lp_gemm_choice_ *grown = realloc(s->choices, (size_t)cap * sizeof *grown);
         if (!grown) return lp_fail(LP_ERR_NO_MEMORY, "GEMM choices: out of host memory");
         s->choices = grown;
         s->cap_choices = cap;
@@ -249,54 +144,99 @@ static lp_status remember_(struct lp_gemm_state *s, const choice_ *c) {
     return LP_OK;
 }
 
-/* One line per choice: ta tb beta_nz m n k algo vw mr nv dm dn lx slices. Lines that
- * don't parse (a torn write, an edited file) are skipped: at worst a shape is re-timed. */
-static void load_disk_(struct lp_gemm_state *s) {
-    s->disk_loaded = true;
-    FILE *f = s->path[0] ? fopen(s->path, "r") : NULL;
-    if (!f) return;
-    char line[256];
-    while (fgets(line, sizeof line, f)) {
-        int ta, tb, bz, algo, vw, mr, nv, dm, dn, lx, sl;
-        unsigned long long m, n, k;
-        if (sscanf(line, "%d %d %d %llu %llu %llu %d %d %d %d %d %d %d %d", &ta, &tb, &bz, &m, &n,
-                   &k, &algo, &vw, &mr, &nv, &dm, &dn, &lx, &sl) != 14)
-            continue;
-        bool ok = (algo == LP_GEMM_ALGO_CLBLAST || algo == LP_GEMM_ALGO_TILED) && sl >= 1 &&
-                  (algo == LP_GEMM_ALGO_CLBLAST ||
-                   ((vw == 4 || vw == 8 || vw == 16) && mr >= 1 && mr <= 16 && nv >= 1 &&
-                    nv <= 4 && dm >= 1 && dm <= 8 && dn >= 1 && dn <= 8 && lx >= 1 && lx <= 1024));
-        if (!ok) continue;
-        choice_ c = {LP_GEMM_AUTO, ta != 0, tb != 0, bz != 0, m, n, k,
-                     {(lp_gemm_algo)algo, vw, mr, nv, dm, dn, lx, sl}};
-        if (!find_(s, &c) && remember_(s, &c) != LP_OK) break;
-    }
-    fclose(f);
+/* ---- decisions on disk -------------------------------------------------------------- */
+
+/* Reads prefix, then a decimal in [lo, hi], at *p (advanced past both). */
+static bool field_(const char **p, const char *prefix, long long lo, long long hi,
+                   long long *out) {
+    size_t n = strlen(prefix);
+    if (strncmp(*p, prefix, n) != 0 || (*p)[n] < '0' || (*p)[n] > '9') return false;
+    char *end;
+    errno = 0;
+    long long v = strtoll(*p + n, &end, 10);
+    if (errno || v < lo || v > hi) return false;
+    *out = v;
+    *p = end;
+    return true;
 }
 
-static void save_disk_(struct lp_gemm_state *s, const choice_ *c) {
-    if (!s->path[0]) return;
-    char dir[4400];
-    snprintf(dir, sizeof dir, "%s", s->path);
-    char *slash = strrchr(dir, '/');
-    if (slash) *slash = 0, lp_mkdirs_(dir);
-    /* One short line in append mode: concurrent runs interleave whole lines. */
-    FILE *f = fopen(s->path, "a");
-    if (!f) return;
-    fprintf(f, "%d %d %d %zu %zu %zu %d %d %d %d %d %d %d %d\n", c->ta, c->tb, c->beta_nz, c->m,
-            c->n, c->k, (int)c->v.algo, c->v.vw, c->v.mr, c->v.nv, c->v.dm, c->v.dn, c->v.lx,
-            c->v.slices);
-    fclose(f);
+/* "clblast:k<slices>" or "tiled:vw<vw>:mr<mr>:nv<nv>:dm<dm>:dn<dn>:lx<lx>:k<slices>", within
+ * the bounds of what candidates_ makes (checked again, so a file cannot make the tiled
+ * kernels run with a tile they were not built for). */
+static bool variant_parse_(const char *text, lp_gemm_variant *v) {
+    const char *p = text;
+    long long f[7];
+    *v = (lp_gemm_variant){.algo = LP_GEMM_ALGO_CLBLAST};
+    if (field_(&p, "clblast:k", 1, 128, &f[0]) && !*p) {
+        v->slices = (int)f[0];
+        return true;
+    }
+    p = text;
+    if (!(field_(&p, "tiled:vw", 4, 16, &f[0]) && field_(&p, ":mr", 1, 16, &f[1]) &&
+          field_(&p, ":nv", 1, 4, &f[2]) && field_(&p, ":dm", 1, 8, &f[3]) &&
+          field_(&p, ":dn", 1, 8, &f[4]) && field_(&p, ":lx", 1, 1024, &f[5]) &&
+          field_(&p, ":k", 1, 128, &f[6]) && !*p))
+        return false;
+    if (f[0] != 4 && f[0] != 8 && f[0] != 16) return false;
+    *v = (lp_gemm_variant){LP_GEMM_ALGO_TILED, (int)f[0], (int)f[1], (int)f[2],
+                           (int)f[3],          (int)f[4], (int)f[5], (int)f[6]};
+    return true;
 }
+
+static void variant_format_(const lp_gemm_variant *v, char *buf, size_t cap) {
+    if (v->algo == LP_GEMM_ALGO_CLBLAST)
+        snprintf(buf, cap, "clblast:k%d", v->slices);
+    else
+        snprintf(buf, cap, "tiled:vw%d:mr%d:nv%d:dm%d:dn%d:lx%d:k%d", v->vw, v->mr, v->nv, v->dm,
+                 v->dn, v->lx, v->slices);
+}
+
+/* "<mode>:<layout>:b<beta != 0>:<m>x<n>x<k>", e.g. "auto:nt:b0:9x11x13": the mode gives
+ * the candidates, the rest the product. */
+static void key_format_(lp_gemm_mode mode, const lp_gemm_args_ *g, char *buf, size_t cap) {
+    snprintf(buf, cap, "%s:%c%c:b%d:%zux%zux%zu", lp_gemm_mode_name(mode), g->ta ? 't' : 'n',
+             g->tb ? 't' : 'n', g->beta != 0.0f, g->m, g->n, g->k);
+}
+
+/* A stored choice must be one the mode could have made for the layout: only CLBlast in
+ * clblast mode and for A^T.B^T; the tiled mode chooses nothing. */
+static bool decision_valid_(const char *key, const char *value) {
+    char mode_name[16];
+    const char *colon = strchr(key, ':');
+    if (!colon || (size_t)(colon - key) >= sizeof mode_name) return false;
+    memcpy(mode_name, key, (size_t)(colon - key));
+    mode_name[colon - key] = '\0';
+    lp_gemm_mode mode;
+    if (!lp_gemm_mode_parse(mode_name, &mode) || mode == LP_GEMM_TILED) return false;
+    const char *p = colon + 1;
+    if ((p[0] != 'n' && p[0] != 't') || (p[1] != 'n' && p[1] != 't') || p[2] != ':') return false;
+    bool tt = p[0] == 't' && p[1] == 't';
+    p += 3;
+    long long beta, m, n, k;
+    if (!(field_(&p, "b", 0, 1, &beta) && field_(&p, ":", 1, LLONG_MAX, &m) &&
+          field_(&p, "x", 1, LLONG_MAX, &n) && field_(&p, "x", 1, LLONG_MAX, &k) && !*p))
+        return false;
+    lp_gemm_variant v;
+    if (!variant_parse_(value, &v)) return false;
+    return v.algo == LP_GEMM_ALGO_CLBLAST || (mode == LP_GEMM_AUTO && !tt);
+}
+
+/* Bump the revision when kernels or candidates change, so old timings are not trusted. */
+const lp_decision_kind lp_decision_gemm = {
+    .name = "gemm",
+    .revision = 3,
+    .n_times = 1,
+    .legend = "<mode>:<layout>:b<beta != 0>:<m>x<n>x<k> <variant> <ms per product>",
+    .valid = decision_valid_,
+};
 
 /* Times every candidate on a scratch C (the real C must keep its contents for beta). */
 static lp_status choose_(lp_runtime *rt, struct lp_gemm_state *s, const lp_gemm_args_ *g,
-                         lp_gemm_variant *best_v) {
+                         lp_gemm_variant *best_v, double *best_s) {
     lp_gemm_variant cand[MAX_CANDIDATES];
     int nc = candidates_(rt, g, s->mode, cand);
-    LP_TRY(grow_(rt, &s->scratch, &s->scratch_floats, g->m * g->n, "GEMM timing scratch"));
     lp_gemm_args_ t = *g;
-    t.c = s->scratch;
+    LP_TRY(lp_gemm_scratch_(rt, g->m * g->n, &t.c));
     t.c_off = 0;
     t.ldc = g->n;
     t.label = "gemm_autotune";
@@ -306,6 +246,7 @@ static lp_status choose_(lp_runtime *rt, struct lp_gemm_state *s, const lp_gemm_
         LP_TRY(time_(rt, &cand[i], &t, best, &dt));
         if (dt < best) best = dt, *best_v = cand[i];
     }
+    *best_s = best;
     return LP_OK;
 }
 
@@ -319,7 +260,7 @@ static int default_slices_(const lp_gemm_args_ *g) {
 
 static lp_status lookup_(lp_runtime *rt, const lp_gemm_args_ *g, lp_gemm_variant *v) {
     struct lp_gemm_state *s;
-    LP_TRY(state_(rt, &s));
+    LP_TRY(lp_gemm_state_(rt, &s));
     const lp_gemm_variant clblast = {.algo = LP_GEMM_ALGO_CLBLAST, .slices = 1};
     if (s->mode == LP_GEMM_TILED) {
         /* There is no tiled A^T.B^T kernel (no layer needs one). */
@@ -331,16 +272,29 @@ static lp_status lookup_(lp_runtime *rt, const lp_gemm_args_ *g, lp_gemm_variant
         *v = clblast;
         return LP_OK;
     }
-    choice_ key = {s->mode, g->ta, g->tb, g->beta != 0.0f, g->m, g->n, g->k, {0}};
-    if (s->mode == LP_GEMM_AUTO && !s->disk_loaded) load_disk_(s);
-    const choice_ *c = find_(s, &key);
+    lp_gemm_choice_ key = {s->mode, g->ta, g->tb, g->beta != 0.0f, g->m, g->n, g->k, {0}};
+    const lp_gemm_choice_ *c = find_(s, &key);
     if (c) {
         *v = c->v;
         return LP_OK;
     }
-    LP_TRY(choose_(rt, s, g, &key.v));
+    char dkey[LP_DECISION_TOKEN_MAX];
+    key_format_(s->mode, g, dkey, sizeof dkey);
+    lp_decision d;
+    /* Damage in the file is told on stderr: products have no channel for notes. */
+    if (lp_decision_get(rt, &lp_decision_gemm, dkey, &d, NULL, NULL) &&
+        variant_parse_(d.value, &key.v)) {
+        LP_TRY(remember_(s, &key));
+        *v = key.v;
+        return LP_OK;
+    }
+    double best_s;
+    LP_TRY(choose_(rt, s, g, &key.v, &best_s));
     LP_TRY(remember_(s, &key));
-    if (s->mode == LP_GEMM_AUTO) save_disk_(s, &key);
+    d = (lp_decision){.ms = {best_s * 1e3}};
+    variant_format_(&key.v, d.value, sizeof d.value);
+    /* A choice that cannot be written (a read-only folder) is only timed again next run. */
+    if (lp_decision_set(rt, &lp_decision_gemm, dkey, &d) != LP_OK) lp_clear_error();
     *v = key.v;
     return LP_OK;
 }
@@ -404,14 +358,14 @@ static void trace_(struct lp_gemm_state *s, const lp_gemm_args_ *g) {
 
 void lp_gemm_trace_begin(lp_runtime *rt) {
     struct lp_gemm_state *s;
-    if (state_(rt, &s) != LP_OK) return;
+    if (lp_gemm_state_(rt, &s) != LP_OK) return;
     s->tracing = true;
     s->n_trace = 0;
 }
 
 int lp_gemm_trace_end(lp_runtime *rt, lp_gemm_shape *out, int cap) {
     struct lp_gemm_state *s;
-    if (state_(rt, &s) != LP_OK) return 0;
+    if (lp_gemm_state_(rt, &s) != LP_OK) return 0;
     s->tracing = false;
     for (int i = 0; i < s->n_trace && i < cap; ++i)
         out[i] = s->trace[i];
@@ -425,7 +379,8 @@ lp_status lp_op_gemm(lp_runtime *rt, bool trans_a, bool trans_b, size_t m, size_
     lp_gemm_args_ g = args_(trans_a, trans_b, m, n, k, alpha, a, a_off, lda, b, b_off, ldb, beta,
                             c, c_off, ldc, label);
     LP_TRY(check_args_(&g));
-    if (rt->gemm && rt->gemm->tracing) trace_(rt->gemm, &g);
+    struct lp_gemm_state *s = lp_gemm_state_if_any_(rt);
+    if (s && s->tracing) trace_(s, &g);
     lp_gemm_variant v;
     LP_TRY(lookup_(rt, &g, &v));
     return run_(rt, &v, &g);
@@ -456,9 +411,9 @@ void lp_gemm_variant_text(const lp_gemm_variant *v, bool trans_b, char *buf, siz
 lp_status lp_gemm_describe_choice(lp_runtime *rt, bool trans_a, bool trans_b, size_t m, size_t n,
                                   size_t k, char *buf, size_t cap) {
     struct lp_gemm_state *s;
-    LP_TRY(state_(rt, &s));
-    choice_ key = {s->mode, trans_a, trans_b, false, m, n, k, {0}};
-    const choice_ *c = find_(s, &key);
+    LP_TRY(lp_gemm_state_(rt, &s));
+    lp_gemm_choice_ key = {s->mode, trans_a, trans_b, false, m, n, k, {0}};
+    const lp_gemm_choice_ *c = find_(s, &key);
     if (!c) {
         key.beta_nz = true;
         c = find_(s, &key);

@@ -1,5 +1,6 @@
 /* Matrix products through CLBlast, whole or split along K (a strided batch of partial
- * products, then lp_gemm_reduce_), with its status codes turned into messages. */
+ * products into the workspace, then lp_gemm_reduce_: both in gemm_work.c), with its
+ * status codes turned into messages. */
 #include <clblast_c.h>
 
 #include "gemm-impl.h"

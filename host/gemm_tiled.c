@@ -1,18 +1,11 @@
-/* Launches of the register-tiled products in cl/gemm.cl and of the split-K reduction.
+/* Launches of the register-tiled products in cl/gemm.cl; split along K, the partial
+ * products go to the workspace and are summed by lp_gemm_reduce_ (both in gemm_work.c).
  * Tile shape and vector width are compile-time options, so each variant is its own
  * program (built once, then from the program cache). */
 #include <limits.h>
 #include <stdio.h>
 
 #include "gemm-impl.h"
-
-int lp_gemm_slices_(size_t k, int slices, size_t *kslice) {
-    if (slices < 1) slices = 1;
-    if ((size_t)slices > k) slices = k ? (int)k : 1;
-    *kslice = (k + (size_t)slices - 1) / (size_t)slices;
-    if (*kslice == 0) *kslice = 1;
-    return (int)((k + *kslice - 1) / *kslice);
-}
 
 /* Only the options a kernel reads go into its build, so variants that differ in
  * nothing it uses share one program. */
@@ -25,28 +18,9 @@ static void options_(const lp_gemm_variant *v, bool nt, char *buf, size_t cap) {
                  v->nv, v->lx);
 }
 
-lp_status lp_gemm_reduce_(lp_runtime *rt, const lp_gemm_args_ *g, int slices, cl_mem work) {
-    cl_kernel k;
-    LP_TRY(lp_runtime_kernel(rt, "gemm", "lp_gemm_reduce", NULL, &k));
-    cl_int m = (cl_int)g->m, n = (cl_int)g->n, s = slices, ldc = (cl_int)g->ldc;
-    cl_ulong stride = (cl_ulong)g->m * g->n, c_off = g->c_off;
-    LP_ARG(k, 0, m);
-    LP_ARG(k, 1, n);
-    LP_ARG(k, 2, s);
-    LP_ARG(k, 3, stride);
-    LP_ARG(k, 4, work);
-    LP_ARG(k, 5, g->alpha);
-    LP_ARG(k, 6, g->beta);
-    LP_ARG(k, 7, g->c);
-    LP_ARG(k, 8, c_off);
-    LP_ARG(k, 9, ldc);
-    size_t global = g->m * g->n, local = lp_runtime_wgs(rt, k, 256);
-    return lp_launch(rt, k, 1, &global, &local, g->label);
-}
-
-/* op(A) into row panels of v->mr rows (lp_gemm_pack_a), in the dispatcher's panel
- * buffer: a pass over A, small beside the product (M*K reads against M*N*K FMAs). The
- * queue is in order, so the buffer is free again once the product has run. */
+/* op(A) into row panels of v->mr rows (lp_gemm_pack_a), in the runtime's panel buffer
+ * (gemm_work.c): a pass over A, small beside the product (M*K reads against M*N*K
+ * FMAs). The queue is in order, so the buffer is free again once the product has run. */
 static lp_status pack_a_(lp_runtime *rt, const lp_gemm_variant *v, const lp_gemm_args_ *g,
                          const char *opts, cl_mem *panels, cl_ulong *a_stride) {
     size_t rows = (g->m + (size_t)v->mr - 1) / (size_t)v->mr * (size_t)v->mr;

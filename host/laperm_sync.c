@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "laperm/launch.h"
 #include "laperm/laperm_sync.h"
 
 /* Fails unless `buf` holds `n` elements of `elem_bytes` from element `offset`. */
@@ -56,8 +57,7 @@ lp_status lp_laperm_sync(lp_segsort *s, cl_mem src, size_t src_offset, cl_mem th
     LP_ARG(k, 8, has_rank);
     LP_ARG(k, 9, gs);
     LP_ARG(k, 10, count);
-    size_t global = n, local = lp_runtime_wgs(rt, k, 256);
-    return lp_launch(rt, k, 1, &global, &local, "laperm_scatter");
+    return lp_launch_1d(rt, k, n, 256, "laperm_scatter");
 }
 
 static int cmp_float_key_(const void *a, const void *b) {

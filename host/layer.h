@@ -1,12 +1,43 @@
-/* Internal: a layer is a small tagged struct plus a table of functions and a pointer to
- * its own state. New layer kinds add a file host/layer_<kind>.c and one line in
- * network.c's factory. */
+/* Internal: a layer kind is one descriptor (lp_layer_kind_desc) defined in its own file
+ * host/layer_<kind>.c and listed once in laperm/layer_kinds.def; the parser, `summary`,
+ * the parameter table and the network factory reach kinds only through the registry
+ * (lp_layer_kind_get). A built layer is a small struct plus a table of functions and a
+ * pointer to its own state. README, "How to add a layer kind", lists the steps. */
 #ifndef LAPERM_LAYER_H
 #define LAPERM_LAYER_H
 
 #include "laperm/network.h"
+#include "layer_spec.h"
 
 typedef struct lp_layer lp_layer;
+
+/* The most parameter tensors one layer owns (kernel and bias, or gamma and beta). */
+#define LP_LAYER_TENSORS_MAX 2
+
+typedef struct {
+    /* [name] in model files; also the stem of default layer names ("dense_1"). */
+    const char *section;
+    const lp_key_def *keys; /* LP_KEY_NAME first */
+    int n_keys;
+    /* Fills the kind's defaults into a zeroed spec before its keys are read; may be NULL. */
+    void (*defaults)(lp_layer_spec *l);
+    /* Checks what single keys cannot, sets l->in, l->out and, for windowed kinds,
+     * l->window; prev is NULL for [input]. Errors are LP_ERR_FORMAT "<file>:<line>: ...". */
+    lp_status (*finish)(const lp_spec_ctx *c, lp_layer_spec *l, const lp_layer_spec *prev);
+    /* Writes layer i's parameter tensors (at most LP_LAYER_TENSORS_MAX, offsets left 0)
+     * and returns how many; NULL for kinds without parameters. */
+    int (*tensors)(const lp_model_spec *m, int i, lp_param_tensor *t);
+    /* The `summary` details column ("kernel 3x3, stride 1, ..."); may be NULL. */
+    void (*details)(const lp_layer_spec *l, lp_text *t);
+    /* Builds layer l (prev already built): ops, buffers, state. The spec has passed the
+     * parser, so inits assert (LP_ASSERT) what it guarantees rather than re-check it. */
+    lp_status (*init)(lp_network *net, lp_layer *l);
+} lp_layer_kind_desc;
+
+/* The descriptor of kind k, or NULL out of range. */
+const lp_layer_kind_desc *lp_layer_kind_get(lp_layer_kind k);
+/* The kind whose section is name[0..n), or -1. */
+int lp_layer_kind_find(const char *name, size_t n);
 
 typedef struct {
     /* Reads the previous layer's `out`, writes this layer's `out` (n samples). */
@@ -15,6 +46,10 @@ typedef struct {
      * previous layer's `dout`. */
     lp_status (*backward)(lp_network *net, lp_layer *l, int n);
     void (*destroy)(lp_layer *l);
+    /* Layers with a second input (second_input >= 0): ADDS this layer's gradient with
+     * respect to that input into its dout. lp_network_backward calls it once the layer
+     * after second_input has overwritten that dout, in layer order. May be NULL. */
+    lp_status (*backward_second)(lp_network *net, lp_layer *l, int n);
 } lp_layer_ops;
 
 struct lp_layer {
@@ -24,9 +59,10 @@ struct lp_layer {
     size_t out_features; /* per sample */
     cl_mem out, dout;    /* (max_batch, out_features); views of prev's for shape-only layers */
     bool owns_buffers;
-    bool need_dx; /* some earlier layer has parameters */
+    bool need_dx;     /* some earlier layer has parameters */
     int first_tensor; /* index into the tensor table, -1 if none */
     int index;        /* position in the model (Philox stream of stochastic layers) */
+    int second_input; /* an earlier layer this one also reads (a residual's `from`), or -1 */
     void *state;
 };
 
@@ -39,25 +75,16 @@ struct lp_network {
     cl_mem params, grads;
     int max_batch;
     lp_network_options opt;
-    uint64_t seed;   /* for stochastic layers, see lp_network_set_rng */
+    uint64_t seed; /* for stochastic layers, see lp_network_set_rng */
     long long step;
     lp_layer *layers;
     int n_layers;
 };
 
-/* Layer constructors: fill ops, buffers and state for layer l (prev already built). */
-lp_status lp_layer_init_passthrough(lp_network *net, lp_layer *l);
-lp_status lp_layer_init_dense(lp_network *net, lp_layer *l);
-/* [maxpool], [avgpool] and [globalavgpool]. */
-lp_status lp_layer_init_pool(lp_network *net, lp_layer *l);
-lp_status lp_layer_init_batchnorm(lp_network *net, lp_layer *l);
-lp_status lp_layer_init_dropout(lp_network *net, lp_layer *l);
-lp_status lp_layer_init_conv2d(lp_network *net, lp_layer *l);
-/* [add]. Its backward hands the gradient to prev; the shortcut's half, which ADDS into
- * the dout of the layer `from`, is lp_layer_add_backward_shortcut: lp_network_backward
- * calls it once the layer after `from` has written that dout. It also writes the
- * projection's parameter gradients. */
-lp_status lp_layer_init_add(lp_network *net, lp_layer *l);
-lp_status lp_layer_add_backward_shortcut(lp_network *net, lp_layer *l, int n);
+/* Shared by layer kinds: out and dout of max_batch samples, owned by the layer (`what`
+ * names them in allocation errors). Zeroed so no pass reads uninitialised memory. */
+lp_status lp_layer_own_buffers(lp_network *net, lp_layer *l, const char *what);
+/* Shape-only layers: out and dout are views of prev's. */
+lp_status lp_layer_view_prev(lp_network *net, lp_layer *l);
 
 #endif

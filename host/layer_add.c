@@ -1,17 +1,150 @@
 /* [add]: the residual join out = prev + shortcut(from), then ReLU (kernels in cl/add.cl).
- * The shortcut is from's output, or a 1x1 convolution of it: a [conv2d] layer built here
- * on a spec of our own, reading from's output and writing its dx into a buffer of ours.
+ * The shortcut is from's output, or a 1x1 convolution of it: a convolution unit
+ * (conv2d_unit.h) built here on a spec of our own, reading from's output and writing its
+ * dx into a buffer of ours.
  *
  * Backward comes in two halves. The layer's own backward masks dout by the ReLU and hands
- * it to prev. The shortcut's half (lp_layer_add_backward_shortcut) must ADD into from's
- * dout, which the layer after `from` overwrites later in the pass; so lp_network_backward
- * calls it right after that layer's backward, in layer order when several adds share a
- * `from` (deterministic, no atomics). */
+ * it to prev. The shortcut's half (add_backward_second_, `from` being the layer's second
+ * input) must ADD into from's dout, which the layer after `from` overwrites later in the
+ * pass; so lp_network_backward calls it right after that layer's backward, in layer order
+ * when several adds share a `from` (deterministic, no atomics). */
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "layer.h"
+#include "laperm/launch.h"
+#include "conv2d_unit.h"
+#include "laperm/init.h"
+
+/* init, bias, l2 and permute describe the projection: add_finish_ refuses them without. */
+#define ADD_(field) LP_SPEC_OFFSET(u.add.field)
+static const lp_key_def add_keys_[] = {
+    LP_KEY_NAME,
+    {"from", LP_VAL_NAME, true, ADD_(from_name), NULL, 0},
+    {"projection", LP_VAL_BOOL, false, ADD_(projection), NULL, 0},
+    {"activation", LP_VAL_CHOICE, false, ADD_(activation), lp_activation_choices, 0},
+    {"init", LP_VAL_INIT, false, ADD_(proj.kernel_init), NULL, LP_INIT_USE_KERNEL},
+    {"bias", LP_VAL_BOOL, false, ADD_(proj.use_bias), NULL, 0},
+    {"l2", LP_VAL_NONNEG_FLOAT, false, ADD_(proj.l2), NULL, 0},
+    {"permute", LP_VAL_BOOL, false, ADD_(proj.permute), NULL, 0},
+};
+
+static void add_defaults_(lp_layer_spec *l) {
+    l->u.add = (lp_add_spec){.from = -1, .projection = false, .activation = LP_ACT_NONE};
+    /* The projection: a 1x1 convolution; filters and stride are set in add_finish_. */
+    l->u.add.proj = lp_conv2d_defaults();
+    l->u.add.proj.kh = l->u.add.proj.kw = 1;
+}
+
+/* One axis of the projection: from's size over prev's, exact. 0 if it does not divide. */
+static int projection_stride_(int from, int to) {
+    return to > 0 && from % to == 0 ? from / to : 0;
+}
+
+/* The earlier layer `from` names: not the previous one (that is the other input), and
+ * only layers above this section (a residual never reaches forwards). */
+static lp_status add_resolve_from_(const lp_spec_ctx *c, lp_layer_spec *l,
+                                   const lp_layer_spec *prev) {
+    lp_add_spec *a = &l->u.add;
+    int line = lp_spec_key_line(c, "from");
+    for (int i = 0; i < c->n_before && a->from < 0; ++i)
+        if (strcmp(c->layers[i].name, a->from_name) == 0) a->from = i;
+    if (a->from < 0)
+        return lp_fail(LP_ERR_FORMAT,
+                       "%s:%d: 'from' = '%s' in [add] names no layer above line %d (expected the "
+                       "name of an earlier layer)",
+                       c->src, line, a->from_name, l->line);
+    if (a->from == c->n_before - 1)
+        return lp_fail(LP_ERR_FORMAT,
+                       "%s:%d: 'from' = '%s' in [add] names the previous layer, which is already "
+                       "the other input (expected an earlier layer, such as the block's input)",
+                       c->src, line, prev->name);
+    return LP_OK;
+}
+
+/* Without a projection, none of the projection's keys may be set. */
+static lp_status add_no_projection_keys_(const lp_spec_ctx *c) {
+    static const char *const proj_keys[] = {"init", "bias", "l2", "permute"};
+    int first = -1, first_line = 0;
+    for (int i = 0; i < 4; ++i) {
+        int line = lp_spec_key_line(c, proj_keys[i]);
+        if (line && (!first_line || line < first_line)) first = i, first_line = line;
+    }
+    if (first < 0) return LP_OK;
+    return lp_fail(LP_ERR_FORMAT,
+                   "%s:%d: '%s' is set but projection = false in [add] (it describes the "
+                   "projection: remove it or set projection = true)",
+                   c->src, first_line, proj_keys[first]);
+}
+
+static lp_status add_finish_(const lp_spec_ctx *c, lp_layer_spec *l, const lp_layer_spec *prev) {
+    lp_add_spec *a = &l->u.add;
+    LP_TRY(add_resolve_from_(c, l, prev));
+    const lp_layer_spec *from = &c->layers[a->from];
+    l->in = l->out = prev->out;
+    lp_shape fs = from->out, ps = prev->out;
+    char fbuf[48], pbuf[48];
+    lp_shape_str(fs, fbuf, sizeof fbuf);
+    lp_shape_str(ps, pbuf, sizeof pbuf);
+    if (!a->projection) {
+        LP_TRY(add_no_projection_keys_(c));
+        if (fs.c == ps.c && fs.h == ps.h && fs.w == ps.w) return LP_OK;
+        return lp_fail(LP_ERR_FORMAT,
+                       "%s:%d: [add] cannot add %s from '%s' (line %d) to %s from '%s' (line %d): "
+                       "without a projection the shapes must be equal (set projection = true "
+                       "for a 1x1 convolution shortcut)",
+                       c->src, l->line, fbuf, from->name, from->line, pbuf, prev->name, prev->line);
+    }
+    if (lp_shape_is_flat(fs) != lp_shape_is_flat(ps))
+        return lp_fail(LP_ERR_FORMAT,
+                       "%s:%d: [add] cannot project %s from '%s' (line %d) onto %s from '%s' "
+                       "(line %d): a projection maps a spatial shape to a spatial one or a flat "
+                       "shape to a flat one",
+                       c->src, l->line, fbuf, from->name, from->line, pbuf, prev->name, prev->line);
+    int sh = projection_stride_(fs.h, ps.h), sw = projection_stride_(fs.w, ps.w);
+    if (!sh || !sw)
+        return lp_fail(LP_ERR_FORMAT,
+                       "%s:%d: [add] cannot project %s from '%s' (line %d) onto %s from '%s' "
+                       "(line %d): the projection is a 1x1 convolution whose stride is the ratio "
+                       "of the sizes, so the height and width of '%s' must be whole multiples of "
+                       "those of '%s'",
+                       c->src, l->line, fbuf, from->name, from->line, pbuf, prev->name, prev->line,
+                       from->name, prev->name);
+    int64_t weights = (int64_t)ps.c * fs.c;
+    if (weights > LP_SPEC_ELEMS_MAX)
+        return lp_fail(LP_ERR_FORMAT,
+                       "%s:%d: [add] projection kernel of %d x %d = %lld weights exceeds the "
+                       "limit of %d per tensor",
+                       c->src, l->line, ps.c, fs.c, (long long)weights, INT_MAX);
+    a->proj.filters = ps.c;
+    a->proj.stride_h = sh;
+    a->proj.stride_w = sw;
+    /* A 1x1 window at that stride maps from's plane exactly onto prev's. */
+    return lp_window_make(fs.h, fs.w, 1, 1, sh, sw, LP_PAD_VALID, &l->window);
+}
+
+/* The projection reads from's output: its channels are the kernel's cin. */
+static int add_tensors_(const lp_model_spec *m, int i, lp_param_tensor *t) {
+    const lp_layer_spec *l = &m->layers[i];
+    if (!l->u.add.projection) return 0;
+    return lp_conv2d_tensors(i, m->layers[l->u.add.from].out.c, &l->u.add.proj, t);
+}
+
+static void add_details_(const lp_layer_spec *l, lp_text *t) {
+    const lp_add_spec *a = &l->u.add;
+    lp_text_add(t, "from %s", a->from_name);
+    if (!a->projection) {
+        lp_text_add(t, ", %s", lp_activation_words(a->activation));
+        return;
+    }
+    lp_text_add(t, ", projection 1x1");
+    if (a->proj.stride_h == a->proj.stride_w)
+        lp_text_add(t, ", stride %d", a->proj.stride_h);
+    else
+        lp_text_add(t, ", stride %dx%d", a->proj.stride_h, a->proj.stride_w);
+    lp_text_weights(t, a->activation, a->proj.kernel_init, a->proj.use_bias, a->proj.l2,
+                    a->proj.permute);
+}
 
 typedef struct {
     lp_layer *from;
@@ -19,16 +152,11 @@ typedef struct {
     int relu;
     bool shortcut_dx;   /* from's dout wants the shortcut's gradient (params upstream) */
     bool projected;     /* the members below are used only with a projection */
-    lp_layer_spec spec; /* the projection as a [conv2d] */
-    lp_layer proj;      /* that conv layer: prev = &src, dout = our dout (the masked g) */
+    lp_layer_spec spec; /* the projection's name and shapes */
+    lp_layer proj;      /* that convolution unit: prev = &src, dout = our dout (the masked g) */
     lp_layer src;       /* stands for `from`: out = from's out, dout = dx */
     cl_mem dx;          /* (max_batch, from_features): the projection's dx before it is added */
 } add_state_;
-
-static lp_status add_launch_(lp_runtime *rt, cl_kernel k, int total, const char *label) {
-    size_t local = lp_runtime_wgs(rt, k, 256), global = (size_t)total;
-    return lp_launch(rt, k, 1, &global, &local, label);
-}
 
 /* out = prev.out + shortcut, then ReLU. */
 static lp_status add_forward_(lp_network *net, lp_layer *l, int n, bool training) {
@@ -46,7 +174,7 @@ static lp_status add_forward_(lp_network *net, lp_layer *l, int n, bool training
     LP_ARG(k, 2, l->out);
     LP_ARG(k, 3, total);
     LP_ARG(k, 4, d->relu);
-    return add_launch_(net->rt, k, total, "add_forward");
+    return lp_launch_1d(net->rt, k, (size_t)total, 256, "add_forward");
 }
 
 /* dout *= (out > 0) in place (the shortcut's half reads it later), prev->dout = dout. */
@@ -64,10 +192,10 @@ static lp_status add_backward_(lp_network *net, lp_layer *l, int n) {
     LP_ARG(k, 3, total);
     LP_ARG(k, 4, d->relu);
     LP_ARG(k, 5, write_dx);
-    return add_launch_(net->rt, k, total, "add_backward");
+    return lp_launch_1d(net->rt, k, (size_t)total, 256, "add_backward");
 }
 
-lp_status lp_layer_add_backward_shortcut(lp_network *net, lp_layer *l, int n) {
+static lp_status add_backward_second_(lp_network *net, lp_layer *l, int n) {
     add_state_ *d = l->state;
     cl_mem g = l->dout;
     if (d->projected) {
@@ -82,7 +210,7 @@ lp_status lp_layer_add_backward_shortcut(lp_network *net, lp_layer *l, int n) {
     LP_ARG(k, 0, d->from->dout);
     LP_ARG(k, 1, g);
     LP_ARG(k, 2, total);
-    return add_launch_(net->rt, k, total, "add_shortcut_accumulate");
+    return lp_launch_1d(net->rt, k, (size_t)total, 256, "add_shortcut_accumulate");
 }
 
 static void add_destroy_(lp_layer *l) {
@@ -95,9 +223,10 @@ static void add_destroy_(lp_layer *l) {
     free(d);
 }
 
-static const lp_layer_ops add_ops_ = {add_forward_, add_backward_, add_destroy_};
+static const lp_layer_ops add_ops_ = {add_forward_, add_backward_, add_destroy_,
+                                      add_backward_second_};
 
-/* The projection: a [conv2d] spec with the add's 1x1 convolution, over from's output,
+/* The projection: a convolution unit with the add's 1x1 window, over from's output,
  * owning the add's parameter tensors (its index is the add's). */
 static lp_status add_init_projection_(lp_network *net, lp_layer *l, add_state_ *d) {
     const lp_layer_spec *ls = l->spec;
@@ -105,14 +234,8 @@ static lp_status add_init_projection_(lp_network *net, lp_layer *l, add_state_ *
     memcpy(d->spec.name, ls->name, sizeof d->spec.name);
     d->spec.in = d->from->spec->out;
     d->spec.out = ls->out;
-    d->spec.u.conv = ls->u.add.proj;
-    d->spec.u.conv.activation = LP_ACT_NONE;
-    if (d->spec.u.conv.kh != 1 || d->spec.u.conv.kw != 1 || d->spec.u.conv.filters != ls->out.c)
-        return lp_fail(LP_ERR_INVALID_ARG,
-                       "layer '%s' (line %d): projection %dx%d with %d filters (expected 1x1 "
-                       "with %d)",
-                       ls->name, ls->line, d->spec.u.conv.kh, d->spec.u.conv.kw,
-                       d->spec.u.conv.filters, ls->out.c);
+    lp_conv2d_spec conv = ls->u.add.proj;
+    conv.activation = LP_ACT_NONE;
     d->src = (lp_layer){.spec = d->from->spec, .out = d->from->out, .first_tensor = -1};
     d->src.out_features = (size_t)d->from_features;
     if (d->shortcut_dx) {
@@ -125,44 +248,33 @@ static lp_status add_init_projection_(lp_network *net, lp_layer *l, add_state_ *
                          .out_features = (size_t)d->features,
                          .need_dx = d->shortcut_dx,
                          .first_tensor = l->first_tensor,
-                         .index = l->index};
-    LP_TRY(lp_layer_init_conv2d(net, &d->proj));
-    /* The conv reads its dout only in backward: make it ours, which holds the masked g. */
+                         .index = l->index,
+                         .second_input = -1};
+    LP_TRY(lp_conv2d_unit_init(net, &d->proj, &conv, &ls->window));
+    /* The unit reads its dout only in backward: make it ours, which holds the masked g. */
     clReleaseMemObject(d->proj.dout);
     d->proj.dout = l->dout;
     return LP_OK;
 }
 
-lp_status lp_layer_init_add(lp_network *net, lp_layer *l) {
+static lp_status add_init_(lp_network *net, lp_layer *l) {
     const lp_layer_spec *ls = l->spec;
     const lp_add_spec *spec = &ls->u.add;
+    LP_ASSERT(spec->from >= 0 && spec->from < l->index - 1);
+    LP_ASSERT(spec->projection == (l->first_tensor >= 0));
     add_state_ *d = calloc(1, sizeof *d);
     if (!d) return lp_fail(LP_ERR_NO_MEMORY, "out of host memory");
     l->state = d;
     l->ops = &add_ops_;
-    if (spec->from < 0 || spec->from >= l->index - 1)
-        return lp_fail(LP_ERR_INVALID_ARG,
-                       "layer '%s' (line %d): shortcut from layer %d (expected 0..%d: an earlier "
-                       "layer, not the previous one)",
-                       ls->name, ls->line, spec->from, l->index - 2);
+    l->second_input = spec->from;
     d->from = &net->layers[spec->from];
     d->projected = spec->projection;
     d->relu = spec->activation == LP_ACT_RELU;
     lp_shape p = l->prev->spec->out, f = d->from->spec->out, o = ls->out;
-    bool same = p.c == o.c && p.h == o.h && p.w == o.w;
-    if (!d->projected) same = same && f.c == o.c && f.h == o.h && f.w == o.w;
-    if (!same)
-        return lp_fail(LP_ERR_INVALID_ARG,
-                       "layer '%s' (line %d): adds %dx%dx%d from '%s' to %dx%dx%d giving "
-                       "%dx%dx%d (expected equal shapes%s)",
-                       ls->name, ls->line, f.c, f.h, f.w, d->from->spec->name, p.c, p.h, p.w, o.c,
-                       o.h, o.w, d->projected ? " for prev and out" : "");
-    if (d->projected != (l->first_tensor >= 0))
-        return lp_fail(LP_ERR_INVALID_ARG, "layer '%s' (line %d): %s parameter tensors %s",
-                       ls->name, ls->line, d->projected ? "projection without" : "identity with",
-                       d->projected ? "(expected kernel, bias)" : "(expected none)");
-    size_t features = lp_shape_size(o), from_features = lp_shape_size(f);
-    if (features == 0 || (size_t)net->max_batch * features > INT_MAX ||
+    LP_ASSERT(p.c == o.c && p.h == o.h && p.w == o.w);
+    LP_ASSERT(d->projected || (f.c == o.c && f.h == o.h && f.w == o.w));
+    size_t features = lp_shape_size(ls->out), from_features = lp_shape_size(d->from->spec->out);
+    if ((size_t)net->max_batch * features > INT_MAX ||
         (size_t)net->max_batch * from_features > INT_MAX)
         return lp_fail(LP_ERR_INVALID_ARG, "layer '%s': batch of %d x %zu values exceeds 2^31",
                        ls->name, net->max_batch,
@@ -172,11 +284,19 @@ lp_status lp_layer_init_add(lp_network *net, lp_layer *l) {
     /* from's dout is wanted when some layer up to `from` has parameters: exactly when the
      * layer after `from` writes it. */
     d->shortcut_dx = net->layers[spec->from + 1].need_dx;
-    if ((l->need_dx && !l->prev->dout) || (d->shortcut_dx && !d->from->dout))
-        return lp_fail(LP_ERR_INVALID_ARG, "layer '%s': no gradient buffer upstream", ls->name);
-    l->owns_buffers = true;
-    size_t bytes = (size_t)net->max_batch * features * sizeof(float);
-    LP_TRY(lp_buffer_create_zeroed(net->rt, bytes, "add activations", &l->out));
-    LP_TRY(lp_buffer_create_zeroed(net->rt, bytes, "add gradients", &l->dout));
+    LP_ASSERT(!l->need_dx || l->prev->dout);
+    LP_ASSERT(!d->shortcut_dx || d->from->dout);
+    LP_TRY(lp_layer_own_buffers(net, l, "add"));
     return d->projected ? add_init_projection_(net, l, d) : LP_OK;
 }
+
+const lp_layer_kind_desc lp_layer_add = {
+    .section = "add",
+    .keys = add_keys_,
+    .n_keys = LP_N_KEYS(add_keys_),
+    .defaults = add_defaults_,
+    .finish = add_finish_,
+    .tensors = add_tensors_,
+    .details = add_details_,
+    .init = add_init_,
+};

@@ -12,7 +12,47 @@
 #include <limits.h>
 #include <stdlib.h>
 
+#include "laperm/launch.h"
+#include "laperm/init.h"
 #include "layer.h"
+
+#define BN_(field) LP_SPEC_OFFSET(u.bn.field)
+static const lp_key_def batchnorm_keys_[] = {
+    LP_KEY_NAME,
+    {"momentum", LP_VAL_FRACTION, false, BN_(momentum), NULL, 0},
+    {"eps", LP_VAL_POS_FLOAT, false, BN_(eps), NULL, 0},
+    {"activation", LP_VAL_CHOICE, false, BN_(activation), lp_activation_choices, 0},
+    {"permute", LP_VAL_BOOL, false, BN_(permute), NULL, 0},
+};
+
+static void batchnorm_defaults_(lp_layer_spec *l) {
+    l->u.bn = (lp_batchnorm_spec){
+        .momentum = 0.99f, .eps = 1e-3f, .permute = false, .activation = LP_ACT_NONE};
+}
+
+/* gamma then beta: in.c values each, the channel count of a spatial input and the feature
+ * count of a flat one (a flat shape is (n,1,1)). */
+static int batchnorm_tensors_(const lp_model_spec *m, int i, lp_param_tensor *t) {
+    const lp_layer_spec *l = &m->layers[i];
+    int n = l->in.c;
+    bool permute = l->u.bn.permute;
+    t[0] = lp_param_vector(i, "gamma", n, LP_INIT_ONES, n, n, permute);
+    t[1] = lp_param_vector(i, "beta", n, LP_INIT_ZEROS, n, n, permute);
+    return 2;
+}
+
+static void batchnorm_details_(const lp_layer_spec *l, lp_text *t) {
+    const lp_batchnorm_spec *b = &l->u.bn;
+    lp_text_add(t, "per %s, momentum %g, eps %g", lp_shape_is_flat(l->in) ? "feature" : "channel",
+                (double)b->momentum, (double)b->eps);
+    if (b->activation != LP_ACT_NONE) lp_text_add(t, ", %s", lp_activation_name(b->activation));
+    lp_text_add(t, ", %s", b->permute ? "permuted" : "not permuted");
+}
+
+/* Lane sums per (sample, channel) plane in the by-plane reductions: named here once and
+ * passed to cl/batchnorm.cl as -DLP_BN_LANES. */
+#define BN_LANES_ 16
+#define BN_OPTIONS_ LP_CL_DEFINE(LP_BN_LANES, BN_LANES_)
 
 typedef struct {
     int channels, spatial; /* spatial = h*w, 1 for flat inputs */
@@ -21,7 +61,7 @@ typedef struct {
     int gamma_off, beta_off;
     cl_mem running; /* (2, channels): running mean, running var; 0 and 1 at the start */
     cl_mem saved;   /* (2, channels): last training batch's mean and 1/sqrt(var + eps) */
-    cl_mem psum;    /* by plane: (max_batch, channels, 32) lane sums; NULL when unused */
+    cl_mem psum;    /* by plane: (max_batch, channels, 2 * BN_LANES_) lane sums, or NULL */
 } bn_state_;
 
 /* Work-group for a per-channel reduction over m values: a power of two, no larger than
@@ -42,15 +82,13 @@ static bool by_planes_(lp_network *net, const bn_state_ *b) {
 
 static lp_status launch_planes_(lp_network *net, cl_kernel k, const bn_state_ *b, int n,
                                 const char *label) {
-    size_t global[2] = {(size_t)b->channels, (size_t)n};
-    return lp_launch(net->rt, k, 2, global, NULL, label);
+    return lp_launch_2d(net->rt, k, (size_t)b->channels, (size_t)n, label);
 }
 
 /* One work-item per channel (the by-plane reductions' second step). */
 static lp_status launch_channels_(lp_network *net, cl_kernel k, const bn_state_ *b,
                                   const char *label) {
-    size_t global = (size_t)b->channels;
-    return lp_launch(net->rt, k, 1, &global, NULL, label);
+    return lp_launch_1d(net->rt, k, (size_t)b->channels, 0, label);
 }
 
 /* Channel statistics by plane: lane sums of x, the means, lane sums of squared
@@ -59,7 +97,7 @@ static lp_status stats_by_planes_(lp_network *net, lp_layer *l, int n) {
     bn_state_ *b = l->state;
     for (int squares = 0; squares < 2; ++squares) {
         cl_kernel k;
-        LP_TRY(lp_runtime_kernel(net->rt, "batchnorm", "lp_bn_plane_sums", NULL, &k));
+        LP_TRY(lp_runtime_kernel(net->rt, "batchnorm", "lp_bn_plane_sums", BN_OPTIONS_, &k));
         LP_ARG(k, 0, l->prev->out);
         LP_ARG(k, 1, n);
         LP_ARG(k, 2, b->channels);
@@ -68,7 +106,7 @@ static lp_status stats_by_planes_(lp_network *net, lp_layer *l, int n) {
         LP_ARG(k, 5, squares);
         LP_ARG(k, 6, b->psum);
         LP_TRY(launch_planes_(net, k, b, n, "batchnorm_stats"));
-        LP_TRY(lp_runtime_kernel(net->rt, "batchnorm", "lp_bn_plane_stats", NULL, &k));
+        LP_TRY(lp_runtime_kernel(net->rt, "batchnorm", "lp_bn_plane_stats", BN_OPTIONS_, &k));
         LP_ARG(k, 0, b->psum);
         LP_ARG(k, 1, n);
         LP_ARG(k, 2, b->channels);
@@ -87,7 +125,7 @@ static lp_status stats_by_planes_(lp_network *net, lp_layer *l, int n) {
 static lp_status params_by_planes_(lp_network *net, lp_layer *l, int n) {
     bn_state_ *b = l->state;
     cl_kernel k;
-    LP_TRY(lp_runtime_kernel(net->rt, "batchnorm", "lp_bn_plane_grads", NULL, &k));
+    LP_TRY(lp_runtime_kernel(net->rt, "batchnorm", "lp_bn_plane_grads", BN_OPTIONS_, &k));
     LP_ARG(k, 0, l->prev->out);
     LP_ARG(k, 1, l->out);
     LP_ARG(k, 2, l->dout);
@@ -98,7 +136,7 @@ static lp_status params_by_planes_(lp_network *net, lp_layer *l, int n) {
     LP_ARG(k, 7, b->relu);
     LP_ARG(k, 8, b->psum);
     LP_TRY(launch_planes_(net, k, b, n, "batchnorm_backward_params"));
-    LP_TRY(lp_runtime_kernel(net->rt, "batchnorm", "lp_bn_plane_params", NULL, &k));
+    LP_TRY(lp_runtime_kernel(net->rt, "batchnorm", "lp_bn_plane_params", BN_OPTIONS_, &k));
     LP_ARG(k, 0, b->psum);
     LP_ARG(k, 1, n);
     LP_ARG(k, 2, b->channels);
@@ -114,7 +152,7 @@ static lp_status bn_forward_(lp_network *net, lp_layer *l, int n, bool training)
     if (training && by_planes_(net, b) && b->psum) {
         LP_TRY(stats_by_planes_(net, l, n));
     } else if (training) {
-        LP_TRY(lp_runtime_kernel(net->rt, "batchnorm", "lp_bn_stats", NULL, &k));
+        LP_TRY(lp_runtime_kernel(net->rt, "batchnorm", "lp_bn_stats", BN_OPTIONS_, &k));
         size_t wgs = bn_group_size_(net->rt, k, n * b->spatial);
         size_t global = (size_t)b->channels * wgs;
         LP_ARG(k, 0, l->prev->out);
@@ -129,8 +167,7 @@ static lp_status bn_forward_(lp_network *net, lp_layer *l, int n, bool training)
         LP_TRY(lp_launch(net->rt, k, 1, &global, &wgs, "batchnorm_stats"));
     }
     bool planes = by_planes_(net, b);
-    LP_TRY(lp_runtime_kernel(net->rt, "batchnorm", planes ? "lp_bn_apply_planes" : "lp_bn_apply",
-                             NULL, &k));
+    LP_TRY(lp_runtime_kernel(net->rt, "batchnorm", planes ? "lp_bn_apply_planes" : "lp_bn_apply", BN_OPTIONS_, &k));
     int total = n * b->channels * b->spatial, count = planes ? n : total;
     int stats_are_var = !training;
     cl_mem stats = training ? b->saved : b->running;
@@ -147,15 +184,14 @@ static lp_status bn_forward_(lp_network *net, lp_layer *l, int n, bool training)
     LP_ARG(k, 10, b->eps);
     LP_ARG(k, 11, b->relu);
     if (planes) return launch_planes_(net, k, b, n, "batchnorm_apply");
-    size_t local = lp_runtime_wgs(net->rt, k, 256), global = (size_t)total;
-    return lp_launch(net->rt, k, 1, &global, &local, "batchnorm_apply");
+    return lp_launch_1d(net->rt, k, (size_t)total, 256, "batchnorm_apply");
 }
 
 /* dgamma and dbeta by a work-group per channel (GPUs, short planes). */
 static lp_status params_by_groups_(lp_network *net, lp_layer *l, int n) {
     bn_state_ *b = l->state;
     cl_kernel k;
-    LP_TRY(lp_runtime_kernel(net->rt, "batchnorm", "lp_bn_backward_params", NULL, &k));
+    LP_TRY(lp_runtime_kernel(net->rt, "batchnorm", "lp_bn_backward_params", BN_OPTIONS_, &k));
     size_t wgs = bn_group_size_(net->rt, k, n * b->spatial);
     size_t global = (size_t)b->channels * wgs;
     LP_ARG(k, 0, l->prev->out);
@@ -179,7 +215,7 @@ static lp_status dx_(lp_network *net, lp_layer *l, int n) {
     cl_kernel k;
     bool planes = by_planes_(net, b);
     LP_TRY(lp_runtime_kernel(net->rt, "batchnorm",
-                             planes ? "lp_bn_backward_dx_planes" : "lp_bn_backward_dx", NULL, &k));
+                             planes ? "lp_bn_backward_dx_planes" : "lp_bn_backward_dx", BN_OPTIONS_, &k));
     int total = n * b->channels * b->spatial;
     LP_ARG(k, 0, l->prev->out);
     LP_ARG(k, 1, l->out);
@@ -196,8 +232,7 @@ static lp_status dx_(lp_network *net, lp_layer *l, int n) {
     LP_ARG(k, 12, b->gamma_off);
     LP_ARG(k, 13, b->beta_off);
     if (planes) return launch_planes_(net, k, b, n, "batchnorm_backward_dx");
-    size_t local = lp_runtime_wgs(net->rt, k, 256), global = (size_t)total;
-    return lp_launch(net->rt, k, 1, &global, &local, "batchnorm_backward_dx");
+    return lp_launch_1d(net->rt, k, (size_t)total, 256, "batchnorm_backward_dx");
 }
 
 /* Assumes the last forward pass was a training one with the same n (batch statistics). */
@@ -218,11 +253,12 @@ static void bn_destroy_(lp_layer *l) {
     free(b);
 }
 
-static const lp_layer_ops bn_ops_ = {bn_forward_, bn_backward_, bn_destroy_};
+static const lp_layer_ops bn_ops_ = {bn_forward_, bn_backward_, bn_destroy_, NULL};
 
-lp_status lp_layer_init_batchnorm(lp_network *net, lp_layer *l) {
+static lp_status batchnorm_init_(lp_network *net, lp_layer *l) {
     const lp_layer_spec *ls = l->spec;
     const lp_batchnorm_spec *spec = &ls->u.bn;
+    LP_ASSERT(l->first_tensor >= 0 && l->first_tensor + 1 < net->n_tensors);
     bn_state_ *b = calloc(1, sizeof *b);
     if (!b) return lp_fail(LP_ERR_NO_MEMORY, "out of host memory");
     l->state = b;
@@ -232,34 +268,16 @@ lp_status lp_layer_init_batchnorm(lp_network *net, lp_layer *l) {
     b->eps = spec->eps;
     b->momentum = spec->momentum;
     b->relu = spec->activation == LP_ACT_RELU;
-    if (b->channels < 1 || b->spatial < 1 || ls->out.c != ls->in.c || ls->out.h != ls->in.h ||
-        ls->out.w != ls->in.w)
-        return lp_fail(LP_ERR_INVALID_ARG,
-                       "layer '%s' (line %d): batchnorm maps %dx%dx%d to %dx%dx%d (expected the "
-                       "same shape)",
-                       ls->name, ls->line, ls->in.c, ls->in.h, ls->in.w, ls->out.c, ls->out.h,
-                       ls->out.w);
-    if (!(spec->eps > 0.0f) || !(spec->momentum >= 0.0f && spec->momentum <= 1.0f))
-        return lp_fail(LP_ERR_INVALID_ARG,
-                       "layer '%s' (line %d): eps %g, momentum %g (expected eps > 0, "
-                       "0 <= momentum <= 1)",
-                       ls->name, ls->line, (double)spec->eps, (double)spec->momentum);
-    const lp_param_tensor *t = l->first_tensor >= 0 && l->first_tensor + 1 < net->n_tensors
-                                   ? &net->tensors[l->first_tensor]
-                                   : NULL;
-    if (!t || t[0].count != (size_t)b->channels || t[1].count != (size_t)b->channels ||
-        t[0].layer != l->index || t[1].layer != l->index)
-        return lp_fail(LP_ERR_INVALID_ARG,
-                       "layer '%s' (line %d): expected parameter tensors gamma and beta of %d "
-                       "values each",
-                       ls->name, ls->line, b->channels);
+    const lp_param_tensor *t = &net->tensors[l->first_tensor];
+    LP_ASSERT(t[0].layer == l->index && t[1].layer == l->index);
+    LP_ASSERT(t[0].count == (size_t)b->channels && t[1].count == (size_t)b->channels);
+    LP_ASSERT(b->eps > 0.0f && b->momentum >= 0.0f && b->momentum <= 1.0f);
+    LP_ASSERT(ls->out.c == ls->in.c && ls->out.h == ls->in.h && ls->out.w == ls->in.w);
     if (t[1].offset + t[1].count > INT_MAX ||
         (size_t)net->max_batch * lp_shape_size(ls->in) > INT_MAX)
         return lp_fail(LP_ERR_INVALID_ARG, "layer '%s': sizes exceed 2^31 values", ls->name);
     b->gamma_off = (int)t[0].offset;
     b->beta_off = (int)t[1].offset;
-    if (l->need_dx && !l->prev->dout)
-        return lp_fail(LP_ERR_INVALID_ARG, "layer '%s': no gradient buffer upstream", ls->name);
 
     size_t stat_bytes = 2 * (size_t)b->channels * sizeof(float);
     LP_TRY(lp_buffer_create(net->rt, stat_bytes, "batchnorm running statistics", &b->running));
@@ -267,7 +285,7 @@ lp_status lp_layer_init_batchnorm(lp_network *net, lp_layer *l) {
     /* Lane sums for the by-plane reductions (planes of 16 values or more). */
     if (b->spatial >= 16)
         LP_TRY(lp_buffer_create(net->rt,
-                                (size_t)net->max_batch * b->channels * 32 * sizeof(float),
+                                (size_t)net->max_batch * b->channels * 2 * BN_LANES_ * sizeof(float),
                                 "batchnorm lane sums", &b->psum));
     float *init = malloc(stat_bytes);
     if (!init) return lp_fail(LP_ERR_NO_MEMORY, "out of host memory");
@@ -278,8 +296,16 @@ lp_status lp_layer_init_batchnorm(lp_network *net, lp_layer *l) {
     lp_status s = lp_buffer_write(net->rt, b->running, 0, stat_bytes, init);
     free(init);
     LP_TRY(s);
-    l->owns_buffers = true;
-    size_t bytes = (size_t)net->max_batch * l->out_features * sizeof(float);
-    LP_TRY(lp_buffer_create_zeroed(net->rt, bytes, "batchnorm activations", &l->out));
-    return lp_buffer_create_zeroed(net->rt, bytes, "batchnorm gradients", &l->dout);
+    return lp_layer_own_buffers(net, l, "batchnorm");
 }
+
+const lp_layer_kind_desc lp_layer_batchnorm = {
+    .section = "batchnorm",
+    .keys = batchnorm_keys_,
+    .n_keys = LP_N_KEYS(batchnorm_keys_),
+    .defaults = batchnorm_defaults_,
+    .finish = lp_spec_same_shape,
+    .tensors = batchnorm_tensors_,
+    .details = batchnorm_details_,
+    .init = batchnorm_init_,
+};

@@ -2,8 +2,77 @@
  * LaPerm group (one output unit's incoming weights) is one contiguous row. */
 #include <stdlib.h>
 
+#include "laperm/init.h"
 #include "laperm/ops.h"
 #include "layer.h"
+
+#define DENSE_(field) LP_SPEC_OFFSET(u.dense.field)
+static const lp_key_def dense_keys_[] = {
+    LP_KEY_NAME,
+    {"units", LP_VAL_POS_INT, true, DENSE_(units), NULL, 0},
+    LP_KERNEL_KEYS(lp_dense_spec, LP_SPEC_OFFSET(u.dense)),
+};
+
+static void dense_defaults_(lp_layer_spec *l) {
+    l->u.dense = (lp_dense_spec){.units = 0,
+                                 .use_bias = true,
+                                 .activation = LP_ACT_NONE,
+                                 .kernel_init = LP_INIT_HE_UNIFORM,
+                                 .bias_init = LP_INIT_ZEROS,
+                                 .l2 = 0.0f,
+                                 .permute = true};
+}
+
+/* Dense takes (n,1,1) only: flattening implicitly would hide a missing [flatten] that
+ * the next reader of the file (or a conv layer inserted later) would trip over. */
+static lp_status dense_finish_(const lp_spec_ctx *c, lp_layer_spec *l, const lp_layer_spec *prev) {
+    lp_dense_spec *d = &l->u.dense;
+    LP_TRY(lp_spec_check_bias_init(c, d->use_bias));
+    l->in = prev->out;
+    if (!lp_shape_is_flat(l->in)) {
+        char buf[48];
+        return lp_fail(LP_ERR_FORMAT,
+                       "%s:%d: [dense] needs a flat input but gets %s from '%s': add [flatten] "
+                       "before line %d",
+                       c->src, l->line, lp_shape_str(l->in, buf, sizeof buf), prev->name, l->line);
+    }
+    int64_t weights = (int64_t)d->units * l->in.c;
+    if (weights > LP_SPEC_ELEMS_MAX)
+        return lp_fail(LP_ERR_FORMAT,
+                       "%s:%d: [dense] kernel of %d x %d = %lld weights exceeds the limit of %d "
+                       "per tensor",
+                       c->src, l->line, d->units, l->in.c, (long long)weights, INT_MAX);
+    l->out = (lp_shape){d->units, 1, 1};
+    return LP_OK;
+}
+
+/* Kernel (units, in), one LaPerm group per unit; Keras' fans (in, units). */
+static int dense_tensors_(const lp_model_spec *m, int i, lp_param_tensor *t) {
+    const lp_layer_spec *l = &m->layers[i];
+    const lp_dense_spec *d = &l->u.dense;
+    int in = (int)lp_shape_size(l->in);
+    t[0] = (lp_param_tensor){.layer = i,
+                             .name = "kernel",
+                             .rank = 2,
+                             .dims = {d->units, in},
+                             .count = (size_t)d->units * (size_t)in,
+                             .fan_in = in,
+                             .fan_out = d->units,
+                             .init = d->kernel_init,
+                             .l2 = d->l2,
+                             .is_kernel = true,
+                             .permute_default = d->permute,
+                             .groups = d->units,
+                             .group_size = in};
+    if (!d->use_bias) return 1;
+    t[1] = lp_param_vector(i, "bias", d->units, d->bias_init, in, d->units, false);
+    return 2;
+}
+
+static void dense_details_(const lp_layer_spec *l, lp_text *t) {
+    const lp_dense_spec *d = &l->u.dense;
+    lp_text_weights(t, d->activation, d->kernel_init, d->use_bias, d->l2, d->permute);
+}
 
 typedef struct {
     int in, out;
@@ -41,12 +110,12 @@ static void dense_destroy_(lp_layer *l) {
     free(l->state);
 }
 
-static const lp_layer_ops dense_ops_ = {dense_forward_, dense_backward_, dense_destroy_};
+static const lp_layer_ops dense_ops_ = {dense_forward_, dense_backward_, dense_destroy_, NULL};
 
-lp_status lp_layer_init_dense(lp_network *net, lp_layer *l) {
+static lp_status dense_init_(lp_network *net, lp_layer *l) {
     const lp_dense_spec *spec = &l->spec->u.dense;
-    if (l->first_tensor < 0)
-        return lp_fail(LP_ERR_INVALID_ARG, "dense layer '%s' has no kernel", l->spec->name);
+    LP_ASSERT(l->first_tensor >= 0);
+    LP_ASSERT(!l->need_dx || l->prev->dout);
     dense_state_ *d = calloc(1, sizeof *d);
     if (!d) return lp_fail(LP_ERR_NO_MEMORY, "out of host memory");
     l->state = d;
@@ -57,11 +126,16 @@ lp_status lp_layer_init_dense(lp_network *net, lp_layer *l) {
     d->w_off = w->offset;
     d->b_off = spec->use_bias ? (int)net->tensors[l->first_tensor + 1].offset : -1;
     d->relu = spec->activation == LP_ACT_RELU;
-    if (l->need_dx && !l->prev->dout)
-        return lp_fail(LP_ERR_INVALID_ARG, "layer '%s': no gradient buffer upstream",
-                       l->spec->name);
-    l->owns_buffers = true;
-    size_t bytes = (size_t)net->max_batch * l->out_features * sizeof(float);
-    LP_TRY(lp_buffer_create(net->rt, bytes, "dense activations", &l->out));
-    return lp_buffer_create(net->rt, bytes, "dense gradients", &l->dout);
+    return lp_layer_own_buffers(net, l, "dense");
 }
+
+const lp_layer_kind_desc lp_layer_dense = {
+    .section = "dense",
+    .keys = dense_keys_,
+    .n_keys = LP_N_KEYS(dense_keys_),
+    .defaults = dense_defaults_,
+    .finish = dense_finish_,
+    .tensors = dense_tensors_,
+    .details = dense_details_,
+    .init = dense_init_,
+};

@@ -9,7 +9,17 @@
 #include <limits.h>
 #include <stdlib.h>
 
+#include "laperm/launch.h"
 #include "layer.h"
+
+static const lp_key_def dropout_keys_[] = {
+    LP_KEY_NAME,
+    {"rate", LP_VAL_RATE, true, LP_SPEC_OFFSET(u.dropout.rate), NULL, 0},
+};
+
+static void dropout_details_(const lp_layer_spec *l, lp_text *t) {
+    lp_text_add(t, "rate %g", (double)l->u.dropout.rate);
+}
 
 /* Philox counter word 2 of dropout layers: 'D' << 24, plus the layer index. */
 #define DROPOUT_STREAM_ 0x44000000u
@@ -21,17 +31,18 @@ typedef struct {
     int training; /* of the last forward pass: backward is the identity after inference */
 } dropout_state_;
 
-/* LP_DROPOUT_BLOCK (cl/dropout.cl) values per work-item: eight Philox calls. */
+/* Values per work-item: eight Philox calls of four words (cl/dropout.cl's layout), passed
+ * to the kernels as -DLP_DROPOUT_BLOCK. */
 #define BLOCK_ 32
+#define DROPOUT_OPTIONS_ LP_CL_DEFINE(LP_DROPOUT_BLOCK, BLOCK_)
 static lp_status launch_blocks_(lp_network *net, cl_kernel k, int total, const char *label) {
-    size_t local = lp_runtime_wgs(net->rt, k, 64), global = ((size_t)total + BLOCK_ - 1) / BLOCK_;
-    return lp_launch(net->rt, k, 1, &global, &local, label);
+    return lp_launch_1d(net->rt, k, ((size_t)total + BLOCK_ - 1) / BLOCK_, 64, label);
 }
 
 static lp_status dropout_forward_(lp_network *net, lp_layer *l, int n, bool training) {
     dropout_state_ *d = l->state;
     cl_kernel k;
-    LP_TRY(lp_runtime_kernel(net->rt, "dropout", "lp_dropout_forward", NULL, &k));
+    LP_TRY(lp_runtime_kernel(net->rt, "dropout", "lp_dropout_forward", DROPOUT_OPTIONS_, &k));
     int total = n * (int)l->out_features;
     cl_uint seed_lo = (cl_uint)net->seed, seed_hi = (cl_uint)(net->seed >> 32);
     cl_uint step = (cl_uint)(unsigned long long)net->step;
@@ -56,7 +67,7 @@ static lp_status dropout_backward_(lp_network *net, lp_layer *l, int n) {
     if (!l->need_dx) return LP_OK;
     dropout_state_ *d = l->state;
     cl_kernel k;
-    LP_TRY(lp_runtime_kernel(net->rt, "dropout", "lp_dropout_backward", NULL, &k));
+    LP_TRY(lp_runtime_kernel(net->rt, "dropout", "lp_dropout_backward", DROPOUT_OPTIONS_, &k));
     int total = n * (int)l->out_features;
     LP_ARG(k, 0, l->dout);
     LP_ARG(k, 1, d->mask);
@@ -73,24 +84,17 @@ static void dropout_destroy_(lp_layer *l) {
     free(d);
 }
 
-static const lp_layer_ops dropout_ops_ = {dropout_forward_, dropout_backward_, dropout_destroy_};
+static const lp_layer_ops dropout_ops_ = {dropout_forward_, dropout_backward_, dropout_destroy_,
+                                           NULL};
 
-lp_status lp_layer_init_dropout(lp_network *net, lp_layer *l) {
+static lp_status dropout_init_(lp_network *net, lp_layer *l) {
     const lp_layer_spec *ls = l->spec;
     float rate = ls->u.dropout.rate;
-    if (!(rate >= 0.0f && rate < 1.0f))
-        return lp_fail(LP_ERR_INVALID_ARG, "layer '%s' (line %d): rate %g (expected 0 <= rate < 1)",
-                       ls->name, ls->line, (double)rate);
-    if (lp_shape_size(ls->in) != l->out_features || l->out_features == 0)
-        return lp_fail(LP_ERR_INVALID_ARG,
-                       "layer '%s' (line %d): dropout maps %zu values to %zu (expected the same "
-                       "shape)",
-                       ls->name, ls->line, lp_shape_size(ls->in), l->out_features);
+    LP_ASSERT(rate >= 0.0f && rate < 1.0f);
+    LP_ASSERT(lp_shape_size(ls->in) == l->out_features);
     if ((size_t)net->max_batch * l->out_features > INT_MAX)
         return lp_fail(LP_ERR_INVALID_ARG, "layer '%s': batch of %d x %zu values exceeds 2^31",
                        ls->name, net->max_batch, l->out_features);
-    if (l->need_dx && !l->prev->dout)
-        return lp_fail(LP_ERR_INVALID_ARG, "layer '%s': no gradient buffer upstream", ls->name);
     dropout_state_ *d = calloc(1, sizeof *d);
     if (!d) return lp_fail(LP_ERR_NO_MEMORY, "out of host memory");
     l->state = d;
@@ -98,9 +102,16 @@ lp_status lp_layer_init_dropout(lp_network *net, lp_layer *l) {
     d->rate = rate;
     d->scale = 1.0f / (1.0f - rate);
     d->stream = DROPOUT_STREAM_ + (cl_uint)l->index;
-    l->owns_buffers = true;
-    size_t bytes = (size_t)net->max_batch * l->out_features * sizeof(float);
-    LP_TRY(lp_buffer_create_zeroed(net->rt, bytes, "dropout activations", &l->out));
-    LP_TRY(lp_buffer_create_zeroed(net->rt, bytes, "dropout gradients", &l->dout));
-    return lp_buffer_create_zeroed(net->rt, bytes / sizeof(float), "dropout mask", &d->mask);
+    LP_TRY(lp_layer_own_buffers(net, l, "dropout"));
+    return lp_buffer_create_zeroed(net->rt, (size_t)net->max_batch * l->out_features,
+                                   "dropout mask", &d->mask);
 }
+
+const lp_layer_kind_desc lp_layer_dropout = {
+    .section = "dropout",
+    .keys = dropout_keys_,
+    .n_keys = LP_N_KEYS(dropout_keys_),
+    .finish = lp_spec_same_shape,
+    .details = dropout_details_,
+    .init = dropout_init_,
+};

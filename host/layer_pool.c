@@ -1,12 +1,16 @@
 /* [maxpool], [avgpool] and [globalavgpool] on NCHW activations (kernels in cl/pool.cl).
  * Max pooling keeps the argmax of each window from forward for backward. */
 #include <limits.h>
+#include <stddef.h>
 #include <stdlib.h>
 
+#include "laperm/launch.h"
 #include "layer.h"
 
-#define POOL_MAX_ 0 /* LP_POOL_MAX / LP_POOL_AVG in cl/pool.cl */
+/* The pooling modes, named here once and passed to cl/pool.cl as -D options. */
+#define POOL_MAX_ 0
 #define POOL_AVG_ 1
+#define POOL_OPTIONS_ LP_CL_DEFINE(LP_POOL_MAX, POOL_MAX_) " " LP_CL_DEFINE(LP_POOL_AVG, POOL_AVG_)
 
 typedef struct {
     int c, h, w, oh, ow, kh, kw, sh, sw, pad_t, pad_l, mode;
@@ -15,7 +19,7 @@ typedef struct {
 
 /* Sets the arguments shared by the pooling kernels from index 3 on; `total` counts values
  * (one work-item per value) or planes (the by-plane kernels). */
-static void pool_args_(cl_kernel k, const pool_state_ *p, int total) {
+static lp_status pool_args_(cl_kernel k, const pool_state_ *p, int total) {
     LP_ARG(k, 3, total);
     LP_ARG(k, 4, p->h);
     LP_ARG(k, 5, p->w);
@@ -28,11 +32,7 @@ static void pool_args_(cl_kernel k, const pool_state_ *p, int total) {
     LP_ARG(k, 12, p->pad_t);
     LP_ARG(k, 13, p->pad_l);
     LP_ARG(k, 14, p->mode);
-}
-
-static lp_status pool_launch_(lp_runtime *rt, cl_kernel k, int total, const char *label) {
-    size_t local = lp_runtime_wgs(rt, k, 256), global = (size_t)total;
-    return lp_launch(rt, k, 1, &global, &local, label);
+    return LP_OK;
 }
 
 /* By plane on CPUs (lp_runtime_plane_kernels): the kernels then take a plane count. */
@@ -45,15 +45,14 @@ static lp_status pool_forward_(lp_network *net, lp_layer *l, int n, bool trainin
     pool_state_ *p = l->state;
     cl_kernel k;
     bool planes = lp_runtime_plane_kernels(net->rt);
-    LP_TRY(lp_runtime_kernel(net->rt, "pool", planes ? "lp_pool_forward_planes" : "lp_pool_forward",
-                             NULL, &k));
+    LP_TRY(lp_runtime_kernel(net->rt, "pool", planes ? "lp_pool_forward_planes" : "lp_pool_forward", POOL_OPTIONS_, &k));
     int total = pool_count_(net, p, n, p->oh * p->ow);
     cl_mem argmax = p->argmax ? p->argmax : l->out; /* not read by average pooling */
     LP_ARG(k, 0, l->prev->out);
     LP_ARG(k, 1, l->out);
     LP_ARG(k, 2, argmax);
-    pool_args_(k, p, total);
-    return pool_launch_(net->rt, k, total,
+    LP_TRY(pool_args_(k, p, total));
+    return lp_launch_1d(net->rt, k, (size_t)total, 256,
                         p->mode == POOL_MAX_ ? "maxpool_forward" : "avgpool_forward");
 }
 
@@ -63,14 +62,14 @@ static lp_status pool_backward_(lp_network *net, lp_layer *l, int n) {
     cl_kernel k;
     bool planes = lp_runtime_plane_kernels(net->rt);
     LP_TRY(lp_runtime_kernel(net->rt, "pool",
-                             planes ? "lp_pool_backward_planes" : "lp_pool_backward", NULL, &k));
+                             planes ? "lp_pool_backward_planes" : "lp_pool_backward", POOL_OPTIONS_, &k));
     int total = pool_count_(net, p, n, p->h * p->w);
     cl_mem argmax = p->argmax ? p->argmax : l->dout;
     LP_ARG(k, 0, l->dout);
     LP_ARG(k, 1, argmax);
     LP_ARG(k, 2, l->prev->dout);
-    pool_args_(k, p, total);
-    return pool_launch_(net->rt, k, total,
+    LP_TRY(pool_args_(k, p, total));
+    return lp_launch_1d(net->rt, k, (size_t)total, 256,
                         p->mode == POOL_MAX_ ? "maxpool_backward" : "avgpool_backward");
 }
 
@@ -80,67 +79,122 @@ static void pool_destroy_(lp_layer *l) {
     free(p);
 }
 
-static const lp_layer_ops pool_ops_ = {pool_forward_, pool_backward_, pool_destroy_};
+static const lp_layer_ops pool_ops_ = {pool_forward_, pool_backward_, pool_destroy_, NULL};
 
-/* Output size and leading pad along one axis (model.h: TensorFlow's `valid` and `same`). */
-static int pool_axis_(int in, int k, int s, lp_padding pad, int *before) {
-    if (pad == LP_PAD_SAME) {
-        int out = (in + s - 1) / s;
-        int total = (out - 1) * s + k - in;
-        *before = total > 0 ? total / 2 : 0;
-        return out;
-    }
-    *before = 0;
-    return in >= k ? (in - k) / s + 1 : 0;
-}
-
-lp_status lp_layer_init_pool(lp_network *net, lp_layer *l) {
+static lp_status pool_init_(lp_network *net, lp_layer *l, int mode, const lp_window *win) {
     const lp_layer_spec *ls = l->spec;
     pool_state_ *p = calloc(1, sizeof *p);
     if (!p) return lp_fail(LP_ERR_NO_MEMORY, "out of host memory");
     l->state = p;
     l->ops = &pool_ops_;
-    p->c = ls->in.c;
-    p->h = ls->in.h;
-    p->w = ls->in.w;
-    if (ls->kind == LP_LAYER_GLOBALAVGPOOL) {
-        /* One window over the whole plane. */
-        p->kh = p->sh = p->h;
-        p->kw = p->sw = p->w;
-        p->mode = POOL_AVG_;
-        p->oh = p->ow = 1;
-    } else if (ls->kind == LP_LAYER_MAXPOOL || ls->kind == LP_LAYER_AVGPOOL) {
-        const lp_pool_spec *ps = &ls->u.pool;
-        p->kh = ps->ph;
-        p->kw = ps->pw;
-        p->sh = ps->stride_h;
-        p->sw = ps->stride_w;
-        p->mode = ls->kind == LP_LAYER_MAXPOOL ? POOL_MAX_ : POOL_AVG_;
-        if (p->kh < 1 || p->kw < 1 || p->sh < 1 || p->sw < 1)
-            return lp_fail(LP_ERR_INVALID_ARG,
-                           "layer '%s' (line %d): pool %dx%d stride %dx%d (expected sizes >= 1)",
-                           ls->name, ls->line, p->kh, p->kw, p->sh, p->sw);
-        p->oh = pool_axis_(p->h, p->kh, p->sh, ps->padding, &p->pad_t);
-        p->ow = pool_axis_(p->w, p->kw, p->sw, ps->padding, &p->pad_l);
-    } else {
-        return lp_fail(LP_ERR_INVALID_ARG, "layer '%s': not a pooling layer", ls->name);
-    }
-    if (p->c < 1 || p->h < 1 || p->w < 1 || p->oh < 1 || p->ow < 1 || ls->out.c != p->c ||
-        ls->out.h != p->oh || ls->out.w != p->ow)
-        return lp_fail(LP_ERR_INVALID_ARG,
-                       "layer '%s' (line %d): pooling %dx%dx%d gives %dx%dx%d, the model says "
-                       "%dx%dx%d",
-                       ls->name, ls->line, p->c, p->h, p->w, p->c, p->oh, p->ow, ls->out.c,
-                       ls->out.h, ls->out.w);
+    *p = (pool_state_){.c = ls->in.c,
+                       .h = ls->in.h,
+                       .w = ls->in.w,
+                       .oh = win->oh,
+                       .ow = win->ow,
+                       .kh = win->kh,
+                       .kw = win->kw,
+                       .sh = win->stride_h,
+                       .sw = win->stride_w,
+                       .pad_t = win->pad_top,
+                       .pad_l = win->pad_left,
+                       .mode = mode};
+    LP_ASSERT(ls->out.c == p->c && ls->out.h == p->oh && ls->out.w == p->ow);
+    LP_ASSERT(!l->need_dx || l->prev->dout);
     if ((size_t)net->max_batch * lp_shape_size(ls->in) > INT_MAX)
         return lp_fail(LP_ERR_INVALID_ARG, "layer '%s': batch of %d x %zu values exceeds 2^31",
                        ls->name, net->max_batch, lp_shape_size(ls->in));
-    if (l->need_dx && !l->prev->dout)
-        return lp_fail(LP_ERR_INVALID_ARG, "layer '%s': no gradient buffer upstream", ls->name);
-    l->owns_buffers = true;
-    size_t outs = (size_t)net->max_batch * l->out_features;
-    LP_TRY(lp_buffer_create_zeroed(net->rt, outs * sizeof(float), "pooling activations", &l->out));
-    LP_TRY(lp_buffer_create_zeroed(net->rt, outs * sizeof(float), "pooling gradients", &l->dout));
+    LP_TRY(lp_layer_own_buffers(net, l, "pooling"));
     if (p->mode != POOL_MAX_) return LP_OK;
-    return lp_buffer_create_zeroed(net->rt, outs * sizeof(int), "max pooling argmax", &p->argmax);
+    return lp_buffer_create_zeroed(net->rt, (size_t)net->max_batch * l->out_features * sizeof(int),
+                                   "max pooling argmax", &p->argmax);
 }
+
+/* ---- [maxpool] and [avgpool]: one key table, stride defaulting to the window ------------- */
+
+#define POOL_(field) LP_SPEC_OFFSET(u.pool.field)
+static const lp_key_def pool_keys_[] = {
+    LP_KEY_NAME,
+    {"size", LP_VAL_SIZE2, true, POOL_(ph), NULL, 0},
+    {"stride", LP_VAL_SIZE2, false, POOL_(stride_h), NULL, 0},
+    {"padding", LP_VAL_CHOICE, false, POOL_(padding), lp_padding_choices, 0},
+};
+_Static_assert(offsetof(lp_pool_spec, pw) == offsetof(lp_pool_spec, ph) + sizeof(int) &&
+                   offsetof(lp_pool_spec, stride_w) == offsetof(lp_pool_spec, stride_h) + sizeof(int),
+               "LP_VAL_SIZE2 fields must be adjacent ints");
+
+static void pool_defaults_(lp_layer_spec *l) {
+    l->u.pool = (lp_pool_spec){.padding = LP_PAD_VALID}; /* stride: the size, in finish */
+}
+
+static lp_status pool_finish_(const lp_spec_ctx *c, lp_layer_spec *l, const lp_layer_spec *prev) {
+    lp_pool_spec *s = &l->u.pool;
+    if (!lp_spec_key_line(c, "stride")) {
+        s->stride_h = s->ph;
+        s->stride_w = s->pw;
+    }
+    LP_TRY(lp_spec_need_spatial(c, l, prev));
+    return lp_spec_slide_window(c, l, prev, "window", l->in.c, s->ph, s->pw, s->stride_h,
+                                s->stride_w, s->padding);
+}
+
+static void pool_details_(const lp_layer_spec *l, lp_text *t) {
+    const lp_pool_spec *p = &l->u.pool;
+    lp_text_window(t, "window", p->ph, p->pw, p->stride_h, p->stride_w, p->padding);
+}
+
+static lp_status maxpool_init_(lp_network *net, lp_layer *l) {
+    return pool_init_(net, l, POOL_MAX_, &l->spec->window);
+}
+
+static lp_status avgpool_init_(lp_network *net, lp_layer *l) {
+    return pool_init_(net, l, POOL_AVG_, &l->spec->window);
+}
+
+const lp_layer_kind_desc lp_layer_maxpool = {
+    .section = "maxpool",
+    .keys = pool_keys_,
+    .n_keys = LP_N_KEYS(pool_keys_),
+    .defaults = pool_defaults_,
+    .finish = pool_finish_,
+    .details = pool_details_,
+    .init = maxpool_init_,
+};
+
+const lp_layer_kind_desc lp_layer_avgpool = {
+    .section = "avgpool",
+    .keys = pool_keys_,
+    .n_keys = LP_N_KEYS(pool_keys_),
+    .defaults = pool_defaults_,
+    .finish = pool_finish_,
+    .details = pool_details_,
+    .init = avgpool_init_,
+};
+
+/* ---- [globalavgpool]: one window over the whole plane --------------------------------------- */
+
+static const lp_key_def globalavgpool_keys_[] = {LP_KEY_NAME};
+
+static lp_status globalavgpool_finish_(const lp_spec_ctx *c, lp_layer_spec *l,
+                                       const lp_layer_spec *prev) {
+    LP_TRY(lp_spec_need_spatial(c, l, prev));
+    return lp_spec_slide_window(c, l, prev, "window", l->in.c, l->in.h, l->in.w, l->in.h,
+                                l->in.w, LP_PAD_VALID);
+}
+
+static void globalavgpool_details_(const lp_layer_spec *l, lp_text *t) {
+    lp_text_add(t, "mean over %dx%d", l->in.h, l->in.w);
+}
+
+static lp_status globalavgpool_init_(lp_network *net, lp_layer *l) {
+    return pool_init_(net, l, POOL_AVG_, &l->spec->window);
+}
+
+const lp_layer_kind_desc lp_layer_globalavgpool = {
+    .section = "globalavgpool",
+    .keys = globalavgpool_keys_,
+    .n_keys = LP_N_KEYS(globalavgpool_keys_),
+    .finish = globalavgpool_finish_,
+    .details = globalavgpool_details_,
+    .init = globalavgpool_init_,
+};

@@ -1,35 +1,8 @@
-/* Builds a network from a model spec and runs its passes layer by layer. */
+/* Builds a network from a model spec, each layer by its kind's descriptor (layer.h),
+ * and runs its passes layer by layer. */
 #include <stdlib.h>
 
 #include "layer.h"
-
-static lp_status build_layer_(lp_network *net, lp_layer *l) {
-    switch (l->spec->kind) {
-    case LP_LAYER_INPUT:
-    case LP_LAYER_FLATTEN: return lp_layer_init_passthrough(net, l);
-    case LP_LAYER_DENSE: return lp_layer_init_dense(net, l);
-    case LP_LAYER_MAXPOOL:
-    case LP_LAYER_AVGPOOL:
-    case LP_LAYER_GLOBALAVGPOOL: return lp_layer_init_pool(net, l);
-    case LP_LAYER_BATCHNORM: return lp_layer_init_batchnorm(net, l);
-    case LP_LAYER_DROPOUT: return lp_layer_init_dropout(net, l);
-    case LP_LAYER_CONV2D: return lp_layer_init_conv2d(net, l);
-    case LP_LAYER_ADD: return lp_layer_init_add(net, l);
-    default: break; /* layer kinds the engine does not run yet */
-    }
-    return lp_fail(LP_ERR_UNSUPPORTED, "layer '%s': kind not supported by the engine",
-                   l->spec->name);
-}
-
-const char *lp_conv_algo_name(lp_conv_algo a) {
-    switch (a) {
-    case LP_CONV_ALGO_AUTO: return "auto";
-    case LP_CONV_ALGO_GEMM: return "gemm";
-    case LP_CONV_ALGO_FFT: return "fft";
-    case LP_CONV_ALGO_DIRECT: return "direct";
-    }
-    return "?";
-}
 
 lp_status lp_network_create(lp_runtime *rt, const lp_model_spec *spec, int max_batch,
                             lp_network **out) {
@@ -74,12 +47,13 @@ lp_status lp_network_create_opts(lp_runtime *rt, const lp_model_spec *spec, int 
         l->need_dx = params_before;
         l->first_tensor = -1;
         l->index = i;
+        l->second_input = -1;
         for (int t = 0; t < net->n_tensors; ++t)
             if (net->tensors[t].layer == i) {
                 l->first_tensor = t;
                 break;
             }
-        s = build_layer_(net, l);
+        s = lp_layer_kind_get(l->spec->kind)->init(net, l);
         if (s != LP_OK) goto fail;
         if (l->first_tensor >= 0) params_before = true;
     }
@@ -160,15 +134,15 @@ lp_status lp_network_forward(lp_network *net, int n, bool training) {
     return LP_OK;
 }
 
-/* Residual shortcuts: layer `from`'s dout is complete only once layer from+1's backward
- * has overwritten it; then every [add] reading `from` adds its shortcut's gradient, in
- * layer order, so the sum is the same on every run. The scan starts at from+2: an add at
- * from+1 would read its own previous layer, which the parser and the layer refuse. */
-static lp_status shortcuts_backward_(lp_network *net, int from, int n) {
+/* Second inputs (a residual's shortcut): layer `from`'s dout is complete only once layer
+ * from+1's backward has overwritten it; then every layer that also reads `from` adds its
+ * gradient, in layer order, so the sum is the same on every run. The scan starts at
+ * from+2: from+1 reads `from` as its previous layer, never as a second input. */
+static lp_status second_inputs_backward_(lp_network *net, int from, int n) {
     for (int j = from + 2; j < net->n_layers; ++j) {
         lp_layer *l = &net->layers[j];
-        if (l->spec->kind == LP_LAYER_ADD && l->spec->u.add.from == from)
-            LP_TRY(lp_layer_add_backward_shortcut(net, l, n));
+        if (l->second_input == from && l->ops->backward_second)
+            LP_TRY(l->ops->backward_second(net, l, n));
     }
     return LP_OK;
 }
@@ -180,7 +154,7 @@ lp_status lp_network_backward(lp_network *net, int n) {
     for (int i = net->n_layers - 1; i >= 1; --i) {
         lp_layer *l = &net->layers[i];
         if (l->ops->backward) LP_TRY(l->ops->backward(net, l, n));
-        LP_TRY(shortcuts_backward_(net, i - 1, n));
+        LP_TRY(second_inputs_backward_(net, i - 1, n));
     }
     return LP_OK;
 }

@@ -1,44 +1,21 @@
 /* Convolution geometry and the launch wrappers for cl/conv.cl. */
+#include "laperm/launch.h"
 #include "laperm/ops_conv.h"
 
 #include <limits.h>
 
-lp_status lp_conv_axis(int in, int k, int stride, lp_padding padding, int *out, int *pad_before) {
-    if (in <= 0 || k <= 0 || stride <= 0)
-        return lp_fail(LP_ERR_INVALID_ARG,
-                       "convolution axis: input %d, kernel %d, stride %d "
-                       "(all must be positive)",
-                       in, k, stride);
-    if (padding == LP_PAD_SAME) {
-        int o = (in + stride - 1) / stride;
-        long total = (long)(o - 1) * stride + k - in;
-        if (total < 0) total = 0;
-        *out = o;
-        *pad_before = (int)(total / 2); /* the smaller half goes first, as in TensorFlow */
-        return LP_OK;
-    }
-    if (k > in)
-        return lp_fail(LP_ERR_INVALID_ARG,
-                       "convolution axis: kernel %d larger than the input %d with valid padding", k,
-                       in);
-    *out = (in - k) / stride + 1;
-    *pad_before = 0;
-    return LP_OK;
-}
-
-lp_status lp_conv_geom_make(lp_shape in, const lp_conv2d_spec *spec, lp_conv_geom *g) {
-    if (in.c <= 0 || spec->filters <= 0)
-        return lp_fail(LP_ERR_INVALID_ARG, "convolution: %d input channels, %d filters", in.c,
-                       spec->filters);
-    g->cin = in.c;
-    g->ih = in.h;
-    g->iw = in.w;
-    g->kh = spec->kh;
-    g->kw = spec->kw;
-    g->stride_h = spec->stride_h;
-    g->stride_w = spec->stride_w;
-    LP_TRY(lp_conv_axis(in.h, spec->kh, spec->stride_h, spec->padding, &g->oh, &g->pad_top));
-    LP_TRY(lp_conv_axis(in.w, spec->kw, spec->stride_w, spec->padding, &g->ow, &g->pad_left));
+lp_status lp_conv_geom_make(lp_shape in, const lp_window *win, lp_conv_geom *g) {
+    *g = (lp_conv_geom){.cin = in.c,
+                        .ih = in.h,
+                        .iw = in.w,
+                        .kh = win->kh,
+                        .kw = win->kw,
+                        .stride_h = win->stride_h,
+                        .stride_w = win->stride_w,
+                        .pad_top = win->pad_top,
+                        .pad_left = win->pad_left,
+                        .oh = win->oh,
+                        .ow = win->ow};
     /* The kernels index within one plane with ints. */
     if (lp_conv_geom_k(g) > INT_MAX || lp_conv_geom_p(g) > INT_MAX ||
         (size_t)in.h * (size_t)in.w > INT_MAX)
@@ -67,7 +44,7 @@ static lp_status launch_3d_(lp_runtime *rt, cl_kernel k, size_t d0, size_t d1, s
 }
 
 /* Both kernels take the same geometry arguments, at positions 1..13. */
-static void set_geom_args_(cl_kernel k, const lp_conv_geom *g, int s0, int cn) {
+static lp_status set_geom_args_(cl_kernel k, const lp_conv_geom *g, int s0, int cn) {
     LP_ARG(k, 1, s0);
     LP_ARG(k, 2, cn);
     LP_ARG(k, 3, g->cin);
@@ -81,14 +58,14 @@ static void set_geom_args_(cl_kernel k, const lp_conv_geom *g, int s0, int cn) {
     LP_ARG(k, 11, g->pad_left);
     LP_ARG(k, 12, g->oh);
     LP_ARG(k, 13, g->ow);
+    return LP_OK;
 }
 
 /* Global (filters, cn): one work-item per (channel, sample) plane; the runtime picks
  * the work-group size. */
 static lp_status launch_plane_per_item_(lp_runtime *rt, cl_kernel k, int filters, int cn,
                                         const char *label) {
-    size_t global[2] = {(size_t)filters, (size_t)cn};
-    return lp_launch(rt, k, 2, global, NULL, label);
+    return lp_launch_2d(rt, k, (size_t)filters, (size_t)cn, label);
 }
 
 /* The by-plane kernels are 1-D over `blocks` x ceil(cn / per) work-items, each handling
@@ -129,10 +106,10 @@ lp_status lp_op_im2col_form(lp_runtime *rt, const lp_conv_geom *g, cl_mem x, int
     LP_TRY(check_chunk_(g, s0, cn, "im2col"));
     bool planes = by_planes_(rt, form, g->ow >= LP_CONV_MIN_PLANE_WIDTH_);
     cl_kernel k;
-    LP_TRY(lp_runtime_kernel(rt, "conv", planes ? "lp_conv_im2col_planes" : "lp_conv_im2col", NULL,
+    LP_TRY(lp_runtime_kernel(rt, "conv", planes ? "lp_conv_im2col_planes" : "lp_conv_im2col", LP_CONV_OPTIONS,
                              &k));
     LP_ARG(k, 0, x);
-    set_geom_args_(k, g, s0, cn);
+    LP_TRY(set_geom_args_(k, g, s0, cn));
     LP_ARG(k, 14, col);
     if (planes)
         return launch_planes_(rt, k, lp_conv_geom_k(g), lp_conv_geom_p(g), cn, "conv_im2col");
@@ -144,10 +121,10 @@ lp_status lp_op_col2im_form(lp_runtime *rt, const lp_conv_geom *g, cl_mem dcol, 
     LP_TRY(check_chunk_(g, s0, cn, "col2im"));
     bool planes = by_planes_(rt, form, true);
     cl_kernel k;
-    LP_TRY(lp_runtime_kernel(rt, "conv", planes ? "lp_conv_col2im_planes" : "lp_conv_col2im", NULL,
+    LP_TRY(lp_runtime_kernel(rt, "conv", planes ? "lp_conv_col2im_planes" : "lp_conv_col2im", LP_CONV_OPTIONS,
                              &k));
     LP_ARG(k, 0, dcol);
-    set_geom_args_(k, g, s0, cn);
+    LP_TRY(set_geom_args_(k, g, s0, cn));
     LP_ARG(k, 14, dx);
     if (planes) {
         size_t in = (size_t)g->ih * g->iw, taps = (size_t)g->kh * g->kw * lp_conv_geom_p(g);
@@ -177,7 +154,7 @@ lp_status lp_op_conv_rows_to_nchw_form(lp_runtime *rt, cl_mem rows, int s0, int 
     bool planes = by_planes_(rt, form, true);
     cl_kernel k;
     LP_TRY(lp_runtime_kernel(rt, "conv",
-                             planes ? "lp_conv_rows_to_nchw_planes" : "lp_conv_rows_to_nchw", NULL,
+                             planes ? "lp_conv_rows_to_nchw_planes" : "lp_conv_rows_to_nchw", LP_CONV_OPTIONS,
                              &k));
     int relu_i = relu;
     LP_ARG(k, 0, rows);
@@ -206,7 +183,7 @@ lp_status lp_op_conv_bias_act(lp_runtime *rt, cl_mem y, int n, int filters, int 
                        "conv_bias_act: %d samples, %d filters, %d pixels, bias offset %d", n,
                        filters, P, bias_off);
     cl_kernel k;
-    LP_TRY(lp_runtime_kernel(rt, "conv", "lp_conv_bias_act", NULL, &k));
+    LP_TRY(lp_runtime_kernel(rt, "conv", "lp_conv_bias_act", LP_CONV_OPTIONS, &k));
     int relu_i = relu;
     cl_mem pbuf = params ? params : y; /* never read without a bias; any valid buffer will do */
     LP_ARG(k, 0, y);
@@ -225,8 +202,7 @@ static lp_status grad_rows_(lp_runtime *rt, cl_mem dy, cl_mem y, bool relu, int 
                             const char *label) {
     bool planes = by_planes_(rt, form, true);
     cl_kernel k;
-    LP_TRY(lp_runtime_kernel(rt, "conv", planes ? "lp_conv_grad_rows_planes" : "lp_conv_grad_rows",
-                             NULL, &k));
+    LP_TRY(lp_runtime_kernel(rt, "conv", planes ? "lp_conv_grad_rows_planes" : "lp_conv_grad_rows", LP_CONV_OPTIONS, &k));
     int relu_i = relu, write_rows = rows != NULL, has_psum = psum != NULL;
     /* Buffers a flag says are not touched still need a valid value: dy will do. */
     cl_mem ybuf = relu ? y : dy, rbuf = rows ? rows : dy, pbuf = psum ? psum : dy;
@@ -277,7 +253,7 @@ lp_status lp_op_conv_bias_reduce(lp_runtime *rt, cl_mem psum, int n, int filters
                        "conv_bias_reduce: %d samples, %d filters, bias offset %d", n, filters,
                        bias_off);
     cl_kernel k;
-    LP_TRY(lp_runtime_kernel(rt, "conv", "lp_conv_bias_reduce", NULL, &k));
+    LP_TRY(lp_runtime_kernel(rt, "conv", "lp_conv_bias_reduce", LP_CONV_OPTIONS, &k));
     LP_ARG(k, 0, psum);
     LP_ARG(k, 1, n);
     LP_ARG(k, 2, filters);

@@ -1,4 +1,5 @@
 /* Launch wrappers for cl/dense.cl. */
+#include "laperm/launch.h"
 #include "laperm/ops.h"
 
 /* A 2-D launch over (cols, rows) with a work-group shaped by the device's limit. */
@@ -13,8 +14,7 @@ static lp_status launch_2d_(lp_runtime *rt, cl_kernel k, int cols, int rows, con
 
 static lp_status launch_1d_(lp_runtime *rt, cl_kernel k, int n, const char *label) {
     if (n < 0) return lp_fail(LP_ERR_INVALID_ARG, "%s: negative size %d", label, n);
-    size_t local = lp_runtime_wgs(rt, k, 256), global = (size_t)n;
-    return lp_launch(rt, k, 1, &global, &local, label);
+    return lp_launch_1d(rt, k, (size_t)n, 256, label);
 }
 
 lp_status lp_op_bias_act(lp_runtime *rt, cl_mem y, int rows, int cols, cl_mem params,

@@ -1,4 +1,5 @@
-/* Launch wrappers for the loss (cl/loss.cl) and the optimizers (cl/optim.cl). */
+/* Launch wrappers for the loss (cl/loss.cl) and the L2 gradient (cl/optim.cl); each
+ * optimizer's own launch is in its file, host/optimizer_<id>.c. */
 #include <stdio.h>
 
 #include "laperm/ops.h"
@@ -39,37 +40,6 @@ lp_status lp_op_softmax_xent(lp_runtime *rt, cl_mem logits, cl_mem labels, int r
 static lp_status launch_flat_(lp_runtime *rt, cl_kernel k, int n, const char *label) {
     size_t local = lp_runtime_wgs(rt, k, 256), global = (size_t)n;
     return lp_launch(rt, k, 1, &global, &local, label);
-}
-
-lp_status lp_op_adam(lp_runtime *rt, cl_mem w, cl_mem g, cl_mem m, cl_mem v, int n, float lr_t,
-                     float beta1, float beta2, float eps) {
-    if (n < 0) return lp_fail(LP_ERR_INVALID_ARG, "adam_update: negative size %d", n);
-    cl_kernel k;
-    LP_TRY(lp_runtime_kernel(rt, "optim", "lp_adam_update", NULL, &k));
-    LP_ARG(k, 0, w);
-    LP_ARG(k, 1, g);
-    LP_ARG(k, 2, m);
-    LP_ARG(k, 3, v);
-    LP_ARG(k, 4, n);
-    LP_ARG(k, 5, lr_t);
-    LP_ARG(k, 6, beta1);
-    LP_ARG(k, 7, beta2);
-    LP_ARG(k, 8, eps);
-    return launch_flat_(rt, k, n, "adam_update");
-}
-
-lp_status lp_op_sgd(lp_runtime *rt, cl_mem w, cl_mem g, cl_mem vel, int n, float lr,
-                    float momentum) {
-    if (n < 0) return lp_fail(LP_ERR_INVALID_ARG, "sgd_update: negative size %d", n);
-    cl_kernel k;
-    LP_TRY(lp_runtime_kernel(rt, "optim", "lp_sgd_update", NULL, &k));
-    LP_ARG(k, 0, w);
-    LP_ARG(k, 1, g);
-    LP_ARG(k, 2, vel);
-    LP_ARG(k, 3, n);
-    LP_ARG(k, 4, lr);
-    LP_ARG(k, 5, momentum);
-    return launch_flat_(rt, k, n, "sgd_update");
 }
 
 lp_status lp_op_l2_grad(lp_runtime *rt, cl_mem w, cl_mem g, int offset, int n, float coef) {

@@ -1,14 +1,16 @@
 /* Kernel sources (embedded, or read from $LAPERM_KERNEL_DIR), program builds, and the
  * program cache: in memory per runtime, and on disk as device binaries keyed by a hash
- * of everything that can change the binary. */
+ * of everything that can change the binary, in the folder lp_runtime_cache_dir names
+ * (which code built on the runtime uses for its own files too). */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "hash.h"
+#include "laperm/clock.h"
 #include "runtime-impl.h"
 
 /* Bump when the cache file layout or the build recipe changes. */
@@ -20,12 +22,6 @@ struct lp_embedded_source {
     size_t length;
 };
 extern const struct lp_embedded_source lp_embedded_sources[];
-
-static double now_s_(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 static char *read_file_(const char *path, size_t *len) {
     FILE *f = fopen(path, "rb");
@@ -76,26 +72,18 @@ static const char *prelude_of_(const char *program) {
     return NULL;
 }
 
-/* FNV-1a over several strings, twice with different bases: 128 bits of key. */
+/* Two hashes (hash.h) of several strings with different seeds: 128 bits of key. */
 typedef struct {
     uint64_t a, b;
 } key128_;
 
 static void hash_add_(key128_ *h, const char *s) {
-    size_t n = strlen(s) + 1; /* include the NUL so ("ab","c") != ("a","bc") */
-    for (size_t i = 0; i < n; ++i) {
-        h->a = (h->a ^ (unsigned char)s[i]) * 0x100000001B3ull;
-        h->b = (h->b ^ (unsigned char)s[i]) * 0x100000001B3ull;
-        h->b ^= h->b >> 29;
-    }
+    h->a = lp_hash_str(h->a, s);
+    h->b = lp_hash_str(h->b, s);
 }
 
-bool lp_cache_enabled_(void) {
-    const char *v = getenv("LAPERM_CACHE");
-    return !(v && (strcmp(v, "off") == 0 || strcmp(v, "0") == 0 || strcmp(v, "no") == 0));
-}
-
-void lp_mkdirs_(const char *path) {
+/* mkdir -p, errors ignored (the write that follows reports them). */
+static void mkdirs_(const char *path) {
     char tmp[4096];
     snprintf(tmp, sizeof tmp, "%s", path);
     for (char *p = tmp + 1; *p; ++p) {
@@ -108,24 +96,19 @@ void lp_mkdirs_(const char *path) {
     mkdir(tmp, 0755);
 }
 
-/* $LAPERM_CACHE_DIR, else $XDG_CACHE_HOME/laperm, else ~/.cache/laperm. */
-bool lp_cache_dir_(char *dst, size_t cap) {
+bool lp_runtime_cache_dir(char *dst, size_t cap) {
+    const char *v = getenv("LAPERM_CACHE");
+    if (v && (strcmp(v, "off") == 0 || strcmp(v, "0") == 0 || strcmp(v, "no") == 0)) return false;
     const char *d = getenv("LAPERM_CACHE_DIR");
+    int len = -1;
     if (d && *d) {
-        snprintf(dst, cap, "%s", d);
-        return true;
+        len = snprintf(dst, cap, "%s", d);
+    } else if ((d = getenv("XDG_CACHE_HOME")) && *d) {
+        len = snprintf(dst, cap, "%s/laperm", d);
+    } else if ((d = getenv("HOME")) && *d) {
+        len = snprintf(dst, cap, "%s/.cache/laperm", d);
     }
-    d = getenv("XDG_CACHE_HOME");
-    if (d && *d) {
-        snprintf(dst, cap, "%s/laperm", d);
-        return true;
-    }
-    d = getenv("HOME");
-    if (d && *d) {
-        snprintf(dst, cap, "%s/.cache/laperm", d);
-        return true;
-    }
-    return false;
+    return len > 0 && (size_t)len < cap; /* a cut path would name another folder */
 }
 
 static cl_program try_disk_(lp_runtime *rt, const char *path) {
@@ -159,7 +142,7 @@ static void save_disk_(cl_program p, const char *dir, const char *path) {
     unsigned char *bin = malloc(len);
     if (!bin) return;
     if (clGetProgramInfo(p, CL_PROGRAM_BINARIES, sizeof bin, &bin, NULL) == CL_SUCCESS) {
-        lp_mkdirs_(dir);
+        mkdirs_(dir);
         char tmp[4700];
         snprintf(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)getpid());
         FILE *f = fopen(tmp, "wb");
@@ -232,12 +215,12 @@ lp_status lp_program_get_(lp_runtime *rt, const char *program, const char *extra
     free(body);
     if (!source) return lp_fail(LP_ERR_NO_MEMORY, "out of host memory");
 
-    double t0 = now_s_();
+    double t0 = lp_seconds();
     cl_program p = NULL;
     char dir[4096], path[4608];
-    bool use_disk = lp_cache_enabled_() && lp_cache_dir_(dir, sizeof dir);
+    bool use_disk = lp_runtime_cache_dir(dir, sizeof dir);
     if (use_disk) {
-        key128_ h = {0xCBF29CE484222325ull, 0x84222325CBF29CE4ull};
+        key128_ h = {LP_HASH_SEED, ~LP_HASH_SEED};
         hash_add_(&h, LP_CACHE_FORMAT);
         hash_add_(&h, source);
         hash_add_(&h, options);
@@ -246,7 +229,7 @@ lp_status lp_program_get_(lp_runtime *rt, const char *program, const char *extra
         hash_add_(&h, rt->info.platform_version);
         hash_add_(&h, rt->info.platform_name);
         snprintf(path, sizeof path, "%s/%s-%016llx%016llx.bin", dir, program,
-                 (unsigned long long)h.a, (unsigned long long)h.b);
+                 (unsigned long long)lp_hash_final(h.a), (unsigned long long)lp_hash_final(h.b));
         p = try_disk_(rt, path);
         if (p) rt->stats.from_disk++;
     }
@@ -260,7 +243,7 @@ lp_status lp_program_get_(lp_runtime *rt, const char *program, const char *extra
         if (use_disk) save_disk_(p, dir, path);
     }
     free(source);
-    rt->stats.build_seconds += now_s_() - t0;
+    rt->stats.build_seconds += lp_seconds() - t0;
 
     if (rt->n_programs == rt->cap_programs) {
         int cap = rt->cap_programs ? rt->cap_programs * 2 : 16;

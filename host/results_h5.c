@@ -10,7 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "results_impl.h"
+#include "results_h5.h"
 
 void lp_h5_quiet(void) {
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);

@@ -1,11 +1,12 @@
-/* Reads datasets and attributes back from a results file (tests, resume, export), with
+/* Reads datasets and attributes back from a results file (for C callers: the tests), with
  * errors that name the file and the object: missing -> NOT_FOUND, wrong kind -> FORMAT. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "results_impl.h"
+#include "laperm/results.h"
+#include "results_h5.h"
 
 /* Opens read-only. A .part whose writer was killed is still marked "open for SWMR
  * writing", which a plain open refuses; a SWMR read open accepts it. */

@@ -19,6 +19,12 @@ typedef struct {
     cl_event event;
 } lp_pending_event_;
 
+typedef struct {
+    char *key;
+    void *state;
+    void (*destroy)(void *state);
+} lp_attachment_;
+
 struct lp_runtime {
     lp_device_info info;
     cl_context context;
@@ -37,20 +43,13 @@ struct lp_runtime {
     lp_profile_entry *profile;
     int n_profile, cap_profile;
 
-    struct lp_gemm_state *gemm; /* matrix-product choices and workspaces (gemm.c) */
+    lp_attachment_ *attached; /* lp_runtime_attach, in order */
+    int n_attached, cap_attached;
 };
 
 /* Builds (or fetches from the memory/disk cache) cl/<program>.cl with options. */
 lp_status lp_program_get_(lp_runtime *rt, const char *program, const char *options,
                           cl_program *out);
 void lp_programs_release_(lp_runtime *rt);
-
-/* The disk cache, also home to the files of timed decisions (which convolution or matrix
- * product path is faster): false when $LAPERM_CACHE is off/0/no. */
-bool lp_cache_enabled_(void);
-/* $LAPERM_CACHE_DIR, else $XDG_CACHE_HOME/laperm, else ~/.cache/laperm; false if none. */
-bool lp_cache_dir_(char *dst, size_t cap);
-/* mkdir -p, errors ignored (the write that follows reports them). */
-void lp_mkdirs_(const char *path);
 
 #endif

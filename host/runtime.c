@@ -1,16 +1,11 @@
-/* Context, queue, kernel lookup, launches, buffers and per-label profiling. */
+/* Context, queue, kernel lookup, launches, buffers, per-label profiling, and the state
+ * that code built on the runtime attaches to it. */
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "laperm/gemm.h"
 #include "runtime-impl.h"
-
-lp_status lp_cl_check(cl_int err, const char *what) {
-    if (err == CL_SUCCESS) return LP_OK;
-    return lp_fail(LP_ERR_OPENCL, "%s: %s (%d)", what, lp_cl_error_name(err), err);
-}
 
 static size_t floor_pow2_(size_t x) {
     size_t p = 1;
@@ -57,6 +52,12 @@ lp_status lp_runtime_create(const lp_runtime_options *opt, lp_runtime **out) {
 void lp_runtime_destroy(lp_runtime *rt) {
     if (!rt) return;
     if (rt->queue) clFinish(rt->queue);
+    /* Attached state may hold buffers of this context: released while it exists. */
+    for (int i = rt->n_attached - 1; i >= 0; --i) {
+        if (rt->attached[i].destroy) rt->attached[i].destroy(rt->attached[i].state);
+        free(rt->attached[i].key);
+    }
+    free(rt->attached);
     for (int i = 0; i < rt->n_pending; ++i)
         clReleaseEvent(rt->pending[i].event);
     for (int i = 0; i < rt->n_kernels; ++i) {
@@ -65,7 +66,6 @@ void lp_runtime_destroy(lp_runtime *rt) {
         free(rt->kernels[i].options);
         free(rt->kernels[i].kernel_name);
     }
-    lp_gemm_release(rt);
     lp_programs_release_(rt);
     if (rt->queue) clReleaseCommandQueue(rt->queue);
     if (rt->context) clReleaseContext(rt->context);
@@ -89,6 +89,29 @@ cl_command_queue *lp_runtime_queue_ptr(lp_runtime *rt) {
 }
 lp_build_stats lp_runtime_build_stats(const lp_runtime *rt) {
     return rt->stats;
+}
+
+lp_status lp_runtime_attach(lp_runtime *rt, const char *key, void *state,
+                            void (*destroy)(void *state)) {
+    if (lp_runtime_attached(rt, key))
+        return lp_fail(LP_ERR_INVALID_ARG, "runtime: '%s' is attached already", key);
+    if (rt->n_attached == rt->cap_attached) {
+        int cap = rt->cap_attached ? rt->cap_attached * 2 : 4;
+        lp_attachment_ *grown = realloc(rt->attached, (size_t)cap * sizeof *grown);
+        if (!grown) return lp_fail(LP_ERR_NO_MEMORY, "out of host memory attaching %s", key);
+        rt->attached = grown;
+        rt->cap_attached = cap;
+    }
+    char *copy = strdup(key);
+    if (!copy) return lp_fail(LP_ERR_NO_MEMORY, "out of host memory attaching %s", key);
+    rt->attached[rt->n_attached++] = (lp_attachment_){copy, state, destroy};
+    return LP_OK;
+}
+
+void *lp_runtime_attached(const lp_runtime *rt, const char *key) {
+    for (int i = 0; i < rt->n_attached; ++i)
+        if (strcmp(rt->attached[i].key, key) == 0) return rt->attached[i].state;
+    return NULL;
 }
 
 static bool same_(const char *a, const char *b) {
@@ -307,4 +330,14 @@ int lp_runtime_profile_entries(lp_runtime *rt, const lp_profile_entry **out) {
 void lp_runtime_profile_reset(lp_runtime *rt) {
     lp_runtime_profile_collect(rt);
     rt->n_profile = 0;
+}
+
+lp_status lp_kernel_arg(cl_kernel k, cl_uint i, size_t size, const void *value) {
+    cl_int err = clSetKernelArg(k, i, size, value);
+    if (err == CL_SUCCESS) return LP_OK;
+    char name[128] = "?";
+    clGetKernelInfo(k, CL_KERNEL_FUNCTION_NAME, sizeof name, name, NULL);
+    name[sizeof name - 1] = '\0';
+    return lp_fail(LP_ERR_OPENCL, "setting argument %u (%zu bytes) of kernel %s: %s (%d)", i, size,
+                   name, lp_cl_error_name(err), err);
 }

@@ -20,6 +20,7 @@ const char *lp_status_name(lp_status s) {
     case LP_ERR_CLBLAST: return "LP_ERR_CLBLAST";
     case LP_ERR_UNSUPPORTED: return "LP_ERR_UNSUPPORTED";
     case LP_ERR_INTERRUPTED: return "LP_ERR_INTERRUPTED";
+    case LP_ERR_INTERNAL: return "LP_ERR_INTERNAL";
     }
     return "LP_ERR_UNKNOWN";
 }
@@ -122,4 +123,9 @@ const char *lp_cl_error_name(int code) {
 #undef E
     }
     return "CL_UNKNOWN_ERROR";
+}
+
+lp_status lp_cl_check(int err, const char *what) {
+    if (err == 0) return LP_OK; /* CL_SUCCESS */
+    return lp_fail(LP_ERR_OPENCL, "%s: %s (%d)", what, lp_cl_error_name(err), err);
 }

@@ -1,5 +1,5 @@
-/* Internal: all training state in one place, so that a checkpoint can serialise it
- * (parameters, theta_sorted, optimizer moments, step, seed-derived data order). */
+/* Internal: a run's state, shared by the loop (trainer.c), its set-up and LaPerm
+ * operations (trainer_state.c) and the results file (trainer_results.c). */
 #ifndef LAPERM_TRAINER_IMPL_H
 #define LAPERM_TRAINER_IMPL_H
 
@@ -27,7 +27,9 @@ typedef struct {
 
     float *init_host;         /* initial values (n_params), kept for the results file */
     cl_mem theta_sorted;      /* same layout as the parameters; permuted tensors only */
-    cl_mem moment1, moment2;  /* Adam m, v (SGD uses moment1 as velocity) */
+    /* the inner optimizer's state (Adam's moments, SGD's velocities); NULL past the
+     * ones its descriptor names */
+    cl_mem opt_state[LP_OPTIMIZER_MAX_STATE];
     cl_mem eval_params;       /* projected copy evaluated at epoch ends (LaPerm) */
     cl_mem rank;              /* int32 rankings, parameter layout */
     lp_segsort *sorter;
@@ -50,11 +52,12 @@ typedef struct {
 lp_status lp_trainer_setup_(lp_trainer_ *t, const lp_dataset *train, const lp_dataset *test);
 void lp_trainer_release_(lp_trainer_ *t);
 /* Project the current parameters into eval_params (a LaPerm sync into a copy) and fill
- * `rank`; a no-op copy for plain optimizers. */
+ * `rank`; does nothing when no tensor is permuted (plain optimizers). */
 lp_status lp_trainer_project_(lp_trainer_ *t);
 /* In-place LaPerm sync of every permuted tensor. */
 lp_status lp_trainer_sync_(lp_trainer_ *t);
-/* Evaluate `params` on the test set: mean loss and accuracy. */
+/* Evaluates the network's current parameters on the first test_n test samples: mean
+ * loss and accuracy. (To evaluate eval_params, swap them in first.) */
 lp_status lp_trainer_evaluate_(lp_trainer_ *t, int test_n, double *loss, double *acc);
 
 #endif

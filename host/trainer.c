@@ -1,27 +1,25 @@
 /* The training loop: per step batch (augment) -> forward -> loss -> backward -> optimizer ->
  * (LaPerm sync when step % k == 0), all enqueued without waiting for the device; per
  * epoch evaluation of the projected network, metrics and a rankings snapshot. */
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "laperm/clock.h"
 #include "laperm/augment.h"
 #include "laperm/ops.h"
 #include "laperm/rng.h"
 #include "trainer-impl.h"
 #include "trainer_results.h"
 
-static double now_s_(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 void lp_train_config_defaults(lp_train_config *c) {
     memset(c, 0, sizeof *c);
     c->laperm = true;
-    c->inner = LP_OPT_ADAM;
+    c->inner = lp_optimizer_at(0);
+    const lp_optimizer *o;
+    for (int i = 0; (o = lp_optimizer_at(i)); ++i)
+        for (int j = 0; j < o->n_params; ++j)
+            c->optimizer_params[i][j] = o->params[j].def;
+    c->loss = lp_loss_at(0);
     c->k = 250;
     c->epochs = 10;
     c->batch = 128;
@@ -29,10 +27,6 @@ void lp_train_config_defaults(lp_train_config *c) {
     c->lr.kind = LP_LR_CONSTANT;
     c->lr.base = 1e-3;
     c->lr.decay = 1.0;
-    c->beta1 = 0.9;
-    c->beta2 = 0.999;
-    c->eps = 1e-7;
-    c->momentum = 0.9;
     c->l2_scale = 1.0;
     c->seed = 1;
     c->conv_algo = LP_CONV_ALGO_AUTO;
@@ -43,6 +37,9 @@ static lp_status check_config_(const lp_train_config *c, const lp_dataset *train
     if (c->batch <= 0 || c->eval_batch < 0 || c->epochs <= 0)
         return lp_fail(LP_ERR_INVALID_ARG, "batch, eval batch and epochs must be positive");
     if (c->laperm && c->k <= 0) return lp_fail(LP_ERR_INVALID_ARG, "k must be positive");
+    if (lp_optimizer_index(c->inner) < 0)
+        return lp_fail(LP_ERR_INVALID_ARG, "the inner optimizer is not one of the table's");
+    if (!c->loss) return lp_fail(LP_ERR_INVALID_ARG, "no loss given");
     if (!(c->lr.base > 0)) return lp_fail(LP_ERR_INVALID_ARG, "learning rate must be > 0");
     if (train->n <= 0) return lp_fail(LP_ERR_INVALID_ARG, "the training set is empty");
     LP_TRY(lp_augment_check(&c->augment));
@@ -86,6 +83,7 @@ static int eval_batch_(const lp_train_config *c, const lp_model_spec *m, const l
     return n > c->batch ? n : c->batch;
 }
 
+/* L2 terms into the gradients, then the inner optimizer's update of every parameter. */
 static lp_status optimizer_step_(lp_trainer_ *t, double lr) {
     const lp_train_config *c = t->cfg;
     cl_mem w = lp_network_params(t->net), g = lp_network_grads(t->net);
@@ -94,14 +92,15 @@ static lp_status optimizer_step_(lp_trainer_ *t, double lr) {
         float coef = (float)(p->l2 * c->l2_scale);
         if (coef > 0) LP_TRY(lp_op_l2_grad(t->rt, w, g, (int)p->offset, (int)p->count, coef));
     }
-    int n = (int)t->n_params;
-    if (c->inner == LP_OPT_SGD) return lp_op_sgd(t->rt, w, g, t->moment1, n, (float)lr,
-                                                 (float)c->momentum);
-    /* Bias correction folded into the step size, as Keras does (in double on the host). */
-    double tt = (double)t->step;
-    double lr_t = lr * sqrt(1.0 - pow(c->beta2, tt)) / (1.0 - pow(c->beta1, tt));
-    return lp_op_adam(t->rt, w, g, t->moment1, t->moment2, n, (float)lr_t, (float)c->beta1,
-                      (float)c->beta2, (float)c->eps);
+    lp_optimizer_step s = {.rt = t->rt,
+                           .w = w,
+                           .g = g,
+                           .n = (int)t->n_params,
+                           .lr = lr,
+                           .step = t->step,
+                           .params = c->optimizer_params[lp_optimizer_index(c->inner)]};
+    memcpy(s.state, t->opt_state, sizeof s.state);
+    return c->inner->step(&s);
 }
 
 /* Reads the per-step sums of this epoch so far: mean loss and accuracy. */
@@ -135,7 +134,7 @@ static lp_status train_epoch_(lp_trainer_ *t, const lp_dataset *train, int epoch
     LP_TRY(lp_buffer_write(rt, t->train_idx, 0, (size_t)train->n * sizeof(int32_t),
                            t->order_host));
     LP_TRY(lp_buffer_fill_zero(rt, t->stats, 0, (size_t)t->steps_per_epoch * 2 * sizeof(float)));
-    double t0 = now_s_(), last_report = t0;
+    double t0 = lp_seconds(), last_report = t0;
     int samples = 0, s;
     for (s = 0; s < t->steps_per_epoch; ++s) {
         if ((c->stop && *c->stop) || (c->max_steps && t->step >= c->max_steps)) {
@@ -150,8 +149,8 @@ static lp_status train_epoch_(lp_trainer_ *t, const lp_dataset *train, int epoch
                                    t->norm_inv_std, lp_network_input(t->net), t->batch_y));
         lp_network_set_rng(t->net, c->seed, t->step);
         LP_TRY(lp_network_forward(t->net, n, true));
-        LP_TRY(lp_op_softmax_xent(rt, lp_network_logits(t->net), t->batch_y, n, classes,
-                                  1.0f / (float)n, lp_network_dlogits(t->net), t->stats, 2 * s));
+        LP_TRY(c->loss->run(rt, lp_network_logits(t->net), t->batch_y, n, classes,
+                            1.0f / (float)n, lp_network_dlogits(t->net), t->stats, 2 * s));
         LP_TRY(lp_network_backward(t->net, n));
         LP_TRY(optimizer_step_(t, lr));
         if (c->laperm && t->step % c->k == 0) LP_TRY(lp_trainer_sync_(t));
@@ -160,15 +159,15 @@ static lp_status train_epoch_(lp_trainer_ *t, const lp_dataset *train, int epoch
             /* Once per run: wait for the first step, so start-up cost (kernel builds,
              * CLBlast's own compilation) can be reported apart from training. */
             LP_TRY(lp_runtime_finish(rt));
-            t->first_step_done = now_s_();
+            t->first_step_done = lp_seconds();
         }
         /* Progress costs one small read, a few times a second at most. */
-        double now = now_s_();
+        double now = lp_seconds();
         if (cb && cb->on_progress && now - last_report >= 0.25) {
             lp_progress p = {.epoch = epoch + 1, .epochs = c->epochs, .step_in_epoch = s + 1,
                              .steps_per_epoch = t->steps_per_epoch, .step = t->step};
             LP_TRY(running_stats_(t, s + 1, samples, &p.loss, &p.accuracy));
-            now = now_s_();
+            now = lp_seconds();
             p.images_per_second = samples / (now - t0);
             p.eta_seconds = (now - t0) / (s + 1) *
                             ((double)(t->steps_per_epoch - s - 1) +
@@ -178,7 +177,7 @@ static lp_status train_epoch_(lp_trainer_ *t, const lp_dataset *train, int epoch
         }
     }
     LP_TRY(lp_runtime_finish(rt));
-    *seconds = now_s_() - t0;
+    *seconds = lp_seconds() - t0;
     *samples_done = samples;
     (void)s;
     return LP_OK;
@@ -189,7 +188,7 @@ lp_status lp_train(lp_runtime *rt, const lp_model_spec *model, const lp_dataset 
                    const lp_train_callbacks *cb, lp_train_result *result) {
     memset(result, 0, sizeof *result);
     LP_TRY(check_config_(cfg, train, test, model));
-    double run_start = now_s_();
+    double run_start = lp_seconds();
     lp_trainer_ t = {.rt = rt, .cfg = cfg};
     lp_results *res = NULL;
     int eval_batch = eval_batch_(cfg, model, rt);
@@ -208,7 +207,7 @@ lp_status lp_train(lp_runtime *rt, const lp_model_spec *model, const lp_dataset 
     if (s == LP_OK) lp_runtime_profile_reset(rt);
     if (s == LP_OK) s = lp_trainer_setup_(&t, train, test);
     if (s == LP_OK && cfg->out_path) s = lp_trainer_results_open_(&t, model, &res);
-    result->startup_seconds = now_s_() - run_start;
+    result->startup_seconds = lp_seconds() - run_start;
     result->best_epoch = -1;
     long long samples_total = 0;
     for (int epoch = 0; s == LP_OK && epoch < cfg->epochs; ++epoch) {
@@ -254,7 +253,7 @@ lp_status lp_train(lp_runtime *rt, const lp_model_spec *model, const lp_dataset 
         }
         if (s != LP_OK) break;
         m.syncs = t.syncs;
-        m.elapsed_seconds = now_s_() - run_start;
+        m.elapsed_seconds = lp_seconds() - run_start;
         result->epochs_done = epoch + 1;
         result->final_test_accuracy = m.test_accuracy;
         if (m.test_accuracy_unsynced > result->best_unsynced_accuracy)

@@ -6,15 +6,6 @@
 
 #include "trainer_results.h"
 
-static const char *lr_kind_name_(lp_lr_kind k) {
-    switch (k) {
-    case LP_LR_CONSTANT: return "constant";
-    case LP_LR_EXPONENTIAL: return "exponential";
-    case LP_LR_STEPS: return "steps";
-    }
-    return "?";
-}
-
 static const lp_perm_group_ *perm_of_(const lp_trainer_ *t, int tensor) {
     for (int i = 0; i < t->n_perm; ++i)
         if (t->perm[i].tensor == tensor) return &t->perm[i];
@@ -29,13 +20,14 @@ lp_status lp_trainer_results_open_(lp_trainer_ *t, const lp_model_spec *model, l
     for (int i = 0; i < c->lr.n_steps && len < sizeof steps - 40; ++i)
         len += (size_t)snprintf(steps + len, sizeof steps - len, "%s%d:%g", i ? "," : "",
                                 c->lr.step_epoch[i], c->lr.step_factor[i]);
-    lp_attr attrs[] = {
+    lp_attr fixed[] = {
         LP_ATTR_S("device", dev->device_name),
         LP_ATTR_S("platform", dev->platform_name),
         LP_ATTR_S("driver", dev->driver_version),
         LP_ATTR_I("seed", (long long)c->seed),
-        LP_ATTR_S("optimizer", c->laperm ? "laperm" : (c->inner == LP_OPT_ADAM ? "adam" : "sgd")),
-        LP_ATTR_S("inner_optimizer", c->inner == LP_OPT_ADAM ? "adam" : "sgd"),
+        LP_ATTR_S("optimizer", lp_train_optimizer_name(c)),
+        LP_ATTR_S("inner_optimizer", c->inner->name),
+        LP_ATTR_S("loss", c->loss->name),
         LP_ATTR_I("k", c->laperm ? c->k : 0),
         LP_ATTR_I("perm_bias", c->perm_bias),
         LP_ATTR_I("perm_bn", c->perm_bn),
@@ -44,13 +36,9 @@ lp_status lp_trainer_results_open_(lp_trainer_ *t, const lp_model_spec *model, l
         LP_ATTR_I("batch", c->batch),
         LP_ATTR_I("eval_batch", lp_network_max_batch(t->net)),
         LP_ATTR_D("lr", c->lr.base),
-        LP_ATTR_S("lr_schedule", lr_kind_name_(c->lr.kind)),
+        LP_ATTR_S("lr_schedule", lp_lr_kind_name(c->lr.kind)),
         LP_ATTR_D("lr_decay", c->lr.kind == LP_LR_EXPONENTIAL ? c->lr.decay : 1.0),
         LP_ATTR_S("lr_steps", steps),
-        LP_ATTR_D("adam_beta1", c->beta1),
-        LP_ATTR_D("adam_beta2", c->beta2),
-        LP_ATTR_D("adam_eps", c->eps),
-        LP_ATTR_D("sgd_momentum", c->momentum),
         LP_ATTR_D("l2_scale", c->l2_scale),
         LP_ATTR_I("max_steps", c->max_steps),
         LP_ATTR_S("normalize", lp_norm_mode_name(c->norm)),
@@ -62,6 +50,16 @@ lp_status lp_trainer_results_open_(lp_trainer_ *t, const lp_model_spec *model, l
         LP_ATTR_S("dataset", c->dataset ? c->dataset : ""),
         LP_ATTR_S("data_dir", c->data_dir ? c->data_dir : ""),
     };
+    /* Then every optimizer's hyper-parameters (adam_beta1, ..., sgd_momentum), not only
+     * the inner one's, so that runs with different optimizers have the same attributes. */
+    enum { N_FIXED_ = sizeof fixed / sizeof fixed[0] };
+    lp_attr attrs[N_FIXED_ + LP_OPTIMIZER_SLOTS * LP_OPTIMIZER_MAX_PARAMS];
+    memcpy(attrs, fixed, sizeof fixed);
+    int n = N_FIXED_;
+    const lp_optimizer *o;
+    for (int i = 0; (o = lp_optimizer_at(i)); ++i)
+        for (int j = 0; j < o->n_params; ++j)
+            attrs[n++] = LP_ATTR_D(o->params[j].attr, c->optimizer_params[i][j]);
     lp_results_tensor *rt = calloc((size_t)t->n_tensors + 1, sizeof *rt);
     if (!rt) return lp_fail(LP_ERR_NO_MEMORY, "out of host memory");
     for (int i = 0; i < t->n_tensors; ++i) {
@@ -76,7 +74,7 @@ lp_status lp_trainer_results_open_(lp_trainer_ *t, const lp_model_spec *model, l
         rt[i].group_size = g ? g->group_size : p->group_size;
         rt[i].init = t->init_host + p->offset;
     }
-    lp_status s = lp_results_create(c->out_path, attrs, (int)(sizeof attrs / sizeof *attrs),
+    lp_status s = lp_results_create(c->out_path, attrs, n,
                                     model->text, model->source, rt, t->n_tensors, out);
     free(rt);
     return s;

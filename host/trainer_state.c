@@ -1,5 +1,5 @@
-/* Training state: initial weights, theta_sorted, optimizer moments, device copies of
- * the data; and the LaPerm operations over every permuted tensor. */
+/* Training state: initial weights, theta_sorted, the inner optimizer's state, device
+ * copies of the data; the LaPerm operations over every permuted tensor; evaluation. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -88,10 +88,10 @@ lp_status lp_trainer_setup_(lp_trainer_ *t, const lp_dataset *train, const lp_da
                             sorted + p->offset);
     }
     lp_status s = lp_buffer_write(rt, lp_network_params(t->net), 0, bytes, t->init_host);
-    if (s == LP_OK) s = lp_buffer_create(rt, bytes, "Adam first moments", &t->moment1);
-    if (s == LP_OK) s = lp_buffer_fill_zero(rt, t->moment1, 0, bytes);
-    if (s == LP_OK) s = lp_buffer_create(rt, bytes, "Adam second moments", &t->moment2);
-    if (s == LP_OK) s = lp_buffer_fill_zero(rt, t->moment2, 0, bytes);
+    for (int i = 0; s == LP_OK && i < LP_OPTIMIZER_MAX_STATE && cfg->inner->state[i]; ++i) {
+        s = lp_buffer_create(rt, bytes, cfg->inner->state[i], &t->opt_state[i]);
+        if (s == LP_OK) s = lp_buffer_fill_zero(rt, t->opt_state[i], 0, bytes);
+    }
     if (s == LP_OK && t->n_perm) {
         s = lp_buffer_create(rt, bytes, "theta_sorted", &t->theta_sorted);
         if (s == LP_OK) s = lp_buffer_write(rt, t->theta_sorted, 0, bytes, sorted);
@@ -123,11 +123,14 @@ lp_status lp_trainer_setup_(lp_trainer_ *t, const lp_dataset *train, const lp_da
 }
 
 void lp_trainer_release_(lp_trainer_ *t) {
-    cl_mem bufs[] = {t->theta_sorted, t->moment1, t->moment2, t->eval_params, t->rank,
-                     t->train_x,      t->train_y, t->train_idx, t->test_x,    t->test_y,
-                     t->test_idx,     t->batch_y, t->stats,     t->norm_mean, t->norm_inv_std};
+    cl_mem bufs[] = {t->theta_sorted, t->eval_params, t->rank,      t->train_x,
+                     t->train_y,      t->train_idx,   t->test_x,    t->test_y,
+                     t->test_idx,     t->batch_y,     t->stats,     t->norm_mean,
+                     t->norm_inv_std};
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; ++i)
         if (bufs[i]) clReleaseMemObject(bufs[i]);
+    for (int i = 0; i < LP_OPTIMIZER_MAX_STATE; ++i)
+        if (t->opt_state[i]) clReleaseMemObject(t->opt_state[i]);
     lp_segsort_destroy(t->sorter);
     free(t->init_host);
     free(t->perm);
@@ -174,8 +177,8 @@ lp_status lp_trainer_evaluate_(lp_trainer_ *t, int test_n, double *loss, double 
                                    in.c, in.h, in.w, t->norm_mean, t->norm_inv_std,
                                    lp_network_input(t->net), t->batch_y));
         LP_TRY(lp_network_forward(t->net, n, false));
-        LP_TRY(lp_op_softmax_xent(rt, lp_network_logits(t->net), t->batch_y, n, classes, 0.0f,
-                                  NULL, t->stats, eval_off));
+        LP_TRY(t->cfg->loss->run(rt, lp_network_logits(t->net), t->batch_y, n, classes, 0.0f,
+                                 NULL, t->stats, eval_off));
     }
     float sums[2];
     LP_TRY(lp_buffer_read(rt, t->stats, (size_t)eval_off * sizeof(float), sizeof sums, sums));

@@ -2,8 +2,9 @@
  * convolutions run through FFTs, or directly from the images, gives the forward output and
  * every gradient of the same network through GEMM, with bias and ReLU, at odd shapes,
  * strides and batches (FFT: in one call or several); layers the FFT path cannot do fall
- * back with a note; `auto` times once and then reads its decision from the disk cache,
- * which survives damage with a warning. */
+ * back with a note; `auto` times once and then reads its decision from the device's
+ * decision file (host/decisions.h), keyed by the GEMM mode in effect too, which survives
+ * damage with a warning. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 #include "conv_algo-impl.h"
 #include "laperm/conv_direct.h"
 #include "laperm/conv_fft.h"
+#include "laperm/gemm.h"
 #include "laperm/network.h"
 #include "lp_test.h"
 
@@ -282,87 +284,153 @@ static void write_text_(const char *path, const char *text, size_t len) {
     fclose(f);
 }
 
+/* A fresh cache folder for lp_test_rt, and its decision file's path in path. */
+static void fresh_cache_(char *path, size_t cap) {
+    setenv("LAPERM_CACHE_DIR", fresh_dir_(), 1);
+    unsetenv("LAPERM_CACHE");
+    CU_ASSERT_FATAL(lp_conv_choice_path(lp_test_rt, path, cap));
+}
+
 static void test_cache_round_trip(void) {
-    char path[600];
-    snprintf(path, sizeof path, "%s/sub/dir/algo.txt", fresh_dir_()); /* folders made on write */
+    env_ env = env_save_();
+    char path[4608], dir[600];
+    snprintf(dir, sizeof dir, "%s/sub/dir", fresh_dir_()); /* folders made on write */
+    setenv("LAPERM_CACHE_DIR", dir, 1);
+    unsetenv("LAPERM_CACHE");
+    lp_runtime *rt = lp_test_rt;
     lp_conv_choice c = {0};
     notes_ notes = {0};
-    CU_ASSERT_FALSE(lp_conv_choice_read(path, "a", &c, on_note_, &notes)); /* no file */
+    CU_ASSERT_FALSE(lp_conv_choice_read(rt, "a", &c, on_note_, &notes)); /* no file */
     lp_conv_choice a = {LP_CONV_ALGO_GEMM, 1.5, 2.25, 0}, b = {LP_CONV_ALGO_FFT, 30, 20.125, 0};
     lp_conv_choice dc = {LP_CONV_ALGO_DIRECT, 13.25, 0, 11.5};
-    LP_TEST_OK(lp_conv_choice_write(path, "n50:in1x28x28", &a));
-    LP_TEST_OK(lp_conv_choice_write(path, "n50:in32x26x26", &b));
-    LP_TEST_OK(lp_conv_choice_write(path, "n50:in32x24x24:s2x2", &dc));
-    CU_ASSERT_TRUE(lp_conv_choice_read(path, "n50:in32x24x24:s2x2", &c, on_note_, &notes));
+    LP_TEST_OK(lp_conv_choice_write(rt, "n50:in1x28x28", &a));
+    LP_TEST_OK(lp_conv_choice_write(rt, "n50:in32x26x26", &b));
+    LP_TEST_OK(lp_conv_choice_write(rt, "n50:in32x24x24:s2x2", &dc));
+    CU_ASSERT_TRUE(lp_conv_choice_read(rt, "n50:in32x24x24:s2x2", &c, on_note_, &notes));
     CU_ASSERT_EQUAL(c.algo, LP_CONV_ALGO_DIRECT);
     CU_ASSERT_DOUBLE_EQUAL(c.gemm_ms, 13.25, 1e-9);
     CU_ASSERT_DOUBLE_EQUAL(c.fft_ms, 0, 1e-9);
     CU_ASSERT_DOUBLE_EQUAL(c.direct_ms, 11.5, 1e-9);
-    CU_ASSERT_TRUE(lp_conv_choice_read(path, "n50:in1x28x28", &c, on_note_, &notes));
+    CU_ASSERT_TRUE(lp_conv_choice_read(rt, "n50:in1x28x28", &c, on_note_, &notes));
     CU_ASSERT_EQUAL(c.algo, LP_CONV_ALGO_GEMM);
     CU_ASSERT_DOUBLE_EQUAL(c.gemm_ms, 1.5, 1e-9);
     CU_ASSERT_DOUBLE_EQUAL(c.fft_ms, 2.25, 1e-9);
-    CU_ASSERT_TRUE(lp_conv_choice_read(path, "n50:in32x26x26", &c, on_note_, &notes));
+    CU_ASSERT_TRUE(lp_conv_choice_read(rt, "n50:in32x26x26", &c, on_note_, &notes));
     CU_ASSERT_EQUAL(c.algo, LP_CONV_ALGO_FFT);
     CU_ASSERT_DOUBLE_EQUAL(c.fft_ms, 20.125, 1e-9);
     /* The same key again replaces its line. */
     a.algo = LP_CONV_ALGO_FFT;
-    LP_TEST_OK(lp_conv_choice_write(path, "n50:in1x28x28", &a));
-    CU_ASSERT_TRUE(lp_conv_choice_read(path, "n50:in1x28x28", &c, on_note_, &notes));
+    LP_TEST_OK(lp_conv_choice_write(rt, "n50:in1x28x28", &a));
+    CU_ASSERT_TRUE(lp_conv_choice_read(rt, "n50:in1x28x28", &c, on_note_, &notes));
     CU_ASSERT_EQUAL(c.algo, LP_CONV_ALGO_FFT);
-    CU_ASSERT_FALSE(lp_conv_choice_read(path, "n50", &c, on_note_, &notes));
+    CU_ASSERT_FALSE(lp_conv_choice_read(rt, "n50", &c, on_note_, &notes));
+    /* The GEMM mode in effect (lp_gemm_set_mode, as --gemm sets it; not $LAPERM_GEMM) is
+     * part of the key: another mode has no decision for the shape until it makes one. */
+    lp_gemm_mode mode = lp_gemm_get_mode(rt);
+    lp_gemm_mode other = mode == LP_GEMM_TILED ? LP_GEMM_CLBLAST : LP_GEMM_TILED;
+    lp_gemm_set_mode(rt, other);
+    CU_ASSERT_FALSE(lp_conv_choice_read(rt, "n50:in1x28x28", &c, on_note_, &notes));
+    LP_TEST_OK(lp_conv_choice_write(rt, "n50:in1x28x28", &dc));
+    CU_ASSERT_TRUE(lp_conv_choice_read(rt, "n50:in1x28x28", &c, on_note_, &notes));
+    CU_ASSERT_EQUAL(c.algo, LP_CONV_ALGO_DIRECT);
+    lp_gemm_set_mode(rt, mode);
+    CU_ASSERT_TRUE(lp_conv_choice_read(rt, "n50:in1x28x28", &c, on_note_, &notes));
+    CU_ASSERT_EQUAL(c.algo, LP_CONV_ALGO_FFT);
     CU_ASSERT_EQUAL(notes.warnings, 0);
-    /* Keys with white space, and auto, are refused. */
-    CU_ASSERT_EQUAL(lp_conv_choice_write(path, "a b", &a), LP_ERR_INVALID_ARG);
+    /* One file in the folder, in the decision format, holding both modes' lines. */
+    CU_ASSERT_TRUE(lp_conv_choice_path(rt, path, sizeof path));
+    FILE *f = fopen(path, "rb");
+    CU_ASSERT_FATAL(f != NULL);
+    char text[4096];
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    text[n] = '\0';
+    fclose(f);
+    CU_ASSERT_EQUAL(strncmp(text, LP_DECISIONS_FORMAT "\n", strlen(LP_DECISIONS_FORMAT) + 1), 0);
+    char line[200];
+    snprintf(line, sizeof line, "\n%s.%d gemm-%s:n50:in1x28x28 fft 1.5 2.25 0\n",
+             lp_decision_conv.name, lp_decision_conv.revision, lp_gemm_mode_name(mode));
+    CU_ASSERT_PTR_NOT_NULL(strstr(text, line));
+    snprintf(line, sizeof line, "\n%s.%d gemm-%s:n50:in1x28x28 direct 13.25 0 11.5\n",
+             lp_decision_conv.name, lp_decision_conv.revision, lp_gemm_mode_name(other));
+    CU_ASSERT_PTR_NOT_NULL(strstr(text, line));
+    /* Keys with white space, and auto, are refused; bad times are stored as not timed. */
+    CU_ASSERT_EQUAL(lp_conv_choice_write(rt, "a b", &a), LP_ERR_INVALID_ARG);
     lp_conv_choice bad = {LP_CONV_ALGO_AUTO, 1, 1, 1};
-    CU_ASSERT_EQUAL(lp_conv_choice_write(path, "k", &bad), LP_ERR_INVALID_ARG);
+    CU_ASSERT_EQUAL(lp_conv_choice_write(rt, "k", &bad), LP_ERR_INVALID_ARG);
+    lp_conv_choice odd = {LP_CONV_ALGO_GEMM, 3, NAN, -1};
+    LP_TEST_OK(lp_conv_choice_write(rt, "odd", &odd));
+    CU_ASSERT_TRUE(lp_conv_choice_read(rt, "odd", &c, on_note_, &notes));
+    CU_ASSERT(c.gemm_ms == 3 && c.fft_ms == 0 && c.direct_ms == 0);
     /* A folder that cannot be made is LP_ERR_IO, not a crash. */
-    char blocked[700];
-    snprintf(blocked, sizeof blocked, "%s/algo.txt/below.txt", path);
-    CU_ASSERT_EQUAL(lp_conv_choice_write(blocked, "k", &a), LP_ERR_IO);
+    char blocked[4700];
+    snprintf(blocked, sizeof blocked, "%s/below", path); /* path is a file */
+    setenv("LAPERM_CACHE_DIR", blocked, 1);
+    CU_ASSERT_EQUAL(lp_conv_choice_write(rt, "k", &a), LP_ERR_IO);
+    env_restore_(&env);
 }
 
+/* Lines that are not well formed are one warning for the load; lines the conv kind
+ * refuses one more, when it first looks: both name the file and the lines. */
 static void test_cache_damaged(void) {
-    char path[600];
-    snprintf(path, sizeof path, "%s/algo.txt", fresh_dir_());
-    char text[2048];
+    env_ env = env_save_();
+    char path[4608];
+    fresh_cache_(path, sizeof path);
+    lp_runtime *rt = lp_test_rt;
+    const char *m = lp_gemm_mode_name(lp_gemm_get_mode(rt));
+    char w[64]; /* the conv kind's word, "conv.<revision>" */
+    snprintf(w, sizeof w, "%s.%d", lp_decision_conv.name, lp_decision_conv.revision);
+    char text[4096];
     int len = snprintf(text, sizeof text,
+                       LP_DECISIONS_FORMAT "\n"
                        "# comment\n"
-                       "good gemm 1.0 2.0 0\n"
-                       "bad cuda 1.0 2.0 0\n"
-                       "short fft\n"
-                       "old fft 1.0 2.0\n" /* the format before the direct path */
-                       "nan fft nan 1 0\n"
-                       "negative direct 1 0 -2\n"
-                       "extra fft 1 2 3 4\n"
-                       "\n");
-    memset(text + len, 'x', 700); /* an overlong line */
+                       "%s gemm-%s:good gemm 1.0 2.0 0\n"
+                       "%s gemm-%s:bad cuda 1.0 2.0 0\n"     /* line 4: refused */
+                       "%s gemm-%s:short fft\n"              /* 5: refused (no timing) */
+                       "%s gemm-%s:old fft 1.0 2.0\n"        /* 6: refused (two timings) */
+                       "%s gemm-%s:nan fft nan 1 0\n"        /* 7: damaged */
+                       "%s gemm-%s:negative direct 1 0 -2\n" /* 8: damaged */
+                       "%s gemm-%s:extra fft 1 2 3 4\n"      /* 9: refused */
+                       "%s gemm-%s:auto auto 1 1 1\n"        /* 10: refused */
+                       "\n",
+                       w, m, w, m, w, m, w, m, w, m, w, m, w, m, w, m);
+    memset(text + len, 'x', 700); /* 12: an overlong line */
     len += 700;
-    static const char tail[] = "\n\x01\xff\x00\x7f fft\nlast direct 3 0 4"; /* no final newline */
-    memcpy(text + len, tail, sizeof tail - 1);
-    len += (int)sizeof tail - 1;
+    char tail[200];
+    int tl = snprintf(tail, sizeof tail, "\n\x01\xff@\x7f fft\n%s gemm-%s:last direct 3 0 4", w,
+                      m);
+    tail[3] = '\0'; /* 13: a NUL inside a line; the last line has no final newline */
+    memcpy(text + len, tail, (size_t)tl);
+    len += tl;
     write_text_(path, text, (size_t)len);
     notes_ notes = {0};
     lp_conv_choice c = {0};
-    CU_ASSERT_TRUE(lp_conv_choice_read(path, "good", &c, on_note_, &notes));
+    CU_ASSERT_TRUE(lp_conv_choice_read(rt, "good", &c, on_note_, &notes));
     CU_ASSERT_EQUAL(c.algo, LP_CONV_ALGO_GEMM);
-    CU_ASSERT_EQUAL(notes.warnings, 1);
-    CU_ASSERT_PTR_NOT_NULL(strstr(notes.text, "damaged"));
-    CU_ASSERT_TRUE(lp_conv_choice_read(path, "last", &c, on_note_, &notes));
+    CU_ASSERT_EQUAL(notes.warnings, 2);
+    CU_ASSERT_PTR_NOT_NULL(strstr(notes.text, "ignored 4 damaged lines")); /* 7, 8, 12, 13 */
+    CU_ASSERT_PTR_NOT_NULL(strstr(notes.text, "ignored 5 out-of-range")); /* 4-6, 9, 10 */
+    CU_ASSERT_PTR_NOT_NULL(strstr(notes.text, path));
+    CU_ASSERT_PTR_NOT_NULL(strstr(notes.text, "line 4 "));
+    CU_ASSERT_PTR_NOT_NULL(strstr(notes.text, "line 7 "));
+    CU_ASSERT_TRUE(lp_conv_choice_read(rt, "last", &c, on_note_, &notes));
     CU_ASSERT_EQUAL(c.algo, LP_CONV_ALGO_DIRECT);
     CU_ASSERT_DOUBLE_EQUAL(c.direct_ms, 4, 1e-9);
-    CU_ASSERT_FALSE(lp_conv_choice_read(path, "bad", &c, on_note_, &notes));
-    CU_ASSERT_FALSE(lp_conv_choice_read(path, "old", &c, on_note_, &notes));
-    CU_ASSERT_FALSE(lp_conv_choice_read(path, "negative", &c, on_note_, &notes));
-    CU_ASSERT_EQUAL(notes.warnings, 1); /* rewritten without the bad lines: warned once */
-    /* Binary junk only: nothing found, a warning, and writing works again. */
+    CU_ASSERT_FALSE(lp_conv_choice_read(rt, "bad", &c, on_note_, &notes));
+    CU_ASSERT_FALSE(lp_conv_choice_read(rt, "old", &c, on_note_, &notes));
+    CU_ASSERT_FALSE(lp_conv_choice_read(rt, "negative", &c, on_note_, &notes));
+    CU_ASSERT_FALSE(lp_conv_choice_read(rt, "auto", &c, on_note_, &notes));
+    CU_ASSERT_EQUAL(notes.warnings, 2); /* the file was read once, the kind looked once */
+    /* Binary junk only (no version line): nothing found, a warning, and writing works. */
     write_text_(path, "\x00\x01\x02\xfe\xff", 5);
-    CU_ASSERT_FALSE(lp_conv_choice_read(path, "good", &c, NULL, NULL));
+    CU_ASSERT_FALSE(lp_conv_choice_read(rt, "good", &c, on_note_, &notes));
+    CU_ASSERT_EQUAL(notes.warnings, 3);
+    CU_ASSERT_PTR_NOT_NULL(strstr(notes.text, LP_DECISIONS_FORMAT));
     lp_conv_choice a = {LP_CONV_ALGO_FFT, 2, 1, 0};
-    LP_TEST_OK(lp_conv_choice_write(path, "good", &a));
-    CU_ASSERT_TRUE(lp_conv_choice_read(path, "good", &c, on_note_, &notes));
+    LP_TEST_OK(lp_conv_choice_write(rt, "good", &a));
+    CU_ASSERT_TRUE(lp_conv_choice_read(rt, "good", &c, on_note_, &notes));
     CU_ASSERT_EQUAL(c.algo, LP_CONV_ALGO_FFT);
-    CU_ASSERT_EQUAL(notes.warnings, 1);
+    CU_ASSERT_EQUAL(notes.warnings, 3);
+    env_restore_(&env);
 }
 
 static void test_cache_path(void) {
@@ -373,9 +441,21 @@ static void test_cache_path(void) {
     unsetenv("LAPERM_CACHE");
     CU_ASSERT_TRUE(lp_conv_choice_path(lp_test_rt, path, sizeof path));
     CU_ASSERT_EQUAL(strncmp(path, dir, strlen(dir)), 0);
-    CU_ASSERT_PTR_NOT_NULL(strstr(path, "/conv-algo-"));
-    setenv("LAPERM_CACHE", "off", 1);
-    CU_ASSERT_FALSE(lp_conv_choice_path(lp_test_rt, path, sizeof path));
+    CU_ASSERT_PTR_NOT_NULL(strstr(path, "/decisions-"));
+    /* The GEMM mode is in the keys, not in the file's name. */
+    lp_gemm_mode mode = lp_gemm_get_mode(lp_test_rt);
+    char other[4608];
+    lp_gemm_set_mode(lp_test_rt, mode == LP_GEMM_AUTO ? LP_GEMM_TILED : LP_GEMM_AUTO);
+    CU_ASSERT_TRUE(lp_conv_choice_path(lp_test_rt, other, sizeof other));
+    CU_ASSERT_STRING_EQUAL(path, other);
+    lp_gemm_set_mode(lp_test_rt, mode);
+    const char *offs[] = {"off", "0", "no"};
+    for (int i = 0; i < 3; ++i) {
+        setenv("LAPERM_CACHE", offs[i], 1);
+        CU_ASSERT_FALSE(lp_conv_choice_path(lp_test_rt, path, sizeof path));
+        lp_conv_choice c;
+        CU_ASSERT_FALSE(lp_conv_choice_read(lp_test_rt, "n1", &c, NULL, NULL));
+    }
     env_restore_(&env);
 }
 
@@ -413,7 +493,7 @@ static void test_auto(void) {
     }
     lp_conv_choice ch;
     CU_ASSERT_TRUE(lp_conv_choice_read(
-        path, "n3:in2x6x5:f2:k1x1:s1x1:pad0,0:out6x5:dx0:bias1:relu1", &ch, NULL, NULL));
+        lp_test_rt, "n3:in2x6x5:f2:k1x1:s1x1:pad0,0:out6x5:dx0:bias1:relu1", &ch, NULL, NULL));
     env_restore_(&env);
     lp_model_free(&spec);
 }
@@ -439,8 +519,9 @@ static void test_without_clfft(void) {
 static void register_suites(void) {
     CU_pSuite su = CU_add_suite("conv_algo", NULL, lp_test_release_kept);
     CU_add_test(su, "decision cache: write, read back, replace", test_cache_round_trip);
-    CU_add_test(su, "decision cache: damaged lines ignored with one warning", test_cache_damaged);
-    CU_add_test(su, "decision cache: path per device, LAPERM_CACHE=off", test_cache_path);
+    CU_add_test(su, "decision cache: damaged lines ignored with one warning per load and kind",
+                test_cache_damaged);
+    CU_add_test(su, "decision cache: file per device, LAPERM_CACHE=off", test_cache_path);
     CU_add_test(su, "direct vs gemm network: output and gradients, strides, bias, ReLU",
                 test_direct_matches_gemm);
     CU_add_test(su, "direct falls back to gemm past the memory budget, with a note",

@@ -19,7 +19,7 @@ typedef struct {
     int n, max_batch;
 } case_;
 
-/* TensorFlow's rule, written out independently of lp_conv_axis. */
+/* TensorFlow's rule, written out independently of lp_window_axis. */
 static void axis_(int in, int k, int s, bool same, int *out, int *before) {
     if (!same) {
         *out = (in - k) / s + 1;

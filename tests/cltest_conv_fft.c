@@ -37,7 +37,7 @@ typedef struct {
     size_t K, P, xs, ys; /* window, output pixels, input and output values per sample */
 } dims_;
 
-/* TensorFlow's rule at stride 1, written out independently of lp_conv_axis. */
+/* TensorFlow's rule at stride 1, written out independently of lp_window_axis. */
 static void axis_(int in, int k, lp_padding pad, int *out, int *before) {
     if (pad == V_) {
         *out = in - k + 1;
@@ -173,6 +173,9 @@ static lp_layer_spec conv_layer_(const char *name, lp_shape in, lp_shape out, in
                                 .kernel_init = LP_INIT_HE_UNIFORM,
                                 .bias_init = LP_INIT_ZEROS,
                                 .permute = true};
+    /* What the parser works out (the reference sizes come from this file's own rule). */
+    if (lp_window_make(in.h, in.w, kh, kw, 1, 1, pad, &l.window) != LP_OK)
+        printf("\n  lp_window_make: %s\n", lp_last_error());
     return l;
 }
 
@@ -456,16 +459,16 @@ static void test_kernels(void) {
     OK_(lp_runtime_kernel(lp_test_rt, "conv_fft", "lp_conv_fft_pack", NULL, &k));
     cl_ulong off = 1;
     int planes = 2, sh = 3, sw = 2, oy = 1, ox = 2, fh = 5, fw = 4;
-    LP_ARG(k, 0, sb);
-    LP_ARG(k, 1, off);
-    LP_ARG(k, 2, planes);
-    LP_ARG(k, 3, sh);
-    LP_ARG(k, 4, sw);
-    LP_ARG(k, 5, oy);
-    LP_ARG(k, 6, ox);
-    LP_ARG(k, 7, fh);
-    LP_ARG(k, 8, fw);
-    LP_ARG(k, 9, fb);
+    LP_TEST_OK(lp_kernel_arg(k, 0, sizeof(sb), &(sb)));
+    LP_TEST_OK(lp_kernel_arg(k, 1, sizeof(off), &(off)));
+    LP_TEST_OK(lp_kernel_arg(k, 2, sizeof(planes), &(planes)));
+    LP_TEST_OK(lp_kernel_arg(k, 3, sizeof(sh), &(sh)));
+    LP_TEST_OK(lp_kernel_arg(k, 4, sizeof(sw), &(sw)));
+    LP_TEST_OK(lp_kernel_arg(k, 5, sizeof(oy), &(oy)));
+    LP_TEST_OK(lp_kernel_arg(k, 6, sizeof(ox), &(ox)));
+    LP_TEST_OK(lp_kernel_arg(k, 7, sizeof(fh), &(fh)));
+    LP_TEST_OK(lp_kernel_arg(k, 8, sizeof(fw), &(fw)));
+    LP_TEST_OK(lp_kernel_arg(k, 9, sizeof(fb), &(fb)));
     size_t g2[2] = {20, 2}, l2[2] = {8, 1}; /* rounded up: the kernel bounds-checks */
     OK_(lp_launch(lp_test_rt, k, 2, g2, l2, "test_pack"));
     OK_(lp_buffer_read(lp_test_rt, fb, 0, sizeof got, got));
@@ -482,16 +485,16 @@ static void test_kernels(void) {
     OK_(lp_runtime_kernel(lp_test_rt, "conv_fft", "lp_conv_fft_crop", NULL, &k));
     int cy = 2, cx = 1, dh = 3, dw = 2;
     off = 2;
-    LP_ARG(k, 0, fb);
-    LP_ARG(k, 1, planes);
-    LP_ARG(k, 2, fh);
-    LP_ARG(k, 3, fw);
-    LP_ARG(k, 4, cy);
-    LP_ARG(k, 5, cx);
-    LP_ARG(k, 6, dh);
-    LP_ARG(k, 7, dw);
-    LP_ARG(k, 8, sb);
-    LP_ARG(k, 9, off);
+    LP_TEST_OK(lp_kernel_arg(k, 0, sizeof(fb), &(fb)));
+    LP_TEST_OK(lp_kernel_arg(k, 1, sizeof(planes), &(planes)));
+    LP_TEST_OK(lp_kernel_arg(k, 2, sizeof(fh), &(fh)));
+    LP_TEST_OK(lp_kernel_arg(k, 3, sizeof(fw), &(fw)));
+    LP_TEST_OK(lp_kernel_arg(k, 4, sizeof(cy), &(cy)));
+    LP_TEST_OK(lp_kernel_arg(k, 5, sizeof(cx), &(cx)));
+    LP_TEST_OK(lp_kernel_arg(k, 6, sizeof(dh), &(dh)));
+    LP_TEST_OK(lp_kernel_arg(k, 7, sizeof(dw), &(dw)));
+    LP_TEST_OK(lp_kernel_arg(k, 8, sizeof(sb), &(sb)));
+    LP_TEST_OK(lp_kernel_arg(k, 9, sizeof(off), &(off)));
     size_t g2c[2] = {6, 2};
     OK_(lp_launch(lp_test_rt, k, 2, g2c, l2, "test_crop"));
     OK_(lp_buffer_read(lp_test_rt, sb, 0, sizeof cut, cut));
@@ -514,20 +517,20 @@ static void test_kernels(void) {
     OK_(lp_runtime_kernel(lp_test_rt, "conv_fft", "lp_conv_fft_mac", NULL, &k));
     int conj = 1, nj = NJ, sa0 = NJ, sa1 = 0, saj = 1, sb0 = 0, sb1 = NJ, sbj = 1, n0 = N0, n1 = N1,
         bins = BINS;
-    LP_ARG(k, 0, ab);
-    LP_ARG(k, 1, bb);
-    LP_ARG(k, 2, conj);
-    LP_ARG(k, 3, nj);
-    LP_ARG(k, 4, sa0);
-    LP_ARG(k, 5, sa1);
-    LP_ARG(k, 6, saj);
-    LP_ARG(k, 7, sb0);
-    LP_ARG(k, 8, sb1);
-    LP_ARG(k, 9, sbj);
-    LP_ARG(k, 10, n0);
-    LP_ARG(k, 11, n1);
-    LP_ARG(k, 12, bins);
-    LP_ARG(k, 13, ob);
+    LP_TEST_OK(lp_kernel_arg(k, 0, sizeof(ab), &(ab)));
+    LP_TEST_OK(lp_kernel_arg(k, 1, sizeof(bb), &(bb)));
+    LP_TEST_OK(lp_kernel_arg(k, 2, sizeof(conj), &(conj)));
+    LP_TEST_OK(lp_kernel_arg(k, 3, sizeof(nj), &(nj)));
+    LP_TEST_OK(lp_kernel_arg(k, 4, sizeof(sa0), &(sa0)));
+    LP_TEST_OK(lp_kernel_arg(k, 5, sizeof(sa1), &(sa1)));
+    LP_TEST_OK(lp_kernel_arg(k, 6, sizeof(saj), &(saj)));
+    LP_TEST_OK(lp_kernel_arg(k, 7, sizeof(sb0), &(sb0)));
+    LP_TEST_OK(lp_kernel_arg(k, 8, sizeof(sb1), &(sb1)));
+    LP_TEST_OK(lp_kernel_arg(k, 9, sizeof(sbj), &(sbj)));
+    LP_TEST_OK(lp_kernel_arg(k, 10, sizeof(n0), &(n0)));
+    LP_TEST_OK(lp_kernel_arg(k, 11, sizeof(n1), &(n1)));
+    LP_TEST_OK(lp_kernel_arg(k, 12, sizeof(bins), &(bins)));
+    LP_TEST_OK(lp_kernel_arg(k, 13, sizeof(ob), &(ob)));
     size_t g3[3] = {BINS, N1, N0}, l3[3] = {4, 1, 1};
     OK_(lp_launch(lp_test_rt, k, 3, g3, l3, "test_mac"));
     OK_(lp_buffer_read(lp_test_rt, ob, 0, sizeof o, o));
@@ -615,7 +618,7 @@ static double now_ms_(void) {
     return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
 }
 
-/* GEMM path as layer_conv.c runs it for one chunk holding the whole batch (no bias, no
+/* GEMM path as conv2d_unit.c runs it for one chunk holding the whole batch (no bias, no
  * activation): forward im2col + GEMM + layout; backward layout + dW GEMM + dcol GEMM +
  * col2im, the columns reused from forward. */
 static lp_status gemm_forward_(const lp_conv_geom *g, int n, int F, cl_mem x, cl_mem w, cl_mem col,

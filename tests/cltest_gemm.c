@@ -1,12 +1,16 @@
 /* Matrix products (laperm/gemm.h) against a plain-C reference in double: every layout,
  * offsets, padded rows, alpha/beta, at odd sizes, through lp_op_gemm's own choice and
  * through each back end explicitly (CLBlast whole and split along K, the tiled kernels
- * with the device's tile, a small tile, GPU-style work-groups, and split K). */
+ * with the device's tile, a small tile, GPU-style work-groups, and split K); the choices
+ * kept in the device's decision file (host/decisions.h). */
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "gemm-impl.h"
 #include "laperm/gemm.h"
 #include "laperm/ops.h"
 #include "lp_test.h"
@@ -226,49 +230,122 @@ static void test_gemm_modes_and_cache(void) {
     CU_ASSERT(!lp_gemm_mode_parse("fast", &parsed));
 }
 
-/* A fresh runtime with its cache in a new folder: the first product writes one line,
- * garbage lines appended by hand are ignored, and a second runtime uses the line. */
-static void test_gemm_disk_cache(void) {
-    if (lp_test_simulator()) return; /* timing the candidates is slow to simulate */
-    char dir[4200], path[4400];
-    snprintf(dir, sizeof dir, "%s/gemm-cache", lp_test_tmpdir());
-    setenv("LAPERM_CACHE_DIR", dir, 1);
+/* Runs fn with stderr going to a file, and returns what it wrote (malloc'd). */
+static char *capture_stderr_(void (*fn)(void *), void *arg) {
+    char path[4300];
+    snprintf(path, sizeof path, "%s/stderr.txt", lp_test_tmpdir());
+    fflush(stderr);
+    int saved = dup(2), fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    CU_ASSERT_FATAL(saved >= 0 && fd >= 0);
+    dup2(fd, 2);
+    close(fd);
+    fn(arg);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    char cmd[4400], *out = NULL;
+    snprintf(cmd, sizeof cmd, "cat '%s'", path);
+    lp_test_run_command(cmd, &out);
+    return out;
+}
+
+/* One runtime's products: a 6x7x6 in auto mode and, in clblast mode, a long-K 3x4x2100
+ * (clblast mode times CLBlast whole and split along K only there). */
+static void cache_run_(void *arg) {
+    (void)arg;
     const lp_device_info *d = lp_runtime_device(lp_test_rt);
     char sel[32];
     snprintf(sel, sizeof sel, "%d:%d", d->platform_index, d->device_index);
     lp_runtime_options opt = {.device = sel};
-    for (int run = 0; run < 2; ++run) {
-        lp_runtime *rt = NULL;
-        LP_TEST_OK(lp_runtime_create(&opt, &rt));
-        if (!rt) break;
-        lp_gemm_set_mode(rt, LP_GEMM_AUTO);
-        float x[6 * 7] = {0};
-        cl_mem a = NULL;
-        LP_TEST_OK(lp_buffer_create(rt, sizeof x, "a", &a));
-        LP_TEST_OK(lp_buffer_write(rt, a, 0, sizeof x, x));
-        LP_TEST_OK(lp_op_gemm(rt, false, false, 6, 7, 6, 1.0f, a, 0, 6, a, 0, 7, 0.0f, a, 0, 7,
-                              "cache_probe"));
-        LP_TEST_OK(lp_runtime_finish(rt));
-        clReleaseMemObject(a);
-        lp_runtime_destroy(rt);
-        /* The folder holds program binaries too; the choices are gemm-*.txt. */
-        char cmd[4600], *out = NULL;
-        snprintf(cmd, sizeof cmd, "cat '%s'/gemm-*.txt", dir);
-        CU_ASSERT_EQUAL(lp_test_run_command(cmd, &out), 0);
-        int lines = 0;
-        for (const char *p = out; p && *p; ++p)
-            lines += *p == '\n';
-        /* Run 0 writes the line; run 1 finds it (and ignores the garbage) and adds none. */
-        CU_ASSERT_EQUAL(lines, run == 0 ? 1 : 3);
-        free(out);
-        if (run == 0) {
-            snprintf(cmd, sizeof cmd, "for f in '%s'/gemm-*.txt; do printf 'junk\\n0 0 0 6 7\\n' >> \"$f\"; done",
-                     dir);
-            CU_ASSERT_EQUAL(lp_test_run_command(cmd, NULL), 0);
-        }
-    }
-    (void)path;
-    unsetenv("LAPERM_CACHE_DIR");
+    lp_runtime *rt = NULL;
+    LP_TEST_OK(lp_runtime_create(&opt, &rt));
+    if (!rt) return;
+    float x[4 * 2100] = {0};
+    cl_mem a = NULL;
+    LP_TEST_OK(lp_buffer_create(rt, sizeof x, "a", &a));
+    LP_TEST_OK(lp_buffer_write(rt, a, 0, sizeof x, x));
+    lp_gemm_set_mode(rt, LP_GEMM_AUTO);
+    LP_TEST_OK(lp_op_gemm(rt, false, false, 6, 7, 6, 1.0f, a, 0, 6, a, 0, 7, 0.0f, a, 0, 7,
+                          "cache_probe"));
+    lp_gemm_set_mode(rt, LP_GEMM_CLBLAST);
+    LP_TEST_OK(lp_op_gemm(rt, false, false, 3, 4, 2100, 1.0f, a, 0, 2100, a, 0, 4, 0.0f, a, 0, 4,
+                          "cache_probe_long_k"));
+    LP_TEST_OK(lp_runtime_finish(rt));
+    clReleaseMemObject(a);
+    lp_runtime_destroy(rt);
+}
+
+/* Fresh runtimes with the cache in a new folder: the first writes one decision per mode
+ * into the device's decision file; a damaged line and lines the gemm kind refuses appended
+ * by hand are ignored with one warning each on stderr (one for the load, one for the
+ * kind's look) naming the file and the lines; a second runtime uses the stored decisions
+ * (it times nothing, so it writes nothing). */
+static void test_gemm_disk_cache(void) {
+    if (lp_test_simulator()) return; /* timing the candidates is slow to simulate */
+    char dir[4200], cmd[4600], *out = NULL, word[64], want[128];
+    const lp_device_info *d = lp_runtime_device(lp_test_rt);
+    snprintf(dir, sizeof dir, "%s/gemm-cache-%d-%d", lp_test_tmpdir(), d->platform_index,
+             d->device_index);
+    /* The first word of the gemm kind's lines: "gemm.<revision>". */
+    snprintf(word, sizeof word, "%s.%d", lp_decision_gemm.name, lp_decision_gemm.revision);
+    const char *env = getenv("LAPERM_CACHE_DIR");
+    char *saved = env ? strdup(env) : NULL;
+    setenv("LAPERM_CACHE_DIR", dir, 1);
+    char *err = capture_stderr_(cache_run_, NULL);
+    CU_ASSERT(err && !strstr(err, "decision")); /* no file yet: nothing to warn about */
+    free(err);
+    /* The folder holds program binaries too; the decisions are decisions-*.txt. */
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && head -n 1 decisions-*.txt && grep -c '^%s ' decisions-*.txt && "
+             "grep '^%s ' decisions-*.txt",
+             dir, word, word);
+    CU_ASSERT_EQUAL(lp_test_run_command(cmd, &out), 0);
+    CU_ASSERT(out && strncmp(out, LP_DECISIONS_FORMAT "\n2\n",
+                             strlen(LP_DECISIONS_FORMAT) + 3) == 0);
+    snprintf(want, sizeof want, "\n%s auto:nn:b0:6x7x6 ", word);
+    CU_ASSERT_PTR_NOT_NULL(out ? strstr(out, want) : NULL);
+    snprintf(want, sizeof want, "\n%s clblast:nn:b0:3x4x2100 clblast:k", word);
+    CU_ASSERT_PTR_NOT_NULL(out ? strstr(out, want) : NULL);
+    free(out);
+    snprintf(cmd, sizeof cmd, "cd '%s' && cat decisions-*.txt | wc -l", dir);
+    CU_ASSERT_EQUAL(lp_test_run_command(cmd, &out), 0);
+    int lines = out ? atoi(out) : 0;
+    free(out);
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && for f in decisions-*.txt; do printf 'junk\\n"
+             "%s auto:nn:b0:6x7x7 tiled:vw3:mr1:nv1:dm1:dn1:lx1:k1 1\\n"
+             "%s clblast:nn:b0:3x4x2101 tiled:vw4:mr1:nv1:dm1:dn1:lx1:k1 1\\n' >> \"$f\"; "
+             "done && md5sum decisions-*.txt",
+             dir, word, word);
+    char *before = NULL, *after = NULL;
+    CU_ASSERT_EQUAL(lp_test_run_command(cmd, &before), 0);
+    err = capture_stderr_(cache_run_, NULL);
+    CU_ASSERT_PTR_NOT_NULL(err ? strstr(err, "ignored 1 damaged line") : NULL);
+    CU_ASSERT_PTR_NOT_NULL(err ? strstr(err, "/decisions-") : NULL);
+    snprintf(want, sizeof want, "line %d ", lines + 1);
+    CU_ASSERT_PTR_NOT_NULL(err ? strstr(err, want) : NULL);
+    snprintf(want, sizeof want, "ignored 2 out-of-range \"%s\" lines", word);
+    CU_ASSERT_PTR_NOT_NULL(err ? strstr(err, want) : NULL);
+    snprintf(want, sizeof want, "line %d (not a choice of its kind), line %d ", lines + 2,
+             lines + 3);
+    CU_ASSERT_PTR_NOT_NULL(err ? strstr(err, want) : NULL);
+    /* Two warnings, each once: the file was read once and the kind looked once, though
+     * both products looked their decisions up. */
+    const char *first = err ? strstr(err, "ignored") : NULL;
+    const char *second = first ? strstr(first + 1, "ignored") : NULL;
+    CU_ASSERT_PTR_NOT_NULL(second);
+    if (second) CU_ASSERT_PTR_NULL(strstr(second + 1, "ignored"));
+    free(err);
+    snprintf(cmd, sizeof cmd, "cd '%s' && md5sum decisions-*.txt", dir);
+    CU_ASSERT_EQUAL(lp_test_run_command(cmd, &after), 0);
+    CU_ASSERT(before && after && strcmp(before, after) == 0); /* nothing timed: not rewritten */
+    free(before);
+    free(after);
+    if (saved)
+        setenv("LAPERM_CACHE_DIR", saved, 1);
+    else
+        unsetenv("LAPERM_CACHE_DIR");
+    free(saved);
 }
 
 static void register_suites(void) {
@@ -278,7 +355,7 @@ static void register_suites(void) {
     CU_add_test(su, "beta 0 ignores NaN in C", test_gemm_beta0_ignores_c);
     CU_add_test(su, "empty and invalid arguments", test_gemm_arguments);
     CU_add_test(su, "modes clblast/tiled/auto agree", test_gemm_modes_and_cache);
-    CU_add_test(su, "choices cached on disk per device", test_gemm_disk_cache);
+    CU_add_test(su, "choices kept in the device's decision file", test_gemm_disk_cache);
 }
 
 int main(void) { return lp_cltest_main("cltest_gemm", register_suites); }

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "laperm/model.h"
+#include "layer.h"
 #include "lp_test.h"
 
 /* Lines 1-4 and 5 of most test texts, so that line numbers below are easy to check. */
@@ -437,7 +438,7 @@ typedef struct {
 
 #define NAME47_ "a234567890123456789012345678901234567890123456"
 #define SECTIONS_                                                                                  \
-    "input, flatten, dense, conv2d, maxpool, avgpool, globalavgpool, batchnorm, dropout, add"
+    "input, flatten, dense, conv2d, maxpool, avgpool, globalavgpool, batchnorm, dropout, add, activation"
 static const bad_case_ bad_cases_[] = {
     {"", "bad.ini:1: no sections (a model file starts with [input], then one section per layer)"},
     {"# nothing\n; here\n",
@@ -1162,18 +1163,96 @@ static void test_names(void) {
     CU_ASSERT_STRING_EQUAL(lp_init_name(LP_INIT_GLOROT_UNIFORM), "glorot_uniform");
     CU_ASSERT_STRING_EQUAL(lp_init_name(LP_INIT_ZEROS), "zeros");
     CU_ASSERT_STRING_EQUAL(lp_init_name(LP_INIT_ONES), "ones");
-    const char *kinds[] = {"input",   "flatten",       "dense",     "conv2d",  "maxpool",
-                           "avgpool", "globalavgpool", "batchnorm", "dropout", "add"};
-    for (int k = LP_LAYER_INPUT; k <= LP_LAYER_ADD; ++k)
+    const char *kinds[] = {"input",     "flatten", "dense", "conv2d",    "maxpool",   "avgpool",
+                           "globalavgpool", "batchnorm", "dropout", "add", "activation"};
+    CU_ASSERT_EQUAL(LP_LAYER_KIND_COUNT, (int)(sizeof kinds / sizeof *kinds));
+    for (int k = 0; k < LP_LAYER_KIND_COUNT; ++k)
         CU_ASSERT_STRING_EQUAL(lp_layer_kind_name((lp_layer_kind)k), kinds[k]);
+    CU_ASSERT_STRING_EQUAL(lp_layer_kind_name(LP_LAYER_KIND_COUNT), "?");
     char buf[48];
     CU_ASSERT_STRING_EQUAL(lp_shape_str((lp_shape){3, 32, 32}, buf, sizeof buf), "3x32x32");
     CU_ASSERT_STRING_EQUAL(lp_shape_str((lp_shape){10, 1, 1}, buf, sizeof buf), "10");
     CU_ASSERT_EQUAL(lp_shape_size((lp_shape){3, 32, 32}), 3072);
 }
 
+/* Every kind's descriptor is complete enough for the parser and the network factory. */
+static void test_registry(void) {
+    for (int k = 0; k < LP_LAYER_KIND_COUNT; ++k) {
+        const lp_layer_kind_desc *d = lp_layer_kind_get((lp_layer_kind)k);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+        CU_ASSERT_PTR_NOT_NULL(d->finish);
+        CU_ASSERT_PTR_NOT_NULL(d->init);
+        CU_ASSERT(d->n_keys >= 1 && d->n_keys <= LP_KEYS_MAX);
+        CU_ASSERT_STRING_EQUAL(d->keys[0].key, "name");
+        CU_ASSERT_EQUAL(lp_layer_kind_find(d->section, strlen(d->section)), k);
+    }
+    CU_ASSERT_EQUAL(lp_layer_kind_find("upsample", 8), -1);
+    CU_ASSERT_PTR_NULL(lp_layer_kind_get(LP_LAYER_KIND_COUNT));
+}
+
+/* The window is worked out once, by the parser, padding on both sides included. */
+static void test_windows(void) {
+    lp_model_spec m;
+    CU_ASSERT_EQUAL_FATAL(lp_model_parse_text("[input]\nchannels = 1\nheight = 28\nwidth = 27\n"
+                                              "[conv2d]\nfilters = 2\nkernel = 5\nstride = 2\n"
+                                              "padding = same\n[maxpool]\nsize = 3x2\n"
+                                              "padding = same\n[globalavgpool]\n",
+                                              "w", &m),
+                          LP_OK);
+    const lp_window *c = &m.layers[1].window, *p = &m.layers[2].window, *g = &m.layers[3].window;
+    /* 28 rows, k 5, s 2: out 14, total pad 13*2+5-28 = 3 (1 before, 2 after); 27 columns:
+     * out 14, total 13*2+5-27 = 4 (2 and 2). */
+    CU_ASSERT(c->oh == 14 && c->ow == 14 && c->pad_top == 1 && c->pad_bottom == 2 &&
+              c->pad_left == 2 && c->pad_right == 2 && c->stride_h == 2 && c->kh == 5);
+    /* 14x14, window 3x2 at its own stride: out 5x7; rows pad 4*3+3-14 = 1 (0 before, 1
+     * after), columns 0. */
+    CU_ASSERT(p->oh == 5 && p->ow == 7 && p->pad_top == 0 && p->pad_bottom == 1 &&
+              p->pad_left == 0 && p->pad_right == 0 && p->stride_h == 3 && p->stride_w == 2);
+    CU_ASSERT(g->kh == 5 && g->kw == 7 && g->oh == 1 && g->ow == 1);
+    lp_model_free(&m);
+    int out = 0, before = 0;
+    CU_ASSERT_EQUAL(lp_window_axis(3, 4, 1, LP_PAD_VALID, &out, &before), LP_ERR_INVALID_ARG);
+    CU_ASSERT_EQUAL(lp_window_axis(3, 4, 1, LP_PAD_SAME, &out, &before), LP_OK);
+    CU_ASSERT(out == 3 && before == 1);
+}
+
+/* [activation]: keeps the shape, names its function in the summary, and its one key is
+ * required and checked against the function table. */
+static void test_activation_layer(void) {
+    lp_model_spec m;
+    const char *head = "[input]\nchannels = 2\nheight = 5\nwidth = 3\n[activation]\n";
+    char text[256];
+    snprintf(text, sizeof text, "%sfunction = tanh\n[flatten]\n[dense]\nunits = 3\n", head);
+    CU_ASSERT_EQUAL_FATAL(lp_model_parse_text(text, "a.ini", &m), LP_OK);
+    CU_ASSERT_EQUAL(m.layers[1].kind, LP_LAYER_ACTIVATION);
+    CU_ASSERT_STRING_EQUAL(m.layers[1].name, "activation_1");
+    CU_ASSERT(m.layers[1].out.c == 2 && m.layers[1].out.h == 5 && m.layers[1].out.w == 3);
+    CU_ASSERT_EQUAL(lp_model_param_count(&m), 30 * 3 + 3);
+    char *out = NULL;
+    size_t size = 0;
+    FILE *f = open_memstream(&out, &size);
+    CU_ASSERT_EQUAL(lp_model_summary(&m, f), LP_OK);
+    fclose(f);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "activation_1  activation  2x5x3"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, " 0  tanh\n"));
+    free(out);
+    lp_model_free(&m);
+    snprintf(text, sizeof text, "%sfunction = swish\n", head);
+    CU_ASSERT_EQUAL(lp_model_parse_text(text, "a.ini", &m), LP_ERR_FORMAT);
+    CU_ASSERT_STRING_EQUAL(lp_last_error(), "a.ini:6: bad value 'swish' for 'function' in "
+                                            "[activation] (expected one of: relu, tanh, sigmoid, "
+                                            "identity)");
+    snprintf(text, sizeof text, "%s[flatten]\n", head);
+    CU_ASSERT_EQUAL(lp_model_parse_text(text, "a.ini", &m), LP_ERR_FORMAT);
+    CU_ASSERT_STRING_EQUAL(lp_last_error(),
+                           "a.ini:5: missing required key 'function' in [activation]");
+}
+
 static void register_suites(void) {
     CU_pSuite s = CU_add_suite("model", NULL, NULL);
+    CU_add_test(s, "registry", test_registry);
+    CU_add_test(s, "windows", test_windows);
+    CU_add_test(s, "activation layer", test_activation_layer);
     CU_add_test(s, "shipped models", test_shipped_models);
     CU_add_test(s, "syntax and defaults", test_syntax_and_defaults);
     CU_add_test(s, "conv models", test_conv_models);

@@ -1,10 +1,11 @@
 /* laperm train: load model and data, train on the chosen device, write HDF5 results. */
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "laperm/clock.h"
 #include "args.h"
 #include "cli.h"
 #include "laperm/gemm.h"
@@ -14,61 +15,149 @@
 #include "laperm/train.h"
 #include "progress.h"
 
+/* One command-line option. Rows made from a table (an optimizer's hyper-parameters, a
+ * learning-rate schedule's flag) say which entry they set. */
+typedef enum { ROW_OWN_, ROW_PARAM_, ROW_SCHEDULE_ } row_kind_;
 typedef struct {
-    const char *name, *metavar, *def, *help;
-} option_doc_;
+    const char *name, *metavar;
+    char def[64], help[640]; /* help: lines after the first are printed indented below it */
+    row_kind_ kind;
+    int table, index;  /* ROW_PARAM_: optimizer i, parameter j; ROW_SCHEDULE_: schedule row i */
+    const char *value; /* ROW_SCHEDULE_: the value given, parsed after the other options */
+} option_;
 
-/* The single list of options: --help prints it, the parser accepts exactly these. */
-static const option_doc_ options_[] = {
-    {"--model", "FILE", "(required)", "model file, e.g. models/lenet300.ini"},
-    {"--dataset", "NAME", "mnist", "mnist | fashion-mnist | cifar10: file format, default --data"},
-    {"--data", "DIR", "per dataset", "data/mnist, /usr/share/datasets/fashion-mnist, data/cifar10"},
-    {"--normalize", "MODE", "none", "none | per-channel | per-pixel-mean (training-set statistics)"},
-    {"--rotate", "DEG", "0", "augmentation: random rotation in [-DEG, DEG] degrees"},
-    {"--shift", "F", "0", "augmentation: random shift up to F times width/height"},
-    {"--zoom", "F", "0", "augmentation: random zoom factor in [1-F, 1+F]"},
-    {"--hflip", "", "off", "augmentation: mirror left-right with probability 1/2"},
-    {"--optimizer", "NAME", "laperm", "laperm | adam | sgd"},
-    {"--inner", "NAME", "adam", "LaPerm's inner optimizer: adam | sgd"},
-    {"--k", "N", "250", "LaPerm sync period in steps"},
-    {"--epochs", "N", "10", "training epochs"},
-    {"--batch", "N", "128", "training batch size"},
-    {"--eval-batch", "N", "auto", "evaluation batch (auto: up to 1000 within 1 GiB of activations, 256 MiB on CPUs)"},
-    {"--lr", "X", "0.001", "learning rate at epoch 0"},
-    {"--lr-decay", "X", "1", "exponential schedule: lr * X^epoch (1: constant)"},
-    {"--lr-steps", "LIST", "(none)", "step schedule EPOCH:FACTOR,..., e.g. 80:0.1,120:0.01"},
-    {"--beta1", "X", "0.9", "Adam beta1"},
-    {"--beta2", "X", "0.999", "Adam beta2"},
-    {"--eps", "X", "1e-7", "Adam epsilon"},
-    {"--momentum", "X", "0.9", "SGD momentum"},
-    {"--l2-scale", "X", "1", "multiplies the model file's l2 coefficients (0: no L2)"},
-    {"--perm-bias", "", "off", "LaPerm also permutes biases"},
-    {"--perm-bn", "", "off", "LaPerm also permutes BatchNorm gamma and beta"},
-    {"--group-scope", "NAME", "unit", "unit (one group per output unit) | tensor"},
-    {"--seed", "N", "1", "seed of initial weights and data order"},
-    {"--device", "D", "$LAPERM_DEVICE or a GPU, else a CPU", "P:D index or name substring"},
-    {"--out", "FILE", "results/<model>-<optimizer>.h5", "HDF5 results file"},
-    {"--no-out", "", "off", "write no results file"},
-    {"--max-steps", "N", "0", "stop after N steps (0: no limit)"},
-    {"--train-subset", "N", "0", "use the first N training images (0: all)"},
-    {"--test-subset", "N", "0", "use the first N test images (0: all)"},
-    {"--conv-algo", "NAME", "auto",
-     "auto | gemm | fft | direct: [conv2d] by im2col+GEMM, by FFTs (stride 1), from the "
-     "images, or per layer the fastest"},
-    {"--gemm", "MODE", "$LAPERM_GEMM or auto",
-     "auto | clblast | tiled: matrix products by CLBlast, laperm's kernels, or per shape the faster"},
-    {"--progress", "MODE", "auto", "auto | bar | plain | none"},
-    {"--profile", "", "off", "print device time per kernel (OpenCL profiling events)"},
-};
+#define MAX_OPTIONS_ 64
 
-static void help_(void) {
+typedef struct {
+    option_ rows[MAX_OPTIONS_];
+    int n;
+} options_;
+
+static option_ *add_(options_ *o, const char *name, const char *metavar, const char *def,
+                     const char *help) {
+    if (o->n == MAX_OPTIONS_) {
+        fprintf(stderr, "laperm train: internal error: more than %d options\n", MAX_OPTIONS_);
+        abort();
+    }
+    option_ *r = &o->rows[o->n++];
+    *r = (option_){.name = name, .metavar = metavar, .kind = ROW_OWN_};
+    snprintf(r->def, sizeof r->def, "%s", def);
+    snprintf(r->help, sizeof r->help, "%s", help);
+    return r;
+}
+
+/* Appends text to buf (of cap bytes, holding a string), truncating. */
+static void cat_(char *buf, size_t cap, const char *fmt, ...) {
+    size_t len = strlen(buf);
+    if (len + 1 >= cap) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf + len, cap - len, fmt, ap);
+    va_end(ap);
+}
+
+/* A number as a person writes it: %g without the exponent's leading zero (1e-7). */
+static void number_(char *buf, size_t cap, double x) {
+    char t[64];
+    snprintf(t, sizeof t, "%g", x);
+    char *e = strchr(t, 'e');
+    if (e && (e[1] == '-' || e[1] == '+') && e[2] == '0' && e[3])
+        memmove(e + 2, e + 3, strlen(e + 3) + 1);
+    snprintf(buf, cap, "%s", t);
+}
+
+/* The single list of options: --help prints it, the parser accepts exactly these. The
+ * choices of --dataset, --optimizer and --inner, the hyper-parameter flags and the
+ * schedule flags come from their tables (laperm/data.h, laperm/train.h,
+ * laperm/schedule.h), with the defaults of lp_train_config_defaults. */
+static void options_build_(options_ *o) {
+    lp_train_config d;
+    lp_train_config_defaults(&d);
+    char help[640], names[256];
+    const lp_dataset_format *f;
+    const lp_optimizer *opt;
+    const lp_lr_schedule_kind *sk;
+    o->n = 0;
+
+    add_(o, "--model", "FILE", "(required)", "model file, e.g. models/lenet300.ini");
+    snprintf(help, sizeof help, "file format; sets the default --data");
+    for (int i = 0; (f = lp_dataset_format_at(i)); ++i)
+        cat_(help, sizeof help, "\n  %-14s %s (%s)", f->name, f->description, f->default_dir);
+    add_(o, "--dataset", "NAME", lp_dataset_format_at(0)->name, help);
+    add_(o, "--data", "DIR", "per dataset, see --dataset", "folder holding the data files");
+    add_(o, "--normalize", "MODE", "none",
+         "none | per-channel | per-pixel-mean (training-set statistics)");
+    add_(o, "--rotate", "DEG", "0", "augmentation: random rotation in [-DEG, DEG] degrees");
+    add_(o, "--shift", "F", "0", "augmentation: random shift up to F times width/height");
+    add_(o, "--zoom", "F", "0", "augmentation: random zoom factor in [1-F, 1+F]");
+    add_(o, "--hflip", "", "off", "augmentation: mirror left-right with probability 1/2");
+
+    names[0] = '\0';
+    for (int i = 0; (opt = lp_optimizer_at(i)); ++i)
+        cat_(names, sizeof names, "%s%s", i ? " | " : "", opt->name);
+    snprintf(help, sizeof help, "%s | %s", LP_OPTIMIZER_LAPERM, names);
+    add_(o, "--optimizer", "NAME", lp_train_optimizer_name(&d), help);
+    snprintf(help, sizeof help, "LaPerm's inner optimizer: %s", names);
+    add_(o, "--inner", "NAME", d.inner->name, help);
+    add_(o, "--k", "N", "250", "LaPerm sync period in steps");
+    add_(o, "--epochs", "N", "10", "training epochs");
+    add_(o, "--batch", "N", "128", "training batch size");
+    add_(o, "--eval-batch", "N", "auto",
+         "evaluation batch (auto: up to 1000 within 1 GiB of activations, 256 MiB on CPUs)");
+    add_(o, "--lr", "X", "0.001", "learning rate at epoch 0");
+    for (int i = 0; (sk = lp_lr_schedule_at(i)); ++i) {
+        if (!sk->option) continue;
+        option_ *r = add_(o, sk->option, sk->metavar, sk->def, sk->help);
+        r->kind = ROW_SCHEDULE_;
+        r->index = i;
+    }
+    for (int i = 0; (opt = lp_optimizer_at(i)); ++i)
+        for (int j = 0; j < opt->n_params; ++j) {
+            char def[64];
+            number_(def, sizeof def, d.optimizer_params[i][j]);
+            option_ *r = add_(o, opt->params[j].option, "X", def, opt->params[j].help);
+            r->kind = ROW_PARAM_;
+            r->table = i;
+            r->index = j;
+        }
+    add_(o, "--l2-scale", "X", "1", "multiplies the model file's l2 coefficients (0: no L2)");
+    add_(o, "--perm-bias", "", "off", "LaPerm also permutes biases");
+    add_(o, "--perm-bn", "", "off", "LaPerm also permutes BatchNorm gamma and beta");
+    add_(o, "--group-scope", "NAME", "unit", "unit (one group per output unit) | tensor");
+    add_(o, "--seed", "N", "1", "seed of initial weights and data order");
+    add_(o, "--device", "D", "$LAPERM_DEVICE or a GPU, else a CPU", "P:D index or name substring");
+    add_(o, "--out", "FILE", "results/<model>-<optimizer>.h5", "HDF5 results file");
+    add_(o, "--no-out", "", "off", "write no results file");
+    add_(o, "--max-steps", "N", "0", "stop after N steps (0: no limit)");
+    add_(o, "--train-subset", "N", "0", "use the first N training images (0: all)");
+    add_(o, "--test-subset", "N", "0", "use the first N test images (0: all)");
+    add_(o, "--conv-algo", "NAME", "auto",
+         "auto | gemm | fft | direct: [conv2d] by im2col+GEMM, by FFTs (stride 1), from the "
+         "images, or per layer the fastest");
+    add_(o, "--gemm", "MODE", "$LAPERM_GEMM or auto",
+         "auto | clblast | tiled: matrix products by CLBlast, laperm's kernels, or per shape the "
+         "faster");
+    add_(o, "--progress", "MODE", "auto", "auto | bar | plain | none");
+    add_(o, "--profile", "", "off", "print device time per kernel (OpenCL profiling events)");
+}
+
+static void help_(const options_ *o) {
     printf("usage: laperm train --model FILE [options]\n\n"
            "Trains MODEL with LaPerm (or a plain optimizer) and writes an HDF5 results file.\n"
            "Ctrl-C stops cleanly after the current step and still writes the file.\n\n");
-    for (size_t i = 0; i < sizeof options_ / sizeof *options_; ++i) {
+    for (int i = 0; i < o->n; ++i) {
+        const option_ *r = &o->rows[i];
         char lhs[64];
-        snprintf(lhs, sizeof lhs, "%s %s", options_[i].name, options_[i].metavar);
-        printf("  %-22s %s [default: %s]\n", lhs, options_[i].help, options_[i].def);
+        snprintf(lhs, sizeof lhs, "%s %s", r->name, r->metavar);
+        const char *more = strchr(r->help, '\n');
+        int first = more ? (int)(more - r->help) : (int)strlen(r->help);
+        printf("  %-22s %.*s [default: %s]\n", lhs, first, r->help, r->def);
+        while (more) {
+            const char *line = more + 1;
+            more = strchr(line, '\n');
+            int len = more ? (int)(more - line) : (int)strlen(line);
+            printf("  %-22s %.*s\n", "", len, line);
+        }
     }
     printf("  %-22s %s\n", "-h, --help", "show this help");
 }
@@ -81,50 +170,80 @@ static void on_signal_(int sig) {
 }
 
 typedef struct {
-    const char *model, *data, *out, *device, *progress, *lr_steps, *dataset_name, *gemm;
+    const char *model, *data, *out, *device, *progress, *gemm;
+    const lp_dataset_format *format;
     bool no_out, profile;
-    int dataset; /* 0 mnist, 1 fashion-mnist */
     long long train_subset, test_subset;
     lp_train_config cfg;
 } train_args_;
 
-static bool takes_value_(const char *name) {
-    for (size_t i = 0; i < sizeof options_ / sizeof *options_; ++i)
-        if (!strcmp(options_[i].name, name)) return options_[i].metavar[0] != '\0';
-    return false;
+static option_ *find_option_(options_ *o, const char *name) {
+    for (int i = 0; i < o->n; ++i)
+        if (!strcmp(o->rows[i].name, name)) return &o->rows[i];
+    return NULL;
 }
 
-static bool known_(const char *name) {
-    for (size_t i = 0; i < sizeof options_ / sizeof *options_; ++i)
-        if (!strcmp(options_[i].name, name)) return true;
-    return false;
+/* The learning-rate schedule from the schedule flags given: at most one of them may
+ * choose a schedule other than the constant one. Returns 0 or an exit status. */
+static int parse_schedule_(const options_ *o, lp_lr_schedule *lr) {
+    const char *chosen = NULL;
+    for (int i = 0; i < o->n; ++i) {
+        const option_ *r = &o->rows[i];
+        if (r->kind != ROW_SCHEDULE_ || !r->value) continue;
+        const lp_lr_schedule_kind *sk = lp_lr_schedule_at(r->index);
+        lp_lr_schedule s = *lr;
+        if (sk->parse(r->value, &s) != LP_OK) {
+            fprintf(stderr, "laperm train: %s\n", lp_last_error());
+            return 2;
+        }
+        if (s.kind == LP_LR_CONSTANT) continue;
+        if (chosen) {
+            fprintf(stderr, "laperm train: give either %s or %s, not both\n", chosen, sk->option);
+            return 2;
+        }
+        chosen = sk->option;
+        *lr = s;
+    }
+    return 0;
 }
 
-/* Returns 0 to go on, or an exit status. */
+/* Returns 0 to go on, or an exit status (-1: help was printed). */
 static int parse_(int argc, char **argv, train_args_ *a) {
-    static const char *const optimizers[] = {"laperm", "adam", "sgd", NULL};
-    static const char *const inners[] = {"adam", "sgd", NULL};
     static const char *const scopes[] = {"unit", "tensor", NULL};
-    static const char *const datasets[] = {"mnist", "fashion-mnist", "cifar10", NULL};
     static const char *const norms[] = {"none", "per-channel", "per-pixel-mean", NULL};
     static const char *const modes[] = {"auto", "bar", "plain", "none", NULL};
-    /* in lp_conv_algo's order */
-    static const char *const conv_algos[] = {"auto", "gemm", "fft", "direct", NULL};
+    /* The libraries' own names, in their enums' order. */
+    const char *conv_algos[LP_CONV_ALGO_COUNT + 1] = {NULL}, *gemms[LP_GEMM_MODE_COUNT + 1] = {NULL};
+    for (int i = 0; i < LP_CONV_ALGO_COUNT; ++i)
+        conv_algos[i] = lp_conv_algo_name((lp_conv_algo)i);
+    for (int i = 0; i < LP_GEMM_MODE_COUNT; ++i)
+        gemms[i] = lp_gemm_mode_name((lp_gemm_mode)i);
+    /* --optimizer: LaPerm, then every inner optimizer; --inner: those alone */
+    const char *optimizers[LP_OPTIMIZER_SLOTS + 2] = {LP_OPTIMIZER_LAPERM};
+    const char *const *inners = optimizers + 1;
+    for (int i = 0; lp_optimizer_at(i); ++i) optimizers[i + 1] = lp_optimizer_at(i)->name;
+    const char *datasets[64] = {NULL};
+    for (int i = 0; i < 63 && lp_dataset_format_at(i); ++i)
+        datasets[i] = lp_dataset_format_at(i)->name;
+    static options_ opts;
+    options_build_(&opts);
+
     const char *C = "train";
     lp_train_config *c = &a->cfg;
-    double lr_decay = 1.0;
+    a->format = lp_dataset_format_at(0);
     for (int i = 1; i < argc; ++i) {
         const char *o = argv[i];
         if (!strcmp(o, "-h") || !strcmp(o, "--help")) {
-            help_();
+            help_(&opts);
             return -1;
         }
-        if (!known_(o)) {
+        option_ *row = find_option_(&opts, o);
+        if (!row) {
             fprintf(stderr, "laperm train: unknown option '%s' (see laperm train --help)\n", o);
             return 2;
         }
         const char *v = NULL;
-        if (takes_value_(o)) {
+        if (row->metavar[0]) {
             if (i + 1 >= argc) {
                 fprintf(stderr, "laperm train: %s needs a value\n", o);
                 return 2;
@@ -135,11 +254,14 @@ static int parse_(int argc, char **argv, train_args_ *a) {
         double x;
         int ch;
         bool ok = true;
-        if (!strcmp(o, "--model")) a->model = v;
+        if (row->kind == ROW_PARAM_) {
+            const lp_optimizer_param *p = &lp_optimizer_at(row->table)->params[row->index];
+            ok = arg_double(C, o, v, p->min, p->max, &c->optimizer_params[row->table][row->index]);
+        } else if (row->kind == ROW_SCHEDULE_) row->value = v;
+        else if (!strcmp(o, "--model")) a->model = v;
         else if (!strcmp(o, "--data")) a->data = v;
         else if (!strcmp(o, "--out")) a->out = v;
         else if (!strcmp(o, "--device")) a->device = v;
-        else if (!strcmp(o, "--lr-steps")) a->lr_steps = v;
         else if (!strcmp(o, "--no-out")) a->no_out = true;
         else if (!strcmp(o, "--profile")) a->profile = true;
         else if (!strcmp(o, "--perm-bias")) c->perm_bias = true;
@@ -158,10 +280,11 @@ static int parse_(int argc, char **argv, train_args_ *a) {
             c->augment.zoom = (float)x;
         }
         else if (!strcmp(o, "--perm-bn")) c->perm_bn = true;
-        else if (!strcmp(o, "--dataset")) ok = (a->dataset = arg_choice(C, o, v, datasets)) >= 0;
-        else if (!strcmp(o, "--progress")) ok = arg_choice(C, o, v, modes) >= 0 && (a->progress = v);
+        else if (!strcmp(o, "--dataset")) {
+            ok = (ch = arg_choice(C, o, v, datasets)) >= 0;
+            if (ok) a->format = lp_dataset_format_at(ch);
+        } else if (!strcmp(o, "--progress")) ok = arg_choice(C, o, v, modes) >= 0 && (a->progress = v);
         else if (!strcmp(o, "--gemm")) {
-            static const char *const gemms[] = {"auto", "clblast", "tiled", NULL};
             ok = arg_choice(C, o, v, gemms) >= 0 && (a->gemm = v);
         } else if (!strcmp(o, "--conv-algo")) {
             ok = (ch = arg_choice(C, o, v, conv_algos)) >= 0;
@@ -170,12 +293,12 @@ static int parse_(int argc, char **argv, train_args_ *a) {
         else if (!strcmp(o, "--optimizer")) {
             ok = (ch = arg_choice(C, o, v, optimizers)) >= 0;
             if (ok) {
-                c->laperm = ch == 0;
-                if (ch) c->inner = ch == 1 ? LP_OPT_ADAM : LP_OPT_SGD;
+                c->laperm = ch == 0; /* LaPerm keeps --inner; a plain optimizer is its own */
+                if (ch) c->inner = lp_optimizer_at(ch - 1);
             }
         } else if (!strcmp(o, "--inner")) {
             ok = (ch = arg_choice(C, o, v, inners)) >= 0;
-            if (ok) c->inner = ch == 0 ? LP_OPT_ADAM : LP_OPT_SGD;
+            if (ok) c->inner = lp_optimizer_at(ch);
         } else if (!strcmp(o, "--group-scope")) {
             ok = (ch = arg_choice(C, o, v, scopes)) >= 0;
             if (ok) c->per_tensor_scope = ch == 1;
@@ -193,11 +316,6 @@ static int parse_(int argc, char **argv, train_args_ *a) {
         } else if (!strcmp(o, "--train-subset")) ok = arg_int(C, o, v, 0, 1 << 30, &a->train_subset);
         else if (!strcmp(o, "--test-subset")) ok = arg_int(C, o, v, 0, 1 << 30, &a->test_subset);
         else if (!strcmp(o, "--lr")) ok = arg_double(C, o, v, 1e-12, 1e6, &c->lr.base);
-        else if (!strcmp(o, "--lr-decay")) ok = arg_double(C, o, v, 1e-9, 10, &lr_decay);
-        else if (!strcmp(o, "--beta1")) ok = arg_double(C, o, v, 0, 0.999999999, &c->beta1);
-        else if (!strcmp(o, "--beta2")) ok = arg_double(C, o, v, 0, 0.999999999, &c->beta2);
-        else if (!strcmp(o, "--eps")) ok = arg_double(C, o, v, 1e-30, 1, &c->eps);
-        else if (!strcmp(o, "--momentum")) ok = arg_double(C, o, v, 0, 0.999999999, &c->momentum);
         else if (!strcmp(o, "--l2-scale")) ok = arg_double(C, o, v, 0, 1e6, &c->l2_scale);
         if (!ok) return 2;
     }
@@ -205,23 +323,9 @@ static int parse_(int argc, char **argv, train_args_ *a) {
         fprintf(stderr, "laperm train: --model FILE is required (e.g. --model models/lenet300.ini)\n");
         return 2;
     }
-    if (a->lr_steps && lr_decay != 1.0) {
-        fprintf(stderr, "laperm train: give either --lr-decay or --lr-steps, not both\n");
-        return 2;
-    }
-    if (a->lr_steps) {
-        if (lp_lr_parse_steps(a->lr_steps, &c->lr) != LP_OK) {
-            fprintf(stderr, "laperm train: %s\n", lp_last_error());
-            return 2;
-        }
-    } else if (lr_decay != 1.0) {
-        c->lr.kind = LP_LR_EXPONENTIAL;
-        c->lr.decay = lr_decay;
-    }
-    static const char *const default_dirs[] = {"data/mnist", "/usr/share/datasets/fashion-mnist",
-                                               "data/cifar10"};
-    if (!a->data) a->data = default_dirs[a->dataset];
-    a->dataset_name = datasets[a->dataset];
+    int rc = parse_schedule_(&opts, &c->lr);
+    if (rc) return rc;
+    if (!a->data) a->data = a->format->default_dir;
     return 0;
 }
 
@@ -229,8 +333,7 @@ static void default_out_(const train_args_ *a, char *buf, size_t n) {
     const char *base = strrchr(a->model, '/');
     base = base ? base + 1 : a->model;
     size_t len = strcspn(base, ".");
-    const char *opt = a->cfg.laperm ? "laperm" : (a->cfg.inner == LP_OPT_ADAM ? "adam" : "sgd");
-    snprintf(buf, n, "results/%.*s-%s.h5", (int)len, base, opt);
+    snprintf(buf, n, "results/%.*s-%s.h5", (int)len, base, lp_train_optimizer_name(&a->cfg));
 }
 
 static int fail_(const char *what) {
@@ -277,7 +380,7 @@ int cli_train(int argc, char **argv) {
         snprintf(cmdline + len, sizeof cmdline - len, " %s", argv[i]);
     }
     a.cfg.command_line = cmdline;
-    a.cfg.dataset = a.dataset_name;
+    a.cfg.dataset = a.format->name;
     a.cfg.data_dir = a.data;
     char out_default[1024];
     if (!a.no_out) {
@@ -285,13 +388,12 @@ int cli_train(int argc, char **argv) {
         a.cfg.out_path = a.out ? a.out : out_default;
     }
 
-    struct timespec t0;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    double t0 = lp_seconds();
     lp_model_spec model;
     if (lp_model_load(a.model, &model) != LP_OK) return fail_("");
     lp_dataset train = {0}, test = {0}, sub;
-    if (lp_dataset_load(a.dataset_name, a.data, "train", &train) != LP_OK ||
-        lp_dataset_load(a.dataset_name, a.data, "test", &test) != LP_OK) {
+    if (a.format->load(a.data, "train", &train) != LP_OK ||
+        a.format->load(a.data, "test", &test) != LP_OK) {
         lp_model_free(&model);
         lp_dataset_free(&train);
         return fail_("");
@@ -325,9 +427,8 @@ int cli_train(int argc, char **argv) {
     printf("laperm %s: %s (%zu parameters) on %s [%d:%d, %s]\n", LAPERM_VERSION, a.model, params,
            dev->device_name, dev->platform_index, dev->device_index, dev->platform_name);
     printf("data %s: %d train, %d test images; ", a.data, train.n, test.n);
-    if (a.cfg.laperm)
-        printf("LaPerm k=%d over %s", a.cfg.k, a.cfg.inner == LP_OPT_ADAM ? "Adam" : "SGD");
-    else printf("%s", a.cfg.inner == LP_OPT_ADAM ? "Adam" : "SGD");
+    if (a.cfg.laperm) printf("LaPerm k=%d over %s", a.cfg.k, a.cfg.inner->title);
+    else printf("%s", a.cfg.inner->title);
     printf(", batch %d, lr %g, %d epochs, seed %llu\n", a.cfg.batch, a.cfg.lr.base, a.cfg.epochs,
            (unsigned long long)a.cfg.seed);
     fflush(stdout);
@@ -338,8 +439,7 @@ int cli_train(int argc, char **argv) {
     lp_train_callbacks cb = cli_progress_callbacks(&prog);
     cb.on_note = on_note_;
     lp_train_result r;
-    struct timespec t_train;
-    clock_gettime(CLOCK_MONOTONIC, &t_train);
+    double t_train = lp_seconds();
     lp_status s = lp_train(rt, &model, &train, &test, &a.cfg, &cb, &r);
     if (s == LP_OK) {
         lp_build_stats bs = lp_runtime_build_stats(rt);
@@ -353,7 +453,7 @@ int cli_train(int argc, char **argv) {
             printf("best unsynced test accuracy %.2f%% (the inner optimizer's weights, not a "
                    "permutation)\n",
                    100.0 * r.best_unsynced_accuracy);
-        double before_train = (double)(t_train.tv_sec - t0.tv_sec) + (t_train.tv_nsec - t0.tv_nsec) * 1e-9;
+        double before_train = t_train - t0;
         printf("start-up: %.2f s from process start to the first completed step (kernels: %d "
                "compiled, %d from the disk cache, %.2f s)\n",
                before_train + r.first_step_seconds, bs.compiled, bs.from_disk, bs.build_seconds);

@@ -19,7 +19,7 @@
 #include "laperm/runtime.h"
 
 /* n: the largest batch any call may pass. pad_top/pad_left: padding before the input,
- * as lp_conv_axis gives it (same or valid); oh/ow: the output size. */
+ * as lp_window_axis gives it (same or valid); oh/ow: the output size. */
 typedef struct {
     int n, cin, h, w;
     int filters, kh, kw;

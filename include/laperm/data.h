@@ -1,6 +1,7 @@
-/* Training data on the host: IDX files (plain or gzipped) and the datasets built from
- * them (MNIST, Fashion-MNIST, or any folder holding files under the same names), the
- * CIFAR-10 binary batches, and the normalisation statistics of a training set. */
+/* Training data on the host: IDX files (plain or gzipped, idx.c) and the datasets built
+ * from them (MNIST, Fashion-MNIST, or any folder holding files under the same names,
+ * dataset_mnist.c), the CIFAR-10 binary batches (dataset_cifar.c), the table of formats
+ * (dataset.c), and the normalisation statistics of a training set (normalize.c). */
 #ifndef LAPERM_DATA_H
 #define LAPERM_DATA_H
 
@@ -51,9 +52,23 @@ lp_status lp_mnist_load(const char *dir, const char *split, lp_dataset *out);
  * record); a file that cannot be read is LP_ERR_IO. On failure *out is left zeroed. */
 lp_status lp_cifar10_load(const char *dir, const char *split, lp_dataset *out);
 
-/* Loads split "train" or "test" of a dataset by kind: "mnist" and "fashion-mnist" (both
- * MNIST-layout IDX folders, lp_mnist_load) or "cifar10" (lp_cifar10_load). An unknown
- * kind is LP_ERR_INVALID_ARG listing the known ones. */
+/* A dataset format: one line in the table of host/dataset.c, whose first line is the
+ * default. The command line and the results file take the names from there. */
+typedef struct {
+    const char *name;        /* --dataset value; the results file's `dataset` */
+    const char *default_dir; /* --data when none is given */
+    const char *description; /* one line for --help */
+    lp_status (*load)(const char *dir, const char *split, lp_dataset *out);
+} lp_dataset_format;
+
+/* Line i of the table, NULL past the end. */
+const lp_dataset_format *lp_dataset_format_at(int i);
+/* The format named `name`, or NULL. */
+const lp_dataset_format *lp_dataset_format_find(const char *name);
+
+/* Loads split "train" or "test" with the loader of the format named `kind` ("mnist" and
+ * "fashion-mnist": lp_mnist_load; "cifar10": lp_cifar10_load). An unknown kind is
+ * LP_ERR_INVALID_ARG listing the known ones. */
 lp_status lp_dataset_load(const char *kind, const char *dir, const char *split, lp_dataset *out);
 
 /* How inputs are normalised: a value is fed as (byte / 255 - mean[f]) * inv_std[f], with

@@ -1,6 +1,7 @@
 /* Matrix products: CLBlast or laperm's register-tiled kernels (cl/gemm.cl), chosen per
- * device and shape by timing them once. lp_op_gemm (laperm/ops.h) is the entry point the
- * layers use; this header exposes the choice for tests, benchmarks and the CLI. */
+ * device and shape by timing them once (the choice is kept on disk, host/decisions.h).
+ * lp_op_gemm (laperm/ops.h) is the entry point the layers use; this header exposes the
+ * choice for tests, benchmarks and the CLI. */
 #ifndef LAPERM_GEMM_H
 #define LAPERM_GEMM_H
 
@@ -9,7 +10,8 @@
 typedef enum {
     LP_GEMM_AUTO,    /* time the candidates per shape, keep the fastest (default) */
     LP_GEMM_CLBLAST, /* CLBlast only (split along K where K is long) */
-    LP_GEMM_TILED    /* laperm's kernels only, with the device's default tile */
+    LP_GEMM_TILED,   /* laperm's kernels only, with the device's default tile */
+    LP_GEMM_MODE_COUNT
 } lp_gemm_mode;
 
 /* One way to compute a product. */
@@ -27,6 +29,8 @@ void lp_gemm_set_mode(lp_runtime *rt, lp_gemm_mode mode);
 lp_gemm_mode lp_gemm_get_mode(lp_runtime *rt);
 /* Parses "auto" | "clblast" | "tiled"; false if it is none of them. */
 bool lp_gemm_mode_parse(const char *s, lp_gemm_mode *out);
+/* "auto", "clblast", "tiled". */
+const char *lp_gemm_mode_name(lp_gemm_mode mode);
 
 /* The device's default tiled variant for the layout (tiles, vector width, work-group). */
 lp_gemm_variant lp_gemm_default_tiled(lp_runtime *rt);
@@ -38,8 +42,10 @@ lp_status lp_gemm_run_variant(lp_runtime *rt, const lp_gemm_variant *v, bool tra
                               size_t a_off, size_t lda, cl_mem b, size_t b_off, size_t ldb,
                               float beta, cl_mem c, size_t c_off, size_t ldc, const char *label);
 
-/* The variant lp_op_gemm uses for this shape (choosing it now if it has not yet), written
- * as text such as "tiled 16x8x2 k/4" or "clblast" into buf. */
+/* The variant lp_op_gemm's timing chose for this shape in the current mode (with beta 0,
+ * else with beta nonzero), as text such as "tiled 8x32 wg1 k/4" or "clblast" (see
+ * lp_gemm_variant_text) into buf; LP_ERR_NOT_FOUND when there is none (no product of the
+ * shape has run yet, or the mode times nothing for it). */
 lp_status lp_gemm_describe_choice(lp_runtime *rt, bool trans_a, bool trans_b, size_t m, size_t n,
                                   size_t k, char *buf, size_t cap);
 void lp_gemm_variant_text(const lp_gemm_variant *v, bool trans_b, char *buf, size_t cap);
@@ -55,8 +61,5 @@ void lp_gemm_trace_begin(lp_runtime *rt);
 /* Copies up to `cap` recorded shapes (in first-call order) and stops recording; returns
  * how many there were. */
 int lp_gemm_trace_end(lp_runtime *rt, lp_gemm_shape *out, int cap);
-
-/* Frees the choice table and scratch buffers (lp_runtime_destroy calls it). */
-void lp_gemm_release(lp_runtime *rt);
 
 #endif

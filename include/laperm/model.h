@@ -19,29 +19,23 @@ size_t lp_shape_size(lp_shape s);
 /* "1x28x28", or "784" for a flat shape; writes into buf (>= 40 bytes) and returns it. */
 const char *lp_shape_str(lp_shape s, char *buf, size_t size);
 
+/* One value per line of laperm/layer_kinds.def, in its order. */
 typedef enum {
-    LP_LAYER_INPUT,
-    LP_LAYER_FLATTEN,
-    LP_LAYER_DENSE,
-    LP_LAYER_CONV2D,
-    LP_LAYER_MAXPOOL,
-    LP_LAYER_AVGPOOL,
-    LP_LAYER_GLOBALAVGPOOL,
-    LP_LAYER_BATCHNORM,
-    LP_LAYER_DROPOUT,
-    LP_LAYER_ADD,
+#define LP_LAYER_KIND(id, name) LP_LAYER_##id,
+#include "laperm/layer_kinds.def"
+#undef LP_LAYER_KIND
+    LP_LAYER_KIND_COUNT
 } lp_layer_kind;
 typedef enum { LP_ACT_NONE, LP_ACT_RELU } lp_activation;
+/* One value per line of laperm/initializers.def (formulas: laperm/init.h). */
 typedef enum {
-    LP_INIT_HE_UNIFORM,     /* U(-l, l), l = sqrt(6 / fan_in): LaPerm's default */
-    LP_INIT_HE_NORMAL,      /* variance 2 / fan_in */
-    LP_INIT_GLOROT_UNIFORM, /* U(-l, l), l = sqrt(6 / (fan_in + fan_out)) */
-    LP_INIT_GLOROT_NORMAL,  /* variance 2 / (fan_in + fan_out) */
-    LP_INIT_ZEROS,          /* biases, BatchNorm beta */
-    LP_INIT_ONES,           /* BatchNorm gamma */
+#define LP_INITIALIZER(id, name, use) LP_INIT_##id,
+#include "laperm/initializers.def"
+#undef LP_INITIALIZER
+    LP_INIT_KIND_COUNT
 } lp_init_kind;
 
-/* The spelling used in model files ("dense", "relu", "he_uniform"). */
+/* The spelling used in model files ("dense", "relu", "he_uniform"); "?" out of range. */
 const char *lp_layer_kind_name(lp_layer_kind k);
 const char *lp_activation_name(lp_activation a);
 const char *lp_init_name(lp_init_kind i);
@@ -57,10 +51,26 @@ typedef struct {
 
 typedef enum { LP_PAD_VALID, LP_PAD_SAME } lp_padding;
 
+/* A sliding window over a (h, w) plane and the padding it implies, computed once per
+ * layer by the parser (lp_window_make) and read by every path that runs the layer.
+ * TensorFlow's rules: `same` pads total = max((out-1)*stride + k - in, 0), the smaller
+ * half before, so out = ceil(in / stride); `valid` pads nothing, out = (in - k) / stride
+ * + 1. */
+typedef struct {
+    int kh, kw, stride_h, stride_w;
+    int pad_top, pad_left, pad_bottom, pad_right;
+    int oh, ow;
+} lp_window;
+
+/* One axis of that rule: *out and *pad_before. LP_ERR_INVALID_ARG when a size is not
+ * positive or a `valid` window is larger than the input. */
+lp_status lp_window_axis(int in, int k, int stride, lp_padding padding, int *out, int *pad_before);
+/* Both axes of an h x w plane; LP_ERR_INVALID_ARG as above or when the window does not fit. */
+lp_status lp_window_make(int h, int w, int kh, int kw, int stride_h, int stride_w,
+                         lp_padding padding, lp_window *out);
+
 /* [conv2d]: kernel stored (filters, cin, kh, kw) so one LaPerm group (one filter) is a
- * contiguous row of cin*kh*kw values. `same` pads (total = max((out-1)*stride + k - in, 0),
- * the smaller half before, as TensorFlow does), so out = ceil(in / stride); `valid`:
- * out = (in - k) / stride + 1. */
+ * contiguous row of cin*kh*kw values; padding as lp_window says. */
 typedef struct {
     int filters, kh, kw, stride_h, stride_w;
     lp_padding padding;
@@ -108,11 +118,16 @@ typedef struct {
     lp_conv2d_spec proj; /* valid only with projection: kh = kw = 1, no activation */
 } lp_add_spec;
 
+/* Room for the spec of a kind that keeps its struct in its own layer file (host/layer.h,
+ * LP_LAYER_PRIVATE_SPEC) instead of in the union below. */
+#define LP_LAYER_SPEC_BYTES 128
+
 typedef struct {
     lp_layer_kind kind;
     int line; /* line of the [section] header, for messages */
     char name[LP_LAYER_NAME_MAX];
     lp_shape in, out; /* input: in == out == the sample shape */
+    lp_window window; /* [conv2d], [maxpool], [avgpool], [globalavgpool], [add]'s projection */
     union {
         lp_dense_spec dense;
         lp_conv2d_spec conv;
@@ -120,6 +135,7 @@ typedef struct {
         lp_batchnorm_spec bn;
         lp_dropout_spec dropout;
         lp_add_spec add;
+        unsigned char bytes[LP_LAYER_SPEC_BYTES]; /* private specs; int-aligned by the above */
     } u;
 } lp_layer_spec;
 

@@ -20,7 +20,8 @@ typedef enum {
     LP_CONV_ALGO_AUTO,
     LP_CONV_ALGO_GEMM,
     LP_CONV_ALGO_FFT,
-    LP_CONV_ALGO_DIRECT
+    LP_CONV_ALGO_DIRECT,
+    LP_CONV_ALGO_COUNT
 } lp_conv_algo;
 
 /* "auto", "gemm", "fft", "direct". */

@@ -20,11 +20,9 @@ typedef struct {
     int oh, ow;
 } lp_conv_geom;
 
-/* Output size and padding before, along one axis (TensorFlow's rules, laperm/model.h).
- * LP_ERR_INVALID_ARG when the window does not fit or a size is not positive. */
-lp_status lp_conv_axis(int in, int k, int stride, lp_padding padding, int *out, int *pad_before);
-/* The geometry of a [conv2d] over a (cin, ih, iw) input. */
-lp_status lp_conv_geom_make(lp_shape in, const lp_conv2d_spec *spec, lp_conv_geom *g);
+/* The geometry of a convolution over a (cin, ih, iw) input with the window the parser
+ * worked out (lp_layer_spec.window, or lp_window_make). */
+lp_status lp_conv_geom_make(lp_shape in, const lp_window *win, lp_conv_geom *g);
 
 static inline size_t lp_conv_geom_k(const lp_conv_geom *g) {
     return (size_t)g->cin * (size_t)g->kh * (size_t)g->kw;
@@ -64,8 +62,12 @@ lp_status lp_op_conv_rows_to_nchw_form(lp_runtime *rt, cl_mem rows, int s0, int 
 /* y (n, F, P) += params[bias_off + f] (bias_off < 0: none), then ReLU if relu; in place. */
 lp_status lp_op_conv_bias_act(lp_runtime *rt, cl_mem y, int n, int filters, int P, cl_mem params,
                               int bias_off, bool relu);
-/* Partial sums per (sample, channel) plane that lp_op_conv_nchw_to_rows leaves in psum. */
+/* Partial sums per (sample, channel) plane that lp_op_conv_nchw_to_rows leaves in psum:
+ * fixed (not taken from the device), so the bias gradient has the same bits everywhere.
+ * The kernels get it as -DLP_CONV_GRAD_LANES from LP_CONV_OPTIONS, the build options of
+ * every program that reads psum (cl/conv.cl, cl/conv_direct.cl). */
 #define LP_CONV_GRAD_LANES 16
+#define LP_CONV_OPTIONS LP_CL_DEFINE(LP_CONV_GRAD_LANES, LP_CONV_GRAD_LANES)
 /* Bytes of psum for n samples of F channels. */
 #define LP_CONV_PSUM_BYTES(n, F) ((size_t)(n) * (size_t)(F) * LP_CONV_GRAD_LANES * sizeof(float))
 

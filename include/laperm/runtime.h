@@ -57,6 +57,12 @@ cl_command_queue lp_runtime_queue(const lp_runtime *rt);
 /* Points to the queue handle, as CLBlast routines want it. */
 cl_command_queue *lp_runtime_queue_ptr(lp_runtime *rt);
 
+/* "-DNAME=<value>" for extra_options: hands a host constant (a macro) to a kernel, so the
+ * number is written once, on the host. LP_CL_DEFINE(LP_POOL_MAX, POOL_MAX_) with
+ * POOL_MAX_ 0 gives "-DLP_POOL_MAX=0". */
+#define LP_CL_STR_(x) #x
+#define LP_CL_DEFINE(name, value) "-D" #name "=" LP_CL_STR_(value)
+
 /* A kernel from program cl/<program>.cl (with cl/common.cl prepended), built with the
  * device-derived defines plus `extra_options` ("-DWGS=128", may be NULL). Programs and
  * kernels are cached; the caller must not release the kernel. */
@@ -79,13 +85,13 @@ size_t lp_runtime_wgs(lp_runtime *rt, cl_kernel k, size_t preferred);
 lp_status lp_launch(lp_runtime *rt, cl_kernel k, cl_uint dims, const size_t *global,
                     const size_t *local, const char *label);
 
-/* Sets argument i from an lvalue. Failure is reported by the following lp_launch
- * (CL_INVALID_KERNEL_ARGS), so kernel-argument code stays short. */
-#define LP_ARG(k, i, x) clSetKernelArg((k), (i), sizeof(x), &(x))
-#define LP_ARG_LOCAL(k, i, bytes) clSetKernelArg((k), (i), (bytes), NULL)
-
-/* Turns a failing OpenCL code into LP_ERR_OPENCL with "what: CL_NAME (code)". */
-lp_status lp_cl_check(cl_int err, const char *what);
+/* Sets argument i of kernel k; a wrong index, size or value is LP_ERR_OPENCL naming the
+ * kernel, the argument and the OpenCL code, not a failed launch later. */
+lp_status lp_kernel_arg(cl_kernel k, cl_uint i, size_t size, const void *value);
+/* The same from an lvalue, returning the failure from the enclosing function (which
+ * returns lp_status); LP_ARG_LOCAL sizes a __local argument. */
+#define LP_ARG(k, i, x) LP_TRY(lp_kernel_arg((k), (i), sizeof(x), &(x)))
+#define LP_ARG_LOCAL(k, i, bytes) LP_TRY(lp_kernel_arg((k), (i), (bytes), NULL))
 
 /* Buffer helpers (blocking unless noted). */
 lp_status lp_buffer_create(lp_runtime *rt, size_t bytes, const char *what, cl_mem *out);
@@ -113,6 +119,21 @@ lp_status lp_runtime_profile_collect(lp_runtime *rt);
 /* Entries sorted by total time, descending; valid until the next collect. */
 int lp_runtime_profile_entries(lp_runtime *rt, const lp_profile_entry **out);
 void lp_runtime_profile_reset(lp_runtime *rt);
+
+/* State that code built on the runtime keeps per runtime (an operation's choices and
+ * workspaces, say), so that the runtime needs to know nothing of that code. key names it
+ * (copied); attaching a key twice is LP_ERR_INVALID_ARG. destroy (may be NULL) is called
+ * by lp_runtime_destroy, in reverse order of attachment, after the queue has finished and
+ * while the context still exists; it is not called when attaching fails. */
+lp_status lp_runtime_attach(lp_runtime *rt, const char *key, void *state,
+                            void (*destroy)(void *state));
+/* What was attached under key, or NULL. */
+void *lp_runtime_attached(const lp_runtime *rt, const char *key);
+
+/* The folder of laperm's disk cache (compiled programs, and the files of code built on the
+ * runtime): $LAPERM_CACHE_DIR, else $XDG_CACHE_HOME/laperm, else ~/.cache/laperm, which
+ * may not exist yet. False when $LAPERM_CACHE is off, 0 or no, or no folder can be named. */
+bool lp_runtime_cache_dir(char *dst, size_t cap);
 
 /* Statistics on program builds: how many came from memory, disk, or a compile. */
 typedef struct {

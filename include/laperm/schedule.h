@@ -21,5 +21,24 @@ double lp_lr_at(const lp_lr_schedule *s, int epoch);
 
 /* Parses "80:0.1,120:0.01" (epoch:factor, epochs strictly ascending, factors > 0). */
 lp_status lp_lr_parse_steps(const char *text, lp_lr_schedule *s);
+/* Parses a decay from 1e-9 to 10: exponential, or constant for exactly 1. */
+lp_status lp_lr_parse_decay(const char *text, lp_lr_schedule *s);
+
+/* The kinds, one row each in host/schedule.c: the name the results file records
+ * (`lr_schedule`), the command-line flag that selects the kind with its --help text
+ * (option NULL: the default, which no flag selects), how the flag's value is parsed into
+ * a schedule (base is kept) and the rate at an epoch. */
+typedef struct {
+    lp_lr_kind kind;
+    const char *name;
+    const char *option, *metavar, *def, *help;
+    lp_status (*parse)(const char *text, lp_lr_schedule *s);
+    double (*at)(const lp_lr_schedule *s, int epoch);
+} lp_lr_schedule_kind;
+
+/* Row i (in lp_lr_kind order), NULL past the end. */
+const lp_lr_schedule_kind *lp_lr_schedule_at(int i);
+/* "constant", "exponential", "steps"; "unknown" for a value outside the enum. */
+const char *lp_lr_kind_name(lp_lr_kind kind);
 
 #endif

@@ -18,6 +18,7 @@ typedef enum {
     LP_ERR_CLBLAST,      /* CLBlast returned an error */
     LP_ERR_UNSUPPORTED,  /* valid request this build or device cannot do */
     LP_ERR_INTERRUPTED,  /* the user asked to stop (SIGINT/SIGTERM) */
+    LP_ERR_INTERNAL,     /* an invariant laperm itself guarantees did not hold: a bug */
 } lp_status;
 
 const char *lp_status_name(lp_status s);
@@ -43,12 +44,25 @@ void lp_clear_error(void);
 
 /* Name of an OpenCL error code, e.g. -4 -> "CL_MEM_OBJECT_ALLOCATION_FAILURE". */
 const char *lp_cl_error_name(int code);
+/* Turns a failing OpenCL code (a cl_int) into LP_ERR_OPENCL with "what: CL_NAME (code)";
+ * LP_OK for CL_SUCCESS (0). */
+lp_status lp_cl_check(int err, const char *what);
 
 /* Propagate a failing status unchanged. */
 #define LP_TRY(expr)                                                                           \
     do {                                                                                       \
         lp_status lp_try_s_ = (expr);                                                          \
         if (lp_try_s_ != LP_OK) return lp_try_s_;                                              \
+    } while (0)
+
+/* An invariant that an earlier stage already guarantees (the model parser, the caller in
+ * the library): states it where it is relied on, and if it ever fails, returns
+ * LP_ERR_INTERNAL naming the file, line and condition instead of running on. */
+#define LP_ASSERT(cond)                                                                        \
+    do {                                                                                       \
+        if (!(cond))                                                                           \
+            return lp_fail(LP_ERR_INTERNAL, "internal error at %s:%d: %s does not hold",       \
+                           __FILE__, __LINE__, #cond);                                         \
     } while (0)
 
 #endif

@@ -1,4 +1,4 @@
-/* Training: the inner optimizer (Adam or SGD with momentum) and, for LaPerm, the sync
+/* Training: an inner optimizer (one of host/optimizers.def) and, for LaPerm, the sync
  * every k steps; evaluation each epoch; metrics, rankings and weights to HDF5. */
 #ifndef LAPERM_TRAIN_H
 #define LAPERM_TRAIN_H
@@ -15,35 +15,108 @@
 #include "laperm/runtime.h"
 #include "laperm/schedule.h"
 
-typedef enum { LP_OPT_ADAM, LP_OPT_SGD } lp_inner_optimizer;
+/* ---- inner optimizers ------------------------------------------------------------------
+ * Each is one descriptor in its own file (host/optimizer_<id>.c), listed once in
+ * host/optimizers.def. The command line (choices, --help, hyper-parameter flags),
+ * the start-up line and the results file take every name, default and range from it.
+ * LaPerm is not an entry: it wraps whichever inner optimizer is chosen. */
+
+/* The value of --optimizer (and the results file's `optimizer`) for LaPerm. */
+#define LP_OPTIMIZER_LAPERM "laperm"
+#define LP_OPTIMIZER_SLOTS 8      /* optimizers the table may hold */
+#define LP_OPTIMIZER_MAX_PARAMS 4 /* hyper-parameters per optimizer */
+#define LP_OPTIMIZER_MAX_STATE 2  /* state buffers per optimizer */
+
+/* A hyper-parameter: a float64 results-file attribute, set by a command-line flag. */
+typedef struct {
+    const char *option;   /* "--beta1"; unique across all optimizers */
+    const char *attr;     /* "adam_beta1" */
+    double def, min, max; /* default; the flag accepts [min, max] */
+    const char *help;     /* for --help */
+} lp_optimizer_param;
+
+/* One step's operands: n parameters w and their gradients g (L2 terms already added),
+ * the optimizer's state buffers (n floats each, zero before step 1), the learning rate
+ * of this epoch, the global step (from 1) and the hyper-parameters in params order. */
+typedef struct {
+    lp_runtime *rt;
+    cl_mem w, g, state[LP_OPTIMIZER_MAX_STATE];
+    int n;
+    double lr;
+    long long step;
+    const double *params;
+} lp_optimizer_step;
 
 typedef struct {
-    bool laperm;              /* permute every k steps (else plain inner optimizer) */
-    lp_inner_optimizer inner; /* the optimizer between syncs */
-    int k;                    /* sync period in steps */
-    bool perm_bias;           /* also permute biases (the authors' F1/F2/Conv7 runs) */
-    bool perm_bn;             /* also permute BatchNorm gamma and beta */
-    bool per_tensor_scope;    /* one group per tensor instead of per output unit */
-    int epochs, batch, eval_batch;
+    const char *name;  /* --optimizer and --inner value; results `optimizer`, `inner_optimizer` */
+    const char *title; /* the start-up line: "LaPerm k=250 over Adam" */
+    /* Labels of the state buffers it keeps between steps; NULL past the last one. */
+    const char *state[LP_OPTIMIZER_MAX_STATE];
+    int n_params;
+    lp_optimizer_param params[LP_OPTIMIZER_MAX_PARAMS];
+    /* Enqueues the update of w; never waits for the device. */
+    lp_status (*step)(const lp_optimizer_step *s);
+} lp_optimizer;
+
+/* Entry i of the table (0 is the default inner optimizer), NULL past the end. */
+const lp_optimizer *lp_optimizer_at(int i);
+/* The entry named `name`, or NULL. */
+const lp_optimizer *lp_optimizer_find(const char *name);
+/* The position of o in the table, or -1 for a descriptor that is not in it. */
+int lp_optimizer_index(const lp_optimizer *o);
+
+/* ---- the loss --------------------------------------------------------------------------
+ * Listed once in host/loss.c (one entry today); the results file records its name. */
+typedef struct {
+    const char *name; /* results attribute `loss` */
+    /* Over (rows, classes) logits: adds the summed loss and the number of correct
+     * predictions to stats[stats_off] and stats[stats_off + 1]; unless dlogits is NULL,
+     * writes d(summed loss)/d(logits) * grad_scale there. */
+    lp_status (*run)(lp_runtime *rt, cl_mem logits, cl_mem labels, int rows, int classes,
+                     float grad_scale, cl_mem dlogits, cl_mem stats, int stats_off);
+} lp_loss;
+
+/* Entry i of the loss table (0 is the default), NULL past the end. */
+const lp_loss *lp_loss_at(int i);
+
+/* ---- a run ------------------------------------------------------------------------------ */
+
+typedef struct {
+    bool laperm;               /* permute every k steps (else the inner optimizer alone) */
+    const lp_optimizer *inner; /* the optimizer between syncs: an entry of the table */
+    /* Row i: the hyper-parameters of lp_optimizer_at(i), in its params order. Every row is
+     * recorded in the results file, whichever optimizer runs. */
+    double optimizer_params[LP_OPTIMIZER_SLOTS][LP_OPTIMIZER_MAX_PARAMS];
+    const lp_loss *loss;
+    int k;                 /* sync period in steps */
+    bool perm_bias;        /* also permute biases (the authors' F1/F2/Conv7 runs) */
+    bool perm_bn;          /* also permute BatchNorm gamma and beta */
+    bool per_tensor_scope; /* one group per tensor instead of per output unit */
+    int epochs, batch;
+    int eval_batch; /* samples per evaluation pass; 0: chosen from the device's memory */
     lp_lr_schedule lr;
-    double beta1, beta2, eps; /* Adam */
-    double momentum;          /* SGD */
-    double l2_scale;          /* multiplies every layer's l2 (0 switches L2 off) */
+    double l2_scale;     /* multiplies every layer's l2 (0 switches L2 off) */
     uint64_t seed;
-    long long max_steps;      /* stop after this many steps (0: no limit) */
-    lp_norm_mode norm;        /* input normalisation, statistics from the training set */
-    lp_augment_spec augment;  /* training-time augmentation on the device (zeros: none) */
-    lp_conv_algo conv_algo;   /* [conv2d] path: auto (timed per layer), gemm or fft */
+    long long max_steps; /* stop after this many steps (0: no limit) */
+    lp_norm_mode norm;   /* input normalisation, statistics from the training set */
+    lp_augment_spec augment; /* training-time augmentation on the device (zeros: none) */
+    lp_conv_algo conv_algo;  /* [conv2d] path: auto (timed per layer), gemm, fft or direct */
     const char *out_path;     /* HDF5 results; NULL: none */
-    const char *command_line; /* stored in the results file */
-    const char *dataset, *data_dir; /* recorded in the results file (may be NULL) */
+    const char *command_line; /* stored in the results file (NULL: stored as "") */
+    /* The dataset format's name and folder, stored in the results file (NULL: ""). */
+    const char *dataset, *data_dir;
     volatile sig_atomic_t *stop; /* set asynchronously (SIGINT) to stop cleanly */
 } lp_train_config;
 
-/* Defaults: LaPerm over Adam (0.9, 0.999, 1e-7), k 250, 10 epochs, batch 128, eval
- * batch 0 (auto: up to 1000 as device memory allows), lr 1e-3, seed 1, L2 as in the
- * model file, conv algorithm auto. */
+/* Defaults: LaPerm over the table's first optimizer (Adam), every hyper-parameter at its
+ * table default, the first loss, k 250, 10 epochs, batch 128, eval batch 0 (auto), lr 1e-3
+ * constant, seed 1, L2 as in the model file, no normalisation or augmentation, conv
+ * algorithm auto, no results file. */
 void lp_train_config_defaults(lp_train_config *c);
+
+/* What the results file records as `optimizer`: LP_OPTIMIZER_LAPERM or the inner
+ * optimizer's name. */
+const char *lp_train_optimizer_name(const lp_train_config *c);
 
 typedef struct {
     int epoch, epochs;
@@ -55,7 +128,8 @@ typedef struct {
 } lp_progress;
 
 typedef struct {
-    /* Called about every 0.25 s during an epoch (reads back the running statistics). */
+    /* Called after a step once 0.25 s or more have passed since the last call (it
+     * reads back the running statistics, so not after every step). */
     void (*on_progress)(void *ctx, const lp_progress *p);
     /* Called after each epoch's evaluation. */
     void (*on_epoch)(void *ctx, const lp_epoch_metrics *m, int epochs);
@@ -72,7 +146,8 @@ typedef struct {
     long long steps, syncs;
     double train_seconds, images_per_second;
     bool interrupted;
-    double startup_seconds;    /* lp_train entry to the end of setup (buffers, uploads) */
+    /* lp_train entry to the end of set-up (network, buffers, uploads, results file) */
+    double startup_seconds;
     double first_step_seconds; /* lp_train entry to the first step completed (builds incl.) */
 } lp_train_result;
 

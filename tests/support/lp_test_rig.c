@@ -9,6 +9,30 @@ void lp_test_rig_free(lp_test_rig *r) {
     memset(r, 0, sizeof *r);
 }
 
+/* The parser computes a windowed layer's window; hand-built specs leave it zero, so it is
+ * worked out here from the kind's own fields in the same way. */
+static lp_status fill_window_(lp_layer_spec *l) {
+    if (l->window.kh > 0) return LP_OK;
+    lp_shape in = l->in;
+    switch (l->kind) {
+    case LP_LAYER_MAXPOOL:
+    case LP_LAYER_AVGPOOL: {
+        const lp_pool_spec *p = &l->u.pool;
+        return lp_window_make(in.h, in.w, p->ph, p->pw, p->stride_h, p->stride_w, p->padding,
+                              &l->window);
+    }
+    case LP_LAYER_GLOBALAVGPOOL:
+        return lp_window_make(in.h, in.w, in.h, in.w, in.h, in.w, LP_PAD_VALID, &l->window);
+    case LP_LAYER_CONV2D: {
+        const lp_conv2d_spec *c = &l->u.conv;
+        return lp_window_make(in.h, in.w, c->kh, c->kw, c->stride_h, c->stride_w, c->padding,
+                              &l->window);
+    }
+    default:
+        return LP_OK;
+    }
+}
+
 lp_status lp_test_rig_build(lp_test_rig *r, const lp_layer_spec *layer, int max_batch, bool need_dx,
                             bool input_dout, const lp_param_tensor *tensors, int n_tensors,
                             size_t n_params) {
@@ -16,6 +40,7 @@ lp_status lp_test_rig_build(lp_test_rig *r, const lp_layer_spec *layer, int max_
     r->specs[0] = (lp_layer_spec){.kind = LP_LAYER_INPUT, .line = 1, .name = "input"};
     r->specs[0].in = r->specs[0].out = layer->in;
     r->specs[1] = *layer;
+    LP_TRY(fill_window_(&r->specs[1]));
     r->model = (lp_model_spec){.source = "hand-built", .layers = r->specs, .n_layers = 2};
     lp_network *net = calloc(1, sizeof *net);
     CU_ASSERT_FATAL(net != NULL);

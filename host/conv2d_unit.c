@@ -1,4 +1,7 @@
-/* [conv2d] through im2col and one GEMM per chunk of samples: the chunk's column matrix
+/* A convolution unit over a layer's buffers: [conv2d] (layer_conv2d.c) and the projection
+ * of [add] (layer_add.c) are each one (conv2d_unit.h).
+ *
+ * Through im2col and one GEMM per chunk of samples: the chunk's column matrix
  * col (K, cn*P) holds every sample side by side, so the forward product, the kernel
  * gradient and the column gradient are each a single large GEMM (laperm/ops_conv.h has
  * the layouts). The kernel is (F, cin, kh, kw) = (F, K) row-major, one LaPerm group per
@@ -10,14 +13,14 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include "conv_algo-impl.h"
+#include "laperm/clock.h"
 #include "laperm/conv_direct.h"
 #include "laperm/conv_fft.h"
 #include "laperm/ops.h"
 #include "laperm/ops_conv.h"
-#include "layer.h"
+#include "conv2d_unit.h"
 
 /* Largest column buffer unless $LAPERM_CONV_COL_BYTES says otherwise (tests use it to
  * force several chunks). It bounds the memory a big layer takes at a big batch; even a
@@ -202,7 +205,7 @@ static void conv_destroy_(lp_layer *l) {
     free(d);
 }
 
-static const lp_layer_ops conv_ops_ = {conv_forward_, conv_backward_, conv_destroy_};
+static const lp_layer_ops conv_ops_ = {conv_forward_, conv_backward_, conv_destroy_, NULL};
 
 /* Bytes allowed for the larger of the two chunk buffers. */
 static size_t col_budget_(const lp_device_info *dev) {
@@ -351,19 +354,13 @@ static void note_choice_(const lp_network *net, const lp_layer *l, const char *w
           g->iw, d->filters, g->oh, g->ow, g->kh, g->kw, stride, lp_conv_algo_name(d->path), why);
 }
 
-static double now_ms_(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
-}
-
 /* Wall time of one forward + backward of n samples through the current path. */
 static lp_status time_once_(lp_network *net, lp_layer *l, int n, double *ms) {
-    double t0 = now_ms_();
+    double t0 = lp_seconds();
     LP_TRY(conv_forward_(net, l, n, true));
     LP_TRY(conv_backward_(net, l, n));
     LP_TRY(lp_runtime_finish(net->rt));
-    *ms = now_ms_() - t0;
+    *ms = (lp_seconds() - t0) * 1e3;
     return LP_OK;
 }
 
@@ -449,7 +446,7 @@ static lp_status choose_auto_(lp_network *net, lp_layer *l, int fft_chunk, bool 
     choice_key_(l, n, key, sizeof key);
     bool disk = lp_conv_choice_path(net->rt, path, sizeof path);
     lp_conv_choice c;
-    if (disk && lp_conv_choice_read(path, key, &c, net->opt.note, net->opt.note_ctx)) {
+    if (disk && lp_conv_choice_read(net->rt, key, &c, net->opt.note, net->opt.note_ctx)) {
         bool usable = c.algo == LP_CONV_ALGO_GEMM ||
                       (c.algo == LP_CONV_ALGO_FFT && fft_chunk > 0) ||
                       (c.algo == LP_CONV_ALGO_DIRECT && try_direct);
@@ -469,7 +466,7 @@ static lp_status choose_auto_(lp_network *net, lp_layer *l, int fft_chunk, bool 
     times_text_(&c, times, sizeof times);
     snprintf(why, sizeof why, "auto, timed: %s forward+backward at batch %d", times, n);
     note_choice_(net, l, why);
-    if (disk && timed && lp_conv_choice_write(path, key, &c) != LP_OK)
+    if (disk && timed && lp_conv_choice_write(net->rt, key, &c) != LP_OK)
         note_(net, true, "not caching the conv algorithm decision: %s", lp_last_error());
     return LP_OK;
 }
@@ -518,51 +515,74 @@ static lp_status choose_(lp_network *net, lp_layer *l) {
     }
 }
 
-lp_status lp_layer_init_conv2d(lp_network *net, lp_layer *l) {
-    const lp_conv2d_spec *spec = &l->spec->u.conv;
+lp_status lp_conv2d_unit_init(lp_network *net, lp_layer *l, const lp_conv2d_spec *spec,
+                              const lp_window *win) {
     const char *name = l->spec->name;
-    if (l->first_tensor < 0)
-        return lp_fail(LP_ERR_INVALID_ARG, "conv2d layer '%s' has no kernel", name);
+    LP_ASSERT(l->first_tensor >= 0);
+    LP_ASSERT(!l->need_dx || l->prev->dout);
     conv_state_ *d = calloc(1, sizeof *d);
     if (!d) return lp_fail(LP_ERR_NO_MEMORY, "out of host memory");
     l->state = d;
     l->ops = &conv_ops_;
-    lp_status s = lp_conv_geom_make(l->spec->in, spec, &d->g);
+    lp_status s = lp_conv_geom_make(l->spec->in, win, &d->g);
     if (s != LP_OK) return lp_fail_context(s, "conv2d layer '%s': ", name);
     d->filters = spec->filters;
     d->K = lp_conv_geom_k(&d->g);
     d->P = lp_conv_geom_p(&d->g);
-    lp_shape out = l->spec->out;
-    if (out.c != d->filters || out.h != d->g.oh || out.w != d->g.ow)
-        return lp_fail(LP_ERR_INVALID_ARG,
-                       "conv2d layer '%s': output shape %dx%dx%d, expected %dx%dx%d", name, out.c,
-                       out.h, out.w, d->filters, d->g.oh, d->g.ow);
+    LP_ASSERT(l->out_features == (size_t)d->filters * d->P);
     const lp_param_tensor *w = &net->tensors[l->first_tensor];
-    if (w->layer != l->index || w->count != (size_t)d->filters * d->K)
-        return lp_fail(LP_ERR_INVALID_ARG,
-                       "conv2d layer '%s': kernel tensor of %zu values, "
-                       "expected %d x %zu",
-                       name, w->count, d->filters, d->K);
+    LP_ASSERT(w->count == (size_t)d->filters * d->K);
     d->w_off = w->offset;
     d->b_off = -1;
     if (spec->use_bias) {
-        const lp_param_tensor *b =
-            l->first_tensor + 1 < net->n_tensors ? &net->tensors[l->first_tensor + 1] : NULL;
-        if (!b || b->layer != l->index || b->count != (size_t)d->filters || b->offset > INT_MAX)
-            return lp_fail(LP_ERR_INVALID_ARG, "conv2d layer '%s': no bias tensor of %d values",
-                           name, d->filters);
+        LP_ASSERT(l->first_tensor + 1 < net->n_tensors);
+        const lp_param_tensor *b = &net->tensors[l->first_tensor + 1];
+        LP_ASSERT(b->count == (size_t)d->filters);
+        if (b->offset > INT_MAX)
+            return lp_fail(LP_ERR_UNSUPPORTED, "conv2d layer '%s': bias beyond 2^31 parameters",
+                           name);
         d->b_off = (int)b->offset;
     }
     d->relu = spec->activation == LP_ACT_RELU;
-    if (l->need_dx && !l->prev->dout)
-        return lp_fail(LP_ERR_INVALID_ARG, "layer '%s': no gradient buffer upstream", name);
-
-    l->owns_buffers = true;
-    size_t bytes = (size_t)net->max_batch * l->out_features * sizeof(float);
-    LP_TRY(lp_buffer_create(net->rt, bytes, "conv2d activations", &l->out));
-    LP_TRY(lp_buffer_create(net->rt, bytes, "conv2d gradients", &l->dout));
+    LP_TRY(lp_layer_own_buffers(net, l, "conv2d"));
     if (d->b_off >= 0)
         LP_TRY(lp_buffer_create_zeroed(net->rt, LP_CONV_PSUM_BYTES(net->max_batch, d->filters),
                                        "conv2d bias gradient partial sums", &d->psum));
     return choose_(net, l);
+}
+
+lp_conv2d_spec lp_conv2d_defaults(void) {
+    return (lp_conv2d_spec){.filters = 0,
+                            .kh = 0,
+                            .kw = 0,
+                            .stride_h = 1,
+                            .stride_w = 1,
+                            .padding = LP_PAD_VALID,
+                            .use_bias = true,
+                            .activation = LP_ACT_NONE,
+                            .kernel_init = LP_INIT_HE_UNIFORM,
+                            .bias_init = LP_INIT_ZEROS,
+                            .l2 = 0.0f,
+                            .permute = true};
+}
+
+/* Keras' fans: in = cin*kh*kw (one filter's inputs), out = filters*kh*kw. */
+int lp_conv2d_tensors(int layer, int cin, const lp_conv2d_spec *c, lp_param_tensor *t) {
+    int per_filter = cin * c->kh * c->kw, fan_out = c->filters * c->kh * c->kw;
+    t[0] = (lp_param_tensor){.layer = layer,
+                             .name = "kernel",
+                             .rank = 4,
+                             .dims = {c->filters, cin, c->kh, c->kw},
+                             .count = (size_t)c->filters * (size_t)per_filter,
+                             .fan_in = per_filter,
+                             .fan_out = fan_out,
+                             .init = c->kernel_init,
+                             .l2 = c->l2,
+                             .is_kernel = true,
+                             .permute_default = c->permute,
+                             .groups = c->filters,
+                             .group_size = per_filter};
+    if (!c->use_bias) return 1;
+    t[1] = lp_param_vector(layer, "bias", c->filters, c->bias_init, per_filter, fan_out, false);
+    return 2;
 }

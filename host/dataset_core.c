@@ -1,0 +1,35 @@
+/* Datasets in host memory, whatever their format: subsets and freeing. The loaders
+ * (dataset_mnist.c, dataset_cifar.c) and their callers use these; nothing here calls a
+ * loader. */
+#include "laperm/data.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+lp_status lp_dataset_subset(const lp_dataset *src, int first, int count, lp_dataset *out) {
+    if (!src || !out || !src->x || !src->y)
+        return lp_fail(LP_ERR_INVALID_ARG, "lp_dataset_subset: src (loaded) and out are required");
+    if (first < 0 || count < 1 || first > src->n - count)
+        return lp_fail(LP_ERR_INVALID_ARG,
+                       "subset of %d samples from %d does not fit in a dataset of %d samples",
+                       count, first, src->n);
+    size_t sample = (size_t)src->c * (size_t)src->h * (size_t)src->w;
+    *out = *src;
+    out->n = count;
+    out->x = malloc((size_t)count * sample * sizeof *out->x);
+    out->y = malloc((size_t)count);
+    if (!out->x || !out->y) {
+        lp_dataset_free(out);
+        return lp_fail(LP_ERR_NO_MEMORY, "cannot allocate a subset of %d samples", count);
+    }
+    memcpy(out->x, src->x + (size_t)first * sample, (size_t)count * sample * sizeof *out->x);
+    memcpy(out->y, src->y + first, (size_t)count);
+    return LP_OK;
+}
+
+void lp_dataset_free(lp_dataset *ds) {
+    if (!ds) return;
+    free(ds->x);
+    free(ds->y);
+    memset(ds, 0, sizeof *ds);
+}

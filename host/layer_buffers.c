@@ -1,0 +1,22 @@
+/* Activation and gradient buffers of a layer: the two shapes every kind uses. */
+#include "layer.h"
+
+lp_status lp_layer_own_buffers(lp_network *net, lp_layer *l, const char *what) {
+    char label[96];
+    size_t bytes = (size_t)net->max_batch * l->out_features * sizeof(float);
+    l->owns_buffers = true;
+    snprintf(label, sizeof label, "%s activations", what);
+    LP_TRY(lp_buffer_create_zeroed(net->rt, bytes, label, &l->out));
+    snprintf(label, sizeof label, "%s gradients", what);
+    return lp_buffer_create_zeroed(net->rt, bytes, label, &l->dout);
+}
+
+lp_status lp_layer_view_prev(lp_network *net, lp_layer *l) {
+    (void)net;
+    static const lp_layer_ops view_ops = {NULL, NULL, NULL, NULL};
+    LP_ASSERT(l->prev != NULL);
+    l->ops = &view_ops;
+    l->out = l->prev->out;
+    l->dout = l->prev->dout;
+    return LP_OK;
+}

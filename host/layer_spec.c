@@ -1,0 +1,129 @@
+/* Helpers the layer kinds' section descriptions share: choice tables, shape checks with
+ * the parser's messages, and the summary's detail phrases (layer_spec.h). */
+#include "layer_spec.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "laperm/init.h"
+
+const lp_choice lp_activation_choices[] = {
+    {"none", LP_ACT_NONE}, {"relu", LP_ACT_RELU}, {NULL, 0}};
+const lp_choice lp_padding_choices[] = {{"valid", LP_PAD_VALID}, {"same", LP_PAD_SAME}, {NULL, 0}};
+
+const char *lp_choice_word(const lp_choice *choices, int value) {
+    for (; choices->word; ++choices)
+        if (choices->value == value) return choices->word;
+    return "?";
+}
+
+const char *lp_activation_name(lp_activation a) {
+    return lp_choice_word(lp_activation_choices, (int)a);
+}
+
+int lp_spec_key_line(const lp_spec_ctx *c, const char *key) {
+    for (int i = 0; i < c->n_keys; ++i)
+        if (strcmp(c->keys[i].key, key) == 0) return c->key_line[i];
+    return 0;
+}
+
+lp_status lp_spec_check_bias_init(const lp_spec_ctx *c, bool use_bias) {
+    int line = lp_spec_key_line(c, "bias_init");
+    if (use_bias || !line) return LP_OK;
+    return lp_fail(LP_ERR_FORMAT,
+                   "%s:%d: 'bias_init' is set but bias = false in [%s] (remove one of them)",
+                   c->src, line, c->section);
+}
+
+bool lp_shape_is_flat(lp_shape s) {
+    return s.h == 1 && s.w == 1;
+}
+
+lp_status lp_spec_need_spatial(const lp_spec_ctx *c, lp_layer_spec *l, const lp_layer_spec *prev) {
+    l->in = prev->out;
+    if (!lp_shape_is_flat(l->in)) return LP_OK;
+    char buf[48];
+    return lp_fail(LP_ERR_FORMAT,
+                   "%s:%d: [%s] needs a spatial input (channels x height x width) but gets the "
+                   "flat shape %s from '%s'",
+                   c->src, l->line, c->section, lp_shape_str(l->in, buf, sizeof buf), prev->name);
+}
+
+lp_status lp_spec_slide_window(const lp_spec_ctx *c, lp_layer_spec *l, const lp_layer_spec *prev,
+                               const char *what, int channels, int kh, int kw, int stride_h,
+                               int stride_w, lp_padding padding) {
+    lp_window win;
+    if (lp_window_make(l->in.h, l->in.w, kh, kw, stride_h, stride_w, padding, &win) != LP_OK)
+        return lp_fail(LP_ERR_FORMAT,
+                       "%s:%d: impossible shape: [%s] %s %dx%d does not fit its %dx%d input from "
+                       "'%s' (padding = valid needs the %s inside the input; use padding = same "
+                       "or a smaller %s)",
+                       c->src, l->line, c->section, what, kh, kw, l->in.h, l->in.w, prev->name,
+                       what, what);
+    int64_t size = (int64_t)channels * win.oh * win.ow;
+    if (size > LP_SPEC_ELEMS_MAX)
+        return lp_fail(LP_ERR_FORMAT,
+                       "%s:%d: [%s] output of %dx%dx%d = %lld values per sample exceeds the "
+                       "limit of %d",
+                       c->src, l->line, c->section, channels, win.oh, win.ow, (long long)size,
+                       INT_MAX);
+    l->window = win;
+    l->out = (lp_shape){channels, win.oh, win.ow};
+    return LP_OK;
+}
+
+lp_status lp_spec_same_shape(const lp_spec_ctx *c, lp_layer_spec *l, const lp_layer_spec *prev) {
+    (void)c;
+    l->in = l->out = prev->out;
+    return LP_OK;
+}
+
+lp_param_tensor lp_param_vector(int layer, const char *name, int n, lp_init_kind init, int fan_in,
+                                int fan_out, bool permute) {
+    lp_param_tensor t = {.layer = layer,
+                         .rank = 1,
+                         .dims = {n},
+                         .count = (size_t)n,
+                         .fan_in = fan_in,
+                         .fan_out = fan_out,
+                         .init = init,
+                         .l2 = 0.0f,
+                         .is_kernel = false,
+                         .permute_default = permute,
+                         .groups = 1,
+                         .group_size = n};
+    snprintf(t.name, sizeof t.name, "%s", name);
+    return t;
+}
+
+void lp_text_add(lp_text *t, const char *fmt, ...) {
+    if (t->len >= t->size) return;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(t->buf + t->len, t->size - t->len, fmt, ap);
+    va_end(ap);
+    t->len = n < 0 ? t->size : t->len + (size_t)n;
+}
+
+void lp_text_window(lp_text *t, const char *label, int kh, int kw, int stride_h, int stride_w,
+                    lp_padding padding) {
+    lp_text_add(t, "%s%s %dx%d", t->len ? ", " : "", label, kh, kw);
+    if (stride_h == stride_w)
+        lp_text_add(t, ", stride %d", stride_h);
+    else
+        lp_text_add(t, ", stride %dx%d", stride_h, stride_w);
+    lp_text_add(t, ", padding %s", lp_choice_word(lp_padding_choices, (int)padding));
+}
+
+const char *lp_activation_words(lp_activation a) {
+    return a == LP_ACT_NONE ? "no activation" : lp_activation_name(a);
+}
+
+void lp_text_weights(lp_text *t, lp_activation act, lp_init_kind init, bool bias, float l2,
+                     bool permute) {
+    lp_text_add(t, "%s%s, init %s, %s", t->len ? ", " : "", lp_activation_words(act),
+                lp_init_name(init), bias ? "bias" : "no bias");
+    if (l2 > 0.0f) lp_text_add(t, ", l2 %g", (double)l2);
+    lp_text_add(t, ", %s", permute ? "permuted" : "not permuted");
+}
