@@ -154,8 +154,7 @@ __kernel void lp_bn_backward_dx_planes(__global const float *x, __global const f
                                        __global const float *dy, __global float *dx, int total,
                                        int n, int channels, int s, __global const float *saved,
                                        int relu, __global const float *params,
-                                       __global const float *grads, int gamma_off,
-                                       int beta_off) {
+                                       __global const float *grads, int gamma_off, int beta_off) {
     int ch = get_global_id(0), i = get_global_id(1);
     if (ch >= channels || i >= n) return;
     const float m = (float)(n * s);
@@ -166,7 +165,8 @@ __kernel void lp_bn_backward_dx_planes(__global const float *x, __global const f
     int p = 0;
     for (; p + 16 <= s; p += 16) {
         float16 g = vload16(0, dy + base + p);
-        if (relu) g = select((float16)(0.0f), g, isgreater(vload16(0, y + base + p), (float16)(0.0f)));
+        if (relu)
+            g = select((float16)(0.0f), g, isgreater(vload16(0, y + base + p), (float16)(0.0f)));
         float16 xhat = (vload16(0, x + base + p) - mean) * rstd;
         vstore16(scale * (m * g - dbeta - xhat * dgamma), 0, dx + base + p);
     }
@@ -180,10 +180,11 @@ __kernel void lp_bn_backward_dx_planes(__global const float *x, __global const f
 
 /* ---- per-channel sums by plane (for CPUs) ------------------------------------------------
  * One work-item per (sample, channel) plane leaves LP_BN_LANES (16) lane sums per plane
- * (lane l: values l, l + 16, ... in order, as float16 accumulators, the last partial vector zero-padded); one work-item per channel then adds
- * them: each plane's lanes by a fixed pairwise tree, the planes in sample order. Fixed
- * order, so the results repeat bit for bit; a work-group per channel walking the values
- * with a division per value ran at a fifth of the memory bandwidth on PoCL. */
+ * (lane l: values l, l + 16, ... in order, as float16 accumulators, the last partial vector
+ * zero-padded); one work-item per channel then adds them: each plane's lanes by a fixed pairwise
+ * tree, the planes in sample order. Fixed order, so the results repeat bit for bit; a work-group
+ * per channel walking the values with a division per value ran at a fifth of the memory bandwidth
+ * on PoCL. */
 
 #ifndef LP_BN_LANES
 #error "LP_BN_LANES comes from the host (host/layer_batchnorm.c)"
@@ -226,8 +227,8 @@ __kernel void lp_bn_plane_sums(__global const float *x, int n, int channels, int
 /* After lp_bn_plane_sums without squares: saved[ch] = the channel mean. After it with
  * squares: saved[channels + ch] = 1 / sqrt(var + eps) and the running statistics move,
  * as in lp_bn_stats. One work-item per channel. */
-__kernel void lp_bn_plane_stats(__global const float *psum, int n, int channels, int s,
-                                int squares, float eps, float momentum, __global float *saved,
+__kernel void lp_bn_plane_stats(__global const float *psum, int n, int channels, int s, int squares,
+                                float eps, float momentum, __global float *saved,
                                 __global float *running) {
     int ch = get_global_id(0);
     if (ch >= channels) return;
@@ -260,7 +261,8 @@ __kernel void lp_bn_plane_grads(__global const float *x, __global const float *y
     int p = 0;
     for (; p + LP_BN_LANES <= s; p += LP_BN_LANES) {
         float16 g = vload16(0, dy + base + p);
-        if (relu) g = select((float16)(0.0f), g, isgreater(vload16(0, y + base + p), (float16)(0.0f)));
+        if (relu)
+            g = select((float16)(0.0f), g, isgreater(vload16(0, y + base + p), (float16)(0.0f)));
         sg += g;
         sgx += g * ((vload16(0, x + base + p) - mean) * rstd);
     }

@@ -186,9 +186,9 @@ __kernel void lp_conv_rows_to_nchw(__global const float *rows, int s0, int cn, i
 
 /* lp_conv_rows_to_nchw by plane (for CPUs), the same bits: one work-item per plane (f, s),
  * float16 vectors along it. Global (F, cn). */
-__kernel void lp_conv_rows_to_nchw_planes(__global const float *rows, int s0, int cn,
-                                          int filters, int P, __global const float *params,
-                                          int bias_off, int relu, __global float *y) {
+__kernel void lp_conv_rows_to_nchw_planes(__global const float *rows, int s0, int cn, int filters,
+                                          int P, __global const float *params, int bias_off,
+                                          int relu, __global float *y) {
     int f = (int)get_global_id(0), s = (int)get_global_id(1);
     if (f >= filters || s >= cn) return;
     __global const float *r = rows + ((size_t)f * cn + s) * P;
@@ -228,9 +228,9 @@ __kernel void lp_conv_bias_act(__global float *y, int n, int filters, int P,
  * ... in that order and psum[((s0 + s) * filters + f) * LANES + l] gets the sum, for
  * lp_conv_bias_reduce. Global (LANES, filters, cn): the LANES work-items of a plane read
  * neighbouring addresses, which coalesce on GPUs and form one vector on CPUs. */
-__kernel void lp_conv_grad_rows(__global const float *dy, __global const float *y, int relu,
-                                int s0, int cn, int filters, int P, __global float *rows,
-                                int write_rows, __global float *psum, int has_psum) {
+__kernel void lp_conv_grad_rows(__global const float *dy, __global const float *y, int relu, int s0,
+                                int cn, int filters, int P, __global float *rows, int write_rows,
+                                __global float *psum, int has_psum) {
     int l = (int)get_global_id(0), f = (int)get_global_id(1), s = (int)get_global_id(2);
     if (l >= LP_CONV_GRAD_LANES || f >= filters || s >= cn) return;
     size_t src = ((size_t)(s0 + s) * filters + f) * P, dst = ((size_t)f * cn + s) * P;
@@ -252,10 +252,9 @@ __kernel void lp_conv_grad_rows(__global const float *dy, __global const float *
  * (f, s), its lanes the components of a float16 accumulator (vectors of 16 along the row
  * instead of one work-item per lane, which PoCL left scalar). The last P mod 16 pixels
  * are added to their lanes in psum itself, in the same order. Global (filters, cn). */
-__kernel void lp_conv_grad_rows_planes(__global const float *dy, __global const float *y,
-                                       int relu, int s0, int cn, int filters, int P,
-                                       __global float *rows, int write_rows,
-                                       __global float *psum, int has_psum) {
+__kernel void lp_conv_grad_rows_planes(__global const float *dy, __global const float *y, int relu,
+                                       int s0, int cn, int filters, int P, __global float *rows,
+                                       int write_rows, __global float *psum, int has_psum) {
     int f = (int)get_global_id(0), s = (int)get_global_id(1);
     if (f >= filters || s >= cn) return;
     __global const float *d = dy + ((size_t)(s0 + s) * filters + f) * P;

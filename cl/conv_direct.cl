@@ -38,8 +38,7 @@
 /* xs from x (above), zero where the window leaves x. Global (C*sh*sw, n): one work-item
  * per phase plane. */
 __kernel void lp_conv_direct_split(__global const float *x, int n, int C, int ih, int iw, int sh,
-                                   int sw, int pt, int pl, int U, int V,
-                                   __global float *xs) {
+                                   int sw, int pt, int pl, int U, int V, __global float *xs) {
     const int pc = (int)get_global_id(0), s = (int)get_global_id(1);
     if (pc >= C * sh * sw || s >= n) return;
     const int phase = pc / C, c = pc - phase * C;
@@ -78,9 +77,9 @@ __kernel void lp_conv_direct_pack(int M, int K, __global const float *W, ulong w
 /* Ap = the input gradient's A for phase (ph, pw), packed the same way: row c (M = C),
  * column (f, a, b) (K = F*ta*tb, the phase's taps) holds W[f, c, a*sh + ph, b*sw + pw].
  * Global (M rounded up to MR, K). */
-__kernel void lp_conv_direct_pack_dx(int C, int F, int kh, int kw, int sh, int sw, int ph,
-                                     int pw, int ta, int tb, __global const float *W,
-                                     ulong w_off, __global float *Ap) {
+__kernel void lp_conv_direct_pack_dx(int C, int F, int kh, int kw, int sh, int sw, int ph, int pw,
+                                     int ta, int tb, __global const float *W, ulong w_off,
+                                     __global float *Ap) {
     const int K = F * ta * tb;
     const int i = (int)get_global_id(0), k = (int)get_global_id(1);
     const int rows = (C + GEMM_MR - 1) / GEMM_MR * GEMM_MR;
@@ -98,11 +97,10 @@ __kernel void lp_conv_direct_pack_dx(int C, int F, int kh, int kw, int sh, int s
 
 /* One tile of lp_conv_direct (below): rows i0 .. i0 + MR-1, the NR pixels from q0 (see
  * there for q0, own and clamp), stored to os (sample s's output). */
-inline void direct_tile_(int M, int K, int i0, const __global float *apan,
-                         __global const int *koff, const __global float *xs, int q0, int own,
-                         bool clamp, int qn, int qsafe, int gw, int8 place, int out_w,
-                         __global float *os, int out_plane, __global const float *params,
-                         int bias_off, int relu) {
+inline void direct_tile_(int M, int K, int i0, const __global float *apan, __global const int *koff,
+                         const __global float *xs, int q0, int own, bool clamp, int qn, int qsafe,
+                         int gw, int8 place, int out_w, __global float *os, int out_plane,
+                         __global const float *params, int bias_off, int relu) {
     floatv acc[GEMM_MR][GEMM_NV];
     TILE_ZERO(acc);
     TILE_PRODUCT(acc, apan, 0, K, xs + koff[k], !clamp, qsafe - q0);
@@ -167,11 +165,11 @@ inline void direct_tile_(int M, int K, int i0, const __global float *apan,
  * params. Each work-item computes mt row tiles one after the other over the same pixels
  * (on CPUs all of them: the pixels' data stays in the core's cache, and the fixed cost of
  * a work-item is paid once). Global (ceil(M / (MR*mt)), ceil((qn - u_lo*gw) / NR), samples). */
-__kernel __attribute__((reqd_work_group_size(GEMM_LX, 1, 1))) void lp_conv_direct(
-    int M, int K, int mt, __global const float *Ap, ulong a_stride, __global const int *koff,
-    __global const float *src, ulong src_sample, int qn, int qsafe, int gw, int8 place,
-    int out_w, __global float *out, ulong out_sample, int out_plane,
-    __global const float *params, int bias_off, int relu) {
+__kernel __attribute__((reqd_work_group_size(GEMM_LX, 1, 1))) void
+lp_conv_direct(int M, int K, int mt, __global const float *Ap, ulong a_stride,
+               __global const int *koff, __global const float *src, ulong src_sample, int qn,
+               int qsafe, int gw, int8 place, int out_w, __global float *out, ulong out_sample,
+               int out_plane, __global const float *params, int bias_off, int relu) {
     const int t0 = (int)get_global_id(0) * mt, s = (int)get_global_id(2);
     /* the first pixel this tile stores */
     const int own = place.s0 * gw + (int)get_global_id(1) * GEMM_NR;
@@ -179,8 +177,10 @@ __kernel __attribute__((reqd_work_group_size(GEMM_LX, 1, 1))) void lp_conv_direc
     int q0 = own;
     bool clamp = false;
     if (q0 + GEMM_NR > qsafe) {
-        if (qsafe >= GEMM_NR) q0 = qsafe - GEMM_NR;
-        else clamp = true; /* then q0 = own */
+        if (qsafe >= GEMM_NR)
+            q0 = qsafe - GEMM_NR;
+        else
+            clamp = true; /* then q0 = own */
     }
     const __global float *xs = src + (size_t)s * src_sample + q0;
     __global float *os = out + (size_t)s * out_sample;
@@ -245,9 +245,9 @@ __constant int dw_rows_[DW_PASSES] = {DW_PASS_ROWS};
  * xs[s, c's planes, q + offset(t)] * zt[s, q, f]: work-item (c, f0) computes the taps of
  * channel c pass by pass as the tile's rows (against filters f0 .. f0 + NR-1 as its
  * vectors; zt's columns past F are zero). Global (C, fp / NR). */
-__kernel __attribute__((reqd_work_group_size(GEMM_LX, 1, 1))) void lp_conv_direct_dw(
-    int F, int C, int n, __global const float *xs, ulong xs_sample, int plane,
-    __global const float *zt, int fp, int qn, __global float *grads, ulong g_off) {
+__kernel __attribute__((reqd_work_group_size(GEMM_LX, 1, 1))) void
+lp_conv_direct_dw(int F, int C, int n, __global const float *xs, ulong xs_sample, int plane,
+                  __global const float *zt, int fp, int qn, __global float *grads, ulong g_off) {
     const int c = (int)get_global_id(0), f0 = (int)get_global_id(1) * GEMM_NR;
     if (c >= C || f0 >= fp) return;
     const int K = C * DW_TAPS;

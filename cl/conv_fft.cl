@@ -10,8 +10,8 @@
 
 /* dst frame p = plane p of src (planes of sh x sw values from float src_off on), placed
  * with its top-left corner at (oy, ox), zeros elsewhere. Global (fh*fw, planes). */
-__kernel void lp_conv_fft_pack(__global const float *src, ulong src_off, int planes, int sh,
-                               int sw, int oy, int ox, int fh, int fw, __global float *dst) {
+__kernel void lp_conv_fft_pack(__global const float *src, ulong src_off, int planes, int sh, int sw,
+                               int oy, int ox, int fh, int fw, __global float *dst) {
     int i = (int)get_global_id(0), p = (int)get_global_id(1);
     if (i >= fh * fw || p >= planes) return;
     int y = i / fw, x = i - y * fw;
@@ -29,7 +29,8 @@ __kernel void lp_conv_fft_crop(__global const float *src, int planes, int fh, in
     int i = (int)get_global_id(0), p = (int)get_global_id(1);
     if (i >= dh * dw || p >= planes) return;
     int y = i / dw, x = i - y * dw;
-    dst[dst_off + (size_t)p * dh * dw + i] = src[(size_t)p * fh * fw + (size_t)(y + oy) * fw + x + ox];
+    dst[dst_off + (size_t)p * dh * dw + i] =
+        src[(size_t)p * fh * fw + (size_t)(y + oy) * fw + x + ox];
 }
 
 /* As lp_conv_fft_crop, but adds to dst: the kernel gradient of a batch taken in chunks
@@ -39,7 +40,8 @@ __kernel void lp_conv_fft_crop_add(__global const float *src, int planes, int fh
     int i = (int)get_global_id(0), p = (int)get_global_id(1);
     if (i >= dh * dw || p >= planes) return;
     int y = i / dw, x = i - y * dw;
-    dst[dst_off + (size_t)p * dh * dw + i] += src[(size_t)p * fh * fw + (size_t)(y + oy) * fw + x + ox];
+    dst[dst_off + (size_t)p * dh * dw + i] +=
+        src[(size_t)p * fh * fw + (size_t)(y + oy) * fw + x + ox];
 }
 
 /* out spectrum (i0*n1 + i1) (re, im pairs) = sum over j = 0..nj-1, in that order, of

@@ -25,6 +25,7 @@ __kernel void lp_bias_grad(__global const float *dy, int rows, int cols, __globa
     int c = get_global_id(0);
     if (c >= cols) return;
     float s = 0.0f;
-    for (int r = 0; r < rows; ++r) s += dy[(size_t)r * cols + c];
+    for (int r = 0; r < rows; ++r)
+        s += dy[(size_t)r * cols + c];
     grads[bias_off + c] = s;
 }

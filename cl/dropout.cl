@@ -19,11 +19,11 @@ inline int8 lp_dropout_keep8_(uint8 r, float rate) {
 }
 
 /* Values 8j .. 8j + 7 of a full block: word j of the eight counters. */
-#define LP_DROPOUT_STORE8_(j, words)                                                           \
-    {                                                                                          \
-        int8 keep = lp_dropout_keep8_(words, rate);                                            \
-        vstore8(select((float8)(0.0f), vload8(j, in + i0) * scale, keep), j, out + i0);        \
-        vstore8(convert_uchar8(keep & 1), j, mask + i0);                                       \
+#define LP_DROPOUT_STORE8_(j, words)                                                               \
+    {                                                                                              \
+        int8 keep = lp_dropout_keep8_(words, rate);                                                \
+        vstore8(select((float8)(0.0f), vload8(j, in + i0) * scale, keep), j, out + i0);            \
+        vstore8(convert_uchar8(keep & 1), j, mask + i0);                                           \
     }
 
 /* out = in * scale where kept, 0 where dropped (scale = 1 / (1 - rate)), mask = 1 or 0;
@@ -58,8 +58,8 @@ __kernel void lp_dropout_forward(__global const float *in, __global float *out,
      * counter drawn again as a scalar. */
     for (int i = i0; i < total; ++i) {
         int e = i - i0, j = e / 8;
-        uint4 w = lp_philox4x32((uint4)((uint)(blk * 8 + e - j * 8), step, stream, 0u), seed_lo,
-                                seed_hi);
+        uint4 w =
+            lp_philox4x32((uint4)((uint)(blk * 8 + e - j * 8), step, stream, 0u), seed_lo, seed_hi);
         uint word = j == 0 ? w.x : j == 1 ? w.y : j == 2 ? w.z : w.w;
         bool keep = !((float)(word >> 8) * (1.0f / 16777216.0f) < rate);
         out[i] = keep ? in[i] * scale : 0.0f;

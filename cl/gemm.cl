@@ -53,8 +53,8 @@ inline void store_row_(__global float *crow, int j0, int N, const floatv *acc, f
  * pointer, which the compiler folds into the FMA as a broadcast operand. (Reading A in
  * place, PoCL kept a row offset per tile row as 64-bit lanes of a vector and extracted
  * them one by one: SGEMM 1024^3 ran at 155 instead of 212 GFLOP/s.) */
-__kernel void lp_gemm_pack_a(int M, int K, int trans, __global const float *A, ulong a_off,
-                             int lda, __global float *Ap) {
+__kernel void lp_gemm_pack_a(int M, int K, int trans, __global const float *A, ulong a_off, int lda,
+                             __global float *Ap) {
     const int i = (int)get_global_id(0), k = (int)get_global_id(1);
     const int rows = (M + GEMM_MR - 1) / GEMM_MR * GEMM_MR;
     if (i >= rows || k >= K) return;
@@ -65,10 +65,10 @@ __kernel void lp_gemm_pack_a(int M, int K, int trans, __global const float *A, u
 }
 
 /* C (M,N) = alpha * op(A) . B + beta * C with op(A) packed (above), a_stride = K * MR. */
-__kernel __attribute__((reqd_work_group_size(GEMM_LX, 1, 1))) void lp_gemm_ap(
-    int M, int N, int K, int kslice, float alpha, float beta, __global const float *Ap,
-    ulong a_stride, __global const float *B, ulong b_off, int ldb, __global float *C,
-    ulong c_off, int ldc, ulong c_slice_stride) {
+__kernel __attribute__((reqd_work_group_size(GEMM_LX, 1, 1))) void
+lp_gemm_ap(int M, int N, int K, int kslice, float alpha, float beta, __global const float *Ap,
+           ulong a_stride, __global const float *B, ulong b_off, int ldb, __global float *C,
+           ulong c_off, int ldc, ulong c_slice_stride) {
     const int i0 = (int)get_global_id(0) * GEMM_MR, j0 = (int)get_global_id(1) * GEMM_NR;
     if (i0 >= M || j0 >= N) return;
     const int s = (int)get_global_id(2);
@@ -87,10 +87,10 @@ __kernel __attribute__((reqd_work_group_size(GEMM_LX, 1, 1))) void lp_gemm_ap(
 
 /* C (M,N) = A (M,K) . B^T with B stored (N,K): each output is a dot product of two
  * contiguous rows, accumulated GEMM_VW lanes at a time and summed across lanes at the end. */
-__kernel __attribute__((reqd_work_group_size(GEMM_LX, 1, 1))) void lp_gemm_nt(
-    int M, int N, int K, int kslice, float alpha, float beta, __global const float *A,
-    ulong a_off, int lda, __global const float *B, ulong b_off, int ldb, __global float *C,
-    ulong c_off, int ldc, ulong c_slice_stride) {
+__kernel __attribute__((reqd_work_group_size(GEMM_LX, 1, 1))) void
+lp_gemm_nt(int M, int N, int K, int kslice, float alpha, float beta, __global const float *A,
+           ulong a_off, int lda, __global const float *B, ulong b_off, int ldb, __global float *C,
+           ulong c_off, int ldc, ulong c_slice_stride) {
     const int i0 = (int)get_global_id(0) * GEMM_DM, j0 = (int)get_global_id(1) * GEMM_DN;
     if (i0 >= M || j0 >= N) return;
     const int s = (int)get_global_id(2);

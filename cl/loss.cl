@@ -7,11 +7,12 @@
 /* One work-group of LOSS_WGS items handles the whole batch (rows are short: one per
  * class). Per row: loss = logsumexp(x) - x[label]; if dlogits != 0, dlogits = (p -
  * onehot) * grad_scale. The batch's summed loss and correct count are added to
- * stats[stats_off], stats[stats_off + 1] (the in-order queue serialises launches, so no atomics). */
-__kernel __attribute__((reqd_work_group_size(LOSS_WGS, 1, 1)))
-void lp_softmax_xent(__global const float *logits, __global const int *labels, int rows,
-                     int classes, float grad_scale, int write_grad,
-                     __global float *dlogits, __global float *stats, int stats_off) {
+ * stats[stats_off], stats[stats_off + 1] (the in-order queue serialises launches, so no atomics).
+ */
+__kernel __attribute__((reqd_work_group_size(LOSS_WGS, 1, 1))) void
+lp_softmax_xent(__global const float *logits, __global const int *labels, int rows, int classes,
+                float grad_scale, int write_grad, __global float *dlogits, __global float *stats,
+                int stats_off) {
     __local float loss_part[LOSS_WGS];
     __local float correct_part[LOSS_WGS];
     int lid = get_local_id(0);
@@ -28,7 +29,8 @@ void lp_softmax_xent(__global const float *logits, __global const int *labels, i
             }
         }
         float z = 0.0f;
-        for (int c = 0; c < classes; ++c) z += exp(x[c] - m);
+        for (int c = 0; c < classes; ++c)
+            z += exp(x[c] - m);
         float lse = m + log(z);
         loss_sum += lse - x[label];
         correct_sum += (argmax == label) ? 1.0f : 0.0f;

@@ -16,8 +16,8 @@ __kernel void lp_adam_update(__global float *w, __global const float *g, __globa
 }
 
 /* Keras-style SGD with momentum: vel = mu vel - lr g; w += vel (mu = 0: plain SGD). */
-__kernel void lp_sgd_update(__global float *w, __global const float *g, __global float *vel,
-                            int n, float lr, float momentum) {
+__kernel void lp_sgd_update(__global float *w, __global const float *g, __global float *vel, int n,
+                            float lr, float momentum) {
     int i = get_global_id(0);
     if (i >= n) return;
     float vi = momentum * vel[i] - lr * g[i];

@@ -14,9 +14,9 @@ typedef float4 peakv;
 #endif
 
 __kernel void lp_peak_fma(__global float *out, int iters, float a, float b) {
-    peakv x0 = (peakv)(get_global_id(0) * 1e-9f), x1 = x0 + 1e-3f, x2 = x0 + 2e-3f,
-          x3 = x0 + 3e-3f, x4 = x0 + 4e-3f, x5 = x0 + 5e-3f, x6 = x0 + 6e-3f, x7 = x0 + 7e-3f,
-          x8 = x0 + 8e-3f, x9 = x0 + 9e-3f, xa = x0 + 1e-2f, xb = x0 + 1.1e-2f;
+    peakv x0 = (peakv)(get_global_id(0) * 1e-9f), x1 = x0 + 1e-3f, x2 = x0 + 2e-3f, x3 = x0 + 3e-3f,
+          x4 = x0 + 4e-3f, x5 = x0 + 5e-3f, x6 = x0 + 6e-3f, x7 = x0 + 7e-3f, x8 = x0 + 8e-3f,
+          x9 = x0 + 9e-3f, xa = x0 + 1e-2f, xb = x0 + 1.1e-2f;
     const peakv va = (peakv)(a), vb = (peakv)(b);
     for (int i = 0; i < iters; ++i) {
         x0 = fma(x0, va, vb);

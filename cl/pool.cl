@@ -24,8 +24,8 @@ inline void lp_pool_window_(int oy, int ox, int h, int w, int kh, int kw, int sh
  * the in-bounds pixels (valid windows are all in bounds, so that is the window size;
  * TensorFlow's `same`). */
 inline void lp_pool_window_value_(__global const float *xp, int oy, int ox, int h, int w, int kh,
-                                  int kw, int sh, int sw, int pad_t, int pad_l, int mode,
-                                  float *y, int *at) {
+                                  int kw, int sh, int sw, int pad_t, int pad_l, int mode, float *y,
+                                  int *at) {
     int y0, y1, x0, x1;
     lp_pool_window_(oy, ox, h, w, kh, kw, sh, sw, pad_t, pad_l, &y0, &y1, &x0, &x1);
     if (mode == LP_POOL_MAX) {
@@ -108,8 +108,8 @@ __kernel void lp_pool_backward(__global const float *dy, __global const int *arg
  * n*c planes, walking its outputs in row-major order: the same values without two
  * divisions per output. */
 __kernel void lp_pool_forward_planes(__global const float *x, __global float *y,
-                                     __global int *argmax, int total, int h, int w, int oh,
-                                     int ow, int kh, int kw, int sh, int sw, int pad_t, int pad_l,
+                                     __global int *argmax, int total, int h, int w, int oh, int ow,
+                                     int kh, int kw, int sh, int sw, int pad_t, int pad_l,
                                      int mode) {
     int plane = get_global_id(0);
     if (plane >= total) return;

@@ -59,8 +59,11 @@ inline float hsum_(floatv x) {
 
 /* acc = 0, for an MR x NV tile of vectors. */
 #define TILE_ZERO(acc)                                                                             \
-    _Pragma("unroll") for (int r_ = 0; r_ < GEMM_MR; ++r_)                                         \
-        _Pragma("unroll") for (int v_ = 0; v_ < GEMM_NV; ++v_) (acc)[r_][v_] = (floatv)(0.0f)
+    _Pragma("unroll") for (int r_ = 0; r_ < GEMM_MR; ++r_) {                                       \
+        _Pragma("unroll") for (int v_ = 0; v_ < GEMM_NV; ++v_) {                                   \
+            (acc)[r_][v_] = (floatv)(0.0f);                                                        \
+        }                                                                                          \
+    }
 
 /* The tile's inner loop, shared by lp_gemm_ap and lp_conv_direct: for k in [k0, k1),
  * acc[r][v] += A[k][r] * B[k][v], A's row k the MR values at apan + k*MR (a packed
@@ -82,7 +85,8 @@ inline float hsum_(floatv x) {
         }                                                                                          \
         _Pragma("unroll") for (int r_ = 0; r_ < GEMM_MR; ++r_) {                                   \
             const floatv a_ = (floatv)((apan)[(size_t)k * GEMM_MR + r_]);                          \
-            _Pragma("unroll") for (int v_ = 0; v_ < GEMM_NV; ++v_)                                 \
+            _Pragma("unroll") for (int v_ = 0; v_ < GEMM_NV; ++v_) {                               \
                 (acc)[r_][v_] = fma(a_, b_[v_], (acc)[r_][v_]);                                    \
+            }                                                                                      \
         }                                                                                          \
     }

@@ -144,8 +144,8 @@ static lp_status need_bytes_(cl_mem buf, size_t need, const char *what, int coun
                        "clGetMemObjectInfo(CL_MEM_SIZE)"));
     if (have < need)
         return lp_fail(LP_ERR_INVALID_ARG,
-                       "lp_op_augment_batch: %s holds %zu bytes, %d entries need %zu", what,
-                       have, count, need);
+                       "lp_op_augment_batch: %s holds %zu bytes, %d entries need %zu", what, have,
+                       count, need);
     return LP_OK;
 }
 

@@ -7,11 +7,11 @@
 #include <string.h>
 
 #include "laperm/bench.h"
+#include "laperm/clock.h"
 #include "laperm/gemm.h"
 #include "laperm/laperm_sync.h"
 #include "laperm/model.h"
 #include "laperm/network.h"
-#include "laperm/clock.h"
 #include "laperm/ops.h"
 #include "laperm/rng.h"
 #include "laperm/segsort.h"
@@ -24,9 +24,8 @@ void lp_bench_table_free(lp_bench_table *t) {
     t->n = t->cap = 0;
 }
 
-static lp_status add_(lp_bench_table *t, const char *section, const char *name,
-                      const char *detail, double seconds, double value, const char *unit,
-                      double peak) {
+static lp_status add_(lp_bench_table *t, const char *section, const char *name, const char *detail,
+                      double seconds, double value, const char *unit, double peak) {
     if (t->n == t->cap) {
         int cap = t->cap ? 2 * t->cap : 64;
         lp_bench_row *grown = realloc(t->rows, (size_t)cap * sizeof *grown);
@@ -49,8 +48,7 @@ static lp_status add_(lp_bench_table *t, const char *section, const char *name,
 /* Seconds per call of op(ctx): one warm-up call, then repeats until min_seconds have
  * passed (at least 3 calls), all enqueued back to back and waited for once per call. */
 typedef lp_status (*op_fn_)(lp_runtime *rt, void *ctx);
-static lp_status time_op_(lp_runtime *rt, op_fn_ op, void *ctx, double min_seconds,
-                          double *out) {
+static lp_status time_op_(lp_runtime *rt, op_fn_ op, void *ctx, double min_seconds, double *out) {
     LP_TRY(op(rt, ctx));
     LP_TRY(lp_runtime_finish(rt));
     int reps = 0;
@@ -65,7 +63,9 @@ static lp_status time_op_(lp_runtime *rt, op_fn_ op, void *ctx, double min_secon
     return LP_OK;
 }
 
-static double min_s_(const lp_bench_table *t) { return t->min_seconds > 0 ? t->min_seconds : 0.2; }
+static double min_s_(const lp_bench_table *t) {
+    return t->min_seconds > 0 ? t->min_seconds : 0.2;
+}
 
 static lp_status random_buffer_(lp_runtime *rt, size_t n, uint64_t seed, cl_mem *out) {
     float *h = malloc((n ? n : 1) * sizeof *h);
@@ -290,8 +290,8 @@ static lp_status model_step_(lp_runtime *rt, const char *model_path, int batch, 
         total += e[i].total_ms;
     for (int i = 0; i < ne && i < 12; ++i) {
         snprintf(name, sizeof name, "%s %s", model, e[i].label);
-        snprintf(detail, sizeof detail, "%.1f%% of device time, %ld launches", 100 * e[i].total_ms / total,
-                 e[i].launches);
+        snprintf(detail, sizeof detail, "%.1f%% of device time, %ld launches",
+                 100 * e[i].total_ms / total, e[i].launches);
         LP_TRY(add_(t, "layers", name, detail, e[i].total_ms / 1e3, e[i].total_ms, "ms total", 0));
     }
     for (int i = 0; i < ns && i < MAX_SHAPES; ++i) {
@@ -349,7 +349,8 @@ lp_status lp_bench_sort(lp_runtime *rt, const char *name, int groups, int size, 
 }
 
 /* Kernel tensors of a model: LaPerm's default groups (one per output unit or filter). */
-static int kernel_groups_(const lp_network *net, int *groups, int *sizes, size_t *offsets, int cap) {
+static int kernel_groups_(const lp_network *net, int *groups, int *sizes, size_t *offsets,
+                          int cap) {
     int nt, c = 0;
     const lp_param_tensor *ts = lp_network_tensors(net, &nt);
     for (int i = 0; i < nt && c < cap; ++i)

@@ -14,13 +14,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "conv2d_unit.h"
 #include "conv_algo-impl.h"
 #include "laperm/clock.h"
 #include "laperm/conv_direct.h"
 #include "laperm/conv_fft.h"
 #include "laperm/ops.h"
 #include "laperm/ops_conv.h"
-#include "conv2d_unit.h"
 
 /* Largest column buffer unless $LAPERM_CONV_COL_BYTES says otherwise (tests use it to
  * force several chunks). It bounds the memory a big layer takes at a big batch; even a

@@ -30,8 +30,8 @@ bool lp_conv_choice_path(const lp_runtime *rt, char *path, size_t cap);
 /* The decision for the layer shape `shape` under the GEMM mode in effect; false when there
  * is none. Damage in the file is one warning per load through note (may be NULL: stderr).
  * Never an error. */
-bool lp_conv_choice_read(lp_runtime *rt, const char *shape, lp_conv_choice *out,
-                         lp_note_fn note, void *ctx);
+bool lp_conv_choice_read(lp_runtime *rt, const char *shape, lp_conv_choice *out, lp_note_fn note,
+                         void *ctx);
 
 /* Records shape's decision under the GEMM mode in effect, replacing the one there was (the
  * file rewritten whole, see decisions.h). Timings that are negative or not finite are

@@ -63,8 +63,8 @@ bool lp_conv_choice_path(const lp_runtime *rt, char *path, size_t cap) {
     return lp_decisions_path(rt, path, cap);
 }
 
-bool lp_conv_choice_read(lp_runtime *rt, const char *shape, lp_conv_choice *out,
-                         lp_note_fn note, void *ctx) {
+bool lp_conv_choice_read(lp_runtime *rt, const char *shape, lp_conv_choice *out, lp_note_fn note,
+                         void *ctx) {
     char key[LP_DECISION_TOKEN_MAX];
     lp_decision d;
     if (!key_(rt, shape, key, sizeof key) ||

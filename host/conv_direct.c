@@ -222,8 +222,8 @@ static lp_status dw_options_(lp_conv_direct *d) {
             /* this phase's taps, ascending offsets */
             for (int i = ph; i < g->kh; i += sh)
                 for (int j = pw; j < g->kw; j += sw) {
-                    size_t off = (size_t)(ph * sw + pw) * g->cin * plane +
-                                 (size_t)(i / sh) * d->V + (size_t)(j / sw);
+                    size_t off = (size_t)(ph * sw + pw) * g->cin * plane + (size_t)(i / sh) * d->V +
+                                 (size_t)(j / sw);
                     ok = ok && append_int_(offs, cap, &lo, at == 0, (long)off) &&
                          append_int_(idx, cap, &li, at == 0, (long)i * g->kw + j);
                     ++at;

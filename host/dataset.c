@@ -38,6 +38,9 @@ lp_status lp_dataset_load(const char *kind, const char *dir, const char *split, 
     size_t len = 0;
     for (int i = 0; i < N_ && len < sizeof known; ++i)
         len += (size_t)snprintf(known + len, sizeof known - len, "%s%s",
-                                i == 0 ? "" : i == N_ - 1 ? " or " : ", ", table_[i].name);
+                                i == 0        ? ""
+                                : i == N_ - 1 ? " or "
+                                              : ", ",
+                                table_[i].name);
     return lp_fail(LP_ERR_INVALID_ARG, "unknown dataset \"%s\": expected %s", kind, known);
 }

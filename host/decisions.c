@@ -1,8 +1,8 @@
 /* The file of timed decisions (decisions.h): reading it with its damage told once per load,
  * each kind's checks when it is used, rewriting it merged, locked and atomically, and one
  * loaded copy per runtime and file. It knows no kind: callers pass theirs. */
-#include "hash.h"
 #include "decisions.h"
+#include "hash.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -88,8 +88,8 @@ static void warn_(lp_note_fn note, void *ctx, const char *msg) {
 }
 
 /* what: "damaged" for a load, "out-of-range <kind word>" for a kind's check. */
-static void damage_report_(const damage_ *dm, const char *path, const char *what,
-                           lp_note_fn note, void *ctx) {
+static void damage_report_(const damage_ *dm, const char *path, const char *what, lp_note_fn note,
+                           void *ctx) {
     char msg[1600], more[64] = "";
     if (dm->foreign) {
         snprintf(msg, sizeof msg,
@@ -126,8 +126,9 @@ static identity_ identity_of_(const char *path) {
 
 static bool same_identity_(const identity_ *a, const identity_ *b) {
     if (a->exists != b->exists) return false;
-    return !a->exists || (a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
-                          a->mtime.tv_sec == b->mtime.tv_sec && a->mtime.tv_nsec == b->mtime.tv_nsec);
+    return !a->exists ||
+           (a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
+            a->mtime.tv_sec == b->mtime.tv_sec && a->mtime.tv_nsec == b->mtime.tv_nsec);
 }
 
 /* A key or value: 1 to LP_DECISION_TOKEN_MAX - 1 printable characters, no '#'. */
@@ -196,8 +197,7 @@ static bool same_kind_(const entry_ *e, const char *name, long revision) {
 static entry_ *find_entry_(const lp_decisions *d, const char *name, long revision,
                            const char *key) {
     for (int i = 0; i < d->n; ++i)
-        if (same_kind_(&d->v[i], name, revision) && strcmp(d->v[i].key, key) == 0)
-            return &d->v[i];
+        if (same_kind_(&d->v[i], name, revision) && strcmp(d->v[i].key, key) == 0) return &d->v[i];
     return NULL;
 }
 
@@ -437,8 +437,7 @@ static bool stale_(const lp_decisions *d, const entry_ *e) {
 /* Whether d holds a line the kind checked and kept. */
 static bool holds_(const lp_decisions *d, const lp_decision_kind *kind) {
     for (int i = 0; i < d->n; ++i)
-        if (d->v[i].state == GOOD_ && same_kind_(&d->v[i], kind->name, kind->revision))
-            return true;
+        if (d->v[i].state == GOOD_ && same_kind_(&d->v[i], kind->name, kind->revision)) return true;
     return false;
 }
 
@@ -475,15 +474,15 @@ static lp_status write_(lp_decisions *d) {
 }
 
 /* The decision as an entry of d, with its line's text (malloc'd). */
-static lp_status entry_make_(const lp_decision_kind *kind, const char *key,
-                             const lp_decision *dec, entry_ *e) {
-    *e = (entry_){.revision = kind->revision, .dec = *dec, .n_times = kind->n_times,
-                  .state = GOOD_};
+static lp_status entry_make_(const lp_decision_kind *kind, const char *key, const lp_decision *dec,
+                             entry_ *e) {
+    *e =
+        (entry_){.revision = kind->revision, .dec = *dec, .n_times = kind->n_times, .state = GOOD_};
     snprintf(e->name, sizeof e->name, "%s", kind->name);
     snprintf(e->key, sizeof e->key, "%s", key);
     char text[LINE_MAX_ + 64];
-    int len = snprintf(text, sizeof text, "%s.%d %s %s", kind->name, kind->revision, key,
-                       dec->value);
+    int len =
+        snprintf(text, sizeof text, "%s.%d %s %s", kind->name, kind->revision, key, dec->value);
     for (int t = 0; t < kind->n_times && len > 0 && (size_t)len < sizeof text; ++t)
         len += snprintf(text + len, sizeof text - (size_t)len, " %.6g", dec->ms[t]);
     if (len <= 0 || len >= LINE_MAX_)
@@ -495,8 +494,8 @@ static lp_status entry_make_(const lp_decision_kind *kind, const char *key,
 
 lp_status lp_decisions_put(lp_decisions *d, const lp_decision_kind *kind, const char *key,
                            const lp_decision *dec, lp_note_fn note, void *ctx) {
-    if (!name_ok_(kind->name, strlen(kind->name)) || kind->revision < 0 ||
-        kind->n_times < 0 || kind->n_times > LP_DECISION_TIMES_MAX)
+    if (!name_ok_(kind->name, strlen(kind->name)) || kind->revision < 0 || kind->n_times < 0 ||
+        kind->n_times > LP_DECISION_TIMES_MAX)
         return lp_fail(LP_ERR_INVALID_ARG, "decision cache: '%s' is not a kind", kind->name);
     if (!token_ok_(key) || !token_ok_(dec->value) || !kind->valid(key, dec->value))
         return lp_fail(LP_ERR_INVALID_ARG, "decision cache: '%s' is not a %s choice for key '%s'",
@@ -536,8 +535,8 @@ bool lp_decisions_path(const lp_runtime *rt, char *path, size_t cap) {
                            d->device_name, d->driver_version};
     for (size_t i = 0; i < sizeof parts / sizeof *parts; ++i)
         h = lp_hash_str(h, parts[i]);
-    int len = snprintf(path, cap, "%s/decisions-%016llx.txt", dir,
-                       (unsigned long long)lp_hash_final(h));
+    int len =
+        snprintf(path, cap, "%s/decisions-%016llx.txt", dir, (unsigned long long)lp_hash_final(h));
     return len > 0 && (size_t)len < cap;
 }
 

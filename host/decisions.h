@@ -52,10 +52,10 @@ typedef void (*lp_note_fn)(void *ctx, bool warning, const char *line);
 /* A kind of decision, defined by the code that makes it (lp_decision_gemm in gemm.c,
  * lp_decision_conv in conv_algo.c), which passes it on every call. */
 typedef struct {
-    const char *name; /* its lines' first word is <name>.<revision>; letters, digits, _ - */
-    int revision;     /* bump when what a choice means or how it is timed changes: the lines
-                         of other revisions are then stale */
-    int n_times;      /* timings stored after the value, at most LP_DECISION_TIMES_MAX */
+    const char *name;   /* its lines' first word is <name>.<revision>; letters, digits, _ - */
+    int revision;       /* bump when what a choice means or how it is timed changes: the lines
+                           of other revisions are then stale */
+    int n_times;        /* timings stored after the value, at most LP_DECISION_TIMES_MAX */
     const char *legend; /* what its lines hold after the kind word: in a comment line of
                            every rewrite of a file holding such lines */
     /* Whether value is a choice this kind can make for key. */

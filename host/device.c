@@ -33,8 +33,7 @@ static void fill_info_(lp_device_info *info) {
     clGetDeviceInfo(d, CL_DEVICE_TYPE, sizeof info->type, &info->type, NULL);
     clGetDeviceInfo(d, CL_DEVICE_MAX_COMPUTE_UNITS, sizeof info->compute_units,
                     &info->compute_units, NULL);
-    clGetDeviceInfo(d, CL_DEVICE_GLOBAL_MEM_SIZE, sizeof info->global_mem, &info->global_mem,
-                    NULL);
+    clGetDeviceInfo(d, CL_DEVICE_GLOBAL_MEM_SIZE, sizeof info->global_mem, &info->global_mem, NULL);
     clGetDeviceInfo(d, CL_DEVICE_MAX_MEM_ALLOC_SIZE, sizeof info->max_alloc, &info->max_alloc,
                     NULL);
     clGetDeviceInfo(d, CL_DEVICE_LOCAL_MEM_SIZE, sizeof info->local_mem, &info->local_mem, NULL);
@@ -43,8 +42,8 @@ static void fill_info_(lp_device_info *info) {
     clGetDeviceInfo(d, CL_DEVICE_MAX_WORK_ITEM_SIZES, sizeof info->max_work_item_sizes,
                     info->max_work_item_sizes, NULL);
     clGetDeviceInfo(d, CL_DEVICE_PREFERRED_VECTOR_WIDTH_FLOAT,
-                    sizeof info->preferred_vector_width_float,
-                    &info->preferred_vector_width_float, NULL);
+                    sizeof info->preferred_vector_width_float, &info->preferred_vector_width_float,
+                    NULL);
     cl_device_fp_config fp64 = 0;
     clGetDeviceInfo(d, CL_DEVICE_DOUBLE_FP_CONFIG, sizeof fp64, &fp64, NULL);
     info->fp64 = fp64 != 0;
@@ -57,7 +56,8 @@ lp_status lp_devices_list(lp_device_info **out, int *count) {
     *count = 0;
     cl_uint np = 0;
     cl_int err = clGetPlatformIDs(0, NULL, &np);
-    if (err == -1001 /* CL_PLATFORM_NOT_FOUND_KHR */ || np == 0) return LP_OK; /* no platform: no device */
+    if (err == -1001 /* CL_PLATFORM_NOT_FOUND_KHR */ || np == 0)
+        return LP_OK; /* no platform: no device */
     if (err != CL_SUCCESS) return lp_cl_check(err, "clGetPlatformIDs");
     cl_platform_id *plats = calloc(np, sizeof *plats);
     if (!plats) return lp_fail(LP_ERR_NO_MEMORY, "out of host memory listing platforms");
@@ -99,7 +99,8 @@ static bool contains_nocase_(const char *hay, const char *needle) {
     size_t nl = strlen(needle);
     for (; *hay; ++hay) {
         size_t i = 0;
-        while (i < nl && hay[i] && tolower((unsigned char)hay[i]) == tolower((unsigned char)needle[i]))
+        while (i < nl && hay[i] &&
+               tolower((unsigned char)hay[i]) == tolower((unsigned char)needle[i]))
             ++i;
         if (i == nl) return true;
     }
@@ -120,7 +121,8 @@ lp_status lp_device_select(const char *selector, lp_device_info *out) {
     if (!selector || !*selector) {
         /* Oclgrind calls itself a GPU, but it is a simulator: never pick it unasked. */
         for (int i = 0; i < n && pick < 0; ++i)
-            if ((devs[i].type & CL_DEVICE_TYPE_GPU) && !contains_nocase_(devs[i].platform_name, "oclgrind"))
+            if ((devs[i].type & CL_DEVICE_TYPE_GPU) &&
+                !contains_nocase_(devs[i].platform_name, "oclgrind"))
                 pick = i;
         for (int i = 0; i < n && pick < 0; ++i)
             if (devs[i].type & CL_DEVICE_TYPE_CPU) pick = i;
@@ -142,10 +144,10 @@ lp_status lp_device_select(const char *selector, lp_device_info *out) {
         char list[2048] = "";
         size_t len = 0;
         for (int i = 0; i < n && len < sizeof list - 200; ++i)
-            len += (size_t)snprintf(list + len, sizeof list - len, "\n  %d:%d  %s (%s, %s)",
-                                    devs[i].platform_index, devs[i].device_index,
-                                    devs[i].device_name, devs[i].platform_name,
-                                    lp_device_type_name(devs[i].type));
+            len +=
+                (size_t)snprintf(list + len, sizeof list - len, "\n  %d:%d  %s (%s, %s)",
+                                 devs[i].platform_index, devs[i].device_index, devs[i].device_name,
+                                 devs[i].platform_name, lp_device_type_name(devs[i].type));
         lp_status s = lp_fail(LP_ERR_NOT_FOUND,
                               "no OpenCL device matches '%s' (give an index P:D or part of a "
                               "name); devices present:%s",

@@ -16,8 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "laperm/clock.h"
 #include "gemm-impl.h"
+#include "laperm/clock.h"
 #include "laperm/ops.h"
 
 #define MAX_CANDIDATES 16
@@ -38,7 +38,9 @@ lp_gemm_variant lp_gemm_default_tiled(lp_runtime *rt) {
     if (d->type & CL_DEVICE_TYPE_CPU) {
         /* One work-item per work-group: the tile is a plain vector loop. AVX-512 (16
          * floats) has 32 registers, room for 8x2 accumulators; narrower units have 16. */
-        v.vw = d->preferred_vector_width_float >= 16 ? 16 : d->preferred_vector_width_float >= 8 ? 8 : 4;
+        v.vw = d->preferred_vector_width_float >= 16  ? 16
+               : d->preferred_vector_width_float >= 8 ? 8
+                                                      : 4;
         v.mr = v.vw == 16 ? 8 : 6;
         v.nv = 2;
         v.dm = 4;
@@ -147,8 +149,7 @@ static lp_status remember_(struct lp_gemm_state *s, const lp_gemm_choice_ *c) {
 /* ---- decisions on disk -------------------------------------------------------------- */
 
 /* Reads prefix, then a decimal in [lo, hi], at *p (advanced past both). */
-static bool field_(const char **p, const char *prefix, long long lo, long long hi,
-                   long long *out) {
+static bool field_(const char **p, const char *prefix, long long lo, long long hi, long long *out) {
     size_t n = strlen(prefix);
     if (strncmp(*p, prefix, n) != 0 || (*p)[n] < '0' || (*p)[n] > '9') return false;
     char *end;
@@ -254,8 +255,9 @@ static lp_status choose_(lp_runtime *rt, struct lp_gemm_state *s, const lp_gemm_
  * independent work and each slice's rows stay in cache. */
 static int default_slices_(const lp_gemm_args_ *g) {
     size_t mn = g->m > g->n ? g->m : g->n;
-    return g->k >= 4096 && g->k >= 8 * mn ? (int)((g->k + 511) / 512 > 128 ? 128 : (g->k + 511) / 512)
-                                          : 1;
+    return g->k >= 4096 && g->k >= 8 * mn
+               ? (int)((g->k + 511) / 512 > 128 ? 128 : (g->k + 511) / 512)
+               : 1;
 }
 
 static lp_status lookup_(lp_runtime *rt, const lp_gemm_args_ *g, lp_gemm_variant *v) {
@@ -305,8 +307,8 @@ static lp_status check_operand_(const lp_gemm_args_ *g, char name, cl_mem buf, s
     if (rows == 0 || cols == 0) return LP_OK;
     if (ld < cols)
         return lp_fail(LP_ERR_INVALID_ARG,
-                       "%s: GEMM %zux%zux%zu: ld%c %zu is less than the %zu columns of %c", g->label,
-                       g->m, g->n, g->k, name + 32, ld, cols, name);
+                       "%s: GEMM %zux%zux%zu: ld%c %zu is less than the %zu columns of %c",
+                       g->label, g->m, g->n, g->k, name + 32, ld, cols, name);
     size_t bytes = 0;
     LP_TRY(lp_cl_check(clGetMemObjectInfo(buf, CL_MEM_SIZE, sizeof bytes, &bytes, NULL),
                        "clGetMemObjectInfo(CL_MEM_SIZE)"));
@@ -323,16 +325,18 @@ static lp_status check_operand_(const lp_gemm_args_ *g, char name, cl_mem buf, s
 /* CLBlast checks its arguments, the tiled kernels don't: checking here gives both back
  * ends the same errors and keeps every kernel read in bounds. */
 static lp_status check_args_(const lp_gemm_args_ *g) {
-    LP_TRY(check_operand_(g, 'A', g->a, g->ta ? g->k : g->m, g->ta ? g->m : g->k, g->a_off, g->lda));
-    LP_TRY(check_operand_(g, 'B', g->b, g->tb ? g->n : g->k, g->tb ? g->k : g->n, g->b_off, g->ldb));
+    LP_TRY(
+        check_operand_(g, 'A', g->a, g->ta ? g->k : g->m, g->ta ? g->m : g->k, g->a_off, g->lda));
+    LP_TRY(
+        check_operand_(g, 'B', g->b, g->tb ? g->n : g->k, g->tb ? g->k : g->n, g->b_off, g->ldb));
     return check_operand_(g, 'C', g->c, g->m, g->n, g->c_off, g->ldc);
 }
 
 static lp_gemm_args_ args_(bool ta, bool tb, size_t m, size_t n, size_t k, float alpha, cl_mem a,
-                           size_t a_off, size_t lda, cl_mem b, size_t b_off, size_t ldb,
-                           float beta, cl_mem c, size_t c_off, size_t ldc, const char *label) {
-    return (lp_gemm_args_){ta,    tb, m,     n,     k,   alpha, beta, a,   b,
-                           c,     a_off, lda, b_off, ldb, c_off, ldc,  label};
+                           size_t a_off, size_t lda, cl_mem b, size_t b_off, size_t ldb, float beta,
+                           cl_mem c, size_t c_off, size_t ldc, const char *label) {
+    return (lp_gemm_args_){ta, tb,    m,   n,     k,   alpha, beta, a,    b,
+                           c,  a_off, lda, b_off, ldb, c_off, ldc,  label};
 }
 
 /* Adds the shape to the trace unless it is there already; a failed allocation only
@@ -374,10 +378,11 @@ int lp_gemm_trace_end(lp_runtime *rt, lp_gemm_shape *out, int cap) {
 
 lp_status lp_op_gemm(lp_runtime *rt, bool trans_a, bool trans_b, size_t m, size_t n, size_t k,
                      float alpha, cl_mem a, size_t a_off, size_t lda, cl_mem b, size_t b_off,
-                     size_t ldb, float beta, cl_mem c, size_t c_off, size_t ldc, const char *label) {
+                     size_t ldb, float beta, cl_mem c, size_t c_off, size_t ldc,
+                     const char *label) {
     if (m == 0 || n == 0) return LP_OK;
-    lp_gemm_args_ g = args_(trans_a, trans_b, m, n, k, alpha, a, a_off, lda, b, b_off, ldb, beta,
-                            c, c_off, ldc, label);
+    lp_gemm_args_ g = args_(trans_a, trans_b, m, n, k, alpha, a, a_off, lda, b, b_off, ldb, beta, c,
+                            c_off, ldc, label);
     LP_TRY(check_args_(&g));
     struct lp_gemm_state *s = lp_gemm_state_if_any_(rt);
     if (s && s->tracing) trace_(s, &g);
@@ -386,13 +391,13 @@ lp_status lp_op_gemm(lp_runtime *rt, bool trans_a, bool trans_b, size_t m, size_
     return run_(rt, &v, &g);
 }
 
-lp_status lp_gemm_run_variant(lp_runtime *rt, const lp_gemm_variant *v, bool trans_a,
-                              bool trans_b, size_t m, size_t n, size_t k, float alpha, cl_mem a,
-                              size_t a_off, size_t lda, cl_mem b, size_t b_off, size_t ldb,
-                              float beta, cl_mem c, size_t c_off, size_t ldc, const char *label) {
+lp_status lp_gemm_run_variant(lp_runtime *rt, const lp_gemm_variant *v, bool trans_a, bool trans_b,
+                              size_t m, size_t n, size_t k, float alpha, cl_mem a, size_t a_off,
+                              size_t lda, cl_mem b, size_t b_off, size_t ldb, float beta, cl_mem c,
+                              size_t c_off, size_t ldc, const char *label) {
     if (m == 0 || n == 0) return LP_OK;
-    lp_gemm_args_ g = args_(trans_a, trans_b, m, n, k, alpha, a, a_off, lda, b, b_off, ldb, beta,
-                            c, c_off, ldc, label);
+    lp_gemm_args_ g = args_(trans_a, trans_b, m, n, k, alpha, a, a_off, lda, b, b_off, ldb, beta, c,
+                            c_off, ldc, label);
     LP_TRY(check_args_(&g));
     return run_(rt, v, &g);
 }

@@ -10,37 +10,38 @@
  * range are OpenCL's, passed through unchanged. */
 static const char *clblast_name_(int s) {
     switch (s) {
-#define N(x)                                                                                   \
-    case x: return #x;
-    N(CLBlastNotImplemented)
-    N(CLBlastInvalidMatrixA)
-    N(CLBlastInvalidMatrixB)
-    N(CLBlastInvalidMatrixC)
-    N(CLBlastInvalidVectorX)
-    N(CLBlastInvalidVectorY)
-    N(CLBlastInvalidDimension)
-    N(CLBlastInvalidLeadDimA)
-    N(CLBlastInvalidLeadDimB)
-    N(CLBlastInvalidLeadDimC)
-    N(CLBlastInvalidIncrementX)
-    N(CLBlastInvalidIncrementY)
-    N(CLBlastInsufficientMemoryA)
-    N(CLBlastInsufficientMemoryB)
-    N(CLBlastInsufficientMemoryC)
-    N(CLBlastInsufficientMemoryX)
-    N(CLBlastInsufficientMemoryY)
-    N(CLBlastInsufficientMemoryTemp)
-    N(CLBlastInvalidBatchCount)
-    N(CLBlastInvalidOverrideKernel)
-    N(CLBlastMissingOverrideParameter)
-    N(CLBlastInvalidLocalMemUsage)
-    N(CLBlastNoHalfPrecision)
-    N(CLBlastNoDoublePrecision)
-    N(CLBlastInvalidVectorScalar)
-    N(CLBlastInsufficientMemoryScalar)
-    N(CLBlastDatabaseError)
-    N(CLBlastUnknownError)
-    N(CLBlastUnexpectedError)
+#define N(x)                                                                                       \
+    case x:                                                                                        \
+        return #x;
+        N(CLBlastNotImplemented)
+        N(CLBlastInvalidMatrixA)
+        N(CLBlastInvalidMatrixB)
+        N(CLBlastInvalidMatrixC)
+        N(CLBlastInvalidVectorX)
+        N(CLBlastInvalidVectorY)
+        N(CLBlastInvalidDimension)
+        N(CLBlastInvalidLeadDimA)
+        N(CLBlastInvalidLeadDimB)
+        N(CLBlastInvalidLeadDimC)
+        N(CLBlastInvalidIncrementX)
+        N(CLBlastInvalidIncrementY)
+        N(CLBlastInsufficientMemoryA)
+        N(CLBlastInsufficientMemoryB)
+        N(CLBlastInsufficientMemoryC)
+        N(CLBlastInsufficientMemoryX)
+        N(CLBlastInsufficientMemoryY)
+        N(CLBlastInsufficientMemoryTemp)
+        N(CLBlastInvalidBatchCount)
+        N(CLBlastInvalidOverrideKernel)
+        N(CLBlastMissingOverrideParameter)
+        N(CLBlastInvalidLocalMemUsage)
+        N(CLBlastNoHalfPrecision)
+        N(CLBlastNoDoublePrecision)
+        N(CLBlastInvalidVectorScalar)
+        N(CLBlastInsufficientMemoryScalar)
+        N(CLBlastDatabaseError)
+        N(CLBlastUnknownError)
+        N(CLBlastUnexpectedError)
 #undef N
     }
     return NULL;
@@ -58,7 +59,9 @@ static lp_status check_(CLBlastStatusCode s, const char *fn, const lp_gemm_args_
                    g->k, lp_cl_error_name((int)s), (int)s);
 }
 
-static CLBlastTranspose tr_(bool t) { return t ? CLBlastTransposeYes : CLBlastTransposeNo; }
+static CLBlastTranspose tr_(bool t) {
+    return t ? CLBlastTransposeYes : CLBlastTransposeNo;
+}
 
 lp_status lp_gemm_clblast_(lp_runtime *rt, const lp_gemm_args_ *g, int slices) {
     cl_command_queue *q = lp_runtime_queue_ptr(rt);

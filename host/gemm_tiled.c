@@ -102,8 +102,7 @@ lp_status lp_gemm_tiled_(lp_runtime *rt, const lp_gemm_variant *v, const lp_gemm
     LP_ARG(k, a++, ldc);
     LP_ARG(k, a++, stride);
     size_t tile_m = (size_t)(nt ? v->dm : v->mr), tile_n = (size_t)(nt ? v->dn : v->vw * v->nv);
-    size_t global[3] = {(g->m + tile_m - 1) / tile_m, (g->n + tile_n - 1) / tile_n,
-                        (size_t)slices};
+    size_t global[3] = {(g->m + tile_m - 1) / tile_m, (g->n + tile_n - 1) / tile_n, (size_t)slices};
     size_t local[3] = {(size_t)v->lx, 1, 1};
     LP_TRY(lp_launch(rt, k, 3, global, local, g->label));
     return slices > 1 ? lp_gemm_reduce_(rt, g, slices, out) : LP_OK;

@@ -9,9 +9,8 @@
 /* The state's key among the runtime's attachments (lp_runtime_attach). */
 #define ATTACH_KEY_ "laperm.gemm"
 
-static const char *const mode_names_[] = {[LP_GEMM_AUTO] = "auto",
-                                           [LP_GEMM_CLBLAST] = "clblast",
-                                           [LP_GEMM_TILED] = "tiled"};
+static const char *const mode_names_[] = {
+    [LP_GEMM_AUTO] = "auto", [LP_GEMM_CLBLAST] = "clblast", [LP_GEMM_TILED] = "tiled"};
 
 const char *lp_gemm_mode_name(lp_gemm_mode mode) {
     return (unsigned)mode < sizeof mode_names_ / sizeof *mode_names_ ? mode_names_[mode] : "?";
@@ -60,8 +59,7 @@ struct lp_gemm_state *lp_gemm_state_if_any_(const lp_runtime *rt) {
 
 /* Grows *buf to at least `floats`; the old buffer lives on until queued commands using
  * it finish (OpenCL's reference counting), so no wait is needed. */
-static lp_status grow_(lp_runtime *rt, cl_mem *buf, size_t *have, size_t floats,
-                       const char *what) {
+static lp_status grow_(lp_runtime *rt, cl_mem *buf, size_t *have, size_t floats, const char *what) {
     if (*buf && *have >= floats) return LP_OK;
     cl_mem grown;
     LP_TRY(lp_buffer_create_zeroed(rt, floats * sizeof(float), what, &grown));

@@ -84,8 +84,8 @@ static const initializer_ initializers_[] = {
 _Static_assert(sizeof initializers_ / sizeof *initializers_ == LP_INIT_KIND_COUNT,
                "one table entry per lp_init_kind");
 
-void lp_init_fill(lp_init_kind kind, float *dst, size_t n, int fan_in, int fan_out,
-                  uint64_t seed, uint32_t stream) {
+void lp_init_fill(lp_init_kind kind, float *dst, size_t n, int fan_in, int fan_out, uint64_t seed,
+                  uint32_t stream) {
     init_args_ a = {.fan_in = fan_in, .fan_out = fan_out, .seed = seed, .stream = stream};
     if ((unsigned)kind < LP_INIT_KIND_COUNT) initializers_[kind].fill(&a, dst, n);
 }

@@ -3,8 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "laperm/launch.h"
 #include "laperm/laperm_sync.h"
+#include "laperm/launch.h"
 
 /* Fails unless `buf` holds `n` elements of `elem_bytes` from element `offset`. */
 static lp_status check_range_(cl_mem buf, size_t offset, size_t n, size_t elem_bytes,

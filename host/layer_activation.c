@@ -30,7 +30,8 @@ static const lp_key_def activation_keys_[] = {
 };
 
 static void activation_details_(const lp_layer_spec *l, lp_text *t) {
-    lp_text_add(t, "%s", lp_choice_word(functions_, LP_LAYER_PRIVATE_SPEC_CONST(activation_spec_, l)->fn));
+    lp_text_add(t, "%s",
+                lp_choice_word(functions_, LP_LAYER_PRIVATE_SPEC_CONST(activation_spec_, l)->fn));
 }
 
 typedef struct {

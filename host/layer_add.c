@@ -12,9 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "laperm/launch.h"
 #include "conv2d_unit.h"
 #include "laperm/init.h"
+#include "laperm/launch.h"
 
 /* init, bias, l2 and permute describe the projection: add_finish_ refuses them without. */
 #define ADD_(field) LP_SPEC_OFFSET(u.add.field)

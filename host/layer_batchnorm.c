@@ -12,8 +12,8 @@
 #include <limits.h>
 #include <stdlib.h>
 
-#include "laperm/launch.h"
 #include "laperm/init.h"
+#include "laperm/launch.h"
 #include "layer.h"
 
 #define BN_(field) LP_SPEC_OFFSET(u.bn.field)
@@ -167,7 +167,8 @@ static lp_status bn_forward_(lp_network *net, lp_layer *l, int n, bool training)
         LP_TRY(lp_launch(net->rt, k, 1, &global, &wgs, "batchnorm_stats"));
     }
     bool planes = by_planes_(net, b);
-    LP_TRY(lp_runtime_kernel(net->rt, "batchnorm", planes ? "lp_bn_apply_planes" : "lp_bn_apply", BN_OPTIONS_, &k));
+    LP_TRY(lp_runtime_kernel(net->rt, "batchnorm", planes ? "lp_bn_apply_planes" : "lp_bn_apply",
+                             BN_OPTIONS_, &k));
     int total = n * b->channels * b->spatial, count = planes ? n : total;
     int stats_are_var = !training;
     cl_mem stats = training ? b->saved : b->running;
@@ -215,7 +216,8 @@ static lp_status dx_(lp_network *net, lp_layer *l, int n) {
     cl_kernel k;
     bool planes = by_planes_(net, b);
     LP_TRY(lp_runtime_kernel(net->rt, "batchnorm",
-                             planes ? "lp_bn_backward_dx_planes" : "lp_bn_backward_dx", BN_OPTIONS_, &k));
+                             planes ? "lp_bn_backward_dx_planes" : "lp_bn_backward_dx", BN_OPTIONS_,
+                             &k));
     int total = n * b->channels * b->spatial;
     LP_ARG(k, 0, l->prev->out);
     LP_ARG(k, 1, l->out);
@@ -284,9 +286,9 @@ static lp_status batchnorm_init_(lp_network *net, lp_layer *l) {
     LP_TRY(lp_buffer_create_zeroed(net->rt, stat_bytes, "batchnorm batch statistics", &b->saved));
     /* Lane sums for the by-plane reductions (planes of 16 values or more). */
     if (b->spatial >= 16)
-        LP_TRY(lp_buffer_create(net->rt,
-                                (size_t)net->max_batch * b->channels * 2 * BN_LANES_ * sizeof(float),
-                                "batchnorm lane sums", &b->psum));
+        LP_TRY(lp_buffer_create(
+            net->rt, (size_t)net->max_batch * b->channels * 2 * BN_LANES_ * sizeof(float),
+            "batchnorm lane sums", &b->psum));
     float *init = malloc(stat_bytes);
     if (!init) return lp_fail(LP_ERR_NO_MEMORY, "out of host memory");
     for (int c = 0; c < b->channels; ++c) {

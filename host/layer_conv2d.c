@@ -23,8 +23,7 @@ static void conv2d_defaults_(lp_layer_spec *l) {
     l->u.conv = lp_conv2d_defaults();
 }
 
-static lp_status conv2d_finish_(const lp_spec_ctx *c, lp_layer_spec *l,
-                                const lp_layer_spec *prev) {
+static lp_status conv2d_finish_(const lp_spec_ctx *c, lp_layer_spec *l, const lp_layer_spec *prev) {
     lp_conv2d_spec *s = &l->u.conv;
     LP_TRY(lp_spec_check_bias_init(c, s->use_bias));
     LP_TRY(lp_spec_need_spatial(c, l, prev));

@@ -95,9 +95,9 @@ static lp_status dense_backward_(lp_network *net, lp_layer *l, int n) {
     dense_state_ *d = l->state;
     if (d->relu) LP_TRY(lp_op_relu_backward(net->rt, l->dout, l->out, n * d->out));
     /* dW (out, in) = dy^T (out, n) . x (n, in) */
-    LP_TRY(lp_op_gemm(net->rt, true, false, (size_t)d->out, (size_t)d->in, (size_t)n, 1.0f,
-                      l->dout, 0, (size_t)d->out, l->prev->out, 0, (size_t)d->in, 0.0f, net->grads,
-                      d->w_off, (size_t)d->in, "dense_backward_dw_gemm"));
+    LP_TRY(lp_op_gemm(net->rt, true, false, (size_t)d->out, (size_t)d->in, (size_t)n, 1.0f, l->dout,
+                      0, (size_t)d->out, l->prev->out, 0, (size_t)d->in, 0.0f, net->grads, d->w_off,
+                      (size_t)d->in, "dense_backward_dw_gemm"));
     if (d->b_off >= 0) LP_TRY(lp_op_bias_grad(net->rt, l->dout, n, d->out, net->grads, d->b_off));
     if (!l->need_dx) return LP_OK;
     /* dx (n, in) = dy (n, out) . W (out, in) */

@@ -27,7 +27,7 @@ static void dropout_details_(const lp_layer_spec *l, lp_text *t) {
 typedef struct {
     float rate, scale;
     cl_uint stream;
-    cl_mem mask; /* the last training forward's mask, max_batch * features bytes */
+    cl_mem mask;  /* the last training forward's mask, max_batch * features bytes */
     int training; /* of the last forward pass: backward is the identity after inference */
 } dropout_state_;
 
@@ -85,7 +85,7 @@ static void dropout_destroy_(lp_layer *l) {
 }
 
 static const lp_layer_ops dropout_ops_ = {dropout_forward_, dropout_backward_, dropout_destroy_,
-                                           NULL};
+                                          NULL};
 
 static lp_status dropout_init_(lp_network *net, lp_layer *l) {
     const lp_layer_spec *ls = l->spec;

@@ -45,7 +45,8 @@ static lp_status pool_forward_(lp_network *net, lp_layer *l, int n, bool trainin
     pool_state_ *p = l->state;
     cl_kernel k;
     bool planes = lp_runtime_plane_kernels(net->rt);
-    LP_TRY(lp_runtime_kernel(net->rt, "pool", planes ? "lp_pool_forward_planes" : "lp_pool_forward", POOL_OPTIONS_, &k));
+    LP_TRY(lp_runtime_kernel(net->rt, "pool", planes ? "lp_pool_forward_planes" : "lp_pool_forward",
+                             POOL_OPTIONS_, &k));
     int total = pool_count_(net, p, n, p->oh * p->ow);
     cl_mem argmax = p->argmax ? p->argmax : l->out; /* not read by average pooling */
     LP_ARG(k, 0, l->prev->out);
@@ -62,7 +63,8 @@ static lp_status pool_backward_(lp_network *net, lp_layer *l, int n) {
     cl_kernel k;
     bool planes = lp_runtime_plane_kernels(net->rt);
     LP_TRY(lp_runtime_kernel(net->rt, "pool",
-                             planes ? "lp_pool_backward_planes" : "lp_pool_backward", POOL_OPTIONS_, &k));
+                             planes ? "lp_pool_backward_planes" : "lp_pool_backward", POOL_OPTIONS_,
+                             &k));
     int total = pool_count_(net, p, n, p->h * p->w);
     cl_mem argmax = p->argmax ? p->argmax : l->dout;
     LP_ARG(k, 0, l->dout);
@@ -120,7 +122,8 @@ static const lp_key_def pool_keys_[] = {
     {"padding", LP_VAL_CHOICE, false, POOL_(padding), lp_padding_choices, 0},
 };
 _Static_assert(offsetof(lp_pool_spec, pw) == offsetof(lp_pool_spec, ph) + sizeof(int) &&
-                   offsetof(lp_pool_spec, stride_w) == offsetof(lp_pool_spec, stride_h) + sizeof(int),
+                   offsetof(lp_pool_spec, stride_w) ==
+                       offsetof(lp_pool_spec, stride_h) + sizeof(int),
                "LP_VAL_SIZE2 fields must be adjacent ints");
 
 static void pool_defaults_(lp_layer_spec *l) {
@@ -178,8 +181,8 @@ static const lp_key_def globalavgpool_keys_[] = {LP_KEY_NAME};
 static lp_status globalavgpool_finish_(const lp_spec_ctx *c, lp_layer_spec *l,
                                        const lp_layer_spec *prev) {
     LP_TRY(lp_spec_need_spatial(c, l, prev));
-    return lp_spec_slide_window(c, l, prev, "window", l->in.c, l->in.h, l->in.w, l->in.h,
-                                l->in.w, LP_PAD_VALID);
+    return lp_spec_slide_window(c, l, prev, "window", l->in.c, l->in.h, l->in.w, l->in.h, l->in.w,
+                                LP_PAD_VALID);
 }
 
 static void globalavgpool_details_(const lp_layer_spec *l, lp_text *t) {

@@ -8,8 +8,7 @@
 
 #include "laperm/init.h"
 
-const lp_choice lp_activation_choices[] = {
-    {"none", LP_ACT_NONE}, {"relu", LP_ACT_RELU}, {NULL, 0}};
+const lp_choice lp_activation_choices[] = {{"none", LP_ACT_NONE}, {"relu", LP_ACT_RELU}, {NULL, 0}};
 const lp_choice lp_padding_choices[] = {{"valid", LP_PAD_VALID}, {"same", LP_PAD_SAME}, {NULL, 0}};
 
 const char *lp_choice_word(const lp_choice *choices, int value) {

@@ -37,9 +37,9 @@ typedef struct {
     const char *key;
     lp_value_type type;
     bool required;
-    size_t offset;           /* of the field inside lp_layer_spec */
+    size_t offset;            /* of the field inside lp_layer_spec */
     const lp_choice *choices; /* LP_VAL_CHOICE: ends with {NULL, 0} */
-    unsigned init_use;       /* LP_VAL_INIT: LP_INIT_USE_KERNEL or LP_INIT_USE_BIAS */
+    unsigned init_use;        /* LP_VAL_INIT: LP_INIT_USE_KERNEL or LP_INIT_USE_BIAS */
 } lp_key_def;
 
 /* The keys of a layer with a kernel, in this order: bias, activation, init, bias_init, l2,
@@ -47,14 +47,19 @@ typedef struct {
  * lp_layer_spec. */
 #define LP_KERNEL_KEYS(type, base)                                                                 \
     {"bias", LP_VAL_BOOL, false, (base) + offsetof(type, use_bias), NULL, 0},                      \
-        {"activation", LP_VAL_CHOICE, false, (base) + offsetof(type, activation),                 \
-         lp_activation_choices, 0},                                                                \
-        {"init", LP_VAL_INIT, false, (base) + offsetof(type, kernel_init), NULL,                   \
-         LP_INIT_USE_KERNEL},                                                                      \
-        {"bias_init", LP_VAL_INIT, false, (base) + offsetof(type, bias_init), NULL,                \
-         LP_INIT_USE_BIAS},                                                                        \
-        {"l2", LP_VAL_NONNEG_FLOAT, false, (base) + offsetof(type, l2), NULL, 0},                  \
-        {"permute", LP_VAL_BOOL, false, (base) + offsetof(type, permute), NULL, 0}
+        {"activation",                                                                             \
+         LP_VAL_CHOICE,                                                                            \
+         false,                                                                                    \
+         (base) + offsetof(type, activation),                                                      \
+         lp_activation_choices,                                                                    \
+         0},                                                                                       \
+        {"init", LP_VAL_INIT,       false, (base) + offsetof(type, kernel_init),                   \
+         NULL,   LP_INIT_USE_KERNEL},                                                              \
+        {"bias_init", LP_VAL_INIT,     false, (base) + offsetof(type, bias_init),                  \
+         NULL,        LP_INIT_USE_BIAS},                                                           \
+        {"l2", LP_VAL_NONNEG_FLOAT, false, (base) + offsetof(type, l2), NULL, 0}, {                \
+        "permute", LP_VAL_BOOL, false, (base) + offsetof(type, permute), NULL, 0                   \
+    }
 
 /* The longest key table a kind may have. */
 #define LP_KEYS_MAX 16
@@ -63,7 +68,8 @@ typedef struct {
 /* A field of a private spec (LP_LAYER_PRIVATE_SPEC) kept in lp_layer_spec.u.bytes. */
 #define LP_PRIVATE_OFFSET(type, field) (offsetof(lp_layer_spec, u.bytes) + offsetof(type, field))
 /* Every section accepts `name`, listed first in its table (and so in messages). */
-#define LP_KEY_NAME {"name", LP_VAL_NAME, false, LP_SPEC_OFFSET(name), NULL, 0}
+#define LP_KEY_NAME                                                                                \
+    { "name", LP_VAL_NAME, false, LP_SPEC_OFFSET(name), NULL, 0 }
 #define LP_N_KEYS(table) ((int)(sizeof table / sizeof table[0]))
 
 /* Choice values and SIZE2 pairs are written through ints. */
@@ -74,8 +80,7 @@ _Static_assert(sizeof(lp_padding) == sizeof(int), "enum stored as int");
 /* A kind whose spec struct lives in its own file keeps it in u.bytes: this checks that it
  * fits and needs no stricter alignment than the union has. */
 #define LP_LAYER_PRIVATE_SPEC_FITS(type)                                                           \
-    _Static_assert(sizeof(type) <= LP_LAYER_SPEC_BYTES &&                                          \
-                       _Alignof(type) <= _Alignof(lp_add_spec),                                    \
+    _Static_assert(sizeof(type) <= LP_LAYER_SPEC_BYTES && _Alignof(type) <= _Alignof(lp_add_spec), \
                    #type " does not fit lp_layer_spec.u.bytes")
 #define LP_LAYER_PRIVATE_SPEC(type, l) ((type *)(void *)(l)->u.bytes)
 #define LP_LAYER_PRIVATE_SPEC_CONST(type, l) ((const type *)(const void *)(l)->u.bytes)
@@ -90,13 +95,13 @@ const char *lp_choice_word(const lp_choice *choices, int value);
 
 /* The parser's view of the section being finished. */
 typedef struct {
-    const char *src;              /* file name, for messages */
-    const char *section;          /* "dense" */
-    const lp_layer_spec *layers;  /* every layer so far; this one is layers[n_before] */
-    int n_before;                 /* layers above this section */
-    const lp_key_def *keys;       /* the section's key table */
+    const char *src;             /* file name, for messages */
+    const char *section;         /* "dense" */
+    const lp_layer_spec *layers; /* every layer so far; this one is layers[n_before] */
+    int n_before;                /* layers above this section */
+    const lp_key_def *keys;      /* the section's key table */
     int n_keys;
-    const int *key_line;          /* line each key was set on, 0 = unset */
+    const int *key_line; /* line each key was set on, 0 = unset */
 } lp_spec_ctx;
 
 /* The largest element count of one tensor or sample: kernels index with int. */

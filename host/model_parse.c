@@ -26,9 +26,9 @@ typedef struct {
     const char *src;
     lp_layer_spec *layers;
     int n, cap;
-    const lp_layer_kind_desc *sec;        /* section being read; NULL before the first */
-    int key_line[LP_KEYS_MAX];            /* line each key of `sec` was set on, 0 = unset */
-    int kind_count[LP_LAYER_KIND_COUNT];  /* layers of each kind so far (default names) */
+    const lp_layer_kind_desc *sec;       /* section being read; NULL before the first */
+    int key_line[LP_KEYS_MAX];           /* line each key of `sec` was set on, 0 = unset */
+    int kind_count[LP_LAYER_KIND_COUNT]; /* layers of each kind so far (default names) */
 } parser_;
 
 /* ---- small text helpers ---------------------------------------------------------------- */

@@ -21,8 +21,10 @@ lp_status lp_network_create_opts(lp_runtime *rt, const lp_model_spec *spec, int 
     net->rt = rt;
     net->spec = spec;
     net->max_batch = max_batch;
-    if (opt) net->opt = *opt;
-    else net->opt.conv_algo = LP_CONV_ALGO_GEMM;
+    if (opt)
+        net->opt = *opt;
+    else
+        net->opt.conv_algo = LP_CONV_ALGO_GEMM;
     lp_status s = lp_model_params(spec, &net->tensors, &net->n_tensors);
     if (s != LP_OK) goto fail;
     net->n_params = lp_model_param_count(spec);

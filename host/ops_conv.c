@@ -1,6 +1,6 @@
 /* Convolution geometry and the launch wrappers for cl/conv.cl. */
-#include "laperm/launch.h"
 #include "laperm/ops_conv.h"
+#include "laperm/launch.h"
 
 #include <limits.h>
 
@@ -106,8 +106,8 @@ lp_status lp_op_im2col_form(lp_runtime *rt, const lp_conv_geom *g, cl_mem x, int
     LP_TRY(check_chunk_(g, s0, cn, "im2col"));
     bool planes = by_planes_(rt, form, g->ow >= LP_CONV_MIN_PLANE_WIDTH_);
     cl_kernel k;
-    LP_TRY(lp_runtime_kernel(rt, "conv", planes ? "lp_conv_im2col_planes" : "lp_conv_im2col", LP_CONV_OPTIONS,
-                             &k));
+    LP_TRY(lp_runtime_kernel(rt, "conv", planes ? "lp_conv_im2col_planes" : "lp_conv_im2col",
+                             LP_CONV_OPTIONS, &k));
     LP_ARG(k, 0, x);
     LP_TRY(set_geom_args_(k, g, s0, cn));
     LP_ARG(k, 14, col);
@@ -121,8 +121,8 @@ lp_status lp_op_col2im_form(lp_runtime *rt, const lp_conv_geom *g, cl_mem dcol, 
     LP_TRY(check_chunk_(g, s0, cn, "col2im"));
     bool planes = by_planes_(rt, form, true);
     cl_kernel k;
-    LP_TRY(lp_runtime_kernel(rt, "conv", planes ? "lp_conv_col2im_planes" : "lp_conv_col2im", LP_CONV_OPTIONS,
-                             &k));
+    LP_TRY(lp_runtime_kernel(rt, "conv", planes ? "lp_conv_col2im_planes" : "lp_conv_col2im",
+                             LP_CONV_OPTIONS, &k));
     LP_ARG(k, 0, dcol);
     LP_TRY(set_geom_args_(k, g, s0, cn));
     LP_ARG(k, 14, dx);
@@ -154,8 +154,8 @@ lp_status lp_op_conv_rows_to_nchw_form(lp_runtime *rt, cl_mem rows, int s0, int 
     bool planes = by_planes_(rt, form, true);
     cl_kernel k;
     LP_TRY(lp_runtime_kernel(rt, "conv",
-                             planes ? "lp_conv_rows_to_nchw_planes" : "lp_conv_rows_to_nchw", LP_CONV_OPTIONS,
-                             &k));
+                             planes ? "lp_conv_rows_to_nchw_planes" : "lp_conv_rows_to_nchw",
+                             LP_CONV_OPTIONS, &k));
     int relu_i = relu;
     LP_ARG(k, 0, rows);
     LP_ARG(k, 1, s0);
@@ -202,7 +202,8 @@ static lp_status grad_rows_(lp_runtime *rt, cl_mem dy, cl_mem y, bool relu, int 
                             const char *label) {
     bool planes = by_planes_(rt, form, true);
     cl_kernel k;
-    LP_TRY(lp_runtime_kernel(rt, "conv", planes ? "lp_conv_grad_rows_planes" : "lp_conv_grad_rows", LP_CONV_OPTIONS, &k));
+    LP_TRY(lp_runtime_kernel(rt, "conv", planes ? "lp_conv_grad_rows_planes" : "lp_conv_grad_rows",
+                             LP_CONV_OPTIONS, &k));
     int relu_i = relu, write_rows = rows != NULL, has_psum = psum != NULL;
     /* Buffers a flag says are not touched still need a valid value: dy will do. */
     cl_mem ybuf = relu ? y : dy, rbuf = rows ? rows : dy, pbuf = psum ? psum : dy;

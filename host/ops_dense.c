@@ -17,8 +17,8 @@ static lp_status launch_1d_(lp_runtime *rt, cl_kernel k, int n, const char *labe
     return lp_launch_1d(rt, k, (size_t)n, 256, label);
 }
 
-lp_status lp_op_bias_act(lp_runtime *rt, cl_mem y, int rows, int cols, cl_mem params,
-                         int bias_off, bool relu) {
+lp_status lp_op_bias_act(lp_runtime *rt, cl_mem y, int rows, int cols, cl_mem params, int bias_off,
+                         bool relu) {
     if (bias_off < 0 && !relu) return LP_OK;
     cl_kernel k;
     LP_TRY(lp_runtime_kernel(rt, "dense", "lp_bias_act_forward", NULL, &k));

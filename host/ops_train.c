@@ -13,7 +13,8 @@ lp_status lp_op_softmax_xent(lp_runtime *rt, cl_mem logits, cl_mem labels, int r
      * start from the device's limit and shrink until the compiled kernel accepts it. */
     const lp_device_info *dev = lp_runtime_device(rt);
     size_t wgs = 1;
-    while (wgs * 2 <= 256 && wgs * 2 <= dev->max_work_group_size) wgs *= 2;
+    while (wgs * 2 <= 256 && wgs * 2 <= dev->max_work_group_size)
+        wgs *= 2;
     cl_kernel k;
     for (;;) {
         char opts[32];

@@ -28,8 +28,8 @@ static lp_status step_(const lp_optimizer_step *s) {
     double beta1 = s->params[BETA1_], beta2 = s->params[BETA2_];
     double t = (double)s->step;
     double lr_t = s->lr * sqrt(1.0 - pow(beta2, t)) / (1.0 - pow(beta1, t));
-    return lp_op_adam(s->rt, s->w, s->g, s->state[0], s->state[1], s->n, (float)lr_t,
-                      (float)beta1, (float)beta2, (float)s->params[EPS_]);
+    return lp_op_adam(s->rt, s->w, s->g, s->state[0], s->state[1], s->n, (float)lr_t, (float)beta1,
+                      (float)beta2, (float)s->params[EPS_]);
 }
 
 const lp_optimizer lp_optimizer_adam = {

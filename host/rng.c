@@ -32,7 +32,8 @@ lp_philox_ctr lp_philox4x32(lp_philox_ctr c, uint64_t seed) {
 void lp_uniform4(uint64_t seed, uint64_t index, uint32_t stream, uint32_t draw, float out[4]) {
     lp_philox_ctr c = {{(uint32_t)index, (uint32_t)(index >> 32), stream, draw}};
     lp_philox_ctr r = lp_philox4x32(c, seed);
-    for (int i = 0; i < 4; ++i) out[i] = (float)(r.v[i] >> 8) * (1.0f / 16777216.0f);
+    for (int i = 0; i < 4; ++i)
+        out[i] = (float)(r.v[i] >> 8) * (1.0f / 16777216.0f);
 }
 
 uint32_t lp_random_u32(uint64_t seed, uint64_t index, uint32_t stream) {
@@ -73,7 +74,8 @@ float lp_normal(uint64_t seed, uint64_t index, uint32_t stream, float trunc) {
 }
 
 void lp_shuffle_indices(uint32_t *idx, uint32_t n, uint64_t seed, uint32_t stream) {
-    for (uint32_t i = 0; i < n; ++i) idx[i] = i;
+    for (uint32_t i = 0; i < n; ++i)
+        idx[i] = i;
     for (uint32_t i = n; i > 1; --i) {
         /* Unbiased bound by 64-bit multiply-shift (Lemire); the bias is below 2^-32
          * per draw, irrelevant for data order and identical on every machine. */

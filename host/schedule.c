@@ -54,8 +54,8 @@ lp_status lp_lr_parse_decay(const char *text, lp_lr_schedule *s) {
     errno = 0;
     double d = strtod(text, &end);
     if (end == text || *end || errno || !isfinite(d) || d < lo || d > hi)
-        return lp_fail(LP_ERR_INVALID_ARG, "%s: expected a number from %g to %g, got '%s'", opt,
-                       lo, hi, text);
+        return lp_fail(LP_ERR_INVALID_ARG, "%s: expected a number from %g to %g, got '%s'", opt, lo,
+                       hi, text);
     s->decay = d;
     if (d != 1.0) s->kind = LP_LR_EXPONENTIAL;
     return LP_OK;
@@ -80,8 +80,7 @@ lp_status lp_lr_parse_steps(const char *text, lp_lr_schedule *s) {
         double f = strtod(p, &end);
         if (end == p || !(f > 0) || !isfinite(f) || (*end != ',' && *end != '\0'))
             return lp_fail(LP_ERR_INVALID_ARG,
-                           "%s '%s': factor after '%ld:' must be a positive number", opt, text,
-                           e);
+                           "%s '%s': factor after '%ld:' must be a positive number", opt, text, e);
         if (s->n_steps > 0 && e <= s->step_epoch[s->n_steps - 1])
             return lp_fail(LP_ERR_INVALID_ARG, "%s '%s': epochs must be ascending", opt, text);
         s->step_epoch[s->n_steps] = (int)e;

@@ -12,7 +12,7 @@
 #define LP_STREAM_SHUFFLE 0x40000000u
 
 typedef struct {
-    int tensor;            /* index into the network's tensor table */
+    int tensor; /* index into the network's tensor table */
     int groups, group_size;
 } lp_perm_group_;
 
@@ -25,22 +25,22 @@ typedef struct {
     int n_tensors;
     size_t n_params;
 
-    float *init_host;         /* initial values (n_params), kept for the results file */
-    cl_mem theta_sorted;      /* same layout as the parameters; permuted tensors only */
+    float *init_host;    /* initial values (n_params), kept for the results file */
+    cl_mem theta_sorted; /* same layout as the parameters; permuted tensors only */
     /* the inner optimizer's state (Adam's moments, SGD's velocities); NULL past the
      * ones its descriptor names */
     cl_mem opt_state[LP_OPTIMIZER_MAX_STATE];
-    cl_mem eval_params;       /* projected copy evaluated at epoch ends (LaPerm) */
-    cl_mem rank;              /* int32 rankings, parameter layout */
+    cl_mem eval_params; /* projected copy evaluated at epoch ends (LaPerm) */
+    cl_mem rank;        /* int32 rankings, parameter layout */
     lp_segsort *sorter;
     lp_perm_group_ *perm;
     int n_perm;
 
     /* data on the device: bytes and int labels; idx is this epoch's order */
     cl_mem train_x, train_y, train_idx, test_x, test_y, test_idx;
-    cl_mem batch_y;  /* labels of the current batch */
+    cl_mem batch_y;                 /* labels of the current batch */
     cl_mem norm_mean, norm_inv_std; /* per-feature input normalisation */
-    cl_mem stats;    /* per step (loss sum, correct) of this epoch, then eval sums */
+    cl_mem stats;                   /* per step (loss sum, correct) of this epoch, then eval sums */
     int steps_per_epoch;
     lp_shape input_shape;
     uint32_t *order_host;

@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "laperm/clock.h"
 #include "laperm/augment.h"
+#include "laperm/clock.h"
 #include "laperm/ops.h"
 #include "laperm/rng.h"
 #include "trainer-impl.h"
@@ -104,8 +104,7 @@ static lp_status optimizer_step_(lp_trainer_ *t, double lr) {
 }
 
 /* Reads the per-step sums of this epoch so far: mean loss and accuracy. */
-static lp_status running_stats_(lp_trainer_ *t, int steps, int samples, double *loss,
-                                double *acc) {
+static lp_status running_stats_(lp_trainer_ *t, int steps, int samples, double *loss, double *acc) {
     float buf[2 * 1024];
     double l = 0, a = 0;
     for (int first = 0; first < steps; first += 1024) {
@@ -131,8 +130,7 @@ static lp_status train_epoch_(lp_trainer_ *t, const lp_dataset *train, int epoch
     lp_shape in = t->input_shape;
     lp_shuffle_indices(t->order_host, (uint32_t)train->n, c->seed,
                        LP_STREAM_SHUFFLE + (uint32_t)epoch);
-    LP_TRY(lp_buffer_write(rt, t->train_idx, 0, (size_t)train->n * sizeof(int32_t),
-                           t->order_host));
+    LP_TRY(lp_buffer_write(rt, t->train_idx, 0, (size_t)train->n * sizeof(int32_t), t->order_host));
     LP_TRY(lp_buffer_fill_zero(rt, t->stats, 0, (size_t)t->steps_per_epoch * 2 * sizeof(float)));
     double t0 = lp_seconds(), last_report = t0;
     int samples = 0, s;
@@ -149,8 +147,8 @@ static lp_status train_epoch_(lp_trainer_ *t, const lp_dataset *train, int epoch
                                    t->norm_inv_std, lp_network_input(t->net), t->batch_y));
         lp_network_set_rng(t->net, c->seed, t->step);
         LP_TRY(lp_network_forward(t->net, n, true));
-        LP_TRY(c->loss->run(rt, lp_network_logits(t->net), t->batch_y, n, classes,
-                            1.0f / (float)n, lp_network_dlogits(t->net), t->stats, 2 * s));
+        LP_TRY(c->loss->run(rt, lp_network_logits(t->net), t->batch_y, n, classes, 1.0f / (float)n,
+                            lp_network_dlogits(t->net), t->stats, 2 * s));
         LP_TRY(lp_network_backward(t->net, n));
         LP_TRY(optimizer_step_(t, lr));
         if (c->laperm && t->step % c->k == 0) LP_TRY(lp_trainer_sync_(t));
@@ -164,8 +162,11 @@ static lp_status train_epoch_(lp_trainer_ *t, const lp_dataset *train, int epoch
         /* Progress costs one small read, a few times a second at most. */
         double now = lp_seconds();
         if (cb && cb->on_progress && now - last_report >= 0.25) {
-            lp_progress p = {.epoch = epoch + 1, .epochs = c->epochs, .step_in_epoch = s + 1,
-                             .steps_per_epoch = t->steps_per_epoch, .step = t->step};
+            lp_progress p = {.epoch = epoch + 1,
+                             .epochs = c->epochs,
+                             .step_in_epoch = s + 1,
+                             .steps_per_epoch = t->steps_per_epoch,
+                             .step = t->step};
             LP_TRY(running_stats_(t, s + 1, samples, &p.loss, &p.accuracy));
             now = lp_seconds();
             p.images_per_second = samples / (now - t0);
@@ -184,8 +185,8 @@ static lp_status train_epoch_(lp_trainer_ *t, const lp_dataset *train, int epoch
 }
 
 lp_status lp_train(lp_runtime *rt, const lp_model_spec *model, const lp_dataset *train,
-                   const lp_dataset *test, const lp_train_config *cfg,
-                   const lp_train_callbacks *cb, lp_train_result *result) {
+                   const lp_dataset *test, const lp_train_config *cfg, const lp_train_callbacks *cb,
+                   lp_train_result *result) {
     memset(result, 0, sizeof *result);
     LP_TRY(check_config_(cfg, train, test, model));
     double run_start = lp_seconds();
@@ -226,23 +227,25 @@ lp_status lp_train(lp_runtime *rt, const lp_model_spec *model, const lp_dataset 
             if (s == LP_OK && epoch == 0 && res) s = lp_trainer_results_epoch_(&t, res, NULL, 0);
             break;
         }
-        lp_epoch_metrics m = {.epoch = epoch + 1, .step = t.step, .learning_rate = lr,
-                              .epoch_seconds = secs, .samples = samples};
-        s = running_stats_(&t, (samples + cfg->batch - 1) / cfg->batch, samples,
-                           &m.train_loss, &m.train_accuracy);
+        lp_epoch_metrics m = {.epoch = epoch + 1,
+                              .step = t.step,
+                              .learning_rate = lr,
+                              .epoch_seconds = secs,
+                              .samples = samples};
+        s = running_stats_(&t, (samples + cfg->batch - 1) / cfg->batch, samples, &m.train_loss,
+                           &m.train_accuracy);
         /* The weights as the inner optimizer left them (what a Keras-style loop would
          * evaluate); for LaPerm they are not a permutation of the initial weights. */
         if (s == LP_OK)
-            s = lp_trainer_evaluate_(&t, test->n, &m.test_loss_unsynced,
-                                     &m.test_accuracy_unsynced);
+            s = lp_trainer_evaluate_(&t, test->n, &m.test_loss_unsynced, &m.test_accuracy_unsynced);
         /* LaPerm: evaluate the network a sync would produce now (a true permutation of
          * the initial weights), without disturbing the training state. */
         if (s == LP_OK) s = lp_trainer_project_(&t);
         /* Right after a sync of every permuted tensor the projection is the current
          * network bit for bit, so its evaluation would repeat the one above. */
         bool just_synced = cfg->laperm && t.step % cfg->k == 0;
-        cl_mem saved = t.n_perm && !just_synced ? lp_network_swap_params(t.net, t.eval_params)
-                                                : NULL;
+        cl_mem saved =
+            t.n_perm && !just_synced ? lp_network_swap_params(t.net, t.eval_params) : NULL;
         if (s == LP_OK && saved)
             s = lp_trainer_evaluate_(&t, test->n, &m.test_loss, &m.test_accuracy);
         if (saved) {
@@ -275,8 +278,10 @@ lp_status lp_train(lp_runtime *rt, const lp_model_spec *model, const lp_dataset 
     result->images_per_second =
         result->train_seconds > 0 ? (double)samples_total / result->train_seconds : 0;
     if (res) {
-        if (s == LP_OK) s = lp_trainer_results_finish_(&t, res, result->interrupted);
-        else lp_results_abandon(res);
+        if (s == LP_OK)
+            s = lp_trainer_results_finish_(&t, res, result->interrupted);
+        else
+            lp_results_abandon(res);
     }
     lp_trainer_release_(&t);
     lp_network_destroy(t.net);

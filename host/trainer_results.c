@@ -74,8 +74,8 @@ lp_status lp_trainer_results_open_(lp_trainer_ *t, const lp_model_spec *model, l
         rt[i].group_size = g ? g->group_size : p->group_size;
         rt[i].init = t->init_host + p->offset;
     }
-    lp_status s = lp_results_create(c->out_path, attrs, n,
-                                    model->text, model->source, rt, t->n_tensors, out);
+    lp_status s =
+        lp_results_create(c->out_path, attrs, n, model->text, model->source, rt, t->n_tensors, out);
     free(rt);
     return s;
 }
@@ -108,9 +108,12 @@ lp_status lp_trainer_results_finish_(lp_trainer_ *t, lp_results *r, bool interru
     /* LaPerm's result is the projected network evaluated last, not the raw weights. */
     cl_mem src = t->n_perm ? t->eval_params : lp_network_params(t->net);
     lp_status s = lp_buffer_read(t->rt, src, 0, t->n_params * sizeof *w, w);
-    for (int i = 0; i < t->n_tensors; ++i) per_tensor[i] = w + t->tensors[i].offset;
-    if (s == LP_OK) s = lp_results_finish(r, per_tensor, interrupted ? "interrupted" : "completed");
-    else lp_results_abandon(r);
+    for (int i = 0; i < t->n_tensors; ++i)
+        per_tensor[i] = w + t->tensors[i].offset;
+    if (s == LP_OK)
+        s = lp_results_finish(r, per_tensor, interrupted ? "interrupted" : "completed");
+    else
+        lp_results_abandon(r);
     free(w);
     free(per_tensor);
     return s;

@@ -28,14 +28,16 @@ static lp_status upload_dataset_(lp_runtime *rt, const lp_dataset *ds, cl_mem *x
      * and traffic) and let the batch kernel divide. The round trip is exact. */
     for (size_t i = 0; s == LP_OK && i < n * features; ++i)
         bytes[i] = (uint8_t)(ds->x[i] * 255.0f + 0.5f);
-    for (size_t i = 0; s == LP_OK && i < n; ++i) labels[i] = ds->y[i];
+    for (size_t i = 0; s == LP_OK && i < n; ++i)
+        labels[i] = ds->y[i];
     if (s == LP_OK) s = lp_buffer_create(rt, n * features, "dataset pixels", x);
     if (s == LP_OK) s = lp_buffer_write(rt, *x, 0, n * features, bytes);
     if (s == LP_OK) s = lp_buffer_create(rt, n * sizeof *labels, "dataset labels", y);
     if (s == LP_OK) s = lp_buffer_write(rt, *y, 0, n * sizeof *labels, labels);
     if (s == LP_OK) s = lp_buffer_create(rt, n * sizeof(int32_t), "data order", idx);
     if (s == LP_OK && identity_idx) {
-        for (size_t i = 0; i < n; ++i) labels[i] = (int32_t)i;
+        for (size_t i = 0; i < n; ++i)
+            labels[i] = (int32_t)i;
         s = lp_buffer_write(rt, *idx, 0, n * sizeof *labels, labels);
     }
     free(bytes);
@@ -49,7 +51,8 @@ static lp_status upload_norm_(lp_trainer_ *t, const lp_dataset *train) {
     float *mean = malloc(features * sizeof *mean), *inv = malloc(features * sizeof *inv);
     lp_status s = mean && inv ? LP_OK : lp_fail(LP_ERR_NO_MEMORY, "out of host memory");
     if (s == LP_OK) s = lp_dataset_norm(train, t->cfg->norm, mean, inv);
-    if (s == LP_OK) s = lp_buffer_create(t->rt, features * sizeof *mean, "input means", &t->norm_mean);
+    if (s == LP_OK)
+        s = lp_buffer_create(t->rt, features * sizeof *mean, "input means", &t->norm_mean);
     if (s == LP_OK) s = lp_buffer_write(t->rt, t->norm_mean, 0, features * sizeof *mean, mean);
     if (s == LP_OK)
         s = lp_buffer_create(t->rt, features * sizeof *inv, "input scales", &t->norm_inv_std);
@@ -84,8 +87,7 @@ lp_status lp_trainer_setup_(lp_trainer_ *t, const lp_dataset *train, const lp_da
         g->tensor = i;
         g->groups = cfg->per_tensor_scope ? 1 : p->groups;
         g->group_size = cfg->per_tensor_scope ? (int)p->count : p->group_size;
-        lp_sort_groups_host(t->init_host + p->offset, g->groups, g->group_size,
-                            sorted + p->offset);
+        lp_sort_groups_host(t->init_host + p->offset, g->groups, g->group_size, sorted + p->offset);
     }
     lp_status s = lp_buffer_write(rt, lp_network_params(t->net), 0, bytes, t->init_host);
     for (int i = 0; s == LP_OK && i < LP_OPTIMIZER_MAX_STATE && cfg->inner->state[i]; ++i) {
@@ -96,12 +98,14 @@ lp_status lp_trainer_setup_(lp_trainer_ *t, const lp_dataset *train, const lp_da
         s = lp_buffer_create(rt, bytes, "theta_sorted", &t->theta_sorted);
         if (s == LP_OK) s = lp_buffer_write(rt, t->theta_sorted, 0, bytes, sorted);
         if (s == LP_OK) s = lp_buffer_create(rt, bytes, "projected parameters", &t->eval_params);
-        if (s == LP_OK) s = lp_buffer_create(rt, t->n_params * sizeof(int32_t), "rankings", &t->rank);
+        if (s == LP_OK)
+            s = lp_buffer_create(rt, t->n_params * sizeof(int32_t), "rankings", &t->rank);
         if (s == LP_OK) s = lp_buffer_fill_zero(rt, t->rank, 0, t->n_params * sizeof(int32_t));
         size_t largest = 0;
         for (int i = 0; i < t->n_perm; ++i) {
             size_t p2 = 1;
-            while (p2 < (size_t)t->perm[i].group_size) p2 *= 2;
+            while (p2 < (size_t)t->perm[i].group_size)
+                p2 *= 2;
             if (p2 * (size_t)t->perm[i].groups > largest) largest = p2 * (size_t)t->perm[i].groups;
         }
         if (s == LP_OK) s = lp_segsort_create(rt, largest, &t->sorter);
@@ -123,10 +127,9 @@ lp_status lp_trainer_setup_(lp_trainer_ *t, const lp_dataset *train, const lp_da
 }
 
 void lp_trainer_release_(lp_trainer_ *t) {
-    cl_mem bufs[] = {t->theta_sorted, t->eval_params, t->rank,      t->train_x,
-                     t->train_y,      t->train_idx,   t->test_x,    t->test_y,
-                     t->test_idx,     t->batch_y,     t->stats,     t->norm_mean,
-                     t->norm_inv_std};
+    cl_mem bufs[] = {t->theta_sorted, t->eval_params, t->rank,        t->train_x,  t->train_y,
+                     t->train_idx,    t->test_x,      t->test_y,      t->test_idx, t->batch_y,
+                     t->stats,        t->norm_mean,   t->norm_inv_std};
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; ++i)
         if (bufs[i]) clReleaseMemObject(bufs[i]);
     for (int i = 0; i < LP_OPTIMIZER_MAX_STATE; ++i)
@@ -177,8 +180,8 @@ lp_status lp_trainer_evaluate_(lp_trainer_ *t, int test_n, double *loss, double 
                                    in.c, in.h, in.w, t->norm_mean, t->norm_inv_std,
                                    lp_network_input(t->net), t->batch_y));
         LP_TRY(lp_network_forward(t->net, n, false));
-        LP_TRY(t->cfg->loss->run(rt, lp_network_logits(t->net), t->batch_y, n, classes, 0.0f,
-                                 NULL, t->stats, eval_off));
+        LP_TRY(t->cfg->loss->run(rt, lp_network_logits(t->net), t->batch_y, n, classes, 0.0f, NULL,
+                                 t->stats, eval_off));
     }
     float sums[2];
     LP_TRY(lp_buffer_read(rt, t->stats, (size_t)eval_off * sizeof(float), sizeof sums, sums));

@@ -472,8 +472,8 @@ static void test_arguments(void) {
                 LP_ERR_INVALID_ARG, "lp_op_augment_batch: y_out holds 4 bytes, 2 entries need 8");
     clReleaseMemObject(tiny);
     /* no rows: nothing enqueued, nothing written */
-    LP_TEST_OK(lp_op_augment_batch(rt, NULL, 1, 0, s.dpix, s.dlab, s.didx, 0, 0, 1, 3, 3, s.dmean, s.dinv,
-                            s.dx, s.dy));
+    LP_TEST_OK(lp_op_augment_batch(rt, NULL, 1, 0, s.dpix, s.dlab, s.didx, 0, 0, 1, 3, 3, s.dmean,
+                                   s.dinv, s.dx, s.dy));
     LP_TEST_OK(lp_runtime_finish(rt));
     set_free_(&s);
 }

@@ -568,7 +568,8 @@ static void test_parsed_network(void) {
     const lp_param_tensor *t = lp_network_tensors(net, &nt);
     CU_ASSERT_EQUAL_FATAL(nt, 6); /* gamma, beta twice; kernel, bias */
     size_t np = lp_network_param_count(net), nx = (size_t)max_batch * 70;
-    float *p = lp_test_floats(np), *g = lp_test_floats(np), *x = lp_test_floats(nx), *w = lp_test_floats(max_batch * 3);
+    float *p = lp_test_floats(np), *g = lp_test_floats(np), *x = lp_test_floats(nx),
+          *w = lp_test_floats(max_batch * 3);
     float *logits = lp_test_floats(max_batch * 3);
     uint64_t rng = 77;
     for (int k = 0; k < nt; ++k)
@@ -586,7 +587,8 @@ static void test_parsed_network(void) {
     LP_TEST_OK(lp_buffer_write(lp_test_rt, lp_network_input(net), 0, nx * 4, x));
     LP_TEST_OK(lp_buffer_write(lp_test_rt, lp_network_params(net), 0, np * 4, p));
     LP_TEST_OK(lp_buffer_write(lp_test_rt, lp_network_grads(net), 0, np * 4, g));
-    LP_TEST_OK(lp_buffer_write(lp_test_rt, lp_network_dlogits(net), 0, (size_t)max_batch * 3 * 4, w));
+    LP_TEST_OK(
+        lp_buffer_write(lp_test_rt, lp_network_dlogits(net), 0, (size_t)max_batch * 3 * 4, w));
     lp_network_set_rng(net, 0xC0FFEEull, 3);
     net_loss_(net, n, w, logits);
     LP_TEST_OK(lp_network_backward(net, n));

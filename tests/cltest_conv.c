@@ -123,7 +123,6 @@ static void ref_backward_(const case_ *c, const dims_ *d, const float *x, const 
                 }
 }
 
-
 /* ---- networks ------------------------------------------------------------------------------- */
 
 typedef struct {
@@ -160,7 +159,6 @@ static lp_layer_spec conv_layer_(const char *name, lp_shape in, lp_shape out, in
         printf("\n  lp_window_make: %s\n", lp_last_error());
     return l;
 }
-
 
 static void fixture_free_(fixture_ *f) {
     lp_test_release_network(&f->net, &f->spec);

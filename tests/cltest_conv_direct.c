@@ -213,8 +213,15 @@ static void test_errors(void) {
     CU_ASSERT(strstr(lp_last_error(), "input gradient") != NULL);
     /* A window of more than 64 taps is refused with the reason (its build options would
      * not fit), and lp_conv_direct_unfit says so up front. */
-    lp_conv_geom big = {.cin = 1, .ih = 9, .iw = 9, .kh = 9, .kw = 9, .stride_h = 1,
-                        .stride_w = 1, .oh = 1, .ow = 1};
+    lp_conv_geom big = {.cin = 1,
+                        .ih = 9,
+                        .iw = 9,
+                        .kh = 9,
+                        .kw = 9,
+                        .stride_h = 1,
+                        .stride_w = 1,
+                        .oh = 1,
+                        .ow = 1};
     CU_ASSERT_PTR_NOT_NULL(lp_conv_direct_unfit(&big, 2));
     lp_conv_direct *none = NULL;
     CU_ASSERT_EQUAL(lp_conv_direct_create(lp_test_rt, &big, 2, 1, false, &none),

@@ -201,7 +201,8 @@ static void check_backward_(int n) {
     rig_ r;
     rig_ok_(&r, shape, rate, max_batch, 2);
     size_t feat = lp_shape_size(shape), nv = (size_t)n * feat;
-    float *x = lp_test_floats(rig_nx_(&r)), *y = lp_test_floats(nv), *dy = lp_test_floats(rig_nx_(&r)), *dx = lp_test_floats(rig_nx_(&r));
+    float *x = lp_test_floats(rig_nx_(&r)), *y = lp_test_floats(nv),
+          *dy = lp_test_floats(rig_nx_(&r)), *dx = lp_test_floats(rig_nx_(&r));
     float *want = lp_test_floats(nv);
     fill_(x, rig_nx_(&r), 8);
     fill_(dy, rig_nx_(&r), 9);
@@ -248,7 +249,8 @@ static void test_identity(void) {
     for (int zero_rate = 0; zero_rate < 2; ++zero_rate) {
         rig_ r;
         rig_ok_(&r, shape, zero_rate ? 0.0f : 0.6f, n, 1);
-        float *x = lp_test_floats(rig_nx_(&r)), *y = lp_test_floats(rig_nx_(&r)), *dy = lp_test_floats(rig_nx_(&r)), *dx = lp_test_floats(rig_nx_(&r));
+        float *x = lp_test_floats(rig_nx_(&r)), *y = lp_test_floats(rig_nx_(&r)),
+              *dy = lp_test_floats(rig_nx_(&r)), *dx = lp_test_floats(rig_nx_(&r));
         fill_(x, rig_nx_(&r), 10);
         fill_(dy, rig_nx_(&r), 11);
         LP_TEST_OK(lp_buffer_write(lp_test_rt, r.l->dout, 0, rig_nx_(&r) * 4, dy));
@@ -306,7 +308,8 @@ static void test_network_factory(void) {
     LP_TEST_OK(lp_network_create(lp_test_rt, &model, 5, &net));
     CU_ASSERT_PTR_NOT_NULL_FATAL(net);
     size_t np = lp_network_param_count(net);
-    float *buf = lp_test_floats(np > 40 ? np : 40), *h = lp_test_floats(40), *d = lp_test_floats(40);
+    float *buf = lp_test_floats(np > 40 ? np : 40), *h = lp_test_floats(40),
+          *d = lp_test_floats(40);
     uint64_t rng = 12;
     for (size_t i = 0; i < 30; ++i)
         buf[i] = lp_test_uniform(&rng, -1.0f, 1.0f);

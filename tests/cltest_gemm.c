@@ -32,7 +32,8 @@ static void check_gemm_(const gemm_case_ *g, const lp_gemm_variant *v, uint64_t 
     size_t b_rows = g->tb ? n : k, b_cols = g->tb ? k : n;
     size_t lda = a_cols + g->pad, ldb = b_cols + g->pad, ldc = n + g->pad;
     size_t na = g->a_off + a_rows * lda, nb = g->b_off + b_rows * ldb, nc = g->c_off + m * ldc;
-    float *a = lp_test_floats(na), *b = lp_test_floats(nb), *c = lp_test_floats(nc), *want = lp_test_floats(nc);
+    float *a = lp_test_floats(na), *b = lp_test_floats(nb), *c = lp_test_floats(nc),
+          *want = lp_test_floats(nc);
     CU_ASSERT_FATAL(a && b && c && want);
     lp_test_fill_uniform(a, na, &rng, -1.0f, 1.0f);
     lp_test_fill_uniform(b, nb, &rng, -1.0f, 1.0f);
@@ -54,7 +55,8 @@ static void check_gemm_(const gemm_case_ *g, const lp_gemm_variant *v, uint64_t 
             double old = g->beta == 0.0f ? 0.0 : (double)g->beta * c[ci];
             want[ci] = (float)(g->alpha * s + old);
         }
-    cl_mem da = lp_test_upload(a, na * 4), db = lp_test_upload(b, nb * 4), dc = lp_test_upload(c, nc * 4);
+    cl_mem da = lp_test_upload(a, na * 4), db = lp_test_upload(b, nb * 4),
+           dc = lp_test_upload(c, nc * 4);
     CU_ASSERT_FATAL(da && db && dc);
     if (v)
         LP_TEST_OK(lp_gemm_run_variant(lp_test_rt, v, g->ta, g->tb, m, n, k, g->alpha, da, g->a_off,
@@ -115,7 +117,7 @@ static void check_all_(const gemm_case_ *g, uint64_t seed) {
 
 static void test_gemm(void) {
     bool sim = lp_test_simulator();
-    const int sizes[][3] = {{1, 1, 1},  {7, 13, 5},   {1, 300, 7},   {128, 1, 7},  {7, 10, 1},
+    const int sizes[][3] = {{1, 1, 1},    {7, 13, 5},   {1, 300, 7},   {128, 1, 7},   {7, 10, 1},
                             {5, 1000, 3}, {33, 45, 67}, {17, 19, 601}, {64, 300, 784}};
     int n_sizes = (int)(sizeof sizes / sizeof sizes[0]);
     for (int s = 0; s < n_sizes; ++s) {
@@ -182,8 +184,10 @@ static void test_gemm_arguments(void) {
     cl_mem a = lp_test_upload(ones, sizeof ones), c = lp_test_upload(ones, sizeof ones);
     CU_ASSERT_FATAL(a && c);
     /* Empty products are no-ops. */
-    LP_TEST_OK(lp_op_gemm(rt, false, false, 0, 4, 4, 1.0f, a, 0, 4, a, 0, 4, 0.0f, c, 0, 4, "empty"));
-    LP_TEST_OK(lp_op_gemm(rt, false, false, 4, 0, 4, 1.0f, a, 0, 4, a, 0, 4, 0.0f, c, 0, 4, "empty"));
+    LP_TEST_OK(
+        lp_op_gemm(rt, false, false, 0, 4, 4, 1.0f, a, 0, 4, a, 0, 4, 0.0f, c, 0, 4, "empty"));
+    LP_TEST_OK(
+        lp_op_gemm(rt, false, false, 4, 0, 4, 1.0f, a, 0, 4, a, 0, 4, 0.0f, c, 0, 4, "empty"));
     float got[16];
     CU_ASSERT(lp_test_download(c, sizeof got, got));
     CU_ASSERT(lp_test_close(got, ones, 16, 0.0f, 0.0f, "gemm with m or n = 0 leaves C"));
@@ -194,8 +198,8 @@ static void test_gemm_arguments(void) {
     CU_ASSERT_EQUAL(s, LP_ERR_INVALID_ARG);
     CU_ASSERT_PTR_NOT_NULL(strstr(lp_last_error(), "overrun"));
     lp_gemm_variant tiled = lp_gemm_default_tiled(rt);
-    s = lp_gemm_run_variant(rt, &tiled, false, true, 4, 4, 4, 1.0f, a, 0, 4, a, 0, 4, 0.0f, c, 1,
-                            4, "overrun_c");
+    s = lp_gemm_run_variant(rt, &tiled, false, true, 4, 4, 4, 1.0f, a, 0, 4, a, 0, 4, 0.0f, c, 1, 4,
+                            "overrun_c");
     CU_ASSERT_EQUAL(s, LP_ERR_INVALID_ARG);
     CU_ASSERT_PTR_NOT_NULL(strstr(lp_last_error(), "overrun_c"));
     /* ... and lda smaller than a row is an error naming the call. */
@@ -206,7 +210,6 @@ static void test_gemm_arguments(void) {
     clReleaseMemObject(a);
     clReleaseMemObject(c);
 }
-
 
 /* Modes: clblast and tiled give the same products as auto, and a choice is written to
  * the per-device file, which a later run reads instead of timing again; lines that do
@@ -300,8 +303,8 @@ static void test_gemm_disk_cache(void) {
              "grep '^%s ' decisions-*.txt",
              dir, word, word);
     CU_ASSERT_EQUAL(lp_test_run_command(cmd, &out), 0);
-    CU_ASSERT(out && strncmp(out, LP_DECISIONS_FORMAT "\n2\n",
-                             strlen(LP_DECISIONS_FORMAT) + 3) == 0);
+    CU_ASSERT(out &&
+              strncmp(out, LP_DECISIONS_FORMAT "\n2\n", strlen(LP_DECISIONS_FORMAT) + 3) == 0);
     snprintf(want, sizeof want, "\n%s auto:nn:b0:6x7x6 ", word);
     CU_ASSERT_PTR_NOT_NULL(out ? strstr(out, want) : NULL);
     snprintf(want, sizeof want, "\n%s clblast:nn:b0:3x4x2100 clblast:k", word);
@@ -358,4 +361,6 @@ static void register_suites(void) {
     CU_add_test(su, "choices kept in the device's decision file", test_gemm_disk_cache);
 }
 
-int main(void) { return lp_cltest_main("cltest_gemm", register_suites); }
+int main(void) {
+    return lp_cltest_main("cltest_gemm", register_suites);
+}

@@ -240,8 +240,8 @@ static int host_forward_(const fixture_ *f, const float *params, double *logits,
 /* Device forward, logits read back, mean cross-entropy in double. */
 static double device_loss_net_(fixture_ *f) {
     LP_TEST_OK(lp_network_forward(f->net, f->n, true));
-    LP_TEST_OK(lp_buffer_read(lp_test_rt, lp_network_logits(f->net), 0, (size_t)f->n * f->classes * 4,
-                       f->logits));
+    LP_TEST_OK(lp_buffer_read(lp_test_rt, lp_network_logits(f->net), 0,
+                              (size_t)f->n * f->classes * 4, f->logits));
     return mean_xent_(f->logits, f->labels, f->n, f->classes);
 }
 
@@ -257,7 +257,8 @@ static void device_grads_(fixture_ *f, float *grads) {
  * buffer reads as uninitialised: these tests write whole buffers only. */
 static void set_param_(fixture_ *f, size_t i, float v) {
     f->params[i] = v;
-    LP_TEST_OK(lp_buffer_write(lp_test_rt, lp_network_params(f->net), 0, f->n_params * 4, f->params));
+    LP_TEST_OK(
+        lp_buffer_write(lp_test_rt, lp_network_params(f->net), 0, f->n_params * 4, f->params));
 }
 
 static void check_network_(const char *name, const char *text, int max_batch, int n, float w,

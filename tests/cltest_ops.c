@@ -217,7 +217,8 @@ static void check_softmax_xent_(int rows, int classes, logits_kind_ kind, float 
     cl_mem dx = lp_test_upload(x, n * 4), dl = lp_test_upload(labels, (size_t)rows * sizeof(int));
     cl_mem dd = lp_test_upload(d, (n + 2) * 4), ds = lp_test_upload(stats, sizeof stats);
     CU_ASSERT_FATAL(dx && dl && dd && ds);
-    LP_TEST_OK(lp_op_softmax_xent(lp_test_rt, dx, dl, rows, classes, scale, with_grad ? dd : NULL, ds, 3));
+    LP_TEST_OK(
+        lp_op_softmax_xent(lp_test_rt, dx, dl, rows, classes, scale, with_grad ? dd : NULL, ds, 3));
     float got_stats[6], *xs = lp_test_floats(n);
     CU_ASSERT_PTR_NOT_NULL_FATAL(xs);
     CU_ASSERT(lp_test_download(ds, sizeof got_stats, got_stats));
@@ -277,7 +278,8 @@ static void test_softmax_xent_accumulates(void) {
     double loss, correct;
     softmax_xent_ref_(x, labels, rows, classes, 1.0, &loss, &correct, d);
     float zero[2] = {0.0f, 0.0f}, got[2];
-    cl_mem dx = lp_test_upload(x, n * 4), dl = lp_test_upload(labels, sizeof labels), ds = lp_test_upload(zero, 8);
+    cl_mem dx = lp_test_upload(x, n * 4), dl = lp_test_upload(labels, sizeof labels),
+           ds = lp_test_upload(zero, 8);
     CU_ASSERT_FATAL(dx && dl && ds);
     LP_TEST_OK(lp_op_softmax_xent(lp_test_rt, dx, dl, rows, classes, 1.0f, NULL, ds, 0));
     LP_TEST_OK(lp_op_softmax_xent(lp_test_rt, dx, dl, rows, classes, 1.0f, NULL, ds, 0));
@@ -296,7 +298,8 @@ static void test_softmax_xent_accumulates(void) {
 static void check_adam_(int n, uint64_t seed) {
     uint64_t rng = seed;
     size_t nt = (size_t)n + 3;
-    float *w = lp_test_floats(nt), *g = lp_test_floats(nt), *m = lp_test_floats(nt), *v = lp_test_floats(nt);
+    float *w = lp_test_floats(nt), *g = lp_test_floats(nt), *m = lp_test_floats(nt),
+          *v = lp_test_floats(nt);
     double *rw = malloc(nt * sizeof *rw), *rm = malloc(nt * sizeof *rm),
            *rv = malloc(nt * sizeof *rv);
     CU_ASSERT_FATAL(w && g && m && v && rw && rm && rv);
@@ -309,7 +312,8 @@ static void check_adam_(int n, uint64_t seed) {
         rm[i] = m[i];
         rv[i] = v[i];
     }
-    cl_mem dw = lp_test_upload(w, nt * 4), dm = lp_test_upload(m, nt * 4), dv = lp_test_upload(v, nt * 4);
+    cl_mem dw = lp_test_upload(w, nt * 4), dm = lp_test_upload(m, nt * 4),
+           dv = lp_test_upload(v, nt * 4);
     cl_mem dg = lp_test_buffer(nt * 4);
     CU_ASSERT_FATAL(dw && dm && dv && dg);
     /* The hyperparameters as the kernel receives them (0.999f is not 0.999). */
@@ -321,7 +325,7 @@ static void check_adam_(int n, uint64_t seed) {
         LP_TEST_OK(lp_buffer_write(lp_test_rt, dg, 0, nt * 4, g));
         double lr_t = (float)(lr * sqrt(1.0 - pow(b2, t)) / (1.0 - pow(b1, t)));
         LP_TEST_OK(lp_op_adam(lp_test_rt, dw, dg, dm, dv, n, (float)lr_t, (float)b1, (float)b2,
-                       (float)eps));
+                              (float)eps));
         for (int i = 0; i < n; ++i) {
             rm[i] = b1 * rm[i] + (1.0 - b1) * g[i];
             rv[i] = b2 * rv[i] + (1.0 - b2) * (double)g[i] * g[i];
@@ -379,7 +383,8 @@ static void check_sgd_(int n, float momentum, uint64_t seed) {
     lp_test_fill_uniform(vel, nt, &rng, -0.01f, 0.01f);
     memcpy(rw, w, nt * 4);
     memcpy(rvel, vel, nt * 4);
-    cl_mem dw = lp_test_upload(w, nt * 4), dvel = lp_test_upload(vel, nt * 4), dg = lp_test_buffer(nt * 4);
+    cl_mem dw = lp_test_upload(w, nt * 4), dvel = lp_test_upload(vel, nt * 4),
+           dg = lp_test_buffer(nt * 4);
     CU_ASSERT_FATAL(dw && dvel && dg);
     const float lr = 0.05f;
     for (int t = 0; t < 3; ++t) {

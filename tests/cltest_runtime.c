@@ -35,7 +35,8 @@ static void test_kernel_arguments(void) {
     CU_ASSERT_PTR_NOT_NULL(strstr(lp_last_error(), "lp_add_accumulate"));
     CU_ASSERT_PTR_NOT_NULL(strstr(lp_last_error(), "CL_INVALID_ARG_INDEX"));
     CU_ASSERT_EQUAL(set_wrong_size_(k), LP_ERR_OPENCL);
-    CU_ASSERT_PTR_NOT_NULL(strstr(lp_last_error(), "argument 2 (8 bytes) of kernel lp_add_accumulate"));
+    CU_ASSERT_PTR_NOT_NULL(
+        strstr(lp_last_error(), "argument 2 (8 bytes) of kernel lp_add_accumulate"));
 }
 
 /* n values through lp_launch_1d at a work-group size that does not divide n: every value

@@ -34,8 +34,9 @@ static const char *write_tmp_(const char *name, const char *text) {
 
 static void test_usage_errors(void) {
     expect_("", 2, "usage: laperm COMMAND");
-    expect_("frobnicate", 2, "laperm: unknown command 'frobnicate' (expected bench, devices, "
-                             "summary, train, version)");
+    expect_("frobnicate", 2,
+            "laperm: unknown command 'frobnicate' (expected bench, devices, "
+            "summary, train, version)");
     expect_("train", 2, "laperm train: --model FILE is required");
     expect_("train --model models/logreg.ini --bogus", 2,
             "laperm train: unknown option '--bogus' (see laperm train --help)");
@@ -114,8 +115,9 @@ static void test_bad_files(void) {
              dir, lp_test_mnist_dir(), lp_test_mnist_dir(), dir, lp_test_mnist_dir(), dir);
     if (lp_test_run_command(mk, NULL) == 0) {
         snprintf(args, sizeof args, "train --model models/logreg.ini --data %s --no-out", dir);
-        expect_(args, 1, "train-images-idx3-ubyte: expected 47040000 bytes of data after the "
-                         "16-byte header, found 984");
+        expect_(args, 1,
+                "train-images-idx3-ubyte: expected 47040000 bytes of data after the "
+                "16-byte header, found 984");
     } else {
         printf("\n  (no MNIST in %s: truncated-file case skipped)\n", lp_test_mnist_dir());
     }

@@ -93,8 +93,8 @@ static int count_lines_starting_(const char *text, const char *prefix) {
  * "conv.<revision>". */
 static char gemm_[32], conv_[32];
 
-static bool find_(lp_decisions *d, const lp_decision_kind *kind, const char *key,
-                  lp_decision *out, notes_ *notes) {
+static bool find_(lp_decisions *d, const lp_decision_kind *kind, const char *key, lp_decision *out,
+                  notes_ *notes) {
     return lp_decisions_find(d, kind, key, out, on_note_, notes);
 }
 
@@ -102,7 +102,6 @@ static lp_status put_(lp_decisions *d, const lp_decision_kind *kind, const char 
                       lp_decision dec, notes_ *notes) {
     return lp_decisions_put(d, kind, key, &dec, on_note_, notes);
 }
-
 
 /* Appends printf-style text to buf (cap bytes). */
 static void append_(char *buf, size_t cap, const char *fmt, ...)
@@ -144,8 +143,8 @@ static void test_round_trip(void) {
     /* A key is looked up within its kind only. */
     CU_ASSERT_FALSE(find_(d, &lp_decision_conv, "auto:nt:b0:9x11x13", &got, &notes));
     /* The same key again replaces its line. */
-    LP_TEST_OK(put_(d, &lp_decision_conv, "gemm-auto:n50:in32x26x26", dec3_("gemm", 10, 0, 12),
-                    &notes));
+    LP_TEST_OK(
+        put_(d, &lp_decision_conv, "gemm-auto:n50:in32x26x26", dec3_("gemm", 10, 0, 12), &notes));
     lp_decisions_free(d);
     char *text = read_text_(path), want[256];
     CU_ASSERT_EQUAL(strncmp(text, LP_DECISIONS_FORMAT "\n", strlen(LP_DECISIONS_FORMAT) + 1), 0);
@@ -170,11 +169,11 @@ static void test_round_trip(void) {
 static void test_version_line_required(void) {
     char line[128], bodies[5][256];
     snprintf(line, sizeof line, "%s gemm-auto:a gemm 1 2 3\n", conv_);
-    snprintf(bodies[0], sizeof bodies[0], "%s", line);                                /* none */
-    snprintf(bodies[1], sizeof bodies[1], "laperm-decisions-1\n%s", line);            /* older */
-    snprintf(bodies[2], sizeof bodies[2], "%s \n%s", LP_DECISIONS_FORMAT, line);     /* not it */
+    snprintf(bodies[0], sizeof bodies[0], "%s", line);                            /* none */
+    snprintf(bodies[1], sizeof bodies[1], "laperm-decisions-1\n%s", line);        /* older */
+    snprintf(bodies[2], sizeof bodies[2], "%s \n%s", LP_DECISIONS_FORMAT, line);  /* not it */
     snprintf(bodies[3], sizeof bodies[3], "# %s\n%s", LP_DECISIONS_FORMAT, line); /* not first */
-    bodies[4][0] = '\0';                                                             /* empty */
+    bodies[4][0] = '\0';                                                          /* empty */
     for (size_t i = 0; i < sizeof bodies / sizeof *bodies; ++i) {
         const char *path = fresh_path_();
         write_text_(path, bodies[i], strlen(bodies[i]));
@@ -214,25 +213,26 @@ static void test_damaged_lines(void) {
     const char *path = fresh_path_();
     char text[4096] = "";
     append_(text, sizeof text,
-            LP_DECISIONS_FORMAT "\n"
+            LP_DECISIONS_FORMAT
+            "\n"
             "# comment\n"
-            "%s gemm-auto:good gemm 1.0 2.0 0\n"  /* line 3 */
-            "%s gemm-auto:short\n"                /* 4: too few fields */
-            "%s gemm-auto:old fft 1.0 2.0\n"      /* 5: one timing short: conv refuses it */
-            "%s gemm-auto:extra fft 1 2 3 4 5\n"  /* 6: too many fields */
-            "conv gemm-auto:kind gemm 1 2 3\n"    /* 7: no revision */
-            "%s gemm-auto:x gemm 1 2 3x\n"        /* 8: not a number */
-            "conv.-1 gemm-auto:y gemm 1 2 3\n"    /* 9: a revision that is not one */
+            "%s gemm-auto:good gemm 1.0 2.0 0\n" /* line 3 */
+            "%s gemm-auto:short\n"               /* 4: too few fields */
+            "%s gemm-auto:old fft 1.0 2.0\n"     /* 5: one timing short: conv refuses it */
+            "%s gemm-auto:extra fft 1 2 3 4 5\n" /* 6: too many fields */
+            "conv gemm-auto:kind gemm 1 2 3\n"   /* 7: no revision */
+            "%s gemm-auto:x gemm 1 2 3x\n"       /* 8: not a number */
+            "conv.-1 gemm-auto:y gemm 1 2 3\n"   /* 9: a revision that is not one */
             "\n"
             "   # indented comment\n"
-            "%s gemm-auto:good fft 5 4 0\n",      /* 12: later lines win */
+            "%s gemm-auto:good fft 5 4 0\n", /* 12: later lines win */
             conv_, conv_, conv_, conv_, conv_, conv_);
     size_t len = strlen(text);
     memset(text + len, 'x', 700); /* 13: an overlong line */
     len += 700;
     char tail[200];
-    int tl = snprintf(tail, sizeof tail, "\n\x01\xff@\x7f fft\n%s gemm-auto:last direct 3 0 4",
-                      conv_);
+    int tl =
+        snprintf(tail, sizeof tail, "\n\x01\xff@\x7f fft\n%s gemm-auto:last direct 3 0 4", conv_);
     tail[3] = '\0'; /* 14: a NUL inside a line; 15: the last line has no final newline */
     memcpy(text + len, tail, (size_t)tl);
     len += (size_t)tl;
@@ -259,8 +259,8 @@ static void test_damaged_lines(void) {
     CU_ASSERT_TRUE(find_(d, &lp_decision_conv, "gemm-auto:last", &got, &notes));
     CU_ASSERT_STRING_EQUAL(got.value, "direct");
     CU_ASSERT_DOUBLE_EQUAL(got.ms[2], 4, 1e-12);
-    const char *bad[] = {"gemm-auto:short", "gemm-auto:old", "gemm-auto:extra", "gemm-auto:kind",
-                         "gemm-auto:x",     "gemm-auto:y"};
+    const char *bad[] = {"gemm-auto:short", "gemm-auto:old", "gemm-auto:extra",
+                         "gemm-auto:kind",  "gemm-auto:x",   "gemm-auto:y"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; ++i)
         CU_ASSERT_FALSE(find_(d, &lp_decision_conv, bad[i], &got, &notes));
     /* Lookups and a refresh of an unchanged file do not warn again. */
@@ -310,25 +310,24 @@ static void test_out_of_range(void) {
         "auto:nn:b0:4x4x1 tiled:vw3:mr8:nv2:dm4:dn4:lx1:k1 1",   /* vector width 3 */
         "auto:nn:b0:4x4x2 tiled:vw16:mr17:nv2:dm4:dn4:lx1:k1 1", /* 17 tile rows */
         "auto:nn:b0:4x4x3 tiled:vw16:mr8:nv2:dm4:dn4:lx2000:k1 1",
-        "auto:nn:b0:4x4x5 clblast:k0 1",                 /* no slice */
-        "auto:nn:b0:4x4x6 clblast:k129 1",               /* more slices than candidates make */
-        "auto:nn:b0:4x4x7 clblast:k1:x 1",               /* trailing text */
-        "auto:nn:b0:4x4x8 cublas:k1 1",                  /* no such back end */
-        "clblast:nn:b0:4x4x4 " TILED_ " 1",              /* clblast mode times CLBlast only */
-        "auto:tt:b0:4x4x4 " TILED_ " 1",                 /* no tiled A^T.B^T kernel */
-        "tiled:nn:b0:4x4x4 " TILED_ " 1",                /* the tiled mode times nothing */
-        "fast:nn:b0:4x4x4 clblast:k1 1",                 /* no such mode */
+        "auto:nn:b0:4x4x5 clblast:k0 1",    /* no slice */
+        "auto:nn:b0:4x4x6 clblast:k129 1",  /* more slices than candidates make */
+        "auto:nn:b0:4x4x7 clblast:k1:x 1",  /* trailing text */
+        "auto:nn:b0:4x4x8 cublas:k1 1",     /* no such back end */
+        "clblast:nn:b0:4x4x4 " TILED_ " 1", /* clblast mode times CLBlast only */
+        "auto:tt:b0:4x4x4 " TILED_ " 1",    /* no tiled A^T.B^T kernel */
+        "tiled:nn:b0:4x4x4 " TILED_ " 1",   /* the tiled mode times nothing */
+        "fast:nn:b0:4x4x4 clblast:k1 1",    /* no such mode */
         "auto:nn:b2:4x4x4 clblast:k1 1",
-        "auto:nn:b0:4x0x4 clblast:k1 1",                 /* an empty product */
-        "auto:nn:b0:4x4x9 clblast:k1",                   /* no timing */
-        "auto:nn:b0:4x4x10 clblast:k1 1 2",              /* two */
+        "auto:nn:b0:4x0x4 clblast:k1 1",    /* an empty product */
+        "auto:nn:b0:4x4x9 clblast:k1",      /* no timing */
+        "auto:nn:b0:4x4x10 clblast:k1 1 2", /* two */
     };
     const char *conv_lines[] = {
-        "gemm-auto:s auto 1 2 3", /* auto is not a path */
-        "gemm-auto:t cuda 1 2 3",
-        "gemm-fast:s gemm 1 2 3", /* no such GEMM mode */
-        "gemm-auto: gemm 1 2 3",  /* no shape */
-        "auto:s gemm 1 2 3",      /* no GEMM mode */
+        "gemm-auto:s auto 1 2 3",                           /* auto is not a path */
+        "gemm-auto:t cuda 1 2 3", "gemm-fast:s gemm 1 2 3", /* no such GEMM mode */
+        "gemm-auto: gemm 1 2 3",                            /* no shape */
+        "auto:s gemm 1 2 3",                                /* no GEMM mode */
     };
     /* And these are timings no line can have, whatever its kind. */
     const char *timing_lines[] = {
@@ -383,9 +382,12 @@ static void test_out_of_range(void) {
     CU_ASSERT_EQUAL(notes.warnings, 3);
     /* Writing them is refused, and leaves the file as it was. */
     char *before = read_text_(path);
-    lp_decision bad[] = {dec1_("tiled:vw3:mr8:nv2:dm4:dn4:lx1:k1", 1), dec1_("clblast:k1", -1),
-                         dec1_("clblast:k1", NAN), dec1_("clblast:k1", INFINITY),
-                         dec1_("clblast k1", 1), dec1_("", 1)};
+    lp_decision bad[] = {dec1_("tiled:vw3:mr8:nv2:dm4:dn4:lx1:k1", 1),
+                         dec1_("clblast:k1", -1),
+                         dec1_("clblast:k1", NAN),
+                         dec1_("clblast:k1", INFINITY),
+                         dec1_("clblast k1", 1),
+                         dec1_("", 1)};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; ++i)
         CU_ASSERT_EQUAL(put_(d, &lp_decision_gemm, "auto:nn:b0:4x4x4", bad[i], &notes),
                         LP_ERR_INVALID_ARG);
@@ -414,13 +416,13 @@ static void test_gemm_mode_in_keys(void) {
     const char *path = fresh_path_();
     notes_ notes = {0};
     lp_decisions *d = load_(path, &notes);
-    LP_TEST_OK(put_(d, &lp_decision_conv, "gemm-auto:n50:in1x28x28", dec3_("direct", 10, 0, 8),
-                    &notes));
-    LP_TEST_OK(put_(d, &lp_decision_conv, "gemm-clblast:n50:in1x28x28", dec3_("gemm", 6, 0, 8),
-                    &notes));
+    LP_TEST_OK(
+        put_(d, &lp_decision_conv, "gemm-auto:n50:in1x28x28", dec3_("direct", 10, 0, 8), &notes));
+    LP_TEST_OK(
+        put_(d, &lp_decision_conv, "gemm-clblast:n50:in1x28x28", dec3_("gemm", 6, 0, 8), &notes));
     LP_TEST_OK(put_(d, &lp_decision_gemm, "auto:nn:b0:3x4x5000", dec1_(TILED_, 1), &notes));
-    LP_TEST_OK(put_(d, &lp_decision_gemm, "clblast:nn:b0:3x4x5000", dec1_("clblast:k1", 2),
-                    &notes));
+    LP_TEST_OK(
+        put_(d, &lp_decision_gemm, "clblast:nn:b0:3x4x5000", dec1_("clblast:k1", 2), &notes));
     lp_decisions_free(d);
     d = load_(path, &notes);
     lp_decision got;
@@ -446,14 +448,15 @@ static void test_revisions_and_unknown_kinds(void) {
     const int rg = lp_decision_gemm.revision, rc = lp_decision_conv.revision;
     char text[2048] = "", unknown[] = "cuda.1  some:key\tcublas 1.50 2";
     append_(text, sizeof text,
-            LP_DECISIONS_FORMAT "\n"
+            LP_DECISIONS_FORMAT
+            "\n"
             "# gemm.%d an old legend\n"
-            "gemm.%d auto:nn:b0:4x4x4 clblast:k1 1\n"     /* 3: the revision before */
-            "gemm.%d auto:nn:b0:5x5x5 clblast:k2 2\n"     /* 4 */
-            "gemm.%d auto:tt:b0:4x4x4 " TILED_ " 1\n"     /* 5: refused */
-            "conv.%d gemm-auto:s fft 1 2 3\n"             /* 6: a newer laperm's */
-            "conv.%d gemm-auto:t direct 1 0 2\n"          /* 7 */
-            "%s\n",                                       /* 8: a kind nobody here knows */
+            "gemm.%d auto:nn:b0:4x4x4 clblast:k1 1\n" /* 3: the revision before */
+            "gemm.%d auto:nn:b0:5x5x5 clblast:k2 2\n" /* 4 */
+            "gemm.%d auto:tt:b0:4x4x4 " TILED_ " 1\n" /* 5: refused */
+            "conv.%d gemm-auto:s fft 1 2 3\n"         /* 6: a newer laperm's */
+            "conv.%d gemm-auto:t direct 1 0 2\n"      /* 7 */
+            "%s\n",                                   /* 8: a kind nobody here knows */
             rg - 1, rg - 1, rg, rg, rc + 1, rc, unknown);
     write_text_(path, text, strlen(text));
     char old_conv[64], cur_conv[64], want[128];
@@ -630,8 +633,8 @@ static void test_concurrent_rewrites(void) {
         for (int i = 0; i < EACH; ++i) {
             char key[64];
             snprintf(key, sizeof key, "gemm-auto:w%d-%d", w, i);
-            found += find_(d, &lp_decision_conv, key, &got, &notes) && got.ms[0] == w &&
-                     got.ms[1] == i;
+            found +=
+                find_(d, &lp_decision_conv, key, &got, &notes) && got.ms[0] == w && got.ms[1] == i;
         }
     CU_ASSERT_EQUAL(found, WRITERS * EACH);
     CU_ASSERT_TRUE(find_(d, &lp_decision_conv, "gemm-auto:x", &got, &notes));

@@ -14,8 +14,8 @@
 #include "lp_test.h"
 
 /* 79 steps per epoch on 10,000 images, 3 epochs: 237 steps, 4 syncs at k = 50. */
-#define E2E_ARGS                                                                               \
-    "train --model models/lenet300.ini --train-subset 10000 --test-subset 2000 --epochs 3 "  \
+#define E2E_ARGS                                                                                   \
+    "train --model models/lenet300.ini --train-subset 10000 --test-subset 2000 --epochs 3 "        \
     "--k 50 --batch 128 --lr 1e-3 --lr-decay 0.95 --seed 7 --progress plain"
 /* Measured 89.85% on PoCL (seed 7); a broken gradient, optimizer or sync lands far
  * below. The margin covers other devices' different summation orders. */
@@ -58,7 +58,7 @@ static void check_reconstruction_(const char *h5, const char *layer, size_t min_
     int groups = (int)d1[0], gs = (int)d1[1];
     CU_ASSERT_EQUAL(d3[1], (size_t)groups);
     CU_ASSERT_EQUAL(d3[2], (size_t)gs);
-    CU_ASSERT(d3[0] >= min_snapshots); /* one snapshot per epoch */
+    CU_ASSERT(d3[0] >= min_snapshots);           /* one snapshot per epoch */
     lp_sort_groups_host(init, groups, gs, init); /* init becomes theta_sorted */
     const int32_t *last = rank + (d3[0] - 1) * (size_t)groups * gs;
     size_t bad = 0;
@@ -123,8 +123,10 @@ static void test_train_reaches_accuracy(void) {
              lp_test_source_path("scripts/check-invariant"), h5);
     char *py = NULL;
     int pst = lp_test_run_command(cmd, &py);
-    if (py && strstr(py, "No module named")) printf("  (h5py missing: python check skipped)\n");
-    else CU_ASSERT_EQUAL(pst, 0);
+    if (py && strstr(py, "No module named"))
+        printf("  (h5py missing: python check skipped)\n");
+    else
+        CU_ASSERT_EQUAL(pst, 0);
     free(py);
 }
 
@@ -137,9 +139,10 @@ static void test_small_eval_batch(void) {
         return;
     }
     int st = -1;
-    char *out = run_laperm_("train --model models/logreg.ini --batch 8 --eval-batch 3 "
-                            "--train-subset 64 --test-subset 10 --epochs 1 --no-out --progress plain",
-                            &st);
+    char *out =
+        run_laperm_("train --model models/logreg.ini --batch 8 --eval-batch 3 "
+                    "--train-subset 64 --test-subset 10 --epochs 1 --no-out --progress plain",
+                    &st);
     CU_ASSERT_EQUAL(st, 0);
     CU_ASSERT_PTR_NOT_NULL(out && strstr(out, "test loss"));
     if (st != 0) printf("\n%s\n", out ? out : "(no output)");

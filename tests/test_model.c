@@ -438,7 +438,8 @@ typedef struct {
 
 #define NAME47_ "a234567890123456789012345678901234567890123456"
 #define SECTIONS_                                                                                  \
-    "input, flatten, dense, conv2d, maxpool, avgpool, globalavgpool, batchnorm, dropout, add, activation"
+    "input, flatten, dense, conv2d, maxpool, avgpool, globalavgpool, batchnorm, dropout, add, "    \
+    "activation"
 static const bad_case_ bad_cases_[] = {
     {"", "bad.ini:1: no sections (a model file starts with [input], then one section per layer)"},
     {"# nothing\n; here\n",
@@ -1163,8 +1164,9 @@ static void test_names(void) {
     CU_ASSERT_STRING_EQUAL(lp_init_name(LP_INIT_GLOROT_UNIFORM), "glorot_uniform");
     CU_ASSERT_STRING_EQUAL(lp_init_name(LP_INIT_ZEROS), "zeros");
     CU_ASSERT_STRING_EQUAL(lp_init_name(LP_INIT_ONES), "ones");
-    const char *kinds[] = {"input",     "flatten", "dense", "conv2d",    "maxpool",   "avgpool",
-                           "globalavgpool", "batchnorm", "dropout", "add", "activation"};
+    const char *kinds[] = {"input",   "flatten", "dense",         "conv2d",
+                           "maxpool", "avgpool", "globalavgpool", "batchnorm",
+                           "dropout", "add",     "activation"};
     CU_ASSERT_EQUAL(LP_LAYER_KIND_COUNT, (int)(sizeof kinds / sizeof *kinds));
     for (int k = 0; k < LP_LAYER_KIND_COUNT; ++k)
         CU_ASSERT_STRING_EQUAL(lp_layer_kind_name((lp_layer_kind)k), kinds[k]);

@@ -28,7 +28,8 @@ static void test_philox_kat(void) {
     for (size_t i = 0; i < sizeof kat / sizeof *kat; ++i) {
         lp_philox_ctr c = {{kat[i].ctr[0], kat[i].ctr[1], kat[i].ctr[2], kat[i].ctr[3]}};
         lp_philox_ctr r = lp_philox4x32(c, kat[i].key);
-        for (int j = 0; j < 4; ++j) CU_ASSERT_EQUAL(r.v[j], kat[i].want[j]);
+        for (int j = 0; j < 4; ++j)
+            CU_ASSERT_EQUAL(r.v[j], kat[i].want[j]);
     }
 }
 
@@ -59,8 +60,8 @@ static void test_uniform_and_normal_statistics(void) {
 }
 
 static void test_portable_log(void) {
-    const double xs[] = {1e-300, 1e-30, 1e-7, 0.3, 0.5, 0.70710678, 0.9999999, 1.0,
-                         1.0000001, 2.0, 3.14159, 1e7, 1e300};
+    const double xs[] = {1e-300, 1e-30,     1e-7, 0.3,     0.5, 0.70710678, 0.9999999,
+                         1.0,    1.0000001, 2.0,  3.14159, 1e7, 1e300};
     for (size_t i = 0; i < sizeof xs / sizeof *xs; ++i) {
         double want = log(xs[i]), got = lp_portable_log(xs[i]);
         CU_ASSERT(fabs(got - want) <= 4e-16 * (fabs(want) > 1 ? fabs(want) : 1));
@@ -74,7 +75,8 @@ static void test_initializer_golden_bits(void) {
     float w[8];
     lp_init_fill(LP_INIT_HE_UNIFORM, w, 8, 784, 300, 1, 0);
     float limit = (float)sqrt(6.0 / 784);
-    for (int i = 0; i < 8; ++i) CU_ASSERT(w[i] >= -limit && w[i] < limit);
+    for (int i = 0; i < 8; ++i)
+        CU_ASSERT(w[i] >= -limit && w[i] < limit);
     /* Recompute element 5 from its definition: lane 1 of counter block 1. */
     float u[4];
     lp_uniform4(1, 1, 0, 0, u);
@@ -126,7 +128,8 @@ static void test_initializer_statistics(void) {
         CU_ASSERT(mx <= cases[c].bound * (1 + 1e-6));
     }
     lp_init_fill(LP_INIT_ZEROS, w, N, 1, 1, 9, 1);
-    for (int i = 0; i < N; ++i) CU_ASSERT_EQUAL_FATAL(w[i], 0.0f);
+    for (int i = 0; i < N; ++i)
+        CU_ASSERT_EQUAL_FATAL(w[i], 0.0f);
     free(w);
 }
 
@@ -144,7 +147,8 @@ static void test_shuffle(void) {
         seen[a[i]]++;
         fixed += a[i] == (uint32_t)i;
     }
-    for (int i = 0; i < N; ++i) CU_ASSERT_EQUAL(seen[i], 1);
+    for (int i = 0; i < N; ++i)
+        CU_ASSERT_EQUAL(seen[i], 1);
     CU_ASSERT(fixed < 10); /* a shuffle, not the identity */
     uint32_t one;
     lp_shuffle_indices(&one, 1, 7, 0);
@@ -164,7 +168,8 @@ static void test_lr_schedules(void) {
     CU_ASSERT_DOUBLE_EQUAL(lp_lr_at(&s, 150), 1e-5, 1e-15);
     CU_ASSERT_DOUBLE_EQUAL(lp_lr_at(&s, 199), 5e-7, 1e-18);
     CU_ASSERT_EQUAL(lp_lr_parse_steps("80:0.1,80:0.01", &s), LP_ERR_INVALID_ARG);
-    CU_ASSERT_STRING_EQUAL(lp_last_error(), "--lr-steps '80:0.1,80:0.01': epochs must be ascending");
+    CU_ASSERT_STRING_EQUAL(lp_last_error(),
+                           "--lr-steps '80:0.1,80:0.01': epochs must be ascending");
     CU_ASSERT_EQUAL(lp_lr_parse_steps("80", &s), LP_ERR_INVALID_ARG);
     CU_ASSERT_EQUAL(lp_lr_parse_steps("80:-1", &s), LP_ERR_INVALID_ARG);
     CU_ASSERT_EQUAL(lp_lr_parse_steps("", &s), LP_ERR_INVALID_ARG);

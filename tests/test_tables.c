@@ -33,7 +33,8 @@ static void test_optimizer_table(void) {
         CU_ASSERT_PTR_EQUAL(lp_optimizer_find(o->name), o);
         CU_ASSERT_EQUAL(lp_optimizer_index(o), n);
         CU_ASSERT(o->n_params >= 0 && o->n_params <= LP_OPTIMIZER_MAX_PARAMS);
-        for (int i = 0; i < n; ++i) CU_ASSERT(strcmp(lp_optimizer_at(i)->name, o->name) != 0);
+        for (int i = 0; i < n; ++i)
+            CU_ASSERT(strcmp(lp_optimizer_at(i)->name, o->name) != 0);
         for (int j = 0; j < o->n_params; ++j) {
             const lp_optimizer_param *p = &o->params[j];
             CU_ASSERT(!strncmp(p->option, "--", 2) && p->attr && *p->attr && p->help);
@@ -73,7 +74,8 @@ static void test_schedule_and_loss_tables(void) {
         } else {
             CU_ASSERT(k->parse && k->metavar && k->def && k->help);
         }
-        for (int i = 0; i < n; ++i) CU_ASSERT(strcmp(lp_lr_schedule_at(i)->name, k->name) != 0);
+        for (int i = 0; i < n; ++i)
+            CU_ASSERT(strcmp(lp_lr_schedule_at(i)->name, k->name) != 0);
     }
     CU_ASSERT_EQUAL(n, 3);
     CU_ASSERT_EQUAL(without_option, 1);
@@ -88,7 +90,8 @@ static void test_schedule_and_loss_tables(void) {
     CU_ASSERT_EQUAL(s.decay, 0.5);
     CU_ASSERT_EQUAL(lp_lr_at(&s, 2), 1e-3 * pow(0.5, 2));
     CU_ASSERT_EQUAL(lp_lr_parse_decay("11", &s), LP_ERR_INVALID_ARG);
-    CU_ASSERT_STRING_EQUAL(lp_last_error(), "--lr-decay: expected a number from 1e-09 to 10, got '11'");
+    CU_ASSERT_STRING_EQUAL(lp_last_error(),
+                           "--lr-decay: expected a number from 1e-09 to 10, got '11'");
 
     const lp_loss *l = lp_loss_at(0);
     CU_ASSERT_FATAL(l != NULL);
@@ -120,7 +123,10 @@ static void test_dataset_table(void) {
     CU_ASSERT_PTR_NULL(lp_dataset_format_find("no-such-format"));
     for (int i = 0; i < n; ++i)
         snprintf(want + strlen(want), sizeof want - strlen(want), "%s%s",
-                 i == 0 ? "" : i == n - 1 ? " or " : ", ", lp_dataset_format_at(i)->name);
+                 i == 0       ? ""
+                 : i == n - 1 ? " or "
+                              : ", ",
+                 lp_dataset_format_at(i)->name);
     lp_dataset ds;
     CU_ASSERT_EQUAL(lp_dataset_load("no-such-format", "/tmp", "train", &ds), LP_ERR_INVALID_ARG);
     CU_ASSERT_PTR_NOT_NULL(strstr(lp_last_error(), want));
@@ -155,12 +161,14 @@ static void write_idx_folder_(const char *dir, int n) {
         char name[64];
         uint8_t head[16] = {0, 0, 8, 3, 0, 0, 0, (uint8_t)n, 0, 0, 0, 28, 0, 0, 0, 28};
         memcpy(buf, head, 16);
-        for (int i = 0; i < n * 28 * 28; ++i) buf[16 + i] = (uint8_t)(i * 7 + s);
+        for (int i = 0; i < n * 28 * 28; ++i)
+            buf[16 + i] = (uint8_t)(i * 7 + s);
         snprintf(name, sizeof name, "%s-images-idx3-ubyte", p);
         write_file_(dir, name, buf, 16 + (size_t)n * 28 * 28);
         uint8_t lhead[8] = {0, 0, 8, 1, 0, 0, 0, (uint8_t)n};
         memcpy(buf, lhead, 8);
-        for (int i = 0; i < n; ++i) buf[8 + i] = (uint8_t)(i % 10);
+        for (int i = 0; i < n; ++i)
+            buf[8 + i] = (uint8_t)(i % 10);
         snprintf(name, sizeof name, "%s-labels-idx1-ubyte", p);
         write_file_(dir, name, buf, 8 + (size_t)n);
     }
@@ -225,7 +233,8 @@ static void test_optimizers_round_trip(void) {
             if (laperm)
                 snprintf(extra, sizeof extra, "--optimizer %s --inner %s --k 3",
                          LP_OPTIMIZER_LAPERM, o->name);
-            else snprintf(extra, sizeof extra, "--optimizer %s", o->name);
+            else
+                snprintf(extra, sizeof extra, "--optimizer %s", o->name);
             const lp_optimizer *q;
             for (int a = 0; (q = lp_optimizer_at(a)); ++a)
                 for (int j = 0; j < q->n_params; ++j) {
@@ -237,8 +246,10 @@ static void test_optimizers_round_trip(void) {
             snprintf(h5, sizeof h5, "%s/opt-%s-%d.h5", lp_test_tmpdir(), o->name, laperm);
             char *out = NULL;
             if (tiny_run_(extra, h5, &out)) {
-                if (laperm) snprintf(line, sizeof line, "LaPerm k=3 over %s, batch", o->title);
-                else snprintf(line, sizeof line, "images; %s, batch", o->title);
+                if (laperm)
+                    snprintf(line, sizeof line, "LaPerm k=3 over %s, batch", o->title);
+                else
+                    snprintf(line, sizeof line, "images; %s, batch", o->title);
                 expect_output_(out, line);
                 expect_attr_(h5, "optimizer", laperm ? LP_OPTIMIZER_LAPERM : o->name);
                 expect_attr_(h5, "inner_optimizer", o->name);
@@ -291,8 +302,9 @@ static void test_help_and_errors_list_the_tables(void) {
         snprintf(want, sizeof want, "%-14s %s (%s)", f->name, f->description, f->default_dir);
         expect_output_(help, want);
     }
-    snprintf(want, sizeof want, "--dataset NAME         file format; sets the default --data "
-                                "[default: %s]",
+    snprintf(want, sizeof want,
+             "--dataset NAME         file format; sets the default --data "
+             "[default: %s]",
              lp_dataset_format_at(0)->name);
     expect_output_(help, want);
     free(help);
@@ -365,10 +377,12 @@ static void test_schedules_round_trip(void) {
 /* A CIFAR-10 folder: n records in each batch file. */
 static void write_cifar_folder_(const char *dir, int n) {
     static uint8_t buf[16 * 3073];
-    for (int i = 0; i < n * 3073; ++i) buf[i] = (uint8_t)(i % 3073 == 0 ? (i / 3073) % 10 : i);
+    for (int i = 0; i < n * 3073; ++i)
+        buf[i] = (uint8_t)(i % 3073 == 0 ? (i / 3073) % 10 : i);
     const char *names[] = {"data_batch_1.bin", "data_batch_2.bin", "data_batch_3.bin",
                            "data_batch_4.bin", "data_batch_5.bin", "test_batch.bin"};
-    for (int i = 0; i < 6; ++i) write_file_(dir, names[i], buf, (size_t)n * 3073);
+    for (int i = 0; i < 6; ++i)
+        write_file_(dir, names[i], buf, (size_t)n * 3073);
 }
 
 static void test_datasets_round_trip(void) {

@@ -27,8 +27,8 @@ bool arg_double(const char *cmd, const char *opt, const char *text, double min, 
     errno = 0;
     double v = strtod(text, &end);
     if (end == text || *end || errno || !isfinite(v) || v < min || v > max) {
-        fprintf(stderr, "laperm %s: %s: expected a number from %g to %g, got '%s'\n", cmd, opt,
-                min, max, text);
+        fprintf(stderr, "laperm %s: %s: expected a number from %g to %g, got '%s'\n", cmd, opt, min,
+                max, text);
         return false;
     }
     *out = v;
@@ -39,7 +39,8 @@ int arg_choice(const char *cmd, const char *opt, const char *text, const char *c
     for (int i = 0; choices[i]; ++i)
         if (!strcmp(text, choices[i])) return i;
     fprintf(stderr, "laperm %s: %s: expected one of", cmd, opt);
-    for (int i = 0; choices[i]; ++i) fprintf(stderr, "%s %s", i ? "," : "", choices[i]);
+    for (int i = 0; choices[i]; ++i)
+        fprintf(stderr, "%s %s", i ? "," : "", choices[i]);
     fprintf(stderr, "; got '%s'\n", text);
     return -1;
 }

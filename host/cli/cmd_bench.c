@@ -24,24 +24,23 @@ typedef struct {
 } bench_args_;
 
 static void usage_(FILE *f) {
-    fprintf(f,
-            "usage: laperm bench [options]\n\n"
-            "Measures the device: FMA peak and memory bandwidth, SGEMM at N^3 and at each\n"
-            "model's training shapes (CLBlast, laperm's tiled kernels and the automatic\n"
-            "choice), a forward+backward pass with device time per kernel, segmented argsort\n"
-            "at the models' LaPerm group sizes and for single groups of 1M and 16M keys, and\n"
-            "one LaPerm sync. Every figure is timed on the device after a warm-up.\n\n"
-            "  --device D       P:D index or name substring (default: $LAPERM_DEVICE, a GPU,\n"
-            "                   else a CPU)\n"
-            "  --only LIST      some of peak,gemm,layers,sort,sync (default: all)\n"
-            "  --models LIST    MODEL:BATCH,... (default lenet300:128,conv7:50,conv4:50;\n"
-            "                   MODEL is models/MODEL.ini or a path)\n"
-            "  --gemm-size N    square SGEMM size (default 1024; 0: skip)\n"
-            "  --sort-sizes L   single-group argsorts, keys each (default 1048576,16777216)\n"
-            "  --min-time S     seconds each measurement repeats for (default 0.2)\n"
-            "  --gemm MODE      auto | clblast | tiled: what the models' passes use\n"
-            "  --markdown       print the table as markdown\n"
-            "  --out FILE.h5    also write the table to HDF5 (dataset /bench)\n");
+    fprintf(f, "usage: laperm bench [options]\n\n"
+               "Measures the device: FMA peak and memory bandwidth, SGEMM at N^3 and at each\n"
+               "model's training shapes (CLBlast, laperm's tiled kernels and the automatic\n"
+               "choice), a forward+backward pass with device time per kernel, segmented argsort\n"
+               "at the models' LaPerm group sizes and for single groups of 1M and 16M keys, and\n"
+               "one LaPerm sync. Every figure is timed on the device after a warm-up.\n\n"
+               "  --device D       P:D index or name substring (default: $LAPERM_DEVICE, a GPU,\n"
+               "                   else a CPU)\n"
+               "  --only LIST      some of peak,gemm,layers,sort,sync (default: all)\n"
+               "  --models LIST    MODEL:BATCH,... (default lenet300:128,conv7:50,conv4:50;\n"
+               "                   MODEL is models/MODEL.ini or a path)\n"
+               "  --gemm-size N    square SGEMM size (default 1024; 0: skip)\n"
+               "  --sort-sizes L   single-group argsorts, keys each (default 1048576,16777216)\n"
+               "  --min-time S     seconds each measurement repeats for (default 0.2)\n"
+               "  --gemm MODE      auto | clblast | tiled: what the models' passes use\n"
+               "  --markdown       print the table as markdown\n"
+               "  --out FILE.h5    also write the table to HDF5 (dataset /bench)\n");
 }
 
 static bool parse_only_(const char *list, bool *want) {
@@ -79,16 +78,25 @@ static int parse_(int argc, char **argv, bench_args_ *a, lp_gemm_mode *mode, boo
         }
         const char *v = argv[++i];
         bool ok = true;
-        if (!strcmp(o, "--device")) a->device = v;
-        else if (!strcmp(o, "--out")) a->out = v;
-        else if (!strcmp(o, "--models")) a->models = v;
-        else if (!strcmp(o, "--sort-sizes")) a->sort_sizes = v;
-        else if (!strcmp(o, "--only")) ok = parse_only_(v, a->want);
-        else if (!strcmp(o, "--gemm-size")) ok = arg_int(C, o, v, 0, 16384, &a->gemm_size);
-        else if (!strcmp(o, "--min-time")) ok = arg_double(C, o, v, 0.0, 60.0, &a->min_time);
+        if (!strcmp(o, "--device"))
+            a->device = v;
+        else if (!strcmp(o, "--out"))
+            a->out = v;
+        else if (!strcmp(o, "--models"))
+            a->models = v;
+        else if (!strcmp(o, "--sort-sizes"))
+            a->sort_sizes = v;
+        else if (!strcmp(o, "--only"))
+            ok = parse_only_(v, a->want);
+        else if (!strcmp(o, "--gemm-size"))
+            ok = arg_int(C, o, v, 0, 16384, &a->gemm_size);
+        else if (!strcmp(o, "--min-time"))
+            ok = arg_double(C, o, v, 0.0, 60.0, &a->min_time);
         else if (!strcmp(o, "--gemm")) {
             ok = lp_gemm_mode_parse(v, mode);
-            if (!ok) fprintf(stderr, "laperm %s: --gemm: expected auto, clblast or tiled, got '%s'\n", C, v);
+            if (!ok)
+                fprintf(stderr, "laperm %s: --gemm: expected auto, clblast or tiled, got '%s'\n", C,
+                        v);
             *mode_set = true;
         } else {
             fprintf(stderr, "laperm %s: unknown option '%s' (see laperm bench --help)\n", C, o);
@@ -100,8 +108,10 @@ static int parse_(int argc, char **argv, bench_args_ *a, lp_gemm_mode *mode, boo
 }
 
 static void model_path_(const char *name, char *buf, size_t cap) {
-    if (strchr(name, '/') || strstr(name, ".ini")) snprintf(buf, cap, "%s", name);
-    else snprintf(buf, cap, "models/%s.ini", name);
+    if (strchr(name, '/') || strstr(name, ".ini"))
+        snprintf(buf, cap, "%s", name);
+    else
+        snprintf(buf, cap, "models/%s.ini", name);
 }
 
 /* Runs the sections asked for; stops at the first failure (its message is in
@@ -142,9 +152,12 @@ static void print_(const lp_bench_table *t, bool markdown) {
         printf("| section | what | detail | value | unit | of peak |\n|---|---|---|---|---|---|\n");
         for (int i = 0; i < t->n; ++i) {
             const lp_bench_row *r = &t->rows[i];
-            printf("| %s | %s | %s | %.4g | %s | ", r->section, r->name, r->detail, r->value, r->unit);
-            if (r->of_peak > 0) printf("%.1f%% |\n", 100 * r->of_peak);
-            else printf(" |\n");
+            printf("| %s | %s | %s | %.4g | %s | ", r->section, r->name, r->detail, r->value,
+                   r->unit);
+            if (r->of_peak > 0)
+                printf("%.1f%% |\n", 100 * r->of_peak);
+            else
+                printf(" |\n");
         }
         return;
     }
@@ -186,8 +199,10 @@ int cli_bench(int argc, char **argv) {
             strncat(cmd, " ", sizeof cmd - strlen(cmd) - 1),
                 strncat(cmd, argv[i], sizeof cmd - strlen(cmd) - 1);
         st = lp_bench_write_h5(&t, device, cmd, a.out);
-        if (st != LP_OK) fprintf(stderr, "laperm %s: %s\n", C, lp_last_error());
-        else printf("wrote %s\n", a.out);
+        if (st != LP_OK)
+            fprintf(stderr, "laperm %s: %s\n", C, lp_last_error());
+        else
+            printf("wrote %s\n", a.out);
     }
     lp_bench_table_free(&t);
     lp_runtime_destroy(rt);

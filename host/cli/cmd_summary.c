@@ -15,8 +15,9 @@ int cli_summary(int argc, char **argv) {
             return 0;
         }
         if (argv[i][0] == '-' || path) {
-            fprintf(stderr, "laperm summary: unexpected argument '%s' (usage: laperm summary "
-                            "MODEL)\n",
+            fprintf(stderr,
+                    "laperm summary: unexpected argument '%s' (usage: laperm summary "
+                    "MODEL)\n",
                     argv[i]);
             return 2;
         }

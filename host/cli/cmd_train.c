@@ -5,11 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "laperm/clock.h"
 #include "args.h"
 #include "cli.h"
-#include "laperm/gemm.h"
+#include "laperm/clock.h"
 #include "laperm/data.h"
+#include "laperm/gemm.h"
 #include "laperm/model.h"
 #include "laperm/runtime.h"
 #include "laperm/train.h"
@@ -213,7 +213,8 @@ static int parse_(int argc, char **argv, train_args_ *a) {
     static const char *const norms[] = {"none", "per-channel", "per-pixel-mean", NULL};
     static const char *const modes[] = {"auto", "bar", "plain", "none", NULL};
     /* The libraries' own names, in their enums' order. */
-    const char *conv_algos[LP_CONV_ALGO_COUNT + 1] = {NULL}, *gemms[LP_GEMM_MODE_COUNT + 1] = {NULL};
+    const char *conv_algos[LP_CONV_ALGO_COUNT + 1] = {NULL},
+                                                *gemms[LP_GEMM_MODE_COUNT + 1] = {NULL};
     for (int i = 0; i < LP_CONV_ALGO_COUNT; ++i)
         conv_algos[i] = lp_conv_algo_name((lp_conv_algo)i);
     for (int i = 0; i < LP_GEMM_MODE_COUNT; ++i)
@@ -221,7 +222,8 @@ static int parse_(int argc, char **argv, train_args_ *a) {
     /* --optimizer: LaPerm, then every inner optimizer; --inner: those alone */
     const char *optimizers[LP_OPTIMIZER_SLOTS + 2] = {LP_OPTIMIZER_LAPERM};
     const char *const *inners = optimizers + 1;
-    for (int i = 0; lp_optimizer_at(i); ++i) optimizers[i + 1] = lp_optimizer_at(i)->name;
+    for (int i = 0; lp_optimizer_at(i); ++i)
+        optimizers[i + 1] = lp_optimizer_at(i)->name;
     const char *datasets[64] = {NULL};
     for (int i = 0; i < 63 && lp_dataset_format_at(i); ++i)
         datasets[i] = lp_dataset_format_at(i)->name;
@@ -257,15 +259,24 @@ static int parse_(int argc, char **argv, train_args_ *a) {
         if (row->kind == ROW_PARAM_) {
             const lp_optimizer_param *p = &lp_optimizer_at(row->table)->params[row->index];
             ok = arg_double(C, o, v, p->min, p->max, &c->optimizer_params[row->table][row->index]);
-        } else if (row->kind == ROW_SCHEDULE_) row->value = v;
-        else if (!strcmp(o, "--model")) a->model = v;
-        else if (!strcmp(o, "--data")) a->data = v;
-        else if (!strcmp(o, "--out")) a->out = v;
-        else if (!strcmp(o, "--device")) a->device = v;
-        else if (!strcmp(o, "--no-out")) a->no_out = true;
-        else if (!strcmp(o, "--profile")) a->profile = true;
-        else if (!strcmp(o, "--perm-bias")) c->perm_bias = true;
-        else if (!strcmp(o, "--hflip")) c->augment.hflip = true;
+        } else if (row->kind == ROW_SCHEDULE_)
+            row->value = v;
+        else if (!strcmp(o, "--model"))
+            a->model = v;
+        else if (!strcmp(o, "--data"))
+            a->data = v;
+        else if (!strcmp(o, "--out"))
+            a->out = v;
+        else if (!strcmp(o, "--device"))
+            a->device = v;
+        else if (!strcmp(o, "--no-out"))
+            a->no_out = true;
+        else if (!strcmp(o, "--profile"))
+            a->profile = true;
+        else if (!strcmp(o, "--perm-bias"))
+            c->perm_bias = true;
+        else if (!strcmp(o, "--hflip"))
+            c->augment.hflip = true;
         else if (!strcmp(o, "--normalize")) {
             ok = (ch = arg_choice(C, o, v, norms)) >= 0;
             if (ok) ok = lp_norm_mode_parse(v, &c->norm) == LP_OK;
@@ -278,19 +289,19 @@ static int parse_(int argc, char **argv, train_args_ *a) {
         } else if (!strcmp(o, "--zoom")) {
             ok = arg_double(C, o, v, 0, 0.99, &x);
             c->augment.zoom = (float)x;
-        }
-        else if (!strcmp(o, "--perm-bn")) c->perm_bn = true;
+        } else if (!strcmp(o, "--perm-bn"))
+            c->perm_bn = true;
         else if (!strcmp(o, "--dataset")) {
             ok = (ch = arg_choice(C, o, v, datasets)) >= 0;
             if (ok) a->format = lp_dataset_format_at(ch);
-        } else if (!strcmp(o, "--progress")) ok = arg_choice(C, o, v, modes) >= 0 && (a->progress = v);
+        } else if (!strcmp(o, "--progress"))
+            ok = arg_choice(C, o, v, modes) >= 0 && (a->progress = v);
         else if (!strcmp(o, "--gemm")) {
             ok = arg_choice(C, o, v, gemms) >= 0 && (a->gemm = v);
         } else if (!strcmp(o, "--conv-algo")) {
             ok = (ch = arg_choice(C, o, v, conv_algos)) >= 0;
             if (ok) c->conv_algo = (lp_conv_algo)ch;
-        }
-        else if (!strcmp(o, "--optimizer")) {
+        } else if (!strcmp(o, "--optimizer")) {
             ok = (ch = arg_choice(C, o, v, optimizers)) >= 0;
             if (ok) {
                 c->laperm = ch == 0; /* LaPerm keeps --inner; a plain optimizer is its own */
@@ -302,9 +313,12 @@ static int parse_(int argc, char **argv, train_args_ *a) {
         } else if (!strcmp(o, "--group-scope")) {
             ok = (ch = arg_choice(C, o, v, scopes)) >= 0;
             if (ok) c->per_tensor_scope = ch == 1;
-        } else if (!strcmp(o, "--k")) ok = arg_int(C, o, v, 1, 1000000000, &n) && (c->k = (int)n);
-        else if (!strcmp(o, "--epochs")) ok = arg_int(C, o, v, 1, 100000, &n) && (c->epochs = (int)n);
-        else if (!strcmp(o, "--batch")) ok = arg_int(C, o, v, 1, 65536, &n) && (c->batch = (int)n);
+        } else if (!strcmp(o, "--k"))
+            ok = arg_int(C, o, v, 1, 1000000000, &n) && (c->k = (int)n);
+        else if (!strcmp(o, "--epochs"))
+            ok = arg_int(C, o, v, 1, 100000, &n) && (c->epochs = (int)n);
+        else if (!strcmp(o, "--batch"))
+            ok = arg_int(C, o, v, 1, 65536, &n) && (c->batch = (int)n);
         else if (!strcmp(o, "--eval-batch"))
             ok = arg_int(C, o, v, 1, 65536, &n) && (c->eval_batch = (int)n);
         else if (!strcmp(o, "--seed")) {
@@ -313,14 +327,19 @@ static int parse_(int argc, char **argv, train_args_ *a) {
         } else if (!strcmp(o, "--max-steps")) {
             ok = arg_int(C, o, v, 0, 0x7FFFFFFFFFFFFFFFll, &n);
             c->max_steps = n;
-        } else if (!strcmp(o, "--train-subset")) ok = arg_int(C, o, v, 0, 1 << 30, &a->train_subset);
-        else if (!strcmp(o, "--test-subset")) ok = arg_int(C, o, v, 0, 1 << 30, &a->test_subset);
-        else if (!strcmp(o, "--lr")) ok = arg_double(C, o, v, 1e-12, 1e6, &c->lr.base);
-        else if (!strcmp(o, "--l2-scale")) ok = arg_double(C, o, v, 0, 1e6, &c->l2_scale);
+        } else if (!strcmp(o, "--train-subset"))
+            ok = arg_int(C, o, v, 0, 1 << 30, &a->train_subset);
+        else if (!strcmp(o, "--test-subset"))
+            ok = arg_int(C, o, v, 0, 1 << 30, &a->test_subset);
+        else if (!strcmp(o, "--lr"))
+            ok = arg_double(C, o, v, 1e-12, 1e6, &c->lr.base);
+        else if (!strcmp(o, "--l2-scale"))
+            ok = arg_double(C, o, v, 0, 1e6, &c->l2_scale);
         if (!ok) return 2;
     }
     if (!a->model) {
-        fprintf(stderr, "laperm train: --model FILE is required (e.g. --model models/lenet300.ini)\n");
+        fprintf(stderr,
+                "laperm train: --model FILE is required (e.g. --model models/lenet300.ini)\n");
         return 2;
     }
     int rc = parse_schedule_(&opts, &c->lr);
@@ -357,7 +376,8 @@ static void print_profile_(lp_runtime *rt) {
     const lp_profile_entry *e;
     int n = lp_runtime_profile_entries(rt, &e);
     double total = 0;
-    for (int i = 0; i < n; ++i) total += e[i].total_ms;
+    for (int i = 0; i < n; ++i)
+        total += e[i].total_ms;
     printf("\ndevice time per kernel (OpenCL profiling events):\n");
     printf("  %-26s %10s %8s %10s %6s\n", "kernel", "total ms", "calls", "us/call", "share");
     for (int i = 0; i < n; ++i)
@@ -427,8 +447,10 @@ int cli_train(int argc, char **argv) {
     printf("laperm %s: %s (%zu parameters) on %s [%d:%d, %s]\n", LAPERM_VERSION, a.model, params,
            dev->device_name, dev->platform_index, dev->device_index, dev->platform_name);
     printf("data %s: %d train, %d test images; ", a.data, train.n, test.n);
-    if (a.cfg.laperm) printf("LaPerm k=%d over %s", a.cfg.k, a.cfg.inner->title);
-    else printf("%s", a.cfg.inner->title);
+    if (a.cfg.laperm)
+        printf("LaPerm k=%d over %s", a.cfg.k, a.cfg.inner->title);
+    else
+        printf("%s", a.cfg.inner->title);
     printf(", batch %d, lr %g, %d epochs, seed %llu\n", a.cfg.batch, a.cfg.lr.base, a.cfg.epochs,
            (unsigned long long)a.cfg.seed);
     fflush(stdout);

@@ -7,8 +7,10 @@
 
 static void fmt_time_(double s, char *buf, size_t n) {
     long t = s > 0 ? (long)(s + 0.5) : 0;
-    if (t >= 3600) snprintf(buf, n, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
-    else snprintf(buf, n, "%ld:%02ld", t / 60, t % 60);
+    if (t >= 3600)
+        snprintf(buf, n, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
+    else
+        snprintf(buf, n, "%ld:%02ld", t / 60, t % 60);
 }
 
 static void on_progress_(void *ctx, const lp_progress *p) {
@@ -17,12 +19,13 @@ static void on_progress_(void *ctx, const lp_progress *p) {
     enum { WIDTH = 24 };
     int filled = (int)((double)p->step_in_epoch / p->steps_per_epoch * WIDTH);
     char bar[WIDTH + 1], eta[32];
-    for (int i = 0; i < WIDTH; ++i) bar[i] = i < filled ? '#' : '.';
+    for (int i = 0; i < WIDTH; ++i)
+        bar[i] = i < filled ? '#' : '.';
     bar[WIDTH] = '\0';
     fmt_time_(p->eta_seconds, eta, sizeof eta);
     printf("\r\033[Kepoch %d/%d [%s] step %lld  loss %.4f  acc %.2f%%  %.0f img/s  ETA %s",
-           p->epoch, p->epochs, bar, p->step, p->loss, 100.0 * p->accuracy,
-           p->images_per_second, eta);
+           p->epoch, p->epochs, bar, p->step, p->loss, 100.0 * p->accuracy, p->images_per_second,
+           eta);
     fflush(stdout);
     pr->bar_drawn = true;
 }
@@ -40,17 +43,19 @@ static void on_epoch_(void *ctx, const lp_epoch_metrics *m, int epochs) {
            "lr %.3g  %.1fs (%.0f img/s)  syncs %lld\n",
            epochs >= 10 ? 2 : 1, m->epoch, epochs, m->step, m->train_loss,
            100.0 * m->train_accuracy, m->test_loss, 100.0 * m->test_accuracy, unsynced,
-           m->learning_rate,
-           m->epoch_seconds, m->epoch_seconds > 0 ? (double)m->samples / m->epoch_seconds : 0.0,
-           m->syncs);
+           m->learning_rate, m->epoch_seconds,
+           m->epoch_seconds > 0 ? (double)m->samples / m->epoch_seconds : 0.0, m->syncs);
     fflush(stdout);
 }
 
 void cli_progress_init(cli_progress *p, const char *mode) {
     memset(p, 0, sizeof *p);
-    if (!strcmp(mode, "none")) p->quiet = true;
-    else if (!strcmp(mode, "bar")) p->tty = true;
-    else if (!strcmp(mode, "auto")) p->tty = isatty(STDOUT_FILENO);
+    if (!strcmp(mode, "none"))
+        p->quiet = true;
+    else if (!strcmp(mode, "bar"))
+        p->tty = true;
+    else if (!strcmp(mode, "auto"))
+        p->tty = isatty(STDOUT_FILENO);
 }
 
 lp_train_callbacks cli_progress_callbacks(cli_progress *p) {

@@ -37,10 +37,10 @@ lp_gemm_variant lp_gemm_default_tiled(lp_runtime *rt);
 
 /* Runs one product with the given variant (no choosing, no caching): tests and benches.
  * Same arguments as lp_op_gemm. */
-lp_status lp_gemm_run_variant(lp_runtime *rt, const lp_gemm_variant *v, bool trans_a,
-                              bool trans_b, size_t m, size_t n, size_t k, float alpha, cl_mem a,
-                              size_t a_off, size_t lda, cl_mem b, size_t b_off, size_t ldb,
-                              float beta, cl_mem c, size_t c_off, size_t ldc, const char *label);
+lp_status lp_gemm_run_variant(lp_runtime *rt, const lp_gemm_variant *v, bool trans_a, bool trans_b,
+                              size_t m, size_t n, size_t k, float alpha, cl_mem a, size_t a_off,
+                              size_t lda, cl_mem b, size_t b_off, size_t ldb, float beta, cl_mem c,
+                              size_t c_off, size_t ldc, const char *label);
 
 /* The variant lp_op_gemm's timing chose for this shape in the current mode (with beta 0,
  * else with beta nonzero), as text such as "tiled 8x32 wg1 k/4" or "clblast" (see

@@ -17,8 +17,8 @@
  *   zeros, ones     0, 1
  * The normal forms follow Keras' VarianceScaling: the divisor restores the variance that
  * truncation at two standard deviations removes. */
-void lp_init_fill(lp_init_kind kind, float *dst, size_t n, int fan_in, int fan_out,
-                  uint64_t seed, uint32_t stream);
+void lp_init_fill(lp_init_kind kind, float *dst, size_t n, int fan_in, int fan_out, uint64_t seed,
+                  uint32_t stream);
 
 /* Which model-file keys accept an initializer (the `use` of laperm/initializers.def). */
 #define LP_INIT_USE_KERNEL 1u /* `init` */

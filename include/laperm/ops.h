@@ -15,8 +15,8 @@ lp_status lp_op_gemm(lp_runtime *rt, bool trans_a, bool trans_b, size_t m, size_
                      size_t ldb, float beta, cl_mem c, size_t c_off, size_t ldc, const char *label);
 
 /* y (rows, cols) += params[bias_off..] (bias_off < 0: none); then ReLU if relu. */
-lp_status lp_op_bias_act(lp_runtime *rt, cl_mem y, int rows, int cols, cl_mem params,
-                         int bias_off, bool relu);
+lp_status lp_op_bias_act(lp_runtime *rt, cl_mem y, int rows, int cols, cl_mem params, int bias_off,
+                         bool relu);
 /* dy *= (y > 0) over n elements. */
 lp_status lp_op_relu_backward(lp_runtime *rt, cl_mem dy, cl_mem y, int n);
 /* grads[bias_off + c] = sum_r dy[r, c]. */

@@ -69,7 +69,7 @@ lp_status lp_op_conv_bias_act(lp_runtime *rt, cl_mem y, int n, int filters, int 
 #define LP_CONV_GRAD_LANES 16
 #define LP_CONV_OPTIONS LP_CL_DEFINE(LP_CONV_GRAD_LANES, LP_CONV_GRAD_LANES)
 /* Bytes of psum for n samples of F channels. */
-#define LP_CONV_PSUM_BYTES(n, F) ((size_t)(n) * (size_t)(F) * LP_CONV_GRAD_LANES * sizeof(float))
+#define LP_CONV_PSUM_BYTES(n, F) ((size_t)(n) * (size_t)(F)*LP_CONV_GRAD_LANES * sizeof(float))
 
 /* rows (F, cn*P) = dy samples s0..s0+cn-1, times (y > 0) when relu (y: the layer's
  * output, may be NULL when !relu). psum (NULL: none) gets those samples' partial sums

@@ -83,9 +83,9 @@ void lp_results_abandon(lp_results *r);
 
 const char *lp_results_partial_path(const lp_results *r);
 
-/* Reading back from C (the tests use these; h5py needs none). Each opens the file read-only, falling back to
- * SWMR reading for a .part left by a killed run. *data is malloc'd (NULL when the dataset
- * is empty); dims beyond *rank are 1. The stored type must match: float32, float64, int32
+/* Reading back from C (the tests use these; h5py needs none). Each opens the file read-only,
+ * falling back to SWMR reading for a .part left by a killed run. *data is malloc'd (NULL when the
+ * dataset is empty); dims beyond *rank are 1. The stored type must match: float32, float64, int32
  * or int64. A missing file or dataset is LP_ERR_NOT_FOUND, a non-HDF5 file or another
  * type LP_ERR_FORMAT. */
 lp_status lp_results_read_float(const char *path, const char *dataset, float **data, int *rank,

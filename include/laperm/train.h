@@ -95,12 +95,12 @@ typedef struct {
     int epochs, batch;
     int eval_batch; /* samples per evaluation pass; 0: chosen from the device's memory */
     lp_lr_schedule lr;
-    double l2_scale;     /* multiplies every layer's l2 (0 switches L2 off) */
+    double l2_scale; /* multiplies every layer's l2 (0 switches L2 off) */
     uint64_t seed;
-    long long max_steps; /* stop after this many steps (0: no limit) */
-    lp_norm_mode norm;   /* input normalisation, statistics from the training set */
-    lp_augment_spec augment; /* training-time augmentation on the device (zeros: none) */
-    lp_conv_algo conv_algo;  /* [conv2d] path: auto (timed per layer), gemm, fft or direct */
+    long long max_steps;      /* stop after this many steps (0: no limit) */
+    lp_norm_mode norm;        /* input normalisation, statistics from the training set */
+    lp_augment_spec augment;  /* training-time augmentation on the device (zeros: none) */
+    lp_conv_algo conv_algo;   /* [conv2d] path: auto (timed per layer), gemm, fft or direct */
     const char *out_path;     /* HDF5 results; NULL: none */
     const char *command_line; /* stored in the results file (NULL: stored as "") */
     /* The dataset format's name and folder, stored in the results file (NULL: ""). */
@@ -141,7 +141,7 @@ typedef struct {
 
 typedef struct {
     double best_test_accuracy, final_test_accuracy; /* LaPerm: of the permuted network */
-    double best_unsynced_accuracy; /* LaPerm: of the inner optimizer's weights */
+    double best_unsynced_accuracy;                  /* LaPerm: of the inner optimizer's weights */
     int best_epoch, epochs_done;
     long long steps, syncs;
     double train_seconds, images_per_second;
@@ -152,7 +152,7 @@ typedef struct {
 } lp_train_result;
 
 lp_status lp_train(lp_runtime *rt, const lp_model_spec *model, const lp_dataset *train,
-                   const lp_dataset *test, const lp_train_config *cfg,
-                   const lp_train_callbacks *cb, lp_train_result *result);
+                   const lp_dataset *test, const lp_train_config *cfg, const lp_train_callbacks *cb,
+                   lp_train_result *result);
 
 #endif
