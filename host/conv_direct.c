@@ -1,6 +1,7 @@
 /* The direct [conv2d] path (laperm/conv_direct.h): layout constants, buffers and launches
  * of cl/conv_direct.cl, whose header explains the layouts (phases, grid, z planes). */
 #include "laperm/conv_direct.h"
+#include "laperm/launch.h"
 
 #include <limits.h>
 #include <stdio.h>
@@ -303,8 +304,7 @@ static lp_status kernel_(lp_conv_direct *d, const char *name, cl_kernel *k) {
  * picks the work-group size. */
 static lp_status launch_planes_(lp_conv_direct *d, cl_kernel k, size_t d0, int n,
                                 const char *label) {
-    size_t global[2] = {d0, (size_t)n};
-    return lp_launch(d->rt, k, 2, global, NULL, label);
+    return lp_launch_2d(d->rt, k, d0, (size_t)n, label);
 }
 
 /* xs from x for n samples (split layers). */

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "gemm-impl.h"
+#include "laperm/launch.h"
 
 /* The state's key among the runtime's attachments (lp_runtime_attach). */
 #define ATTACH_KEY_ "laperm.gemm"
@@ -116,6 +117,5 @@ lp_status lp_gemm_reduce_(lp_runtime *rt, const lp_gemm_args_ *g, int slices, cl
     LP_ARG(k, 7, g->c);
     LP_ARG(k, 8, c_off);
     LP_ARG(k, 9, ldc);
-    size_t global = g->m * g->n, local = lp_runtime_wgs(rt, k, 256);
-    return lp_launch(rt, k, 1, &global, &local, g->label);
+    return lp_launch_1d(rt, k, g->m * g->n, 256, g->label);
 }

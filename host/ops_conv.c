@@ -261,7 +261,7 @@ lp_status lp_op_conv_bias_reduce(lp_runtime *rt, cl_mem psum, int n, int filters
     LP_ARG(k, 3, grads);
     LP_ARG(k, 4, bias_off);
     size_t global = (size_t)filters, local = lp_runtime_wgs(rt, k, 64);
-    if (local > global) local = global;
+    if (local > global) local = global; /* few filters: no mostly idle group */
     return lp_launch(rt, k, 1, &global, &local, "conv_bias_reduce");
 }
 

@@ -2,6 +2,7 @@
  * optimizer's own launch is in its file, host/optimizer_<id>.c. */
 #include <stdio.h>
 
+#include "laperm/launch.h"
 #include "laperm/ops.h"
 
 lp_status lp_op_softmax_xent(lp_runtime *rt, cl_mem logits, cl_mem labels, int rows, int classes,
@@ -39,8 +40,7 @@ lp_status lp_op_softmax_xent(lp_runtime *rt, cl_mem logits, cl_mem labels, int r
 }
 
 static lp_status launch_flat_(lp_runtime *rt, cl_kernel k, int n, const char *label) {
-    size_t local = lp_runtime_wgs(rt, k, 256), global = (size_t)n;
-    return lp_launch(rt, k, 1, &global, &local, label);
+    return lp_launch_1d(rt, k, (size_t)n, 256, label);
 }
 
 lp_status lp_op_l2_grad(lp_runtime *rt, cl_mem w, cl_mem g, int offset, int n, float coef) {

@@ -2,6 +2,7 @@
  * the step size on the host, lr_t = lr sqrt(1 - beta2^t) / (1 - beta1^t), in double. */
 #include <math.h>
 
+#include "laperm/launch.h"
 #include "laperm/ops.h"
 #include "optimizer.h"
 
@@ -21,7 +22,7 @@ lp_status lp_op_adam(lp_runtime *rt, cl_mem w, cl_mem g, cl_mem m, cl_mem v, int
     LP_ARG(k, 6, beta1);
     LP_ARG(k, 7, beta2);
     LP_ARG(k, 8, eps);
-    return lp_optimizer_launch_flat(rt, k, n, "adam_update");
+    return lp_launch_1d(rt, k, (size_t)n, 256, "adam_update");
 }
 
 static lp_status step_(const lp_optimizer_step *s) {

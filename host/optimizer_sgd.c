@@ -1,5 +1,6 @@
 /* SGD with momentum in Keras' form (cl/optim.cl, lp_sgd_update): v = mu v - lr g;
  * w += v. Momentum 0 is plain SGD. */
+#include "laperm/launch.h"
 #include "laperm/ops.h"
 #include "optimizer.h"
 
@@ -16,7 +17,7 @@ lp_status lp_op_sgd(lp_runtime *rt, cl_mem w, cl_mem g, cl_mem vel, int n, float
     LP_ARG(k, 3, n);
     LP_ARG(k, 4, lr);
     LP_ARG(k, 5, momentum);
-    return lp_optimizer_launch_flat(rt, k, n, "sgd_update");
+    return lp_launch_1d(rt, k, (size_t)n, 256, "sgd_update");
 }
 
 static lp_status step_(const lp_optimizer_step *s) {
