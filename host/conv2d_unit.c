@@ -544,7 +544,7 @@ lp_status lp_conv2d_unit_init(lp_network *net, lp_layer *l, const lp_conv2d_spec
         d->b_off = (int)b->offset;
     }
     d->relu = spec->activation == LP_ACT_RELU;
-    LP_TRY(lp_layer_own_buffers(net, l, "conv2d"));
+    LP_TRY(lp_layer_own_buffers(net, l, "conv2d", false));
     if (d->b_off >= 0)
         LP_TRY(lp_buffer_create_zeroed(net->rt, LP_CONV_PSUM_BYTES(net->max_batch, d->filters),
                                        "conv2d bias gradient partial sums", &d->psum));

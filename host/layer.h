@@ -82,8 +82,11 @@ struct lp_network {
 };
 
 /* Shared by layer kinds: out and dout of max_batch samples, owned by the layer (`what`
- * names them in allocation errors). Zeroed so no pass reads uninitialised memory. */
-lp_status lp_layer_own_buffers(lp_network *net, lp_layer *l, const char *what);
+ * names them in allocation errors). `zeroed`: filled with zeros from the host, which costs
+ * start-up time on large buffers; layers whose kernels write every value before any is
+ * read (dense, conv2d) skip it, the others zero them so that no pass (and no Oclgrind
+ * check) reads uninitialised memory. */
+lp_status lp_layer_own_buffers(lp_network *net, lp_layer *l, const char *what, bool zeroed);
 /* Shape-only layers: out and dout are views of prev's. */
 lp_status lp_layer_view_prev(lp_network *net, lp_layer *l);
 

@@ -82,7 +82,7 @@ static lp_status activation_init_(lp_network *net, lp_layer *l) {
     snprintf(s->options, sizeof s->options,
              "-DLP_ACTIVATION_FN=%d -DLP_FN_RELU=%d -DLP_FN_TANH=%d -DLP_FN_SIGMOID=%d", (int)fn,
              (int)FN_RELU, (int)FN_TANH, (int)FN_SIGMOID);
-    return lp_layer_own_buffers(net, l, "activation");
+    return lp_layer_own_buffers(net, l, "activation", true);
 }
 
 const lp_layer_kind_desc lp_layer_activation = {

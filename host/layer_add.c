@@ -286,7 +286,7 @@ static lp_status add_init_(lp_network *net, lp_layer *l) {
     d->shortcut_dx = net->layers[spec->from + 1].need_dx;
     LP_ASSERT(!l->need_dx || l->prev->dout);
     LP_ASSERT(!d->shortcut_dx || d->from->dout);
-    LP_TRY(lp_layer_own_buffers(net, l, "add"));
+    LP_TRY(lp_layer_own_buffers(net, l, "add", true));
     return d->projected ? add_init_projection_(net, l, d) : LP_OK;
 }
 

@@ -298,7 +298,7 @@ static lp_status batchnorm_init_(lp_network *net, lp_layer *l) {
     lp_status s = lp_buffer_write(net->rt, b->running, 0, stat_bytes, init);
     free(init);
     LP_TRY(s);
-    return lp_layer_own_buffers(net, l, "batchnorm");
+    return lp_layer_own_buffers(net, l, "batchnorm", true);
 }
 
 const lp_layer_kind_desc lp_layer_batchnorm = {

@@ -1,14 +1,16 @@
 /* Activation and gradient buffers of a layer: the two shapes every kind uses. */
 #include "layer.h"
 
-lp_status lp_layer_own_buffers(lp_network *net, lp_layer *l, const char *what) {
+lp_status lp_layer_own_buffers(lp_network *net, lp_layer *l, const char *what, bool zeroed) {
+    lp_status (*create)(lp_runtime *, size_t, const char *, cl_mem *) =
+        zeroed ? lp_buffer_create_zeroed : lp_buffer_create;
     char label[96];
     size_t bytes = (size_t)net->max_batch * l->out_features * sizeof(float);
     l->owns_buffers = true;
     snprintf(label, sizeof label, "%s activations", what);
-    LP_TRY(lp_buffer_create_zeroed(net->rt, bytes, label, &l->out));
+    LP_TRY(create(net->rt, bytes, label, &l->out));
     snprintf(label, sizeof label, "%s gradients", what);
-    return lp_buffer_create_zeroed(net->rt, bytes, label, &l->dout);
+    return create(net->rt, bytes, label, &l->dout);
 }
 
 lp_status lp_layer_view_prev(lp_network *net, lp_layer *l) {

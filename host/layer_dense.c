@@ -126,7 +126,7 @@ static lp_status dense_init_(lp_network *net, lp_layer *l) {
     d->w_off = w->offset;
     d->b_off = spec->use_bias ? (int)net->tensors[l->first_tensor + 1].offset : -1;
     d->relu = spec->activation == LP_ACT_RELU;
-    return lp_layer_own_buffers(net, l, "dense");
+    return lp_layer_own_buffers(net, l, "dense", false);
 }
 
 const lp_layer_kind_desc lp_layer_dense = {

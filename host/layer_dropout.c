@@ -102,7 +102,7 @@ static lp_status dropout_init_(lp_network *net, lp_layer *l) {
     d->rate = rate;
     d->scale = 1.0f / (1.0f - rate);
     d->stream = DROPOUT_STREAM_ + (cl_uint)l->index;
-    LP_TRY(lp_layer_own_buffers(net, l, "dropout"));
+    LP_TRY(lp_layer_own_buffers(net, l, "dropout", true));
     return lp_buffer_create_zeroed(net->rt, (size_t)net->max_batch * l->out_features,
                                    "dropout mask", &d->mask);
 }

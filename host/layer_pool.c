@@ -106,7 +106,7 @@ static lp_status pool_init_(lp_network *net, lp_layer *l, int mode, const lp_win
     if ((size_t)net->max_batch * lp_shape_size(ls->in) > INT_MAX)
         return lp_fail(LP_ERR_INVALID_ARG, "layer '%s': batch of %d x %zu values exceeds 2^31",
                        ls->name, net->max_batch, lp_shape_size(ls->in));
-    LP_TRY(lp_layer_own_buffers(net, l, "pooling"));
+    LP_TRY(lp_layer_own_buffers(net, l, "pooling", true));
     if (p->mode != POOL_MAX_) return LP_OK;
     return lp_buffer_create_zeroed(net->rt, (size_t)net->max_batch * l->out_features * sizeof(int),
                                    "max pooling argmax", &p->argmax);
