@@ -67,9 +67,10 @@ static void number_(char *buf, size_t cap, double x) {
 }
 
 /* The single list of options: --help prints it, the parser accepts exactly these. The
- * choices of --dataset, --optimizer and --inner, the hyper-parameter flags and the
- * schedule flags come from their tables (laperm/data.h, laperm/train.h,
- * laperm/schedule.h), with the defaults of lp_train_config_defaults. */
+ * choices of --dataset, --optimizer, --inner, --conv-algo and --gemm, the hyper-parameter
+ * flags and the schedule flags come from their tables (laperm/data.h, laperm/train.h,
+ * laperm/network.h, laperm/gemm.h, laperm/schedule.h), with the defaults of
+ * lp_train_config_defaults. */
 static void options_build_(options_ *o) {
     lp_train_config d;
     lp_train_config_defaults(&d);
@@ -131,12 +132,20 @@ static void options_build_(options_ *o) {
     add_(o, "--max-steps", "N", "0", "stop after N steps (0: no limit)");
     add_(o, "--train-subset", "N", "0", "use the first N training images (0: all)");
     add_(o, "--test-subset", "N", "0", "use the first N test images (0: all)");
-    add_(o, "--conv-algo", "NAME", "auto",
-         "auto | gemm | fft | direct: [conv2d] by im2col+GEMM, by FFTs (stride 1), from the "
-         "images, or per layer the fastest");
-    add_(o, "--gemm", "MODE", "$LAPERM_GEMM or auto",
-         "auto | clblast | tiled: matrix products by CLBlast, laperm's kernels, or per shape the "
-         "faster");
+    names[0] = '\0';
+    for (int i = 0; i < LP_CONV_ALGO_COUNT; ++i)
+        cat_(names, sizeof names, "%s%s", i ? " | " : "", lp_conv_algo_name((lp_conv_algo)i));
+    snprintf(help, sizeof help,
+             "%s: [conv2d] per layer the fastest, by im2col+GEMM, by FFTs (stride 1), or from "
+             "the images",
+             names);
+    add_(o, "--conv-algo", "NAME", lp_conv_algo_name(d.conv_algo), help);
+    names[0] = '\0';
+    for (int i = 0; i < LP_GEMM_MODE_COUNT; ++i)
+        cat_(names, sizeof names, "%s%s", i ? " | " : "", lp_gemm_mode_name((lp_gemm_mode)i));
+    snprintf(help, sizeof help,
+             "%s: matrix products per shape the faster, by CLBlast, or by laperm's kernels", names);
+    add_(o, "--gemm", "MODE", "$LAPERM_GEMM or auto", help);
     add_(o, "--progress", "MODE", "auto", "auto | bar | plain | none");
     add_(o, "--profile", "", "off", "print device time per kernel (OpenCL profiling events)");
 }
