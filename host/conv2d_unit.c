@@ -569,20 +569,16 @@ lp_conv2d_spec lp_conv2d_defaults(void) {
 /* Keras' fans: in = cin*kh*kw (one filter's inputs), out = filters*kh*kw. */
 int lp_conv2d_tensors(int layer, int cin, const lp_conv2d_spec *c, lp_param_tensor *t) {
     int per_filter = cin * c->kh * c->kw, fan_out = c->filters * c->kh * c->kw;
-    t[0] = (lp_param_tensor){.layer = layer,
-                             .name = "kernel",
-                             .rank = 4,
-                             .dims = {c->filters, cin, c->kh, c->kw},
-                             .count = (size_t)c->filters * (size_t)per_filter,
-                             .fan_in = per_filter,
-                             .fan_out = fan_out,
-                             .init = c->kernel_init,
-                             .l2 = c->l2,
-                             .is_kernel = true,
-                             .permute_default = c->permute,
-                             .groups = c->filters,
-                             .group_size = per_filter};
-    if (!c->use_bias) return 1;
-    t[1] = lp_param_vector(layer, "bias", c->filters, c->bias_init, per_filter, fan_out, false);
-    return 2;
+    lp_kernel_desc k = {.rank = 4,
+                        .dims = {c->filters, cin, c->kh, c->kw},
+                        .groups = c->filters,
+                        .group_size = per_filter,
+                        .fan_in = per_filter,
+                        .fan_out = fan_out,
+                        .init = c->kernel_init,
+                        .bias_init = c->bias_init,
+                        .l2 = c->l2,
+                        .permute = c->permute,
+                        .use_bias = c->use_bias};
+    return lp_param_kernel(layer, &k, t);
 }

@@ -2,6 +2,7 @@
  * each kind's checks when it is used, rewriting it merged, locked and atomically, and one
  * loaded copy per runtime and file. It knows no kind: callers pass theirs. */
 #include "decisions.h"
+#include "fs.h"
 #include "hash.h"
 
 #include <ctype.h>
@@ -385,20 +386,8 @@ bool lp_decisions_find(lp_decisions *d, const lp_decision_kind *kind, const char
 /* mkdir -p of the folder holding file. */
 static lp_status make_dirs_(const char *file) {
     char dir[4096];
-    if ((size_t)snprintf(dir, sizeof dir, "%s", file) >= sizeof dir)
-        return lp_fail(LP_ERR_IO, "%s: path too long", file);
-    char *slash = strrchr(dir, '/');
-    if (!slash || slash == dir) return LP_OK;
-    *slash = '\0';
-    for (char *p = dir + 1;; ++p) {
-        if (*p != '/' && *p != '\0') continue;
-        char c = *p;
-        *p = '\0';
-        if (mkdir(dir, 0755) != 0 && errno != EEXIST)
-            return lp_fail(LP_ERR_IO, "%s: cannot make the folder: %s", dir, strerror(errno));
-        *p = c;
-        if (!c) return LP_OK;
-    }
+    lp_fs_parent_dir(file, dir, sizeof dir);
+    return lp_fs_mkdir_p(dir);
 }
 
 /* An exclusive lock on <file>.lock, so that two writers do not each merge the file without

@@ -40,14 +40,22 @@ typedef struct {
     lp_gemm_variant v;
 } lp_gemm_choice_;
 
+/* The buffers the state keeps and grows, one per purpose. */
+typedef enum {
+    LP_GEMM_WORKSPACE, /* the split-K partial products */
+    LP_GEMM_PANELS,    /* op(A) packed for the tiled kernels */
+    LP_GEMM_SCRATCH,   /* the C that candidates write while they are timed */
+    LP_GEMM_BUFFERS
+} lp_gemm_buffer_kind_;
+
 /* The GEMM state of one runtime, attached to it (lp_runtime_attach) on first use and
  * released with it. */
 struct lp_gemm_state {
     lp_gemm_mode mode; /* starts as $LAPERM_GEMM, else auto */
     lp_gemm_choice_ *choices;
     int n_choices, cap_choices;
-    cl_mem work, scratch, panels;
-    size_t work_floats, scratch_floats, panel_floats;
+    cl_mem buffers[LP_GEMM_BUFFERS]; /* indexed by lp_gemm_buffer_kind_ */
+    size_t buffer_floats[LP_GEMM_BUFFERS];
     bool tracing;
     lp_gemm_shape *trace;
     int n_trace, cap_trace;
@@ -58,12 +66,8 @@ lp_status lp_gemm_state_(lp_runtime *rt, struct lp_gemm_state **out);
 /* This runtime's state if it has one yet, else NULL. */
 struct lp_gemm_state *lp_gemm_state_if_any_(const lp_runtime *rt);
 
-/* The split-K workspace: at least `floats` floats, kept and grown in the state. */
-lp_status lp_gemm_workspace_(lp_runtime *rt, size_t floats, cl_mem *out);
-/* The buffer op(A) is packed into for the tiled kernels: at least `floats` floats. */
-lp_status lp_gemm_panels_(lp_runtime *rt, size_t floats, cl_mem *out);
-/* The C that candidates write while they are timed: at least `floats` floats. */
-lp_status lp_gemm_scratch_(lp_runtime *rt, size_t floats, cl_mem *out);
+/* This runtime's buffer of that purpose, at least `floats` floats. */
+lp_status lp_gemm_buffer_(lp_runtime *rt, lp_gemm_buffer_kind_ kind, size_t floats, cl_mem *out);
 
 /* Slices actually used for k values split `slices` ways: empty slices are dropped. */
 int lp_gemm_slices_(size_t k, int slices, size_t *kslice);

@@ -237,7 +237,7 @@ static lp_status choose_(lp_runtime *rt, struct lp_gemm_state *s, const lp_gemm_
     lp_gemm_variant cand[MAX_CANDIDATES];
     int nc = candidates_(rt, g, s->mode, cand);
     lp_gemm_args_ t = *g;
-    LP_TRY(lp_gemm_scratch_(rt, g->m * g->n, &t.c));
+    LP_TRY(lp_gemm_buffer_(rt, LP_GEMM_SCRATCH, g->m * g->n, &t.c));
     t.c_off = 0;
     t.ldc = g->n;
     t.label = "gemm_autotune";

@@ -80,7 +80,7 @@ lp_status lp_gemm_clblast_(lp_runtime *rt, const lp_gemm_args_ *g, int slices) {
     size_t a_step = g->ta ? kslice * g->lda : kslice, b_step = g->tb ? kslice : kslice * g->ldb;
     size_t part = g->m * g->n;
     cl_mem work;
-    LP_TRY(lp_gemm_workspace_(rt, part * (size_t)full, &work));
+    LP_TRY(lp_gemm_buffer_(rt, LP_GEMM_WORKSPACE, part * (size_t)full, &work));
     LP_TRY(check_(CLBlastSgemmStridedBatched(
                       CLBlastLayoutRowMajor, tr_(g->ta), tr_(g->tb), g->m, g->n, kslice, 1.0f, g->a,
                       g->a_off, g->lda, a_step, g->b, g->b_off, g->ldb, b_step, 0.0f, work, 0, g->n,

@@ -25,7 +25,7 @@ static lp_status pack_a_(lp_runtime *rt, const lp_gemm_variant *v, const lp_gemm
                          const char *opts, cl_mem *panels, cl_ulong *a_stride) {
     size_t rows = (g->m + (size_t)v->mr - 1) / (size_t)v->mr * (size_t)v->mr;
     size_t kk = g->k ? g->k : 1;
-    LP_TRY(lp_gemm_panels_(rt, rows * kk, panels));
+    LP_TRY(lp_gemm_buffer_(rt, LP_GEMM_PANELS, rows * kk, panels));
     cl_kernel k;
     LP_TRY(lp_runtime_kernel(rt, "gemm", "lp_gemm_pack_a", opts, &k));
     cl_int M = (cl_int)g->m, K = (cl_int)g->k, trans = g->ta, lda = (cl_int)g->lda;
@@ -66,7 +66,7 @@ lp_status lp_gemm_tiled_(lp_runtime *rt, const lp_gemm_variant *v, const lp_gemm
     cl_int ldc = (cl_int)g->ldc;
     float alpha = g->alpha, beta = g->beta;
     if (slices > 1) {
-        LP_TRY(lp_gemm_workspace_(rt, g->m * g->n * (size_t)slices, &out));
+        LP_TRY(lp_gemm_buffer_(rt, LP_GEMM_WORKSPACE, g->m * g->n * (size_t)slices, &out));
         c_off = 0;
         stride = (cl_ulong)g->m * g->n;
         ldc = (cl_int)g->n;

@@ -28,9 +28,8 @@ bool lp_gemm_mode_parse(const char *s, lp_gemm_mode *out) {
 
 static void release_(void *p) {
     struct lp_gemm_state *s = p;
-    if (s->work) clReleaseMemObject(s->work);
-    if (s->scratch) clReleaseMemObject(s->scratch);
-    if (s->panels) clReleaseMemObject(s->panels);
+    for (int b = 0; b < LP_GEMM_BUFFERS; ++b)
+        if (s->buffers[b]) clReleaseMemObject(s->buffers[b]);
     free(s->choices);
     free(s->trace);
     free(s);
@@ -70,27 +69,15 @@ static lp_status grow_(lp_runtime *rt, cl_mem *buf, size_t *have, size_t floats,
     return LP_OK;
 }
 
-lp_status lp_gemm_panels_(lp_runtime *rt, size_t floats, cl_mem *out) {
+lp_status lp_gemm_buffer_(lp_runtime *rt, lp_gemm_buffer_kind_ kind, size_t floats, cl_mem *out) {
+    static const char *const what[LP_GEMM_BUFFERS] = {[LP_GEMM_WORKSPACE] =
+                                                          "GEMM split-K workspace",
+                                                      [LP_GEMM_PANELS] = "GEMM packed A panels",
+                                                      [LP_GEMM_SCRATCH] = "GEMM timing scratch"};
     struct lp_gemm_state *s;
     LP_TRY(lp_gemm_state_(rt, &s));
-    LP_TRY(grow_(rt, &s->panels, &s->panel_floats, floats, "GEMM packed A panels"));
-    *out = s->panels;
-    return LP_OK;
-}
-
-lp_status lp_gemm_workspace_(lp_runtime *rt, size_t floats, cl_mem *out) {
-    struct lp_gemm_state *s;
-    LP_TRY(lp_gemm_state_(rt, &s));
-    LP_TRY(grow_(rt, &s->work, &s->work_floats, floats, "GEMM split-K workspace"));
-    *out = s->work;
-    return LP_OK;
-}
-
-lp_status lp_gemm_scratch_(lp_runtime *rt, size_t floats, cl_mem *out) {
-    struct lp_gemm_state *s;
-    LP_TRY(lp_gemm_state_(rt, &s));
-    LP_TRY(grow_(rt, &s->scratch, &s->scratch_floats, floats, "GEMM timing scratch"));
-    *out = s->scratch;
+    LP_TRY(grow_(rt, &s->buffers[kind], &s->buffer_floats[kind], floats, what[kind]));
+    *out = s->buffers[kind];
     return LP_OK;
 }
 

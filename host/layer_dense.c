@@ -51,22 +51,18 @@ static int dense_tensors_(const lp_model_spec *m, int i, lp_param_tensor *t) {
     const lp_layer_spec *l = &m->layers[i];
     const lp_dense_spec *d = &l->u.dense;
     int in = (int)lp_shape_size(l->in);
-    t[0] = (lp_param_tensor){.layer = i,
-                             .name = "kernel",
-                             .rank = 2,
-                             .dims = {d->units, in},
-                             .count = (size_t)d->units * (size_t)in,
-                             .fan_in = in,
-                             .fan_out = d->units,
-                             .init = d->kernel_init,
-                             .l2 = d->l2,
-                             .is_kernel = true,
-                             .permute_default = d->permute,
-                             .groups = d->units,
-                             .group_size = in};
-    if (!d->use_bias) return 1;
-    t[1] = lp_param_vector(i, "bias", d->units, d->bias_init, in, d->units, false);
-    return 2;
+    lp_kernel_desc k = {.rank = 2,
+                        .dims = {d->units, in},
+                        .groups = d->units,
+                        .group_size = in,
+                        .fan_in = in,
+                        .fan_out = d->units,
+                        .init = d->kernel_init,
+                        .bias_init = d->bias_init,
+                        .l2 = d->l2,
+                        .permute = d->permute,
+                        .use_bias = d->use_bias};
+    return lp_param_kernel(i, &k, t);
 }
 
 static void dense_details_(const lp_layer_spec *l, lp_text *t) {

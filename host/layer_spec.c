@@ -96,6 +96,25 @@ lp_param_tensor lp_param_vector(int layer, const char *name, int n, lp_init_kind
     return t;
 }
 
+int lp_param_kernel(int layer, const lp_kernel_desc *k, lp_param_tensor *t) {
+    t[0] = (lp_param_tensor){.layer = layer,
+                             .name = "kernel",
+                             .rank = k->rank,
+                             .count = (size_t)k->groups * (size_t)k->group_size,
+                             .fan_in = k->fan_in,
+                             .fan_out = k->fan_out,
+                             .init = k->init,
+                             .l2 = k->l2,
+                             .is_kernel = true,
+                             .permute_default = k->permute,
+                             .groups = k->groups,
+                             .group_size = k->group_size};
+    memcpy(t[0].dims, k->dims, sizeof t[0].dims);
+    if (!k->use_bias) return 1;
+    t[1] = lp_param_vector(layer, "bias", k->groups, k->bias_init, k->fan_in, k->fan_out, false);
+    return 2;
+}
+
 void lp_text_add(lp_text *t, const char *fmt, ...) {
     if (t->len >= t->size) return;
     va_list ap;

@@ -65,7 +65,7 @@ typedef struct {
 #define LP_KEYS_MAX 16
 
 #define LP_SPEC_OFFSET(field) offsetof(lp_layer_spec, field)
-/* A field of a private spec (LP_LAYER_PRIVATE_SPEC) kept in lp_layer_spec.u.bytes. */
+/* A field of a private spec (LP_LAYER_PRIVATE_SPEC_FITS) kept in lp_layer_spec.u.bytes. */
 #define LP_PRIVATE_OFFSET(type, field) (offsetof(lp_layer_spec, u.bytes) + offsetof(type, field))
 /* Every section accepts `name`, listed first in its table (and so in messages). */
 #define LP_KEY_NAME                                                                                \
@@ -82,7 +82,6 @@ _Static_assert(sizeof(lp_padding) == sizeof(int), "enum stored as int");
 #define LP_LAYER_PRIVATE_SPEC_FITS(type)                                                           \
     _Static_assert(sizeof(type) <= LP_LAYER_SPEC_BYTES && _Alignof(type) <= _Alignof(lp_add_spec), \
                    #type " does not fit lp_layer_spec.u.bytes")
-#define LP_LAYER_PRIVATE_SPEC(type, l) ((type *)(void *)(l)->u.bytes)
 #define LP_LAYER_PRIVATE_SPEC_CONST(type, l) ((const type *)(const void *)(l)->u.bytes)
 
 extern const lp_choice lp_activation_choices[]; /* none, relu */
@@ -128,6 +127,18 @@ lp_status lp_spec_same_shape(const lp_spec_ctx *c, lp_layer_spec *l, const lp_la
 /* A 1-D tensor of layer `layer` (a bias, gamma, beta): one LaPerm group, no l2. */
 lp_param_tensor lp_param_vector(int layer, const char *name, int n, lp_init_kind init, int fan_in,
                                 int fan_out, bool permute);
+
+/* A layer's kernel of `groups` contiguous LaPerm groups of `group_size` (stored with rank
+ * and dims), then, with use_bias, its bias of `groups` values with the kernel's fans
+ * (Keras); the fields of lp_dense_spec / lp_conv2d_spec. Writes t[0..] and returns how
+ * many (1 or 2). */
+typedef struct {
+    int rank, dims[4], groups, group_size, fan_in, fan_out;
+    lp_init_kind init, bias_init;
+    float l2;
+    bool permute, use_bias;
+} lp_kernel_desc;
+int lp_param_kernel(int layer, const lp_kernel_desc *k, lp_param_tensor *t);
 
 /* ---- summary details ---------------------------------------------------------------------- */
 

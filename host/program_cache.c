@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fs.h"
 #include "hash.h"
 #include "laperm/clock.h"
 #include "runtime-impl.h"
@@ -82,20 +83,6 @@ static void hash_add_(key128_ *h, const char *s) {
     h->b = lp_hash_str(h->b, s);
 }
 
-/* mkdir -p, errors ignored (the write that follows reports them). */
-static void mkdirs_(const char *path) {
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s", path);
-    for (char *p = tmp + 1; *p; ++p) {
-        if (*p == '/') {
-            *p = '\0';
-            mkdir(tmp, 0755);
-            *p = '/';
-        }
-    }
-    mkdir(tmp, 0755);
-}
-
 bool lp_runtime_cache_dir(char *dst, size_t cap) {
     const char *v = getenv("LAPERM_CACHE");
     if (v && (strcmp(v, "off") == 0 || strcmp(v, "0") == 0 || strcmp(v, "no") == 0)) return false;
@@ -142,7 +129,8 @@ static void save_disk_(cl_program p, const char *dir, const char *path) {
     unsigned char *bin = malloc(len);
     if (!bin) return;
     if (clGetProgramInfo(p, CL_PROGRAM_BINARIES, sizeof bin, &bin, NULL) == CL_SUCCESS) {
-        mkdirs_(dir);
+        lp_fs_mkdir_p(dir); /* a failure shows in the write that follows */
+        lp_clear_error();
         char tmp[4700];
         snprintf(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)getpid());
         FILE *f = fopen(tmp, "wb");

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fs.h"
 #include "results_impl.h"
 
 #ifndef LAPERM_VERSION

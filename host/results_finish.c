@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fs.h"
 #include "results_impl.h"
 
 static int cmp_u32_(const void *a, const void *b) {

@@ -1,14 +1,10 @@
 /* Helpers shared by the results writer and reader: quiet HDF5 error handling that turns
  * HDF5's error stack into our message, attributes, extendible datasets, and the file
  * system calls that make the final rename crash-safe. */
-#include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "results_h5.h"
 
@@ -127,45 +123,6 @@ herr_t lp_h5_extend_write(hid_t ds, int rank, const hsize_t *new_dims, const hsi
     H5Sclose(fspace);
     lp_h5_errors_restore(err);
     return rc;
-}
-
-lp_status lp_fs_mkdir_p(const char *dir) {
-    char buf[4096];
-    if (snprintf(buf, sizeof buf, "%s", dir) >= (int)sizeof buf)
-        return lp_fail(LP_ERR_INVALID_ARG, "%s: path too long", dir);
-    for (char *p = buf + 1;; ++p) {
-        if (*p != '/' && *p != '\0') continue;
-        char c = *p;
-        *p = '\0';
-        if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-            return lp_fail(LP_ERR_IO, "%s: cannot create folder: %s", buf, strerror(errno));
-        *p = c;
-        if (c == '\0') break;
-    }
-    struct stat st;
-    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
-        return lp_fail(LP_ERR_IO, "%s: not a folder", dir);
-    return LP_OK;
-}
-
-void lp_fs_parent_dir(const char *path, char *out, size_t cap) {
-    const char *slash = strrchr(path, '/');
-    if (!slash)
-        snprintf(out, cap, ".");
-    else if (slash == path)
-        snprintf(out, cap, "/");
-    else
-        snprintf(out, cap, "%.*s", (int)(slash - path), path);
-}
-
-lp_status lp_fs_fsync(const char *path) {
-    int fd = open(path, O_RDONLY);
-    if (fd < 0) return lp_fail(LP_ERR_IO, "%s: cannot open to fsync: %s", path, strerror(errno));
-    int rc = fsync(fd);
-    int err = errno;
-    close(fd);
-    if (rc != 0) return lp_fail(LP_ERR_IO, "%s: fsync failed: %s", path, strerror(err));
-    return LP_OK;
 }
 
 void lp_iso_time_now(char buf[32]) {

@@ -52,11 +52,7 @@ hid_t lp_h5_create_ds(hid_t loc, const char *name, hid_t type, int rank, const h
 herr_t lp_h5_extend_write(hid_t ds, int rank, const hsize_t *new_dims, const hsize_t *start,
                           const hsize_t *count, hid_t mem_type, const void *buf);
 
-/* File system: mkdir -p; the folder holding `path` ("." for a bare name); fsync of a
- * file or folder by name; the current UTC time as ISO 8601 ("2025-01-31T12:00:00Z"). */
-lp_status lp_fs_mkdir_p(const char *dir);
-void lp_fs_parent_dir(const char *path, char *out, size_t cap);
-lp_status lp_fs_fsync(const char *path);
+/* The current UTC time as ISO 8601 ("2025-01-31T12:00:00Z"). */
 void lp_iso_time_now(char buf[32]);
 
 #endif

@@ -118,8 +118,8 @@ typedef struct {
     lp_conv2d_spec proj; /* valid only with projection: kh = kw = 1, no activation */
 } lp_add_spec;
 
-/* Room for the spec of a kind that keeps its struct in its own layer file (host/layer.h,
- * LP_LAYER_PRIVATE_SPEC) instead of in the union below. */
+/* Room for the spec of a kind that keeps its struct in its own layer file (host/layer_spec.h,
+ * LP_LAYER_PRIVATE_SPEC_FITS) instead of in the union below. */
 #define LP_LAYER_SPEC_BYTES 128
 
 typedef struct {
