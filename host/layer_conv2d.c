@@ -27,15 +27,16 @@ static lp_status conv2d_finish_(const lp_spec_ctx *c, lp_layer_spec *l, const lp
     lp_conv2d_spec *s = &l->u.conv;
     LP_TRY(lp_spec_check_bias_init(c, s->use_bias));
     LP_TRY(lp_spec_need_spatial(c, l, prev));
-    int64_t weights = (int64_t)s->filters * l->in.c * s->kh * s->kw;
+    int64_t weights = LP_SIZE_PRODUCT(s->filters, l->in.c, s->kh, s->kw);
+    char num[32];
     if (weights > LP_SPEC_ELEMS_MAX)
         return lp_fail(LP_ERR_FORMAT,
-                       "%s:%d: [conv2d] kernel of %d x %d x %d x %d = %lld weights exceeds the "
+                       "%s:%d: [conv2d] kernel of %d x %d x %d x %d = %s weights exceeds the "
                        "limit of %d per tensor",
-                       c->src, l->line, s->filters, l->in.c, s->kh, s->kw, (long long)weights,
-                       INT_MAX);
-    return lp_spec_slide_window(c, l, prev, "kernel", s->filters, s->kh, s->kw, s->stride_h,
-                                s->stride_w, s->padding);
+                       c->src, l->line, s->filters, l->in.c, s->kh, s->kw,
+                       lp_size_str(weights, num, sizeof num), INT_MAX);
+    return lp_spec_slide_window(c, l, prev, "kernel", "kernel", s->filters, s->kh, s->kw,
+                                s->stride_h, s->stride_w, s->padding);
 }
 
 static int conv2d_tensors_(const lp_model_spec *m, int i, lp_param_tensor *t) {

@@ -36,12 +36,14 @@ static lp_status dense_finish_(const lp_spec_ctx *c, lp_layer_spec *l, const lp_
                        "before line %d",
                        c->src, l->line, lp_shape_str(l->in, buf, sizeof buf), prev->name, l->line);
     }
-    int64_t weights = (int64_t)d->units * l->in.c;
+    int64_t weights = LP_SIZE_PRODUCT(d->units, l->in.c);
+    char num[32];
     if (weights > LP_SPEC_ELEMS_MAX)
         return lp_fail(LP_ERR_FORMAT,
-                       "%s:%d: [dense] kernel of %d x %d = %lld weights exceeds the limit of %d "
+                       "%s:%d: [dense] kernel of %d x %d = %s weights exceeds the limit of %d "
                        "per tensor",
-                       c->src, l->line, d->units, l->in.c, (long long)weights, INT_MAX);
+                       c->src, l->line, d->units, l->in.c, lp_size_str(weights, num, sizeof num),
+                       INT_MAX);
     l->out = (lp_shape){d->units, 1, 1};
     return LP_OK;
 }

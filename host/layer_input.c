@@ -11,12 +11,14 @@ static const lp_key_def input_keys_[] = {
 
 static lp_status input_finish_(const lp_spec_ctx *c, lp_layer_spec *l, const lp_layer_spec *prev) {
     (void)prev;
-    int64_t size = (int64_t)l->in.c * l->in.h * l->in.w;
+    int64_t size = LP_SIZE_PRODUCT(l->in.c, l->in.h, l->in.w);
+    char num[32];
     if (size > LP_SPEC_ELEMS_MAX)
         return lp_fail(LP_ERR_FORMAT,
-                       "%s:%d: [input] of %dx%dx%d = %lld values per sample exceeds the "
+                       "%s:%d: [input] of %dx%dx%d = %s values per sample exceeds the "
                        "limit of %d",
-                       c->src, l->line, l->in.c, l->in.h, l->in.w, (long long)size, INT_MAX);
+                       c->src, l->line, l->in.c, l->in.h, l->in.w,
+                       lp_size_str(size, num, sizeof num), INT_MAX);
     l->out = l->in;
     return LP_OK;
 }

@@ -137,7 +137,7 @@ static lp_status pool_finish_(const lp_spec_ctx *c, lp_layer_spec *l, const lp_l
         s->stride_w = s->pw;
     }
     LP_TRY(lp_spec_need_spatial(c, l, prev));
-    return lp_spec_slide_window(c, l, prev, "window", l->in.c, s->ph, s->pw, s->stride_h,
+    return lp_spec_slide_window(c, l, prev, "window", "size", l->in.c, s->ph, s->pw, s->stride_h,
                                 s->stride_w, s->padding);
 }
 
@@ -181,8 +181,8 @@ static const lp_key_def globalavgpool_keys_[] = {LP_KEY_NAME};
 static lp_status globalavgpool_finish_(const lp_spec_ctx *c, lp_layer_spec *l,
                                        const lp_layer_spec *prev) {
     LP_TRY(lp_spec_need_spatial(c, l, prev));
-    return lp_spec_slide_window(c, l, prev, "window", l->in.c, l->in.h, l->in.w, l->in.h, l->in.w,
-                                LP_PAD_VALID);
+    return lp_spec_slide_window(c, l, prev, "window", NULL, l->in.c, l->in.h, l->in.w, l->in.h,
+                                l->in.w, LP_PAD_VALID);
 }
 
 static void globalavgpool_details_(const lp_layer_spec *l, lp_text *t) {

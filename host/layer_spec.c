@@ -35,6 +35,21 @@ lp_status lp_spec_check_bias_init(const lp_spec_ctx *c, bool use_bias) {
                    c->src, line, c->section);
 }
 
+int64_t lp_size_product(int n, const int64_t *sizes) {
+    int64_t p = 1;
+    for (int i = 0; i < n; ++i)
+        if (__builtin_mul_overflow(p, sizes[i], &p)) return INT64_MAX;
+    return p;
+}
+
+const char *lp_size_str(int64_t v, char *buf, size_t size) {
+    if (v == INT64_MAX)
+        snprintf(buf, size, "%lld or more", (long long)INT64_MAX);
+    else
+        snprintf(buf, size, "%lld", (long long)v);
+    return buf;
+}
+
 bool lp_shape_is_flat(lp_shape s) {
     return s.h == 1 && s.w == 1;
 }
@@ -50,23 +65,46 @@ lp_status lp_spec_need_spatial(const lp_spec_ctx *c, lp_layer_spec *l, const lp_
 }
 
 lp_status lp_spec_slide_window(const lp_spec_ctx *c, lp_layer_spec *l, const lp_layer_spec *prev,
-                               const char *what, int channels, int kh, int kw, int stride_h,
-                               int stride_w, lp_padding padding) {
+                               const char *what, const char *key, int channels, int kh, int kw,
+                               int stride_h, int stride_w, lp_padding padding) {
     lp_window win;
-    if (lp_window_make(l->in.h, l->in.w, kh, kw, stride_h, stride_w, padding, &win) != LP_OK)
+    bool fits =
+        lp_window_make(l->in.h, l->in.w, kh, kw, stride_h, stride_w, padding, &win) == LP_OK;
+    if (!fits && padding == LP_PAD_VALID)
         return lp_fail(LP_ERR_FORMAT,
                        "%s:%d: impossible shape: [%s] %s %dx%d does not fit its %dx%d input from "
                        "'%s' (padding = valid needs the %s inside the input; use padding = same "
                        "or a smaller %s)",
                        c->src, l->line, c->section, what, kh, kw, l->in.h, l->in.w, prev->name,
                        what, what);
-    int64_t size = (int64_t)channels * win.oh * win.ow;
+    /* The padded input (what im2col reads, what the direct path lays out per sample) must
+     * be indexable too: each side an int, and all of it at most LP_SPEC_ELEMS_MAX. */
+    int line = key && lp_spec_key_line(c, key) ? lp_spec_key_line(c, key) : l->line;
+    if (!fits)
+        return lp_fail(LP_ERR_FORMAT,
+                       "%s:%d: '%s' = %dx%d with padding = same in [%s] pads its %dx%dx%d input "
+                       "from '%s' to a side of more than %d (use a smaller %s)",
+                       c->src, line, key ? key : what, kh, kw, c->section, l->in.c, l->in.h,
+                       l->in.w, prev->name, INT_MAX, what);
+    int64_t ph = (int64_t)l->in.h + win.pad_top + win.pad_bottom;
+    int64_t pw = (int64_t)l->in.w + win.pad_left + win.pad_right;
+    int64_t padded = LP_SIZE_PRODUCT(l->in.c, ph, pw);
+    char num[32];
+    if (padded > LP_SPEC_ELEMS_MAX)
+        return lp_fail(LP_ERR_FORMAT,
+                       "%s:%d: '%s' = %dx%d with padding = same in [%s] pads its %dx%dx%d input "
+                       "from '%s' to %dx%lldx%lld = %s values per sample, above the limit of %d "
+                       "(use a smaller %s)",
+                       c->src, line, key ? key : what, kh, kw, c->section, l->in.c, l->in.h,
+                       l->in.w, prev->name, l->in.c, (long long)ph, (long long)pw,
+                       lp_size_str(padded, num, sizeof num), INT_MAX, what);
+    int64_t size = LP_SIZE_PRODUCT(channels, win.oh, win.ow);
     if (size > LP_SPEC_ELEMS_MAX)
         return lp_fail(LP_ERR_FORMAT,
-                       "%s:%d: [%s] output of %dx%dx%d = %lld values per sample exceeds the "
+                       "%s:%d: [%s] output of %dx%dx%d = %s values per sample exceeds the "
                        "limit of %d",
-                       c->src, l->line, c->section, channels, win.oh, win.ow, (long long)size,
-                       INT_MAX);
+                       c->src, l->line, c->section, channels, win.oh, win.ow,
+                       lp_size_str(size, num, sizeof num), INT_MAX);
     l->window = win;
     l->out = (lp_shape){channels, win.oh, win.ow};
     return LP_OK;

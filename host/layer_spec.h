@@ -103,8 +103,20 @@ typedef struct {
     const int *key_line; /* line each key was set on, 0 = unset */
 } lp_spec_ctx;
 
-/* The largest element count of one tensor or sample: kernels index with int. */
+/* The largest element count of one tensor or sample, and of all parameters together:
+ * kernels index with int. */
 #define LP_SPEC_ELEMS_MAX ((int64_t)INT_MAX)
+
+/* The product of `n` sizes (each >= 0), checked at every step so that it never overflows:
+ * INT64_MAX when it does not fit int64_t. Sizes from a model file are multiplied through
+ * this (LP_SIZE_PRODUCT(c, h, w)) before they are compared with a limit. */
+int64_t lp_size_product(int n, const int64_t *sizes);
+#define LP_SIZE_PRODUCT(...)                                                                       \
+    lp_size_product((int)(sizeof((int64_t[]){__VA_ARGS__}) / sizeof(int64_t)),                     \
+                    (int64_t[]){__VA_ARGS__})
+/* "%lld" of such a product, or "9223372036854775807 or more" for one that did not fit;
+ * buf >= 32 bytes. */
+const char *lp_size_str(int64_t v, char *buf, size_t size);
 
 /* The line `key` of the section was set on (0 if it was not). */
 int lp_spec_key_line(const lp_spec_ctx *c, const char *key);
@@ -115,10 +127,12 @@ bool lp_shape_is_flat(lp_shape s);
 /* Sets l->in = prev->out, refusing a flat shape. */
 lp_status lp_spec_need_spatial(const lp_spec_ctx *c, lp_layer_spec *l, const lp_layer_spec *prev);
 /* Sets l->window for a kh x kw window over l->in and l->out = (channels, oh, ow); `what`
- * ("kernel", "window") names it in messages. */
+ * ("kernel", "window") names it in messages, `key` ("kernel", "size"; NULL for a window
+ * no key sets) is the key that set it. Refuses a padded input or an output of more than
+ * LP_SPEC_ELEMS_MAX values per sample. */
 lp_status lp_spec_slide_window(const lp_spec_ctx *c, lp_layer_spec *l, const lp_layer_spec *prev,
-                               const char *what, int channels, int kh, int kw, int stride_h,
-                               int stride_w, lp_padding padding);
+                               const char *what, const char *key, int channels, int kh, int kw,
+                               int stride_h, int stride_w, lp_padding padding);
 /* l->in = l->out = prev->out: kinds that keep the shape. */
 lp_status lp_spec_same_shape(const lp_spec_ctx *c, lp_layer_spec *l, const lp_layer_spec *prev);
 

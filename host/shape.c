@@ -24,9 +24,15 @@ lp_status lp_window_axis(int in, int k, int stride, lp_padding padding, int *out
                        "window axis: input %d, window %d, stride %d (all must be positive)", in, k,
                        stride);
     if (padding == LP_PAD_SAME) {
+        /* In 64 bits: o <= in and (o - 1) * stride < in, so nothing here overflows; the
+         * padded axis, in + total = (o - 1) * stride + k, may still not fit an int. */
         int o = (int)(((long long)in + stride - 1) / stride);
         long long total = (long long)(o - 1) * stride + k - in;
         if (total < 0) total = 0;
+        if (in + total > INT_MAX)
+            return lp_fail(LP_ERR_INVALID_ARG,
+                           "window axis: input %d padded for window %d is %lld, more than %d", in,
+                           k, in + total, INT_MAX);
         *out = o;
         *pad_before = (int)(total / 2); /* the smaller half goes first, as in TensorFlow */
         return LP_OK;

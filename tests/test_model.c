@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "laperm/clock.h"
 #include "laperm/model.h"
 #include "layer.h"
 #include "lp_test.h"
@@ -603,6 +604,32 @@ static const bad_case_ bad_layer_cases_[] = {
     {IN3_(1, 32768, 32768) "[conv2d]\nfilters = 2\nkernel = 1\n",
      "bad.ini:5: [conv2d] output of 2x32768x32768 = 2147483648 values per sample exceeds the "
      "limit of 2147483647"},
+    /* Sizes multiply without overflowing (the fuzzer's kernel = 2147483647 with padding =
+     * same), the padded input counts like an activation, and so does every parameter. */
+    {IN_ CONV_ "kernel = 2147483647\npadding = same\n",
+     "bad.ini:5: [conv2d] kernel of 8 x 1 x 2147483647 x 2147483647 = 9223372036854775807 or "
+     "more weights exceeds the limit of 2147483647 per tensor"},
+    {IN_ "[conv2d]\nfilters = 1\npadding = same\nkernel = 2147483647x1\n",
+     "bad.ini:8: 'kernel' = 2147483647x1 with padding = same in [conv2d] pads its 1x28x28 input "
+     "from 'input_1' to a side of more than 2147483647 (use a smaller kernel)"},
+    {IN_ "[conv2d]\nfilters = 1\nkernel = 2147483620x1\nstride = 1x2147483647\npadding = same\n",
+     "bad.ini:7: 'kernel' = 2147483620x1 with padding = same in [conv2d] pads its 1x28x28 input "
+     "from 'input_1' to 1x2147483647x28 = 60129542116 values per sample, above the limit of "
+     "2147483647 (use a smaller kernel)"},
+    {IN_ "[maxpool]\nsize = 2147483647\npadding = same\n",
+     "bad.ini:6: 'size' = 2147483647x2147483647 with padding = same in [maxpool] pads its "
+     "1x28x28 input from 'input_1' to 1x2147483647x2147483647 = 4611686014132420609 values per "
+     "sample, above the limit of 2147483647 (use a smaller window)"},
+    {IN_ "[avgpool]\nsize = 50000\nstride = 1\npadding = same\n",
+     "bad.ini:6: 'size' = 50000x50000 with padding = same in [avgpool] pads its 1x28x28 input "
+     "from 'input_1' to 1x50027x50027 = 2502700729 values per sample, above the limit of "
+     "2147483647 (use a smaller window)"},
+    {IN3_(2097152, 2097152, 2097152) "[flatten]\n",
+     "bad.ini:1: [input] of 2097152x2097152x2097152 = 9223372036854775807 or more values per "
+     "sample exceeds the limit of 2147483647"},
+    {IN3_(65536, 1, 1) "[dense]\nunits = 32767\n[dense]\nunits = 65536\n",
+     "bad.ini:7: [dense] 'dense_2' brings the model to 4294934527 parameters, above the limit of "
+     "2147483647 (all parameters share one buffer indexed with int)"},
     {IN_ CONV_ "kernel = 3\n[dense]\nunits = 10\n",
      "bad.ini:8: [dense] needs a flat input but gets 8x26x26 from 'conv2d_1': add [flatten] "
      "before line 8"},
@@ -1216,6 +1243,58 @@ static void test_windows(void) {
     CU_ASSERT_EQUAL(lp_window_axis(3, 4, 1, LP_PAD_VALID, &out, &before), LP_ERR_INVALID_ARG);
     CU_ASSERT_EQUAL(lp_window_axis(3, 4, 1, LP_PAD_SAME, &out, &before), LP_OK);
     CU_ASSERT(out == 3 && before == 1);
+    /* The padded axis, (out - 1) * stride + k, must be an int too. */
+    CU_ASSERT_EQUAL(lp_window_axis(28, INT_MAX - 27, 1, LP_PAD_SAME, &out, &before), LP_OK);
+    CU_ASSERT(out == 28 && before == (INT_MAX - 28) / 2);
+    CU_ASSERT_EQUAL(lp_window_axis(28, INT_MAX - 26, 1, LP_PAD_SAME, &out, &before),
+                    LP_ERR_INVALID_ARG);
+    CU_ASSERT_EQUAL(lp_window_axis(INT_MAX, INT_MAX, INT_MAX, LP_PAD_SAME, &out, &before), LP_OK);
+    CU_ASSERT(out == 1 && before == 0);
+    CU_ASSERT_EQUAL(lp_window_axis(INT_MAX, 2, 1, LP_PAD_SAME, &out, &before), LP_ERR_INVALID_ARG);
+}
+
+/* A file of many sections reads in linear time (names are checked through a hash), and a
+ * duplicate name far down is still found, with the line of the first use. */
+static void test_many_sections(void) {
+    enum { N = 100000 };
+    size_t cap = 64 + (size_t)N * 40;
+    char *text = malloc(cap);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(text);
+    size_t len = (size_t)snprintf(text, cap, IN3_(1, 1, 1));
+    for (int i = 0; i < N; ++i)
+        len += (size_t)snprintf(text + len, cap - len, "[flatten]\nname = f%d\n", i);
+    double t0 = lp_seconds();
+    lp_model_spec m;
+    CU_ASSERT_EQUAL(lp_model_parse_text(text, "many.ini", &m), LP_OK);
+    CU_ASSERT_EQUAL(m.n_layers, N + 1);
+    lp_model_free(&m);
+    snprintf(text + len, cap - len, "[flatten]\nname = f12345\n");
+    CU_ASSERT_EQUAL(lp_model_parse_text(text, "many.ini", &m), LP_ERR_FORMAT);
+    char want[128];
+    snprintf(want, sizeof want,
+             "many.ini:%d: duplicate layer name 'f12345' (already used on line %d)", 5 + 2 * N,
+             5 + 2 * 12345);
+    CU_ASSERT_STRING_EQUAL(lp_last_error(), want);
+    double dt = lp_seconds() - t0;
+    if (dt > 1.0) printf("\n  %d sections parsed twice in %.2f s\n", N, dt);
+    CU_ASSERT(dt < 1.0);
+    free(text);
+}
+
+/* Products of sizes saturate instead of wrapping, whatever the order of the factors. */
+static void test_size_product(void) {
+    char buf[32];
+    CU_ASSERT_EQUAL(LP_SIZE_PRODUCT(3, 5, 7), 105);
+    CU_ASSERT_EQUAL(LP_SIZE_PRODUCT(INT_MAX, INT_MAX), (int64_t)INT_MAX * INT_MAX);
+    CU_ASSERT_EQUAL(LP_SIZE_PRODUCT(INT_MAX, INT_MAX, 2), 2 * (int64_t)INT_MAX * INT_MAX);
+    CU_ASSERT_EQUAL(LP_SIZE_PRODUCT(INT_MAX, INT_MAX, 3), INT64_MAX);
+    CU_ASSERT_EQUAL(LP_SIZE_PRODUCT(4, INT_MAX, INT_MAX, 1), INT64_MAX);
+    CU_ASSERT_EQUAL(LP_SIZE_PRODUCT(INT_MAX, INT_MAX, INT_MAX, 0), INT64_MAX);
+    CU_ASSERT_EQUAL(LP_SIZE_PRODUCT(0, INT_MAX, INT_MAX, INT_MAX), 0);
+    CU_ASSERT_STRING_EQUAL(lp_size_str(LP_SIZE_PRODUCT(65536, 65536), buf, sizeof buf),
+                           "4294967296");
+    CU_ASSERT_STRING_EQUAL(lp_size_str(LP_SIZE_PRODUCT(1 << 21, 1 << 21, 1 << 21), buf, sizeof buf),
+                           "9223372036854775807 or more");
 }
 
 /* [activation]: keeps the shape, names its function in the summary, and its one key is
@@ -1254,6 +1333,8 @@ static void register_suites(void) {
     CU_pSuite s = CU_add_suite("model", NULL, NULL);
     CU_add_test(s, "registry", test_registry);
     CU_add_test(s, "windows", test_windows);
+    CU_add_test(s, "size product", test_size_product);
+    CU_add_test(s, "many sections", test_many_sections);
     CU_add_test(s, "activation layer", test_activation_layer);
     CU_add_test(s, "shipped models", test_shipped_models);
     CU_add_test(s, "syntax and defaults", test_syntax_and_defaults);
