@@ -8,6 +8,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -19,6 +20,9 @@
 
 /* A longer file is not ours to keep growing: entries past it are not read or added. */
 #define ENTRIES_MAX_ 4096
+/* The index of entries by kind word and key: a power of two, at least twice ENTRIES_MAX_,
+ * so that a probe always ends at an empty slot soon. */
+#define SLOTS_ (2 * ENTRIES_MAX_)
 #define LINE_MAX_ 512
 /* Damaged lines listed by number in a warning; the rest are counted. */
 #define LISTED_MAX_ 6
@@ -63,6 +67,7 @@ struct lp_decisions {
     char *path, *about;
     entry_ *v;
     int n, cap;
+    int *slots; /* SLOTS_ of them: an entry's index + 1, or 0; loading stays linear */
     used_ kinds[LP_DECISION_KINDS_MAX];
     int n_kinds;
     identity_ id; /* of the file last read or written */
@@ -76,7 +81,8 @@ typedef struct {
 } damage_;
 
 static void damage_add_(damage_ *dm, int line, const char *why) {
-    if (dm->count++ >= LISTED_MAX_) return;
+    if (dm->count < INT_MAX) dm->count++; /* saturates, as line numbers do */
+    if (dm->count > LISTED_MAX_) return;
     size_t len = strlen(dm->text);
     snprintf(dm->text + len, sizeof dm->text - len, "%sline %d (%s)", len ? ", " : "", line, why);
 }
@@ -195,18 +201,32 @@ static bool same_kind_(const entry_ *e, const char *name, long revision) {
     return e->revision == revision && strcmp(e->name, name) == 0;
 }
 
+/* The index slot of (name, revision, key): the one holding its entry, else the empty one
+ * where it would go (open addressing; entries are never removed one by one). */
+static int *slot_(const lp_decisions *d, const char *name, long revision, const char *key) {
+    uint64_t h = lp_hash_str(LP_HASH_SEED, name);
+    h = lp_hash_bytes(h, &revision, sizeof revision);
+    h = lp_hash_final(lp_hash_str(h, key));
+    for (size_t i = (size_t)h & (SLOTS_ - 1);; i = (i + 1) & (SLOTS_ - 1)) {
+        int *s = &d->slots[i];
+        if (!*s) return s;
+        const entry_ *e = &d->v[*s - 1];
+        if (same_kind_(e, name, revision) && strcmp(e->key, key) == 0) return s;
+    }
+}
+
 static entry_ *find_entry_(const lp_decisions *d, const char *name, long revision,
                            const char *key) {
-    for (int i = 0; i < d->n; ++i)
-        if (same_kind_(&d->v[i], name, revision) && strcmp(d->v[i].key, key) == 0) return &d->v[i];
-    return NULL;
+    int *s = slot_(d, name, revision, key);
+    return *s ? &d->v[*s - 1] : NULL;
 }
 
 /* Adds e, which then owns its text (freed here on failure), or replaces the entry with the
  * same kind word and key. */
 static lp_status put_entry_(lp_decisions *d, const entry_ *e) {
-    entry_ *old = find_entry_(d, e->name, e->revision, e->key);
-    if (old) {
+    int *slot = slot_(d, e->name, e->revision, e->key);
+    if (*slot) {
+        entry_ *old = &d->v[*slot - 1];
         free(old->text);
         *old = *e;
         return LP_OK;
@@ -227,6 +247,7 @@ static lp_status put_entry_(lp_decisions *d, const entry_ *e) {
         d->cap = cap;
     }
     d->v[d->n++] = *e;
+    *slot = d->n;
     return LP_OK;
 }
 
@@ -234,6 +255,24 @@ static void clear_entries_(lp_decisions *d) {
     for (int i = 0; i < d->n; ++i)
         free(d->v[i].text);
     d->n = 0;
+    if (d->slots) memset(d->slots, 0, SLOTS_ * sizeof *d->slots);
+}
+
+/* The next line of f into buf (cap bytes), without its '\n': its length, or -1 at the end
+ * of the file. The rest of a longer line is skipped (*cut set), so that memory stays
+ * bounded whatever the file holds; NUL bytes are kept for the caller to find. */
+static long read_line_(FILE *f, char *buf, size_t cap, bool *cut) {
+    size_t len = 0;
+    int c;
+    *cut = false;
+    while ((c = getc(f)) != EOF && c != '\n') {
+        if (len + 1 < cap)
+            buf[len++] = (char)c;
+        else
+            *cut = true;
+    }
+    buf[len] = '\0';
+    return c == EOF && len == 0 && !*cut ? -1 : (long)len;
 }
 
 /* Replaces d's entries with the file's well-formed lines, its damage into dm; every kind
@@ -247,14 +286,14 @@ static lp_status read_(lp_decisions *d, damage_ *dm) {
     /* The identity of what is read, even if the file is replaced meanwhile. */
     d->id = f && fstat(fileno(f), &st) == 0 ? identity_from_(&st) : identity_of_(d->path);
     if (!f) return LP_OK; /* no file yet (or unreadable: then it is rewritten) */
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t got;
+    char line[LINE_MAX_ + 2];
+    long got;
+    bool cut;
     int lineno = 0;
     lp_status s = LP_OK;
-    while (s == LP_OK && (got = getline(&line, &cap, f)) >= 0) {
+    while (s == LP_OK && (got = read_line_(f, line, sizeof line, &cut)) >= 0) {
         size_t len = (size_t)got;
-        ++lineno;
+        if (lineno < INT_MAX) ++lineno;
         while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
             line[--len] = '\0';
         if (lineno == 1) {
@@ -267,7 +306,7 @@ static lp_status read_(lp_decisions *d, damage_ *dm) {
             damage_add_(dm, lineno, "a NUL byte");
             continue;
         }
-        if (len >= LINE_MAX_) {
+        if (cut || len >= LINE_MAX_) {
             damage_add_(dm, lineno, "too long");
             continue;
         }
@@ -291,7 +330,6 @@ static lp_status read_(lp_decisions *d, damage_ *dm) {
         }
     }
     if (lineno == 0) dm->foreign = true; /* an empty file has no version line either */
-    free(line);
     fclose(f);
     return s;
 }
@@ -303,7 +341,8 @@ lp_status lp_decisions_load(const char *path, const char *about, lp_note_fn note
     if (!d) return lp_fail(LP_ERR_NO_MEMORY, "decision cache: out of host memory");
     d->path = strdup(path);
     d->about = about ? strdup(about) : NULL;
-    if (!d->path || (about && !d->about)) {
+    d->slots = calloc(SLOTS_, sizeof *d->slots);
+    if (!d->path || (about && !d->about) || !d->slots) {
         lp_decisions_free(d);
         return lp_fail(LP_ERR_NO_MEMORY, "decision cache: out of host memory");
     }
@@ -333,6 +372,7 @@ void lp_decisions_free(lp_decisions *d) {
     free(d->path);
     free(d->about);
     free(d->v);
+    free(d->slots);
     free(d);
 }
 

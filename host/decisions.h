@@ -16,7 +16,9 @@
  * below) and 0 to LP_DECISION_TIMES_MAX timings (ms), each finite, non-negative and below
  * 1e9, and be among the first 4096 such lines; any other line is ignored, with one
  * warning per load of the file naming the file and the lines. A later line replaces an
- * earlier one of the same kind word and key.
+ * earlier one of the same kind word and key. Loading takes time linear in the file and
+ * memory bounded by those limits, whatever the file holds (entries are found through a
+ * hash; a long line is skipped, not read whole).
  * A kind checks its lines when it first looks one up or writes after a load: a line of
  * its name and revision must hold its number of timings and a value it can choose for
  * the key (kind->valid), else it is ignored, with one warning for that kind and load

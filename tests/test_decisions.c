@@ -16,6 +16,7 @@
 #include "conv_algo-impl.h"
 #include "decisions.h"
 #include "gemm-impl.h"
+#include "laperm/clock.h"
 #include "lp_test.h"
 
 /* ---- helpers ------------------------------------------------------------------------- */
@@ -410,6 +411,52 @@ static void test_out_of_range(void) {
     lp_decisions_free(d);
 }
 
+/* Loading is linear in the file: 100,000 lines, most of them replacing an earlier line of
+ * one of 4000 keys (a hash lookup each, not a scan of what was read), then lines past the
+ * entry limit and a 4 MiB line without a newline (read in bounded memory, skipped), load in
+ * well under a second; the last line of each key wins. */
+static void test_large_file(void) {
+    enum { LINES = 100000, KEYS = 4000, LONG = 4 << 20 };
+    size_t cap = (size_t)LINES * 64 + LONG + 4096, len = 0;
+    char *text = malloc(cap);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(text);
+    len += (size_t)snprintf(text, cap, "%s\n", LP_DECISIONS_FORMAT);
+    for (int i = 0; i < LINES; ++i)
+        len += (size_t)snprintf(text + len, cap - len, "%s auto:nn:b0:%dx4x4 clblast:k1 %d\n",
+                                gemm_, 1 + i % KEYS, i);
+    for (int i = 0; i < 200; ++i) /* 4000 + 200 keys: the last 104 past the limit */
+        len += (size_t)snprintf(text + len, cap - len, "%s auto:nn:b0:%dx4x5 clblast:k1 1\n", gemm_,
+                                1 + i);
+    memset(text + len, 'x', LONG);
+    len += LONG;
+    const char *path = fresh_path_();
+    write_text_(path, text, len);
+    free(text);
+    notes_ notes = {0};
+    double t0 = lp_seconds();
+    lp_decisions *d = load_(path, &notes);
+    double dt = lp_seconds() - t0;
+    if (dt > 1.0) printf("\n  %d lines loaded in %.2f s\n", LINES, dt);
+    CU_ASSERT(dt < 1.0);
+    CU_ASSERT_EQUAL(notes.warnings, 1);
+    char want[64];
+    snprintf(want, sizeof want, "line %d (past the entry limit)", 2 + LINES + 96);
+    CU_ASSERT_PTR_NOT_NULL(strstr(notes.last, want));
+    CU_ASSERT_PTR_NOT_NULL(strstr(notes.last, "ignored 105 damaged"));
+    lp_decision got;
+    for (int k = 1; k <= KEYS; k += 333) {
+        char key[64];
+        snprintf(key, sizeof key, "auto:nn:b0:%dx4x4", k);
+        CU_ASSERT_TRUE_FATAL(find_(d, &lp_decision_gemm, key, &got, &notes));
+        int last = LINES - KEYS + k - 1; /* the last i with 1 + i % KEYS == k */
+        CU_ASSERT_DOUBLE_EQUAL(got.ms[0], last, 1e-9);
+    }
+    CU_ASSERT_TRUE(find_(d, &lp_decision_gemm, "auto:nn:b0:96x4x5", &got, &notes));
+    CU_ASSERT_FALSE(find_(d, &lp_decision_gemm, "auto:nn:b0:97x4x5", &got, &notes));
+    CU_ASSERT_EQUAL(notes.warnings, 1);
+    lp_decisions_free(d);
+}
+
 /* The GEMM mode is part of a conv key (the GEMM path's time depends on it) and of a GEMM
  * key (it limits the candidates): the same shape under two modes is two decisions. */
 static void test_gemm_mode_in_keys(void) {
@@ -652,6 +699,7 @@ static void register_suites(void) {
     CU_add_test(su, "damaged lines ignored with one warning per load", test_damaged_lines);
     CU_add_test(su, "out-of-range values and timings ignored, and refused", test_out_of_range);
     CU_add_test(su, "keys differing by the GEMM mode are distinct", test_gemm_mode_in_keys);
+    CU_add_test(su, "a large file loads in linear time", test_large_file);
     CU_add_test(su, "older revisions dropped, unknown kinds kept verbatim",
                 test_revisions_and_unknown_kinds);
     CU_add_test(su, "atomic rewrite leaves a valid file", test_atomic_rewrite);
