@@ -298,9 +298,13 @@ lp_status lp_conv_fft_create(lp_runtime *rt, const lp_conv_fft_shape *s, lp_conv
     lp_conv_fft *f = calloc(1, sizeof *f);
     if (!f) return lp_fail(LP_ERR_NO_MEMORY, "out of host memory");
     if (fft_users_ == 0) {
-        clfftSetupData setup;
-        lp_status st = fft_check_(clfftInitSetupData(&setup), "clfftInitSetupData");
-        if (st == LP_OK) st = fft_check_(clfftSetup(&setup), "clfftSetup");
+        /* What clfftInitSetupData does, field by field: clFFT.h defines it as a plain C99
+         * inline function, with no copy to link against where it is not inlined (-O0). */
+        clfftSetupData setup = {.major = clfftVersionMajor,
+                                .minor = clfftVersionMinor,
+                                .patch = clfftVersionPatch,
+                                .debugFlags = 0};
+        lp_status st = fft_check_(clfftSetup(&setup), "clfftSetup");
         if (st != LP_OK) {
             free(f);
             return st;
