@@ -473,6 +473,8 @@ static lp_status choose_auto_(lp_network *net, lp_layer *l, int fft_chunk, bool 
 
 /* Picks the layer's path as net->opt.conv_algo says and allocates its buffers only. A
  * forced path the layer cannot take falls back to GEMM, and the note says why. */
+static lp_conv_algo by_rule_(lp_network *net, lp_layer *l, bool direct_fits);
+
 static lp_status choose_(lp_network *net, lp_layer *l) {
     conv_state_ *d = l->state;
     lp_conv_algo mode = net->opt.conv_algo;
@@ -511,8 +513,48 @@ static lp_status choose_(lp_network *net, lp_layer *l) {
             note_choice_(net, l, fft_unfit);
             return gemm_setup_(net, l);
         }
+        if (net->opt.exact) {
+            d->path = by_rule_(net, l, direct_unfit == NULL);
+            note_choice_(net, l, "auto, by rule: --fast would time the paths");
+            return d->path == LP_CONV_ALGO_GEMM ? gemm_setup_(net, l)
+                                                : path_setup_(net, l, d->path, fft_chunk);
+        }
         return choose_auto_(net, l, fft_chunk, direct_unfit == NULL);
     }
+}
+
+/* The path `auto` takes without timing: on CPUs the direct path for layers with enough
+ * input channels and output positions to fill its vector loops (timing picked it for
+ * every such layer of conv4, conv6 and conv7 on PoCL, where GEMM won the first layers
+ * and the small late ones); GEMM elsewhere, and on other devices. FFT never: it won no
+ * timing on the devices measured. */
+static lp_conv_algo by_rule_(lp_network *net, lp_layer *l, bool direct_fits) {
+    const conv_state_ *d = l->state;
+    bool cpu = (lp_runtime_device(net->rt)->type & CL_DEVICE_TYPE_CPU) != 0;
+    if (cpu && direct_fits && d->g.cin >= 16 && d->g.oh * d->g.ow >= 64) return LP_CONV_ALGO_DIRECT;
+    return LP_CONV_ALGO_GEMM;
+}
+
+/* The layer's path: a replayed one, or chosen as net->opt.conv_algo says. */
+static lp_status take_path_(lp_network *net, lp_layer *l) {
+    const lp_conv_algo *replay = net->opt.layer_algo;
+    lp_conv_algo want = replay ? replay[l->index] : LP_CONV_ALGO_AUTO;
+    lp_status s;
+    if (want != LP_CONV_ALGO_AUTO) {
+        lp_network_options saved = net->opt;
+        net->opt.conv_algo = want;
+        s = choose_(net, l);
+        net->opt = saved;
+        conv_state_ *d = l->state;
+        if (s == LP_OK && d->path != want)
+            s = lp_fail(LP_ERR_INVALID_ARG,
+                        "conv layer '%s': the recorded path %s does not fit it here (took %s)",
+                        l->spec->name, lp_conv_algo_name(want), lp_conv_algo_name(d->path));
+    } else {
+        s = choose_(net, l);
+    }
+    if (s == LP_OK) l->conv_path = ((conv_state_ *)l->state)->path;
+    return s;
 }
 
 lp_status lp_conv2d_unit_init(lp_network *net, lp_layer *l, const lp_conv2d_spec *spec,
@@ -548,7 +590,7 @@ lp_status lp_conv2d_unit_init(lp_network *net, lp_layer *l, const lp_conv2d_spec
     if (d->b_off >= 0)
         LP_TRY(lp_buffer_create_zeroed(net->rt, LP_CONV_PSUM_BYTES(net->max_batch, d->filters),
                                        "conv2d bias gradient partial sums", &d->psum));
-    return choose_(net, l);
+    return take_path_(net, l);
 }
 
 lp_conv2d_spec lp_conv2d_defaults(void) {

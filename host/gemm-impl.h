@@ -52,6 +52,7 @@ typedef enum {
  * released with it. */
 struct lp_gemm_state {
     lp_gemm_mode mode; /* starts as $LAPERM_GEMM, else auto */
+    bool exact;        /* no timed choice that changes the bits (lp_gemm_set_exact) */
     lp_gemm_choice_ *choices;
     int n_choices, cap_choices;
     cl_mem buffers[LP_GEMM_BUFFERS]; /* indexed by lp_gemm_buffer_kind_ */

@@ -27,6 +27,11 @@ void lp_gemm_set_mode(lp_runtime *rt, lp_gemm_mode mode) {
     if (lp_gemm_state_(rt, &s) == LP_OK) s->mode = mode;
 }
 
+void lp_gemm_set_exact(lp_runtime *rt, bool exact) {
+    struct lp_gemm_state *s;
+    if (lp_gemm_state_(rt, &s) == LP_OK) s->exact = exact;
+}
+
 lp_gemm_mode lp_gemm_get_mode(lp_runtime *rt) {
     struct lp_gemm_state *s;
     return lp_gemm_state_(rt, &s) == LP_OK ? s->mode : LP_GEMM_AUTO;
@@ -260,26 +265,41 @@ static int default_slices_(const lp_gemm_args_ *g) {
                : 1;
 }
 
+static lp_status choose_cached_(lp_runtime *rt, struct lp_gemm_state *s, const lp_gemm_args_ *g,
+                                lp_gemm_choice_ *key_in, lp_gemm_variant *v);
+
 static lp_status lookup_(lp_runtime *rt, const lp_gemm_args_ *g, lp_gemm_variant *v) {
     struct lp_gemm_state *s;
     LP_TRY(lp_gemm_state_(rt, &s));
     const lp_gemm_variant clblast = {.algo = LP_GEMM_ALGO_CLBLAST, .slices = 1};
-    if (s->mode == LP_GEMM_TILED) {
-        /* There is no tiled A^T.B^T kernel (no layer needs one). */
-        *v = g->ta && g->tb ? clblast : lp_gemm_default_tiled(rt);
-        v->slices = default_slices_(g);
-        return LP_OK;
-    }
-    if (s->mode == LP_GEMM_CLBLAST && g->k < 2048) {
-        *v = clblast;
-        return LP_OK;
-    }
     lp_gemm_choice_ key = {s->mode, g->ta, g->tb, g->beta != 0.0f, g->m, g->n, g->k, {0}};
-    const lp_gemm_choice_ *c = find_(s, &key);
+    const lp_gemm_choice_ *c = find_(s, &key); /* made before, or replayed */
     if (c) {
         *v = c->v;
         return LP_OK;
     }
+    /* Exact auto: by the device's kind, CLBlast's tuned kernels on GPUs, laperm's tiles on
+     * CPUs (where timing picked them for most shapes). */
+    lp_gemm_mode mode = s->mode;
+    if (s->exact && mode == LP_GEMM_AUTO)
+        mode = lp_runtime_device(rt)->type & CL_DEVICE_TYPE_CPU ? LP_GEMM_TILED : LP_GEMM_CLBLAST;
+    if (mode == LP_GEMM_TILED || (mode == LP_GEMM_CLBLAST && s->exact)) {
+        /* There is no tiled A^T.B^T kernel (no layer needs one). */
+        *v = mode == LP_GEMM_CLBLAST || (g->ta && g->tb) ? clblast : lp_gemm_default_tiled(rt);
+        v->slices = default_slices_(g);
+    } else if (mode == LP_GEMM_CLBLAST && g->k < 2048) {
+        *v = clblast;
+    } else {
+        return choose_cached_(rt, s, g, &key, v);
+    }
+    key.v = *v;
+    return remember_(s, &key); /* so that lp_gemm_choices_text lists it */
+}
+
+/* A timed choice: from the decision file, else timed now and written there. */
+static lp_status choose_cached_(lp_runtime *rt, struct lp_gemm_state *s, const lp_gemm_args_ *g,
+                                lp_gemm_choice_ *key_in, lp_gemm_variant *v) {
+    lp_gemm_choice_ key = *key_in;
     char dkey[LP_DECISION_TOKEN_MAX];
     key_format_(s->mode, g, dkey, sizeof dkey);
     lp_decision d;
@@ -425,5 +445,83 @@ lp_status lp_gemm_describe_choice(lp_runtime *rt, bool trans_a, bool trans_b, si
     }
     if (!c) return lp_fail(LP_ERR_NOT_FOUND, "no GEMM choice for %zux%zux%zu yet", m, n, k);
     lp_gemm_variant_text(&c->v, trans_b, buf, cap);
+    return LP_OK;
+}
+
+/* ---- choices as text (results files record them; --replay and --resume load them) --- */
+
+/* "<mode>:<layout>:b<beta>:<m>x<n>x<k>" into the key fields of c. */
+static bool choice_key_parse_(const char *key, lp_gemm_choice_ *c) {
+    char mode_name[16];
+    const char *colon = strchr(key, ':');
+    if (!colon || (size_t)(colon - key) >= sizeof mode_name) return false;
+    memcpy(mode_name, key, (size_t)(colon - key));
+    mode_name[colon - key] = '\0';
+    if (!lp_gemm_mode_parse(mode_name, &c->mode)) return false;
+    const char *p = colon + 1;
+    if ((p[0] != 'n' && p[0] != 't') || (p[1] != 'n' && p[1] != 't') || p[2] != ':') return false;
+    c->ta = p[0] == 't';
+    c->tb = p[1] == 't';
+    p += 3;
+    long long beta, m, n, k;
+    if (!(field_(&p, "b", 0, 1, &beta) && field_(&p, ":", 1, LLONG_MAX, &m) &&
+          field_(&p, "x", 1, LLONG_MAX, &n) && field_(&p, "x", 1, LLONG_MAX, &k) && !*p))
+        return false;
+    c->beta_nz = beta != 0;
+    c->m = (size_t)m, c->n = (size_t)n, c->k = (size_t)k;
+    return true;
+}
+
+size_t lp_gemm_choices_text(lp_runtime *rt, char *buf, size_t cap) {
+    struct lp_gemm_state *s = lp_gemm_state_if_any_(rt);
+    size_t len = 0;
+    if (cap) buf[0] = '\0';
+    for (int i = 0; s && i < s->n_choices; ++i) {
+        const lp_gemm_choice_ *c = &s->choices[i];
+        lp_gemm_args_ g = {.ta = c->ta,
+                           .tb = c->tb,
+                           .beta = c->beta_nz ? 1.0f : 0.0f,
+                           .m = c->m,
+                           .n = c->n,
+                           .k = c->k};
+        char key[LP_DECISION_TOKEN_MAX], value[LP_DECISION_TOKEN_MAX];
+        key_format_(c->mode, &g, key, sizeof key);
+        variant_format_(&c->v, value, sizeof value);
+        int n = snprintf(len < cap ? buf + len : NULL, len < cap ? cap - len : 0, "%s %s\n", key,
+                         value);
+        len += n > 0 ? (size_t)n : 0;
+    }
+    return len;
+}
+
+lp_status lp_gemm_choices_load(lp_runtime *rt, const char *text) {
+    struct lp_gemm_state *s;
+    LP_TRY(lp_gemm_state_(rt, &s));
+    for (int line = 1; text && *text; ++line) {
+        size_t n = strcspn(text, "\n");
+        char buf[2 * LP_DECISION_TOKEN_MAX];
+        lp_gemm_choice_ c = {0};
+        bool ok = n > 0 && n < sizeof buf;
+        if (ok) {
+            memcpy(buf, text, n);
+            buf[n] = '\0';
+            char *space = strchr(buf, ' ');
+            ok = space != NULL;
+            if (ok) *space = '\0';
+            ok = ok && choice_key_parse_(buf, &c) && variant_parse_(space + 1, &c.v);
+        }
+        if (!ok)
+            return lp_fail(LP_ERR_FORMAT,
+                           "GEMM choice line %d: '%.*s' (expected \"<mode>:<layout>:"
+                           "b<0|1>:<m>x<n>x<k> <variant>\")",
+                           line, (int)(n > 80 ? 80 : n), text);
+        lp_gemm_choice_ *old = find_(s, &c);
+        if (old)
+            old->v = c.v;
+        else
+            LP_TRY(remember_(s, &c));
+        text += n;
+        if (*text == '\n') ++text;
+    }
     return LP_OK;
 }

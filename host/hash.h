@@ -1,6 +1,7 @@
 /* Internal: the one hash laperm keys things with (compiled-program cache files, timed
  * decisions): 64-bit FNV-1a, then a 64-bit finaliser so that every input bit reaches
- * every output bit. Not cryptographic; never a checksum of user data. */
+ * every output bit. Not cryptographic: it detects torn or damaged files (checkpoints,
+ * cache entries), not tampering. */
 #ifndef LAPERM_HASH_H
 #define LAPERM_HASH_H
 

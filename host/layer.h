@@ -59,12 +59,20 @@ struct lp_layer {
     size_t out_features; /* per sample */
     cl_mem out, dout;    /* (max_batch, out_features); views of prev's for shape-only layers */
     bool owns_buffers;
-    bool need_dx;     /* some earlier layer has parameters */
-    int first_tensor; /* index into the tensor table, -1 if none */
-    int index;        /* position in the model (Philox stream of stochastic layers) */
-    int second_input; /* an earlier layer this one also reads (a residual's `from`), or -1 */
+    bool need_dx;           /* some earlier layer has parameters */
+    int first_tensor;       /* index into the tensor table, -1 if none */
+    int index;              /* position in the model (Philox stream of stochastic layers) */
+    int second_input;       /* an earlier layer this one also reads (a residual's `from`), or -1 */
+    lp_conv_algo conv_path; /* the path its convolution took; AUTO: it has none */
     void *state;
 };
+
+/* One registered state tensor: `count` floats at `offset` in `buf` (the layer owns buf). */
+typedef struct {
+    lp_state_tensor info;
+    cl_mem buf;
+    size_t offset;
+} lp_network_state_entry;
 
 struct lp_network {
     lp_runtime *rt;
@@ -79,6 +87,8 @@ struct lp_network {
     long long step;
     lp_layer *layers;
     int n_layers;
+    lp_network_state_entry *state;
+    int n_state;
 };
 
 /* Shared by layer kinds: out and dout of max_batch samples, owned by the layer (`what`
@@ -87,6 +97,10 @@ struct lp_network {
  * read (dense, conv2d) skip it, the others zero them so that no pass (and no Oclgrind
  * check) reads uninitialised memory. */
 lp_status lp_layer_own_buffers(lp_network *net, lp_layer *l, const char *what, bool zeroed);
+/* Registers a 1-D state tensor of layer l (see lp_state_tensor): `count` floats at
+ * `offset` in buf, which the layer keeps alive. `name` must be a string literal. */
+lp_status lp_layer_add_state(lp_network *net, lp_layer *l, const char *name, cl_mem buf,
+                             size_t offset, size_t count);
 /* Shape-only layers: out and dout are views of prev's. */
 lp_status lp_layer_view_prev(lp_network *net, lp_layer *l);
 

@@ -251,6 +251,7 @@ static lp_status add_init_projection_(lp_network *net, lp_layer *l, add_state_ *
                          .index = l->index,
                          .second_input = -1};
     LP_TRY(lp_conv2d_unit_init(net, &d->proj, &conv, &ls->window));
+    l->conv_path = d->proj.conv_path;
     /* The unit reads its dout only in backward: make it ours, which holds the masked g. */
     clReleaseMemObject(d->proj.dout);
     d->proj.dout = l->dout;

@@ -298,6 +298,9 @@ static lp_status batchnorm_init_(lp_network *net, lp_layer *l) {
     lp_status s = lp_buffer_write(net->rt, b->running, 0, stat_bytes, init);
     free(init);
     LP_TRY(s);
+    LP_TRY(lp_layer_add_state(net, l, "running_mean", b->running, 0, (size_t)b->channels));
+    LP_TRY(lp_layer_add_state(net, l, "running_var", b->running, (size_t)b->channels,
+                              (size_t)b->channels));
     return lp_layer_own_buffers(net, l, "batchnorm", true);
 }
 

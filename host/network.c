@@ -80,7 +80,16 @@ void lp_network_destroy(lp_network *net) {
     if (net->grads) clReleaseMemObject(net->grads);
     free(net->layers);
     free(net->tensors);
+    free(net->state);
     free(net);
+}
+
+const char *lp_network_layer_name(const lp_network *net, int layer) {
+    return layer >= 0 && layer < net->n_layers ? net->spec->layers[layer].name : "?";
+}
+
+lp_conv_algo lp_network_conv_path(const lp_network *net, int layer) {
+    return layer >= 0 && layer < net->n_layers ? net->layers[layer].conv_path : LP_CONV_ALGO_AUTO;
 }
 
 const lp_param_tensor *lp_network_tensors(const lp_network *net, int *count) {

@@ -55,3 +55,20 @@ lp_status lp_op_l2_grad(lp_runtime *rt, cl_mem w, cl_mem g, int offset, int n, f
     LP_ARG(k, 4, coef);
     return launch_flat_(rt, k, n, "l2_grad");
 }
+
+lp_status lp_op_guard_finite(lp_runtime *rt, cl_mem w, cl_mem g, int n, cl_mem stats, int loss_at,
+                             int step, cl_mem flag) {
+    if (n <= 0 || loss_at < 0 || step <= 0)
+        return lp_fail(LP_ERR_INVALID_ARG, "guard_finite: %d values, loss at %d, step %d", n,
+                       loss_at, step);
+    cl_kernel k;
+    LP_TRY(lp_runtime_kernel(rt, "guard", "lp_guard_finite", NULL, &k));
+    LP_ARG(k, 0, w);
+    LP_ARG(k, 1, g);
+    LP_ARG(k, 2, n);
+    LP_ARG(k, 3, stats);
+    LP_ARG(k, 4, loss_at);
+    LP_ARG(k, 5, step);
+    LP_ARG(k, 6, flag);
+    return launch_flat_(rt, k, n, "guard_finite");
+}

@@ -19,41 +19,9 @@
 #endif
 
 #define NAME_MAX_ 200
-#define METRICS_CHUNK_ 128 /* entries per chunk of the 1-D extendible datasets */
-
-/* The /metrics datasets in write order. `epoch` goes last: a SWMR reader that refreshes
- * it first and sees n entries finds at least n in every other dataset. */
-enum { M_I32, M_I64, M_F64 };
-static const struct {
-    const char *name;
-    int kind;
-    size_t offset;
-} metrics_[] = {
-    {"step", M_I64, offsetof(lp_epoch_metrics, step)},
-    {"train_loss", M_F64, offsetof(lp_epoch_metrics, train_loss)},
-    {"train_accuracy", M_F64, offsetof(lp_epoch_metrics, train_accuracy)},
-    {"test_loss", M_F64, offsetof(lp_epoch_metrics, test_loss)},
-    {"test_accuracy", M_F64, offsetof(lp_epoch_metrics, test_accuracy)},
-    {"test_loss_unsynced", M_F64, offsetof(lp_epoch_metrics, test_loss_unsynced)},
-    {"test_accuracy_unsynced", M_F64, offsetof(lp_epoch_metrics, test_accuracy_unsynced)},
-    {"learning_rate", M_F64, offsetof(lp_epoch_metrics, learning_rate)},
-    {"epoch_seconds", M_F64, offsetof(lp_epoch_metrics, epoch_seconds)},
-    {"elapsed_seconds", M_F64, offsetof(lp_epoch_metrics, elapsed_seconds)},
-    {"syncs", M_I64, offsetof(lp_epoch_metrics, syncs)},
-    {"epoch", M_I32, offsetof(lp_epoch_metrics, epoch)},
-};
-#define N_METRICS_ ((int)(sizeof metrics_ / sizeof metrics_[0]))
-_Static_assert(N_METRICS_ == LP_RESULTS_N_METRICS, "metrics table and struct disagree");
 
 static const char *const reserved_attrs_[] = {"format_version", "program_version", "hdf5_version",
                                               "start_time",     "end_time",        "status"};
-
-#define RANKINGS_FORMULA_                                                                          \
-    "weights[g, j] == sort(init[g])[rank[s, g, j]] bit for bit, where group g is elements "        \
-    "[g*group_size, (g+1)*group_size) of the row-major tensor and sort is ascending in IEEE "      \
-    "754 totalOrder (uint32 bits b -> b ^ (b>>31 ? 0xFFFFFFFF : 0x80000000), so -0.0 < "           \
-    "+0.0); snapshot s was taken at /rankings_step[s]; the last snapshot gives /weights"
-
 /* ---- small helpers ------------------------------------------------------------------- */
 
 static char *dup_(const char *s) {
@@ -70,11 +38,21 @@ static bool valid_name_(const char *s) {
 
 /* ---- lifetime ------------------------------------------------------------------------ */
 
+static void close_ds_(hid_t *ds) {
+    if (*ds >= 0) H5Dclose(*ds);
+    *ds = -1;
+}
+
 void lp_results_close_all(lp_results *r) {
     for (int i = 0; i < r->n_tensors; ++i)
-        if (r->t[i].rank_ds >= 0) H5Dclose(r->t[i].rank_ds), r->t[i].rank_ds = -1;
-    for (int i = 0; i < N_METRICS_; ++i)
-        if (r->metric[i] >= 0) H5Dclose(r->metric[i]), r->metric[i] = -1;
+        close_ds_(&r->t[i].snap_ds);
+    for (int i = 0; i < r->n_state; ++i)
+        close_ds_(&r->state[i].snap_ds);
+    for (int i = 0; i < LP_RESULTS_N_METRICS; ++i)
+        close_ds_(&r->metric[i]);
+    for (int k = 0; k < 2; ++k)
+        for (int i = 0; i < LP_CKPT_N; ++i)
+            close_ds_(&r->ckpt[k][i]);
     if (r->snap_step >= 0) H5Dclose(r->snap_step), r->snap_step = -1;
     if (r->snap_epoch >= 0) H5Dclose(r->snap_epoch), r->snap_epoch = -1;
     if (r->file >= 0) H5Fclose(r->file), r->file = -1;
@@ -85,7 +63,10 @@ void lp_results_free(lp_results *r) {
     lp_results_close_all(r);
     for (int i = 0; i < r->n_tensors; ++i)
         free(r->t[i].layer), free(r->t[i].tensor);
+    for (int i = 0; i < r->n_state; ++i)
+        free(r->state[i].layer), free(r->state[i].tensor);
     free(r->t);
+    free(r->state);
     free(r->seen);
     free(r->path);
     free(r->part);
@@ -189,6 +170,7 @@ static lp_status check_tensors_(const char *path, const lp_results_tensor *ts, i
 static lp_status write_layout_(lp_results *r, const lp_attr *attrs, int n_attrs,
                                const char *model_text, const char *model_source,
                                const lp_results_tensor *ts) {
+    /* Snapshot, metrics and checkpoint datasets: results_append.c, results_checkpoint.c. */
     hid_t root = r->file;
     char when[32], hdf5_version[32];
     unsigned maj, min, rel;
@@ -233,45 +215,108 @@ static lp_status write_layout_(lp_results *r, const lp_attr *attrs, int n_attrs,
         if (s == LP_OK) s = lp_h5_attr_int(ds, "permuted", t->permuted);
         if (ds >= 0) H5Dclose(ds);
         LP_TRY(s);
-        if (!t->permuted) continue;
-        snprintf(name, sizeof name, "/rankings/%s/%s", t->layer, t->tensor);
-        hsize_t dims[3] = {0, (hsize_t)t->groups, (hsize_t)t->group_size};
-        hsize_t chunk[3] = {1, dims[1], dims[2]}; /* one snapshot per chunk */
-        t->rank_ds = lp_h5_create_ds(root, name, H5T_STD_I32LE, 3, dims, chunk, true);
-        if (t->rank_ds < 0) return lp_h5_fail(LP_ERR_HDF5, "%s", name);
-        char init_path[512];
-        snprintf(init_path, sizeof init_path, "/init/%s/%s", t->layer, t->tensor);
-        LP_TRY(lp_h5_attr_str(t->rank_ds, "formula", RANKINGS_FORMULA_));
-        LP_TRY(lp_h5_attr_str(t->rank_ds, "init", init_path));
     }
+    return lp_results_series_create(r);
+}
 
-    hsize_t zero = 0, chunk1 = METRICS_CHUNK_;
-    r->snap_step = lp_h5_create_ds(root, "/rankings_step", H5T_STD_I64LE, 1, &zero, &chunk1, false);
-    r->snap_epoch =
-        lp_h5_create_ds(root, "/rankings_epoch", H5T_STD_I32LE, 1, &zero, &chunk1, false);
-    if (r->snap_step < 0 || r->snap_epoch < 0)
-        return lp_h5_fail(LP_ERR_HDF5, "/rankings_step, /rankings_epoch");
-    for (int m = 0; m < N_METRICS_; ++m) {
-        hid_t type = metrics_[m].kind == M_I32   ? H5T_STD_I32LE
-                     : metrics_[m].kind == M_I64 ? H5T_STD_I64LE
-                                                 : H5T_IEEE_F64LE;
-        snprintf(name, sizeof name, "/metrics/%s", metrics_[m].name);
-        r->metric[m] = lp_h5_create_ds(root, name, type, 1, &zero, &chunk1, false);
-        if (r->metric[m] < 0) return lp_h5_fail(LP_ERR_HDF5, "%s", name);
+/* Copies one descriptor's names and shape into the writer's state. */
+static bool take_(lp_results_tensor_state *t, const char *layer, const char *tensor, int rank,
+                  const int *dims) {
+    t->snap_ds = -1;
+    t->layer = dup_(layer);
+    t->tensor = dup_(tensor);
+    t->rank = rank;
+    t->numel = 1;
+    for (int d = 0; d < rank; ++d)
+        t->dims[d] = (hsize_t)dims[d], t->numel *= (size_t)dims[d];
+    return t->layer && t->tensor;
+}
+
+static lp_status check_state_(const char *path, const lp_results_layout *l) {
+    if (l->n_state < 0 || (l->n_state > 0 && !l->state))
+        return lp_fail(LP_ERR_INVALID_ARG, "%s: state is NULL with n_state %d", path, l->n_state);
+    for (int i = 0; i < l->n_state; ++i) {
+        const lp_results_state *t = &l->state[i];
+        if (!valid_name_(t->layer) || !valid_name_(t->name) || t->rank < 1 || t->rank > 4)
+            return lp_fail(LP_ERR_INVALID_ARG, "%s: state tensor %d: bad name or rank", path, i);
+        for (int d = 0; d < t->rank; ++d)
+            if (t->dims[d] <= 0)
+                return lp_fail(LP_ERR_INVALID_ARG, "%s: state %s/%s: dimension %d is %d", path,
+                               t->layer, t->name, d, t->dims[d]);
+        for (int j = 0; j < l->n_tensors; ++j)
+            if (!strcmp(l->tensors[j].layer, t->layer) && !strcmp(l->tensors[j].tensor, t->name))
+                return lp_fail(LP_ERR_INVALID_ARG, "%s: %s/%s is both a tensor and a state", path,
+                               t->layer, t->name);
     }
     return LP_OK;
 }
 
+static lp_results *alloc_(const char *path, const lp_results_layout *l) {
+    lp_results *r = calloc(1, sizeof *r);
+    if (!r) return NULL;
+    r->file = r->snap_step = r->snap_epoch = -1;
+    for (int m = 0; m < LP_RESULTS_N_METRICS; ++m)
+        r->metric[m] = -1;
+    for (int k = 0; k < 2; ++k) {
+        r->ckpt_step[k] = -1;
+        for (int i = 0; i < LP_CKPT_N; ++i)
+            r->ckpt[k][i] = -1;
+    }
+    r->ckpt_size = l->checkpoint;
+    size_t plen = strlen(path);
+    r->path = dup_(path);
+    r->part = malloc(plen + 6);
+    r->t = calloc(l->n_tensors > 0 ? (size_t)l->n_tensors : 1, sizeof *r->t);
+    r->state = calloc(l->n_state > 0 ? (size_t)l->n_state : 1, sizeof *r->state);
+    int max_group = 1;
+    for (int i = 0; i < l->n_tensors; ++i)
+        if (l->tensors[i].permuted && l->tensors[i].group_size > max_group)
+            max_group = l->tensors[i].group_size;
+    r->seen = malloc((size_t)max_group);
+    if (!r->path || !r->part || !r->t || !r->state || !r->seen) {
+        lp_results_free(r);
+        return NULL;
+    }
+    memcpy(r->part, path, plen);
+    memcpy(r->part + plen, ".part", 6);
+    for (int i = 0; i < l->n_tensors; ++i) {
+        const lp_results_tensor *src = &l->tensors[i];
+        lp_results_tensor_state *t = &r->t[i];
+        r->n_tensors = i + 1;
+        if (!take_(t, src->layer, src->tensor, src->rank, src->dims)) {
+            lp_results_free(r);
+            return NULL;
+        }
+        t->groups = src->groups;
+        t->group_size = src->group_size;
+        t->permuted = src->permuted;
+    }
+    for (int i = 0; i < l->n_state; ++i) {
+        const lp_results_state *src = &l->state[i];
+        r->n_state = i + 1;
+        if (!take_(&r->state[i], src->layer, src->name, src->rank, src->dims)) {
+            lp_results_free(r);
+            return NULL;
+        }
+    }
+    return r;
+}
+
 lp_status lp_results_create(const char *path, const lp_attr *attrs, int n_attrs,
                             const char *model_text, const char *model_source,
-                            const lp_results_tensor *tensors, int n_tensors, lp_results **out) {
+                            const lp_results_layout *layout, lp_results **out) {
     lp_h5_quiet();
     if (!out) return lp_fail(LP_ERR_INVALID_ARG, "lp_results_create: out is NULL");
     *out = NULL;
     if (!path || !*path) return lp_fail(LP_ERR_INVALID_ARG, "lp_results_create: empty path");
-    if (!model_text) return lp_fail(LP_ERR_INVALID_ARG, "%s: model_text is NULL", path);
+    if (!model_text || !layout)
+        return lp_fail(LP_ERR_INVALID_ARG, "%s: model_text or layout is NULL", path);
+    const lp_results_resume *resume = layout->resume;
+    if (resume && (!resume->source || !resume->checkpoint))
+        return lp_fail(LP_ERR_INVALID_ARG, "%s: resume without a source or checkpoint", path);
     LP_TRY(check_attrs_(path, attrs, n_attrs));
-    LP_TRY(check_tensors_(path, tensors, n_tensors));
+    LP_TRY(check_tensors_(path, layout->tensors, layout->n_tensors));
+    LP_TRY(check_state_(path, layout));
     struct stat st;
     if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
         return lp_fail(LP_ERR_IO, "%s: exists and is not a regular file", path);
@@ -279,152 +324,53 @@ lp_status lp_results_create(const char *path, const lp_attr *attrs, int n_attrs,
     lp_fs_parent_dir(path, dir, sizeof dir);
     LP_TRY(lp_fs_mkdir_p(dir));
 
-    lp_results *r = calloc(1, sizeof *r);
+    lp_results *r = alloc_(path, layout);
     if (!r) return lp_fail(LP_ERR_NO_MEMORY, "%s: out of memory", path);
-    r->file = r->snap_step = r->snap_epoch = -1;
-    for (int m = 0; m < N_METRICS_; ++m)
-        r->metric[m] = -1;
-    size_t plen = strlen(path);
-    r->path = dup_(path);
-    r->part = malloc(plen + 6);
-    r->t = calloc(n_tensors > 0 ? (size_t)n_tensors : 1, sizeof *r->t);
-    int max_group = 1;
-    for (int i = 0; i < n_tensors; ++i)
-        if (tensors[i].permuted && tensors[i].group_size > max_group)
-            max_group = tensors[i].group_size;
-    r->seen = malloc((size_t)max_group);
-    if (!r->path || !r->part || !r->t || !r->seen) {
-        lp_results_free(r);
-        return lp_fail(LP_ERR_NO_MEMORY, "%s: out of memory", path);
-    }
-    memcpy(r->part, path, plen);
-    memcpy(r->part + plen, ".part", 6);
-    for (int i = 0; i < n_tensors; ++i) {
-        const lp_results_tensor *src = &tensors[i];
-        lp_results_tensor_state *t = &r->t[i];
-        r->n_tensors = i + 1;
-        t->rank_ds = -1;
-        t->layer = dup_(src->layer);
-        t->tensor = dup_(src->tensor);
-        if (!t->layer || !t->tensor) {
+    /* A new run replaces a stale .part (from a killed run). A resumed one builds its file
+     * as <path>.resume and renames it over the .part (which may be its source) once it
+     * holds the checkpoint. Unlinking first leaves a writer that might still hold the old
+     * file with its own inode instead of truncating under it. */
+    char *building = r->part;
+    if (resume) {
+        size_t n = strlen(r->path) + 8;
+        building = malloc(n);
+        if (!building) {
             lp_results_free(r);
             return lp_fail(LP_ERR_NO_MEMORY, "%s: out of memory", path);
         }
-        t->rank = src->rank;
-        t->numel = 1;
-        for (int d = 0; d < src->rank; ++d)
-            t->dims[d] = (hsize_t)src->dims[d], t->numel *= src->dims[d];
-        t->groups = src->groups;
-        t->group_size = src->group_size;
-        t->permuted = src->permuted;
+        snprintf(building, n, "%s.resume", r->path);
     }
-
-    /* A stale .part (from a killed run) is replaced; unlinking first leaves a writer that
-     * might still hold it with its own inode instead of truncating under it. */
-    if (unlink(r->part) != 0 && errno != ENOENT) {
-        lp_status s =
-            lp_fail(LP_ERR_IO, "%s: cannot remove stale file: %s", r->part, strerror(errno));
-        lp_results_free(r);
-        return s;
-    }
-    hid_t fapl = lp_h5_fapl();
-    r->file = fapl < 0 ? -1 : H5Fcreate(r->part, H5F_ACC_EXCL, H5P_DEFAULT, fapl);
-    lp_status s = r->file < 0 ? lp_h5_fail(LP_ERR_HDF5, "%s: cannot create", r->part) : LP_OK;
+    lp_status s = LP_OK;
+    if (unlink(building) != 0 && errno != ENOENT)
+        s = lp_fail(LP_ERR_IO, "%s: cannot remove stale file: %s", building, strerror(errno));
+    hid_t fapl = s == LP_OK ? lp_h5_fapl() : -1;
+    r->file = fapl < 0 ? -1 : H5Fcreate(building, H5F_ACC_EXCL, H5P_DEFAULT, fapl);
+    if (s == LP_OK && r->file < 0) s = lp_h5_fail(LP_ERR_HDF5, "%s: cannot create", building);
     if (fapl >= 0) H5Pclose(fapl);
-    if (s == LP_OK) {
-        s = write_layout_(r, attrs, n_attrs, model_text, model_source, tensors);
-        if (s != LP_OK) s = lp_fail_context(s, "%s: ", r->part);
-    }
+    if (s == LP_OK) s = write_layout_(r, attrs, n_attrs, model_text, model_source, layout->tensors);
+    if (s == LP_OK) s = lp_results_checkpoint_create(r, resume ? resume->checkpoint : NULL);
+    if (s == LP_OK && resume)
+        s = lp_results_series_copy(r, resume->source, resume->checkpoint->metrics,
+                                   resume->checkpoint->snapshots);
+    if (s != LP_OK) s = lp_fail_context(s, "%s: ", building);
+    if (s == LP_OK) s = lp_results_flush(r);
     if (s == LP_OK && H5Fstart_swmr_write(r->file) < 0)
-        s = lp_h5_fail(LP_ERR_HDF5, "%s: cannot start SWMR writing", r->part);
+        s = lp_h5_fail(LP_ERR_HDF5, "%s: cannot start SWMR writing", building);
+    if (s == LP_OK && resume) {
+        s = lp_fs_fsync(building);
+        if (s == LP_OK && rename(building, r->part) != 0)
+            s = lp_fail(LP_ERR_IO, "%s: cannot rename to %s: %s", building, r->part,
+                        strerror(errno));
+    }
     if (s != LP_OK) {
-        char *part = r->part;
-        r->part = NULL;
+        lp_results_close_all(r);
+        unlink(building); /* nothing in it worth keeping */
+    }
+    if (building != r->part) free(building);
+    if (s != LP_OK) {
         lp_results_free(r);
-        unlink(part); /* nothing in it worth keeping */
-        free(part);
         return s;
     }
     *out = r;
     return LP_OK;
-}
-
-/* ---- per epoch ----------------------------------------------------------------------- */
-
-/* H5Dflush is what SWMR readers need; flushing the whole file also rewrites the
- * superblock's end-of-allocation, without which `h5clear -s` on a killed run's .part
- * truncates the file to where SWMR writing started and loses every epoch after it. */
-static lp_status flush_file_(lp_results *r) {
-    if (H5Fflush(r->file, H5F_SCOPE_GLOBAL) < 0)
-        return lp_h5_fail(LP_ERR_HDF5, "%s: flushing", r->part);
-    return LP_OK;
-}
-
-lp_status lp_results_append_metrics(lp_results *r, const lp_epoch_metrics *m) {
-    lp_h5_quiet();
-    if (!r || !m) return lp_fail(LP_ERR_INVALID_ARG, "lp_results_append_metrics: NULL argument");
-    hsize_t n = r->n_epochs, size = n + 1, one = 1;
-    for (int i = 0; i < N_METRICS_; ++i) {
-        hid_t mem = metrics_[i].kind == M_I32   ? H5T_NATIVE_INT
-                    : metrics_[i].kind == M_I64 ? H5T_NATIVE_LLONG
-                                                : H5T_NATIVE_DOUBLE;
-        const char *value = (const char *)m + metrics_[i].offset;
-        if (lp_h5_extend_write(r->metric[i], 1, &size, &n, &one, mem, value) < 0 ||
-            H5Dflush(r->metric[i]) < 0)
-            return lp_h5_fail(LP_ERR_HDF5, "%s: /metrics/%s entry %llu", r->part, metrics_[i].name,
-                              (unsigned long long)n);
-    }
-    r->n_epochs = size;
-    return flush_file_(r);
-}
-
-lp_status lp_results_append_rankings(lp_results *r, long long step, int epoch,
-                                     const int32_t *const *rankings) {
-    lp_h5_quiet();
-    if (!r || !rankings || epoch < 0)
-        return lp_fail(LP_ERR_INVALID_ARG, "lp_results_append_rankings: NULL argument or epoch %d",
-                       epoch);
-    /* Check everything before writing anything: a bad ranking would make the file lie. */
-    for (int i = 0; i < r->n_tensors; ++i) {
-        const lp_results_tensor_state *t = &r->t[i];
-        if (!t->permuted) continue;
-        if (!rankings[i])
-            return lp_fail(LP_ERR_INVALID_ARG, "%s: no ranking given for permuted tensor %s/%s",
-                           r->part, t->layer, t->tensor);
-        for (int g = 0; g < t->groups; ++g) {
-            const int32_t *row = rankings[i] + (size_t)g * t->group_size;
-            memset(r->seen, 0, (size_t)t->group_size);
-            for (int j = 0; j < t->group_size; ++j) {
-                if (row[j] < 0 || row[j] >= t->group_size || r->seen[row[j]])
-                    return lp_fail(LP_ERR_INVALID_ARG,
-                                   "%s: %s/%s group %d: rank[%d] = %d is out of range or "
-                                   "repeated (a group must be a permutation of 0..%d)",
-                                   r->part, t->layer, t->tensor, g, j, (int)row[j],
-                                   t->group_size - 1);
-                r->seen[row[j]] = 1;
-            }
-        }
-    }
-    hsize_t n = r->n_snapshots;
-    for (int i = 0; i < r->n_tensors; ++i) {
-        const lp_results_tensor_state *t = &r->t[i];
-        if (!t->permuted) continue;
-        hsize_t size[3] = {n + 1, (hsize_t)t->groups, (hsize_t)t->group_size};
-        hsize_t start[3] = {n, 0, 0}, count[3] = {1, size[1], size[2]};
-        herr_t rc =
-            lp_h5_extend_write(t->rank_ds, 3, size, start, count, H5T_NATIVE_INT32, rankings[i]);
-        if (rc < 0 || H5Dflush(t->rank_ds) < 0)
-            return lp_h5_fail(LP_ERR_HDF5, "%s: /rankings/%s/%s snapshot %llu", r->part, t->layer,
-                              t->tensor, (unsigned long long)n);
-    }
-    /* /rankings_step last: a reader that sees n steps finds n complete snapshots. */
-    hsize_t size = n + 1, one = 1;
-    if (lp_h5_extend_write(r->snap_epoch, 1, &size, &n, &one, H5T_NATIVE_INT, &epoch) < 0 ||
-        H5Dflush(r->snap_epoch) < 0 ||
-        lp_h5_extend_write(r->snap_step, 1, &size, &n, &one, H5T_NATIVE_LLONG, &step) < 0 ||
-        H5Dflush(r->snap_step) < 0)
-        return lp_h5_fail(LP_ERR_HDF5, "%s: /rankings_step, /rankings_epoch entry %llu", r->part,
-                          (unsigned long long)n);
-    r->n_snapshots = size;
-    return flush_file_(r);
 }

@@ -1,6 +1,6 @@
 /* The finish phase of a results file: check that the last rankings snapshot rebuilds the
- * final weights, leave SWMR mode, add /weights, end_time and status, then fsync and rename
- * <path>.part to <path>, so <path> only ever holds a complete file. */
+ * final weights, leave SWMR mode, add /weights (and the state tensors), end_time and status, then
+ * fsync and rename <path>.part to <path>, so <path> only ever holds a complete file. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,9 +35,9 @@ static lp_status check_tensor_(lp_results *r, const lp_results_tensor_state *t, 
     hsize_t start[3] = {r->n_snapshots - 1, 0, 0};
     hsize_t count[3] = {1, (hsize_t)t->groups, gs};
     if (s == LP_OK) {
-        hid_t fspace = H5Dget_space(t->rank_ds), mspace = H5Screate_simple(3, count, NULL);
+        hid_t fspace = H5Dget_space(t->snap_ds), mspace = H5Screate_simple(3, count, NULL);
         if (H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, count, NULL) < 0 ||
-            H5Dread(t->rank_ds, H5T_NATIVE_INT32, mspace, fspace, H5P_DEFAULT, rank) < 0)
+            H5Dread(t->snap_ds, H5T_NATIVE_INT32, mspace, fspace, H5P_DEFAULT, rank) < 0)
             s = lp_h5_fail(LP_ERR_HDF5, "%s: reading the last snapshot of /rankings/%s/%s", r->part,
                            t->layer, t->tensor);
         H5Sclose(mspace);
@@ -89,19 +89,34 @@ static lp_status reopen_(lp_results *r, hid_t *out) {
     return lp_h5_fail(LP_ERR_HDF5, "%s: cannot reopen to finish", r->part);
 }
 
-/* Adds to the closed .part what SWMR mode could not: /weights, end_time, status. */
-static lp_status write_final_(lp_results *r, const float *const *w, const char *status) {
+static lp_status write_weights_(lp_results *r, hid_t f, const lp_results_tensor_state *t,
+                                const float *w) {
+    char name[512];
+    snprintf(name, sizeof name, "/weights/%s/%s", t->layer, t->tensor);
+    hid_t ds = lp_h5_create_ds(f, name, H5T_IEEE_F32LE, t->rank, t->dims, NULL, false);
+    lp_status s = LP_OK;
+    if (ds < 0 || H5Dwrite(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, w) < 0)
+        s = lp_h5_fail(LP_ERR_HDF5, "%s: writing %s", r->part, name);
+    if (ds >= 0) H5Dclose(ds);
+    return s;
+}
+
+/* Adds to the closed .part what SWMR mode could not: /weights (tensors and state),
+ * the extra attributes, end_time, status. */
+static lp_status write_final_(lp_results *r, const float *const *w, const float *const *state,
+                              const lp_attr *attrs, int n_attrs, const char *status) {
     hid_t f;
     LP_TRY(reopen_(r, &f));
     lp_status s = LP_OK;
-    char name[512];
-    for (int i = 0; s == LP_OK && i < r->n_tensors; ++i) {
-        const lp_results_tensor_state *t = &r->t[i];
-        snprintf(name, sizeof name, "/weights/%s/%s", t->layer, t->tensor);
-        hid_t ds = lp_h5_create_ds(f, name, H5T_IEEE_F32LE, t->rank, t->dims, NULL, false);
-        if (ds < 0 || H5Dwrite(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, w[i]) < 0)
-            s = lp_h5_fail(LP_ERR_HDF5, "%s: writing %s", r->part, name);
-        if (ds >= 0) H5Dclose(ds);
+    for (int i = 0; s == LP_OK && i < r->n_tensors; ++i)
+        s = write_weights_(r, f, &r->t[i], w[i]);
+    for (int i = 0; s == LP_OK && i < r->n_state; ++i)
+        s = write_weights_(r, f, &r->state[i], state[i]);
+    for (int i = 0; s == LP_OK && i < n_attrs; ++i) {
+        const lp_attr *a = &attrs[i];
+        s = a->type == LP_ATTR_STRING ? lp_h5_attr_str(f, a->name, a->s)
+            : a->type == LP_ATTR_INT  ? lp_h5_attr_int(f, a->name, a->i)
+                                      : lp_h5_attr_double(f, a->name, a->d);
     }
     char when[32];
     lp_iso_time_now(when);
@@ -111,27 +126,37 @@ static lp_status write_final_(lp_results *r, const float *const *w, const char *
     return s;
 }
 
-lp_status lp_results_finish(lp_results *r, const float *const *final_weights, const char *status) {
+lp_status lp_results_finish(lp_results *r, const float *const *final_weights,
+                            const float *const *final_state, const lp_attr *attrs, int n_attrs,
+                            const char *status) {
     lp_h5_quiet();
     if (!r) return lp_fail(LP_ERR_INVALID_ARG, "lp_results_finish: NULL results");
     lp_status s = LP_OK;
-    if (!status || (strcmp(status, "completed") != 0 && strcmp(status, "interrupted") != 0))
-        s = lp_fail(LP_ERR_INVALID_ARG, "%s: status '%s' (expected completed or interrupted)",
-                    r->part, status ? status : "(null)");
+    if (!status || (strcmp(status, "completed") != 0 && strcmp(status, "interrupted") != 0 &&
+                    strcmp(status, "diverged") != 0))
+        s = lp_fail(LP_ERR_INVALID_ARG,
+                    "%s: status '%s' (expected completed, interrupted or diverged)", r->part,
+                    status ? status : "(null)");
+    for (int i = 0; s == LP_OK && i < r->n_state; ++i)
+        if (!final_state || !final_state[i])
+            s = lp_fail(LP_ERR_INVALID_ARG, "%s: no final values for state %s/%s", r->part,
+                        r->state[i].layer, r->state[i].tensor);
+    if (s == LP_OK && n_attrs > 0 && !attrs)
+        s = lp_fail(LP_ERR_INVALID_ARG, "%s: attrs is NULL with n_attrs %d", r->part, n_attrs);
     for (int i = 0; s == LP_OK && i < r->n_tensors; ++i) {
         if (!final_weights || !final_weights[i])
             s = lp_fail(LP_ERR_INVALID_ARG, "%s: no final weights for %s/%s", r->part,
                         r->t[i].layer, r->t[i].tensor);
         else if (r->t[i].permuted && r->n_snapshots == 0)
             s = lp_fail(LP_ERR_INVALID_ARG,
-                        "%s: no rankings snapshot: append the final state "
-                        "with lp_results_append_rankings before finishing",
+                        "%s: no snapshot: append the final state "
+                        "with lp_results_append_snapshot before finishing",
                         r->part);
         else if (r->t[i].permuted)
             s = check_tensor_(r, &r->t[i], final_weights[i]);
     }
     lp_results_close_all(r); /* flushes and ends SWMR mode */
-    if (s == LP_OK) s = write_final_(r, final_weights, status);
+    if (s == LP_OK) s = write_final_(r, final_weights, final_state, attrs, n_attrs, status);
     if (s == LP_OK) s = lp_fs_fsync(r->part);
     if (s == LP_OK && rename(r->part, r->path) != 0)
         s = lp_fail(LP_ERR_IO, "%s: cannot rename to %s: %s", r->part, r->path, strerror(errno));

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "results_h5.h"
 
@@ -53,6 +54,40 @@ hid_t lp_h5_fapl(void) {
     return fapl;
 }
 
+/* Opens read-only. A .part whose writer was killed is still marked "open for SWMR
+ * writing", which a plain open refuses; a SWMR read open accepts it. */
+lp_status lp_h5_open_read(const char *path, hid_t *out) {
+    lp_h5_quiet();
+    *out = -1;
+    if (!path) return lp_fail(LP_ERR_INVALID_ARG, "results: NULL path");
+    if (access(path, F_OK) != 0) return lp_fail(LP_ERR_NOT_FOUND, "%s: no such file", path);
+#if H5_VERSION_GE(1, 12, 0)
+    htri_t is_h5 = H5Fis_accessible(path, H5P_DEFAULT);
+#else
+    htri_t is_h5 = H5Fis_hdf5(path);
+#endif
+    if (is_h5 <= 0) {
+        H5Eclear2(H5E_DEFAULT);
+        return lp_fail(LP_ERR_FORMAT, "%s: not an HDF5 file", path);
+    }
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0) {
+        H5Eclear2(H5E_DEFAULT);
+        hid_t fapl = lp_h5_fapl();
+        f = H5Fopen(path, H5F_ACC_RDONLY | H5F_ACC_SWMR_READ, fapl);
+        hid_t err = lp_h5_errors_save();
+        H5Pclose(fapl);
+        lp_h5_errors_restore(err);
+    }
+    if (f < 0)
+        return lp_h5_fail(LP_ERR_HDF5,
+                          "%s: cannot open (for a .part left by a killed run, "
+                          "try `h5clear -s %s`)",
+                          path, path);
+    *out = f;
+    return LP_OK;
+}
+
 hid_t lp_h5_str_type(void) {
     hid_t t = H5Tcopy(H5T_C_S1);
     H5Tset_size(t, H5T_VARIABLE);
@@ -89,7 +124,7 @@ lp_status lp_h5_attr_double(hid_t obj, const char *name, double value) {
 
 hid_t lp_h5_create_ds(hid_t loc, const char *name, hid_t type, int rank, const hsize_t *dims,
                       const hsize_t *chunk, bool gzip) {
-    hsize_t maxdims[4];
+    hsize_t maxdims[8];
     for (int i = 0; i < rank; ++i)
         maxdims[i] = dims[i];
     if (chunk) maxdims[0] = H5S_UNLIMITED;

@@ -36,6 +36,10 @@ static inline void lp_h5_errors_restore(hid_t saved) {
  * really closes the file even if an object handle leaked. Caller closes it. */
 hid_t lp_h5_fapl(void);
 
+/* Opens a results file read-only; a .part whose writer was killed (still marked open for
+ * SWMR writing) is opened for SWMR reading. Missing: NOT_FOUND, not HDF5: FORMAT. */
+lp_status lp_h5_open_read(const char *path, hid_t *out);
+
 /* Scalar attributes, replacing an existing one. Strings are variable-length UTF-8
  * (h5py reads them as str), integers int64, doubles float64. */
 lp_status lp_h5_attr_str(hid_t obj, const char *name, const char *value);

@@ -20,19 +20,68 @@ typedef struct {
     size_t numel;
     int groups, group_size;
     bool permuted;
-    hid_t rank_ds; /* /rankings/<layer>/<tensor>, open while in SWMR mode */
+    /* Snapshots, open while in SWMR mode: /rankings/<layer>/<tensor> for a permuted
+     * tensor, /values/<layer>/<tensor> for any other (and /state/<layer>/<name> for a
+     * state tensor). */
+    hid_t snap_ds;
 } lp_results_tensor_state;
+
+/* A checkpoint slot: /checkpoint/<slot>/{header, params, optimizer, state, stats,
+ * gemm_choices}. */
+enum {
+    LP_CKPT_HEADER,
+    LP_CKPT_PARAMS,
+    LP_CKPT_OPTIMIZER,
+    LP_CKPT_STATE,
+    LP_CKPT_STATS,
+    LP_CKPT_CHOICES, /* uint8, LP_RESULTS_CHOICES_MAX bytes */
+    LP_CKPT_N
+};
+/* header (int64): magic, valid, step, syncs, epoch, step_in_epoch, samples, metrics,
+ * snapshots, hash of the arrays, and the sizes they were written with */
+enum {
+    LP_CKH_MAGIC,
+    LP_CKH_VALID,
+    LP_CKH_STEP,
+    LP_CKH_SYNCS,
+    LP_CKH_EPOCH,
+    LP_CKH_STEP_IN_EPOCH,
+    LP_CKH_SAMPLES,
+    LP_CKH_METRICS,
+    LP_CKH_SNAPSHOTS,
+    LP_CKH_HASH,
+    LP_CKH_PARAMS,
+    LP_CKH_OPTIMIZER_BUFFERS,
+    LP_CKH_STATE,
+    LP_CKH_STATS,
+    LP_CKH_N
+};
+#define LP_CKPT_MAGIC 0x4c50434b50543031ll /* "LPCKPT01" */
 
 struct lp_results {
     char *path, *part;
     hid_t file;
-    int n_tensors;
-    lp_results_tensor_state *t;
+    int n_tensors, n_state;
+    lp_results_tensor_state *t, *state; /* state tensors: groups 0, never permuted */
     hid_t metric[LP_RESULTS_N_METRICS];
-    hid_t snap_step, snap_epoch; /* /rankings_step, /rankings_epoch */
+    hid_t snap_step, snap_epoch; /* /snapshot_step, /snapshot_epoch */
+    lp_results_checkpoint_size ckpt_size;
+    hid_t ckpt[2][LP_CKPT_N]; /* /checkpoint/0 and /checkpoint/1 */
+    long long ckpt_step[2];   /* step of each slot's checkpoint, -1: none */
     hsize_t n_epochs, n_snapshots;
     unsigned char *seen; /* scratch for the permutation check, max group_size bytes */
 };
+
+/* Checkpoint slots (results_checkpoint.c): created with the layout; with `from`, the
+ * resumed checkpoint is written into slot 0 at once. */
+lp_status lp_results_checkpoint_create(lp_results *r, const lp_results_checkpoint *from);
+/* Snapshot and metrics datasets (results_append.c): the empty extendible ones, and when
+ * resuming the first entries copied from the source file. */
+lp_status lp_results_series_create(lp_results *r);
+lp_status lp_results_series_copy(lp_results *r, const char *source, long long metrics,
+                                 long long snapshots);
+/* Flushes the whole file (H5Fflush): SWMR readers and a killed run's .part need it. */
+lp_status lp_results_flush(lp_results *r);
 
 /* Closes every HDF5 handle (a clean close also ends SWMR mode). */
 void lp_results_close_all(lp_results *r);

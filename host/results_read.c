@@ -8,40 +8,6 @@
 #include "laperm/results.h"
 #include "results_h5.h"
 
-/* Opens read-only. A .part whose writer was killed is still marked "open for SWMR
- * writing", which a plain open refuses; a SWMR read open accepts it. */
-static lp_status open_(const char *path, hid_t *out) {
-    lp_h5_quiet();
-    *out = -1;
-    if (!path) return lp_fail(LP_ERR_INVALID_ARG, "results: NULL path");
-    if (access(path, F_OK) != 0) return lp_fail(LP_ERR_NOT_FOUND, "%s: no such file", path);
-#if H5_VERSION_GE(1, 12, 0)
-    htri_t is_h5 = H5Fis_accessible(path, H5P_DEFAULT);
-#else
-    htri_t is_h5 = H5Fis_hdf5(path);
-#endif
-    if (is_h5 <= 0) {
-        H5Eclear2(H5E_DEFAULT);
-        return lp_fail(LP_ERR_FORMAT, "%s: not an HDF5 file", path);
-    }
-    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-    if (f < 0) {
-        H5Eclear2(H5E_DEFAULT);
-        hid_t fapl = lp_h5_fapl();
-        f = H5Fopen(path, H5F_ACC_RDONLY | H5F_ACC_SWMR_READ, fapl);
-        hid_t err = lp_h5_errors_save();
-        H5Pclose(fapl);
-        lp_h5_errors_restore(err);
-    }
-    if (f < 0)
-        return lp_h5_fail(LP_ERR_HDF5,
-                          "%s: cannot open (for a .part left by a killed run, "
-                          "try `h5clear -s %s`)",
-                          path, path);
-    *out = f;
-    return LP_OK;
-}
-
 /* Fails unless every component of `name` exists (H5Lexists needs its parents). */
 static lp_status exists_(hid_t f, const char *path, const char *name) {
     char buf[1024];
@@ -85,7 +51,7 @@ static lp_status read_ds_(const char *path, const char *dataset, H5T_class_t cls
                        dataset ? dataset : "?");
     *data = NULL;
     hid_t f;
-    LP_TRY(open_(path, &f));
+    LP_TRY(lp_h5_open_read(path, &f));
     lp_status s = exists_(f, path, dataset);
     hid_t ds = -1, type = -1, space = -1;
     if (s == LP_OK && (ds = H5Dopen2(f, dataset, H5P_DEFAULT)) < 0)
@@ -152,7 +118,7 @@ typedef lp_status (*reader_fn_)(hid_t obj, bool is_attr, hid_t type, const char 
 static lp_status with_object_(const char *path, const char *object, const char *attr, reader_fn_ fn,
                               void *out) {
     hid_t f;
-    LP_TRY(open_(path, &f));
+    LP_TRY(lp_h5_open_read(path, &f));
     char what[1024];
     snprintf(what, sizeof what, "%s%s%s", object ? object : "?", attr ? " attribute " : "",
              attr ? attr : "");
@@ -255,4 +221,60 @@ lp_status lp_results_read_attr_double(const char *path, const char *object, cons
                                       double *out) {
     if (!out || !attr) return lp_fail(LP_ERR_INVALID_ARG, "lp_results_read_attr_double: NULL");
     return with_object_(path, object, attr, read_double_, out);
+}
+
+static bool skipped_(const char *name, const char *const *skip) {
+    for (int i = 0; skip && skip[i]; ++i) {
+        size_t n = strlen(skip[i]);
+        /* "env_*": a prefix */
+        if (n && skip[i][n - 1] == '*' ? strncmp(name, skip[i], n - 1) == 0
+                                       : strcmp(name, skip[i]) == 0)
+            return true;
+    }
+    return false;
+}
+
+lp_status lp_results_check_same_run(const char *path, const lp_attr *attrs, int n_attrs,
+                                    const char *const *skip, const char *model_text) {
+    char *text = NULL;
+    LP_TRY(lp_results_read_string(path, "/model_text", NULL, &text));
+    bool same = strcmp(text, model_text) == 0;
+    free(text);
+    if (!same)
+        return lp_fail(LP_ERR_INVALID_ARG,
+                       "%s: the model differs from the one this run trained (/model_text)", path);
+    for (int i = 0; i < n_attrs; ++i) {
+        const lp_attr *a = &attrs[i];
+        if (skipped_(a->name, skip)) continue;
+        char was[256] = "", now[256] = "";
+        lp_status s = LP_OK;
+        if (a->type == LP_ATTR_STRING) {
+            char *v = NULL;
+            s = lp_results_read_string(path, "/", a->name, &v);
+            if (s == LP_OK && strcmp(v, a->s) != 0) {
+                snprintf(was, sizeof was, "'%s'", v);
+                snprintf(now, sizeof now, "'%s'", a->s);
+            }
+            free(v);
+        } else if (a->type == LP_ATTR_INT) {
+            long long v;
+            s = lp_results_read_attr_int(path, "/", a->name, &v);
+            if (s == LP_OK && v != a->i) {
+                snprintf(was, sizeof was, "%lld", v);
+                snprintf(now, sizeof now, "%lld", a->i);
+            }
+        } else {
+            double v;
+            s = lp_results_read_attr_double(path, "/", a->name, &v);
+            if (s == LP_OK && memcmp(&v, &a->d, sizeof v) != 0) {
+                snprintf(was, sizeof was, "%.17g", v);
+                snprintf(now, sizeof now, "%.17g", a->d);
+            }
+        }
+        if (s != LP_OK) return lp_fail_context(s, "%s was written without '%s': ", path, a->name);
+        if (was[0])
+            return lp_fail(LP_ERR_INVALID_ARG, "%s: '%s' was %s in that run, %s now", path, a->name,
+                           was, now);
+    }
+    return LP_OK;
 }

@@ -5,6 +5,7 @@
 
 #include "laperm/laperm_sync.h"
 #include "laperm/network.h"
+#include "laperm/results.h"
 #include "laperm/train.h"
 
 /* Philox streams (README, "Reproducibility"): tensor t initialises from stream t; the
@@ -47,6 +48,15 @@ typedef struct {
 
     long long step, syncs;
     double first_step_done; /* monotonic time the first step finished */
+
+    cl_mem guard; /* the divergence guard's flag (cl/guard.cl) */
+    /* The last checkpoint, on the host: what a diverged run goes back to (its arrays are
+     * reused by each checkpoint, written only after the guard has passed). */
+    lp_results_checkpoint ckpt;
+    bool have_ckpt;
+    /* Host scratch for snapshots: parameters, rankings, state (each n floats/ints). */
+    float *snap_w, *snap_state;
+    int32_t *snap_rank;
 } lp_trainer_;
 
 lp_status lp_trainer_setup_(lp_trainer_ *t, const lp_dataset *train, const lp_dataset *test);
@@ -59,5 +69,13 @@ lp_status lp_trainer_sync_(lp_trainer_ *t);
 /* Evaluates the network's current parameters on the first test_n test samples: mean
  * loss and accuracy. (To evaluate eval_params, swap them in first.) */
 lp_status lp_trainer_evaluate_(lp_trainer_ *t, int test_n, double *loss, double *acc);
+
+/* The run's state into c (its arrays allocated on first use, sized by z): parameters,
+ * optimizer state, state tensors, this epoch's step statistics, GEMM choices, step and
+ * syncs. The caller sets the position (epoch, step_in_epoch, samples). */
+lp_status lp_trainer_checkpoint_read_(lp_trainer_ *t, const lp_results_checkpoint_size *z,
+                                      lp_results_checkpoint *c);
+/* Puts a checkpoint's state back on the device, step and syncs included. */
+lp_status lp_trainer_restore_(lp_trainer_ *t, const lp_results_checkpoint *c);
 
 #endif

@@ -1,11 +1,14 @@
 /* The training loop: per step batch (augment) -> forward -> loss -> backward -> optimizer ->
  * (LaPerm sync when step % k == 0), all enqueued without waiting for the device; per
  * epoch evaluation of the projected network, metrics and a rankings snapshot. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "hash.h"
 #include "laperm/augment.h"
 #include "laperm/clock.h"
+#include "laperm/gemm.h"
 #include "laperm/ops.h"
 #include "laperm/rng.h"
 #include "trainer-impl.h"
@@ -121,20 +124,85 @@ static lp_status running_stats_(lp_trainer_ *t, int steps, int samples, double *
     return LP_OK;
 }
 
-static lp_status train_epoch_(lp_trainer_ *t, const lp_dataset *train, int epoch, double lr,
-                              const lp_train_callbacks *cb, double *seconds, int *samples_done,
-                              bool *stopped) {
+/* Where a run stands, for the loop and its checkpoints. */
+typedef struct {
+    lp_trainer_ *t;
+    lp_results *res; /* NULL: no results file */
+    const lp_train_callbacks *cb;
+    lp_train_result *result;
+} run_;
+
+/* Reads the divergence guard (8 bytes, where the host waits anyway). On a flagged step it
+ * fills result->diverged* and returns true. */
+static lp_status guard_read_(run_ *r, bool *diverged) {
+    lp_trainer_ *t = r->t;
+    int32_t flag[2];
+    *diverged = false;
+    LP_TRY(lp_buffer_read(t->rt, t->guard, 0, sizeof flag, flag));
+    if (flag[0] == 0) return LP_OK;
+    *diverged = true;
+    lp_train_result *res = r->result;
+    res->diverged = true;
+    res->diverged_step = flag[0];
+    int kind = flag[1] >> 28;
+    long long element = flag[1] & ((1 << 28) - 1);
+    if (kind == 0) {
+        snprintf(res->diverged_what, sizeof res->diverged_what, "the training loss");
+        return LP_OK;
+    }
+    const char *layer = "?", *tensor = "?";
+    for (int i = 0; i < t->n_tensors; ++i) {
+        const lp_param_tensor *p = &t->tensors[i];
+        if ((size_t)element >= p->offset && (size_t)element < p->offset + p->count) {
+            layer = lp_network_layer_name(t->net, p->layer);
+            tensor = p->name;
+            element -= (long long)p->offset;
+            break;
+        }
+    }
+    snprintf(res->diverged_what, sizeof res->diverged_what, "a %s of %s/%s (element %lld)",
+             kind == 1 ? "gradient" : "weight", layer, tensor, element);
+    return LP_OK;
+}
+
+/* Writes a checkpoint at this position (after the guard has passed: a diverged state is
+ * never checkpointed). */
+static lp_status checkpoint_(run_ *r, int epoch, int step_in_epoch, long long samples,
+                             bool *diverged) {
+    lp_trainer_ *t = r->t;
+    *diverged = false;
+    if (!r->res) return LP_OK;
+    LP_TRY(guard_read_(r, diverged));
+    if (*diverged) return LP_OK;
+    lp_results_checkpoint_size z = lp_trainer_checkpoint_size_(t);
+    LP_TRY(lp_trainer_checkpoint_read_(t, &z, &t->ckpt));
+    t->ckpt.epoch = epoch;
+    t->ckpt.step_in_epoch = step_in_epoch;
+    t->ckpt.samples = samples;
+    LP_TRY(lp_results_write_checkpoint(r->res, &t->ckpt));
+    t->have_ckpt = true;
+    return LP_OK;
+}
+
+static lp_status train_epoch_(run_ *r, const lp_dataset *train, int epoch, double lr,
+                              int first_step, double *seconds, int *samples_done, bool *stopped) {
+    lp_trainer_ *t = r->t;
     const lp_train_config *c = t->cfg;
+    const lp_train_callbacks *cb = r->cb;
     lp_runtime *rt = t->rt;
     int classes = lp_network_classes(t->net);
     lp_shape in = t->input_shape;
     lp_shuffle_indices(t->order_host, (uint32_t)train->n, c->seed,
                        LP_STREAM_SHUFFLE + (uint32_t)epoch);
     LP_TRY(lp_buffer_write(rt, t->train_idx, 0, (size_t)train->n * sizeof(int32_t), t->order_host));
-    LP_TRY(lp_buffer_fill_zero(rt, t->stats, 0, (size_t)t->steps_per_epoch * 2 * sizeof(float)));
+    /* A resumed epoch keeps the step statistics its checkpoint restored. */
+    if (first_step == 0)
+        LP_TRY(
+            lp_buffer_fill_zero(rt, t->stats, 0, (size_t)t->steps_per_epoch * 2 * sizeof(float)));
     double t0 = lp_seconds(), last_report = t0;
-    int samples = 0, s;
-    for (s = 0; s < t->steps_per_epoch; ++s) {
+    int samples = first_step * c->batch < train->n ? first_step * c->batch : train->n, s;
+    bool diverged = false;
+    for (s = first_step; s < t->steps_per_epoch; ++s) {
         if ((c->stop && *c->stop) || (c->max_steps && t->step >= c->max_steps)) {
             *stopped = true;
             break;
@@ -151,17 +219,35 @@ static lp_status train_epoch_(lp_trainer_ *t, const lp_dataset *train, int epoch
                             lp_network_dlogits(t->net), t->stats, 2 * s));
         LP_TRY(lp_network_backward(t->net, n));
         LP_TRY(optimizer_step_(t, lr));
+        /* Before the sync, which would hide non-finite weights behind initial values. */
+        LP_TRY(lp_op_guard_finite(rt, lp_network_params(t->net), lp_network_grads(t->net),
+                                  (int)t->n_params, t->stats, 2 * s, (int)t->step, t->guard));
         if (c->laperm && t->step % c->k == 0) LP_TRY(lp_trainer_sync_(t));
         samples += n;
-        if (t->step == 1) {
+        if (t->step == 1 || t->first_step_done == 0) {
             /* Once per run: wait for the first step, so start-up cost (kernel builds,
              * CLBlast's own compilation) can be reported apart from training. */
             LP_TRY(lp_runtime_finish(rt));
             t->first_step_done = lp_seconds();
         }
+        if (r->res && c->snapshot_every && t->step % c->snapshot_every == 0) {
+            LP_TRY(guard_read_(r, &diverged));
+            if (diverged) break;
+            LP_TRY(lp_trainer_project_(t));
+            LP_TRY(lp_trainer_results_epoch_(t, r->res, NULL, 0));
+        }
+        if (c->checkpoint_every && t->step % c->checkpoint_every == 0) {
+            LP_TRY(checkpoint_(r, epoch, s + 1, samples, &diverged));
+            if (diverged) break;
+        }
         /* Progress costs one small read, a few times a second at most. */
         double now = lp_seconds();
-        if (cb && cb->on_progress && now - last_report >= 0.25) {
+        if (now - last_report >= 0.25) {
+            LP_TRY(guard_read_(r, &diverged));
+            if (diverged) break;
+            last_report = now;
+        }
+        if (cb && cb->on_progress && last_report == now) {
             lp_progress p = {.epoch = epoch + 1,
                              .epochs = c->epochs,
                              .step_in_epoch = s + 1,
@@ -169,8 +255,8 @@ static lp_status train_epoch_(lp_trainer_ *t, const lp_dataset *train, int epoch
                              .step = t->step};
             LP_TRY(running_stats_(t, s + 1, samples, &p.loss, &p.accuracy));
             now = lp_seconds();
-            p.images_per_second = samples / (now - t0);
-            p.eta_seconds = (now - t0) / (s + 1) *
+            p.images_per_second = (samples - first_step * c->batch) / (now - t0);
+            p.eta_seconds = (now - t0) / (s + 1 - first_step) *
                             ((double)(t->steps_per_epoch - s - 1) +
                              (double)(c->epochs - epoch - 1) * t->steps_per_epoch);
             cb->on_progress(cb->ctx, &p);
@@ -178,10 +264,115 @@ static lp_status train_epoch_(lp_trainer_ *t, const lp_dataset *train, int epoch
         }
     }
     LP_TRY(lp_runtime_finish(rt));
+    if (!diverged) LP_TRY(guard_read_(r, &diverged));
+    if (diverged) *stopped = true;
+    /* A stop mid-epoch checkpoints where it stands, before the partial epoch's metrics. */
+    if (*stopped && !diverged && s > first_step && s < t->steps_per_epoch)
+        LP_TRY(checkpoint_(r, epoch, s, samples, &diverged));
     *seconds = lp_seconds() - t0;
     *samples_done = samples;
-    (void)s;
     return LP_OK;
+}
+
+/* 16 hex digits of a hash of the data set's pixels and labels. */
+static void data_hash_(const lp_dataset *d, char out[24]) {
+    uint64_t h =
+        lp_hash_bytes(LP_HASH_SEED, d->x, (size_t)d->n * d->c * d->h * d->w * sizeof(float));
+    h = lp_hash_final(lp_hash_bytes(h, d->y, (size_t)d->n));
+    snprintf(out, 24, "%016llx", (unsigned long long)h);
+}
+
+/* A resumed run's best and final accuracies so far, from the entries it copied. */
+static lp_status prior_metrics_(const lp_train_resume *rs, lp_train_result *result) {
+    long long n = rs->checkpoint.metrics;
+    if (n <= 0) return LP_OK;
+    double *acc = NULL, *unsynced = NULL;
+    int rank;
+    size_t dims[4];
+    lp_status s = lp_results_read_double(rs->source, "/metrics/test_accuracy", &acc, &rank, dims);
+    if (s == LP_OK)
+        s = lp_results_read_double(rs->source, "/metrics/test_accuracy_unsynced", &unsynced, &rank,
+                                   dims);
+    if (s == LP_OK && dims[0] < (size_t)n)
+        s = lp_fail(LP_ERR_FORMAT, "%s: fewer metrics than its checkpoint counts", rs->source);
+    for (long long i = 0; s == LP_OK && i < n; ++i) {
+        result->epochs_done = (int)i + 1;
+        result->final_test_accuracy = acc[i];
+        if (unsynced[i] > result->best_unsynced_accuracy)
+            result->best_unsynced_accuracy = unsynced[i];
+        if (result->best_epoch < 0 || acc[i] > result->best_test_accuracy) {
+            result->best_test_accuracy = acc[i];
+            result->best_epoch = (int)i + 1;
+        }
+    }
+    free(acc);
+    free(unsynced);
+    return s;
+}
+
+/* After divergence: back to the last good checkpoint, whose projection becomes the
+ * file's last snapshot and /weights. */
+static lp_status back_to_last_good_(run_ *r) {
+    lp_trainer_ *t = r->t;
+    if (!r->res || !t->have_ckpt) return LP_OK;
+    LP_TRY(lp_trainer_restore_(t, &t->ckpt));
+    LP_TRY(lp_trainer_project_(t));
+    return lp_trainer_results_epoch_(t, r->res, NULL, 0);
+}
+
+/* Evaluates at an epoch's end: the inner optimizer's weights, then the projection. */
+static lp_status evaluate_epoch_(lp_trainer_ *t, const lp_dataset *test, lp_epoch_metrics *m) {
+    const lp_train_config *cfg = t->cfg;
+    /* The weights as the inner optimizer left them (what a Keras-style loop would
+     * evaluate); for LaPerm they are not a permutation of the initial weights. */
+    LP_TRY(lp_trainer_evaluate_(t, test->n, &m->test_loss_unsynced, &m->test_accuracy_unsynced));
+    /* LaPerm: evaluate the network a sync would produce now (a true permutation of
+     * the initial weights), without disturbing the training state. */
+    LP_TRY(lp_trainer_project_(t));
+    /* Right after a sync of every permuted tensor the projection is the current
+     * network bit for bit, so its evaluation would repeat the one above. */
+    bool just_synced = cfg->laperm && t->step % cfg->k == 0;
+    cl_mem saved =
+        t->n_perm && !just_synced ? lp_network_swap_params(t->net, t->eval_params) : NULL;
+    lp_status s = LP_OK;
+    if (saved) {
+        s = lp_trainer_evaluate_(t, test->n, &m->test_loss, &m->test_accuracy);
+        lp_network_swap_params(t->net, saved);
+    } else {
+        m->test_loss = m->test_loss_unsynced;
+        m->test_accuracy = m->test_accuracy_unsynced;
+    }
+    return s;
+}
+
+static void record_epoch_(lp_train_result *result, const lp_epoch_metrics *m) {
+    result->epochs_done = m->epoch;
+    result->final_test_accuracy = m->test_accuracy;
+    if (m->test_accuracy_unsynced > result->best_unsynced_accuracy)
+        result->best_unsynced_accuracy = m->test_accuracy_unsynced;
+    if (result->best_epoch < 0 || m->test_accuracy > result->best_test_accuracy) {
+        result->best_test_accuracy = m->test_accuracy;
+        result->best_epoch = m->epoch;
+    }
+}
+
+static lp_status create_network_(lp_trainer_ *t, const lp_model_spec *model,
+                                 const lp_train_callbacks *cb) {
+    const lp_train_config *cfg = t->cfg;
+    /* The network is sized for evaluation; convolutions are timed and planned for the
+     * training batch, where the time goes. */
+    lp_network_options no = {.conv_algo = cfg->conv_algo,
+                             .tune_batch = cfg->batch,
+                             .exact = !cfg->fast,
+                             .layer_algo = cfg->replay_conv,
+                             .note = cb ? cb->on_note : NULL,
+                             .note_ctx = cb ? cb->ctx : NULL};
+    lp_gemm_set_exact(t->rt, !cfg->fast);
+    if (cfg->replay_gemm) LP_TRY(lp_gemm_choices_load(t->rt, cfg->replay_gemm));
+    /* An evaluation batch below the training batch must not shrink the buffers that
+     * training batches are built in. */
+    int max_batch = t->eval_batch > cfg->batch ? t->eval_batch : cfg->batch;
+    return lp_network_create_opts(t->rt, model, max_batch, &no, &t->net);
 }
 
 lp_status lp_train(lp_runtime *rt, const lp_model_spec *model, const lp_dataset *train,
@@ -190,42 +381,46 @@ lp_status lp_train(lp_runtime *rt, const lp_model_spec *model, const lp_dataset 
     memset(result, 0, sizeof *result);
     LP_TRY(check_config_(cfg, train, test, model));
     double run_start = lp_seconds();
-    lp_trainer_ t = {.rt = rt, .cfg = cfg};
-    lp_results *res = NULL;
-    int eval_batch = eval_batch_(cfg, model, rt);
-    /* The network is sized for evaluation; convolutions are timed and planned for the
-     * training batch, where the time goes. */
-    lp_network_options no = {.conv_algo = cfg->conv_algo,
-                             .tune_batch = cfg->batch,
-                             .note = cb ? cb->on_note : NULL,
-                             .note_ctx = cb ? cb->ctx : NULL};
-    /* An evaluation batch below the training batch must not shrink the buffers that
-     * training batches are built in. */
-    t.eval_batch = eval_batch;
-    int max_batch = eval_batch > cfg->batch ? eval_batch : cfg->batch;
-    lp_status s = lp_network_create_opts(rt, model, max_batch, &no, &t.net);
+    lp_trainer_ t = {.rt = rt, .cfg = cfg, .eval_batch = eval_batch_(cfg, model, rt)};
+    run_ r = {.t = &t, .cb = cb, .result = result};
+    lp_train_data_ids_ ids = {.train_n = train->n, .test_n = test->n};
+    data_hash_(train, ids.train_hash);
+    data_hash_(test, ids.test_hash);
+    const lp_train_resume *resume = cfg->resume;
+    lp_status s = create_network_(&t, model, cb);
     /* --profile reports training, not the launches that timed the convolutions. */
     if (s == LP_OK) lp_runtime_profile_reset(rt);
     if (s == LP_OK) s = lp_trainer_setup_(&t, train, test);
-    if (s == LP_OK && cfg->out_path) s = lp_trainer_results_open_(&t, model, &res);
-    result->startup_seconds = lp_seconds() - run_start;
+    if (s == LP_OK && cfg->out_path) s = lp_trainer_results_open_(&t, model, &ids, &r.res);
     result->best_epoch = -1;
+    int start_epoch = 0, first_step = 0;
+    bool diverged = false;
+    if (s == LP_OK && resume) {
+        s = lp_trainer_restore_(&t, &resume->checkpoint);
+        start_epoch = resume->checkpoint.epoch;
+        first_step = resume->checkpoint.step_in_epoch;
+        if (s == LP_OK) s = prior_metrics_(resume, result);
+    }
+    /* The first checkpoint (a resumed one: its copy on the host) before any step. */
+    if (s == LP_OK) s = checkpoint_(&r, start_epoch, first_step, 0, &diverged);
+    result->startup_seconds = lp_seconds() - run_start;
     long long samples_total = 0;
-    for (int epoch = 0; s == LP_OK && epoch < cfg->epochs; ++epoch) {
+    bool projected = false; /* eval_params and rank hold the current projection */
+    for (int epoch = start_epoch; s == LP_OK && !diverged && epoch < cfg->epochs; ++epoch) {
         double lr = lp_lr_at(&cfg->lr, epoch), secs = 0;
         int samples = 0;
         bool stopped = false;
-        s = train_epoch_(&t, train, epoch, lr, cb, &secs, &samples, &stopped);
+        s = train_epoch_(&r, train, epoch, lr, epoch == start_epoch ? first_step : 0, &secs,
+                         &samples, &stopped);
         if (s != LP_OK) break;
+        diverged = result->diverged;
+        if (diverged) break;
+        int from = epoch == start_epoch ? first_step : 0;
         result->train_seconds += secs;
-        samples_total += samples;
-        if (stopped && samples == 0) {
+        samples_total += samples - (from * cfg->batch < train->n ? from * cfg->batch : train->n);
+        if (stopped && samples == (from * cfg->batch < train->n ? from * cfg->batch : train->n)) {
             result->interrupted = cfg->stop && *cfg->stop;
-            /* Nothing trained since the last projection; before the first epoch there
-             * is none yet, so project now for the final snapshot and weights. */
-            if (epoch == 0) s = lp_trainer_project_(&t);
-            if (s == LP_OK && epoch == 0 && res) s = lp_trainer_results_epoch_(&t, res, NULL, 0);
-            break;
+            break; /* nothing trained since the last projection */
         }
         lp_epoch_metrics m = {.epoch = epoch + 1,
                               .step = t.step,
@@ -234,54 +429,44 @@ lp_status lp_train(lp_runtime *rt, const lp_model_spec *model, const lp_dataset 
                               .samples = samples};
         s = running_stats_(&t, (samples + cfg->batch - 1) / cfg->batch, samples, &m.train_loss,
                            &m.train_accuracy);
-        /* The weights as the inner optimizer left them (what a Keras-style loop would
-         * evaluate); for LaPerm they are not a permutation of the initial weights. */
-        if (s == LP_OK)
-            s = lp_trainer_evaluate_(&t, test->n, &m.test_loss_unsynced, &m.test_accuracy_unsynced);
-        /* LaPerm: evaluate the network a sync would produce now (a true permutation of
-         * the initial weights), without disturbing the training state. */
-        if (s == LP_OK) s = lp_trainer_project_(&t);
-        /* Right after a sync of every permuted tensor the projection is the current
-         * network bit for bit, so its evaluation would repeat the one above. */
-        bool just_synced = cfg->laperm && t.step % cfg->k == 0;
-        cl_mem saved =
-            t.n_perm && !just_synced ? lp_network_swap_params(t.net, t.eval_params) : NULL;
-        if (s == LP_OK && saved)
-            s = lp_trainer_evaluate_(&t, test->n, &m.test_loss, &m.test_accuracy);
-        if (saved) {
-            lp_network_swap_params(t.net, saved);
-        } else {
-            m.test_loss = m.test_loss_unsynced;
-            m.test_accuracy = m.test_accuracy_unsynced;
-        }
+        if (s == LP_OK) s = evaluate_epoch_(&t, test, &m);
         if (s != LP_OK) break;
+        projected = true;
         m.syncs = t.syncs;
         m.elapsed_seconds = lp_seconds() - run_start;
-        result->epochs_done = epoch + 1;
-        result->final_test_accuracy = m.test_accuracy;
-        if (m.test_accuracy_unsynced > result->best_unsynced_accuracy)
-            result->best_unsynced_accuracy = m.test_accuracy_unsynced;
-        if (result->best_epoch < 0 || m.test_accuracy > result->best_test_accuracy) {
-            result->best_test_accuracy = m.test_accuracy;
-            result->best_epoch = epoch + 1;
-        }
-        if (res) s = lp_trainer_results_epoch_(&t, res, &m, stopped ? 0 : epoch + 1);
+        record_epoch_(result, &m);
+        if (r.res) s = lp_trainer_results_epoch_(&t, r.res, &m, stopped ? 0 : epoch + 1);
+        if (s == LP_OK && !stopped) s = checkpoint_(&r, epoch + 1, 0, 0, &diverged);
         if (s == LP_OK && cb && cb->on_epoch) cb->on_epoch(cb->ctx, &m, cfg->epochs);
         if (stopped) {
             result->interrupted = (cfg->stop && *cfg->stop);
             break;
         }
     }
+    if (s == LP_OK && diverged) {
+        s = back_to_last_good_(&r);
+        projected = true;
+    }
+    /* A run that trained nothing since its last projection (stopped before its first
+     * step, or resumed at its end) projects now for the final snapshot and weights. */
+    if (s == LP_OK && !projected) {
+        s = lp_trainer_project_(&t);
+        /* An epoch-end checkpoint follows that epoch's snapshot. */
+        bool have_snapshot =
+            resume && resume->checkpoint.snapshots > 0 && resume->checkpoint.step_in_epoch == 0;
+        if (s == LP_OK && r.res && !have_snapshot)
+            s = lp_trainer_results_epoch_(&t, r.res, NULL, 0);
+    }
     result->first_step_seconds = t.first_step_done > 0 ? t.first_step_done - run_start : 0;
     result->steps = t.step;
     result->syncs = t.syncs;
     result->images_per_second =
         result->train_seconds > 0 ? (double)samples_total / result->train_seconds : 0;
-    if (res) {
+    if (r.res) {
         if (s == LP_OK)
-            s = lp_trainer_results_finish_(&t, res, result->interrupted);
+            s = lp_trainer_results_finish_(&t, r.res, result);
         else
-            lp_results_abandon(res);
+            lp_results_abandon(r.res);
     }
     lp_trainer_release_(&t);
     lp_network_destroy(t.net);

@@ -1,9 +1,11 @@
-/* Writes what a run produced: root attributes with every hyperparameter, initial values,
- * per-epoch metrics and rankings, and the final (projected) weights. */
+/* Writes what a run produced: root attributes with every hyperparameter and choice,
+ * initial values, per-epoch metrics, snapshots (rankings of permuted tensors, values of the
+ * others, state tensors), checkpoints, and the final (projected) weights. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "laperm/gemm.h"
 #include "trainer_results.h"
 
 static const lp_perm_group_ *perm_of_(const lp_trainer_ *t, int tensor) {
@@ -12,14 +14,32 @@ static const lp_perm_group_ *perm_of_(const lp_trainer_ *t, int tensor) {
     return NULL;
 }
 
-lp_status lp_trainer_results_open_(lp_trainer_ *t, const lp_model_spec *model, lp_results **out) {
+/* "conv2d_1=direct,conv2d_2=gemm": the path each convolution took. */
+static void conv_paths_(const lp_trainer_ *t, const lp_model_spec *m, char *buf, size_t cap) {
+    size_t len = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < m->n_layers && len < cap; ++i) {
+        lp_conv_algo a = lp_network_conv_path(t->net, i);
+        if (a == LP_CONV_ALGO_AUTO) continue;
+        int n = snprintf(buf + len, cap - len, "%s%s=%s", len ? "," : "", m->layers[i].name,
+                         lp_conv_algo_name(a));
+        len += n > 0 ? (size_t)n : 0;
+    }
+}
+
+lp_status lp_trainer_attrs_(const lp_trainer_ *t, const lp_model_spec *model,
+                            const lp_train_data_ids_ *ids, lp_attr *out, int cap, int *n_out,
+                            char *scratch, size_t scratch_cap) {
     const lp_train_config *c = t->cfg;
     const lp_device_info *dev = lp_runtime_device(t->rt);
-    char steps[512] = "";
-    size_t len = 0;
-    for (int i = 0; i < c->lr.n_steps && len < sizeof steps - 40; ++i)
-        len += (size_t)snprintf(steps + len, sizeof steps - len, "%s%d:%g", i ? "," : "",
+    /* scratch: the lr steps, then the conv paths */
+    char *steps = scratch, *paths = scratch + scratch_cap / 2;
+    size_t half = scratch_cap / 2, len = 0;
+    steps[0] = '\0';
+    for (int i = 0; i < c->lr.n_steps && len < half - 40; ++i)
+        len += (size_t)snprintf(steps + len, half - len, "%s%d:%g", i ? "," : "",
                                 c->lr.step_epoch[i], c->lr.step_factor[i]);
+    conv_paths_(t, model, paths, half);
     lp_attr fixed[] = {
         LP_ATTR_S("device", dev->device_name),
         LP_ATTR_S("platform", dev->platform_name),
@@ -34,7 +54,7 @@ lp_status lp_trainer_results_open_(lp_trainer_ *t, const lp_model_spec *model, l
         LP_ATTR_S("group_scope", c->per_tensor_scope ? "tensor" : "unit"),
         LP_ATTR_I("epochs", c->epochs),
         LP_ATTR_I("batch", c->batch),
-        LP_ATTR_I("eval_batch", lp_network_max_batch(t->net)),
+        LP_ATTR_I("eval_batch", t->eval_batch),
         LP_ATTR_D("lr", c->lr.base),
         LP_ATTR_S("lr_schedule", lp_lr_kind_name(c->lr.kind)),
         LP_ATTR_D("lr_decay", c->lr.kind == LP_LR_EXPONENTIAL ? c->lr.decay : 1.0),
@@ -49,19 +69,65 @@ lp_status lp_trainer_results_open_(lp_trainer_ *t, const lp_model_spec *model, l
         LP_ATTR_S("command_line", c->command_line ? c->command_line : ""),
         LP_ATTR_S("dataset", c->dataset ? c->dataset : ""),
         LP_ATTR_S("data_dir", c->data_dir ? c->data_dir : ""),
+        LP_ATTR_I("train_images", ids->train_n),
+        LP_ATTR_I("test_images", ids->test_n),
+        LP_ATTR_S("train_data_hash", ids->train_hash),
+        LP_ATTR_S("test_data_hash", ids->test_hash),
+        LP_ATTR_I("fast", c->fast),
+        LP_ATTR_S("conv_algo", lp_conv_algo_name(c->conv_algo)),
+        LP_ATTR_S("conv_paths", paths),
+        LP_ATTR_S("gemm_mode", lp_gemm_mode_name(lp_gemm_get_mode(t->rt))),
+        LP_ATTR_I("snapshot_every", c->snapshot_every),
+        LP_ATTR_I("checkpoint_every", c->checkpoint_every),
     };
+    enum { N_FIXED_ = sizeof fixed / sizeof fixed[0] };
+    int n = 0;
+    if (c->n_extra_attrs + N_FIXED_ + LP_OPTIMIZER_SLOTS * LP_OPTIMIZER_MAX_PARAMS > cap)
+        return lp_fail(LP_ERR_INTERNAL, "too many results attributes");
+    for (int i = 0; i < c->n_extra_attrs; ++i)
+        out[n++] = c->extra_attrs[i];
+    memcpy(out + n, fixed, sizeof fixed);
+    n += N_FIXED_;
     /* Then every optimizer's hyper-parameters (adam_beta1, ..., sgd_momentum), not only
      * the inner one's, so that runs with different optimizers have the same attributes. */
-    enum { N_FIXED_ = sizeof fixed / sizeof fixed[0] };
-    lp_attr attrs[N_FIXED_ + LP_OPTIMIZER_SLOTS * LP_OPTIMIZER_MAX_PARAMS];
-    memcpy(attrs, fixed, sizeof fixed);
-    int n = N_FIXED_;
     const lp_optimizer *o;
     for (int i = 0; (o = lp_optimizer_at(i)); ++i)
         for (int j = 0; j < o->n_params; ++j)
-            attrs[n++] = LP_ATTR_D(o->params[j].attr, c->optimizer_params[i][j]);
+            out[n++] = LP_ATTR_D(o->params[j].attr, c->optimizer_params[i][j]);
+    *n_out = n;
+    return LP_OK;
+}
+
+lp_results_checkpoint_size lp_trainer_checkpoint_size_(const lp_trainer_ *t) {
+    int buffers = 0;
+    while (buffers < LP_OPTIMIZER_MAX_STATE && t->cfg->inner->state[buffers])
+        ++buffers;
+    return (lp_results_checkpoint_size){.params = t->n_params,
+                                        .state = lp_network_state_floats(t->net),
+                                        .stats = (size_t)t->steps_per_epoch * 2,
+                                        .optimizer_buffers = buffers};
+}
+
+lp_status lp_trainer_results_open_(lp_trainer_ *t, const lp_model_spec *model,
+                                   const lp_train_data_ids_ *ids, lp_results **out) {
+    const lp_train_config *c = t->cfg;
+    lp_attr attrs[LP_TRAINER_MAX_ATTRS_];
+    char scratch[8192];
+    int n;
+    LP_TRY(lp_trainer_attrs_(t, model, ids, attrs, LP_TRAINER_MAX_ATTRS_, &n, scratch,
+                             sizeof scratch));
+    /* Resuming: the run must be the one the file records (the choices were replayed, so
+     * they match too); the command line and the environment may differ. */
+    static const char *const free_[] = {"command_line", "argv", "env_*", NULL};
+    if (c->resume)
+        LP_TRY(lp_results_check_same_run(c->resume->source, attrs, n, free_, model->text));
+    int n_state = lp_network_state_count(t->net);
     lp_results_tensor *rt = calloc((size_t)t->n_tensors + 1, sizeof *rt);
-    if (!rt) return lp_fail(LP_ERR_NO_MEMORY, "out of host memory");
+    lp_results_state *st = calloc((size_t)n_state + 1, sizeof *st);
+    if (!rt || !st) {
+        free(rt), free(st);
+        return lp_fail(LP_ERR_NO_MEMORY, "out of host memory");
+    }
     for (int i = 0; i < t->n_tensors; ++i) {
         const lp_param_tensor *p = &t->tensors[i];
         const lp_perm_group_ *g = perm_of_(t, i);
@@ -74,47 +140,107 @@ lp_status lp_trainer_results_open_(lp_trainer_ *t, const lp_model_spec *model, l
         rt[i].group_size = g ? g->group_size : p->group_size;
         rt[i].init = t->init_host + p->offset;
     }
+    for (int i = 0; i < n_state; ++i) {
+        const lp_state_tensor *s = lp_network_state_at(t->net, i);
+        st[i] = (lp_results_state){
+            .layer = model->layers[s->layer].name, .name = s->name, .rank = s->rank};
+        memcpy(st[i].dims, s->dims, sizeof st[i].dims);
+    }
+    lp_results_resume resume = {0};
+    if (c->resume) resume = (lp_results_resume){c->resume->source, &c->resume->checkpoint};
+    lp_results_layout layout = {.tensors = rt,
+                                .n_tensors = t->n_tensors,
+                                .state = st,
+                                .n_state = n_state,
+                                .checkpoint = lp_trainer_checkpoint_size_(t),
+                                .resume = c->resume ? &resume : NULL};
     lp_status s =
-        lp_results_create(c->out_path, attrs, n, model->text, model->source, rt, t->n_tensors, out);
+        lp_results_create(c->out_path, attrs, n, model->text, model->source, &layout, out);
     free(rt);
+    free(st);
     return s;
+}
+
+/* The projected network (eval_params and rank, fresh from lp_trainer_project_, or the
+ * parameters themselves without LaPerm) and the state tensors, read into the host
+ * scratch. */
+static lp_status read_network_(lp_trainer_ *t) {
+    cl_mem src = t->n_perm ? t->eval_params : lp_network_params(t->net);
+    LP_TRY(lp_buffer_read(t->rt, src, 0, t->n_params * sizeof(float), t->snap_w));
+    if (t->n_perm)
+        LP_TRY(lp_buffer_read(t->rt, t->rank, 0, t->n_params * sizeof(int32_t), t->snap_rank));
+    return lp_network_state_read(t->net, t->snap_state);
+}
+
+/* Per-tensor and per-state pointers into the host scratch. */
+typedef struct {
+    const int32_t **rank;
+    const float **values, **state;
+} views_;
+
+static lp_status views_make_(lp_trainer_ *t, views_ *v) {
+    int n_state = lp_network_state_count(t->net);
+    v->rank = calloc((size_t)t->n_tensors + 1, sizeof *v->rank);
+    v->values = calloc((size_t)t->n_tensors + 1, sizeof *v->values);
+    v->state = calloc((size_t)n_state + 1, sizeof *v->state);
+    if (!v->rank || !v->values || !v->state) return lp_fail(LP_ERR_NO_MEMORY, "out of memory");
+    for (int i = 0; i < t->n_tensors; ++i) {
+        size_t off = t->tensors[i].offset;
+        if (perm_of_(t, i)) v->rank[i] = t->snap_rank + off;
+        v->values[i] = t->snap_w + off;
+    }
+    size_t off = 0;
+    for (int i = 0; i < n_state; ++i) {
+        v->state[i] = t->snap_state + off;
+        off += lp_network_state_at(t->net, i)->count;
+    }
+    return LP_OK;
+}
+
+static void views_free_(views_ *v) {
+    free(v->rank);
+    free(v->values);
+    free(v->state);
 }
 
 lp_status lp_trainer_results_epoch_(lp_trainer_ *t, lp_results *r, const lp_epoch_metrics *m,
                                     int snapshot_epoch) {
     if (m) LP_TRY(lp_results_append_metrics(r, m));
-    if (!t->n_perm) return LP_OK;
-    int32_t *rank = malloc(t->n_params * sizeof *rank);
-    const int32_t **per_tensor = calloc((size_t)t->n_tensors, sizeof *per_tensor);
-    lp_status s = rank && per_tensor ? LP_OK : lp_fail(LP_ERR_NO_MEMORY, "out of host memory");
-    if (s == LP_OK) s = lp_buffer_read(t->rt, t->rank, 0, t->n_params * sizeof *rank, rank);
-    for (int i = 0; s == LP_OK && i < t->n_perm; ++i)
-        per_tensor[t->perm[i].tensor] = rank + t->tensors[t->perm[i].tensor].offset;
-    if (s == LP_OK) s = lp_results_append_rankings(r, t->step, snapshot_epoch, per_tensor);
-    free(rank);
-    free(per_tensor);
+    LP_TRY(read_network_(t));
+    views_ v = {0};
+    lp_status s = views_make_(t, &v);
+    for (int i = 0; s == LP_OK && i < t->n_tensors; ++i)
+        if (v.rank[i]) v.values[i] = NULL; /* permuted: its ranking stands for it */
+    lp_results_snapshot snap = {.step = t->step,
+                                .epoch = snapshot_epoch,
+                                .rankings = v.rank,
+                                .values = v.values,
+                                .state = v.state};
+    if (s == LP_OK) s = lp_results_append_snapshot(r, &snap);
+    views_free_(&v);
     return s;
 }
 
-lp_status lp_trainer_results_finish_(lp_trainer_ *t, lp_results *r, bool interrupted) {
-    float *w = malloc(t->n_params * sizeof *w);
-    const float **per_tensor = calloc((size_t)t->n_tensors + 1, sizeof *per_tensor);
-    if (!w || !per_tensor) {
-        free(w);
-        free(per_tensor);
-        lp_results_abandon(r);
-        return lp_fail(LP_ERR_NO_MEMORY, "out of host memory");
-    }
+lp_status lp_trainer_results_finish_(lp_trainer_ *t, lp_results *r, const lp_train_result *res) {
+    lp_status s = read_network_(t);
+    views_ v = {0};
+    if (s == LP_OK) s = views_make_(t, &v);
+    char gemm[LP_RESULTS_CHOICES_MAX];
+    lp_gemm_choices_text(t->rt, gemm, sizeof gemm);
+    lp_attr attrs[] = {
+        LP_ATTR_S("gemm_choices", gemm),
+        LP_ATTR_I("diverged_step", res->diverged ? res->diverged_step : 0),
+        LP_ATTR_S("diverged_at", res->diverged ? res->diverged_what : ""),
+    };
+    const char *status = res->diverged      ? "diverged"
+                         : res->interrupted ? "interrupted"
+                                            : "completed";
     /* LaPerm's result is the projected network evaluated last, not the raw weights. */
-    cl_mem src = t->n_perm ? t->eval_params : lp_network_params(t->net);
-    lp_status s = lp_buffer_read(t->rt, src, 0, t->n_params * sizeof *w, w);
-    for (int i = 0; i < t->n_tensors; ++i)
-        per_tensor[i] = w + t->tensors[i].offset;
     if (s == LP_OK)
-        s = lp_results_finish(r, per_tensor, interrupted ? "interrupted" : "completed");
+        s = lp_results_finish(r, v.values, v.state, attrs, (int)(sizeof attrs / sizeof *attrs),
+                              status);
     else
         lp_results_abandon(r);
-    free(w);
-    free(per_tensor);
+    views_free_(&v);
     return s;
 }

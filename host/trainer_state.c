@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "laperm/augment.h"
+#include "laperm/gemm.h"
 #include "laperm/init.h"
 #include "laperm/ops.h"
 #include "trainer-impl.h"
@@ -123,13 +124,75 @@ lp_status lp_trainer_setup_(lp_trainer_ *t, const lp_dataset *train, const lp_da
                             "loss statistics", &t->stats));
     t->order_host = malloc((size_t)train->n * sizeof *t->order_host);
     if (!t->order_host) return lp_fail(LP_ERR_NO_MEMORY, "out of host memory");
+    static const int32_t guard_clear[2] = {0, 0x7FFFFFFF};
+    LP_TRY(lp_buffer_create(rt, sizeof guard_clear, "divergence guard", &t->guard));
+    LP_TRY(lp_buffer_write(rt, t->guard, 0, sizeof guard_clear, guard_clear));
+    size_t n_state = lp_network_state_floats(t->net);
+    t->snap_w = malloc(bytes + 1);
+    t->snap_rank = malloc(t->n_params * sizeof(int32_t) + 1);
+    t->snap_state = malloc(n_state * sizeof(float) + 1);
+    if (!t->snap_w || !t->snap_rank || !t->snap_state)
+        return lp_fail(LP_ERR_NO_MEMORY, "out of host memory");
+    return LP_OK;
+}
+
+/* ---- checkpoints -------------------------------------------------------------------- */
+
+lp_status lp_trainer_checkpoint_read_(lp_trainer_ *t, const lp_results_checkpoint_size *z,
+                                      lp_results_checkpoint *c) {
+    lp_runtime *rt = t->rt;
+    if (!c->params) {
+        c->size = *z;
+        c->params = malloc(z->params * sizeof(float));
+        c->optimizer = malloc(z->params * (size_t)z->optimizer_buffers * sizeof(float) + 1);
+        c->state = z->state ? malloc(z->state * sizeof(float)) : NULL;
+        c->stats = z->stats ? malloc(z->stats * sizeof(float)) : NULL;
+        c->choices = malloc(LP_RESULTS_CHOICES_MAX);
+        if (!c->params || !c->optimizer || (z->state && !c->state) || (z->stats && !c->stats) ||
+            !c->choices)
+            return lp_fail(LP_ERR_NO_MEMORY, "out of host memory for a checkpoint");
+        if (!z->optimizer_buffers) free(c->optimizer), c->optimizer = NULL;
+    }
+    size_t bytes = z->params * sizeof(float);
+    LP_TRY(lp_buffer_read(rt, lp_network_params(t->net), 0, bytes, c->params));
+    for (int i = 0; i < z->optimizer_buffers; ++i)
+        LP_TRY(lp_buffer_read(rt, t->opt_state[i], 0, bytes, c->optimizer + i * z->params));
+    if (c->state) LP_TRY(lp_network_state_read(t->net, c->state));
+    if (c->stats) LP_TRY(lp_buffer_read(rt, t->stats, 0, z->stats * sizeof(float), c->stats));
+    lp_gemm_choices_text(rt, c->choices, LP_RESULTS_CHOICES_MAX);
+    c->step = t->step;
+    c->syncs = t->syncs;
+    return LP_OK;
+}
+
+lp_status lp_trainer_restore_(lp_trainer_ *t, const lp_results_checkpoint *c) {
+    lp_runtime *rt = t->rt;
+    const lp_results_checkpoint_size *z = &c->size;
+    if (z->params != t->n_params || z->state != lp_network_state_floats(t->net) ||
+        z->stats != (size_t)t->steps_per_epoch * 2)
+        return lp_fail(LP_ERR_INVALID_ARG,
+                       "the checkpoint holds %zu parameters, %zu state values and %zu step "
+                       "statistics; this run has %zu, %zu and %zu",
+                       z->params, z->state, z->stats, t->n_params, lp_network_state_floats(t->net),
+                       (size_t)t->steps_per_epoch * 2);
+    size_t bytes = z->params * sizeof(float);
+    LP_TRY(lp_buffer_write(rt, lp_network_params(t->net), 0, bytes, c->params));
+    for (int i = 0; i < z->optimizer_buffers; ++i) {
+        if (!t->opt_state[i])
+            return lp_fail(LP_ERR_INVALID_ARG, "the checkpoint has more optimizer state");
+        LP_TRY(lp_buffer_write(rt, t->opt_state[i], 0, bytes, c->optimizer + i * z->params));
+    }
+    if (c->state) LP_TRY(lp_network_state_write(t->net, c->state));
+    if (c->stats) LP_TRY(lp_buffer_write(rt, t->stats, 0, z->stats * sizeof(float), c->stats));
+    t->step = c->step;
+    t->syncs = c->syncs;
     return LP_OK;
 }
 
 void lp_trainer_release_(lp_trainer_ *t) {
-    cl_mem bufs[] = {t->theta_sorted, t->eval_params, t->rank,        t->train_x,  t->train_y,
-                     t->train_idx,    t->test_x,      t->test_y,      t->test_idx, t->batch_y,
-                     t->stats,        t->norm_mean,   t->norm_inv_std};
+    cl_mem bufs[] = {t->theta_sorted, t->eval_params, t->rank,         t->train_x,  t->train_y,
+                     t->train_idx,    t->test_x,      t->test_y,       t->test_idx, t->batch_y,
+                     t->stats,        t->norm_mean,   t->norm_inv_std, t->guard};
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; ++i)
         if (bufs[i]) clReleaseMemObject(bufs[i]);
     for (int i = 0; i < LP_OPTIMIZER_MAX_STATE; ++i)
@@ -138,6 +201,10 @@ void lp_trainer_release_(lp_trainer_ *t) {
     free(t->init_host);
     free(t->perm);
     free(t->order_host);
+    free(t->snap_w);
+    free(t->snap_rank);
+    free(t->snap_state);
+    lp_results_checkpoint_free(&t->ckpt);
 }
 
 lp_status lp_trainer_sync_(lp_trainer_ *t) {

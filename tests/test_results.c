@@ -10,6 +10,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <hdf5.h>
+
 #include "laperm/results.h"
 #include "lp_test.h"
 
@@ -82,6 +84,17 @@ static void make_data_(void) {
 
 static const char *model_text_ = "[input]\nshape = 7\n\n[dense1]\nunits = 5\n";
 
+/* One state tensor (as BatchNorm's running mean would be) and small checkpoint slots. */
+static const lp_results_state state_[1] = {
+    {.layer = "dense1", .name = "running_mean", .rank = 1, .dims = {3}}};
+static const lp_results_checkpoint_size ckpt_size_ = {
+    .params = 11, .state = 3, .stats = 4, .optimizer_buffers = 2};
+
+static void state_of_(int e, float out[3]) {
+    for (int i = 0; i < 3; ++i)
+        out[i] = 0.25f * (float)(e + 1) + (float)i;
+}
+
 static lp_status create_(const char *path, lp_results **r) {
     lp_results_tensor t[2] = {
         {.layer = "dense1",
@@ -100,7 +113,9 @@ static lp_status create_(const char *path, lp_results **r) {
                    LP_ATTR_I("seed", 1234567890123LL),
                    LP_ATTR_D("lr", 1e-3),
                    LP_ATTR_I("k", 250)};
-    return lp_results_create(path, a, 6, model_text_, "models/test.ini", t, 2, r);
+    lp_results_layout layout = {
+        .tensors = t, .n_tensors = 2, .state = state_, .n_state = 1, .checkpoint = ckpt_size_};
+    return lp_results_create(path, a, 6, model_text_, "models/test.ini", &layout, r);
 }
 
 static lp_epoch_metrics metrics_(int e) {
@@ -120,7 +135,13 @@ static lp_status append_epoch_(lp_results *r, int e) {
     lp_epoch_metrics m = metrics_(e);
     LP_TRY(lp_results_append_metrics(r, &m));
     const int32_t *ranks[2] = {rank_k[e], NULL};
-    return lp_results_append_rankings(r, m.step, e + 1, ranks);
+    const float *values[2] = {NULL, init_b};
+    float st[3];
+    state_of_(e, st);
+    const float *state[1] = {st};
+    lp_results_snapshot snap = {
+        .step = m.step, .epoch = e + 1, .rankings = ranks, .values = values, .state = state};
+    return lp_results_append_snapshot(r, &snap);
 }
 
 /* A complete run: N_EPOCHS epochs, finished with the last epoch's weights. */
@@ -135,7 +156,10 @@ static lp_status write_run_(const char *path) {
         }
     }
     const float *w[2] = {w_k[N_EPOCHS - 1], final_b};
-    return lp_results_finish(r, w, "completed");
+    float st[3];
+    state_of_(N_EPOCHS - 1, st);
+    const float *state[1] = {st};
+    return lp_results_finish(r, w, state, NULL, 0, "completed");
 }
 
 static bool exists_(const char *path) {
@@ -216,10 +240,10 @@ static void test_round_trip(void) {
     CU_ASSERT_EQUAL(lp_results_read_int32(path, "/rankings/dense1/bias", &i32, &rank, d),
                     LP_ERR_NOT_FOUND); /* not permuted: no rankings */
 
-    CU_ASSERT_EQUAL_FATAL(lp_results_read_int64(path, "/rankings_step", &i64, &rank, d), LP_OK);
+    CU_ASSERT_EQUAL_FATAL(lp_results_read_int64(path, "/snapshot_step", &i64, &rank, d), LP_OK);
     CU_ASSERT(rank == 1 && d[0] == N_EPOCHS && i64[0] == 100 && i64[2] == 300);
     free(i64);
-    CU_ASSERT_EQUAL_FATAL(lp_results_read_int32(path, "/rankings_epoch", &i32, &rank, d), LP_OK);
+    CU_ASSERT_EQUAL_FATAL(lp_results_read_int32(path, "/snapshot_epoch", &i32, &rank, d), LP_OK);
     CU_ASSERT(d[0] == N_EPOCHS && i32[0] == 1 && i32[1] == 2 && i32[2] == 3);
     free(i32);
 
@@ -254,7 +278,8 @@ static void test_round_trip(void) {
     long long v = 0;
     double dv = 0;
     char *s = NULL;
-    CU_ASSERT(lp_results_read_attr_int(path, "/", "format_version", &v) == LP_OK && v == 1);
+    CU_ASSERT(lp_results_read_attr_int(path, "/", "format_version", &v) == LP_OK &&
+              v == LP_RESULTS_FORMAT_VERSION);
     CU_ASSERT(lp_results_read_attr_int(path, "/", "seed", &v) == LP_OK && v == 1234567890123LL);
     CU_ASSERT(lp_results_read_attr_double(path, "/", "lr", &dv) == LP_OK && dv == 1e-3);
     CU_ASSERT(lp_results_read_attr_int(path, "/init/dense1/kernel", "group_size", &v) == LP_OK &&
@@ -325,7 +350,9 @@ static void test_part_until_finish(void) {
         CU_ASSERT_TRUE(exists_(marker));
     }
     const float *w[2] = {w_k[N_EPOCHS - 1], final_b};
-    CU_ASSERT_EQUAL(lp_results_finish(r, w, "interrupted"), LP_OK);
+    float st[3] = {0};
+    const float *state[1] = {st};
+    CU_ASSERT_EQUAL(lp_results_finish(r, w, state, NULL, 0, "interrupted"), LP_OK);
     if (!exists_(path)) printf("\n  finish: %s\n", lp_last_error());
     CU_ASSERT_TRUE(exists_(path));
     CU_ASSERT_FALSE(exists_(part));
@@ -363,7 +390,9 @@ static void test_abandon_keeps_previous(void) {
     CU_ASSERT_EQUAL_FATAL(create_(path, &r), LP_OK);
     CU_ASSERT_EQUAL(append_epoch_(r, 0), LP_OK);
     const float *w[2] = {w_k[1], final_b};
-    CU_ASSERT_EQUAL(lp_results_finish(r, w, "completed"), LP_ERR_INVALID_ARG);
+    float st[3] = {0};
+    const float *state[1] = {st};
+    CU_ASSERT_EQUAL(lp_results_finish(r, w, state, NULL, 0, "completed"), LP_ERR_INVALID_ARG);
     CU_ASSERT_PTR_NOT_NULL(strstr(lp_last_error(), "dense1/kernel"));
 
     char *after = slurp_(path, &n1);
@@ -395,7 +424,7 @@ static void test_read_errors(void) {
                     LP_ERR_NOT_FOUND);
     CU_ASSERT_PTR_NOT_NULL(strstr(lp_last_error(), path));
     CU_ASSERT_PTR_NOT_NULL(strstr(lp_last_error(), "/init/dense9/kernel"));
-    CU_ASSERT_EQUAL(lp_results_read_float(path, "/rankings_step", &data, &rank, d), LP_ERR_FORMAT);
+    CU_ASSERT_EQUAL(lp_results_read_float(path, "/snapshot_step", &data, &rank, d), LP_ERR_FORMAT);
     CU_ASSERT_PTR_NOT_NULL(strstr(lp_last_error(), "int64"));
     CU_ASSERT_EQUAL(lp_results_read_float(path, "/init", &data, &rank, d), LP_ERR_FORMAT);
     CU_ASSERT_PTR_NULL(data);
@@ -411,13 +440,14 @@ static void test_invalid_args(void) {
         .layer = "a/b", .tensor = "kernel", .rank = 1, .dims = {3}, .init = init_b};
     lp_attr a[] = {LP_ATTR_S("device", "d"), LP_ATTR_S("platform", "p"), LP_ATTR_S("driver", "v"),
                    LP_ATTR_I("seed", 1), LP_ATTR_S("status", "x")};
-    CU_ASSERT_EQUAL(lp_results_create(path, a, 4, "", NULL, &t, 1, &r), LP_ERR_INVALID_ARG);
+    lp_results_layout layout = {.tensors = &t, .n_tensors = 1};
+    CU_ASSERT_EQUAL(lp_results_create(path, a, 4, "", NULL, &layout, &r), LP_ERR_INVALID_ARG);
     t.layer = "a";
-    CU_ASSERT_EQUAL(lp_results_create(path, a, 5, "", NULL, &t, 1, &r), LP_ERR_INVALID_ARG);
-    CU_ASSERT_EQUAL(lp_results_create(path, a, 3, "", NULL, &t, 1, &r), LP_ERR_INVALID_ARG);
+    CU_ASSERT_EQUAL(lp_results_create(path, a, 5, "", NULL, &layout, &r), LP_ERR_INVALID_ARG);
+    CU_ASSERT_EQUAL(lp_results_create(path, a, 3, "", NULL, &layout, &r), LP_ERR_INVALID_ARG);
     CU_ASSERT_PTR_NOT_NULL(strstr(lp_last_error(), "seed"));
     t.permuted = true, t.groups = 2, t.group_size = 2; /* 4 != 3 elements */
-    CU_ASSERT_EQUAL(lp_results_create(path, a, 4, "", NULL, &t, 1, &r), LP_ERR_INVALID_ARG);
+    CU_ASSERT_EQUAL(lp_results_create(path, a, 4, "", NULL, &layout, &r), LP_ERR_INVALID_ARG);
     CU_ASSERT_FALSE(exists_(tmp_("invalid.h5.part")));
 
     /* A ranking that is not a permutation is refused, and nothing of it is written. */
@@ -426,19 +456,173 @@ static void test_invalid_args(void) {
     memcpy(broken, rank_k[0], sizeof broken);
     broken[3 * S + 1] = broken[3 * S];
     const int32_t *ranks[2] = {broken, NULL};
-    CU_ASSERT_EQUAL(lp_results_append_rankings(r, 1, 1, ranks), LP_ERR_INVALID_ARG);
+    const float *values[2] = {NULL, init_b};
+    float st0[3] = {0};
+    const float *st0p[1] = {st0};
+    lp_results_snapshot snap = {
+        .step = 1, .epoch = 1, .rankings = ranks, .values = values, .state = st0p};
+    CU_ASSERT_EQUAL(lp_results_append_snapshot(r, &snap), LP_ERR_INVALID_ARG);
     CU_ASSERT_PTR_NOT_NULL(strstr(lp_last_error(), "group 3"));
     ranks[0] = NULL;
-    CU_ASSERT_EQUAL(lp_results_append_rankings(r, 1, 1, ranks), LP_ERR_INVALID_ARG);
+    CU_ASSERT_EQUAL(lp_results_append_snapshot(r, &snap), LP_ERR_INVALID_ARG);
+    ranks[0] = rank_k[0], values[1] = NULL; /* the bias has neither */
+    CU_ASSERT_EQUAL(lp_results_append_snapshot(r, &snap), LP_ERR_INVALID_ARG);
     const float *w[2] = {w_k[0], final_b};
-    CU_ASSERT_EQUAL(lp_results_finish(r, w, "completed"), LP_ERR_INVALID_ARG); /* no snapshot */
+    float st[3] = {0};
+    const float *state[1] = {st};
+    CU_ASSERT_EQUAL(lp_results_finish(r, w, state, NULL, 0, "completed"),
+                    LP_ERR_INVALID_ARG); /* no snapshot */
     CU_ASSERT_FALSE(exists_(path));
     int32_t *steps = NULL;
     int rank;
     size_t d[4];
     CU_ASSERT_EQUAL(
-        lp_results_read_int32(tmp_("invalid.h5.part"), "/rankings_epoch", &steps, &rank, d), LP_OK);
+        lp_results_read_int32(tmp_("invalid.h5.part"), "/snapshot_epoch", &steps, &rank, d), LP_OK);
     CU_ASSERT(d[0] == 0 && steps == NULL);
+}
+
+/* A checkpoint whose arrays are filled from `seed` at `step`. */
+typedef struct {
+    float params[11], optimizer[22], state[3], stats[4];
+    char choices[64];
+    lp_results_checkpoint c;
+} ckpt_buf_;
+
+static void ckpt_fill_(ckpt_buf_ *b, long long step) {
+    memset(b, 0, sizeof *b);
+    for (int i = 0; i < 11; ++i)
+        b->params[i] = (float)step + 0.5f * (float)i;
+    for (int i = 0; i < 22; ++i)
+        b->optimizer[i] = -(float)step - (float)i;
+    for (int i = 0; i < 3; ++i)
+        b->state[i] = (float)(step * 3 + i);
+    for (int i = 0; i < 4; ++i)
+        b->stats[i] = (float)(step * 7 + i);
+    snprintf(b->choices, sizeof b->choices, "auto:nn:b0:%lldx3x4 clblast:k1\n", step);
+    b->c = (lp_results_checkpoint){.step = step,
+                                   .syncs = step / 2,
+                                   .epoch = (int)(step / 10),
+                                   .step_in_epoch = (int)(step % 10),
+                                   .samples = step * 3,
+                                   .size = ckpt_size_,
+                                   .params = b->params,
+                                   .optimizer = b->optimizer,
+                                   .state = b->state,
+                                   .stats = b->stats,
+                                   .choices = b->choices};
+}
+
+static void assert_ckpt_(const lp_results_checkpoint *got, long long step) {
+    ckpt_buf_ want;
+    ckpt_fill_(&want, step);
+    CU_ASSERT_EQUAL(got->step, step);
+    CU_ASSERT_EQUAL(got->syncs, step / 2);
+    CU_ASSERT_EQUAL(got->epoch, (int)(step / 10));
+    CU_ASSERT_EQUAL(got->step_in_epoch, (int)(step % 10));
+    CU_ASSERT_EQUAL(got->samples, step * 3);
+    CU_ASSERT(got->params && !memcmp(got->params, want.params, sizeof want.params));
+    CU_ASSERT(got->optimizer && !memcmp(got->optimizer, want.optimizer, sizeof want.optimizer));
+    CU_ASSERT(got->state && !memcmp(got->state, want.state, sizeof want.state));
+    CU_ASSERT(got->stats && !memcmp(got->stats, want.stats, sizeof want.stats));
+    CU_ASSERT(got->choices && !strcmp(got->choices, want.choices));
+}
+
+/* Two slots: the newest complete checkpoint is read back; one damaged after the fact is
+ * skipped for the other; a file without any is NOT_FOUND. */
+static void test_checkpoints(void) {
+    const char *path = tmp_("ckpt.h5"), *part = tmp_("ckpt.h5.part");
+    lp_results *r = NULL;
+    CU_ASSERT_EQUAL_FATAL(create_(path, &r), LP_OK);
+    lp_results_checkpoint got;
+    CU_ASSERT_EQUAL(lp_results_read_checkpoint(part, &got), LP_ERR_NOT_FOUND);
+    ckpt_buf_ b;
+    ckpt_fill_(&b, 10);
+    CU_ASSERT_EQUAL(lp_results_write_checkpoint(r, &b.c), LP_OK);
+    CU_ASSERT_EQUAL(append_epoch_(r, 0), LP_OK);
+    ckpt_fill_(&b, 20);
+    CU_ASSERT_EQUAL(lp_results_write_checkpoint(r, &b.c), LP_OK);
+    CU_ASSERT_EQUAL(b.c.metrics, 1);
+    CU_ASSERT_EQUAL(b.c.snapshots, 1);
+    CU_ASSERT_EQUAL_FATAL(lp_results_read_checkpoint(part, &got), LP_OK); /* while writing */
+    assert_ckpt_(&got, 20);
+    CU_ASSERT_EQUAL(got.metrics, 1);
+    lp_results_checkpoint_free(&got);
+    ckpt_fill_(&b, 30); /* overwrites step 10's slot */
+    CU_ASSERT_EQUAL(lp_results_write_checkpoint(r, &b.c), LP_OK);
+    ckpt_fill_(&b, 5);
+    b.c.size.params = 12; /* other sizes are refused */
+    CU_ASSERT_EQUAL(lp_results_write_checkpoint(r, &b.c), LP_ERR_INVALID_ARG);
+    lp_results_abandon(r);
+    CU_ASSERT_EQUAL_FATAL(lp_results_read_checkpoint(part, &got), LP_OK);
+    assert_ckpt_(&got, 30);
+    lp_results_checkpoint_free(&got);
+
+    /* Damage step 30's parameters (slot 0) as a torn write would: step 20 is read. */
+    hid_t f = H5Fopen(part, H5F_ACC_RDWR, H5P_DEFAULT);
+    CU_ASSERT_FATAL(f >= 0);
+    hid_t ds = H5Dopen2(f, "/checkpoint/0/params", H5P_DEFAULT);
+    float junk[11] = {1.0f};
+    CU_ASSERT(H5Dwrite(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, junk) >= 0);
+    H5Dclose(ds);
+    H5Fclose(f);
+    CU_ASSERT_EQUAL_FATAL(lp_results_read_checkpoint(part, &got), LP_OK);
+    assert_ckpt_(&got, 20);
+
+    /* Resuming from it: a new .part with the first entries copied and the checkpoint. */
+    lp_results_resume resume = {.source = part, .checkpoint = &got};
+    lp_results_tensor t[2] = {
+        {.layer = "dense1",
+         .tensor = "kernel",
+         .rank = 2,
+         .dims = {G, S},
+         .groups = G,
+         .group_size = S,
+         .permuted = true,
+         .init = init_k},
+        {.layer = "dense1", .tensor = "bias", .rank = 1, .dims = {G}, .init = init_b},
+    };
+    lp_attr a[] = {LP_ATTR_S("device", "Test Device"), LP_ATTR_S("platform", "Test Platform"),
+                   LP_ATTR_S("driver", "1.2.3"), LP_ATTR_I("seed", 1234567890123LL)};
+    lp_results_layout layout = {.tensors = t,
+                                .n_tensors = 2,
+                                .state = state_,
+                                .n_state = 1,
+                                .checkpoint = ckpt_size_,
+                                .resume = &resume};
+    CU_ASSERT_EQUAL_FATAL(lp_results_create(path, a, 4, model_text_, "m.ini", &layout, &r), LP_OK);
+    lp_results_checkpoint again;
+    CU_ASSERT_EQUAL_FATAL(lp_results_read_checkpoint(part, &again), LP_OK);
+    assert_ckpt_(&again, 20);
+    lp_results_checkpoint_free(&again);
+    CU_ASSERT_EQUAL(append_epoch_(r, 1), LP_OK);
+    const float *w[2] = {w_k[1], final_b};
+    float st[3];
+    state_of_(1, st);
+    const float *state[1] = {st};
+    lp_attr extra[] = {LP_ATTR_I("extra", 7)};
+    CU_ASSERT_EQUAL_FATAL(lp_results_finish(r, w, state, extra, 1, "diverged"), LP_OK);
+    lp_results_checkpoint_free(&got);
+    int rank;
+    size_t d[4];
+    int32_t *epochs = NULL;
+    float *running = NULL;
+    CU_ASSERT_EQUAL(lp_results_read_int32(path, "/metrics/epoch", &epochs, &rank, d), LP_OK);
+    CU_ASSERT(d[0] == 2 && epochs && epochs[0] == 1 && epochs[1] == 2);
+    free(epochs);
+    CU_ASSERT_EQUAL(lp_results_read_float(path, "/state/dense1/running_mean", &running, &rank, d),
+                    LP_OK);
+    CU_ASSERT(rank == 2 && d[0] == 2 && d[1] == 3 && running && running[3] == st[0]);
+    free(running);
+    CU_ASSERT_EQUAL(lp_results_read_float(path, "/weights/dense1/running_mean", &running, &rank, d),
+                    LP_OK);
+    CU_ASSERT(rank == 1 && d[0] == 3 && running && running[2] == st[2]);
+    free(running);
+    long long extra_v = 0;
+    CU_ASSERT(lp_results_read_attr_int(path, "/", "extra", &extra_v) == LP_OK && extra_v == 7);
+    char *status = NULL;
+    CU_ASSERT(lp_results_read_string(path, "/", "status", &status) == LP_OK &&
+              !strcmp(status, "diverged"));
+    free(status);
 }
 
 /* A writer killed with SIGKILL leaves <path> absent and a .part holding every flushed
@@ -521,6 +705,7 @@ static void register_suites(void) {
     CU_add_test(s, "read errors name file and dataset", test_read_errors);
     CU_add_test(s, "invalid arguments", test_invalid_args);
     CU_add_test(s, "SIGKILLed writer", test_killed_writer);
+    CU_add_test(s, "checkpoints: two slots, damage, resume", test_checkpoints);
     CU_add_test(s, "scripts/check-invariant", test_check_invariant_script);
 }
 

@@ -5,6 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <errno.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include "args.h"
 #include "cli.h"
 #include "laperm/clock.h"
@@ -14,6 +18,7 @@
 #include "laperm/runtime.h"
 #include "laperm/train.h"
 #include "progress.h"
+#include "train_resume.h"
 
 /* One command-line option. Rows made from a table (an optimizer's hyper-parameters, a
  * learning-rate schedule's flag) say which entry they set. */
@@ -146,6 +151,17 @@ static void options_build_(options_ *o) {
     snprintf(help, sizeof help,
              "%s: matrix products per shape the faster, by CLBlast, or by laperm's kernels", names);
     add_(o, "--gemm", "MODE", "$LAPERM_GEMM or auto", help);
+    add_(o, "--fast", "", "off",
+         "let timing choose the conv paths and matrix products (auto): faster on some\n"
+         "devices, but the bits then depend on the timings (the choices are recorded)");
+    add_(o, "--replay", "FILE", "none", "make the conv and GEMM choices a results file records");
+    add_(o, "--snapshot-every", "N", "0",
+         "also snapshot the network every N steps (0: epoch ends)");
+    add_(o, "--checkpoint-every", "N", "0",
+         "also checkpoint every N steps (always: epoch ends, Ctrl-C, SIGTERM)");
+    add_(o, "--resume", "FILE", "none",
+         "continue the run FILE (or FILE.part) records from its last checkpoint; other flags,\n"
+         "if given, must match the run's");
     add_(o, "--progress", "MODE", "auto", "auto | bar | plain | none");
     add_(o, "--profile", "", "off", "print device time per kernel (OpenCL profiling events)");
 }
@@ -179,7 +195,7 @@ static void on_signal_(int sig) {
 }
 
 typedef struct {
-    const char *model, *data, *out, *device, *progress, *gemm;
+    const char *model, *data, *out, *device, *progress, *gemm, *resume, *replay;
     const lp_dataset_format *format;
     bool no_out, profile;
     long long train_subset, test_subset;
@@ -280,6 +296,16 @@ static int parse_(int argc, char **argv, train_args_ *a) {
             a->device = v;
         else if (!strcmp(o, "--no-out"))
             a->no_out = true;
+        else if (!strcmp(o, "--fast"))
+            c->fast = true;
+        else if (!strcmp(o, "--resume"))
+            a->resume = v;
+        else if (!strcmp(o, "--replay"))
+            a->replay = v;
+        else if (!strcmp(o, "--snapshot-every"))
+            ok = arg_int(C, o, v, 0, 0x7FFFFFFFFFFFFFFFll, &c->snapshot_every);
+        else if (!strcmp(o, "--checkpoint-every"))
+            ok = arg_int(C, o, v, 0, 0x7FFFFFFFFFFFFFFFll, &c->checkpoint_every);
         else if (!strcmp(o, "--profile"))
             a->profile = true;
         else if (!strcmp(o, "--perm-bias"))
@@ -346,7 +372,7 @@ static int parse_(int argc, char **argv, train_args_ *a) {
             ok = arg_double(C, o, v, 0, 1e6, &c->l2_scale);
         if (!ok) return 2;
     }
-    if (!a->model) {
+    if (!a->model && !a->resume) {
         fprintf(stderr,
                 "laperm train: --model FILE is required (e.g. --model models/lenet300.ini)\n");
         return 2;
@@ -363,6 +389,9 @@ static void default_out_(const train_args_ *a, char *buf, size_t n) {
     size_t len = strcspn(base, ".");
     snprintf(buf, n, "results/%.*s-%s.h5", (int)len, base, lp_train_optimizer_name(&a->cfg));
 }
+
+/* Exit status of a run stopped by its divergence guard (README, "Command line"). */
+#define LP_EXIT_DIVERGED 3
 
 static int fail_(const char *what) {
     fprintf(stderr, "laperm train: %s%s\n", what, lp_last_error());
@@ -396,12 +425,152 @@ static void print_profile_(lp_runtime *rt) {
     printf("  %-26s %10.1f\n", "total", total);
 }
 
+/* The arguments after "train", one per line: what --resume re-reads when given no
+ * others. NULL if one holds a newline. */
+static char *join_args_(int argc, char **argv) {
+    size_t n = 1;
+    for (int i = 1; i < argc; ++i)
+        n += strlen(argv[i]) + 1;
+    char *out = malloc(n);
+    if (!out) return NULL;
+    out[0] = '\0';
+    for (int i = 1; i < argc; ++i) {
+        if (strchr(argv[i], '\n')) {
+            free(out);
+            return NULL;
+        }
+        strcat(out, argv[i]);
+        if (i + 1 < argc) strcat(out, "\n");
+    }
+    return out;
+}
+
+/* --resume FILE without --model: the recorded arguments, then the ones given now. */
+static int reparse_recorded_(const char *recorded, int argc, char **argv, train_args_ *a,
+                             char **storage, char ***args_out, int *n_out) {
+    *storage = strdup(recorded);
+    int cap = argc + 2;
+    for (const char *p = recorded; *p; ++p)
+        cap += *p == '\n';
+    char **args = calloc((size_t)cap + 1, sizeof *args);
+    if (!*storage || !args) {
+        free(args);
+        fprintf(stderr, "laperm train: out of memory\n");
+        return 1;
+    }
+    int n = 0;
+    args[n++] = "train";
+    if (**storage)
+        for (char *tok = *storage, *nl;; tok = nl + 1) {
+            nl = strchr(tok, '\n');
+            if (nl) *nl = '\0';
+            args[n++] = tok;
+            if (!nl) break;
+        }
+    for (int i = 1; i < argc; ++i)
+        args[n++] = argv[i];
+    *args_out = args;
+    *n_out = n;
+    train_args_ fresh = {0};
+    lp_train_config_defaults(&fresh.cfg);
+    fresh.progress = "auto";
+    int rc = parse_(n, args, &fresh);
+    if (rc) return rc < 0 ? 0 : rc;
+    *a = fresh;
+    return 0;
+}
+
+/* Environment variables that steer the choices, recorded as env_<NAME> attributes. */
+static const char *const steering_env_[] = {
+    "LAPERM_DEVICE",     "LAPERM_GEMM",        "LAPERM_CACHE",         "LAPERM_CACHE_DIR",
+    "LAPERM_KERNEL_DIR", "LAPERM_KERNEL_FORM", "LAPERM_CONV_COL_BYTES"};
+#define N_STEERING_ENV_ ((int)(sizeof steering_env_ / sizeof *steering_env_))
+
+/* A results file we could not write must fail before minutes of set-up: its folder must
+ * be creatable and writable, and the path must not be a folder. */
+static int check_out_(const char *out) {
+    struct stat st;
+    if (stat(out, &st) == 0 && !S_ISREG(st.st_mode)) {
+        fprintf(stderr, "laperm train: --out %s: exists and is not a regular file\n", out);
+        return 2;
+    }
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", out);
+    char *slash = strrchr(dir, '/');
+    if (!slash)
+        snprintf(dir, sizeof dir, ".");
+    else if (slash == dir)
+        dir[1] = '\0';
+    else
+        *slash = '\0';
+    /* The nearest existing ancestor must be a writable folder (the rest is created). */
+    while (stat(dir, &st) != 0) {
+        slash = strrchr(dir, '/');
+        if (!slash) {
+            snprintf(dir, sizeof dir, ".");
+            break;
+        }
+        if (slash == dir) {
+            dir[1] = '\0';
+            break;
+        }
+        *slash = '\0';
+    }
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode) || access(dir, W_OK | X_OK) != 0) {
+        fprintf(stderr, "laperm train: --out %s: cannot write in %s: %s\n", out, dir,
+                stat(dir, &st) == 0 && !S_ISDIR(st.st_mode) ? "not a folder" : strerror(errno));
+        return 2;
+    }
+    return 0;
+}
+
 int cli_train(int argc, char **argv) {
     train_args_ a = {0};
     lp_train_config_defaults(&a.cfg);
     a.progress = "auto";
     int rc = parse_(argc, argv, &a);
     if (rc) return rc < 0 ? 0 : rc;
+
+    cli_resume_plan plan = {0};
+    char *recorded_storage = NULL, **recorded_args = NULL, *joined = NULL;
+    int n_recorded = 0;
+    if (a.resume) {
+        if (a.no_out) {
+            fprintf(stderr, "laperm train: --resume writes its results file: drop --no-out\n");
+            return 2;
+        }
+        if ((rc = cli_resume_find(a.resume, &plan))) return rc;
+        if (plan.complete) {
+            printf("%s holds a finished run: nothing to resume\n", plan.out);
+            cli_resume_free(&plan);
+            return 0;
+        }
+        if (!a.model) {
+            if (!plan.argv) {
+                fprintf(stderr,
+                        "laperm train: --resume %s: no run recorded there yet; give the run's "
+                        "flags (--model ...) to start it\n",
+                        a.resume);
+                cli_resume_free(&plan);
+                return 1;
+            }
+            rc = reparse_recorded_(plan.argv, argc, argv, &a, &recorded_storage, &recorded_args,
+                                   &n_recorded);
+            if (rc || !a.model) {
+                cli_resume_free(&plan);
+                free(recorded_storage);
+                free(recorded_args);
+                return rc ? rc : 1;
+            }
+        }
+        a.out = plan.out;
+        if (!plan.source[0])
+            printf("%s: no checkpoint to resume from: starting the run\n", plan.out);
+        else
+            a.cfg.resume = &plan.resume;
+    }
+    joined = plan.argv ? strdup(plan.argv) : join_args_(argc, argv);
+    if (!joined) joined = strdup("");
 
     char cmdline[2048] = "laperm";
     for (int i = 0; i < argc; ++i) {
@@ -415,37 +584,59 @@ int cli_train(int argc, char **argv) {
     if (!a.no_out) {
         if (!a.out) default_out_(&a, out_default, sizeof out_default);
         a.cfg.out_path = a.out ? a.out : out_default;
+        if ((rc = check_out_(a.cfg.out_path))) goto done_early;
     }
+    lp_attr extra[1 + N_STEERING_ENV_];
+    char env_names[N_STEERING_ENV_][48];
+    extra[0] = LP_ATTR_S("argv", joined ? joined : "");
+    for (int i = 0; i < N_STEERING_ENV_; ++i) {
+        snprintf(env_names[i], sizeof env_names[i], "env_%s", steering_env_[i]);
+        const char *v = getenv(steering_env_[i]);
+        extra[1 + i] = LP_ATTR_S(env_names[i], v ? v : "");
+    }
+    a.cfg.extra_attrs = extra;
+    a.cfg.n_extra_attrs = 1 + N_STEERING_ENV_;
 
     double t0 = lp_seconds();
-    lp_model_spec model;
-    if (lp_model_load(a.model, &model) != LP_OK) return fail_("");
+    lp_model_spec model = {0};
     lp_dataset train = {0}, test = {0}, sub;
+    lp_runtime *rt = NULL;
+    lp_conv_algo *replay_conv = NULL;
+    char *replay_gemm = NULL;
+    lp_train_result r = {0};
+    lp_status s = LP_ERR_INVALID_ARG;
+    rc = 1;
+    if (lp_model_load(a.model, &model) != LP_OK) goto done;
     if (a.format->load(a.data, "train", &train) != LP_OK ||
-        a.format->load(a.data, "test", &test) != LP_OK) {
-        lp_model_free(&model);
-        lp_dataset_free(&train);
-        return fail_("");
+        a.format->load(a.data, "test", &test) != LP_OK)
+        goto done;
+    long long subsets[2] = {a.train_subset, a.test_subset};
+    lp_dataset *sets[2] = {&train, &test};
+    for (int i = 0; i < 2; ++i) {
+        if (subsets[i] > sets[i]->n)
+            fprintf(stderr,
+                    "laperm train: warning: --%s-subset %lld is more than the %d images there; "
+                    "using all of them\n",
+                    i ? "test" : "train", subsets[i], sets[i]->n);
+        if (!subsets[i] || subsets[i] >= sets[i]->n) continue;
+        if (lp_dataset_subset(sets[i], 0, (int)subsets[i], &sub) != LP_OK) goto done;
+        lp_dataset_free(sets[i]);
+        *sets[i] = sub;
     }
-    if (a.train_subset && a.train_subset < train.n) {
-        if (lp_dataset_subset(&train, 0, (int)a.train_subset, &sub) != LP_OK) return fail_("");
-        lp_dataset_free(&train);
-        train = sub;
-    }
-    if (a.test_subset && a.test_subset < test.n) {
-        if (lp_dataset_subset(&test, 0, (int)a.test_subset, &sub) != LP_OK) return fail_("");
-        lp_dataset_free(&test);
-        test = sub;
+    /* Choices to replay: --replay's file, or the resumed run's own. */
+    const char *replay_from = a.replay ? a.replay : plan.source[0] ? plan.source : NULL;
+    if (replay_from) {
+        replay_conv = calloc((size_t)model.n_layers, sizeof *replay_conv);
+        if (!replay_conv || cli_replay_conv(replay_from, &model, replay_conv)) goto done_quiet;
+        a.cfg.replay_conv = replay_conv;
+        if (a.replay &&
+            lp_results_read_string(a.replay, "/", "gemm_choices", &replay_gemm) != LP_OK)
+            goto done;
+        a.cfg.replay_gemm = a.replay ? replay_gemm : plan.resume.checkpoint.choices;
     }
 
-    lp_runtime *rt;
     lp_runtime_options ro = {.device = a.device, .profiling = a.profile};
-    if (lp_runtime_create(&ro, &rt) != LP_OK) {
-        lp_model_free(&model);
-        lp_dataset_free(&train);
-        lp_dataset_free(&test);
-        return fail_("");
-    }
+    if (lp_runtime_create(&ro, &rt) != LP_OK) goto done;
     lp_gemm_mode gemm_mode;
     if (a.gemm && lp_gemm_mode_parse(a.gemm, &gemm_mode)) lp_gemm_set_mode(rt, gemm_mode);
     const lp_device_info *dev = lp_runtime_device(rt);
@@ -462,6 +653,9 @@ int cli_train(int argc, char **argv) {
         printf("%s", a.cfg.inner->title);
     printf(", batch %d, lr %g, %d epochs, seed %llu\n", a.cfg.batch, a.cfg.lr.base, a.cfg.epochs,
            (unsigned long long)a.cfg.seed);
+    if (a.cfg.resume)
+        printf("resuming from %s: epoch %d, step %lld\n", plan.source,
+               plan.resume.checkpoint.epoch + 1, plan.resume.checkpoint.step);
     fflush(stdout);
 
     signal(SIGINT, on_signal_);
@@ -469,10 +663,16 @@ int cli_train(int argc, char **argv) {
     a.cfg.stop = &stop_requested_;
     lp_train_callbacks cb = cli_progress_callbacks(&prog);
     cb.on_note = on_note_;
-    lp_train_result r;
     double t_train = lp_seconds();
-    lp_status s = lp_train(rt, &model, &train, &test, &a.cfg, &cb, &r);
-    if (s == LP_OK) {
+    s = lp_train(rt, &model, &train, &test, &a.cfg, &cb, &r);
+    if (s == LP_OK && r.diverged) {
+        fprintf(stderr,
+                "laperm train: diverged: a non-finite value at step %lld: %s; the results file "
+                "keeps the last good checkpoint (status diverged)\n",
+                r.diverged_step, r.diverged_what);
+        if (a.cfg.out_path) fprintf(stderr, "results: %s\n", a.cfg.out_path);
+        rc = LP_EXIT_DIVERGED;
+    } else if (s == LP_OK) {
         lp_build_stats bs = lp_runtime_build_stats(rt);
         printf("%s after %d epoch(s), %lld steps, %lld syncs: %.0f images/s\n",
                r.interrupted ? "interrupted" : "done", r.epochs_done, r.steps, r.syncs,
@@ -490,11 +690,21 @@ int cli_train(int argc, char **argv) {
                before_train + r.first_step_seconds, bs.compiled, bs.from_disk, bs.build_seconds);
         if (a.cfg.out_path) printf("results: %s\n", a.cfg.out_path);
         if (a.profile) print_profile_(rt);
+        rc = r.interrupted ? 130 : 0;
     }
-    lp_runtime_destroy(rt);
+done:
+    if (s != LP_OK) fail_("");
+done_quiet:
+    if (rt) lp_runtime_destroy(rt);
     lp_model_free(&model);
     lp_dataset_free(&train);
     lp_dataset_free(&test);
-    if (s != LP_OK) return fail_("");
-    return r.interrupted ? 130 : 0;
+    free(replay_conv);
+    free(replay_gemm);
+done_early:
+    cli_resume_free(&plan);
+    free(recorded_storage);
+    free(recorded_args);
+    free(joined);
+    return rc;
 }

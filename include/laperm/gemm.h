@@ -27,6 +27,17 @@ typedef struct {
 /* Mode for this runtime; the default is $LAPERM_GEMM (auto | clblast | tiled), else auto. */
 void lp_gemm_set_mode(lp_runtime *rt, lp_gemm_mode mode);
 lp_gemm_mode lp_gemm_get_mode(lp_runtime *rt);
+/* Exact mode (what training uses unless --fast): no choice that changes the bits is made
+ * by timing. auto takes laperm's tiled kernels on CPUs and CLBlast elsewhere, and every
+ * mode splits K by a fixed rule on the shape, so the same shapes give the same bits on
+ * every run, with or without a decision cache. Off by default (benchmarks, tests). */
+void lp_gemm_set_exact(lp_runtime *rt, bool exact);
+/* The choices made so far, one line each "<mode>:<layout>:b<beta>:<m>x<n>x<k> <variant>",
+ * into buf (truncated at cap; returns the length it needed). */
+size_t lp_gemm_choices_text(lp_runtime *rt, char *buf, size_t cap);
+/* Makes the choices listed in text (lines as lp_gemm_choices_text writes them) before
+ * any timing: a run replays another's. A line that does not parse is an error naming it. */
+lp_status lp_gemm_choices_load(lp_runtime *rt, const char *text);
 /* Parses "auto" | "clblast" | "tiled"; false if it is none of them. */
 bool lp_gemm_mode_parse(const char *s, lp_gemm_mode *out);
 /* "auto", "clblast", "tiled". */

@@ -30,6 +30,12 @@ const char *lp_conv_algo_name(lp_conv_algo a);
 typedef struct {
     lp_conv_algo conv_algo;
     int tune_batch; /* the training batch: what auto times, and the FFT path's chunk (0: max) */
+    /* auto decides by a rule on the layer's shape and the device's kind instead of by
+     * timing, so that every run computes the same bits (training without --fast). */
+    bool exact;
+    /* Per model layer (n_layers entries), a path to take instead of choosing (a replayed
+     * run's), or LP_CONV_ALGO_AUTO to choose; NULL: choose everywhere. */
+    const lp_conv_algo *layer_algo;
     /* Told one line per [conv2d] on the path it got and why, and warnings (a damaged
      * decision cache); may be NULL. The library itself never prints. */
     void (*note)(void *ctx, bool warning, const char *line);
@@ -46,6 +52,13 @@ lp_status lp_network_create(lp_runtime *rt, const lp_model_spec *spec, int max_b
                             lp_network **out);
 void lp_network_destroy(lp_network *net);
 
+/* The path a layer's convolution took (a [conv2d], or an [add]'s projection), or
+ * LP_CONV_ALGO_AUTO for layers without one. */
+lp_conv_algo lp_network_conv_path(const lp_network *net, int layer);
+
+/* The model's name of layer i ("dense_1"), "?" out of range. */
+const char *lp_network_layer_name(const lp_network *net, int layer);
+
 /* Table of parameter tensors (offsets into the flat buffers). */
 const lp_param_tensor *lp_network_tensors(const lp_network *net, int *count);
 size_t lp_network_param_count(const lp_network *net);
@@ -58,6 +71,27 @@ cl_mem lp_network_grads(const lp_network *net);
 /* Makes the passes read parameters from `params` (e.g. a projected copy for evaluation);
  * returns the buffer used before. */
 cl_mem lp_network_swap_params(lp_network *net, cl_mem params);
+
+/* State that training passes change but no gradient reaches (BatchNorm's running
+ * statistics): float32 tensors of one layer each, read and written whole by snapshots,
+ * checkpoints and the results file's /weights. */
+typedef struct {
+    int layer;        /* index in the model */
+    const char *name; /* "running_mean", "running_var" */
+    int rank;         /* 1..4 */
+    int dims[4];
+    size_t count;
+} lp_state_tensor;
+
+/* The number of state tensors; entry i (NULL out of range). */
+int lp_network_state_count(const lp_network *net);
+const lp_state_tensor *lp_network_state_at(const lp_network *net, int i);
+/* Total floats over every state tensor (the checkpoint's flat layout: in table order). */
+size_t lp_network_state_floats(const lp_network *net);
+/* Reads (waits) or writes (enqueues, from a host copy kept until it is done) every state
+ * tensor into/from `flat`, in table order. */
+lp_status lp_network_state_read(lp_network *net, float *flat);
+lp_status lp_network_state_write(lp_network *net, const float *flat);
 
 /* Input (max_batch, features) written by the caller before forward. */
 cl_mem lp_network_input(const lp_network *net);

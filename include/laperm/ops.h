@@ -36,5 +36,10 @@ lp_status lp_op_sgd(lp_runtime *rt, cl_mem w, cl_mem g, cl_mem vel, int n, float
                     float momentum);
 /* g[off..off+n] += 2 coef w[off..off+n] */
 lp_status lp_op_l2_grad(lp_runtime *rt, cl_mem w, cl_mem g, int offset, int n, float coef);
+/* Divergence guard (cl/guard.cl): flags the step (int32 flag[0], 0 until then) and the
+ * lowest code (flag[1], INT_MAX until then; kind * 2^28 + element, kind 0: the loss sum
+ * stats[loss_at], 1: gradient, 2: weight) of the first non-finite value. */
+lp_status lp_op_guard_finite(lp_runtime *rt, cl_mem w, cl_mem g, int n, cl_mem stats, int loss_at,
+                             int step, cl_mem flag);
 
 #endif

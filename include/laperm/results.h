@@ -10,7 +10,7 @@
 
 #include "laperm/status.h"
 
-#define LP_RESULTS_FORMAT_VERSION 1
+#define LP_RESULTS_FORMAT_VERSION 2
 
 /* A root attribute: the run's seed, device, hyperparameters. `s` for strings, `i` for
  * integers (stored as int64), `d` for doubles (float64). */
@@ -51,32 +51,105 @@ typedef struct {
     long long samples; /* images trained this epoch (for rates; not stored) */
 } lp_epoch_metrics;
 
+/* A state tensor (BatchNorm running statistics): float32, no gradient, recorded in every
+ * snapshot and in /weights next to the layer's parameters. */
+typedef struct {
+    const char *layer, *name; /* HDF5 path components, as for lp_results_tensor */
+    int rank;                 /* 1..4 */
+    int dims[4];
+} lp_results_state;
+
+/* Sizes (in floats) of the checkpoint a run writes: its parameters, each optimizer state
+ * buffer (n_params floats each), its state tensors and the running loss sums of an epoch.
+ * params 0: the file holds no checkpoint. */
+typedef struct {
+    size_t params, state, stats;
+    int optimizer_buffers;
+} lp_results_checkpoint_size;
+
+/* Everything a run trains or keeps: its checkpoint's counters and buffers. Written by
+ * lp_results_write_checkpoint (the arrays are the caller's), read by
+ * lp_results_read_checkpoint (the arrays are malloc'd; lp_results_checkpoint_free). */
+typedef struct {
+    long long step, syncs; /* steps and LaPerm syncs done */
+    int epoch;             /* the epoch under way (0-based) */
+    int step_in_epoch;     /* its steps done (0: it starts afresh) */
+    long long samples;     /* images trained in it so far */
+    /* the file's /metrics entries and snapshots when it was written (set by the writer) */
+    long long metrics, snapshots;
+    lp_results_checkpoint_size size;
+    float *params, *optimizer, *state, *stats; /* optimizer: buffer after buffer */
+    /* The GEMM choices made so far (lp_gemm_choices_text), NUL-terminated, shorter than
+     * LP_RESULTS_CHOICES_MAX; NULL when writing: none. */
+    char *choices;
+} lp_results_checkpoint;
+#define LP_RESULTS_CHOICES_MAX 65536
+
+/* Resuming: the new file copies the first `metrics` entries and `snapshots` snapshots from
+ * `source` (the file the checkpoint came from) and starts with that checkpoint. */
+typedef struct {
+    const char *source;
+    const lp_results_checkpoint *checkpoint;
+} lp_results_resume;
+
+typedef struct {
+    const lp_results_tensor *tensors;
+    int n_tensors;
+    const lp_results_state *state;
+    int n_state;
+    lp_results_checkpoint_size checkpoint;
+    const lp_results_resume *resume; /* NULL: a new run */
+} lp_results_layout;
+
 typedef struct lp_results lp_results;
 
 /* Creates <path>.part (replacing a stale one, creating missing parent folders) with the
- * root attributes, /model_text, /init and empty extendible datasets, then switches to
- * SWMR writing. `attrs` must hold device, platform, driver (strings) and seed (int);
- * format_version, program_version, hdf5_version, start_time, end_time and status are
- * written by the library and may not be passed. <path> itself is not touched. */
+ * root attributes, /model_text, /init, empty extendible snapshot and metrics datasets
+ * and the checkpoint slots, then switches to SWMR writing. `attrs` must hold device,
+ * platform, driver (strings) and seed (int); format_version, program_version,
+ * hdf5_version, start_time, end_time and status are written by the library and may not be
+ * passed. <path> itself is not touched. When resuming, the new .part is built under
+ * another name and renamed over the old .part only once it holds the checkpoint, so a
+ * kill at any moment leaves a file to resume from. */
 lp_status lp_results_create(const char *path, const lp_attr *attrs, int n_attrs,
                             const char *model_text, const char *model_source,
-                            const lp_results_tensor *tensors, int n_tensors, lp_results **out);
+                            const lp_results_layout *layout, lp_results **out);
 
 /* Appends one entry to every /metrics dataset and flushes them (followable with SWMR). */
 lp_status lp_results_append_metrics(lp_results *r, const lp_epoch_metrics *m);
 
-/* Appends a rankings snapshot: rankings[t] is (groups, group_size) int32 for each permuted
- * tensor in create() order (NULL for the others); every group must be a permutation of
- * 0..group_size-1. `epoch` is the epoch whose end the snapshot records, or 0 for a
- * snapshot taken elsewhere (the final state of a run interrupted mid-epoch). */
-lp_status lp_results_append_rankings(lp_results *r, long long step, int epoch,
-                                     const int32_t *const *rankings);
+/* One snapshot: for each tensor in create() order, rankings[t] ((groups, group_size) int32,
+ * every group a permutation of 0..group_size-1) if it is permuted, else values[t] (its
+ * float32 values); state[i] for each state tensor. `epoch` is the epoch whose end it
+ * records, or 0 for a snapshot taken mid-epoch. */
+typedef struct {
+    long long step;
+    int epoch;
+    const int32_t *const *rankings;
+    const float *const *values;
+    const float *const *state;
+} lp_results_snapshot;
 
-/* Checks that the last rankings snapshot reconstructs `final_weights` (one per tensor)
- * bit for bit, then writes /weights, end_time and status ("completed" | "interrupted"),
- * fsyncs and renames <path>.part to <path>. Always frees r; on failure <path>.part stays
- * (with every flushed epoch) and <path> is untouched. */
-lp_status lp_results_finish(lp_results *r, const float *const *final_weights, const char *status);
+lp_status lp_results_append_snapshot(lp_results *r, const lp_results_snapshot *snap);
+
+/* Writes a checkpoint into the older of the file's two slots: the slot is marked invalid,
+ * filled and flushed, then marked valid with a hash of its contents, so a kill at any
+ * moment leaves at least one complete checkpoint. Sets c->metrics and c->snapshots. */
+lp_status lp_results_write_checkpoint(lp_results *r, lp_results_checkpoint *c);
+
+/* The newest valid checkpoint in a results file or a killed run's .part. NOT_FOUND when
+ * the file holds none. */
+lp_status lp_results_read_checkpoint(const char *path, lp_results_checkpoint *out);
+void lp_results_checkpoint_free(lp_results_checkpoint *c);
+
+/* Checks that the last snapshot reconstructs `final_weights` (one per tensor) bit for bit,
+ * then writes /weights (the tensors, then each state tensor from final_state), the extra
+ * root attributes, end_time and status ("completed" | "interrupted" | "diverged"), fsyncs
+ * and renames <path>.part to <path>. Always frees r; on failure <path>.part stays (with
+ * every flushed epoch) and <path> is untouched. */
+lp_status lp_results_finish(lp_results *r, const float *const *final_weights,
+                            const float *const *final_state, const lp_attr *attrs, int n_attrs,
+                            const char *status);
 
 /* Closes without renaming (after an error): <path>.part stays, <path> is untouched. */
 void lp_results_abandon(lp_results *r);
@@ -106,5 +179,12 @@ lp_status lp_results_read_attr_int(const char *path, const char *object, const c
                                    long long *out);
 lp_status lp_results_read_attr_double(const char *path, const char *object, const char *attr,
                                       double *out);
+
+/* Whether `path` records the same run: its /model_text equals model_text and every root
+ * attribute in attrs (bar the names in the NULL-terminated skip; "x_*" skips a prefix)
+ * holds the same value. The error names the first attribute that differs, with both
+ * values. */
+lp_status lp_results_check_same_run(const char *path, const lp_attr *attrs, int n_attrs,
+                                    const char *const *skip, const char *model_text);
 
 #endif

@@ -97,16 +97,37 @@ typedef struct {
     lp_lr_schedule lr;
     double l2_scale; /* multiplies every layer's l2 (0 switches L2 off) */
     uint64_t seed;
-    long long max_steps;      /* stop after this many steps (0: no limit) */
-    lp_norm_mode norm;        /* input normalisation, statistics from the training set */
-    lp_augment_spec augment;  /* training-time augmentation on the device (zeros: none) */
-    lp_conv_algo conv_algo;   /* [conv2d] path: auto (timed per layer), gemm, fft or direct */
+    long long max_steps;     /* stop after this many steps (0: no limit) */
+    lp_norm_mode norm;       /* input normalisation, statistics from the training set */
+    lp_augment_spec augment; /* training-time augmentation on the device (zeros: none) */
+    lp_conv_algo conv_algo;  /* [conv2d] path: auto, gemm, fft or direct */
+    /* Let timing choose the convolution paths and matrix products (auto), although the
+     * bits then depend on it; off: every choice is made by rule (same bits every run). */
+    bool fast;
+    /* Choices to make as another run made them (--replay, --resume): per model layer a
+     * convolution path (LP_CONV_ALGO_AUTO: choose), and GEMM choices as
+     * lp_gemm_choices_text writes them. NULL: none. */
+    const lp_conv_algo *replay_conv;
+    const char *replay_gemm;
+    long long snapshot_every;   /* also snapshot every N steps (0: at epoch ends only) */
+    long long checkpoint_every; /* also checkpoint every N steps (0: epoch ends and stops) */
+    /* Continue from a checkpoint: the results file is rebuilt from `source` up to it. */
+    const struct lp_train_resume *resume;
+    /* More root attributes to record (the flags and environment variables that steer
+     * the choices); the trainer writes its own after them. */
+    const lp_attr *extra_attrs;
+    int n_extra_attrs;
     const char *out_path;     /* HDF5 results; NULL: none */
     const char *command_line; /* stored in the results file (NULL: stored as "") */
     /* The dataset format's name and folder, stored in the results file (NULL: ""). */
     const char *dataset, *data_dir;
     volatile sig_atomic_t *stop; /* set asynchronously (SIGINT) to stop cleanly */
 } lp_train_config;
+
+typedef struct lp_train_resume {
+    const char *source;               /* the results file or .part the checkpoint is in */
+    lp_results_checkpoint checkpoint; /* its newest valid checkpoint */
+} lp_train_resume;
 
 /* Defaults: LaPerm over the table's first optimizer (Adam), every hyper-parameter at its
  * table default, the first loss, k 250, 10 epochs, batch 128, eval batch 0 (auto), lr 1e-3
@@ -146,6 +167,11 @@ typedef struct {
     long long steps, syncs;
     double train_seconds, images_per_second;
     bool interrupted;
+    /* A non-finite loss, gradient or weight stopped the run at diverged_step (what: the
+     * quantity and tensor); the file keeps the last good checkpoint, status "diverged". */
+    bool diverged;
+    long long diverged_step;
+    char diverged_what[160];
     /* lp_train entry to the end of set-up (network, buffers, uploads, results file) */
     double startup_seconds;
     double first_step_seconds; /* lp_train entry to the first step completed (builds incl.) */
