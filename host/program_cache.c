@@ -1,7 +1,10 @@
 /* Kernel sources (embedded, or read from $LAPERM_KERNEL_DIR), program builds, and the
  * program cache: in memory per runtime, and on disk as device binaries keyed by a hash
  * of everything that can change the binary, in the folder lp_runtime_cache_dir names
- * (which code built on the runtime uses for its own files too). */
+ * (which code built on the runtime uses for its own files too). A disk entry that is cut,
+ * damaged or foreign (program_cache.h) is compiled again and rewritten, with a warning in
+ * the build statistics. */
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,10 +15,11 @@
 #include "fs.h"
 #include "hash.h"
 #include "laperm/clock.h"
+#include "program_cache.h"
 #include "runtime-impl.h"
 
 /* Bump when the cache file layout or the build recipe changes. */
-#define LP_CACHE_FORMAT "laperm-program-cache-1"
+#define LP_CACHE_FORMAT "laperm-program-cache-2"
 
 struct lp_embedded_source {
     const char *name;
@@ -98,50 +102,193 @@ bool lp_runtime_cache_dir(char *dst, size_t cap) {
     return len > 0 && (size_t)len < cap; /* a cut path would name another folder */
 }
 
-static cl_program try_disk_(lp_runtime *rt, const char *path) {
+/* ---- disk entries (layout: program_cache.h) ------------------------------------------ */
+
+static uint64_t entry_hash_(const char *names, size_t names_len, const unsigned char *payload,
+                            size_t payload_len) {
+    uint64_t h = lp_hash_bytes(LP_HASH_SEED, names, names_len);
+    return lp_hash_final(lp_hash_bytes(h, payload, payload_len));
+}
+
+static int compare_names_(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The kernel names of a built program, sorted and joined by ';' (malloc'd), or NULL.
+ * CL_PROGRAM_KERNEL_NAMES is OpenCL 1.2; 1.1 drivers list them by creating every kernel. */
+static char *kernel_names_(cl_program p) {
+    char *list = NULL;
     size_t len = 0;
-    char *bin = read_file_(path, &len);
-    if (!bin || len == 0) {
-        free(bin);
+    if (clGetProgramInfo(p, CL_PROGRAM_KERNEL_NAMES, 0, NULL, &len) == CL_SUCCESS && len > 0 &&
+        (list = malloc(len + 1)) != NULL) {
+        if (clGetProgramInfo(p, CL_PROGRAM_KERNEL_NAMES, len, list, NULL) != CL_SUCCESS) {
+            free(list);
+            list = NULL;
+        } else {
+            list[len] = '\0';
+        }
+    }
+    cl_uint nk = 0;
+    if (!list && clCreateKernelsInProgram(p, 0, NULL, &nk) == CL_SUCCESS && nk > 0) {
+        cl_kernel *ks = calloc(nk, sizeof *ks);
+        list = malloc((size_t)nk * 257);
+        if (ks && list && clCreateKernelsInProgram(p, nk, ks, NULL) == CL_SUCCESS) {
+            list[0] = '\0';
+            for (cl_uint i = 0; i < nk; ++i) {
+                char name[256] = "";
+                clGetKernelInfo(ks[i], CL_KERNEL_FUNCTION_NAME, sizeof name, name, NULL);
+                name[sizeof name - 1] = '\0';
+                if (i) strcat(list, ";");
+                strcat(list, name);
+                clReleaseKernel(ks[i]);
+            }
+        } else {
+            free(list);
+            list = NULL;
+        }
+        free(ks);
+    }
+    if (!list) return NULL;
+    /* Drivers list them in an order of their own: sort, so equal sets compare equal. */
+    size_t n = 1;
+    for (const char *c = list; *c; ++c)
+        n += *c == ';';
+    char **names = malloc(n * sizeof *names);
+    char *out = malloc(strlen(list) + 1);
+    if (!names || !out) {
+        free(names);
+        free(out);
+        free(list);
         return NULL;
     }
-    const unsigned char *ptr = (const unsigned char *)bin;
+    n = 0;
+    for (char *save = NULL, *tok = strtok_r(list, ";", &save); tok;
+         tok = strtok_r(NULL, ";", &save))
+        names[n++] = tok;
+    qsort(names, n, sizeof *names, compare_names_);
+    out[0] = '\0';
+    for (size_t i = 0; i < n; ++i) {
+        if (i) strcat(out, ";");
+        strcat(out, names[i]);
+    }
+    free(names);
+    free(list);
+    return out;
+}
+
+/* The program in the entry at `path`, built, or NULL. A missing entry leaves why empty;
+ * one that cannot be used says why there: cut short, damaged, written for another key,
+ * refused by the driver, or holding other kernels than it lists. Nothing reaches
+ * clCreateProgramWithBinary before its length and checksum have been checked. */
+static cl_program try_disk_(lp_runtime *rt, const char *path, const key128_ *key, char *why,
+                            size_t cap) {
+    why[0] = '\0';
+    size_t len = 0;
+    errno = 0;
+    unsigned char *file = (unsigned char *)read_file_(path, &len);
+    if (!file) {
+        if (errno != ENOENT) snprintf(why, cap, "cannot be read: %s", strerror(errno));
+        return NULL;
+    }
+    const size_t head = LP_CACHE_HEADER_BYTES;
+    uint32_t names_len = len >= head ? lp_cache_get_u32(file + LP_CACHE_OFF_NAMES_LEN) : 0;
+    uint64_t payload_len = len >= head ? lp_cache_get_u64(file + LP_CACHE_OFF_PAYLOAD_LEN) : 0;
+    if (len < 8 ? memcmp(file, LP_CACHE_MAGIC, len) != 0 : memcmp(file, LP_CACHE_MAGIC, 8) != 0)
+        snprintf(why, cap, "is not a laperm program cache entry (no %s header)", LP_CACHE_MAGIC);
+    else if (len < head)
+        snprintf(why, cap, "is cut short: %zu bytes, less than its %zu-byte header", len, head);
+    else if (lp_cache_get_u32(file + LP_CACHE_OFF_VERSION) != LP_CACHE_ENTRY_VERSION)
+        snprintf(why, cap, "has entry format %u, this build writes %u",
+                 (unsigned)lp_cache_get_u32(file + LP_CACHE_OFF_VERSION), LP_CACHE_ENTRY_VERSION);
+    else if (lp_cache_get_u64(file + LP_CACHE_OFF_KEY) != key->a ||
+             lp_cache_get_u64(file + LP_CACHE_OFF_KEY + 8) != key->b)
+        snprintf(why, cap, "was written for another program or build (its key is not its name's)");
+    else if (payload_len > len || head + names_len + payload_len > len)
+        snprintf(why, cap, "is cut short: %zu of its %llu bytes", len,
+                 (unsigned long long)(head + names_len + payload_len));
+    else if (head + names_len + payload_len < len)
+        snprintf(why, cap, "has %llu bytes past its end",
+                 (unsigned long long)(len - (head + names_len + payload_len)));
+    else if (payload_len == 0 || names_len == 0)
+        snprintf(why, cap, "holds no %s", payload_len == 0 ? "binary" : "kernel names");
+    else if (lp_cache_get_u64(file + LP_CACHE_OFF_HASH) !=
+             entry_hash_((const char *)file + head, names_len, file + head + names_len,
+                         (size_t)payload_len))
+        snprintf(why, cap, "is damaged: its checksum does not match its contents");
+    if (why[0]) {
+        free(file);
+        return NULL;
+    }
+
+    const unsigned char *bin = file + head + names_len;
+    size_t bin_len = (size_t)payload_len;
     cl_int status = CL_SUCCESS, err;
     cl_program p =
-        clCreateProgramWithBinary(rt->context, 1, &rt->info.device, &len, &ptr, &status, &err);
-    free(bin);
+        clCreateProgramWithBinary(rt->context, 1, &rt->info.device, &bin_len, &bin, &status, &err);
     if (err != CL_SUCCESS || status != CL_SUCCESS) {
-        if (p) clReleaseProgram(p);
-        return NULL;
+        snprintf(why, cap, "holds a binary the driver refuses: %s",
+                 lp_cl_error_name(err != CL_SUCCESS ? err : status));
+    } else if ((err = clBuildProgram(p, 1, &rt->info.device, NULL, NULL, NULL)) != CL_SUCCESS) {
+        snprintf(why, cap, "holds a binary that does not build: %s", lp_cl_error_name(err));
+    } else {
+        char *have = kernel_names_(p);
+        const char *want = (const char *)file + head;
+        if (!have || strlen(have) != names_len || memcmp(have, want, names_len) != 0)
+            snprintf(why, cap, "holds a binary with kernels %.120s, not the %.*s it lists",
+                     have ? (*have ? have : "(none)") : "(unknown)",
+                     (int)(names_len < 120 ? names_len : 120), want);
+        free(have);
     }
-    if (clBuildProgram(p, 1, &rt->info.device, NULL, NULL, NULL) != CL_SUCCESS) {
-        clReleaseProgram(p); /* stale or foreign binary: fall back to compiling */
+    free(file);
+    if (why[0]) {
+        if (p) clReleaseProgram(p);
         return NULL;
     }
     return p;
 }
 
-static void save_disk_(cl_program p, const char *dir, const char *path) {
+/* Writes the entry for p to a temporary file and renames it over `path`: a reader sees
+ * the old entry, none, or the whole new one. False when it could not. */
+static bool save_disk_(cl_program p, const char *dir, const char *path, const key128_ *key) {
     size_t len = 0;
     if (clGetProgramInfo(p, CL_PROGRAM_BINARY_SIZES, sizeof len, &len, NULL) != CL_SUCCESS ||
         len == 0)
-        return;
-    unsigned char *bin = malloc(len);
-    if (!bin) return;
-    if (clGetProgramInfo(p, CL_PROGRAM_BINARIES, sizeof bin, &bin, NULL) == CL_SUCCESS) {
+        return false;
+    char *names = kernel_names_(p);
+    size_t names_len = names ? strlen(names) : 0;
+    const size_t head = LP_CACHE_HEADER_BYTES;
+    unsigned char *entry =
+        names_len && names_len <= UINT32_MAX ? malloc(head + names_len + len) : NULL;
+    unsigned char *bin = entry ? entry + head + names_len : NULL;
+    bool ok =
+        entry && clGetProgramInfo(p, CL_PROGRAM_BINARIES, sizeof bin, &bin, NULL) == CL_SUCCESS;
+    if (ok) {
+        memcpy(entry, LP_CACHE_MAGIC, 8);
+        lp_cache_put_u32(entry + LP_CACHE_OFF_VERSION, LP_CACHE_ENTRY_VERSION);
+        lp_cache_put_u32(entry + LP_CACHE_OFF_NAMES_LEN, (uint32_t)names_len);
+        lp_cache_put_u64(entry + LP_CACHE_OFF_KEY, key->a);
+        lp_cache_put_u64(entry + LP_CACHE_OFF_KEY + 8, key->b);
+        lp_cache_put_u64(entry + LP_CACHE_OFF_PAYLOAD_LEN, len);
+        lp_cache_put_u64(entry + LP_CACHE_OFF_HASH, entry_hash_(names, names_len, bin, len));
+        memcpy(entry + head, names, names_len);
         lp_fs_mkdir_p(dir); /* a failure shows in the write that follows */
         lp_clear_error();
         char tmp[4700];
         snprintf(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)getpid());
         FILE *f = fopen(tmp, "wb");
+        ok = f != NULL;
         if (f) {
-            bool ok = fwrite(bin, 1, len, f) == len;
+            ok = fwrite(entry, 1, head + names_len + len, f) == head + names_len + len;
             ok = (fclose(f) == 0) && ok;
-            /* rename is atomic: a reader sees the old file, no file, or the whole new one */
-            if (!ok || rename(tmp, path) != 0) remove(tmp);
+            if (!ok || rename(tmp, path) != 0) {
+                remove(tmp);
+                ok = false;
+            }
         }
     }
-    free(bin);
+    free(entry);
+    free(names);
+    return ok;
 }
 
 static lp_status build_from_source_(lp_runtime *rt, const char *program, const char *source,
@@ -205,7 +352,8 @@ lp_status lp_program_get_(lp_runtime *rt, const char *program, const char *extra
 
     double t0 = lp_seconds();
     cl_program p = NULL;
-    char dir[4096], path[4608];
+    char dir[4096], path[4608], why[256] = "";
+    key128_ key = {0, 0};
     bool use_disk = lp_runtime_cache_dir(dir, sizeof dir);
     if (use_disk) {
         key128_ h = {LP_HASH_SEED, ~LP_HASH_SEED};
@@ -216,9 +364,11 @@ lp_status lp_program_get_(lp_runtime *rt, const char *program, const char *extra
         hash_add_(&h, rt->info.driver_version);
         hash_add_(&h, rt->info.platform_version);
         hash_add_(&h, rt->info.platform_name);
+        key.a = lp_hash_final(h.a);
+        key.b = lp_hash_final(h.b);
         snprintf(path, sizeof path, "%s/%s-%016llx%016llx.bin", dir, program,
-                 (unsigned long long)lp_hash_final(h.a), (unsigned long long)lp_hash_final(h.b));
-        p = try_disk_(rt, path);
+                 (unsigned long long)key.a, (unsigned long long)key.b);
+        p = try_disk_(rt, path, &key, why, sizeof why);
         if (p) rt->stats.from_disk++;
     }
     if (!p) {
@@ -228,7 +378,18 @@ lp_status lp_program_get_(lp_runtime *rt, const char *program, const char *extra
             return s;
         }
         rt->stats.compiled++;
-        if (use_disk) save_disk_(p, dir, path);
+        bool saved = use_disk && save_disk_(p, dir, path, &key);
+        if (why[0]) {
+            /* Not an error: the run goes on with the program just compiled. A bad entry
+             * that cannot be replaced is removed, so that the next run does not meet it. */
+            const char *done = saved               ? "rewrote the entry"
+                               : remove(path) == 0 ? "removed the entry (it could not be rewritten)"
+                                                   : "could neither rewrite nor remove the entry";
+            rt->stats.disk_rejected++;
+            snprintf(rt->stats.disk_note, sizeof rt->stats.disk_note,
+                     "program cache entry %.280s %s; compiled cl/%s.cl again and %s", path, why,
+                     program, done);
+        }
     }
     free(source);
     rt->stats.build_seconds += lp_seconds() - t0;

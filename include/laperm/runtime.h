@@ -139,6 +139,12 @@ bool lp_runtime_cache_dir(char *dst, size_t cap);
 typedef struct {
     int compiled, from_disk, from_memory;
     double build_seconds; /* time spent in clBuildProgram / binary loading */
+    /* Disk cache entries refused (cut short, damaged, foreign, or not building on this
+     * driver): each was compiled again and its entry rewritten, so this is no error, but a
+     * warning for the caller to show. disk_note says why the last one was refused ("" if
+     * none). */
+    int disk_rejected;
+    char disk_note[512];
 } lp_build_stats;
 lp_build_stats lp_runtime_build_stats(const lp_runtime *rt);
 
