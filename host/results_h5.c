@@ -9,7 +9,24 @@
 
 #include "results_h5.h"
 
+/* HDF5 before 1.14 frees a file whose closing flush fails (a full disk) yet keeps its
+ * handle, and the exit handler it installs at its first call closes every handle left:
+ * a segfault at exit after a clean error message (HDFFV-11052, fixed in 1.14.0). laperm
+ * closes what it opens and needs no such handler. H5dont_atexit counts only before that
+ * first call: it is made as the program loads, and again (a no-op if late) below. */
+#if !H5_VERSION_GE(1, 14, 0)
+#define LP_H5_NO_EXIT_HANDLER_() H5dont_atexit()
+#if defined(__GNUC__)
+__attribute__((constructor)) static void no_exit_handler_(void) {
+    H5dont_atexit();
+}
+#endif
+#else
+#define LP_H5_NO_EXIT_HANDLER_() ((void)0)
+#endif
+
 void lp_h5_quiet(void) {
+    LP_H5_NO_EXIT_HANDLER_();
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
 }
 
@@ -18,13 +35,30 @@ typedef struct {
     unsigned count;
 } h5_stack_;
 
+/* A failed system call in the file driver is described with its time, file name,
+ * descriptor, buffer and sizes; keep what failed and the system's words: "file write
+ * failed: No space left on device". */
+static void condense_(const char *desc, char *dst, size_t cap) {
+    static const char key[] = "error message = '";
+    const char *msg = strstr(desc, key), *colon = strchr(desc, ':');
+    if (!msg || !colon || colon > msg) {
+        snprintf(dst, cap, "%s", desc);
+        return;
+    }
+    msg += sizeof key - 1;
+    const char *end = strchr(msg, '\'');
+    snprintf(dst, cap, "%.*s: %.*s", (int)(colon - desc), desc,
+             (int)(end ? (size_t)(end - msg) : strlen(msg)), msg);
+}
+
 static herr_t walk_cb_(unsigned n, const H5E_error2_t *e, void *data) {
     h5_stack_ *st = data;
-    char minor[128] = "";
+    char minor[128] = "", desc[200];
     H5Eget_msg(e->min_num, NULL, minor, sizeof minor);
+    condense_(e->desc ? e->desc : "?", desc, sizeof desc);
     /* Walking downward, entry 0 is the API call and the last is where HDF5 noticed. */
     char *dst = n == 0 ? st->outer : st->inner;
-    snprintf(dst, sizeof st->outer, "%s (%s)", e->desc ? e->desc : "?", minor);
+    snprintf(dst, sizeof st->outer, "%s (%s)", desc, minor);
     st->count = n + 1;
     return 0;
 }

@@ -12,7 +12,9 @@
 #include "laperm/status.h"
 
 /* Turns off HDF5's printing of its error stack (library code never prints); errors are
- * captured into the message by lp_h5_fail instead. */
+ * captured into the message by lp_h5_fail instead. Call it before any other HDF5 call:
+ * with HDF5 before 1.14 it also keeps HDF5 from installing its exit handler, which
+ * crashes at exit after a file failed to close on a full disk (results_h5.c). */
 void lp_h5_quiet(void);
 
 /* lp_fail with the formatted text, then ": HDF5: " and what the HDF5 error stack says
