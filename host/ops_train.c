@@ -70,5 +70,5 @@ lp_status lp_op_guard_finite(lp_runtime *rt, cl_mem w, cl_mem g, int n, cl_mem s
     LP_ARG(k, 4, loss_at);
     LP_ARG(k, 5, step);
     LP_ARG(k, 6, flag);
-    return launch_flat_(rt, k, n, "guard_finite");
+    return lp_launch_1d(rt, k, ((size_t)n + 15) / 16, 64, "guard_finite"); /* 16 values each */
 }

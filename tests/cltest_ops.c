@@ -457,6 +457,55 @@ static void test_l2_grad(void) {
     }
 }
 
+/* The divergence guard on n values (odd sizes, the vector tail included): nothing flagged
+ * while everything is finite; then the first step with a bad value claims the flag, and
+ * within it the lowest (kind, element) wins: loss, then gradients, then weights. */
+static void check_guard_(int n, int bad_g, int bad_w, bool bad_loss, int32_t want_code) {
+    float *w = lp_test_floats((size_t)n), *g = lp_test_floats((size_t)n), stats[4] = {1, 2, 3, 4};
+    CU_ASSERT_FATAL(w && g);
+    uint64_t rng = 77 + (uint64_t)n;
+    lp_test_fill_uniform(w, (size_t)n, &rng, -1e30f, 1e30f); /* huge, finite */
+    lp_test_fill_uniform(g, (size_t)n, &rng, -1.0f, 1.0f);
+    int32_t flag[2] = {0, 0x7FFFFFFF};
+    cl_mem dw = lp_test_upload(w, (size_t)n * 4), dg = lp_test_upload(g, (size_t)n * 4);
+    cl_mem ds = lp_test_upload(stats, sizeof stats), df = lp_test_upload(flag, sizeof flag);
+    CU_ASSERT_FATAL(dw && dg && ds && df);
+    LP_TEST_OK(lp_op_guard_finite(lp_test_rt, dw, dg, n, ds, 2, 5, df));
+    CU_ASSERT(lp_test_download(df, sizeof flag, flag));
+    CU_ASSERT(flag[0] == 0 && flag[1] == 0x7FFFFFFF);
+    if (bad_g >= 0) g[bad_g] = NAN;
+    if (bad_w >= 0) w[bad_w] = -INFINITY;
+    if (bad_loss) stats[2] = INFINITY;
+    CU_ASSERT_FATAL(lp_buffer_write(lp_test_rt, dg, 0, (size_t)n * 4, g) == LP_OK);
+    CU_ASSERT_FATAL(lp_buffer_write(lp_test_rt, dw, 0, (size_t)n * 4, w) == LP_OK);
+    CU_ASSERT_FATAL(lp_buffer_write(lp_test_rt, ds, 0, sizeof stats, stats) == LP_OK);
+    LP_TEST_OK(lp_op_guard_finite(lp_test_rt, dw, dg, n, ds, 2, 6, df));
+    /* a later step with bad values does not take the flag over */
+    LP_TEST_OK(lp_op_guard_finite(lp_test_rt, dw, dg, n, ds, 2, 7, df));
+    CU_ASSERT(lp_test_download(df, sizeof flag, flag));
+    CU_ASSERT_EQUAL(flag[0], 6);
+    CU_ASSERT_EQUAL(flag[1], want_code);
+    if (flag[1] != want_code)
+        printf("\n  guard n %d: code %d, expected %d\n", n, flag[1], want_code);
+    cl_mem bufs[] = {dw, dg, ds, df};
+    for (int i = 0; i < 4; ++i)
+        clReleaseMemObject(bufs[i]);
+    free(w);
+    free(g);
+}
+
+static void test_guard_finite(void) {
+    const int sizes[] = {1, 17, 1000, 100003};
+    for (int i = 0; i < 4; ++i) {
+        int n = sizes[i];
+        if (lp_test_simulator() && n > 20000) continue;
+        check_guard_(n, n - 1, -1, false, (1 << 28) + n - 1);    /* in the vector tail */
+        check_guard_(n, -1, n / 2, false, (2 << 28) + n / 2);    /* a weight */
+        check_guard_(n, n / 3, n / 5, false, (1 << 28) + n / 3); /* gradients first */
+        check_guard_(n, n - 1, 0, true, 0);                      /* the loss first */
+    }
+}
+
 static void register_suites(void) {
     CU_pSuite su = CU_add_suite("ops", NULL, NULL);
     CU_add_test(su, "bias_act: bias/relu on and off, bias offset", test_bias_act);
@@ -468,6 +517,7 @@ static void register_suites(void) {
     CU_add_test(su, "adam: three steps against the Keras formula", test_adam);
     CU_add_test(su, "sgd: plain and momentum", test_sgd);
     CU_add_test(su, "l2_grad with offset", test_l2_grad);
+    CU_add_test(su, "guard_finite: first step, lowest code", test_guard_finite);
 }
 
 int main(void) {
