@@ -11,6 +11,8 @@
 #include "laperm/gemm.h"
 #include "laperm/ops.h"
 #include "laperm/rng.h"
+#include "memory_plan.h"
+#include "out_lock.h"
 #include "trainer-impl.h"
 #include "trainer_results.h"
 
@@ -356,6 +358,28 @@ static void record_epoch_(lp_train_result *result, const lp_epoch_metrics *m) {
     }
 }
 
+/* Refuses at once, with the figures, a run whose buffers cannot fit the device (or, on a
+ * CPU device, the host's memory left), instead of failing midway inside the driver. */
+static lp_status check_memory_(const lp_trainer_ *t, const lp_model_spec *model,
+                               const lp_dataset *train, const lp_dataset *test) {
+    const lp_train_config *cfg = t->cfg;
+    int states = 0;
+    while (states < LP_OPTIMIZER_MAX_STATE && cfg->inner->state[states])
+        ++states;
+    lp_memory_plan_input in = {.batch = cfg->batch,
+                               .eval_batch = t->eval_batch,
+                               .optimizer_states = states,
+                               .laperm = cfg->laperm,
+                               .perm_bias = cfg->perm_bias,
+                               .perm_bn = cfg->perm_bn,
+                               .per_tensor_scope = cfg->per_tensor_scope,
+                               .train_n = train->n,
+                               .test_n = test->n,
+                               .host_available = lp_memory_host_available()};
+    lp_memory_plan plan;
+    return lp_memory_plan_check(model, &in, lp_runtime_device(t->rt), &plan);
+}
+
 static lp_status create_network_(lp_trainer_ *t, const lp_model_spec *model,
                                  const lp_train_callbacks *cb) {
     const lp_train_config *cfg = t->cfg;
@@ -383,6 +407,10 @@ lp_status lp_train(lp_runtime *rt, const lp_model_spec *model, const lp_dataset 
     double run_start = lp_seconds();
     lp_trainer_ t = {.rt = rt, .cfg = cfg, .eval_batch = eval_batch_(cfg, model, rt)};
     run_ r = {.t = &t, .cb = cb, .result = result};
+    LP_TRY(check_memory_(&t, model, train, test));
+    /* One writer per results file, from before anything is allocated to the end. */
+    lp_out_lock *lock = NULL;
+    if (cfg->out_path) LP_TRY(lp_out_lock_acquire(cfg->out_path, &lock));
     lp_train_data_ids_ ids = {.train_n = train->n, .test_n = test->n};
     data_hash_(train, ids.train_hash);
     data_hash_(test, ids.test_hash);
@@ -470,5 +498,6 @@ lp_status lp_train(lp_runtime *rt, const lp_model_spec *model, const lp_dataset 
     }
     lp_trainer_release_(&t);
     lp_network_destroy(t.net);
+    lp_out_lock_release(lock);
     return s;
 }

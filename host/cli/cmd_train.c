@@ -307,6 +307,10 @@ int cli_train(int argc, char **argv) {
     cb.on_note = on_note_;
     double t_train = lp_seconds();
     s = lp_train(rt, &model, &train, &test, &a.cfg, &cb, &r);
+    lp_build_stats cache = lp_runtime_build_stats(rt);
+    if (cache.disk_rejected)
+        fprintf(stderr, "laperm train: warning: %d program cache entr%s refused; the last: %s\n",
+                cache.disk_rejected, cache.disk_rejected == 1 ? "y" : "ies", cache.disk_note);
     if (s == LP_OK && r.diverged) {
         fprintf(stderr,
                 "laperm train: diverged: a non-finite value at step %lld: %s; the results file "
