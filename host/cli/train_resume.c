@@ -26,21 +26,27 @@ int cli_resume_find(const char *file, cli_resume_plan *plan) {
     int found = -1;
     for (int i = 0; i < 2; ++i) {
         if (access(candidates[i], F_OK) != 0) continue;
-        if (!plan->argv &&
-            lp_results_read_string(candidates[i], "/", "argv", &plan->argv) != LP_OK) {
-            fprintf(stderr, "laperm train: --resume %s: %s\n", file, lp_last_error());
-            return 1;
-        }
         lp_results_checkpoint c;
         lp_status s = lp_results_read_checkpoint(candidates[i], &c);
-        if (s == LP_ERR_NOT_FOUND) {
+        if (s != LP_OK && s != LP_ERR_NOT_FOUND) {
+            /* A run killed while it created its file leaves one HDF5 cannot open; it
+             * holds no checkpoint (the first comes after creation), so it is passed by. */
+            fprintf(stderr,
+                    "laperm train: warning: --resume: %s cannot be read, passing it by: %s\n",
+                    candidates[i], lp_last_error());
             lp_clear_error();
             continue;
         }
-        if (s != LP_OK) {
+        if (!plan->argv &&
+            lp_results_read_string(candidates[i], "/", "argv", &plan->argv) != LP_OK) {
             fprintf(stderr, "laperm train: --resume %s: %s\n", file, lp_last_error());
+            if (s == LP_OK) lp_results_checkpoint_free(&c);
             lp_results_checkpoint_free(&best);
             return 1;
+        }
+        if (s == LP_ERR_NOT_FOUND) {
+            lp_clear_error();
+            continue;
         }
         if (found < 0 || c.step > best.step) {
             lp_results_checkpoint_free(&best);
