@@ -326,20 +326,18 @@ lp_status lp_results_create(const char *path, const lp_attr *attrs, int n_attrs,
 
     lp_results *r = alloc_(path, layout);
     if (!r) return lp_fail(LP_ERR_NO_MEMORY, "%s: out of memory", path);
-    /* A new run replaces a stale .part (from a killed run). A resumed one builds its file
-     * as <path>.resume and renames it over the .part (which may be its source) once it
-     * holds the checkpoint. Unlinking first leaves a writer that might still hold the old
-     * file with its own inode instead of truncating under it. */
-    char *building = r->part;
-    if (resume) {
-        size_t n = strlen(r->path) + 8;
-        building = malloc(n);
-        if (!building) {
-            lp_results_free(r);
-            return lp_fail(LP_ERR_NO_MEMORY, "%s: out of memory", path);
-        }
-        snprintf(building, n, "%s.resume", r->path);
+    /* The file is built as <path>.new and renamed over <path>.part only once it is whole
+     * and in SWMR mode (a resumed one: once it holds its checkpoint), so a kill at any
+     * moment leaves a .part that opens: the old one (a killed run's, or the resumed run's
+     * source) or the new one. Unlinking a stale .new first leaves a writer that might still
+     * hold it with its own inode instead of truncating under it. */
+    size_t n_building = strlen(r->path) + 5;
+    char *building = malloc(n_building);
+    if (!building) {
+        lp_results_free(r);
+        return lp_fail(LP_ERR_NO_MEMORY, "%s: out of memory", path);
     }
+    snprintf(building, n_building, "%s.new", r->path);
     lp_status s = LP_OK;
     if (unlink(building) != 0 && errno != ENOENT)
         s = lp_fail(LP_ERR_IO, "%s: cannot remove stale file: %s", building, strerror(errno));
@@ -356,7 +354,7 @@ lp_status lp_results_create(const char *path, const lp_attr *attrs, int n_attrs,
     if (s == LP_OK) s = lp_results_flush(r);
     if (s == LP_OK && H5Fstart_swmr_write(r->file) < 0)
         s = lp_h5_fail(LP_ERR_HDF5, "%s: cannot start SWMR writing", building);
-    if (s == LP_OK && resume) {
+    if (s == LP_OK) {
         s = lp_fs_fsync(building);
         if (s == LP_OK && rename(building, r->part) != 0)
             s = lp_fail(LP_ERR_IO, "%s: cannot rename to %s: %s", building, r->part,
@@ -366,7 +364,7 @@ lp_status lp_results_create(const char *path, const lp_attr *attrs, int n_attrs,
         lp_results_close_all(r);
         unlink(building); /* nothing in it worth keeping */
     }
-    if (building != r->part) free(building);
+    free(building);
     if (s != LP_OK) {
         lp_results_free(r);
         return s;

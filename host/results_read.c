@@ -278,3 +278,23 @@ lp_status lp_results_check_same_run(const char *path, const lp_attr *attrs, int 
     }
     return LP_OK;
 }
+
+lp_status lp_results_clear_open_mark(const char *path) {
+    lp_h5_quiet();
+    hid_t fapl = lp_h5_fapl();
+    hbool_t clear = 1;
+    /* The file-access property h5clear itself sets (HDF5 1.10 and later). */
+    if (fapl < 0 || H5Pexist(fapl, "clear_status_flags") <= 0 ||
+        H5Pset(fapl, "clear_status_flags", &clear) < 0) {
+        if (fapl >= 0) H5Pclose(fapl);
+        H5Eclear2(H5E_DEFAULT);
+        return lp_fail(LP_ERR_UNSUPPORTED,
+                       "%s: this HDF5 cannot clear the open-for-writing mark (run `h5clear -s %s`)",
+                       path, path);
+    }
+    hid_t f = H5Fopen(path, H5F_ACC_RDWR, fapl);
+    H5Pclose(fapl);
+    if (f < 0)
+        return lp_h5_fail(LP_ERR_HDF5, "%s: cannot open to clear its open-for-writing mark", path);
+    return H5Fclose(f) < 0 ? lp_h5_fail(LP_ERR_HDF5, "%s: closing", path) : LP_OK;
+}

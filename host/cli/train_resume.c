@@ -28,14 +28,21 @@ int cli_resume_find(const char *file, cli_resume_plan *plan) {
         if (access(candidates[i], F_OK) != 0) continue;
         lp_results_checkpoint c;
         lp_status s = lp_results_read_checkpoint(candidates[i], &c);
-        if (s != LP_OK && s != LP_ERR_NOT_FOUND) {
-            /* A run killed while it created its file leaves one HDF5 cannot open; it
-             * holds no checkpoint (the first comes after creation), so it is passed by. */
-            fprintf(stderr,
-                    "laperm train: warning: --resume: %s cannot be read, passing it by: %s\n",
-                    candidates[i], lp_last_error());
+        if (s == LP_ERR_HDF5) {
+            /* Killed while it finished (outside SWMR mode): clear the mark, as h5clear -s
+             * would, and read it again. */
             lp_clear_error();
-            continue;
+            if (lp_results_clear_open_mark(candidates[i]) == LP_OK)
+                s = lp_results_read_checkpoint(candidates[i], &c);
+        }
+        if (s != LP_OK && s != LP_ERR_NOT_FOUND) {
+            /* Never removed here: the user decides what to do with a file laperm cannot
+             * read. (A killed run's .part always opens: it is built under another name.) */
+            fprintf(stderr,
+                    "laperm train: --resume: %s: %s\n(move it away to start the run afresh)\n",
+                    candidates[i], lp_last_error());
+            lp_results_checkpoint_free(&best);
+            return 1;
         }
         if (!plan->argv &&
             lp_results_read_string(candidates[i], "/", "argv", &plan->argv) != LP_OK) {

@@ -108,9 +108,10 @@ typedef struct lp_results lp_results;
  * and the checkpoint slots, then switches to SWMR writing. `attrs` must hold device,
  * platform, driver (strings) and seed (int); format_version, program_version,
  * hdf5_version, start_time, end_time and status are written by the library and may not be
- * passed. <path> itself is not touched. When resuming, the new .part is built under
- * another name and renamed over the old .part only once it holds the checkpoint, so a
- * kill at any moment leaves a file to resume from. */
+ * passed. <path> itself is not touched. The new .part is built as <path>.new and renamed
+ * over the old .part (a killed run's, or the one a resumed run comes from) only once it
+ * is whole (when resuming: holds the checkpoint), so a kill at any moment leaves a .part
+ * that opens. */
 lp_status lp_results_create(const char *path, const lp_attr *attrs, int n_attrs,
                             const char *model_text, const char *model_source,
                             const lp_results_layout *layout, lp_results **out);
@@ -179,6 +180,10 @@ lp_status lp_results_read_attr_int(const char *path, const char *object, const c
                                    long long *out);
 lp_status lp_results_read_attr_double(const char *path, const char *object, const char *attr,
                                       double *out);
+
+/* Clears the "open for writing" mark a writer killed outside SWMR mode (while finishing)
+ * leaves, as `h5clear -s` does, so that the file opens again. */
+lp_status lp_results_clear_open_mark(const char *path);
 
 /* Whether `path` records the same run: its /model_text equals model_text and every root
  * attribute in attrs (bar the names in the NULL-terminated skip; "x_*" skips a prefix)
