@@ -47,8 +47,7 @@ static lp_status add_resolve_from_(const lp_spec_ctx *c, lp_layer_spec *l,
                                    const lp_layer_spec *prev) {
     lp_add_spec *a = &l->u.add;
     int line = lp_spec_key_line(c, "from");
-    for (int i = 0; i < c->n_before && a->from < 0; ++i)
-        if (strcmp(c->layers[i].name, a->from_name) == 0) a->from = i;
+    a->from = lp_spec_find_layer(c, a->from_name);
     if (a->from < 0)
         return lp_fail(LP_ERR_FORMAT,
                        "%s:%d: 'from' = '%s' in [add] names no layer above line %d (expected the "

@@ -4,8 +4,10 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "hash.h"
 #include "laperm/init.h"
 
 const lp_choice lp_activation_choices[] = {{"none", LP_ACT_NONE}, {"relu", LP_ACT_RELU}, {NULL, 0}};
@@ -25,6 +27,43 @@ int lp_spec_key_line(const lp_spec_ctx *c, const char *key) {
     for (int i = 0; i < c->n_keys; ++i)
         if (strcmp(c->keys[i].key, key) == 0) return c->key_line[i];
     return 0;
+}
+
+/* The slot of `name`: the one holding its layer, else the empty one where it would go. */
+static int *name_slot_(const lp_name_index *x, const lp_layer_spec *layers, const char *name) {
+    size_t mask = x->n_slots - 1;
+    for (size_t i = (size_t)lp_hash_final(lp_hash_str(LP_HASH_SEED, name)) & mask;;
+         i = (i + 1) & mask)
+        if (!x->slots[i] || strcmp(layers[x->slots[i] - 1].name, name) == 0) return &x->slots[i];
+}
+
+int lp_name_index_find(const lp_name_index *x, const lp_layer_spec *layers, const char *name) {
+    return x->n_slots ? *name_slot_(x, layers, name) - 1 : -1;
+}
+
+lp_status lp_name_index_add(lp_name_index *x, const lp_layer_spec *layers, int i) {
+    if ((size_t)(x->n + 1) * 2 > x->n_slots) {
+        lp_name_index grown = {.n_slots = x->n_slots ? 2 * x->n_slots : 64, .n = x->n};
+        grown.slots = calloc(grown.n_slots, sizeof *grown.slots);
+        if (!grown.slots) return lp_fail(LP_ERR_NO_MEMORY, "out of memory reading the model");
+        for (size_t k = 0; k < x->n_slots; ++k)
+            if (x->slots[k])
+                *name_slot_(&grown, layers, layers[x->slots[k] - 1].name) = x->slots[k];
+        free(x->slots);
+        *x = grown;
+    }
+    *name_slot_(x, layers, layers[i].name) = i + 1;
+    x->n++;
+    return LP_OK;
+}
+
+void lp_name_index_free(lp_name_index *x) {
+    free(x->slots);
+    *x = (lp_name_index){0};
+}
+
+int lp_spec_find_layer(const lp_spec_ctx *c, const char *name) {
+    return lp_name_index_find(c->names, c->layers, name);
 }
 
 lp_status lp_spec_check_bias_init(const lp_spec_ctx *c, bool use_bias) {

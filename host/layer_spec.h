@@ -92,6 +92,20 @@ const char *lp_choice_word(const lp_choice *choices, int value);
 
 /* ---- checks and shapes (a kind's `finish`) ----------------------------------------------- */
 
+/* Layer names to their indices in the parser's layer array, through a hash (open
+ * addressing), so that a file of many sections reads in linear time. Zeroed is empty. */
+typedef struct {
+    int *slots;     /* n_slots of them: a layer's index + 1, or 0 */
+    size_t n_slots; /* a power of two, at least twice the names */
+    int n;
+} lp_name_index;
+
+/* The index of the layer called `name` among those added, or -1. */
+int lp_name_index_find(const lp_name_index *x, const lp_layer_spec *layers, const char *name);
+/* Adds layers[i], whose name is not in x yet. */
+lp_status lp_name_index_add(lp_name_index *x, const lp_layer_spec *layers, int i);
+void lp_name_index_free(lp_name_index *x);
+
 /* The parser's view of the section being finished. */
 typedef struct {
     const char *src;             /* file name, for messages */
@@ -100,7 +114,8 @@ typedef struct {
     int n_before;                /* layers above this section */
     const lp_key_def *keys;      /* the section's key table */
     int n_keys;
-    const int *key_line; /* line each key was set on, 0 = unset */
+    const int *key_line;        /* line each key was set on, 0 = unset */
+    const lp_name_index *names; /* the layers above this section, by name */
 } lp_spec_ctx;
 
 /* The largest element count of one tensor or sample, and of all parameters together:
@@ -120,6 +135,8 @@ const char *lp_size_str(int64_t v, char *buf, size_t size);
 
 /* The line `key` of the section was set on (0 if it was not). */
 int lp_spec_key_line(const lp_spec_ctx *c, const char *key);
+/* The index of the layer above this section called `name`, or -1. */
+int lp_spec_find_layer(const lp_spec_ctx *c, const char *name);
 /* A bias initialiser for a layer without a bias is a contradiction, not a no-op. */
 lp_status lp_spec_check_bias_init(const lp_spec_ctx *c, bool use_bias);
 /* Flat shapes are (n,1,1); anything else has a height or width to slide a window over. */

@@ -14,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hash.h"
 #include "laperm/init.h"
 #include "layer.h"
 
@@ -31,8 +30,7 @@ typedef struct {
     int key_line[LP_KEYS_MAX];           /* line each key of `sec` was set on, 0 = unset */
     int kind_count[LP_LAYER_KIND_COUNT]; /* layers of each kind so far (default names) */
     int64_t n_params;                    /* parameters of the finished layers */
-    int *names;                          /* n_slots of them: a layer's index + 1, or 0 */
-    size_t n_slots;                      /* a power of two, at least twice the layers */
+    lp_name_index names;                 /* the finished layers, by name */
 } parser_;
 
 /* ---- small text helpers ---------------------------------------------------------------- */
@@ -259,37 +257,6 @@ static lp_status parse_value_(const parser_ *p, int line, const lp_key_def *k, s
     return bad_value_(p, line, k, v, expected);
 }
 
-/* ---- layer names ------------------------------------------------------------------------ */
-
-/* The names' slot for `name` (open addressing): the one holding its layer, else the empty
- * one where it would go. A hash keeps a file of many sections linear to read. */
-static int *name_slot_(const parser_ *p, const char *name) {
-    size_t mask = p->n_slots - 1;
-    for (size_t i = (size_t)lp_hash_final(lp_hash_str(LP_HASH_SEED, name)) & mask;;
-         i = (i + 1) & mask)
-        if (!p->names[i] || strcmp(p->layers[p->names[i] - 1].name, name) == 0) return &p->names[i];
-}
-
-/* Indexes layer i by its name, growing the index to keep it at most half full. */
-static lp_status name_add_(parser_ *p, int i) {
-    if ((size_t)p->n * 2 > p->n_slots) {
-        size_t n_slots = p->n_slots ? 2 * p->n_slots : 64;
-        int *old = p->names;
-        size_t old_slots = p->n_slots;
-        p->names = calloc(n_slots, sizeof *p->names);
-        if (!p->names) {
-            p->names = old;
-            return lp_fail(LP_ERR_NO_MEMORY, "%s: out of memory reading the model", p->src);
-        }
-        p->n_slots = n_slots;
-        for (size_t k = 0; k < old_slots; ++k)
-            if (old[k]) *name_slot_(p, p->layers[old[k] - 1].name) = old[k];
-        free(old);
-    }
-    *name_slot_(p, p->layers[i].name) = i + 1;
-    return LP_OK;
-}
-
 /* ---- sections -------------------------------------------------------------------------- */
 
 /* All parameters live in one buffer whose offsets the kernels take as ints: the layer's
@@ -322,14 +289,15 @@ static lp_status finish_section_(parser_ *p) {
                      .n_before = p->n - 1,
                      .keys = p->sec->keys,
                      .n_keys = p->sec->n_keys,
-                     .key_line = p->key_line};
+                     .key_line = p->key_line,
+                     .names = &p->names};
     LP_TRY(p->sec->finish(&c, l, p->n > 1 ? &p->layers[p->n - 2] : NULL));
     LP_TRY(count_params_(p, l));
-    int same = p->n_slots ? *name_slot_(p, l->name) : 0;
-    if (same)
+    int same = lp_name_index_find(&p->names, p->layers, l->name);
+    if (same >= 0)
         return lp_fail(LP_ERR_FORMAT, "%s:%d: duplicate layer name '%s' (already used on line %d)",
-                       p->src, l->line, l->name, p->layers[same - 1].line);
-    return name_add_(p, p->n - 1);
+                       p->src, l->line, l->name, p->layers[same].line);
+    return lp_name_index_add(&p->names, p->layers, p->n - 1);
 }
 
 static lp_status open_section_(parser_ *p, int line, span_ name) {
@@ -464,7 +432,7 @@ lp_status lp_model_parse_text(const char *text, const char *source_name, lp_mode
     if (!text) return lp_fail(LP_ERR_INVALID_ARG, "lp_model_parse_text: text is NULL");
     parser_ p = {.src = source_name ? source_name : "(model text)"};
     lp_status s = parse_all_(&p, text);
-    free(p.names);
+    lp_name_index_free(&p.names);
     if (s == LP_OK) {
         out->source = dup_(p.src);
         out->text = dup_(text);
