@@ -446,7 +446,9 @@ lp_status lp_train(lp_runtime *rt, const lp_model_spec *model, const lp_dataset 
         int from = epoch == start_epoch ? first_step : 0;
         result->train_seconds += secs;
         samples_total += samples - (from * cfg->batch < train->n ? from * cfg->batch : train->n);
-        if (stopped && samples == (from * cfg->batch < train->n ? from * cfg->batch : train->n)) {
+        /* Stopped before the epoch's first step: nothing to record. (A resumed epoch that
+         * stops at once still records its partial metrics, as the run it resumes did.) */
+        if (stopped && samples == 0) {
             result->interrupted = cfg->stop && *cfg->stop;
             break; /* nothing trained since the last projection */
         }
