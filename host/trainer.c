@@ -1,6 +1,8 @@
 /* The training loop: per step batch (augment) -> forward -> loss -> backward -> optimizer ->
- * (LaPerm sync when step % k == 0), all enqueued without waiting for the device; per
- * epoch evaluation of the projected network, metrics and a rankings snapshot. */
+ * divergence guard -> (LaPerm sync when step % k == 0), all enqueued without waiting for
+ * the device; per epoch evaluation of the projected network, metrics, a snapshot and a
+ * checkpoint; resuming from a checkpoint, and going back to the last good one when the
+ * guard finds a non-finite value. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
