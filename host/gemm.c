@@ -206,25 +206,27 @@ static void key_format_(lp_gemm_mode mode, const lp_gemm_args_ *g, char *buf, si
 
 /* A stored choice must be one the mode could have made for the layout: only CLBlast in
  * clblast mode and for A^T.B^T; the tiled mode chooses nothing. */
+static bool choice_key_parse_(const char *key, lp_gemm_choice_ *c);
+
+/* A replayed choice must be one a run could have made: a split the candidates offer for
+ * the shape (so a results file cannot size the split-K workspace at 128 partial products
+ * of a small product), and A^T.B^T through CLBlast (there is no tiled kernel for it). */
+static bool choice_valid_(const lp_gemm_choice_ *c) {
+    int splits[2], ns = splits_(c->m, c->n, c->k, splits);
+    bool split_ok = false;
+    for (int i = 0; i < ns; ++i)
+        split_ok = split_ok || c->v.slices == splits[i];
+    return split_ok && (c->v.algo == LP_GEMM_ALGO_CLBLAST || !(c->ta && c->tb));
+}
+
+/* A stored choice must be one the mode could have made for the layout: only CLBlast in
+ * clblast mode and for A^T.B^T; the tiled mode chooses nothing. (Its split is bounded by
+ * variant_parse_; the decision tests store splits of their own.) */
 static bool decision_valid_(const char *key, const char *value) {
-    char mode_name[16];
-    const char *colon = strchr(key, ':');
-    if (!colon || (size_t)(colon - key) >= sizeof mode_name) return false;
-    memcpy(mode_name, key, (size_t)(colon - key));
-    mode_name[colon - key] = '\0';
-    lp_gemm_mode mode;
-    if (!lp_gemm_mode_parse(mode_name, &mode) || mode == LP_GEMM_TILED) return false;
-    const char *p = colon + 1;
-    if ((p[0] != 'n' && p[0] != 't') || (p[1] != 'n' && p[1] != 't') || p[2] != ':') return false;
-    bool tt = p[0] == 't' && p[1] == 't';
-    p += 3;
-    long long beta, m, n, k;
-    if (!(field_(&p, "b", 0, 1, &beta) && field_(&p, ":", 1, LLONG_MAX, &m) &&
-          field_(&p, "x", 1, LLONG_MAX, &n) && field_(&p, "x", 1, LLONG_MAX, &k) && !*p))
+    lp_gemm_choice_ c;
+    if (!choice_key_parse_(key, &c) || c.mode == LP_GEMM_TILED || !variant_parse_(value, &c.v))
         return false;
-    lp_gemm_variant v;
-    if (!variant_parse_(value, &v)) return false;
-    return v.algo == LP_GEMM_ALGO_CLBLAST || (mode == LP_GEMM_AUTO && !tt);
+    return c.v.algo == LP_GEMM_ALGO_CLBLAST || (c.mode == LP_GEMM_AUTO && !(c.ta && c.tb));
 }
 
 /* Bump the revision when kernels or candidates change, so old timings are not trusted. */
@@ -508,7 +510,8 @@ lp_status lp_gemm_choices_load(lp_runtime *rt, const char *text) {
             char *space = strchr(buf, ' ');
             ok = space != NULL;
             if (ok) *space = '\0';
-            ok = ok && choice_key_parse_(buf, &c) && variant_parse_(space + 1, &c.v);
+            ok = ok && choice_key_parse_(buf, &c) && variant_parse_(space + 1, &c.v) &&
+                 choice_valid_(&c);
         }
         if (!ok)
             return lp_fail(LP_ERR_FORMAT,

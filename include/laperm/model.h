@@ -63,7 +63,8 @@ typedef struct {
 } lp_window;
 
 /* One axis of that rule: *out and *pad_before. LP_ERR_INVALID_ARG when a size is not
- * positive or a `valid` window is larger than the input. */
+ * positive, a `valid` window is larger than the input, or the padded axis exceeds
+ * INT_MAX. */
 lp_status lp_window_axis(int in, int k, int stride, lp_padding padding, int *out, int *pad_before);
 /* Both axes of an h x w plane; LP_ERR_INVALID_ARG as above or when the window does not fit. */
 lp_status lp_window_make(int h, int w, int kh, int kw, int stride_h, int stride_w,
