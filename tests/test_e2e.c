@@ -21,16 +21,6 @@
  * below. The margin covers other devices' different summation orders. */
 #define E2E_MIN_ACCURACY 0.87
 
-/* The loader reads plain or gzipped IDX files, so either counts. */
-static bool have_mnist_(void) {
-    char p[4200];
-    struct stat st;
-    snprintf(p, sizeof p, "%s/train-images-idx3-ubyte", lp_test_mnist_dir());
-    if (stat(p, &st) == 0) return true;
-    snprintf(p, sizeof p, "%s/train-images-idx3-ubyte.gz", lp_test_mnist_dir());
-    return stat(p, &st) == 0;
-}
-
 static char *run_laperm_(const char *args, int *status) {
     char cmd[8192];
     const char *bin = getenv("LAPERM_BINARY");
@@ -77,7 +67,7 @@ static void check_reconstruction_(const char *h5, const char *layer, size_t min_
 }
 
 static void test_train_reaches_accuracy(void) {
-    if (!have_mnist_()) {
+    if (!lp_test_have_mnist()) {
         printf("\n  MNIST not found in %s (run scripts/fetch-mnist): FAILING\n",
                lp_test_mnist_dir());
         CU_FAIL("no MNIST data");
@@ -134,7 +124,7 @@ static void test_train_reaches_accuracy(void) {
  * evaluation runs in the smaller (Oclgrind once caught batches written past a buffer
  * sized for the evaluation batch alone). */
 static void test_small_eval_batch(void) {
-    if (!have_mnist_()) {
+    if (!lp_test_have_mnist()) {
         CU_FAIL("no MNIST data");
         return;
     }
@@ -150,7 +140,7 @@ static void test_small_eval_batch(void) {
 }
 
 static void test_interrupt_writes_complete_file(void) {
-    if (!have_mnist_()) {
+    if (!lp_test_have_mnist()) {
         CU_FAIL("no MNIST data");
         return;
     }

@@ -95,7 +95,9 @@ static void state_of_(int e, float out[3]) {
         out[i] = 0.25f * (float)(e + 1) + (float)i;
 }
 
-static lp_status create_(const char *path, lp_results **r) {
+/* The test run's file; resume NULL: a new run. */
+static lp_status create_resumed_(const char *path, const lp_results_resume *resume,
+                                 lp_results **r) {
     lp_results_tensor t[2] = {
         {.layer = "dense1",
          .tensor = "kernel",
@@ -113,9 +115,17 @@ static lp_status create_(const char *path, lp_results **r) {
                    LP_ATTR_I("seed", 1234567890123LL),
                    LP_ATTR_D("lr", 1e-3),
                    LP_ATTR_I("k", 250)};
-    lp_results_layout layout = {
-        .tensors = t, .n_tensors = 2, .state = state_, .n_state = 1, .checkpoint = ckpt_size_};
+    lp_results_layout layout = {.tensors = t,
+                                .n_tensors = 2,
+                                .state = state_,
+                                .n_state = 1,
+                                .checkpoint = ckpt_size_,
+                                .resume = resume};
     return lp_results_create(path, a, 6, model_text_, "models/test.ini", &layout, r);
+}
+
+static lp_status create_(const char *path, lp_results **r) {
+    return create_resumed_(path, NULL, r);
 }
 
 static lp_epoch_metrics metrics_(int e) {
@@ -570,26 +580,7 @@ static void test_checkpoints(void) {
 
     /* Resuming from it: a new .part with the first entries copied and the checkpoint. */
     lp_results_resume resume = {.source = part, .checkpoint = &got};
-    lp_results_tensor t[2] = {
-        {.layer = "dense1",
-         .tensor = "kernel",
-         .rank = 2,
-         .dims = {G, S},
-         .groups = G,
-         .group_size = S,
-         .permuted = true,
-         .init = init_k},
-        {.layer = "dense1", .tensor = "bias", .rank = 1, .dims = {G}, .init = init_b},
-    };
-    lp_attr a[] = {LP_ATTR_S("device", "Test Device"), LP_ATTR_S("platform", "Test Platform"),
-                   LP_ATTR_S("driver", "1.2.3"), LP_ATTR_I("seed", 1234567890123LL)};
-    lp_results_layout layout = {.tensors = t,
-                                .n_tensors = 2,
-                                .state = state_,
-                                .n_state = 1,
-                                .checkpoint = ckpt_size_,
-                                .resume = &resume};
-    CU_ASSERT_EQUAL_FATAL(lp_results_create(path, a, 4, model_text_, "m.ini", &layout, &r), LP_OK);
+    CU_ASSERT_EQUAL_FATAL(create_resumed_(path, &resume, &r), LP_OK);
     lp_results_checkpoint again;
     CU_ASSERT_EQUAL_FATAL(lp_results_read_checkpoint(part, &again), LP_OK);
     assert_ckpt_(&again, 20);

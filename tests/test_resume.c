@@ -18,15 +18,6 @@
     "--model models/lenet300.ini --epochs 3 --train-subset 3000 --test-subset 500 "                \
     "--checkpoint-every 7 --progress none"
 
-static bool have_mnist_(void) {
-    char p[4200];
-    struct stat st;
-    snprintf(p, sizeof p, "%s/train-images-idx3-ubyte", lp_test_mnist_dir());
-    if (stat(p, &st) == 0) return true;
-    snprintf(p, sizeof p, "%s/train-images-idx3-ubyte.gz", lp_test_mnist_dir());
-    return stat(p, &st) == 0;
-}
-
 /* Runs `laperm train ARGS --data MNIST` from the source folder, with extra environment
  * `env` ("" for none); returns the exit status, output in *out (may be NULL). */
 static int train_(const char *env, const char *args, char **out) {
@@ -65,7 +56,7 @@ static const char *tmp_(const char *name) {
 
 /* conv7 (convolutions by rule) with the default flags, two empty cache folders. */
 static void test_same_bits_empty_caches(void) {
-    if (!have_mnist_()) return;
+    if (!lp_test_have_mnist()) return;
     char args[2048], env[4200];
     for (int i = 0; i < 2; ++i) {
         snprintf(env, sizeof env, "LAPERM_CACHE_DIR='%s'", tmp_(i ? "cache-b" : "cache-a"));
@@ -95,12 +86,12 @@ static void kill_resume_(const char *train_args, int kills) {
 }
 
 static void test_kill_resume_lenet(void) {
-    if (have_mnist_()) kill_resume_(SMALL_, 3);
+    if (lp_test_have_mnist()) kill_resume_(SMALL_, 3);
 }
 
 /* BatchNorm's running statistics and SGD's velocities go through the checkpoint too. */
 static void test_kill_resume_batchnorm(void) {
-    if (have_mnist_())
+    if (lp_test_have_mnist())
         kill_resume_("--model models/fmnist-bn.ini --epochs 2 --train-subset 1200 "
                      "--test-subset 300 --batch 64 --inner sgd --lr 0.01 --checkpoint-every 5",
                      2);
@@ -108,7 +99,7 @@ static void test_kill_resume_batchnorm(void) {
 
 /* SIGINT: an interrupted (renamed) file; --resume alone continues it to the same bits. */
 static void test_sigint_then_resume(void) {
-    if (!have_mnist_()) return;
+    if (!lp_test_have_mnist()) return;
     char args[8192];
     snprintf(args, sizeof args, SMALL_ " --out '%s'", tmp_("int-ref.h5"));
     CU_ASSERT_EQUAL_FATAL(train_("", args, NULL), 0);
@@ -138,7 +129,7 @@ static void test_sigint_then_resume(void) {
 
 /* A resume whose flags or model differ from the run's is refused, naming what. */
 static void test_resume_refuses_other_runs(void) {
-    if (!have_mnist_()) return;
+    if (!lp_test_have_mnist()) return;
     char args[8192];
     snprintf(args, sizeof args, SMALL_ " --max-steps 20 --out '%s'", tmp_("refuse.h5"));
     CU_ASSERT_EQUAL_FATAL(train_("", args, NULL), 0);
@@ -165,7 +156,7 @@ static void test_resume_refuses_other_runs(void) {
 
 /* SGD at lr 1e6: exit 3, status diverged, the last good state as /weights. */
 static void test_divergence_guard(void) {
-    if (!have_mnist_()) return;
+    if (!lp_test_have_mnist()) return;
     char args[8192], *out = NULL;
     snprintf(args, sizeof args,
              "--model models/lenet300.ini --epochs 2 --train-subset 1000 --test-subset 200 "

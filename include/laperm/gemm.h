@@ -1,5 +1,6 @@
 /* Matrix products: CLBlast or laperm's register-tiled kernels (cl/gemm.cl), chosen per
- * device and shape by timing them once (the choice is kept on disk, host/decisions.h).
+ * device and shape by timing them once (the choice is kept on disk, host/decisions.h), or
+ * in exact mode (lp_gemm_set_exact: training without --fast) by a rule.
  * lp_op_gemm (laperm/ops.h) is the entry point the layers use; this header exposes the
  * choice for tests, benchmarks and the CLI. */
 #ifndef LAPERM_GEMM_H
@@ -8,7 +9,7 @@
 #include "laperm/runtime.h"
 
 typedef enum {
-    LP_GEMM_AUTO,    /* time the candidates per shape, keep the fastest (default) */
+    LP_GEMM_AUTO,    /* time the candidates per shape, keep the fastest (exact: a rule) */
     LP_GEMM_CLBLAST, /* CLBlast only (split along K where K is long) */
     LP_GEMM_TILED,   /* laperm's kernels only, with the device's default tile */
     LP_GEMM_MODE_COUNT

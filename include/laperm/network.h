@@ -13,9 +13,9 @@
 typedef struct lp_network lp_network;
 
 /* How [conv2d] layers compute: im2col + GEMM, FFTs (stride 1 only, needs clFFT), directly
- * from the images (laperm/conv_direct.h), or per layer whichever a timing of those at the
- * training batch finds fastest (the decision is cached on disk per device and shape, next
- * to the program cache). */
+ * from the images (laperm/conv_direct.h), or (auto) per layer whichever a timing of those
+ * at the training batch finds fastest (the decision is cached on disk per device and
+ * shape, next to the program cache), or with lp_network_options.exact a rule. */
 typedef enum {
     LP_CONV_ALGO_AUTO,
     LP_CONV_ALGO_GEMM,

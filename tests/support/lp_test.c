@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -107,6 +108,15 @@ const char *lp_test_mnist_dir(void) {
         snprintf(buf, sizeof buf, "%s/data/mnist", src ? src : ".");
     }
     return buf;
+}
+
+bool lp_test_have_mnist(void) {
+    char p[4200];
+    struct stat st;
+    snprintf(p, sizeof p, "%s/train-images-idx3-ubyte", lp_test_mnist_dir());
+    if (stat(p, &st) == 0) return true;
+    snprintf(p, sizeof p, "%s/train-images-idx3-ubyte.gz", lp_test_mnist_dir());
+    return stat(p, &st) == 0;
 }
 
 const char *lp_test_tmpdir(void) {

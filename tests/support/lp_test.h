@@ -83,6 +83,8 @@ bool lp_test_close_terms(const float *got, const double *want, const double *mag
  * <source>/data/mnist). Returned strings are static buffers. */
 const char *lp_test_source_path(const char *rel);
 const char *lp_test_mnist_dir(void);
+/* Whether the MNIST training images (plain or gzipped IDX) are in lp_test_mnist_dir(). */
+bool lp_test_have_mnist(void);
 /* A fresh, empty temporary directory for this test program. */
 const char *lp_test_tmpdir(void);
 
