@@ -231,6 +231,31 @@ def check_regression_summary(out):
     check("Figure: summary.png (best_test_loss)" in md, "regression: the figure shows the loss")
     check("opt=b_seed=2.h5" in md, "summary.md lists the runs not counted")
 
+    # laperm's best_test_accuracy attribute when it is a number (its best over every
+    # evaluation, --eval-every's included), else the best of /metrics and /evals.
+    cls = out + "-cls"
+    os.makedirs(cls)
+    grid["seeds"] = [1, 2]
+    grid["axes"][0]["values"] = grid["axes"][0]["values"][:1]
+    with open(os.path.join(cls, "sweep.json"), "w") as f:
+        json.dump(grid, f)
+    for seed, attr, evals in ((1, 0.875, [0.5, 0.875]), (2, math.nan, None)):
+        with h5py.File(os.path.join(cls, f"opt=a_seed={seed}.h5"), "w") as f:
+            f.attrs["status"] = "completed"
+            f.attrs["best_test_accuracy"] = attr
+            g = f.create_group("metrics")
+            g["test_accuracy"] = np.array([0.25, 0.75])
+            g["test_accuracy_unsynced"] = np.array([0.25, 0.5])
+            if evals:
+                f["evals/test_accuracy"] = np.array(evals)
+                f["evals/test_accuracy_unsynced"] = np.array([0.625, 0.25])
+    r = subprocess.run(SWEEP + ["--summarize", cls], capture_output=True, text=True)
+    with h5py.File(os.path.join(cls, "summary.h5"), "r") as s:
+        best = s["best_test_accuracy/mean"][0]
+        unsynced = s["best_unsynced_accuracy/mean"][0]
+    check(r.returncode == 0 and best == (0.875 + 0.75) / 2 and unsynced == (0.625 + 0.5) / 2,
+          f"best accuracies from the attribute, else /metrics and /evals ({best}, {unsynced})")
+
 
 def check_summary(out, files):
     r = subprocess.run(SWEEP + ["--summarize", out, "--metric", "final_train_accuracy"],
