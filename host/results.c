@@ -45,11 +45,14 @@ static void close_ds_(hid_t *ds) {
 
 void lp_results_close_all(lp_results *r) {
     for (int i = 0; i < r->n_tensors; ++i)
-        close_ds_(&r->t[i].snap_ds);
+        close_ds_(&r->t[i].snap_ds), close_ds_(&r->t[i].best_ds);
     for (int i = 0; i < r->n_state; ++i)
-        close_ds_(&r->state[i].snap_ds);
+        close_ds_(&r->state[i].snap_ds), close_ds_(&r->state[i].best_ds);
     for (int i = 0; i < LP_RESULTS_N_METRICS; ++i)
         close_ds_(&r->metric[i]);
+    for (int i = 0; i < LP_RESULTS_N_EVALS; ++i)
+        close_ds_(&r->eval[i]);
+    if (r->best_group >= 0) H5Gclose(r->best_group), r->best_group = -1;
     for (int k = 0; k < 2; ++k)
         for (int i = 0; i < LP_CKPT_N; ++i)
             close_ds_(&r->ckpt[k][i]);
@@ -166,7 +169,7 @@ static lp_status check_tensors_(const char *path, const lp_results_tensor *ts, i
 }
 
 /* Everything SWMR forbids creating later: root attributes, /model_text, /init, and the
- * empty extendible /rankings and /metrics datasets. */
+ * empty extendible /rankings, /metrics (and /evals) datasets. */
 static lp_status write_layout_(lp_results *r, const lp_attr *attrs, int n_attrs,
                                const char *model_text, const char *model_source,
                                const lp_results_tensor *ts) {
@@ -222,7 +225,7 @@ static lp_status write_layout_(lp_results *r, const lp_attr *attrs, int n_attrs,
 /* Copies one descriptor's names and shape into the writer's state. */
 static bool take_(lp_results_tensor_state *t, const char *layer, const char *tensor, int rank,
                   const int *dims) {
-    t->snap_ds = -1;
+    t->snap_ds = t->best_ds = -1;
     t->layer = dup_(layer);
     t->tensor = dup_(tensor);
     t->rank = rank;
@@ -254,9 +257,13 @@ static lp_status check_state_(const char *path, const lp_results_layout *l) {
 static lp_results *alloc_(const char *path, const lp_results_layout *l) {
     lp_results *r = calloc(1, sizeof *r);
     if (!r) return NULL;
-    r->file = r->snap_step = r->snap_epoch = -1;
+    r->file = r->snap_step = r->snap_epoch = r->best_group = -1;
     for (int m = 0; m < LP_RESULTS_N_METRICS; ++m)
         r->metric[m] = -1;
+    for (int m = 0; m < LP_RESULTS_N_EVALS; ++m)
+        r->eval[m] = -1;
+    r->has_evals = l->evals;
+    r->has_best = l->best;
     for (int k = 0; k < 2; ++k) {
         r->ckpt_step[k] = -1;
         for (int i = 0; i < LP_CKPT_N; ++i)
@@ -314,6 +321,9 @@ lp_status lp_results_create(const char *path, const lp_attr *attrs, int n_attrs,
     const lp_results_resume *resume = layout->resume;
     if (resume && (!resume->source || !resume->checkpoint))
         return lp_fail(LP_ERR_INVALID_ARG, "%s: resume without a source or checkpoint", path);
+    if (layout->best != layout->checkpoint.best)
+        return lp_fail(LP_ERR_INVALID_ARG,
+                       "%s: /best and the checkpoints' best network go together", path);
     LP_TRY(check_attrs_(path, attrs, n_attrs));
     LP_TRY(check_tensors_(path, layout->tensors, layout->n_tensors));
     LP_TRY(check_state_(path, layout));
@@ -346,10 +356,11 @@ lp_status lp_results_create(const char *path, const lp_attr *attrs, int n_attrs,
     if (s == LP_OK && r->file < 0) s = lp_h5_fail(LP_ERR_HDF5, "%s: cannot create", building);
     if (fapl >= 0) H5Pclose(fapl);
     if (s == LP_OK) s = write_layout_(r, attrs, n_attrs, model_text, model_source, layout->tensors);
+    if (s == LP_OK) s = lp_results_best_create(r);
     if (s == LP_OK) s = lp_results_checkpoint_create(r, resume ? resume->checkpoint : NULL);
     if (s == LP_OK && resume)
         s = lp_results_series_copy(r, resume->source, resume->checkpoint->metrics,
-                                   resume->checkpoint->snapshots);
+                                   resume->checkpoint->snapshots, resume->checkpoint->evals);
     if (s != LP_OK) s = lp_fail_context(s, "%s: ", building);
     if (s == LP_OK) s = lp_results_flush(r);
     if (s == LP_OK && H5Fstart_swmr_write(r->file) < 0)

@@ -1,7 +1,8 @@
-/* The series of a results file: /metrics (one entry per epoch) and the snapshots
- * (/rankings, /values, /state, /snapshot_step, /snapshot_epoch), created empty and
- * extendible before SWMR writing starts, appended and flushed entry by entry after, or,
- * when resuming, started with the entries of the file the run resumes from. */
+/* The series of a results file: /metrics (one entry per epoch), /evals (one per
+ * --eval-every evaluation) and the snapshots (/rankings, /values, /state, /snapshot_step,
+ * /snapshot_epoch), created empty and extendible before SWMR writing starts, appended and
+ * flushed entry by entry after, or, when resuming, started with the entries of the file
+ * the run resumes from. */
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,14 +12,17 @@
 
 #define METRICS_CHUNK_ 128 /* entries per chunk of the 1-D extendible datasets */
 
-/* The /metrics datasets in write order. `epoch` goes last: a SWMR reader that refreshes
- * it first and sees n entries finds at least n in every other dataset. */
+/* A column of a table of 1-D series: a dataset <group>/<name> read from a struct field. */
 enum { M_I32, M_I64, M_F64 };
-static const struct {
+typedef struct {
     const char *name;
     int kind;
     size_t offset;
-} metrics_[] = {
+} column_;
+
+/* The /metrics datasets in write order. `epoch` goes last: a SWMR reader that refreshes
+ * it first and sees n entries finds at least n in every other dataset. */
+static const column_ metrics_[] = {
     {"step", M_I64, offsetof(lp_epoch_metrics, step)},
     {"train_loss", M_F64, offsetof(lp_epoch_metrics, train_loss)},
     {"train_accuracy", M_F64, offsetof(lp_epoch_metrics, train_accuracy)},
@@ -34,6 +38,21 @@ static const struct {
 };
 #define N_METRICS_ ((int)(sizeof metrics_ / sizeof metrics_[0]))
 _Static_assert(N_METRICS_ == LP_RESULTS_N_METRICS, "metrics table and struct disagree");
+
+/* The /evals datasets in write order (a new metric: a field of lp_eval_metrics and a line
+ * here). `step` goes last, as /metrics' epoch does. */
+static const column_ evals_[] = {
+    {"epoch", M_I32, offsetof(lp_eval_metrics, epoch)},
+    {"synced", M_I32, offsetof(lp_eval_metrics, synced)},
+    {"test_loss", M_F64, offsetof(lp_eval_metrics, test_loss)},
+    {"test_accuracy", M_F64, offsetof(lp_eval_metrics, test_accuracy)},
+    {"test_loss_unsynced", M_F64, offsetof(lp_eval_metrics, test_loss_unsynced)},
+    {"test_accuracy_unsynced", M_F64, offsetof(lp_eval_metrics, test_accuracy_unsynced)},
+    {"elapsed_seconds", M_F64, offsetof(lp_eval_metrics, elapsed_seconds)},
+    {"step", M_I64, offsetof(lp_eval_metrics, step)},
+};
+#define N_EVALS_ ((int)(sizeof evals_ / sizeof evals_[0]))
+_Static_assert(N_EVALS_ == LP_RESULTS_N_EVALS, "evals table and LP_RESULTS_N_EVALS disagree");
 
 #define RANKINGS_FORMULA_                                                                          \
     "weights[g, j] == sort(init[g])[rank[s, g, j]] bit for bit, where group g is elements "        \
@@ -77,6 +96,20 @@ static lp_status create_snapshot_ds_(lp_results *r, lp_results_tensor_state *t, 
     return lp_h5_attr_str(t->snap_ds, "init", init_path);
 }
 
+/* Empty extendible datasets <group>/<column> of a table. */
+static lp_status table_create_(lp_results *r, const char *group, const column_ *cols, int n,
+                               hid_t *ds) {
+    hsize_t zero = 0, chunk = METRICS_CHUNK_;
+    char name[512];
+    for (int m = 0; m < n; ++m) {
+        snprintf(name, sizeof name, "/%s/%s", group, cols[m].name);
+        ds[m] = lp_h5_create_ds(r->file, name, metric_type_(cols[m].kind, false), 1, &zero, &chunk,
+                                false);
+        if (ds[m] < 0) return lp_h5_fail(LP_ERR_HDF5, "%s", name);
+    }
+    return LP_OK;
+}
+
 lp_status lp_results_series_create(lp_results *r) {
     for (int i = 0; i < r->n_tensors; ++i)
         LP_TRY(create_snapshot_ds_(r, &r->t[i], "values"));
@@ -89,14 +122,8 @@ lp_status lp_results_series_create(lp_results *r) {
         lp_h5_create_ds(r->file, "/snapshot_epoch", H5T_STD_I32LE, 1, &zero, &chunk1, false);
     if (r->snap_step < 0 || r->snap_epoch < 0)
         return lp_h5_fail(LP_ERR_HDF5, "/snapshot_step, /snapshot_epoch");
-    char name[512];
-    for (int m = 0; m < N_METRICS_; ++m) {
-        snprintf(name, sizeof name, "/metrics/%s", metrics_[m].name);
-        r->metric[m] = lp_h5_create_ds(r->file, name, metric_type_(metrics_[m].kind, false), 1,
-                                       &zero, &chunk1, false);
-        if (r->metric[m] < 0) return lp_h5_fail(LP_ERR_HDF5, "%s", name);
-    }
-    return LP_OK;
+    LP_TRY(table_create_(r, "metrics", metrics_, N_METRICS_, r->metric));
+    return r->has_evals ? table_create_(r, "evals", evals_, N_EVALS_, r->eval) : LP_OK;
 }
 
 /* The first n entries (along dimension 0) of `name` in `src` appended to `dst`, which
@@ -136,17 +163,26 @@ static lp_status copy_prefix_(hid_t src, const char *source, const char *name, h
     return s;
 }
 
+/* The first n entries of each column of a table copied from `src`. */
+static lp_status table_copy_(hid_t src, const char *source, const char *group, const column_ *cols,
+                             int n_cols, const hid_t *ds, long long n) {
+    char name[512];
+    lp_status s = LP_OK;
+    for (int m = 0; s == LP_OK && m < n_cols; ++m) {
+        snprintf(name, sizeof name, "/%s/%s", group, cols[m].name);
+        s = copy_prefix_(src, source, name, ds[m], (hsize_t)n, metric_type_(cols[m].kind, true));
+    }
+    return s;
+}
+
 lp_status lp_results_series_copy(lp_results *r, const char *source, long long metrics,
-                                 long long snapshots) {
+                                 long long snapshots, long long evals) {
     hid_t src;
     LP_TRY(lp_h5_open_read(source, &src));
-    lp_status s = LP_OK;
     char name[512];
-    for (int m = 0; s == LP_OK && m < N_METRICS_; ++m) {
-        snprintf(name, sizeof name, "/metrics/%s", metrics_[m].name);
-        s = copy_prefix_(src, source, name, r->metric[m], (hsize_t)metrics,
-                         metric_type_(metrics_[m].kind, true));
-    }
+    lp_status s = table_copy_(src, source, "metrics", metrics_, N_METRICS_, r->metric, metrics);
+    if (s == LP_OK && r->has_evals)
+        s = table_copy_(src, source, "evals", evals_, N_EVALS_, r->eval, evals);
     for (int k = 0; s == LP_OK && k < 2; ++k)
         for (int i = 0; s == LP_OK && i < (k ? r->n_state : r->n_tensors); ++i) {
             const lp_results_tensor_state *t = k ? &r->state[i] : &r->t[i];
@@ -165,7 +201,10 @@ lp_status lp_results_series_copy(lp_results *r, const char *source, long long me
         s = copy_prefix_(src, source, "/snapshot_step", r->snap_step, (hsize_t)snapshots,
                          H5T_NATIVE_LLONG);
     H5Fclose(src);
-    if (s == LP_OK) r->n_epochs = (hsize_t)metrics, r->n_snapshots = (hsize_t)snapshots;
+    if (s == LP_OK) {
+        r->n_epochs = (hsize_t)metrics, r->n_snapshots = (hsize_t)snapshots;
+        r->n_evals = r->has_evals ? (hsize_t)evals : 0;
+    }
     return s;
 }
 
@@ -178,19 +217,36 @@ lp_status lp_results_flush(lp_results *r) {
     return LP_OK;
 }
 
+/* Appends one entry (the struct at `entry`) to each column of a table, entry n. */
+static lp_status table_append_(lp_results *r, const char *group, const column_ *cols, int n_cols,
+                               const hid_t *ds, hsize_t n, const void *entry) {
+    hsize_t size = n + 1, one = 1;
+    for (int i = 0; i < n_cols; ++i) {
+        const char *value = (const char *)entry + cols[i].offset;
+        if (lp_h5_extend_write(ds[i], 1, &size, &n, &one, metric_type_(cols[i].kind, true), value) <
+                0 ||
+            H5Dflush(ds[i]) < 0)
+            return lp_h5_fail(LP_ERR_HDF5, "%s: /%s/%s entry %llu", r->part, group, cols[i].name,
+                              (unsigned long long)n);
+    }
+    return LP_OK;
+}
+
 lp_status lp_results_append_metrics(lp_results *r, const lp_epoch_metrics *m) {
     lp_h5_quiet();
     if (!r || !m) return lp_fail(LP_ERR_INVALID_ARG, "lp_results_append_metrics: NULL argument");
-    hsize_t n = r->n_epochs, size = n + 1, one = 1;
-    for (int i = 0; i < N_METRICS_; ++i) {
-        const char *value = (const char *)m + metrics_[i].offset;
-        if (lp_h5_extend_write(r->metric[i], 1, &size, &n, &one,
-                               metric_type_(metrics_[i].kind, true), value) < 0 ||
-            H5Dflush(r->metric[i]) < 0)
-            return lp_h5_fail(LP_ERR_HDF5, "%s: /metrics/%s entry %llu", r->part, metrics_[i].name,
-                              (unsigned long long)n);
-    }
-    r->n_epochs = size;
+    LP_TRY(table_append_(r, "metrics", metrics_, N_METRICS_, r->metric, r->n_epochs, m));
+    r->n_epochs++;
+    return lp_results_flush(r);
+}
+
+lp_status lp_results_append_eval(lp_results *r, const lp_eval_metrics *e) {
+    lp_h5_quiet();
+    if (!r || !e || !r->has_evals)
+        return lp_fail(LP_ERR_INVALID_ARG,
+                       "lp_results_append_eval: NULL argument, or a file created without /evals");
+    LP_TRY(table_append_(r, "evals", evals_, N_EVALS_, r->eval, r->n_evals, e));
+    r->n_evals++;
     return lp_results_flush(r);
 }
 

@@ -9,26 +9,33 @@
 #include "hash.h"
 #include "results_impl.h"
 
-static const char *const arrays_[LP_CKPT_N] = {"header", "params", "optimizer",
-                                               "state",  "stats",  "gemm_choices"};
+static const char *const arrays_[LP_CKPT_N] = {
+    "header", "params", "optimizer", "state", "stats", "gemm_choices", "best_params", "best_state"};
+
+/* Whether a checkpoint of size z has array i: the best network's only with --save-best. */
+static bool has_(const lp_results_checkpoint_size *z, int i) {
+    return z->best || (i != LP_CKPT_BEST_PARAMS && i != LP_CKPT_BEST_STATE);
+}
 
 /* Values in array i of a checkpoint of size z (at least 1: HDF5 datasets are not empty). */
 static size_t count_(const lp_results_checkpoint_size *z, int i) {
-    size_t n = i == LP_CKPT_HEADER      ? LP_CKH_N
-               : i == LP_CKPT_CHOICES   ? LP_RESULTS_CHOICES_MAX
-               : i == LP_CKPT_PARAMS    ? z->params
+    size_t n = i == LP_CKPT_HEADER                               ? LP_CKH_N
+               : i == LP_CKPT_CHOICES                            ? LP_RESULTS_CHOICES_MAX
+               : i == LP_CKPT_PARAMS || i == LP_CKPT_BEST_PARAMS ? z->params
                : i == LP_CKPT_OPTIMIZER ? z->params * (size_t)z->optimizer_buffers
-               : i == LP_CKPT_STATE     ? z->state
-                                        : z->stats;
+               : i == LP_CKPT_STATE || i == LP_CKPT_BEST_STATE ? z->state
+                                                               : z->stats;
     return n ? n : 1;
 }
 
 static void *array_(const lp_results_checkpoint *c, int i) {
-    return i == LP_CKPT_CHOICES     ? (void *)c->choices
-           : i == LP_CKPT_PARAMS    ? c->params
-           : i == LP_CKPT_OPTIMIZER ? c->optimizer
-           : i == LP_CKPT_STATE     ? c->state
-                                    : c->stats;
+    return i == LP_CKPT_CHOICES       ? (void *)c->choices
+           : i == LP_CKPT_PARAMS      ? c->params
+           : i == LP_CKPT_OPTIMIZER   ? c->optimizer
+           : i == LP_CKPT_STATE       ? c->state
+           : i == LP_CKPT_BEST_PARAMS ? c->best_params
+           : i == LP_CKPT_BEST_STATE  ? c->best_state
+                                      : c->stats;
 }
 
 /* Hash of the arrays as stored (an empty array hashes as nothing). */
@@ -48,6 +55,7 @@ static uint64_t hash_(const lp_results_checkpoint *c) {
     uint64_t h = LP_HASH_SEED;
     for (int i = LP_CKPT_PARAMS; i < LP_CKPT_N; ++i) {
         const void *a = array_(c, i);
+        if (!has_(&c->size, i)) continue;
         if (i == LP_CKPT_CHOICES)
             h = lp_hash_str(h, a ? (const char *)a : "");
         else if (a)
@@ -58,7 +66,7 @@ static uint64_t hash_(const lp_results_checkpoint *c) {
 
 static bool same_size_(const lp_results_checkpoint_size *a, const lp_results_checkpoint_size *b) {
     return a->params == b->params && a->state == b->state && a->stats == b->stats &&
-           a->optimizer_buffers == b->optimizer_buffers;
+           a->optimizer_buffers == b->optimizer_buffers && a->best == b->best;
 }
 
 static void header_(const lp_results_checkpoint *c, bool valid, long long out[LP_CKH_N]) {
@@ -77,6 +85,12 @@ static void header_(const lp_results_checkpoint *c, bool valid, long long out[LP
     out[LP_CKH_OPTIMIZER_BUFFERS] = c->size.optimizer_buffers;
     out[LP_CKH_STATE] = (long long)c->size.state;
     out[LP_CKH_STATS] = (long long)c->size.stats;
+    out[LP_CKH_EVALS] = c->evals;
+    out[LP_CKH_BEST_SAVED] = c->size.best;
+    out[LP_CKH_BEST_STEP] = c->best.step;
+    out[LP_CKH_BEST_EPOCH] = c->best.epoch;
+    memcpy(&out[LP_CKH_BEST_ACCURACY], &c->best.test_accuracy, sizeof(double));
+    memcpy(&out[LP_CKH_BEST_LOSS], &c->best.test_loss, sizeof(double));
 }
 
 static lp_status write_header_(lp_results *r, int slot, const long long h[LP_CKH_N]) {
@@ -91,7 +105,7 @@ static lp_status write_arrays_(lp_results *r, int slot, const lp_results_checkpo
     char *choices = NULL;
     for (int i = LP_CKPT_PARAMS; i < LP_CKPT_N; ++i) {
         const void *a = array_(c, i);
-        if (!a && i != LP_CKPT_CHOICES) continue; /* empty */
+        if (!has_(&c->size, i) || (!a && i != LP_CKPT_CHOICES)) continue; /* empty */
         if (i == LP_CKPT_CHOICES) {
             /* whole dataset: the text, then zeros */
             choices = calloc(1, LP_RESULTS_CHOICES_MAX);
@@ -112,6 +126,7 @@ lp_status lp_results_checkpoint_create(lp_results *r, const lp_results_checkpoin
     long long invalid[LP_CKH_N] = {LP_CKPT_MAGIC, 0};
     for (int k = 0; k < 2; ++k) {
         for (int i = 0; i < LP_CKPT_N; ++i) {
+            if (!has_(&r->ckpt_size, i)) continue;
             char name[64];
             snprintf(name, sizeof name, "/checkpoint/%d/%s", k, arrays_[i]);
             hsize_t n = count_(&r->ckpt_size, i);
@@ -138,11 +153,13 @@ lp_status lp_results_checkpoint_create(lp_results *r, const lp_results_checkpoin
 lp_status lp_results_write_checkpoint(lp_results *r, lp_results_checkpoint *c) {
     lp_h5_quiet();
     if (!r || !c || !c->params || !same_size_(&c->size, &r->ckpt_size) || !r->ckpt_size.params ||
+        (c->size.best && (!c->best_params || (c->size.state && !c->best_state))) ||
         (c->choices && strlen(c->choices) >= LP_RESULTS_CHOICES_MAX))
         return lp_fail(LP_ERR_INVALID_ARG,
                        "lp_results_write_checkpoint: no checkpoint slots of these sizes");
     c->metrics = (long long)r->n_epochs;
     c->snapshots = (long long)r->n_snapshots;
+    c->evals = (long long)r->n_evals;
     int slot = r->ckpt_step[0] <= r->ckpt_step[1] ? 0 : 1; /* the older one */
     long long h[LP_CKH_N];
     header_(c, false, h);
@@ -162,6 +179,8 @@ void lp_results_checkpoint_free(lp_results_checkpoint *c) {
     free(c->state);
     free(c->stats);
     free(c->choices);
+    free(c->best_params);
+    free(c->best_state);
     memset(c, 0, sizeof *c);
 }
 
@@ -194,16 +213,25 @@ static lp_status read_slot_(hid_t f, const char *path, int k, lp_results_checkpo
     c->samples = h[LP_CKH_SAMPLES];
     c->metrics = h[LP_CKH_METRICS];
     c->snapshots = h[LP_CKH_SNAPSHOTS];
+    c->evals = h[LP_CKH_EVALS];
+    c->best.step = h[LP_CKH_BEST_STEP];
+    c->best.epoch = (int)h[LP_CKH_BEST_EPOCH];
+    memcpy(&c->best.test_accuracy, &h[LP_CKH_BEST_ACCURACY], sizeof(double));
+    memcpy(&c->best.test_loss, &h[LP_CKH_BEST_LOSS], sizeof(double));
     c->size = (lp_results_checkpoint_size){.params = (size_t)h[LP_CKH_PARAMS],
                                            .state = (size_t)h[LP_CKH_STATE],
                                            .stats = (size_t)h[LP_CKH_STATS],
-                                           .optimizer_buffers = (int)h[LP_CKH_OPTIMIZER_BUFFERS]};
+                                           .optimizer_buffers = (int)h[LP_CKH_OPTIMIZER_BUFFERS],
+                                           .best = h[LP_CKH_BEST_SAVED] == 1};
     if (h[LP_CKH_PARAMS] <= 0 || h[LP_CKH_STATE] < 0 || h[LP_CKH_STATS] < 0 ||
         h[LP_CKH_OPTIMIZER_BUFFERS] < 0 || h[LP_CKH_OPTIMIZER_BUFFERS] > 16 || c->step < 0 ||
-        c->epoch < 0 || c->step_in_epoch < 0 || c->metrics < 0 || c->snapshots < 0)
+        c->epoch < 0 || c->step_in_epoch < 0 || c->metrics < 0 || c->snapshots < 0 ||
+        c->evals < 0 || (h[LP_CKH_BEST_SAVED] != 0 && h[LP_CKH_BEST_SAVED] != 1) ||
+        c->best.step < 0 || c->best.step > c->step || c->best.epoch < 0)
         return lp_fail(LP_ERR_FORMAT, "%s: /checkpoint/%d/header holds impossible values", path, k);
     lp_status s = LP_OK;
     for (int i = LP_CKPT_PARAMS; s == LP_OK && i < LP_CKPT_N; ++i) {
+        if (!has_(&c->size, i)) continue;
         size_t n = count_(&c->size, i);
         void *a = malloc(n * value_size_(i));
         if (!a) s = lp_fail(LP_ERR_NO_MEMORY, "%s: out of memory for a checkpoint", path);
@@ -212,6 +240,8 @@ static lp_status read_slot_(hid_t f, const char *path, int k, lp_results_checkpo
         if (i == LP_CKPT_STATE) c->state = a;
         if (i == LP_CKPT_STATS) c->stats = a;
         if (i == LP_CKPT_CHOICES) c->choices = a;
+        if (i == LP_CKPT_BEST_PARAMS) c->best_params = a;
+        if (i == LP_CKPT_BEST_STATE) c->best_state = a;
         snprintf(name, sizeof name, "/checkpoint/%d/%s", k, arrays_[i]);
         if (s == LP_OK) s = read_ds_(f, path, name, mem_type_(i), n, a);
     }
@@ -219,6 +249,7 @@ static lp_status read_slot_(hid_t f, const char *path, int k, lp_results_checkpo
     /* Empty arrays were written as nothing. */
     if (!c->size.optimizer_buffers) free(c->optimizer), c->optimizer = NULL;
     if (!c->size.state) free(c->state), c->state = NULL;
+    if (!c->size.state) free(c->best_state), c->best_state = NULL;
     if (!c->size.stats) free(c->stats), c->stats = NULL;
     if (s == LP_OK && (long long)hash_(c) == h[LP_CKH_HASH]) *ok = true;
     if (!*ok) lp_results_checkpoint_free(c);

@@ -156,6 +156,13 @@ lp_status lp_h5_attr_double(hid_t obj, const char *name, double value) {
     return set_attr_(obj, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &value);
 }
 
+lp_status lp_h5_attr_rewrite(hid_t obj, const char *name, hid_t mem_type, const void *value) {
+    hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
+    herr_t rc = a < 0 ? -1 : H5Awrite(a, mem_type, value);
+    if (a >= 0) H5Aclose(a);
+    return rc < 0 ? lp_h5_fail(LP_ERR_HDF5, "rewriting attribute '%s'", name) : LP_OK;
+}
+
 hid_t lp_h5_create_ds(hid_t loc, const char *name, hid_t type, int rank, const hsize_t *dims,
                       const hsize_t *chunk, bool gzip) {
     hsize_t maxdims[8];

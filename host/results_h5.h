@@ -47,6 +47,9 @@ lp_status lp_h5_open_read(const char *path, hid_t *out);
 lp_status lp_h5_attr_str(hid_t obj, const char *name, const char *value);
 lp_status lp_h5_attr_int(hid_t obj, const char *name, long long value);
 lp_status lp_h5_attr_double(hid_t obj, const char *name, double value);
+/* Writes a new value into an existing numeric attribute, in place: SWMR writing allows
+ * that, but not creating or deleting one (as the functions above do). */
+lp_status lp_h5_attr_rewrite(hid_t obj, const char *name, hid_t mem_type, const void *value);
 /* A variable-length UTF-8 string type; caller closes it. */
 hid_t lp_h5_str_type(void);
 

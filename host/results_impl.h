@@ -12,6 +12,7 @@
 #include "results_h5.h"
 
 #define LP_RESULTS_N_METRICS 12
+#define LP_RESULTS_N_EVALS 8
 
 typedef struct {
     char *layer, *tensor;
@@ -24,6 +25,7 @@ typedef struct {
      * tensor, /values/<layer>/<tensor> for any other (and /state/<layer>/<name> for a
      * state tensor). */
     hid_t snap_ds;
+    hid_t best_ds; /* /best/<layer>/<tensor> (layout.best), else -1 */
 } lp_results_tensor_state;
 
 /* A checkpoint slot: /checkpoint/<slot>/{header, params, optimizer, state, stats,
@@ -34,11 +36,14 @@ enum {
     LP_CKPT_OPTIMIZER,
     LP_CKPT_STATE,
     LP_CKPT_STATS,
-    LP_CKPT_CHOICES, /* uint8, LP_RESULTS_CHOICES_MAX bytes */
+    LP_CKPT_CHOICES,     /* uint8, LP_RESULTS_CHOICES_MAX bytes */
+    LP_CKPT_BEST_PARAMS, /* these two only with size.best (--save-best) */
+    LP_CKPT_BEST_STATE,
     LP_CKPT_N
 };
 /* header (int64): magic, valid, step, syncs, epoch, step_in_epoch, samples, metrics,
- * snapshots, hash of the arrays, and the sizes they were written with */
+ * snapshots, hash of the arrays, the sizes they were written with, /evals entries, and the
+ * best evaluation so far (its accuracy and loss as the bits of float64s) */
 enum {
     LP_CKH_MAGIC,
     LP_CKH_VALID,
@@ -54,6 +59,12 @@ enum {
     LP_CKH_OPTIMIZER_BUFFERS,
     LP_CKH_STATE,
     LP_CKH_STATS,
+    LP_CKH_EVALS,
+    LP_CKH_BEST_SAVED, /* size.best */
+    LP_CKH_BEST_STEP,
+    LP_CKH_BEST_EPOCH,
+    LP_CKH_BEST_ACCURACY,
+    LP_CKH_BEST_LOSS,
     LP_CKH_N
 };
 #define LP_CKPT_MAGIC 0x4c50434b50543031ll /* "LPCKPT01" */
@@ -64,11 +75,14 @@ struct lp_results {
     int n_tensors, n_state;
     lp_results_tensor_state *t, *state; /* state tensors: groups 0, never permuted */
     hid_t metric[LP_RESULTS_N_METRICS];
+    hid_t eval[LP_RESULTS_N_EVALS]; /* /evals (layout.evals), else -1 */
+    bool has_evals, has_best;
+    hid_t best_group;            /* /best (layout.best), else -1 */
     hid_t snap_step, snap_epoch; /* /snapshot_step, /snapshot_epoch */
     lp_results_checkpoint_size ckpt_size;
     hid_t ckpt[2][LP_CKPT_N]; /* /checkpoint/0 and /checkpoint/1 */
     long long ckpt_step[2];   /* step of each slot's checkpoint, -1: none */
-    hsize_t n_epochs, n_snapshots;
+    hsize_t n_epochs, n_snapshots, n_evals;
     unsigned char *seen; /* scratch for the permutation check, max group_size bytes */
 };
 
@@ -79,7 +93,10 @@ lp_status lp_results_checkpoint_create(lp_results *r, const lp_results_checkpoin
  * resuming the first entries copied from the source file. */
 lp_status lp_results_series_create(lp_results *r);
 lp_status lp_results_series_copy(lp_results *r, const char *source, long long metrics,
-                                 long long snapshots);
+                                 long long snapshots, long long evals);
+/* /best/<layer>/<tensor> (and state), fixed-size, with its attributes: valid 0 until the
+ * first lp_results_write_best (results_best.c). */
+lp_status lp_results_best_create(lp_results *r);
 /* Flushes the whole file (H5Fflush): SWMR readers and a killed run's .part need it. */
 lp_status lp_results_flush(lp_results *r);
 

@@ -47,7 +47,13 @@ typedef struct {
     uint32_t *order_host;
 
     long long step, syncs;
+    double run_start;       /* monotonic time lp_train started (for elapsed_seconds) */
     double first_step_done; /* monotonic time the first step finished */
+
+    /* The best evaluation so far (best.step 0: none yet) and, with save_best, its network
+     * on the host: projected parameters (parameter layout) and state tensors. */
+    lp_results_best best;
+    float *best_w, *best_state;
 
     cl_mem guard; /* the divergence guard's flag (cl/guard.cl) */
     /* The last checkpoint, on the host: what a diverged run goes back to (its arrays are
@@ -66,9 +72,28 @@ void lp_trainer_release_(lp_trainer_ *t);
 lp_status lp_trainer_project_(lp_trainer_ *t);
 /* In-place LaPerm sync of every permuted tensor. */
 lp_status lp_trainer_sync_(lp_trainer_ *t);
+/* Whether the step just made (t->step) ends with a sync: the loop syncs then, and an
+ * evaluation then finds the network equal to its projection. */
+bool lp_trainer_sync_due_(const lp_trainer_ *t);
 /* Evaluates the network's current parameters on the first test_n test samples: mean
  * loss and accuracy. (To evaluate eval_params, swap them in first.) */
 lp_status lp_trainer_evaluate_(lp_trainer_ *t, int test_n, double *loss, double *acc);
+
+/* Evaluations (trainer_eval.c). The test set on the inner optimizer's weights
+ * (*_unsynced), then on the projection, which is left in eval_params and rank; when the
+ * network is its own projection (no permuted tensor, or `synced`: right after a sync) one
+ * evaluation serves both. Training state is not disturbed. */
+lp_status lp_trainer_evaluate_both_(lp_trainer_ *t, int test_n, bool synced, double *loss,
+                                    double *acc, double *loss_unsynced, double *acc_unsynced);
+/* Host buffers for the best network (with save_best). */
+lp_status lp_trainer_best_alloc_(lp_trainer_ *t);
+/* Offers an evaluation made just now (eval_params fresh) as the best so far; a better one
+ * becomes t->best and, with save_best, its network is kept (on the host, and in /best when
+ * r is not NULL). */
+lp_status lp_trainer_offer_best_(lp_trainer_ *t, lp_results *r, int epoch, double acc, double loss);
+/* An evaluation every eval_every steps: /evals (r not NULL), the best, the callback. */
+lp_status lp_trainer_eval_point_(lp_trainer_ *t, lp_results *r, const lp_dataset *test, int epoch,
+                                 const lp_train_callbacks *cb);
 
 /* The run's state into c (its arrays allocated on first use, sized by z): parameters,
  * optimizer state, state tensors, this epoch's step statistics, GEMM choices, step and

@@ -1,8 +1,8 @@
 /* The training loop: per step batch (augment) -> forward -> loss -> backward -> optimizer ->
  * divergence guard -> (LaPerm sync when step % k == 0), all enqueued without waiting for
- * the device; per epoch evaluation of the projected network, metrics, a snapshot and a
- * checkpoint; resuming from a checkpoint, and going back to the last good one when the
- * guard finds a non-finite value. */
+ * the device; per epoch (and every eval_every steps) evaluation of the projected network;
+ * per epoch metrics, a snapshot and a checkpoint; resuming from a checkpoint, and going
+ * back to the last good one when the guard finds a non-finite value. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -188,8 +188,9 @@ static lp_status checkpoint_(run_ *r, int epoch, int step_in_epoch, long long sa
     return LP_OK;
 }
 
-static lp_status train_epoch_(run_ *r, const lp_dataset *train, int epoch, double lr,
-                              int first_step, double *seconds, int *samples_done, bool *stopped) {
+static lp_status train_epoch_(run_ *r, const lp_dataset *train, const lp_dataset *test, int epoch,
+                              double lr, int first_step, double *seconds, int *samples_done,
+                              bool *stopped) {
     lp_trainer_ *t = r->t;
     const lp_train_config *c = t->cfg;
     const lp_train_callbacks *cb = r->cb;
@@ -226,13 +227,21 @@ static lp_status train_epoch_(run_ *r, const lp_dataset *train, int epoch, doubl
         /* Before the sync, which would hide non-finite weights behind initial values. */
         LP_TRY(lp_op_guard_finite(rt, lp_network_params(t->net), lp_network_grads(t->net),
                                   (int)t->n_params, t->stats, 2 * s, (int)t->step, t->guard));
-        if (c->laperm && t->step % c->k == 0) LP_TRY(lp_trainer_sync_(t));
+        if (lp_trainer_sync_due_(t)) LP_TRY(lp_trainer_sync_(t));
         samples += n;
         if (t->step == 1 || t->first_step_done == 0) {
             /* Once per run: wait for the first step, so start-up cost (kernel builds,
              * CLBlast's own compilation) can be reported apart from training. */
             LP_TRY(lp_runtime_finish(rt));
             t->first_step_done = lp_seconds();
+        }
+        /* Before the snapshot and checkpoint of this step, which then count it. */
+        if (c->eval_every && t->step % c->eval_every == 0) {
+            LP_TRY(guard_read_(r, &diverged));
+            if (diverged) break;
+            double e0 = lp_seconds();
+            LP_TRY(lp_trainer_eval_point_(t, r->res, test, epoch + 1, cb));
+            t0 += lp_seconds() - e0; /* not training time */
         }
         if (r->res && c->snapshot_every && t->step % c->snapshot_every == 0) {
             LP_TRY(guard_read_(r, &diverged));
@@ -286,7 +295,8 @@ static void data_hash_(const lp_dataset *d, char out[24]) {
     snprintf(out, 24, "%016llx", (unsigned long long)h);
 }
 
-/* A resumed run's best and final accuracies so far, from the entries it copied. */
+/* A resumed run's final and best unsynced accuracies so far, from the entries it copied
+ * (the best evaluation comes with the checkpoint). */
 static lp_status prior_metrics_(const lp_train_resume *rs, lp_train_result *result) {
     long long n = rs->checkpoint.metrics;
     if (n <= 0) return LP_OK;
@@ -304,10 +314,6 @@ static lp_status prior_metrics_(const lp_train_resume *rs, lp_train_result *resu
         result->final_test_accuracy = acc[i];
         if (unsynced[i] > result->best_unsynced_accuracy)
             result->best_unsynced_accuracy = unsynced[i];
-        if (result->best_epoch < 0 || acc[i] > result->best_test_accuracy) {
-            result->best_test_accuracy = acc[i];
-            result->best_epoch = (int)i + 1;
-        }
     }
     free(acc);
     free(unsynced);
@@ -324,29 +330,14 @@ static lp_status back_to_last_good_(run_ *r) {
     return lp_trainer_results_epoch_(t, r->res, NULL, 0);
 }
 
-/* Evaluates at an epoch's end: the inner optimizer's weights, then the projection. */
-static lp_status evaluate_epoch_(lp_trainer_ *t, const lp_dataset *test, lp_epoch_metrics *m) {
-    const lp_train_config *cfg = t->cfg;
-    /* The weights as the inner optimizer left them (what a Keras-style loop would
-     * evaluate); for LaPerm they are not a permutation of the initial weights. */
-    LP_TRY(lp_trainer_evaluate_(t, test->n, &m->test_loss_unsynced, &m->test_accuracy_unsynced));
-    /* LaPerm: evaluate the network a sync would produce now (a true permutation of
-     * the initial weights), without disturbing the training state. */
-    LP_TRY(lp_trainer_project_(t));
-    /* Right after a sync of every permuted tensor the projection is the current
-     * network bit for bit, so its evaluation would repeat the one above. */
-    bool just_synced = cfg->laperm && t->step % cfg->k == 0;
-    cl_mem saved =
-        t->n_perm && !just_synced ? lp_network_swap_params(t->net, t->eval_params) : NULL;
-    lp_status s = LP_OK;
-    if (saved) {
-        s = lp_trainer_evaluate_(t, test->n, &m->test_loss, &m->test_accuracy);
-        lp_network_swap_params(t->net, saved);
-    } else {
-        m->test_loss = m->test_loss_unsynced;
-        m->test_accuracy = m->test_accuracy_unsynced;
-    }
-    return s;
+/* Evaluates at an epoch's end: the inner optimizer's weights, then the projection; then
+ * offers it as the best. */
+static lp_status evaluate_epoch_(run_ *r, const lp_dataset *test, lp_epoch_metrics *m) {
+    lp_trainer_ *t = r->t;
+    LP_TRY(lp_trainer_evaluate_both_(t, test->n, lp_trainer_sync_due_(t), &m->test_loss,
+                                     &m->test_accuracy, &m->test_loss_unsynced,
+                                     &m->test_accuracy_unsynced));
+    return lp_trainer_offer_best_(t, r->res, m->epoch, m->test_accuracy, m->test_loss);
 }
 
 static void record_epoch_(lp_train_result *result, const lp_epoch_metrics *m) {
@@ -354,10 +345,18 @@ static void record_epoch_(lp_train_result *result, const lp_epoch_metrics *m) {
     result->final_test_accuracy = m->test_accuracy;
     if (m->test_accuracy_unsynced > result->best_unsynced_accuracy)
         result->best_unsynced_accuracy = m->test_accuracy_unsynced;
-    if (result->best_epoch < 0 || m->test_accuracy > result->best_test_accuracy) {
-        result->best_test_accuracy = m->test_accuracy;
-        result->best_epoch = m->epoch;
-    }
+}
+
+/* A resumed run's best evaluation so far, and with save_best its network, into the new
+ * file's /best. */
+static lp_status resume_best_(run_ *r, const lp_results_checkpoint *c) {
+    lp_trainer_ *t = r->t;
+    t->best = c->best;
+    if (!t->cfg->save_best || !c->best_params) return LP_OK;
+    memcpy(t->best_w, c->best_params, t->n_params * sizeof(float));
+    if (c->best_state)
+        memcpy(t->best_state, c->best_state, lp_network_state_floats(t->net) * sizeof(float));
+    return r->res && t->best.step ? lp_trainer_results_write_best_(t, r->res) : LP_OK;
 }
 
 /* Refuses at once, with the figures, a run whose buffers cannot fit the device (or, on a
@@ -407,7 +406,8 @@ lp_status lp_train(lp_runtime *rt, const lp_model_spec *model, const lp_dataset 
     memset(result, 0, sizeof *result);
     LP_TRY(check_config_(cfg, train, test, model));
     double run_start = lp_seconds();
-    lp_trainer_ t = {.rt = rt, .cfg = cfg, .eval_batch = eval_batch_(cfg, model, rt)};
+    lp_trainer_ t = {
+        .rt = rt, .cfg = cfg, .eval_batch = eval_batch_(cfg, model, rt), .run_start = run_start};
     run_ r = {.t = &t, .cb = cb, .result = result};
     LP_TRY(check_memory_(&t, model, train, test));
     /* One writer per results file, from before anything is allocated to the end. */
@@ -421,8 +421,8 @@ lp_status lp_train(lp_runtime *rt, const lp_model_spec *model, const lp_dataset 
     /* --profile reports training, not the launches that timed the convolutions. */
     if (s == LP_OK) lp_runtime_profile_reset(rt);
     if (s == LP_OK) s = lp_trainer_setup_(&t, train, test);
+    if (s == LP_OK && cfg->save_best) s = lp_trainer_best_alloc_(&t);
     if (s == LP_OK && cfg->out_path) s = lp_trainer_results_open_(&t, model, &ids, &r.res);
-    result->best_epoch = -1;
     int start_epoch = 0, first_step = 0;
     bool diverged = false;
     if (s == LP_OK && resume) {
@@ -430,6 +430,7 @@ lp_status lp_train(lp_runtime *rt, const lp_model_spec *model, const lp_dataset 
         start_epoch = resume->checkpoint.epoch;
         first_step = resume->checkpoint.step_in_epoch;
         if (s == LP_OK) s = prior_metrics_(resume, result);
+        if (s == LP_OK) s = resume_best_(&r, &resume->checkpoint);
     }
     /* The first checkpoint (a resumed one: its copy on the host) before any step. */
     if (s == LP_OK) s = checkpoint_(&r, start_epoch, first_step, 0, &diverged);
@@ -440,7 +441,7 @@ lp_status lp_train(lp_runtime *rt, const lp_model_spec *model, const lp_dataset 
         double lr = lp_lr_at(&cfg->lr, epoch), secs = 0;
         int samples = 0;
         bool stopped = false;
-        s = train_epoch_(&r, train, epoch, lr, epoch == start_epoch ? first_step : 0, &secs,
+        s = train_epoch_(&r, train, test, epoch, lr, epoch == start_epoch ? first_step : 0, &secs,
                          &samples, &stopped);
         if (s != LP_OK) break;
         diverged = result->diverged;
@@ -461,7 +462,7 @@ lp_status lp_train(lp_runtime *rt, const lp_model_spec *model, const lp_dataset 
                               .samples = samples};
         s = running_stats_(&t, (samples + cfg->batch - 1) / cfg->batch, samples, &m.train_loss,
                            &m.train_accuracy);
-        if (s == LP_OK) s = evaluate_epoch_(&t, test, &m);
+        if (s == LP_OK) s = evaluate_epoch_(&r, test, &m);
         if (s != LP_OK) break;
         projected = true;
         m.syncs = t.syncs;
@@ -489,6 +490,9 @@ lp_status lp_train(lp_runtime *rt, const lp_model_spec *model, const lp_dataset 
         if (s == LP_OK && r.res && !have_snapshot)
             s = lp_trainer_results_epoch_(&t, r.res, NULL, 0);
     }
+    result->best_step = t.best.step;
+    result->best_epoch = t.best.epoch;
+    result->best_test_accuracy = t.best.test_accuracy;
     result->first_step_seconds = t.first_step_done > 0 ? t.first_step_done - run_start : 0;
     result->steps = t.step;
     result->syncs = t.syncs;

@@ -1,6 +1,7 @@
 /* Writes what a run produced: root attributes with every hyperparameter and choice,
  * initial values, per-epoch metrics, snapshots (rankings of permuted tensors, values of the
  * others, state tensors), checkpoints, and the final (projected) weights. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,6 +80,8 @@ lp_status lp_trainer_attrs_(const lp_trainer_ *t, const lp_model_spec *model,
         LP_ATTR_S("gemm_mode", lp_gemm_mode_name(lp_gemm_get_mode(t->rt))),
         LP_ATTR_I("snapshot_every", c->snapshot_every),
         LP_ATTR_I("checkpoint_every", c->checkpoint_every),
+        LP_ATTR_I("eval_every", c->eval_every),
+        LP_ATTR_I("save_best", c->save_best),
     };
     enum { N_FIXED_ = sizeof fixed / sizeof fixed[0] };
     int n = 0;
@@ -105,7 +108,8 @@ lp_results_checkpoint_size lp_trainer_checkpoint_size_(const lp_trainer_ *t) {
     return (lp_results_checkpoint_size){.params = t->n_params,
                                         .state = lp_network_state_floats(t->net),
                                         .stats = (size_t)t->steps_per_epoch * 2,
-                                        .optimizer_buffers = buffers};
+                                        .optimizer_buffers = buffers,
+                                        .best = t->cfg->save_best};
 }
 
 lp_status lp_trainer_results_open_(lp_trainer_ *t, const lp_model_spec *model,
@@ -153,7 +157,9 @@ lp_status lp_trainer_results_open_(lp_trainer_ *t, const lp_model_spec *model,
                                 .state = st,
                                 .n_state = n_state,
                                 .checkpoint = lp_trainer_checkpoint_size_(t),
-                                .resume = c->resume ? &resume : NULL};
+                                .resume = c->resume ? &resume : NULL,
+                                .evals = c->eval_every > 0,
+                                .best = c->save_best};
     lp_status s =
         lp_results_create(c->out_path, attrs, n, model->text, model->source, &layout, out);
     free(rt);
@@ -162,23 +168,25 @@ lp_status lp_trainer_results_open_(lp_trainer_ *t, const lp_model_spec *model,
 }
 
 /* The projected network (eval_params and rank, fresh from lp_trainer_project_, or the
- * parameters themselves without LaPerm) and the state tensors, read into the host
- * scratch. */
-static lp_status read_network_(lp_trainer_ *t) {
+ * parameters themselves without LaPerm) and the state tensors, read into w, rank (unless
+ * NULL) and state. */
+static lp_status read_network_(lp_trainer_ *t, float *w, int32_t *rank, float *state) {
     cl_mem src = t->n_perm ? t->eval_params : lp_network_params(t->net);
-    LP_TRY(lp_buffer_read(t->rt, src, 0, t->n_params * sizeof(float), t->snap_w));
-    if (t->n_perm)
-        LP_TRY(lp_buffer_read(t->rt, t->rank, 0, t->n_params * sizeof(int32_t), t->snap_rank));
-    return lp_network_state_read(t->net, t->snap_state);
+    LP_TRY(lp_buffer_read(t->rt, src, 0, t->n_params * sizeof(float), w));
+    if (t->n_perm && rank)
+        LP_TRY(lp_buffer_read(t->rt, t->rank, 0, t->n_params * sizeof(int32_t), rank));
+    return lp_network_state_read(t->net, state);
 }
 
-/* Per-tensor and per-state pointers into the host scratch. */
+/* Per-tensor and per-state pointers into host arrays in the parameter layout (rank may
+ * be NULL: no rankings). */
 typedef struct {
     const int32_t **rank;
     const float **values, **state;
 } views_;
 
-static lp_status views_make_(lp_trainer_ *t, views_ *v) {
+static lp_status views_make_(lp_trainer_ *t, const float *w, const int32_t *rank,
+                             const float *state, views_ *v) {
     int n_state = lp_network_state_count(t->net);
     v->rank = calloc((size_t)t->n_tensors + 1, sizeof *v->rank);
     v->values = calloc((size_t)t->n_tensors + 1, sizeof *v->values);
@@ -186,12 +194,12 @@ static lp_status views_make_(lp_trainer_ *t, views_ *v) {
     if (!v->rank || !v->values || !v->state) return lp_fail(LP_ERR_NO_MEMORY, "out of memory");
     for (int i = 0; i < t->n_tensors; ++i) {
         size_t off = t->tensors[i].offset;
-        if (perm_of_(t, i)) v->rank[i] = t->snap_rank + off;
-        v->values[i] = t->snap_w + off;
+        if (rank && perm_of_(t, i)) v->rank[i] = rank + off;
+        v->values[i] = w + off;
     }
     size_t off = 0;
     for (int i = 0; i < n_state; ++i) {
-        v->state[i] = t->snap_state + off;
+        v->state[i] = state + off;
         off += lp_network_state_at(t->net, i)->count;
     }
     return LP_OK;
@@ -203,12 +211,24 @@ static void views_free_(views_ *v) {
     free(v->state);
 }
 
+lp_status lp_trainer_results_keep_best_(lp_trainer_ *t) {
+    return read_network_(t, t->best_w, NULL, t->best_state);
+}
+
+lp_status lp_trainer_results_write_best_(lp_trainer_ *t, lp_results *r) {
+    views_ v = {0};
+    lp_status s = views_make_(t, t->best_w, NULL, t->best_state, &v);
+    if (s == LP_OK) s = lp_results_write_best(r, &t->best, v.values, v.state);
+    views_free_(&v);
+    return s;
+}
+
 lp_status lp_trainer_results_epoch_(lp_trainer_ *t, lp_results *r, const lp_epoch_metrics *m,
                                     int snapshot_epoch) {
     if (m) LP_TRY(lp_results_append_metrics(r, m));
-    LP_TRY(read_network_(t));
+    LP_TRY(read_network_(t, t->snap_w, t->snap_rank, t->snap_state));
     views_ v = {0};
-    lp_status s = views_make_(t, &v);
+    lp_status s = views_make_(t, t->snap_w, t->snap_rank, t->snap_state, &v);
     for (int i = 0; s == LP_OK && i < t->n_tensors; ++i)
         if (v.rank[i]) v.values[i] = NULL; /* permuted: its ranking stands for it */
     lp_results_snapshot snap = {.step = t->step,
@@ -222,15 +242,19 @@ lp_status lp_trainer_results_epoch_(lp_trainer_ *t, lp_results *r, const lp_epoc
 }
 
 lp_status lp_trainer_results_finish_(lp_trainer_ *t, lp_results *r, const lp_train_result *res) {
-    lp_status s = read_network_(t);
+    lp_status s = read_network_(t, t->snap_w, t->snap_rank, t->snap_state);
     views_ v = {0};
-    if (s == LP_OK) s = views_make_(t, &v);
+    if (s == LP_OK) s = views_make_(t, t->snap_w, t->snap_rank, t->snap_state, &v);
     char gemm[LP_RESULTS_CHOICES_MAX];
     lp_gemm_choices_text(t->rt, gemm, sizeof gemm);
     lp_attr attrs[] = {
         LP_ATTR_S("gemm_choices", gemm),
         LP_ATTR_I("diverged_step", res->diverged ? res->diverged_step : 0),
         LP_ATTR_S("diverged_at", res->diverged ? res->diverged_what : ""),
+        /* Over every evaluation; NaN and 0 when none was made. */
+        LP_ATTR_D("best_test_accuracy", t->best.step ? t->best.test_accuracy : NAN),
+        LP_ATTR_I("best_step", t->best.step),
+        LP_ATTR_I("best_epoch", t->best.epoch),
     };
     const char *status = res->diverged      ? "diverged"
                          : res->interrupted ? "interrupted"

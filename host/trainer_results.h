@@ -25,6 +25,11 @@ lp_status lp_trainer_results_open_(lp_trainer_ *t, const lp_model_spec *model,
  * lp_trainer_project_) and the state tensors (snapshot_epoch 0: taken mid-epoch). */
 lp_status lp_trainer_results_epoch_(lp_trainer_ *t, lp_results *r, const lp_epoch_metrics *m,
                                     int snapshot_epoch);
+/* The projected network (fresh from lp_trainer_project_) and the state tensors into
+ * t->best_w and t->best_state. */
+lp_status lp_trainer_results_keep_best_(lp_trainer_ *t);
+/* /best from t->best_w, t->best_state and t->best. */
+lp_status lp_trainer_results_write_best_(lp_trainer_ *t, lp_results *r);
 /* /weights from the projected network, the GEMM choices, the status; always consumes r. */
 lp_status lp_trainer_results_finish_(lp_trainer_ *t, lp_results *r, const lp_train_result *res);
 

@@ -148,8 +148,10 @@ lp_status lp_trainer_checkpoint_read_(lp_trainer_ *t, const lp_results_checkpoin
         c->state = z->state ? malloc(z->state * sizeof(float)) : NULL;
         c->stats = z->stats ? malloc(z->stats * sizeof(float)) : NULL;
         c->choices = malloc(LP_RESULTS_CHOICES_MAX);
+        c->best_params = z->best ? malloc(z->params * sizeof(float)) : NULL;
+        c->best_state = z->best && z->state ? malloc(z->state * sizeof(float)) : NULL;
         if (!c->params || !c->optimizer || (z->state && !c->state) || (z->stats && !c->stats) ||
-            !c->choices)
+            !c->choices || (z->best && !c->best_params) || (z->best && z->state && !c->best_state))
             return lp_fail(LP_ERR_NO_MEMORY, "out of host memory for a checkpoint");
         if (!z->optimizer_buffers) free(c->optimizer), c->optimizer = NULL;
     }
@@ -162,6 +164,9 @@ lp_status lp_trainer_checkpoint_read_(lp_trainer_ *t, const lp_results_checkpoin
     lp_gemm_choices_text(rt, c->choices, LP_RESULTS_CHOICES_MAX);
     c->step = t->step;
     c->syncs = t->syncs;
+    c->best = t->best;
+    if (c->best_params) memcpy(c->best_params, t->best_w, z->params * sizeof(float));
+    if (c->best_state) memcpy(c->best_state, t->best_state, z->state * sizeof(float));
     return LP_OK;
 }
 
@@ -204,6 +209,8 @@ void lp_trainer_release_(lp_trainer_ *t) {
     free(t->snap_w);
     free(t->snap_rank);
     free(t->snap_state);
+    free(t->best_w);
+    free(t->best_state);
     lp_results_checkpoint_free(&t->ckpt);
 }
 
@@ -217,6 +224,10 @@ lp_status lp_trainer_sync_(lp_trainer_ *t) {
     }
     t->syncs++;
     return LP_OK;
+}
+
+bool lp_trainer_sync_due_(const lp_trainer_ *t) {
+    return t->cfg->laperm && t->step % t->cfg->k == 0;
 }
 
 lp_status lp_trainer_project_(lp_trainer_ *t) {

@@ -95,9 +95,10 @@ static void state_of_(int e, float out[3]) {
         out[i] = 0.25f * (float)(e + 1) + (float)i;
 }
 
-/* The test run's file; resume NULL: a new run. */
-static lp_status create_resumed_(const char *path, const lp_results_resume *resume,
-                                 lp_results **r) {
+/* The test run's file; resume NULL: a new run; extras: with /evals, /best and the
+ * checkpoints' best network. */
+static lp_status create_with_(const char *path, const lp_results_resume *resume, bool extras,
+                              lp_results **r) {
     lp_results_tensor t[2] = {
         {.layer = "dense1",
          .tensor = "kernel",
@@ -120,8 +121,16 @@ static lp_status create_resumed_(const char *path, const lp_results_resume *resu
                                 .state = state_,
                                 .n_state = 1,
                                 .checkpoint = ckpt_size_,
-                                .resume = resume};
+                                .resume = resume,
+                                .evals = extras,
+                                .best = extras};
+    layout.checkpoint.best = extras;
     return lp_results_create(path, a, 6, model_text_, "models/test.ini", &layout, r);
+}
+
+static lp_status create_resumed_(const char *path, const lp_results_resume *resume,
+                                 lp_results **r) {
+    return create_with_(path, resume, false, r);
 }
 
 static lp_status create_(const char *path, lp_results **r) {
@@ -687,6 +696,107 @@ static void test_check_invariant_script(void) {
     }
 }
 
+static lp_eval_metrics eval_(int i) {
+    return (lp_eval_metrics){.step = 7LL * (i + 1),
+                             .epoch = i / 2 + 1,
+                             .synced = i % 2,
+                             .test_loss = 1.0 + i,
+                             .test_accuracy = 0.1 * i,
+                             .test_loss_unsynced = 2.0 + i,
+                             .test_accuracy_unsynced = 0.3 * i,
+                             .elapsed_seconds = 0.5 * i};
+}
+
+static long long attr_(const char *path, const char *object, const char *name) {
+    long long v = -1;
+    CU_ASSERT_EQUAL(lp_results_read_attr_int(path, object, name, &v), LP_OK);
+    return v;
+}
+
+/* /evals and /best: appended and overwritten in SWMR mode, counted and carried by the
+ * checkpoint, copied up to it on resume; refused where the layout has none. */
+static void test_evals_and_best(void) {
+    const char *path = tmp_("evals.h5"), *part = tmp_("evals.h5.part");
+    lp_results *r = NULL;
+    CU_ASSERT_EQUAL_FATAL(create_with_(path, NULL, true, &r), LP_OK);
+    CU_ASSERT_EQUAL(attr_(part, "/best", "valid"), 0);
+    for (int i = 0; i < 2; ++i) {
+        lp_eval_metrics e = eval_(i);
+        CU_ASSERT_EQUAL(lp_results_append_eval(r, &e), LP_OK);
+    }
+    float st[3];
+    state_of_(0, st);
+    const float *w[2] = {w_k[0], final_b}, *state[1] = {st};
+    lp_results_best best = {.step = 7, .epoch = 1, .test_accuracy = 0.5, .test_loss = 1.5};
+    CU_ASSERT_EQUAL(lp_results_write_best(r, &best, w, state), LP_OK);
+    CU_ASSERT_EQUAL(attr_(part, "/best", "valid"), 1);
+    CU_ASSERT_EQUAL(attr_(part, "/best", "step"), 7);
+    ckpt_buf_ b;
+    ckpt_fill_(&b, 14);
+    float best_params[11], best_state[3];
+    for (int i = 0; i < 11; ++i)
+        best_params[i] = 100.0f + (float)i;
+    memcpy(best_state, st, sizeof st);
+    b.c.size.best = true;
+    b.c.best = best;
+    b.c.best_params = best_params;
+    b.c.best_state = best_state;
+    CU_ASSERT_EQUAL(lp_results_write_checkpoint(r, &b.c), LP_OK);
+    CU_ASSERT_EQUAL(b.c.evals, 2);
+    lp_eval_metrics e = eval_(2);
+    CU_ASSERT_EQUAL(lp_results_append_eval(r, &e), LP_OK);
+    lp_results_abandon(r);
+
+    int64_t *steps = NULL;
+    int rank;
+    size_t d[4];
+    CU_ASSERT_EQUAL(lp_results_read_int64(part, "/evals/step", &steps, &rank, d), LP_OK);
+    CU_ASSERT(d[0] == 3 && steps && steps[2] == 21);
+    free(steps);
+    float *kernel = NULL;
+    CU_ASSERT_EQUAL(lp_results_read_float(part, "/best/dense1/kernel", &kernel, &rank, d), LP_OK);
+    CU_ASSERT(rank == 2 && d[0] == G && d[1] == S && kernel &&
+              !memcmp(kernel, w_k[0], sizeof w_k[0]));
+    free(kernel);
+    lp_results_checkpoint got;
+    CU_ASSERT_EQUAL_FATAL(lp_results_read_checkpoint(part, &got), LP_OK);
+    assert_ckpt_(&got, 14);
+    CU_ASSERT(got.evals == 2 && got.size.best && got.best.step == 7 && got.best.epoch == 1 &&
+              got.best.test_accuracy == 0.5 && got.best.test_loss == 1.5);
+    CU_ASSERT(got.best_params && !memcmp(got.best_params, best_params, sizeof best_params));
+    CU_ASSERT(got.best_state && !memcmp(got.best_state, best_state, sizeof best_state));
+
+    /* Resumed: the two /evals entries the checkpoint counts, not the third. */
+    lp_results_resume resume = {.source = part, .checkpoint = &got};
+    CU_ASSERT_EQUAL_FATAL(create_with_(path, &resume, true, &r), LP_OK);
+    double *acc = NULL;
+    CU_ASSERT_EQUAL(lp_results_read_double(part, "/evals/test_accuracy_unsynced", &acc, &rank, d),
+                    LP_OK);
+    CU_ASSERT(d[0] == 2 && acc && acc[1] == eval_(1).test_accuracy_unsynced);
+    free(acc);
+    CU_ASSERT_EQUAL(attr_(part, "/best", "valid"), 0); /* until the trainer writes it */
+    CU_ASSERT_EQUAL(lp_results_write_best(r, &got.best, w, state), LP_OK);
+    CU_ASSERT_EQUAL(append_epoch_(r, 0), LP_OK);
+    const float *fw[2] = {w_k[0], final_b};
+    CU_ASSERT_EQUAL_FATAL(lp_results_finish(r, fw, state, NULL, 0, "completed"), LP_OK);
+    lp_results_checkpoint_free(&got);
+    CU_ASSERT_EQUAL(attr_(path, "/best", "valid"), 1);
+    CU_ASSERT_EQUAL(attr_(path, "/best", "epoch"), 1);
+    float *running = NULL;
+    CU_ASSERT_EQUAL(lp_results_read_float(path, "/best/dense1/running_mean", &running, &rank, d),
+                    LP_OK);
+    CU_ASSERT(d[0] == 3 && running && !memcmp(running, st, sizeof st));
+    free(running);
+
+    /* A layout without them: neither the datasets nor the calls. */
+    CU_ASSERT_EQUAL_FATAL(create_(tmp_("plain.h5"), &r), LP_OK);
+    CU_ASSERT_EQUAL(lp_results_append_eval(r, &e), LP_ERR_INVALID_ARG);
+    CU_ASSERT_EQUAL(lp_results_write_best(r, &best, w, state), LP_ERR_INVALID_ARG);
+    lp_results_abandon(r);
+    CU_ASSERT_EQUAL(lp_results_read_int64(tmp_("plain.h5.part"), "/evals/step", &steps, &rank, d),
+                    LP_ERR_NOT_FOUND);
+}
+
 static void register_suites(void) {
     make_data_();
     CU_pSuite s = CU_add_suite("results", NULL, NULL);
@@ -697,6 +807,7 @@ static void register_suites(void) {
     CU_add_test(s, "invalid arguments", test_invalid_args);
     CU_add_test(s, "SIGKILLed writer", test_killed_writer);
     CU_add_test(s, "checkpoints: two slots, damage, resume", test_checkpoints);
+    CU_add_test(s, "/evals and /best, with checkpoints and resume", test_evals_and_best);
     CU_add_test(s, "scripts/check-invariant", test_check_invariant_script);
 }
 

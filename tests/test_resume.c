@@ -18,22 +18,6 @@
     "--model models/lenet300.ini --epochs 3 --train-subset 3000 --test-subset 500 "                \
     "--checkpoint-every 7 --progress none"
 
-/* Runs `laperm train ARGS --data MNIST` from the source folder, with extra environment
- * `env` ("" for none); returns the exit status, output in *out (may be NULL). */
-static int train_(const char *env, const char *args, char **out) {
-    char cmd[20000];
-    const char *bin = getenv("LAPERM_BINARY");
-    snprintf(cmd, sizeof cmd, "cd '%s' && %s '%s' train %s --data '%s' 2>&1",
-             lp_test_source_path(""), env, bin ? bin : "laperm", args, lp_test_mnist_dir());
-    char *o = NULL;
-    int rc = lp_test_run_command(cmd, &o);
-    if (out)
-        *out = o;
-    else
-        free(o);
-    return rc;
-}
-
 /* scripts/compare-results A B: 0 when identical. */
 static int compare_(const char *a, const char *b) {
     char cmd[8192];
@@ -46,27 +30,19 @@ static int compare_(const char *a, const char *b) {
     return rc;
 }
 
-static const char *tmp_(const char *name) {
-    static char bufs[8][4200];
-    static int next;
-    char *b = bufs[next++ % 8];
-    snprintf(b, sizeof bufs[0], "%s/%s", lp_test_tmpdir(), name);
-    return b;
-}
-
 /* conv7 (convolutions by rule) with the default flags, two empty cache folders. */
 static void test_same_bits_empty_caches(void) {
     if (!lp_test_have_mnist()) return;
     char args[2048], env[4200];
     for (int i = 0; i < 2; ++i) {
-        snprintf(env, sizeof env, "LAPERM_CACHE_DIR='%s'", tmp_(i ? "cache-b" : "cache-a"));
+        snprintf(env, sizeof env, "LAPERM_CACHE_DIR='%s'", lp_test_tmp(i ? "cache-b" : "cache-a"));
         snprintf(args, sizeof args,
                  "--model models/conv7.ini --max-steps 12 --batch 32 --test-subset 200 "
                  "--progress none --out '%s'",
-                 tmp_(i ? "same-b.h5" : "same-a.h5"));
-        CU_ASSERT_EQUAL_FATAL(train_(env, args, NULL), 0);
+                 lp_test_tmp(i ? "same-b.h5" : "same-a.h5"));
+        CU_ASSERT_EQUAL_FATAL(lp_test_train(env, args, NULL), 0);
     }
-    CU_ASSERT_EQUAL(compare_(tmp_("same-a.h5"), tmp_("same-b.h5")), 0);
+    CU_ASSERT_EQUAL(compare_(lp_test_tmp("same-a.h5"), lp_test_tmp("same-b.h5")), 0);
 }
 
 /* scripts/kill-resume: SIGKILL at random moments, each resumed, each compared. */
@@ -77,7 +53,7 @@ static void kill_resume_(const char *train_args, int kills) {
              "cd '%s' && scripts/kill-resume --kills %d --seed %ld --laperm '%s' --dir '%s' -- %s "
              "--data '%s'",
              lp_test_source_path(""), kills, (long)time(NULL) % 30000, bin ? bin : "laperm",
-             tmp_("kills"), train_args, lp_test_mnist_dir());
+             lp_test_tmp("kills"), train_args, lp_test_mnist_dir());
     char *out = NULL;
     int rc = lp_test_run_command(cmd, &out);
     CU_ASSERT_EQUAL(rc, 0);
@@ -87,6 +63,12 @@ static void kill_resume_(const char *train_args, int kills) {
 
 static void test_kill_resume_lenet(void) {
     if (lp_test_have_mnist()) kill_resume_(SMALL_, 3);
+}
+
+/* The /evals series, the best evaluation and its network (/best) resume exactly too:
+ * evaluations between syncs (7 is not a multiple of k = 10) and right after them. */
+static void test_kill_resume_evals(void) {
+    if (lp_test_have_mnist()) kill_resume_(SMALL_ " --k 10 --eval-every 7 --save-best", 3);
 }
 
 /* BatchNorm's running statistics and SGD's velocities go through the checkpoint too. */
@@ -101,28 +83,29 @@ static void test_kill_resume_batchnorm(void) {
 static void test_sigint_then_resume(void) {
     if (!lp_test_have_mnist()) return;
     char args[8192];
-    snprintf(args, sizeof args, SMALL_ " --out '%s'", tmp_("int-ref.h5"));
-    CU_ASSERT_EQUAL_FATAL(train_("", args, NULL), 0);
+    snprintf(args, sizeof args, SMALL_ " --out '%s'", lp_test_tmp("int-ref.h5"));
+    CU_ASSERT_EQUAL_FATAL(lp_test_train("", args, NULL), 0);
     const char *bin = getenv("LAPERM_BINARY");
     char cmd[8192];
     snprintf(cmd, sizeof cmd,
              "cd '%s' && ('%s' train " SMALL_ " --data '%s' --out '%s' >/dev/null 2>&1 & pid=$!; "
              "sleep 1.2; kill -INT $pid; wait $pid; echo rc=$?)",
-             lp_test_source_path(""), bin ? bin : "laperm", lp_test_mnist_dir(), tmp_("int.h5"));
+             lp_test_source_path(""), bin ? bin : "laperm", lp_test_mnist_dir(),
+             lp_test_tmp("int.h5"));
     char *out = NULL;
     CU_ASSERT_EQUAL(lp_test_run_command(cmd, &out), 0);
     bool interrupted = out && strstr(out, "rc=130");
     free(out);
     if (!interrupted) return; /* the run finished before the signal: nothing to resume */
     char *status = NULL;
-    CU_ASSERT(lp_results_read_string(tmp_("int.h5"), "/", "status", &status) == LP_OK &&
+    CU_ASSERT(lp_results_read_string(lp_test_tmp("int.h5"), "/", "status", &status) == LP_OK &&
               !strcmp(status, "interrupted"));
     free(status);
-    snprintf(args, sizeof args, "--resume '%s'", tmp_("int.h5"));
-    CU_ASSERT_EQUAL(train_("", args, NULL), 0);
-    CU_ASSERT_EQUAL(compare_(tmp_("int-ref.h5"), tmp_("int.h5")), 0);
+    snprintf(args, sizeof args, "--resume '%s'", lp_test_tmp("int.h5"));
+    CU_ASSERT_EQUAL(lp_test_train("", args, NULL), 0);
+    CU_ASSERT_EQUAL(compare_(lp_test_tmp("int-ref.h5"), lp_test_tmp("int.h5")), 0);
     /* Finished now: nothing left to resume. */
-    CU_ASSERT_EQUAL(train_("", args, &out), 0);
+    CU_ASSERT_EQUAL(lp_test_train("", args, &out), 0);
     CU_ASSERT_PTR_NOT_NULL(out && strstr(out, "nothing to resume"));
     free(out);
 }
@@ -131,15 +114,15 @@ static void test_sigint_then_resume(void) {
 static void test_resume_refuses_other_runs(void) {
     if (!lp_test_have_mnist()) return;
     char args[8192];
-    snprintf(args, sizeof args, SMALL_ " --max-steps 20 --out '%s'", tmp_("refuse.h5"));
-    CU_ASSERT_EQUAL_FATAL(train_("", args, NULL), 0);
+    snprintf(args, sizeof args, SMALL_ " --max-steps 20 --out '%s'", lp_test_tmp("refuse.h5"));
+    CU_ASSERT_EQUAL_FATAL(lp_test_train("", args, NULL), 0);
     /* Make it resumable again: SIGINT leaves status interrupted; here rename it back. */
     char part[4200];
-    snprintf(part, sizeof part, "%s.part", tmp_("refuse.h5"));
-    CU_ASSERT_EQUAL_FATAL(rename(tmp_("refuse.h5"), part), 0);
+    snprintf(part, sizeof part, "%s.part", lp_test_tmp("refuse.h5"));
+    CU_ASSERT_EQUAL_FATAL(rename(lp_test_tmp("refuse.h5"), part), 0);
     char *out = NULL;
     snprintf(args, sizeof args, SMALL_ " --max-steps 20 --lr 0.002 --resume '%s'", part);
-    CU_ASSERT_NOT_EQUAL(train_("", args, &out), 0);
+    CU_ASSERT_NOT_EQUAL(lp_test_train("", args, &out), 0);
     CU_ASSERT_PTR_NOT_NULL(out && strstr(out, "'lr'"));
     if (!(out && strstr(out, "'lr'"))) printf("\n  said: %s\n", out ? out : "");
     free(out);
@@ -147,7 +130,7 @@ static void test_resume_refuses_other_runs(void) {
              "--model models/logreg.ini --epochs 3 --train-subset 3000 --test-subset 500 "
              "--checkpoint-every 7 --progress none --max-steps 20 --resume '%s'",
              part);
-    CU_ASSERT_NOT_EQUAL(train_("", args, &out), 0);
+    CU_ASSERT_NOT_EQUAL(lp_test_train("", args, &out), 0);
     CU_ASSERT_PTR_NOT_NULL(out && strstr(out, "model"));
     free(out);
     struct stat st;
@@ -161,20 +144,21 @@ static void test_divergence_guard(void) {
     snprintf(args, sizeof args,
              "--model models/lenet300.ini --epochs 2 --train-subset 1000 --test-subset 200 "
              "--optimizer sgd --lr 1e6 --progress none --out '%s'",
-             tmp_("diverged.h5"));
-    int rc = train_("", args, &out);
+             lp_test_tmp("diverged.h5"));
+    int rc = lp_test_train("", args, &out);
     CU_ASSERT_EQUAL(rc, 3);
     CU_ASSERT_PTR_NOT_NULL(out && strstr(out, "diverged: a non-finite value at step"));
     free(out);
     char *status = NULL;
-    CU_ASSERT(lp_results_read_string(tmp_("diverged.h5"), "/", "status", &status) == LP_OK &&
+    CU_ASSERT(lp_results_read_string(lp_test_tmp("diverged.h5"), "/", "status", &status) == LP_OK &&
               !strcmp(status, "diverged"));
     free(status);
     float *w = NULL;
     int rank;
     size_t d[4];
     CU_ASSERT_EQUAL_FATAL(
-        lp_results_read_float(tmp_("diverged.h5"), "/weights/dense_1/kernel", &w, &rank, d), LP_OK);
+        lp_results_read_float(lp_test_tmp("diverged.h5"), "/weights/dense_1/kernel", &w, &rank, d),
+        LP_OK);
     bool finite = true;
     for (size_t i = 0; i < d[0] * d[1]; ++i)
         finite = finite && w[i] == w[i] && w[i] - w[i] == 0.0f;
@@ -188,6 +172,7 @@ static void register_suites(void) {
                 test_same_bits_empty_caches);
     CU_add_test(s, "SIGKILL at random moments, resumed: bit-identical", test_kill_resume_lenet);
     CU_add_test(s, "the same with BatchNorm and SGD", test_kill_resume_batchnorm);
+    CU_add_test(s, "the same with --eval-every and --save-best", test_kill_resume_evals);
     CU_add_test(s, "SIGINT, then --resume alone: bit-identical", test_sigint_then_resume);
     CU_add_test(s, "resumes of another run refused", test_resume_refuses_other_runs);
     CU_add_test(s, "divergence guard", test_divergence_guard);

@@ -323,9 +323,10 @@ int cli_train(int argc, char **argv) {
         printf("%s after %d epoch(s), %lld steps, %lld syncs: %.0f images/s\n",
                r.interrupted ? "interrupted" : "done", r.epochs_done, r.steps, r.syncs,
                r.images_per_second);
-        printf("best test accuracy %.2f%% (epoch %d), final %.2f%%%s\n",
-               100.0 * r.best_test_accuracy, r.best_epoch, 100.0 * r.final_test_accuracy,
-               a.cfg.laperm ? " (permuted network)" : "");
+        if (r.best_step)
+            printf("best test accuracy %.2f%% (step %lld, epoch %d), final %.2f%%%s\n",
+                   100.0 * r.best_test_accuracy, r.best_step, r.best_epoch,
+                   100.0 * r.final_test_accuracy, a.cfg.laperm ? " (permuted network)" : "");
         if (a.cfg.laperm)
             printf("best unsynced test accuracy %.2f%% (the inner optimizer's weights, not a "
                    "permutation)\n",

@@ -1,4 +1,4 @@
-/* Progress bar and per-epoch lines for laperm train. */
+/* Progress bar, per-epoch lines and per-evaluation lines for laperm train. */
 #include "progress.h"
 
 #include <stdio.h>
@@ -30,11 +30,17 @@ static void on_progress_(void *ctx, const lp_progress *p) {
     pr->bar_drawn = true;
 }
 
-static void on_epoch_(void *ctx, const lp_epoch_metrics *m, int epochs) {
-    cli_progress *pr = ctx;
-    if (pr->quiet) return;
+/* Clears a bar drawn in place so that a line can follow; false: print nothing. */
+static bool line_begin_(cli_progress *pr) {
+    if (pr->quiet) return false;
     if (pr->bar_drawn) printf("\r\033[K");
     pr->bar_drawn = false;
+    return true;
+}
+
+static void on_epoch_(void *ctx, const lp_epoch_metrics *m, int epochs) {
+    cli_progress *pr = ctx;
+    if (!line_begin_(pr)) return;
     char unsynced[48] = "";
     if (pr->laperm)
         snprintf(unsynced, sizeof unsynced, " (unsynced %.2f%%)",
@@ -45,6 +51,19 @@ static void on_epoch_(void *ctx, const lp_epoch_metrics *m, int epochs) {
            100.0 * m->train_accuracy, m->test_loss, 100.0 * m->test_accuracy, unsynced,
            m->learning_rate, m->epoch_seconds,
            m->epoch_seconds > 0 ? (double)m->samples / m->epoch_seconds : 0.0, m->syncs);
+    fflush(stdout);
+}
+
+/* One short line per --eval-every evaluation. */
+static void on_eval_(void *ctx, const lp_eval_metrics *e) {
+    cli_progress *pr = ctx;
+    if (!line_begin_(pr)) return;
+    char unsynced[48] = "";
+    if (pr->laperm)
+        snprintf(unsynced, sizeof unsynced, e->synced ? " (synced)" : " (unsynced %.2f%%)",
+                 100.0 * e->test_accuracy_unsynced);
+    printf("eval  step %6lld  epoch %d  test loss %.4f acc %6.2f%%%s\n", e->step, e->epoch,
+           e->test_loss, 100.0 * e->test_accuracy, unsynced);
     fflush(stdout);
 }
 
@@ -59,6 +78,7 @@ void cli_progress_init(cli_progress *p, const char *mode) {
 }
 
 lp_train_callbacks cli_progress_callbacks(cli_progress *p) {
-    lp_train_callbacks cb = {.on_progress = on_progress_, .on_epoch = on_epoch_, .ctx = p};
+    lp_train_callbacks cb = {
+        .on_progress = on_progress_, .on_epoch = on_epoch_, .on_eval = on_eval_, .ctx = p};
     return cb;
 }

@@ -153,6 +153,10 @@ static void options_build_(options_ *o) {
          "also snapshot the network every N steps (0: epoch ends)");
     add_(o, "--checkpoint-every", "N", "0",
          "also checkpoint every N steps (always: epoch ends, Ctrl-C, SIGTERM)");
+    add_(o, "--eval-every", "N", "0",
+         "also evaluate the test set every N steps, into /evals (0: epoch ends only)");
+    add_(o, "--save-best", "", "off",
+         "keep the best evaluation's network in the results file (/best)");
     add_(o, "--resume", "FILE", "none",
          "continue the run FILE (or FILE.part) records from its last checkpoint; other flags,\n"
          "if given, must match the run's");
@@ -285,6 +289,10 @@ int cli_train_parse(int argc, char **argv, cli_train_args *a) {
             ok = arg_int(C, o, v, 0, 0x7FFFFFFFFFFFFFFFll, &c->snapshot_every);
         else if (!strcmp(o, "--checkpoint-every"))
             ok = arg_int(C, o, v, 0, 0x7FFFFFFFFFFFFFFFll, &c->checkpoint_every);
+        else if (!strcmp(o, "--eval-every"))
+            ok = arg_int(C, o, v, 0, 0x7FFFFFFFFFFFFFFFll, &c->eval_every);
+        else if (!strcmp(o, "--save-best"))
+            c->save_best = true;
         else if (!strcmp(o, "--profile"))
             a->profile = true;
         else if (!strcmp(o, "--perm-bias"))

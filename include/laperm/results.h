@@ -51,6 +51,25 @@ typedef struct {
     long long samples; /* images trained this epoch (for rates; not stored) */
 } lp_epoch_metrics;
 
+/* One evaluation of the test set every --eval-every steps (/evals). test_* are LaPerm's
+ * permuted network (the network itself when `synced`: right after a sync); *_unsynced the
+ * inner optimizer's weights as they stand; plain optimizers: both the same. */
+typedef struct {
+    long long step;
+    int epoch;  /* 1-based, the epoch in progress */
+    int synced; /* 1: right after a LaPerm sync, so one evaluation served both */
+    double test_loss, test_accuracy, test_loss_unsynced, test_accuracy_unsynced;
+    double elapsed_seconds;
+} lp_eval_metrics;
+
+/* The best evaluation so far (epoch ends and --eval-every points): its step (0: none
+ * yet), epoch and test loss and accuracy (LaPerm: of the permuted network). */
+typedef struct {
+    long long step;
+    int epoch;
+    double test_accuracy, test_loss;
+} lp_results_best;
+
 /* A state tensor (BatchNorm running statistics): float32, no gradient, recorded in every
  * snapshot and in /weights next to the layer's parameters. */
 typedef struct {
@@ -65,6 +84,7 @@ typedef struct {
 typedef struct {
     size_t params, state, stats;
     int optimizer_buffers;
+    bool best; /* also the best evaluation's network (--save-best): params + state floats */
 } lp_results_checkpoint_size;
 
 /* Everything a run trains or keeps: its checkpoint's counters and buffers. Written by
@@ -75,18 +95,24 @@ typedef struct {
     int epoch;             /* the epoch under way (0-based) */
     int step_in_epoch;     /* its steps done (0: it starts afresh) */
     long long samples;     /* images trained in it so far */
-    /* the file's /metrics entries and snapshots when it was written (set by the writer) */
-    long long metrics, snapshots;
+    /* the file's /metrics entries, snapshots and /evals entries when it was written (set
+     * by the writer) */
+    long long metrics, snapshots, evals;
+    lp_results_best best; /* the best evaluation so far */
     lp_results_checkpoint_size size;
     float *params, *optimizer, *state, *stats; /* optimizer: buffer after buffer */
+    /* size.best: the best evaluation's network, parameters and state tensors as in
+     * params and state (else NULL) */
+    float *best_params, *best_state;
     /* The GEMM choices made so far (lp_gemm_choices_text), NUL-terminated, shorter than
      * LP_RESULTS_CHOICES_MAX; NULL when writing: none. */
     char *choices;
 } lp_results_checkpoint;
 #define LP_RESULTS_CHOICES_MAX 65536
 
-/* Resuming: the new file copies the first `metrics` entries and `snapshots` snapshots from
- * `source` (the file the checkpoint came from) and starts with that checkpoint. */
+/* Resuming: the new file copies the first `metrics` entries, `snapshots` snapshots and
+ * `evals` /evals entries from `source` (the file the checkpoint came from) and starts with
+ * that checkpoint. */
 typedef struct {
     const char *source;
     const lp_results_checkpoint *checkpoint;
@@ -99,6 +125,8 @@ typedef struct {
     int n_state;
     lp_results_checkpoint_size checkpoint;
     const lp_results_resume *resume; /* NULL: a new run */
+    bool evals;                      /* the /evals series (--eval-every) */
+    bool best; /* /best: the best evaluation's network, like /weights (--save-best) */
 } lp_results_layout;
 
 typedef struct lp_results lp_results;
@@ -119,6 +147,17 @@ lp_status lp_results_create(const char *path, const lp_attr *attrs, int n_attrs,
 /* Appends one entry to every /metrics dataset and flushes them (followable with SWMR). */
 lp_status lp_results_append_metrics(lp_results *r, const lp_epoch_metrics *m);
 
+/* Appends one entry to every /evals dataset and flushes them (layout.evals). */
+lp_status lp_results_append_eval(lp_results *r, const lp_eval_metrics *e);
+
+/* Overwrites /best (layout.best) with a network: w[t] for each tensor in create() order,
+ * state[i] for each state tensor. Its attribute `valid` is 0 while the datasets are
+ * rewritten and flushed, then `step`, `epoch`, `test_accuracy` and `test_loss` are set and
+ * `valid` is 1 again, so a kill mid-write leaves valid = 0, never a mixed network marked
+ * valid. */
+lp_status lp_results_write_best(lp_results *r, const lp_results_best *b, const float *const *w,
+                                const float *const *state);
+
 /* One snapshot: for each tensor in create() order, rankings[t] ((groups, group_size) int32,
  * every group a permutation of 0..group_size-1) if it is permuted, else values[t] (its
  * float32 values); state[i] for each state tensor. `epoch` is the epoch whose end it
@@ -135,7 +174,8 @@ lp_status lp_results_append_snapshot(lp_results *r, const lp_results_snapshot *s
 
 /* Writes a checkpoint into the older of the file's two slots: the slot is marked invalid,
  * filled and flushed, then marked valid with a hash of its contents, so a kill at any
- * moment leaves at least one complete checkpoint. Sets c->metrics and c->snapshots. */
+ * moment leaves at least one complete checkpoint. Sets c->metrics, c->snapshots and
+ * c->evals. */
 lp_status lp_results_write_checkpoint(lp_results *r, lp_results_checkpoint *c);
 
 /* The newest valid checkpoint in a results file or a killed run's .part. NOT_FOUND when

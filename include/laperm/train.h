@@ -111,6 +111,10 @@ typedef struct {
     const char *replay_gemm;
     long long snapshot_every;   /* also snapshot every N steps (0: at epoch ends only) */
     long long checkpoint_every; /* also checkpoint every N steps (0: epoch ends and stops) */
+    /* Also evaluate the test set every N global steps, into /evals (0: at epoch ends only). */
+    long long eval_every;
+    /* Keep the best evaluation's network in the results file (/best). */
+    bool save_best;
     /* Continue from a checkpoint: the results file is rebuilt from `source` up to it. */
     const struct lp_train_resume *resume;
     /* More root attributes to record (the flags and environment variables that steer
@@ -154,6 +158,8 @@ typedef struct {
     void (*on_progress)(void *ctx, const lp_progress *p);
     /* Called after each epoch's evaluation. */
     void (*on_epoch)(void *ctx, const lp_epoch_metrics *m, int epochs);
+    /* Called after each evaluation every eval_every steps; may be NULL. */
+    void (*on_eval)(void *ctx, const lp_eval_metrics *e);
     void *ctx;
     /* Called at set-up with one line per [conv2d] on the path it got, and with warnings;
      * may be NULL. */
@@ -161,9 +167,12 @@ typedef struct {
 } lp_train_callbacks;
 
 typedef struct {
-    double best_test_accuracy, final_test_accuracy; /* LaPerm: of the permuted network */
-    double best_unsynced_accuracy;                  /* LaPerm: of the inner optimizer's weights */
+    /* The best over every evaluation (epoch ends and eval_every points) and the last epoch
+     * end's; LaPerm: of the permuted network. best_step 0: no evaluation was made. */
+    double best_test_accuracy, final_test_accuracy;
+    double best_unsynced_accuracy; /* LaPerm: of the inner optimizer's weights (epoch ends) */
     int best_epoch, epochs_done;
+    long long best_step;
     long long steps, syncs;
     double train_seconds, images_per_second;
     bool interrupted;

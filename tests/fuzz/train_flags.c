@@ -28,7 +28,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         FUZZ_CHECK(a.format && a.data);
         FUZZ_CHECK(c->batch >= 1 && c->epochs >= 1 && c->k >= 1 && c->eval_batch >= 0);
         FUZZ_CHECK(c->lr.base > 0 && c->l2_scale >= 0 && c->max_steps >= 0);
-        FUZZ_CHECK(c->snapshot_every >= 0 && c->checkpoint_every >= 0);
+        FUZZ_CHECK(c->snapshot_every >= 0 && c->checkpoint_every >= 0 && c->eval_every >= 0);
         FUZZ_CHECK(c->inner && lp_optimizer_index(c->inner) >= 0);
         FUZZ_CHECK((unsigned)c->conv_algo < LP_CONV_ALGO_COUNT);
         FUZZ_CHECK(lp_augment_check(&c->augment) == LP_OK);

@@ -158,6 +158,22 @@ int lp_test_run_command(const char *cmd, char **output) {
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
+const char *lp_test_tmp(const char *name) {
+    static char bufs[8][4200];
+    static int next;
+    char *b = bufs[next++ % 8];
+    snprintf(b, sizeof bufs[0], "%s/%s", lp_test_tmpdir(), name);
+    return b;
+}
+
+int lp_test_train(const char *env, const char *args, char **output) {
+    char cmd[20000];
+    const char *bin = getenv("LAPERM_BINARY");
+    snprintf(cmd, sizeof cmd, "cd '%s' && %s '%s' train %s --data '%s' 2>&1",
+             lp_test_source_path(""), env, bin ? bin : "laperm", args, lp_test_mnist_dir());
+    return lp_test_run_command(cmd, output);
+}
+
 void lp_test_network_grads(lp_network *net, int n, cl_mem labels, cl_mem stats, float *grads) {
     size_t np = lp_network_param_count(net);
     for (size_t i = 0; i < np; ++i)

@@ -87,9 +87,15 @@ const char *lp_test_mnist_dir(void);
 bool lp_test_have_mnist(void);
 /* A fresh, empty temporary directory for this test program. */
 const char *lp_test_tmpdir(void);
+/* <lp_test_tmpdir()>/<name>, in one of 8 static buffers used in turn. */
+const char *lp_test_tmp(const char *name);
 
 /* Runs a shell command, captures stdout+stderr into a malloc'd string; returns the exit
  * status (or -1). */
 int lp_test_run_command(const char *cmd, char **output);
+/* Runs `laperm train ARGS --data <MNIST>` ($LAPERM_BINARY) from the source folder with
+ * extra environment `env` ("" for none); returns the exit status, the output in *output
+ * (may be NULL). */
+int lp_test_train(const char *env, const char *args, char **output);
 
 #endif
