@@ -31,3 +31,22 @@ __kernel void lp_l2_grad(__global const float *w, __global float *g, int offset,
     int i = get_global_id(0);
     if (i < n) g[offset + i] += 2.0f * coef * w[offset + i];
 }
+
+/* Lookahead's slow-weight step (Zhang et al. 2019): slow += alpha (w - slow); w = slow.
+ * Written as the convex combination (1 - alpha) slow + alpha w, which is the same up to
+ * rounding and exact at alpha = 1 (w unchanged, fused or not), so that Lookahead with
+ * alpha 1 is the inner optimizer bit for bit. */
+__kernel void lp_lookahead_update(__global float *w, __global float *slow, int n, float alpha) {
+    int i = get_global_id(0);
+    if (i >= n) return;
+    float s = (1.0f - alpha) * slow[i] + alpha * w[i];
+    slow[i] = s;
+    w[i] = s;
+}
+
+/* Decoupled weight decay of one tensor (AdamW's, PyTorch's form): w *= keep, where the
+ * host passes keep = 1 - lr * decay. */
+__kernel void lp_weight_decay(__global float *w, int offset, int n, float keep) {
+    int i = get_global_id(0);
+    if (i < n) w[offset + i] *= keep;
+}

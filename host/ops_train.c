@@ -1,5 +1,6 @@
-/* Launch wrappers for the loss (cl/loss.cl) and the L2 gradient (cl/optim.cl); each
- * optimizer's own launch is in its file, host/optimizer_<id>.c. */
+/* Launch wrappers for the loss (cl/loss.cl), the L2 gradient and the decoupled weight
+ * decay (cl/optim.cl); each optimizer's own launch is in its file, host/optimizer_<id>.c,
+ * Lookahead's in host/lookahead.c. */
 #include <stdio.h>
 
 #include "laperm/launch.h"
@@ -54,6 +55,18 @@ lp_status lp_op_l2_grad(lp_runtime *rt, cl_mem w, cl_mem g, int offset, int n, f
     LP_ARG(k, 3, n);
     LP_ARG(k, 4, coef);
     return launch_flat_(rt, k, n, "l2_grad");
+}
+
+lp_status lp_op_weight_decay(lp_runtime *rt, cl_mem w, int offset, int n, float keep) {
+    if (n < 0 || offset < 0)
+        return lp_fail(LP_ERR_INVALID_ARG, "weight_decay: size %d at offset %d", n, offset);
+    cl_kernel k;
+    LP_TRY(lp_runtime_kernel(rt, "optim", "lp_weight_decay", NULL, &k));
+    LP_ARG(k, 0, w);
+    LP_ARG(k, 1, offset);
+    LP_ARG(k, 2, n);
+    LP_ARG(k, 3, keep);
+    return launch_flat_(rt, k, n, "weight_decay");
 }
 
 lp_status lp_op_guard_finite(lp_runtime *rt, cl_mem w, cl_mem g, int n, cl_mem stats, int loss_at,

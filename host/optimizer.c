@@ -28,5 +28,5 @@ int lp_optimizer_index(const lp_optimizer *o) {
 }
 
 const char *lp_train_optimizer_name(const lp_train_config *c) {
-    return c->laperm ? LP_OPTIMIZER_LAPERM : c->inner->name;
+    return c->laperm ? LP_OPTIMIZER_LAPERM : c->lookahead ? LP_OPTIMIZER_LOOKAHEAD : c->inner->name;
 }

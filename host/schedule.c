@@ -1,9 +1,12 @@
 /* Learning-rate schedules (see include/laperm/schedule.h): one row per kind in table_,
- * which the command line and the results file read their names and flags from. */
+ * which the command line and the results file read their names and flags from; and
+ * LaPerm's k by epoch (--k-steps), a sibling with one kind. */
 #include "laperm/schedule.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 static double constant_at_(const lp_lr_schedule *s, int epoch) {
@@ -91,4 +94,60 @@ lp_status lp_lr_parse_steps(const char *text, lp_lr_schedule *s) {
     if (s->n_steps == 0) return lp_fail(LP_ERR_INVALID_ARG, "%s: empty list", opt);
     s->kind = LP_LR_STEPS;
     return LP_OK;
+}
+
+/* ---- LaPerm's k by epoch ------------------------------------------------------------- */
+
+#define K_OPTION_ "--k-steps"
+
+lp_status lp_k_parse_steps(const char *text, lp_k_schedule *s) {
+    s->n = 0;
+    const char *p = text;
+    while (*p) {
+        if (s->n == LP_MAX_K_STEPS)
+            return lp_fail(LP_ERR_INVALID_ARG, "%s: at most %d entries", K_OPTION_, LP_MAX_K_STEPS);
+        char *end;
+        errno = 0;
+        long e = isdigit((unsigned char)*p) ? strtol(p, &end, 10) : -1;
+        if (e < 0 || *end != ':' || errno || e > 1000000)
+            return lp_fail(LP_ERR_INVALID_ARG,
+                           "%s '%s': expected EPOCH:K[,EPOCH:K...] with 0-based epochs, e.g. "
+                           "0:20,10:100,20:400",
+                           K_OPTION_, text);
+        p = end + 1;
+        errno = 0;
+        long k = isdigit((unsigned char)*p) ? strtol(p, &end, 10) : -1;
+        if (k < 1 || errno || k > 1000000000 || (*end != ',' && *end != '\0'))
+            return lp_fail(LP_ERR_INVALID_ARG,
+                           "%s '%s': K after '%ld:' must be a whole number from 1 to 1000000000",
+                           K_OPTION_, text, e);
+        if (s->n > 0 && e <= s->epoch[s->n - 1])
+            return lp_fail(LP_ERR_INVALID_ARG, "%s '%s': epochs must be ascending", K_OPTION_,
+                           text);
+        s->epoch[s->n] = (int)e;
+        s->k[s->n] = (int)k;
+        s->n++;
+        p = *end == ',' ? end + 1 : end;
+        if (*end == ',' && !*p)
+            return lp_fail(LP_ERR_INVALID_ARG, "%s '%s': ends with a comma", K_OPTION_, text);
+    }
+    if (s->n == 0) return lp_fail(LP_ERR_INVALID_ARG, "%s: empty list", K_OPTION_);
+    return LP_OK;
+}
+
+int lp_k_at(const lp_k_schedule *s, int base_k, int epoch) {
+    int k = base_k;
+    for (int i = 0; i < s->n; ++i)
+        if (epoch >= s->epoch[i]) k = s->k[i];
+    return k;
+}
+
+void lp_k_steps_text(const lp_k_schedule *s, char *buf, size_t cap) {
+    size_t len = 0;
+    if (cap) buf[0] = '\0';
+    for (int i = 0; i < s->n && len < cap; ++i) {
+        int w = snprintf(buf + len, cap - len, "%s%d:%d", i ? "," : "", s->epoch[i], s->k[i]);
+        if (w < 0) break;
+        len += (size_t)w;
+    }
 }

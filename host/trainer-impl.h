@@ -12,6 +12,9 @@
  * data order of epoch e (0-based) comes from stream LP_STREAM_SHUFFLE + e. */
 #define LP_STREAM_SHUFFLE 0x40000000u
 
+/* Optimizer state buffers a run may keep: the inner optimizer's, and Lookahead's. */
+#define LP_TRAINER_MAX_STATE_ (LP_OPTIMIZER_MAX_STATE + 1)
+
 typedef struct {
     int tensor; /* index into the network's tensor table */
     int groups, group_size;
@@ -28,9 +31,10 @@ typedef struct {
 
     float *init_host;    /* initial values (n_params), kept for the results file */
     cl_mem theta_sorted; /* same layout as the parameters; permuted tensors only */
-    /* the inner optimizer's state (Adam's moments, SGD's velocities); NULL past the
-     * ones its descriptor names */
-    cl_mem opt_state[LP_OPTIMIZER_MAX_STATE];
+    /* the optimizer's state, in the checkpoint's order: the inner optimizer's buffers
+     * (Adam's moments, SGD's velocities), then Lookahead's slow weights when it is on;
+     * NULL past the last (lp_trainer_state_buffers_) */
+    cl_mem opt_state[LP_TRAINER_MAX_STATE_];
     cl_mem eval_params; /* projected copy evaluated at epoch ends (LaPerm) */
     cl_mem rank;        /* int32 rankings, parameter layout */
     lp_segsort *sorter;
@@ -47,6 +51,7 @@ typedef struct {
     uint32_t *order_host;
 
     long long step, syncs;
+    int epoch;              /* the epoch under way (0-based): k's, under --k-steps */
     double run_start;       /* monotonic time lp_train started (for elapsed_seconds) */
     double first_step_done; /* monotonic time the first step finished */
 
@@ -65,6 +70,12 @@ typedef struct {
     int32_t *snap_rank;
 } lp_trainer_;
 
+/* The run's optimizer state buffers (each n_params floats): the inner optimizer's, plus
+ * one (the slow weights, last) with Lookahead. */
+int lp_trainer_state_buffers_(const lp_train_config *c);
+/* The inner optimizer's own buffers among them. */
+int lp_trainer_inner_buffers_(const lp_train_config *c);
+
 lp_status lp_trainer_setup_(lp_trainer_ *t, const lp_dataset *train, const lp_dataset *test);
 void lp_trainer_release_(lp_trainer_ *t);
 /* Project the current parameters into eval_params (a LaPerm sync into a copy) and fill
@@ -72,8 +83,9 @@ void lp_trainer_release_(lp_trainer_ *t);
 lp_status lp_trainer_project_(lp_trainer_ *t);
 /* In-place LaPerm sync of every permuted tensor. */
 lp_status lp_trainer_sync_(lp_trainer_ *t);
-/* Whether the step just made (t->step) ends with a sync: the loop syncs then, and an
- * evaluation then finds the network equal to its projection. */
+/* Whether the step just made (t->step, in t->epoch) ends with a sync (step % k(epoch) ==
+ * 0): the loop syncs then, and an evaluation then finds the network equal to its
+ * projection. */
 bool lp_trainer_sync_due_(const lp_trainer_ *t);
 /* Evaluates the network's current parameters on the first test_n test samples: mean
  * loss and accuracy. (To evaluate eval_params, swap them in first.) */

@@ -1,8 +1,9 @@
-/* The training loop: per step batch (augment) -> forward -> loss -> backward -> optimizer ->
- * divergence guard -> (LaPerm sync when step % k == 0), all enqueued without waiting for
- * the device; per epoch (and every eval_every steps) evaluation of the projected network;
- * per epoch metrics, a snapshot and a checkpoint; resuming from a checkpoint, and going
- * back to the last good one when the guard finds a non-finite value. */
+/* The training loop: per step batch (augment) -> forward -> loss -> backward -> optimizer
+ * (L2, weight decay, inner update, Lookahead every la_k steps) -> divergence guard ->
+ * (LaPerm sync when step % k(epoch) == 0), all enqueued without waiting for the device;
+ * per epoch (and every eval_every steps) evaluation of the projected network; per epoch
+ * metrics, a snapshot and a checkpoint; resuming from a checkpoint, and going back to the
+ * last good one when the guard finds a non-finite value. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,8 @@ void lp_train_config_defaults(lp_train_config *c) {
             c->optimizer_params[i][j] = o->params[j].def;
     c->loss = lp_loss_at(0);
     c->k = 250;
+    c->la_k = 5;
+    c->la_alpha = 0.5;
     c->epochs = 10;
     c->batch = 128;
     c->eval_batch = 0; /* auto: see eval_batch_ */
@@ -44,6 +47,21 @@ static lp_status check_config_(const lp_train_config *c, const lp_dataset *train
     if (c->batch <= 0 || c->eval_batch < 0 || c->epochs <= 0)
         return lp_fail(LP_ERR_INVALID_ARG, "batch, eval batch and epochs must be positive");
     if (c->laperm && c->k <= 0) return lp_fail(LP_ERR_INVALID_ARG, "k must be positive");
+    if (c->k_steps.n < 0 || c->k_steps.n > LP_MAX_K_STEPS)
+        return lp_fail(LP_ERR_INVALID_ARG, "k_steps: %d entries (at most %d)", c->k_steps.n,
+                       LP_MAX_K_STEPS);
+    for (int i = 0; i < c->k_steps.n; ++i)
+        if (c->k_steps.k[i] <= 0 || c->k_steps.epoch[i] < 0 ||
+            (i && c->k_steps.epoch[i] <= c->k_steps.epoch[i - 1]))
+            return lp_fail(LP_ERR_INVALID_ARG,
+                           "k_steps entry %d: epochs must ascend from 0 and k be positive", i);
+    if (c->lookahead && (c->la_k <= 0 || !(c->la_alpha > 0 && c->la_alpha <= 1)))
+        return lp_fail(LP_ERR_INVALID_ARG,
+                       "Lookahead: k %d and alpha %g (expected k >= 1, alpha in (0, 1])", c->la_k,
+                       c->la_alpha);
+    if (!(c->weight_decay >= 0 && c->weight_decay < 1e6))
+        return lp_fail(LP_ERR_INVALID_ARG, "weight decay %g (expected 0 <= decay < 1e6)",
+                       c->weight_decay);
     if (lp_optimizer_index(c->inner) < 0)
         return lp_fail(LP_ERR_INVALID_ARG, "the inner optimizer is not one of the table's");
     if (!c->loss) return lp_fail(LP_ERR_INVALID_ARG, "no loss given");
@@ -90,7 +108,8 @@ static int eval_batch_(const lp_train_config *c, const lp_model_spec *m, const l
     return n > c->batch ? n : c->batch;
 }
 
-/* L2 terms into the gradients, then the inner optimizer's update of every parameter. */
+/* L2 terms into the gradients, the decoupled weight decay of the kernels, the inner
+ * optimizer's update of every parameter, then (every la_k steps) Lookahead's. */
 static lp_status optimizer_step_(lp_trainer_ *t, double lr) {
     const lp_train_config *c = t->cfg;
     cl_mem w = lp_network_params(t->net), g = lp_network_grads(t->net);
@@ -98,6 +117,16 @@ static lp_status optimizer_step_(lp_trainer_ *t, double lr) {
         const lp_param_tensor *p = &t->tensors[i];
         float coef = (float)(p->l2 * c->l2_scale);
         if (coef > 0) LP_TRY(lp_op_l2_grad(t->rt, w, g, (int)p->offset, (int)p->count, coef));
+    }
+    /* After the L2 terms, which see w before its decay (as in PyTorch's AdamW, where the
+     * gradient comes first); on the kernels, the tensors a layer's l2 would cover. */
+    if (c->weight_decay > 0) {
+        float keep = (float)(1.0 - lr * c->weight_decay);
+        for (int i = 0; i < t->n_tensors; ++i) {
+            const lp_param_tensor *p = &t->tensors[i];
+            if (p->is_kernel)
+                LP_TRY(lp_op_weight_decay(t->rt, w, (int)p->offset, (int)p->count, keep));
+        }
     }
     lp_optimizer_step s = {.rt = t->rt,
                            .w = w,
@@ -107,7 +136,11 @@ static lp_status optimizer_step_(lp_trainer_ *t, double lr) {
                            .step = t->step,
                            .params = c->optimizer_params[lp_optimizer_index(c->inner)]};
     memcpy(s.state, t->opt_state, sizeof s.state);
-    return c->inner->step(&s);
+    LP_TRY(c->inner->step(&s));
+    if (c->lookahead && t->step % c->la_k == 0)
+        LP_TRY(lp_op_lookahead(t->rt, w, t->opt_state[lp_trainer_inner_buffers_(c)],
+                               (int)t->n_params, (float)c->la_alpha));
+    return LP_OK;
 }
 
 /* Reads the per-step sums of this epoch so far: mean loss and accuracy. */
@@ -197,6 +230,7 @@ static lp_status train_epoch_(run_ *r, const lp_dataset *train, const lp_dataset
     lp_runtime *rt = t->rt;
     int classes = lp_network_classes(t->net);
     lp_shape in = t->input_shape;
+    t->epoch = epoch;
     lp_shuffle_indices(t->order_host, (uint32_t)train->n, c->seed,
                        LP_STREAM_SHUFFLE + (uint32_t)epoch);
     LP_TRY(lp_buffer_write(rt, t->train_idx, 0, (size_t)train->n * sizeof(int32_t), t->order_host));
@@ -364,12 +398,9 @@ static lp_status resume_best_(run_ *r, const lp_results_checkpoint *c) {
 static lp_status check_memory_(const lp_trainer_ *t, const lp_model_spec *model,
                                const lp_dataset *train, const lp_dataset *test) {
     const lp_train_config *cfg = t->cfg;
-    int states = 0;
-    while (states < LP_OPTIMIZER_MAX_STATE && cfg->inner->state[states])
-        ++states;
     lp_memory_plan_input in = {.batch = cfg->batch,
                                .eval_batch = t->eval_batch,
-                               .optimizer_states = states,
+                               .optimizer_states = lp_trainer_state_buffers_(cfg),
                                .laperm = cfg->laperm,
                                .perm_bias = cfg->perm_bias,
                                .perm_bn = cfg->perm_bn,

@@ -33,14 +33,16 @@ lp_status lp_trainer_attrs_(const lp_trainer_ *t, const lp_model_spec *model,
                             char *scratch, size_t scratch_cap) {
     const lp_train_config *c = t->cfg;
     const lp_device_info *dev = lp_runtime_device(t->rt);
-    /* scratch: the lr steps, then the conv paths */
-    char *steps = scratch, *paths = scratch + scratch_cap / 2;
-    size_t half = scratch_cap / 2, len = 0;
+    /* scratch: the lr steps, the k steps, then the conv paths */
+    size_t quarter = scratch_cap / 4, len = 0;
+    char *steps = scratch, *k_steps = scratch + quarter, *paths = scratch + 2 * quarter;
     steps[0] = '\0';
-    for (int i = 0; i < c->lr.n_steps && len < half - 40; ++i)
-        len += (size_t)snprintf(steps + len, half - len, "%s%d:%g", i ? "," : "",
+    for (int i = 0; i < c->lr.n_steps && len < quarter - 40; ++i)
+        len += (size_t)snprintf(steps + len, quarter - len, "%s%d:%g", i ? "," : "",
                                 c->lr.step_epoch[i], c->lr.step_factor[i]);
-    conv_paths_(t, model, paths, half);
+    lp_k_steps_text(&c->k_steps, k_steps, quarter);
+    if (!c->laperm) k_steps[0] = '\0';
+    conv_paths_(t, model, paths, scratch_cap - 2 * quarter);
     lp_attr fixed[] = {
         LP_ATTR_S("device", dev->device_name),
         LP_ATTR_S("platform", dev->platform_name),
@@ -50,6 +52,10 @@ lp_status lp_trainer_attrs_(const lp_trainer_ *t, const lp_model_spec *model,
         LP_ATTR_S("inner_optimizer", c->inner->name),
         LP_ATTR_S("loss", c->loss->name),
         LP_ATTR_I("k", c->laperm ? c->k : 0),
+        LP_ATTR_S("k_steps", k_steps),
+        LP_ATTR_I("lookahead_k", c->lookahead ? c->la_k : 0),
+        LP_ATTR_D("lookahead_alpha", c->lookahead ? c->la_alpha : 0.0),
+        LP_ATTR_D("weight_decay", c->weight_decay),
         LP_ATTR_I("perm_bias", c->perm_bias),
         LP_ATTR_I("perm_bn", c->perm_bn),
         LP_ATTR_S("group_scope", c->per_tensor_scope ? "tensor" : "unit"),
@@ -102,9 +108,7 @@ lp_status lp_trainer_attrs_(const lp_trainer_ *t, const lp_model_spec *model,
 }
 
 lp_results_checkpoint_size lp_trainer_checkpoint_size_(const lp_trainer_ *t) {
-    int buffers = 0;
-    while (buffers < LP_OPTIMIZER_MAX_STATE && t->cfg->inner->state[buffers])
-        ++buffers;
+    int buffers = lp_trainer_state_buffers_(t->cfg);
     return (lp_results_checkpoint_size){.params = t->n_params,
                                         .state = lp_network_state_floats(t->net),
                                         .stats = (size_t)t->steps_per_epoch * 2,

@@ -1,5 +1,6 @@
-/* Training state: initial weights, theta_sorted, the inner optimizer's state, device
- * copies of the data; the LaPerm operations over every permuted tensor; evaluation. */
+/* Training state: initial weights, theta_sorted, the optimizer's state (the inner
+ * optimizer's and Lookahead's slow weights), device copies of the data; the LaPerm
+ * operations over every permuted tensor; evaluation. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -63,6 +64,17 @@ static lp_status upload_norm_(lp_trainer_ *t, const lp_dataset *train) {
     return s;
 }
 
+int lp_trainer_inner_buffers_(const lp_train_config *c) {
+    int n = 0;
+    while (n < LP_OPTIMIZER_MAX_STATE && c->inner->state[n])
+        ++n;
+    return n;
+}
+
+int lp_trainer_state_buffers_(const lp_train_config *c) {
+    return lp_trainer_inner_buffers_(c) + (c->lookahead ? 1 : 0);
+}
+
 lp_status lp_trainer_setup_(lp_trainer_ *t, const lp_dataset *train, const lp_dataset *test) {
     const lp_train_config *cfg = t->cfg;
     lp_runtime *rt = t->rt;
@@ -91,9 +103,16 @@ lp_status lp_trainer_setup_(lp_trainer_ *t, const lp_dataset *train, const lp_da
         lp_sort_groups_host(t->init_host + p->offset, g->groups, g->group_size, sorted + p->offset);
     }
     lp_status s = lp_buffer_write(rt, lp_network_params(t->net), 0, bytes, t->init_host);
-    for (int i = 0; s == LP_OK && i < LP_OPTIMIZER_MAX_STATE && cfg->inner->state[i]; ++i) {
+    int inner = lp_trainer_inner_buffers_(cfg);
+    for (int i = 0; s == LP_OK && i < inner; ++i) {
         s = lp_buffer_create(rt, bytes, cfg->inner->state[i], &t->opt_state[i]);
         if (s == LP_OK) s = lp_buffer_fill_zero(rt, t->opt_state[i], 0, bytes);
+    }
+    /* Lookahead's slow weights start as the initial weights (before any mask or sync
+     * would change w: there is none before step 1). */
+    if (s == LP_OK && cfg->lookahead) {
+        s = lp_buffer_create(rt, bytes, "Lookahead slow weights", &t->opt_state[inner]);
+        if (s == LP_OK) s = lp_buffer_write(rt, t->opt_state[inner], 0, bytes, t->init_host);
     }
     if (s == LP_OK && t->n_perm) {
         s = lp_buffer_create(rt, bytes, "theta_sorted", &t->theta_sorted);
@@ -182,9 +201,11 @@ lp_status lp_trainer_restore_(lp_trainer_ *t, const lp_results_checkpoint *c) {
                        (size_t)t->steps_per_epoch * 2);
     size_t bytes = z->params * sizeof(float);
     LP_TRY(lp_buffer_write(rt, lp_network_params(t->net), 0, bytes, c->params));
+    if (z->optimizer_buffers != lp_trainer_state_buffers_(t->cfg))
+        return lp_fail(LP_ERR_INVALID_ARG,
+                       "the checkpoint holds %d optimizer state buffers; this run keeps %d",
+                       z->optimizer_buffers, lp_trainer_state_buffers_(t->cfg));
     for (int i = 0; i < z->optimizer_buffers; ++i) {
-        if (!t->opt_state[i])
-            return lp_fail(LP_ERR_INVALID_ARG, "the checkpoint has more optimizer state");
         LP_TRY(lp_buffer_write(rt, t->opt_state[i], 0, bytes, c->optimizer + i * z->params));
     }
     if (c->state) LP_TRY(lp_network_state_write(t->net, c->state));
@@ -200,7 +221,7 @@ void lp_trainer_release_(lp_trainer_ *t) {
                      t->stats,        t->norm_mean,   t->norm_inv_std, t->guard};
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; ++i)
         if (bufs[i]) clReleaseMemObject(bufs[i]);
-    for (int i = 0; i < LP_OPTIMIZER_MAX_STATE; ++i)
+    for (int i = 0; i < LP_TRAINER_MAX_STATE_; ++i)
         if (t->opt_state[i]) clReleaseMemObject(t->opt_state[i]);
     lp_segsort_destroy(t->sorter);
     free(t->init_host);
@@ -227,7 +248,8 @@ lp_status lp_trainer_sync_(lp_trainer_ *t) {
 }
 
 bool lp_trainer_sync_due_(const lp_trainer_ *t) {
-    return t->cfg->laperm && t->step % t->cfg->k == 0;
+    const lp_train_config *c = t->cfg;
+    return c->laperm && t->step % lp_k_at(&c->k_steps, c->k, t->epoch) == 0;
 }
 
 lp_status lp_trainer_project_(lp_trainer_ *t) {

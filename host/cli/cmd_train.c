@@ -289,10 +289,18 @@ int cli_train(int argc, char **argv) {
     printf("laperm %s: %s (%zu parameters) on %s [%d:%d, %s]\n", LAPERM_VERSION, a.model, params,
            dev->device_name, dev->platform_index, dev->device_index, dev->platform_name);
     printf("data %s: %d train, %d test images; ", a.data, train.n, test.n);
-    if (a.cfg.laperm)
-        printf("LaPerm k=%d over %s", a.cfg.k, a.cfg.inner->title);
-    else
-        printf("%s", a.cfg.inner->title);
+    if (a.cfg.laperm) {
+        printf("LaPerm k=%d", a.cfg.k);
+        if (a.cfg.k_steps.n) {
+            char k_steps[256];
+            lp_k_steps_text(&a.cfg.k_steps, k_steps, sizeof k_steps);
+            printf(" (k-steps %s)", k_steps);
+        }
+        printf(" over ");
+    }
+    if (a.cfg.lookahead) printf("Lookahead k=%d alpha=%g over ", a.cfg.la_k, a.cfg.la_alpha);
+    printf("%s", a.cfg.inner->title);
+    if (a.cfg.weight_decay > 0) printf(", weight decay %g", a.cfg.weight_decay);
     printf(", batch %d, lr %g, %d epochs, seed %llu\n", a.cfg.batch, a.cfg.lr.base, a.cfg.epochs,
            (unsigned long long)a.cfg.seed);
     if (a.cfg.resume)

@@ -69,7 +69,7 @@ static void number_(char *buf, size_t cap, double x) {
 static void options_build_(options_ *o) {
     lp_train_config d;
     lp_train_config_defaults(&d);
-    char help[640], names[256];
+    char help[640], names[256], def[64];
     const lp_dataset_format *f;
     const lp_optimizer *opt;
     const lp_lr_schedule_kind *sk;
@@ -91,11 +91,21 @@ static void options_build_(options_ *o) {
     names[0] = '\0';
     for (int i = 0; (opt = lp_optimizer_at(i)); ++i)
         cat_(names, sizeof names, "%s%s", i ? " | " : "", opt->name);
-    snprintf(help, sizeof help, "%s | %s", LP_OPTIMIZER_LAPERM, names);
+    snprintf(help, sizeof help, "%s | %s | %s\n(%s: Lookahead alone, over --inner)",
+             LP_OPTIMIZER_LAPERM, LP_OPTIMIZER_LOOKAHEAD, names, LP_OPTIMIZER_LOOKAHEAD);
     add_(o, "--optimizer", "NAME", lp_train_optimizer_name(&d), help);
     snprintf(help, sizeof help, "LaPerm's inner optimizer: %s", names);
     add_(o, "--inner", "NAME", d.inner->name, help);
+    add_(o, "--lookahead", "", "off", "LaPerm over Lookahead over --inner (the sync follows it)");
+    snprintf(help, sizeof help, "Lookahead: slow-weight step every N steps");
+    snprintf(def, sizeof def, "%d", d.la_k);
+    add_(o, "--la-k", "N", def, help);
+    number_(def, sizeof def, d.la_alpha);
+    add_(o, "--la-alpha", "X", def, "Lookahead: slow weights move X of the way, in (0, 1]");
     add_(o, "--k", "N", "250", "LaPerm sync period in steps");
+    add_(o, "--k-steps", "LIST", "(none)",
+         "LaPerm k by epoch EPOCH:K,... (0-based epochs; --k before the\n"
+         "first), e.g. 0:20,10:100,20:400");
     add_(o, "--epochs", "N", "10", "training epochs");
     add_(o, "--batch", "N", "128", "training batch size");
     add_(o, "--eval-batch", "N", "auto",
@@ -109,7 +119,6 @@ static void options_build_(options_ *o) {
     }
     for (int i = 0; (opt = lp_optimizer_at(i)); ++i)
         for (int j = 0; j < opt->n_params; ++j) {
-            char def[64];
             number_(def, sizeof def, d.optimizer_params[i][j]);
             option_ *r = add_(o, opt->params[j].option, "X", def, opt->params[j].help);
             r->kind = ROW_PARAM_;
@@ -117,6 +126,9 @@ static void options_build_(options_ *o) {
             r->index = j;
         }
     add_(o, "--l2-scale", "X", "1", "multiplies the model file's l2 coefficients (0: no L2)");
+    add_(o, "--weight-decay", "X", "0",
+         "decoupled weight decay (AdamW, SGDW) of every kernel: w *= 1 - lr X\n"
+         "before each inner update (0: off)");
     add_(o, "--perm-bias", "", "off", "LaPerm also permutes biases");
     add_(o, "--perm-bn", "", "off", "LaPerm also permutes BatchNorm gamma and beta");
     add_(o, "--group-scope", "NAME", "unit", "unit (one group per output unit) | tensor");
@@ -215,6 +227,42 @@ static int parse_schedule_(const options_ *o, lp_lr_schedule *lr) {
     return 0;
 }
 
+/* What wraps the inner optimizer, from the flags given: Lookahead (--optimizer lookahead
+ * alone, --lookahead under LaPerm, tuned by --la-k and --la-alpha) and LaPerm's k
+ * schedule. Flags that would change nothing are refused. Returns 0 or an exit status. */
+static int parse_wrappers_(int chosen, bool la_switch, const char *la_flag, const char *k_steps,
+                           lp_train_config *c) {
+    if (chosen >= 0) c->lookahead = chosen == 1;
+    if (la_switch && !c->laperm && chosen != 1) {
+        fprintf(stderr,
+                "laperm train: --lookahead puts Lookahead under LaPerm; for Lookahead alone give "
+                "--optimizer %s --inner NAME\n",
+                LP_OPTIMIZER_LOOKAHEAD);
+        return 2;
+    }
+    if (la_switch) c->lookahead = true;
+    if (la_flag && !c->lookahead) {
+        fprintf(stderr,
+                "laperm train: %s tunes Lookahead, which is off: add --lookahead (under LaPerm) "
+                "or give --optimizer %s\n",
+                la_flag, LP_OPTIMIZER_LOOKAHEAD);
+        return 2;
+    }
+    if (!k_steps) return 0;
+    if (!c->laperm) {
+        fprintf(stderr,
+                "laperm train: --k-steps is LaPerm's sync schedule; --optimizer %s does "
+                "not sync\n",
+                lp_train_optimizer_name(c));
+        return 2;
+    }
+    if (lp_k_parse_steps(k_steps, &c->k_steps) != LP_OK) {
+        fprintf(stderr, "laperm train: %s\n", lp_last_error());
+        return 2;
+    }
+    return 0;
+}
+
 /* Returns 0 to go on, or an exit status (-1: help was printed). */
 int cli_train_parse(int argc, char **argv, cli_train_args *a) {
     static const char *const scopes[] = {"unit", "tensor", NULL};
@@ -227,11 +275,14 @@ int cli_train_parse(int argc, char **argv, cli_train_args *a) {
         conv_algos[i] = lp_conv_algo_name((lp_conv_algo)i);
     for (int i = 0; i < LP_GEMM_MODE_COUNT; ++i)
         gemms[i] = lp_gemm_mode_name((lp_gemm_mode)i);
-    /* --optimizer: LaPerm, then every inner optimizer; --inner: those alone */
-    const char *optimizers[LP_OPTIMIZER_SLOTS + 2] = {LP_OPTIMIZER_LAPERM};
-    const char *const *inners = optimizers + 1;
+    /* --optimizer: LaPerm, Lookahead, then every inner optimizer; --inner: those alone */
+    const char *optimizers[LP_OPTIMIZER_SLOTS + 3] = {LP_OPTIMIZER_LAPERM, LP_OPTIMIZER_LOOKAHEAD};
+    const char *const *inners = optimizers + 2;
     for (int i = 0; lp_optimizer_at(i); ++i)
-        optimizers[i + 1] = lp_optimizer_at(i)->name;
+        optimizers[i + 2] = lp_optimizer_at(i)->name;
+    int chosen = -1;                             /* the last --optimizer, by index */
+    const char *la_flag = NULL, *k_steps = NULL; /* --la-k / --la-alpha given; --k-steps */
+    bool la_switch = false;
     const char *datasets[64] = {NULL};
     for (int i = 0; i < 63 && lp_dataset_format_at(i); ++i)
         datasets[i] = lp_dataset_format_at(i)->name;
@@ -324,12 +375,30 @@ int cli_train_parse(int argc, char **argv, cli_train_args *a) {
             ok = (ch = arg_choice(C, o, v, conv_algos)) >= 0;
             if (ok) c->conv_algo = (lp_conv_algo)ch;
         } else if (!strcmp(o, "--optimizer")) {
-            ok = (ch = arg_choice(C, o, v, optimizers)) >= 0;
+            ok = (chosen = arg_choice(C, o, v, optimizers)) >= 0;
             if (ok) {
-                c->laperm = ch == 0; /* LaPerm keeps --inner; a plain optimizer is its own */
-                if (ch) c->inner = lp_optimizer_at(ch - 1);
+                /* LaPerm and Lookahead keep --inner; a plain optimizer is its own */
+                c->laperm = chosen == 0;
+                if (chosen >= 2) c->inner = lp_optimizer_at(chosen - 2);
             }
-        } else if (!strcmp(o, "--inner")) {
+        } else if (!strcmp(o, "--lookahead"))
+            la_switch = true;
+        else if (!strcmp(o, "--la-k")) {
+            ok = arg_int(C, o, v, 1, 1000000000, &n) && (c->la_k = (int)n);
+            la_flag = o;
+        } else if (!strcmp(o, "--la-alpha")) {
+            ok = arg_double(C, o, v, 0, 1, &c->la_alpha);
+            if (ok && !(c->la_alpha > 0)) {
+                fprintf(stderr, "laperm train: --la-alpha: expected a number in (0, 1], got '%s'\n",
+                        v);
+                ok = false;
+            }
+            la_flag = o;
+        } else if (!strcmp(o, "--k-steps"))
+            k_steps = v;
+        else if (!strcmp(o, "--weight-decay"))
+            ok = arg_double(C, o, v, 0, 1e6, &c->weight_decay);
+        else if (!strcmp(o, "--inner")) {
             ok = (ch = arg_choice(C, o, v, inners)) >= 0;
             if (ok) c->inner = lp_optimizer_at(ch);
         } else if (!strcmp(o, "--group-scope")) {
@@ -367,5 +436,5 @@ int cli_train_parse(int argc, char **argv, cli_train_args *a) {
     int rc = parse_schedule_(&opts, &c->lr);
     if (rc) return rc;
     if (!a->data) a->data = a->format->default_dir;
-    return 0;
+    return parse_wrappers_(chosen, la_switch, la_flag, k_steps, c);
 }

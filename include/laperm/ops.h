@@ -36,6 +36,11 @@ lp_status lp_op_sgd(lp_runtime *rt, cl_mem w, cl_mem g, cl_mem vel, int n, float
                     float momentum);
 /* g[off..off+n] += 2 coef w[off..off+n] */
 lp_status lp_op_l2_grad(lp_runtime *rt, cl_mem w, cl_mem g, int offset, int n, float coef);
+/* Decoupled weight decay (AdamW): w[off..off+n] *= keep (keep = 1 - lr * decay). */
+lp_status lp_op_weight_decay(lp_runtime *rt, cl_mem w, int offset, int n, float keep);
+/* Lookahead's slow-weight step over n elements: slow = (1 - alpha) slow + alpha w; w = slow
+ * (alpha in (0, 1]; exact at 1: w is kept and copied into slow). */
+lp_status lp_op_lookahead(lp_runtime *rt, cl_mem w, cl_mem slow, int n, float alpha);
 /* Divergence guard (cl/guard.cl): flags the step (int32 flag[0], 0 until then) and the
  * lowest code (flag[1], INT_MAX until then; kind * 2^28 + element, kind 0: the loss sum
  * stats[loss_at], 1: gradient, 2: weight) of the first non-finite value. */

@@ -21,8 +21,11 @@
  * the start-up line and the results file take every name, default and range from it.
  * LaPerm is not an entry: it wraps whichever inner optimizer is chosen. */
 
-/* The value of --optimizer (and the results file's `optimizer`) for LaPerm. */
+/* The values of --optimizer (and the results file's `optimizer`) for LaPerm and for
+ * Lookahead alone; both wrap the inner optimizer (--inner), LaPerm optionally over
+ * Lookahead (--lookahead). */
 #define LP_OPTIMIZER_LAPERM "laperm"
+#define LP_OPTIMIZER_LOOKAHEAD "lookahead"
 #define LP_OPTIMIZER_SLOTS 8      /* optimizers the table may hold */
 #define LP_OPTIMIZER_MAX_PARAMS 4 /* hyper-parameters per optimizer */
 #define LP_OPTIMIZER_MAX_STATE 2  /* state buffers per optimizer */
@@ -35,7 +38,8 @@ typedef struct {
     const char *help;     /* for --help */
 } lp_optimizer_param;
 
-/* One step's operands: n parameters w and their gradients g (L2 terms already added),
+/* One step's operands: n parameters w and their gradients g (L2 terms already added, and
+ * w already decayed when --weight-decay is on: the trainer does both for every optimizer),
  * the optimizer's state buffers (n floats each, zero before step 1), the learning rate
  * of this epoch, the global step (from 1) and the hyper-parameters in params order. */
 typedef struct {
@@ -84,11 +88,21 @@ const lp_loss *lp_loss_at(int i);
 typedef struct {
     bool laperm;               /* permute every k steps (else the inner optimizer alone) */
     const lp_optimizer *inner; /* the optimizer between syncs: an entry of the table */
+    /* Lookahead around the inner optimizer (LaPerm's sync, if any, comes after it): every
+     * la_k steps the slow weights (the initial weights at first) move la_alpha of the
+     * way to w, and w takes their value. */
+    bool lookahead;
+    int la_k;        /* >= 1 */
+    double la_alpha; /* (0, 1] */
+    /* Decoupled weight decay (AdamW, SGDW) on every kernel (the tensors the model's l2
+     * covers): before each inner update w *= 1 - lr * weight_decay. 0: off. */
+    double weight_decay;
     /* Row i: the hyper-parameters of lp_optimizer_at(i), in its params order. Every row is
      * recorded in the results file, whichever optimizer runs. */
     double optimizer_params[LP_OPTIMIZER_SLOTS][LP_OPTIMIZER_MAX_PARAMS];
     const lp_loss *loss;
-    int k;                 /* sync period in steps */
+    int k;                 /* sync period in steps (where k_steps sets none) */
+    lp_k_schedule k_steps; /* k by epoch (n 0: k throughout) */
     bool perm_bias;        /* also permute biases (the authors' F1/F2/Conv7 runs) */
     bool perm_bn;          /* also permute BatchNorm gamma and beta */
     bool per_tensor_scope; /* one group per tensor instead of per output unit */
@@ -134,13 +148,14 @@ typedef struct lp_train_resume {
 } lp_train_resume;
 
 /* Defaults: LaPerm over the table's first optimizer (Adam), every hyper-parameter at its
- * table default, the first loss, k 250, 10 epochs, batch 128, eval batch 0 (auto), lr 1e-3
+ * table default, Lookahead off (la_k 5, la_alpha 0.5 when on), no weight decay, the first
+ * loss, k 250 without a schedule, 10 epochs, batch 128, eval batch 0 (auto), lr 1e-3
  * constant, seed 1, L2 as in the model file, no normalisation or augmentation, conv
  * algorithm auto, no results file. */
 void lp_train_config_defaults(lp_train_config *c);
 
-/* What the results file records as `optimizer`: LP_OPTIMIZER_LAPERM or the inner
- * optimizer's name. */
+/* What the results file records as `optimizer`: LP_OPTIMIZER_LAPERM, else
+ * LP_OPTIMIZER_LOOKAHEAD with Lookahead on, else the inner optimizer's name. */
 const char *lp_train_optimizer_name(const lp_train_config *c);
 
 typedef struct {
