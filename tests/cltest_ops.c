@@ -457,6 +457,99 @@ static void test_l2_grad(void) {
     }
 }
 
+/* Lookahead's slow-weight step, `steps` times in a row, against the formula in plain C
+ * (float arithmetic, as written: the kernel may fuse, so within an ulp or two; at alpha 1
+ * exactly w, bit for bit, fused or not). */
+static void check_lookahead_(int n, float alpha, int steps, uint64_t seed) {
+    uint64_t rng = seed;
+    size_t nt = (size_t)n + 3; /* past n: must stay untouched */
+    float *w = lp_test_floats(nt), *slow = lp_test_floats(nt), *rw = lp_test_floats(nt),
+          *rslow = lp_test_floats(nt);
+    CU_ASSERT_FATAL(w && slow && rw && rslow);
+    lp_test_fill_uniform(slow, nt, &rng, -1.0f, 1.0f);
+    cl_mem dw = lp_test_buffer(nt * 4), ds = lp_test_upload(slow, nt * 4);
+    CU_ASSERT_FATAL(dw && ds);
+    memcpy(rslow, slow, nt * 4);
+    for (int t = 0; t < steps; ++t) {
+        lp_test_fill_uniform(w, nt, &rng, -2.0f, 2.0f); /* the inner optimizer's k steps */
+        memcpy(rw, w, nt * 4);
+        LP_TEST_OK(lp_buffer_write(lp_test_rt, dw, 0, nt * 4, w));
+        LP_TEST_OK(lp_op_lookahead(lp_test_rt, dw, ds, n, alpha));
+        for (int i = 0; i < n; ++i)
+            rw[i] = rslow[i] = (1.0f - alpha) * rslow[i] + alpha * rw[i];
+        CU_ASSERT(lp_test_download(dw, nt * 4, w));
+        CU_ASSERT(lp_test_download(ds, nt * 4, slow));
+        char what[64];
+        snprintf(what, sizeof what, "lookahead w (n=%d, alpha %g)", n, (double)alpha);
+        CU_ASSERT(lp_test_close(w, rw, nt, 1e-7f, 1e-6f, what));
+        snprintf(what, sizeof what, "lookahead slow (n=%d, alpha %g)", n, (double)alpha);
+        CU_ASSERT(lp_test_close(slow, rslow, nt, 1e-7f, 1e-6f, what));
+        if (alpha == 1.0f) {
+            CU_ASSERT(memcmp(w, rw, nt * 4) == 0);
+            CU_ASSERT(memcmp(slow, rw, (size_t)n * 4) == 0);
+        }
+        for (size_t i = (size_t)n; i < nt; ++i)
+            CU_ASSERT(w[i] == rw[i] && slow[i] == rslow[i]);
+        memcpy(rslow, slow, nt * 4); /* the next step starts from the device's */
+    }
+    clReleaseMemObject(dw);
+    clReleaseMemObject(ds);
+    free(w);
+    free(slow);
+    free(rw);
+    free(rslow);
+}
+
+static void test_lookahead(void) {
+    const int sizes[] = {1, 7, 1000, 100003};
+    for (int i = 0; i < 4; ++i) {
+        if (lp_test_simulator() && sizes[i] > 20000) continue;
+        check_lookahead_(sizes[i], 0.5f, 3, 1500 + (uint64_t)i);
+        check_lookahead_(sizes[i], 0.3f, 2, 1600 + (uint64_t)i);
+        check_lookahead_(sizes[i], 1.0f, 2, 1700 + (uint64_t)i);
+    }
+    float x = 0;
+    cl_mem d = lp_test_upload(&x, 4);
+    CU_ASSERT_EQUAL(lp_op_lookahead(lp_test_rt, d, d, 1, 0.0f), LP_ERR_INVALID_ARG);
+    CU_ASSERT_EQUAL(lp_op_lookahead(lp_test_rt, d, d, 1, 1.5f), LP_ERR_INVALID_ARG);
+    CU_ASSERT_EQUAL(lp_op_lookahead(lp_test_rt, d, d, -1, 0.5f), LP_ERR_INVALID_ARG);
+    lp_clear_error();
+    clReleaseMemObject(d);
+}
+
+/* Decoupled weight decay of one tensor inside a larger buffer. */
+static void check_weight_decay_(int offset, int n, float keep, uint64_t seed) {
+    uint64_t rng = seed;
+    size_t nt = (size_t)offset + (size_t)n + 5;
+    float *w = lp_test_floats(nt), *want = lp_test_floats(nt);
+    CU_ASSERT_FATAL(w && want);
+    lp_test_fill_uniform(w, nt, &rng, -1.0f, 1.0f);
+    for (size_t i = 0; i < nt; ++i) {
+        bool in = i >= (size_t)offset && i < (size_t)offset + (size_t)n;
+        want[i] = in ? w[i] * keep : w[i];
+    }
+    cl_mem dw = lp_test_upload(w, nt * 4);
+    CU_ASSERT_FATAL(dw != NULL);
+    LP_TEST_OK(lp_op_weight_decay(lp_test_rt, dw, offset, n, keep));
+    CU_ASSERT(lp_test_download(dw, nt * 4, w));
+    /* one rounded product: bit for bit */
+    char what[64];
+    snprintf(what, sizeof what, "weight_decay off %d n %d", offset, n);
+    CU_ASSERT(lp_test_close(w, want, nt, 0.0f, 0.0f, what));
+    clReleaseMemObject(dw);
+    free(w);
+    free(want);
+}
+
+static void test_weight_decay(void) {
+    const int sizes[] = {1, 7, 1000, 100003};
+    for (int i = 0; i < 4; ++i) {
+        if (lp_test_simulator() && sizes[i] > 20000) continue;
+        check_weight_decay_(0, sizes[i], 1.0f - 1e-3f * 1e-2f, 1800 + (uint64_t)i);
+        check_weight_decay_(37, sizes[i], 0.75f, 1900 + (uint64_t)i);
+    }
+}
+
 /* The divergence guard on n values (odd sizes, the vector tail included): nothing flagged
  * while everything is finite; then the first step with a bad value claims the flag, and
  * within it the lowest (kind, element) wins: loss, then gradients, then weights. */
@@ -517,6 +610,8 @@ static void register_suites(void) {
     CU_add_test(su, "adam: three steps against the Keras formula", test_adam);
     CU_add_test(su, "sgd: plain and momentum", test_sgd);
     CU_add_test(su, "l2_grad with offset", test_l2_grad);
+    CU_add_test(su, "lookahead: slow-weight steps, exact at alpha 1", test_lookahead);
+    CU_add_test(su, "weight_decay with offset", test_weight_decay);
     CU_add_test(su, "guard_finite: first step, lowest code", test_guard_finite);
 }
 

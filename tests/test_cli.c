@@ -47,8 +47,9 @@ static void test_usage_errors(void) {
             "laperm train: --k: expected an integer from 1 to 1000000000, got '0'");
     expect_("train --model models/logreg.ini --lr -1", 2,
             "laperm train: --lr: expected a number from 1e-12 to 1e+06, got '-1'");
-    expect_("train --model models/logreg.ini --optimizer rmsprop", 2,
-            "laperm train: --optimizer: expected one of laperm, adam, sgd; got 'rmsprop'");
+    expect_(
+        "train --model models/logreg.ini --optimizer rmsprop", 2,
+        "laperm train: --optimizer: expected one of laperm, lookahead, adam, sgd; got 'rmsprop'");
     expect_("train --model models/logreg.ini --conv-algo bogus", 2,
             "laperm train: --conv-algo: expected one of auto, gemm, fft, direct; got 'bogus'");
     expect_("train --model models/logreg.ini --gemm cublas", 2,
@@ -57,6 +58,34 @@ static void test_usage_errors(void) {
             "laperm train: --lr-steps '10:x': factor after '10:' must be a positive number");
     expect_("train --model models/logreg.ini --lr-steps 20:0.1,10:0.01", 2,
             "--lr-steps '20:0.1,10:0.01': epochs must be ascending");
+    expect_("train --model models/logreg.ini --k-steps 20:5,10:50", 2,
+            "laperm train: --k-steps '20:5,10:50': epochs must be ascending");
+    expect_("train --model models/logreg.ini --k-steps 0:0", 2,
+            "laperm train: --k-steps '0:0': K after '0:' must be a whole number from 1 to "
+            "1000000000");
+    expect_("train --model models/logreg.ini --k-steps 0:-3", 2,
+            "laperm train: --k-steps '0:-3': K after '0:' must be a whole number");
+    expect_("train --model models/logreg.ini --k-steps 0:20,x", 2,
+            "laperm train: --k-steps '0:20,x': expected EPOCH:K[,EPOCH:K...] with 0-based "
+            "epochs, e.g. 0:20,10:100,20:400");
+    expect_("train --model models/logreg.ini --k-steps 0:20,", 2,
+            "laperm train: --k-steps '0:20,': ends with a comma");
+    expect_("train --model models/logreg.ini --k-steps ''", 2,
+            "laperm train: --k-steps: empty list");
+    expect_("train --model models/logreg.ini --optimizer adam --k-steps 0:20", 2,
+            "laperm train: --k-steps is LaPerm's sync schedule; --optimizer adam does not sync");
+    expect_("train --model models/logreg.ini --optimizer sgd --lookahead", 2,
+            "laperm train: --lookahead puts Lookahead under LaPerm; for Lookahead alone give "
+            "--optimizer lookahead --inner NAME");
+    expect_("train --model models/logreg.ini --la-alpha 0.3", 2,
+            "laperm train: --la-alpha tunes Lookahead, which is off: add --lookahead (under "
+            "LaPerm) or give --optimizer lookahead");
+    expect_("train --model models/logreg.ini --lookahead --la-alpha 0", 2,
+            "laperm train: --la-alpha: expected a number in (0, 1], got '0'");
+    expect_("train --model models/logreg.ini --optimizer lookahead --la-k 0", 2,
+            "laperm train: --la-k: expected an integer from 1 to 1000000000, got '0'");
+    expect_("train --model models/logreg.ini --weight-decay -0.1", 2,
+            "laperm train: --weight-decay: expected a number from 0 to 1e+06, got '-0.1'");
     expect_("devices --xml", 2, "laperm devices: unknown option '--xml' (expected --json)");
     expect_("summary", 2, "laperm summary: missing MODEL");
     expect_("bench --only peak,bogus", 2,

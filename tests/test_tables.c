@@ -22,7 +22,8 @@ static void test_optimizer_table(void) {
     CU_ASSERT_PTR_EQUAL(d.inner, lp_optimizer_at(0));
     CU_ASSERT_PTR_NULL(lp_optimizer_at(-1));
     CU_ASSERT_PTR_NULL(lp_optimizer_find("no-such-optimizer"));
-    CU_ASSERT_PTR_NULL(lp_optimizer_find(LP_OPTIMIZER_LAPERM)); /* a wrapper, not an entry */
+    CU_ASSERT_PTR_NULL(lp_optimizer_find(LP_OPTIMIZER_LAPERM));    /* a wrapper, not an entry */
+    CU_ASSERT_PTR_NULL(lp_optimizer_find(LP_OPTIMIZER_LOOKAHEAD)); /* another */
     const char *options[LP_OPTIMIZER_SLOTS * LP_OPTIMIZER_MAX_PARAMS];
     const char *attrs[LP_OPTIMIZER_SLOTS * LP_OPTIMIZER_MAX_PARAMS];
     int n_params = 0, n = 0;
@@ -57,7 +58,11 @@ static void test_optimizer_table(void) {
     CU_ASSERT_PTR_NULL(lp_optimizer_at(n));
     CU_ASSERT_EQUAL(lp_optimizer_index(NULL), -1);
     CU_ASSERT_STRING_EQUAL(lp_train_optimizer_name(&d), LP_OPTIMIZER_LAPERM);
+    d.lookahead = true; /* LaPerm over Lookahead is still LaPerm */
+    CU_ASSERT_STRING_EQUAL(lp_train_optimizer_name(&d), LP_OPTIMIZER_LAPERM);
     d.laperm = false;
+    CU_ASSERT_STRING_EQUAL(lp_train_optimizer_name(&d), LP_OPTIMIZER_LOOKAHEAD);
+    d.lookahead = false;
     CU_ASSERT_STRING_EQUAL(lp_train_optimizer_name(&d), lp_optimizer_at(0)->name);
 }
 
@@ -227,14 +232,19 @@ static void test_optimizers_round_trip(void) {
     char h5[1024], extra[2048], line[256];
     const lp_optimizer *o;
     for (int i = 0; (o = lp_optimizer_at(i)); ++i) {
-        for (int laperm = 0; laperm < 2; ++laperm) {
+        /* 0: the optimizer alone, 1: LaPerm over it, 2: Lookahead over it */
+        for (int mode = 0; mode < 3; ++mode) {
+            bool laperm = mode == 1;
+            const char *name = mode == 0   ? o->name
+                               : mode == 1 ? LP_OPTIMIZER_LAPERM
+                                           : LP_OPTIMIZER_LOOKAHEAD;
             /* every optimizer's every hyper-parameter, set away from its default */
             double want[LP_OPTIMIZER_SLOTS][LP_OPTIMIZER_MAX_PARAMS];
-            if (laperm)
-                snprintf(extra, sizeof extra, "--optimizer %s --inner %s --k 3",
-                         LP_OPTIMIZER_LAPERM, o->name);
-            else
+            if (mode == 0)
                 snprintf(extra, sizeof extra, "--optimizer %s", o->name);
+            else
+                snprintf(extra, sizeof extra, "--optimizer %s --inner %s --k 3", name, o->name);
+            if (mode == 2) strcat(extra, " --la-k 2 --la-alpha 0.25");
             const lp_optimizer *q;
             for (int a = 0; (q = lp_optimizer_at(a)); ++a)
                 for (int j = 0; j < q->n_params; ++j) {
@@ -243,15 +253,24 @@ static void test_optimizers_round_trip(void) {
                     snprintf(extra + strlen(extra), sizeof extra - strlen(extra), " %s %s",
                              q->params[j].option, v);
                 }
-            snprintf(h5, sizeof h5, "%s/opt-%s-%d.h5", lp_test_tmpdir(), o->name, laperm);
+            snprintf(h5, sizeof h5, "%s/opt-%s-%d.h5", lp_test_tmpdir(), o->name, mode);
             char *out = NULL;
             if (tiny_run_(extra, h5, &out)) {
                 if (laperm)
                     snprintf(line, sizeof line, "LaPerm k=3 over %s, batch", o->title);
+                else if (mode == 2)
+                    snprintf(line, sizeof line, "images; Lookahead k=2 alpha=0.25 over %s, batch",
+                             o->title);
                 else
                     snprintf(line, sizeof line, "images; %s, batch", o->title);
                 expect_output_(out, line);
-                expect_attr_(h5, "optimizer", laperm ? LP_OPTIMIZER_LAPERM : o->name);
+                expect_attr_(h5, "optimizer", name);
+                long long la_k = -1;
+                double la_alpha = -1;
+                LP_TEST_OK(lp_results_read_attr_int(h5, "/", "lookahead_k", &la_k));
+                LP_TEST_OK(lp_results_read_attr_double(h5, "/", "lookahead_alpha", &la_alpha));
+                CU_ASSERT_EQUAL(la_k, mode == 2 ? 2 : 0);
+                CU_ASSERT_EQUAL(la_alpha, mode == 2 ? 0.25 : 0.0);
                 expect_attr_(h5, "inner_optimizer", o->name);
                 expect_attr_(h5, "loss", lp_loss_at(0)->name);
                 for (int a = 0; (q = lp_optimizer_at(a)); ++a)
@@ -285,8 +304,8 @@ static void test_help_and_errors_list_the_tables(void) {
             expect_output_(help, want);
         }
     }
-    snprintf(want, sizeof want, "%s | %s [default: %s]", LP_OPTIMIZER_LAPERM, names,
-             LP_OPTIMIZER_LAPERM);
+    snprintf(want, sizeof want, "%s | %s | %s [default: %s]", LP_OPTIMIZER_LAPERM,
+             LP_OPTIMIZER_LOOKAHEAD, names, LP_OPTIMIZER_LAPERM);
     expect_output_(help, want);
     snprintf(want, sizeof want, "LaPerm's inner optimizer: %s [default: %s]", names,
              lp_optimizer_at(0)->name);
@@ -310,7 +329,8 @@ static void test_help_and_errors_list_the_tables(void) {
     free(help);
 
     char *out = NULL;
-    snprintf(want, sizeof want, "--optimizer: expected one of %s", LP_OPTIMIZER_LAPERM);
+    snprintf(want, sizeof want, "--optimizer: expected one of %s, %s", LP_OPTIMIZER_LAPERM,
+             LP_OPTIMIZER_LOOKAHEAD);
     for (int i = 0; (o = lp_optimizer_at(i)); ++i)
         snprintf(want + strlen(want), sizeof want - strlen(want), ", %s", o->name);
     CU_ASSERT_EQUAL(laperm_("--model models/logreg.ini --optimizer rmsprop", &out), 2);
