@@ -79,6 +79,16 @@ static void test_kill_resume_batchnorm(void) {
                      2);
 }
 
+/* Lookahead's slow weights go through the checkpoint (saved at steps 7, 14, ... while
+ * the slow-weight steps come at 3, 6, ...), under LaPerm with a k schedule and with
+ * weight decay on. */
+static void test_kill_resume_lookahead(void) {
+    if (lp_test_have_mnist())
+        kill_resume_(SMALL_ " --lookahead --la-k 3 --la-alpha 0.6 --weight-decay 0.001 --k 10 "
+                            "--k-steps 1:5,2:11",
+                     3);
+}
+
 /* SIGINT: an interrupted (renamed) file; --resume alone continues it to the same bits. */
 static void test_sigint_then_resume(void) {
     if (!lp_test_have_mnist()) return;
@@ -125,6 +135,11 @@ static void test_resume_refuses_other_runs(void) {
     CU_ASSERT_NOT_EQUAL(lp_test_train("", args, &out), 0);
     CU_ASSERT_PTR_NOT_NULL(out && strstr(out, "'lr'"));
     if (!(out && strstr(out, "'lr'"))) printf("\n  said: %s\n", out ? out : "");
+    free(out);
+    snprintf(args, sizeof args, SMALL_ " --max-steps 20 --lookahead --resume '%s'", part);
+    CU_ASSERT_NOT_EQUAL(lp_test_train("", args, &out), 0);
+    CU_ASSERT_PTR_NOT_NULL(out && strstr(out, "'lookahead_k'"));
+    if (!(out && strstr(out, "'lookahead_k'"))) printf("\n  said: %s\n", out ? out : "");
     free(out);
     snprintf(args, sizeof args,
              "--model models/logreg.ini --epochs 3 --train-subset 3000 --test-subset 500 "
@@ -173,6 +188,8 @@ static void register_suites(void) {
     CU_add_test(s, "SIGKILL at random moments, resumed: bit-identical", test_kill_resume_lenet);
     CU_add_test(s, "the same with BatchNorm and SGD", test_kill_resume_batchnorm);
     CU_add_test(s, "the same with --eval-every and --save-best", test_kill_resume_evals);
+    CU_add_test(s, "the same with LaPerm over Lookahead, weight decay and a k schedule",
+                test_kill_resume_lookahead);
     CU_add_test(s, "SIGINT, then --resume alone: bit-identical", test_sigint_then_resume);
     CU_add_test(s, "resumes of another run refused", test_resume_refuses_other_runs);
     CU_add_test(s, "divergence guard", test_divergence_guard);
