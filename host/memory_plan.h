@@ -16,7 +16,7 @@
 typedef struct {
     int batch;            /* training batch */
     int eval_batch;       /* evaluation batch, resolved (the trainer's, never 0 for auto) */
-    int optimizer_states; /* parameter-sized state buffers of the inner optimizer (Adam 2) */
+    int optimizer_states; /* parameter-sized optimizer state buffers (Adam 2, +1 Lookahead) */
     bool laperm;          /* LaPerm: sorted initial values, projected copy, rankings, sort */
     /* Which tensors LaPerm permutes and in what groups, as in lp_train_config. */
     bool perm_bias, perm_bn, per_tensor_scope;
