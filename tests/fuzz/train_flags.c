@@ -32,6 +32,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         FUZZ_CHECK(c->inner && lp_optimizer_index(c->inner) >= 0);
         FUZZ_CHECK((unsigned)c->conv_algo < LP_CONV_ALGO_COUNT);
         FUZZ_CHECK(lp_augment_check(&c->augment) == LP_OK);
+        FUZZ_CHECK(c->la_k >= 1 && c->la_alpha > 0 && c->la_alpha <= 1);
+        FUZZ_CHECK(c->weight_decay >= 0 && c->weight_decay <= 1e6);
+        FUZZ_CHECK(c->k_steps.n == 0 || c->laperm);
+        FUZZ_CHECK(c->k_steps.n >= 0 && c->k_steps.n <= LP_MAX_K_STEPS);
+        for (int i = 0; i < c->k_steps.n; ++i)
+            FUZZ_CHECK(c->k_steps.k[i] >= 1 &&
+                       (i == 0 || c->k_steps.epoch[i] > c->k_steps.epoch[i - 1]));
     }
     lp_clear_error();
     free(text);
