@@ -33,13 +33,13 @@ __kernel void lp_l2_grad(__global const float *w, __global float *g, int offset,
 }
 
 /* Lookahead's slow-weight step (Zhang et al. 2019): slow += alpha (w - slow); w = slow.
- * Written as the convex combination (1 - alpha) slow + alpha w, which is the same up to
- * rounding and exact at alpha = 1 (w unchanged, fused or not), so that Lookahead with
+ * Written as the convex combination (1 - alpha) slow + alpha w, the same up to rounding;
+ * at alpha 1 a copy (the sum would turn a -0.0 weight into +0.0), so that Lookahead with
  * alpha 1 is the inner optimizer bit for bit. */
 __kernel void lp_lookahead_update(__global float *w, __global float *slow, int n, float alpha) {
     int i = get_global_id(0);
     if (i >= n) return;
-    float s = (1.0f - alpha) * slow[i] + alpha * w[i];
+    float s = alpha == 1.0f ? w[i] : (1.0f - alpha) * slow[i] + alpha * w[i];
     slow[i] = s;
     w[i] = s;
 }

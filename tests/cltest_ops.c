@@ -459,7 +459,7 @@ static void test_l2_grad(void) {
 
 /* Lookahead's slow-weight step, `steps` times in a row, against the formula in plain C
  * (float arithmetic, as written: the kernel may fuse, so within an ulp or two; at alpha 1
- * exactly w, bit for bit, fused or not). */
+ * exactly w, bit for bit, a -0.0 included). */
 static void check_lookahead_(int n, float alpha, int steps, uint64_t seed) {
     uint64_t rng = seed;
     size_t nt = (size_t)n + 3; /* past n: must stay untouched */
@@ -472,11 +472,12 @@ static void check_lookahead_(int n, float alpha, int steps, uint64_t seed) {
     memcpy(rslow, slow, nt * 4);
     for (int t = 0; t < steps; ++t) {
         lp_test_fill_uniform(w, nt, &rng, -2.0f, 2.0f); /* the inner optimizer's k steps */
+        if (n > 2) w[1] = -0.0f;                        /* kept as -0.0 at alpha 1 */
         memcpy(rw, w, nt * 4);
         LP_TEST_OK(lp_buffer_write(lp_test_rt, dw, 0, nt * 4, w));
         LP_TEST_OK(lp_op_lookahead(lp_test_rt, dw, ds, n, alpha));
         for (int i = 0; i < n; ++i)
-            rw[i] = rslow[i] = (1.0f - alpha) * rslow[i] + alpha * rw[i];
+            rw[i] = rslow[i] = alpha == 1.0f ? rw[i] : (1.0f - alpha) * rslow[i] + alpha * rw[i];
         CU_ASSERT(lp_test_download(dw, nt * 4, w));
         CU_ASSERT(lp_test_download(ds, nt * 4, slow));
         char what[64];
