@@ -18,38 +18,15 @@
     "--model models/lenet300.ini --train-subset 1280 --test-subset 300 --batch 64 "                \
     "--progress none"
 
-static const char *tmp_(const char *name) {
-    static char bufs[8][4200];
-    static int next;
-    char *b = bufs[next++ % 8];
-    snprintf(b, sizeof bufs[0], "%s/%s", lp_test_tmpdir(), name);
-    return b;
-}
-
 /* laperm train SMALL_ ARGS --out OUT; false (after a failure) when it did not finish. */
 static bool train_(const char *args, const char *out) {
-    char cmd[8192];
-    const char *bin = getenv("LAPERM_BINARY");
-    snprintf(cmd, sizeof cmd, "cd '%s' && '%s' train " SMALL_ " %s --data '%s' --out '%s' 2>&1",
-             lp_test_source_path(""), bin ? bin : "laperm", args, lp_test_mnist_dir(), out);
-    char *o = NULL;
-    int rc = lp_test_run_command(cmd, &o);
-    if (rc) printf("\n  %s\n  exit %d:\n%s\n", cmd, rc, o ? o : "");
+    char all[4608], *o = NULL;
+    snprintf(all, sizeof all, SMALL_ " %s --out '%s'", args, out);
+    int rc = lp_test_train("", all, &o);
+    if (rc) printf("\n  laperm train %s\n  exit %d:\n%s\n", all, rc, o ? o : "");
     free(o);
     CU_ASSERT_EQUAL(rc, 0);
     return rc == 0;
-}
-
-/* scripts/compare-results A B: 0 when every dataset is bit-identical. */
-static int compare_(const char *a, const char *b, bool show) {
-    char cmd[8192];
-    snprintf(cmd, sizeof cmd, "cd '%s' && scripts/compare-results '%s' '%s'",
-             lp_test_source_path(""), a, b);
-    char *out = NULL;
-    int rc = lp_test_run_command(cmd, &out);
-    if (rc && show) printf("\n  compare-results %s %s:\n%s\n", a, b, out ? out : "");
-    free(out);
-    return rc;
 }
 
 /* Two runs that must give the same bits (same = true) or must not. */
@@ -57,9 +34,9 @@ static void expect_same_(const char *args_a, const char *args_b, bool same, cons
     char a[64], b[64];
     snprintf(a, sizeof a, "%s-a.h5", name);
     snprintf(b, sizeof b, "%s-b.h5", name);
-    const char *pa = tmp_(a), *pb = tmp_(b);
+    const char *pa = lp_test_tmp(a), *pb = lp_test_tmp(b);
     if (!train_(args_a, pa) || !train_(args_b, pb)) return;
-    int rc = compare_(pa, pb, same);
+    int rc = lp_test_compare_results(pa, pb, same);
     if ((rc == 0) != same)
         printf("\n  %s: '%s' and '%s' %s\n", name, args_a, args_b,
                same ? "differ" : "give the same bits");
@@ -131,7 +108,7 @@ static void test_laperm_over_lookahead_keeps_the_invariant(void) {
     const char *flags = "--epochs 2 --k 10 --lookahead --la-k 5 --perm-bias";
     for (int at_sync = 1; at_sync >= 0; --at_sync) {
         char args[512];
-        const char *h5 = tmp_(at_sync ? "la-invariant.h5" : "la-between.h5");
+        const char *h5 = lp_test_tmp(at_sync ? "la-invariant.h5" : "la-between.h5");
         snprintf(args, sizeof args, "%s --max-steps %d", flags, at_sync ? 30 : 33);
         if (!train_(args, h5)) return;
         lp_results_checkpoint c;
@@ -171,7 +148,7 @@ static void test_weight_decay(void) {
     expect_same_("--epochs 2 --optimizer sgd", "--epochs 2 --optimizer sgd --weight-decay 0.5",
                  false, "wd-sgd");
     double wd = -1;
-    LP_TEST_OK(lp_results_read_attr_double(tmp_("wd-sgd-b.h5"), "/", "weight_decay", &wd));
+    LP_TEST_OK(lp_results_read_attr_double(lp_test_tmp("wd-sgd-b.h5"), "/", "weight_decay", &wd));
     CU_ASSERT_EQUAL(wd, 0.5);
     /* One plain SGD step (lr 0.1), with decay 0.5 and without, of a model with BatchNorm
      * (gamma starts at 1, so a decay would show): the gradients are the same (taken before
@@ -181,7 +158,8 @@ static void test_weight_decay(void) {
                       "--momentum 0 --lr 0.1";
     char args[256];
     snprintf(args, sizeof args, "%s --weight-decay 0.5", one);
-    if (!train_(one, tmp_("wd-step-a.h5")) || !train_(args, tmp_("wd-step-b.h5"))) return;
+    if (!train_(one, lp_test_tmp("wd-step-a.h5")) || !train_(args, lp_test_tmp("wd-step-b.h5")))
+        return;
     static const char *const tensors[] = {"conv2d_1/kernel",  "conv2d_1/bias",  "batchnorm_1/gamma",
                                           "batchnorm_1/beta", "dense_2/kernel", "dense_2/bias",
                                           "batchnorm_3/gamma"};
@@ -191,7 +169,8 @@ static void test_weight_decay(void) {
         int rank;
         size_t d[3][4];
         const char *from[3] = {"/init", "/weights", "/weights"};
-        const char *file[3] = {tmp_("wd-step-a.h5"), tmp_("wd-step-a.h5"), tmp_("wd-step-b.h5")};
+        const char *file[3] = {lp_test_tmp("wd-step-a.h5"), lp_test_tmp("wd-step-a.h5"),
+                               lp_test_tmp("wd-step-b.h5")};
         char name[64];
         for (int i = 0; i < 3; ++i) {
             snprintf(name, sizeof name, "%s/%s", from[i], tensors[t]);
@@ -269,7 +248,7 @@ static void test_k_steps(void) {
     if (!lp_test_have_mnist()) return;
     /* 20 steps an epoch; k 3 in epoch 0 (steps 3..18: 6 syncs), 4 in epoch 1 (24..40: 5),
      * 10 in epoch 2 (50, 60: 2). */
-    const char *h5 = tmp_("k-steps.h5");
+    const char *h5 = lp_test_tmp("k-steps.h5");
     if (!train_("--epochs 3 --k 3 --k-steps 1:4,2:10", h5)) return;
     int64_t *syncs = NULL;
     int rank;

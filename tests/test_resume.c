@@ -18,16 +18,9 @@
     "--model models/lenet300.ini --epochs 3 --train-subset 3000 --test-subset 500 "                \
     "--checkpoint-every 7 --progress none"
 
-/* scripts/compare-results A B: 0 when identical. */
+/* scripts/compare-results A B: 0 when identical (the differences printed). */
 static int compare_(const char *a, const char *b) {
-    char cmd[8192];
-    snprintf(cmd, sizeof cmd, "cd '%s' && scripts/compare-results '%s' '%s'",
-             lp_test_source_path(""), a, b);
-    char *out = NULL;
-    int rc = lp_test_run_command(cmd, &out);
-    if (rc) printf("\n  compare-results %s %s:\n%s\n", a, b, out ? out : "");
-    free(out);
-    return rc;
+    return lp_test_compare_results(a, b, true);
 }
 
 /* conv7 (convolutions by rule) with the default flags, two empty cache folders. */

@@ -131,6 +131,17 @@ const char *lp_test_tmpdir(void) {
     return buf;
 }
 
+int lp_test_compare_results(const char *a, const char *b, bool show) {
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd, "cd '%s' && scripts/compare-results '%s' '%s'",
+             lp_test_source_path(""), a, b);
+    char *out = NULL;
+    int rc = lp_test_run_command(cmd, &out);
+    if (rc && show) printf("\n  compare-results %s %s:\n%s\n", a, b, out ? out : "");
+    free(out);
+    return rc;
+}
+
 int lp_test_run_command(const char *cmd, char **output) {
     char full[8192];
     /* The subshell makes 2>&1 cover every command of a list (a && b), not the last. */

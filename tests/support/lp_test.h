@@ -89,6 +89,9 @@ bool lp_test_have_mnist(void);
 const char *lp_test_tmpdir(void);
 /* <lp_test_tmpdir()>/<name>, in one of 8 static buffers used in turn. */
 const char *lp_test_tmp(const char *name);
+/* scripts/compare-results A B (run from the source folder): 0 when every dataset it
+ * compares is bit-identical; with `show`, prints the differences it reports. */
+int lp_test_compare_results(const char *a, const char *b, bool show);
 
 /* Runs a shell command, captures stdout+stderr into a malloc'd string; returns the exit
  * status (or -1). */
