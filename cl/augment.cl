@@ -61,7 +61,16 @@ inline float lp_aug_unit(uchar b) {
 /* One work-item per output pixel (i, j) of sample r: gid0 = i * w + j, gid1 = r.
  * x_out (rows, c, h, w) = normalised, transformed pixels[idx[first + r]]; y_out[r] =
  * labels[idx[first + r]]. `identity` skips the draws (they would change nothing). */
-__kernel void lp_augment_batch(__global const uchar *pixels, __global const int *labels,
+/* LP_AUG_REAL: the dataset holds floats as they are (HDF5 float data) instead of bytes. */
+#ifdef LP_AUG_REAL
+typedef float lp_aug_pixel;
+#define LP_AUG_VALUE(p) (p)
+#else
+typedef uchar lp_aug_pixel;
+#define LP_AUG_VALUE(p) lp_aug_unit(p)
+#endif
+
+__kernel void lp_augment_batch(__global const lp_aug_pixel *pixels, __global const int *labels,
                                __global const int *idx, int first, int rows, int c, int h, int w,
                                float rotate_deg, float shift, float zoom, int hflip, int identity,
                                uint seed_lo, uint seed_hi, uint epoch, __global const float *mean,
@@ -104,10 +113,10 @@ __kernel void lp_augment_batch(__global const uchar *pixels, __global const int 
     }
     size_t hw = (size_t)h * w, features = (size_t)c * hw;
     size_t g = (size_t)sy * w + sx;
-    __global const uchar *in = pixels + (size_t)src * features;
+    __global const lp_aug_pixel *in = pixels + (size_t)src * features;
     __global float *out = x_out + (size_t)r * features + pix;
     for (int ch = 0; ch < c; ++ch, g += hw) {
-        float v = lp_aug_unit(in[g]);
+        float v = LP_AUG_VALUE(in[g]);
         v = v - mean[g];
         v = v * inv_std[g];
         out[(size_t)ch * hw] = v;

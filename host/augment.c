@@ -149,10 +149,10 @@ static lp_status need_bytes_(cl_mem buf, size_t need, const char *what, int coun
     return LP_OK;
 }
 
-lp_status lp_op_augment_batch(lp_runtime *rt, const lp_augment_spec *a, uint64_t seed, int epoch,
-                              cl_mem pixels, cl_mem labels, cl_mem idx, int first, int rows, int c,
-                              int h, int w, cl_mem mean, cl_mem inv_std, cl_mem x_out,
-                              cl_mem y_out) {
+static lp_status augment_batch_(lp_runtime *rt, const lp_augment_spec *a, uint64_t seed, int epoch,
+                                cl_mem pixels, bool real, cl_mem labels, cl_mem idx, int first,
+                                int rows, int c, int h, int w, cl_mem mean, cl_mem inv_std,
+                                cl_mem x_out, cl_mem y_out) {
     if (!rt || !pixels || !labels || !idx || !mean || !inv_std || !x_out || !y_out)
         return lp_fail(LP_ERR_INVALID_ARG,
                        "lp_op_augment_batch: rt and every buffer (pixels, labels, idx, mean, "
@@ -177,7 +177,8 @@ lp_status lp_op_augment_batch(lp_runtime *rt, const lp_augment_spec *a, uint64_t
     LP_TRY(need_bytes_(y_out, (size_t)rows * sizeof(int32_t), "y_out", rows));
 
     cl_kernel k;
-    LP_TRY(lp_runtime_kernel(rt, "augment", "lp_augment_batch", AUGMENT_OPTIONS_, &k));
+    LP_TRY(lp_runtime_kernel(rt, "augment", "lp_augment_batch",
+                             real ? AUGMENT_OPTIONS_ " -DLP_AUG_REAL=1" : AUGMENT_OPTIONS_, &k));
     static const lp_augment_spec none = {0};
     if (!a) a = &none;
     int hflip = a->hflip, identity = lp_augment_is_identity(a);
@@ -207,4 +208,20 @@ lp_status lp_op_augment_batch(lp_runtime *rt, const lp_augment_spec *a, uint64_t
     size_t local[2] = {lp_runtime_wgs(rt, k, 64), 1};
     size_t global[2] = {hw, (size_t)rows};
     return lp_launch(rt, k, 2, global, local, "augment_batch");
+}
+
+lp_status lp_op_augment_batch(lp_runtime *rt, const lp_augment_spec *a, uint64_t seed, int epoch,
+                              cl_mem pixels, cl_mem labels, cl_mem idx, int first, int rows, int c,
+                              int h, int w, cl_mem mean, cl_mem inv_std, cl_mem x_out,
+                              cl_mem y_out) {
+    return augment_batch_(rt, a, seed, epoch, pixels, false, labels, idx, first, rows, c, h, w,
+                          mean, inv_std, x_out, y_out);
+}
+
+lp_status lp_op_augment_batch_real(lp_runtime *rt, const lp_augment_spec *a, uint64_t seed,
+                                   int epoch, cl_mem values, cl_mem labels, cl_mem idx, int first,
+                                   int rows, int c, int h, int w, cl_mem mean, cl_mem inv_std,
+                                   cl_mem x_out, cl_mem y_out) {
+    return augment_batch_(rt, a, seed, epoch, values, true, labels, idx, first, rows, c, h, w, mean,
+                          inv_std, x_out, y_out);
 }

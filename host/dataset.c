@@ -14,6 +14,13 @@ static const lp_dataset_format table_[] = {
     {"fashion-mnist", "/usr/share/datasets/fashion-mnist", "Fashion-MNIST: IDX files, as mnist",
      lp_mnist_load},
     {"cifar10", "data/cifar10", "CIFAR-10 binary version: *_batch*.bin", lp_cifar10_load},
+    /* The label kind is part of the name, so the results file's `dataset` records it. */
+    {"cifar100", "data/cifar100", "CIFAR-100 binary version: train.bin, test.bin; fine labels",
+     lp_cifar100_load},
+    {"cifar100-coarse", "data/cifar100", "CIFAR-100 as cifar100, its 20 coarse labels",
+     lp_cifar100_coarse_load},
+    {"hdf5", "data/data.h5", "HDF5 file (--data FILE): /train/x, /train/y, /test/x, /test/y",
+     lp_hdf5_data_load},
 };
 #define N_ ((int)(sizeof table_ / sizeof table_[0]))
 

@@ -18,12 +18,16 @@ lp_status lp_dataset_subset(const lp_dataset *src, int first, int count, lp_data
     out->n = count;
     out->x = malloc((size_t)count * sample * sizeof *out->x);
     out->y = malloc((size_t)count);
-    if (!out->x || !out->y) {
+    size_t outputs = src->t ? (size_t)src->outputs : 0;
+    out->t = outputs ? malloc((size_t)count * outputs * sizeof *out->t) : NULL;
+    if (!out->x || !out->y || (outputs && !out->t)) {
         lp_dataset_free(out);
         return lp_fail(LP_ERR_NO_MEMORY, "cannot allocate a subset of %d samples", count);
     }
     memcpy(out->x, src->x + (size_t)first * sample, (size_t)count * sample * sizeof *out->x);
     memcpy(out->y, src->y + first, (size_t)count);
+    if (outputs)
+        memcpy(out->t, src->t + (size_t)first * outputs, (size_t)count * outputs * sizeof *out->t);
     return LP_OK;
 }
 
@@ -31,5 +35,6 @@ void lp_dataset_free(lp_dataset *ds) {
     if (!ds) return;
     free(ds->x);
     free(ds->y);
+    free(ds->t);
     memset(ds, 0, sizeof *ds);
 }

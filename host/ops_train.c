@@ -1,18 +1,17 @@
-/* Launch wrappers for the loss (cl/loss.cl), the L2 gradient and the decoupled weight
- * decay (cl/optim.cl); each optimizer's own launch is in its file, host/optimizer_<id>.c,
- * Lookahead's in host/lookahead.c. */
+/* Launch wrappers for the losses and the target gather (cl/loss.cl), the L2 gradient and
+ * the decoupled weight decay (cl/optim.cl); each optimizer's own launch is in its file,
+ * host/optimizer_<id>.c, Lookahead's in host/lookahead.c. */
 #include <stdio.h>
 
 #include "laperm/launch.h"
 #include "laperm/ops.h"
 
-lp_status lp_op_softmax_xent(lp_runtime *rt, cl_mem logits, cl_mem labels, int rows, int classes,
-                             float grad_scale, cl_mem dlogits, cl_mem stats, int stats_off) {
-    if (rows < 0 || classes <= 0 || stats_off < 0)
-        return lp_fail(LP_ERR_INVALID_ARG, "softmax_xent: %d rows of %d classes at stats offset %d",
-                       rows, classes, stats_off);
-    /* One work-group covers the batch; its size is fixed at build time (reqd size), so
-     * start from the device's limit and shrink until the compiled kernel accepts it. */
+/* A loss kernel of cl/loss.cl over (rows, width) values: one work-group covers the batch.
+ * Its size is fixed at build time (reqd size), so start from the device's limit and
+ * shrink until the compiled kernel accepts it. */
+static lp_status loss_launch_(lp_runtime *rt, const char *kernel, const char *label, cl_mem x,
+                              cl_mem y, int rows, int width, float grad_scale, cl_mem dx,
+                              cl_mem stats, int stats_off) {
     const lp_device_info *dev = lp_runtime_device(rt);
     size_t wgs = 1;
     while (wgs * 2 <= 256 && wgs * 2 <= dev->max_work_group_size)
@@ -21,23 +20,58 @@ lp_status lp_op_softmax_xent(lp_runtime *rt, cl_mem logits, cl_mem labels, int r
     for (;;) {
         char opts[32];
         snprintf(opts, sizeof opts, "-DLOSS_WGS=%zu", wgs);
-        LP_TRY(lp_runtime_kernel(rt, "loss", "lp_softmax_xent", opts, &k));
+        LP_TRY(lp_runtime_kernel(rt, "loss", kernel, opts, &k));
         size_t fits = lp_runtime_wgs(rt, k, wgs);
         if (fits >= wgs || wgs == 1) break;
         wgs = fits;
     }
-    int write_grad = dlogits != NULL;
-    LP_ARG(k, 0, logits);
-    LP_ARG(k, 1, labels);
+    int write_grad = dx != NULL;
+    LP_ARG(k, 0, x);
+    LP_ARG(k, 1, y);
     LP_ARG(k, 2, rows);
-    LP_ARG(k, 3, classes);
+    LP_ARG(k, 3, width);
     LP_ARG(k, 4, grad_scale);
     LP_ARG(k, 5, write_grad);
-    cl_mem d = dlogits ? dlogits : logits; /* unused when write_grad == 0 */
+    cl_mem d = dx ? dx : x; /* unused when write_grad == 0 */
     LP_ARG(k, 6, d);
     LP_ARG(k, 7, stats);
     LP_ARG(k, 8, stats_off);
-    return lp_launch(rt, k, 1, &wgs, &wgs, "softmax_xent");
+    return lp_launch(rt, k, 1, &wgs, &wgs, label);
+}
+
+lp_status lp_op_softmax_xent(lp_runtime *rt, cl_mem logits, cl_mem labels, int rows, int classes,
+                             float grad_scale, cl_mem dlogits, cl_mem stats, int stats_off) {
+    if (rows < 0 || classes <= 0 || stats_off < 0)
+        return lp_fail(LP_ERR_INVALID_ARG, "softmax_xent: %d rows of %d classes at stats offset %d",
+                       rows, classes, stats_off);
+    return loss_launch_(rt, "lp_softmax_xent", "softmax_xent", logits, labels, rows, classes,
+                        grad_scale, dlogits, stats, stats_off);
+}
+
+lp_status lp_op_mse(lp_runtime *rt, cl_mem pred, cl_mem targets, int rows, int outputs,
+                    float grad_scale, cl_mem dpred, cl_mem stats, int stats_off) {
+    if (rows < 0 || outputs <= 0 || stats_off < 0)
+        return lp_fail(LP_ERR_INVALID_ARG, "mse: %d rows of %d outputs at stats offset %d", rows,
+                       outputs, stats_off);
+    return loss_launch_(rt, "lp_mse", "mse", pred, targets, rows, outputs, grad_scale, dpred, stats,
+                        stats_off);
+}
+
+lp_status lp_op_gather_rows(lp_runtime *rt, cl_mem src, cl_mem idx, int first, int rows, int width,
+                            cl_mem dst) {
+    if (first < 0 || rows < 0 || width <= 0 || (long long)rows * width > 0x7FFFFFFF)
+        return lp_fail(LP_ERR_INVALID_ARG, "gather_rows: %d rows of %d from %d", rows, width,
+                       first);
+    if (rows == 0) return LP_OK;
+    cl_kernel k;
+    LP_TRY(lp_runtime_kernel(rt, "loss", "lp_gather_rows", NULL, &k));
+    LP_ARG(k, 0, src);
+    LP_ARG(k, 1, idx);
+    LP_ARG(k, 2, first);
+    LP_ARG(k, 3, rows);
+    LP_ARG(k, 4, width);
+    LP_ARG(k, 5, dst);
+    return lp_launch_1d(rt, k, (size_t)rows * width, 64, "gather_rows");
 }
 
 static lp_status launch_flat_(lp_runtime *rt, cl_kernel k, int n, const char *label) {

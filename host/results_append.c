@@ -30,6 +30,10 @@ static const column_ metrics_[] = {
     {"test_accuracy", M_F64, offsetof(lp_epoch_metrics, test_accuracy)},
     {"test_loss_unsynced", M_F64, offsetof(lp_epoch_metrics, test_loss_unsynced)},
     {"test_accuracy_unsynced", M_F64, offsetof(lp_epoch_metrics, test_accuracy_unsynced)},
+    /* regression (mean absolute error; NaN for classification) */
+    {"train_mae", M_F64, offsetof(lp_epoch_metrics, train_mae)},
+    {"test_mae", M_F64, offsetof(lp_epoch_metrics, test_mae)},
+    {"test_mae_unsynced", M_F64, offsetof(lp_epoch_metrics, test_mae_unsynced)},
     {"learning_rate", M_F64, offsetof(lp_epoch_metrics, learning_rate)},
     {"epoch_seconds", M_F64, offsetof(lp_epoch_metrics, epoch_seconds)},
     {"elapsed_seconds", M_F64, offsetof(lp_epoch_metrics, elapsed_seconds)},

@@ -11,7 +11,7 @@
 #include "laperm/status.h"
 #include "results_h5.h"
 
-#define LP_RESULTS_N_METRICS 12
+#define LP_RESULTS_N_METRICS 15
 #define LP_RESULTS_N_EVALS 8
 
 typedef struct {

@@ -43,7 +43,12 @@ typedef struct {
 
     /* data on the device: bytes and int labels; idx is this epoch's order */
     cl_mem train_x, train_y, train_idx, test_x, test_y, test_idx;
-    cl_mem batch_y;                 /* labels of the current batch */
+    cl_mem batch_y; /* labels of the current batch */
+    /* regression: float targets (n, outputs) and the current batch's; x_real: the data
+     * are floats on the device instead of bytes */
+    cl_mem train_t, test_t, batch_t;
+    int outputs; /* regression: targets per sample; 0: classification */
+    bool x_real;
     cl_mem norm_mean, norm_inv_std; /* per-feature input normalisation */
     cl_mem stats;                   /* per step (loss sum, correct) of this epoch, then eval sums */
     int steps_per_epoch;
@@ -88,8 +93,13 @@ lp_status lp_trainer_sync_(lp_trainer_ *t);
  * projection. */
 bool lp_trainer_sync_due_(const lp_trainer_ *t);
 /* Evaluates the network's current parameters on the first test_n test samples: mean
- * loss and accuracy. (To evaluate eval_params, swap them in first.) */
+ * loss and accuracy (regression: mean absolute error). (To evaluate eval_params, swap
+ * them in first.) */
 lp_status lp_trainer_evaluate_(lp_trainer_ *t, int test_n, double *loss, double *acc);
+/* Batch rows [first, first + n) of the order `idx` of the data (x, y, targets t) into the
+ * network's input, batch_y and (regression) batch_t, augmented by `a` (NULL: none). */
+lp_status lp_trainer_batch_(lp_trainer_ *t, const lp_augment_spec *a, int epoch, cl_mem x, cl_mem y,
+                            cl_mem tg, cl_mem idx, int first, int n);
 
 /* Evaluations (trainer_eval.c). The test set on the inner optimizer's weights
  * (*_unsynced), then on the projection, which is left in eval_params and rank; when the

@@ -4,6 +4,7 @@
  * per epoch (and every eval_every steps) evaluation of the projected network; per epoch
  * metrics, a snapshot and a checkpoint; resuming from a checkpoint, and going back to the
  * last good one when the guard finds a non-finite value. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,11 +75,28 @@ static lp_status check_config_(const lp_train_config *c, const lp_dataset *train
         const lp_dataset *d = sets[i];
         if (d->c != in->out.c || d->h != in->out.h || d->w != in->out.w)
             return lp_fail(LP_ERR_INVALID_ARG,
-                           "%s: the data are %dx%dx%d (CxHxW) but the model's [input] expects "
+                           "%s: the data are %dx%dx%d (CxHxW%s%s) but the model's [input] expects "
                            "%dx%dx%d",
-                           m->source, d->c, d->h, d->w, in->out.c, in->out.h, in->out.w);
+                           m->source, d->c, d->h, d->w, d->origin[0] ? ", from " : "", d->origin,
+                           in->out.c, in->out.h, in->out.w);
     }
     const lp_layer_spec *last = &m->layers[m->n_layers - 1];
+    bool regression = train->outputs > 0;
+    if (c->loss->regression != regression || (test->outputs > 0) != regression)
+        return lp_fail(LP_ERR_INVALID_ARG,
+                       "the loss %s needs %s, but the data have %s (set `loss` in [input] of %s "
+                       "or --loss: mse for float targets, softmax-cross-entropy for labels)",
+                       c->loss->name,
+                       c->loss->regression ? "float targets" : "integer class labels",
+                       regression ? "float targets" : "integer class labels", m->source);
+    if (regression) {
+        if ((int)lp_shape_size(last->out) != train->outputs || test->outputs != train->outputs)
+            return lp_fail(LP_ERR_INVALID_ARG,
+                           "%s:%d: the last layer has %zu outputs but the data have %d targets "
+                           "per sample",
+                           m->source, last->line, lp_shape_size(last->out), train->outputs);
+        return LP_OK;
+    }
     if ((int)lp_shape_size(last->out) != train->classes)
         return lp_fail(LP_ERR_INVALID_ARG,
                        "%s:%d: the last layer has %zu outputs but the data have %d classes",
@@ -229,7 +247,6 @@ static lp_status train_epoch_(run_ *r, const lp_dataset *train, const lp_dataset
     const lp_train_callbacks *cb = r->cb;
     lp_runtime *rt = t->rt;
     int classes = lp_network_classes(t->net);
-    lp_shape in = t->input_shape;
     t->epoch = epoch;
     lp_shuffle_indices(t->order_host, (uint32_t)train->n, c->seed,
                        LP_STREAM_SHUFFLE + (uint32_t)epoch);
@@ -249,13 +266,12 @@ static lp_status train_epoch_(run_ *r, const lp_dataset *train, const lp_dataset
         int first = s * c->batch;
         int n = train->n - first < c->batch ? train->n - first : c->batch;
         t->step++;
-        LP_TRY(lp_op_augment_batch(rt, &c->augment, c->seed, epoch, t->train_x, t->train_y,
-                                   t->train_idx, first, n, in.c, in.h, in.w, t->norm_mean,
-                                   t->norm_inv_std, lp_network_input(t->net), t->batch_y));
+        LP_TRY(lp_trainer_batch_(t, &c->augment, epoch, t->train_x, t->train_y, t->train_t,
+                                 t->train_idx, first, n));
         lp_network_set_rng(t->net, c->seed, t->step);
         LP_TRY(lp_network_forward(t->net, n, true));
-        LP_TRY(c->loss->run(rt, lp_network_logits(t->net), t->batch_y, n, classes, 1.0f / (float)n,
-                            lp_network_dlogits(t->net), t->stats, 2 * s));
+        LP_TRY(c->loss->run(rt, lp_network_logits(t->net), t->outputs ? t->batch_t : t->batch_y, n,
+                            classes, 1.0f / (float)n, lp_network_dlogits(t->net), t->stats, 2 * s));
         LP_TRY(lp_network_backward(t->net, n));
         LP_TRY(optimizer_step_(t, lr));
         /* Before the sync, which would hide non-finite weights behind initial values. */
@@ -299,7 +315,8 @@ static lp_status train_epoch_(run_ *r, const lp_dataset *train, const lp_dataset
                              .epochs = c->epochs,
                              .step_in_epoch = s + 1,
                              .steps_per_epoch = t->steps_per_epoch,
-                             .step = t->step};
+                             .step = t->step,
+                             .regression = t->outputs > 0};
             LP_TRY(running_stats_(t, s + 1, samples, &p.loss, &p.accuracy));
             now = lp_seconds();
             p.images_per_second = (samples - first_step * c->batch) / (now - t0);
@@ -321,36 +338,43 @@ static lp_status train_epoch_(run_ *r, const lp_dataset *train, const lp_dataset
     return LP_OK;
 }
 
-/* 16 hex digits of a hash of the data set's pixels and labels. */
+/* 16 hex digits of a hash of the data set's pixels and labels (and regression targets). */
 static void data_hash_(const lp_dataset *d, char out[24]) {
     uint64_t h =
         lp_hash_bytes(LP_HASH_SEED, d->x, (size_t)d->n * d->c * d->h * d->w * sizeof(float));
-    h = lp_hash_final(lp_hash_bytes(h, d->y, (size_t)d->n));
+    h = lp_hash_bytes(h, d->y, (size_t)d->n);
+    if (d->t) h = lp_hash_bytes(h, d->t, (size_t)d->n * (size_t)d->outputs * sizeof(float));
+    h = lp_hash_final(h);
     snprintf(out, 24, "%016llx", (unsigned long long)h);
 }
 
 /* A resumed run's final and best unsynced accuracies so far, from the entries it copied
  * (the best evaluation comes with the checkpoint). */
-static lp_status prior_metrics_(const lp_train_resume *rs, lp_train_result *result) {
+static lp_status prior_metrics_(const lp_train_resume *rs, bool regression,
+                                lp_train_result *result) {
     long long n = rs->checkpoint.metrics;
     if (n <= 0) return LP_OK;
-    double *acc = NULL, *unsynced = NULL;
+    /* test_mae only for regression: classification files may predate it */
+    static const char *const names[] = {"/metrics/test_accuracy", "/metrics/test_accuracy_unsynced",
+                                        "/metrics/test_loss", "/metrics/test_mae"};
+    double *v[4] = {NULL};
     int rank;
     size_t dims[4];
-    lp_status s = lp_results_read_double(rs->source, "/metrics/test_accuracy", &acc, &rank, dims);
-    if (s == LP_OK)
-        s = lp_results_read_double(rs->source, "/metrics/test_accuracy_unsynced", &unsynced, &rank,
-                                   dims);
-    if (s == LP_OK && dims[0] < (size_t)n)
-        s = lp_fail(LP_ERR_FORMAT, "%s: fewer metrics than its checkpoint counts", rs->source);
+    lp_status s = LP_OK;
+    for (int i = 0; s == LP_OK && i < (regression ? 4 : 3); ++i) {
+        s = lp_results_read_double(rs->source, names[i], &v[i], &rank, dims);
+        if (s == LP_OK && dims[0] < (size_t)n)
+            s = lp_fail(LP_ERR_FORMAT, "%s: fewer metrics than its checkpoint counts", rs->source);
+    }
     for (long long i = 0; s == LP_OK && i < n; ++i) {
         result->epochs_done = (int)i + 1;
-        result->final_test_accuracy = acc[i];
-        if (unsynced[i] > result->best_unsynced_accuracy)
-            result->best_unsynced_accuracy = unsynced[i];
+        result->final_test_accuracy = v[0][i];
+        result->final_test_loss = v[2][i];
+        result->final_test_mae = v[3] ? v[3][i] : NAN;
+        if (v[1][i] > result->best_unsynced_accuracy) result->best_unsynced_accuracy = v[1][i];
     }
-    free(acc);
-    free(unsynced);
+    for (int i = 0; i < 4; ++i)
+        free(v[i]);
     return s;
 }
 
@@ -364,6 +388,18 @@ static lp_status back_to_last_good_(run_ *r) {
     return lp_trainer_results_epoch_(t, r->res, NULL, 0);
 }
 
+/* Regression: the second statistic is the mean absolute error, and accuracy means
+ * nothing (NaN); classification has no MAE (NaN). */
+static void split_mae_(const lp_trainer_ *t, lp_epoch_metrics *m) {
+    double *pairs[3][2] = {{&m->train_accuracy, &m->train_mae},
+                           {&m->test_accuracy, &m->test_mae},
+                           {&m->test_accuracy_unsynced, &m->test_mae_unsynced}};
+    for (int i = 0; i < 3; ++i) {
+        if (t->outputs > 0) *pairs[i][1] = *pairs[i][0];
+        *pairs[i][t->outputs > 0 ? 0 : 1] = NAN;
+    }
+}
+
 /* Evaluates at an epoch's end: the inner optimizer's weights, then the projection; then
  * offers it as the best. */
 static lp_status evaluate_epoch_(run_ *r, const lp_dataset *test, lp_epoch_metrics *m) {
@@ -371,12 +407,15 @@ static lp_status evaluate_epoch_(run_ *r, const lp_dataset *test, lp_epoch_metri
     LP_TRY(lp_trainer_evaluate_both_(t, test->n, lp_trainer_sync_due_(t), &m->test_loss,
                                      &m->test_accuracy, &m->test_loss_unsynced,
                                      &m->test_accuracy_unsynced));
+    split_mae_(t, m);
     return lp_trainer_offer_best_(t, r->res, m->epoch, m->test_accuracy, m->test_loss);
 }
 
 static void record_epoch_(lp_train_result *result, const lp_epoch_metrics *m) {
     result->epochs_done = m->epoch;
     result->final_test_accuracy = m->test_accuracy;
+    result->final_test_loss = m->test_loss;
+    result->final_test_mae = m->test_mae;
     if (m->test_accuracy_unsynced > result->best_unsynced_accuracy)
         result->best_unsynced_accuracy = m->test_accuracy_unsynced;
 }
@@ -460,7 +499,7 @@ lp_status lp_train(lp_runtime *rt, const lp_model_spec *model, const lp_dataset 
         s = lp_trainer_restore_(&t, &resume->checkpoint);
         start_epoch = resume->checkpoint.epoch;
         first_step = resume->checkpoint.step_in_epoch;
-        if (s == LP_OK) s = prior_metrics_(resume, result);
+        if (s == LP_OK) s = prior_metrics_(resume, train->outputs > 0, result);
         if (s == LP_OK) s = resume_best_(&r, &resume->checkpoint);
     }
     /* The first checkpoint (a resumed one: its copy on the host) before any step. */
@@ -524,6 +563,7 @@ lp_status lp_train(lp_runtime *rt, const lp_model_spec *model, const lp_dataset 
     result->best_step = t.best.step;
     result->best_epoch = t.best.epoch;
     result->best_test_accuracy = t.best.test_accuracy;
+    result->best_test_loss = t.best.test_loss;
     result->first_step_seconds = t.first_step_done > 0 ? t.first_step_done - run_start : 0;
     result->steps = t.step;
     result->syncs = t.syncs;

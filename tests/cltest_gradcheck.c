@@ -1,5 +1,5 @@
-/* Backward passes against central finite differences: the softmax cross-entropy gradient
- * on its own, then every parameter gradient of small networks built from model text,
+/* Backward passes against central finite differences: the softmax cross-entropy and MSE
+ * gradients on their own, then every parameter gradient of small networks built from model text,
  * with the loss (mean cross-entropy over a batch) computed from logits read back. */
 #include <math.h>
 #include <stdio.h>
@@ -42,50 +42,55 @@ static double mean_xent_(const float *logits, const int *labels, int n, int clas
     return sum / n;
 }
 
-/* ---- the loss gradient alone --------------------------------------------------------------- */
+/* ---- the loss gradients alone -------------------------------------------------------------- */
+
+/* A loss launch (laperm/ops.h): softmax cross-entropy or MSE. */
+typedef lp_status (*loss_op_)(lp_runtime *rt, cl_mem x, cl_mem y, int rows, int width,
+                              float grad_scale, cl_mem dx, cl_mem stats, int stats_off);
 
 /* Device loss (stats[0] after one launch) at `x`, scaled like the gradient. */
-static double device_loss_(cl_mem dx, cl_mem dl, cl_mem ds, const float *x, int rows, int classes,
-                           float scale) {
+static double device_loss_(loss_op_ op, cl_mem dx, cl_mem dl, cl_mem ds, const float *x, int rows,
+                           int width, float scale) {
     float stats[2] = {0.0f, 0.0f};
-    LP_TEST_OK(lp_buffer_write(lp_test_rt, dx, 0, (size_t)rows * classes * 4, x));
+    LP_TEST_OK(lp_buffer_write(lp_test_rt, dx, 0, (size_t)rows * width * 4, x));
     LP_TEST_OK(lp_buffer_write(lp_test_rt, ds, 0, sizeof stats, stats));
-    LP_TEST_OK(lp_op_softmax_xent(lp_test_rt, dx, dl, rows, classes, 0.0f, NULL, ds, 0));
+    LP_TEST_OK(op(lp_test_rt, dx, dl, rows, width, 0.0f, NULL, ds, 0));
     LP_TEST_OK(lp_buffer_read(lp_test_rt, ds, 0, sizeof stats, stats));
     return (double)stats[0] * scale;
 }
 
-static void check_xent_grad_(int rows, int classes, float spread, float scale, uint64_t seed) {
+/* The gradient `op` writes for random (rows, width) inputs in [-spread, spread] against
+ * central differences of its loss; y (y_bytes) is what it compares them with (int labels
+ * or float targets). */
+static void check_loss_grad_(loss_op_ op, const char *name, int rows, int width, const void *y,
+                             size_t y_bytes, float spread, float scale, uint64_t seed) {
     uint64_t rng = seed;
-    size_t n = (size_t)rows * classes;
+    size_t n = (size_t)rows * width;
     float *x = malloc(n * sizeof *x), *d = malloc(n * sizeof *d);
-    int *labels = malloc((size_t)rows * sizeof *labels);
-    CU_ASSERT_FATAL(x && d && labels);
+    CU_ASSERT_FATAL(x && d);
     for (size_t i = 0; i < n; ++i)
         x[i] = lp_test_uniform(&rng, -spread, spread);
-    for (int r = 0; r < rows; ++r)
-        labels[r] = (int)(lp_test_next(&rng) % (uint64_t)classes);
     cl_mem dx, dl, dd, ds;
-    CU_ASSERT_EQUAL_FATAL(lp_buffer_create(lp_test_rt, n * 4, "logits", &dx), LP_OK);
-    CU_ASSERT_EQUAL_FATAL(lp_buffer_create(lp_test_rt, (size_t)rows * 4, "labels", &dl), LP_OK);
-    CU_ASSERT_EQUAL_FATAL(lp_buffer_create(lp_test_rt, n * 4, "dlogits", &dd), LP_OK);
+    CU_ASSERT_EQUAL_FATAL(lp_buffer_create(lp_test_rt, n * 4, "inputs", &dx), LP_OK);
+    CU_ASSERT_EQUAL_FATAL(lp_buffer_create(lp_test_rt, y_bytes, "labels or targets", &dl), LP_OK);
+    CU_ASSERT_EQUAL_FATAL(lp_buffer_create(lp_test_rt, n * 4, "gradient", &dd), LP_OK);
     CU_ASSERT_EQUAL_FATAL(lp_buffer_create(lp_test_rt, 8, "stats", &ds), LP_OK);
-    LP_TEST_OK(lp_buffer_write(lp_test_rt, dl, 0, (size_t)rows * 4, labels));
+    LP_TEST_OK(lp_buffer_write(lp_test_rt, dl, 0, y_bytes, y));
     LP_TEST_OK(lp_buffer_write(lp_test_rt, dx, 0, n * 4, x));
     float zero[2] = {0.0f, 0.0f};
     LP_TEST_OK(lp_buffer_write(lp_test_rt, ds, 0, sizeof zero, zero));
-    LP_TEST_OK(lp_op_softmax_xent(lp_test_rt, dx, dl, rows, classes, scale, dd, ds, 0));
+    LP_TEST_OK(op(lp_test_rt, dx, dl, rows, width, scale, dd, ds, 0));
     LP_TEST_OK(lp_buffer_read(lp_test_rt, dd, 0, n * 4, d));
     int bad = 0, printed = 0;
     char what[64];
-    snprintf(what, sizeof what, "dlogits %dx%d spread %g", rows, classes, (double)spread);
+    snprintf(what, sizeof what, "%s %dx%d spread %g", name, rows, width, (double)spread);
     for (size_t i = 0; i < n; ++i) {
         float keep = x[i];
         x[i] = keep + EPS_;
-        double up = device_loss_(dx, dl, ds, x, rows, classes, scale);
+        double up = device_loss_(op, dx, dl, ds, x, rows, width, scale);
         float hi = x[i];
         x[i] = keep - EPS_;
-        double down = device_loss_(dx, dl, ds, x, rows, classes, scale);
+        double down = device_loss_(op, dx, dl, ds, x, rows, width, scale);
         double fd = (up - down) / ((double)hi - (double)x[i]);
         x[i] = keep;
         if (!grad_close_(d[i], fd, what, (int)i, &printed)) bad++;
@@ -97,6 +102,16 @@ static void check_xent_grad_(int rows, int classes, float spread, float scale, u
     clReleaseMemObject(ds);
     free(x);
     free(d);
+}
+
+static void check_xent_grad_(int rows, int classes, float spread, float scale, uint64_t seed) {
+    uint64_t rng = seed * 977;
+    int *labels = malloc((size_t)rows * sizeof *labels);
+    CU_ASSERT_FATAL(labels != NULL);
+    for (int r = 0; r < rows; ++r)
+        labels[r] = (int)(lp_test_next(&rng) % (uint64_t)classes);
+    check_loss_grad_(lp_op_softmax_xent, "dlogits", rows, classes, labels,
+                     (size_t)rows * sizeof *labels, spread, scale, seed);
     free(labels);
 }
 
@@ -105,6 +120,25 @@ static void test_softmax_xent_grad(void) {
     check_xent_grad_(5, 4, 2.0f, 1.0f, 2);
     check_xent_grad_(3, 10, 6.0f, 1.0f / 3.0f, 3);
     check_xent_grad_(1, 1, 1.0f, 1.0f, 4); /* one class: zero loss, zero gradient */
+}
+
+/* MSE (Keras': the mean over outputs, then over the batch through the scale). */
+static void check_mse_grad_(int rows, int outputs, float scale, uint64_t seed) {
+    uint64_t rng = seed * 977;
+    size_t n = (size_t)rows * outputs;
+    float *t = malloc(n * sizeof *t);
+    CU_ASSERT_FATAL(t != NULL);
+    for (size_t i = 0; i < n; ++i)
+        t[i] = lp_test_uniform(&rng, -2.0f, 2.0f);
+    check_loss_grad_(lp_op_mse, "dpred", rows, outputs, t, n * sizeof *t, 2.0f, scale, seed);
+    free(t);
+}
+
+static void test_mse_grad(void) {
+    check_mse_grad_(5, 1, 1.0f / 5.0f, 11);
+    check_mse_grad_(3, 7, 1.0f / 3.0f, 12);
+    check_mse_grad_(7, 3, 1.0f, 13);
+    check_mse_grad_(1, 1, 1.0f, 14);
 }
 
 /* ---- networks -------------------------------------------------------------------------------- */
@@ -379,6 +413,7 @@ static void register_suites(void) {
      * released leave stale shadow state behind, and a network built afterwards gets
      * false "uninitialized value" reports on its kernel-only activation buffers. */
     CU_add_test(su, "softmax_xent gradient vs finite differences", test_softmax_xent_grad);
+    CU_add_test(su, "mse gradient vs finite differences", test_mse_grad);
 }
 
 int main(void) {

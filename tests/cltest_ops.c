@@ -266,6 +266,103 @@ static void test_softmax_xent_no_grad(void) {
     check_softmax_xent_(300, 10, LOGITS_EXTREME, 1.0f, false, 902);
 }
 
+/* ---- lp_op_mse and lp_op_gather_rows ------------------------------------------------------- */
+
+/* Plain-C mean squared error as Keras: per row the mean over outputs; sums in double. */
+static void mse_ref_(const float *x, const float *t, int rows, int outputs, float scale,
+                     double *loss, double *mae, float *grad) {
+    *loss = *mae = 0.0;
+    for (int r = 0; r < rows; ++r) {
+        double sq = 0.0, ab = 0.0;
+        for (int c = 0; c < outputs; ++c) {
+            size_t i = (size_t)r * outputs + c;
+            double e = (double)x[i] - (double)t[i];
+            sq += e * e;
+            ab += fabs(e);
+            grad[i] = (float)(2.0 * e / outputs * scale);
+        }
+        *loss += sq / outputs;
+        *mae += ab / outputs;
+    }
+}
+
+static void check_mse_(int rows, int outputs, float scale, bool with_grad, uint64_t seed) {
+    uint64_t rng = seed;
+    size_t n = (size_t)rows * outputs;
+    float *x = lp_test_floats(n), *t = lp_test_floats(n), *d = lp_test_floats(n + 2),
+          *want = lp_test_floats(n + 2);
+    CU_ASSERT_FATAL(x && t && d && want);
+    for (size_t i = 0; i < n; ++i) {
+        x[i] = lp_test_uniform(&rng, -3.0f, 3.0f);
+        t[i] = lp_test_uniform(&rng, -3.0f, 3.0f);
+    }
+    double loss, mae;
+    mse_ref_(x, t, rows, outputs, scale, &loss, &mae, want);
+    lp_test_fill_const(want + n, 2, SENTINEL_);
+    lp_test_fill_const(d, n + 2, SENTINEL_);
+    float stats[6] = {-1.0f, -2.0f, -3.0f, 1.5f, 2.0f, -6.0f};
+    cl_mem dx = lp_test_upload(x, n * 4), dt = lp_test_upload(t, n * 4);
+    cl_mem dd = lp_test_upload(d, (n + 2) * 4), ds = lp_test_upload(stats, sizeof stats);
+    CU_ASSERT_FATAL(dx && dt && dd && ds);
+    LP_TEST_OK(lp_op_mse(lp_test_rt, dx, dt, rows, outputs, scale, with_grad ? dd : NULL, ds, 3));
+    float got_stats[6];
+    CU_ASSERT(lp_test_download(ds, sizeof got_stats, got_stats));
+    CU_ASSERT(lp_test_download(dd, (n + 2) * 4, d));
+    char what[96];
+    snprintf(what, sizeof what, "mse %dx%d scale %g%s", rows, outputs, (double)scale,
+             with_grad ? "" : " (no grad)");
+    float want_stats[6] = {-1.0f, -2.0f, -3.0f, (float)(1.5 + loss), (float)(2.0 + mae), -6.0f};
+    CU_ASSERT(lp_test_close(got_stats, want_stats, 6, 1e-4f, 1e-5f, what));
+    if (!with_grad) lp_test_fill_const(want, n + 2, SENTINEL_);
+    CU_ASSERT(lp_test_close(d, want, n + 2, 1e-6f * fabsf(scale), 1e-5f, what));
+    clReleaseMemObject(dx);
+    clReleaseMemObject(dt);
+    clReleaseMemObject(dd);
+    clReleaseMemObject(ds);
+    free(x);
+    free(t);
+    free(d);
+    free(want);
+}
+
+static void test_mse(void) {
+    const int rows[] = {1, 7, 64, 300, 2049}; /* beyond any work-group size */
+    const int outputs[] = {1, 3, 17};
+    for (int r = 0; r < 5; ++r)
+        for (int c = 0; c < 3; ++c) {
+            uint64_t seed = 1200 + (uint64_t)r * 3 + (uint64_t)c;
+            check_mse_(rows[r], outputs[c], 1.0f / (float)rows[r], true, seed);
+            check_mse_(rows[r], outputs[c], 2.5f, false, seed + 50);
+        }
+}
+
+/* Rows picked by an index list, with a first offset: exact copies. */
+static void test_gather_rows(void) {
+    const int n = 13, width = 5, first = 3, rows = 7;
+    float src[13 * 5], got[7 * 5 + 1], want[7 * 5 + 1];
+    int idx[13];
+    uint64_t rng = 1300;
+    for (int i = 0; i < n * width; ++i)
+        src[i] = lp_test_uniform(&rng, -1.0f, 1.0f);
+    for (int i = 0; i < n; ++i)
+        idx[i] = (i * 7 + 2) % n;
+    for (int r = 0; r < rows; ++r)
+        for (int c = 0; c < width; ++c)
+            want[r * width + c] = src[idx[first + r] * width + c];
+    want[rows * width] = got[rows * width] = SENTINEL_;
+    cl_mem ds = lp_test_upload(src, sizeof src), di = lp_test_upload(idx, sizeof idx),
+           dd = lp_test_upload(got, sizeof got);
+    CU_ASSERT_FATAL(ds && di && dd);
+    LP_TEST_OK(lp_op_gather_rows(lp_test_rt, ds, di, first, rows, width, dd));
+    CU_ASSERT(lp_test_download(dd, sizeof got, got));
+    CU_ASSERT(lp_test_close(got, want, rows * width + 1, 0.0f, 0.0f, "gather_rows"));
+    CU_ASSERT_EQUAL(lp_op_gather_rows(lp_test_rt, ds, di, -1, rows, width, dd), LP_ERR_INVALID_ARG);
+    CU_ASSERT_EQUAL(lp_op_gather_rows(lp_test_rt, ds, di, 0, rows, 0, dd), LP_ERR_INVALID_ARG);
+    clReleaseMemObject(ds);
+    clReleaseMemObject(di);
+    clReleaseMemObject(dd);
+}
+
 /* Two launches into the same stats add up (the trainer sums a whole epoch there). */
 static void test_softmax_xent_accumulates(void) {
     uint64_t rng = 950;
@@ -608,6 +705,8 @@ static void register_suites(void) {
     CU_add_test(su, "softmax_xent: random and extreme logits", test_softmax_xent);
     CU_add_test(su, "softmax_xent: NULL dlogits", test_softmax_xent_no_grad);
     CU_add_test(su, "softmax_xent: stats accumulate", test_softmax_xent_accumulates);
+    CU_add_test(su, "mse: odd sizes against a plain-C reference", test_mse);
+    CU_add_test(su, "gather_rows", test_gather_rows);
     CU_add_test(su, "adam: three steps against the Keras formula", test_adam);
     CU_add_test(su, "sgd: plain and momentum", test_sgd);
     CU_add_test(su, "l2_grad with offset", test_l2_grad);

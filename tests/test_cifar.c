@@ -305,8 +305,9 @@ static void test_dispatch(void) {
     CU_ASSERT_EQUAL(lp_dataset_load("mnist", cifar, "train", &ds), LP_ERR_NOT_FOUND);
     CU_ASSERT_PTR_NULL(ds.x);
     expect_fail_(lp_dataset_load("cifar-100", cifar, "train", &ds), LP_ERR_INVALID_ARG,
-                 "unknown dataset \"cifar-100\": expected mnist, fashion-mnist or cifar10", NULL,
-                 NULL, NULL);
+                 "unknown dataset \"cifar-100\": expected mnist, fashion-mnist, cifar10, cifar100, "
+                 "cifar100-coarse or hdf5",
+                 NULL, NULL, NULL);
     CU_ASSERT_PTR_NULL(ds.x);
     CU_ASSERT_EQUAL(lp_dataset_load(NULL, cifar, "train", &ds), LP_ERR_INVALID_ARG);
 }
@@ -465,6 +466,81 @@ static void test_real_cifar(void) {
     }
 }
 
+/* ---- CIFAR-100 ------------------------------------------------------------------------------ */
+
+#define RECORD100_ (2 + 3072)
+
+/* `records` CIFAR-100 records to dir/name (coarse r % 20, fine (r * 7 + file) % 100), then
+ * `extra` bytes of one more; `bad` >= 0: record `bad` gets coarse label 20. */
+static void write_c100_(const char *dir, const char *name, int file, int records, int extra,
+                        int bad) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "wb");
+    CU_ASSERT_FATAL(f != NULL);
+    uint8_t rec[RECORD100_];
+    for (int r = 0; r <= records; ++r) {
+        rec[0] = (uint8_t)(r == bad ? 20 : r % 20);
+        rec[1] = (uint8_t)((r * 7 + file) % 100);
+        for (int p = 0; p < 3072; ++p)
+            rec[2 + p] = pixel_(file, r, p);
+        size_t len = r < records ? RECORD100_ : (size_t)extra;
+        CU_ASSERT_FATAL(fwrite(rec, 1, len, f) == len);
+    }
+    fclose(f);
+}
+
+static void test_cifar100(void) {
+    char dir[512], parent[512];
+    make_dir_(parent, sizeof parent, "c100");
+    make_dir_(dir, sizeof dir, "c100/cifar-100-binary"); /* the tarball's folder */
+    write_c100_(dir, "train.bin", 1, 5, 0, -1);
+    write_c100_(dir, "test.bin", 2, 3, 0, -1);
+    lp_dataset ds;
+    CU_ASSERT_EQUAL_FATAL(lp_cifar100_load(parent, "train", &ds), LP_OK);
+    CU_ASSERT_EQUAL(ds.n, 5);
+    CU_ASSERT_EQUAL(ds.classes, 100);
+    CU_ASSERT(ds.c == 3 && ds.h == 32 && ds.w == 32);
+    int bad = 0;
+    for (int r = 0; r < 5; ++r) {
+        CU_ASSERT_EQUAL(ds.y[r], (r * 7 + 1) % 100);
+        for (int p = 0; p < 3072; ++p)
+            bad += ds.x[(size_t)r * 3072 + p] != (float)pixel_(1, r, p) / 255.0f;
+    }
+    CU_ASSERT_EQUAL(bad, 0);
+    lp_dataset_free(&ds);
+    CU_ASSERT_EQUAL_FATAL(lp_dataset_load("cifar100-coarse", dir, "test", &ds), LP_OK);
+    CU_ASSERT_EQUAL(ds.n, 3);
+    CU_ASSERT_EQUAL(ds.classes, 20);
+    for (int r = 0; r < 3; ++r)
+        CU_ASSERT_EQUAL(ds.y[r], r % 20);
+    lp_dataset_free(&ds);
+}
+
+static void test_cifar100_errors(void) {
+    char dir[512], path[1024];
+    make_dir_(dir, sizeof dir, "c100-bad");
+    write_c100_(dir, "train.bin", 1, 4, 0, 2);
+    write_c100_(dir, "test.bin", 2, 2, 100, -1);
+    lp_dataset ds;
+    snprintf(path, sizeof path, "%s/train.bin", dir);
+    expect_fail_(lp_cifar100_load(dir, "train", &ds), LP_ERR_FORMAT,
+                 "%s: record 2 has coarse label 20, expected 0 to 19", path, NULL, NULL);
+    CU_ASSERT_PTR_NULL(ds.x);
+    snprintf(path, sizeof path, "%s/test.bin", dir);
+    expect_fail_(lp_cifar100_coarse_load(dir, "test", &ds), LP_ERR_FORMAT,
+                 "%s: 6248 bytes is not a whole number of 3074-byte records (2 labels + 3072 "
+                 "pixels): 2 complete records and 100 bytes left over (truncated download?)",
+                 path, NULL, NULL);
+    char empty[512];
+    make_dir_(empty, sizeof empty, "c100-empty");
+    expect_fail_(lp_cifar100_load(empty, "test", &ds), LP_ERR_NOT_FOUND,
+                 "%s: no test.bin here or in %s/cifar-100-binary; the CIFAR-100 test split needs "
+                 "test.bin (unpack cifar-100-binary.tar.gz from "
+                 "https://www.cs.toronto.edu/~kriz/cifar.html)",
+                 empty, empty, NULL);
+}
+
 static void register_suites(void) {
     CU_pSuite cifar = CU_add_suite("cifar10", NULL, NULL);
     CU_add_test(cifar, "valid batches read back exactly, in file order", test_valid);
@@ -474,6 +550,9 @@ static void register_suites(void) {
     CU_add_test(cifar, "labels of 10 and more", test_bad_label);
     CU_add_test(cifar, "missing folder, batch file, bad split", test_missing);
     CU_add_test(cifar, "real CIFAR-10 (if present)", test_real_cifar);
+    CU_pSuite c100 = CU_add_suite("cifar100", NULL, NULL);
+    CU_add_test(c100, "fine and coarse labels, cifar-100-binary folder", test_cifar100);
+    CU_add_test(c100, "bad label, truncated file, missing file", test_cifar100_errors);
     CU_pSuite kind = CU_add_suite("dataset kinds", NULL, NULL);
     CU_add_test(kind, "mnist, fashion-mnist, cifar10 and unknown kinds", test_dispatch);
     CU_pSuite norm = CU_add_suite("normalisation", NULL, NULL);

@@ -470,8 +470,12 @@ static const bad_case_ bad_cases_[] = {
      "init, bias_init, l2, permute)"},
     {IN_ "[flatten]\nunits = 3\n",
      "bad.ini:6: unknown key 'units' in [flatten] (expected one of: name)"},
+    {"[input]\nchannels = 1\nheight = 1\nwidth = 1\nloss = l1\n[dense]\nunits = 1\n",
+     "bad.ini:5: bad value 'l1' for 'loss' in [input] (expected one of: softmax-cross-entropy, "
+     "mse)"},
     {"[input]\nchannels = 1\nheight = 28\ndepth = 28\n",
-     "bad.ini:4: unknown key 'depth' in [input] (expected one of: name, channels, height, width)"},
+     "bad.ini:4: unknown key 'depth' in [input] (expected one of: name, channels, height, width, "
+     "loss)"},
     {"[input]\nchannels = 1\nheight = 28\nheight = 28\nwidth = 28\n",
      "bad.ini:4: duplicate key 'height' in [input] (first set on line 3)"},
     {"[input]\nchannels = 1\nheight = 28\n[flatten]\n",

@@ -8,6 +8,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <hdf5.h>
+
 #include "laperm/data.h"
 #include "laperm/results.h"
 #include "laperm/schedule.h"
@@ -405,6 +407,43 @@ static void write_cifar_folder_(const char *dir, int n) {
         write_file_(dir, names[i], buf, (size_t)n * 3073);
 }
 
+/* A CIFAR-100 folder: n records (coarse and fine label, pixels) in train.bin and test.bin. */
+static void write_cifar100_folder_(const char *dir, int n) {
+    static uint8_t buf[16 * 3074];
+    for (int i = 0; i < n * 3074; ++i)
+        buf[i] = (uint8_t)(i % 3074 < 2 ? (i / 3074) % 20 : i);
+    write_file_(dir, "train.bin", buf, (size_t)n * 3074);
+    write_file_(dir, "test.bin", buf, (size_t)n * 3074);
+}
+
+/* An HDF5 data file: n samples of 8 float features and int labels 0..3 in each split. */
+static void write_hdf5_data_(const char *path, int n) {
+    hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    CU_ASSERT_FATAL(f >= 0);
+    float x[16 * 8];
+    int y[16];
+    for (int i = 0; i < n * 8; ++i)
+        x[i] = (float)(i % 13) / 13.0f - 0.5f;
+    for (int i = 0; i < n; ++i)
+        y[i] = i % 4;
+    const char *splits[2] = {"train", "test"};
+    for (int s = 0; s < 2; ++s) {
+        hid_t g = H5Gcreate2(f, splits[s], H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        hsize_t dx[2] = {(hsize_t)n, 8}, dy[1] = {(hsize_t)n};
+        hid_t sx = H5Screate_simple(2, dx, NULL), sy = H5Screate_simple(1, dy, NULL);
+        hid_t ax = H5Dcreate2(g, "x", H5T_IEEE_F32LE, sx, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        hid_t ay = H5Dcreate2(g, "y", H5T_STD_I32LE, sy, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        CU_ASSERT(H5Dwrite(ax, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, x) >= 0);
+        CU_ASSERT(H5Dwrite(ay, H5T_NATIVE_INT, H5S_ALL, H5S_ALL, H5P_DEFAULT, y) >= 0);
+        H5Dclose(ax);
+        H5Dclose(ay);
+        H5Sclose(sx);
+        H5Sclose(sy);
+        H5Gclose(g);
+    }
+    H5Fclose(f);
+}
+
 static void test_datasets_round_trip(void) {
     const lp_dataset_format *f;
     const char *tmp = lp_test_tmpdir();
@@ -413,6 +452,15 @@ static void test_datasets_round_trip(void) {
     const char *rgb = "[input]\nchannels = 3\nheight = 32\nwidth = 32\n[flatten]\n"
                       "[dense]\nunits = 10\n";
     write_file_(tmp, "rgb.ini", rgb, strlen(rgb));
+    char rgb100[1024], rgb20[1024];
+    snprintf(rgb100, sizeof rgb100, "%s/rgb100.ini", tmp);
+    snprintf(rgb20, sizeof rgb20, "%s/rgb20.ini", tmp);
+    const char *t100 = "[input]\nchannels = 3\nheight = 32\nwidth = 32\n[flatten]\n"
+                       "[dense]\nunits = 100\n",
+               *t20 = "[input]\nchannels = 3\nheight = 32\nwidth = 32\n[flatten]\n"
+                      "[dense]\nunits = 20\n";
+    write_file_(tmp, "rgb100.ini", t100, strlen(t100));
+    write_file_(tmp, "rgb20.ini", t20, strlen(t20));
     for (int i = 0; (f = lp_dataset_format_at(i)); ++i) {
         char dir[1024], args[4096], h5[1024];
         snprintf(dir, sizeof dir, "%s/data-%s", tmp, f->name);
@@ -423,6 +471,13 @@ static void test_datasets_round_trip(void) {
         } else if (!strcmp(f->name, "cifar10")) {
             write_cifar_folder_(dir, 4);
             model = cifar_model;
+        } else if (!strcmp(f->name, "cifar100") || !strcmp(f->name, "cifar100-coarse")) {
+            write_cifar100_folder_(dir, 4);
+            model = strcmp(f->name, "cifar100") ? rgb20 : rgb100;
+        } else if (!strcmp(f->name, "hdf5")) {
+            snprintf(dir, sizeof dir, "%s/data-hdf5.h5", tmp); /* --data is the file */
+            write_hdf5_data_(dir, 16);
+            model = "models/blobs.ini";
         } else {
             printf("\n  dataset format '%s' has no case in test_datasets_round_trip\n", f->name);
             CU_FAIL("a dataset format without a test case");

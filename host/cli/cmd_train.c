@@ -249,6 +249,9 @@ int cli_train(int argc, char **argv) {
     lp_status s = LP_ERR_INVALID_ARG;
     rc = 1;
     if (lp_model_load(a.model, &model) != LP_OK) goto done;
+    /* --loss, else the model file's `loss`, else the table's first */
+    if (!a.loss_given && lp_model_loss_name(&model))
+        a.cfg.loss = lp_loss_find(lp_model_loss_name(&model));
     if (a.format->load(a.data, "train", &train) != LP_OK ||
         a.format->load(a.data, "test", &test) != LP_OK)
         goto done;
@@ -285,10 +288,12 @@ int cli_train(int argc, char **argv) {
     cli_progress prog;
     cli_progress_init(&prog, a.progress);
     prog.laperm = a.cfg.laperm;
+    prog.regression = train.outputs > 0;
     size_t params = lp_model_param_count(&model);
     printf("laperm %s: %s (%zu parameters) on %s [%d:%d, %s]\n", LAPERM_VERSION, a.model, params,
            dev->device_name, dev->platform_index, dev->device_index, dev->platform_name);
-    printf("data %s: %d train, %d test images; ", a.data, train.n, test.n);
+    printf("data %s: %d train, %d test %s; ", a.data, train.n, test.n,
+           train.outputs > 0 ? "samples" : "images");
     if (a.cfg.laperm) {
         printf("LaPerm k=%d", a.cfg.k);
         if (a.cfg.k_steps.n) {
@@ -331,11 +336,15 @@ int cli_train(int argc, char **argv) {
         printf("%s after %d epoch(s), %lld steps, %lld syncs: %.0f images/s\n",
                r.interrupted ? "interrupted" : "done", r.epochs_done, r.steps, r.syncs,
                r.images_per_second);
-        if (r.best_step)
+        if (r.best_step && train.outputs > 0)
+            printf("best test mse %.4g (step %lld, epoch %d), final mse %.4g, mae %.4g%s\n",
+                   r.best_test_loss, r.best_step, r.best_epoch, r.final_test_loss, r.final_test_mae,
+                   a.cfg.laperm ? " (permuted network)" : "");
+        else if (r.best_step)
             printf("best test accuracy %.2f%% (step %lld, epoch %d), final %.2f%%%s\n",
                    100.0 * r.best_test_accuracy, r.best_step, r.best_epoch,
                    100.0 * r.final_test_accuracy, a.cfg.laperm ? " (permuted network)" : "");
-        if (a.cfg.laperm)
+        if (a.cfg.laperm && train.outputs == 0)
             printf("best unsynced test accuracy %.2f%% (the inner optimizer's weights, not a "
                    "permutation)\n",
                    100.0 * r.best_unsynced_accuracy);

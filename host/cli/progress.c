@@ -23,9 +23,13 @@ static void on_progress_(void *ctx, const lp_progress *p) {
         bar[i] = i < filled ? '#' : '.';
     bar[WIDTH] = '\0';
     fmt_time_(p->eta_seconds, eta, sizeof eta);
-    printf("\r\033[Kepoch %d/%d [%s] step %lld  loss %.4f  acc %.2f%%  %.0f img/s  ETA %s",
-           p->epoch, p->epochs, bar, p->step, p->loss, 100.0 * p->accuracy, p->images_per_second,
-           eta);
+    if (p->regression)
+        printf("\r\033[Kepoch %d/%d [%s] step %lld  mse %.4g  mae %.4g  %.0f img/s  ETA %s",
+               p->epoch, p->epochs, bar, p->step, p->loss, p->accuracy, p->images_per_second, eta);
+    else
+        printf("\r\033[Kepoch %d/%d [%s] step %lld  loss %.4f  acc %.2f%%  %.0f img/s  ETA %s",
+               p->epoch, p->epochs, bar, p->step, p->loss, 100.0 * p->accuracy,
+               p->images_per_second, eta);
     fflush(stdout);
     pr->bar_drawn = true;
 }
@@ -42,6 +46,18 @@ static void on_epoch_(void *ctx, const lp_epoch_metrics *m, int epochs) {
     cli_progress *pr = ctx;
     if (!line_begin_(pr)) return;
     char unsynced[48] = "";
+    if (pr->regression) {
+        /* MSE (the loss) and MAE; accuracy means nothing here */
+        if (pr->laperm)
+            snprintf(unsynced, sizeof unsynced, " (unsynced %.4g)", m->test_loss_unsynced);
+        printf("epoch %*d/%d  step %6lld  train mse %.4g mae %.4g  test mse %.4g mae %.4g%s  "
+               "lr %.3g  %.1fs (%.0f img/s)  syncs %lld\n",
+               epochs >= 10 ? 2 : 1, m->epoch, epochs, m->step, m->train_loss, m->train_mae,
+               m->test_loss, m->test_mae, unsynced, m->learning_rate, m->epoch_seconds,
+               m->epoch_seconds > 0 ? (double)m->samples / m->epoch_seconds : 0.0, m->syncs);
+        fflush(stdout);
+        return;
+    }
     if (pr->laperm)
         snprintf(unsynced, sizeof unsynced, " (unsynced %.2f%%)",
                  100.0 * m->test_accuracy_unsynced);

@@ -10,7 +10,8 @@ typedef struct {
     bool tty;   /* draw a bar, rewritten in place */
     bool quiet; /* nothing per epoch */
     bool bar_drawn;
-    bool laperm; /* also show the unsynced accuracy */
+    bool laperm;     /* also show the unsynced accuracy */
+    bool regression; /* MSE and MAE instead of accuracy */
 } cli_progress;
 
 void cli_progress_init(cli_progress *p, const char *mode /* auto|bar|plain|none */);

@@ -73,6 +73,7 @@ static void options_build_(options_ *o) {
     const lp_dataset_format *f;
     const lp_optimizer *opt;
     const lp_lr_schedule_kind *sk;
+    const lp_loss *loss;
     o->n = 0;
 
     add_(o, "--model", "FILE", "(required)", "model file, e.g. models/lenet300.ini");
@@ -80,7 +81,13 @@ static void options_build_(options_ *o) {
     for (int i = 0; (f = lp_dataset_format_at(i)); ++i)
         cat_(help, sizeof help, "\n  %-14s %s (%s)", f->name, f->description, f->default_dir);
     add_(o, "--dataset", "NAME", lp_dataset_format_at(0)->name, help);
-    add_(o, "--data", "DIR", "per dataset, see --dataset", "folder holding the data files");
+    add_(o, "--data", "DIR", "per dataset, see --dataset",
+         "folder holding the data files (hdf5: the file)");
+    names[0] = '\0';
+    for (int i = 0; (loss = lp_loss_at(i)); ++i)
+        cat_(names, sizeof names, "%s%s", i ? " | " : "", loss->name);
+    snprintf(help, sizeof help, "%s (overrides the model file's `loss`)", names);
+    add_(o, "--loss", "NAME", "the model's, else softmax-cross-entropy", help);
     add_(o, "--normalize", "MODE", "none",
          "none | per-channel | per-pixel-mean (training-set statistics)");
     add_(o, "--rotate", "DEG", "0", "augmentation: random rotation in [-DEG, DEG] degrees");
@@ -283,6 +290,9 @@ int cli_train_parse(int argc, char **argv, cli_train_args *a) {
     int chosen = -1;                             /* the last --optimizer, by index */
     const char *la_flag = NULL, *k_steps = NULL; /* --la-k / --la-alpha given; --k-steps */
     bool la_switch = false;
+    const char *losses[16] = {NULL};
+    for (int i = 0; i < 15 && lp_loss_at(i); ++i)
+        losses[i] = lp_loss_at(i)->name;
     const char *datasets[64] = {NULL};
     for (int i = 0; i < 63 && lp_dataset_format_at(i); ++i)
         datasets[i] = lp_dataset_format_at(i)->name;
@@ -364,7 +374,11 @@ int cli_train_parse(int argc, char **argv, cli_train_args *a) {
             c->augment.zoom = (float)x;
         } else if (!strcmp(o, "--perm-bn"))
             c->perm_bn = true;
-        else if (!strcmp(o, "--dataset")) {
+        else if (!strcmp(o, "--loss")) {
+            ok = (ch = arg_choice(C, o, v, losses)) >= 0;
+            if (ok) c->loss = lp_loss_at(ch);
+            a->loss_given = ok;
+        } else if (!strcmp(o, "--dataset")) {
             ok = (ch = arg_choice(C, o, v, datasets)) >= 0;
             if (ok) a->format = lp_dataset_format_at(ch);
         } else if (!strcmp(o, "--progress"))

@@ -12,6 +12,7 @@ typedef struct {
     const char *model, *data, *out, *device, *progress, *gemm, *resume, *replay;
     const lp_dataset_format *format;
     bool no_out, profile;
+    bool loss_given; /* --loss: overrides the model file's `loss` */
     long long train_subset, test_subset;
     lp_train_config cfg;
 } cli_train_args;

@@ -76,5 +76,11 @@ lp_status lp_op_augment_batch(lp_runtime *rt, const lp_augment_spec *a, uint64_t
                               cl_mem pixels, cl_mem labels, cl_mem idx, int first, int rows, int c,
                               int h, int w, cl_mem mean, cl_mem inv_std, cl_mem x_out,
                               cl_mem y_out);
+/* As lp_op_augment_batch, from float values (n, c, h, w) taken as they are instead of
+ * bytes / 255 (lp_dataset.x_real data); the same transform picks the same sources. */
+lp_status lp_op_augment_batch_real(lp_runtime *rt, const lp_augment_spec *a, uint64_t seed,
+                                   int epoch, cl_mem values, cl_mem labels, cl_mem idx, int first,
+                                   int rows, int c, int h, int w, cl_mem mean, cl_mem inv_std,
+                                   cl_mem x_out, cl_mem y_out);
 
 #endif

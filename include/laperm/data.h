@@ -1,10 +1,12 @@
 /* Training data on the host: IDX files (plain or gzipped, idx.c) and the datasets built
  * from them (MNIST, Fashion-MNIST, or any folder holding files under the same names,
- * dataset_mnist.c), the CIFAR-10 binary batches (dataset_cifar.c), the table of formats
- * (dataset.c), and the normalisation statistics of a training set (normalize.c). */
+ * dataset_mnist.c), the CIFAR-10 and CIFAR-100 binary files (dataset_cifar.c), a user's
+ * own data in HDF5 (dataset_hdf5.c), the table of formats (dataset.c), and the
+ * normalisation statistics of a training set (normalize.c). */
 #ifndef LAPERM_DATA_H
 #define LAPERM_DATA_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -25,12 +27,20 @@ typedef struct {
 lp_status lp_idx_read(const char *path, lp_idx *out);
 void lp_idx_free(lp_idx *idx);
 
-/* A labelled image set in memory, ready to be copied to a device. */
+/* A labelled image set (classification) or a set of inputs with float targets
+ * (regression) in memory, ready to be copied to a device. */
 typedef struct {
     int n, c, h, w; /* x is (n, c, h, w) */
-    int classes;    /* every y[i] < classes */
-    float *x;       /* pixels / 255, in [0, 1] */
-    uint8_t *y;     /* n labels */
+    int classes;    /* classification: every y[i] < classes; regression: 0 */
+    float *x;       /* pixels / 255, in [0, 1]; any finite values when x_real */
+    uint8_t *y;     /* n labels (regression: all 0, so index-only code paths still work) */
+    /* The values of x are real numbers (HDF5 float data), not bytes / 255: the device
+     * keeps them as floats instead of bytes. */
+    bool x_real;
+    int outputs; /* regression: targets per sample; 0: classification */
+    float *t;    /* regression: (n, outputs) targets; NULL for classification */
+    /* Where x came from and its shape as stored, for messages ("" if not given). */
+    char origin[320];
 } lp_dataset;
 
 /* Loads the "train" or "test" split of an MNIST-layout folder: <p>-images-idx3-ubyte and
@@ -52,6 +62,29 @@ lp_status lp_mnist_load(const char *dir, const char *split, lp_dataset *out);
  * record); a file that cannot be read is LP_ERR_IO. On failure *out is left zeroed. */
 lp_status lp_cifar10_load(const char *dir, const char *split, lp_dataset *out);
 
+/* Loads the "train" or "test" split of the CIFAR-100 binary version (cifar-100-binary.tar.gz,
+ * same page): train.bin and test.bin, found in `dir` or in `dir`/cifar-100-binary. Each
+ * record is 1 coarse label byte (0..19), 1 fine label byte (0..99) and 3072 pixel bytes
+ * laid out as CIFAR-10's. lp_cifar100_load keeps the fine labels (classes = 100),
+ * lp_cifar100_coarse_load the coarse ones (classes = 20). Errors as lp_cifar10_load's,
+ * with 3074-byte records and the label checked against its own range. */
+lp_status lp_cifar100_load(const char *dir, const char *split, lp_dataset *out);
+lp_status lp_cifar100_coarse_load(const char *dir, const char *split, lp_dataset *out);
+
+/* Loads the "train" or "test" split of an HDF5 file (README, "HDF5 data"): /<split>/x is
+ * float32, float64 or uint8 (divided by 255) of shape (n, features), stored as
+ * c = features, h = w = 1, or (n, c, h, w); /<split>/y is any integer type of shape (n,)
+ * (classification; classes = the root attribute `classes` if present, else the largest
+ * label over both splits + 1, at most 256) or float32/float64 of shape (n,) or
+ * (n, outputs) (regression targets). Both splits are looked at whichever is loaded, so
+ * train and test always agree on shapes and classes. A missing file is
+ * LP_ERR_NOT_FOUND; a file that is not HDF5, a missing dataset, a wrong type or rank, n
+ * differing between x and y, an empty split, train and test feature shapes differing,
+ * NaN or Inf in x or in float targets, or a label out of range is LP_ERR_FORMAT, each
+ * naming the file and the dataset (and the first bad index). On failure *out is left
+ * zeroed. */
+lp_status lp_hdf5_data_load(const char *path, const char *split, lp_dataset *out);
+
 /* A dataset format: one line in the table of host/dataset.c, whose first line is the
  * default. The command line and the results file take the names from there. */
 typedef struct {
@@ -67,7 +100,9 @@ const lp_dataset_format *lp_dataset_format_at(int i);
 const lp_dataset_format *lp_dataset_format_find(const char *name);
 
 /* Loads split "train" or "test" with the loader of the format named `kind` ("mnist" and
- * "fashion-mnist": lp_mnist_load; "cifar10": lp_cifar10_load). An unknown kind is
+ * "fashion-mnist": lp_mnist_load; "cifar10": lp_cifar10_load; "cifar100" and
+ * "cifar100-coarse": lp_cifar100_load and lp_cifar100_coarse_load; "hdf5":
+ * lp_hdf5_data_load, `dir` being the file). An unknown kind is
  * LP_ERR_INVALID_ARG listing the known ones. */
 lp_status lp_dataset_load(const char *kind, const char *dir, const char *split, lp_dataset *out);
 
@@ -96,7 +131,7 @@ lp_status lp_dataset_norm(const lp_dataset *train, lp_norm_mode mode, float *mea
 /* Copies samples [first, first + count) of `src` into a new dataset. */
 lp_status lp_dataset_subset(const lp_dataset *src, int first, int count, lp_dataset *out);
 
-/* Frees x and y and zeroes the struct; safe on a zeroed or already freed dataset. */
+/* Frees x, y and t and zeroes the struct; safe on a zeroed or already freed dataset. */
 void lp_dataset_free(lp_dataset *ds);
 
 #endif

@@ -155,6 +155,8 @@ lp_status lp_model_parse_text(const char *text, const char *source_name, lp_mode
 lp_status lp_model_load(const char *path, lp_model_spec *out);
 /* Frees and zeroes *m; safe on a zeroed spec and on NULL. */
 void lp_model_free(lp_model_spec *m);
+/* The [input] section's `loss` (a name of laperm/losses.def), or NULL when not given. */
+const char *lp_model_loss_name(const lp_model_spec *m);
 
 /* One trainable tensor. The table lists them in a fixed order (layer order; kernel then
  * bias, or BatchNorm gamma then beta), which is also their order in one flat parameter

@@ -28,6 +28,15 @@ lp_status lp_op_bias_grad(lp_runtime *rt, cl_mem dy, int rows, int cols, cl_mem 
  * is not NULL writes (softmax - onehot) * grad_scale there. */
 lp_status lp_op_softmax_xent(lp_runtime *rt, cl_mem logits, cl_mem labels, int rows, int classes,
                              float grad_scale, cl_mem dlogits, cl_mem stats, int stats_off);
+/* Mean squared error (Keras' mse) of (rows, outputs) predictions against float targets of
+ * the same shape: adds the summed per-row mean of (x - t)^2 and of |x - t| to
+ * stats[stats_off], stats[stats_off + 1]. When dpred is not NULL writes
+ * 2 (x - t) / outputs * grad_scale there. */
+lp_status lp_op_mse(lp_runtime *rt, cl_mem pred, cl_mem targets, int rows, int outputs,
+                    float grad_scale, cl_mem dpred, cl_mem stats, int stats_off);
+/* dst (rows, width) = rows idx[first .. first + rows) of src (n, width) floats. */
+lp_status lp_op_gather_rows(lp_runtime *rt, cl_mem src, cl_mem idx, int first, int rows, int width,
+                            cl_mem dst);
 
 /* Optimizer passes over n elements of the flat buffers. */
 lp_status lp_op_adam(lp_runtime *rt, cl_mem w, cl_mem g, cl_mem m, cl_mem v, int n, float lr_t,

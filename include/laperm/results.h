@@ -46,6 +46,9 @@ typedef struct {
     /* LaPerm: the test set on the inner optimizer's weights as they stand (not a
      * permutation of the initial ones); plain optimizers: equal to test_*. */
     double test_loss_unsynced, test_accuracy_unsynced;
+    /* Regression: mean absolute errors (the losses are then the MSE, the accuracies NaN);
+     * classification: NaN. */
+    double train_mae, test_mae, test_mae_unsynced;
     double epoch_seconds, elapsed_seconds;
     long long syncs;
     long long samples; /* images trained this epoch (for rates; not stored) */

@@ -70,18 +70,24 @@ const lp_optimizer *lp_optimizer_find(const char *name);
 int lp_optimizer_index(const lp_optimizer *o);
 
 /* ---- the loss --------------------------------------------------------------------------
- * Listed once in host/loss.c (one entry today); the results file records its name. */
+ * Listed once in laperm/losses.def (host/loss.c builds the table); the results file
+ * records its name. */
 typedef struct {
-    const char *name; /* results attribute `loss` */
-    /* Over (rows, classes) logits: adds the summed loss and the number of correct
-     * predictions to stats[stats_off] and stats[stats_off + 1]; unless dlogits is NULL,
-     * writes d(summed loss)/d(logits) * grad_scale there. */
-    lp_status (*run)(lp_runtime *rt, cl_mem logits, cl_mem labels, int rows, int classes,
+    const char *name; /* results attribute `loss`; --loss and the model file's `loss` */
+    /* Over (rows, width) outputs: adds the summed loss and a second sum (classification:
+     * correct predictions; regression: the per-row mean absolute error) to
+     * stats[stats_off] and stats[stats_off + 1]; unless dlogits is NULL, writes
+     * d(summed loss)/d(outputs) * grad_scale there. `labels` holds int labels (rows) or,
+     * for a regression loss, float targets (rows, width). */
+    lp_status (*run)(lp_runtime *rt, cl_mem logits, cl_mem labels, int rows, int width,
                      float grad_scale, cl_mem dlogits, cl_mem stats, int stats_off);
+    bool regression; /* needs float targets (lp_dataset.t) instead of class labels */
 } lp_loss;
 
 /* Entry i of the loss table (0 is the default), NULL past the end. */
 const lp_loss *lp_loss_at(int i);
+/* The entry named `name`, or NULL. */
+const lp_loss *lp_loss_find(const char *name);
 
 /* ---- a run ------------------------------------------------------------------------------ */
 
@@ -162,7 +168,9 @@ typedef struct {
     int epoch, epochs;
     int step_in_epoch, steps_per_epoch;
     long long step;
-    double loss, accuracy; /* running means over this epoch so far */
+    double loss, accuracy; /* running means over this epoch so far (regression: accuracy
+                              is the mean absolute error) */
+    bool regression;
     double images_per_second;
     double eta_seconds; /* training time left, evaluation excluded */
 } lp_progress;
@@ -186,6 +194,10 @@ typedef struct {
      * end's; LaPerm: of the permuted network. best_step 0: no evaluation was made. */
     double best_test_accuracy, final_test_accuracy;
     double best_unsynced_accuracy; /* LaPerm: of the inner optimizer's weights (epoch ends) */
+    /* The test loss of the best evaluation and at the last epoch end, the final test MAE
+     * (regression, which ranks evaluations by the lowest test loss; its accuracies are
+     * NaN). */
+    double best_test_loss, final_test_loss, final_test_mae;
     int best_epoch, epochs_done;
     long long best_step;
     long long steps, syncs;
