@@ -3,6 +3,7 @@
  * /snapshot_epoch), created empty and extendible before SWMR writing starts, appended and
  * flushed entry by entry after, or, when resuming, started with the entries of the file
  * the run resumes from. */
+#include <math.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,8 +13,10 @@
 
 #define METRICS_CHUNK_ 128 /* entries per chunk of the 1-D extendible datasets */
 
-/* A column of a table of 1-D series: a dataset <group>/<name> read from a struct field. */
-enum { M_I32, M_I64, M_F64 };
+/* A column of a table of 1-D series: a dataset <group>/<name> read from a struct field.
+ * M_F64_LATE: float64 added after files were written without it, so resuming one of those
+ * files copies NaN entries for it. */
+enum { M_I32, M_I64, M_F64, M_F64_LATE };
 typedef struct {
     const char *name;
     int kind;
@@ -31,9 +34,9 @@ static const column_ metrics_[] = {
     {"test_loss_unsynced", M_F64, offsetof(lp_epoch_metrics, test_loss_unsynced)},
     {"test_accuracy_unsynced", M_F64, offsetof(lp_epoch_metrics, test_accuracy_unsynced)},
     /* regression (mean absolute error; NaN for classification) */
-    {"train_mae", M_F64, offsetof(lp_epoch_metrics, train_mae)},
-    {"test_mae", M_F64, offsetof(lp_epoch_metrics, test_mae)},
-    {"test_mae_unsynced", M_F64, offsetof(lp_epoch_metrics, test_mae_unsynced)},
+    {"train_mae", M_F64_LATE, offsetof(lp_epoch_metrics, train_mae)},
+    {"test_mae", M_F64_LATE, offsetof(lp_epoch_metrics, test_mae)},
+    {"test_mae_unsynced", M_F64_LATE, offsetof(lp_epoch_metrics, test_mae_unsynced)},
     {"learning_rate", M_F64, offsetof(lp_epoch_metrics, learning_rate)},
     {"epoch_seconds", M_F64, offsetof(lp_epoch_metrics, epoch_seconds)},
     {"elapsed_seconds", M_F64, offsetof(lp_epoch_metrics, elapsed_seconds)},
@@ -167,6 +170,20 @@ static lp_status copy_prefix_(hid_t src, const char *source, const char *name, h
     return s;
 }
 
+/* n NaN entries appended to the empty float64 series `dst`. */
+static lp_status nan_prefix_(hid_t dst, hsize_t n, const char *name) {
+    double *buf = malloc((size_t)n * sizeof *buf + 1);
+    if (!buf) return lp_fail(LP_ERR_NO_MEMORY, "%s: out of memory", name);
+    for (hsize_t i = 0; i < n; ++i)
+        buf[i] = NAN;
+    hsize_t start = 0;
+    lp_status s = LP_OK;
+    if (lp_h5_extend_write(dst, 1, &n, &start, &n, H5T_NATIVE_DOUBLE, buf) < 0)
+        s = lp_h5_fail(LP_ERR_HDF5, "writing %s", name);
+    free(buf);
+    return s;
+}
+
 /* The first n entries of each column of a table copied from `src`. */
 static lp_status table_copy_(hid_t src, const char *source, const char *group, const column_ *cols,
                              int n_cols, const hid_t *ds, long long n) {
@@ -174,6 +191,11 @@ static lp_status table_copy_(hid_t src, const char *source, const char *group, c
     lp_status s = LP_OK;
     for (int m = 0; s == LP_OK && m < n_cols; ++m) {
         snprintf(name, sizeof name, "/%s/%s", group, cols[m].name);
+        if (cols[m].kind == M_F64_LATE && n > 0 && H5Lexists(src, name, H5P_DEFAULT) <= 0) {
+            H5Eclear2(H5E_DEFAULT);
+            s = nan_prefix_(ds[m], (hsize_t)n, name);
+            continue;
+        }
         s = copy_prefix_(src, source, name, ds[m], (hsize_t)n, metric_type_(cols[m].kind, true));
     }
     return s;
