@@ -71,11 +71,13 @@ static void estimate_(const lp_model_spec *m, const lp_memory_plan_input *in, in
     lp_shape s = m->layers[0].out;
     uint64_t features = (uint64_t)s.c * s.h * s.w;
     uint64_t tn = (uint64_t)in->train_n, vn = (uint64_t)in->test_n;
-    out->data = (tn + vn) * (features + 4 + 4); /* bytes, int32 label, int32 order */
-    largest_(out, tn * features, "training images", NULL);
-    largest_(out, vn * features, "test images", NULL);
+    uint64_t value = in->x_real ? 4 : 1, targets = in->targets > 0 ? (uint64_t)in->targets : 0;
+    /* values, int32 label, int32 order, float targets */
+    out->data = (tn + vn) * (features * value + 4 + 4 + targets * 4);
+    largest_(out, tn * features * value, "training images", NULL);
+    largest_(out, vn * features * value, "test images", NULL);
     uint64_t steps = (tn + (uint64_t)batch - 1) / (uint64_t)batch;
-    out->other = b * 4 + 2 * features * 4 + (steps + 1) * 2 * 4;
+    out->other = b * 4 + b * targets * 4 + 2 * features * 4 + (steps + 1) * 2 * 4;
 }
 
 /* "parameters 1.0 MiB, gradients ..." */

@@ -21,6 +21,10 @@ typedef struct {
     /* Which tensors LaPerm permutes and in what groups, as in lp_train_config. */
     bool perm_bias, perm_bn, per_tensor_scope;
     long long train_n, test_n; /* samples of each set copied to the device */
+    /* float inputs (lp_dataset.x_real: 4 bytes a value, else 1) and regression targets
+     * per sample (floats; 0 for classification) */
+    bool x_real;
+    int targets;
     /* Bytes the host can still give (lp_memory_host_available()), checked for a CPU
      * device, whose buffers are host memory; 0: unknown, not checked. */
     uint64_t host_available;

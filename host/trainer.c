@@ -446,6 +446,8 @@ static lp_status check_memory_(const lp_trainer_ *t, const lp_model_spec *model,
                                .per_tensor_scope = cfg->per_tensor_scope,
                                .train_n = train->n,
                                .test_n = test->n,
+                               .x_real = train->x_real,
+                               .targets = train->outputs,
                                .host_available = lp_memory_host_available()};
     lp_memory_plan plan;
     return lp_memory_plan_check(model, &in, lp_runtime_device(t->rt), &plan);
