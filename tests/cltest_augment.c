@@ -192,6 +192,35 @@ static void test_reference(void) {
     check_reference_("one column", &wild, 1, 5, 1, 4, 0, 6, 0);
 }
 
+/* Float values (lp_dataset.x_real data) equal to the bytes / 255 give the byte path's
+ * bits: the same transform picks the same sources, only the load differs. */
+static void test_real_values(void) {
+    const lp_augment_spec a = {.rotate_deg = 30, .shift = 0.2f, .zoom = 0.2f, .hflip = true};
+    int rows = 9, first = 2;
+    set_ s;
+    CU_ASSERT_FATAL(set_make_(&s, 13, 3, 7, 5, first + rows, rows, 91));
+    size_t xn = (size_t)(rows + 1) * s.features, vn = (size_t)s.n * s.features;
+    float *want = malloc(xn * sizeof *want), *got = malloc(xn * sizeof *got),
+          *values = malloc(vn * sizeof *values);
+    int32_t *y = malloc((size_t)(rows + 1) * sizeof *y);
+    CU_ASSERT_FATAL(want && got && values && y);
+    CU_ASSERT_FATAL(run_(&s, &a, 5, 3, first, rows, want, y));
+    for (size_t i = 0; i < vn; ++i)
+        values[i] = (float)s.pix[i] / 255.0f;
+    cl_mem dv = lp_test_upload(values, vn * sizeof *values);
+    CU_ASSERT_FATAL(dv != NULL);
+    LP_TEST_OK(lp_op_augment_batch_real(lp_test_rt, &a, 5, 3, dv, s.dlab, s.didx, first, rows, s.c,
+                                        s.h, s.w, s.dmean, s.dinv, s.dx, s.dy));
+    CU_ASSERT(lp_test_download(s.dx, (size_t)rows * s.features * sizeof(float), got));
+    CU_ASSERT_EQUAL(count_diff_(&s, got, want, rows, "real values"), 0);
+    clReleaseMemObject(dv);
+    free(want);
+    free(got);
+    free(values);
+    free(y);
+    set_free_(&s);
+}
+
 /* Same seed, same bits; another seed, other draws. */
 static void test_determinism(void) {
     const lp_augment_spec a = {.rotate_deg = 20, .shift = 0.2f, .zoom = 0.2f, .hflip = true};
@@ -482,6 +511,7 @@ static void register_suites(void) {
     CU_pSuite su = CU_add_suite("augment", NULL, NULL);
     CU_add_test(su, "device equals host reference bit for bit", test_reference);
     CU_add_test(su, "same seed same bits, other seed other draws", test_determinism);
+    CU_add_test(su, "float values give the byte path's bits", test_real_values);
     CU_add_test(su, "no augmentation = normalised gather (every byte)", test_identity);
     CU_add_test(su, "statistics follow the source pixel", test_stats_follow_pixels);
     CU_add_test(su, "flip only: exact mirror images", test_flip_only);
