@@ -320,7 +320,7 @@ static void test_help_and_errors_list_the_tables(void) {
     }
     const lp_dataset_format *f;
     for (int i = 0; (f = lp_dataset_format_at(i)); ++i) {
-        snprintf(want, sizeof want, "%-14s %s (%s)", f->name, f->description, f->default_dir);
+        snprintf(want, sizeof want, "%-15s %s (%s)", f->name, f->description, f->default_dir);
         expect_output_(help, want);
     }
     snprintf(want, sizeof want,

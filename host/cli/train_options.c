@@ -15,7 +15,7 @@
 typedef enum { ROW_OWN_, ROW_PARAM_, ROW_SCHEDULE_ } row_kind_;
 typedef struct {
     const char *name, *metavar;
-    char def[64], help[640]; /* help: lines after the first are printed indented below it */
+    char def[64], help[1024]; /* help: lines after the first are printed indented below it */
     row_kind_ kind;
     int table, index;  /* ROW_PARAM_: optimizer i, parameter j; ROW_SCHEDULE_: schedule row i */
     const char *value; /* ROW_SCHEDULE_: the value given, parsed after the other options */
@@ -69,7 +69,7 @@ static void number_(char *buf, size_t cap, double x) {
 static void options_build_(options_ *o) {
     lp_train_config d;
     lp_train_config_defaults(&d);
-    char help[640], names[256], def[64];
+    char help[1024], names[256], def[64];
     const lp_dataset_format *f;
     const lp_optimizer *opt;
     const lp_lr_schedule_kind *sk;
@@ -79,7 +79,7 @@ static void options_build_(options_ *o) {
     add_(o, "--model", "FILE", "(required)", "model file, e.g. models/lenet300.ini");
     snprintf(help, sizeof help, "file format; sets the default --data");
     for (int i = 0; (f = lp_dataset_format_at(i)); ++i)
-        cat_(help, sizeof help, "\n  %-14s %s (%s)", f->name, f->description, f->default_dir);
+        cat_(help, sizeof help, "\n  %-15s %s (%s)", f->name, f->description, f->default_dir);
     add_(o, "--dataset", "NAME", lp_dataset_format_at(0)->name, help);
     add_(o, "--data", "DIR", "per dataset, see --dataset",
          "folder holding the data files (hdf5: the file)");
