@@ -55,6 +55,8 @@ static const column_ evals_[] = {
     {"test_accuracy", M_F64, offsetof(lp_eval_metrics, test_accuracy)},
     {"test_loss_unsynced", M_F64, offsetof(lp_eval_metrics, test_loss_unsynced)},
     {"test_accuracy_unsynced", M_F64, offsetof(lp_eval_metrics, test_accuracy_unsynced)},
+    {"test_mae", M_F64_LATE, offsetof(lp_eval_metrics, test_mae)},
+    {"test_mae_unsynced", M_F64_LATE, offsetof(lp_eval_metrics, test_mae_unsynced)},
     {"elapsed_seconds", M_F64, offsetof(lp_eval_metrics, elapsed_seconds)},
     {"step", M_I64, offsetof(lp_eval_metrics, step)},
 };

@@ -12,7 +12,7 @@
 #include "results_h5.h"
 
 #define LP_RESULTS_N_METRICS 15
-#define LP_RESULTS_N_EVALS 8
+#define LP_RESULTS_N_EVALS 10
 
 typedef struct {
     char *layer, *tensor;

@@ -1,6 +1,7 @@
 /* Evaluations of the test set, at epoch ends and every eval_every steps: the inner
  * optimizer's weights and LaPerm's projection, the best evaluation so far and, with
  * save_best, its network. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -61,6 +62,13 @@ lp_status lp_trainer_eval_point_(lp_trainer_ *t, lp_results *r, const lp_dataset
     lp_eval_metrics e = {.step = t->step, .epoch = epoch, .synced = lp_trainer_sync_due_(t)};
     LP_TRY(lp_trainer_evaluate_both_(t, test->n, e.synced, &e.test_loss, &e.test_accuracy,
                                      &e.test_loss_unsynced, &e.test_accuracy_unsynced));
+    /* Regression: the second statistic is the mean absolute error, accuracy is NaN. */
+    double *pairs[2][2] = {{&e.test_accuracy, &e.test_mae},
+                           {&e.test_accuracy_unsynced, &e.test_mae_unsynced}};
+    for (int i = 0; i < 2; ++i) {
+        if (t->outputs > 0) *pairs[i][1] = *pairs[i][0];
+        *pairs[i][t->outputs > 0 ? 0 : 1] = NAN;
+    }
     e.elapsed_seconds = lp_seconds() - t->run_start;
     if (r) LP_TRY(lp_results_append_eval(r, &e));
     LP_TRY(lp_trainer_offer_best_(t, r, epoch, e.test_accuracy, e.test_loss));

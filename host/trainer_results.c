@@ -257,6 +257,7 @@ lp_status lp_trainer_results_finish_(lp_trainer_ *t, lp_results *r, const lp_tra
         LP_ATTR_S("diverged_at", res->diverged ? res->diverged_what : ""),
         /* Over every evaluation; NaN and 0 when none was made. */
         LP_ATTR_D("best_test_accuracy", t->best.step ? t->best.test_accuracy : NAN),
+        LP_ATTR_D("best_test_loss", t->best.step ? t->best.test_loss : NAN),
         LP_ATTR_I("best_step", t->best.step),
         LP_ATTR_I("best_epoch", t->best.epoch),
     };

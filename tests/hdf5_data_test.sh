@@ -48,9 +48,10 @@ falls regress-adam --data "$tmp/regress.h5" --model "$src/models/regression.ini"
     --optimizer adam --epochs 4
 grep -q "test mse .* mae" "$tmp/regress-adam.txt" || fail "regression prints no MSE/MAE"
 
-# The results file: MAE columns for regression, NaN accuracies, the loss recorded.
+# The results file: MAE columns for regression (also in /evals), NaN accuracies, the loss
+# recorded, the best evaluation the one of the lowest test loss.
 "$bin" train --dataset hdf5 --data "$tmp/regress.h5" --model "$src/models/regression.ini" \
-    --optimizer adam --epochs 2 --progress none --out "$tmp/run.h5" >/dev/null
+    --optimizer adam --epochs 2 --eval-every 5 --progress none --out "$tmp/run.h5" >/dev/null
 $py - "$tmp/run.h5" <<'PY' || fail "results file"
 import math, sys, h5py
 with h5py.File(sys.argv[1], "r") as f:
@@ -60,7 +61,14 @@ with h5py.File(sys.argv[1], "r") as f:
     assert all(math.isnan(v) for v in m["test_accuracy"][:]), "accuracy should be NaN"
     assert all(v > 0 for v in m["train_mae"][:]) and all(v > 0 for v in m["test_mae"][:])
     assert m["test_loss"][-1] < m["test_loss"][0] * 1.5
-print("results file: loss mse, train_mae/test_mae set, accuracies NaN")
+    e = f["evals"]
+    assert len(e["step"]) == 6 and all(math.isnan(v) for v in e["test_accuracy"][:])
+    assert all(v > 0 for v in e["test_mae"][:])
+    losses = list(e["test_loss"][:]) + list(m["test_loss"][:])
+    assert math.isnan(f.attrs["best_test_accuracy"])
+    assert f.attrs["best_test_loss"] == min(losses), (f.attrs["best_test_loss"], losses)
+print("results file: loss mse, train_mae/test_mae set (and in /evals), accuracies NaN, "
+      "best = lowest test loss")
 PY
 
 # Malformed files: each refused, naming the dataset (or the problem) in the message.

@@ -75,6 +75,15 @@ static void on_eval_(void *ctx, const lp_eval_metrics *e) {
     cli_progress *pr = ctx;
     if (!line_begin_(pr)) return;
     char unsynced[48] = "";
+    if (pr->regression) {
+        if (pr->laperm)
+            snprintf(unsynced, sizeof unsynced, e->synced ? " (synced)" : " (unsynced %.4g)",
+                     e->test_loss_unsynced);
+        printf("eval  step %6lld  epoch %d  test mse %.4g mae %.4g%s\n", e->step, e->epoch,
+               e->test_loss, e->test_mae, unsynced);
+        fflush(stdout);
+        return;
+    }
     if (pr->laperm)
         snprintf(unsynced, sizeof unsynced, e->synced ? " (synced)" : " (unsynced %.2f%%)",
                  100.0 * e->test_accuracy_unsynced);

@@ -62,6 +62,9 @@ typedef struct {
     int epoch;  /* 1-based, the epoch in progress */
     int synced; /* 1: right after a LaPerm sync, so one evaluation served both */
     double test_loss, test_accuracy, test_loss_unsynced, test_accuracy_unsynced;
+    /* regression: mean absolute errors (the losses are the MSE, the accuracies NaN);
+     * classification: NaN */
+    double test_mae, test_mae_unsynced;
     double elapsed_seconds;
 } lp_eval_metrics;
 
