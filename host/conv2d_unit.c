@@ -618,6 +618,7 @@ int lp_conv2d_tensors(int layer, int cin, const lp_conv2d_spec *c, lp_param_tens
                         .fan_in = per_filter,
                         .fan_out = fan_out,
                         .init = c->kernel_init,
+                        .init_opts = c->init_opts,
                         .bias_init = c->bias_init,
                         .l2 = c->l2,
                         .permute = c->permute,

@@ -16,7 +16,8 @@
 #include "laperm/init.h"
 #include "laperm/launch.h"
 
-/* init, bias, l2 and permute describe the projection: add_finish_ refuses them without. */
+/* init, bias, l2, permute and the init options describe the projection: add_finish_
+ * refuses them without. */
 #define ADD_(field) LP_SPEC_OFFSET(u.add.field)
 static const lp_key_def add_keys_[] = {
     LP_KEY_NAME,
@@ -27,6 +28,7 @@ static const lp_key_def add_keys_[] = {
     {"bias", LP_VAL_BOOL, false, ADD_(proj.use_bias), NULL, 0},
     {"l2", LP_VAL_NONNEG_FLOAT, false, ADD_(proj.l2), NULL, 0},
     {"permute", LP_VAL_BOOL, false, ADD_(proj.permute), NULL, 0},
+    LP_INIT_OPTS_KEYS(ADD_(proj.init_opts)),
 };
 
 static void add_defaults_(lp_layer_spec *l) {
@@ -63,9 +65,10 @@ static lp_status add_resolve_from_(const lp_spec_ctx *c, lp_layer_spec *l,
 
 /* Without a projection, none of the projection's keys may be set. */
 static lp_status add_no_projection_keys_(const lp_spec_ctx *c) {
-    static const char *const proj_keys[] = {"init", "bias", "l2", "permute"};
+    static const char *const proj_keys[] = {"init", "bias",       "l2",          "permute",
+                                            "keep", "init_value", "init_values", "quantize"};
     int first = -1, first_line = 0;
-    for (int i = 0; i < 4; ++i) {
+    for (int i = 0; i < (int)(sizeof proj_keys / sizeof proj_keys[0]); ++i) {
         int line = lp_spec_key_line(c, proj_keys[i]);
         if (line && (!first_line || line < first_line)) first = i, first_line = line;
     }
@@ -94,6 +97,7 @@ static lp_status add_finish_(const lp_spec_ctx *c, lp_layer_spec *l, const lp_la
                        "for a 1x1 convolution shortcut)",
                        c->src, l->line, fbuf, from->name, from->line, pbuf, prev->name, prev->line);
     }
+    LP_TRY(lp_spec_check_init(c, a->proj.kernel_init));
     if (lp_shape_is_flat(fs) != lp_shape_is_flat(ps))
         return lp_fail(LP_ERR_FORMAT,
                        "%s:%d: [add] cannot project %s from '%s' (line %d) onto %s from '%s' "
@@ -141,8 +145,8 @@ static void add_details_(const lp_layer_spec *l, lp_text *t) {
         lp_text_add(t, ", stride %d", a->proj.stride_h);
     else
         lp_text_add(t, ", stride %dx%d", a->proj.stride_h, a->proj.stride_w);
-    lp_text_weights(t, a->activation, a->proj.kernel_init, a->proj.use_bias, a->proj.l2,
-                    a->proj.permute);
+    lp_text_weights(t, a->activation, a->proj.kernel_init, &a->proj.init_opts, a->proj.use_bias,
+                    a->proj.l2, a->proj.permute);
 }
 
 typedef struct {

@@ -26,6 +26,7 @@ static void conv2d_defaults_(lp_layer_spec *l) {
 static lp_status conv2d_finish_(const lp_spec_ctx *c, lp_layer_spec *l, const lp_layer_spec *prev) {
     lp_conv2d_spec *s = &l->u.conv;
     LP_TRY(lp_spec_check_bias_init(c, s->use_bias));
+    LP_TRY(lp_spec_check_init(c, s->kernel_init));
     LP_TRY(lp_spec_need_spatial(c, l, prev));
     int64_t weights = LP_SIZE_PRODUCT(s->filters, l->in.c, s->kh, s->kw);
     char num[32];
@@ -47,7 +48,8 @@ static int conv2d_tensors_(const lp_model_spec *m, int i, lp_param_tensor *t) {
 static void conv2d_details_(const lp_layer_spec *l, lp_text *t) {
     const lp_conv2d_spec *c = &l->u.conv;
     lp_text_window(t, "kernel", c->kh, c->kw, c->stride_h, c->stride_w, c->padding);
-    lp_text_weights(t, c->activation, c->kernel_init, c->use_bias, c->l2, c->permute);
+    lp_text_weights(t, c->activation, c->kernel_init, &c->init_opts, c->use_bias, c->l2,
+                    c->permute);
 }
 
 static lp_status conv2d_init_(lp_network *net, lp_layer *l) {

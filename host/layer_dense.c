@@ -28,6 +28,7 @@ static void dense_defaults_(lp_layer_spec *l) {
 static lp_status dense_finish_(const lp_spec_ctx *c, lp_layer_spec *l, const lp_layer_spec *prev) {
     lp_dense_spec *d = &l->u.dense;
     LP_TRY(lp_spec_check_bias_init(c, d->use_bias));
+    LP_TRY(lp_spec_check_init(c, d->kernel_init));
     l->in = prev->out;
     if (!lp_shape_is_flat(l->in)) {
         char buf[48];
@@ -60,6 +61,7 @@ static int dense_tensors_(const lp_model_spec *m, int i, lp_param_tensor *t) {
                         .fan_in = in,
                         .fan_out = d->units,
                         .init = d->kernel_init,
+                        .init_opts = d->init_opts,
                         .bias_init = d->bias_init,
                         .l2 = d->l2,
                         .permute = d->permute,
@@ -69,7 +71,8 @@ static int dense_tensors_(const lp_model_spec *m, int i, lp_param_tensor *t) {
 
 static void dense_details_(const lp_layer_spec *l, lp_text *t) {
     const lp_dense_spec *d = &l->u.dense;
-    lp_text_weights(t, d->activation, d->kernel_init, d->use_bias, d->l2, d->permute);
+    lp_text_weights(t, d->activation, d->kernel_init, &d->init_opts, d->use_bias, d->l2,
+                    d->permute);
 }
 
 typedef struct {

@@ -66,6 +66,29 @@ int lp_spec_find_layer(const lp_spec_ctx *c, const char *name) {
     return lp_name_index_find(c->names, c->layers, name);
 }
 
+lp_status lp_spec_check_init(const lp_spec_ctx *c, lp_init_kind init) {
+    static const struct {
+        const char *key;
+        lp_init_kind init;
+    } needs[] = {{"init_value", LP_INIT_CONSTANT}, {"init_values", LP_INIT_CHOICE}};
+    for (size_t i = 0; i < sizeof needs / sizeof needs[0]; ++i) {
+        int line = lp_spec_key_line(c, needs[i].key);
+        const char *want = lp_init_name(needs[i].init);
+        if (line && init != needs[i].init)
+            return lp_fail(LP_ERR_FORMAT,
+                           "%s:%d: '%s' is set but init is %s in [%s] (it is for init = %s: set "
+                           "that or remove '%s')",
+                           c->src, line, needs[i].key, lp_init_name(init), c->section, want,
+                           needs[i].key);
+        if (!line && init == needs[i].init) {
+            int at = lp_spec_key_line(c, "init");
+            return lp_fail(LP_ERR_FORMAT, "%s:%d: init = %s needs '%s' in [%s]", c->src, at, want,
+                           needs[i].key, c->section);
+        }
+    }
+    return LP_OK;
+}
+
 lp_status lp_spec_check_bias_init(const lp_spec_ctx *c, bool use_bias) {
     int line = lp_spec_key_line(c, "bias_init");
     if (use_bias || !line) return LP_OK;
@@ -181,6 +204,7 @@ int lp_param_kernel(int layer, const lp_kernel_desc *k, lp_param_tensor *t) {
                              .fan_in = k->fan_in,
                              .fan_out = k->fan_out,
                              .init = k->init,
+                             .init_opts = k->init_opts,
                              .l2 = k->l2,
                              .is_kernel = true,
                              .permute_default = k->permute,
@@ -215,10 +239,16 @@ const char *lp_activation_words(lp_activation a) {
     return a == LP_ACT_NONE ? "no activation" : lp_activation_name(a);
 }
 
-void lp_text_weights(lp_text *t, lp_activation act, lp_init_kind init, bool bias, float l2,
-                     bool permute) {
-    lp_text_add(t, "%s%s, init %s, %s", t->len ? ", " : "", lp_activation_words(act),
-                lp_init_name(init), bias ? "bias" : "no bias");
+void lp_text_weights(lp_text *t, lp_activation act, lp_init_kind init, const lp_init_opts *o,
+                     bool bias, float l2, bool permute) {
+    lp_text_add(t, "%s%s, init %s", t->len ? ", " : "", lp_activation_words(act),
+                lp_init_name(init));
+    if (init == LP_INIT_CONSTANT) lp_text_add(t, " %g", (double)o->value);
+    for (int i = 0; init == LP_INIT_CHOICE && i < o->values.n; ++i)
+        lp_text_add(t, "%s%g", i ? "," : " ", (double)o->values.v[i]);
+    if (o->quantize) lp_text_add(t, ", quantize %d", o->quantize);
+    if (o->keep > 0.0f && o->keep < 1.0f) lp_text_add(t, ", keep %g", (double)o->keep);
+    lp_text_add(t, ", %s", bias ? "bias" : "no bias");
     if (l2 > 0.0f) lp_text_add(t, ", l2 %g", (double)l2);
     lp_text_add(t, ", %s", permute ? "permuted" : "not permuted");
 }

@@ -23,6 +23,10 @@ typedef enum {
     LP_VAL_POS_FLOAT,    /* x > 0 as a float */
     LP_VAL_RATE,         /* 0 <= x < 1 as a float */
     LP_VAL_FRACTION,     /* 0 <= x <= 1 */
+    LP_VAL_KEEP,         /* 0 < x <= 1 as a float */
+    LP_VAL_FLOAT,        /* any finite float */
+    LP_VAL_FLOAT_LIST,   /* "a,b,...": 1 to LP_INIT_VALUES_MAX finite floats (lp_float_list) */
+    LP_VAL_LEVELS,       /* an integer >= 2 */
     LP_VAL_CHOICE,       /* one word of `choices`, stored as its int value */
     LP_VAL_INIT,         /* an initializer's name (laperm/init.h) allowed for `init_use` */
     LP_VAL_NAME          /* an identifier, at most LP_LAYER_NAME_MAX - 1 characters */
@@ -42,9 +46,19 @@ typedef struct {
     unsigned init_use;        /* LP_VAL_INIT: LP_INIT_USE_KERNEL or LP_INIT_USE_BIAS */
 } lp_key_def;
 
+/* The keys of a kernel's initial values beyond `init` (lp_init_opts at `base`): keep,
+ * init_value, init_values, quantize. lp_spec_check_init checks how they combine. */
+#define LP_INIT_OPTS_KEYS(base)                                                                      \
+    {"keep", LP_VAL_KEEP, false, (base) + offsetof(lp_init_opts, keep), NULL, 0},                    \
+        {"init_value", LP_VAL_FLOAT, false, (base) + offsetof(lp_init_opts, value), NULL, 0},        \
+        {"init_values", LP_VAL_FLOAT_LIST, false, (base) + offsetof(lp_init_opts, values), NULL, 0}, \
+    {                                                                                                \
+        "quantize", LP_VAL_LEVELS, false, (base) + offsetof(lp_init_opts, quantize), NULL, 0         \
+    }
+
 /* The keys of a layer with a kernel, in this order: bias, activation, init, bias_init, l2,
- * permute; `type` (lp_dense_spec, lp_conv2d_spec) has those fields, at `base` inside
- * lp_layer_spec. */
+ * permute, then LP_INIT_OPTS_KEYS; `type` (lp_dense_spec, lp_conv2d_spec) has those fields,
+ * at `base` inside lp_layer_spec. */
 #define LP_KERNEL_KEYS(type, base)                                                                 \
     {"bias", LP_VAL_BOOL, false, (base) + offsetof(type, use_bias), NULL, 0},                      \
         {"activation",                                                                             \
@@ -57,9 +71,9 @@ typedef struct {
          NULL,   LP_INIT_USE_KERNEL},                                                              \
         {"bias_init", LP_VAL_INIT,     false, (base) + offsetof(type, bias_init),                  \
          NULL,        LP_INIT_USE_BIAS},                                                           \
-        {"l2", LP_VAL_NONNEG_FLOAT, false, (base) + offsetof(type, l2), NULL, 0}, {                \
-        "permute", LP_VAL_BOOL, false, (base) + offsetof(type, permute), NULL, 0                   \
-    }
+        {"l2", LP_VAL_NONNEG_FLOAT, false, (base) + offsetof(type, l2), NULL, 0},                  \
+        {"permute", LP_VAL_BOOL, false, (base) + offsetof(type, permute), NULL, 0},                \
+        LP_INIT_OPTS_KEYS((base) + offsetof(type, init_opts))
 
 /* The longest key table a kind may have. */
 #define LP_KEYS_MAX 16
@@ -137,6 +151,10 @@ const char *lp_size_str(int64_t v, char *buf, size_t size);
 int lp_spec_key_line(const lp_spec_ctx *c, const char *key);
 /* The index of the layer above this section called `name`, or -1. */
 int lp_spec_find_layer(const lp_spec_ctx *c, const char *name);
+/* How a kernel's `init` and the keys of LP_INIT_OPTS_KEYS combine: init_value only with
+ * init = constant (which needs it), init_values only with init = choice (which needs
+ * them); the error names the line of the key at fault. */
+lp_status lp_spec_check_init(const lp_spec_ctx *c, lp_init_kind init);
 /* A bias initialiser for a layer without a bias is a contradiction, not a no-op. */
 lp_status lp_spec_check_bias_init(const lp_spec_ctx *c, bool use_bias);
 /* Flat shapes are (n,1,1); anything else has a height or width to slide a window over. */
@@ -166,6 +184,7 @@ lp_param_tensor lp_param_vector(int layer, const char *name, int n, lp_init_kind
 typedef struct {
     int rank, dims[4], groups, group_size, fan_in, fan_out;
     lp_init_kind init, bias_init;
+    lp_init_opts init_opts;
     float l2;
     bool permute, use_bias;
 } lp_kernel_desc;
@@ -187,9 +206,10 @@ void lp_text_add(lp_text *t, const char *fmt, ...)
 /* "kernel 3x3, stride 2, padding same": a window the way model files spell it. */
 void lp_text_window(lp_text *t, const char *label, int kh, int kw, int stride_h, int stride_w,
                     lp_padding padding);
-/* "relu, init he_uniform, bias, l2 0.0001, permuted": a layer with a kernel. */
-void lp_text_weights(lp_text *t, lp_activation act, lp_init_kind init, bool bias, float l2,
-                     bool permute);
+/* "relu, init he_uniform, bias, l2 0.0001, permuted": a layer with a kernel; its init
+ * options when set ("init constant 0.08, keep 0.571, no bias, ..."). */
+void lp_text_weights(lp_text *t, lp_activation act, lp_init_kind init, const lp_init_opts *o,
+                     bool bias, float l2, bool permute);
 /* "no activation" or the activation's name. */
 const char *lp_activation_words(lp_activation a);
 

@@ -116,6 +116,16 @@ static const char *expected_(const lp_key_def *k, char *buf, size_t size) {
         return "a number >= 0 and < 1";
     case LP_VAL_FRACTION:
         return "a number from 0 to 1";
+    case LP_VAL_KEEP:
+        return "a number > 0 and <= 1";
+    case LP_VAL_FLOAT:
+        return "a number";
+    case LP_VAL_FLOAT_LIST:
+        snprintf(buf, size, "a comma-separated list of 1 to %d numbers, such as -0.05,0.05",
+                 LP_INIT_VALUES_MAX);
+        return buf;
+    case LP_VAL_LEVELS:
+        return "an integer >= 2";
     case LP_VAL_NAME:
         snprintf(buf, size,
                  "an identifier: a letter or '_', then letters, digits or '_', at most %d "
@@ -179,7 +189,7 @@ static bool number_(span_ v, double *out) {
 static lp_status parse_float_(const parser_ *p, int line, const lp_key_def *k, span_ v,
                               const char *expected, float *field) {
     double x = 0.0;
-    bool at_most_1 = k->type == LP_VAL_RATE || k->type == LP_VAL_FRACTION;
+    bool at_most_1 = k->type == LP_VAL_RATE || k->type == LP_VAL_FRACTION || k->type == LP_VAL_KEEP;
     if (!number_(v, &x) || x < 0.0 || (at_most_1 && x > 1.0))
         return bad_value_(p, line, k, v, expected);
     if (x > FLT_MAX) {
@@ -189,9 +199,24 @@ static lp_status parse_float_(const parser_ *p, int line, const lp_key_def *k, s
     }
     float f = (float)x + 0.0f; /* + 0.0f turns -0 into +0 */
     bool ok = (k->type == LP_VAL_NONNEG_FLOAT) || (k->type == LP_VAL_POS_FLOAT && f > 0.0f) ||
-              (k->type == LP_VAL_RATE && f < 1.0f) || (k->type == LP_VAL_FRACTION && f <= 1.0f);
+              (k->type == LP_VAL_RATE && f < 1.0f) || (k->type == LP_VAL_FRACTION && f <= 1.0f) ||
+              (k->type == LP_VAL_KEEP && f > 0.0f && f <= 1.0f);
     if (!ok) return bad_value_(p, line, k, v, expected);
     *field = f;
+    return LP_OK;
+}
+
+/* A finite number of either sign that a float holds, -0 stored as +0. */
+static lp_status parse_signed_(const parser_ *p, int line, const lp_key_def *k, span_ v, span_ item,
+                               const char *expected, float *out) {
+    double x = 0.0;
+    if (!number_(item, &x)) return bad_value_(p, line, k, v, expected);
+    if (x > FLT_MAX || x < -FLT_MAX) {
+        char limit[32];
+        snprintf(limit, sizeof limit, "%g in magnitude", (double)FLT_MAX);
+        return too_large_(p, line, k, v, limit);
+    }
+    *out = (float)x + 0.0f;
     return LP_OK;
 }
 
@@ -234,7 +259,22 @@ static lp_status parse_value_(const parser_ *p, int line, const lp_key_def *k, s
     case LP_VAL_POS_FLOAT:
     case LP_VAL_RATE:
     case LP_VAL_FRACTION:
+    case LP_VAL_KEEP:
         return parse_float_(p, line, k, v, expected, (float *)(void *)field);
+    case LP_VAL_FLOAT:
+        return parse_signed_(p, line, k, v, v, expected, (float *)(void *)field);
+    case LP_VAL_FLOAT_LIST: {
+        char ex[EXCERPT_MAX_ + 8], why[256];
+        if (lp_init_values_parse(v.s, v.n, (lp_float_list *)(void *)field) == LP_OK) return LP_OK;
+        snprintf(why, sizeof why, "%s", lp_last_error()); /* lp_fail rewrites that buffer */
+        return lp_fail(LP_ERR_FORMAT, "%s:%d: bad value '%s' for '%s' in [%s] (%s)", p->src, line,
+                       excerpt_(v, ex, sizeof ex), k->key, p->sec->section, why);
+    }
+    case LP_VAL_LEVELS: {
+        int r = pos_int_(v, (int *)(void *)field);
+        if (r == -2) return too_large_(p, line, k, v, limit);
+        return r || *(int *)(void *)field < 2 ? bad_value_(p, line, k, v, expected) : LP_OK;
+    }
     case LP_VAL_CHOICE:
         for (const lp_choice *c = k->choices; c->word; ++c)
             if (span_eq_(v, c->word)) {

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "laperm/init.h"
 #include "laperm/laperm_sync.h"
 #include "lp_test.h"
 
@@ -94,15 +95,27 @@ static lp_segsort *new_sort_(void) {
     return s;
 }
 
+/* Initial weights from laperm's own initializers and options (laperm/init.h); a NULL
+ * case means init_weights_. */
+typedef struct {
+    const char *what;
+    lp_init_kind kind;
+    lp_init_opts opts;
+} init_case_;
+
 /* Several perturb + in-place sync rounds for one shape. */
-static void check_in_place_(lp_segsort *s, int groups, int gs, int rounds, uint64_t seed) {
+static void check_in_place_(lp_segsort *s, int groups, int gs, int rounds, uint64_t seed,
+                            const init_case_ *ic) {
     lp_runtime *rt = lp_test_rt;
     size_t n = (size_t)groups * gs, b = n * 4;
     float *w = malloc(b), *sorted = malloc(b), *want = malloc(b);
     int32_t *rank = malloc(b), *want_rank = malloc(b);
     CU_ASSERT_FATAL(w && sorted && want && rank && want_rank);
     uint64_t rng = seed;
-    init_weights_(w, n, gs, &rng);
+    if (ic)
+        lp_init_fill_opts(ic->kind, &ic->opts, w, n, gs, groups, seed, 0);
+    else
+        init_weights_(w, n, gs, &rng);
     lp_sort_groups_host(w, groups, gs, sorted);
     cl_mem dw, dsorted, drank;
     CU_ASSERT_EQUAL_FATAL(lp_buffer_create(rt, b, "weights", &dw), LP_OK);
@@ -121,8 +134,8 @@ static void check_in_place_(lp_segsort *s, int groups, int gs, int rounds, uint6
         bool inv = invariant_holds_(w, rank, sorted, groups, gs);
         bool same = memcmp(w, want, b) == 0 && memcmp(rank, want_rank, b) == 0;
         if (!inv || !same)
-            printf("\n  %d x %d round %d: invariant %d, equals host reference %d\n", groups, gs, r,
-                   inv, same);
+            printf("\n  %s%d x %d round %d: invariant %d, equals host reference %d\n",
+                   ic ? ic->what : "", groups, gs, r, inv, same);
         CU_ASSERT(inv);
         CU_ASSERT(same);
     }
@@ -142,7 +155,33 @@ static void test_in_place_rounds(void) {
     shape_ sh[16];
     int n = shapes_(sh);
     for (int i = 0; i < n; ++i)
-        check_in_place_(s, sh[i].groups, sh[i].gs, 4, 1000 + (uint64_t)i);
+        check_in_place_(s, sh[i].groups, sh[i].gs, 4, 1000 + (uint64_t)i, NULL);
+    lp_segsort_destroy(s);
+}
+
+/* The same from the model files' initial values: masks (most of a group +0.0), one
+ * shared value, lists and quantisation (few distinct values, many ties). */
+static void test_init_options_rounds(void) {
+    static const init_case_ cases[] = {
+        {"weight-agnostic (0.08, keep 4/7): ",
+         LP_INIT_CONSTANT,
+         {.keep = 0.5714286f, .value = 0.08f}},
+        {"sparse (keep 0.1): ", LP_INIT_HE_UNIFORM, {.keep = 0.1f}},
+        {"ternary: ", LP_INIT_CHOICE, {.values = {3, {-0.05f, 0.0f, 0.05f}}}},
+        {"binary, keep 0.3: ", LP_INIT_CHOICE, {.keep = 0.3f, .values = {2, {-1.0f, 1.0f}}}},
+        {"quantize 4: ", LP_INIT_HE_NORMAL, {.quantize = 4}},
+        {"quantize 3, keep 0.5: ", LP_INIT_GLOROT_UNIFORM, {.keep = 0.5f, .quantize = 3}},
+    };
+    lp_segsort *s = new_sort_();
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    shape_ sh[16];
+    int n = shapes_(sh);
+    bool sim = lp_test_simulator(); /* there only the small shapes, fewer rounds */
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; ++c)
+        for (int i = 0; i < n; ++i)
+            if (!sim || sh[i].groups * sh[i].gs <= 4000)
+                check_in_place_(s, sh[i].groups, sh[i].gs, sim ? 2 : 3, 2000 + (uint64_t)i,
+                                &cases[c]);
     lp_segsort_destroy(s);
 }
 
@@ -227,6 +266,8 @@ static void register_suites(void) {
     CU_pSuite su = CU_add_suite("laperm_sync", NULL, NULL);
     CU_add_test(su, "host reference order", test_host_reference);
     CU_add_test(su, "in-place sync rounds keep the invariant", test_in_place_rounds);
+    CU_add_test(su, "masked, shared, listed and quantised initial values keep it",
+                test_init_options_rounds);
     CU_add_test(su, "sync into another buffer leaves src", test_separate_dst);
     CU_add_test(su, "invalid arguments", test_invalid_arguments);
 }

@@ -56,6 +56,25 @@ static void test_shipped_models(void) {
     CU_ASSERT(!m.layers[2].u.dense.use_bias);
     CU_ASSERT_EQUAL(m.layers[2].u.dense.l2, 0.0f);
     lp_model_free(&m);
+
+    /* The authors' weight-agnostic F1 and F2: one shared value, masked, no bias. */
+    check_model_("models/f1-agnostic.ini", 3, 7840, (const int[]){10});
+    check_model_("models/f2-agnostic.ini", 5, 109184, (const int[]){128, 64, 10});
+    CU_ASSERT_EQUAL_FATAL(lp_model_load(lp_test_source_path("models/f1-agnostic.ini"), &m), LP_OK);
+    const lp_dense_spec *d = &m.layers[2].u.dense;
+    CU_ASSERT(!d->use_bias && d->kernel_init == LP_INIT_CONSTANT && d->init_opts.value == 0.08f);
+    CU_ASSERT(d->init_opts.keep == (float)(4.0 / 7.0) && d->l2 == 0.0f);
+    lp_model_free(&m);
+    CU_ASSERT_EQUAL_FATAL(lp_model_load(lp_test_source_path("models/f2-agnostic.ini"), &m), LP_OK);
+    const double keep[] = {1.0 / 15, 1.0 / 7, 1.0 / 3};
+    for (int i = 2; i < m.n_layers; ++i) {
+        d = &m.layers[i].u.dense;
+        CU_ASSERT(!d->use_bias && d->kernel_init == LP_INIT_CONSTANT &&
+                  d->init_opts.value == 0.03f);
+        CU_ASSERT(d->init_opts.keep == (float)keep[i - 2]);
+        CU_ASSERT_EQUAL(d->l2, i < 4 ? 1e-4f : 0.0f);
+    }
+    lp_model_free(&m);
 }
 
 /* The convolutional models: published count, input, logits, l2 on every kernel, ReLU on
@@ -467,7 +486,7 @@ static const bad_case_ bad_cases_[] = {
      "bad.ini:7: malformed key 'Units' (keys are lowercase identifiers such as 'units')"},
     {IN_ FLAT_ "[dense]\nunit = 10\n",
      "bad.ini:7: unknown key 'unit' in [dense] (expected one of: name, units, bias, activation, "
-     "init, bias_init, l2, permute)"},
+     "init, bias_init, l2, permute, keep, init_value, init_values, quantize)"},
     {IN_ "[flatten]\nunits = 3\n",
      "bad.ini:6: unknown key 'units' in [flatten] (expected one of: name)"},
     {"[input]\nchannels = 1\nheight = 1\nwidth = 1\nloss = l1\n[dense]\nunits = 1\n",
@@ -510,7 +529,7 @@ static const bad_case_ bad_cases_[] = {
      "bad.ini:8: bad value 'tanh' for 'activation' in [dense] (expected one of: none, relu)"},
     {IN_ FLAT_ "[dense]\nunits = 10\ninit = uniform\n",
      "bad.ini:8: bad value 'uniform' for 'init' in [dense] (expected one of: he_uniform, "
-     "he_normal, glorot_uniform, glorot_normal)"},
+     "he_normal, glorot_uniform, glorot_normal, constant, choice)"},
     {IN_ FLAT_ "[dense]\nunits = 10\nbias_init = ones\n",
      "bad.ini:8: bad value 'ones' for 'bias_init' in [dense] (expected one of: zeros)"},
     {IN_ FLAT_ "[dense]\nunits = 10\nl2 = -1e-4\n",
@@ -592,7 +611,8 @@ static const bad_case_ bad_layer_cases_[] = {
     {IN_ CONV_, "bad.ini:5: missing required key 'kernel' in [conv2d]"},
     {IN_ CONV_ "size = 3\n",
      "bad.ini:7: unknown key 'size' in [conv2d] (expected one of: name, filters, kernel, stride, "
-     "padding, bias, activation, init, bias_init, l2, permute)"},
+     "padding, bias, activation, init, bias_init, l2, permute, keep, init_value, init_values, "
+     "quantize)"},
     {IN_ CONV_ "kernel = 3\nbias = false\nbias_init = zeros\n",
      "bad.ini:9: 'bias_init' is set but bias = false in [conv2d] (remove one of them)"},
     {IN_ FLAT_ CONV_ "kernel = 3\n", "bad.ini:6: [conv2d] " SPATIAL_ " 784 from 'flatten_1'"},
@@ -737,7 +757,7 @@ static const bad_case_ bad_layer_cases_[] = {
      "bad.ini:11: bad value 'tanh' for 'activation' in [add] (expected one of: none, relu)"},
     {IN_ SAME8_ "[add]\nfrom = input_1\nstride = 2\n",
      "bad.ini:11: unknown key 'stride' in [add] (expected one of: name, from, projection, "
-     "activation, init, bias, l2, permute)"},
+     "activation, init, bias, l2, permute, keep, init_value, init_values, quantize)"},
     {IN_ SAME8_ "[conv2d]\nfilters = 8\nkernel = 1\n[add]\nfrom = conv2d_1\nl2 = 1e-4\n",
      "bad.ini:14: 'l2' is set but projection = false in [add] (it describes the projection: "
      "remove it or set projection = true)"},
@@ -769,6 +789,68 @@ static const bad_case_ bad_layer_cases_[] = {
      "of 2147483647 per tensor"},
 };
 
+/* The initial-value keys (keep, init_value, init_values, quantize): bad values and
+ * combinations, each naming its line. */
+#define D10_ IN_ FLAT_ "[dense]\nunits = 10\n" /* [dense] on line 6, units on 7 */
+static const bad_case_ bad_init_cases_[] = {
+    {D10_ "keep = 0\n",
+     "bad.ini:8: bad value '0' for 'keep' in [dense] (expected a number > 0 and <= 1)"},
+    {D10_ "keep = 1.5\n",
+     "bad.ini:8: bad value '1.5' for 'keep' in [dense] (expected a number > 0 and <= 1)"},
+    {D10_ "keep = -0.5\n",
+     "bad.ini:8: bad value '-0.5' for 'keep' in [dense] (expected a number > 0 and <= 1)"},
+    {D10_ "keep = 1e-60\n",
+     "bad.ini:8: bad value '1e-60' for 'keep' in [dense] (expected a number > 0 and <= 1)"},
+    {D10_ "keep =\n",
+     "bad.ini:8: missing value for 'keep' in [dense] (expected a number > 0 and <= 1)"},
+    {D10_ "quantize = 1\n",
+     "bad.ini:8: bad value '1' for 'quantize' in [dense] (expected an integer >= 2)"},
+    {D10_ "quantize = 2.5\n",
+     "bad.ini:8: bad value '2.5' for 'quantize' in [dense] (expected an integer >= 2)"},
+    {D10_ "init = choice\ninit_values =\n",
+     "bad.ini:9: missing value for 'init_values' in [dense] (expected a comma-separated list of "
+     "1 to 16 numbers, such as -0.05,0.05)"},
+    {D10_ "init = choice\ninit_values = 1,,2\n",
+     "bad.ini:9: bad value '1,,2' for 'init_values' in [dense] (item 2 is '': expected a "
+     "comma-separated list of 1 to 16 numbers within +-3.40282e+38, such as -0.05,0.05)"},
+    {D10_ "init = choice\ninit_values = 0,1,\n",
+     "bad.ini:9: bad value '0,1,' for 'init_values' in [dense] (item 3 is '': expected a "
+     "comma-separated list of 1 to 16 numbers within +-3.40282e+38, such as -0.05,0.05)"},
+    {D10_ "init = choice\ninit_values = 0,x\n",
+     "bad.ini:9: bad value '0,x' for 'init_values' in [dense] (item 2 is 'x': expected a "
+     "comma-separated list of 1 to 16 numbers within +-3.40282e+38, such as -0.05,0.05)"},
+    {D10_ "init = choice\ninit_values = 1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17\n",
+     "bad.ini:9: bad value '1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17' for 'init_values' in "
+     "[dense] (expected at most 16 values)"},
+    {D10_ "init_values = 0,1\n",
+     "bad.ini:8: 'init_values' is set but init is he_uniform in [dense] (it is for init = "
+     "choice: set that or remove 'init_values')"},
+    {D10_ "init = constant\ninit_value = 0.1\ninit_values = 0,1\n",
+     "bad.ini:10: 'init_values' is set but init is constant in [dense] (it is for init = "
+     "choice: set that or remove 'init_values')"},
+    {D10_ "init_value = 0.08\ninit = he_normal\n",
+     "bad.ini:8: 'init_value' is set but init is he_normal in [dense] (it is for init = "
+     "constant: set that or remove 'init_value')"},
+    {D10_ "init = constant\n", "bad.ini:8: init = constant needs 'init_value' in [dense]"},
+    {D10_ "init = choice\n", "bad.ini:8: init = choice needs 'init_values' in [dense]"},
+    {D10_ "init = constant\ninit_value = 1e39\n",
+     "bad.ini:9: value '1e39' for 'init_value' in [dense] is too large (the limit is "
+     "3.40282e+38 in magnitude)"},
+    {D10_ "init = constant\ninit_value = abc\n",
+     "bad.ini:9: bad value 'abc' for 'init_value' in [dense] (expected a number)"},
+    {IN_ CONV_ "kernel = 3\ninit = constant\n",
+     "bad.ini:8: init = constant needs 'init_value' in [conv2d]"},
+    {IN_ CONV_ "kernel = 3\nquantize = 0\n",
+     "bad.ini:8: bad value '0' for 'quantize' in [conv2d] (expected an integer >= 2)"},
+    {IN_ SAME8_ "[conv2d]\nfilters = 8\nkernel = 1\n[add]\nfrom = conv2d_1\nkeep = 0.5\n",
+     "bad.ini:14: 'keep' is set but projection = false in [add] (it describes the projection: "
+     "remove it or set projection = true)"},
+    {IN_ SAME8_ "[conv2d]\nfilters = 8\nkernel = 1\n[add]\nfrom = conv2d_1\nprojection = true\n"
+                "init_value = 0.5\n",
+     "bad.ini:15: 'init_value' is set but init is he_uniform in [add] (it is for init = "
+     "constant: set that or remove 'init_value')"},
+};
+
 static void check_bad_cases_(const bad_case_ *cases, int n) {
     for (int i = 0; i < n; ++i) {
         lp_model_spec m;
@@ -792,6 +874,44 @@ static void test_bad_input(void) {
 
 static void test_bad_layers(void) {
     check_bad_cases_(bad_layer_cases_, (int)(sizeof bad_layer_cases_ / sizeof bad_layer_cases_[0]));
+}
+
+static void test_bad_init_keys(void) {
+    check_bad_cases_(bad_init_cases_, (int)(sizeof bad_init_cases_ / sizeof bad_init_cases_[0]));
+}
+
+/* The keys reach the kernel's tensor (and only the kernel's), with -0 read as +0. */
+static void test_init_keys(void) {
+    const char *text = IN_ "[conv2d]\nfilters = 4\nkernel = 3\nkeep = 0.3\nquantize = 4\n"
+                           "[flatten]\n[dense]\nunits = 10\ninit = choice\n"
+                           "init_values = -0.05, -0, 0.05 \nkeep = 1\n"
+                           "[dense]\nunits = 3\ninit = constant\ninit_value = -0.25\n";
+    lp_model_spec m;
+    CU_ASSERT_EQUAL_FATAL(lp_model_parse_text(text, "ok.ini", &m), LP_OK);
+    lp_param_tensor *t = NULL;
+    int n = 0;
+    CU_ASSERT_EQUAL_FATAL(lp_model_params(&m, &t, &n), LP_OK);
+    CU_ASSERT_EQUAL_FATAL(n, 6);
+    CU_ASSERT(t[0].init == LP_INIT_HE_UNIFORM && t[0].init_opts.keep == 0.3f &&
+              t[0].init_opts.quantize == 4);
+    CU_ASSERT(t[1].init_opts.keep == 0.0f && t[1].init_opts.quantize == 0); /* bias */
+    CU_ASSERT(t[2].init == LP_INIT_CHOICE && t[2].init_opts.values.n == 3 &&
+              t[2].init_opts.keep == 1.0f);
+    CU_ASSERT(t[2].init_opts.values.v[0] == -0.05f && t[2].init_opts.values.v[2] == 0.05f);
+    uint32_t bits;
+    memcpy(&bits, &t[2].init_opts.values.v[1], sizeof bits);
+    CU_ASSERT_EQUAL(bits, 0u);
+    CU_ASSERT(t[4].init == LP_INIT_CONSTANT && t[4].init_opts.value == -0.25f);
+    free(t);
+    char buf[4096];
+    FILE *f = fmemopen(buf, sizeof buf, "w");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    CU_ASSERT_EQUAL(lp_model_summary(&m, f), LP_OK);
+    fclose(f);
+    CU_ASSERT_PTR_NOT_NULL(strstr(buf, "init he_uniform, quantize 4, keep 0.3, bias"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(buf, "init choice -0.05,0,0.05, bias"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(buf, "init constant -0.25, bias"));
+    lp_model_free(&m);
 }
 
 /* ---- files --------------------------------------------------------------------------------- */
@@ -1359,6 +1479,8 @@ static void register_suites(void) {
     CU_add_test(s, "layer defaults", test_layer_defaults);
     CU_add_test(s, "bad input", test_bad_input);
     CU_add_test(s, "bad layers", test_bad_layers);
+    CU_add_test(s, "bad init keys", test_bad_init_keys);
+    CU_add_test(s, "init keys", test_init_keys);
     CU_add_test(s, "files", test_files);
     CU_add_test(s, "params", test_params);
     CU_add_test(s, "conv params", test_conv_params);

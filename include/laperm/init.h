@@ -9,16 +9,45 @@
 
 #include "laperm/model.h"
 
+/* Philox streams of the options (README, "Reproducibility"): the mask of the tensor whose
+ * values come from stream t is drawn from LP_STREAM_INIT_MASK + t, the --init-from-shuffle
+ * permutation of its groups from LP_STREAM_INIT_SHUFFLE + t. */
+#define LP_STREAM_INIT_MASK 0x48000000u
+#define LP_STREAM_INIT_SHUFFLE 0x4C000000u
+
 /* Fills dst[0..n) for `kind`, element i from counter (i, stream = `stream`):
- *   he_uniform      U(-l, l), l = sqrt(6 / fan_in)
- *   glorot_uniform  U(-l, l), l = sqrt(6 / (fan_in + fan_out))
+ *   he_uniform      U(-l, l), l = sqrt(6 / fan_in)                    range [-l, l]
+ *   glorot_uniform  U(-l, l), l = sqrt(6 / (fan_in + fan_out))        range [-l, l]
  *   he_normal       N(0, s) truncated at 2s, s = sqrt(2 / fan_in) / 0.87962566
+ *                                                                     range [-2s, 2s]
  *   glorot_normal   same with s = sqrt(2 / (fan_in + fan_out)) / 0.87962566
+ *   constant        opts->value                                       range [value, value]
+ *   choice          opts->values.v[floor(r * n / 2^32)], r = lp_random_u32(seed, i, stream)
+ *                                                                     range [min, max]
  *   zeros, ones     0, 1
  * The normal forms follow Keras' VarianceScaling: the divisor restores the variance that
- * truncation at two standard deviations removes. */
+ * truncation at two standard deviations removes. Then, in this order:
+ *   quantize = N >= 2: each value to the nearest of N evenly spaced levels over the range,
+ *     level j = ((N-1-j) lo + j hi) / (N-1) (a range of one value is left as it is);
+ *   0 < keep < 1: element i kept when lane i % 4 of lp_uniform4(seed, i / 4,
+ *     LP_STREAM_INIT_MASK + stream, 0) is below keep, else 0 (a Bernoulli mask);
+ *   every -0.0 becomes +0.0.
+ * opts NULL: none of them (constant and choice then give 0). */
+void lp_init_fill_opts(lp_init_kind kind, const lp_init_opts *opts, float *dst, size_t n,
+                       int fan_in, int fan_out, uint64_t seed, uint32_t stream);
+/* lp_init_fill_opts without options. */
 void lp_init_fill(lp_init_kind kind, float *dst, size_t n, int fan_in, int fan_out, uint64_t seed,
                   uint32_t stream);
+
+/* Permutes each of `groups` contiguous groups of x at random: Fisher-Yates from the top,
+ * position i - 1 of group g swapped with floor(r * i / 2^32), r = lp_random_u32(seed,
+ * g * 2^32 + i, stream). */
+void lp_init_shuffle_groups(float *x, int groups, int group_size, uint64_t seed, uint32_t stream);
+
+/* Parses text[0..n) as "a,b,...": 1 to LP_INIT_VALUES_MAX numbers in plain decimal or
+ * exponent notation (blanks around each allowed), each finite as a float, -0 read as +0.
+ * LP_ERR_FORMAT saying which item is wrong and what was expected. */
+lp_status lp_init_values_parse(const char *text, size_t n, lp_float_list *out);
 
 /* Which model-file keys accept an initializer (the `use` of laperm/initializers.def). */
 #define LP_INIT_USE_KERNEL 1u /* `init` */

@@ -40,13 +40,29 @@ const char *lp_layer_kind_name(lp_layer_kind k);
 const char *lp_activation_name(lp_activation a);
 const char *lp_init_name(lp_init_kind i);
 
+/* What a kernel's initial values are beyond its initializer (model-file keys `keep`,
+ * `init_value`, `init_values`, `quantize`; README, "Initial weights"). Zeroed: none. */
+#define LP_INIT_VALUES_MAX 16
+typedef struct {
+    int n;
+    float v[LP_INIT_VALUES_MAX];
+} lp_float_list;
+typedef struct {
+    float keep;           /* Bernoulli mask keeping each weight with this probability;
+                             0 (unset) or 1: no mask */
+    float value;          /* init = constant: every weight */
+    lp_float_list values; /* init = choice: each weight one of these, uniformly */
+    int quantize;         /* >= 2: rounded to that many evenly spaced levels; 0: not */
+} lp_init_opts;
+
 typedef struct {
     int units;
     bool use_bias;
     lp_activation activation;
     lp_init_kind kernel_init, bias_init;
-    float l2;     /* adds l2 * sum(kernel^2) to the loss (Keras convention, no 1/2) */
-    bool permute; /* LaPerm permutes this kernel (biases: a trainer switch) */
+    lp_init_opts init_opts; /* the kernel's mask, constant or list, quantisation */
+    float l2;               /* adds l2 * sum(kernel^2) to the loss (Keras convention, no 1/2) */
+    bool permute;           /* LaPerm permutes this kernel (biases: a trainer switch) */
 } lp_dense_spec;
 
 typedef enum { LP_PAD_VALID, LP_PAD_SAME } lp_padding;
@@ -78,6 +94,7 @@ typedef struct {
     bool use_bias;
     lp_activation activation;
     lp_init_kind kernel_init, bias_init;
+    lp_init_opts init_opts;
     float l2;
     bool permute;
 } lp_conv2d_spec;
@@ -165,15 +182,16 @@ typedef struct {
     int layer;     /* index into lp_model_spec.layers */
     char name[16]; /* "kernel" | "bias" | "gamma" | "beta" */
     int rank;
-    int dims[4];         /* row-major, so a LaPerm group is a contiguous row:
-                            dense kernel (units, in); conv kernel (filters, cin, kh, kw);
-                            [add] projection kernel (filters, cin, 1, 1) as a conv's */
-    size_t count;        /* product of dims; at most INT_MAX */
-    size_t offset;       /* elements before this tensor in the flat buffer */
-    int fan_in, fan_out; /* dense (in, units); conv (cin*kh*kw, filters*kh*kw) as Keras;
-                            a bias has its kernel's; gamma/beta (count, count) */
-    lp_init_kind init;   /* gamma: LP_INIT_ONES, beta: LP_INIT_ZEROS */
-    float l2;            /* kernels: the layer's l2; 1-D tensors: 0 */
+    int dims[4];            /* row-major, so a LaPerm group is a contiguous row:
+                               dense kernel (units, in); conv kernel (filters, cin, kh, kw);
+                               [add] projection kernel (filters, cin, 1, 1) as a conv's */
+    size_t count;           /* product of dims; at most INT_MAX */
+    size_t offset;          /* elements before this tensor in the flat buffer */
+    int fan_in, fan_out;    /* dense (in, units); conv (cin*kh*kw, filters*kh*kw) as Keras;
+                               a bias has its kernel's; gamma/beta (count, count) */
+    lp_init_kind init;      /* gamma: LP_INIT_ONES, beta: LP_INIT_ZEROS */
+    lp_init_opts init_opts; /* kernels: the layer's keep, init_value(s), quantize */
+    float l2;               /* kernels: the layer's l2; 1-D tensors: 0 */
     bool is_kernel;
     bool permute_default;   /* kernels and gamma/beta: the layer's `permute`; biases: false */
     int groups, group_size; /* LaPerm groups, contiguous: dense (units, in); conv
