@@ -29,7 +29,9 @@ typedef struct {
     int n_tensors;
     size_t n_params;
 
-    float *init_host;    /* initial values (n_params), kept for the results file */
+    float *init_host;        /* initial values (n_params), kept for the results file */
+    char init_from_hash[17]; /* --init-from: hash of the values loaded (results file) */
+    char init_values_text[LP_INIT_VALUES_MAX * 24]; /* --init-values as recorded: "-1,1" */
     cl_mem theta_sorted; /* same layout as the parameters; permuted tensors only */
     /* the optimizer's state, in the checkpoint's order: the inner optimizer's buffers
      * (Adam's moments, SGD's velocities), then Lookahead's slow weights when it is on;

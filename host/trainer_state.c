@@ -1,9 +1,11 @@
 /* Training state: initial weights, theta_sorted, the optimizer's state (the inner
  * optimizer's and Lookahead's slow weights), device copies of the data; the LaPerm
  * operations over every permuted tensor; evaluation. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "init_from.h"
 #include "laperm/augment.h"
 #include "laperm/gemm.h"
 #include "laperm/init.h"
@@ -17,6 +19,80 @@ static bool tensor_permuted_(const lp_train_config *cfg, const lp_param_tensor *
     if (p->is_kernel) return p->permute_default;
     if (!strcmp(p->name, "bias")) return cfg->perm_bias;
     return p->permute_default || cfg->perm_bn;
+}
+
+/* The initializer and options of tensor p: the model file's, with the command-line
+ * overrides (lp_init_override) on permuted kernels; `first` says p is the first of those. */
+static lp_init_kind effective_init_(const lp_train_config *cfg, const lp_param_tensor *p,
+                                    bool first, lp_init_opts *o) {
+    const lp_init_override *v = &cfg->init_override;
+    lp_init_kind kind = p->init;
+    *o = p->init_opts;
+    if (!p->is_kernel || !tensor_permuted_(cfg, p)) return kind;
+    if (v->init_set) {
+        kind = v->init;
+        o->value = v->opts.value;
+        o->values = v->opts.values;
+    }
+    if (v->opts.quantize) o->quantize = v->opts.quantize;
+    /* The authors' pruning rule: the first kernel keeps at least 80%. */
+    if (first && v->keep_first > 0.0f)
+        o->keep = v->keep_first;
+    else if (v->keep > 0.0f)
+        o->keep = first && v->keep < 0.8f ? 0.8f : v->keep;
+    return kind;
+}
+
+/* The permuted tensors' groups, then init_host: the initializers (all draws from the
+ * seed, tensor i from stream i), or --init-from's values, shuffled per group with
+ * --init-from-shuffle. */
+static lp_status initial_values_(lp_trainer_ *t) {
+    const lp_train_config *cfg = t->cfg;
+    bool first = true;
+    for (int i = 0; i < t->n_tensors; ++i) {
+        const lp_param_tensor *p = &t->tensors[i];
+        lp_init_opts o;
+        bool permuted = tensor_permuted_(cfg, p);
+        lp_init_kind kind = effective_init_(cfg, p, first && permuted && p->is_kernel, &o);
+        if (permuted && p->is_kernel) first = false;
+        if (!cfg->init_from)
+            lp_init_fill_opts(kind, &o, t->init_host + p->offset, p->count, p->fan_in, p->fan_out,
+                              cfg->seed, (uint32_t)i);
+        if (!permuted) continue;
+        lp_perm_group_ *g = &t->perm[t->n_perm++];
+        g->tensor = i;
+        g->groups = cfg->per_tensor_scope ? 1 : p->groups;
+        g->group_size = cfg->per_tensor_scope ? (int)p->count : p->group_size;
+    }
+    const lp_float_list *l = &cfg->init_override.opts.values;
+    size_t len = 0, cap = sizeof t->init_values_text;
+    t->init_values_text[0] = '\0';
+    for (int i = 0; i < l->n && len < cap; ++i) {
+        int w =
+            snprintf(t->init_values_text + len, cap - len, "%s%.9g", i ? "," : "", (double)l->v[i]);
+        len = w < 0 ? cap : len + (size_t)w;
+    }
+    if (!cfg->init_from) return LP_OK;
+    int n_layers = 0;
+    for (int i = 0; i < t->n_tensors; ++i)
+        if (t->tensors[i].layer >= n_layers) n_layers = t->tensors[i].layer + 1;
+    const char **names = calloc((size_t)n_layers + 1, sizeof *names);
+    if (!names) return lp_fail(LP_ERR_NO_MEMORY, "out of host memory");
+    for (int i = 0; i < n_layers; ++i)
+        names[i] = lp_network_layer_name(t->net, i);
+    lp_status s = lp_init_from_results(cfg->init_from, t->tensors, t->n_tensors, names,
+                                       t->init_host, t->init_from_hash);
+    free(names);
+    for (int i = 0; s == LP_OK && cfg->init_from_shuffle && i < t->n_perm; ++i) {
+        const lp_perm_group_ *g = &t->perm[i];
+        lp_init_shuffle_groups(t->init_host + t->tensors[g->tensor].offset, g->groups,
+                               g->group_size, cfg->seed,
+                               LP_STREAM_INIT_SHUFFLE + (uint32_t)g->tensor);
+    }
+    /* As the initializers do: one zero, so that every group sorts into one kind of it. */
+    for (size_t i = 0; s == LP_OK && i < t->n_params; ++i)
+        if (t->init_host[i] == 0.0f) t->init_host[i] = 0.0f;
+    return s;
 }
 
 /* Float data (x_real) go to the device as they are; regression targets too. */
@@ -108,18 +184,13 @@ lp_status lp_trainer_setup_(lp_trainer_ *t, const lp_dataset *train, const lp_da
         free(sorted);
         return lp_fail(LP_ERR_NO_MEMORY, "out of host memory for %zu parameters", t->n_params);
     }
-    for (int i = 0; i < t->n_tensors; ++i) {
-        const lp_param_tensor *p = &t->tensors[i];
-        lp_init_fill(p->init, t->init_host + p->offset, p->count, p->fan_in, p->fan_out, cfg->seed,
-                     (uint32_t)i);
-        if (!tensor_permuted_(cfg, p)) continue;
-        lp_perm_group_ *g = &t->perm[t->n_perm++];
-        g->tensor = i;
-        g->groups = cfg->per_tensor_scope ? 1 : p->groups;
-        g->group_size = cfg->per_tensor_scope ? (int)p->count : p->group_size;
-        lp_sort_groups_host(t->init_host + p->offset, g->groups, g->group_size, sorted + p->offset);
+    lp_status s = initial_values_(t);
+    for (int i = 0; s == LP_OK && i < t->n_perm; ++i) {
+        const lp_perm_group_ *g = &t->perm[i];
+        size_t off = t->tensors[g->tensor].offset;
+        lp_sort_groups_host(t->init_host + off, g->groups, g->group_size, sorted + off);
     }
-    lp_status s = lp_buffer_write(rt, lp_network_params(t->net), 0, bytes, t->init_host);
+    if (s == LP_OK) s = lp_buffer_write(rt, lp_network_params(t->net), 0, bytes, t->init_host);
     int inner = lp_trainer_inner_buffers_(cfg);
     for (int i = 0; s == LP_OK && i < inner; ++i) {
         s = lp_buffer_create(rt, bytes, cfg->inner->state[i], &t->opt_state[i]);

@@ -86,6 +86,35 @@ static void test_usage_errors(void) {
             "laperm train: --la-k: expected an integer from 1 to 1000000000, got '0'");
     expect_("train --model models/logreg.ini --weight-decay -0.1", 2,
             "laperm train: --weight-decay: expected a number from 0 to 1e+06, got '-0.1'");
+    /* the initial-weight flags: values, then combinations */
+    expect_("train --model models/logreg.ini --keep 0", 2,
+            "laperm train: --keep: expected a fraction > 0 and <= 1, got '0'");
+    expect_("train --model models/logreg.ini --keep 1.5", 2,
+            "laperm train: --keep: expected a number from 0 to 1, got '1.5'");
+    expect_("train --model models/logreg.ini --keep-first x", 2,
+            "laperm train: --keep-first: expected a number from 0 to 1, got 'x'");
+    expect_("train --model models/logreg.ini --quantize 1", 2,
+            "laperm train: --quantize: expected an integer from 2 to 16777216, got '1'");
+    expect_("train --model models/logreg.ini --init uniform", 2,
+            "laperm train: --init: expected one of he_uniform, he_normal, glorot_uniform, "
+            "glorot_normal, constant, choice, got 'uniform'");
+    expect_("train --model models/logreg.ini --init choice --init-values 1,,2", 2,
+            "laperm train: --init-values: item 2 is '': expected a comma-separated list");
+    expect_("train --model models/logreg.ini --init constant", 2,
+            "laperm train: --init constant needs --init-value V (a nonzero value)");
+    expect_("train --model models/logreg.ini --init-value 0.08", 2,
+            "laperm train: --init-value is for --init constant: give that too");
+    expect_("train --model models/logreg.ini --init choice", 2,
+            "laperm train: --init choice needs --init-values a,b,...");
+    expect_("train --model models/logreg.ini --init-values 0,1 --init he_normal", 2,
+            "laperm train: --init-values is for --init choice: give that too");
+    expect_("train --model models/logreg.ini --init-from-shuffle", 2,
+            "laperm train: --init-from-shuffle shuffles the weights --init-from FILE loads");
+    expect_("train --model models/logreg.ini --init-from a.h5 --keep 0.5", 2,
+            "laperm train: --init-from gives the initial values: --init, --init-value, "
+            "--init-values, --quantize, --keep and --keep-first cannot be added");
+    expect_("train --model models/logreg.ini --optimizer adam --keep 0.5", 2,
+            "act on the kernels LaPerm permutes: with a plain --optimizer there are none");
     expect_("devices --xml", 2, "laperm devices: unknown option '--xml' (expected --json)");
     expect_("summary", 2, "laperm summary: missing MODEL");
     expect_("bench --only peak,bogus", 2,

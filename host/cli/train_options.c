@@ -8,7 +8,9 @@
 
 #include "args.h"
 #include "laperm/gemm.h"
+#include "laperm/init.h"
 #include "laperm/network.h"
+#include "train_init.h"
 
 /* One command-line option. Rows made from a table (an optimizer's hyper-parameters, a
  * learning-rate schedule's flag) say which entry they set. */
@@ -21,7 +23,7 @@ typedef struct {
     const char *value; /* ROW_SCHEDULE_: the value given, parsed after the other options */
 } option_;
 
-#define MAX_OPTIONS_ 64
+#define MAX_OPTIONS_ 96
 
 typedef struct {
     option_ rows[MAX_OPTIONS_];
@@ -140,6 +142,23 @@ static void options_build_(options_ *o) {
     add_(o, "--perm-bn", "", "off", "LaPerm also permutes BatchNorm gamma and beta");
     add_(o, "--group-scope", "NAME", "unit", "unit (one group per output unit) | tensor");
     add_(o, "--seed", "N", "1", "seed of initial weights and data order");
+    lp_init_list(LP_INIT_USE_KERNEL, names, sizeof names);
+    snprintf(help, sizeof help, "initializer of every permuted kernel: %s", names);
+    add_(o, "--init", "NAME", "the model file's", help);
+    add_(o, "--init-value", "V", "none", "--init constant: every weight V");
+    add_(o, "--init-values", "LIST", "none",
+         "--init choice: each weight one of a,b,... (at most 16), uniformly");
+    add_(o, "--quantize", "N", "the model file's",
+         "round every permuted kernel to N >= 2 evenly spaced levels over its\n"
+         "initializer's range");
+    add_(o, "--keep", "P", "the model file's",
+         "mask every permuted kernel, keeping each weight with probability P\n"
+         "(the first kernel keeps max(P, 0.8) unless --keep-first is given)");
+    add_(o, "--keep-first", "P", "max(--keep, 0.8)", "the first permuted kernel's --keep");
+    add_(o, "--init-from", "FILE", "none",
+         "start from the final weights of results file FILE (matched by layer)");
+    add_(o, "--init-from-shuffle", "", "off",
+         "shuffle each LaPerm group of --init-from's weights at random first");
     add_(o, "--device", "D", "$LAPERM_DEVICE or a GPU, else a CPU", "P:D index or name substring");
     add_(o, "--out", "FILE", "results/<model>-<optimizer>.h5", "HDF5 results file");
     add_(o, "--no-out", "", "off", "write no results file");
@@ -330,6 +349,8 @@ int cli_train_parse(int argc, char **argv, cli_train_args *a) {
             ok = arg_double(C, o, v, p->min, p->max, &c->optimizer_params[row->table][row->index]);
         } else if (row->kind == ROW_SCHEDULE_)
             row->value = v;
+        else if (cli_init_is_option(o))
+            ok = cli_init_option(o, v, c);
         else if (!strcmp(o, "--model"))
             a->model = v;
         else if (!strcmp(o, "--data"))
@@ -447,6 +468,7 @@ int cli_train_parse(int argc, char **argv, cli_train_args *a) {
                 "laperm train: --model FILE is required (e.g. --model models/lenet300.ini)\n");
         return 2;
     }
+    if (!cli_init_check(c)) return 2;
     int rc = parse_schedule_(&opts, &c->lr);
     if (rc) return rc;
     if (!a->data) a->data = a->format->default_dir;

@@ -91,6 +91,16 @@ const lp_loss *lp_loss_find(const char *name);
 
 /* ---- a run ------------------------------------------------------------------------------ */
 
+/* Command-line overrides of the initial values of every permuted kernel (README,
+ * "Initial weights"); zeroed: the model file's keys alone. */
+typedef struct {
+    bool init_set;     /* --init: `init` replaces each kernel's initializer */
+    lp_init_kind init; /* with init_set; constant and choice take opts.value, opts.values */
+    lp_init_opts opts; /* value, values (with init_set); quantize (>= 2: --quantize) */
+    float keep;        /* --keep: every permuted kernel, the first max(keep, 0.8); 0: unset */
+    float keep_first;  /* --keep-first: the first permuted kernel; 0: unset */
+} lp_init_override;
+
 typedef struct {
     bool laperm;               /* permute every k steps (else the inner optimizer alone) */
     const lp_optimizer *inner; /* the optimizer between syncs: an entry of the table */
@@ -117,6 +127,12 @@ typedef struct {
     lp_lr_schedule lr;
     double l2_scale; /* multiplies every layer's l2 (0 switches L2 off) */
     uint64_t seed;
+    lp_init_override init_override;
+    /* Start from the final weights of this results file (matched by layer and tensor
+     * name) instead of the initializers; with init_from_shuffle, each LaPerm group of
+     * them permuted at random first. NULL: the initializers. */
+    const char *init_from;
+    bool init_from_shuffle;
     long long max_steps;     /* stop after this many steps (0: no limit) */
     lp_norm_mode norm;       /* input normalisation, statistics from the training set */
     lp_augment_spec augment; /* training-time augmentation on the device (zeros: none) */

@@ -39,6 +39,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         for (int i = 0; i < c->k_steps.n; ++i)
             FUZZ_CHECK(c->k_steps.k[i] >= 1 &&
                        (i == 0 || c->k_steps.epoch[i] > c->k_steps.epoch[i - 1]));
+        const lp_init_override *o = &c->init_override;
+        FUZZ_CHECK(o->keep >= 0 && o->keep <= 1 && o->keep_first >= 0 && o->keep_first <= 1);
+        FUZZ_CHECK(o->opts.quantize == 0 || o->opts.quantize >= 2);
+        FUZZ_CHECK(o->opts.values.n >= 0 && o->opts.values.n <= LP_INIT_VALUES_MAX);
+        FUZZ_CHECK(!o->init_set || (unsigned)o->init < LP_INIT_KIND_COUNT);
+        FUZZ_CHECK(!c->init_from_shuffle || c->init_from);
     }
     lp_clear_error();
     free(text);
