@@ -109,6 +109,10 @@ lp_status lp_trainer_batch_(lp_trainer_ *t, const lp_augment_spec *a, int epoch,
  * evaluation serves both. Training state is not disturbed. */
 lp_status lp_trainer_evaluate_both_(lp_trainer_ *t, int test_n, bool synced, double *loss,
                                     double *acc, double *loss_unsynced, double *acc_unsynced);
+/* The second statistic of a loss (lp_loss.run) as it goes into the metrics: for a
+ * regression loss the mean absolute error, moved from *acc to *mae (*acc, meaningless
+ * there, becomes NaN); for classification the accuracy stays and *mae is NaN. */
+void lp_trainer_split_mae_(const lp_trainer_ *t, double *acc, double *mae);
 /* Host buffers for the best network (with save_best). */
 lp_status lp_trainer_best_alloc_(lp_trainer_ *t);
 /* Offers an evaluation made just now (eval_params fresh) as the best so far; a better one

@@ -388,18 +388,6 @@ static lp_status back_to_last_good_(run_ *r) {
     return lp_trainer_results_epoch_(t, r->res, NULL, 0);
 }
 
-/* Regression: the second statistic is the mean absolute error, and accuracy means
- * nothing (NaN); classification has no MAE (NaN). */
-static void split_mae_(const lp_trainer_ *t, lp_epoch_metrics *m) {
-    double *pairs[3][2] = {{&m->train_accuracy, &m->train_mae},
-                           {&m->test_accuracy, &m->test_mae},
-                           {&m->test_accuracy_unsynced, &m->test_mae_unsynced}};
-    for (int i = 0; i < 3; ++i) {
-        if (t->outputs > 0) *pairs[i][1] = *pairs[i][0];
-        *pairs[i][t->outputs > 0 ? 0 : 1] = NAN;
-    }
-}
-
 /* Evaluates at an epoch's end: the inner optimizer's weights, then the projection; then
  * offers it as the best. */
 static lp_status evaluate_epoch_(run_ *r, const lp_dataset *test, lp_epoch_metrics *m) {
@@ -407,7 +395,9 @@ static lp_status evaluate_epoch_(run_ *r, const lp_dataset *test, lp_epoch_metri
     LP_TRY(lp_trainer_evaluate_both_(t, test->n, lp_trainer_sync_due_(t), &m->test_loss,
                                      &m->test_accuracy, &m->test_loss_unsynced,
                                      &m->test_accuracy_unsynced));
-    split_mae_(t, m);
+    lp_trainer_split_mae_(t, &m->train_accuracy, &m->train_mae);
+    lp_trainer_split_mae_(t, &m->test_accuracy, &m->test_mae);
+    lp_trainer_split_mae_(t, &m->test_accuracy_unsynced, &m->test_mae_unsynced);
     return lp_trainer_offer_best_(t, r->res, m->epoch, m->test_accuracy, m->test_loss);
 }
 

@@ -31,6 +31,15 @@ lp_status lp_trainer_evaluate_both_(lp_trainer_ *t, int test_n, bool synced, dou
     return s;
 }
 
+void lp_trainer_split_mae_(const lp_trainer_ *t, double *acc, double *mae) {
+    if (t->outputs > 0) {
+        *mae = *acc;
+        *acc = NAN;
+    } else {
+        *mae = NAN;
+    }
+}
+
 /* Whether an evaluation beats the best so far: the higher test accuracy, or for a
  * regression loss (whose accuracy is NaN) the lower test loss; on a tie the earlier
  * evaluation stays. This is the one place that says what "best" means. */
@@ -62,13 +71,8 @@ lp_status lp_trainer_eval_point_(lp_trainer_ *t, lp_results *r, const lp_dataset
     lp_eval_metrics e = {.step = t->step, .epoch = epoch, .synced = lp_trainer_sync_due_(t)};
     LP_TRY(lp_trainer_evaluate_both_(t, test->n, e.synced, &e.test_loss, &e.test_accuracy,
                                      &e.test_loss_unsynced, &e.test_accuracy_unsynced));
-    /* Regression: the second statistic is the mean absolute error, accuracy is NaN. */
-    double *pairs[2][2] = {{&e.test_accuracy, &e.test_mae},
-                           {&e.test_accuracy_unsynced, &e.test_mae_unsynced}};
-    for (int i = 0; i < 2; ++i) {
-        if (t->outputs > 0) *pairs[i][1] = *pairs[i][0];
-        *pairs[i][t->outputs > 0 ? 0 : 1] = NAN;
-    }
+    lp_trainer_split_mae_(t, &e.test_accuracy, &e.test_mae);
+    lp_trainer_split_mae_(t, &e.test_accuracy_unsynced, &e.test_mae_unsynced);
     e.elapsed_seconds = lp_seconds() - t->run_start;
     if (r) LP_TRY(lp_results_append_eval(r, &e));
     LP_TRY(lp_trainer_offer_best_(t, r, epoch, e.test_accuracy, e.test_loss));
