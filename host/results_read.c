@@ -234,6 +234,17 @@ static bool skipped_(const char *name, const char *const *skip) {
     return false;
 }
 
+/* Whether attribute a holds its "off" value: 0, +0.0 or "". Every attribute added to the
+ * results file records a setting that way when it is off, so a file written before the
+ * attribute existed (when the setting could only be off) is the same run as one with it
+ * off. */
+static bool off_(const lp_attr *a) {
+    static const double zero = 0.0;
+    return a->type == LP_ATTR_STRING ? !a->s[0]
+           : a->type == LP_ATTR_INT  ? a->i == 0
+                                     : memcmp(&a->d, &zero, sizeof zero) == 0;
+}
+
 lp_status lp_results_check_same_run(const char *path, const lp_attr *attrs, int n_attrs,
                                     const char *const *skip, const char *model_text) {
     char *text = NULL;
@@ -271,7 +282,16 @@ lp_status lp_results_check_same_run(const char *path, const lp_attr *attrs, int 
                 snprintf(now, sizeof now, "%.17g", a->d);
             }
         }
-        if (s != LP_OK) return lp_fail_context(s, "%s was written without '%s': ", path, a->name);
+        if (s == LP_ERR_NOT_FOUND && off_(a)) {
+            lp_clear_error(); /* written before the attribute existed: the setting was off */
+            continue;
+        }
+        if (s == LP_ERR_NOT_FOUND)
+            return lp_fail(LP_ERR_INVALID_ARG,
+                           "%s was written without '%s' (by a laperm from before that setting, "
+                           "so it ran with it off); this run sets it",
+                           path, a->name);
+        if (s != LP_OK) return lp_fail_context(s, "%s: reading '%s': ", path, a->name);
         if (was[0])
             return lp_fail(LP_ERR_INVALID_ARG, "%s: '%s' was %s in that run, %s now", path, a->name,
                            was, now);

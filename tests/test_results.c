@@ -422,6 +422,32 @@ static void test_abandon_keeps_previous(void) {
     free(after);
 }
 
+/* lp_results_check_same_run: the same values pass, another is refused naming both; an
+ * attribute the file was written without (by a laperm from before it) passes when this
+ * run's value is the "off" one (0, +0.0, ""), and is refused naming it otherwise. */
+static void test_same_run(void) {
+    const char *path = tmp_("same.h5");
+    CU_ASSERT_EQUAL_FATAL(write_run_(path), LP_OK);
+    lp_attr same[] = {LP_ATTR_S("device", "Test Device"), LP_ATTR_I("seed", 1234567890123LL),
+                      LP_ATTR_D("lr", 1e-3), LP_ATTR_I("k", 250)};
+    CU_ASSERT_EQUAL(lp_results_check_same_run(path, same, 4, NULL, model_text_), LP_OK);
+    lp_attr other = LP_ATTR_I("k", 20);
+    CU_ASSERT_EQUAL(lp_results_check_same_run(path, &other, 1, NULL, model_text_),
+                    LP_ERR_INVALID_ARG);
+    CU_ASSERT_PTR_NOT_NULL(strstr(lp_last_error(), "'k' was 250 in that run, 20 now"));
+    lp_attr newer_off[] = {LP_ATTR_I("eval_every", 0), LP_ATTR_D("weight_decay", 0.0),
+                           LP_ATTR_S("k_steps", "")};
+    CU_ASSERT_EQUAL(lp_results_check_same_run(path, newer_off, 3, NULL, model_text_), LP_OK);
+    lp_attr newer_on[] = {LP_ATTR_I("eval_every", 250), LP_ATTR_D("weight_decay", -0.0),
+                          LP_ATTR_S("k_steps", "0:20")};
+    for (int i = 0; i < 3; ++i) {
+        CU_ASSERT_EQUAL(lp_results_check_same_run(path, &newer_on[i], 1, NULL, model_text_),
+                        LP_ERR_INVALID_ARG);
+        CU_ASSERT_PTR_NOT_NULL(strstr(lp_last_error(), "was written without"));
+        CU_ASSERT_PTR_NOT_NULL(strstr(lp_last_error(), newer_on[i].name));
+    }
+}
+
 static void test_read_errors(void) {
     const char *junk = tmp_("junk.h5");
     FILE *f = fopen(junk, "w");
@@ -804,6 +830,7 @@ static void register_suites(void) {
     CU_add_test(s, ".part until finish, SWMR follow", test_part_until_finish);
     CU_add_test(s, "abandon keeps the previous file", test_abandon_keeps_previous);
     CU_add_test(s, "read errors name file and dataset", test_read_errors);
+    CU_add_test(s, "same run: attributes, and those a file predates", test_same_run);
     CU_add_test(s, "invalid arguments", test_invalid_args);
     CU_add_test(s, "SIGKILLed writer", test_killed_writer);
     CU_add_test(s, "checkpoints: two slots, damage, resume", test_checkpoints);

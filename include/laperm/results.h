@@ -233,8 +233,10 @@ lp_status lp_results_clear_open_mark(const char *path);
 
 /* Whether `path` records the same run: its /model_text equals model_text and every root
  * attribute in attrs (bar the names in the NULL-terminated skip; "x_*" skips a prefix)
- * holds the same value. The error names the first attribute that differs, with both
- * values. */
+ * holds the same value. An attribute the file lacks (written by a laperm from before it)
+ * counts as the same when attrs holds its "off" value, 0, +0.0 or "" (how every setting
+ * added since is recorded when it is off). The error names the first attribute that
+ * differs, with both values. */
 lp_status lp_results_check_same_run(const char *path, const lp_attr *attrs, int n_attrs,
                                     const char *const *skip, const char *model_text);
 
