@@ -81,8 +81,9 @@ static bool exists_(const char *path) {
     return stat(path, &st) == 0;
 }
 
-/* The folder holding the batches: `dir` itself when it has the split's first file, else
- * its cifar-10-batches-bin folder (the tarball unpacks into one) when that has it. */
+/* The folder holding the split's files: `dir` itself when it has the split's first file,
+ * else its v->subdir folder (cifar-10-batches-bin, cifar-100-binary: the tarball unpacks
+ * into one) when that has it. */
 static lp_status find_folder_(const variant_ *v, const char *dir, const char *split,
                               const split_files_ *sf, char *folder, size_t cap) {
     if (!is_dir_(dir))

@@ -29,7 +29,7 @@ typedef struct {
 } lp_results_tensor_state;
 
 /* A checkpoint slot: /checkpoint/<slot>/{header, params, optimizer, state, stats,
- * gemm_choices}. */
+ * gemm_choices, best_params, best_state}. */
 enum {
     LP_CKPT_HEADER,
     LP_CKPT_PARAMS,

@@ -1,5 +1,6 @@
 /* Internal: a run's state, shared by the loop (trainer.c), its set-up and LaPerm
- * operations (trainer_state.c) and the results file (trainer_results.c). */
+ * operations (trainer_state.c), its evaluations (trainer_eval.c) and the results file
+ * (trainer_results.c). */
 #ifndef LAPERM_TRAINER_IMPL_H
 #define LAPERM_TRAINER_IMPL_H
 
@@ -37,13 +38,14 @@ typedef struct {
      * (Adam's moments, SGD's velocities), then Lookahead's slow weights when it is on;
      * NULL past the last (lp_trainer_state_buffers_) */
     cl_mem opt_state[LP_TRAINER_MAX_STATE_];
-    cl_mem eval_params; /* projected copy evaluated at epoch ends (LaPerm) */
+    cl_mem eval_params; /* projected copy evaluated at epoch ends and eval_every points */
     cl_mem rank;        /* int32 rankings, parameter layout */
     lp_segsort *sorter;
     lp_perm_group_ *perm;
     int n_perm;
 
-    /* data on the device: bytes and int labels; idx is this epoch's order */
+    /* data on the device: bytes (floats when x_real) and int labels; idx is this epoch's
+     * order */
     cl_mem train_x, train_y, train_idx, test_x, test_y, test_idx;
     cl_mem batch_y; /* labels of the current batch */
     /* regression: float targets (n, outputs) and the current batch's; x_real: the data
@@ -52,7 +54,9 @@ typedef struct {
     int outputs; /* regression: targets per sample; 0: classification */
     bool x_real;
     cl_mem norm_mean, norm_inv_std; /* per-feature input normalisation */
-    cl_mem stats;                   /* per step (loss sum, correct) of this epoch, then eval sums */
+    /* per step (loss sum, correct; regression: absolute-error sum) of this epoch, then
+     * eval sums */
+    cl_mem stats;
     int steps_per_epoch;
     lp_shape input_shape;
     uint32_t *order_host;
@@ -124,11 +128,14 @@ lp_status lp_trainer_eval_point_(lp_trainer_ *t, lp_results *r, const lp_dataset
                                  const lp_train_callbacks *cb);
 
 /* The run's state into c (its arrays allocated on first use, sized by z): parameters,
- * optimizer state, state tensors, this epoch's step statistics, GEMM choices, step and
- * syncs. The caller sets the position (epoch, step_in_epoch, samples). */
+ * optimizer state, state tensors, this epoch's step statistics, GEMM choices, step,
+ * syncs and the best evaluation (with save_best, its network). The caller sets the
+ * position (epoch, step_in_epoch, samples). */
 lp_status lp_trainer_checkpoint_read_(lp_trainer_ *t, const lp_results_checkpoint_size *z,
                                       lp_results_checkpoint *c);
-/* Puts a checkpoint's state back on the device, step and syncs included. */
+/* Puts a checkpoint's state back on the device, step and syncs included (not the best
+ * evaluation: a resume takes it from the checkpoint, trainer.c's resume_best_, while a
+ * diverged run going back keeps the evaluations it made since). */
 lp_status lp_trainer_restore_(lp_trainer_ *t, const lp_results_checkpoint *c);
 
 #endif
