@@ -197,13 +197,28 @@ static lp_status read_ds_(hid_t f, const char *path, const char *name, hid_t mem
     return s;
 }
 
+/* Values in dataset `name`, or -1 when it cannot be read. */
+static hssize_t npoints_(hid_t f, const char *name) {
+    hid_t ds = H5Dopen2(f, name, H5P_DEFAULT);
+    hid_t space = ds >= 0 ? H5Dget_space(ds) : -1;
+    hssize_t n = space >= 0 ? H5Sget_simple_extent_npoints(space) : -1;
+    if (space >= 0) H5Sclose(space);
+    if (ds >= 0) H5Dclose(ds);
+    H5Eclear2(H5E_DEFAULT);
+    return n;
+}
+
 /* Slot k into c (arrays malloc'd) if it is valid and whole; *ok tells. */
 static lp_status read_slot_(hid_t f, const char *path, int k, lp_results_checkpoint *c, bool *ok) {
     *ok = false;
     char name[64];
-    long long h[LP_CKH_N];
+    long long h[LP_CKH_N] = {0};
     snprintf(name, sizeof name, "/checkpoint/%d/header", k);
-    LP_TRY(read_ds_(f, path, name, H5T_NATIVE_LLONG, LP_CKH_N, h));
+    /* A header written before /evals and the best evaluation ends at the sizes: read as
+     * no /evals entries, no best network and no best evaluation (the trainer then takes
+     * the best epoch end from /metrics). */
+    bool before_evals = npoints_(f, name) == LP_CKH_EVALS;
+    LP_TRY(read_ds_(f, path, name, H5T_NATIVE_LLONG, before_evals ? LP_CKH_EVALS : LP_CKH_N, h));
     if (h[LP_CKH_MAGIC] != LP_CKPT_MAGIC || h[LP_CKH_VALID] != 1) return LP_OK;
     memset(c, 0, sizeof *c);
     c->step = h[LP_CKH_STEP];

@@ -117,6 +117,9 @@ lp_status lp_trainer_evaluate_both_(lp_trainer_ *t, int test_n, bool synced, dou
  * regression loss the mean absolute error, moved from *acc to *mae (*acc, meaningless
  * there, becomes NaN); for classification the accuracy stays and *mae is NaN. */
 void lp_trainer_split_mae_(const lp_trainer_ *t, double *acc, double *mae);
+/* Whether an evaluation (its test accuracy and loss) beats `best`: the one rule of "best"
+ * (trainer_eval.c). */
+bool lp_trainer_better_(const lp_trainer_ *t, const lp_results_best *best, double acc, double loss);
 /* Host buffers for the best network (with save_best). */
 lp_status lp_trainer_best_alloc_(lp_trainer_ *t);
 /* Offers an evaluation made just now (eval_params fresh) as the best so far; a better one

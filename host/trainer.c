@@ -348,21 +348,30 @@ static void data_hash_(const lp_dataset *d, char out[24]) {
     snprintf(out, 24, "%016llx", (unsigned long long)h);
 }
 
-/* A resumed run's final and best unsynced accuracies so far, from the entries it copied
- * (the best evaluation comes with the checkpoint). */
-static lp_status prior_metrics_(const lp_train_resume *rs, bool regression,
+/* A resumed run's final and best unsynced accuracies so far, from the entries it copied.
+ * The best evaluation comes with the checkpoint (resume_best_), except from a checkpoint
+ * written before it did (t->best.step 0 after whole epochs): then it is the best epoch end
+ * here, by the same rule (lp_trainer_better_), as the run that wrote it recorded. */
+static lp_status prior_metrics_(const lp_train_resume *rs, lp_trainer_ *t,
                                 lp_train_result *result) {
     long long n = rs->checkpoint.metrics;
     if (n <= 0) return LP_OK;
+    bool regression = t->outputs > 0, best_here = t->best.step == 0;
     /* test_mae only for regression: classification files may predate it */
     static const char *const names[] = {"/metrics/test_accuracy", "/metrics/test_accuracy_unsynced",
                                         "/metrics/test_loss", "/metrics/test_mae"};
     double *v[4] = {NULL};
+    int64_t *step = NULL;
     int rank;
     size_t dims[4];
     lp_status s = LP_OK;
     for (int i = 0; s == LP_OK && i < (regression ? 4 : 3); ++i) {
         s = lp_results_read_double(rs->source, names[i], &v[i], &rank, dims);
+        if (s == LP_OK && dims[0] < (size_t)n)
+            s = lp_fail(LP_ERR_FORMAT, "%s: fewer metrics than its checkpoint counts", rs->source);
+    }
+    if (s == LP_OK && best_here) {
+        s = lp_results_read_int64(rs->source, "/metrics/step", &step, &rank, dims);
         if (s == LP_OK && dims[0] < (size_t)n)
             s = lp_fail(LP_ERR_FORMAT, "%s: fewer metrics than its checkpoint counts", rs->source);
     }
@@ -372,9 +381,15 @@ static lp_status prior_metrics_(const lp_train_resume *rs, bool regression,
         result->final_test_loss = v[2][i];
         result->final_test_mae = v[3] ? v[3][i] : NAN;
         if (v[1][i] > result->best_unsynced_accuracy) result->best_unsynced_accuracy = v[1][i];
+        if (best_here && lp_trainer_better_(t, &t->best, v[0][i], v[2][i]))
+            t->best = (lp_results_best){.step = step[i],
+                                        .epoch = (int)i + 1,
+                                        .test_accuracy = v[0][i],
+                                        .test_loss = v[2][i]};
     }
     for (int i = 0; i < 4; ++i)
         free(v[i]);
+    free(step);
     return s;
 }
 
@@ -491,8 +506,8 @@ lp_status lp_train(lp_runtime *rt, const lp_model_spec *model, const lp_dataset 
         s = lp_trainer_restore_(&t, &resume->checkpoint);
         start_epoch = resume->checkpoint.epoch;
         first_step = resume->checkpoint.step_in_epoch;
-        if (s == LP_OK) s = prior_metrics_(resume, train->outputs > 0, result);
         if (s == LP_OK) s = resume_best_(&r, &resume->checkpoint);
+        if (s == LP_OK) s = prior_metrics_(resume, &t, result);
     }
     /* The first checkpoint (a resumed one: its copy on the host) before any step. */
     if (s == LP_OK) s = checkpoint_(&r, start_epoch, first_step, 0, &diverged);

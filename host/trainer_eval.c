@@ -43,7 +43,8 @@ void lp_trainer_split_mae_(const lp_trainer_ *t, double *acc, double *mae) {
 /* Whether an evaluation beats the best so far: the higher test accuracy, or for a
  * regression loss (whose accuracy is NaN) the lower test loss; on a tie the earlier
  * evaluation stays. This is the one place that says what "best" means. */
-static bool better_(const lp_trainer_ *t, const lp_results_best *best, double acc, double loss) {
+bool lp_trainer_better_(const lp_trainer_ *t, const lp_results_best *best, double acc,
+                        double loss) {
     if (best->step == 0) return true;
     return t->outputs > 0 ? loss < best->test_loss : acc > best->test_accuracy;
 }
@@ -58,7 +59,7 @@ lp_status lp_trainer_best_alloc_(lp_trainer_ *t) {
 
 lp_status lp_trainer_offer_best_(lp_trainer_ *t, lp_results *r, int epoch, double acc,
                                  double loss) {
-    if (!better_(t, &t->best, acc, loss)) return LP_OK;
+    if (!lp_trainer_better_(t, &t->best, acc, loss)) return LP_OK;
     t->best =
         (lp_results_best){.step = t->step, .epoch = epoch, .test_accuracy = acc, .test_loss = loss};
     if (!t->cfg->save_best) return LP_OK;

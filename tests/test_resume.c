@@ -145,6 +145,59 @@ static void test_resume_refuses_other_runs(void) {
     CU_ASSERT_EQUAL(stat(part, &st), 0); /* refused resumes leave the file alone */
 }
 
+/* What a results file written before issue 11 lacks, removed with h5py: the checkpoint
+ * headers' values from the /evals count on (14 left), the attributes of the settings
+ * added since, best_test_loss and best_step, and the MAE columns. max_steps goes too, so
+ * that the stopped run below may go on without it. */
+static const char *const downgrade_py_ =
+    "import sys, h5py, numpy as np\n"
+    "f = h5py.File(sys.argv[1], 'r+')\n"
+    "for n in ['init', 'init_value', 'init_values', 'quantize', 'keep', 'keep_first',\n"
+    "          'init_from', 'init_from_hash', 'init_from_shuffle', 'k_steps', 'lookahead_k',\n"
+    "          'lookahead_alpha', 'weight_decay', 'eval_every', 'save_best', 'best_test_loss',\n"
+    "          'best_step', 'max_steps']:\n"
+    "    del f.attrs[n]\n"
+    "for k in ('0', '1'):\n"
+    "    h = f['checkpoint/%s/header' % k][:14]\n"
+    "    del f['checkpoint/%s/header' % k]\n"
+    "    f.create_dataset('checkpoint/%s/header' % k, data=h.astype(np.int64))\n"
+    "for n in ('train_mae', 'test_mae', 'test_mae_unsynced'):\n"
+    "    del f['metrics/' + n]\n"
+    "print('downgraded')\n";
+
+/* A file from an earlier laperm resumes to the same bits, its best epoch end taken from
+ * /metrics (at lr 0.05 the best is epoch 1, before the checkpoint at step 60). */
+static void test_resume_older_file(void) {
+    if (!lp_test_have_mnist()) return;
+    if (lp_test_run_command("/usr/bin/python3 -c 'import h5py, numpy' 2>&1", NULL) != 0) {
+        printf("\n  (no /usr/bin/python3 with h5py: skipped)\n");
+        return;
+    }
+    char args[8192], part[4200], script[4200], cmd[9000], *out = NULL;
+    snprintf(args, sizeof args, SMALL_ " --lr 0.05 --out '%s'", lp_test_tmp("older-ref.h5"));
+    CU_ASSERT_EQUAL_FATAL(lp_test_train("", args, NULL), 0);
+    snprintf(args, sizeof args, SMALL_ " --lr 0.05 --max-steps 60 --out '%s'",
+             lp_test_tmp("older.h5"));
+    CU_ASSERT_EQUAL_FATAL(lp_test_train("", args, NULL), 0);
+    snprintf(part, sizeof part, "%s.part", lp_test_tmp("older.h5"));
+    CU_ASSERT_EQUAL_FATAL(rename(lp_test_tmp("older.h5"), part), 0);
+    snprintf(script, sizeof script, "%s", lp_test_tmp("downgrade.py"));
+    FILE *f = fopen(script, "w");
+    CU_ASSERT_FATAL(f != NULL);
+    fputs(downgrade_py_, f);
+    fclose(f);
+    snprintf(cmd, sizeof cmd, "/usr/bin/python3 '%s' '%s' 2>&1", script, part);
+    CU_ASSERT_EQUAL_FATAL(lp_test_run_command(cmd, NULL), 0);
+    snprintf(args, sizeof args, SMALL_ " --lr 0.05 --resume '%s'", part);
+    int rc = lp_test_train("", args, &out);
+    CU_ASSERT_EQUAL(rc, 0);
+    if (rc) printf("\n  said: %s\n", out ? out : "");
+    CU_ASSERT_PTR_NOT_NULL(out && strstr(out, "resuming from"));
+    CU_ASSERT_PTR_NOT_NULL(out && strstr(out, "(step 24, epoch 1)"));
+    free(out);
+    CU_ASSERT_EQUAL(compare_(lp_test_tmp("older-ref.h5"), lp_test_tmp("older.h5")), 0);
+}
+
 /* SGD at lr 1e6: exit 3, status diverged, the last good state as /weights. */
 static void test_divergence_guard(void) {
     if (!lp_test_have_mnist()) return;
@@ -185,6 +238,7 @@ static void register_suites(void) {
                 test_kill_resume_lookahead);
     CU_add_test(s, "SIGINT, then --resume alone: bit-identical", test_sigint_then_resume);
     CU_add_test(s, "resumes of another run refused", test_resume_refuses_other_runs);
+    CU_add_test(s, "a file from before issue 11 resumed: bit-identical", test_resume_older_file);
     CU_add_test(s, "divergence guard", test_divergence_guard);
 }
 

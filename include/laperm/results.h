@@ -185,7 +185,8 @@ lp_status lp_results_append_snapshot(lp_results *r, const lp_results_snapshot *s
 lp_status lp_results_write_checkpoint(lp_results *r, lp_results_checkpoint *c);
 
 /* The newest valid checkpoint in a results file or a killed run's .part. NOT_FOUND when
- * the file holds none. */
+ * the file holds none. A checkpoint written before /evals and the best evaluation (a
+ * header of 14 values) reads with evals 0, size.best false and best.step 0. */
 lp_status lp_results_read_checkpoint(const char *path, lp_results_checkpoint *out);
 void lp_results_checkpoint_free(lp_results_checkpoint *c);
 
