@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "hash.h"
 #include "laperm/results.h"
@@ -22,6 +23,11 @@ static const char *dims_str_(int rank, const size_t *dims, char *buf, size_t siz
 lp_status lp_init_from_results(const char *path, const lp_param_tensor *t, int n,
                                const char *const *layer_names, float *dst, char hash[17]) {
     uint64_t h = LP_HASH_SEED;
+    /* Said here: below, a missing dataset would read as a missing layer. */
+    if (access(path, F_OK) != 0)
+        return lp_fail(LP_ERR_NOT_FOUND,
+                       "--init-from %s: no such file (give a finished laperm run's results file)",
+                       path);
     for (int i = 0; i < n; ++i) {
         const lp_param_tensor *p = &t[i];
         const char *layer = layer_names[p->layer];

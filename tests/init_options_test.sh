@@ -146,6 +146,10 @@ if "$bin" train --model "$tmp/other.ini" $small --no-out --init-from "$tmp/dev.h
     ! grep -q "layer 'dense_1' kernel is 16x256 there but 17x256 in this model" "$tmp/log"; then
     cat "$tmp/log"; fail "--init-from accepted another shape, or said it unclearly"
 fi
+if "$bin" train --model "$tmp/model.ini" $small --no-out --init-from "$tmp/none.h5" >"$tmp/log" 2>&1 ||
+    ! grep -q -- "--init-from $tmp/none.h5: no such file" "$tmp/log"; then
+    cat "$tmp/log"; fail "--init-from accepted a missing file, or said it unclearly"
+fi
 
 # 4. resume: other init flags refused; killed runs resume to the same bits
 flags="--model $tmp/model.ini --data $data --epochs 3 --k 3 --batch 4 --train-subset 8000 --test-subset 16 --checkpoint-every 2 --init he_normal --keep 0.4 --quantize 5 --progress none"
