@@ -1,6 +1,6 @@
 /* Datasets in host memory, whatever their format: subsets and freeing. The loaders
- * (dataset_mnist.c, dataset_cifar.c) and their callers use these; nothing here calls a
- * loader. */
+ * (dataset_mnist.c, dataset_cifar.c, dataset_hdf5.c) and their callers use these; nothing
+ * here calls a loader. */
 #include "laperm/data.h"
 
 #include <stdlib.h>
