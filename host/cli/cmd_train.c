@@ -297,7 +297,7 @@ int cli_train(int argc, char **argv) {
     if (a.cfg.laperm) {
         printf("LaPerm k=%d", a.cfg.k);
         if (a.cfg.k_steps.n) {
-            char k_steps[256];
+            char k_steps[LP_MAX_K_STEPS * 24]; /* "EPOCH:K," each at most 19 */
             lp_k_steps_text(&a.cfg.k_steps, k_steps, sizeof k_steps);
             printf(" (k-steps %s)", k_steps);
         }
