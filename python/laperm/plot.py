@@ -1,0 +1,758 @@
+"""Figures of laperm results files and sweep folders, as PNGs: `python3 -m laperm plot
+FILE... -o DIR`. Each figure is one function in FIGURES (its file name and what it shows,
+listed in the README's "Plots"); scripts/sweep draws its summary.png with sweep_figure.
+"""
+import json
+import math
+import os
+import sys
+
+import h5py
+import numpy as np
+
+USAGE = """usage: python3 -m laperm plot FILE_OR_SWEEP_DIR... -o DIR [options]
+
+Writes PNG figures of laperm results files (.h5, also a running or killed run's .part)
+and of sweep folders (scripts/sweep's, holding summary.h5) into DIR:
+  <run>-curves.png       train/test accuracy and loss per epoch (synced, unsynced, --eval-every)
+  curves.png             with several files: their curves overlaid, one colour per run
+  <run>-profiles.png     each unit's sorted incoming weights per layer, at init and trained
+  <run>-unit-images.png  a model without hidden layers (F1): each output unit's weights as an image
+  <run>-rankings.png     per permuted tensor: positions changed per snapshot, drift from init
+  <sweep>-sweep.png      a sweep folder: the metric against the first axis, error bars 1 sd
+
+options:
+  -o, --out DIR      folder for the PNGs (created)
+  --only LIST        only these figures: curves,profiles,unit-images,rankings,sweep
+  --units N          at most N units per layer in the weight profiles (default 200)
+  --metric NAME      a sweep's metric (default: best_test_accuracy, or best_test_loss
+                     when no run has accuracies)
+  -h, --help         this text"""
+
+PROFILE_UNITS = 200  # more units than this per layer: a fixed-seed subsample
+PROFILE_LAYERS = 16  # more layers than this: evenly spaced ones, named in the title
+SUBSAMPLE_SEED = 0
+IMAGE_UNITS = 10  # output units drawn as images (the first ones)
+DPI = 110
+
+
+class PlotError(Exception):
+    """A file or folder that cannot be plotted; the message names it and says why."""
+
+
+# ------------------------------------------------------------------ reading results files
+# Private stand-ins for the package's reader (laperm.open), with the same names: a Run
+# with attrs, model_text, metrics, evals, snapshots and network(...).weights.
+
+
+def _order_key(a):
+    """IEEE 754 totalOrder of float32 values as uint32 keys (the README's ranking sort)."""
+    bits = np.ascontiguousarray(a, dtype=np.float32).view(np.uint32)
+    return np.where(bits >> 31 == 1, ~bits, bits | np.uint32(0x80000000))
+
+
+class _Network:
+    def __init__(self, weights):
+        self.weights = weights
+
+
+class _Run:
+    def __init__(self, path):
+        self.path = path
+        try:
+            f = h5py.File(path, "r")
+        except FileNotFoundError:
+            raise PlotError(f"{path}: no such file")
+        except OSError:
+            try:  # a running or killed run's .part is marked open for SWMR writing
+                f = h5py.File(path, "r", libver="latest", swmr=True)
+            except OSError as e:
+                raise PlotError(f"{path}: not an HDF5 file laperm wrote ({e})")
+        self._f = f
+        if "model_text" not in f or "format_version" not in f.attrs:
+            raise PlotError(f"{path}: not a laperm results file (no /model_text or no "
+                            "format_version attribute)")
+        self.attrs = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in f.attrs.items()}
+        self.model_text = f["model_text"].asstr()[()]
+        self.metrics = {k: f["metrics"][k][...] for k in f.get("metrics", {})}
+        self.evals = {k: f["evals"][k][...] for k in f.get("evals", {})}
+        steps = f["snapshot_step"][...] if "snapshot_step" in f else np.zeros(0, np.int64)
+        epochs = f["snapshot_epoch"][...] if "snapshot_epoch" in f else np.zeros(0, np.int32)
+        n = min(len(steps), len(epochs))
+        self.snapshots = [(i, int(steps[i]), int(epochs[i])) for i in range(n)]
+
+    def network(self, epoch=None, snapshot=None, source="snapshot"):
+        f = self._f
+        if source == "init":
+            return _Network(self._group("init"))
+        if source == "weights":
+            if "weights" not in f:
+                raise PlotError(f"{self.path}: no /weights (a run that has not finished)")
+            return _Network(self._group("weights"))
+        s = snapshot if snapshot is not None else len(self.snapshots) - 1
+        if not self.snapshots:
+            raise PlotError(f"{self.path}: no snapshot")
+        out = {}
+        for group in ("rankings", "values", "state"):
+            for name in self._names(group):
+                if group == "rankings":
+                    rank = f["rankings/" + name][s]
+                    init = f["init/" + name][...]
+                    bits = init.reshape(rank.shape).view(np.uint32)
+                    order = np.argsort(_order_key(init).reshape(rank.shape), axis=1,
+                                       kind="stable")
+                    srt = np.take_along_axis(bits, order, axis=1)
+                    w = np.take_along_axis(srt, rank.astype(np.int64), axis=1)
+                    out[name] = w.view(np.float32).reshape(init.shape)
+                else:
+                    out[name] = f[group + "/" + name][s]
+        return _Network(out)
+
+    def _names(self, group):
+        if group not in self._f:
+            return []
+        return [l + "/" + t for l in self._f[group] for t in self._f[group][l]]
+
+    def _group(self, group):
+        return {n: self._f[group + "/" + n][...] for n in self._names(group)}
+
+    def groups(self):
+        """{tensor: (groups, group_size, permuted)} from the /init attributes."""
+        out = {}
+        for n in self._names("init"):
+            a = self._f["init/" + n].attrs
+            out[n] = (int(a.get("groups", 1)), int(a.get("group_size", 0)),
+                      bool(a.get("permuted", 0)))
+        return out
+
+
+def open_run(path):
+    """A results file opened for plotting, checked to hold something to plot."""
+    if os.path.isdir(path):
+        raise PlotError(f"{path}: a folder without summary.h5 (not a sweep folder, or run "
+                        f"`scripts/sweep --summarize {path}` first)")
+    run = _Run(path)
+    if not len(run.metrics.get("epoch", [])):
+        raise PlotError(f"{path}: /metrics is empty (no epoch finished): nothing to plot")
+    return run
+
+
+def input_shape(model_text):
+    """(channels, height, width) of the model's [input] section (its keys only)."""
+    shape, section = {}, None
+    for line in model_text.splitlines():
+        line = line.split("#")[0].split(";")[0].strip()
+        if line.startswith("["):
+            if section == "input":
+                break
+            section = line.strip("[]").strip()
+        elif section == "input" and "=" in line:
+            key, _, value = line.partition("=")
+            shape[key.strip()] = value.strip()
+    try:
+        return tuple(int(shape.get(k, 1)) for k in ("channels", "height", "width"))
+    except ValueError:
+        return None
+
+
+# ----------------------------------------------------------------------------- helpers
+
+def _pyplot():
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise PlotError("matplotlib is missing (apt-get install python3-matplotlib, or pip "
+                        "install matplotlib)")
+    return plt
+
+
+def _save(fig, path):
+    plt = _pyplot()
+    tmp = path + ".tmp.png"
+    fig.savefig(tmp, dpi=DPI)
+    plt.close(fig)
+    os.replace(tmp, path)
+    return path
+
+
+def run_label(run):
+    return os.path.splitext(os.path.basename(run.path.removesuffix(".part")))[0]
+
+
+def describe(run):
+    """One line: model file, optimizer, k and seed, from the root attributes."""
+    a = run.attrs
+    opt = a.get("optimizer", "?")
+    if opt == "laperm":
+        opt = f"LaPerm k={a.get('k')} over {a.get('inner_optimizer')}"
+    elif opt == "lookahead":
+        opt = f"Lookahead k={a.get('lookahead_k')} over {a.get('inner_optimizer')}"
+    args = str(a.get("argv", "")).split("\n")
+    model = args[args.index("--model") + 1] if "--model" in args[:-1] else "model"
+    return f"{os.path.basename(model)}, {opt}, seed {a.get('seed')}"
+
+
+def steps_per_epoch(run):
+    a = run.attrs
+    try:
+        return -(-int(a["train_images"]) // int(a["batch"]))
+    except (KeyError, ValueError, ZeroDivisionError):
+        return None
+
+
+def _epochs_of(run, steps):
+    """Steps as fractional epochs (a cut-short last epoch shows where it stopped)."""
+    spe = steps_per_epoch(run)
+    return np.asarray(steps, np.float64) / spe if spe else None
+
+
+def is_regression(run):
+    acc = run.metrics.get("test_accuracy", np.array([np.nan]))
+    return run.attrs.get("loss") == "mse" or not np.isfinite(acc).any()
+
+
+def _same(a, b):
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    return a.shape == b.shape and np.array_equal(a, b, equal_nan=True)
+
+
+# ------------------------------------------------------------------ training curves
+
+def curves_figure(runs, path, labels=None):
+    """Accuracy (or, for regression, MAE) and loss per epoch of one or more runs."""
+    plt = _pyplot()
+    labels = labels or [run_label(r) for r in runs]
+    regression = [is_regression(r) for r in runs]
+    panels = []
+    if not all(regression):
+        panels.append(("accuracy", "accuracy (%)", 100.0))
+    if any(regression):
+        panels.append(("mae", "mean absolute error", 1.0))
+    loss_names = sorted({"MSE" if reg else "cross-entropy" for reg in regression})
+    panels.append(("loss", f"loss ({', '.join(loss_names)})", 1.0))
+    fig, axes = plt.subplots(1, len(panels), figsize=(6.2 * len(panels), 4.6), squeeze=False)
+    axes = axes[0]
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    single = len(runs) == 1
+    # One run: a colour per series; several: a colour per run and a line style per series.
+    series_color = {"train": colors[0], "test": colors[1], "test, synced": colors[1],
+                    "test, unsynced": colors[2]}
+    every = f"every {runs[0].attrs.get('eval_every')} steps" if single else "every N steps"
+    styles_used = {}
+    for ri, run in enumerate(runs):
+        run_color = colors[ri % len(colors)]
+        m, ev = run.metrics, run.evals
+        x = _epochs_of(run, m["step"]) if "step" in m else None
+        if x is None:
+            x = m["epoch"].astype(np.float64)
+        ex = _epochs_of(run, ev["step"]) if ev.get("step") is not None and len(ev["step"]) \
+            else None
+        for ax, (kind, _, scale) in zip(axes, panels):
+            series = [("train", "train_" + kind, "--", None),
+                      ("test", "test_" + kind, "-", "o")]
+            unsynced = "test_" + kind + "_unsynced"
+            if unsynced in m and not _same(m[unsynced], m["test_" + kind]):
+                series[1] = ("test, synced", "test_" + kind, "-", "o")
+                series.append(("test, unsynced", unsynced, ":", "s"))
+            for name, key, ls, marker in series:
+                y = m.get(key)
+                if y is None or not np.isfinite(y).any():
+                    continue
+                color = series_color[name] if single else run_color
+                ax.plot(x, scale * y, ls=ls, marker=marker, ms=4, color=color, lw=1.6)
+                styles_used[name] = (ls, marker, color)
+            if ex is not None:
+                for name, key, marker, base in (
+                        (f"test {every}", "test_" + kind, "x", "test"),
+                        (f"test, unsynced {every}", unsynced, "+", "test, unsynced")):
+                    y = ev.get(key)
+                    if y is None or not np.isfinite(y).any():
+                        continue
+                    if key == unsynced and _same(y, ev.get("test_" + kind)):
+                        continue
+                    color = series_color[base] if single else run_color
+                    ax.plot(ex, scale * y, ls="none", marker=marker, ms=5, color=color,
+                            alpha=0.7)
+                    styles_used[name] = ("none", marker, color)
+    for ax, (kind, ylabel, _) in zip(axes, panels):
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(ylabel)
+        ax.grid(True, alpha=0.3)
+        lo, hi = ax.get_ylim()
+        if kind == "loss" and lo > 0 and hi / lo > 20:
+            ax.set_yscale("log")
+    from matplotlib.lines import Line2D
+    style_handles = [Line2D([], [], color=c if single else "0.3", ls=ls, marker=mk, label=n)
+                     for n, (ls, mk, c) in styles_used.items()]
+    axes[0].legend(handles=style_handles, fontsize="small", loc="best")
+    if len(runs) > 1:
+        run_handles = [Line2D([], [], color=colors[i % len(colors)], lw=2.5, label=l)
+                       for i, l in enumerate(labels)]
+        fig.legend(handles=run_handles, loc="lower center", ncol=min(3, len(runs)),
+                   fontsize="small", frameon=False)
+        fig.suptitle(f"Training curves of {len(runs)} runs")
+        fig.tight_layout(rect=(0, 0.04 + 0.045 * math.ceil(len(runs) / 3), 1, 1))
+    else:
+        fig.suptitle(f"{labels[0]}: {describe(runs[0])}")
+        fig.tight_layout()
+    return _save(fig, path)
+
+
+# ------------------------------------------------------------------ weight profiles
+
+def kernels(weights):
+    """Names of the tensors with incoming weights per unit (ndim >= 2), in file order."""
+    return [n for n, w in weights.items() if np.ndim(w) >= 2]
+
+
+def trained_network(run):
+    """The trained network: /weights, or a run still going (or killed): its last snapshot."""
+    try:
+        return run.network(source="weights"), "trained"
+    except PlotError:
+        s = run.snapshots[-1]
+        return run.network(snapshot=s[0]), f"snapshot at step {s[1]}"
+
+
+def profiles_figure(run, path, max_units=PROFILE_UNITS):
+    """Per layer, each unit's incoming weights sorted ascending, overlaid: init | trained."""
+    plt = _pyplot()
+    init = run.network(source="init").weights
+    trained, trained_name = trained_network(run)
+    trained = trained.weights
+    names = kernels(init)
+    if not names:
+        raise PlotError(f"{run.path}: no weight kernel (no tensor of 2 or more dimensions)")
+    shown = names
+    if len(names) > PROFILE_LAYERS:
+        pick = np.unique(np.linspace(0, len(names) - 1, PROFILE_LAYERS).round().astype(int))
+        shown = [names[i] for i in pick]
+    groups = run.groups()
+    fig, axes = plt.subplots(len(shown), 2, figsize=(11, 2.5 * len(shown) + 0.9),
+                             squeeze=False)
+    rng_note = False
+    for row, name in enumerate(shown):
+        w0 = init[name].reshape(init[name].shape[0], -1)
+        w1 = trained[name].reshape(w0.shape)
+        units = np.arange(w0.shape[0])
+        if len(units) > max_units:
+            units = np.sort(np.random.default_rng(SUBSAMPLE_SEED).choice(
+                len(units), max_units, replace=False))
+            rng_note = True
+        fan_in = w0.shape[1]
+        x = np.arange(fan_in)
+        alpha = float(np.clip(8.0 / len(units), 0.04, 0.6))
+        g = groups.get(name)
+        same = " (permuted per unit: same values)" if g and g[2] and g[1] == fan_in else ""
+        for col, (w, what) in enumerate(((w0, "init"), (w1, trained_name + same))):
+            ax = axes[row][col]
+            s = np.sort(w[units], axis=1)
+            ax.plot(x, s.T, color="C0", lw=0.6, alpha=alpha)
+            ax.plot(x, np.median(s, axis=0), color="k", lw=1.2, label="median over units")
+            sub = (f"{len(units)} of {w0.shape[0]} units" if len(units) < w0.shape[0]
+                   else f"{w0.shape[0]} units")
+            ax.set_title(f"{name} {tuple(init[name].shape)}: {what}, {sub}", fontsize=9)
+            ax.set_ylabel("weight")
+            ax.grid(True, alpha=0.3)
+            if row == len(shown) - 1:
+                ax.set_xlabel("position in the unit's sorted incoming weights")
+        lo = min(axes[row][0].get_ylim()[0], axes[row][1].get_ylim()[0])
+        hi = max(axes[row][0].get_ylim()[1], axes[row][1].get_ylim()[1])
+        axes[row][0].set_ylim(lo, hi)
+        axes[row][1].set_ylim(lo, hi)
+    axes[0][0].legend(fontsize=8, loc="lower right")
+    title = f"{run_label(run)}: weight profiles (each line one unit, sorted ascending)"
+    notes = []
+    if rng_note:
+        notes.append(f"at most {max_units} units per layer, chosen at random (seed "
+                     f"{SUBSAMPLE_SEED})")
+    if len(shown) < len(names):
+        notes.append(f"{len(shown)} of {len(names)} layers")
+    fig.suptitle(title + ("\n" + "; ".join(notes) if notes else ""), fontsize=11)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+# ----------------------------------------------------- unit images (no hidden layer)
+
+def image_kernel(run, init):
+    """The one dense kernel of a model without hidden layers on image input, with the
+    image shape (C, H, W), else None."""
+    names = kernels(init)
+    shape = input_shape(run.model_text)
+    if len(names) != 1 or shape is None or init[names[0]].ndim != 2:
+        return None
+    c, h, w = shape
+    if h < 2 or w < 2 or init[names[0]].shape[1] != c * h * w:
+        return None
+    return names[0], shape
+
+
+def unit_images_figure(run, path):
+    """Each output unit's incoming weights as an image, at init and trained (the paper's
+    Figure 14): one row each, a shared colour scale centred on 0."""
+    plt = _pyplot()
+    init = run.network(source="init").weights
+    found = image_kernel(run, init)
+    if found is None:
+        raise PlotError(f"{run.path}: the model has hidden layers or no image input: no "
+                        "unit images")
+    name, (c, h, w) = found
+    trained, trained_name = trained_network(run)
+    rows = [("init", init[name]), (trained_name, trained.weights[name])]
+    units = min(IMAGE_UNITS, init[name].shape[0])
+    vmax = max(float(np.abs(k[:units]).max()) for _, k in rows) or 1.0
+    fig, axes = plt.subplots(2, units, figsize=(1.3 * units + 1.6, 3.4), squeeze=False,
+                             layout="constrained")
+    im = None
+    for r, (what, k) in enumerate(rows):
+        for u in range(units):
+            img = k[u].reshape(c, h, w)
+            ax = axes[r][u]
+            if c == 1:
+                im = ax.imshow(img[0], cmap="RdBu_r", vmin=-vmax, vmax=vmax)
+            else:  # colour input: the first 3 channels as RGB, 0 at mid-grey
+                rgb = np.clip(0.5 + 0.5 * np.moveaxis(img[:3], 0, -1) / vmax, 0, 1)
+                ax.imshow(rgb)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if r == 0:
+                ax.set_title(f"unit {u}", fontsize=9)
+        axes[r][0].set_ylabel(what, fontsize=9)
+    if im is not None:
+        fig.colorbar(im, ax=axes.ravel().tolist(), shrink=0.9, label="weight")
+    more = f" (first {units} of {init[name].shape[0]} units)" if units < init[name].shape[0] \
+        else ""
+    fig.suptitle(f"{run_label(run)}: {name} {tuple(init[name].shape)}, each output unit's "
+                 f"weights as a {h}x{w} image{more}", fontsize=10)
+    return _save(fig, path)
+
+
+# ---------------------------------------------------------------- ranking dynamics
+
+def _midranks(keys_sorted, keys):
+    """Per row, the mean position of each key's tie block in the row's sorted keys: a
+    weight's rank with tied values counted as one (so equal values have equal ranks)."""
+    g, n = keys_sorted.shape
+    off = np.arange(g, dtype=np.uint64)[:, None] << np.uint64(32)
+    flat = (off | keys_sorted.astype(np.uint64)).ravel()
+    q = (off | keys.astype(np.uint64)).ravel()
+    base = (np.arange(g, dtype=np.int64) * n).repeat(keys.shape[1])
+    left = np.searchsorted(flat, q, "left") - base
+    right = np.searchsorted(flat, q, "right") - base - 1
+    return ((left + right) / 2.0).reshape(keys.shape)
+
+
+def _random_drift(mid_sorted):
+    """E|m[pi(j)] - m[j]| per row under a uniformly random permutation pi, averaged:
+    (1/n^2) sum over all pairs of |m_a - m_b|, from the sorted midranks."""
+    n = mid_sorted.shape[1]
+    coef = 2 * np.arange(n) - n + 1
+    return float((2.0 * (mid_sorted * coef).sum(axis=1) / (n * n)).mean())
+
+
+def ranking_dynamics(run):
+    """{tensor: (steps, changed, drift)} for each permuted tensor, the first point at
+    step 0 (init). changed[s]: fraction of positions whose weight differs from the
+    previous snapshot's (from init for the first), tied values counting as one rank;
+    drift[s]: mean |midrank now - midrank at init| over positions, divided by its
+    expectation under a random permutation of each group (0: the initial order, 1: as
+    far from it as a random shuffle)."""
+    groups = {n: g for n, g in run.groups().items() if g[2]}
+    if not groups or not run.snapshots:
+        return {}
+    init = run.network(source="init").weights
+    state = {}
+    for name, (g, n, _) in groups.items():
+        k0 = _order_key(init[name]).reshape(g, n)
+        ks = np.sort(k0, axis=1)
+        mid0 = _midranks(ks, k0)
+        state[name] = {"sorted": ks, "mid0": mid0, "prev": k0,
+                       "random": _random_drift(np.sort(mid0, axis=1)),
+                       "changed": [0.0], "drift": [0.0]}
+    steps = [0]
+    for idx, step, _ in run.snapshots:
+        weights = run.network(snapshot=idx).weights
+        steps.append(step)
+        for name, st in state.items():
+            k = _order_key(weights[name]).reshape(st["prev"].shape)
+            mid = _midranks(st["sorted"], k)
+            st["changed"].append(float(np.mean(k != st["prev"])))
+            d = float(np.mean(np.abs(mid - st["mid0"])))
+            st["drift"].append(d / st["random"] if st["random"] > 0 else 0.0)
+            st["prev"] = k
+    return {name: (np.array(steps), np.array(st["changed"]), np.array(st["drift"]))
+            for name, st in state.items()}
+
+
+def rankings_figure(run, path):
+    plt = _pyplot()
+    dyn = ranking_dynamics(run)
+    if not dyn:
+        raise PlotError(f"{run.path}: no permuted tensor (or no snapshot): no ranking figure")
+    fig, (a1, a2) = plt.subplots(2, 1, figsize=(9, 7.5), sharex=True)
+    cmap = plt.get_cmap("tab20" if len(dyn) > 10 else "tab10")
+    groups = run.groups()
+    for i, (name, (steps, changed, drift)) in enumerate(dyn.items()):
+        color = cmap(i % cmap.N)
+        g, n, _ = groups[name]
+        label = f"{name} ({g} x {n})"
+        a1.plot(steps[1:], 100 * changed[1:], marker="o", ms=3, color=color, label=label)
+        a2.plot(steps, drift, marker="o", ms=3, color=color, label=label)
+    a2.axhline(1.0, color="0.4", ls=":", lw=1)
+    a2.text(0.01, 1.0, "random shuffle", transform=a2.get_yaxis_transform(), fontsize=8,
+            va="bottom", color="0.3")
+    a1.set_ylabel("positions changed since\nthe previous snapshot (%)")
+    a2.set_ylabel("drift from the initial order\n(1 = random shuffle)")
+    a2.set_xlabel("training step")
+    a1.set_ylim(bottom=0)
+    a1.text(0.99, 0.97, "first point: since init", transform=a1.transAxes, fontsize=8,
+            ha="right", va="top", color="0.3")
+    a2.set_ylim(0, max(1.1, max(float(d.max()) for _, _, d in dyn.values()) * 1.05))
+    for ax in (a1, a2):
+        ax.grid(True, alpha=0.3)
+    spe = steps_per_epoch(run)
+    if spe:
+        top = a1.secondary_xaxis("top", functions=(lambda s: s / spe, lambda e: e * spe))
+        top.set_xlabel("epoch")
+    ncol = 1 if len(dyn) <= 12 else 2
+    a1.legend(fontsize=7 if len(dyn) > 6 else "small", ncol=ncol, loc="upper left",
+              bbox_to_anchor=(1.01, 1.0), frameon=False)
+    fig.suptitle(f"{run_label(run)}: ranking dynamics over {len(run.snapshots)} snapshots "
+                 f"(k={run.attrs.get('k')})", fontsize=11)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+# --------------------------------------------------------------------------- sweeps
+
+def _metric_info(summary, metric):
+    """(title, kind) of a summary.h5 metric: its attributes (scripts/sweep writes them),
+    else from the name."""
+    a = summary[metric].attrs
+    title = a.get("title", metric.replace("_", " ") + (" %" if "accuracy" in metric else ""))
+    kind = a.get("kind", "acc" if "accuracy" in metric else "loss")
+    return (title.decode() if isinstance(title, bytes) else str(title),
+            kind.decode() if isinstance(kind, bytes) else str(kind))
+
+
+def _numeric(axis):
+    try:
+        return [float(v["value"]) for v in axis["values"]]
+    except ValueError:
+        return None
+
+
+def sweep_metric(summary_path, metric=None):
+    """The metric a sweep's figure shows: `metric` if summary.h5 has it, else
+    best_test_accuracy or best_test_loss."""
+    with h5py.File(summary_path, "r") as s:
+        if metric is None:
+            metric = "best_test_accuracy" if "best_test_accuracy" in s else "best_test_loss"
+        if metric not in s or "mean" not in s[metric]:
+            have = [k for k in s if k not in ("axes", "runs")]
+            raise PlotError(f"{summary_path}: no run has {metric} (it has: "
+                            f"{', '.join(have) or 'nothing'})")
+    return metric
+
+
+def sweep_figure(summary_path, path, metric=None):
+    """A sweep's metric against its first axis: one line per value of the second axis,
+    one panel per combination of the others, error bars one sample sd over the seeds."""
+    try:
+        s = h5py.File(summary_path, "r")
+    except OSError as e:
+        raise PlotError(f"{summary_path}: cannot be read ({e})")
+    with s:
+        if "grid" not in s.attrs:
+            raise PlotError(f"{summary_path}: not a sweep summary (no grid attribute)")
+        grid = json.loads(s.attrs["grid"])
+        axes = grid["axes"]
+        if not axes:
+            raise PlotError(f"{summary_path}: the sweep has no axis, so no figure")
+        metric = sweep_metric(summary_path, metric)
+        title, kind = _metric_info(s, metric)
+        mean, sd = s[metric]["mean"][...], s[metric]["sd"][...]
+        n = s[metric]["n"][...]
+    plt = _pyplot()
+    scale = 100.0 if kind == "acc" else 1.0
+    x_axis = axes[0]
+    nums = _numeric(x_axis)
+    xs = nums if nums is not None else list(range(len(x_axis["values"])))
+    logx = nums is not None and min(nums) > 0 and max(nums) / min(nums) > 100
+    line_axis = axes[1] if len(axes) > 1 else None
+    panel_axes = axes[2:]
+    panels = [()]
+    for a in panel_axes:
+        panels = [p + (i,) for p in panels for i in range(len(a["values"]))]
+    ncol = min(3, len(panels))
+    nrow = -(-len(panels) // ncol)
+    fig, subs = plt.subplots(nrow, ncol, figsize=(6.4 * ncol, 4.6 * nrow), squeeze=False)
+    for pi, p in enumerate(panels):
+        ax = subs[pi // ncol][pi % ncol]
+        lines = range(len(line_axis["values"])) if line_axis else [None]
+        for li, l in enumerate(lines):
+            idx = [((xi,) + ((l,) if l is not None else ()) + p) for xi in range(len(xs))]
+            ok = [i for i, c in enumerate(idx) if n[c] > 0]
+            if not ok:
+                continue
+            y = [scale * mean[idx[i]] for i in ok]
+            e = [scale * sd[idx[i]] if n[idx[i]] > 1 else 0.0 for i in ok]
+            label = f"{line_axis['name']}={line_axis['values'][l]['label']}" if line_axis \
+                else None
+            # Shift categorical lines a little so error bars do not hide each other.
+            dx = 0.0 if nums is not None else 0.04 * (li - (len(lines) - 1) / 2)
+            ax.errorbar([xs[i] + dx for i in ok], y, yerr=e, marker="os^vD<>ph*"[li % 10],
+                        capsize=3, label=label)
+        if logx:
+            ax.set_xscale("log")
+        if nums is None:
+            ax.set_xticks(xs)
+            ax.set_xticklabels([v["label"] for v in x_axis["values"]])
+            ax.set_xlim(-0.5, len(xs) - 0.5)
+        elif len(xs) <= 12:
+            ax.set_xticks(xs)
+            ax.set_xticklabels([v["label"] for v in x_axis["values"]])
+            ax.minorticks_off()
+        ax.set_xlabel(x_axis["name"])
+        ax.set_ylabel(title)
+        ax.grid(True, alpha=0.3)
+        if p:
+            ax.set_title(", ".join(f"{a['name']}={a['values'][i]['label']}"
+                                   for a, i in zip(panel_axes, p)))
+        if line_axis:
+            ax.legend(fontsize="small")
+    for pi in range(len(panels), nrow * ncol):
+        subs[pi // ncol][pi % ncol].axis("off")
+    seeds = grid["seeds"]
+    fig.suptitle(f"{title}: mean ± sd over seed{'s' if len(seeds) > 1 else ''} "
+                 f"{','.join(map(str, seeds))}")
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+# ----------------------------------------------------------------------------- main
+
+# name, file name (of a run's label or a sweep folder's name), function
+FIGURES = [
+    ("curves", "{}-curves.png", lambda run, path, opts: curves_figure([run], path)),
+    ("profiles", "{}-profiles.png",
+     lambda run, path, opts: profiles_figure(run, path, opts["units"])),
+    ("unit-images", "{}-unit-images.png", lambda run, path, opts: unit_images_figure(run, path)),
+    ("rankings", "{}-rankings.png", lambda run, path, opts: rankings_figure(run, path)),
+]
+SWEEP_FIGURE = ("sweep", "{}-sweep.png")
+OVERLAY_FILE = "curves.png"
+FIGURE_NAMES = [f[0] for f in FIGURES] + [SWEEP_FIGURE[0]]
+
+
+def applies(name, run):
+    """Whether figure `name` means something for this run (else it is skipped quietly)."""
+    if name == "unit-images":
+        return image_kernel(run, run.network(source="init").weights) is not None
+    if name == "rankings":
+        return bool(run.snapshots) and any(g[2] for g in run.groups().values())
+    return True
+
+
+def parse_args(argv):
+    opts = {"inputs": [], "out": None, "only": FIGURE_NAMES, "units": PROFILE_UNITS,
+            "metric": None}
+    it = iter(argv)
+    for a in it:
+        name, eq, val = a.partition("=") if a.startswith("--") else (a, "", "")
+        if a in ("-h", "--help"):
+            print(USAGE)
+            raise SystemExit(0)
+        if name in ("-o", "--out", "--only", "--units", "--metric"):
+            if not eq:
+                val = next(it, None)
+                if val is None:
+                    raise PlotError(f"{name} needs a value")
+            if name in ("-o", "--out"):
+                opts["out"] = val
+            elif name == "--only":
+                opts["only"] = [v.strip() for v in val.split(",") if v.strip()]
+                bad = [v for v in opts["only"] if v not in FIGURE_NAMES]
+                if bad:
+                    raise PlotError(f"--only {val}: no figure {', '.join(bad)} (figures: "
+                                    f"{', '.join(FIGURE_NAMES)})")
+            elif name == "--units":
+                try:
+                    opts["units"] = int(val)
+                    if opts["units"] < 1:
+                        raise ValueError
+                except ValueError:
+                    raise PlotError(f"--units {val}: expected a positive integer")
+            else:
+                opts["metric"] = val
+        elif a.startswith("-") and a != "-":
+            raise PlotError(f"unknown option {a} (see --help)")
+        else:
+            opts["inputs"].append(a)
+    if not opts["inputs"]:
+        raise PlotError("give at least one results file or sweep folder (see --help)")
+    if not opts["out"]:
+        raise PlotError("give -o DIR, the folder for the figures")
+    return opts
+
+
+def unique_labels(paths):
+    """Each file's label: its name without extension, with its folder's name where two
+    files share a name."""
+    base = [os.path.splitext(os.path.basename(p.removesuffix(".part")))[0] for p in paths]
+    out = []
+    for p, b in zip(paths, base):
+        if base.count(b) > 1:
+            parent = os.path.basename(os.path.dirname(os.path.abspath(p)))
+            b = f"{parent}-{b}"
+        out.append(b)
+    return out
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        opts = parse_args(argv)
+        _pyplot()
+        os.makedirs(opts["out"], exist_ok=True)
+    except PlotError as e:
+        print(f"plot: {e}", file=sys.stderr)
+        return 1 if "matplotlib" in str(e) else 2
+    failed = False
+    runs, labels = [], []
+
+    def wrote(path):
+        print(f"plot: wrote {path}", flush=True)
+
+    for path, label in zip(opts["inputs"], unique_labels(opts["inputs"])):
+        try:
+            summary = os.path.join(path, "summary.h5")
+            if os.path.isdir(path) and os.path.exists(summary):
+                if SWEEP_FIGURE[0] in opts["only"]:
+                    name = os.path.basename(os.path.abspath(path))
+                    wrote(sweep_figure(summary, os.path.join(
+                        opts["out"], SWEEP_FIGURE[1].format(name)), opts["metric"]))
+                continue
+            run = open_run(path)
+            runs.append(run)
+            labels.append(label)
+            for name, pattern, fn in FIGURES:
+                if name in opts["only"] and applies(name, run):
+                    wrote(fn(run, os.path.join(opts["out"], pattern.format(label)), opts))
+        except PlotError as e:
+            print(f"plot: {e}", file=sys.stderr)
+            failed = True
+    if len(runs) > 1 and "curves" in opts["only"]:
+        try:
+            wrote(curves_figure(runs, os.path.join(opts["out"], OVERLAY_FILE), labels))
+        except PlotError as e:
+            print(f"plot: {e}", file=sys.stderr)
+            failed = True
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
