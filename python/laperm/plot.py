@@ -283,9 +283,14 @@ def curves_figure(runs, path, labels=None):
         lo, hi = ax.get_ylim()
         if kind == "loss" and lo > 0 and hi / lo > 20:
             ax.set_yscale("log")
+    if "test, unsynced" in styles_used and "test" in styles_used:  # one name for one line
+        styles_used["test, synced"] = styles_used.pop("test")
     from matplotlib.lines import Line2D
+    order = ["train", "test", "test, synced", "test, unsynced"]
+    named = sorted(styles_used.items(), key=lambda i: order.index(i[0]) if i[0] in order
+                   else len(order) + (", unsynced" in i[0]))
     style_handles = [Line2D([], [], color=c if single else "0.3", ls=ls, marker=mk, label=n)
-                     for n, (ls, mk, c) in styles_used.items()]
+                     for n, (ls, mk, c) in named]
     axes[0].legend(handles=style_handles, fontsize="small", loc="best")
     if len(runs) > 1:
         run_handles = [Line2D([], [], color=colors[i % len(colors)], lw=2.5, label=l)
@@ -331,7 +336,7 @@ def profiles_figure(run, path, max_units=PROFILE_UNITS):
         shown = [names[i] for i in pick]
     groups = run.groups()
     fig, axes = plt.subplots(len(shown), 2, figsize=(11, 2.5 * len(shown) + 0.9),
-                             squeeze=False)
+                             squeeze=False, layout="constrained")
     rng_note = False
     for row, name in enumerate(shown):
         w0 = init[name].reshape(init[name].shape[0], -1)
@@ -345,15 +350,17 @@ def profiles_figure(run, path, max_units=PROFILE_UNITS):
         x = np.arange(fan_in)
         alpha = float(np.clip(8.0 / len(units), 0.04, 0.6))
         g = groups.get(name)
-        same = " (permuted per unit: same values)" if g and g[2] and g[1] == fan_in else ""
-        for col, (w, what) in enumerate(((w0, "init"), (w1, trained_name + same))):
+        same = " (LaPerm: each unit's values kept)" if g and g[2] and g[1] == fan_in else ""
+        sub = (f"{len(units)} of {w0.shape[0]} units" if len(units) < w0.shape[0]
+               else f"{w0.shape[0]} units")
+        titles = (f"{name} {tuple(init[name].shape)}, {sub}: init",
+                  f"{name}: {trained_name}{same}")
+        for col, (w, title) in enumerate(((w0, titles[0]), (w1, titles[1]))):
             ax = axes[row][col]
             s = np.sort(w[units], axis=1)
             ax.plot(x, s.T, color="C0", lw=0.6, alpha=alpha)
             ax.plot(x, np.median(s, axis=0), color="k", lw=1.2, label="median over units")
-            sub = (f"{len(units)} of {w0.shape[0]} units" if len(units) < w0.shape[0]
-                   else f"{w0.shape[0]} units")
-            ax.set_title(f"{name} {tuple(init[name].shape)}: {what}, {sub}", fontsize=9)
+            ax.set_title(title, fontsize=9)
             ax.set_ylabel("weight")
             ax.grid(True, alpha=0.3)
             if row == len(shown) - 1:
@@ -371,7 +378,6 @@ def profiles_figure(run, path, max_units=PROFILE_UNITS):
     if len(shown) < len(names):
         notes.append(f"{len(shown)} of {len(names)} layers")
     fig.suptitle(title + ("\n" + "; ".join(notes) if notes else ""), fontsize=11)
-    fig.tight_layout()
     return _save(fig, path)
 
 
@@ -508,8 +514,8 @@ def rankings_figure(run, path):
     a2.set_ylabel("drift from the initial order\n(1 = random shuffle)")
     a2.set_xlabel("training step")
     a1.set_ylim(bottom=0)
-    a1.text(0.99, 0.97, "first point: since init", transform=a1.transAxes, fontsize=8,
-            ha="right", va="top", color="0.3")
+    a1.text(1.01, 0.0, "first point of each line:\nthe change since init",
+            transform=a1.transAxes, fontsize=8, ha="left", va="bottom", color="0.3")
     a2.set_ylim(0, max(1.1, max(float(d.max()) for _, _, d in dyn.values()) * 1.05))
     for ax in (a1, a2):
         ax.grid(True, alpha=0.3)
@@ -538,13 +544,6 @@ def _metric_info(summary, metric):
             kind.decode() if isinstance(kind, bytes) else str(kind))
 
 
-def _numeric(axis):
-    try:
-        return [float(v["value"]) for v in axis["values"]]
-    except ValueError:
-        return None
-
-
 def sweep_metric(summary_path, metric=None):
     """The metric a sweep's figure shows: `metric` if summary.h5 has it, else
     best_test_accuracy or best_test_loss."""
@@ -560,7 +559,8 @@ def sweep_metric(summary_path, metric=None):
 
 def sweep_figure(summary_path, path, metric=None):
     """A sweep's metric against its first axis: one line per value of the second axis,
-    one panel per combination of the others, error bars one sample sd over the seeds."""
+    one panel per combination of the others, error bars one sample sd over the seeds,
+    each seed's run a dot. A sweep without axes: its one cell."""
     try:
         s = h5py.File(summary_path, "r")
     except OSError as e:
@@ -570,16 +570,20 @@ def sweep_figure(summary_path, path, metric=None):
             raise PlotError(f"{summary_path}: not a sweep summary (no grid attribute)")
         grid = json.loads(s.attrs["grid"])
         axes = grid["axes"]
-        if not axes:
-            raise PlotError(f"{summary_path}: the sweep has no axis, so no figure")
         metric = sweep_metric(summary_path, metric)
         title, kind = _metric_info(s, metric)
         mean, sd = s[metric]["mean"][...], s[metric]["sd"][...]
         n = s[metric]["n"][...]
+        runs = s["runs"][metric][...] if metric in s.get("runs", {}) else None
+        first = s["axes"][axes[0]["name"]].attrs if axes else {}
+        nums = [float(v) for v in first["numeric"]] if "numeric" in first else None
+    if not axes:  # one cell: an axis of one value, the seeds
+        axes = [{"name": "", "values": [{"label": "all runs"}]}]
+        mean, sd, n = mean[None], sd[None], n[None]
+        runs = runs[None] if runs is not None else None
     plt = _pyplot()
     scale = 100.0 if kind == "acc" else 1.0
     x_axis = axes[0]
-    nums = _numeric(x_axis)
     xs = nums if nums is not None else list(range(len(x_axis["values"])))
     logx = nums is not None and min(nums) > 0 and max(nums) / min(nums) > 100
     line_axis = axes[1] if len(axes) > 1 else None
@@ -602,10 +606,19 @@ def sweep_figure(summary_path, path, metric=None):
             e = [scale * sd[idx[i]] if n[idx[i]] > 1 else 0.0 for i in ok]
             label = f"{line_axis['name']}={line_axis['values'][l]['label']}" if line_axis \
                 else None
-            # Shift categorical lines a little so error bars do not hide each other.
-            dx = 0.0 if nums is not None else 0.04 * (li - (len(lines) - 1) / 2)
-            ax.errorbar([xs[i] + dx for i in ok], y, yerr=e, marker="os^vD<>ph*"[li % 10],
-                        capsize=3, label=label)
+            # Shift categorical lines a little so error bars do not hide each other, and
+            # join only numeric values by lines.
+            dx = 0.0 if nums is not None else 0.06 * (li - (len(lines) - 1) / 2)
+            bars = ax.errorbar([xs[i] + dx for i in ok], y, yerr=e,
+                               marker="os^vD<>ph*"[li % 10], capsize=3, label=label,
+                               ls="-" if nums is not None else "none")
+            if runs is not None:
+                for i in ok:
+                    v = scale * runs[idx[i]]
+                    v = v[np.isfinite(v)]
+                    side = 0.0 if nums is not None else 0.1  # beside the bar, not on it
+                    ax.plot(np.full(v.shape, xs[i] + dx + side), v, ls="none", marker="o",
+                            ms=4, mfc="none", alpha=0.6, color=bars[0].get_color())
         if logx:
             ax.set_xscale("log")
         if nums is None:
@@ -627,8 +640,9 @@ def sweep_figure(summary_path, path, metric=None):
     for pi in range(len(panels), nrow * ncol):
         subs[pi // ncol][pi % ncol].axis("off")
     seeds = grid["seeds"]
-    fig.suptitle(f"{title}: mean ± sd over seed{'s' if len(seeds) > 1 else ''} "
-                 f"{','.join(map(str, seeds))}")
+    name = os.path.basename(os.path.dirname(os.path.abspath(summary_path)))
+    fig.suptitle(f"{name}: {title}, mean ± sd over seed{'s' if len(seeds) > 1 else ''} "
+                 f"{','.join(map(str, seeds))} (circles: single runs)")
     fig.tight_layout()
     return _save(fig, path)
 
