@@ -641,8 +641,8 @@ def sweep_figure(summary_path, path, metric=None):
         subs[pi // ncol][pi % ncol].axis("off")
     seeds = grid["seeds"]
     name = os.path.basename(os.path.dirname(os.path.abspath(summary_path)))
-    fig.suptitle(f"{name}: {title}, mean ± sd over seed{'s' if len(seeds) > 1 else ''} "
-                 f"{','.join(map(str, seeds))} (circles: single runs)")
+    fig.suptitle(f"{name}: {title}\nmean ± sd over seed{'s' if len(seeds) > 1 else ''} "
+                 f"{','.join(map(str, seeds))}; circles: single runs", fontsize=11)
     fig.tight_layout()
     return _save(fig, path)
 
