@@ -10,6 +10,11 @@ import sys
 import h5py
 import numpy as np
 
+from .errors import LapermError
+from .ranking import order_key
+from .results import datasets_under
+from .results import open as open_results
+
 USAGE = """usage: python3 -m laperm plot FILE_OR_SWEEP_DIR... -o DIR [options]
 
 Writes PNG figures of laperm results files (.h5, also a running or killed run's .part)
@@ -36,94 +41,19 @@ IMAGE_UNITS = 10  # output units drawn as images (the first ones)
 DPI = 110
 
 
-class PlotError(Exception):
+class PlotError(LapermError):
     """A file or folder that cannot be plotted; the message names it and says why."""
 
 
 # ------------------------------------------------------------------ reading results files
-# Private stand-ins for the package's reader (laperm.open), with the same names: a Run
-# with attrs, model_text, metrics, evals, snapshots and network(...).weights.
 
-
-def _order_key(a):
-    """IEEE 754 totalOrder of float32 values as uint32 keys (the README's ranking sort)."""
-    bits = np.ascontiguousarray(a, dtype=np.float32).view(np.uint32)
-    return np.where(bits >> 31 == 1, ~bits, bits | np.uint32(0x80000000))
-
-
-class _Network:
-    def __init__(self, weights):
-        self.weights = weights
-
-
-class _Run:
-    def __init__(self, path):
-        self.path = path
-        try:
-            f = h5py.File(path, "r")
-        except FileNotFoundError:
-            raise PlotError(f"{path}: no such file")
-        except OSError:
-            try:  # a running or killed run's .part is marked open for SWMR writing
-                f = h5py.File(path, "r", libver="latest", swmr=True)
-            except OSError as e:
-                raise PlotError(f"{path}: not an HDF5 file laperm wrote ({e})")
-        self._f = f
-        if "model_text" not in f or "format_version" not in f.attrs:
-            raise PlotError(f"{path}: not a laperm results file (no /model_text or no "
-                            "format_version attribute)")
-        self.attrs = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in f.attrs.items()}
-        self.model_text = f["model_text"].asstr()[()]
-        self.metrics = {k: f["metrics"][k][...] for k in f.get("metrics", {})}
-        self.evals = {k: f["evals"][k][...] for k in f.get("evals", {})}
-        steps = f["snapshot_step"][...] if "snapshot_step" in f else np.zeros(0, np.int64)
-        epochs = f["snapshot_epoch"][...] if "snapshot_epoch" in f else np.zeros(0, np.int32)
-        n = min(len(steps), len(epochs))
-        self.snapshots = [(i, int(steps[i]), int(epochs[i])) for i in range(n)]
-
-    def network(self, epoch=None, snapshot=None, source="snapshot"):
-        f = self._f
-        if source == "init":
-            return _Network(self._group("init"))
-        if source == "weights":
-            if "weights" not in f:
-                raise PlotError(f"{self.path}: no /weights (a run that has not finished)")
-            return _Network(self._group("weights"))
-        s = snapshot if snapshot is not None else len(self.snapshots) - 1
-        if not self.snapshots:
-            raise PlotError(f"{self.path}: no snapshot")
-        out = {}
-        for group in ("rankings", "values", "state"):
-            for name in self._names(group):
-                if group == "rankings":
-                    rank = f["rankings/" + name][s]
-                    init = f["init/" + name][...]
-                    bits = init.reshape(rank.shape).view(np.uint32)
-                    order = np.argsort(_order_key(init).reshape(rank.shape), axis=1,
-                                       kind="stable")
-                    srt = np.take_along_axis(bits, order, axis=1)
-                    w = np.take_along_axis(srt, rank.astype(np.int64), axis=1)
-                    out[name] = w.view(np.float32).reshape(init.shape)
-                else:
-                    out[name] = f[group + "/" + name][s]
-        return _Network(out)
-
-    def _names(self, group):
-        if group not in self._f:
-            return []
-        return [l + "/" + t for l in self._f[group] for t in self._f[group][l]]
-
-    def _group(self, group):
-        return {n: self._f[group + "/" + n][...] for n in self._names(group)}
-
-    def groups(self):
-        """{tensor: (groups, group_size, permuted)} from the /init attributes."""
-        out = {}
-        for n in self._names("init"):
-            a = self._f["init/" + n].attrs
-            out[n] = (int(a.get("groups", 1)), int(a.get("group_size", 0)),
-                      bool(a.get("permuted", 0)))
-        return out
+def kernel_groups(run):
+    """{tensor: (groups, group_size, permuted)} from the /init attributes."""
+    f = run.file
+    return {n: (int(f["init/" + n].attrs.get("groups", 1)),
+                int(f["init/" + n].attrs.get("group_size", 0)),
+                bool(f["init/" + n].attrs.get("permuted", 0)))
+            for n in datasets_under(f, "init")}
 
 
 def open_run(path):
@@ -131,28 +61,10 @@ def open_run(path):
     if os.path.isdir(path):
         raise PlotError(f"{path}: a folder without summary.h5 (not a sweep folder, or run "
                         f"`scripts/sweep --summarize {path}` first)")
-    run = _Run(path)
+    run = open_results(path)
     if not len(run.metrics.get("epoch", [])):
         raise PlotError(f"{path}: /metrics is empty (no epoch finished): nothing to plot")
     return run
-
-
-def input_shape(model_text):
-    """(channels, height, width) of the model's [input] section (its keys only)."""
-    shape, section = {}, None
-    for line in model_text.splitlines():
-        line = line.split("#")[0].split(";")[0].strip()
-        if line.startswith("["):
-            if section == "input":
-                break
-            section = line.strip("[]").strip()
-        elif section == "input" and "=" in line:
-            key, _, value = line.partition("=")
-            shape[key.strip()] = value.strip()
-    try:
-        return tuple(int(shape.get(k, 1)) for k in ("channels", "height", "width"))
-    except ValueError:
-        return None
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -312,21 +224,25 @@ def kernels(weights):
     return [n for n, w in weights.items() if np.ndim(w) >= 2]
 
 
-def trained_network(run):
-    """The trained network: /weights, or a run still going (or killed): its last snapshot."""
-    try:
-        return run.network(source="weights"), "trained"
-    except PlotError:
-        s = run.snapshots[-1]
-        return run.network(snapshot=s[0]), f"snapshot at step {s[1]}"
+def key(weights):
+    """uint32 keys in the ranking's totalOrder of float32 values."""
+    return order_key(np.ascontiguousarray(weights, dtype=np.float32).view(np.uint32))
+
+
+def trained_weights(run):
+    """The trained weights: /weights, or of a run still going (or killed) its last snapshot,
+    and what they are."""
+    if "weights" in run.file:
+        return run.weights(source="weights"), "trained"
+    s = run.snapshots[-1]
+    return run.weights(snapshot=s.index), f"snapshot at step {s.step}"
 
 
 def profiles_figure(run, path, max_units=PROFILE_UNITS):
     """Per layer, each unit's incoming weights sorted ascending, overlaid: init | trained."""
     plt = _pyplot()
-    init = run.network(source="init").weights
-    trained, trained_name = trained_network(run)
-    trained = trained.weights
+    init = run.weights(source="init")
+    trained, trained_name = trained_weights(run)
     names = kernels(init)
     if not names:
         raise PlotError(f"{run.path}: no weight kernel (no tensor of 2 or more dimensions)")
@@ -334,7 +250,7 @@ def profiles_figure(run, path, max_units=PROFILE_UNITS):
     if len(names) > PROFILE_LAYERS:
         pick = np.unique(np.linspace(0, len(names) - 1, PROFILE_LAYERS).round().astype(int))
         shown = [names[i] for i in pick]
-    groups = run.groups()
+    groups = kernel_groups(run)
     fig, axes = plt.subplots(len(shown), 2, figsize=(11, 2.5 * len(shown) + 0.9),
                              squeeze=False, layout="constrained")
     rng_note = False
@@ -387,8 +303,8 @@ def image_kernel(run, init):
     """The one dense kernel of a model without hidden layers on image input, with the
     image shape (C, H, W), else None."""
     names = kernels(init)
-    shape = input_shape(run.model_text)
-    if len(names) != 1 or shape is None or init[names[0]].ndim != 2:
+    shape = tuple(run.model.input_shape)
+    if len(names) != 1 or len(shape) != 3 or init[names[0]].ndim != 2:
         return None
     c, h, w = shape
     if h < 2 or w < 2 or init[names[0]].shape[1] != c * h * w:
@@ -400,14 +316,14 @@ def unit_images_figure(run, path):
     """Each output unit's incoming weights as an image, at init and trained (the paper's
     Figure 14): one row each, a shared colour scale centred on 0."""
     plt = _pyplot()
-    init = run.network(source="init").weights
+    init = run.weights(source="init")
     found = image_kernel(run, init)
     if found is None:
         raise PlotError(f"{run.path}: the model has hidden layers or no image input: no "
                         "unit images")
     name, (c, h, w) = found
-    trained, trained_name = trained_network(run)
-    rows = [("init", init[name]), (trained_name, trained.weights[name])]
+    trained, trained_name = trained_weights(run)
+    rows = [("init", init[name]), (trained_name, trained[name])]
     units = min(IMAGE_UNITS, init[name].shape[0])
     vmax = max(float(np.abs(k[:units]).max()) for _, k in rows) or 1.0
     fig, axes = plt.subplots(2, units, figsize=(1.3 * units + 1.6, 3.4), squeeze=False,
@@ -465,25 +381,28 @@ def ranking_dynamics(run):
     previous snapshot's (from init for the first), tied values counting as one rank;
     drift[s]: mean |midrank now - midrank at init| over positions, divided by its
     expectation under a random permutation of each group (0: the initial order, 1: as
-    far from it as a random shuffle)."""
-    groups = {n: g for n, g in run.groups().items() if g[2]}
+    far from it as a random shuffle). Tensors whose every group holds one value (a zero
+    bias, say: nothing a permutation can change) are left out."""
+    groups = {n: g for n, g in kernel_groups(run).items() if g[2]}
     if not groups or not run.snapshots:
         return {}
-    init = run.network(source="init").weights
+    init = run.weights(source="init")
     state = {}
     for name, (g, n, _) in groups.items():
-        k0 = _order_key(init[name]).reshape(g, n)
+        k0 = key(init[name]).reshape(g, n)
         ks = np.sort(k0, axis=1)
+        if (ks[:, 0] == ks[:, -1]).all():
+            continue
         mid0 = _midranks(ks, k0)
         state[name] = {"sorted": ks, "mid0": mid0, "prev": k0,
                        "random": _random_drift(np.sort(mid0, axis=1)),
                        "changed": [0.0], "drift": [0.0]}
     steps = [0]
     for idx, step, _ in run.snapshots:
-        weights = run.network(snapshot=idx).weights
+        weights = run.weights(snapshot=idx)
         steps.append(step)
         for name, st in state.items():
-            k = _order_key(weights[name]).reshape(st["prev"].shape)
+            k = key(weights[name]).reshape(st["prev"].shape)
             mid = _midranks(st["sorted"], k)
             st["changed"].append(float(np.mean(k != st["prev"])))
             d = float(np.mean(np.abs(mid - st["mid0"])))
@@ -496,11 +415,13 @@ def ranking_dynamics(run):
 def rankings_figure(run, path):
     plt = _pyplot()
     dyn = ranking_dynamics(run)
+    groups = kernel_groups(run)
     if not dyn:
-        raise PlotError(f"{run.path}: no permuted tensor (or no snapshot): no ranking figure")
-    fig, (a1, a2) = plt.subplots(2, 1, figsize=(9, 7.5), sharex=True)
+        raise PlotError(f"{run.path}: no permuted tensor with two values in a group (or no "
+                        "snapshot): no ranking figure")
+    ncol = 1 if len(dyn) <= 12 else 2
+    fig, (a1, a2) = plt.subplots(2, 1, figsize=(9 + 2.5 * (ncol - 1), 7.5), sharex=True)
     cmap = plt.get_cmap("tab20" if len(dyn) > 10 else "tab10")
-    groups = run.groups()
     for i, (name, (steps, changed, drift)) in enumerate(dyn.items()):
         color = cmap(i % cmap.N)
         g, n, _ = groups[name]
@@ -514,8 +435,11 @@ def rankings_figure(run, path):
     a2.set_ylabel("drift from the initial order\n(1 = random shuffle)")
     a2.set_xlabel("training step")
     a1.set_ylim(bottom=0)
-    a1.text(1.01, 0.0, "first point of each line:\nthe change since init",
-            transform=a1.transAxes, fontsize=8, ha="left", va="bottom", color="0.3")
+    constant = [n for n, g in groups.items() if g[2] and n not in dyn]
+    a1.text(1.01, 0.0, "first point of each line:\nthe change since init" +
+            (f"\n\nnot shown, one value per group:\n" + "\n".join(constant[:6]) +
+             ("\n..." if len(constant) > 6 else "") if constant else ""), transform=a1.transAxes, fontsize=8, ha="left",
+            va="bottom", color="0.3")
     a2.set_ylim(0, max(1.1, max(float(d.max()) for _, _, d in dyn.values()) * 1.05))
     for ax in (a1, a2):
         ax.grid(True, alpha=0.3)
@@ -523,7 +447,6 @@ def rankings_figure(run, path):
     if spe:
         top = a1.secondary_xaxis("top", functions=(lambda s: s / spe, lambda e: e * spe))
         top.set_xlabel("epoch")
-    ncol = 1 if len(dyn) <= 12 else 2
     a1.legend(fontsize=7 if len(dyn) > 6 else "small", ncol=ncol, loc="upper left",
               bbox_to_anchor=(1.01, 1.0), frameon=False)
     fig.suptitle(f"{run_label(run)}: ranking dynamics over {len(run.snapshots)} snapshots "
@@ -585,7 +508,7 @@ def sweep_figure(summary_path, path, metric=None):
     scale = 100.0 if kind == "acc" else 1.0
     x_axis = axes[0]
     xs = nums if nums is not None else list(range(len(x_axis["values"])))
-    logx = nums is not None and min(nums) > 0 and max(nums) / min(nums) > 100
+    logx = nums is not None and min(nums) > 0 and max(nums) / min(nums) >= 100
     line_axis = axes[1] if len(axes) > 1 else None
     panel_axes = axes[2:]
     panels = [()]
@@ -665,9 +588,9 @@ FIGURE_NAMES = [f[0] for f in FIGURES] + [SWEEP_FIGURE[0]]
 def applies(name, run):
     """Whether figure `name` means something for this run (else it is skipped quietly)."""
     if name == "unit-images":
-        return image_kernel(run, run.network(source="init").weights) is not None
+        return image_kernel(run, run.weights(source="init")) is not None
     if name == "rankings":
-        return bool(run.snapshots) and any(g[2] for g in run.groups().values())
+        return bool(run.snapshots) and any(g[2] for g in kernel_groups(run).values())
     return True
 
 
@@ -716,9 +639,10 @@ def parse_args(argv):
 def unique_labels(paths):
     """Each file's label: its name without extension, with its folder's name where two
     files share a name."""
-    base = [os.path.splitext(os.path.basename(p.removesuffix(".part")))[0] for p in paths]
+    files = [p for p in paths if not os.path.isdir(p)]
+    base = [os.path.splitext(os.path.basename(p.removesuffix(".part")))[0] for p in files]
     out = []
-    for p, b in zip(paths, base):
+    for p, b in zip(files, base):
         if base.count(b) > 1:
             parent = os.path.basename(os.path.dirname(os.path.abspath(p)))
             b = f"{parent}-{b}"
@@ -741,7 +665,10 @@ def main(argv=None):
     def wrote(path):
         print(f"plot: wrote {path}", flush=True)
 
-    for path, label in zip(opts["inputs"], unique_labels(opts["inputs"])):
+    labels_of = dict(zip([p for p in opts["inputs"] if not os.path.isdir(p)],
+                         unique_labels(opts["inputs"])))
+    for path in opts["inputs"]:
+        label = labels_of.get(path)
         try:
             summary = os.path.join(path, "summary.h5")
             if os.path.isdir(path) and os.path.exists(summary):
@@ -756,13 +683,13 @@ def main(argv=None):
             for name, pattern, fn in FIGURES:
                 if name in opts["only"] and applies(name, run):
                     wrote(fn(run, os.path.join(opts["out"], pattern.format(label)), opts))
-        except PlotError as e:
+        except LapermError as e:  # PlotError, or the reader's
             print(f"plot: {e}", file=sys.stderr)
             failed = True
     if len(runs) > 1 and "curves" in opts["only"]:
         try:
             wrote(curves_figure(runs, os.path.join(opts["out"], OVERLAY_FILE), labels))
-        except PlotError as e:
+        except LapermError as e:
             print(f"plot: {e}", file=sys.stderr)
             failed = True
     return 1 if failed else 0

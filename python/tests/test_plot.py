@@ -90,7 +90,7 @@ def png_size(path):
 def plot(*args):
     """The command line, as a user runs it."""
     env = dict(os.environ, PYTHONPATH=os.path.join(SRC, "python"))
-    return subprocess.run([PY, "-m", "laperm.plot", *args], capture_output=True, text=True,
+    return subprocess.run([PY, "-m", "laperm", "plot", *args], capture_output=True, text=True,
                           env=env, cwd=SRC, timeout=300)
 
 
@@ -124,8 +124,9 @@ class PlotTest(unittest.TestCase):
             # lr: enough for 0.1 and 0 to trade places in a few steps
             "nohidden": ["--model", os.path.join(t, "nohidden.ini"), *img, "--epochs", "2",
                          "--k", "4", "--lr", "0.05", "--eval-every", "3", "--snapshot-every", "4"],
+            # --perm-bias: zero biases, permuted tensors the ranking figure leaves out
             "hidden": ["--model", os.path.join(t, "hidden.ini"), *img, "--epochs", "2",
-                       "--k", "4", "--eval-every", "5"],
+                       "--k", "4", "--eval-every", "5", "--perm-bias"],
             "regress": ["--model", os.path.join(SRC, "models", "regression.ini"),
                         "--dataset", "hdf5", "--data", os.path.join(t, "regress.h5"),
                         "--batch", "32", "--epochs", "2", "--k", "4"],
@@ -139,7 +140,7 @@ class PlotTest(unittest.TestCase):
         r = subprocess.run([PY, os.path.join(SRC, "scripts", "sweep"), "--out", cls.sweep,
                             "--seeds", "1,2", "--axis", "k=2,8", "--laperm", LAPERM, "--quiet",
                             "--", "--model", os.path.join(t, "nohidden.ini"), *img,
-                            "--epochs", "1"], capture_output=True, text=True, cwd=SRC)
+                            "--epochs", "1", "--lr", "0.05"], capture_output=True, text=True, cwd=SRC)
         if r.returncode:
             raise RuntimeError(f"scripts/sweep failed:\n{r.stdout}{r.stderr}")
 
@@ -199,7 +200,7 @@ class PlotTest(unittest.TestCase):
         self.assertAlmostEqual(changed[1], float(np.mean(init != first)))
         # A random permutation of each group drifts by 1 on average.
         g = init.reshape(init.shape[0], -1)
-        keys = lp._order_key(g)
+        keys = lp.key(g)
         mid0 = lp._midranks(np.sort(keys, axis=1), keys)
         rng = np.random.default_rng(1)
         d = []
@@ -208,6 +209,12 @@ class PlotTest(unittest.TestCase):
             d.append(np.abs(lp._midranks(np.sort(keys, axis=1), shuffled) - mid0).mean())
         ratio = np.mean(d) / lp._random_drift(np.sort(mid0, axis=1))
         self.assertAlmostEqual(ratio, 1.0, delta=0.03)
+        # Zero biases, permuted: nothing to show.
+        hidden = lp.open_run(os.path.join(self.tmp, "hidden.h5"))
+        permuted = [n for n, g in lp.kernel_groups(hidden).items() if g[2]]
+        self.assertIn("dense_1/bias", permuted)
+        self.assertEqual(sorted(lp.ranking_dynamics(hidden)),
+                         ["conv2d_1/kernel", "dense_1/kernel", "dense_2/kernel"])
 
     def test_bad_input(self):
         t = self.tmp
@@ -217,7 +224,7 @@ class PlotTest(unittest.TestCase):
         text = os.path.join(t, "text.h5")
         with open(text, "w") as f:
             f.write("not hdf5\n")
-        cases.append((text, "not an HDF5 file"))
+        cases.append((text, "cannot open as HDF5"))
         other = os.path.join(t, "other.h5")
         with h5py.File(other, "w") as f:
             f["x"] = np.zeros(3)
