@@ -203,15 +203,22 @@ def curves_figure(runs, path, labels=None):
                    else len(order) + (", unsynced" in i[0]))
     style_handles = [Line2D([], [], color=c if single else "0.3", ls=ls, marker=mk, label=n)
                      for n, (ls, mk, c) in named]
-    axes[0].legend(handles=style_handles, fontsize="small", loc="best")
-    if len(runs) > 1:
+    if len(runs) > 1:  # both legends under the panels, where they hide no curve
         run_handles = [Line2D([], [], color=colors[i % len(colors)], lw=2.5, label=l)
                        for i, l in enumerate(labels)]
-        fig.legend(handles=run_handles, loc="lower center", ncol=min(3, len(runs)),
-                   fontsize="small", frameon=False)
+        run_cols = min(3, len(runs))
+        fig.legend(handles=run_handles, loc="lower left", bbox_to_anchor=(0.02, 0.0),
+                   ncol=run_cols, fontsize="small", title="run", title_fontsize="small")
+        fig.legend(handles=style_handles, loc="lower right", bbox_to_anchor=(0.98, 0.0),
+                   ncol=2, fontsize="small", title="series", title_fontsize="small")
+        rows = max(math.ceil(len(runs) / run_cols), math.ceil(len(style_handles) / 2))
+        legend_h = 0.1 + 0.2 * (rows + 1)  # inches: the rows and the legend's title
+        w, h = fig.get_size_inches()
+        fig.set_size_inches(w, h + legend_h)
         fig.suptitle(f"Training curves of {len(runs)} runs")
-        fig.tight_layout(rect=(0, 0.04 + 0.045 * math.ceil(len(runs) / 3), 1, 1))
+        fig.tight_layout(rect=(0, legend_h / (h + legend_h), 1, 1))
     else:
+        axes[0].legend(handles=style_handles, fontsize="small", loc="best")
         fig.suptitle(f"{labels[0]}: {describe(runs[0])}")
         fig.tight_layout()
     return _save(fig, path)
@@ -268,7 +275,7 @@ def profiles_figure(run, path, max_units=PROFILE_UNITS):
         g = groups.get(name)
         same = " (LaPerm: each unit's values kept)" if g and g[2] and g[1] == fan_in else ""
         sub = (f"{len(units)} of {w0.shape[0]} units" if len(units) < w0.shape[0]
-               else f"{w0.shape[0]} units")
+               else f"{w0.shape[0]} unit{'s' if w0.shape[0] > 1 else ''}")
         titles = (f"{name} {tuple(init[name].shape)}, {sub}: init",
                   f"{name}: {trained_name}{same}")
         for col, (w, title) in enumerate(((w0, titles[0]), (w1, titles[1]))):
@@ -436,10 +443,12 @@ def rankings_figure(run, path):
     a2.set_xlabel("training step")
     a1.set_ylim(bottom=0)
     constant = [n for n, g in groups.items() if g[2] and n not in dyn]
-    a1.text(1.01, 0.0, "first point of each line:\nthe change since init" +
-            (f"\n\nnot shown, one value per group:\n" + "\n".join(constant[:6]) +
-             ("\n..." if len(constant) > 6 else "") if constant else ""), transform=a1.transAxes, fontsize=8, ha="left",
-            va="bottom", color="0.3")
+    note = "first point of each line:\nthe change since init"
+    if constant:
+        note += ("\n\nnot shown, one value per group:\n" + "\n".join(constant[:6]) +
+                 ("\n..." if len(constant) > 6 else ""))
+    a1.text(1.01, 0.0, note, transform=a1.transAxes, fontsize=8, ha="left", va="bottom",
+            color="0.3")
     a2.set_ylim(0, max(1.1, max(float(d.max()) for _, _, d in dyn.values()) * 1.05))
     for ax in (a1, a2):
         ax.grid(True, alpha=0.3)
