@@ -47,13 +47,19 @@ class PlotError(LapermError):
 
 # ------------------------------------------------------------------ reading results files
 
+def in_model_order(run, names):
+    """`names` ("layer/tensor") in the model file's order (the file's is alphabetical)."""
+    order = {n: i for i, n in enumerate(run.model.tensors())}
+    return sorted(names, key=lambda n: order.get(n, len(order)))
+
+
 def kernel_groups(run):
-    """{tensor: (groups, group_size, permuted)} from the /init attributes."""
+    """{tensor: (groups, group_size, permuted)} from the /init attributes, in model order."""
     f = run.file
     return {n: (int(f["init/" + n].attrs.get("groups", 1)),
                 int(f["init/" + n].attrs.get("group_size", 0)),
                 bool(f["init/" + n].attrs.get("permuted", 0)))
-            for n in datasets_under(f, "init")}
+            for n in in_model_order(run, datasets_under(f, "init"))}
 
 
 def open_run(path):
@@ -226,9 +232,9 @@ def curves_figure(runs, path, labels=None):
 
 # ------------------------------------------------------------------ weight profiles
 
-def kernels(weights):
-    """Names of the tensors with incoming weights per unit (ndim >= 2), in file order."""
-    return [n for n, w in weights.items() if np.ndim(w) >= 2]
+def kernels(run, weights):
+    """Names of the tensors with incoming weights per unit (ndim >= 2), in model order."""
+    return in_model_order(run, [n for n, w in weights.items() if np.ndim(w) >= 2])
 
 
 def key(weights):
@@ -250,7 +256,7 @@ def profiles_figure(run, path, max_units=PROFILE_UNITS):
     plt = _pyplot()
     init = run.weights(source="init")
     trained, trained_name = trained_weights(run)
-    names = kernels(init)
+    names = kernels(run, init)
     if not names:
         raise PlotError(f"{run.path}: no weight kernel (no tensor of 2 or more dimensions)")
     shown = names
@@ -258,8 +264,14 @@ def profiles_figure(run, path, max_units=PROFILE_UNITS):
         pick = np.unique(np.linspace(0, len(names) - 1, PROFILE_LAYERS).round().astype(int))
         shown = [names[i] for i in pick]
     groups = kernel_groups(run)
-    fig, axes = plt.subplots(len(shown), 2, figsize=(11, 2.5 * len(shown) + 0.9),
+    per_row = 1 if len(shown) <= 6 else 2  # layers side by side: init | trained | init | ...
+    nrow = -(-len(shown) // per_row)
+    fig, grid = plt.subplots(nrow, 2 * per_row, figsize=(11 * per_row, 2.5 * nrow + 0.9),
                              squeeze=False, layout="constrained")
+    axes = [grid[i // per_row][2 * (i % per_row):2 * (i % per_row) + 2]
+            for i in range(len(shown))]
+    for ax in grid.ravel()[2 * len(shown):]:
+        ax.axis("off")
     rng_note = False
     for row, name in enumerate(shown):
         w0 = init[name].reshape(init[name].shape[0], -1)
@@ -286,7 +298,7 @@ def profiles_figure(run, path, max_units=PROFILE_UNITS):
             ax.set_title(title, fontsize=9)
             ax.set_ylabel("weight")
             ax.grid(True, alpha=0.3)
-            if row == len(shown) - 1:
+            if row >= len(shown) - per_row:
                 ax.set_xlabel("position in the unit's sorted incoming weights")
         lo = min(axes[row][0].get_ylim()[0], axes[row][1].get_ylim()[0])
         hi = max(axes[row][0].get_ylim()[1], axes[row][1].get_ylim()[1])
@@ -309,7 +321,7 @@ def profiles_figure(run, path, max_units=PROFILE_UNITS):
 def image_kernel(run, init):
     """The one dense kernel of a model without hidden layers on image input, with the
     image shape (C, H, W), else None."""
-    names = kernels(init)
+    names = kernels(run, init)
     shape = tuple(run.model.input_shape)
     if len(names) != 1 or len(shape) != 3 or init[names[0]].ndim != 2:
         return None
@@ -405,7 +417,10 @@ def ranking_dynamics(run):
                        "random": _random_drift(np.sort(mid0, axis=1)),
                        "changed": [0.0], "drift": [0.0]}
     steps = [0]
-    for idx, step, _ in run.snapshots:
+    snaps = run.snapshots
+    for i, (idx, step, _) in enumerate(snaps):
+        if i + 1 < len(snaps) and snaps[i + 1].step == step:
+            continue  # --snapshot-every's and the epoch end's at one step: the same network
         weights = run.weights(snapshot=idx)
         steps.append(step)
         for name, st in state.items():
@@ -431,10 +446,12 @@ def rankings_figure(run, path):
     cmap = plt.get_cmap("tab20" if len(dyn) > 10 else "tab10")
     for i, (name, (steps, changed, drift)) in enumerate(dyn.items()):
         color = cmap(i % cmap.N)
+        ls = ("-", "--", ":", "-.")[i // cmap.N % 4]  # more tensors than colours
         g, n, _ = groups[name]
         label = f"{name} ({g} x {n})"
-        a1.plot(steps[1:], 100 * changed[1:], marker="o", ms=3, color=color, label=label)
-        a2.plot(steps, drift, marker="o", ms=3, color=color, label=label)
+        a1.plot(steps[1:], 100 * changed[1:], marker="o", ms=3, color=color, ls=ls,
+                label=label)
+        a2.plot(steps, drift, marker="o", ms=3, color=color, ls=ls, label=label)
     a2.axhline(1.0, color="0.4", ls=":", lw=1)
     a2.text(0.01, 1.0, "random shuffle", transform=a2.get_yaxis_transform(), fontsize=8,
             va="bottom", color="0.3")
@@ -447,7 +464,7 @@ def rankings_figure(run, path):
     if constant:
         note += ("\n\nnot shown, one value per group:\n" + "\n".join(constant[:6]) +
                  ("\n..." if len(constant) > 6 else ""))
-    a1.text(1.01, 0.0, note, transform=a1.transAxes, fontsize=8, ha="left", va="bottom",
+    a2.text(1.01, 1.0, note, transform=a2.transAxes, fontsize=8, ha="left", va="top",
             color="0.3")
     a2.set_ylim(0, max(1.1, max(float(d.max()) for _, _, d in dyn.values()) * 1.05))
     for ax in (a1, a2):
@@ -458,7 +475,8 @@ def rankings_figure(run, path):
         top.set_xlabel("epoch")
     a1.legend(fontsize=7 if len(dyn) > 6 else "small", ncol=ncol, loc="upper left",
               bbox_to_anchor=(1.01, 1.0), frameon=False)
-    fig.suptitle(f"{run_label(run)}: ranking dynamics over {len(run.snapshots)} snapshots "
+    shown = len(next(iter(dyn.values()))[0]) - 1  # snapshots, one per step
+    fig.suptitle(f"{run_label(run)}: ranking dynamics over {shown} snapshots "
                  f"(k={run.attrs.get('k')})", fontsize=11)
     fig.tight_layout()
     return _save(fig, path)
