@@ -107,9 +107,9 @@ def describe(run):
         opt = f"LaPerm k={a.get('k')} over {a.get('inner_optimizer')}"
     elif opt == "lookahead":
         opt = f"Lookahead k={a.get('lookahead_k')} over {a.get('inner_optimizer')}"
-    args = str(a.get("argv", "")).split("\n")
-    model = args[args.index("--model") + 1] if "--model" in args[:-1] else "model"
-    return f"{os.path.basename(model)}, {opt}, seed {a.get('seed')}"
+    source = run.file["model_text"].attrs.get("source", "model")  # the model file's path
+    source = source.decode() if isinstance(source, bytes) else str(source)
+    return f"{os.path.basename(source)}, {opt}, seed {a.get('seed')}"
 
 
 def steps_per_epoch(run):
@@ -247,6 +247,8 @@ def trained_weights(run):
     and what they are."""
     if "weights" in run.file:
         return run.weights(source="weights"), "trained"
+    if not run.snapshots:
+        raise PlotError(f"{run.path}: neither /weights nor a snapshot: no trained weights")
     s = run.snapshots[-1]
     return run.weights(snapshot=s.index), f"snapshot at step {s.step}"
 
@@ -273,7 +275,7 @@ def profiles_figure(run, path, max_units=PROFILE_UNITS):
     for ax in grid.ravel()[2 * len(shown):]:
         ax.axis("off")
     rng_note = False
-    for row, name in enumerate(shown):
+    for i, name in enumerate(shown):
         w0 = init[name].reshape(init[name].shape[0], -1)
         w1 = trained[name].reshape(w0.shape)
         units = np.arange(w0.shape[0])
@@ -291,19 +293,19 @@ def profiles_figure(run, path, max_units=PROFILE_UNITS):
         titles = (f"{name} {tuple(init[name].shape)}, {sub}: init",
                   f"{name}: {trained_name}{same}")
         for col, (w, title) in enumerate(((w0, titles[0]), (w1, titles[1]))):
-            ax = axes[row][col]
+            ax = axes[i][col]
             s = np.sort(w[units], axis=1)
             ax.plot(x, s.T, color="C0", lw=0.6, alpha=alpha)
             ax.plot(x, np.median(s, axis=0), color="k", lw=1.2, label="median over units")
             ax.set_title(title, fontsize=9)
             ax.set_ylabel("weight")
             ax.grid(True, alpha=0.3)
-            if row >= len(shown) - per_row:
+            if i >= len(shown) - per_row:
                 ax.set_xlabel("position in the unit's sorted incoming weights")
-        lo = min(axes[row][0].get_ylim()[0], axes[row][1].get_ylim()[0])
-        hi = max(axes[row][0].get_ylim()[1], axes[row][1].get_ylim()[1])
-        axes[row][0].set_ylim(lo, hi)
-        axes[row][1].set_ylim(lo, hi)
+        lo = min(axes[i][0].get_ylim()[0], axes[i][1].get_ylim()[0])
+        hi = max(axes[i][0].get_ylim()[1], axes[i][1].get_ylim()[1])
+        axes[i][0].set_ylim(lo, hi)
+        axes[i][1].set_ylim(lo, hi)
     axes[0][0].legend(fontsize=8, loc="lower right")
     title = f"{run_label(run)}: weight profiles (each line one unit, sorted ascending)"
     notes = []
@@ -352,11 +354,11 @@ def unit_images_figure(run, path):
         for u in range(units):
             img = k[u].reshape(c, h, w)
             ax = axes[r][u]
-            if c == 1:
-                im = ax.imshow(img[0], cmap="RdBu_r", vmin=-vmax, vmax=vmax)
-            else:  # colour input: the first 3 channels as RGB, 0 at mid-grey
-                rgb = np.clip(0.5 + 0.5 * np.moveaxis(img[:3], 0, -1) / vmax, 0, 1)
+            if c == 3:  # colour input: the channels as RGB, 0 at mid-grey
+                rgb = np.clip(0.5 + 0.5 * np.moveaxis(img, 0, -1) / vmax, 0, 1)
                 ax.imshow(rgb)
+            else:  # one channel, or the mean over other numbers of them
+                im = ax.imshow(img.mean(axis=0), cmap="RdBu_r", vmin=-vmax, vmax=vmax)
             ax.set_xticks([])
             ax.set_yticks([])
             if r == 0:
@@ -367,7 +369,9 @@ def unit_images_figure(run, path):
     more = f" (first {units} of {init[name].shape[0]} units)" if units < init[name].shape[0] \
         else ""
     fig.suptitle(f"{run_label(run)}: {name} {tuple(init[name].shape)}, each output unit's "
-                 f"weights as a {h}x{w} image{more}", fontsize=10)
+                 f"weights as a {h}x{w} image{more}" +
+                 (f"\nRGB, 0 at mid-grey, ±{vmax:.3g} at the ends" if c == 3 else
+                  f", the mean of {c} channels" if c > 1 else ""), fontsize=10)
     return _save(fig, path)
 
 
