@@ -685,11 +685,19 @@ def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     try:
         opts = parse_args(argv)
+    except PlotError as e:
+        print(f"plot: {e}", file=sys.stderr)
+        return 2
+    try:
         _pyplot()
         os.makedirs(opts["out"], exist_ok=True)
     except PlotError as e:
         print(f"plot: {e}", file=sys.stderr)
-        return 1 if "matplotlib" in str(e) else 2
+        return 1
+    except OSError as e:
+        print(f"plot: -o {opts['out']}: cannot create the folder ({e.strerror})",
+              file=sys.stderr)
+        return 1
     failed = False
     runs, labels = [], []
 
@@ -717,10 +725,13 @@ def main(argv=None):
         except LapermError as e:  # PlotError, or the reader's
             print(f"plot: {e}", file=sys.stderr)
             failed = True
+        except OSError as e:  # writing a figure
+            print(f"plot: {path}: {e}", file=sys.stderr)
+            failed = True
     if len(runs) > 1 and "curves" in opts["only"]:
         try:
             wrote(curves_figure(runs, os.path.join(opts["out"], OVERLAY_FILE), labels))
-        except LapermError as e:
+        except (LapermError, OSError) as e:
             print(f"plot: {e}", file=sys.stderr)
             failed = True
     return 1 if failed else 0
