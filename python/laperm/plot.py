@@ -547,7 +547,8 @@ def sweep_figure(summary_path, path, metric=None):
         panels = [p + (i,) for p in panels for i in range(len(a["values"]))]
     ncol = min(3, len(panels))
     nrow = -(-len(panels) // ncol)
-    fig, subs = plt.subplots(nrow, ncol, figsize=(6.4 * ncol, 4.6 * nrow), squeeze=False)
+    fig, subs = plt.subplots(nrow, ncol, figsize=(6.4 * ncol, 4.6 * nrow), squeeze=False,
+                             sharey=True)  # panels compared on one scale
     for pi, p in enumerate(panels):
         ax = subs[pi // ncol][pi % ncol]
         lines = range(len(line_axis["values"])) if line_axis else [None]
