@@ -293,7 +293,9 @@ static lp_status train_epoch_(run_ *r, const lp_dataset *train, const lp_dataset
             LP_TRY(lp_trainer_eval_point_(t, r->res, test, epoch + 1, cb));
             t0 += lp_seconds() - e0; /* not training time */
         }
-        if (r->res && c->snapshot_every && t->step % c->snapshot_every == 0) {
+        /* Not at an epoch's last step: the epoch-end snapshot follows and records it. */
+        if (r->res && c->snapshot_every && t->step % c->snapshot_every == 0 &&
+            s + 1 < t->steps_per_epoch) {
             LP_TRY(guard_read_(r, &diverged));
             if (diverged) break;
             LP_TRY(lp_trainer_project_(t));
