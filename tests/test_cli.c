@@ -6,12 +6,12 @@
 
 #include "lp_test.h"
 
-/* Runs `laperm ARGS` and checks the exit status and that the output contains `want`. */
-static void expect_(const char *args, int want_status, const char *want) {
+/* Runs `laperm ARGS` in folder dir and checks the exit status and that the output
+ * contains `want`. */
+static void expect_in_(const char *dir, const char *args, int want_status, const char *want) {
     char cmd[4096];
     const char *bin = getenv("LAPERM_BINARY");
-    snprintf(cmd, sizeof cmd, "cd '%s' && '%s' %s", lp_test_source_path(""), bin ? bin : "laperm",
-             args);
+    snprintf(cmd, sizeof cmd, "cd '%s' && '%s' %s", dir, bin ? bin : "laperm", args);
     char *out = NULL;
     int st = lp_test_run_command(cmd, &out);
     bool ok = st == want_status && out && strstr(out, want);
@@ -20,6 +20,11 @@ static void expect_(const char *args, int want_status, const char *want) {
                st, want_status, out ? out : "(none)", want);
     CU_ASSERT(ok);
     free(out);
+}
+
+/* The same, run in the source tree. */
+static void expect_(const char *args, int want_status, const char *want) {
+    expect_in_(lp_test_source_path(""), args, want_status, want);
 }
 
 static const char *write_tmp_(const char *name, const char *text) {
@@ -115,7 +120,8 @@ static void test_usage_errors(void) {
             "--init-values, --quantize, --keep and --keep-first cannot be added");
     expect_("train --model models/logreg.ini --optimizer adam --keep 0.5", 2,
             "act on the kernels LaPerm permutes: with a plain --optimizer there are none");
-    expect_("devices --xml", 2, "laperm devices: unknown option '--xml' (expected --json)");
+    expect_("devices --xml", 2,
+            "laperm devices: unknown option '--xml' (see laperm devices --help)");
     expect_("summary", 2, "laperm summary: missing MODEL");
     expect_("bench --only peak,bogus", 2,
             "laperm bench: --only: expected one of peak, gemm, layers, sort, sync; got 'bogus'");
@@ -124,7 +130,7 @@ static void test_usage_errors(void) {
     expect_("bench --gemm fastest", 2, "laperm bench: --gemm: expected auto, clblast or tiled");
     expect_("bench --min-time", 2, "laperm bench: --min-time needs a value");
     expect_("bench --frob 1", 2, "laperm bench: unknown option '--frob'");
-    expect_("bench --only sort --models nosuch:4", 1, "models/nosuch.ini");
+    expect_("bench --only sort --models nosuch:4", 1, "nor a model named 'nosuch' in ./models");
 }
 
 /* A real, short benchmark: the table on stdout and an HDF5 file written whole. */
@@ -150,7 +156,7 @@ static void test_help_lists_defaults(void) {
     expect_("train --help", 0, "--k N                  LaPerm sync period in steps [default: 250]");
     expect_("train --help", 0, "--batch N              training batch size [default: 128]");
     expect_("devices --help", 0, "--json");
-    expect_("summary --help", 0, "usage: laperm summary MODEL");
+    expect_("summary --help", 0, "usage: laperm summary [--json] MODEL");
 }
 
 static void test_bad_files(void) {
@@ -193,6 +199,111 @@ static void test_summary_counts(void) {
     expect_("summary models/logreg.ini", 0, "total params: 7,840");
 }
 
+/* "did you mean" over every subcommand's table, and over the subcommands. */
+static void test_did_you_mean(void) {
+    expect_("trian", 2, "laperm: unknown command 'trian': did you mean train?");
+    expect_("sumary x", 2, "did you mean summary?");
+    expect_("train --model models/logreg.ini --epcohs 3", 2,
+            "laperm train: unknown option '--epcohs': did you mean --epochs? (see laperm train "
+            "--help)");
+    expect_("train --model models/logreg.ini --lr-stesp 1:0.1", 2, "did you mean --lr-steps?");
+    expect_("train --model models/logreg.ini -epochs 3", 2, "did you mean --epochs?");
+    expect_("devices --jsno", 2, "laperm devices: unknown option '--jsno': did you mean --json?");
+    expect_("summary --jason x", 2,
+            "laperm summary: unknown option '--jason': did you mean --json?");
+    expect_("bench --min-tiem 0", 2,
+            "laperm bench: unknown option '--min-tiem': did you mean "
+            "--min-time?");
+    /* nothing near: no guess */
+    expect_("train --model models/logreg.ini --frobnicate 3", 2,
+            "laperm train: unknown option '--frobnicate' (see laperm train --help)");
+}
+
+/* --flag=value wherever --flag value works; a switch given a value is refused. */
+static void test_flag_equals_value(void) {
+    expect_("train --model=models/logreg.ini --k=abc", 2,
+            "laperm train: --k: expected an integer from 1 to 1000000000, got 'abc'");
+    expect_("train --model models/logreg.ini --k-steps=", 2, "laperm train: --k-steps: empty list");
+    expect_("train --model models/logreg.ini --optimizer=rmsprop", 2,
+            "laperm train: --optimizer: expected one of laperm, lookahead, adam, sgd; got "
+            "'rmsprop'");
+    expect_("train --model models/logreg.ini --hflip=1", 2,
+            "laperm train: --hflip is a switch and takes no value (got '--hflip=1')");
+    expect_("train --model models/logreg.ini --bogus=1", 2, "unknown option '--bogus'");
+    expect_("bench --gemm-size=x", 2,
+            "laperm bench: --gemm-size: expected an integer from 0 to 16384, got 'x'");
+    expect_("devices --json=yes", 2, "laperm devices: --json is a switch and takes no value");
+    expect_("train --model=models/logreg.ini --device=no-such-device --no-out", 1,
+            "no OpenCL device matches 'no-such-device'");
+}
+
+/* --model NAME and summary NAME from any folder; an unknown name lists the names. */
+static void test_model_by_name(void) {
+    expect_("summary logreg", 0, "total params: 7,840");
+    expect_("summary logreg.ini", 0, "total params: 7,840");
+    expect_in_("/", "summary lenet300", 0, "total params: 266,610");
+    expect_in_(lp_test_tmpdir(), "summary f2", 0, "total params: 109,184");
+    expect_in_("/", "summary conv77", 2, "nor a model named 'conv77' in ./models");
+    expect_in_("/", "summary conv77", 2, "did you mean conv7?");
+    expect_in_("/", "summary conv77", 2, "models available: ");
+    expect_in_("/", "summary conv77", 2, " lenet300 logreg ");
+    expect_in_("/", "train --model nosuch", 2, "laperm train: no model file 'nosuch'");
+    /* a model of that name in ./models comes first */
+    char dir[1100], mk[4096];
+    snprintf(dir, sizeof dir, "%s/local", lp_test_tmpdir());
+    snprintf(mk, sizeof mk, "mkdir -p %s/models && cp '%s' %s/models/lenet300.ini", dir,
+             lp_test_source_path("models/logreg.ini"), dir);
+    CU_ASSERT_EQUAL_FATAL(lp_test_run_command(mk, NULL), 0);
+    expect_in_(dir, "summary lenet300", 0, "total params: 7,840");
+    /* a path with '/' is only a path */
+    expect_in_("/", "summary ./lenet300", 1, "./lenet300");
+}
+
+/* Runs `laperm ARGS | python3 -c CHECK` (CHECK reads the JSON as d) in the source tree. */
+static void expect_json_(const char *args, const char *check) {
+    char cmd[8192];
+    const char *bin = getenv("LAPERM_BINARY");
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && '%s' %s 2>/dev/null | /usr/bin/python3 -c 'import json, sys; d = "
+             "json.load(sys.stdin); assert %s, d'",
+             lp_test_source_path(""), bin ? bin : "laperm", args, check);
+    char *out = NULL;
+    int st = lp_test_run_command(cmd, &out);
+    if (st != 0) printf("\n  %s\n  exit %d, output:\n%s\n", cmd, st, out ? out : "(none)");
+    CU_ASSERT_EQUAL(st, 0);
+    free(out);
+}
+
+static void test_json(void) {
+    expect_json_("summary --json logreg",
+                 "d[\"total_params\"] == 7840 and d[\"permuted_groups\"] == 10 and "
+                 "[l[\"kind\"] for l in d[\"layers\"]] == [\"input\", \"flatten\", \"dense\"] and "
+                 "d[\"layers\"][2][\"output\"] == [10, 1, 1] and "
+                 "d[\"model\"].endswith(\"logreg.ini\")");
+    expect_json_("summary lenet300 --json", "d[\"total_params\"] == 266610");
+    if (!lp_test_have_mnist()) {
+        printf("\n  (no MNIST in %s: train --json skipped)\n", lp_test_mnist_dir());
+        return;
+    }
+    char args[2048];
+    snprintf(args, sizeof args,
+             "train --model logreg --data '%s' --epochs 1 --max-steps 2 --train-subset 256 "
+             "--test-subset 100 --no-out --json",
+             lp_test_mnist_dir());
+    expect_json_(args, "d[\"status\"] == \"done\" and d[\"steps\"] == 2 and d[\"epochs\"] == 1 and "
+                       "d[\"results\"] is None and 0 <= d[\"final\"][\"test_accuracy\"] <= 1 and "
+                       "d[\"best\"][\"step\"] == 2 and d[\"seconds\"][\"total\"] > 0 and "
+                       "d[\"model\"].endswith(\"models/logreg.ini\")");
+    /* the human lines went to stderr: stdout holds the JSON alone */
+    char cmd[4096], *out = NULL;
+    const char *bin = getenv("LAPERM_BINARY");
+    snprintf(cmd, sizeof cmd, "cd '%s' && '%s' %s 2>/dev/null", lp_test_source_path(""),
+             bin ? bin : "laperm", args);
+    CU_ASSERT_EQUAL(lp_test_run_command(cmd, &out), 0);
+    CU_ASSERT(out && out[0] == '{' && !strstr(out, "epoch 1/1") && !strstr(out, "laperm 0"));
+    free(out);
+}
+
 static void register_suites(void) {
     CU_pSuite s = CU_add_suite("cli", NULL, NULL);
     CU_add_test(s, "usage errors name the option and the expectation", test_usage_errors);
@@ -201,6 +312,10 @@ static void register_suites(void) {
     CU_add_test(s, "bad model and data files", test_bad_files);
     CU_add_test(s, "unknown device lists the devices", test_unknown_device);
     CU_add_test(s, "summary parameter counts", test_summary_counts);
+    CU_add_test(s, "did you mean: flags and commands", test_did_you_mean);
+    CU_add_test(s, "--flag=value", test_flag_equals_value);
+    CU_add_test(s, "models by name", test_model_by_name);
+    CU_add_test(s, "--json of summary and train", test_json);
 }
 
 int main(void) {

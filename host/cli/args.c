@@ -44,3 +44,95 @@ int arg_choice(const char *cmd, const char *opt, const char *text, const char *c
     fprintf(stderr, "; got '%s'\n", text);
     return -1;
 }
+
+/* Optimal string alignment distance (Levenshtein plus adjacent transpositions). */
+static int distance_(const char *a, const char *b) {
+    enum { MAX_ = 64 };
+    int n = (int)strlen(a), m = (int)strlen(b);
+    if (n >= MAX_ || m >= MAX_) return MAX_;
+    static int d[MAX_][MAX_];
+    for (int i = 0; i <= n; ++i)
+        d[i][0] = i;
+    for (int j = 0; j <= m; ++j)
+        d[0][j] = j;
+    for (int i = 1; i <= n; ++i)
+        for (int j = 1; j <= m; ++j) {
+            int cost = a[i - 1] != b[j - 1];
+            int v = d[i - 1][j] + 1;
+            if (d[i][j - 1] + 1 < v) v = d[i][j - 1] + 1;
+            if (d[i - 1][j - 1] + cost < v) v = d[i - 1][j - 1] + cost;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+                d[i - 2][j - 2] + 1 < v)
+                v = d[i - 2][j - 2] + 1;
+            d[i][j] = v;
+        }
+    return d[n][m];
+}
+
+const char *cli_closest(const char *word, const void *table, int n, size_t stride) {
+    /* a third of the word's letters, 1 to 3, may be wrong: "--epcohs", "trian" */
+    size_t letters = strspn(word, "-");
+    int limit = (int)(strlen(word) - letters) / 3;
+    limit = limit < 1 ? 1 : limit > 3 ? 3 : limit;
+    const char *best = NULL;
+    int best_d = limit + 1;
+    for (int i = 0; i < n; ++i) {
+        const char *name = *(const char *const *)((const char *)table + (size_t)i * stride);
+        int d = distance_(word, name);
+        if (d < best_d) {
+            best_d = d;
+            best = name;
+        }
+    }
+    return best;
+}
+
+static const cli_flag *flag_find_(const cli_args *a, const char *name) {
+    for (int i = 0; i < a->n_flags; ++i)
+        if (!strcmp(a->flags[i].name, name)) return &a->flags[i];
+    return NULL;
+}
+
+cli_arg cli_args_next(cli_args *a, const cli_flag **flag, const char **value) {
+    *flag = NULL;
+    *value = NULL;
+    if (a->i >= a->argc) return CLI_ARG_END;
+    const char *arg = a->argv[a->i++];
+    if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) return CLI_ARG_HELP;
+    if (arg[0] != '-' || !arg[1]) {
+        *value = arg;
+        return CLI_ARG_POSITIONAL;
+    }
+    const char *name = arg, *eq = strncmp(arg, "--", 2) ? NULL : strchr(arg, '=');
+    if (eq) {
+        snprintf(a->split, sizeof a->split, "%.*s", (int)(eq - arg), arg);
+        name = a->split;
+    }
+    const cli_flag *f = flag_find_(a, name);
+    if (!f) {
+        const char *near = cli_closest(name, a->flags, a->n_flags, sizeof *a->flags);
+        fprintf(stderr, "laperm %s: unknown option '%s'", a->cmd, name);
+        if (near) fprintf(stderr, ": did you mean %s?", near);
+        fprintf(stderr, " (see laperm %s --help)\n", a->cmd);
+        return CLI_ARG_ERROR;
+    }
+    *flag = f;
+    if (!f->metavar[0]) {
+        if (eq) {
+            fprintf(stderr, "laperm %s: %s is a switch and takes no value (got '%s')\n", a->cmd,
+                    f->name, arg);
+            return CLI_ARG_ERROR;
+        }
+        return CLI_ARG_FLAG;
+    }
+    if (eq) {
+        *value = eq + 1;
+        return CLI_ARG_FLAG;
+    }
+    if (a->i >= a->argc) {
+        fprintf(stderr, "laperm %s: %s needs a value\n", a->cmd, f->name);
+        return CLI_ARG_ERROR;
+    }
+    *value = a->argv[a->i++];
+    return CLI_ARG_FLAG;
+}

@@ -10,6 +10,8 @@
 #include "laperm/bench.h"
 #include "laperm/bench_h5.h"
 #include "laperm/gemm.h"
+#include "model_path.h"
+#include "quiet.h"
 
 #define C "bench"
 
@@ -34,13 +36,15 @@ static void usage_(FILE *f) {
                "                   else a CPU)\n"
                "  --only LIST      some of peak,gemm,layers,sort,sync (default: all)\n"
                "  --models LIST    MODEL:BATCH,... (default lenet300:128,conv7:50,conv4:50;\n"
-               "                   MODEL is models/MODEL.ini or a path)\n"
+               "                   MODEL is a file or a name, as laperm train --model)\n"
                "  --gemm-size N    square SGEMM size (default 1024; 0: skip)\n"
                "  --sort-sizes L   single-group argsorts, keys each (default 1048576,16777216)\n"
                "  --min-time S     seconds each measurement repeats for (default 0.2)\n"
                "  --gemm MODE      auto | clblast | tiled: what the models' passes use\n"
                "  --markdown       print the table as markdown\n"
-               "  --out FILE.h5    also write the table to HDF5 (dataset /bench)\n");
+               "  --out FILE.h5    also write the table to HDF5 (dataset /bench)\n"
+               "  --verbose        show the OpenCL compiler's own output (PoCL's \"N warnings\n"
+               "                   generated.\")\n");
 }
 
 static bool parse_only_(const char *list, bool *want) {
@@ -62,21 +66,36 @@ static int parse_(int argc, char **argv, bench_args_ *a, lp_gemm_mode *mode, boo
                        .min_time = 0.2};
     for (int i = 0; i < 5; ++i)
         a->want[i] = true;
-    for (int i = 1; i < argc; ++i) {
-        const char *o = argv[i];
-        if (!strcmp(o, "-h") || !strcmp(o, "--help")) {
+    static const cli_flag flags[] = {
+        {"--device", "D"},     {"--only", "LIST"},  {"--models", "LIST"}, {"--gemm-size", "N"},
+        {"--sort-sizes", "L"}, {"--min-time", "S"}, {"--gemm", "MODE"},   {"--markdown", ""},
+        {"--out", "FILE.h5"},  {"--verbose", ""}};
+    cli_args it = {.cmd = C,
+                   .flags = flags,
+                   .n_flags = (int)(sizeof flags / sizeof *flags),
+                   .argc = argc,
+                   .i = 1,
+                   .argv = argv};
+    const cli_flag *flag;
+    const char *v;
+    for (cli_arg kind; (kind = cli_args_next(&it, &flag, &v)) != CLI_ARG_END;) {
+        if (kind == CLI_ARG_HELP) {
             usage_(stdout);
             return 0;
         }
+        if (kind == CLI_ARG_POSITIONAL)
+            fprintf(stderr, "laperm %s: unexpected argument '%s' (see laperm bench --help)\n", C,
+                    v);
+        if (kind != CLI_ARG_FLAG) return 2;
+        const char *o = flag->name;
         if (!strcmp(o, "--markdown")) {
             a->markdown = true;
             continue;
         }
-        if (i + 1 >= argc) {
-            fprintf(stderr, "laperm %s: %s needs a value (or is unknown; see --help)\n", C, o);
-            return 2;
+        if (!strcmp(o, "--verbose")) {
+            cli_quiet_off();
+            continue;
         }
-        const char *v = argv[++i];
         bool ok = true;
         if (!strcmp(o, "--device"))
             a->device = v;
@@ -98,20 +117,10 @@ static int parse_(int argc, char **argv, bench_args_ *a, lp_gemm_mode *mode, boo
                 fprintf(stderr, "laperm %s: --gemm: expected auto, clblast or tiled, got '%s'\n", C,
                         v);
             *mode_set = true;
-        } else {
-            fprintf(stderr, "laperm %s: unknown option '%s' (see laperm bench --help)\n", C, o);
-            return 2;
         }
         if (!ok) return 2;
     }
     return -1;
-}
-
-static void model_path_(const char *name, char *buf, size_t cap) {
-    if (strchr(name, '/') || strstr(name, ".ini"))
-        snprintf(buf, cap, "%s", name);
-    else
-        snprintf(buf, cap, "models/%s.ini", name);
 }
 
 /* Runs the sections asked for; stops at the first failure (its message is in
@@ -123,12 +132,13 @@ static lp_status run_(lp_runtime *rt, const bench_args_ *a, lp_bench_table *t) {
     snprintf(list, sizeof list, "%s", a->models);
     char *save = NULL;
     for (char *tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-        char *colon = strchr(tok, ':'), path[600];
+        char *colon = strchr(tok, ':'), path[4096];
         int batch = colon ? atoi(colon + 1) : 128;
         if (colon) *colon = 0;
         if (batch < 1)
             return lp_fail(LP_ERR_INVALID_ARG, "--models: '%s' needs a batch of at least 1", tok);
-        model_path_(tok, path, sizeof path);
+        if (cli_model_path(C, tok, path, sizeof path))
+            return lp_fail(LP_ERR_NOT_FOUND, "--models: no model '%s' (see above)", tok);
         if (a->want[1] || a->want[2]) LP_TRY(lp_bench_model(rt, path, batch, t));
         if (a->want[3]) LP_TRY(lp_bench_sort_model(rt, path, t));
         if (a->want[4]) LP_TRY(lp_bench_sync(rt, path, t));

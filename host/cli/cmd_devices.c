@@ -3,21 +3,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "args.h"
 #include "cli.h"
+#include "json.h"
 #include "laperm/runtime.h"
-
-static void json_string_(const char *s) {
-    putchar('"');
-    for (; *s; ++s) {
-        if (*s == '"' || *s == '\\')
-            printf("\\%c", *s);
-        else if ((unsigned char)*s < 0x20)
-            printf("\\u%04x", *s);
-        else
-            putchar(*s);
-    }
-    putchar('"');
-}
 
 static double mib_(cl_ulong b) {
     return (double)b / (1024.0 * 1024.0);
@@ -25,17 +14,26 @@ static double mib_(cl_ulong b) {
 
 int cli_devices(int argc, char **argv) {
     bool json = false;
-    for (int i = 1; i < argc; ++i) {
-        if (!strcmp(argv[i], "--json")) {
+    static const cli_flag flags[] = {{"--json", ""}};
+    cli_args it = {
+        .cmd = "devices", .flags = flags, .n_flags = 1, .argc = argc, .i = 1, .argv = argv};
+    const cli_flag *flag;
+    const char *v;
+    for (cli_arg kind; (kind = cli_args_next(&it, &flag, &v)) != CLI_ARG_END;) {
+        if (kind == CLI_ARG_FLAG) {
             json = true;
-        } else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+        } else if (kind == CLI_ARG_HELP) {
             printf("usage: laperm devices [--json]\n\n"
                    "Lists every OpenCL device as P:D (platform:device index), the value that\n"
                    "--device and LAPERM_DEVICE accept.\n\n"
                    "  --json    print a JSON array instead of a table (default: table)\n");
             return 0;
         } else {
-            fprintf(stderr, "laperm devices: unknown option '%s' (expected --json)\n", argv[i]);
+            if (kind == CLI_ARG_POSITIONAL)
+                fprintf(stderr,
+                        "laperm devices: unexpected argument '%s' (usage: laperm devices "
+                        "[--json])\n",
+                        v);
             return 2;
         }
     }
@@ -50,17 +48,17 @@ int cli_devices(int argc, char **argv) {
         for (int i = 0; i < n; ++i) {
             printf("%s\n  {\"index\": \"%d:%d\", \"platform\": ", i ? "," : "", d[i].platform_index,
                    d[i].device_index);
-            json_string_(d[i].platform_name);
+            cli_json_string(stdout, d[i].platform_name);
             printf(", \"device\": ");
-            json_string_(d[i].device_name);
+            cli_json_string(stdout, d[i].device_name);
             printf(", \"type\": \"%s\", \"compute_units\": %u, \"global_mem_bytes\": %llu, "
                    "\"max_alloc_bytes\": %llu, \"local_mem_bytes\": %llu, \"opencl_c_version\": ",
                    lp_device_type_name(d[i].type), d[i].compute_units,
                    (unsigned long long)d[i].global_mem, (unsigned long long)d[i].max_alloc,
                    (unsigned long long)d[i].local_mem);
-            json_string_(d[i].opencl_c_version);
+            cli_json_string(stdout, d[i].opencl_c_version);
             printf(", \"driver\": ");
-            json_string_(d[i].driver_version);
+            cli_json_string(stdout, d[i].driver_version);
             printf(", \"fp64\": %s}", d[i].fp64 ? "true" : "false");
         }
         printf("%s]\n", n ? "\n" : "");

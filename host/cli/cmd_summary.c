@@ -1,38 +1,94 @@
-/* laperm summary MODEL: layers, output shapes and parameter counts. */
+/* laperm summary MODEL: layers, output shapes and parameter counts (a table or JSON). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "args.h"
 #include "cli.h"
+#include "json.h"
 #include "laperm/model.h"
+#include "model_path.h"
+
+/* The table's content as one JSON object: each layer's name, kind, output shape and
+ * parameters, then the totals (the permuted ones as the table counts them). */
+static lp_status print_json_(const lp_model_spec *m, const char *path) {
+    lp_param_tensor *t = NULL;
+    int nt = 0;
+    LP_TRY(lp_model_params(m, &t, &nt));
+    printf("{\"model\": ");
+    cli_json_string(stdout, path);
+    printf(", \"layers\": [");
+    for (int i = 0; i < m->n_layers; ++i) {
+        const lp_layer_spec *l = &m->layers[i];
+        size_t params = 0;
+        for (int k = 0; k < nt; ++k)
+            if (t[k].layer == i) params += t[k].count;
+        printf("%s\n  {\"index\": %d, \"name\": ", i ? "," : "", i);
+        cli_json_string(stdout, l->name);
+        printf(", \"kind\": ");
+        cli_json_string(stdout, lp_layer_kind_name(l->kind));
+        printf(", \"output\": [%d, %d, %d], \"params\": %zu}", l->out.c, l->out.h, l->out.w,
+               params);
+    }
+    size_t total = 0, permuted = 0;
+    long groups = 0;
+    for (int k = 0; k < nt; ++k) {
+        total += t[k].count;
+        if (!t[k].permute_default) continue;
+        permuted += t[k].count;
+        groups += t[k].groups;
+    }
+    printf("\n], \"total_params\": %zu, \"tensors\": %d, \"permuted_params\": %zu, "
+           "\"permuted_groups\": %ld}\n",
+           total, nt, permuted, groups);
+    free(t);
+    return LP_OK;
+}
 
 int cli_summary(int argc, char **argv) {
-    const char *path = NULL;
-    for (int i = 1; i < argc; ++i) {
-        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-            printf("usage: laperm summary MODEL\n\n"
-                   "Prints each layer of MODEL (a models/*.ini file) with its output shape and\n"
-                   "parameter count, then the totals. Has no options besides --help.\n");
+    const char *given = NULL;
+    bool json = false;
+    static const cli_flag flags[] = {{"--json", ""}};
+    cli_args it = {
+        .cmd = "summary", .flags = flags, .n_flags = 1, .argc = argc, .i = 1, .argv = argv};
+    const cli_flag *flag;
+    const char *v;
+    for (cli_arg kind; (kind = cli_args_next(&it, &flag, &v)) != CLI_ARG_END;) {
+        if (kind == CLI_ARG_HELP) {
+            printf("usage: laperm summary [--json] MODEL\n\n"
+                   "Prints each layer of MODEL (a model file, or a name such as conv7: see\n"
+                   "laperm train --model) with its output shape and parameter count, then the\n"
+                   "totals.\n\n"
+                   "  --json    print one JSON object instead of the table (default: table)\n");
             return 0;
         }
-        if (argv[i][0] == '-' || path) {
+        if (kind == CLI_ARG_ERROR) return 2;
+        if (kind == CLI_ARG_FLAG) {
+            json = true;
+            continue;
+        }
+        if (given) {
             fprintf(stderr,
-                    "laperm summary: unexpected argument '%s' (usage: laperm summary "
+                    "laperm summary: unexpected argument '%s' (usage: laperm summary [--json] "
                     "MODEL)\n",
-                    argv[i]);
+                    v);
             return 2;
         }
-        path = argv[i];
+        given = v;
     }
-    if (!path) {
-        fprintf(stderr, "laperm summary: missing MODEL (usage: laperm summary MODEL)\n");
+    if (!given) {
+        fprintf(stderr, "laperm summary: missing MODEL (usage: laperm summary [--json] MODEL)\n");
         return 2;
     }
+    char path[4096];
+    if (cli_model_path("summary", given, path, sizeof path)) return 2;
     lp_model_spec m;
     if (lp_model_load(path, &m) != LP_OK) {
         fprintf(stderr, "laperm summary: %s\n", lp_last_error());
         return 1;
     }
-    int rc = lp_model_summary(&m, stdout) == LP_OK ? 0 : 1;
+    lp_status s = json ? print_json_(&m, path) : lp_model_summary(&m, stdout);
+    if (s != LP_OK) fprintf(stderr, "laperm summary: %s\n", lp_last_error());
     lp_model_free(&m);
-    return rc;
+    return s == LP_OK ? 0 : 1;
 }

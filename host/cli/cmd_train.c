@@ -14,7 +14,10 @@
 #include "laperm/model.h"
 #include "laperm/runtime.h"
 #include "laperm/train.h"
+#include "model_path.h"
 #include "progress.h"
+#include "quiet.h"
+#include "train_json.h"
 #include "train_options.h"
 #include "train_resume.h"
 
@@ -172,6 +175,17 @@ int cli_train(int argc, char **argv) {
     a.progress = "auto";
     int rc = cli_train_parse(argc, argv, &a);
     if (rc) return rc < 0 ? 0 : rc;
+    if (a.verbose) cli_quiet_off();
+    /* --json: stdout is the JSON alone; what would go there goes to stderr */
+    int json_fd = -1;
+    if (a.json) {
+        fflush(stdout);
+        json_fd = dup(STDOUT_FILENO);
+        if (json_fd < 0 || dup2(STDERR_FILENO, STDOUT_FILENO) < 0) {
+            fprintf(stderr, "laperm train: --json: cannot redirect stdout: %s\n", strerror(errno));
+            return 1;
+        }
+    }
 
     cli_resume_plan plan = {0};
     char *recorded_storage = NULL, **recorded_args = NULL, *joined = NULL;
@@ -211,6 +225,9 @@ int cli_train(int argc, char **argv) {
         else
             a.cfg.resume = &plan.resume;
     }
+    char model_path[4096];
+    if ((rc = cli_model_path("train", a.model, model_path, sizeof model_path))) goto done_early;
+    a.model = model_path;
     joined = plan.argv ? strdup(plan.argv) : join_args_(argc, argv);
     if (!joined) joined = strdup("");
 
@@ -320,6 +337,8 @@ int cli_train(int argc, char **argv) {
     cb.on_note = on_note_;
     double t_train = lp_seconds();
     s = lp_train(rt, &model, &train, &test, &a.cfg, &cb, &r);
+    const char *json_status = NULL; /* set when the run ended with a summary */
+    double startup = 0;
     lp_build_stats cache = lp_runtime_build_stats(rt);
     if (cache.disk_rejected)
         fprintf(stderr, "laperm train: warning: %d program cache entr%s refused; the last: %s\n",
@@ -331,6 +350,7 @@ int cli_train(int argc, char **argv) {
                 r.diverged_step, r.diverged_what);
         if (a.cfg.out_path) fprintf(stderr, "results: %s\n", a.cfg.out_path);
         rc = LP_EXIT_DIVERGED;
+        json_status = "diverged";
     } else if (s == LP_OK) {
         lp_build_stats bs = lp_runtime_build_stats(rt);
         printf("%s after %d epoch(s), %lld steps, %lld syncs: %.0f images/s\n",
@@ -355,6 +375,17 @@ int cli_train(int argc, char **argv) {
         if (a.cfg.out_path) printf("results: %s\n", a.cfg.out_path);
         if (a.profile) print_profile_(rt);
         rc = r.interrupted ? 130 : 0;
+        json_status = r.interrupted ? "interrupted" : "done";
+        startup = before_train + r.first_step_seconds;
+    }
+    if (json_status && json_fd >= 0) {
+        FILE *jf = fdopen(json_fd, "w");
+        if (jf) {
+            cli_train_json(jf, &a, &r, dev, json_status, train.outputs > 0, lp_seconds() - t0,
+                           startup);
+            fclose(jf);
+            json_fd = -1;
+        }
     }
 done:
     if (s != LP_OK) fail_("");
@@ -366,6 +397,7 @@ done_quiet:
     free(replay_conv);
     free(replay_gemm);
 done_early:
+    if (json_fd >= 0) close(json_fd);
     cli_resume_free(&plan);
     free(recorded_storage);
     free(recorded_args);

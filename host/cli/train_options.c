@@ -78,7 +78,9 @@ static void options_build_(options_ *o) {
     const lp_loss *loss;
     o->n = 0;
 
-    add_(o, "--model", "FILE", "(required)", "model file, e.g. models/lenet300.ini");
+    add_(o, "--model", "FILE", "(required)",
+         "model file, or a name (lenet300) looked up in ./models, the source\n"
+         "tree's and the installed share/laperm/models");
     snprintf(help, sizeof help, "file format; sets the default --data");
     for (int i = 0; (f = lp_dataset_format_at(i)); ++i)
         cat_(help, sizeof help, "\n  %-15s %s (%s)", f->name, f->description, f->default_dir);
@@ -199,6 +201,11 @@ static void options_build_(options_ *o) {
          "continue the run FILE (or FILE.part) records from its last checkpoint; other flags,\n"
          "if given, must match the run's");
     add_(o, "--progress", "MODE", "auto", "auto | bar | plain | none");
+    add_(o, "--json", "", "off",
+         "print the end-of-run summary as one JSON object on stdout; every other\n"
+         "line goes to stderr");
+    add_(o, "--verbose", "", "off",
+         "show the OpenCL compiler's own output (PoCL's \"N warnings generated.\")");
     add_(o, "--profile", "", "off", "print device time per kernel (OpenCL profiling events)");
 }
 
@@ -221,12 +228,6 @@ static void help_(const options_ *o) {
         }
     }
     printf("  %-22s %s\n", "-h, --help", "show this help");
-}
-
-static option_ *find_option_(options_ *o, const char *name) {
-    for (int i = 0; i < o->n; ++i)
-        if (!strcmp(o->rows[i].name, name)) return &o->rows[i];
-    return NULL;
 }
 
 /* The learning-rate schedule from the schedule flags given: at most one of them may
@@ -321,25 +322,23 @@ int cli_train_parse(int argc, char **argv, cli_train_args *a) {
     const char *C = "train";
     lp_train_config *c = &a->cfg;
     a->format = lp_dataset_format_at(0);
-    for (int i = 1; i < argc; ++i) {
-        const char *o = argv[i];
-        if (!strcmp(o, "-h") || !strcmp(o, "--help")) {
+    static cli_flag flags[MAX_OPTIONS_];
+    for (int i = 0; i < opts.n; ++i)
+        flags[i] = (cli_flag){opts.rows[i].name, opts.rows[i].metavar};
+    cli_args it = {.cmd = C, .flags = flags, .n_flags = opts.n, .argc = argc, .i = 1, .argv = argv};
+    const cli_flag *flag;
+    const char *v;
+    for (cli_arg kind; (kind = cli_args_next(&it, &flag, &v)) != CLI_ARG_END;) {
+        if (kind == CLI_ARG_HELP) {
             help_(&opts);
             return -1;
         }
-        option_ *row = find_option_(&opts, o);
-        if (!row) {
-            fprintf(stderr, "laperm train: unknown option '%s' (see laperm train --help)\n", o);
-            return 2;
-        }
-        const char *v = NULL;
-        if (row->metavar[0]) {
-            if (i + 1 >= argc) {
-                fprintf(stderr, "laperm train: %s needs a value\n", o);
-                return 2;
-            }
-            v = argv[++i];
-        }
+        if (kind == CLI_ARG_POSITIONAL)
+            fprintf(stderr, "laperm train: unexpected argument '%s' (see laperm train --help)\n",
+                    v);
+        if (kind != CLI_ARG_FLAG) return 2;
+        option_ *row = &opts.rows[flag - flags];
+        const char *o = row->name;
         long long n;
         double x;
         int ch;
@@ -377,6 +376,10 @@ int cli_train_parse(int argc, char **argv, cli_train_args *a) {
             c->save_best = true;
         else if (!strcmp(o, "--profile"))
             a->profile = true;
+        else if (!strcmp(o, "--json"))
+            a->json = true;
+        else if (!strcmp(o, "--verbose"))
+            a->verbose = true;
         else if (!strcmp(o, "--perm-bias"))
             c->perm_bias = true;
         else if (!strcmp(o, "--hflip"))

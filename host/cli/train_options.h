@@ -12,6 +12,8 @@ typedef struct {
     const char *model, *data, *out, *device, *progress, *gemm, *resume, *replay;
     const lp_dataset_format *format;
     bool no_out, profile;
+    bool json;       /* --json: the end-of-run summary as JSON on stdout, the rest on stderr */
+    bool verbose;    /* --verbose: the OpenCL compiler's own output too */
     bool loss_given; /* --loss: overrides the model file's `loss` */
     long long train_subset, test_subset;
     lp_train_config cfg;

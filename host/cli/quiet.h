@@ -1,0 +1,13 @@
+/* Keeps the OpenCL compiler's own noise out of the terminal: PoCL's compiler prints
+ * "N warnings generated." straight to the process's stderr whenever a program it builds
+ * (laperm's, CLBlast's or clFFT's) has warnings, which it also puts in the build log. */
+#ifndef LAPERM_CLI_QUIET_H
+#define LAPERM_CLI_QUIET_H
+
+/* Routes stderr through a filter thread that drops those lines and passes everything
+ * else on as it comes; undone at exit. Does nothing if it cannot be set up. */
+void cli_quiet_start(void);
+/* --verbose: let every line through from now on. */
+void cli_quiet_off(void);
+
+#endif
