@@ -6,14 +6,20 @@
 
 #include "lp_test.h"
 
+/* Runs `laperm ARGS`, then `then` (shell text: "" or "2>/dev/null | ..."), in folder dir;
+ * returns the exit status, the output into *out (free it). */
+static int run_(const char *dir, const char *args, const char *then, char **out) {
+    char cmd[8192];
+    const char *bin = getenv("LAPERM_BINARY");
+    snprintf(cmd, sizeof cmd, "cd '%s' && '%s' %s %s", dir, bin ? bin : "laperm", args, then);
+    return lp_test_run_command(cmd, out);
+}
+
 /* Runs `laperm ARGS` in folder dir and checks the exit status and that the output
  * contains `want`. */
 static void expect_in_(const char *dir, const char *args, int want_status, const char *want) {
-    char cmd[4096];
-    const char *bin = getenv("LAPERM_BINARY");
-    snprintf(cmd, sizeof cmd, "cd '%s' && '%s' %s", dir, bin ? bin : "laperm", args);
     char *out = NULL;
-    int st = lp_test_run_command(cmd, &out);
+    int st = run_(dir, args, "", &out);
     bool ok = st == want_status && out && strstr(out, want);
     if (!ok)
         printf("\n  laperm %s\n  exit %d (want %d), output:\n%s\n  (wanted to contain: %s)\n", args,
@@ -221,20 +227,27 @@ static void test_did_you_mean(void) {
 
 /* --flag=value wherever --flag value works; a switch given a value is refused. */
 static void test_flag_equals_value(void) {
-    expect_("train --model=models/logreg.ini --k=abc", 2,
-            "laperm train: --k: expected an integer from 1 to 1000000000, got 'abc'");
-    expect_("train --model models/logreg.ini --k-steps=", 2, "laperm train: --k-steps: empty list");
-    expect_("train --model models/logreg.ini --optimizer=rmsprop", 2,
-            "laperm train: --optimizer: expected one of laperm, lookahead, adam, sgd; got "
-            "'rmsprop'");
-    expect_("train --model models/logreg.ini --hflip=1", 2,
-            "laperm train: --hflip is a switch and takes no value (got '--hflip=1')");
-    expect_("train --model models/logreg.ini --bogus=1", 2, "unknown option '--bogus'");
-    expect_("bench --gemm-size=x", 2,
-            "laperm bench: --gemm-size: expected an integer from 0 to 16384, got 'x'");
-    expect_("devices --json=yes", 2, "laperm devices: --json is a switch and takes no value");
-    expect_("train --model=models/logreg.ini --device=no-such-device --no-out", 1,
-            "no OpenCL device matches 'no-such-device'");
+    static const struct {
+        const char *args;
+        int status;
+        const char *want;
+    } cases[] = {
+        {"train --model=models/logreg.ini --k=abc", 2,
+         "laperm train: --k: expected an integer from 1 to 1000000000, got 'abc'"},
+        {"train --model models/logreg.ini --k-steps=", 2, "laperm train: --k-steps: empty list"},
+        {"train --model models/logreg.ini --optimizer=rmsprop", 2,
+         "laperm train: --optimizer: expected one of laperm, lookahead, adam, sgd; got 'rmsprop'"},
+        {"train --model models/logreg.ini --hflip=1", 2,
+         "laperm train: --hflip is a switch and takes no value (got '--hflip=1')"},
+        {"train --model models/logreg.ini --bogus=1", 2, "unknown option '--bogus'"},
+        {"bench --gemm-size=x", 2,
+         "laperm bench: --gemm-size: expected an integer from 0 to 16384, got 'x'"},
+        {"devices --json=yes", 2, "laperm devices: --json is a switch and takes no value"},
+        {"train --model=models/logreg.ini --device=no-such-device --no-out", 1,
+         "no OpenCL device matches 'no-such-device'"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; ++i)
+        expect_(cases[i].args, cases[i].status, cases[i].want);
 }
 
 /* --model NAME and summary NAME from any folder; an unknown name lists the names. */
@@ -261,15 +274,15 @@ static void test_model_by_name(void) {
 
 /* Runs `laperm ARGS | python3 -c CHECK` (CHECK reads the JSON as d) in the source tree. */
 static void expect_json_(const char *args, const char *check) {
-    char cmd[8192];
-    const char *bin = getenv("LAPERM_BINARY");
-    snprintf(cmd, sizeof cmd,
-             "cd '%s' && '%s' %s 2>/dev/null | /usr/bin/python3 -c 'import json, sys; d = "
-             "json.load(sys.stdin); assert %s, d'",
-             lp_test_source_path(""), bin ? bin : "laperm", args, check);
+    char then[2048];
+    snprintf(then, sizeof then,
+             "2>/dev/null | /usr/bin/python3 -c 'import json, sys; d = json.load(sys.stdin); "
+             "assert %s, d'",
+             check);
     char *out = NULL;
-    int st = lp_test_run_command(cmd, &out);
-    if (st != 0) printf("\n  %s\n  exit %d, output:\n%s\n", cmd, st, out ? out : "(none)");
+    int st = run_(lp_test_source_path(""), args, then, &out);
+    if (st != 0)
+        printf("\n  laperm %s %s\n  exit %d, output:\n%s\n", args, then, st, out ? out : "(none)");
     CU_ASSERT_EQUAL(st, 0);
     free(out);
 }
@@ -295,13 +308,50 @@ static void test_json(void) {
                        "d[\"best\"][\"step\"] == 2 and d[\"seconds\"][\"total\"] > 0 and "
                        "d[\"model\"].endswith(\"models/logreg.ini\")");
     /* the human lines went to stderr: stdout holds the JSON alone */
-    char cmd[4096], *out = NULL;
-    const char *bin = getenv("LAPERM_BINARY");
-    snprintf(cmd, sizeof cmd, "cd '%s' && '%s' %s 2>/dev/null", lp_test_source_path(""),
-             bin ? bin : "laperm", args);
-    CU_ASSERT_EQUAL(lp_test_run_command(cmd, &out), 0);
+    char *out = NULL;
+    CU_ASSERT_EQUAL(run_(lp_test_source_path(""), args, "2>/dev/null", &out), 0);
     CU_ASSERT(out && out[0] == '{' && !strstr(out, "epoch 1/1") && !strstr(out, "laperm 0"));
     free(out);
+}
+
+/* PoCL's compiler prints "N warnings generated." to stderr itself: kept out unless
+ * --verbose. The kernels here are laperm's with a warning added to cl/common.cl. */
+static void test_compiler_noise(void) {
+    if (!lp_test_have_mnist()) {
+        printf("\n  (no MNIST in %s: skipped)\n", lp_test_mnist_dir());
+        return;
+    }
+    char dir[1100], mk[4096];
+    snprintf(dir, sizeof dir, "%s/noisy-cl", lp_test_tmpdir());
+    snprintf(mk, sizeof mk,
+             "mkdir -p %s && cp %s/*.cl %s/ && printf 'void lp_test_noise_(void) { 1; }\\n' >> "
+             "%s/common.cl",
+             dir, lp_test_source_path("cl"), dir, dir);
+    CU_ASSERT_EQUAL_FATAL(lp_test_run_command(mk, NULL), 0);
+    char args[4096];
+    for (int verbose = 0; verbose < 2; ++verbose) {
+        snprintf(args, sizeof args,
+                 "train --model logreg --data '%s' --epochs 1 --max-steps 1 --train-subset 128 "
+                 "--test-subset 100 --no-out --progress none%s",
+                 lp_test_mnist_dir(), verbose ? " --verbose" : "");
+        char *out = NULL, pre[2400];
+        /* a fresh build: no laperm cache, no PoCL cache */
+        snprintf(pre, sizeof pre, "env LAPERM_CACHE=off POCL_KERNEL_CACHE=0 LAPERM_KERNEL_DIR=%s",
+                 dir);
+        char cmd[8192];
+        const char *bin = getenv("LAPERM_BINARY");
+        snprintf(cmd, sizeof cmd, "cd '%s' && %s '%s' %s 2>&1", lp_test_source_path(""), pre,
+                 bin ? bin : "laperm", args);
+        int st = lp_test_run_command(cmd, &out);
+        CU_ASSERT_EQUAL(st, 0);
+        bool noise = out && strstr(out, " generated.");
+        bool pocl = out && strstr(out, "Portable Computing Language");
+        if (verbose && pocl) CU_ASSERT(noise);
+        if (!verbose) CU_ASSERT(!noise);
+        if (st != 0 || (!verbose && noise) || (verbose && pocl && !noise))
+            printf("\n  %s\n  exit %d, output:\n%s\n", cmd, st, out ? out : "(none)");
+        free(out);
+    }
 }
 
 static void register_suites(void) {
@@ -316,6 +366,7 @@ static void register_suites(void) {
     CU_add_test(s, "--flag=value", test_flag_equals_value);
     CU_add_test(s, "models by name", test_model_by_name);
     CU_add_test(s, "--json of summary and train", test_json);
+    CU_add_test(s, "compiler noise only with --verbose", test_compiler_noise);
 }
 
 int main(void) {

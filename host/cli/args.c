@@ -136,3 +136,28 @@ cli_arg cli_args_next(cli_args *a, const cli_flag **flag, const char **value) {
     *value = a->argv[a->i++];
     return CLI_ARG_FLAG;
 }
+
+int cli_args_json_only(const char *cmd, int argc, char **argv, const char *help, const char *usage,
+                       bool *json, const char **positional) {
+    static const cli_flag flags[] = {{"--json", ""}};
+    cli_args it = {.cmd = cmd, .flags = flags, .n_flags = 1, .argc = argc, .i = 1, .argv = argv};
+    const cli_flag *flag;
+    const char *v;
+    *json = false;
+    for (cli_arg kind; (kind = cli_args_next(&it, &flag, &v)) != CLI_ARG_END;) {
+        if (kind == CLI_ARG_HELP) {
+            fputs(help, stdout);
+            return -1;
+        }
+        if (kind == CLI_ARG_ERROR) return 2;
+        if (kind == CLI_ARG_FLAG) {
+            *json = true;
+        } else if (positional && !*positional) {
+            *positional = v;
+        } else {
+            fprintf(stderr, "laperm %s: unexpected argument '%s' (usage: %s)\n", cmd, v, usage);
+            return 2;
+        }
+    }
+    return 0;
+}

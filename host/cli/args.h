@@ -44,4 +44,10 @@ typedef enum { CLI_ARG_END, CLI_ARG_FLAG, CLI_ARG_POSITIONAL, CLI_ARG_HELP, CLI_
  * given to a switch); the caller exits 2. */
 cli_arg cli_args_next(cli_args *a, const cli_flag **flag, const char **value);
 
+/* The whole parse of a subcommand whose one flag is --json: -h prints `help`; `usage` is
+ * quoted in errors; with positional NULL no argument is accepted, else one, into
+ * *positional. Returns 0 to go on, -1 after the help, 2 after an error. */
+int cli_args_json_only(const char *cmd, int argc, char **argv, const char *help, const char *usage,
+                       bool *json, const char **positional);
+
 #endif

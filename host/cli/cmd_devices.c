@@ -13,30 +13,15 @@ static double mib_(cl_ulong b) {
 }
 
 int cli_devices(int argc, char **argv) {
-    bool json = false;
-    static const cli_flag flags[] = {{"--json", ""}};
-    cli_args it = {
-        .cmd = "devices", .flags = flags, .n_flags = 1, .argc = argc, .i = 1, .argv = argv};
-    const cli_flag *flag;
-    const char *v;
-    for (cli_arg kind; (kind = cli_args_next(&it, &flag, &v)) != CLI_ARG_END;) {
-        if (kind == CLI_ARG_FLAG) {
-            json = true;
-        } else if (kind == CLI_ARG_HELP) {
-            printf("usage: laperm devices [--json]\n\n"
-                   "Lists every OpenCL device as P:D (platform:device index), the value that\n"
-                   "--device and LAPERM_DEVICE accept.\n\n"
-                   "  --json    print a JSON array instead of a table (default: table)\n");
-            return 0;
-        } else {
-            if (kind == CLI_ARG_POSITIONAL)
-                fprintf(stderr,
-                        "laperm devices: unexpected argument '%s' (usage: laperm devices "
-                        "[--json])\n",
-                        v);
-            return 2;
-        }
-    }
+    bool json;
+    int rc = cli_args_json_only(
+        "devices", argc, argv,
+        "usage: laperm devices [--json]\n\n"
+        "Lists every OpenCL device as P:D (platform:device index), the value that\n"
+        "--device and LAPERM_DEVICE accept.\n\n"
+        "  --json    print a JSON array instead of a table (default: table)\n",
+        "laperm devices [--json]", &json, NULL);
+    if (rc) return rc < 0 ? 0 : rc;
     lp_device_info *d;
     int n;
     if (lp_devices_list(&d, &n) != LP_OK) {

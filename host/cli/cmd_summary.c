@@ -47,35 +47,16 @@ static lp_status print_json_(const lp_model_spec *m, const char *path) {
 
 int cli_summary(int argc, char **argv) {
     const char *given = NULL;
-    bool json = false;
-    static const cli_flag flags[] = {{"--json", ""}};
-    cli_args it = {
-        .cmd = "summary", .flags = flags, .n_flags = 1, .argc = argc, .i = 1, .argv = argv};
-    const cli_flag *flag;
-    const char *v;
-    for (cli_arg kind; (kind = cli_args_next(&it, &flag, &v)) != CLI_ARG_END;) {
-        if (kind == CLI_ARG_HELP) {
-            printf("usage: laperm summary [--json] MODEL\n\n"
-                   "Prints each layer of MODEL (a model file, or a name such as conv7: see\n"
-                   "laperm train --model) with its output shape and parameter count, then the\n"
-                   "totals.\n\n"
-                   "  --json    print one JSON object instead of the table (default: table)\n");
-            return 0;
-        }
-        if (kind == CLI_ARG_ERROR) return 2;
-        if (kind == CLI_ARG_FLAG) {
-            json = true;
-            continue;
-        }
-        if (given) {
-            fprintf(stderr,
-                    "laperm summary: unexpected argument '%s' (usage: laperm summary [--json] "
-                    "MODEL)\n",
-                    v);
-            return 2;
-        }
-        given = v;
-    }
+    bool json;
+    int rc = cli_args_json_only(
+        "summary", argc, argv,
+        "usage: laperm summary [--json] MODEL\n\n"
+        "Prints each layer of MODEL (a model file, or a name such as conv7: see\n"
+        "laperm train --model) with its output shape and parameter count, then the\n"
+        "totals.\n\n"
+        "  --json    print one JSON object instead of the table (default: table)\n",
+        "laperm summary [--json] MODEL", &json, &given);
+    if (rc) return rc < 0 ? 0 : rc;
     if (!given) {
         fprintf(stderr, "laperm summary: missing MODEL (usage: laperm summary [--json] MODEL)\n");
         return 2;
