@@ -1,21 +1,23 @@
-/* The stderr filter of quiet.h: a pipe in place of fd 2 and a thread that copies it to
- * the real stderr line by line, less the compiler's "N warning(s) generated." lines. A
- * line that cannot become one of those is passed on before its newline arrives. */
+/* The stderr filter of quiet.h: a pipe in place of fd 2 and a child process that copies
+ * it to the real stderr line by line, less the compiler's "N warning(s) generated."
+ * lines. A line that cannot become one of those is passed on before its newline arrives.
+ * A process, not a thread: whatever this one wrote before it crashed, was killed or was
+ * stopped by a sanitizer's report still reaches the terminal, since the child reads the
+ * pipe to its end. */
 #include "quiet.h"
 
 #include <errno.h>
-#include <pthread.h>
-#include <stdatomic.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static int real_fd_ = -1, pipe_fd_ = -1;
-static pthread_t thread_;
-static atomic_bool pass_all_;
+static pid_t child_ = -1;
 
 /* How much of "<digits> warning(s) generated.\n" the line s (len bytes) matches: 2 all
  * of it, 1 a beginning of it, 0 not. */
@@ -43,8 +45,7 @@ static void write_all_(const char *s, size_t n) {
     }
 }
 
-static void *pump_(void *arg) {
-    (void)arg;
+static void pump_(void) {
     char line[4096];
     size_t len = 0;
     bool passing = false; /* the rest of this line goes through: it cannot be noise */
@@ -55,7 +56,7 @@ static void *pump_(void *arg) {
         if (n <= 0) break;
         for (ssize_t i = 0; i < n; ++i) {
             line[len++] = buf[i];
-            int kind = passing || atomic_load(&pass_all_) ? 0 : noise_(line, len);
+            int kind = passing ? 0 : noise_(line, len);
             if (kind == 2) { /* a whole noise line: dropped */
                 len = 0;
                 continue;
@@ -74,12 +75,12 @@ static void *pump_(void *arg) {
         }
     }
     if (len) write_all_(line, len);
-    return NULL;
 }
 
 /* Puts the real stderr back in every descriptor that holds the pipe (stdout too, after
- * train --json), so that the thread reads to the end; then waits for it. */
+ * train --json), so that the child reads to the end; then waits for it. */
 static void stop_(void) {
+    if (child_ < 0) return;
     fflush(stdout);
     fflush(stderr);
     struct stat pipe_st, out_st;
@@ -87,29 +88,49 @@ static void stop_(void) {
         pipe_st.st_dev == out_st.st_dev && pipe_st.st_ino == out_st.st_ino)
         dup2(real_fd_, STDOUT_FILENO);
     dup2(real_fd_, STDERR_FILENO);
-    pthread_join(thread_, NULL);
+    while (waitpid(child_, NULL, 0) < 0 && errno == EINTR) {
+    }
+    child_ = -1;
 }
 
 void cli_quiet_start(void) {
     int fds[2];
-    if (pipe(fds) != 0) return;
-    real_fd_ = dup(STDERR_FILENO);
-    if (real_fd_ < 0 || dup2(fds[1], STDERR_FILENO) < 0) {
+    if (child_ >= 0 || pipe(fds) != 0) return;
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid < 0) {
         close(fds[0]);
         close(fds[1]);
-        if (real_fd_ >= 0) close(real_fd_);
+        return;
+    }
+    if (pid == 0) {
+        /* The filter: Ctrl-C and kill go to laperm, which still writes its last lines;
+         * this process ends when the pipe does. */
+        signal(SIGINT, SIG_IGN);
+        signal(SIGTERM, SIG_IGN);
+        signal(SIGHUP, SIG_IGN);
+        signal(SIGQUIT, SIG_IGN);
+        close(fds[1]);
+        close(STDIN_FILENO);
+        close(STDOUT_FILENO); /* a reader of laperm's stdout sees its end with laperm's */
+        real_fd_ = STDERR_FILENO;
+        pipe_fd_ = fds[0];
+        pump_();
+        _exit(0);
+    }
+    close(fds[0]);
+    real_fd_ = dup(STDERR_FILENO);
+    if (real_fd_ < 0 || dup2(fds[1], STDERR_FILENO) < 0) {
+        close(fds[1]); /* the child sees the end of the pipe and goes */
+        waitpid(pid, NULL, 0);
         return;
     }
     close(fds[1]);
-    pipe_fd_ = fds[0];
-    if (pthread_create(&thread_, NULL, pump_, NULL) != 0) {
-        dup2(real_fd_, STDERR_FILENO);
-        close(pipe_fd_);
-        return;
-    }
+    child_ = pid;
     atexit(stop_);
 }
 
 void cli_quiet_off(void) {
-    atomic_store(&pass_all_, true);
+    stop_();
 }

@@ -4,10 +4,11 @@
 #ifndef LAPERM_CLI_QUIET_H
 #define LAPERM_CLI_QUIET_H
 
-/* Routes stderr through a filter thread that drops those lines and passes everything
- * else on as it comes; undone at exit. Does nothing if it cannot be set up. */
+/* Routes stderr through a filter process that drops those lines and passes everything
+ * else on as it comes; undone at exit. Call it before any thread starts (it forks). Does
+ * nothing if it cannot be set up. */
 void cli_quiet_start(void);
-/* --verbose: let every line through from now on. */
+/* --verbose: stderr is the real one again from now on (before train --json moves stdout). */
 void cli_quiet_off(void);
 
 #endif

@@ -16,5 +16,6 @@
 #include "laperm/schedule.h"
 #include "laperm/status.h"
 #include "laperm/train.h"
+#include "laperm/weights.h"
 
 #endif
