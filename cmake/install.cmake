@@ -11,8 +11,7 @@ set_target_properties(laperm_shared PROPERTIES EXPORT_NAME laperm)
 install(TARGETS laperm_cli RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 install(TARGETS laperm laperm_shared EXPORT laperm-targets
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
-        LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
-        INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+        LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
 install(DIRECTORY ${CMAKE_SOURCE_DIR}/include/laperm DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(EXPORT laperm-targets NAMESPACE laperm:: DESTINATION ${LP_CMAKE_DIR})
 configure_package_config_file(${CMAKE_SOURCE_DIR}/cmake/laperm-config.cmake.in
