@@ -185,15 +185,7 @@ static lp_status write_layout_(lp_results *r, const lp_attr *attrs, int n_attrs,
     LP_TRY(lp_h5_attr_str(root, "hdf5_version", hdf5_version));
     LP_TRY(lp_h5_attr_str(root, "start_time", when));
     LP_TRY(lp_h5_attr_str(root, "status", "running"));
-    for (int i = 0; i < n_attrs; ++i) {
-        const lp_attr *a = &attrs[i];
-        if (a->type == LP_ATTR_STRING)
-            LP_TRY(lp_h5_attr_str(root, a->name, a->s));
-        else if (a->type == LP_ATTR_INT)
-            LP_TRY(lp_h5_attr_int(root, a->name, a->i));
-        else
-            LP_TRY(lp_h5_attr_double(root, a->name, a->d));
-    }
+    LP_TRY(lp_h5_attrs(root, attrs, n_attrs));
 
     hid_t st = lp_h5_str_type(), scalar = H5Screate(H5S_SCALAR);
     hid_t ds = H5Dcreate2(root, "model_text", st, scalar, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);

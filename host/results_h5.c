@@ -156,6 +156,19 @@ lp_status lp_h5_attr_double(hid_t obj, const char *name, double value) {
     return set_attr_(obj, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &value);
 }
 
+lp_status lp_h5_attrs(hid_t obj, const lp_attr *attrs, int n) {
+    for (int i = 0; i < n; ++i) {
+        const lp_attr *a = &attrs[i];
+        if (a->type == LP_ATTR_STRING)
+            LP_TRY(lp_h5_attr_str(obj, a->name, a->s));
+        else if (a->type == LP_ATTR_INT)
+            LP_TRY(lp_h5_attr_int(obj, a->name, a->i));
+        else
+            LP_TRY(lp_h5_attr_double(obj, a->name, a->d));
+    }
+    return LP_OK;
+}
+
 lp_status lp_h5_attr_rewrite(hid_t obj, const char *name, hid_t mem_type, const void *value) {
     hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
     herr_t rc = a < 0 ? -1 : H5Awrite(a, mem_type, value);

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "laperm/results.h"
 #include "laperm/status.h"
 
 /* Turns off HDF5's printing of its error stack (library code never prints); errors are
@@ -47,6 +48,8 @@ lp_status lp_h5_open_read(const char *path, hid_t *out);
 lp_status lp_h5_attr_str(hid_t obj, const char *name, const char *value);
 lp_status lp_h5_attr_int(hid_t obj, const char *name, long long value);
 lp_status lp_h5_attr_double(hid_t obj, const char *name, double value);
+/* Each of attrs[0..n) as one of the above (laperm/results.h: lp_attr). */
+lp_status lp_h5_attrs(hid_t obj, const lp_attr *attrs, int n);
 /* Writes a new value into an existing numeric attribute, in place: SWMR writing allows
  * that, but not creating or deleting one (as the functions above do). */
 lp_status lp_h5_attr_rewrite(hid_t obj, const char *name, hid_t mem_type, const void *value);

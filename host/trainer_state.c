@@ -12,57 +12,28 @@
 #include "laperm/ops.h"
 #include "trainer-impl.h"
 
-/* Kernels follow the model file (`permute`, default true); biases only with
- * --perm-bias; BatchNorm gamma/beta with the layer's `permute = true` or --perm-bn. */
-static bool tensor_permuted_(const lp_train_config *cfg, const lp_param_tensor *p) {
-    if (!cfg->laperm) return false;
-    if (p->is_kernel) return p->permute_default;
-    if (!strcmp(p->name, "bias")) return cfg->perm_bias;
-    return p->permute_default || cfg->perm_bn;
+/* What decides the initial values and the groups, as the results file records it. */
+static lp_init_setup init_setup_(const lp_train_config *cfg) {
+    return (lp_init_setup){.seed = cfg->seed,
+                           .laperm = cfg->laperm,
+                           .perm_bias = cfg->perm_bias,
+                           .perm_bn = cfg->perm_bn,
+                           .per_tensor_scope = cfg->per_tensor_scope,
+                           .override = cfg->init_override};
 }
 
-/* The initializer and options of tensor p: the model file's, with the command-line
- * overrides (lp_init_override) on permuted kernels; `first` says p is the first of those. */
-static lp_init_kind effective_init_(const lp_train_config *cfg, const lp_param_tensor *p,
-                                    bool first, lp_init_opts *o) {
-    const lp_init_override *v = &cfg->init_override;
-    lp_init_kind kind = p->init;
-    *o = p->init_opts;
-    if (!p->is_kernel || !tensor_permuted_(cfg, p)) return kind;
-    if (v->init_set) {
-        kind = v->init;
-        o->value = v->opts.value;
-        o->values = v->opts.values;
-    }
-    if (v->opts.quantize) o->quantize = v->opts.quantize;
-    /* The authors' pruning rule: the first kernel keeps at least 80%. */
-    if (first && v->keep_first > 0.0f)
-        o->keep = v->keep_first;
-    else if (v->keep > 0.0f)
-        o->keep = first && v->keep < 0.8f ? 0.8f : v->keep;
-    return kind;
-}
-
-/* The permuted tensors' groups, then init_host: the initializers (all draws from the
- * seed, tensor i from stream i), or --init-from's values, shuffled per group with
+/* The permuted tensors' groups, then init_host: the initializers (lp_init_run_values, which
+ * `laperm unpack` shares), or --init-from's values, shuffled per group with
  * --init-from-shuffle. */
 static lp_status initial_values_(lp_trainer_ *t) {
     const lp_train_config *cfg = t->cfg;
-    bool first = true;
+    lp_init_setup setup = init_setup_(cfg);
+    if (!cfg->init_from) lp_init_run_values(&setup, t->tensors, t->n_tensors, t->init_host);
     for (int i = 0; i < t->n_tensors; ++i) {
-        const lp_param_tensor *p = &t->tensors[i];
-        lp_init_opts o;
-        bool permuted = tensor_permuted_(cfg, p);
-        lp_init_kind kind = effective_init_(cfg, p, first && permuted && p->is_kernel, &o);
-        if (permuted && p->is_kernel) first = false;
-        if (!cfg->init_from)
-            lp_init_fill_opts(kind, &o, t->init_host + p->offset, p->count, p->fan_in, p->fan_out,
-                              cfg->seed, (uint32_t)i);
-        if (!permuted) continue;
+        if (!lp_init_permuted(&setup, &t->tensors[i])) continue;
         lp_perm_group_ *g = &t->perm[t->n_perm++];
         g->tensor = i;
-        g->groups = cfg->per_tensor_scope ? 1 : p->groups;
-        g->group_size = cfg->per_tensor_scope ? (int)p->count : p->group_size;
+        lp_init_groups(&setup, &t->tensors[i], &g->groups, &g->group_size);
     }
     const lp_float_list *l = &cfg->init_override.opts.values;
     size_t len = 0, cap = sizeof t->init_values_text;

@@ -24,8 +24,10 @@ typedef struct {
 static const command_ commands_[] = {
     {"bench", cli_bench, "measure the device: peak, GEMM, passes, sort, LaPerm sync"},
     {"devices", cli_devices, "list OpenCL platforms and devices"},
+    {"pack", cli_pack, "store a trained network as its seed and permutations (.lpk)"},
     {"summary", cli_summary, "print a model's layers, shapes and parameter counts"},
     {"train", cli_train, "train a model and write an HDF5 results file"},
+    {"unpack", cli_unpack, "rebuild a .lpk's weights bit for bit into an HDF5 file"},
     {"version", version_, "print the version"},
 };
 #define N_COMMANDS_ ((int)(sizeof commands_ / sizeof *commands_))

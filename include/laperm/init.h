@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "laperm/model.h"
+#include "laperm/results.h"
 
 /* Philox streams of the options (README, "Reproducibility"): the mask of the tensor whose
  * values come from stream t is drawn from LP_STREAM_INIT_MASK + t, the --init-from-shuffle
@@ -58,5 +59,54 @@ lp_status lp_init_values_parse(const char *text, size_t n, lp_float_list *out);
 bool lp_init_find(const char *name, size_t n, unsigned use, lp_init_kind *out);
 /* "he_uniform, he_normal, ...": the names `use` allows, for messages and --help. */
 const char *lp_init_list(unsigned use, char *buf, size_t size);
+
+/* ---- a run's initial values -------------------------------------------------------------
+ * One function computes them from the model and what the results file records, so that
+ * training (host/trainer_state.c) and `laperm unpack` (host/lpk.c) give the same bits. */
+
+/* Command-line overrides of the initial values of every permuted kernel (README,
+ * "Initial weights"); zeroed: the model file's keys alone. */
+typedef struct {
+    bool init_set;     /* --init: `init` replaces each kernel's initializer */
+    lp_init_kind init; /* with init_set; constant and choice take opts.value, opts.values */
+    lp_init_opts opts; /* value, values (with init_set); quantize (>= 2: --quantize) */
+    float keep;        /* --keep: every permuted kernel, the first max(keep, 0.8); 0: unset */
+    float keep_first;  /* --keep-first: the first permuted kernel; 0: unset */
+} lp_init_override;
+
+/* Everything besides the model that decides a run's initial values and its LaPerm groups:
+ * the results file's root attributes `seed`, `optimizer` (laperm or not), `perm_bias`,
+ * `perm_bn`, `group_scope` and the overrides `init`, `init_value`, `init_values`,
+ * `quantize`, `keep`, `keep_first`. (`init_from` runs start from another file's values:
+ * not described here.) */
+typedef struct {
+    uint64_t seed;
+    bool laperm;           /* a LaPerm run: tensors are permuted and the overrides apply */
+    bool perm_bias;        /* biases permuted too */
+    bool perm_bn;          /* BatchNorm gamma and beta permuted too */
+    bool per_tensor_scope; /* one group per tensor instead of per output unit */
+    lp_init_override override;
+} lp_init_setup;
+
+/* Whether LaPerm permutes tensor p in such a run: kernels as the model says (`permute`),
+ * biases with perm_bias, gamma/beta with the layer's `permute` or perm_bn; never without
+ * LaPerm. */
+bool lp_init_permuted(const lp_init_setup *s, const lp_param_tensor *p);
+/* Its LaPerm groups: the tensor's own (per unit), or one of every value (per tensor). */
+void lp_init_groups(const lp_init_setup *s, const lp_param_tensor *p, int *groups, int *group_size);
+/* The initial values of every tensor of the table t[0..n) into params (laid out by the
+ * table's offsets): tensor i from stream i with its initializer and options, the
+ * overrides replacing them on permuted kernels (the first permuted kernel keeps
+ * keep_first, else max(keep, 0.8)). Bit-identical on every machine: integer Philox, IEEE
+ * arithmetic and the exact libm functions sqrt, floor, frexp, fabs only, compiled without
+ * floating-point contraction (CMakeLists.txt: -ffp-contract=off). */
+void lp_init_run_values(const lp_init_setup *s, const lp_param_tensor *t, int n, float *params);
+
+/* The setup from a results file's root attributes a[0..n) (those not listed are off: 0 or
+ * ""). LP_ERR_FORMAT naming the attribute when one has the wrong type or an unknown
+ * value. */
+lp_status lp_init_setup_from_attrs(const lp_attr *a, int n, lp_init_setup *out);
+/* The attributes lp_init_setup_from_attrs reads, NULL-terminated. */
+extern const char *const lp_init_setup_attr_names[];
 
 #endif

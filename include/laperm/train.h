@@ -9,6 +9,7 @@
 
 #include "laperm/augment.h"
 #include "laperm/data.h"
+#include "laperm/init.h"
 #include "laperm/model.h"
 #include "laperm/network.h"
 #include "laperm/results.h"
@@ -90,16 +91,6 @@ const lp_loss *lp_loss_at(int i);
 const lp_loss *lp_loss_find(const char *name);
 
 /* ---- a run ------------------------------------------------------------------------------ */
-
-/* Command-line overrides of the initial values of every permuted kernel (README,
- * "Initial weights"); zeroed: the model file's keys alone. */
-typedef struct {
-    bool init_set;     /* --init: `init` replaces each kernel's initializer */
-    lp_init_kind init; /* with init_set; constant and choice take opts.value, opts.values */
-    lp_init_opts opts; /* value, values (with init_set); quantize (>= 2: --quantize) */
-    float keep;        /* --keep: every permuted kernel, the first max(keep, 0.8); 0: unset */
-    float keep_first;  /* --keep-first: the first permuted kernel; 0: unset */
-} lp_init_override;
 
 typedef struct {
     bool laperm;               /* permute every k steps (else the inner optimizer alone) */
