@@ -312,6 +312,13 @@ static void compare_init_(const lp_model_spec *m, const lp_param_tensor *t, int 
     }
 }
 
+/* The string attribute `name`, or "". */
+static const char *str_attr_(const lp_attr *a, int n, const char *name) {
+    for (int i = 0; i < n; ++i)
+        if (!strcmp(a[i].name, name) && a[i].type == LP_ATTR_STRING) return a[i].s;
+    return "";
+}
+
 lp_status lp_lpk_pack(const char *results, const lp_lpk_pack_opts *opts, const char *out,
                       lp_lpk_pack_report *report) {
     static const lp_lpk_pack_opts none = {0};
@@ -344,14 +351,16 @@ lp_status lp_lpk_pack(const char *results, const lp_lpk_pack_opts *opts, const c
         st = choose_(f, results, opts, &s, &step, &epoch, report->source, sizeof report->source);
     if (st == LP_OK) st = file_init_(f, results, &m, t, nt, &setup, finit);
     if (st == LP_OK) st = network_(f, results, s, &m, t, nt, finit, &w);
-    const char *from = "";
-    for (int i = 0; i < n_attrs; ++i)
-        if (!strcmp(attrs[i].name, "init_from") && attrs[i].type == LP_ATTR_STRING)
-            from = attrs[i].s;
+    const char *from = str_attr_(attrs, n_attrs, "init_from");
     bool any = false;
     for (int k = 0; k < nt; ++k)
         any |= lp_init_permuted(&setup, &t[k]);
     bool raw = false;
+    const char *optimizer = str_attr_(attrs, n_attrs, "optimizer");
+    if (st == LP_OK && !any)
+        snprintf(report->init_note, sizeof report->init_note,
+                 "nothing is permuted (optimizer %s): every tensor is stored as float32",
+                 optimizer);
     if (st == LP_OK && any && *from) {
         raw = true;
         snprintf(report->init_note, sizeof report->init_note,

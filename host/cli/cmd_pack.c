@@ -93,7 +93,7 @@ int cli_pack(int argc, char **argv) {
     }
     const lp_lpk_sizes *z = &r.sizes;
     printf("packed %s of %s into %s\n", r.source, in, out);
-    if (r.init_note[0]) printf("note: %s (%zu bytes)\n", r.init_note, z->init_bytes);
+    if (r.init_note[0]) printf("note: %s\n", r.init_note);
     printf("fp32 weights   %12zu bytes\n", z->fp32_bytes);
     printf(".lpk           %12zu bytes  (%.4fx of fp32)\n", z->file_bytes,
            z->fp32_bytes ? (double)z->file_bytes / (double)z->fp32_bytes : 0.0);
@@ -104,8 +104,10 @@ int cli_pack(int argc, char **argv) {
            z->bound_bits / 8, z->fp32_bytes ? z->bound_bits / 8 / (double)z->fp32_bytes : 0.0);
     printf("  bound, ties  %12.0f bytes  sum of log2(n! / prod m_i!) (repeated initial values)\n",
            z->multiset_bits / 8);
-    printf("  float32      %12zu bytes  tensors not permuted%s\n", z->raw_bytes,
-           z->init_bytes ? ", and the initial values above" : "");
+    printf("  float32      %12zu bytes  tensors not permuted\n", z->raw_bytes);
+    if (z->init_bytes)
+        printf("  float32      %12zu bytes  initial values of the permuted tensors\n",
+               z->init_bytes);
     return 0;
 }
 
