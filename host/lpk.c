@@ -627,6 +627,9 @@ static lp_status decode_tensor_(const char *file, const rec_ *r, const uint8_t *
     lp_status s = scratch_alloc_(&sc, (size_t)r->group_size);
     lp_range_dec dec;
     if (s == LP_OK) s = lp_range_dec_init(&dec, base + r->payload_at, r->payload_len);
+    if (s == LP_ERR_FORMAT)
+        lp_fail_context(s, "%s: offset %zu: the permutations of %s/%s: ", file, r->payload_at,
+                        r->layer, r->name);
     size_t gs = (size_t)r->group_size;
     for (int g = 0; s == LP_OK && g < r->groups; ++g) {
         uint32_t d;

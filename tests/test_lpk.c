@@ -226,8 +226,16 @@ static void test_round_trip(void) {
         CU_ASSERT(sz.groups == 3 + 1 + 7 + 1 + 4 + 1); /* kernels, biases (--perm-bias) */
         CU_ASSERT(sz.multiset_bits <= sz.bound_bits);
         lp_lpk_free(&back);
+        lp_weights only = {0}; /* what the weights loaders get */
+        LP_TEST_OK(lp_lpk_read(path, &only));
+        CU_ASSERT(same_bits_(&w, &only));
+        CU_ASSERT(only.model_text && !strcmp(only.model_text, model_));
+        lp_weights_free(&only);
         lp_weights_free(&w);
     }
+    CU_ASSERT(!lp_lpk_is(lp_test_tmp("none.lpk")));
+    lp_lpk none;
+    CU_ASSERT_EQUAL(lp_lpk_load(lp_test_tmp("none.lpk"), &none), LP_ERR_NOT_FOUND);
 }
 
 /* Every byte: flipping it is refused (the checksum or the header), cutting the file
