@@ -114,7 +114,7 @@ static void test_bad_codes(void) {
 /* ---- whole files ----------------------------------------------------------------------- */
 
 static const char *model_ = "[input]\nchannels = 1\nheight = 5\nwidth = 5\n"
-                            "[conv2d]\nfilters = 3\nkernel = 3\n"
+                            "[conv2d]\nfilters = 3\nkernel = 3\ninit = he_normal\n"
                             "[batchnorm]\n"
                             "[flatten]\n"
                             "[dense]\nunits = 7\ninit = he_normal\nquantize = 5\n"
@@ -328,7 +328,8 @@ static void test_frozen_init(void) {
         for (int k = 0; k < 4; ++k)
             h = (h ^ (uint8_t)(b >> 8 * k)) * 0x100000001B3ull;
     }
-    CU_ASSERT_EQUAL(h, 0x49e3e0cbcc0b4ba2ull);
+    if (h != 0xb7ce06139d11121full) printf("\n  init hash %016llx\n", (unsigned long long)h);
+    CU_ASSERT_EQUAL(h, 0xb7ce06139d11121full);
     free(init), free(t);
     lp_model_free(&m);
 }
