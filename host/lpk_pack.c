@@ -266,9 +266,9 @@ static lp_status choose_(hid_t f, const char *path, const lp_lpk_pack_opts *o, l
     if (final && have_weights)
         snprintf(source, cap, "/weights (the final network, step %lld)", *step);
     else
-        snprintf(source, cap, "snapshot %lld (%s%lld, step %lld)%s", *s,
+        snprintf(source, cap, "snapshot %lld (%s%lld, step %lld%s)", *s,
                  *epoch ? "end of epoch " : "epoch ", *epoch, *step,
-                 final ? ": the file has no /weights" : "");
+                 final ? "; the file has no /weights" : "");
     free(steps);
     free(epochs);
     return st;
