@@ -47,7 +47,9 @@ static void test_usage_errors(void) {
     expect_("", 2, "usage: laperm COMMAND");
     expect_("frobnicate", 2,
             "laperm: unknown command 'frobnicate' (expected bench, devices, "
-            "summary, train, version)");
+            "pack, summary, train, unpack, version)");
+    expect_("pack", 2, "laperm pack: missing RESULTS.h5");
+    expect_("unpack x.lpk", 2, "laperm unpack: missing -o WEIGHTS.h5");
     expect_("train", 2, "laperm train: --model FILE is required");
     expect_("train --model models/logreg.ini --bogus", 2,
             "laperm train: unknown option '--bogus' (see laperm train --help)");
