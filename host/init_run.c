@@ -1,9 +1,18 @@
 /* A run's initial values from the model and the setup its results file records
  * (laperm/init.h): the one computation that training and `laperm unpack` share. */
+#include <float.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "laperm/init.h"
+
+/* The initial values are computed in IEEE single and double precision, each operation
+ * rounded to its type: an x87 build (32-bit x86 without SSE2) would keep 80-bit
+ * intermediates and give other bits. (-ffp-contract=off in CMakeLists.txt rules out fused
+ * multiply-adds; .lpk files carry a hash of the values, so a mismatch is refused anyway.) */
+#if !defined(FLT_EVAL_METHOD) || FLT_EVAL_METHOD != 0
+#error "laperm needs FLT_EVAL_METHOD == 0 (on 32-bit x86: -msse2 -mfpmath=sse)"
+#endif
 
 bool lp_init_permuted(const lp_init_setup *s, const lp_param_tensor *p) {
     if (!s->laperm) return false;
