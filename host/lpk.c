@@ -580,8 +580,10 @@ static lp_status match_(const char *file, rec_ *r, int nr, const lp_model_spec *
             for (int l = 0; l < m->n_layers && !layer; ++l)
                 layer = !strcmp(m->layers[l].name, r[i].layer);
             if (!layer || r[i].coding != CODING_VALUES_)
-                s = lp_fail(LP_ERR_FORMAT, "%s: tensor %d (%s/%s) is not %s of the model", file, i,
-                            r[i].layer, r[i].name, layer ? "a permuted tensor" : "of a layer");
+                s = lp_fail(LP_ERR_FORMAT, "%s: tensor %d (%s/%s) %s", file, i, r[i].layer,
+                            r[i].name,
+                            !layer ? "names no layer of the model"
+                                   : "is coded as a permutation but is no parameter of the model");
             continue;
         }
         const lp_param_tensor *p = &t[r[i].param];
