@@ -26,8 +26,8 @@ static int cmp_key_(const void *a, const void *b) {
 }
 
 /* Dataset `name` of the open file f: all of it (s < 0), or its entry s along the first
- * dimension (a snapshot). `elem` 4-byte floats or int32; *count the values read; dims of
- * what was read (rank *rank). */
+ * dimension (a snapshot), as mem_type; *count the values read; dims of what was read (rank
+ * *rank). */
 static lp_status read_(hid_t f, const char *path, const char *name, long long s, hid_t mem_type,
                        void **out, int *rank, int dims[4], size_t *count) {
     *out = NULL;
@@ -59,7 +59,7 @@ static lp_status read_(hid_t f, const char *path, const char *name, long long s,
         *rank = 1;
         dims[0] = 1;
     }
-    if (st == LP_OK && !(*out = malloc(n * 4 + 4)))
+    if (st == LP_OK && !(*out = malloc((n + 1) * H5Tget_size(mem_type))))
         st = lp_fail(LP_ERR_NO_MEMORY, "%s: out of memory reading %s", path, name);
     if (st == LP_OK) {
         hid_t mspace = H5Screate_simple(nd, cnt, NULL);
@@ -230,6 +230,9 @@ static lp_status choose_(hid_t f, const char *path, const lp_lpk_pack_opts *o, l
     int32_t *epochs = NULL;
     int r, dims[4];
     size_t n = 0, n2;
+    bool final = !o->use_snapshot && o->epoch <= 0;
+    bool have_weights = H5Lexists(f, "/weights", H5P_DEFAULT) > 0;
+    H5Eclear2(H5E_DEFAULT);
     lp_status st =
         read_(f, path, "/snapshot_step", -1, H5T_NATIVE_INT64, (void **)&steps, &r, dims, &n);
     if (st == LP_OK)
@@ -238,9 +241,8 @@ static lp_status choose_(hid_t f, const char *path, const lp_lpk_pack_opts *o, l
     if (st == LP_OK && n2 != n)
         st =
             lp_fail(LP_ERR_FORMAT, "%s: /snapshot_step and /snapshot_epoch differ in length", path);
-    bool final = !o->use_snapshot && o->epoch <= 0;
-    bool have_weights = H5Lexists(f, "/weights", H5P_DEFAULT) > 0;
-    H5Eclear2(H5E_DEFAULT);
+    if (st == LP_ERR_NOT_FOUND && final && have_weights) /* a file without snapshots */
+        st = LP_OK, n = 0;
     *s = -1;
     if (st == LP_OK && o->epoch > 0) {
         for (size_t i = 0; i < n; ++i)
