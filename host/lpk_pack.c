@@ -314,6 +314,27 @@ static void compare_init_(const lp_model_spec *m, const lp_param_tensor *t, int 
     }
 }
 
+/* Reads `out` back and compares it with w bit for bit, as `laperm unpack` will see it;
+ * removes it if it differs (which only a bug could make). */
+static lp_status verify_(const char *out, const lp_weights *w) {
+    lp_lpk back;
+    LP_TRY(lp_lpk_load(out, &back));
+    lp_status st = LP_OK;
+    if (back.weights.n != w->n)
+        st = lp_fail(LP_ERR_INTERNAL, "%s: reading it back gives %d tensors, not %d", out,
+                     back.weights.n, w->n);
+    for (int i = 0; st == LP_OK && i < w->n; ++i) {
+        const lp_named_tensor *a = &w->tensors[i];
+        const lp_named_tensor *b = lp_weights_find(&back.weights, a->layer, a->name);
+        if (!b || b->count != a->count || memcmp(a->data, b->data, a->count * sizeof *a->data))
+            st = lp_fail(LP_ERR_INTERNAL, "%s: reading it back gives other values for %s/%s", out,
+                         a->layer, a->name);
+    }
+    lp_lpk_free(&back);
+    if (st != LP_OK) remove(out);
+    return st;
+}
+
 /* The string attribute `name`, or "". */
 static const char *str_attr_(const lp_attr *a, int n, const char *name) {
     for (int i = 0; i < n; ++i)
@@ -385,6 +406,7 @@ lp_status lp_lpk_pack(const char *results, const lp_lpk_pack_opts *opts, const c
                            .init_raw = raw};
         st = lp_lpk_write(out, &in, &report->sizes);
     }
+    if (st == LP_OK) st = verify_(out, &w);
     if (f >= 0) H5Fclose(f);
     lp_weights_free(&w);
     free(regen);

@@ -108,7 +108,8 @@ lp_status lp_lpk_read(const char *path, lp_weights *out);
 /* `laperm pack`: the network of results file `results` (/weights, or snapshot `snapshot`
  * (0-based, -1 the last) when `use_snapshot`) to `out`. The initial values are
  * regenerated and compared with the file's /init; where they cannot be (--init-from) or
- * differ, they are stored and `init_note` says why (else it is ""). `source` says which
+ * differ, they are stored and `init_note` says why (else it is ""). The file written is
+ * read back and compared with the network bit for bit (removed if it differs). `source` says which
  * network was packed ("/weights", "snapshot 4 (epoch 5, step 2345)"). */
 typedef struct {
     bool use_snapshot;
