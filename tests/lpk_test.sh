@@ -2,7 +2,8 @@
 # ctest lpk: `laperm pack` and `laperm unpack` end to end on short MNIST runs: LeNet-300-100
 # (the final network, a middle epoch, a snapshot by index), a conv + BatchNorm model, a
 # --keep 0.3 --perm-bias run, a plain Adam run (nothing permuted: all float32), a
-# --init-from --init-from-shuffle run (initial values stored); each unpacked /weights is
+# --init-from --init-from-shuffle run and a copy with an edited /init (initial values
+# stored); each unpacked /weights is
 # compared with the results file's network as uint32 bits (numpy). A cut or damaged .lpk
 # is refused with exit 1 and a message naming the offset. Environment (set by ctest):
 # LAPERM_SOURCE_DIR, LAPERM_BINARY; LAPERM_DATA_DIR overrides data/mnist. Exit 77
@@ -109,6 +110,26 @@ train from --model "$src/models/lenet300.ini" --epochs 1 --init-from "$tmp/lenet
 check from ""
 grep -q "note: the run started from .*lenet.h5's weights (--init-from): its initial values are stored raw" \
     "$tmp/from.pack.txt"
+
+# A file whose /init is not what this laperm regenerates (an edited copy: one initial
+# value changed, and the weight holding it with it): the initial values are stored.
+cp "$tmp/lenet.h5" "$tmp/edited.h5"
+/usr/bin/python3 - "$tmp/edited.h5" <<'PY'
+import sys, h5py, numpy as np
+f = h5py.File(sys.argv[1], "r+")
+init, w = f["init/dense_2/kernel"], f["weights/dense_2/kernel"]
+old = init[0, 0]
+j = int(np.flatnonzero(w[0].view(np.uint32) == old.view(np.uint32))[0])
+row = w[0]
+row[j] = np.float32(0.0123)
+w[0] = row
+row = init[0]
+row[0] = np.float32(0.0123)
+init[0] = row
+PY
+check edited ""
+grep -q "note: the initial values regenerated from the seed differ from the file's /init (first at dense_2/kernel element 0): stored raw" \
+    "$tmp/edited.pack.txt"
 
 # Cut and damaged files: exit 1, the message names what is wrong and where.
 refuse() { # file, expected message part
