@@ -1,11 +1,11 @@
 #!/bin/sh
 # ctest lpk: `laperm pack` and `laperm unpack` end to end on short MNIST runs: LeNet-300-100
 # (the final network, a middle epoch, a snapshot by index), a conv + BatchNorm model, a
-# --keep 0.3 --perm-bias run, a plain Adam run (nothing permuted: all float32), a
-# --init-from --init-from-shuffle run and a copy with an edited /init (initial values
-# stored); each unpacked /weights is
-# compared with the results file's network as uint32 bits (numpy). A cut or damaged .lpk
-# is refused with exit 1 and a message naming the offset. Environment (set by ctest):
+# --keep 0.3 --keep-first 0.3 --perm-bias run, a plain Adam run (nothing permuted: all
+# float32), a --init-from --init-from-shuffle run and a copy with an edited /init (initial
+# values stored); each unpacked /weights is compared with the results file's network as
+# uint32 bits (numpy). A cut or damaged .lpk is refused with exit 1 and a message naming
+# the offset. Environment (set by ctest):
 # LAPERM_SOURCE_DIR, LAPERM_BINARY; LAPERM_DATA_DIR overrides data/mnist. Exit 77
 # (skipped) when /usr/bin/python3 has no h5py.
 set -eu
