@@ -86,7 +86,7 @@ recorded in /metrics for that epoch. The network is the last snapshot by default
 final state), --epoch N the one at the end of epoch N, --snapshot I snapshot I (negative
 counts from the end), --weights /weights, --best /best (--save-best), --init /init. The
 data default to the run's dataset, data folder, normalisation and test images.
-Exits 0, or 1 when the file, the data or an argument cannot be used."""
+Exits 0, 1 when the file or the data cannot be used, 2 on a usage error."""
 
 
 def _recorded(run, epoch, snapshot, source):
@@ -112,18 +112,23 @@ def main(argv):
     ap = argparse.ArgumentParser(prog="python3 -m laperm evaluate", usage=USAGE.split("\n\n")[0],
                                  description=USAGE.split("\n\n", 1)[1],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("file")
-    ap.add_argument("--data", help="data folder (hdf5: file); default: the run's data_dir")
+    ap.add_argument("file", help="a results file (.h5, or a running or killed job's .part)")
+    ap.add_argument("--data", metavar="DIR",
+                    help="data folder (hdf5: file); default: the run's data_dir")
     ap.add_argument("--dataset", choices=list(data_mod.FORMATS))
     which = ap.add_mutually_exclusive_group()
-    which.add_argument("--epoch", type=int)
-    which.add_argument("--snapshot", type=int)
-    which.add_argument("--weights", dest="source", action="store_const", const="weights")
-    which.add_argument("--best", dest="source", action="store_const", const="best")
-    which.add_argument("--init", dest="source", action="store_const", const="init")
+    which.add_argument("--epoch", type=int, metavar="N", help="the snapshot of epoch N's end")
+    which.add_argument("--snapshot", type=int, metavar="I", help="snapshot index I")
+    which.add_argument("--weights", dest="source", action="store_const", const="weights",
+                       help="/weights (the final network)")
+    which.add_argument("--best", dest="source", action="store_const", const="best",
+                       help="/best (runs with --save-best)")
+    which.add_argument("--init", dest="source", action="store_const", const="init",
+                       help="/init (the initial network)")
     ap.add_argument("--torch", action="store_true", help="evaluate through to_torch()")
-    ap.add_argument("--test-subset", type=int, help="the first N test images")
-    ap.add_argument("--batch", type=int, default=1000)
+    ap.add_argument("--test-subset", type=int, metavar="N", help="the first N test images")
+    ap.add_argument("--batch", type=int, default=1000, metavar="N",
+                    help="samples per forward pass (default 1000)")
     a = ap.parse_args(argv)
     if a.test_subset is not None and a.test_subset <= 0:
         ap.error("--test-subset must be positive")

@@ -18,7 +18,7 @@ from .model import Model, parse
 
 # Values per im2col block: the forward pass cuts a batch into pieces whose unfolded
 # windows stay under this many floats (128 MiB), so memory is bounded for any model.
-_IM2COL_VALUES = 1 << 25
+_IM2COL_VALUES = 1 << 22
 
 
 def _windows(x, kh, kw, sh, sw, pads, fill):

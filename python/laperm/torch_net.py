@@ -45,6 +45,10 @@ def to_torch(net):
         def forward(self, x):
             return F.pad(x, self.pads, value=self.fill) if self.active else x
 
+        def extra_repr(self):
+            pl, pr, pt, pb = self.pads
+            return "top=%d, bottom=%d, left=%d, right=%d, value=%g" % (pt, pb, pl, pr, self.fill)
+
     class AvgPool(nn.Module):
         """Sum over the window / the number of in-bounds pixels in it."""
 
