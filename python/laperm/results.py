@@ -54,12 +54,19 @@ def _plain(v):
     return v
 
 
-def _read(ds, n=None):
-    """A dataset's values, refreshed first for SWMR readers, the first n when n is given."""
+def _refreshed(ds):
+    """The dataset with its extent brought up to date, for an SWMR reader of a file that
+    is still being written; as it is otherwise."""
     try:
         ds.refresh()
     except (AttributeError, RuntimeError, ValueError, OSError):
         pass  # not opened with SWMR
+    return ds
+
+
+def _read(ds, n=None):
+    """A dataset's values (refreshed), the first n when n is given."""
+    ds = _refreshed(ds)
     return ds[...] if n is None else ds[:n]
 
 
@@ -180,7 +187,7 @@ class Run:
         for name in datasets_under(f, "rankings"):
             if "init/" + name not in f:
                 raise LapermError("%s: /rankings/%s has no /init/%s" % (self.path, name, name))
-            rank = f["rankings/" + name][s]
+            rank = _refreshed(f["rankings/" + name])[s]
             bad = ranking.bad_rows(rank)
             if bad.size:
                 raise InvariantError("%s: /rankings/%s: snapshot %d group %d is not a "
@@ -192,7 +199,7 @@ class Run:
                 if name in out:
                     raise LapermError("%s: %s is in more than one of /rankings, /values, "
                                       "/state" % (self.path, name))
-                out[name] = np.asarray(f[group][name][s], dtype=np.float32)
+                out[name] = np.asarray(_refreshed(f[group][name])[s], dtype=np.float32)
         for name in datasets_under(f, "init"):
             if name not in out:
                 raise LapermError("%s: /init/%s has neither /rankings nor /values (format_version "
