@@ -91,9 +91,11 @@ Exits 0, 1 when the file or the data cannot be used, 2 on a usage error."""
 
 def _recorded(run, epoch, snapshot, source):
     """(epoch, accuracy, loss) laperm recorded for the network evaluated, or None."""
-    if source == "best":
-        b = run.best
-        return (b["epoch"], b["test_accuracy"], b["test_loss"]) if b else None
+    if source == "best":  # /best's own attributes: also in a .part, before the finish
+        b = run.file["best"].attrs if "best" in run.file else {}
+        if "test_accuracy" not in b:
+            return None
+        return int(b["epoch"]), float(b["test_accuracy"]), float(b["test_loss"])
     if source == "init":
         return None
     if source == "weights":
