@@ -42,7 +42,8 @@ def losses(logits, y, loss="softmax-cross-entropy"):
 
 def torch_logits(net, x, batch=1000):
     """Logits of x through net.to_torch(), float32 numpy."""
-    import torch
+    from .torch_net import _import_torch
+    torch = _import_torch()  # the clear ImportError when torch is missing
     module = net.to_torch()
     out = []
     with torch.no_grad():

@@ -17,6 +17,7 @@ NO_TORCH = ("to_torch() needs PyTorch, which this Python (%s) cannot import: ins
 
 
 def _import_torch():
+    """torch, or an ImportError that says how to get it."""
     try:
         import torch
     except ImportError as e:

@@ -51,8 +51,10 @@ def bits(a):
     return np.ascontiguousarray(a, dtype=np.float32).view(np.uint32)
 
 
-def cli(*args):
-    env = dict(os.environ, PYTHONPATH=os.path.join(SRC, "python"))
+def cli(*args, path=()):
+    """python3 -m laperm ARGS, with the folders `path` before the package on PYTHONPATH."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(list(path) + [os.path.join(SRC,
+                                                                                 "python")]))
     return subprocess.run([sys.executable, "-m", "laperm"] + list(args), stdout=subprocess.PIPE,
                           stderr=subprocess.STDOUT, text=True, env=env, cwd=SRC)
 
@@ -228,6 +230,15 @@ class CommandLine(unittest.TestCase):
         r = cli("evaluate", os.path.join(TMP, "none.h5"))
         self.assertEqual(r.returncode, 1)
         self.assertIn("none.h5: cannot open", r.stdout)
+        # Without torch, --torch says how to get it (a torch module that fails to import).
+        fake = os.path.join(TMP, "notorch")
+        os.makedirs(fake, exist_ok=True)
+        with open(os.path.join(fake, "torch.py"), "w") as fh:
+            fh.write("raise ImportError('no torch here')\n")
+        r = cli("evaluate", RUN, "--torch", "--data", MNIST, path=[fake])
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("to_torch() needs PyTorch", r.stdout)
+        self.assertIn("python3-torch", r.stdout)
         r = cli("evaluate", RUN, "--epoch", "1", "--best")
         self.assertEqual(r.returncode, 2)
         self.assertIn("not allowed with argument", r.stdout)
