@@ -150,6 +150,9 @@ def main(argv):
     except LapermError as e:
         print("laperm evaluate: %s" % e, file=sys.stderr)
         return 1
+    except (OSError, KeyError, ValueError) as e:  # a damaged file: HDF5's own words
+        print("laperm evaluate: %s: cannot read: %s" % (a.file, e), file=sys.stderr)
+        return 1
     what = {"snapshot": "snapshot %s" % (a.snapshot if a.snapshot is not None else
                                          "of epoch %d" % a.epoch if a.epoch else "(last)"),
             "weights": "/weights", "best": "/best", "init": "/init"}[source]

@@ -66,4 +66,7 @@ def main(argv):
         except LapermError as e:
             print("laperm info: %s" % e, file=sys.stderr)
             status = 1
+        except (OSError, KeyError, ValueError) as e:  # a damaged file: HDF5's own words
+            print("laperm info: %s: cannot read: %s" % (path, e), file=sys.stderr)
+            status = 1
     return status

@@ -92,23 +92,32 @@ def check_file(path):
         print(e)
         return 2
     with f:
-        names = datasets_under(f, "rankings")
-        permuted = []
-        if "init" in f:
-            f["init"].visititems(lambda n, obj: permuted.append(n) if isinstance(
-                obj, h5py.Dataset) and int(obj.attrs.get("permuted", 0)) else None)
-        n_steps = len(f["snapshot_step"]) if "snapshot_step" in f else None
-        status = 0
-        for name in sorted(set(permuted) - set(names)):
-            print("%s: %s: MISMATCH: permuted in /init but has no /rankings" % (path, name))
-            status = 1
-        for name in sorted(names):
-            ok, msg = check_tensor(f, name, n_steps)
-            print("%s: %s: %s%s" % (path, name, "" if ok else "MISMATCH: ", msg))
-            status = max(status, 0 if ok else 1)
-        if not names and not permuted:
-            print("%s: no permuted tensors" % path)
-        return status
+        try:
+            return _check_open(f, path)
+        except (OSError, KeyError, ValueError) as e:  # a damaged file: HDF5's own words
+            print("%s: cannot read: %s" % (path, e))
+            return 2
+
+
+def _check_open(f, path):
+    """check_file on the open file `f`."""
+    names = datasets_under(f, "rankings")
+    permuted = []
+    if "init" in f:
+        f["init"].visititems(lambda n, obj: permuted.append(n) if isinstance(
+            obj, h5py.Dataset) and int(obj.attrs.get("permuted", 0)) else None)
+    n_steps = len(f["snapshot_step"]) if "snapshot_step" in f else None
+    status = 0
+    for name in sorted(set(permuted) - set(names)):
+        print("%s: %s: MISMATCH: permuted in /init but has no /rankings" % (path, name))
+        status = 1
+    for name in sorted(names):
+        ok, msg = check_tensor(f, name, n_steps)
+        print("%s: %s: %s%s" % (path, name, "" if ok else "MISMATCH: ", msg))
+        status = max(status, 0 if ok else 1)
+    if not names and not permuted:
+        print("%s: no permuted tensors" % path)
+    return status
 
 
 def main(argv):

@@ -143,6 +143,21 @@ class Reader(unittest.TestCase):
         self.assertIn("d1/kernel: MISMATCH: last snapshot gives", r.stdout)
         self.assertEqual(cli("check", RUN).returncode, 0)
 
+    def test_damaged_file_is_a_message(self):
+        path = os.path.join(TMP, "damaged.h5")
+        shutil.copy(RUN, path)
+        with h5py.File(path, "r") as f:  # the first snapshot's compressed ranking chunk
+            at = f["rankings/d1/kernel"].id.get_chunk_info(0).byte_offset
+        with open(path, "r+b") as fh:
+            fh.seek(at + 8)
+            fh.write(b"\xff" * 64)
+        r = cli("evaluate", path, "--epoch", "1", "--data", MNIST)
+        self.assertEqual(r.returncode, 1, r.stdout)
+        self.assertIn("damaged.h5: cannot read:", r.stdout)
+        r = cli("check", path)
+        self.assertEqual(r.returncode, 2, r.stdout)
+        self.assertIn("damaged.h5: cannot read:", r.stdout)
+
     def test_killed_part_opens(self):
         part = os.path.join(TMP, "killed.h5.part")
         shutil.copy(RUN, part)
