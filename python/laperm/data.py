@@ -5,7 +5,7 @@
 
 with mean and inv_std computed in double precision from the training images and rounded
 to float32. Given a run, load() uses the run's dataset, data folder, normalisation, and
-its first `train_images` / `test_images` images, so x is exactly what laperm evaluated.
+its first `train_images` / `test_images` images, so x is bit for bit what laperm evaluated.
 
     x, y = laperm.data.load("mnist", "data/mnist")                 # test split, (n,1,28,28)
     x, y = laperm.data.load(None, None, run=laperm.open("run.h5"))  # as the run saw it
@@ -231,10 +231,23 @@ def load_raw(dataset, data_dir=None, split="test"):
     return loader(where, split)
 
 
+def _sequential_sum(chunks, axis=None):
+    """The float64 sum of the chunks' values added one at a time in order, as a C loop
+    `sum += x` does (numpy's own sum is pairwise and may differ in the last bit): a
+    cumulative sum, carried from chunk to chunk. axis=0 sums each feature over samples."""
+    total = None
+    for c in chunks:
+        c = c.reshape(-1) if axis is None else c.reshape(len(c), -1)
+        if total is not None:
+            c = np.concatenate([np.asarray(total)[None] if axis is None else total[None], c])
+        total = np.cumsum(c, axis=0 if axis is not None else None)[-1]
+    return total
+
+
 def norm_stats(mode, train):
     """float32 (mean, inv_std), each of one sample's shape, of the training inputs
-    `train` (float32, (n, C, H, W)), as host/normalize.c: in double precision, the
-    per-channel variance in a second pass."""
+    `train` (float32, (n, C, H, W)), bit for bit as host/normalize.c computes them: double
+    sums in the C loops' order, the per-channel variance in a second pass."""
     if mode not in NORMALIZE_MODES:
         raise LapermError("unknown normalisation '%s': expected %s" % (
             mode, ", ".join(NORMALIZE_MODES)))
@@ -243,18 +256,20 @@ def norm_stats(mode, train):
         return np.zeros(shape, np.float32), np.ones(shape, np.float32)
     if len(train) == 0:
         raise LapermError("the training set is empty: no normalisation statistics")
-    step = 4096
-    chunks = range(0, len(train), step)
-    if mode == "per-pixel-mean":
-        total = sum(train[i:i + step].astype(np.float64).sum(axis=0) for i in chunks)
-        return (total / len(train)).astype(np.float32), np.ones(shape, np.float32)
-    count = len(train) * shape[1] * shape[2]
-    m = sum(train[i:i + step].astype(np.float64).sum(axis=(0, 2, 3)) for i in chunks) / count
-    sq = sum(((train[i:i + step].astype(np.float64) - m[None, :, None, None]) ** 2)
-             .sum(axis=(0, 2, 3)) for i in chunks)
-    inv = 1.0 / (np.sqrt(sq / count) + STD_EPSILON)
-    return (np.broadcast_to(m.astype(np.float32)[:, None, None], shape).copy(),
-            np.broadcast_to(inv.astype(np.float32)[:, None, None], shape).copy())
+    step = 2048
+    starts = range(0, len(train), step)
+    if mode == "per-pixel-mean":  # per feature, over the samples in order
+        total = _sequential_sum((train[i:i + step].astype(np.float64) for i in starts), axis=0)
+        return (total / len(train)).reshape(shape).astype(np.float32), np.ones(shape, np.float32)
+    count = float(len(train) * shape[1] * shape[2])
+    mean, inv = np.empty(shape[0], np.float32), np.empty(shape[0], np.float32)
+    for ch in range(shape[0]):  # per channel: samples in order, each plane row by row
+        m = _sequential_sum(train[i:i + step, ch].astype(np.float64) for i in starts) / count
+        sq = _sequential_sum((train[i:i + step, ch].astype(np.float64) - m) ** 2 for i in starts)
+        mean[ch] = np.float32(m)
+        inv[ch] = np.float32(1.0 / (np.sqrt(sq / count) + STD_EPSILON))
+    return (np.broadcast_to(mean[:, None, None], shape).copy(),
+            np.broadcast_to(inv[:, None, None], shape).copy())
 
 
 def apply_norm(x, mean, inv_std):

@@ -2,6 +2,7 @@
 records, HDF5 data; every malformed input refused with a message naming the file and what
 is wrong; the normalisation statistics as host/normalize.c computes them."""
 import gzip
+import math
 import os
 import shutil
 import struct
@@ -173,26 +174,41 @@ class Loaders(unittest.TestCase):
                 self.bad(words, where=self.h5(**sets), **where)
 
     def test_normalisation_as_laperm(self):
+        """The statistics as host/normalize.c's loops compute them, in plain Python: double
+        sums one value at a time in the C order, rounded to float32."""
         self.mnist(n_train=7)
         train, _ = data.load("mnist", self.dir, "train")
-        t = train.astype(np.float64)
+        raw, _ = data.load("mnist", self.dir)
+        n = len(train)
+        flat = [float(v) for v in train.reshape(-1)]  # sample, row, column: the C order
         for mode in data.NORMALIZE_MODES:
             with self.subTest(mode=mode):
                 x, _ = data.load("mnist", self.dir, normalize=mode)
-                raw, _ = data.load("mnist", self.dir)
                 if mode == "none":
                     mean, inv = np.float32(0), np.float32(1)
                 elif mode == "per-pixel-mean":
-                    mean, inv = t.mean(axis=0).astype(np.float32), np.float32(1)
+                    features = len(flat) // n
+                    sums = [0.0] * features
+                    for i, v in enumerate(flat):
+                        sums[i % features] += v
+                    mean = np.array([t / n for t in sums], np.float32).reshape(train.shape[1:])
+                    inv = np.float32(1)
                 else:
-                    m = t.mean()
+                    total = 0.0
+                    for v in flat:
+                        total += v
+                    m = total / len(flat)
+                    sq = 0.0
+                    for v in flat:
+                        sq += (v - m) * (v - m)
                     mean = np.float32(m)
-                    inv = np.float32(1.0 / (np.sqrt(((t - m) ** 2).mean()) + 1e-6))
+                    inv = np.float32(1.0 / (math.sqrt(sq / len(flat)) + 1e-6))
                 np.testing.assert_array_equal(x, (raw - mean) * inv)
         # Statistics from the first 3 training images only, as a run with --train-subset 3.
         x, _ = data.load("mnist", self.dir, normalize="per-pixel-mean", train_subset=3)
-        raw, _ = data.load("mnist", self.dir)
-        np.testing.assert_array_equal(x, raw - t[:3].mean(axis=0).astype(np.float32))
+        first = train[:3].astype(np.float64)
+        mean = ((first[0] + first[1]) + first[2]) / 3
+        np.testing.assert_array_equal(x, raw - mean.astype(np.float32))
 
 
 if __name__ == "__main__":
