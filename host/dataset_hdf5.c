@@ -32,9 +32,10 @@ static void close_ds_(h5ds_ *d) {
 /* Opens /<split>/<what> and reads its type class and shape; x has rank 2 or 4, y 1 or 2. */
 static lp_status open_ds_(hid_t f, const char *path, const char *split, const char *what,
                           h5ds_ *d) {
-    snprintf(d->name, sizeof d->name, "/%s/%s", split, what);
+    /* split "": the dataset at the root (lp_hdf5_inputs_load's /x) */
+    snprintf(d->name, sizeof d->name, split[0] ? "/%s/%s" : "%s/%s", split, what);
     d->ds = -1;
-    htri_t has_group = H5Lexists(f, split, H5P_DEFAULT);
+    htri_t has_group = split[0] ? H5Lexists(f, split, H5P_DEFAULT) : 1;
     htri_t has = has_group > 0 ? H5Lexists(f, d->name, H5P_DEFAULT) : 0;
     H5Eclear2(H5E_DEFAULT);
     if (has <= 0)
@@ -255,6 +256,18 @@ static lp_status load_x_(const char *path, const h5ds_ *x, lp_dataset *out) {
     return check_finite_(path, x, out->x, n * per, per);
 }
 
+/* Closes the file; a failed load leaves *out zeroed, a good one gets its n. */
+static lp_status finish_(hid_t f, lp_status s, size_t n, lp_dataset *out) {
+    H5Fclose(f);
+    H5Eclear2(H5E_DEFAULT);
+    if (s != LP_OK) {
+        lp_dataset_free(out);
+        return s;
+    }
+    out->n = (int)n;
+    return LP_OK;
+}
+
 lp_status lp_hdf5_data_load(const char *path, const char *split, lp_dataset *out) {
     if (!path || !split || !out)
         return lp_fail(LP_ERR_INVALID_ARG, "lp_hdf5_data_load: path, split and out are required");
@@ -311,12 +324,24 @@ lp_status lp_hdf5_data_load(const char *path, const char *split, lp_dataset *out
         close_ds_(&sp.x[i]);
         close_ds_(&sp.y[i]);
     }
-    H5Fclose(f);
+    return finish_(f, s, n, out);
+}
+
+lp_status lp_hdf5_inputs_load(const char *path, lp_dataset *out) {
+    if (!path || !out) return lp_fail(LP_ERR_INVALID_ARG, "lp_hdf5_inputs_load: NULL argument");
+    memset(out, 0, sizeof *out);
+    hid_t f;
+    LP_TRY(lp_h5_open_read(path, &f));
+    htri_t root = H5Lexists(f, "x", H5P_DEFAULT);
     H5Eclear2(H5E_DEFAULT);
-    if (s != LP_OK) {
-        lp_dataset_free(out);
-        return s;
-    }
-    out->n = (int)n;
-    return LP_OK;
+    h5ds_ x = {.ds = -1};
+    lp_status s = open_ds_(f, path, root > 0 ? "" : "test", "x", &x);
+    if (s != LP_OK && root <= 0)
+        s = lp_fail(LP_ERR_FORMAT, "%s: no dataset /x or /test/x (the inputs to predict)", path);
+    if (s == LP_OK) s = load_x_(path, &x, out);
+    size_t n = s == LP_OK ? (size_t)x.dims[0] : 0;
+    if (s == LP_OK && !(out->y = calloc(n + 1, 1)))
+        s = lp_fail(LP_ERR_NO_MEMORY, "%s: out of memory", path);
+    close_ds_(&x);
+    return finish_(f, s, n, out);
 }

@@ -12,6 +12,7 @@
 #include "hash.h"
 #include "laperm/augment.h"
 #include "laperm/clock.h"
+#include "laperm/evaluate.h"
 #include "laperm/gemm.h"
 #include "laperm/ops.h"
 #include "laperm/rng.h"
@@ -69,17 +70,9 @@ static lp_status check_config_(const lp_train_config *c, const lp_dataset *train
     if (!(c->lr.base > 0)) return lp_fail(LP_ERR_INVALID_ARG, "learning rate must be > 0");
     if (train->n <= 0) return lp_fail(LP_ERR_INVALID_ARG, "the training set is empty");
     LP_TRY(lp_augment_check(&c->augment));
-    const lp_layer_spec *in = &m->layers[0];
     const lp_dataset *sets[2] = {train, test};
-    for (int i = 0; i < 2; ++i) {
-        const lp_dataset *d = sets[i];
-        if (d->c != in->out.c || d->h != in->out.h || d->w != in->out.w)
-            return lp_fail(LP_ERR_INVALID_ARG,
-                           "%s: the data are %dx%dx%d (CxHxW%s%s) but the model's [input] expects "
-                           "%dx%dx%d",
-                           m->source, d->c, d->h, d->w, d->origin[0] ? ", from " : "", d->origin,
-                           in->out.c, in->out.h, in->out.w);
-    }
+    for (int i = 0; i < 2; ++i)
+        LP_TRY(lp_eval_check_input(m, sets[i]));
     const lp_layer_spec *last = &m->layers[m->n_layers - 1];
     bool regression = train->outputs > 0;
     if (c->loss->regression != regression || (test->outputs > 0) != regression)
@@ -104,26 +97,11 @@ static lp_status check_config_(const lp_train_config *c, const lp_dataset *train
     return LP_OK;
 }
 
-/* Evaluation batch: the configured one, or (0) as many samples as fit in a quarter of
- * the device's memory (at most 1 GiB) of activations and their gradients, capped at
- * 1000 and never below the training batch: large batches evaluate fastest, but a
- * convolutional net's activations at 1000 samples can exceed a small device. */
+/* Evaluation batch: the configured one, or (0) lp_eval_batch_auto's: large batches
+ * evaluate fastest, but a convolutional net's activations at 1000 samples can exceed a
+ * small device. */
 static int eval_batch_(const lp_train_config *c, const lp_model_spec *m, const lp_runtime *rt) {
-    if (c->eval_batch > 0) return c->eval_batch;
-    size_t per_sample = 0;
-    for (int i = 0; i < m->n_layers; ++i)
-        per_sample += lp_shape_size(m->layers[i].out) * 2 * sizeof(float);
-    /* GPUs evaluate faster in large batches. A CPU does not (each sample's layers already
-     * fill its cores: conv4 evaluated 200 images in 2.0 s at batch 64, 2.6 s at 273),
-     * while the buffers, host memory on a CPU, are allocated and zeroed at start-up:
-     * 1 GiB of them took 0.4 s there. */
-    bool cpu = (lp_runtime_device(rt)->type & CL_DEVICE_TYPE_CPU) != 0;
-    cl_ulong cap = cpu ? (256ull << 20) : (1ull << 30);
-    cl_ulong budget = lp_runtime_device(rt)->global_mem / 4;
-    if (budget > cap) budget = cap;
-    size_t fit = per_sample ? (size_t)(budget / per_sample) : 1000;
-    int n = fit > 1000 ? 1000 : (int)fit;
-    return n > c->batch ? n : c->batch;
+    return c->eval_batch > 0 ? c->eval_batch : lp_eval_batch_auto(m, rt, c->batch);
 }
 
 /* L2 terms into the gradients, the decoupled weight decay of the kernels, the inner

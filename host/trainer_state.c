@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "feed.h"
 #include "init_from.h"
 #include "laperm/augment.h"
 #include "laperm/gemm.h"
@@ -63,68 +64,6 @@ static lp_status initial_values_(lp_trainer_ *t) {
     /* As the initializers do: one zero, so that every group sorts into one kind of it. */
     for (size_t i = 0; s == LP_OK && i < t->n_params; ++i)
         if (t->init_host[i] == 0.0f) t->init_host[i] = 0.0f;
-    return s;
-}
-
-/* Float data (x_real) go to the device as they are; regression targets too. */
-static lp_status upload_real_(lp_runtime *rt, const lp_dataset *ds, cl_mem *x, cl_mem *tg) {
-    size_t features = (size_t)ds->c * ds->h * ds->w, n = (size_t)ds->n;
-    if (ds->x_real) {
-        LP_TRY(lp_buffer_create(rt, n * features * sizeof(float), "dataset values", x));
-        LP_TRY(lp_buffer_write(rt, *x, 0, n * features * sizeof(float), ds->x));
-    }
-    if (ds->outputs > 0) {
-        size_t bytes = n * (size_t)ds->outputs * sizeof(float);
-        LP_TRY(lp_buffer_create(rt, bytes, "dataset targets", tg));
-        LP_TRY(lp_buffer_write(rt, *tg, 0, bytes, ds->t));
-    }
-    return LP_OK;
-}
-
-static lp_status upload_dataset_(lp_runtime *rt, const lp_dataset *ds, cl_mem *x, cl_mem *y,
-                                 cl_mem *tg, cl_mem *idx, bool identity_idx) {
-    size_t features = (size_t)ds->c * ds->h * ds->w, n = (size_t)ds->n;
-    LP_TRY(upload_real_(rt, ds, x, tg));
-    /* x_real data are already there: no byte copy */
-    uint8_t *bytes = malloc(ds->x_real ? 1 : n * features);
-    int32_t *labels = malloc(n * sizeof *labels);
-    lp_status s = LP_OK;
-    if (!bytes || !labels) s = lp_fail(LP_ERR_NO_MEMORY, "out of host memory for the data");
-    /* Pixels were loaded as bytes / 255; store the bytes again (4x less device memory
-     * and traffic) and let the batch kernel divide. The round trip is exact. */
-    for (size_t i = 0; s == LP_OK && !ds->x_real && i < n * features; ++i)
-        bytes[i] = (uint8_t)(ds->x[i] * 255.0f + 0.5f);
-    for (size_t i = 0; s == LP_OK && i < n; ++i)
-        labels[i] = ds->y[i];
-    if (s == LP_OK && !ds->x_real) s = lp_buffer_create(rt, n * features, "dataset pixels", x);
-    if (s == LP_OK && !ds->x_real) s = lp_buffer_write(rt, *x, 0, n * features, bytes);
-    if (s == LP_OK) s = lp_buffer_create(rt, n * sizeof *labels, "dataset labels", y);
-    if (s == LP_OK) s = lp_buffer_write(rt, *y, 0, n * sizeof *labels, labels);
-    if (s == LP_OK) s = lp_buffer_create(rt, n * sizeof(int32_t), "data order", idx);
-    if (s == LP_OK && identity_idx) {
-        for (size_t i = 0; i < n; ++i)
-            labels[i] = (int32_t)i;
-        s = lp_buffer_write(rt, *idx, 0, n * sizeof *labels, labels);
-    }
-    free(bytes);
-    free(labels);
-    return s;
-}
-
-/* Normalisation statistics of the training set, applied to every batch. */
-static lp_status upload_norm_(lp_trainer_ *t, const lp_dataset *train) {
-    size_t features = (size_t)train->c * train->h * train->w;
-    float *mean = malloc(features * sizeof *mean), *inv = malloc(features * sizeof *inv);
-    lp_status s = mean && inv ? LP_OK : lp_fail(LP_ERR_NO_MEMORY, "out of host memory");
-    if (s == LP_OK) s = lp_dataset_norm(train, t->cfg->norm, mean, inv);
-    if (s == LP_OK)
-        s = lp_buffer_create(t->rt, features * sizeof *mean, "input means", &t->norm_mean);
-    if (s == LP_OK) s = lp_buffer_write(t->rt, t->norm_mean, 0, features * sizeof *mean, mean);
-    if (s == LP_OK)
-        s = lp_buffer_create(t->rt, features * sizeof *inv, "input scales", &t->norm_inv_std);
-    if (s == LP_OK) s = lp_buffer_write(t->rt, t->norm_inv_std, 0, features * sizeof *inv, inv);
-    free(mean);
-    free(inv);
     return s;
 }
 
@@ -194,14 +133,14 @@ lp_status lp_trainer_setup_(lp_trainer_ *t, const lp_dataset *train, const lp_da
 
     t->x_real = train->x_real;
     t->outputs = train->outputs;
-    LP_TRY(upload_dataset_(rt, train, &t->train_x, &t->train_y, &t->train_t, &t->train_idx, false));
-    LP_TRY(upload_dataset_(rt, test, &t->test_x, &t->test_y, &t->test_t, &t->test_idx, true));
+    LP_TRY(lp_feed_upload(rt, train, &t->train_x, &t->train_y, &t->train_t, &t->train_idx, false));
+    LP_TRY(lp_feed_upload(rt, test, &t->test_x, &t->test_y, &t->test_t, &t->test_idx, true));
     int max_batch = lp_network_max_batch(t->net);
     LP_TRY(lp_buffer_create(rt, (size_t)max_batch * sizeof(int32_t), "batch labels", &t->batch_y));
     if (t->outputs > 0)
         LP_TRY(lp_buffer_create(rt, (size_t)max_batch * (size_t)t->outputs * sizeof(float),
                                 "batch targets", &t->batch_t));
-    LP_TRY(upload_norm_(t, train));
+    LP_TRY(lp_feed_norm(rt, train, cfg->norm, &t->norm_mean, &t->norm_inv_std));
     t->steps_per_epoch = (train->n + cfg->batch - 1) / cfg->batch;
     LP_TRY(lp_buffer_create(rt, (size_t)(t->steps_per_epoch + 1) * 2 * sizeof(float),
                             "loss statistics", &t->stats));
@@ -332,37 +271,27 @@ lp_status lp_trainer_project_(lp_trainer_ *t) {
     return LP_OK;
 }
 
+/* What a batch of this run is built into (feed.h). */
+static lp_feed feed_(const lp_trainer_ *t) {
+    return (lp_feed){.rt = t->rt,
+                     .net = t->net,
+                     .input = t->input_shape,
+                     .x_real = t->x_real,
+                     .outputs = t->outputs,
+                     .norm_mean = t->norm_mean,
+                     .norm_inv_std = t->norm_inv_std,
+                     .batch_y = t->batch_y,
+                     .batch_t = t->batch_t};
+}
+
 lp_status lp_trainer_evaluate_(lp_trainer_ *t, int test_n, double *loss, double *acc) {
-    lp_runtime *rt = t->rt;
-    int eval_off = 2 * t->steps_per_epoch;
-    LP_TRY(lp_buffer_fill_zero(rt, t->stats, (size_t)eval_off * sizeof(float), 2 * sizeof(float)));
-    int eval_batch = t->eval_batch;
-    int classes = lp_network_classes(t->net);
-    for (int first = 0; first < test_n; first += eval_batch) {
-        int n = test_n - first < eval_batch ? test_n - first : eval_batch;
-        LP_TRY(
-            lp_trainer_batch_(t, NULL, 0, t->test_x, t->test_y, t->test_t, t->test_idx, first, n));
-        LP_TRY(lp_network_forward(t->net, n, false));
-        LP_TRY(t->cfg->loss->run(rt, lp_network_logits(t->net),
-                                 t->outputs ? t->batch_t : t->batch_y, n, classes, 0.0f, NULL,
-                                 t->stats, eval_off));
-    }
-    float sums[2];
-    LP_TRY(lp_buffer_read(rt, t->stats, (size_t)eval_off * sizeof(float), sizeof sums, sums));
-    *loss = test_n ? sums[0] / test_n : 0.0;
-    *acc = test_n ? sums[1] / test_n : 0.0;
-    return LP_OK;
+    lp_feed f = feed_(t);
+    return lp_feed_evaluate(&f, t->cfg->loss, t->eval_batch, t->test_x, t->test_y, t->test_t,
+                            t->test_idx, test_n, t->stats, 2 * t->steps_per_epoch, NULL, loss, acc);
 }
 
 lp_status lp_trainer_batch_(lp_trainer_ *t, const lp_augment_spec *a, int epoch, cl_mem x, cl_mem y,
                             cl_mem tg, cl_mem idx, int first, int n) {
-    const lp_train_config *c = t->cfg;
-    lp_shape in = t->input_shape;
-    lp_status (*batch)(lp_runtime *, const lp_augment_spec *, uint64_t, int, cl_mem, cl_mem, cl_mem,
-                       int, int, int, int, int, cl_mem, cl_mem, cl_mem, cl_mem) =
-        t->x_real ? lp_op_augment_batch_real : lp_op_augment_batch;
-    LP_TRY(batch(t->rt, a, a ? c->seed : 0, epoch, x, y, idx, first, n, in.c, in.h, in.w,
-                 t->norm_mean, t->norm_inv_std, lp_network_input(t->net), t->batch_y));
-    if (t->outputs > 0) LP_TRY(lp_op_gather_rows(t->rt, tg, idx, first, n, t->outputs, t->batch_t));
-    return LP_OK;
+    lp_feed f = feed_(t);
+    return lp_feed_batch(&f, a, t->cfg->seed, epoch, x, y, tg, idx, first, n);
 }

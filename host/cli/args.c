@@ -161,3 +161,28 @@ int cli_args_json_only(const char *cmd, int argc, char **argv, const char *help,
     }
     return 0;
 }
+
+void arg_help_row(const char *lhs, const char *help, const char *def) {
+    const char *more = strchr(help, '\n');
+    int first = more ? (int)(more - help) : (int)strlen(help);
+    printf("  %-22s %.*s [default: %s]\n", lhs, first, help, def);
+    while (more) {
+        const char *line = more + 1;
+        more = strchr(line, '\n');
+        int len = more ? (int)(more - line) : (int)strlen(line);
+        printf("  %-22s %.*s\n", "", len, line);
+    }
+}
+
+void arg_json_string(const char *s) {
+    putchar('"');
+    for (; s && *s; ++s) {
+        if (*s == '"' || *s == '\\')
+            printf("\\%c", *s);
+        else if ((unsigned char)*s < 0x20)
+            printf("\\u%04x", *s);
+        else
+            putchar(*s);
+    }
+    putchar('"');
+}

@@ -50,4 +50,11 @@ cli_arg cli_args_next(cli_args *a, const cli_flag **flag, const char **value);
 int cli_args_json_only(const char *cmd, int argc, char **argv, const char *help, const char *usage,
                        bool *json, const char **positional);
 
+/* One row of a --help table: "  LHS  first line of help [default: DEF]", then the help's
+ * further lines indented below it. */
+void arg_help_row(const char *lhs, const char *help, const char *def);
+
+/* s as a JSON string (quoted, escaped) on stdout; NULL prints "". */
+void arg_json_string(const char *s);
+
 #endif

@@ -24,7 +24,10 @@ typedef struct {
 static const command_ commands_[] = {
     {"bench", cli_bench, "measure the device: peak, GEMM, passes, sort, LaPerm sync"},
     {"devices", cli_devices, "list OpenCL platforms and devices"},
+    {"eval", cli_eval, "evaluate a trained network on a dataset (loss, accuracy, predictions)"},
+    {"export", cli_export, "write a trained network's weights for Keras (HDF5) or NumPy (.npz)"},
     {"pack", cli_pack, "store a trained network as its seed and permutations (.lpk)"},
+    {"predict", cli_predict, "run a trained network on unlabeled inputs (HDF5)"},
     {"summary", cli_summary, "print a model's layers, shapes and parameter counts"},
     {"train", cli_train, "train a model and write an HDF5 results file"},
     {"unpack", cli_unpack, "rebuild a .lpk's weights bit for bit into an HDF5 file"},

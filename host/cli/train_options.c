@@ -217,15 +217,7 @@ static void help_(const options_ *o) {
         const option_ *r = &o->rows[i];
         char lhs[64];
         snprintf(lhs, sizeof lhs, "%s %s", r->name, r->metavar);
-        const char *more = strchr(r->help, '\n');
-        int first = more ? (int)(more - r->help) : (int)strlen(r->help);
-        printf("  %-22s %.*s [default: %s]\n", lhs, first, r->help, r->def);
-        while (more) {
-            const char *line = more + 1;
-            more = strchr(line, '\n');
-            int len = more ? (int)(more - line) : (int)strlen(line);
-            printf("  %-22s %.*s\n", "", len, line);
-        }
+        arg_help_row(lhs, r->help, r->def);
     }
     printf("  %-22s %s\n", "-h, --help", "show this help");
 }

@@ -85,6 +85,11 @@ lp_status lp_cifar100_coarse_load(const char *dir, const char *split, lp_dataset
  * zeroed. */
 lp_status lp_hdf5_data_load(const char *path, const char *split, lp_dataset *out);
 
+/* Unlabeled inputs for prediction from an HDF5 file: /x if the file has one, else
+ * /test/x, of the types and shapes /<split>/x takes above. Labels are all 0 and classes 0
+ * (the caller sets them); errors as lp_hdf5_data_load's. */
+lp_status lp_hdf5_inputs_load(const char *path, lp_dataset *out);
+
 /* A dataset format: one line in the table of host/dataset.c, whose first line is the
  * default. The command line and the results file take the names from there. */
 typedef struct {

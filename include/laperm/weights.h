@@ -6,7 +6,9 @@
 #ifndef LAPERM_WEIGHTS_H
 #define LAPERM_WEIGHTS_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "laperm/model.h"
 #include "laperm/status.h"
@@ -49,5 +51,73 @@ const char *lp_dims_str(int rank, const int *dims, char *buf, size_t size);
  * layer, the tensor and both shapes. */
 lp_status lp_weights_to_params(const lp_weights *w, const char *what, const lp_model_spec *m,
                                const lp_param_tensor *t, int n, float *params);
+
+/* ---- loading: one function for every kind of weights file ------------------------------ */
+
+/* Which network of a results file: its final one (/weights; a killed run's .part, which
+ * has none: its last snapshot), snapshot `snapshot` (0-based; negative counts from the
+ * end, -1 the last), the end-of-epoch snapshot of `epoch` (1-based, as /metrics/epoch),
+ * the best evaluation's (/best, --save-best) or the initial one (/init, BatchNorm running
+ * statistics as a new network has them). Files that hold one network take only the
+ * default. */
+typedef enum {
+    LP_PICK_FINAL,
+    LP_PICK_SNAPSHOT,
+    LP_PICK_EPOCH,
+    LP_PICK_BEST,
+    LP_PICK_INIT
+} lp_weights_pick_kind;
+typedef struct {
+    lp_weights_pick_kind kind;
+    long long snapshot; /* LP_PICK_SNAPSHOT */
+    int epoch;          /* LP_PICK_EPOCH */
+} lp_weights_pick;
+
+/* What a load read: the file's kind ("results", "weights", "keras", ...) and which of its
+ * networks, for messages and the attributes of a predictions file. */
+typedef struct {
+    const char *kind;
+    char what[96];      /* "/weights", "snapshot 2 (epoch 3, step 1407)", "/best", "/init" */
+    long long snapshot; /* -1: not a snapshot */
+    int epoch;          /* the snapshot's or /best's epoch; 0: none or mid-epoch */
+    long long step;     /* the snapshot's or /best's global step; 0: none */
+    bool partial_state; /* BatchNorm running statistics are absent (/init): keep a new
+                           network's */
+} lp_weights_origin;
+
+/* Reads the network `pick` names from `path` into *out (zeroed first; freed on failure),
+ * whatever the file's kind, found from its content (not its name): a laperm results file
+ * (or its .part), a weights file as `laperm unpack` writes (/weights/<layer>/<tensor> and
+ * /model_text), or a Keras save_weights file (root attribute layer_names; its layers are
+ * matched to `model`'s by order and shape, so model may not be NULL there). out->model_text
+ * is the file's model when it records one. */
+lp_status lp_weights_load(const char *path, const lp_weights_pick *pick, const lp_model_spec *model,
+                          lp_weights *out, lp_weights_origin *origin);
+
+/* The loaders lp_weights_load dispatches to (weights_results.c, weights_keras.c): path is
+ * known to be of their kind. */
+lp_status lp_weights_load_results(const char *path, const lp_weights_pick *pick,
+                                  const lp_model_spec *model, lp_weights *out,
+                                  lp_weights_origin *origin);
+lp_status lp_weights_load_keras(const char *path, const lp_weights_pick *pick,
+                                const lp_model_spec *model, lp_weights *out,
+                                lp_weights_origin *origin);
+
+/* Rebuilds a permuted tensor from its initial values and rankings (README, "Groups and the
+ * ranking formula"): out[g, j] = sort(init[g])[rank[g, j]], the sort ascending in IEEE
+ * totalOrder on the bits. Each rank row must be a permutation of 0..group_size-1, else
+ * LP_ERR_FORMAT naming `what`, the group and the value. */
+lp_status lp_weights_rebuild(const float *init, const int32_t *rank, int groups, int group_size,
+                             const char *what, float *out);
+
+/* ---- writing ------------------------------------------------------------------------- */
+
+/* A Keras save_weights file (HDF5) of w for model m's architecture: Keras layer names
+ * (conv2d, conv2d_1, dense, batch_normalization, ...) in model order, Keras layouts
+ * (README, "laperm export"); written to path.part, then renamed. */
+lp_status lp_weights_write_keras(const lp_weights *w, const lp_model_spec *m, const char *path);
+/* A NumPy .npz (stored zip of .npy v1.0 files) with arrays <layer>.<torch name> in PyTorch
+ * layout; written to path.part, then renamed. */
+lp_status lp_weights_write_npz(const lp_weights *w, const lp_model_spec *m, const char *path);
 
 #endif
