@@ -57,13 +57,13 @@ static lp_status check_data_(const lp_model_spec *m, const lp_dataset *d, const 
 
 /* The network's parameters and state tensors from w. */
 static lp_status load_(lp_network *net, const lp_model_spec *m, const lp_weights *w, bool partial,
-                       lp_runtime *rt) {
+                       const char *what, lp_runtime *rt) {
     int nt;
     const lp_param_tensor *t = lp_network_tensors(net, &nt);
     size_t np = lp_network_param_count(net), ns = lp_network_state_floats(net);
     float *params = malloc(np * sizeof *params + 1), *state = malloc(ns * sizeof *state + 1);
     lp_status s = params && state ? LP_OK : lp_fail(LP_ERR_NO_MEMORY, "out of host memory");
-    if (s == LP_OK) s = lp_weights_to_params(w, "the weights", m, t, nt, params);
+    if (s == LP_OK) s = lp_weights_to_params(w, what, m, t, nt, params);
     if (s == LP_OK && ns && partial) s = lp_network_state_read(net, state);
     size_t off = 0;
     for (int i = 0; s == LP_OK && i < lp_network_state_count(net); ++i) {
@@ -75,10 +75,10 @@ static lp_status load_(lp_network *net, const lp_model_spec *m, const lp_weights
             same = have->dims[d] == st->dims[d];
         char a[64], b[64];
         if (!have && !partial)
-            s = lp_fail(LP_ERR_NOT_FOUND, "the weights: no tensor for layer '%s' %s (%s expected)",
+            s = lp_fail(LP_ERR_NOT_FOUND, "%s: no tensor for layer '%s' %s (%s expected)", what,
                         layer, st->name, lp_dims_str(st->rank, st->dims, b, 64));
         else if (have && !same)
-            s = lp_fail(LP_ERR_FORMAT, "the weights: layer '%s' %s is %s there but %s in the model",
+            s = lp_fail(LP_ERR_FORMAT, "%s: layer '%s' %s is %s there but %s in the model", what,
                         layer, st->name, lp_dims_str(have->rank, have->dims, a, 64),
                         lp_dims_str(st->rank, st->dims, b, 64));
         else if (have)
@@ -121,7 +121,8 @@ lp_status lp_evaluate(lp_runtime *rt, const lp_model_spec *m, const lp_weights *
                  .x_real = data->x_real,
                  .outputs = data->outputs};
     cl_mem x = NULL, y = NULL, tg = NULL, idx = NULL, stats = NULL;
-    lp_status s = load_(net, m, w, c->partial_state, rt);
+    lp_status s =
+        load_(net, m, w, c->partial_state, c->weights_name ? c->weights_name : "the weights", rt);
     if (s == LP_OK) s = lp_feed_upload(rt, data, &x, &y, &tg, &idx, true);
     if (s == LP_OK) s = lp_feed_norm(rt, norm_from, c->norm, &f.norm_mean, &f.norm_inv_std);
     int max_batch = lp_network_max_batch(net);

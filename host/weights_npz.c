@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "keras_layout.h"
 #include "laperm/weights.h"
 #include "out_file.h"
 
@@ -67,17 +68,53 @@ typedef struct {
     uint32_t crc, size, offset;
 } entry_;
 
+/* w's tensors in the model's order (keras_layout.h lists each layer's, BatchNorm
+ * statistics included), so that the same network gives the same file whatever it was
+ * read from. */
+static lp_status in_model_order_(const lp_weights *w, const lp_model_spec *m,
+                                 const lp_named_tensor ***out, int *n) {
+    lp_keras_layer *k;
+    int nk;
+    LP_TRY(lp_keras_layers(m, &k, &nk));
+    const lp_named_tensor **list = calloc((size_t)nk * LP_KERAS_TENSORS_MAX + 1, sizeof *list);
+    lp_status s = list ? LP_OK : lp_fail(LP_ERR_NO_MEMORY, "out of memory");
+    *n = 0;
+    for (int i = 0; s == LP_OK && i < nk; ++i)
+        for (int j = 0; s == LP_OK && j < k[i].n; ++j) {
+            const char *layer = m->layers[k[i].layer].name;
+            const lp_named_tensor *t = lp_weights_find(w, layer, k[i].ours[j]);
+            if (!t)
+                s = lp_fail(LP_ERR_NOT_FOUND, "the weights have no layer '%s' %s", layer,
+                            k[i].ours[j]);
+            else
+                list[(*n)++] = t;
+        }
+    free(k);
+    if (s != LP_OK) free(list);
+    *out = s == LP_OK ? list : NULL;
+    return s;
+}
+
 lp_status lp_weights_write_npz(const lp_weights *w, const lp_model_spec *m, const char *path) {
-    (void)m;
+    const lp_named_tensor **order;
+    int count;
+    LP_TRY(in_model_order_(w, m, &order, &count));
     char part[4200];
-    LP_TRY(lp_out_file_begin(path, part, sizeof part));
+    lp_status s = lp_out_file_begin(path, part, sizeof part);
+    if (s != LP_OK) {
+        free(order);
+        return s;
+    }
     FILE *fp = fopen(part, "wb");
-    if (!fp) return lp_fail(LP_ERR_IO, "%s: cannot create", part);
-    entry_ *e = calloc((size_t)w->n + 1, sizeof *e);
-    lp_status s = e ? LP_OK : lp_fail(LP_ERR_NO_MEMORY, "out of memory");
+    if (!fp) {
+        free(order);
+        return lp_fail(LP_ERR_IO, "%s: cannot create", part);
+    }
+    entry_ *e = calloc((size_t)count + 1, sizeof *e);
+    if (!e) s = lp_fail(LP_ERR_NO_MEMORY, "out of memory");
     uint64_t at = 0;
-    for (int i = 0; s == LP_OK && i < w->n; ++i) {
-        const lp_named_tensor *t = &w->tensors[i];
+    for (int i = 0; s == LP_OK && i < count; ++i) {
+        const lp_named_tensor *t = order[i];
         unsigned char head[256], local[30];
         size_t hl = npy_header_(t, head, sizeof head);
         snprintf(e[i].name, sizeof e[i].name, "%s.%s.npy", t->layer, torch_name_(t->name));
@@ -117,7 +154,7 @@ lp_status lp_weights_write_npz(const lp_weights *w, const lp_model_spec *m, cons
         at += 30 + nl + size;
     }
     uint64_t dir_at = at, dir_size = 0;
-    for (int i = 0; s == LP_OK && i < w->n; ++i) {
+    for (int i = 0; s == LP_OK && i < count; ++i) {
         unsigned char c[46] = {0};
         size_t nl = strlen(e[i].name);
         le32_(c, 0x02014b50u);
@@ -135,14 +172,15 @@ lp_status lp_weights_write_npz(const lp_weights *w, const lp_model_spec *m, cons
     if (s == LP_OK) {
         unsigned char end[22] = {0};
         le32_(end, 0x06054b50u);
-        le16_(end + 8, (unsigned)w->n);
-        le16_(end + 10, (unsigned)w->n);
+        le16_(end + 8, (unsigned)count);
+        le16_(end + 10, (unsigned)count);
         le32_(end + 12, (uint32_t)dir_size);
         le32_(end + 16, (uint32_t)dir_at);
         if (fwrite(end, 1, 22, fp) != 22) s = lp_fail(LP_ERR_IO, "%s: write failed", part);
     }
     if (fclose(fp) != 0 && s == LP_OK) s = lp_fail(LP_ERR_IO, "%s: write failed", part);
     free(e);
+    free(order);
     if (s != LP_OK) {
         remove(part);
         return s;

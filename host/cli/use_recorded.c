@@ -81,6 +81,7 @@ int cli_use_open(const char *name, unsigned cmd, int argc, char **argv, cli_use 
     }
     cli_use_eval_config(&u->a, &u->rec, &u->cfg);
     u->cfg.partial_state = u->origin.partial_state;
+    u->cfg.weights_name = u->a.weights;
     return 0;
 }
 

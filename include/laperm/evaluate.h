@@ -25,6 +25,7 @@ typedef struct {
     const lp_conv_algo *layer_algo; /* per model layer, a path to take (NULL: choose) */
     const char *replay_gemm;        /* GEMM choices as lp_gemm_choices_text writes them */
     bool partial_state;             /* missing BatchNorm statistics keep a new network's */
+    const char *weights_name;       /* where w came from, for messages (NULL: "the weights") */
 } lp_eval_config;
 
 typedef struct {
