@@ -9,7 +9,10 @@ numpy forward pass in Keras' semantics: channels-last images, TensorFlow "same" 
 Keras' Flatten of (h, w, c). laperm reads the file for a model of the same architecture
 (tests/keras_layout_test.py writes it), runs `laperm eval --out` on an HDF5 data file of
 the same inputs (channels-first), and its logits must match numpy's to float rounding.
-A second file in Keras 3's .weights.h5 layout is refused with a message saying so.
+The same weights exported by laperm as .npz (laperm's / PyTorch's layout) and run through
+the package's numpy forward pass (python/laperm, laperm.Network, channels-first) must give
+the same logits too. A second file in Keras 3's .weights.h5 layout is refused with a
+message saying so.
 Environment (set by ctest): LAPERM_BINARY. Exit 77 when h5py is missing.
 """
 import os
@@ -149,6 +152,26 @@ def main():
         print(f"max |laperm - numpy| over {n} samples x 3 logits: {err:.3g}")
         if not err < 1e-4:
             print("keras_layout: logits differ")
+            return 1
+
+        # laperm's conversion, exported as .npz, through the package's channels-first forward
+        npz = os.path.join(tmp, "w.npz")
+        r = subprocess.run([BIN, "export", "--format", "npz", "--weights", weights, "--model",
+                            model, "-o", npz], capture_output=True, text=True)
+        if r.returncode != 0:
+            print(r.stderr + "keras_layout: export --format npz failed")
+            return 1
+        sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
+                                        "python"))
+        import laperm
+        bn = {"bn.weight": "bn/gamma", "bn.bias": "bn/beta"}
+        z = np.load(npz)
+        ours = {bn.get(k, k.replace(".weight", "/kernel").replace(".", "/")): z[k] for k in z}
+        net = laperm.Network(laperm.model.parse(MODEL), ours)
+        err2 = np.abs(net.forward(x, dtype=np.float64) - want).max()
+        print(f"max |laperm.Network (from the .npz) - numpy Keras| : {err2:.3g}")
+        if not err2 < 1e-6:
+            print("keras_layout: the exported .npz does not hold Keras' network")
             return 1
 
         # Keras 3's .weights.h5: refused, saying what it is
