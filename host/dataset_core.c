@@ -1,10 +1,13 @@
-/* Datasets in host memory, whatever their format: subsets and freeing. The loaders
+/* Datasets in host memory, whatever their format: subsets, hashes and freeing. The loaders
  * (dataset_mnist.c, dataset_cifar.c, dataset_hdf5.c) and their callers use these; nothing
  * here calls a loader. */
 #include "laperm/data.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "hash.h"
 
 lp_status lp_dataset_subset(const lp_dataset *src, int first, int count, lp_dataset *out) {
     if (!src || !out || !src->x || !src->y)
@@ -37,4 +40,13 @@ void lp_dataset_free(lp_dataset *ds) {
     free(ds->y);
     free(ds->t);
     memset(ds, 0, sizeof *ds);
+}
+
+void lp_dataset_hash(const lp_dataset *d, char out[24]) {
+    uint64_t h =
+        lp_hash_bytes(LP_HASH_SEED, d->x, (size_t)d->n * d->c * d->h * d->w * sizeof(float));
+    h = lp_hash_bytes(h, d->y, (size_t)d->n);
+    if (d->t) h = lp_hash_bytes(h, d->t, (size_t)d->n * (size_t)d->outputs * sizeof(float));
+    h = lp_hash_final(h);
+    snprintf(out, 24, "%016llx", (unsigned long long)h);
 }

@@ -318,16 +318,6 @@ static lp_status train_epoch_(run_ *r, const lp_dataset *train, const lp_dataset
     return LP_OK;
 }
 
-/* 16 hex digits of a hash of the data set's pixels and labels (and regression targets). */
-static void data_hash_(const lp_dataset *d, char out[24]) {
-    uint64_t h =
-        lp_hash_bytes(LP_HASH_SEED, d->x, (size_t)d->n * d->c * d->h * d->w * sizeof(float));
-    h = lp_hash_bytes(h, d->y, (size_t)d->n);
-    if (d->t) h = lp_hash_bytes(h, d->t, (size_t)d->n * (size_t)d->outputs * sizeof(float));
-    h = lp_hash_final(h);
-    snprintf(out, 24, "%016llx", (unsigned long long)h);
-}
-
 /* A resumed run's final and best unsynced accuracies so far, from the entries it copied.
  * The best evaluation comes with the checkpoint (resume_best_), except from a checkpoint
  * written before it did (t->best.step 0 after whole epochs): then it is the best epoch end
@@ -471,8 +461,8 @@ lp_status lp_train(lp_runtime *rt, const lp_model_spec *model, const lp_dataset 
     lp_out_lock *lock = NULL;
     if (cfg->out_path) LP_TRY(lp_out_lock_acquire(cfg->out_path, &lock));
     lp_train_data_ids_ ids = {.train_n = train->n, .test_n = test->n};
-    data_hash_(train, ids.train_hash);
-    data_hash_(test, ids.test_hash);
+    lp_dataset_hash(train, ids.train_hash);
+    lp_dataset_hash(test, ids.test_hash);
     const lp_train_resume *resume = cfg->resume;
     lp_status s = create_network_(&t, model, cb);
     /* --profile reports training, not the launches that timed the convolutions. */

@@ -80,8 +80,14 @@ int cli_eval(int argc, char **argv) {
         rc = 1;
         goto done;
     }
-    double recorded =
-        same_data && !a->test_subset ? recorded_(a->weights, origin->epoch, r.regression) : NAN;
+    /* the recorded score is compared only on the run's own test data */
+    char hash[24];
+    lp_dataset_hash(&test, hash);
+    bool run_data = same_data && rec->test_data_hash && !strcmp(hash, rec->test_data_hash);
+    if (same_data && rec->test_data_hash && !run_data && !a->test_subset && !a->json)
+        printf("note: these test data differ from the run's (hash %s, the file records %s)\n", hash,
+               rec->test_data_hash);
+    double recorded = run_data ? recorded_(a->weights, origin->epoch, r.regression) : NAN;
     if (a->out) {
         lp_attr attrs[] = {LP_ATTR_S("weights", a->weights),
                            LP_ATTR_S("weights_kind", origin->kind),

@@ -36,7 +36,8 @@ int cli_use_load(const char *name, const cli_use_args *a, lp_model_spec *model, 
 /* What a results file records about its run's data and evaluation (every field empty or
  * 0 for other weights files), and the evaluation settings made from it. */
 typedef struct {
-    char *dataset, *data_dir, *normalize, *loss, *conv_algo, *conv_paths, *gemm_choices, *gemm_mode;
+    char *dataset, *data_dir, *normalize, *loss, *conv_algo, *conv_paths, *gemm_choices, *gemm_mode,
+        *test_data_hash;
     long long train_images, test_images, batch, eval_batch, fast;
     lp_conv_algo *layer_algo; /* per model layer, from conv_paths; NULL: none */
 } cli_use_recorded;

@@ -16,10 +16,15 @@ int cli_use_recorded_read(const char *name, const char *path, const lp_weights_o
     struct {
         const char *attr;
         char **s;
-    } strs[] = {{"dataset", &r->dataset},           {"data_dir", &r->data_dir},
-                {"normalize", &r->normalize},       {"loss", &r->loss},
-                {"conv_algo", &r->conv_algo},       {"conv_paths", &r->conv_paths},
-                {"gemm_choices", &r->gemm_choices}, {"gemm_mode", &r->gemm_mode}};
+    } strs[] = {{"dataset", &r->dataset},
+                {"data_dir", &r->data_dir},
+                {"normalize", &r->normalize},
+                {"loss", &r->loss},
+                {"conv_algo", &r->conv_algo},
+                {"conv_paths", &r->conv_paths},
+                {"gemm_choices", &r->gemm_choices},
+                {"gemm_mode", &r->gemm_mode},
+                {"test_data_hash", &r->test_data_hash}};
     struct {
         const char *attr;
         long long *v;

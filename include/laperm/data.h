@@ -136,6 +136,10 @@ lp_status lp_dataset_norm(const lp_dataset *train, lp_norm_mode mode, float *mea
 /* Copies samples [first, first + count) of `src` into a new dataset. */
 lp_status lp_dataset_subset(const lp_dataset *src, int first, int count, lp_dataset *out);
 
+/* 16 hex digits (and a NUL) of a hash of the samples, labels and regression targets: the
+ * results file's train_data_hash and test_data_hash. */
+void lp_dataset_hash(const lp_dataset *d, char out[24]);
+
 /* Frees x, y and t and zeroes the struct; safe on a zeroed or already freed dataset. */
 void lp_dataset_free(lp_dataset *ds);
 
