@@ -201,7 +201,12 @@ static lp_status find_snapshot_(const char *path, const lp_weights_pick *pick,
     } else if (s == LP_OK) {
         long long want = pick->kind == LP_PICK_SNAPSHOT ? pick->snapshot : -1;
         at = want < 0 ? n + want : want;
-        if (at < 0 || at >= n)
+        if (n == 0)
+            s = lp_fail(LP_ERR_NOT_FOUND,
+                        "%s holds no network yet: no /weights and no complete snapshot (its run "
+                        "has not finished an epoch)",
+                        path);
+        else if (at < 0 || at >= n)
             s = lp_fail(LP_ERR_NOT_FOUND, "%s: no snapshot %lld (it holds %lld: 0 to %lld)", path,
                         want, n, n - 1);
     }
@@ -217,6 +222,27 @@ static lp_status find_snapshot_(const char *path, const lp_weights_pick *pick,
     }
     free(epoch);
     free(step);
+    return s;
+}
+
+/* The running statistics a new network starts with (mean 0, variance 1), shaped as the
+ * file's /state entries; none when it holds no snapshot yet (o->partial_state stays). */
+static lp_status initial_state_(hid_t f, const char *file, lp_weights *out, lp_weights_origin *o) {
+    lp_weights state = {0};
+    lp_status s = read_tree_(f, "/state", 0, file, &state);
+    if (s == LP_ERR_NOT_FOUND) {
+        lp_clear_error();
+        lp_weights_free(&state);
+        return LP_OK;
+    }
+    for (int i = 0; s == LP_OK && i < state.n; ++i) {
+        lp_named_tensor *t = &state.tensors[i];
+        for (size_t j = 0; j < t->count; ++j)
+            t->data[j] = strcmp(t->name, "running_var") ? 0.0f : 1.0f;
+        s = lp_weights_add(out, t->layer, t->name, t->rank, t->dims, t->data);
+    }
+    if (s == LP_OK) o->partial_state = false;
+    lp_weights_free(&state);
     return s;
 }
 
@@ -294,6 +320,8 @@ lp_status lp_weights_load_results(const char *path, const lp_weights_pick *pick,
     LP_TRY(lp_h5_open_read(path, &f));
     lp_status s =
         group ? read_tree_(f, group, -1, path, out) : snapshot_(f, o->snapshot, path, out);
+    if (s == LP_OK && o->partial_state && lp_wh5_exists(f, "/state"))
+        s = initial_state_(f, path, out, o);
     H5Fclose(f);
     return s;
 }

@@ -47,6 +47,23 @@ for model in lenet300 fmnist-bn; do
     "$bin" export --format npz "$run" --snapshot -1 -o "$tmp/last.npz" >/dev/null
     cmp "$tmp/final.npz" "$tmp/last.npz" || fail "$model: snapshot -1 rebuilt in C differs from /weights"
 
+    # /init: the initial values, BatchNorm statistics as a new network has them
+    "$bin" export --format npz "$run" --init -o "$tmp/init.npz" >/dev/null
+    $py - "$tmp/init.npz" "$run" <<'PY' || fail "$model: export --init"
+import sys, h5py, numpy as np
+z, f = np.load(sys.argv[1]), h5py.File(sys.argv[2], "r")
+for k in z:
+    layer, name = k.rsplit(".", 1)
+    if name in ("running_mean", "running_var"):
+        assert (z[k] == (1.0 if name == "running_var" else 0.0)).all(), k
+    else:
+        t = f["init"][layer]["kernel" if "kernel" in f["init"][layer] else "gamma"] \
+            if name == "weight" else \
+            f["init"][layer]["bias" if "bias" in f["init"][layer] else "beta"]
+        assert (t[...].view(np.uint32) == z[k].view(np.uint32)).all(), k
+print("export --init: /init, running statistics 0 and 1")
+PY
+
     # Keras out and back in: the same bits; and the same logits from either file
     "$bin" export --format keras "$run" -o "$tmp/k-$model.h5" >/dev/null
     "$bin" export --format npz --weights "$tmp/k-$model.h5" -o "$tmp/back.npz" >/dev/null

@@ -46,8 +46,8 @@ static const char *write_tmp_(const char *name, const char *text) {
 static void test_usage_errors(void) {
     expect_("", 2, "usage: laperm COMMAND");
     expect_("frobnicate", 2,
-            "laperm: unknown command 'frobnicate' (expected bench, devices, "
-            "pack, summary, train, unpack, version)");
+            "laperm: unknown command 'frobnicate' (expected bench, devices, eval, export, "
+            "pack, predict, summary, train, unpack, version)");
     expect_("pack", 2, "laperm pack: missing RESULTS.h5");
     expect_("unpack x.lpk", 2, "laperm unpack: missing -o WEIGHTS.h5");
     expect_("train", 2, "laperm train: --model FILE is required");
