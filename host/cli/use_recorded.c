@@ -50,8 +50,8 @@ int cli_use_recorded_read(const char *name, const char *path, const lp_weights_o
 }
 
 void cli_use_recorded_free(cli_use_recorded *r) {
-    char *s[] = {r->dataset,   r->data_dir,   r->normalize,    r->loss,
-                 r->conv_algo, r->conv_paths, r->gemm_choices, r->gemm_mode};
+    char *s[] = {r->dataset,    r->data_dir,     r->normalize, r->loss,          r->conv_algo,
+                 r->conv_paths, r->gemm_choices, r->gemm_mode, r->test_data_hash};
     for (size_t i = 0; i < sizeof s / sizeof *s; ++i)
         free(s[i]);
     free(r->layer_algo);
