@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "laperm/lpk.h"
 #include "laperm/weights.h"
 #include "results_h5.h"
 #include "weights_h5.h"
@@ -35,9 +36,28 @@ static bool is_laperm_(const probe_ *p) {
                                                             lp_wh5_exists(p->h5, "/model_text")));
 }
 
+static bool is_lpk_(const probe_ *p) {
+    return p->n >= 8 && !memcmp(p->head, LP_LPK_MAGIC, 8);
+}
+
+/* A .lpk holds one network, with its model text. */
+static lp_status load_lpk_(const char *path, const lp_weights_pick *pick,
+                           const lp_model_spec *model, lp_weights *out, lp_weights_origin *o) {
+    (void)model;
+    o->kind = "lpk";
+    snprintf(o->what, sizeof o->what, ".lpk network");
+    if (pick && pick->kind != LP_PICK_FINAL)
+        return lp_fail(LP_ERR_INVALID_ARG,
+                       "%s is a .lpk (one network): --epoch, --snapshot, --best and --init need "
+                       "a laperm results file",
+                       path);
+    return lp_lpk_read(path, out);
+}
+
 static const kind_ kinds_[] = {
     {"results", is_laperm_, lp_weights_load_results},
     {"keras", is_keras_, lp_weights_load_keras},
+    {"lpk", is_lpk_, load_lpk_},
 };
 
 lp_status lp_weights_load(const char *path, const lp_weights_pick *pick, const lp_model_spec *model,
@@ -68,8 +88,8 @@ lp_status lp_weights_load(const char *path, const lp_weights_pick *pick, const l
     if (!k)
         return lp_fail(LP_ERR_FORMAT,
                        "%s: not a weights file laperm reads (expected a laperm results file, a "
-                       "weights file from `laperm unpack` (/weights and /model_text) or a Keras "
-                       "save_weights HDF5 file (root attribute layer_names))%s",
+                       "weights file from `laperm unpack` (/weights and /model_text), a .lpk or "
+                       "a Keras save_weights HDF5 file (root attribute layer_names))%s",
                        path, p.h5 < 0 ? ": not HDF5" : "");
     lp_status s = k->load(path, pick, model, out, origin);
     if (s != LP_OK) lp_weights_free(out);

@@ -3,9 +3,10 @@
 # and models/fmnist-bn.ini: conv, BatchNorm, pooling, dropout, dense) on MNIST subsets:
 # eval of the last and a middle snapshot gives the test accuracy the file records there;
 # a snapshot rebuilt in C (export --snapshot -1) equals /weights bit for bit, BatchNorm
-# statistics included; Keras export then import gives the same bits, and evaluating the
-# Keras file gives the same logits; predict on /x gives eval's logits; a mismatched
-# model names the layer and both shapes; a damaged file is a clear error. Environment
+# statistics included; a .lpk of the run reads back the same; Keras export then import
+# gives the same bits, and evaluating the Keras file gives the same logits; predict on /x
+# gives eval's logits; a mismatched model names the layer and both shapes; a damaged
+# file is a clear error. Environment
 # (set by ctest): LAPERM_SOURCE_DIR, LAPERM_BINARY; LAPERM_DATA_DIR overrides data/mnist.
 # Exit 77 (skipped) when /usr/bin/python3 has no h5py.
 set -eu
@@ -46,6 +47,11 @@ for model in lenet300 fmnist-bn; do
     "$bin" export --format npz "$run" -o "$tmp/final.npz" >/dev/null
     "$bin" export --format npz "$run" --snapshot -1 -o "$tmp/last.npz" >/dev/null
     cmp "$tmp/final.npz" "$tmp/last.npz" || fail "$model: snapshot -1 rebuilt in C differs from /weights"
+
+    # a .lpk of it reads as the same network
+    "$bin" pack "$run" -o "$tmp/n.lpk" >/dev/null
+    "$bin" export --format npz "$tmp/n.lpk" -o "$tmp/lpk.npz" >/dev/null
+    cmp "$tmp/final.npz" "$tmp/lpk.npz" || fail "$model: the .lpk's network differs from /weights"
 
     # /init: the initial values, BatchNorm statistics as a new network has them
     "$bin" export --format npz "$run" --init -o "$tmp/init.npz" >/dev/null

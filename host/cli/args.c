@@ -173,16 +173,3 @@ void arg_help_row(const char *lhs, const char *help, const char *def) {
         printf("  %-22s %.*s\n", "", len, line);
     }
 }
-
-void arg_json_string(const char *s) {
-    putchar('"');
-    for (; s && *s; ++s) {
-        if (*s == '"' || *s == '\\')
-            printf("\\%c", *s);
-        else if ((unsigned char)*s < 0x20)
-            printf("\\u%04x", *s);
-        else
-            putchar(*s);
-    }
-    putchar('"');
-}

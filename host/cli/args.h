@@ -54,7 +54,4 @@ int cli_args_json_only(const char *cmd, int argc, char **argv, const char *help,
  * further lines indented below it. */
 void arg_help_row(const char *lhs, const char *help, const char *def);
 
-/* s as a JSON string (quoted, escaped) on stdout; NULL prints "". */
-void arg_json_string(const char *s);
-
 #endif

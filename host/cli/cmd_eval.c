@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "args.h"
 #include "cli.h"
+#include "json.h"
 #include "laperm/evaluate.h"
 #include "laperm/predictions.h"
 #include "laperm/results.h"
@@ -37,13 +37,6 @@ static double recorded_(const char *path, int epoch, bool regression) {
     free(ep);
     free(v);
     return value;
-}
-
-static void json_num_(double x) {
-    if (isfinite(x))
-        printf("%.17g", x);
-    else
-        printf("null");
 }
 
 int cli_eval(int argc, char **argv) {
@@ -119,22 +112,22 @@ int cli_eval(int argc, char **argv) {
     }
     if (a->json) {
         printf("{\"weights\": ");
-        arg_json_string(a->weights);
+        cli_json_string(stdout, a->weights);
         printf(", \"network\": ");
-        arg_json_string(origin->what);
+        cli_json_string(stdout, origin->what);
         printf(", \"epoch\": %d, \"step\": %lld, \"dataset\": ", origin->epoch, origin->step);
-        arg_json_string(dataset);
+        cli_json_string(stdout, dataset);
         printf(", \"n\": %d, \"loss\": ", r.n);
-        json_num_(r.loss);
+        cli_json_number(stdout, r.loss);
         printf(", \"accuracy\": ");
-        json_num_(r.accuracy);
+        cli_json_number(stdout, r.accuracy);
         printf(", \"mae\": ");
-        json_num_(r.mae);
+        cli_json_number(stdout, r.mae);
         printf(", \"recorded\": ");
-        json_num_(recorded);
+        cli_json_number(stdout, recorded);
         if (a->out) {
             printf(", \"out\": ");
-            arg_json_string(a->out);
+            cli_json_string(stdout, a->out);
         }
         printf("}\n");
     } else {

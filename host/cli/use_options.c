@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "args.h"
+#include "model_path.h"
 
 typedef enum {
     OPT_WEIGHTS_,
@@ -40,7 +41,9 @@ static const row_ rows_[] = {
      "or a Keras save_weights HDF5 file (layers matched to --model by order and shape)",
      ALL_},
     {OPT_MODEL_, "--model", NULL, "FILE", "the one the weights file records",
-     "model file (required for a Keras file that laperm did not export)", ALL_},
+     "model file or name (conv7: models/conv7.ini); required for a Keras file that laperm\n"
+     "did not export",
+     ALL_},
     {OPT_EPOCH_, "--epoch", NULL, "N", "the final network",
      "the end-of-epoch snapshot of epoch N (1-based, as /metrics/epoch)", ALL_},
     {OPT_SNAPSHOT_, "--snapshot", NULL, "S", "the final network",
@@ -100,14 +103,6 @@ static void help_(unsigned cmd) {
     printf("  %-22s %s\n", "-h, --help", "show this help");
 }
 
-static const row_ *find_(const char *o, unsigned cmd) {
-    for (int i = 0; i < N_ROWS_; ++i)
-        if ((rows_[i].cmds & cmd) &&
-            (!strcmp(rows_[i].name, o) || (rows_[i].alias && !strcmp(rows_[i].alias, o))))
-            return &rows_[i];
-    return NULL;
-}
-
 /* One network choice: a second one is refused. */
 static bool pick_(const char *name, const char *flag, cli_use_args *a, lp_weights_pick p) {
     if (a->pick_flag) {
@@ -124,30 +119,39 @@ int cli_use_parse(const char *name, unsigned cmd, int argc, char **argv, cli_use
     static const char *const norms[] = {"none", "per-channel", "per-pixel-mean", NULL};
     static const char *const formats[] = {"keras", "npz", NULL};
     memset(a, 0, sizeof *a);
-    for (int i = 1; i < argc; ++i) {
-        const char *o = argv[i];
-        if (!strcmp(o, "-h") || !strcmp(o, "--help")) {
+    /* this command's rows, as the flag walk takes them (an alias is a row of its own) */
+    cli_flag flags[2 * N_ROWS_];
+    const row_ *of[2 * N_ROWS_];
+    int nf = 0;
+    for (int i = 0; i < N_ROWS_; ++i) {
+        if (!(rows_[i].cmds & cmd)) continue;
+        of[nf] = &rows_[i];
+        flags[nf++] = (cli_flag){rows_[i].name, rows_[i].metavar};
+        if (rows_[i].alias) {
+            of[nf] = &rows_[i];
+            flags[nf++] = (cli_flag){rows_[i].alias, rows_[i].metavar};
+        }
+    }
+    cli_args it = {.cmd = name, .flags = flags, .n_flags = nf, .argc = argc, .i = 1, .argv = argv};
+    const cli_flag *flag;
+    const char *v;
+    for (cli_arg kind; (kind = cli_args_next(&it, &flag, &v)) != CLI_ARG_END;) {
+        if (kind == CLI_ARG_HELP) {
             help_(cmd);
             return -1;
         }
-        if (o[0] != '-' && cmd == CLI_USE_EXPORT && !a->weights) {
-            a->weights = o;
-            continue;
-        }
-        const row_ *r = find_(o, cmd);
-        if (!r) {
-            fprintf(stderr, "laperm %s: unknown option '%s' (see laperm %s --help)\n", name, o,
-                    name);
+        if (kind == CLI_ARG_ERROR) return 2;
+        if (kind == CLI_ARG_POSITIONAL) {
+            if (cmd == CLI_USE_EXPORT && !a->weights) {
+                a->weights = v;
+                continue;
+            }
+            fprintf(stderr, "laperm %s: unexpected argument '%s' (usage: %s)\n", name, v,
+                    usage_(cmd));
             return 2;
         }
-        const char *v = NULL;
-        if (r->metavar[0]) {
-            if (i + 1 >= argc) {
-                fprintf(stderr, "laperm %s: %s needs a value\n", name, o);
-                return 2;
-            }
-            v = argv[++i];
-        }
+        const row_ *r = of[flag - flags];
+        const char *o = flag->name;
         long long n;
         bool ok = true;
         switch (r->id) {
@@ -229,7 +233,12 @@ int cli_use_parse(const char *name, unsigned cmd, int argc, char **argv, cli_use
 int cli_use_load(const char *name, const cli_use_args *a, lp_model_spec *model, lp_weights *w,
                  lp_weights_origin *origin) {
     memset(model, 0, sizeof *model);
-    if (a->model && lp_model_load(a->model, model) != LP_OK) {
+    char path[4096];
+    if (a->model) {
+        int rc = cli_model_path(name, a->model, path, sizeof path);
+        if (rc) return rc;
+    }
+    if (a->model && lp_model_load(path, model) != LP_OK) {
         fprintf(stderr, "laperm %s: %s\n", name, lp_last_error());
         return 1;
     }

@@ -73,7 +73,7 @@ typedef struct {
     int epoch;          /* LP_PICK_EPOCH */
 } lp_weights_pick;
 
-/* What a load read: the file's kind ("results", "weights", "keras", ...) and which of its
+/* What a load read: the file's kind ("results", "weights", "keras", "lpk") and which of its
  * networks, for messages and the attributes of a predictions file. */
 typedef struct {
     const char *kind;
@@ -88,9 +88,9 @@ typedef struct {
 /* Reads the network `pick` names from `path` into *out (zeroed first; freed on failure),
  * whatever the file's kind, found from its content (not its name): a laperm results file
  * (or its .part), a weights file as `laperm unpack` writes (/weights/<layer>/<tensor> and
- * /model_text), or a Keras save_weights file (root attribute layer_names; its layers are
- * matched to `model`'s by order and shape, so model may not be NULL there). out->model_text
- * is the file's model when it records one. */
+ * /model_text), a .lpk (laperm/lpk.h), or a Keras save_weights file (root attribute layer_names;
+ * its layers are matched to `model`'s by order and shape, so model may not be NULL there).
+ * out->model_text is the file's model when it records one. */
 lp_status lp_weights_load(const char *path, const lp_weights_pick *pick, const lp_model_spec *model,
                           lp_weights *out, lp_weights_origin *origin);
 
