@@ -7,6 +7,7 @@
 
 #include "args.h"
 #include "model_path.h"
+#include "quiet.h"
 
 typedef enum {
     OPT_WEIGHTS_,
@@ -24,6 +25,7 @@ typedef enum {
     OPT_FORMAT_,
     OPT_OUT_,
     OPT_JSON_,
+    OPT_VERBOSE_,
 } opt_id_;
 
 typedef struct {
@@ -67,6 +69,8 @@ static const row_ rows_[] = {
     {OPT_OUT_, "--out", "-o", "FILE", "eval, predict: none; export: required",
      "eval, predict: an HDF5 predictions file; export: the file written", ALL_},
     {OPT_JSON_, "--json", NULL, "", "off", "print the result as one JSON object", CLI_USE_EVAL},
+    {OPT_VERBOSE_, "--verbose", NULL, "", "off",
+     "show the OpenCL compiler's own output (PoCL's \"N warnings generated.\")", RUN_},
 };
 #define N_ROWS_ ((int)(sizeof rows_ / sizeof *rows_))
 
@@ -210,6 +214,9 @@ int cli_use_parse(const char *name, unsigned cmd, int argc, char **argv, cli_use
             break;
         case OPT_JSON_:
             a->json = true;
+            break;
+        case OPT_VERBOSE_:
+            cli_quiet_off();
             break;
         }
         if (!ok) return 2;

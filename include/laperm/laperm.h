@@ -8,9 +8,11 @@
 
 #include "laperm/clock.h"
 #include "laperm/data.h"
+#include "laperm/evaluate.h"
 #include "laperm/init.h"
 #include "laperm/model.h"
 #include "laperm/network.h"
+#include "laperm/predictions.h"
 #include "laperm/results.h"
 #include "laperm/runtime.h"
 #include "laperm/schedule.h"
