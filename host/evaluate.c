@@ -104,7 +104,9 @@ lp_status lp_evaluate(lp_runtime *rt, const lp_model_spec *m, const lp_weights *
     LP_TRY(check_data_(m, data, loss));
     if (data->n <= 0) return lp_fail(LP_ERR_INVALID_ARG, "the data hold no samples");
     if (!norm_from) norm_from = data;
-    int eval_batch = c->eval_batch > 0 ? c->eval_batch : lp_eval_batch_auto(m, rt, 1);
+    int eval_batch = c->eval_batch > 0
+                         ? c->eval_batch
+                         : lp_eval_batch_auto(m, rt, c->tune_batch > 0 ? c->tune_batch : 1);
     int tune = c->tune_batch > 0 ? c->tune_batch : eval_batch;
     lp_network_options no = {.conv_algo = c->conv_algo,
                              .tune_batch = tune,

@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hash.h"
 #include "laperm/augment.h"
 #include "laperm/clock.h"
 #include "laperm/evaluate.h"
