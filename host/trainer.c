@@ -232,7 +232,8 @@ static lp_status train_epoch_(run_ *r, const lp_dataset *train, const lp_dataset
     if (first_step == 0)
         LP_TRY(
             lp_buffer_fill_zero(rt, t->stats, 0, (size_t)t->steps_per_epoch * 2 * sizeof(float)));
-    double t0 = lp_seconds(), last_report = t0;
+    double t0 = lp_seconds(), last_report = t0, last_read = t0;
+    int ahead = 1, queued = 0; /* steps between reads that wait for the device (below) */
     int samples = first_step * c->batch < train->n ? first_step * c->batch : train->n, s;
     bool diverged = false;
     for (s = first_step; s < t->steps_per_epoch; ++s) {
@@ -282,14 +283,28 @@ static lp_status train_epoch_(run_ *r, const lp_dataset *train, const lp_dataset
             LP_TRY(checkpoint_(r, epoch, s + 1, samples, &diverged));
             if (diverged) break;
         }
-        /* Progress costs one small read, a few times a second at most. */
+        /* Progress costs one small read, a few times a second at most. The read also
+         * waits for the device: a queue that takes every step at once (PoCL's) would
+         * otherwise run a whole epoch ahead of it, so that the bar stood still and Ctrl-C
+         * waited for the epoch's end. Reading every `ahead` steps keeps the host about
+         * 0.25 s ahead: `ahead` doubles while reads come sooner than that, halves when
+         * they come later than 0.5 s. */
         double now = lp_seconds();
-        if (now - last_report >= 0.25) {
+        bool report = now - last_report >= 0.25;
+        if (report || ++queued >= ahead) {
             LP_TRY(guard_read_(r, &diverged));
             if (diverged) break;
-            last_report = now;
+            now = lp_seconds();
+            if (now - last_read < 0.125 && ahead < 1 << 20)
+                ahead *= 2;
+            else if (now - last_read > 0.5 && ahead > 1)
+                ahead /= 2;
+            last_read = now;
+            queued = 0;
+            report = now - last_report >= 0.25;
+            if (report) last_report = now;
         }
-        if (cb && cb->on_progress && last_report == now) {
+        if (cb && cb->on_progress && report) {
             lp_progress p = {.epoch = epoch + 1,
                              .epochs = c->epochs,
                              .step_in_epoch = s + 1,
