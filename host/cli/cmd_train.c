@@ -185,6 +185,8 @@ int cli_train(int argc, char **argv) {
             fprintf(stderr, "laperm train: --json: cannot redirect stdout: %s\n", strerror(errno));
             return 1;
         }
+        /* the bar, now on stderr, where the terminal is (the JSON goes to a pipe or file) */
+        if (!strcmp(a.progress, "auto") && cli_quiet_stderr_isatty()) a.progress = "bar";
     }
 
     cli_resume_plan plan = {0};

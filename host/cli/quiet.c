@@ -134,3 +134,7 @@ void cli_quiet_start(void) {
 void cli_quiet_off(void) {
     stop_();
 }
+
+bool cli_quiet_stderr_isatty(void) {
+    return isatty(child_ >= 0 ? real_fd_ : STDERR_FILENO);
+}

@@ -4,11 +4,15 @@
 #ifndef LAPERM_CLI_QUIET_H
 #define LAPERM_CLI_QUIET_H
 
+#include <stdbool.h>
+
 /* Routes stderr through a filter process that drops those lines and passes everything
  * else on as it comes; undone at exit. Call it before any thread starts (it forks). Does
  * nothing if it cannot be set up. */
 void cli_quiet_start(void);
 /* --verbose: stderr is the real one again from now on (before train --json moves stdout). */
 void cli_quiet_off(void);
+/* Whether the real stderr (the filter's output, or stderr itself without one) is a terminal. */
+bool cli_quiet_stderr_isatty(void);
 
 #endif
