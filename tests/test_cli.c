@@ -222,6 +222,12 @@ static void test_did_you_mean(void) {
     expect_("bench --min-tiem 0", 2,
             "laperm bench: unknown option '--min-tiem': did you mean "
             "--min-time?");
+    expect_("pack --epcoh 2 x.h5 -o x.lpk", 2,
+            "laperm pack: unknown option '--epcoh': did you mean --epoch?");
+    expect_("unpack x.lpk --outt x.h5", 2,
+            "laperm unpack: unknown option '--outt': did you mean --out?");
+    expect_("train --hlep", 2, "laperm train: unknown option '--hlep': did you mean --help?");
+    expect_("pack --hepl", 2, "laperm pack: unknown option '--hepl': did you mean --help?");
     /* nothing near: no guess */
     expect_("train --model models/logreg.ini --frobnicate 3", 2,
             "laperm train: unknown option '--frobnicate' (see laperm train --help)");
@@ -245,6 +251,10 @@ static void test_flag_equals_value(void) {
         {"bench --gemm-size=x", 2,
          "laperm bench: --gemm-size: expected an integer from 0 to 16384, got 'x'"},
         {"devices --json=yes", 2, "laperm devices: --json is a switch and takes no value"},
+        {"pack --epoch=0 x.h5 -o x.lpk", 2,
+         "laperm pack: --epoch: expected an integer from 1 to 1000000000, got '0'"},
+        {"pack no-such.h5 --out=x.lpk", 1, "no-such.h5"},
+        {"unpack no-such.lpk --out=x.h5", 1, "no-such.lpk"},
         {"train --model=models/logreg.ini --device=no-such-device --no-out", 1,
          "no OpenCL device matches 'no-such-device'"},
     };

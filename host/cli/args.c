@@ -110,7 +110,9 @@ cli_arg cli_args_next(cli_args *a, const cli_flag **flag, const char **value) {
     }
     const cli_flag *f = flag_find_(a, name);
     if (!f) {
+        static const char *const help[] = {"--help"}; /* in no table: answered above */
         const char *near = cli_closest(name, a->flags, a->n_flags, sizeof *a->flags);
+        if (!near) near = cli_closest(name, help, 1, sizeof *help);
         fprintf(stderr, "laperm %s: unknown option '%s'", a->cmd, name);
         if (near) fprintf(stderr, ": did you mean %s?", near);
         fprintf(stderr, " (see laperm %s --help)\n", a->cmd);

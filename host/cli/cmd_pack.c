@@ -31,56 +31,48 @@ static void unpack_help_(void) {
            "  -h, --help     this text\n");
 }
 
-/* -o/--out FILE; returns false after printing a usage error. */
-static bool out_arg_(const char *cmd, int argc, char **argv, int *i, const char **out) {
-    if (strcmp(argv[*i], "-o") && strcmp(argv[*i], "--out")) return false;
-    if (*i + 1 >= argc) {
-        fprintf(stderr, "laperm %s: %s needs a file name\n", cmd, argv[*i]);
-        *out = NULL;
-        return true;
+#define PACK_USAGE_ "laperm pack RESULTS.h5 [--epoch N | --snapshot S] -o NET.lpk"
+#define UNPACK_USAGE_ "laperm unpack NET.lpk -o WEIGHTS.h5"
+
+/* The one positional argument, the input; false after printing a usage error. */
+static bool input_arg_(const char *cmd, const char *usage, const char *v, const char **in) {
+    if (*in) {
+        fprintf(stderr, "laperm %s: unexpected argument '%s' (usage: %s)\n", cmd, v, usage);
+        return false;
     }
-    *out = argv[++*i];
+    *in = v;
     return true;
 }
 
 int cli_pack(int argc, char **argv) {
-    const char *in = NULL, *out = NULL;
+    static const cli_flag flags[] = {
+        {"-o", "FILE"}, {"--out", "FILE"}, {"--epoch", "N"}, {"--snapshot", "S"}};
+    cli_args it = {.cmd = "pack", .flags = flags, .n_flags = 4, .argc = argc, .i = 1, .argv = argv};
+    const char *in = NULL, *out = NULL, *v;
+    const cli_flag *f;
     lp_lpk_pack_opts o = {0};
-    for (int i = 1; i < argc; ++i) {
-        long long v;
-        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+    for (cli_arg kind; (kind = cli_args_next(&it, &f, &v)) != CLI_ARG_END;) {
+        long long n;
+        if (kind == CLI_ARG_HELP) {
             pack_help_();
             return 0;
         }
-        if (out_arg_("pack", argc, argv, &i, &out)) {
-            if (!out) return 2;
-        } else if (!strcmp(argv[i], "--epoch") || !strcmp(argv[i], "--snapshot")) {
-            bool epoch = !strcmp(argv[i], "--epoch");
-            if (i + 1 >= argc) {
-                fprintf(stderr, "laperm pack: %s needs a number\n", argv[i]);
-                return 2;
-            }
-            if (!arg_int("pack", argv[i], argv[i + 1], epoch ? 1 : -1000000000LL, 1000000000LL, &v))
-                return 2;
-            if (epoch)
-                o.epoch = (int)v;
-            else
-                o.use_snapshot = true, o.snapshot = v;
-            ++i;
-        } else if (argv[i][0] == '-' || in) {
-            fprintf(stderr,
-                    "laperm pack: unexpected argument '%s' (usage: laperm pack RESULTS.h5 "
-                    "[--epoch N | --snapshot S] -o NET.lpk)\n",
-                    argv[i]);
-            return 2;
+        if (kind == CLI_ARG_ERROR) return 2;
+        if (kind == CLI_ARG_POSITIONAL) {
+            if (!input_arg_("pack", PACK_USAGE_, v, &in)) return 2;
+        } else if (!strcmp(f->name, "-o") || !strcmp(f->name, "--out")) {
+            out = v;
         } else {
-            in = argv[i];
+            bool epoch = !strcmp(f->name, "--epoch");
+            if (!arg_int("pack", f->name, v, epoch ? 1 : -1000000000LL, 1000000000LL, &n)) return 2;
+            if (epoch)
+                o.epoch = (int)n;
+            else
+                o.use_snapshot = true, o.snapshot = n;
         }
     }
     if (!in || !out || (o.epoch && o.use_snapshot)) {
-        fprintf(stderr,
-                "laperm pack: %s (usage: laperm pack RESULTS.h5 [--epoch N | --snapshot "
-                "S] -o NET.lpk)\n",
+        fprintf(stderr, "laperm pack: %s (usage: " PACK_USAGE_ ")\n",
                 !in    ? "missing RESULTS.h5"
                 : !out ? "missing -o NET.lpk"
                        : "--epoch and --snapshot exclude each other");
@@ -112,26 +104,25 @@ int cli_pack(int argc, char **argv) {
 }
 
 int cli_unpack(int argc, char **argv) {
-    const char *in = NULL, *out = NULL;
-    for (int i = 1; i < argc; ++i) {
-        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+    static const cli_flag flags[] = {{"-o", "FILE"}, {"--out", "FILE"}};
+    cli_args it = {
+        .cmd = "unpack", .flags = flags, .n_flags = 2, .argc = argc, .i = 1, .argv = argv};
+    const char *in = NULL, *out = NULL, *v;
+    const cli_flag *f;
+    for (cli_arg kind; (kind = cli_args_next(&it, &f, &v)) != CLI_ARG_END;) {
+        if (kind == CLI_ARG_HELP) {
             unpack_help_();
             return 0;
         }
-        if (out_arg_("unpack", argc, argv, &i, &out)) {
-            if (!out) return 2;
-        } else if (argv[i][0] == '-' || in) {
-            fprintf(stderr,
-                    "laperm unpack: unexpected argument '%s' (usage: laperm unpack NET.lpk -o "
-                    "WEIGHTS.h5)\n",
-                    argv[i]);
-            return 2;
+        if (kind == CLI_ARG_ERROR) return 2;
+        if (kind == CLI_ARG_POSITIONAL) {
+            if (!input_arg_("unpack", UNPACK_USAGE_, v, &in)) return 2;
         } else {
-            in = argv[i];
+            out = v;
         }
     }
     if (!in || !out) {
-        fprintf(stderr, "laperm unpack: missing %s (usage: laperm unpack NET.lpk -o WEIGHTS.h5)\n",
+        fprintf(stderr, "laperm unpack: missing %s (usage: " UNPACK_USAGE_ ")\n",
                 !in ? "NET.lpk" : "-o WEIGHTS.h5");
         return 2;
     }
