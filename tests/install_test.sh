@@ -91,4 +91,9 @@ got=$(bash -c ". '$P/share/bash-completion/completions/laperm'; COMP_WORDS=('$P/
 [ "$got" = "--epochs" ] || fail "bash completion of 'laperm train --epo' gave '$got'"
 got=$(bash -c ". '$P/share/bash-completion/completions/laperm'; COMP_WORDS=('$P/bin/laperm' summary installed-o); COMP_CWORD=2; _laperm; echo \"\${COMPREPLY[*]}\"")
 [ "$got" = "installed-only" ] || fail "bash completion of 'laperm summary installed-o' gave '$got'"
+# bash splits --flag=value at the '=': the value completes as after --flag value
+got=$(bash -c ". '$P/share/bash-completion/completions/laperm'; COMP_WORDS=('$P/bin/laperm' train --optimizer = l); COMP_CWORD=4; _laperm; echo \"\${COMPREPLY[*]}\"")
+[ "$got" = "laperm lookahead" ] || fail "bash completion of 'laperm train --optimizer=l' gave '$got'"
+got=$(bash -c ". '$P/share/bash-completion/completions/laperm'; COMP_WORDS=('$P/bin/laperm' train --progress =); COMP_CWORD=3; _laperm; echo \"\${COMPREPLY[*]}\"")
+[ "$got" = "auto bar plain none" ] || fail "bash completion of 'laperm train --progress=' gave '$got'"
 echo "install_test: ok"
