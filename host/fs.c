@@ -46,3 +46,9 @@ lp_status lp_fs_fsync(const char *path) {
     if (rc != 0) return lp_fail(LP_ERR_IO, "%s: fsync failed: %s", path, strerror(err));
     return LP_OK;
 }
+
+bool lp_fs_same_file(const char *a, const char *b) {
+    struct stat sa, sb;
+    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+           sa.st_ino == sb.st_ino;
+}

@@ -4,6 +4,7 @@
 #ifndef LAPERM_FS_H
 #define LAPERM_FS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "laperm/status.h"
@@ -13,6 +14,8 @@
 lp_status lp_fs_mkdir_p(const char *dir);
 /* The folder holding `path` ("." for a bare name, "/" for a file at the root). */
 void lp_fs_parent_dir(const char *path, char *out, size_t cap);
+/* Whether both paths exist and name one file (a writer must not replace its own input). */
+bool lp_fs_same_file(const char *a, const char *b);
 /* fsync of a file or folder by name. */
 lp_status lp_fs_fsync(const char *path);
 

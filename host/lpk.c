@@ -333,8 +333,12 @@ static lp_status write_file_(const char *path, const void *buf, size_t n) {
         return lp_fail(LP_ERR_IO, "%s: write failed: %s", part, strerror(errno));
     }
     LP_TRY(lp_fs_fsync(part));
-    if (rename(part, path) != 0)
-        return lp_fail(LP_ERR_IO, "%s: cannot rename to %s: %s", part, path, strerror(errno));
+    if (rename(part, path) != 0) {
+        lp_status s =
+            lp_fail(LP_ERR_IO, "%s: cannot rename to %s: %s", part, path, strerror(errno));
+        remove(part);
+        return s;
+    }
     return lp_fs_fsync(dir);
 }
 

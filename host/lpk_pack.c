@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fs.h"
 #include "laperm/init.h"
 #include "laperm/lpk.h"
 #include "results_h5.h"
@@ -247,11 +248,19 @@ static lp_status choose_(hid_t f, const char *path, const lp_lpk_pack_opts *o, l
     if (st == LP_OK && o->epoch > 0) {
         for (size_t i = 0; i < n; ++i)
             if (epochs[i] == o->epoch) *s = (long long)i;
-        if (*s < 0)
-            st = lp_fail(
-                LP_ERR_NOT_FOUND,
-                "%s: no snapshot of the end of epoch %d (%zu snapshots, the last of epoch %d)",
-                path, o->epoch, n, n ? (int)epochs[n - 1] : 0);
+        int last = 0; /* the last epoch whose end has a snapshot (0: a mid-epoch one) */
+        for (size_t i = 0; i < n; ++i)
+            last = epochs[i] > last ? epochs[i] : last;
+        if (*s < 0 && last)
+            st = lp_fail(LP_ERR_NOT_FOUND,
+                         "%s: no snapshot of the end of epoch %d (%zu snapshots, the last epoch "
+                         "end recorded is epoch %d's)",
+                         path, o->epoch, n, last);
+        else if (*s < 0)
+            st = lp_fail(LP_ERR_NOT_FOUND,
+                         "%s: no snapshot of the end of epoch %d (%zu snapshots, none at an "
+                         "epoch's end: use --snapshot S)",
+                         path, o->epoch, n);
     } else if (st == LP_OK && o->use_snapshot) {
         *s = o->snapshot < 0 ? (long long)n + o->snapshot : o->snapshot;
         if (*s < 0 || *s >= (long long)n)
@@ -267,9 +276,11 @@ static lp_status choose_(hid_t f, const char *path, const lp_lpk_pack_opts *o, l
     *epoch = st == LP_OK && at >= 0 ? epochs[at] : 0;
     if (final && have_weights)
         snprintf(source, cap, "/weights (the final network, step %lld)", *step);
+    else if (*epoch)
+        snprintf(source, cap, "snapshot %lld (end of epoch %lld, step %lld%s)", *s, *epoch, *step,
+                 final ? "; the file has no /weights" : "");
     else
-        snprintf(source, cap, "snapshot %lld (%s%lld, step %lld%s)", *s,
-                 *epoch ? "end of epoch " : "epoch ", *epoch, *step,
+        snprintf(source, cap, "snapshot %lld (step %lld, within an epoch%s)", *s, *step,
                  final ? "; the file has no /weights" : "");
     free(steps);
     free(epochs);
@@ -358,6 +369,8 @@ lp_status lp_lpk_pack(const char *results, const lp_lpk_pack_opts *opts, const c
     hid_t f = -1;
     lp_init_setup setup;
     long long s = -1, step = 0, epoch = 0;
+    if (lp_fs_same_file(results, out))
+        return lp_fail(LP_ERR_INVALID_ARG, "%s: the .lpk to write is the results file itself", out);
     lp_status st = lp_results_read_string(results, "/model_text", NULL, &text);
     if (st == LP_OK) st = attrs_(results, attrs, &n_attrs, strings);
     if (st == LP_OK && lp_init_setup_from_attrs(attrs, n_attrs, &setup) != LP_OK)
@@ -406,7 +419,7 @@ lp_status lp_lpk_pack(const char *results, const lp_lpk_pack_opts *opts, const c
                            .init_raw = raw};
         st = lp_lpk_write(out, &in, &report->sizes);
     }
-    if (st == LP_OK) st = verify_(out, &w);
+    if (st == LP_OK && (st = verify_(out, &w)) != LP_OK) remove(out); /* not what was asked */
     if (f >= 0) H5Fclose(f);
     lp_weights_free(&w);
     free(regen);

@@ -37,6 +37,8 @@ lp_status lp_lpk_unpack(const char *lpk, const char *out) {
     char part[4096], dir[4096];
     if (!lpk || !out || snprintf(part, sizeof part, "%s.part", out) >= (int)sizeof part)
         return lp_fail(LP_ERR_INVALID_ARG, "lp_lpk_unpack: bad path");
+    if (lp_fs_same_file(lpk, out))
+        return lp_fail(LP_ERR_INVALID_ARG, "%s: the HDF5 file to write is the .lpk itself", out);
     lp_lpk p;
     LP_TRY(lp_lpk_load(lpk, &p));
     lp_h5_quiet();

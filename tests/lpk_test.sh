@@ -148,4 +148,16 @@ cp "$tmp/lenet.lpk" "$tmp/flip.lpk"
 printf '\377' | dd of="$tmp/flip.lpk" bs=1 seek=5000 conv=notrunc 2>/dev/null
 refuse "$tmp/flip.lpk" "checksum mismatch"
 refuse "$tmp/lenet.h5" "not a .lpk file"
+# An output that is the input itself is refused before anything is written.
+same() { # command, input, expected message part
+    cp "$tmp/$2" "$tmp/same.in"
+    if "$bin" "$1" "$tmp/same.in" -o "$tmp/./same.in" >"$tmp/bad.txt" 2>&1; then
+        echo "lpk: $1 wrote over its input"
+        exit 1
+    fi
+    grep -q "$3" "$tmp/bad.txt" || { cat "$tmp/bad.txt"; echo "lpk: expected '$3'"; exit 1; }
+    cmp -s "$tmp/$2" "$tmp/same.in" || { echo "lpk: $1 changed its input"; exit 1; }
+}
+same pack lenet.h5 "the .lpk to write is the results file itself"
+same unpack lenet.lpk "the HDF5 file to write is the .lpk itself"
 echo "lpk: OK"
