@@ -1,6 +1,7 @@
 """`python3 -m laperm COMMAND ...`: the subcommands, one table. Each entry names the
 module and function that runs it, imported only when that command runs, so a command
 whose optional dependency (matplotlib for `plot`) is missing does not break the others."""
+import difflib
 import importlib
 import sys
 
@@ -30,7 +31,9 @@ def main(argv):
         return 0 if argv else 2
     name = argv[0]
     if name not in COMMANDS:
-        print("laperm: unknown command '%s'" % name, file=sys.stderr)
+        near = difflib.get_close_matches(name, COMMANDS, n=1, cutoff=0.6)
+        print("laperm: unknown command '%s'%s" % (name, ": did you mean %s?" % near[0]
+                                                   if near else ""), file=sys.stderr)
         usage(sys.stderr)
         return 2
     module, func = COMMANDS[name][0].split(":")

@@ -84,7 +84,7 @@ USAGE = """python3 -m laperm evaluate FILE [--data DIR] [--dataset NAME]
 Evaluates a results file's network on the test data with numpy alone (--torch: through
 to_torch() in PyTorch) and prints its loss and accuracy, next to the figures laperm
 recorded in /metrics for that epoch. The network is the last snapshot by default (the
-final state), --epoch N the one at the end of epoch N, --snapshot I snapshot I (negative
+final state; /weights in a file without snapshots, such as laperm unpack's), --epoch N the one at the end of epoch N, --snapshot I snapshot I (negative
 counts from the end), --weights /weights, --best /best (--save-best), --init /init. The
 data default to the run's dataset, data folder, normalisation and test images.
 Exits 0, 1 when the file or the data cannot be used, 2 on a usage error."""
@@ -100,6 +100,8 @@ def _recorded(run, epoch, snapshot, source):
     if source == "init":
         return None
     if source == "weights":
+        if not run.snapshots:  # e.g. laperm unpack's file: /weights alone
+            return None
         index = len(run.snapshots) - 1
     else:
         index = run._snapshot(snapshot) if snapshot is not None else run.snapshot_index(epoch)
@@ -140,6 +142,9 @@ def main(argv):
     source = a.source or "snapshot"
     try:
         with open_run(a.file) as run:
+            if (not a.source and a.epoch is None and a.snapshot is None and not run.snapshots
+                    and "weights" in run.file):
+                source = "weights"  # no snapshots (laperm unpack's file): the final network
             r = evaluate(run, a.data, a.epoch, a.snapshot, source, a.dataset, a.test_subset,
                          a.torch, a.batch)
             rec = _recorded(run, a.epoch, a.snapshot, source)

@@ -16,19 +16,30 @@ SETTINGS = (("optimizer", "optimizer"), ("inner_optimizer", "inner"), ("k", "k")
 def summary(run):
     """The summary's lines."""
     a = run.attrs
-    lines = ["%s: %s, laperm %s, %s" % (run.path, a.get("status", "?"), a.get("program_version",
-                                                                            "?"),
-                                         a.get("device", "?"))]
+    unpacked = "status" not in a and "snapshot_step" in a  # laperm unpack's file
+    if unpacked:
+        lines = ["%s: a network of laperm unpack (step %s%s of its run), laperm %s" % (
+            run.path, a["snapshot_step"],
+            ", end of epoch %s" % a["snapshot_epoch"] if a.get("snapshot_epoch") else "",
+            a.get("program_version", "?"))]
+    else:
+        lines = ["%s: %s, laperm %s, %s" % (run.path, a.get("status", "?"),
+                                             a.get("program_version", "?"), a.get("device", "?"))]
     try:
         m = run.model
         params = "%d layers, %s parameters" % (len(m.layers) - 1, format(m.param_count(), ","))
     except LapermError as e:
         params = "model text not understood: %s" % e
-    lines.append("  model %s: %s" % (run.file["model_text"].attrs.get("source", "?"), params))
-    lines.append("  data %s %s: %s train, %s test images" % (
-        a.get("dataset", "?"), a.get("data_dir", "?"), a.get("train_images", "?"),
-        a.get("test_images", "?")))
+    lines.append("  model %s: %s" % (run.file["model_text"].attrs.get("source", "/model_text"), params))
+    if not unpacked:  # it records no data, command or metrics
+        lines.append("  data %s %s: %s train, %s test images" % (
+            a.get("dataset", "?"), a.get("data_dir", "?"), a.get("train_images", "?"),
+            a.get("test_images", "?")))
     lines.append("  " + ", ".join("%s %s" % (label, a[k]) for k, label in SETTINGS if k in a))
+    if unpacked:
+        stored = [g for g in ("weights",) if g in run.file]
+        lines.append("  networks: %s" % ", ".join("/" + g for g in stored))
+        return lines
     lines.append("  command: %s" % a.get("command_line", "?"))
     snaps = run.snapshots
     ends = [s.epoch for s in snaps if s.epoch > 0]
@@ -49,7 +60,8 @@ def summary(run):
     if run.evals:
         lines.append("  evaluations (--eval-every): %d" % len(run.evals.get("step", [])))
     stored = [g for g in ("weights", "best", "init") if g in run.file]
-    lines.append("  networks: %s" % ", ".join(["snapshots"] + ["/" + g for g in stored]))
+    lines.append("  networks: %s" % ", ".join(["snapshots"] * bool(snaps) +
+                                              ["/" + g for g in stored]))
     return lines
 
 

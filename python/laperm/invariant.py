@@ -8,7 +8,7 @@ group of /weights sorts back to sort(init[g]) bit for bit. Masked or few-valued 
 weights are noted on the tensor's line: "(init: 42.9% zeros, 2 distinct values)".
 "sort" is ascending IEEE 754 totalOrder: bits b -> b ^ (0xFFFFFFFF if b>>31 else 0x80000000).
 
-Usage: check-invariant FILE.h5 [FILE.h5 ...]
+Usage: python3 -m laperm check FILE.h5 [FILE.h5 ...]   (or scripts/check-invariant FILE.h5 ...)
 Prints one line per tensor; exits 0 if all hold, 1 on any mismatch, 2 if a file cannot
 be read. A .part file of a running job is opened with SWMR; it has no /weights yet, so
 only the snapshots are checked (after a kill, `h5clear -s FILE.h5.part` may be needed).

@@ -6,7 +6,9 @@ rankings, with the invariant checked.
     print(run.attrs["seed"], run.metrics["test_accuracy"])
     net = run.network(epoch=2)               # the network laperm evaluated after epoch 2
 """
+import builtins
 import collections
+import os
 
 import h5py
 import numpy as np
@@ -17,11 +19,14 @@ from .model import parse
 
 Snapshot = collections.namedtuple("Snapshot", "index step epoch")
 SOURCES = ("snapshot", "weights", "best", "init")
+LPK_MAGIC = b"\x89LPK\r\n\x1a\n"  # README, "Compact files: .lpk"
 
 
 def open_h5(path):
     """h5py.File of a results file; a .part still marked as open for SWMR writing (a
     running or killed job) is opened with SWMR, as laperm's readers do."""
+    if os.path.isdir(path):
+        raise LapermError("%s: a folder, not a results file" % path)
     try:
         return h5py.File(path, "r")
     except FileNotFoundError:
@@ -30,7 +35,12 @@ def open_h5(path):
         try:
             return h5py.File(path, "r", libver="latest", swmr=True)
         except OSError:
-            raise LapermError("%s: cannot open as HDF5: %s" % (path, plain))
+            pass
+        with builtins.open(path, "rb") as f:
+            if f.read(8) == LPK_MAGIC:
+                raise LapermError("%s: a .lpk file; rebuild its weights first: laperm unpack %s "
+                                  "-o WEIGHTS.h5" % (path, path))
+        raise LapermError("%s: cannot open as HDF5: %s" % (path, plain))
 
 
 def datasets_under(f, group):

@@ -258,6 +258,37 @@ class CommandLine(unittest.TestCase):
         self.assertEqual(r.returncode, 2)
         self.assertIn("not allowed with argument", r.stdout)
 
+    def test_unpacked_lpk_and_folder(self):
+        """laperm unpack's file (/weights, no snapshots) evaluates as the run's /weights;
+        a .lpk and a folder are named as such."""
+        lpk, unpacked = os.path.join(TMP, "net.lpk"), os.path.join(TMP, "unpacked.h5")
+        for cmd in (["pack", RUN, "-o", lpk], ["unpack", lpk, "-o", unpacked]):
+            r = subprocess.run([BIN] + cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               text=True)
+            self.assertEqual(r.returncode, 0, r.stdout)
+        with laperm.open(RUN) as a, laperm.open(unpacked) as b:
+            self.assertEqual(b.snapshots, [])
+            wa, wb = a.weights(source="weights"), b.weights(source="weights")
+            self.assertEqual(sorted(wa), sorted(wb))
+            for name in wa:
+                np.testing.assert_array_equal(bits(wa[name]), bits(wb[name]))
+        # no snapshots: the default is /weights (its data settings are not in a .lpk)
+        got = cli("evaluate", unpacked, "--data", MNIST, "--test-subset", str(TEST_IMAGES))
+        self.assertEqual(got.returncode, 0, got.stdout)
+        self.assertIn("unpacked.h5: /weights, %d test samples" % TEST_IMAGES, got.stdout)
+        r = cli("info", unpacked)
+        self.assertEqual(r.returncode, 0, r.stdout)
+        self.assertIn("a network of laperm unpack (step", r.stdout)
+        self.assertIn("networks: /weights", r.stdout)
+        for path, msg in ((lpk, "a .lpk file; rebuild its weights first: laperm unpack"),
+                          (TMP, "a folder, not a results file")):
+            r = cli("info", path)
+            self.assertEqual(r.returncode, 1, r.stdout)
+            self.assertIn(msg, r.stdout)
+        r = cli("evalute", RUN)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("unknown command 'evalute': did you mean evaluate?", r.stdout)
+
     def test_info_and_table(self):
         r = cli("info", RUN)
         self.assertEqual(r.returncode, 0, r.stdout)
