@@ -254,6 +254,7 @@ static void test_flag_equals_value(void) {
         {"bench --gemm-size=x", 2,
          "laperm bench: --gemm-size: expected an integer from 0 to 16384, got 'x'"},
         {"devices --json=yes", 2, "laperm devices: --json is a switch and takes no value"},
+        {"train --model= --no-out", 2, "laperm train: the model is empty: give a model file"},
         {"pack --epoch=0 x.h5 -o x.lpk", 2,
          "laperm pack: --epoch: expected an integer from 1 to 1000000000, got '0'"},
         {"pack no-such.h5 --out=x.lpk", 1, "no-such.h5"},

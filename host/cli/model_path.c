@@ -88,6 +88,11 @@ static int names_(char dirs[][4096], int n_dirs, char **names, int max) {
 
 int cli_model_path(const char *cmd, const char *given, char *out, size_t cap) {
     snprintf(out, cap, "%s", given);
+    if (!given[0]) { /* --model= */
+        fprintf(stderr,
+                "laperm %s: the model is empty: give a model file or a name such as conv7\n", cmd);
+        return 2;
+    }
     if (is_file_(given) || strchr(given, '/')) return 0;
     char dirs[4][4096];
     int n_dirs = cli_model_dirs(dirs, 4);
