@@ -670,7 +670,8 @@ def parse_args(argv):
 
 def unique_labels(paths):
     """Each file's label: its name without extension, with its folder's name where two
-    files share a name."""
+    files share a name, and a number after it where that is not enough either (one file
+    given twice, or a/x/run.h5 and b/x/run.h5), so that no figure overwrites another."""
     files = [p for p in paths if not os.path.isdir(p)]
     base = [os.path.splitext(os.path.basename(p.removesuffix(".part")))[0] for p in files]
     out = []
@@ -679,7 +680,7 @@ def unique_labels(paths):
             parent = os.path.basename(os.path.dirname(os.path.abspath(p)))
             b = f"{parent}-{b}"
         out.append(b)
-    return out
+    return [f"{b}-{out[:i].count(b) + 1}" if out.count(b) > 1 else b for i, b in enumerate(out)]
 
 
 def main(argv=None):
@@ -705,10 +706,9 @@ def main(argv=None):
     def wrote(path):
         print(f"plot: wrote {path}", flush=True)
 
-    labels_of = dict(zip([p for p in opts["inputs"] if not os.path.isdir(p)],
-                         unique_labels(opts["inputs"])))
+    file_labels = iter(unique_labels(opts["inputs"]))  # one per file, in order
     for path in opts["inputs"]:
-        label = labels_of.get(path)
+        label = None if os.path.isdir(path) else next(file_labels)
         try:
             summary = os.path.join(path, "summary.h5")
             if os.path.isdir(path) and os.path.exists(summary):

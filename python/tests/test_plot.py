@@ -183,6 +183,17 @@ class PlotTest(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         self.assertEqual(os.listdir(out), ["hidden-profiles.png"])
 
+    def test_same_name_twice(self):
+        """One file given twice, or two files of one name in folders of one name: each
+        gets its own figure, none overwrites another."""
+        out = os.path.join(self.tmp, "twice")
+        hidden = os.path.join(self.tmp, "hidden.h5")
+        r = plot_here(hidden, hidden, "--only", "curves", "-o", out)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        name = os.path.basename(self.tmp)
+        self.assertEqual(sorted(os.listdir(out)), sorted(
+            ["curves.png", f"{name}-hidden-1-curves.png", f"{name}-hidden-2-curves.png"]))
+
     def test_ranking_dynamics(self):
         """The measures on the figure: 0 drift at init, changes exactly where weights moved."""
         sys.path.insert(0, os.path.join(SRC, "python"))
