@@ -101,6 +101,9 @@ def check_file(path):
 
 def _check_open(f, path):
     """check_file on the open file `f`."""
+    if "model_text" not in f:
+        print("%s: no /model_text: not a laperm results file" % path)
+        return 2
     names = datasets_under(f, "rankings")
     permuted = []
     if "init" in f:

@@ -285,6 +285,12 @@ class CommandLine(unittest.TestCase):
             r = cli("info", path)
             self.assertEqual(r.returncode, 1, r.stdout)
             self.assertIn(msg, r.stdout)
+        foreign = os.path.join(TMP, "foreign.h5")
+        with h5py.File(foreign, "w") as f:
+            f["a"] = np.arange(3)
+        r = cli("check", foreign)
+        self.assertEqual(r.returncode, 2, r.stdout)
+        self.assertIn("foreign.h5: no /model_text: not a laperm results file", r.stdout)
         r = cli("evalute", RUN)
         self.assertEqual(r.returncode, 2)
         self.assertIn("unknown command 'evalute': did you mean evaluate?", r.stdout)
