@@ -1,5 +1,6 @@
 """`python3 -m laperm info FILE...`: a short summary of each run: what ran (model,
 data, optimizer), its state, its snapshots and its best evaluation."""
+import os
 import sys
 
 import numpy as np
@@ -13,6 +14,22 @@ SETTINGS = (("optimizer", "optimizer"), ("inner_optimizer", "inner"), ("k", "k")
             ("seed", "seed"), ("loss", "loss"), ("normalize", "normalize"))
 
 
+def _status(path, status):
+    """The recorded status; "running" only while the process named in the run's lock file
+    (README, "Crash safety") is alive: a killed run's .part still says "running"."""
+    if status != "running" or not path.endswith(".part"):
+        return status
+    try:
+        with open(path[:-len(".part")] + ".lock") as f:
+            pid = int(f.readline())
+        os.kill(pid, 0)
+    except PermissionError:  # alive, another user's
+        pass
+    except (OSError, ValueError):  # no lock file, no pid in it, or no such process
+        return "stopped while running (no laperm process writes it: killed?)"
+    return status
+
+
 def summary(run):
     """The summary's lines."""
     a = run.attrs
@@ -23,7 +40,7 @@ def summary(run):
             ", end of epoch %s" % a["snapshot_epoch"] if a.get("snapshot_epoch") else "",
             a.get("program_version", "?"))]
     else:
-        lines = ["%s: %s, laperm %s, %s" % (run.path, a.get("status", "?"),
+        lines = ["%s: %s, laperm %s, %s" % (run.path, _status(run.path, a.get("status", "?")),
                                              a.get("program_version", "?"), a.get("device", "?"))]
     try:
         m = run.model

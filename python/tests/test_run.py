@@ -177,6 +177,14 @@ class Reader(unittest.TestCase):
         with laperm.open(RUN) as run:
             np.testing.assert_array_equal(bits(net.weights["c1/kernel"]),
                                           bits(run.network().weights["c1/kernel"]))
+        # info: "running" only while the lock file names a live process
+        lock = os.path.join(TMP, "killed.h5.lock")
+        for pid, want in ((os.getpid(), ": running,"), (2 ** 22 + 1, ": stopped while running")):
+            with open(lock, "w") as f:
+                f.write("%d\nlaperm train ...\n" % pid)
+            r = cli("info", part)
+            self.assertEqual(r.returncode, 0, r.stdout)
+            self.assertIn(want, r.stdout.splitlines()[0])
 
 
 class Evaluation(unittest.TestCase):
