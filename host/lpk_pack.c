@@ -10,9 +10,22 @@
 #include "laperm/lpk.h"
 #include "results_h5.h"
 
-/* The attributes a .lpk keeps besides lp_init_setup_attr_names: where the run started. */
-static const char *const more_attrs_[] = {"init_from", "init_from_shuffle", "init_from_hash",
-                                          "program_version", NULL};
+/* The attributes a .lpk keeps besides lp_init_setup_attr_names: where the run started, and
+ * the data and loss it was evaluated with, so that laperm eval repeats that evaluation from
+ * the .lpk (or its unpacked file) as from the results file. */
+static const char *const more_attrs_[] = {"init_from",
+                                          "init_from_shuffle",
+                                          "init_from_hash",
+                                          "program_version",
+                                          "dataset",
+                                          "data_dir",
+                                          "normalize",
+                                          "loss",
+                                          "train_images",
+                                          "test_images",
+                                          "train_data_hash",
+                                          "test_data_hash",
+                                          NULL};
 
 /* Ascending IEEE 754 totalOrder key of a float (README, "Groups and the ranking formula"). */
 static uint32_t key_(float f) {

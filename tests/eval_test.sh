@@ -52,6 +52,14 @@ for model in lenet300 fmnist-bn; do
     "$bin" pack "$run" -o "$tmp/n.lpk" >/dev/null
     "$bin" export --format npz "$tmp/n.lpk" -o "$tmp/lpk.npz" >/dev/null
     cmp "$tmp/final.npz" "$tmp/lpk.npz" || fail "$model: the .lpk's network differs from /weights"
+    # ... and keeps the run's data settings (here: the first 300 test images): the
+    # .lpk and its unpacked file evaluate as the results file does, with no flags
+    "$bin" unpack "$tmp/n.lpk" -o "$tmp/unpacked.h5" >/dev/null
+    want=$("$bin" eval --weights "$run" | grep '^test loss') || fail "$model: eval"
+    for w in "$tmp/n.lpk" "$tmp/unpacked.h5"; do
+        got=$("$bin" eval --weights "$w" | grep '^test loss') || fail "$model: eval $w"
+        [ "$got" = "$want" ] || fail "$model: eval $w gives '$got', the run '$want'"
+    done
 
     # /init: the initial values, BatchNorm statistics as a new network has them
     "$bin" export --format npz "$run" --init -o "$tmp/init.npz" >/dev/null

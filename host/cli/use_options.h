@@ -33,8 +33,10 @@ int cli_use_parse(const char *name, unsigned cmd, int argc, char **argv, cli_use
 int cli_use_load(const char *name, const cli_use_args *a, lp_model_spec *model, lp_weights *w,
                  lp_weights_origin *origin);
 
-/* What a results file records about its run's data and evaluation (every field empty or
- * 0 for other weights files), and the evaluation settings made from it. */
+/* What a results file records about its run's data and evaluation, and the evaluation
+ * settings made from it. A .lpk and the file `laperm unpack` writes keep the data settings
+ * (dataset, data_dir, normalize, loss, subsets, data hashes); a Keras file none (every
+ * field empty or 0). */
 typedef struct {
     char *dataset, *data_dir, *normalize, *loss, *conv_algo, *conv_paths, *gemm_choices, *gemm_mode,
         *test_data_hash;
@@ -42,7 +44,7 @@ typedef struct {
     lp_conv_algo *layer_algo; /* per model layer, from conv_paths; NULL: none */
 } cli_use_recorded;
 
-/* Reads them from `path` when origin says it is a results file. Returns 0 or 1 after
+/* Reads them from `path` for the kinds of origin above. Returns 0 or 1 after
  * printing why. */
 int cli_use_recorded_read(const char *name, const char *path, const lp_weights_origin *origin,
                           const lp_model_spec *model, cli_use_recorded *r);

@@ -1,43 +1,80 @@
 /* The run a results file records, as laperm eval and predict repeat its evaluation
  * (use_options.h). */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "laperm/gemm.h"
+#include "laperm/lpk.h"
 #include "laperm/results.h"
 #include "train_resume.h"
 #include "use_options.h"
 
+/* The recorded settings, one table for every kind of file: string and integer root
+ * attributes and where each goes. A .lpk keeps the data ones only (lpk_pack.c). */
+static const struct {
+    const char *attr;
+    size_t offset;
+} strs_[] = {{"dataset", offsetof(cli_use_recorded, dataset)},
+             {"data_dir", offsetof(cli_use_recorded, data_dir)},
+             {"normalize", offsetof(cli_use_recorded, normalize)},
+             {"loss", offsetof(cli_use_recorded, loss)},
+             {"conv_algo", offsetof(cli_use_recorded, conv_algo)},
+             {"conv_paths", offsetof(cli_use_recorded, conv_paths)},
+             {"gemm_choices", offsetof(cli_use_recorded, gemm_choices)},
+             {"gemm_mode", offsetof(cli_use_recorded, gemm_mode)},
+             {"test_data_hash", offsetof(cli_use_recorded, test_data_hash)}},
+  ints_[] = {{"train_images", offsetof(cli_use_recorded, train_images)},
+             {"test_images", offsetof(cli_use_recorded, test_images)},
+             {"batch", offsetof(cli_use_recorded, batch)},
+             {"eval_batch", offsetof(cli_use_recorded, eval_batch)},
+             {"fast", offsetof(cli_use_recorded, fast)}};
+#define N_(a) (sizeof a / sizeof *a)
+#define FIELD_(r, type, f) ((type *)((char *)(r) + (f).offset))
+
+/* From a .lpk's attributes. */
+static int lpk_recorded_(const char *name, const char *path, cli_use_recorded *r) {
+    lp_lpk p = {0};
+    if (lp_lpk_load(path, &p) != LP_OK) {
+        fprintf(stderr, "laperm %s: %s\n", name, lp_last_error());
+        return 1;
+    }
+    int rc = 0;
+    for (int k = 0; k < p.n_attrs && !rc; ++k) {
+        const lp_attr *a = &p.attrs[k];
+        for (size_t i = 0; i < N_(strs_); ++i)
+            if (a->type == LP_ATTR_STRING && !strcmp(a->name, strs_[i].attr)) {
+                size_t n = strlen(a->s) + 1;
+                char *copy = malloc(n);
+                if (!copy)
+                    rc = 1;
+                else
+                    *FIELD_(r, char *, strs_[i]) = memcpy(copy, a->s, n);
+            }
+        for (size_t i = 0; i < N_(ints_); ++i)
+            if (a->type == LP_ATTR_INT && !strcmp(a->name, ints_[i].attr))
+                *FIELD_(r, long long, ints_[i]) = a->i;
+    }
+    lp_lpk_free(&p);
+    if (rc) fprintf(stderr, "laperm %s: out of memory\n", name);
+    return rc;
+}
+
 int cli_use_recorded_read(const char *name, const char *path, const lp_weights_origin *origin,
                           const lp_model_spec *model, cli_use_recorded *r) {
     memset(r, 0, sizeof *r);
-    if (strcmp(origin->kind, "results") != 0) return 0;
-    struct {
-        const char *attr;
-        char **s;
-    } strs[] = {{"dataset", &r->dataset},
-                {"data_dir", &r->data_dir},
-                {"normalize", &r->normalize},
-                {"loss", &r->loss},
-                {"conv_algo", &r->conv_algo},
-                {"conv_paths", &r->conv_paths},
-                {"gemm_choices", &r->gemm_choices},
-                {"gemm_mode", &r->gemm_mode},
-                {"test_data_hash", &r->test_data_hash}};
-    struct {
-        const char *attr;
-        long long *v;
-    } ints[] = {{"train_images", &r->train_images},
-                {"test_images", &r->test_images},
-                {"batch", &r->batch},
-                {"eval_batch", &r->eval_batch},
-                {"fast", &r->fast}};
+    if (!strcmp(origin->kind, "lpk")) return lpk_recorded_(name, path, r);
+    /* A results file, or the weights file laperm unpack writes (the data settings only). */
+    if (strcmp(origin->kind, "results") != 0 && strcmp(origin->kind, "weights") != 0) return 0;
     /* Older files lack some (gemm_choices comes at finish): those stay empty. */
-    for (size_t i = 0; i < sizeof strs / sizeof *strs; ++i)
-        if (lp_results_read_string(path, "/", strs[i].attr, strs[i].s) != LP_OK) lp_clear_error();
-    for (size_t i = 0; i < sizeof ints / sizeof *ints; ++i)
-        if (lp_results_read_attr_int(path, "/", ints[i].attr, ints[i].v) != LP_OK) lp_clear_error();
+    for (size_t i = 0; i < N_(strs_); ++i)
+        if (lp_results_read_string(path, "/", strs_[i].attr, FIELD_(r, char *, strs_[i])) != LP_OK)
+            lp_clear_error();
+    for (size_t i = 0; i < N_(ints_); ++i)
+        if (lp_results_read_attr_int(path, "/", ints_[i].attr, FIELD_(r, long long, ints_[i])) !=
+            LP_OK)
+            lp_clear_error();
     if (r->conv_paths && r->conv_paths[0]) {
         r->layer_algo = calloc((size_t)model->n_layers, sizeof *r->layer_algo);
         if (!r->layer_algo || cli_replay_conv(path, model, r->layer_algo)) {
