@@ -177,9 +177,10 @@ static lp_status add_state_(hid_t f, const char *path, const char *group, long l
     return LP_OK;
 }
 
-/* The network: /weights (s < 0) or snapshot s. */
-static lp_status network_(hid_t f, const char *path, long long s, const lp_model_spec *m,
-                          const lp_param_tensor *t, int nt, const float *file_init, lp_weights *w) {
+/* The network: group `whole` laid out as /weights (/weights or /best; s < 0) or snapshot s. */
+static lp_status network_(hid_t f, const char *path, const char *whole, long long s,
+                          const lp_model_spec *m, const lp_param_tensor *t, int nt,
+                          const float *file_init, lp_weights *w) {
     for (int k = 0; k < nt; ++k) {
         const lp_param_tensor *p = &t[k];
         const char *layer = m->layers[p->layer].name;
@@ -199,7 +200,7 @@ static lp_status network_(hid_t f, const char *path, long long s, const lp_model
             r = p->rank;
             memcpy(dims, p->dims, sizeof dims);
         } else {
-            snprintf(name, sizeof name, "%s/%s/%s", s < 0 ? "/weights" : "/values", layer, p->name);
+            snprintf(name, sizeof name, "%s/%s/%s", s < 0 ? whole : "/values", layer, p->name);
             st = read_(f, path, name, s, H5T_NATIVE_FLOAT, (void **)&x, &r, dims, &n);
             if (st == LP_OK) st = check_shape_(path, name, r, dims, p);
         }
@@ -207,7 +208,7 @@ static lp_status network_(hid_t f, const char *path, long long s, const lp_model
         free(x);
         LP_TRY(st);
     }
-    return add_state_(f, path, s < 0 ? "/weights" : "/state", s, m, t, nt, w);
+    return add_state_(f, path, s < 0 ? whole : "/state", s, m, t, nt, w);
 }
 
 /* Reads the attributes to keep (string, integer or float, whichever the file holds). */
@@ -237,9 +238,34 @@ static lp_status attrs_(const char *path, lp_attr *a, int *n, char **strings) {
     return LP_OK;
 }
 
+/* --best: /best when it is whole (attribute valid = 1), its step and epoch. */
+static lp_status choose_best_(const char *path, long long *step, long long *epoch, char *source,
+                              size_t cap) {
+    long long valid = 0;
+    lp_status st = lp_results_read_attr_int(path, "/best", "valid", &valid);
+    if (st == LP_ERR_NOT_FOUND)
+        return lp_fail(LP_ERR_NOT_FOUND,
+                       "%s: no /best (only a run trained with --save-best keeps its best network)",
+                       path);
+    LP_TRY(st);
+    if (valid != 1)
+        return lp_fail(LP_ERR_FORMAT,
+                       "%s: /best is not whole (valid = %lld: no evaluation yet, or the run "
+                       "stopped while rewriting it)",
+                       path, valid);
+    LP_TRY(lp_results_read_attr_int(path, "/best", "step", step));
+    LP_TRY(lp_results_read_attr_int(path, "/best", "epoch", epoch));
+    snprintf(source, cap, "/best (the best evaluation, step %lld, epoch %lld)", *step, *epoch);
+    return LP_OK;
+}
+
 /* Which snapshot opts choose: *s (-1: /weights), its step and epoch, the report's words. */
 static lp_status choose_(hid_t f, const char *path, const lp_lpk_pack_opts *o, long long *s,
                          long long *step, long long *epoch, char *source, size_t cap) {
+    if (o->best) {
+        *s = -1;
+        return choose_best_(path, step, epoch, source, cap);
+    }
     int64_t *steps = NULL;
     int32_t *epochs = NULL;
     int r, dims[4];
@@ -399,7 +425,8 @@ lp_status lp_lpk_pack(const char *results, const lp_lpk_pack_opts *opts, const c
     if (st == LP_OK)
         st = choose_(f, results, opts, &s, &step, &epoch, report->source, sizeof report->source);
     if (st == LP_OK) st = file_init_(f, results, &m, t, nt, &setup, finit);
-    if (st == LP_OK) st = network_(f, results, s, &m, t, nt, finit, &w);
+    if (st == LP_OK)
+        st = network_(f, results, opts->best ? "/best" : "/weights", s, &m, t, nt, finit, &w);
     const char *from = str_attr_(attrs, n_attrs, "init_from");
     bool any = false;
     for (int k = 0; k < nt; ++k)

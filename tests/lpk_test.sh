@@ -1,6 +1,6 @@
 #!/bin/sh
 # ctest lpk: `laperm pack` and `laperm unpack` end to end on short MNIST runs: LeNet-300-100
-# (the final network, a middle epoch, a snapshot by index), a conv + BatchNorm model, a
+# (the final network, a middle epoch, a snapshot by index, --best), a conv + BatchNorm model, a
 # --keep 0.3 --keep-first 0.3 --perm-bias run, a plain Adam run (nothing permuted: all
 # float32), a --init-from --init-from-shuffle run and a copy with an edited /init (initial
 # values stored); each unpacked /weights is compared with the results file's network as
@@ -25,7 +25,7 @@ fi
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/lpk.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT INT TERM
 
-# The network of results file $1 (snapshot $2, or "" for /weights) and the unpacked $3's
+# The network of results file $1 (snapshot $2, "" for /weights, "best" for /best) and the unpacked $3's
 # /weights: the same tensors, shapes and bits.
 cat >"$tmp/same.py" <<'PY'
 import sys, h5py, numpy as np
@@ -35,8 +35,8 @@ def tensors(g):
     return {l + "/" + t: g[l][t][...] for l in g for t in g[l]}
 def key(b):
     return np.where(b >> 31 == 1, ~b, b | np.uint32(0x80000000))
-if snap == "":
-    want = tensors(f["weights"])
+if snap in ("", "best"):
+    want = tensors(f["weights" if snap == "" else "best"])
 else:
     s = int(snap)
     want = {}
@@ -88,6 +88,15 @@ check lenet 1 --snapshot -1
 
 train bn --model "$src/models/fmnist-bn.ini" --epochs 1 --train-subset 256
 check bn ""
+
+# --best: /best, here an evaluation before the last step (so not /weights' network)
+train best --model "$src/models/lenet300.ini" --epochs 3 --batch 100 --k 5 --lr 0.01 \
+    --eval-every 3 --save-best
+/usr/bin/python3 -c "import h5py, sys; f = h5py.File('$tmp/best.h5', 'r'); \
+sys.exit(0 if f.attrs['best_step'] < f['snapshot_step'][-1] else 1)" ||
+    { echo "lpk: the --save-best run's best is its last step: the --best case tests nothing"; exit 1; }
+check best best --best
+grep -q '^packed /best (the best evaluation, step [0-9]*, epoch [0-9]*)' "$tmp/best.pack.txt"
 
 # A mask's zeros: the multiset code takes far less than log2(n!).
 train keep --model "$src/models/lenet300.ini" --epochs 1 --keep 0.3 --keep-first 0.3 --perm-bias

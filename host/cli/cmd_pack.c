@@ -8,12 +8,13 @@
 #include "laperm/lpk.h"
 
 static void pack_help_(void) {
-    printf("usage: laperm pack RESULTS.h5 [--epoch N | --snapshot S] -o NET.lpk\n\n"
+    printf("usage: laperm pack RESULTS.h5 [--epoch N | --snapshot S | --best] -o NET.lpk\n\n"
            "Stores a network of a laperm results file compactly: the model text, the seed and\n"
            "the settings that regenerate the initial weights, one permutation per LaPerm group\n"
            "coded near log2(n!) bits, every other tensor as float32, and a checksum.\n\n"
            "  --epoch N      the snapshot of the end of epoch N (1-based)\n"
            "  --snapshot S   snapshot S (0-based; -1 the last)\n"
+           "  --best         the best evaluation's network (/best, a --save-best run's)\n"
            "                 (default: /weights, the final network)\n"
            "  -o, --out FILE the .lpk to write (required)\n"
            "  -h, --help     this text\n\n"
@@ -31,7 +32,7 @@ static void unpack_help_(void) {
            "  -h, --help     this text\n");
 }
 
-#define PACK_USAGE_ "laperm pack RESULTS.h5 [--epoch N | --snapshot S] -o NET.lpk"
+#define PACK_USAGE_ "laperm pack RESULTS.h5 [--epoch N | --snapshot S | --best] -o NET.lpk"
 #define UNPACK_USAGE_ "laperm unpack NET.lpk -o WEIGHTS.h5"
 
 /* The one positional argument, the input; false after printing a usage error. */
@@ -46,8 +47,13 @@ static bool input_arg_(const char *cmd, const char *usage, const char *v, const 
 
 int cli_pack(int argc, char **argv) {
     static const cli_flag flags[] = {
-        {"-o", "FILE"}, {"--out", "FILE"}, {"--epoch", "N"}, {"--snapshot", "S"}};
-    cli_args it = {.cmd = "pack", .flags = flags, .n_flags = 4, .argc = argc, .i = 1, .argv = argv};
+        {"-o", "FILE"}, {"--out", "FILE"}, {"--epoch", "N"}, {"--snapshot", "S"}, {"--best", ""}};
+    cli_args it = {.cmd = "pack",
+                   .flags = flags,
+                   .n_flags = (int)(sizeof flags / sizeof *flags),
+                   .argc = argc,
+                   .i = 1,
+                   .argv = argv};
     const char *in = NULL, *out = NULL, *v;
     const cli_flag *f;
     lp_lpk_pack_opts o = {0};
@@ -62,6 +68,8 @@ int cli_pack(int argc, char **argv) {
             if (!input_arg_("pack", PACK_USAGE_, v, &in)) return 2;
         } else if (!strcmp(f->name, "-o") || !strcmp(f->name, "--out")) {
             out = v;
+        } else if (!strcmp(f->name, "--best")) {
+            o.best = true;
         } else {
             bool epoch = !strcmp(f->name, "--epoch");
             if (!arg_int("pack", f->name, v, epoch ? 1 : -1000000000LL, 1000000000LL, &n)) return 2;
@@ -71,11 +79,11 @@ int cli_pack(int argc, char **argv) {
                 o.use_snapshot = true, o.snapshot = n;
         }
     }
-    if (!in || !out || (o.epoch && o.use_snapshot)) {
+    if (!in || !out || (o.epoch > 0) + o.use_snapshot + o.best > 1) {
         fprintf(stderr, "laperm pack: %s (usage: " PACK_USAGE_ ")\n",
                 !in    ? "missing RESULTS.h5"
                 : !out ? "missing -o NET.lpk"
-                       : "--epoch and --snapshot exclude each other");
+                       : "--epoch, --snapshot and --best exclude each other");
         return 2;
     }
     lp_lpk_pack_report r;

@@ -110,11 +110,12 @@ lp_status lp_lpk_read(const char *path, lp_weights *out);
  * regenerated and compared with the file's /init; where they cannot be (--init-from) or
  * differ, they are stored and `init_note` says why (else it is ""). The file written is
  * read back and compared with the network bit for bit (removed if it differs). `source` says which
- * network was packed ("/weights", "snapshot 4 (epoch 5, step 2345)"). */
+ * network was packed ("/weights", "snapshot 4 (epoch 5, step 2345)", "/best"). */
 typedef struct {
     bool use_snapshot;
     long long snapshot;
     int epoch; /* > 0: the snapshot recording the end of this epoch (1-based) */
+    bool best; /* the best evaluation's network, /best (--save-best runs; whole: valid = 1) */
 } lp_lpk_pack_opts;
 typedef struct {
     lp_lpk_sizes sizes;
