@@ -179,14 +179,10 @@ static lp_status match_layer_(hid_t f, const char *file, const lp_model_spec *m,
 
 lp_status lp_weights_load_keras(const char *path, const lp_weights_pick *pick,
                                 const lp_model_spec *model, lp_weights *out, lp_weights_origin *o) {
+    (void)pick; /* one network: lp_weights_load passes only the final pick */
     o->kind = "keras";
     o->snapshot = -1;
     snprintf(o->what, sizeof o->what, "Keras weights");
-    if (pick && pick->kind != LP_PICK_FINAL)
-        return lp_fail(LP_ERR_INVALID_ARG,
-                       "%s is a Keras weights file (one network): --epoch, --snapshot, --best "
-                       "and --init need a laperm results file",
-                       path);
     hid_t f;
     LP_TRY(lp_h5_open_read(path, &f));
     /* a file laperm exported records its model */

@@ -18,6 +18,7 @@ typedef struct {
 
 typedef struct {
     const char *kind;
+    const char *one_network; /* a file holding one network, named so: only the final pick */
     bool (*detect)(const probe_ *p);
     lp_status (*load)(const char *path, const lp_weights_pick *pick, const lp_model_spec *model,
                       lp_weights *out, lp_weights_origin *origin);
@@ -43,21 +44,17 @@ static bool is_lpk_(const probe_ *p) {
 /* A .lpk holds one network, with its model text. */
 static lp_status load_lpk_(const char *path, const lp_weights_pick *pick,
                            const lp_model_spec *model, lp_weights *out, lp_weights_origin *o) {
+    (void)pick;
     (void)model;
     o->kind = "lpk";
     snprintf(o->what, sizeof o->what, ".lpk network");
-    if (pick && pick->kind != LP_PICK_FINAL)
-        return lp_fail(LP_ERR_INVALID_ARG,
-                       "%s is a .lpk (one network): --epoch, --snapshot, --best and --init need "
-                       "a laperm results file",
-                       path);
     return lp_lpk_read(path, out);
 }
 
 static const kind_ kinds_[] = {
-    {"results", is_laperm_, lp_weights_load_results},
-    {"keras", is_keras_, lp_weights_load_keras},
-    {"lpk", is_lpk_, load_lpk_},
+    {"results", NULL, is_laperm_, lp_weights_load_results},
+    {"keras", "a Keras weights file", is_keras_, lp_weights_load_keras},
+    {"lpk", "a .lpk", is_lpk_, load_lpk_},
 };
 
 lp_status lp_weights_load(const char *path, const lp_weights_pick *pick, const lp_model_spec *model,
@@ -91,6 +88,11 @@ lp_status lp_weights_load(const char *path, const lp_weights_pick *pick, const l
                        "weights file from `laperm unpack` (/weights and /model_text), a .lpk or "
                        "a Keras save_weights HDF5 file (root attribute layer_names))%s",
                        path, p.h5 < 0 ? ": not HDF5" : "");
+    if (k->one_network && pick && pick->kind != LP_PICK_FINAL)
+        return lp_fail(LP_ERR_INVALID_ARG,
+                       "%s is %s (one network): --epoch, --snapshot, --best and --init need a "
+                       "laperm results file",
+                       path, k->one_network);
     lp_status s = k->load(path, pick, model, out, origin);
     if (s != LP_OK) lp_weights_free(out);
     return s;

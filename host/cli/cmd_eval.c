@@ -12,16 +12,6 @@
 #include "laperm/results.h"
 #include "use_options.h"
 
-/* The first `keep` samples of *d (0 or more than it holds: all). */
-static lp_status subset_(lp_dataset *d, long long keep) {
-    if (keep <= 0 || keep >= d->n) return LP_OK;
-    lp_dataset sub;
-    LP_TRY(lp_dataset_subset(d, 0, (int)keep, &sub));
-    lp_dataset_free(d);
-    *d = sub;
-    return LP_OK;
-}
-
 /* The test accuracy (regression: loss) /metrics records for `epoch`, NaN if none. */
 static double recorded_(const char *path, int epoch, bool regression) {
     double value = NAN, *v = NULL;
@@ -59,14 +49,15 @@ int cli_eval(int argc, char **argv) {
     lp_dataset train = {0}, test = {0};
     lp_eval_result r = {0};
     lp_status s = fmt ? LP_OK : lp_fail(LP_ERR_INVALID_ARG, "unknown dataset format '%s'", dataset);
-    if (s == LP_OK) s = fmt->load(data, "test", &test);
     if (s == LP_OK)
-        s = subset_(&test, a->test_subset ? a->test_subset : same_data ? rec->test_images : 0);
+        s = cli_use_load_split(fmt, data, "test",
+                               a->test_subset ? a->test_subset
+                               : same_data    ? rec->test_images
+                                              : 0,
+                               &test);
     /* normalisation statistics come from the run's training split */
-    if (s == LP_OK && norm) {
-        s = fmt->load(data, "train", &train);
-        if (s == LP_OK && same_data) s = subset_(&train, rec->train_images);
-    }
+    if (s == LP_OK && norm)
+        s = cli_use_load_split(fmt, data, "train", same_data ? rec->train_images : 0, &train);
     if (s == LP_OK) s = cli_use_evaluate(&u, norm ? &train : NULL, &test, &r);
     if (s != LP_OK) {
         fprintf(stderr, "laperm %s: %s\n", C, lp_last_error());

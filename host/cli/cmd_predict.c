@@ -16,14 +16,7 @@ static lp_status train_split_(const cli_use_recorded *rec, lp_dataset *train) {
         return lp_fail(LP_ERR_INVALID_ARG,
                        "normalisation needs the training data's statistics, and the weights file "
                        "records no dataset: give --normalize none");
-    LP_TRY(fmt->load(rec->data_dir, "train", train));
-    if (rec->train_images > 0 && rec->train_images < train->n) {
-        lp_dataset sub;
-        LP_TRY(lp_dataset_subset(train, 0, (int)rec->train_images, &sub));
-        lp_dataset_free(train);
-        *train = sub;
-    }
-    return LP_OK;
+    return cli_use_load_split(fmt, rec->data_dir, "train", rec->train_images, train);
 }
 
 int cli_predict(int argc, char **argv) {

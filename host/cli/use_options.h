@@ -70,6 +70,11 @@ typedef struct {
 int cli_use_open(const char *name, unsigned cmd, int argc, char **argv, cli_use *u);
 void cli_use_close(cli_use *u);
 
+/* Split `split` ("train", "test") of format fmt from dir, only its first `keep` samples
+ * (0, or more than it holds: all): the run's subsets, as eval and predict repeat them. */
+lp_status cli_use_load_split(const lp_dataset_format *fmt, const char *dir, const char *split,
+                             long long keep, lp_dataset *out);
+
 /* Evaluates u's network on data (normalised with norm_from's statistics, NULL: none) on
  * the --device, with the run's GEMM mode. */
 lp_status cli_use_evaluate(cli_use *u, const lp_dataset *norm_from, const lp_dataset *data,

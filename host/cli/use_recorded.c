@@ -144,3 +144,14 @@ lp_status cli_use_evaluate(cli_use *u, const lp_dataset *norm_from, const lp_dat
     lp_runtime_destroy(rt);
     return s;
 }
+
+lp_status cli_use_load_split(const lp_dataset_format *fmt, const char *dir, const char *split,
+                             long long keep, lp_dataset *out) {
+    LP_TRY(fmt->load(dir, split, out));
+    if (keep <= 0 || keep >= out->n) return LP_OK;
+    lp_dataset sub;
+    lp_status s = lp_dataset_subset(out, 0, (int)keep, &sub);
+    lp_dataset_free(out);
+    if (s == LP_OK) *out = sub;
+    return s;
+}

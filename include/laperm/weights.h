@@ -95,7 +95,7 @@ lp_status lp_weights_load(const char *path, const lp_weights_pick *pick, const l
                           lp_weights *out, lp_weights_origin *origin);
 
 /* The loaders lp_weights_load dispatches to (weights_results.c, weights_keras.c): path is
- * known to be of their kind. */
+ * known to be of their kind; a kind holding one network is given only the final pick. */
 lp_status lp_weights_load_results(const char *path, const lp_weights_pick *pick,
                                   const lp_model_spec *model, lp_weights *out,
                                   lp_weights_origin *origin);
