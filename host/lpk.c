@@ -12,6 +12,7 @@
 
 #include "fs.h"
 #include "hash.h"
+#include "laperm/float_order.h"
 #include "laperm/init.h"
 #include "laperm/perm_code.h"
 
@@ -113,17 +114,11 @@ static int cmp_u32_(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-/* Ascending IEEE 754 totalOrder key of a float's bits (README, "Groups and the ranking
- * formula"); equal keys are equal bits. */
-static uint32_t order_key_(uint32_t bits) {
-    return bits ^ ((bits >> 31) ? 0xFFFFFFFFu : 0x80000000u);
-}
-
 /* A group's alphabet: the distinct keys of its initial values, ascending, in key[0..*d),
  * and how often each occurs in count[0..*d). key holds n entries. */
 static void alphabet_(const float *init, uint32_t n, uint32_t *key, uint32_t *count, uint32_t *d) {
     for (uint32_t j = 0; j < n; ++j)
-        key[j] = order_key_(bits_(init[j]));
+        key[j] = lp_float_sort_key(init[j]);
     qsort(key, n, sizeof *key, cmp_u32_);
     uint32_t k = 0;
     for (uint32_t j = 0; j < n; ++j) {
@@ -168,7 +163,7 @@ static lp_status encode_tensor_(const lp_param_tensor *p, const char *layer, int
         uint32_t d;
         alphabet_(init + base, (uint32_t)gs, sc->key, sc->count, &d);
         for (int j = 0; j < gs; ++j) {
-            uint32_t k = order_key_(bits_(w[base + (size_t)j]));
+            uint32_t k = lp_float_sort_key(w[base + (size_t)j]);
             const uint32_t *at = bsearch(&k, sc->key, d, sizeof k, cmp_u32_);
             if (!at)
                 return lp_fail(LP_ERR_FORMAT,
@@ -643,7 +638,7 @@ static lp_status decode_tensor_(const char *file, const rec_ *r, const uint8_t *
         s = lp_perm_decode(&dec, sc.sym, (uint32_t)gs, sc.count, d, sc.tree, sc.left);
         for (size_t j = 0; s == LP_OK && j < gs; ++j) {
             uint32_t k = sc.key[sc.sym[j]];
-            w[g * gs + j] = float_((k >> 31) ? k ^ 0x80000000u : ~k);
+            w[g * gs + j] = lp_float_from_sort_key(k);
         }
         if (s != LP_OK)
             lp_fail_context(s, "%s: offset %zu: the permutation of %s/%s, group %d: ", file,

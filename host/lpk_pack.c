@@ -27,18 +27,6 @@ static const char *const more_attrs_[] = {"init_from",
                                           "test_data_hash",
                                           NULL};
 
-/* Ascending IEEE 754 totalOrder key of a float (README, "Groups and the ranking formula"). */
-static uint32_t key_(float f) {
-    uint32_t b;
-    memcpy(&b, &f, sizeof b);
-    return b ^ ((b >> 31) ? 0xFFFFFFFFu : 0x80000000u);
-}
-
-static int cmp_key_(const void *a, const void *b) {
-    uint32_t x = key_(*(const float *)a), y = key_(*(const float *)b);
-    return (x > y) - (x < y);
-}
-
 /* Dataset `name` of the open file f: all of it (s < 0), or its entry s along the first
  * dimension (a snapshot), as mem_type; *count the values read; dims of what was read (rank
  * *rank). */
@@ -113,24 +101,9 @@ static lp_status rebuild_(hid_t f, const char *path, const char *layer, const lp
     if (n != p->count || r != 2)
         st = lp_fail(LP_ERR_FORMAT, "%s: %s holds %zu values per snapshot, expected %zu", path,
                      name, n, p->count);
-    size_t gs = r == 2 ? (size_t)dims[1] : 1, groups = r == 2 ? (size_t)dims[0] : 0;
-    float *sorted = st == LP_OK ? malloc(gs * sizeof *sorted) : NULL;
-    if (st == LP_OK && !sorted) st = lp_fail(LP_ERR_NO_MEMORY, "%s: out of memory", path);
-    for (size_t g = 0; st == LP_OK && g < groups; ++g) {
-        memcpy(sorted, init + g * gs, gs * sizeof *sorted);
-        qsort(sorted, gs, sizeof *sorted, cmp_key_);
-        for (size_t j = 0; j < gs; ++j) {
-            int32_t k = rank[g * gs + j];
-            if (k < 0 || (size_t)k >= gs) {
-                st = lp_fail(LP_ERR_FORMAT,
-                             "%s: %s[%lld] group %zu holds rank %d, expected 0 to %zu", path, name,
-                             s, g, (int)k, gs - 1);
-                break;
-            }
-            w[g * gs + j] = sorted[k];
-        }
-    }
-    free(sorted);
+    char what[320];
+    snprintf(what, sizeof what, "%s: %s[%lld]", path, name, s);
+    if (st == LP_OK) st = lp_weights_rebuild(init, rank, dims[0], dims[1], what, w);
     free(rank);
     return st;
 }

@@ -5,18 +5,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "laperm/float_order.h"
 #include "laperm/results.h"
 #include "laperm/weights.h"
 #include "results_h5.h"
 #include "weights_h5.h"
 
-/* IEEE totalOrder as an unsigned key, and back. */
-static uint32_t key_(uint32_t b) {
-    return b ^ (b >> 31 ? 0xFFFFFFFFu : 0x80000000u);
-}
-static uint32_t unkey_(uint32_t k) {
-    return k ^ (k >> 31 ? 0x80000000u : 0xFFFFFFFFu);
-}
 static int cmp_u32_(const void *a, const void *b) {
     uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
     return (x > y) - (x < y);
@@ -33,11 +27,8 @@ lp_status lp_weights_rebuild(const float *init, const int32_t *rank, int groups,
         const float *in = init + (size_t)g * group_size;
         const int32_t *r = rank + (size_t)g * group_size;
         float *o = out + (size_t)g * group_size;
-        for (int j = 0; j < group_size; ++j) {
-            uint32_t b;
-            memcpy(&b, &in[j], sizeof b);
-            keys[j] = key_(b);
-        }
+        for (int j = 0; j < group_size; ++j)
+            keys[j] = lp_float_sort_key(in[j]);
         qsort(keys, (size_t)group_size, sizeof *keys, cmp_u32_);
         memset(seen, 0, (size_t)group_size);
         for (int j = 0; j < group_size; ++j) {
@@ -51,8 +42,7 @@ lp_status lp_weights_rebuild(const float *init, const int32_t *rank, int groups,
                 break;
             }
             seen[r[j]] = 1;
-            uint32_t b = unkey_(keys[r[j]]);
-            memcpy(&o[j], &b, sizeof b);
+            o[j] = lp_float_from_sort_key(keys[r[j]]);
         }
     }
     free(keys);

@@ -5,17 +5,9 @@
 #define LAPERM_SEGSORT_H
 
 #include <stdint.h>
-#include <string.h>
 
+#include "laperm/float_order.h"
 #include "laperm/runtime.h"
-
-/* Monotone unsigned key for a float (same as cl/common.cl): -inf < ... < -0 < +0 < ...
- * < +inf, NaNs at the ends by sign. Sorting by (key, index) is a strict total order. */
-static inline uint32_t lp_float_sort_key(float x) {
-    uint32_t u;
-    memcpy(&u, &x, sizeof u);
-    return u ^ ((u >> 31) ? 0xFFFFFFFFu : 0x80000000u);
-}
 
 /* Compiled kernels plus a reusable workspace (8 bytes per padded entry, needed only
  * for groups wider than a tile), grown on demand. Not thread-safe. */
