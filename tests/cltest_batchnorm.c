@@ -10,6 +10,7 @@
 #include "layer.h"
 #include "lp_test.h"
 #include "lp_test_rig.h"
+#include "reference.h"
 
 #define SENTINEL_ 12345.5f
 /* Parameters sit after a few unrelated values: the layer must honour tensor offsets. */
@@ -42,53 +43,8 @@ static lp_status rig_build_(rig_ *r, const lp_layer_spec *layer, int max_batch, 
 
 /* ---- double-precision reference ---------------------------------------------------------- */
 
-typedef struct {
-    int n, c, s; /* samples, channels, spatial size (1 when flat) */
-    double eps;
-    bool relu;
-} bn_geo_;
-
-/* Training pass with batch statistics: y (and the pre-activations z, before ReLU) from x,
- * gamma, beta; mean and biased variance per channel when not NULL. */
-static void ref_train_(const bn_geo_ *g, const double *x, const double *gamma, const double *beta,
-                       double *y, double *z, double *mean_out, double *var_out) {
-    double m = (double)g->n * g->s;
-    for (int ch = 0; ch < g->c; ++ch) {
-        double mean = 0.0, var = 0.0;
-        for (int i = 0; i < g->n; ++i)
-            for (int p = 0; p < g->s; ++p)
-                mean += x[((size_t)i * g->c + ch) * g->s + p];
-        mean /= m;
-        for (int i = 0; i < g->n; ++i)
-            for (int p = 0; p < g->s; ++p) {
-                double d = x[((size_t)i * g->c + ch) * g->s + p] - mean;
-                var += d * d;
-            }
-        var /= m;
-        if (mean_out) mean_out[ch] = mean;
-        if (var_out) var_out[ch] = var;
-        double rstd = 1.0 / sqrt(var + g->eps);
-        for (int i = 0; i < g->n; ++i)
-            for (int p = 0; p < g->s; ++p) {
-                size_t at = ((size_t)i * g->c + ch) * g->s + p;
-                double v = gamma[ch] * (x[at] - mean) * rstd + beta[ch];
-                if (z) z[at] = v;
-                y[at] = g->relu ? fmax(v, 0.0) : v;
-            }
-    }
-}
-
-/* Inference pass with given statistics. */
-static void ref_infer_(const bn_geo_ *g, const double *x, const double *gamma, const double *beta,
-                       const double *mean, const double *var, double *y) {
-    for (int i = 0; i < g->n; ++i)
-        for (int ch = 0; ch < g->c; ++ch)
-            for (int p = 0; p < g->s; ++p) {
-                size_t at = ((size_t)i * g->c + ch) * g->s + p;
-                double v = gamma[ch] * (x[at] - mean[ch]) / sqrt(var[ch] + g->eps) + beta[ch];
-                y[at] = g->relu ? fmax(v, 0.0) : v;
-            }
-}
+/* n samples, c channels, s values per channel (1 when flat): host/reference.h */
+typedef lp_ref_bn bn_geo_;
 
 static bool close_to_(const float *got, const double *want, size_t n, double atol, double rtol,
                       const char *what) {
@@ -180,7 +136,7 @@ static void check_train_forward_(int c, int h, int w, int max_batch, int n, bool
     double *want = malloc(nv * sizeof *want);
     float *y = lp_test_floats(nv);
     CU_ASSERT_FATAL(want != NULL);
-    ref_train_(&bc.g, bc.xd, bc.gamma, bc.beta, want, NULL, NULL, NULL);
+    lp_ref_bn_train(&bc.g, bc.xd, bc.gamma, bc.beta, want, NULL, NULL, NULL);
     LP_TEST_OK(lp_network_forward(bc.r.net, n, true));
     LP_TEST_OK(lp_buffer_read(lp_test_rt, bc.r.l->out, 0, nv * 4, y));
     char what[128];
@@ -225,7 +181,7 @@ static void check_running_(int c, int h, int w, int n, bool relu, uint64_t seed)
         rm[ch] = 0.0;
         rv[ch] = 1.0;
     }
-    ref_infer_(&bc.g, bc.xd, bc.gamma, bc.beta, rm, rv, want);
+    lp_ref_bn_infer(&bc.g, bc.xd, bc.gamma, bc.beta, rm, rv, want);
     LP_TEST_OK(lp_network_forward(bc.r.net, n, false));
     LP_TEST_OK(lp_buffer_read(lp_test_rt, bc.r.l->out, 0, nv * 4, y));
     case_name_(what, sizeof what, &bc, "inference with the initial statistics");
@@ -235,7 +191,7 @@ static void check_running_(int c, int h, int w, int n, bool relu, uint64_t seed)
     uint64_t rng = seed * 31;
     for (int pass = 0; pass < 2; ++pass) {
         LP_TEST_OK(lp_network_forward(bc.r.net, n, true));
-        ref_train_(&bc.g, bc.xd, bc.gamma, bc.beta, want, NULL, bm, bv);
+        lp_ref_bn_train(&bc.g, bc.xd, bc.gamma, bc.beta, want, NULL, bm, bv);
         for (int ch = 0; ch < c; ++ch) {
             double unbiased = m > 1 ? bv[ch] * m / (m - 1) : bv[ch];
             rm[ch] = momentum * rm[ch] + (1.0 - momentum) * bm[ch];
@@ -248,7 +204,7 @@ static void check_running_(int c, int h, int w, int n, bool relu, uint64_t seed)
         }
         LP_TEST_OK(lp_buffer_write(lp_test_rt, bc.r.in->out, 0, bc.nx * 4, bc.x));
     }
-    ref_infer_(&bc.g, bc.xd, bc.gamma, bc.beta, rm, rv, want);
+    lp_ref_bn_infer(&bc.g, bc.xd, bc.gamma, bc.beta, rm, rv, want);
     LP_TEST_OK(lp_network_forward(bc.r.net, n, false));
     LP_TEST_OK(lp_buffer_read(lp_test_rt, bc.r.l->out, 0, nv * 4, y));
     case_name_(what, sizeof what, &bc, "inference after two training passes");
@@ -278,7 +234,7 @@ static void test_running_statistics(void) {
  * below 0, 1 above) when not NULL. */
 static double ref_loss_(const bn_case_ *bc, const double *w, double *y, double *z,
                         unsigned char *kinks) {
-    ref_train_(&bc->g, bc->xd, bc->gamma, bc->beta, y, z, NULL, NULL);
+    lp_ref_bn_train(&bc->g, bc->xd, bc->gamma, bc->beta, y, z, NULL, NULL);
     size_t nv = (size_t)bc->g.n * bc->g.c * bc->g.s;
     double loss = 0.0;
     for (size_t i = 0; i < nv; ++i) {

@@ -11,6 +11,7 @@
 #include "laperm/ops_conv.h"
 #include "layer.h"
 #include "lp_test.h"
+#include "reference.h"
 
 /* ---- the reference -------------------------------------------------------------------------- */
 
@@ -56,34 +57,30 @@ static dims_ dims_of_(const case_ *c) {
     return d;
 }
 
-/* Input value at (s, ch, y, x), 0 in the padding. */
-static double xat_(const case_ *c, const float *x, int s, int ch, int y, int xx) {
-    if (y < 0 || y >= c->ih || xx < 0 || xx >= c->iw) return 0.0;
-    return x[(((size_t)s * c->cin + ch) * c->ih + y) * c->iw + xx];
+/* The case as host/reference.h's convolution. */
+static lp_ref_conv ref_of_(const case_ *c, const dims_ *d) {
+    return (lp_ref_conv){.cin = c->cin,
+                         .ih = c->ih,
+                         .iw = c->iw,
+                         .filters = c->filters,
+                         .kh = c->kh,
+                         .kw = c->kw,
+                         .sh = c->sh,
+                         .sw = c->sw,
+                         .pt = d->pt,
+                         .pl = d->pl,
+                         .oh = d->oh,
+                         .ow = d->ow,
+                         .bias = c->bias,
+                         .relu = c->relu};
 }
 
 /* z (n, F, oh, ow) = the convolution plus bias, before the activation; zabs the sums of
  * absolute terms (the scale of float rounding in each output). */
 static void ref_forward_(const case_ *c, const dims_ *d, const float *x, const float *w,
                          const float *b, int n, double *z, double *zabs) {
-    for (int s = 0; s < n; ++s)
-        for (int f = 0; f < c->filters; ++f)
-            for (int oy = 0; oy < d->oh; ++oy)
-                for (int ox = 0; ox < d->ow; ++ox) {
-                    double acc = c->bias ? b[f] : 0.0, mag = fabs(acc);
-                    for (int ch = 0; ch < c->cin; ++ch)
-                        for (int i = 0; i < c->kh; ++i)
-                            for (int j = 0; j < c->kw; ++j) {
-                                double t = w[((size_t)(f * c->cin + ch) * c->kh + i) * c->kw + j] *
-                                           xat_(c, x, s, ch, oy * c->sh - d->pt + i,
-                                                ox * c->sw - d->pl + j);
-                                acc += t;
-                                mag += fabs(t);
-                            }
-                    size_t o = ((size_t)s * c->filters + f) * d->P + (size_t)oy * d->ow + ox;
-                    z[o] = acc;
-                    if (zabs) zabs[o] = mag;
-                }
+    lp_ref_conv r = ref_of_(c, d);
+    lp_ref_conv_forward(&r, x, w, b, n, z, zabs);
 }
 
 /* Gradients from g = d loss / d out masked by the device output (> 0 when relu), the
@@ -91,36 +88,8 @@ static void ref_forward_(const case_ *c, const dims_ *d, const float *x, const f
 static void ref_backward_(const case_ *c, const dims_ *d, const float *x, const float *w,
                           const float *out, const float *dout, int n, double *dw, double *dwabs,
                           double *db, double *dbabs, double *dx, double *dxabs) {
-    size_t nw = (size_t)c->filters * d->K, nx = (size_t)n * d->xs;
-    memset(dw, 0, nw * sizeof *dw);
-    memset(dwabs, 0, nw * sizeof *dwabs);
-    memset(db, 0, (size_t)c->filters * sizeof *db);
-    memset(dbabs, 0, (size_t)c->filters * sizeof *dbabs);
-    memset(dx, 0, nx * sizeof *dx);
-    memset(dxabs, 0, nx * sizeof *dxabs);
-    for (int s = 0; s < n; ++s)
-        for (int f = 0; f < c->filters; ++f)
-            for (int oy = 0; oy < d->oh; ++oy)
-                for (int ox = 0; ox < d->ow; ++ox) {
-                    size_t o = ((size_t)s * c->filters + f) * d->P + (size_t)oy * d->ow + ox;
-                    double g = dout[o];
-                    if (c->relu && !(out[o] > 0.0f)) g = 0.0;
-                    db[f] += g;
-                    dbabs[f] += fabs(g);
-                    for (int ch = 0; ch < c->cin; ++ch)
-                        for (int i = 0; i < c->kh; ++i)
-                            for (int j = 0; j < c->kw; ++j) {
-                                int y = oy * c->sh - d->pt + i, xx = ox * c->sw - d->pl + j;
-                                size_t wi = ((size_t)(f * c->cin + ch) * c->kh + i) * c->kw + j;
-                                double t = g * xat_(c, x, s, ch, y, xx);
-                                dw[wi] += t;
-                                dwabs[wi] += fabs(t);
-                                if (y < 0 || y >= c->ih || xx < 0 || xx >= c->iw) continue;
-                                size_t xi = (((size_t)s * c->cin + ch) * c->ih + y) * c->iw + xx;
-                                dx[xi] += g * w[wi];
-                                dxabs[xi] += fabs(g * w[wi]);
-                            }
-                }
+    lp_ref_conv r = ref_of_(c, d);
+    lp_ref_conv_backward(&r, x, w, out, dout, n, dw, dwabs, db, dbabs, dx, dxabs);
 }
 
 /* ---- networks ------------------------------------------------------------------------------- */
@@ -707,27 +676,6 @@ static void test_layouts(void) {
 
 /* ---- the gradient layout and the bias gradient's summation order ----------------------------- */
 
-/* The documented order, in float: per plane (s, f), lane l adds pixels l, l + LANES, ...;
- * a pairwise tree adds the lanes; the planes' totals are added for s = 0, 1, ... */
-static float host_bias_grad_(const float *dy, const float *y, int n, int F, int P, int f) {
-    float total = 0.0f;
-    for (int s = 0; s < n; ++s) {
-        float t[LP_CONV_GRAD_LANES];
-        for (int l = 0; l < LP_CONV_GRAD_LANES; ++l) {
-            t[l] = 0.0f;
-            for (int p = l; p < P; p += LP_CONV_GRAD_LANES) {
-                size_t i = ((size_t)s * F + f) * P + p;
-                t[l] += y[i] > 0.0f ? dy[i] : 0.0f;
-            }
-        }
-        for (int w = LP_CONV_GRAD_LANES / 2; w > 0; w >>= 1)
-            for (int l = 0; l < w; ++l)
-                t[l] += t[l + w];
-        total += t[0];
-    }
-    return total;
-}
-
 /* The bias gradient has the host's bits, exactly, whether computed alone or beside the
  * rows layout in two chunks; the rows are dy masked by the ReLU, in (F, cn*P) order. */
 static void test_bias_order(void) {
@@ -739,7 +687,7 @@ static void test_bias_order(void) {
     lp_test_fill_uniform(dy, nv, &rng, -1.0f, 1.0f);
     lp_test_fill_uniform(y, nv, &rng, -1.0f, 1.0f);
     for (int f = 0; f < F; ++f)
-        want[f] = host_bias_grad_(dy, y, n, F, P, f);
+        want[f] = lp_ref_conv_bias_grad(dy, y, n, F, P, f);
     cl_mem bdy = lp_test_upload(dy, nv * 4), by = lp_test_upload(y, nv * 4);
     cl_mem brows = lp_test_buffer(nv * 4), bpsum = lp_test_buffer(LP_CONV_PSUM_BYTES(n, F));
     cl_mem bg = lp_test_buffer(sizeof got);

@@ -14,6 +14,7 @@
 #include "laperm/ops_conv.h"
 #include "layer.h"
 #include "lp_test.h"
+#include "reference.h"
 
 #define OK_(expr)                                                                                  \
     do {                                                                                           \
@@ -75,44 +76,28 @@ static lp_conv_fft_shape shape_of_(const case_ *c, const dims_ *d) {
 
 /* ---- the reference -------------------------------------------------------------------------- */
 
-static double xat_(const case_ *c, const float *x, int s, int ch, int y, int xx) {
-    if (y < 0 || y >= c->ih || xx < 0 || xx >= c->iw) return 0.0;
-    return x[(((size_t)s * c->cin + ch) * c->ih + y) * c->iw + xx];
-}
-
-/* out, dW and dx of n samples by direct loops; *abs: the sums of absolute terms. */
+/* out, dW and dx of n samples by host/reference.h's loops (stride 1, no bias, no
+ * activation); *abs: the sums of absolute terms. */
 static void ref_(const case_ *c, const dims_ *d, const float *x, const float *w, const float *g,
                  int n, double *z, double *zabs, double *dw, double *dwabs, double *dx,
                  double *dxabs) {
-    size_t nw = (size_t)c->filters * d->K, nx = (size_t)n * d->xs;
-    memset(dw, 0, nw * sizeof *dw);
-    memset(dwabs, 0, nw * sizeof *dwabs);
-    memset(dx, 0, nx * sizeof *dx);
-    memset(dxabs, 0, nx * sizeof *dxabs);
-    for (int s = 0; s < n; ++s)
-        for (int f = 0; f < c->filters; ++f)
-            for (int oy = 0; oy < d->oh; ++oy)
-                for (int ox = 0; ox < d->ow; ++ox) {
-                    size_t o = ((size_t)s * c->filters + f) * d->P + (size_t)oy * d->ow + ox;
-                    double acc = 0.0, mag = 0.0, go = g[o];
-                    for (int ch = 0; ch < c->cin; ++ch)
-                        for (int i = 0; i < c->kh; ++i)
-                            for (int j = 0; j < c->kw; ++j) {
-                                int y = oy - d->pt + i, xx = ox - d->pl + j;
-                                size_t wi = ((size_t)(f * c->cin + ch) * c->kh + i) * c->kw + j;
-                                double xv = xat_(c, x, s, ch, y, xx);
-                                acc += w[wi] * xv;
-                                mag += fabs(w[wi] * xv);
-                                dw[wi] += go * xv;
-                                dwabs[wi] += fabs(go * xv);
-                                if (y < 0 || y >= c->ih || xx < 0 || xx >= c->iw) continue;
-                                size_t xi = (((size_t)s * c->cin + ch) * c->ih + y) * c->iw + xx;
-                                dx[xi] += go * w[wi];
-                                dxabs[xi] += fabs(go * w[wi]);
-                            }
-                    z[o] = acc;
-                    zabs[o] = mag;
-                }
+    lp_ref_conv r = {.cin = c->cin,
+                     .ih = c->ih,
+                     .iw = c->iw,
+                     .filters = c->filters,
+                     .kh = c->kh,
+                     .kw = c->kw,
+                     .sh = 1,
+                     .sw = 1,
+                     .pt = d->pt,
+                     .pl = d->pl,
+                     .oh = d->oh,
+                     .ow = d->ow};
+    double *db = calloc(2 * (size_t)c->filters, sizeof *db);
+    CU_ASSERT_FATAL(db != NULL);
+    lp_ref_conv_forward(&r, x, w, NULL, n, z, zabs);
+    lp_ref_conv_backward(&r, x, w, NULL, g, n, dw, dwabs, db, db + c->filters, dx, dxabs);
+    free(db);
 }
 
 /* FFT rounding is spread over a whole frame rather than tied to one output's terms, so

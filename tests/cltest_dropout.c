@@ -13,20 +13,10 @@
 #include "layer.h"
 #include "lp_test.h"
 #include "lp_test_rig.h"
+#include "reference.h"
 
 #define SENTINEL_ 12345.5f
 #define SEED_ 0x9E3779B97F4A7C15ull /* both key words nonzero */
-
-/* The mask as the host computes it: element i of the batch buffer is kept unless
- * u < rate, u = (word (i mod 32) / 8 of Philox at counter (i / 32) * 8 + i mod 8 >> 8)
- * * 2^-24. */
-static bool host_keep_(uint64_t seed, long long step, int layer, size_t i, float rate) {
-    lp_philox_ctr c = {{(uint32_t)(i / 32 * 8 + i % 8), (uint32_t)(unsigned long long)step,
-                        0x44000000u + (uint32_t)layer, 0u}};
-    uint32_t r = lp_philox4x32(c, seed).v[i % 32 / 8];
-    float u = (float)(r >> 8) * (1.0f / 16777216.0f);
-    return !(u < rate);
-}
 
 /* ---- the layer under test in a hand-built network (tests/support/lp_test_rig.h) ---- */
 
@@ -91,7 +81,7 @@ static void check_mask_(lp_shape shape, int max_batch, int n, float rate, long l
     const float scale = 1.0f / (1.0f - rate);
     size_t kept = 0;
     for (size_t i = 0; i < nv; ++i) {
-        bool keep = host_keep_(SEED_, step, index, i, rate);
+        bool keep = lp_ref_dropout_keep(SEED_, step, index, i, rate);
         want[i] = keep ? x[i] * scale : 0.0f;
         kept += keep;
     }
@@ -217,7 +207,7 @@ static void check_backward_(int n) {
     LP_TEST_OK(lp_buffer_read(lp_test_rt, r.in->dout, 0, rig_nx_(&r) * 4, dx));
     const float scale = 1.0f / (1.0f - rate);
     for (size_t i = 0; i < nv; ++i)
-        want[i] = host_keep_(SEED_, 55, 2, i, rate) ? dy[i] * scale : 0.0f;
+        want[i] = lp_ref_dropout_keep(SEED_, 55, 2, i, rate) ? dy[i] * scale : 0.0f;
     CU_ASSERT_EQUAL(differ_(dx, want, nv), 0);
     /* The same mask as forward: zero exactly where y is zero (x is never 0 here). */
     size_t mismatch = 0;
@@ -326,7 +316,7 @@ static void test_network_factory(void) {
     LP_TEST_OK(lp_buffer_read(lp_test_rt, net->layers[2].out, 0, 40 * 4, d));
     size_t bad = 0;
     for (size_t i = 0; i < 40; ++i) {
-        float want = host_keep_(SEED_, 42, 2, i, 0.5f) ? h[i] * 2.0f : 0.0f;
+        float want = lp_ref_dropout_keep(SEED_, 42, 2, i, 0.5f) ? h[i] * 2.0f : 0.0f;
         bad += memcmp(&want, &d[i], 4) != 0;
     }
     CU_ASSERT_EQUAL(bad, 0);

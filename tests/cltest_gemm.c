@@ -14,6 +14,7 @@
 #include "laperm/gemm.h"
 #include "laperm/ops.h"
 #include "lp_test.h"
+#include "reference.h"
 
 /* ---- lp_op_gemm ---------------------------------------------------------------------------- */
 
@@ -43,18 +44,14 @@ static void check_gemm_(const gemm_case_ *g, const lp_gemm_variant *v, uint64_t 
             for (size_t j = 0; j < n; ++j)
                 c[g->c_off + i * ldc + j] = NAN;
     memcpy(want, c, nc * sizeof *c);
+    double *ref = malloc(m * n * sizeof *ref);
+    CU_ASSERT_FATAL(ref != NULL);
+    lp_ref_gemm(g->ta, g->tb, m, n, k, g->alpha, a + g->a_off, lda, b + g->b_off, ldb, g->beta,
+                c + g->c_off, ldc, ref, NULL);
     for (size_t i = 0; i < m; ++i)
-        for (size_t j = 0; j < n; ++j) {
-            double s = 0.0;
-            for (size_t p = 0; p < k; ++p) {
-                double av = g->ta ? a[g->a_off + p * lda + i] : a[g->a_off + i * lda + p];
-                double bv = g->tb ? b[g->b_off + j * ldb + p] : b[g->b_off + p * ldb + j];
-                s += av * bv;
-            }
-            size_t ci = g->c_off + i * ldc + j;
-            double old = g->beta == 0.0f ? 0.0 : (double)g->beta * c[ci];
-            want[ci] = (float)(g->alpha * s + old);
-        }
+        for (size_t j = 0; j < n; ++j)
+            want[g->c_off + i * ldc + j] = (float)ref[i * n + j];
+    free(ref);
     cl_mem da = lp_test_upload(a, na * 4), db = lp_test_upload(b, nb * 4),
            dc = lp_test_upload(c, nc * 4);
     CU_ASSERT_FATAL(da && db && dc);

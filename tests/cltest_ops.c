@@ -7,6 +7,7 @@
 
 #include "laperm/ops.h"
 #include "lp_test.h"
+#include "reference.h"
 
 /* Asserts LP_OK, printing the library's message when not. */
 /* A sentinel that no kernel computes here: tells untouched words from written ones. */
@@ -177,29 +178,6 @@ static void fill_logits_(float *x, int *labels, int rows, int classes, logits_ki
     }
 }
 
-/* Reference in double: summed loss, correct count (first maximum wins ties) and
- * (softmax - onehot) * scale. */
-static void softmax_xent_ref_(const float *x, const int *labels, int rows, int classes,
-                              double scale, double *loss, double *correct, float *dlogits) {
-    *loss = 0.0;
-    *correct = 0.0;
-    for (int r = 0; r < rows; ++r) {
-        const float *row = x + (size_t)r * classes;
-        int argmax = 0;
-        for (int c = 1; c < classes; ++c)
-            if (row[c] > row[argmax]) argmax = c;
-        double m = row[argmax], z = 0.0;
-        for (int c = 0; c < classes; ++c)
-            z += exp((double)row[c] - m);
-        double lse = m + log(z);
-        *loss += lse - row[labels[r]];
-        *correct += argmax == labels[r];
-        for (int c = 0; c < classes; ++c)
-            dlogits[(size_t)r * classes + c] =
-                (float)((exp((double)row[c] - lse) - (c == labels[r])) * scale);
-    }
-}
-
 static void check_softmax_xent_(int rows, int classes, logits_kind_ kind, float scale,
                                 bool with_grad, uint64_t seed) {
     uint64_t rng = seed;
@@ -209,7 +187,7 @@ static void check_softmax_xent_(int rows, int classes, logits_kind_ kind, float 
     CU_ASSERT_FATAL(x && d && want && labels);
     fill_logits_(x, labels, rows, classes, kind, &rng);
     double loss, correct;
-    softmax_xent_ref_(x, labels, rows, classes, scale, &loss, &correct, want);
+    lp_ref_softmax_xent(x, labels, rows, classes, scale, &loss, &correct, want);
     lp_test_fill_const(want + n, 2, SENTINEL_);
     lp_test_fill_const(d, n + 2, SENTINEL_);
     /* Stats at offset 3, with something already there: the kernel adds. */
@@ -268,24 +246,6 @@ static void test_softmax_xent_no_grad(void) {
 
 /* ---- lp_op_mse and lp_op_gather_rows ------------------------------------------------------- */
 
-/* Plain-C mean squared error as Keras: per row the mean over outputs; sums in double. */
-static void mse_ref_(const float *x, const float *t, int rows, int outputs, float scale,
-                     double *loss, double *mae, float *grad) {
-    *loss = *mae = 0.0;
-    for (int r = 0; r < rows; ++r) {
-        double sq = 0.0, ab = 0.0;
-        for (int c = 0; c < outputs; ++c) {
-            size_t i = (size_t)r * outputs + c;
-            double e = (double)x[i] - (double)t[i];
-            sq += e * e;
-            ab += fabs(e);
-            grad[i] = (float)(2.0 * e / outputs * scale);
-        }
-        *loss += sq / outputs;
-        *mae += ab / outputs;
-    }
-}
-
 static void check_mse_(int rows, int outputs, float scale, bool with_grad, uint64_t seed) {
     uint64_t rng = seed;
     size_t n = (size_t)rows * outputs;
@@ -297,7 +257,7 @@ static void check_mse_(int rows, int outputs, float scale, bool with_grad, uint6
         t[i] = lp_test_uniform(&rng, -3.0f, 3.0f);
     }
     double loss, mae;
-    mse_ref_(x, t, rows, outputs, scale, &loss, &mae, want);
+    lp_ref_mse(x, t, rows, outputs, scale, &loss, &mae, want);
     lp_test_fill_const(want + n, 2, SENTINEL_);
     lp_test_fill_const(d, n + 2, SENTINEL_);
     float stats[6] = {-1.0f, -2.0f, -3.0f, 1.5f, 2.0f, -6.0f};
@@ -373,7 +333,7 @@ static void test_softmax_xent_accumulates(void) {
     CU_ASSERT_FATAL(x && d);
     fill_logits_(x, labels, rows, classes, LOGITS_RANDOM, &rng);
     double loss, correct;
-    softmax_xent_ref_(x, labels, rows, classes, 1.0, &loss, &correct, d);
+    lp_ref_softmax_xent(x, labels, rows, classes, 1.0, &loss, &correct, d);
     float zero[2] = {0.0f, 0.0f}, got[2];
     cl_mem dx = lp_test_upload(x, n * 4), dl = lp_test_upload(labels, sizeof labels),
            ds = lp_test_upload(zero, 8);
@@ -423,11 +383,7 @@ static void check_adam_(int n, uint64_t seed) {
         double lr_t = (float)(lr * sqrt(1.0 - pow(b2, t)) / (1.0 - pow(b1, t)));
         LP_TEST_OK(lp_op_adam(lp_test_rt, dw, dg, dm, dv, n, (float)lr_t, (float)b1, (float)b2,
                               (float)eps));
-        for (int i = 0; i < n; ++i) {
-            rm[i] = b1 * rm[i] + (1.0 - b1) * g[i];
-            rv[i] = b2 * rv[i] + (1.0 - b2) * (double)g[i] * g[i];
-            rw[i] -= lr_t * rm[i] / (sqrt(rv[i]) + eps);
-        }
+        lp_ref_adam(rw, g, rm, rv, n, lr_t, b1, b2, eps);
     }
     CU_ASSERT(lp_test_download(dw, nt * 4, w));
     CU_ASSERT(lp_test_download(dm, nt * 4, m));
@@ -488,11 +444,7 @@ static void check_sgd_(int n, float momentum, uint64_t seed) {
         lp_test_fill_uniform(g, nt, &rng, -1.0f, 1.0f);
         LP_TEST_OK(lp_buffer_write(lp_test_rt, dg, 0, nt * 4, g));
         LP_TEST_OK(lp_op_sgd(lp_test_rt, dw, dg, dvel, n, lr, momentum));
-        for (int i = 0; i < n; ++i) {
-            double v = (double)momentum * rvel[i] - (double)lr * g[i];
-            rvel[i] = (float)v;
-            rw[i] = (float)((double)rw[i] + rvel[i]);
-        }
+        lp_ref_sgd(rw, g, rvel, n, lr, momentum);
     }
     CU_ASSERT(lp_test_download(dw, nt * 4, w));
     CU_ASSERT(lp_test_download(dvel, nt * 4, vel));

@@ -10,6 +10,7 @@
 #include "layer.h"
 #include "lp_test.h"
 #include "lp_test_rig.h"
+#include "reference.h"
 
 /* A value no kernel computes here: tells untouched words from written ones. */
 #define SENTINEL_ 12345.5f
@@ -29,10 +30,7 @@ static lp_status rig_build_(rig_ *r, const lp_layer_spec *layer, int max_batch, 
 
 /* ---- plain-C reference -------------------------------------------------------------------- */
 
-typedef struct {
-    int c, h, w, kh, kw, sh, sw, oh, ow, pad_t, pad_l;
-    bool max;
-} geo_;
+typedef lp_ref_pool geo_;
 
 /* TensorFlow's rule, written out independently of the library: same padding gives
  * ceil(in / s) outputs and pads max((out - 1) * s + k - in, 0) in total, less before. */
@@ -61,64 +59,6 @@ static geo_ geo_make_(lp_layer_kind kind, int c, int h, int w, int kh, int kw, i
     g.oh = axis_(h, g.kh, g.sh, same, &g.pad_t);
     g.ow = axis_(w, g.kw, g.sw, same, &g.pad_l);
     return g;
-}
-
-/* y and argmax (plane-relative y*w + x, first maximum in row-major window order) for n
- * samples; windows see only in-bounds pixels, averages divide by their count. */
-static void ref_forward_(const geo_ *g, int n, const float *x, float *y, int *arg) {
-    for (int p = 0; p < n * g->c; ++p)
-        for (int oy = 0; oy < g->oh; ++oy)
-            for (int ox = 0; ox < g->ow; ++ox) {
-                const float *xp = x + (size_t)p * g->h * g->w;
-                double sum = 0.0;
-                float best = 0.0f;
-                int at = -1, count = 0;
-                for (int ky = 0; ky < g->kh; ++ky)
-                    for (int kx = 0; kx < g->kw; ++kx) {
-                        int iy = oy * g->sh - g->pad_t + ky, ix = ox * g->sw - g->pad_l + kx;
-                        if (iy < 0 || iy >= g->h || ix < 0 || ix >= g->w) continue;
-                        float v = xp[iy * g->w + ix];
-                        sum += v;
-                        count++;
-                        if (at < 0 || v > best) {
-                            best = v;
-                            at = iy * g->w + ix;
-                        }
-                    }
-                size_t o = ((size_t)p * g->oh + oy) * g->ow + ox;
-                y[o] = g->max ? best : (float)(sum / count);
-                arg[o] = at;
-            }
-}
-
-/* dx (n samples) by scattering each dy over its window: the argmax, or every in-bounds
- * pixel with 1 / count. */
-static void ref_backward_(const geo_ *g, int n, const float *dy, const int *arg, float *dx) {
-    size_t hw = (size_t)g->h * g->w;
-    double *acc = calloc((size_t)n * g->c * hw, sizeof *acc);
-    CU_ASSERT_FATAL(acc != NULL);
-    for (int p = 0; p < n * g->c; ++p)
-        for (int oy = 0; oy < g->oh; ++oy)
-            for (int ox = 0; ox < g->ow; ++ox) {
-                size_t o = ((size_t)p * g->oh + oy) * g->ow + ox;
-                if (g->max) {
-                    acc[p * hw + (size_t)arg[o]] += dy[o];
-                    continue;
-                }
-                int y0 = oy * g->sh - g->pad_t, x0 = ox * g->sw - g->pad_l, count = 0;
-                for (int pass = 0; pass < 2; ++pass)
-                    for (int iy = y0; iy < y0 + g->kh; ++iy)
-                        for (int ix = x0; ix < x0 + g->kw; ++ix) {
-                            if (iy < 0 || iy >= g->h || ix < 0 || ix >= g->w) continue;
-                            if (pass == 0)
-                                count++;
-                            else
-                                acc[p * hw + (size_t)iy * g->w + ix] += (double)dy[o] / count;
-                        }
-            }
-    for (size_t i = 0; i < (size_t)n * g->c * hw; ++i)
-        dx[i] = (float)acc[i];
-    free(acc);
 }
 
 /* ---- one case ------------------------------------------------------------------------------ */
@@ -213,8 +153,8 @@ static void check_pool_(lp_layer_kind kind, int c, int h, int w, int kh, int kw,
     float *want_y = lp_test_floats(out_n), *want_dx = lp_test_floats(in_n);
     int *arg = malloc(out_n * sizeof *arg);
     CU_ASSERT_FATAL(arg != NULL);
-    ref_forward_(&g, n, pc.x, want_y, arg);
-    ref_backward_(&g, n, pc.dy, arg, want_dx);
+    lp_ref_pool_forward(&g, n, pc.x, want_y, arg);
+    LP_TEST_OK(lp_ref_pool_backward(&g, n, pc.dy, arg, want_dx, NULL));
 
     LP_TEST_OK(lp_network_forward(pc.r.net, n, true));
     LP_TEST_OK(lp_buffer_read(lp_test_rt, pc.r.l->out, 0, out_n * 4, pc.y));

@@ -3,6 +3,7 @@
 #define LAPERM_CLI_H
 
 int cli_bench(int argc, char **argv);
+int cli_check(int argc, char **argv);
 int cli_devices(int argc, char **argv);
 int cli_eval(int argc, char **argv);
 int cli_export(int argc, char **argv);

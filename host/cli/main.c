@@ -23,6 +23,7 @@ typedef struct {
 
 static const command_ commands_[] = {
     {"bench", cli_bench, "measure the device: peak, GEMM, passes, sort, LaPerm sync"},
+    {"check", cli_check, "check that a device computes every laperm kernel correctly"},
     {"devices", cli_devices, "list OpenCL platforms and devices"},
     {"eval", cli_eval, "evaluate a trained network on a dataset (loss, accuracy, predictions)"},
     {"export", cli_export, "write a trained network's weights for Keras (HDF5) or NumPy (.npz)"},

@@ -1,6 +1,8 @@
 /* CUnit drivers for host and kernel tests, deterministic data and comparisons. */
 #include "lp_test.h"
 
+#include "check-impl.h"
+
 #include "laperm/network.h"
 #include "laperm/ops.h"
 
@@ -67,10 +69,7 @@ bool lp_test_simulator(void) {
 }
 
 uint64_t lp_test_next(uint64_t *state) {
-    uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
+    return lp_check_next(state);
 }
 
 float lp_test_uniform(uint64_t *state, float lo, float hi) {
