@@ -65,4 +65,11 @@ lp_status lp_check_augment(lp_check_ctx *c);
 lp_status lp_check_init(lp_check_ctx *c);
 lp_status lp_check_golden(lp_check_ctx *c); /* check_golden.c */
 
+/* What the golden run gave: the hash (host/hash.h) of its final /weights, and each
+ * epoch's training loss as float64 bits. */
+typedef struct {
+    uint64_t weights_hash, losses[3];
+} lp_check_golden_values;
+lp_status lp_check_golden_run(lp_runtime *rt, lp_check_golden_values *out);
+
 #endif

@@ -57,19 +57,26 @@ static lp_status sort_case_(lp_check_ctx *c, lp_segsort *ss, shape_ sh, uint64_t
     return s;
 }
 
-lp_status lp_check_sort(lp_check_ctx *c) {
+typedef lp_status (*segsort_case_fn_)(lp_check_ctx *c, lp_segsort *ss, shape_ sh, uint64_t seed);
+
+/* Every shape through fn (the first 6 with --quick), then, when small_tile, shapes 1-4 again
+ * with a tile of 16 entries, so that the global-memory merge passes run at small sizes. */
+static lp_status segsort_cases_(lp_check_ctx *c, segsort_case_fn_ fn, uint64_t seed,
+                                bool small_tile) {
     lp_segsort *ss = NULL;
     LP_TRY(lp_segsort_create(c->rt, 0, &ss));
     lp_status s = LP_OK;
-    int n = c->quick ? 6 : 8;
-    for (int i = 0; s == LP_OK && i < n; ++i)
-        s = sort_case_(c, ss, shapes_[i], 1400 + (uint64_t)i);
-    /* a small tile: the global-memory merge passes at small sizes */
-    lp_segsort_limit_tile(ss, 16);
-    for (int i = 1; s == LP_OK && i < 5; ++i)
-        s = sort_case_(c, ss, shapes_[i], 1450 + (uint64_t)i);
+    for (int i = 0; s == LP_OK && i < (c->quick ? 6 : 8); ++i)
+        s = fn(c, ss, shapes_[i], seed + (uint64_t)i);
+    if (small_tile) lp_segsort_limit_tile(ss, 16);
+    for (int i = 1; small_tile && s == LP_OK && i < 5; ++i)
+        s = fn(c, ss, shapes_[i], seed + 50 + (uint64_t)i);
     lp_segsort_destroy(ss);
     return s;
+}
+
+lp_status lp_check_sort(lp_check_ctx *c) {
+    return segsort_cases_(c, sort_case_, 1400, true);
 }
 
 /* Three syncs of weights moved at random between them: after each, every group sorts
@@ -129,14 +136,7 @@ static lp_status sync_case_(lp_check_ctx *c, lp_segsort *ss, shape_ sh, uint64_t
 }
 
 lp_status lp_check_sync(lp_check_ctx *c) {
-    lp_segsort *ss = NULL;
-    LP_TRY(lp_segsort_create(c->rt, 0, &ss));
-    lp_status s = LP_OK;
-    int n = c->quick ? 6 : 8;
-    for (int i = 0; s == LP_OK && i < n; ++i)
-        s = sync_case_(c, ss, shapes_[i], 1500 + (uint64_t)i);
-    lp_segsort_destroy(ss);
-    return s;
+    return segsort_cases_(c, sync_case_, 1500, false);
 }
 
 lp_status lp_check_philox(lp_check_ctx *c) {

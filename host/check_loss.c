@@ -36,6 +36,23 @@ static void loss_free_(loss_bufs_ *b) {
         if (m[i]) clReleaseMemObject(m[i]);
 }
 
+/* The loss op (the signature of lp_loss.run) on b->x (rows, width) and targets (tbytes):
+ * the gradient into b->got, stats[0..3) (the loss and its second sum added at offset 1)
+ * into got_stats. */
+typedef lp_status (*loss_op_)(lp_runtime *rt, cl_mem out, cl_mem targets, int rows, int width,
+                              float grad_scale, cl_mem dout, cl_mem stats, int stats_off);
+static lp_status loss_run_(lp_check_ctx *c, loss_op_ op, loss_bufs_ *b, const void *targets,
+                           size_t tbytes, int rows, int width, float scale, float *got_stats) {
+    size_t n = (size_t)rows * width;
+    LP_TRY(lp_check_upload(c, b->x, n * 4, &b->dx));
+    LP_TRY(lp_check_upload(c, targets, tbytes, &b->dt));
+    LP_TRY(lp_check_upload(c, NULL, n * 4, &b->dd));
+    LP_TRY(lp_check_upload(c, got_stats, 3 * sizeof *got_stats, &b->ds));
+    LP_TRY(op(c->rt, b->dx, b->dt, rows, width, scale, b->dd, b->ds, 1));
+    LP_TRY(lp_buffer_read(c->rt, b->dd, 0, n * 4, b->got));
+    return lp_buffer_read(c->rt, b->ds, 0, 3 * sizeof *got_stats, got_stats);
+}
+
 /* Logits in [-range, range], a spike of +-80 on every third row (a naive softmax
  * overflows), stats accumulated on top of what is there. */
 static lp_status softmax_case_(lp_check_ctx *c, int rows, int classes, uint64_t seed) {
@@ -43,7 +60,7 @@ static lp_status softmax_case_(lp_check_ctx *c, int rows, int classes, uint64_t 
     loss_bufs_ b;
     lp_status s = loss_alloc_(c, &b, n, rows);
     uint64_t rng = seed;
-    float scale = 1.0f / (float)rows, stats[3] = {0.5f, 1.0f, 0.0f}, got_stats[3];
+    float scale = 1.0f / (float)rows, got_stats[3] = {0.5f, 1.0f, 0.0f};
     double loss = 0, correct = 0, range = 0;
     if (s == LP_OK) {
         lp_check_fill(b.x, n, &rng, -4.0f, 4.0f);
@@ -53,14 +70,9 @@ static lp_status softmax_case_(lp_check_ctx *c, int rows, int classes, uint64_t 
                 b.x[(size_t)r * classes + (size_t)(r % classes)] = r % 2 ? 80.0f : -80.0f;
         }
         lp_ref_softmax_xent(b.x, b.labels, rows, classes, scale, &loss, &correct, b.want);
-        s = lp_check_upload(c, b.x, n * 4, &b.dx);
+        s = loss_run_(c, lp_op_softmax_xent, &b, b.labels, (size_t)rows * 4, rows, classes, scale,
+                      got_stats);
     }
-    if (s == LP_OK) s = lp_check_upload(c, b.labels, (size_t)rows * 4, &b.dt);
-    if (s == LP_OK) s = lp_check_upload(c, NULL, n * 4, &b.dd);
-    if (s == LP_OK) s = lp_check_upload(c, stats, sizeof stats, &b.ds);
-    if (s == LP_OK) s = lp_op_softmax_xent(c->rt, b.dx, b.dt, rows, classes, scale, b.dd, b.ds, 1);
-    if (s == LP_OK) s = lp_buffer_read(c->rt, b.dd, 0, n * 4, b.got);
-    if (s == LP_OK) s = lp_buffer_read(c->rt, b.ds, 0, sizeof got_stats, got_stats);
     if (s != LP_OK) {
         loss_free_(&b);
         return s;
@@ -104,20 +116,14 @@ static lp_status mse_case_(lp_check_ctx *c, int rows, int outputs, uint64_t seed
     loss_bufs_ b;
     lp_status s = loss_alloc_(c, &b, n, rows);
     uint64_t rng = seed;
-    float scale = 1.0f / (float)rows, stats[2] = {0}, got_stats[2];
+    float scale = 1.0f / (float)rows, got_stats[3] = {0};
     double loss = 0, mae = 0;
     if (s == LP_OK) {
         lp_check_fill(b.x, n, &rng, -3.0f, 3.0f);
         lp_check_fill(b.t, n, &rng, -3.0f, 3.0f);
         lp_ref_mse(b.x, b.t, rows, outputs, scale, &loss, &mae, b.want);
-        s = lp_check_upload(c, b.x, n * 4, &b.dx);
+        s = loss_run_(c, lp_op_mse, &b, b.t, n * 4, rows, outputs, scale, got_stats);
     }
-    if (s == LP_OK) s = lp_check_upload(c, b.t, n * 4, &b.dt);
-    if (s == LP_OK) s = lp_check_upload(c, NULL, n * 4, &b.dd);
-    if (s == LP_OK) s = lp_check_upload(c, stats, sizeof stats, &b.ds);
-    if (s == LP_OK) s = lp_op_mse(c->rt, b.dx, b.dt, rows, outputs, scale, b.dd, b.ds, 0);
-    if (s == LP_OK) s = lp_buffer_read(c->rt, b.dd, 0, n * 4, b.got);
-    if (s == LP_OK) s = lp_buffer_read(c->rt, b.ds, 0, sizeof got_stats, got_stats);
     if (s != LP_OK) {
         loss_free_(&b);
         return s;
@@ -130,14 +136,14 @@ static lp_status mse_case_(lp_check_ctx *c, int rows, int outputs, uint64_t seed
     char what[80];
     snprintf(what, sizeof what, "lp_mse gradient %dx%d", rows, outputs);
     lp_check_values(c, what, b.got, b.wd, b.mag, n, 8.0);
-    double want_stats[2] = {loss, mae}, mags[2] = {0, 0};
+    double want_stats[2] = {loss, mae}, mags[2] = {0, 0}; /* added at offset 1 */
     for (size_t i = 0; i < n; ++i) {
         double e = fabs((double)b.x[i]) + fabs((double)b.t[i]);
         mags[0] += e * e / outputs;
         mags[1] += e / outputs;
     }
     snprintf(what, sizeof what, "lp_mse loss and MAE %dx%d", rows, outputs);
-    lp_check_values(c, what, got_stats, want_stats, mags, 2, rows + outputs + 8.0);
+    lp_check_values(c, what, got_stats + 1, want_stats, mags, 2, rows + outputs + 8.0);
     loss_free_(&b);
     return LP_OK;
 }

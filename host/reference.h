@@ -99,5 +99,10 @@ extern const lp_ref_philox_kat lp_ref_philox_kats[LP_REF_PHILOX_KATS];
 /* lp_init_fill(LP_INIT_HE_UNIFORM, w, 8, 784, 300, seed 1, stream 0): w[0..3]'s bits, and
  * lp_init_fill(LP_INIT_HE_NORMAL, w, 4, 300, 100, seed 1, stream 2): w[0..3]'s. */
 extern const uint32_t lp_ref_he_uniform_bits[4], lp_ref_he_normal_bits[4];
+/* `laperm check`'s golden training run (host/check_golden.c) in portable-bits mode: the
+ * hash of its /weights and each epoch's training loss as float64 bits; all 0 until they
+ * are generated (README, "Testing your device"). */
+#define LP_REF_GOLDEN_EPOCHS 3
+extern const uint64_t lp_ref_golden_weights_hash, lp_ref_golden_losses[LP_REF_GOLDEN_EPOCHS];
 
 #endif

@@ -15,3 +15,8 @@ const lp_ref_philox_kat lp_ref_philox_kats[LP_REF_PHILOX_KATS] = {
 /* Printed once by tests/test_rng.c and frozen. */
 const uint32_t lp_ref_he_uniform_bits[4] = {0x3d8bd6f9, 0x3d8d6cef, 0x3c75bdfb, 0x3d1767c9};
 const uint32_t lp_ref_he_normal_bits[4] = {0x3dabddc5, 0x3d294b91, 0x3dbb91c9, 0x3dbf51e9};
+
+/* Not generated yet: portable-bits mode is not in this build (README, "Testing your
+ * device", says how to generate them). */
+const uint64_t lp_ref_golden_weights_hash = 0;
+const uint64_t lp_ref_golden_losses[LP_REF_GOLDEN_EPOCHS] = {0, 0, 0};

@@ -5,6 +5,7 @@
 #     (LAPERM_OCLGRIND_VENDORS); --json is one JSON object naming every check.
 #  2. An injected kernel fault (LAPERM_KERNEL_DIR: a copy of cl/ with one kernel's index, or
 #     one kernel's summation order, changed) makes it fail with exit 1, naming the kernel.
+#     The golden training run gives the same bits twice.
 #  3. --out writes the report as HDF5 (one row per check, the device's facts as attributes);
 #     bad flags exit 2.
 # Environment (set by ctest): LAPERM_SOURCE_DIR, LAPERM_BINARY, LAPERM_OCLGRIND_VENDORS
@@ -39,6 +40,10 @@ assert r["device"]["name"] and r["device"]["opencl_c_version"]
 print("  %s: %d passed, %d skipped in %.1f s" % (r["device"]["name"], r["passed"], r["skipped"], r["seconds"]))
 PY
 done
+# the golden training run repeats bit for bit (its row reports what it gave)
+g1=$("$bin" check --only golden-run 2>&1 | grep 'gave weights') || fail "golden run: no values reported"
+g2=$("$bin" check --only golden-run 2>&1 | grep 'gave weights') || fail "golden run: no values reported"
+[ "$g1" = "$g2" ] || fail "the golden run gave other bits a second time: $g1 / $g2"
 if [ -n "$vendors" ]; then
     # the simulator is slow: its products through CLBlast, as in the kernel tests
     OCL_ICD_VENDORS=$vendors OCL_ICD_FILENAMES= LAPERM_CACHE=off LAPERM_GEMM=clblast \

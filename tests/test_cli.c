@@ -46,7 +46,7 @@ static const char *write_tmp_(const char *name, const char *text) {
 static void test_usage_errors(void) {
     expect_("", 2, "usage: laperm COMMAND");
     expect_("frobnicate", 2,
-            "laperm: unknown command 'frobnicate' (expected bench, devices, eval, export, "
+            "laperm: unknown command 'frobnicate' (expected bench, check, devices, eval, export, "
             "pack, predict, summary, train, unpack, version)");
     expect_("pack", 2, "laperm pack: missing RESULTS.h5");
     expect_("unpack x.lpk", 2, "laperm unpack: missing -o WEIGHTS.h5");
