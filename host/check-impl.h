@@ -43,13 +43,14 @@ uint64_t lp_check_next(uint64_t *state);
 void lp_check_fill(float *x, size_t n, uint64_t *state, float lo, float hi);
 
 /* The checks, grouped by file. */
-lp_status lp_check_gemm(lp_check_ctx *c);      /* check_linalg.c */
-lp_status lp_check_dense(lp_check_ctx *c);     /* check_linalg.c */
-lp_status lp_check_softmax(lp_check_ctx *c);   /* check_loss.c */
-lp_status lp_check_mse(lp_check_ctx *c);       /* check_loss.c */
-lp_status lp_check_sgd(lp_check_ctx *c);       /* check_optim.c */
-lp_status lp_check_adam(lp_check_ctx *c);      /* check_optim.c */
-lp_status lp_check_lookahead(lp_check_ctx *c); /* check_optim.c */
+lp_status lp_check_gemm(lp_check_ctx *c);    /* check_linalg.c */
+lp_status lp_check_dense(lp_check_ctx *c);   /* check_linalg.c */
+lp_status lp_check_softmax(lp_check_ctx *c); /* check_loss.c */
+lp_status lp_check_mse(lp_check_ctx *c);     /* check_loss.c */
+lp_status lp_check_sgd(lp_check_ctx *c);     /* check_optim.c */
+lp_status lp_check_adam(lp_check_ctx *c);    /* check_optim.c */
+lp_status lp_check_lookahead(lp_check_ctx *c);
+lp_status lp_check_train_ops(lp_check_ctx *c); /* check_optim.c */
 lp_status lp_check_conv_gemm(lp_check_ctx *c); /* check_conv.c */
 lp_status lp_check_conv_direct(lp_check_ctx *c);
 lp_status lp_check_conv_fft(lp_check_ctx *c);
@@ -58,6 +59,7 @@ lp_status lp_check_pool(lp_check_ctx *c); /* check_layers.c */
 lp_status lp_check_batchnorm(lp_check_ctx *c);
 lp_status lp_check_activation(lp_check_ctx *c);
 lp_status lp_check_dropout(lp_check_ctx *c);
+lp_status lp_check_add(lp_check_ctx *c);
 lp_status lp_check_sort(lp_check_ctx *c); /* check_bits.c */
 lp_status lp_check_sync(lp_check_ctx *c);
 lp_status lp_check_philox(lp_check_ctx *c);

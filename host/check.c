@@ -10,6 +10,7 @@
 
 #include "check-impl.h"
 #include "laperm/clock.h"
+#include "laperm/gemm.h"
 
 typedef struct {
     const char *name, *kernel, *tolerance;
@@ -19,7 +20,8 @@ typedef struct {
 static const check_def_ checks_[] = {
     {"gemm", "gemm.cl: lp_gemm_ap lp_gemm_nt lp_gemm_pack_a lp_gemm_reduce; CLBlast Xgemm",
      "(K+2) u S: K products and K-1 additions in any order, then alpha and beta; NN, NT, TN "
-     "as the layers use them, every tiled variant, CLBlast, split along K",
+     "as the layers use them: the library's choice, the tiled kernels whole and split along K, "
+     "CLBlast (not by itself with --quick)",
      lp_check_gemm},
     {"dense", "dense.cl: lp_bias_act_forward lp_relu_backward lp_bias_grad",
      "bias+ReLU 1 u S (one addition); ReLU mask bit for bit (a product by 0 or 1 is exact); "
@@ -42,6 +44,10 @@ static const check_def_ checks_[] = {
      "slow weights 4 u S; fast weights = slow bit for bit; weight decay 2 u |w| (one correctly "
      "rounded product: half an ulp, at most u |w|)",
      lp_check_lookahead},
+    {"train-ops", "loss.cl: lp_gather_rows; optim.cl: lp_l2_grad; guard.cl: lp_guard_finite",
+     "the batch gather bit for bit (a copy); the L2 term 4 u S (a product and a sum); the "
+     "divergence guard's step and code exact",
+     lp_check_train_ops},
     {"conv-gemm",
      "conv.cl: lp_conv_im2col(_planes) lp_conv_col2im(_planes) lp_conv_rows_to_nchw(_planes) "
      "lp_conv_grad_rows(_planes); gemm.cl",
@@ -79,6 +85,8 @@ static const check_def_ checks_[] = {
      "mask and values bit for bit: the mask is Philox (integers only) and kept values are one "
      "correctly rounded product",
      lp_check_dropout},
+    {"add", "add.cl: lp_add_forward lp_add_backward",
+     "bit for bit: x + x and the ReLU mask are exact in float", lp_check_add},
     {"segsort", "sort.cl: segsort_sort_tiles segsort_merge_tiles segsort_global_step(2)",
      "bit for bit: the permutation against qsort by (totalOrder key, index), with ties, -0/+0, "
      "infinities, sizes 1 to beyond a tile",
@@ -137,6 +145,9 @@ lp_status lp_check_run(lp_runtime *rt, const lp_check_options *opt, lp_check_rep
     lp_check_options none = {0};
     if (!opt) opt = &none;
     out->quick = opt->quick;
+    /* what training does without --fast: products chosen by rule, not by timing every
+     * candidate (which would compile them all: a minute on a CPU) */
+    lp_gemm_set_exact(rt, true);
     LP_TRY(lp_check_device_facts(rt, &out->device));
     out->rows = calloc(N_CHECKS_, sizeof *out->rows);
     if (!out->rows) return lp_fail(LP_ERR_NO_MEMORY, "lp_check_run: %d rows", N_CHECKS_);

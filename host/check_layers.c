@@ -245,6 +245,25 @@ lp_status lp_check_batchnorm(lp_check_ctx *c) {
     return LP_OK;
 }
 
+/* An element-wise layer (`text`) over n samples of ch x h x w: x uniform in [lo, hi) with
+ * x[0] = 0, dy in [-1, 1); dropout's Philox key and step when key is not 0; forward
+ * (training) into b->y, backward into b->dx. Free b and t whatever it returns. */
+static lp_status run_elementwise_(lp_check_ctx *c, const char *text, int ch, int h, int w, int n,
+                                  uint64_t seed, float lo, float hi, uint64_t key, long long step,
+                                  lp_check_net *t, bufs_ *b) {
+    *b = (bufs_){0};
+    LP_TRY(lp_check_net_create(c, ch, h, w, text, n, LP_CONV_ALGO_AUTO, seed, t));
+    LP_TRY(bufs_alloc_(b, t));
+    size_t nv = (size_t)n * t->in;
+    uint64_t rng = seed;
+    lp_check_fill(b->x, nv, &rng, lo, hi);
+    lp_check_fill(b->dy, nv, &rng, -1.0f, 1.0f);
+    b->x[0] = 0.0f;
+    if (key) lp_network_set_rng(t->net, key, step);
+    LP_TRY(lp_check_net_forward(t, b->x, true, b->y));
+    return lp_check_net_backward(t, b->dy, NULL, b->dx);
+}
+
 /* ---- [activation] ------------------------------------------------------------------------- */
 
 static lp_status act_case_(lp_check_ctx *c, const char *fn, int ch, int h, int w, int n,
@@ -252,18 +271,9 @@ static lp_status act_case_(lp_check_ctx *c, const char *fn, int ch, int h, int w
     char text[64], what[96];
     snprintf(text, sizeof text, "[activation]\nfunction = %s\n", fn);
     lp_check_net t;
-    bufs_ b = {0};
-    lp_status s = lp_check_net_create(c, ch, h, w, text, n, LP_CONV_ALGO_AUTO, seed, &t);
-    if (s == LP_OK) s = bufs_alloc_(&b, &t);
+    bufs_ b;
+    lp_status s = run_elementwise_(c, text, ch, h, w, n, seed, -6.0f, 6.0f, 0, 0, &t, &b);
     size_t nv = (size_t)n * t.in;
-    if (s == LP_OK) {
-        uint64_t rng = seed;
-        lp_check_fill(b.x, nv, &rng, -6.0f, 6.0f);
-        lp_check_fill(b.dy, nv, &rng, -1.0f, 1.0f);
-        if (nv > 2) b.x[0] = 0.0f;
-        s = lp_check_net_forward(&t, b.x, true, b.y);
-    }
-    if (s == LP_OK) s = lp_check_net_backward(&t, b.dy, NULL, b.dx);
     if (s == LP_OK) {
         bool bits = !strcmp(fn, "relu") || !strcmp(fn, "identity");
         for (size_t i = 0; i < nv; ++i) {
@@ -311,19 +321,10 @@ static lp_status dropout_case_(lp_check_ctx *c, int ch, int h, int w, int n, flo
     char text[64], what[96];
     snprintf(text, sizeof text, "[dropout]\nrate = %g\n", (double)rate);
     lp_check_net t;
-    bufs_ b = {0};
-    lp_status s = lp_check_net_create(c, ch, h, w, text, n, LP_CONV_ALGO_AUTO, seed, &t);
-    if (s == LP_OK) s = bufs_alloc_(&b, &t);
+    bufs_ b;
+    const uint64_t key = 0x9E3779B97F4A7C15ull ^ seed; /* both words nonzero */
+    lp_status s = run_elementwise_(c, text, ch, h, w, n, seed, -1.0f, 1.0f, key, step, &t, &b);
     size_t nv = (size_t)n * t.in;
-    const uint64_t key = 0x9E3779B97F4A7C15ull ^ seed;
-    if (s == LP_OK) {
-        uint64_t rng = seed;
-        lp_check_fill(b.x, nv, &rng, -1.0f, 1.0f);
-        lp_check_fill(b.dy, nv, &rng, -1.0f, 1.0f);
-        lp_network_set_rng(t.net, key, step);
-        s = lp_check_net_forward(&t, b.x, true, b.y);
-    }
-    if (s == LP_OK) s = lp_check_net_backward(&t, b.dy, NULL, b.dx);
     if (s == LP_OK) {
         float scale = 1.0f / (1.0f - rate);
         for (size_t i = 0; i < nv; ++i) {
@@ -348,5 +349,39 @@ lp_status lp_check_dropout(lp_check_ctx *c) {
     LP_TRY(dropout_case_(c, 33, 1, 1, 1, 0.5f, 123456789, 1001));
     LP_TRY(dropout_case_(c, 1, 1, 1, 1, 0.9f, 0, 1002));
     if (!c->quick) LP_TRY(dropout_case_(c, 16, 13, 13, 7, 0.25f, 3, 1003));
+    return LP_OK;
+}
+
+/* ---- [add] ----------------------------------------------------------------------------------- */
+
+/* [add] from the input, behind the identity layer: y = relu(x + x), exact; its gradient
+ * reaches the identity layer as dy masked by y > 0, exact. */
+static lp_status add_case_(lp_check_ctx *c, int ch, int h, int w, int n, bool relu, uint64_t seed) {
+    char text[96], what[96];
+    snprintf(text, sizeof text, "[add]\nfrom = input_1\nactivation = %s\n", relu ? "relu" : "none");
+    lp_check_net t;
+    bufs_ b;
+    lp_status s = run_elementwise_(c, text, ch, h, w, n, seed, -1.0f, 1.0f, 0, 0, &t, &b);
+    size_t nv = (size_t)n * t.in;
+    if (s == LP_OK) {
+        for (size_t i = 0; i < nv; ++i) {
+            float v = b.x[i] + b.x[i];
+            b.fw[i] = relu && !(v > 0.0f) ? 0.0f : v;
+            b.dy[i] = relu && !(v > 0.0f) ? 0.0f : b.dy[i];
+        }
+        snprintf(what, sizeof what, "add %dx%dx%d%s forward", ch, h, w, relu ? " relu" : "");
+        lp_check_bits(c, what, b.y, b.fw, nv);
+        snprintf(what, sizeof what, "add %dx%dx%d%s backward", ch, h, w, relu ? " relu" : "");
+        lp_check_bits(c, what, b.dx, b.dy, nv);
+    }
+    bufs_free_(&b);
+    lp_check_net_free(&t);
+    return s;
+}
+
+lp_status lp_check_add(lp_check_ctx *c) {
+    LP_TRY(add_case_(c, 3, 5, 7, 3, true, 1700));
+    LP_TRY(add_case_(c, 33, 1, 1, 2, false, 1701));
+    if (!c->quick) LP_TRY(add_case_(c, 16, 13, 13, 5, true, 1702));
     return LP_OK;
 }

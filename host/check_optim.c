@@ -173,3 +173,88 @@ lp_status lp_check_lookahead(lp_check_ctx *c) {
     }
     return LP_OK;
 }
+
+/* The gather of a batch's rows and the L2 gradient term, at an offset. */
+static lp_status gather_l2_case_(lp_check_ctx *c, int n, uint64_t seed) {
+    opt_bufs_ b;
+    int rows = n < 5 ? n : 5, width = 3, *idx = malloc((size_t)n * sizeof *idx);
+    lp_status s = opt_alloc_(&b, (size_t)n * width, seed);
+    if (s == LP_OK && !idx) s = lp_fail(LP_ERR_NO_MEMORY, "gather check");
+    cl_mem di = NULL;
+    char what[64];
+    if (s == LP_OK) {
+        for (int i = 0; i < n; ++i)
+            idx[i] = (int)((i * 7 + 3) % n);
+        s = opt_upload_(c, &b, (size_t)n * width);
+    }
+    if (s == LP_OK) s = lp_check_upload(c, idx, (size_t)n * sizeof *idx, &di);
+    /* rows idx[first ..] of w into s (the batch), first = n - rows */
+    if (s == LP_OK) s = lp_op_gather_rows(c->rt, b.dw, di, n - rows, rows, width, b.ds);
+    if (s == LP_OK) s = lp_buffer_read(c->rt, b.ds, 0, (size_t)rows * width * 4, b.got);
+    if (s == LP_OK) {
+        for (int r = 0; r < rows; ++r)
+            memcpy(b.s + (size_t)r * width, b.w + (size_t)idx[n - rows + r] * width,
+                   (size_t)width * 4);
+        snprintf(what, sizeof what, "lp_gather_rows %d of %d", rows, n);
+        lp_check_bits(c, what, b.got, b.s, (size_t)rows * width);
+        /* g[1..] += 2 coef w[1..] */
+        s = n > 1 ? lp_op_l2_grad(c->rt, b.dw, b.dg, 1, n - 1, 1e-3f) : LP_OK;
+    }
+    if (s == LP_OK && n > 1) {
+        for (int i = 1; i < n; ++i) {
+            b.rw[i - 1] = b.g[i] + 2.0 * 1e-3f * b.w[i];
+            b.mag[i - 1] = fabs((double)b.g[i]) + fabs(2.0 * 1e-3f * b.w[i]);
+        }
+        s = lp_buffer_read(c->rt, b.dg, 0, (size_t)n * 4, b.got);
+        snprintf(what, sizeof what, "lp_l2_grad n=%d", n - 1);
+        if (s == LP_OK) lp_check_values(c, what, b.got + 1, b.rw, b.mag, (size_t)n - 1, 4.0);
+    }
+    if (di) clReleaseMemObject(di);
+    free(idx);
+    opt_free_(&b);
+    return s;
+}
+
+/* The divergence guard: finite values leave the flag alone; then a NaN gradient and an
+ * infinite weight give the step and the lowest code (kind 1: gradient), exactly. */
+static lp_status guard_case_(lp_check_ctx *c, int n, uint64_t seed) {
+    opt_bufs_ b;
+    float stats[4] = {1, 2, 3, 4};
+    int32_t flag[2] = {0, 0x7FFFFFFF}, want[2];
+    cl_mem ds = NULL, df = NULL;
+    lp_status s = opt_alloc_(&b, (size_t)n, seed);
+    if (s == LP_OK) s = opt_upload_(c, &b, (size_t)n);
+    if (s == LP_OK) s = lp_check_upload(c, stats, sizeof stats, &ds);
+    if (s == LP_OK) s = lp_check_upload(c, flag, sizeof flag, &df);
+    if (s == LP_OK) s = lp_op_guard_finite(c->rt, b.dw, b.dg, n, ds, 2, 5, df);
+    if (s == LP_OK) s = lp_buffer_read(c->rt, df, 0, sizeof want, want);
+    char what[48];
+    if (s == LP_OK) {
+        snprintf(what, sizeof what, "lp_guard_finite n=%d, all finite", n);
+        lp_check_bits(c, what, want, flag, 2);
+        b.g[n - 1] = NAN;
+        b.w[n / 2] = -INFINITY;
+        s = lp_buffer_write(c->rt, b.dg, 0, (size_t)n * 4, b.g);
+    }
+    if (s == LP_OK) s = lp_buffer_write(c->rt, b.dw, 0, (size_t)n * 4, b.w);
+    if (s == LP_OK) s = lp_op_guard_finite(c->rt, b.dw, b.dg, n, ds, 2, 6, df);
+    if (s == LP_OK) s = lp_op_guard_finite(c->rt, b.dw, b.dg, n, ds, 2, 7, df);
+    if (s == LP_OK) s = lp_buffer_read(c->rt, df, 0, sizeof want, want);
+    if (s == LP_OK) {
+        flag[0] = 6, flag[1] = (1 << 28) + n - 1;
+        snprintf(what, sizeof what, "lp_guard_finite n=%d, step and code", n);
+        lp_check_bits(c, what, want, flag, 2);
+    }
+    if (ds) clReleaseMemObject(ds);
+    if (df) clReleaseMemObject(df);
+    opt_free_(&b);
+    return s;
+}
+
+lp_status lp_check_train_ops(lp_check_ctx *c) {
+    for (int i = 0; i < N_SIZES_; ++i) {
+        LP_TRY(gather_l2_case_(c, sizes_[i], 620 + (uint64_t)i));
+        LP_TRY(guard_case_(c, sizes_[i], 630 + (uint64_t)i));
+    }
+    return LP_OK;
+}

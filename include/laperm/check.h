@@ -67,8 +67,9 @@ typedef struct {
 lp_status lp_check_device_facts(lp_runtime *rt, lp_check_device *out);
 
 /* Runs every row of the table (or those opt->only picks) on rt and fills *out (free it
- * with lp_check_report_free). A failing check is a row in the report, not a failing
- * status: LP_OK unless the report itself could not be made (no memory). */
+ * with lp_check_report_free). Puts rt's matrix products in exact mode (lp_gemm_set_exact:
+ * chosen by rule, as training without --fast does). A failing check is a row in the report, not a
+ * failing status: LP_OK unless the report itself could not be made (no memory). */
 lp_status lp_check_run(lp_runtime *rt, const lp_check_options *opt, lp_check_report *out);
 void lp_check_report_free(lp_check_report *r);
 
