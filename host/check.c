@@ -79,7 +79,8 @@ static const check_def_ checks_[] = {
      lp_check_batchnorm},
     {"activation", "activation.cl: lp_activation_forward lp_activation_backward",
      "tanh, sigmoid 16 u |y| (OpenCL C allows 5 ulp for tanh, 3 for exp, 2.5 for division); "
-     "their gradients 8 u S; relu and identity bit for bit",
+     "their gradients 8 u S; relu and identity exact (a zero's sign aside), their gradients "
+     "bit for bit",
      lp_check_activation},
     {"dropout", "dropout.cl: lp_dropout_forward lp_dropout_backward; Philox4x32-10",
      "mask and values bit for bit: the mask is Philox (integers only) and kept values are one "

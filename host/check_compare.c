@@ -62,10 +62,9 @@ void lp_check_skip(lp_check_ctx *c, const char *why) {
 }
 
 lp_status lp_check_upload(lp_check_ctx *c, const void *src, size_t bytes, cl_mem *out) {
-    if (bytes == 0) bytes = 4;
-    if (!src) return lp_buffer_create_zeroed(c->rt, bytes, "check data", out);
-    LP_TRY(lp_buffer_create(c->rt, bytes, "check data", out));
-    return lp_buffer_write(c->rt, *out, 0, bytes, src);
+    /* zeroed first: no kernel (or Oclgrind) reads bytes nobody wrote */
+    LP_TRY(lp_buffer_create_zeroed(c->rt, bytes ? bytes : 4, "check data", out));
+    return src && bytes ? lp_buffer_write(c->rt, *out, 0, bytes, src) : LP_OK;
 }
 
 uint64_t lp_check_next(uint64_t *state) {

@@ -11,6 +11,7 @@
 /* Host arrays of one case: x in, y out, dy, dx, grads, and double work space. */
 typedef struct {
     float *x, *y, *dy, *dx, *g, *fw;
+    float *in; /* what reached the layer under test: x through the identity layer */
     double *want, *mag, *w2, *m2;
     int *arg;
 } bufs_;
@@ -19,6 +20,7 @@ static lp_status bufs_alloc_(bufs_ *b, const lp_check_net *t) {
     size_t ni = (size_t)t->n * t->in + 1, no = (size_t)t->n * t->out + 1;
     size_t np = lp_network_param_count(t->net) + 1, nmax = (ni > no ? ni : no) + np;
     *b = (bufs_){.x = malloc(ni * 4),
+                 .in = malloc(ni * 4),
                  .y = malloc(no * 4),
                  .dy = malloc(no * 4),
                  .dx = malloc(ni * 4),
@@ -29,15 +31,15 @@ static lp_status bufs_alloc_(bufs_ *b, const lp_check_net *t) {
                  .w2 = malloc(nmax * 8),
                  .m2 = malloc(nmax * 8),
                  .arg = malloc(no * sizeof(int))};
-    if (!b->x || !b->y || !b->dy || !b->dx || !b->g || !b->fw || !b->want || !b->mag || !b->w2 ||
-        !b->m2 || !b->arg)
+    if (!b->x || !b->in || !b->y || !b->dy || !b->dx || !b->g || !b->fw || !b->want || !b->mag ||
+        !b->w2 || !b->m2 || !b->arg)
         return lp_fail(LP_ERR_NO_MEMORY, "check: %zu values", nmax);
     return LP_OK;
 }
 
 static void bufs_free_(bufs_ *b) {
-    free(b->x), free(b->y), free(b->dy), free(b->dx), free(b->g), free(b->fw), free(b->want),
-        free(b->mag), free(b->w2), free(b->m2), free(b->arg);
+    free(b->x), free(b->in), free(b->y), free(b->dy), free(b->dx), free(b->g), free(b->fw),
+        free(b->want), free(b->mag), free(b->w2), free(b->m2), free(b->arg);
 }
 
 /* ---- pooling ------------------------------------------------------------------------------ */
@@ -261,6 +263,9 @@ static lp_status run_elementwise_(lp_check_ctx *c, const char *text, int ch, int
     b->x[0] = 0.0f;
     if (key) lp_network_set_rng(t->net, key, step);
     LP_TRY(lp_check_net_forward(t, b->x, true, b->y));
+    /* the identity layer's output has x's values, but a zero's sign is its sum's (a device
+     * may add +0 and -0 terms in any order): the reference starts from what it gave */
+    LP_TRY(lp_buffer_read(t->net->rt, t->net->layers[1].out, 0, nv * 4, b->in));
     return lp_check_net_backward(t, b->dy, NULL, b->dx);
 }
 
@@ -277,7 +282,7 @@ static lp_status act_case_(lp_check_ctx *c, const char *fn, int ch, int h, int w
     if (s == LP_OK) {
         bool bits = !strcmp(fn, "relu") || !strcmp(fn, "identity");
         for (size_t i = 0; i < nv; ++i) {
-            double x = b.x[i], y = b.y[i], dy = b.dy[i]; /* the gradient from the device's y */
+            double x = b.in[i], y = b.y[i], dy = b.dy[i]; /* the gradient from the device's y */
             if (!strcmp(fn, "tanh"))
                 b.want[i] = tanh(x), b.w2[i] = dy * (1.0 - y * y), b.m2[i] = fabs(dy) * (1 + y * y);
             else if (!strcmp(fn, "sigmoid"))
@@ -285,13 +290,15 @@ static lp_status act_case_(lp_check_ctx *c, const char *fn, int ch, int h, int w
                 b.m2[i] = fabs(dy * y) * (1 + fabs(y));
             b.mag[i] = fabs(b.want[i]);
             if (!strcmp(fn, "relu"))
-                b.fw[i] = b.x[i] > 0.0f ? b.x[i] : 0.0f, b.dy[i] *= b.x[i] > 0.0f ? 1.0f : 0.0f;
+                b.fw[i] = b.in[i] > 0.0f ? b.in[i] : 0.0f, b.dy[i] *= b.in[i] > 0.0f ? 1.0f : 0.0f;
             else if (bits)
-                b.fw[i] = b.x[i];
+                b.fw[i] = b.in[i];
         }
         snprintf(what, sizeof what, "activation %s %dx%dx%d forward", fn, ch, h, w);
-        if (bits)
-            lp_check_bits(c, what, b.y, b.fw, nv);
+        for (size_t i = 0; bits && i < nv; ++i)
+            b.want[i] = b.fw[i];
+        if (bits) /* exact values; fmax need not choose a zero's sign */
+            lp_check_values(c, what, b.y, b.want, NULL, nv, 0.0);
         else
             lp_check_values(c, what, b.y, b.want, b.mag, nv, 16.0);
         snprintf(what, sizeof what, "activation %s %dx%dx%d backward", fn, ch, h, w);
@@ -329,7 +336,7 @@ static lp_status dropout_case_(lp_check_ctx *c, int ch, int h, int w, int n, flo
         float scale = 1.0f / (1.0f - rate);
         for (size_t i = 0; i < nv; ++i) {
             bool keep = lp_ref_dropout_keep(key, step, 2, i, rate);
-            b.fw[i] = keep ? b.x[i] * scale : 0.0f;
+            b.fw[i] = keep ? b.in[i] * scale : 0.0f;
             b.dy[i] = keep ? b.dy[i] * scale : 0.0f;
         }
         snprintf(what, sizeof what, "dropout rate %g %zu values step %lld forward", (double)rate,
@@ -354,8 +361,9 @@ lp_status lp_check_dropout(lp_check_ctx *c) {
 
 /* ---- [add] ----------------------------------------------------------------------------------- */
 
-/* [add] from the input, behind the identity layer: y = relu(x + x), exact; its gradient
- * reaches the identity layer as dy masked by y > 0, exact. */
+/* [add] from the input, behind the identity layer: y = relu(in + x), in the identity
+ * layer's output (x's values), exact; its gradient reaches the identity layer as dy masked
+ * by y > 0, exact. */
 static lp_status add_case_(lp_check_ctx *c, int ch, int h, int w, int n, bool relu, uint64_t seed) {
     char text[96], what[96];
     snprintf(text, sizeof text, "[add]\nfrom = input_1\nactivation = %s\n", relu ? "relu" : "none");
@@ -365,7 +373,7 @@ static lp_status add_case_(lp_check_ctx *c, int ch, int h, int w, int n, bool re
     size_t nv = (size_t)n * t.in;
     if (s == LP_OK) {
         for (size_t i = 0; i < nv; ++i) {
-            float v = b.x[i] + b.x[i];
+            float v = b.in[i] + b.x[i]; /* the previous layer plus the shortcut */
             b.fw[i] = relu && !(v > 0.0f) ? 0.0f : v;
             b.dy[i] = relu && !(v > 0.0f) ? 0.0f : b.dy[i];
         }

@@ -46,10 +46,13 @@ g2=$("$bin" check --only golden-run 2>&1 | grep 'gave weights') || fail "golden 
 [ "$g1" = "$g2" ] || fail "the golden run gave other bits a second time: $g1 / $g2"
 if [ -n "$vendors" ]; then
     # the simulator is slow: its products through CLBlast, as in the kernel tests
-    OCL_ICD_VENDORS=$vendors OCL_ICD_FILENAMES= LAPERM_CACHE=off LAPERM_GEMM=clblast \
+    OCL_ICD_VENDORS=$vendors OCL_ICD_FILENAMES= LAPERM_CACHE=off LAPERM_GEMM=clblast OCLGRIND_CHECK_API=1 \
         "$bin" check --quick >"$tmp/oclgrind.txt" 2>&1 ||
         { cat "$tmp/oclgrind.txt"; fail "laperm check --quick inside Oclgrind failed"; }
     grep -q 'Oclgrind' "$tmp/oclgrind.txt" || { cat "$tmp/oclgrind.txt"; fail "not run in Oclgrind"; }
+    # out-of-bounds accesses and API misuse are reported, not fatal: the output must have none
+    ! grep -Eq 'Oclgrind - |Invalid (read|write)|Oclgrind detected' "$tmp/oclgrind.txt" ||
+        { cat "$tmp/oclgrind.txt"; fail "Oclgrind reported an error"; }
     tail -1 "$tmp/oclgrind.txt"
 else
     echo "check: no Oclgrind (LAPERM_OCLGRIND_VENDORS empty): that part skipped"
