@@ -73,7 +73,8 @@ static void device_text_(const lp_check_device *d) {
     printf("float32       denormals %s, FMA %s, correctly rounded divide/sqrt %s\n",
            d->denormals ? "yes" : "no", d->fma ? "yes" : "no",
            d->correctly_rounded_sqrt ? "yes" : "no");
-    printf("extensions    cl_khr_fp64 %s (laperm uses none other; doubles only where present)\n\n",
+    printf("extensions    cl_khr_fp64 %s (told to the kernels as LP_HAVE_FP64; none needs it "
+           "nor any other extension; --json lists them all)\n\n",
            d->fp64 ? "yes" : "no");
     printf("%-13s %-5s %11s %11s %9s %10s %7s  %s\n", "check", "state", "max abs", "max rel",
            "err/tol", "values", "seconds", "kernels / note");
