@@ -60,7 +60,8 @@ fi
 unset RUSTICL_ENABLE
 
 # 2. injected faults, each named: an index in average pooling, the summation order of the
-#    bias gradient (whose bits laperm promises)
+#    bias gradient (whose bits laperm promises), an index in BatchNorm's parameter gradients
+export LAPERM_KERNEL_FORM=planes # the by-plane kernels on any device, where the faults are
 inject() { # kernel-file pattern replacement only expected-kernel
     rm -rf "$tmp/cl" && cp -r "$src/cl" "$tmp/cl"
     sed -i "s/$2/$3/" "$tmp/cl/$1"
@@ -76,6 +77,10 @@ inject() { # kernel-file pattern replacement only expected-kernel
 inject pool.cl 's += xp\[iy \* w + ix\];' 's += xp[iy * w + x0];' pool lp_pool_forward
 inject conv.cl 'for (int s = 0; s < n; ++s)$' 'for (int s = n - 1; s >= 0; --s)' conv-bias \
     lp_conv_bias_reduce
+# BatchNorm's dgamma from dbeta's lane sums, in the by-plane kernels
+inject batchnorm.cl 'dgamma += lp_tree16(ps + LP_BN_LANES);' \
+    'dgamma += lp_tree16(ps);' batchnorm lp_bn_plane_params
+unset LAPERM_KERNEL_FORM
 
 # 3. the HDF5 report and bad input
 "$bin" check --quick --only dense --out "$tmp/sub/report.h5" >/dev/null || fail "--out failed"
