@@ -10,6 +10,7 @@
  * `auto` times the paths once per shape (conv_algo-impl.h keeps the decision). Only the
  * chosen path's buffers stay allocated. */
 #include <limits.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,14 +22,15 @@
 #include "laperm/conv_fft.h"
 #include "laperm/ops.h"
 #include "laperm/ops_conv.h"
+#include "tune-impl.h"
 
 /* Largest column buffer unless $LAPERM_CONV_COL_BYTES says otherwise (tests use it to
  * force several chunks). It bounds the memory a big layer takes at a big batch; even a
  * chunk of a few samples makes GEMMs with thousands of columns. */
 #define COL_BUDGET_DEFAULT_ ((size_t)256 << 20)
-/* Timed runs per path for `auto`, in rounds that take the paths in turn, after one
- * warm-up run of each (kernel builds, FFT plans, CLBlast's own compilation); the fastest
- * counts. */
+/* Timed runs per path for `auto` (at most: the budget, laperm/tune.h, may end them
+ * sooner), after one warm-up run of each (kernel builds, FFT plans, CLBlast's own
+ * compilation); the fastest counts. */
 #define TUNE_REPS_ 4
 
 typedef struct {
@@ -354,69 +356,115 @@ static void note_choice_(const lp_network *net, const lp_layer *l, const char *w
           g->iw, d->filters, g->oh, g->ow, g->kh, g->kw, stride, lp_conv_algo_name(d->path), why);
 }
 
-/* Wall time of one forward + backward of n samples through the current path. */
-static lp_status time_once_(lp_network *net, lp_layer *l, int n, double *ms) {
-    double t0 = lp_seconds();
+/* One forward + backward of n samples through the current path, as a run of candidate i
+ * of race r: *ms its wall time less program builds; the run is abandoned between the
+ * two when the race is over (*ms then INFINITY). */
+static lp_status time_once_(lp_network *net, lp_layer *l, int n, lp_tune_race *r, int i,
+                            double *ms) {
+    *ms = INFINITY;
+    double b0 = lp_runtime_build_stats(net->rt).build_seconds, t0 = lp_seconds();
     LP_TRY(conv_forward_(net, l, n, true));
+    LP_TRY(lp_runtime_finish(net->rt));
+    if (!lp_tune_mid(r, i)) return LP_OK;
     LP_TRY(conv_backward_(net, l, n));
     LP_TRY(lp_runtime_finish(net->rt));
-    *ms = (lp_seconds() - t0) * 1e3;
+    double builds = lp_runtime_build_stats(net->rt).build_seconds - b0;
+    *ms = (lp_seconds() - t0 - builds) * 1e3;
     return LP_OK;
 }
 
-/* Times every path the layer can take (the buffers of all of them held meanwhile) and
- * keeps the fastest: each path set up and run once (kernel builds, plans, first-touch
- * page faults), then TUNE_REPS_ rounds that run the paths in turn, the fastest run of
- * each counting, so that a burst of load on a shared machine hits every path alike
- * rather than the one timed at that moment. The layer's input and output gradient are
+/* Times the paths the layer can take (the buffers of all of them held meanwhile) and
+ * keeps the fastest, as a race bounded by the runtime's budget and stop flag
+ * (tune-impl.h): GEMM first (every layer can take it), each path set up, run once
+ * (kernel builds, plans, first-touch page faults) and timed once, then further rounds
+ * (TUNE_REPS_ timed runs in all) that run the paths in turn, the fastest run of each
+ * counting, so that a burst of load on a shared machine hits every path alike. A path
+ * whose first timed run is over twice the fastest is dropped; when the budget is spent
+ * the run under way is abandoned (between forward and backward) and the fastest timed
+ * so far wins (GEMM when none finished). The layer's input and output gradient are
  * zeroed first, so no uninitialised memory is read; the buffers the runs write are all
- * rewritten before use in training. A failure of the FFT or direct side (memory,
- * clFFT) is not fatal: that path is left out with a warning, and *timed is false
- * (nothing to cache). */
+ * rewritten before use in training. A failure of the FFT or direct side (memory, clFFT)
+ * is not fatal: that path is left out with a warning. *cache is false when the choice
+ * is not to be kept (a path failed, or a stop request cut the timing short). */
 static lp_status tune_(lp_network *net, lp_layer *l, int n, int fft_chunk, bool try_direct,
-                       lp_conv_choice *c, bool *timed) {
+                       lp_conv_choice *c, bool *cache, char *how, size_t how_cap) {
     conv_state_ *d = l->state;
     *c = (lp_conv_choice){.algo = LP_CONV_ALGO_GEMM};
-    *timed = true;
+    *cache = true;
     LP_TRY(lp_buffer_fill_zero(net->rt, l->prev->out, 0, (size_t)n * l->prev->out_features * 4));
     LP_TRY(lp_buffer_fill_zero(net->rt, l->dout, 0, (size_t)n * l->out_features * 4));
     lp_conv_algo paths[3];
     double *ms[3];
     int np = 0;
-    const lp_conv_algo all[] = {LP_CONV_ALGO_GEMM, LP_CONV_ALGO_FFT, LP_CONV_ALGO_DIRECT};
-    double *slot[] = {&c->gemm_ms, &c->fft_ms, &c->direct_ms};
+    /* GEMM first, FFT last: its plans take longest to make, and the budget may run out
+     * before it. */
+    const lp_conv_algo all[] = {LP_CONV_ALGO_GEMM, LP_CONV_ALGO_DIRECT, LP_CONV_ALGO_FFT};
+    double *slot[] = {&c->gemm_ms, &c->direct_ms, &c->fft_ms};
     for (int i = 0; i < 3; ++i) {
         lp_conv_algo a = all[i];
         if (a == LP_CONV_ALGO_FFT ? fft_chunk <= 0 : a == LP_CONV_ALGO_DIRECT && !try_direct)
             continue;
-        double warm;
-        lp_status s = path_setup_(net, l, a, fft_chunk);
-        if (s == LP_OK) s = time_once_(net, l, n, &warm);
-        if (s != LP_OK && a == LP_CONV_ALGO_GEMM) return s;
-        if (s != LP_OK) {
-            *timed = false;
-            note_(net, true, "%s: the %s path failed while timing it, leaving it out: %s",
-                  l->spec->name, lp_conv_algo_name(a), lp_last_error());
-            continue;
-        }
         paths[np] = a;
         ms[np++] = slot[i];
     }
-    for (int r = 0; r < TUNE_REPS_; ++r)
-        for (int i = 0; i < np; ++i) {
+    lp_tune_race r;
+    lp_tune_race_start(&r, net->rt, np);
+    lp_status s = LP_OK;
+    /* Round 0: each path set up, warmed up and timed once before the next is set up, so
+     * that a path whose set-up eats the budget (clFFT making its plans) leaves the
+     * others timed. */
+    for (int i = 0; s == LP_OK && i < np; ++i) {
+        if (!lp_tune_go(&r, i)) continue;
+        double warm;
+        lp_status ps = path_setup_(net, l, paths[i], fft_chunk);
+        if (ps == LP_OK) ps = time_once_(net, l, n, &r, i, &warm);
+        if (ps == LP_OK) {
+            lp_tune_warm(&r, i, warm);
+            if (lp_tune_go(&r, i)) ps = time_once_(net, l, n, &r, i, &warm);
+            if (ps == LP_OK && warm < INFINITY) lp_tune_done(&r, i, warm);
+        }
+        if (ps == LP_OK) continue;
+        if (paths[i] == LP_CONV_ALGO_GEMM) {
+            s = ps;
+        } else {
+            lp_tune_fail(&r, i);
+            *cache = false;
+            note_(net, true, "%s: the %s path failed while timing it, leaving it out: %s",
+                  l->spec->name, lp_conv_algo_name(paths[i]), lp_last_error());
+        }
+    }
+    for (int rep = 1; s == LP_OK && rep < TUNE_REPS_; ++rep)
+        for (int i = 0; s == LP_OK && i < np; ++i) {
+            if (!lp_tune_go(&r, i)) continue;
             double t;
             d->path = paths[i];
-            LP_TRY(time_once_(net, l, n, &t));
-            if (r == 0 || t < *ms[i]) *ms[i] = t;
+            s = time_once_(net, l, n, &r, i, &t);
+            if (s == LP_OK && t < INFINITY) lp_tune_done(&r, i, t);
         }
-    int best = 0; /* GEMM, which never fails over to anything */
-    for (int i = 1; i < np; ++i)
-        if (*ms[i] < *ms[best]) best = i;
+    lp_tune_race_end(&r);
+    LP_TRY(s);
+    /* Each path's fastest timed run (a path with none: 0, not timed). */
+    for (int i = 0; i < np; ++i)
+        *ms[i] = r.timed[i] ? r.best[i] : 0;
+    int best = lp_tune_best(&r);
+    if (best < 0 || r.timed[best] == 0) best = 0; /* GEMM: every layer can take it */
     c->algo = paths[best];
+    /* Not kept: a choice cut short by a stop, or made without a timed run (the budget
+     * went on builds and first runs: a later run, with warm caches, times again). */
+    if (r.stopped || r.timed[best] == 0) *cache = false;
+    int len = snprintf(how, how_cap, "%s", r.stopped ? ", stop requested: timing cut short" : "");
+    for (int i = 0; i < np && len >= 0 && (size_t)len < how_cap; ++i)
+        if (r.state[i] == LP_TUNE_DROPPED)
+            len += snprintf(how + len, how_cap - (size_t)len, "; %s dropped (over 2x the fastest)",
+                            lp_conv_algo_name(paths[i]));
+        else if (r.timed[i] == 0 && r.state[i] == LP_TUNE_ABANDONED && !r.stopped)
+            len += snprintf(how + len, how_cap - (size_t)len, "; %s not timed (budget spent)",
+                            lp_conv_algo_name(paths[i]));
     d->col_samples = d->fft_fwd_n = 0;
     d->path = c->algo;
     release_others_(d);
-    return LP_OK;
+    /* A path abandoned before its set-up has no buffers; the chosen one must have its. */
+    return d->path == LP_CONV_ALGO_GEMM && !d->col ? gemm_setup_(net, l) : LP_OK;
 }
 
 /* Everything a timing depends on besides the device (the file is per device). */
@@ -442,7 +490,7 @@ static void times_text_(const lp_conv_choice *c, char *buf, size_t cap) {
 static lp_status choose_auto_(lp_network *net, lp_layer *l, int fft_chunk, bool try_direct) {
     conv_state_ *d = l->state;
     int n = tune_batch_(net);
-    char key[LP_CONV_KEY_MAX], path[4608], why[200], times[120];
+    char key[LP_CONV_KEY_MAX], path[4608], why[400], times[120];
     choice_key_(l, n, key, sizeof key);
     bool disk = lp_conv_choice_path(net->rt, path, sizeof path);
     lp_conv_choice c;
@@ -461,12 +509,13 @@ static lp_status choose_auto_(lp_network *net, lp_layer *l, int fft_chunk, bool 
         release_others_(d);
         return gemm_setup_(net, l);
     }
-    bool timed = false;
-    LP_TRY(tune_(net, l, n, fft_chunk, try_direct, &c, &timed));
+    bool cache = false;
+    char how[160];
+    LP_TRY(tune_(net, l, n, fft_chunk, try_direct, &c, &cache, how, sizeof how));
     times_text_(&c, times, sizeof times);
-    snprintf(why, sizeof why, "auto, timed: %s forward+backward at batch %d", times, n);
+    snprintf(why, sizeof why, "auto, timed: %s forward+backward at batch %d%s", times, n, how);
     note_choice_(net, l, why);
-    if (disk && timed && lp_conv_choice_write(net->rt, key, &c) != LP_OK)
+    if (disk && cache && lp_conv_choice_write(net->rt, key, &c) != LP_OK)
         note_(net, true, "not caching the conv algorithm decision: %s", lp_last_error());
     return LP_OK;
 }

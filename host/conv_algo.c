@@ -52,7 +52,7 @@ static bool decision_valid_(const char *key, const char *value) {
 /* Bump the revision when what a timing measures changes, so old decisions are not used. */
 const lp_decision_kind lp_decision_conv = {
     .name = "conv",
-    .revision = 2,
+    .revision = 3,
     .n_times = 3,
     .legend = "gemm-<gemm mode>:<layer shape> <gemm|fft|direct> <forward+backward ms of gemm> "
               "<of fft> <of direct> (0: not timed)",

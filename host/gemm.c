@@ -19,6 +19,7 @@
 #include "gemm-impl.h"
 #include "laperm/clock.h"
 #include "laperm/ops.h"
+#include "tune-impl.h"
 
 #define MAX_CANDIDATES 16
 
@@ -40,9 +41,10 @@ lp_gemm_mode lp_gemm_get_mode(lp_runtime *rt) {
 lp_gemm_variant lp_gemm_default_tiled(lp_runtime *rt) {
     const lp_device_info *d = lp_runtime_device(rt);
     lp_gemm_variant v = {.algo = LP_GEMM_ALGO_TILED, .slices = 1};
-    if (d->type & CL_DEVICE_TYPE_CPU) {
-        /* One work-item per work-group: the tile is a plain vector loop. AVX-512 (16
-         * floats) has 32 registers, room for 8x2 accumulators; narrower units have 16. */
+    if ((d->type & CL_DEVICE_TYPE_CPU) && d->preferred_vector_width_float >= 4) {
+        /* CPUs that want explicit vectors (PoCL): one work-item per work-group, the tile
+         * a plain vector loop. AVX-512 (16 floats) has 32 registers, room for 8x2
+         * accumulators; narrower units have 16. */
         v.vw = d->preferred_vector_width_float >= 16  ? 16
                : d->preferred_vector_width_float >= 8 ? 8
                                                       : 4;
@@ -52,13 +54,20 @@ lp_gemm_variant lp_gemm_default_tiled(lp_runtime *rt) {
         v.dn = v.vw == 16 ? 4 : 2;
         v.lx = 1;
     } else {
-        /* GPUs: small tiles, many work-items; usually slower than CLBlast, but timed. */
+        /* Devices that vectorize across work-items (preferred float vector width 1: GPUs,
+         * and CPUs such as Rusticl's llvmpipe, whose SIMD lanes are work-items): small
+         * tiles, many work-items. The CPU form there runs one lane of each SIMD group and
+         * launches a work-group per tile: on llvmpipe its A.B took 7.8 s where this takes
+         * 0.7-1.2 s (README, "Matrix products"). Work-groups of 64 on GPUs, of 32 on
+         * such CPUs (llvmpipe's preferred multiple, where 64 measured slower). */
         v.vw = 4;
         v.mr = 4;
         v.nv = 1;
         v.dm = 2;
         v.dn = 2;
-        v.lx = 64;
+        v.lx = d->type & CL_DEVICE_TYPE_CPU ? 32 : 64;
+        while ((size_t)v.lx > d->max_work_group_size && v.lx > 1)
+            v.lx /= 2;
     }
     return v;
 }
@@ -75,14 +84,18 @@ static int splits_(size_t m, size_t n, size_t k, int *out) {
     return c;
 }
 
+/* The likely winner first, where the budget (tune-impl.h) surely reaches it: the tiled
+ * kernels on devices that take the CPU form (lx 1), CLBlast elsewhere. */
 static int candidates_(lp_runtime *rt, const lp_gemm_args_ *g, lp_gemm_mode mode,
                        lp_gemm_variant *out) {
     int splits[2], ns = splits_(g->m, g->n, g->k, splits), c = 0;
-    if (mode != LP_GEMM_TILED)
+    lp_gemm_variant base = lp_gemm_default_tiled(rt);
+    bool tiled = mode != LP_GEMM_CLBLAST && !(g->ta && g->tb);
+    bool clblast_first = !tiled || base.lx != 1;
+    if (mode != LP_GEMM_TILED && clblast_first)
         for (int i = 0; i < ns; ++i)
             out[c++] = (lp_gemm_variant){.algo = LP_GEMM_ALGO_CLBLAST, .slices = splits[i]};
-    if (mode == LP_GEMM_CLBLAST || (g->ta && g->tb)) return c;
-    lp_gemm_variant base = lp_gemm_default_tiled(rt);
+    if (!tiled) return c;
     lp_gemm_variant shapes[3] = {base, base, base};
     int nshapes = 1;
     if (lp_runtime_device(rt)->type & CL_DEVICE_TYPE_CPU) {
@@ -102,6 +115,9 @@ static int candidates_(lp_runtime *rt, const lp_gemm_args_ *g, lp_gemm_mode mode
             out[c] = shapes[t];
             out[c++].slices = splits[i];
         }
+    if (mode != LP_GEMM_TILED && !clblast_first)
+        for (int i = 0; i < ns; ++i)
+            out[c++] = (lp_gemm_variant){.algo = LP_GEMM_ALGO_CLBLAST, .slices = splits[i]};
     return c;
 }
 
@@ -110,22 +126,23 @@ static lp_status run_(lp_runtime *rt, const lp_gemm_variant *v, const lp_gemm_ar
                                            : lp_gemm_tiled_(rt, v, g);
 }
 
-/* Seconds per product for one candidate, written into a scratch C. The first run builds
- * kernels and warms caches, so it is not counted; slow candidates get one timed run. */
+/* Runs of one candidate in race r, on a scratch C: a warm-up run (it builds kernels and
+ * warms caches, so it is not a timing), then up to 3 timed runs, fewer for slow ones
+ * (over 50 ms). laperm's program builds are not counted (CLBlast's own are). */
 static lp_status time_(lp_runtime *rt, const lp_gemm_variant *v, const lp_gemm_args_ *g,
-                       double best, double *out) {
-    LP_TRY(run_(rt, v, g));
-    LP_TRY(lp_runtime_finish(rt));
-    double t = INFINITY;
-    for (int rep = 0; rep < 3; ++rep) {
-        double t0 = lp_seconds();
+                       lp_tune_race *r, int i) {
+    for (int rep = 0; rep < 4 && lp_tune_go(r, i); ++rep) {
+        double b0 = lp_runtime_build_stats(rt).build_seconds, t0 = lp_seconds();
         LP_TRY(run_(rt, v, g));
         LP_TRY(lp_runtime_finish(rt));
-        double dt = lp_seconds() - t0;
-        if (dt < t) t = dt;
-        if (t > 0.05 || t > 2 * best) break;
+        double dt = lp_seconds() - t0 - (lp_runtime_build_stats(rt).build_seconds - b0);
+        if (rep == 0) {
+            lp_tune_warm(r, i, dt);
+        } else {
+            lp_tune_done(r, i, dt);
+            if (dt > 0.05) break;
+        }
     }
-    *out = t;
     return LP_OK;
 }
 
@@ -232,15 +249,21 @@ static bool decision_valid_(const char *key, const char *value) {
 /* Bump the revision when kernels or candidates change, so old timings are not trusted. */
 const lp_decision_kind lp_decision_gemm = {
     .name = "gemm",
-    .revision = 3,
+    .revision = 4,
     .n_times = 1,
     .legend = "<mode>:<layout>:b<beta != 0>:<m>x<n>x<k> <variant> <ms per product>",
     .valid = decision_valid_,
 };
 
-/* Times every candidate on a scratch C (the real C must keep its contents for beta). */
+/* Times the candidates on a scratch C (the real C must keep its contents for beta), as a
+ * race bounded by the runtime's budget and stop flag (tune-impl.h): one whose first timed
+ * run is over twice the fastest is dropped, and once the budget is spent (or a stop is
+ * requested) nothing more runs and the fastest timed so far wins (with none, the
+ * fastest warm-up, else the first candidate). *settled is false when a stop request cut
+ * the timing short or the choice had no timed run (the budget went on first runs, which
+ * build CLBlast's kernels): such a choice is used for the run but not kept on disk. */
 static lp_status choose_(lp_runtime *rt, struct lp_gemm_state *s, const lp_gemm_args_ *g,
-                         lp_gemm_variant *best_v, double *best_s) {
+                         lp_gemm_variant *best_v, double *best_s, bool *settled) {
     lp_gemm_variant cand[MAX_CANDIDATES];
     int nc = candidates_(rt, g, s->mode, cand);
     lp_gemm_args_ t = *g;
@@ -248,13 +271,18 @@ static lp_status choose_(lp_runtime *rt, struct lp_gemm_state *s, const lp_gemm_
     t.c_off = 0;
     t.ldc = g->n;
     t.label = "gemm_autotune";
-    double best = INFINITY;
-    for (int i = 0; i < nc; ++i) {
-        double dt;
-        LP_TRY(time_(rt, &cand[i], &t, best, &dt));
-        if (dt < best) best = dt, *best_v = cand[i];
-    }
-    *best_s = best;
+    lp_tune_race r;
+    lp_tune_race_start(&r, rt, nc);
+    lp_status st = LP_OK;
+    for (int i = 0; st == LP_OK && i < nc; ++i)
+        st = time_(rt, &cand[i], &t, &r, i);
+    lp_tune_race_end(&r);
+    LP_TRY(st);
+    int best = lp_tune_best(&r);
+    if (best < 0) best = 0;
+    *best_v = cand[best];
+    *best_s = r.timed[best] ? r.best[best] : r.warm[best] < INFINITY ? r.warm[best] : 0;
+    *settled = !r.stopped && r.timed[best] > 0;
     return LP_OK;
 }
 
@@ -313,12 +341,13 @@ static lp_status choose_cached_(lp_runtime *rt, struct lp_gemm_state *s, const l
         return LP_OK;
     }
     double best_s;
-    LP_TRY(choose_(rt, s, g, &key.v, &best_s));
+    bool settled;
+    LP_TRY(choose_(rt, s, g, &key.v, &best_s, &settled));
     LP_TRY(remember_(s, &key));
     d = (lp_decision){.ms = {best_s * 1e3}};
     variant_format_(&key.v, d.value, sizeof d.value);
     /* A choice that cannot be written (a read-only folder) is only timed again next run. */
-    if (lp_decision_set(rt, &lp_decision_gemm, dkey, &d) != LP_OK) lp_clear_error();
+    if (settled && lp_decision_set(rt, &lp_decision_gemm, dkey, &d) != LP_OK) lp_clear_error();
     *v = key.v;
     return LP_OK;
 }

@@ -15,6 +15,7 @@
 #include "laperm/gemm.h"
 #include "laperm/ops.h"
 #include "laperm/rng.h"
+#include "laperm/tune.h"
 #include "memory_plan.h"
 #include "out_lock.h"
 #include "trainer-impl.h"
@@ -454,6 +455,11 @@ static lp_status create_network_(lp_trainer_ *t, const lp_model_spec *model,
                              .note = cb ? cb->on_note : NULL,
                              .note_ctx = cb ? cb->ctx : NULL};
     lp_gemm_set_exact(t->rt, !cfg->fast);
+    /* Timing (--fast) is bounded per decision and ends at a stop request, which the first
+     * step then honours (laperm/tune.h). */
+    lp_tune_limits limits = {.stop = cfg->stop};
+    LP_TRY(lp_tune_budget_from_env(&limits.budget));
+    LP_TRY(lp_tune_set_limits(t->rt, &limits));
     if (cfg->replay_gemm) LP_TRY(lp_gemm_choices_load(t->rt, cfg->replay_gemm));
     /* An evaluation batch below the training batch must not shrink the buffers that
      * training batches are built in. */
