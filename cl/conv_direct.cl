@@ -274,7 +274,7 @@ lp_conv_direct_dw(int F, int C, int n, __global const float *xs, ulong xs_sample
                     const floatv a = (floatv)(xa[q + dw_offsets_[t0 + r]]);
 #pragma unroll
                     for (int v = 0; v < GEMM_NV; ++v)
-                        acc[r][v] = fma(a, b[v], acc[r][v]);
+                        acc[r][v] = LP_MULADD(a, b[v], acc[r][v]);
                 }
             }
         }

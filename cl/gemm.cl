@@ -125,7 +125,7 @@ lp_gemm_nt(int M, int N, int K, int kslice, float alpha, float beta, __global co
         for (int r = 0; r < GEMM_DM; ++r)
 #pragma unroll
             for (int c = 0; c < GEMM_DN; ++c)
-                acc[r][c] = fma(a[r], b[c], acc[r][c]);
+                acc[r][c] = LP_MULADD(a[r], b[c], acc[r][c]);
     }
     float sum[GEMM_DM][GEMM_DN];
 #pragma unroll
@@ -138,7 +138,7 @@ lp_gemm_nt(int M, int N, int K, int kslice, float alpha, float beta, __global co
         for (int r = 0; r < GEMM_DM; ++r)
 #pragma unroll
             for (int c = 0; c < GEMM_DN; ++c)
-                sum[r][c] = fma(ar[r][k], br[c][k], sum[r][c]);
+                sum[r][c] = LP_MULADD(ar[r][k], br[c][k], sum[r][c]);
 #pragma unroll
     for (int r = 0; r < GEMM_DM; ++r) {
         if (i0 + r >= M) break;

@@ -44,6 +44,15 @@ typedef float4 floatv;
 
 #define GEMM_NR (GEMM_VW * GEMM_NV)
 
+/* The products' multiply-add: fma() where the device has it in hardware; where it does
+ * not (LP_NO_FMA from the host: CL_FP_FMA missing, as on Rusticl's llvmpipe) fma() is a
+ * software routine per lane, and a multiply and an add are many times faster. */
+#ifdef LP_NO_FMA
+#define LP_MULADD(a, b, c) ((a) * (b) + (c))
+#else
+#define LP_MULADD(a, b, c) fma((a), (b), (c))
+#endif
+
 inline float hsum_(floatv x) {
 #if GEMM_VW == 16
     float8 h8 = x.lo + x.hi;
@@ -86,7 +95,7 @@ inline float hsum_(floatv x) {
         _Pragma("unroll") for (int r_ = 0; r_ < GEMM_MR; ++r_) {                                   \
             const floatv a_ = (floatv)((apan)[(size_t)k * GEMM_MR + r_]);                          \
             _Pragma("unroll") for (int v_ = 0; v_ < GEMM_NV; ++v_) {                               \
-                (acc)[r_][v_] = fma(a_, b_[v_], (acc)[r_][v_]);                                    \
+                (acc)[r_][v_] = LP_MULADD(a_, b_[v_], (acc)[r_][v_]);                              \
             }                                                                                      \
         }                                                                                          \
     }

@@ -29,6 +29,7 @@ typedef struct {
     size_t max_work_item_sizes[3];
     cl_uint preferred_vector_width_float;
     bool fp64;
+    bool fma; /* CL_FP_FMA in CL_DEVICE_SINGLE_FP_CONFIG: fma() is a hardware instruction */
 } lp_device_info;
 
 const char *lp_device_type_name(cl_device_type t);
