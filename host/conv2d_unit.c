@@ -452,8 +452,12 @@ static lp_status tune_(lp_network *net, lp_layer *l, int n, int fft_chunk, bool 
     /* Not kept: a choice cut short by a stop, or made without a timed run (the budget
      * went on builds and first runs: a later run, with warm caches, times again). */
     if (r.stopped || r.timed[best] == 0) *cache = false;
-    int len = snprintf(how, how_cap, "%s", r.stopped ? ", stop requested: timing cut short" : "");
-    for (int i = 0; i < np && len >= 0 && (size_t)len < how_cap; ++i)
+    bool none = r.timed[best] == 0;
+    int len = snprintf(how, how_cap, "%s",
+                       r.stopped ? ", stop requested: timing cut short"
+                       : none    ? ", the budget went on set-up and first runs"
+                                 : "");
+    for (int i = 0; !none && i < np && len >= 0 && (size_t)len < how_cap; ++i)
         if (r.state[i] == LP_TUNE_DROPPED)
             len += snprintf(how + len, how_cap - (size_t)len, "; %s dropped (over 2x the fastest)",
                             lp_conv_algo_name(paths[i]));
@@ -513,7 +517,10 @@ static lp_status choose_auto_(lp_network *net, lp_layer *l, int fft_chunk, bool 
     char how[160];
     LP_TRY(tune_(net, l, n, fft_chunk, try_direct, &c, &cache, how, sizeof how));
     times_text_(&c, times, sizeof times);
-    snprintf(why, sizeof why, "auto, timed: %s forward+backward at batch %d%s", times, n, how);
+    if (c.gemm_ms > 0 || c.fft_ms > 0 || c.direct_ms > 0)
+        snprintf(why, sizeof why, "auto, timed: %s forward+backward at batch %d%s", times, n, how);
+    else
+        snprintf(why, sizeof why, "auto, nothing timed at batch %d%s", n, how);
     note_choice_(net, l, why);
     if (disk && cache && lp_conv_choice_write(net->rt, key, &c) != LP_OK)
         note_(net, true, "not caching the conv algorithm decision: %s", lp_last_error());
