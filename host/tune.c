@@ -20,7 +20,12 @@ static tune_state_ *state_(lp_runtime *rt) {
     if (s) return s;
     s = calloc(1, sizeof *s);
     if (!s) return NULL;
-    s->limits.budget = LP_TUNE_BUDGET_DEFAULT;
+    /* $LAPERM_TUNE_BUDGET for every user of the runtime (laperm bench too); a bad value
+     * is the default here, and an error where a run sets its limits (lp_train). */
+    if (lp_tune_budget_from_env(&s->limits.budget) != LP_OK) {
+        s->limits.budget = LP_TUNE_BUDGET_DEFAULT;
+        lp_clear_error();
+    }
     if (lp_runtime_attach(rt, ATTACH_KEY_, s, free) != LP_OK) {
         free(s);
         return NULL;
@@ -38,8 +43,8 @@ lp_status lp_tune_set_limits(lp_runtime *rt, const lp_tune_limits *limits) {
     return LP_OK;
 }
 
-lp_tune_limits lp_tune_get_limits(const lp_runtime *rt) {
-    const tune_state_ *s = lp_runtime_attached(rt, ATTACH_KEY_);
+lp_tune_limits lp_tune_get_limits(lp_runtime *rt) {
+    const tune_state_ *s = state_(rt);
     return s ? s->limits : (lp_tune_limits){.budget = LP_TUNE_BUDGET_DEFAULT};
 }
 

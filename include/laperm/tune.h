@@ -1,6 +1,7 @@
 /* Limits on timed choices (the GEMM variant and, with --fast, the [conv2d] path of a
  * shape): the seconds of timed runs one decision may take, and a stop flag that ends
- * timing at the next run. Kept per runtime; until set, the default budget and no flag. */
+ * timing at the next run. Kept per runtime; until set, $LAPERM_TUNE_BUDGET (a bad value:
+ * the default) and no flag. */
 #ifndef LAPERM_TUNE_H
 #define LAPERM_TUNE_H
 
@@ -19,7 +20,7 @@ typedef struct {
 } lp_tune_limits;
 
 lp_status lp_tune_set_limits(lp_runtime *rt, const lp_tune_limits *limits);
-lp_tune_limits lp_tune_get_limits(const lp_runtime *rt);
+lp_tune_limits lp_tune_get_limits(lp_runtime *rt);
 
 /* $LAPERM_TUNE_BUDGET (seconds, a number > 0 and at most 3600), else the default. Another
  * value is LP_ERR_INVALID_ARG naming the variable and what was expected. */
