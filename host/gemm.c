@@ -41,7 +41,7 @@ lp_gemm_mode lp_gemm_get_mode(lp_runtime *rt) {
 lp_gemm_variant lp_gemm_default_tiled(lp_runtime *rt) {
     const lp_device_info *d = lp_runtime_device(rt);
     lp_gemm_variant v = {.algo = LP_GEMM_ALGO_TILED, .slices = 1};
-    if ((d->type & CL_DEVICE_TYPE_CPU) && d->preferred_vector_width_float >= 4) {
+    if (lp_runtime_vector_loops(rt)) {
         /* CPUs that want explicit vectors (PoCL): one work-item per work-group, the tile
          * a plain vector loop. AVX-512 (16 floats) has 32 registers, room for 8x2
          * accumulators; narrower units have 16. */

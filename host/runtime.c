@@ -161,7 +161,11 @@ bool lp_runtime_plane_kernels(const lp_runtime *rt) {
     const char *env = getenv("LAPERM_KERNEL_FORM");
     if (env && !strcmp(env, "planes")) return true;
     if (env && !strcmp(env, "pixels")) return false;
-    return (rt->info.type & CL_DEVICE_TYPE_CPU) != 0;
+    return lp_runtime_vector_loops(rt);
+}
+
+bool lp_runtime_vector_loops(const lp_runtime *rt) {
+    return (rt->info.type & CL_DEVICE_TYPE_CPU) && rt->info.preferred_vector_width_float >= 4;
 }
 
 size_t lp_runtime_wgs(lp_runtime *rt, cl_kernel k, size_t preferred) {

@@ -70,11 +70,17 @@ cl_command_queue *lp_runtime_queue_ptr(lp_runtime *rt);
 lp_status lp_runtime_kernel(lp_runtime *rt, const char *program, const char *kernel_name,
                             const char *extra_options, cl_kernel *out);
 
+/* Whether the device runs explicit vector loops in one work-item best: a CPU device that
+ * prefers float vectors of 4 or more (PoCL). Others (GPUs, and CPUs that vectorize across
+ * work-items, preferred width 1, as Rusticl's llvmpipe) want many work-items instead: in
+ * the one-work-item forms llvmpipe used one SIMD lane in eight (README, "Matrix products"). */
+bool lp_runtime_vector_loops(const lp_runtime *rt);
+
 /* Whether element-wise kernels should take their by-plane form (one work-item per
- * (sample, channel) plane, vector loops along it), which CPU devices run several times
- * faster, rather than one work-item per value, which coalesces on GPUs. Both forms give
- * the same bits. $LAPERM_KERNEL_FORM=planes|pixels overrides the device rule (tests run
- * both forms on every device). */
+ * (sample, channel) plane, vector loops along it), which such devices
+ * (lp_runtime_vector_loops) run several times faster, rather than one work-item per value,
+ * which coalesces on GPUs. Both forms give the same bits. $LAPERM_KERNEL_FORM=planes|pixels
+ * overrides the device rule (tests run both forms on every device). */
 bool lp_runtime_plane_kernels(const lp_runtime *rt);
 
 /* Work-group size to use for a 1-D kernel that wants `preferred` items:
