@@ -50,12 +50,14 @@ inline int lp_aug_nearest(float s, int size) {
 
 /* v / 255 correctly rounded without relying on the device's division (which OpenCL
  * allows to be 2.5 ulp off): one correction step with exact fma residuals, checked for
- * every byte by tests/cltest_augment.c. */
+ * every byte by tests/cltest_augment.c. The quotient is never negative, and fabs only
+ * clears a sign bit: Rusticl (no FMA in hardware, fma emulated) gives fma(-0, 255, +0)
+ * as -0 where IEEE 754 says +0, so byte 0 came out as -0. */
 inline float lp_aug_unit(uchar b) {
     float v = (float)b;
     float q = v * LP_BYTE_RCP;
     float e = fma(-q, 255.0f, v);
-    return fma(e, LP_BYTE_RCP, q);
+    return fabs(fma(e, LP_BYTE_RCP, q));
 }
 
 /* One work-item per output pixel (i, j) of sample r: gid0 = i * w + j, gid1 = r.
