@@ -2,29 +2,59 @@
  * the decoupled weight decay (cl/optim.cl); each optimizer's own launch is in its file,
  * host/optimizer_<id>.c, Lookahead's in host/lookahead.c. */
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "laperm/launch.h"
 #include "laperm/ops.h"
 
-/* A loss kernel of cl/loss.cl over (rows, width) values: one work-group covers the batch.
- * Its size is fixed at build time (reqd size), so start from the device's limit and
- * shrink until the compiled kernel accepts it. */
+/* The per-row terms of the loss kernels (2 floats a row), kept per runtime and grown as
+ * needed; the old buffer lives on until queued commands using it finish. */
+#define TERMS_KEY_ "laperm.loss_terms"
+typedef struct {
+    cl_mem buf;
+    size_t rows;
+} loss_terms_;
+
+static void terms_release_(void *p) {
+    loss_terms_ *t = p;
+    if (t->buf) clReleaseMemObject(t->buf);
+    free(t);
+}
+
+static lp_status terms_buffer_(lp_runtime *rt, int rows, cl_mem *out) {
+    loss_terms_ *t = lp_runtime_attached(rt, TERMS_KEY_);
+    if (!t) {
+        t = calloc(1, sizeof *t);
+        if (!t) return lp_fail(LP_ERR_NO_MEMORY, "loss terms: out of host memory");
+        lp_status st = lp_runtime_attach(rt, TERMS_KEY_, t, terms_release_);
+        if (st != LP_OK) {
+            free(t);
+            return st;
+        }
+    }
+    size_t want = rows > 0 ? (size_t)rows : 1;
+    if (!t->buf || t->rows < want) {
+        cl_mem grown;
+        LP_TRY(lp_buffer_create(rt, want * 2 * sizeof(float), "loss row terms", &grown));
+        if (t->buf) clReleaseMemObject(t->buf);
+        t->buf = grown;
+        t->rows = want;
+    }
+    *out = t->buf;
+    return LP_OK;
+}
+
+/* A loss of cl/loss.cl over (rows, width) values: its per-row kernel, one work-item a
+ * row, then lp_loss_sum in one work-group, whose size is fixed at build time (reqd
+ * size), so start from the device's limit and shrink until the compiled kernel accepts
+ * it. mean_of: lp_loss_sum's (0 for softmax, width for MSE). */
 static lp_status loss_launch_(lp_runtime *rt, const char *kernel, const char *label, cl_mem x,
                               cl_mem y, int rows, int width, float grad_scale, cl_mem dx,
-                              cl_mem stats, int stats_off) {
-    const lp_device_info *dev = lp_runtime_device(rt);
-    size_t wgs = 1;
-    while (wgs * 2 <= 256 && wgs * 2 <= dev->max_work_group_size)
-        wgs *= 2;
+                              cl_mem stats, int stats_off, int mean_of) {
+    cl_mem terms;
+    LP_TRY(terms_buffer_(rt, rows, &terms));
     cl_kernel k;
-    for (;;) {
-        char opts[32];
-        snprintf(opts, sizeof opts, "-DLOSS_WGS=%zu", wgs);
-        LP_TRY(lp_runtime_kernel(rt, "loss", kernel, opts, &k));
-        size_t fits = lp_runtime_wgs(rt, k, wgs);
-        if (fits >= wgs || wgs == 1) break;
-        wgs = fits;
-    }
+    LP_TRY(lp_runtime_kernel(rt, "loss", kernel, NULL, &k));
     int write_grad = dx != NULL;
     LP_ARG(k, 0, x);
     LP_ARG(k, 1, y);
@@ -34,8 +64,25 @@ static lp_status loss_launch_(lp_runtime *rt, const char *kernel, const char *la
     LP_ARG(k, 5, write_grad);
     cl_mem d = dx ? dx : x; /* unused when write_grad == 0 */
     LP_ARG(k, 6, d);
-    LP_ARG(k, 7, stats);
-    LP_ARG(k, 8, stats_off);
+    LP_ARG(k, 7, terms);
+    if (rows > 0) LP_TRY(lp_launch_1d(rt, k, (size_t)rows, 64, label));
+    const lp_device_info *dev = lp_runtime_device(rt);
+    size_t wgs = 1;
+    while (wgs * 2 <= 256 && wgs * 2 <= dev->max_work_group_size)
+        wgs *= 2;
+    for (;;) {
+        char opts[32];
+        snprintf(opts, sizeof opts, "-DLOSS_WGS=%zu", wgs);
+        LP_TRY(lp_runtime_kernel(rt, "loss", "lp_loss_sum", opts, &k));
+        size_t fits = lp_runtime_wgs(rt, k, wgs);
+        if (fits >= wgs || wgs == 1) break;
+        wgs = fits;
+    }
+    LP_ARG(k, 0, terms);
+    LP_ARG(k, 1, rows);
+    LP_ARG(k, 2, mean_of);
+    LP_ARG(k, 3, stats);
+    LP_ARG(k, 4, stats_off);
     return lp_launch(rt, k, 1, &wgs, &wgs, label);
 }
 
@@ -44,8 +91,8 @@ lp_status lp_op_softmax_xent(lp_runtime *rt, cl_mem logits, cl_mem labels, int r
     if (rows < 0 || classes <= 0 || stats_off < 0)
         return lp_fail(LP_ERR_INVALID_ARG, "softmax_xent: %d rows of %d classes at stats offset %d",
                        rows, classes, stats_off);
-    return loss_launch_(rt, "lp_softmax_xent", "softmax_xent", logits, labels, rows, classes,
-                        grad_scale, dlogits, stats, stats_off);
+    return loss_launch_(rt, "lp_softmax_xent_rows", "softmax_xent", logits, labels, rows, classes,
+                        grad_scale, dlogits, stats, stats_off, 0);
 }
 
 lp_status lp_op_mse(lp_runtime *rt, cl_mem pred, cl_mem targets, int rows, int outputs,
@@ -53,8 +100,8 @@ lp_status lp_op_mse(lp_runtime *rt, cl_mem pred, cl_mem targets, int rows, int o
     if (rows < 0 || outputs <= 0 || stats_off < 0)
         return lp_fail(LP_ERR_INVALID_ARG, "mse: %d rows of %d outputs at stats offset %d", rows,
                        outputs, stats_off);
-    return loss_launch_(rt, "lp_mse", "mse", pred, targets, rows, outputs, grad_scale, dpred, stats,
-                        stats_off);
+    return loss_launch_(rt, "lp_mse_rows", "mse", pred, targets, rows, outputs, grad_scale, dpred,
+                        stats, stats_off, outputs);
 }
 
 lp_status lp_op_gather_rows(lp_runtime *rt, cl_mem src, cl_mem idx, int first, int rows, int width,
