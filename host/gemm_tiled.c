@@ -4,6 +4,7 @@
  * program (built once, then from the program cache). */
 #include <limits.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "gemm-impl.h"
 
@@ -46,6 +47,20 @@ static lp_status pack_a_(lp_runtime *rt, const lp_gemm_variant *v, const lp_gemm
     return lp_launch(rt, k, 2, global, local, "gemm_pack_a");
 }
 
+/* Mesa's llvmpipe (under Rusticl or Clover) ends a kernel's loops silently once their
+ * back-edges reach 65535 in all (gallivm's LP_MAX_TGSI_LOOP_ITERATIONS), and it has no
+ * FMA: each fma() is emulated with loops of its own. A 6x8 tile (6 FMAs per k) ran 27
+ * back-edges per value of k, so one slice stopped after k = 2428 (cltest_gemm, long K,
+ * came out wrong). So on llvmpipe a slice holds at most half that budget: 4 per FMA of
+ * a step along K plus the edge loop's NR, and more slices take the rest of K. */
+static int min_slices_(lp_runtime *rt, const lp_gemm_variant *v, bool nt, size_t k) {
+    if (strncmp(lp_runtime_device(rt)->device_name, "llvmpipe", 8) != 0) return 1;
+    size_t fmas = nt ? (size_t)v->dm * v->dn : (size_t)v->mr * v->nv;
+    size_t per_k = 4 * fmas + (size_t)v->vw * v->nv + 1;
+    size_t max_kslice = 32768 / per_k > 0 ? 32768 / per_k : 1;
+    return (int)((k + max_kslice - 1) / max_kslice);
+}
+
 lp_status lp_gemm_tiled_(lp_runtime *rt, const lp_gemm_variant *v, const lp_gemm_args_ *g) {
     if (g->ta && g->tb)
         return lp_fail(LP_ERR_UNSUPPORTED, "%s: tiled GEMM has no A^T.B^T kernel", g->label);
@@ -58,7 +73,8 @@ lp_status lp_gemm_tiled_(lp_runtime *rt, const lp_gemm_variant *v, const lp_gemm
     cl_kernel k;
     LP_TRY(lp_runtime_kernel(rt, "gemm", nt ? "lp_gemm_nt" : "lp_gemm_ap", opts, &k));
     size_t kslice;
-    int slices = lp_gemm_slices_(g->k, v->slices, &kslice);
+    int min_slices = min_slices_(rt, v, nt, g->k);
+    int slices = lp_gemm_slices_(g->k, v->slices > min_slices ? v->slices : min_slices, &kslice);
     if (g->k == 0) slices = 1, kslice = 0;
     /* Split: each slice writes its partial product densely into the workspace. */
     cl_mem out = g->c;
