@@ -113,12 +113,12 @@ static void check_all_(const gemm_case_ *g, uint64_t seed) {
 }
 
 static void test_gemm(void) {
-    bool sim = lp_test_simulator();
+    bool small = lp_test_small();
     const int sizes[][3] = {{1, 1, 1},    {7, 13, 5},   {1, 300, 7},   {128, 1, 7},   {7, 10, 1},
                             {5, 1000, 3}, {33, 45, 67}, {17, 19, 601}, {64, 300, 784}};
     int n_sizes = (int)(sizeof sizes / sizeof sizes[0]);
     for (int s = 0; s < n_sizes; ++s) {
-        if (sim && sizes[s][0] * sizes[s][1] * sizes[s][2] > 200000) continue;
+        if (small && sizes[s][0] * sizes[s][1] * sizes[s][2] > 200000) continue;
         for (int t = 0; t < 4; ++t) {
             gemm_case_ plain = {.ta = t & 1,
                                 .tb = (t >> 1) & 1,

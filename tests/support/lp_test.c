@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -33,6 +34,14 @@ int lp_test_main(const char *program, void (*register_suites)(void)) {
     return failed == 0 ? 0 : 1;
 }
 
+/* Whether a platform name contains `want`, ignoring case. */
+static bool platform_is_(const char *name, const char *want) {
+    size_t n = strlen(want);
+    for (; *name; ++name)
+        if (strncasecmp(name, want, n) == 0) return true;
+    return false;
+}
+
 int lp_cltest_main(const char *program, void (*register_suites)(void)) {
     lp_device_info *devs = NULL;
     int n = 0;
@@ -40,6 +49,26 @@ int lp_cltest_main(const char *program, void (*register_suites)(void)) {
         fprintf(stderr, "%s: no OpenCL device found: %s\n", program, lp_last_error());
         free(devs);
         return 1;
+    }
+    /* A ctest made for one platform: every device must be that platform's, and there
+     * must be one (platforms without devices, such as Mesa's Clover, are not listed). */
+    const char *want = getenv("LAPERM_TEST_PLATFORM");
+    if (want && *want) {
+        int found = 0;
+        for (int i = 0; i < n; ++i) {
+            bool is = platform_is_(devs[i].platform_name, want);
+            found += is;
+            if (!is)
+                fprintf(stderr, "%s: LAPERM_TEST_PLATFORM=%s, but the loader also lists %s (%s)\n",
+                        program, want, devs[i].device_name, devs[i].platform_name);
+        }
+        if (found != n || found == 0) {
+            if (!found)
+                fprintf(stderr, "%s: LAPERM_TEST_PLATFORM=%s: no device of that platform listed\n",
+                        program, want);
+            free(devs);
+            return 1;
+        }
     }
     int total_failed = 0;
     for (int i = 0; i < n; ++i) {
@@ -66,6 +95,11 @@ int lp_cltest_main(const char *program, void (*register_suites)(void)) {
 bool lp_test_simulator(void) {
     const char *s = getenv("LAPERM_TEST_SIMULATOR");
     return s && *s && strcmp(s, "0") != 0;
+}
+
+bool lp_test_small(void) {
+    const char *s = getenv("LAPERM_TEST_SMALL");
+    return lp_test_simulator() || (s && *s && strcmp(s, "0") != 0);
 }
 
 uint64_t lp_test_next(uint64_t *state) {

@@ -16,7 +16,9 @@
 int lp_test_main(const char *program, void (*register_suites)(void));
 
 /* Kernel-test program: runs every registered suite once per OpenCL device the ICD
- * loader lists, with lp_test_rt set to that device's runtime. No device is a failure. */
+ * loader lists, with lp_test_rt set to that device's runtime. No device is a failure, and
+ * so is, with $LAPERM_TEST_PLATFORM set (e.g. "rusticl"), a device of another platform or
+ * none of that one (a part of the platform name, any case). */
 int lp_cltest_main(const char *program, void (*register_suites)(void));
 extern lp_runtime *lp_test_rt;
 
@@ -48,6 +50,10 @@ void lp_test_fill_const(float *x, size_t n, float v);
 
 /* True under Oclgrind (LAPERM_TEST_SIMULATOR=1): tests shrink their largest sizes. */
 bool lp_test_simulator(void);
+/* True there and on slow devices (LAPERM_TEST_SMALL=1, set for the Rusticl ctests, where
+ * llvmpipe emulates every fma): the tests that take minutes there skip their largest
+ * shapes, as in the simulator, and keep everything else. */
+bool lp_test_small(void);
 /* Runs fn once with each kernel form forced ($LAPERM_KERNEL_FORM = pixels, then planes),
  * then restores the device's own choice: the by-value and by-plane kernels are both
  * checked on every device. */
