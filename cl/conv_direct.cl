@@ -241,13 +241,18 @@ __constant int dw_tap_[DW_TAPS] = {DW_TAPIDX};
 __constant int dw_first_[DW_PASSES] = {DW_PASS_FIRST};
 __constant int dw_rows_[DW_PASSES] = {DW_PASS_ROWS};
 
-/* grads[g_off + f*K + c*TAPS + t] = sum over samples s < n, then pixels q < qn, of
+/* grads[g_off + f*K + c*TAPS + t] = sum over samples s, then pixels q < qn, of
  * xs[s, c's planes, q + offset(t)] * zt[s, q, f]: work-item (c, f0) computes the taps of
  * channel c pass by pass as the tile's rows (against filters f0 .. f0 + NR-1 as its
- * vectors; zt's columns past F are zero). Global (C, fp / NR). */
+ * vectors; zt's columns past F are zero). Global (C, fp / NR). The terms taken are those
+ * of (s, q) with e0 <= s * qn + q < e1, in that order; with carry the sums start from
+ * what grads holds (a previous range's), so a batch cut into ranges, launched in order,
+ * gives the bits of one launch over all: the host cuts it on devices that stop long
+ * loops (conv_direct.c). */
 __kernel __attribute__((reqd_work_group_size(GEMM_LX, 1, 1))) void
-lp_conv_direct_dw(int F, int C, int n, __global const float *xs, ulong xs_sample, int plane,
-                  __global const float *zt, int fp, int qn, __global float *grads, ulong g_off) {
+lp_conv_direct_dw(int F, int C, int e0, int e1, int carry, __global const float *xs,
+                  ulong xs_sample, int plane, __global const float *zt, int fp, int qn,
+                  __global float *grads, ulong g_off) {
     const int c = (int)get_global_id(0), f0 = (int)get_global_id(1) * GEMM_NR;
     if (c >= C || f0 >= fp) return;
     const int K = C * DW_TAPS;
@@ -256,14 +261,26 @@ lp_conv_direct_dw(int F, int C, int n, __global const float *xs, ulong xs_sample
         const int t0 = dw_first_[p], rows = dw_rows_[p];
         floatv acc[DW_ROWS][GEMM_NV];
 #pragma unroll
-        for (int r = 0; r < DW_ROWS; ++r)
+        for (int r = 0; r < DW_ROWS; ++r) {
+            if (carry && r < rows) {
+                float in[GEMM_NR];
+                const size_t k = (size_t)c * DW_TAPS + dw_tap_[t0 + r];
+                for (int l = 0; l < GEMM_NR; ++l)
+                    in[l] = f0 + l < F ? grads[g_off + (size_t)(f0 + l) * K + k] : 0.0f;
 #pragma unroll
-            for (int v = 0; v < GEMM_NV; ++v)
-                acc[r][v] = (floatv)(0.0f);
-        for (int s = 0; s < n; ++s) {
+                for (int v = 0; v < GEMM_NV; ++v)
+                    acc[r][v] = VLOAD_(v, in);
+            } else {
+#pragma unroll
+                for (int v = 0; v < GEMM_NV; ++v)
+                    acc[r][v] = (floatv)(0.0f);
+            }
+        }
+        for (int s = e0 / qn; s * qn < e1; ++s) {
             const __global float *xa = xs + s * xs_sample + (size_t)c * plane;
             const __global float *zs = zt + (size_t)s * qn * fp + f0;
-            for (int q = 0; q < qn; ++q) {
+            const int qa = max(e0 - s * qn, 0), qb = min(e1 - s * qn, qn);
+            for (int q = qa; q < qb; ++q) {
                 floatv b[GEMM_NV];
 #pragma unroll
                 for (int v = 0; v < GEMM_NV; ++v)

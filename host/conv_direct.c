@@ -484,28 +484,53 @@ static lp_status grad_z_(lp_conv_direct *d, int n, cl_mem dy, cl_mem y, bool rel
     return launch_planes_(d, k, (size_t)d->filters, n, "conv_direct_grad_z");
 }
 
+/* How many of the kernel gradient's (sample, pixel) terms one launch may take: all but on
+ * Mesa's llvmpipe, which ends a kernel's loops silently once they have run 65535
+ * iterations in all, and emulates each fma() with loops of its own (about 4 a call, as
+ * measured for the tiled GEMM, host/gemm_tiled.c). There a launch takes half that budget:
+ * 4 per FMA of a term (taps x the tile's vectors) and 2 per pass. A batch of 24 28x28
+ * images in one launch (18,816 terms) came out wrong there (cltest_conv_direct). */
+static long dw_terms_per_launch_(const lp_conv_direct *d) {
+    if (strncmp(lp_runtime_device(d->rt)->device_name, "llvmpipe", 8) != 0) return LONG_MAX;
+    long passes = d->g.kh * d->g.kw; /* at most one pass a tap */
+    long per_term = 4L * d->g.kh * d->g.kw * d->v.nv + 2 * passes;
+    return 32768 / per_term > 0 ? 32768 / per_term : 1;
+}
+
 static lp_status grad_w_(lp_conv_direct *d, int n, cl_mem xs, cl_mem grads, size_t gw_off) {
     cl_kernel k;
     LP_TRY(lp_runtime_kernel(d->rt, "conv_direct", "lp_conv_direct_dw", d->dw_opts, &k));
     const lp_conv_geom *g = &d->g;
+    long terms = (long)n * d->qn, step = dw_terms_per_launch_(d);
+    if (terms > INT_MAX)
+        return lp_fail(LP_ERR_UNSUPPORTED,
+                       "conv2d direct: %d samples of %d pixels exceed the kernel gradient's int "
+                       "index",
+                       n, d->qn);
     cl_int plane = d->U * d->V;
     cl_ulong xs_sample = (cl_ulong)d->nc * (cl_ulong)plane, off = gw_off;
-    int a = 0;
-    LP_ARG(k, a++, d->filters);
-    LP_ARG(k, a++, g->cin);
-    LP_ARG(k, a++, n);
-    LP_ARG(k, a++, xs);
-    LP_ARG(k, a++, xs_sample);
-    LP_ARG(k, a++, plane);
-    LP_ARG(k, a++, d->zt);
-    LP_ARG(k, a++, d->fp);
-    LP_ARG(k, a++, d->qn);
-    LP_ARG(k, a++, grads);
-    LP_ARG(k, a++, off);
     size_t nr = (size_t)d->v.vw * (size_t)d->v.nv;
     size_t global[2] = {(size_t)g->cin, (size_t)d->fp / nr};
     size_t local[2] = {(size_t)d->v.lx, 1};
-    return lp_launch(d->rt, k, 2, global, local, "conv_direct_dw");
+    for (long e = 0; e < terms || e == 0; e += step) {
+        cl_int e0 = (cl_int)e, e1 = (cl_int)(terms - e < step ? terms : e + step), carry = e > 0;
+        int a = 0;
+        LP_ARG(k, a++, d->filters);
+        LP_ARG(k, a++, g->cin);
+        LP_ARG(k, a++, e0);
+        LP_ARG(k, a++, e1);
+        LP_ARG(k, a++, carry);
+        LP_ARG(k, a++, xs);
+        LP_ARG(k, a++, xs_sample);
+        LP_ARG(k, a++, plane);
+        LP_ARG(k, a++, d->zt);
+        LP_ARG(k, a++, d->fp);
+        LP_ARG(k, a++, d->qn);
+        LP_ARG(k, a++, grads);
+        LP_ARG(k, a++, off);
+        LP_TRY(lp_launch(d->rt, k, 2, global, local, "conv_direct_dw"));
+    }
+    return LP_OK;
 }
 
 /* The first u >= 0 with u*stride + y0 >= lo. */
