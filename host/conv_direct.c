@@ -484,17 +484,17 @@ static lp_status grad_z_(lp_conv_direct *d, int n, cl_mem dy, cl_mem y, bool rel
     return launch_planes_(d, k, (size_t)d->filters, n, "conv_direct_grad_z");
 }
 
-/* How many of the kernel gradient's (sample, pixel) terms one launch may take: all but on
- * Mesa's llvmpipe, which ends a kernel's loops silently once they have run 65535
- * iterations in all, and emulates each fma() with loops of its own (about 4 a call, as
- * measured for the tiled GEMM, host/gemm_tiled.c). There a launch takes half that budget:
- * 4 per FMA of a term (taps x the tile's vectors) and 2 per pass. A batch of 24 28x28
- * images in one launch (18,816 terms) came out wrong there (cltest_conv_direct). */
+/* How many of the kernel gradient's (sample, pixel) terms one launch may take: all, but
+ * on a device that ends long loops (lp_device_info.loop_limit: Mesa's llvmpipe, which
+ * also emulates fma() with loops) half its limit, at 4 per FMA of a term (taps x the
+ * tile's vectors) and 2 per pass. 24 28x28 images in one launch (18,816 terms) came out
+ * wrong there (cltest_conv_direct). */
 static long dw_terms_per_launch_(const lp_conv_direct *d) {
-    if (strncmp(lp_runtime_device(d->rt)->device_name, "llvmpipe", 8) != 0) return LONG_MAX;
+    long limit = (long)lp_runtime_device(d->rt)->loop_limit;
+    if (limit == 0) return LONG_MAX;
     long passes = d->g.kh * d->g.kw; /* at most one pass a tap */
     long per_term = 4L * d->g.kh * d->g.kw * d->v.nv + 2 * passes;
-    return 32768 / per_term > 0 ? 32768 / per_term : 1;
+    return limit / 2 / per_term > 0 ? limit / 2 / per_term : 1;
 }
 
 static lp_status grad_w_(lp_conv_direct *d, int n, cl_mem xs, cl_mem grads, size_t gw_off) {

@@ -50,6 +50,7 @@ static void fill_info_(lp_device_info *info) {
     cl_device_fp_config fp32 = 0;
     clGetDeviceInfo(d, CL_DEVICE_SINGLE_FP_CONFIG, sizeof fp32, &fp32, NULL);
     info->fma = (fp32 & CL_FP_FMA) != 0;
+    info->loop_limit = strncmp(info->device_name, "llvmpipe", 8) == 0 ? 65535 : 0;
     info->platform_name[sizeof info->platform_name - 1] = '\0';
     info->platform_version[sizeof info->platform_version - 1] = '\0';
 }

@@ -4,7 +4,6 @@
  * program (built once, then from the program cache). */
 #include <limits.h>
 #include <stdio.h>
-#include <string.h>
 
 #include "gemm-impl.h"
 
@@ -47,17 +46,17 @@ static lp_status pack_a_(lp_runtime *rt, const lp_gemm_variant *v, const lp_gemm
     return lp_launch(rt, k, 2, global, local, "gemm_pack_a");
 }
 
-/* Mesa's llvmpipe (under Rusticl or Clover) ends a kernel's loops silently once their
- * back-edges reach 65535 in all (gallivm's LP_MAX_TGSI_LOOP_ITERATIONS), and it has no
- * FMA: each fma() is emulated with loops of its own. A 6x8 tile (6 FMAs per k) ran 27
- * back-edges per value of k, so one slice stopped after k = 2428 (cltest_gemm, long K,
- * came out wrong). So on llvmpipe a slice holds at most half that budget: 4 per FMA of
- * a step along K plus the edge loop's NR, and more slices take the rest of K. */
+/* On a device that ends long loops (lp_device_info.loop_limit: Mesa's llvmpipe, which
+ * also emulates fma() with loops) no slice may run out of iterations: the default 6x8
+ * tile ran 27 per value of k there, so one slice stopped after k = 2428 and cltest_gemm's
+ * long K came out wrong. A slice holds at most half the limit, at 4 per FMA of a step
+ * along K plus the edge loop's NR lanes; more slices take the rest of K. */
 static int min_slices_(lp_runtime *rt, const lp_gemm_variant *v, bool nt, size_t k) {
-    if (strncmp(lp_runtime_device(rt)->device_name, "llvmpipe", 8) != 0) return 1;
+    size_t limit = lp_runtime_device(rt)->loop_limit;
+    if (limit == 0) return 1;
     size_t fmas = nt ? (size_t)v->dm * v->dn : (size_t)v->mr * v->nv;
     size_t per_k = 4 * fmas + (size_t)v->vw * v->nv + 1;
-    size_t max_kslice = 32768 / per_k > 0 ? 32768 / per_k : 1;
+    size_t max_kslice = limit / 2 / per_k > 0 ? limit / 2 / per_k : 1;
     return (int)((k + max_kslice - 1) / max_kslice);
 }
 

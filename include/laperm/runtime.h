@@ -30,6 +30,11 @@ typedef struct {
     cl_uint preferred_vector_width_float;
     bool fp64;
     bool fma; /* CL_FP_FMA in CL_DEVICE_SINGLE_FP_CONFIG: fma() is a hardware instruction */
+    /* Loop iterations a work-item may run in all, every loop of the kernel counted, before
+     * the device ends its loops silently; 0: no limit. Not reported by OpenCL: 65535 on
+     * Mesa's llvmpipe (gallivm's loop limiter, under Rusticl or Clover), where fma() is
+     * emulated with loops of its own (about 4 iterations a call). */
+    cl_uint loop_limit;
 } lp_device_info;
 
 const char *lp_device_type_name(cl_device_type t);
