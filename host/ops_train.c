@@ -7,8 +7,12 @@
 #include "laperm/launch.h"
 #include "laperm/ops.h"
 
-/* The per-row terms of the loss kernels (2 floats a row), kept per runtime and grown as
- * needed; the old buffer lives on until queued commands using it finish. */
+/* The per-row terms of the loss kernels (2 floats a row), kept per runtime: made once for
+ * at least TERMS_MIN_ROWS_ rows (32 KiB), so that the batches of a run, training and
+ * evaluation, never regrow it (under Oclgrind 21.10 a buffer made where a released one
+ * was gets false "uninitialized" reports, see lp_test.h); larger batches grow it, and
+ * the old buffer lives on until queued commands using it finish. */
+#define TERMS_MIN_ROWS_ 4096
 #define TERMS_KEY_ "laperm.loss_terms"
 typedef struct {
     cl_mem buf;
@@ -32,7 +36,7 @@ static lp_status terms_buffer_(lp_runtime *rt, int rows, cl_mem *out) {
             return st;
         }
     }
-    size_t want = rows > 0 ? (size_t)rows : 1;
+    size_t want = rows > TERMS_MIN_ROWS_ ? (size_t)rows : TERMS_MIN_ROWS_;
     if (!t->buf || t->rows < want) {
         cl_mem grown;
         LP_TRY(lp_buffer_create(rt, want * 2 * sizeof(float), "loss row terms", &grown));
