@@ -291,7 +291,7 @@ static lp_status fft_setup_(lp_network *net, lp_layer *l, int chunk) {
  * budget as the GEMM columns. */
 static const char *direct_unfit_(const lp_network *net, const lp_layer *l) {
     const conv_state_ *d = l->state;
-    const char *why = lp_conv_direct_unfit(&d->g, d->filters);
+    const char *why = lp_conv_direct_unfit_on(net->rt, &d->g, d->filters);
     if (why) return why;
     size_t fixed, per_sample, per_train;
     lp_conv_direct_bytes(net->rt, &d->g, d->filters, &fixed, &per_sample, &per_train);

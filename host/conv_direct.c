@@ -105,6 +105,26 @@ static lp_gemm_variant variant_(lp_runtime *rt, const lp_conv_geom *g) {
     return v;
 }
 
+/* Loop iterations of a tile's product per value of K, in lp_device_info.loop_limit's
+ * units: on a device with such a limit (Mesa's llvmpipe) fma() is emulated with about 4,
+ * and the edge loop takes NR. */
+static size_t loop_per_k_(const lp_gemm_variant *v) {
+    return 4 * (size_t)v->mr * v->nv + (size_t)v->vw * v->nv + 1;
+}
+
+const char *lp_conv_direct_unfit_on(lp_runtime *rt, const lp_conv_geom *g, int filters) {
+    const char *why = lp_conv_direct_unfit(g, filters);
+    size_t limit = lp_runtime_device(rt)->loop_limit;
+    if (why || limit == 0) return why;
+    lp_gemm_variant v = variant_(rt, g);
+    size_t k_dx = (size_t)filters * ceil_div_(g->kh, g->stride_h) * ceil_div_(g->kw, g->stride_w);
+    size_t k = lp_conv_geom_k(g) > k_dx ? lp_conv_geom_k(g) : k_dx;
+    if (k * loop_per_k_(&v) > limit / 2)
+        return "the direct path's products are longer than the device ends loops at (Mesa's "
+               "llvmpipe)";
+    return NULL;
+}
+
 static size_t packed_floats_(const lp_conv_geom *g, int filters, const lp_gemm_variant *v,
                              const layout_ *l) {
     size_t fwd = round_up_((size_t)filters, (size_t)v->mr) * lp_conv_geom_k(g);
@@ -257,7 +277,7 @@ lp_status lp_conv_direct_create(lp_runtime *rt, const lp_conv_geom *g, int filte
     if (filters <= 0 || max_batch <= 0)
         return lp_fail(LP_ERR_INVALID_ARG, "conv2d direct: %d filters, batch %d", filters,
                        max_batch);
-    const char *why = lp_conv_direct_unfit(g, filters);
+    const char *why = lp_conv_direct_unfit_on(rt, g, filters);
     if (why) return lp_fail(LP_ERR_UNSUPPORTED, "conv2d direct: %s", why);
     lp_gemm_variant var = variant_(rt, g);
     layout_ l;
@@ -358,8 +378,16 @@ static lp_status product_run_(lp_conv_direct *d, int n, const product_ *p, cl_me
     cl_kernel k;
     LP_TRY(kernel_(d, "lp_conv_direct", &k));
     /* Row tiles per work-item: on CPUs (one work-item per group) every tile, so that the
-     * pixels' data is read from memory once and a work-item's fixed cost paid once. */
+     * pixels' data is read from memory once and a work-item's fixed cost paid once; on a
+     * device that ends long loops, as many as half its limit allows (conv7's 64-to-64
+     * 3x3 layer, all 11 tiles in one work-item, came out wrong on llvmpipe). A tile's
+     * arithmetic is the same in any work-item: the bits do not depend on it. */
     int tiles = ceil_div_(p->M, d->v.mr), mt = d->v.lx == 1 ? tiles : 1;
+    size_t limit = lp_runtime_device(d->rt)->loop_limit;
+    if (limit && p->K > 0) {
+        size_t fit = limit / 2 / ((size_t)p->K * loop_per_k_(&d->v));
+        if ((size_t)mt > fit) mt = fit > 0 ? (int)fit : 1;
+    }
     cl_ulong a_stride = (cl_ulong)p->K * (cl_ulong)d->v.mr, src_sample = p->src_sample,
              out_sample = p->out_sample;
     int a = 0;

@@ -19,6 +19,9 @@ typedef struct lp_conv_direct lp_conv_direct;
 
 /* NULL when the direct path can run geometry g with this many filters, else why not. */
 const char *lp_conv_direct_unfit(const lp_conv_geom *g, int filters);
+/* The same, and on rt's device: NULL unless its loop limit (lp_device_info.loop_limit)
+ * would end the products' loops early. */
+const char *lp_conv_direct_unfit_on(lp_runtime *rt, const lp_conv_geom *g, int filters);
 
 /* For batches of up to max_batch samples. Buffers come with the first call that needs
  * them, for its batch (an evaluation batch far above the training batch then costs only
