@@ -216,9 +216,10 @@ static void test_invalid_arguments(void) {
     lp_segsort_destroy(s);
 }
 
-/* Not an assertion: keys per second on this device, for the report. */
+/* Not an assertion: keys per second on this device, for the report (not in the simulator
+ * nor on slow devices, LAPERM_TEST_SMALL: there it would only cost time). */
 static void test_throughput(void) {
-    if (lp_test_simulator()) return;
+    if (lp_test_small()) return;
     lp_segsort *s = new_sort_();
     CU_ASSERT_PTR_NOT_NULL_FATAL(s);
     const int shapes[2][2] = {{300, 784}, {1, 1 << 20}};
