@@ -8,9 +8,9 @@ inline float lp_act_(float x) {
 #if LP_ACTIVATION_FN == LP_FN_RELU
     return fmax(x, 0.0f);
 #elif LP_ACTIVATION_FN == LP_FN_TANH
-    return tanh(x);
+    return LP_TANH(x);
 #elif LP_ACTIVATION_FN == LP_FN_SIGMOID
-    return 1.0f / (1.0f + exp(-x));
+    return LP_SIGMOID(x);
 #else
 #error "unknown LP_ACTIVATION_FN"
 #endif
@@ -30,12 +30,12 @@ inline float lp_act_slope_(float y) {
 __kernel void lp_activation_forward(__global const float *x, __global float *y, int total) {
     int i = get_global_id(0);
     if (i >= total) return;
-    y[i] = lp_act_(x[i]);
+    y[i] = LP_FTZ(lp_act_(x[i]));
 }
 
 __kernel void lp_activation_backward(__global const float *dy, __global const float *y,
                                      __global float *dx, int total) {
     int i = get_global_id(0);
     if (i >= total) return;
-    dx[i] = dy[i] * lp_act_slope_(y[i]);
+    dx[i] = LP_FTZ(dy[i] * lp_act_slope_(y[i]));
 }

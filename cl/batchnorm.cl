@@ -40,7 +40,7 @@ __kernel void lp_bn_stats(__global const float *x, int n, int channels, int s, f
     float acc = 0.0f;
     for (int j = lid; j < m; j += wgs)
         acc += x[lp_bn_at_(j, ch, channels, s)];
-    float mean = lp_bn_group_sum_(acc, part) / (float)m;
+    float mean = LP_DIV(lp_bn_group_sum_(acc, part), (float)m);
     acc = 0.0f;
     for (int j = lid; j < m; j += wgs) {
         float d = x[lp_bn_at_(j, ch, channels, s)] - mean;
@@ -48,10 +48,10 @@ __kernel void lp_bn_stats(__global const float *x, int n, int channels, int s, f
     }
     float sq = lp_bn_group_sum_(acc, part);
     if (lid == 0) {
-        float var = sq / (float)m;
+        float var = LP_DIV(sq, (float)m);
         saved[ch] = mean;
-        saved[channels + ch] = rsqrt(var + eps);
-        float unbiased = m > 1 ? sq / (float)(m - 1) : var;
+        saved[channels + ch] = LP_RSQRT(var + eps);
+        float unbiased = m > 1 ? LP_DIV(sq, (float)(m - 1)) : var;
         running[ch] = momentum * running[ch] + (1.0f - momentum) * mean;
         running[channels + ch] = momentum * running[channels + ch] + (1.0f - momentum) * unbiased;
     }
@@ -68,7 +68,7 @@ __kernel void lp_bn_apply(__global const float *x, __global float *y, int total,
     if (i >= total) return;
     int q = i / s, ch = q - (q / channels) * channels;
     float mean = stats[ch], r = stats[channels + ch];
-    if (stats_are_var) r = rsqrt(r + eps);
+    if (stats_are_var) r = LP_RSQRT(r + eps);
     float v = params[gamma_off + ch] * ((x[i] - mean) * r) + params[beta_off + ch];
     if (relu) v = fmax(v, 0.0f);
     y[i] = v;
@@ -84,7 +84,7 @@ __kernel void lp_bn_apply_planes(__global const float *x, __global float *y, int
     int ch = get_global_id(0), i = get_global_id(1);
     if (ch >= channels || i >= n) return;
     float mean = stats[ch], r = stats[channels + ch];
-    if (stats_are_var) r = rsqrt(r + eps);
+    if (stats_are_var) r = LP_RSQRT(r + eps);
     const float gamma = params[gamma_off + ch], beta = params[beta_off + ch];
     __global const float *xp = x + ((size_t)i * channels + ch) * s;
     __global float *yp = y + ((size_t)i * channels + ch) * s;
@@ -144,7 +144,7 @@ __kernel void lp_bn_backward_dx(__global const float *x, __global const float *y
     if (relu && !(y[i] > 0.0f)) g = 0.0f;
     float xhat = (x[i] - mean) * rstd;
     float dgamma = grads[gamma_off + ch], dbeta = grads[beta_off + ch];
-    dx[i] = params[gamma_off + ch] * rstd / m * (m * g - dbeta - xhat * dgamma);
+    dx[i] = LP_DIV(params[gamma_off + ch] * rstd, m) * (m * g - dbeta - xhat * dgamma);
 }
 
 /* lp_bn_backward_dx by plane (for CPUs), the same arithmetic per value and the same
@@ -160,7 +160,7 @@ __kernel void lp_bn_backward_dx_planes(__global const float *x, __global const f
     const float m = (float)(n * s);
     const float mean = saved[ch], rstd = saved[channels + ch];
     const float dgamma = grads[gamma_off + ch], dbeta = grads[beta_off + ch];
-    const float scale = params[gamma_off + ch] * rstd / m;
+    const float scale = LP_DIV(params[gamma_off + ch] * rstd, m);
     size_t base = ((size_t)i * channels + ch) * s;
     int p = 0;
     for (; p + 16 <= s; p += 16) {
@@ -237,12 +237,12 @@ __kernel void lp_bn_plane_stats(__global const float *psum, int n, int channels,
         total += lp_tree16(psum + ((size_t)i * channels + ch) * LP_BN_LANES);
     int m = n * s;
     if (!squares) {
-        saved[ch] = total / (float)m;
+        saved[ch] = LP_DIV(total, (float)m);
         return;
     }
-    float var = total / (float)m, mean = saved[ch];
-    saved[channels + ch] = rsqrt(var + eps);
-    float unbiased = m > 1 ? total / (float)(m - 1) : var;
+    float var = LP_DIV(total, (float)m), mean = saved[ch];
+    saved[channels + ch] = LP_RSQRT(var + eps);
+    float unbiased = m > 1 ? LP_DIV(total, (float)(m - 1)) : var;
     running[ch] = momentum * running[ch] + (1.0f - momentum) * mean;
     running[channels + ch] = momentum * running[channels + ch] + (1.0f - momentum) * unbiased;
 }

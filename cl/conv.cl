@@ -70,7 +70,7 @@ __kernel void lp_conv_col2im(__global const float *dcol, int s0, int cn, int cin
             sum += dp[(size_t)(i * kw + j) * ncols + oy * ow + ox];
         }
     }
-    dx[((size_t)(s0 + s) * cin + c) * ih * iw + r] = sum;
+    dx[((size_t)(s0 + s) * cin + c) * ih * iw + r] = LP_FTZ(sum);
 }
 
 /* The outputs [lo, hi) whose tap t (0..k-1) lands inside the input along one axis:
@@ -181,7 +181,7 @@ __kernel void lp_conv_rows_to_nchw(__global const float *rows, int s0, int cn, i
     float v = rows[((size_t)f * cn + s) * P + p];
     if (bias_off >= 0) v += params[bias_off + f];
     if (relu) v = fmax(v, 0.0f);
-    y[((size_t)(s0 + s) * filters + f) * P + p] = v;
+    y[((size_t)(s0 + s) * filters + f) * P + p] = LP_FTZ(v);
 }
 
 /* lp_conv_rows_to_nchw by plane (for CPUs), the same bits: one work-item per plane (f, s),
@@ -199,13 +199,13 @@ __kernel void lp_conv_rows_to_nchw_planes(__global const float *rows, int s0, in
         float16 v = vload16(0, r + p);
         if (bias_off >= 0) v += b;
         if (relu) v = fmax(v, (float16)(0.0f));
-        vstore16(v, 0, o + p);
+        vstore16(LP_FTZ16(v), 0, o + p);
     }
     for (; p < P; ++p) {
         float v = r[p];
         if (bias_off >= 0) v += b;
         if (relu) v = fmax(v, 0.0f);
-        o[p] = v;
+        o[p] = LP_FTZ(v);
     }
 }
 
@@ -219,7 +219,7 @@ __kernel void lp_conv_bias_act(__global float *y, int n, int filters, int P,
     float v = y[i];
     if (bias_off >= 0) v += params[bias_off + f];
     if (relu) v = fmax(v, 0.0f);
-    y[i] = v;
+    y[i] = LP_FTZ(v);
 }
 
 /* g = dy[s0 + s, f, p], times (y > 0) when relu: the ReLU derivative read from the
@@ -287,5 +287,5 @@ __kernel void lp_conv_bias_reduce(__global const float *psum, int n, int filters
     float total = 0.0f;
     for (int s = 0; s < n; ++s)
         total += lp_tree16(psum + ((size_t)s * filters + f) * LP_CONV_GRAD_LANES);
-    grads[bias_off + f] = total;
+    grads[bias_off + f] = LP_FTZ(total);
 }

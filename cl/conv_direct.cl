@@ -133,13 +133,14 @@ inline void direct_tile_(int M, int K, int i0, const __global float *apan, __glo
                 const int m = e1 - e0, step = place.s6;
                 if (step == 1 && relu)
                     for (int e = 0; e < m; ++e)
-                        orow[e] = fmax(tr[e] + bias[r], 0.0f);
+                        orow[e] = LP_FTZ(fmax(tr[e] + bias[r], 0.0f));
                 else if (step == 1)
                     for (int e = 0; e < m; ++e)
-                        orow[e] = tr[e] + bias[r];
+                        orow[e] = LP_FTZ(tr[e] + bias[r]);
                 else
                     for (int e = 0; e < m; ++e)
-                        orow[e * step] = relu ? fmax(tr[e] + bias[r], 0.0f) : tr[e] + bias[r];
+                        orow[e * step] =
+                            LP_FTZ(relu ? fmax(tr[e] + bias[r], 0.0f) : tr[e] + bias[r]);
             }
         }
         l += run;
@@ -304,7 +305,7 @@ lp_conv_direct_dw(int F, int C, int e0, int e1, int carry, __global const float 
                 VSTORE_(acc[r][v], v, out);
             const size_t k = (size_t)c * DW_TAPS + dw_tap_[t0 + r];
             for (int l = 0; l < GEMM_NR && f0 + l < F; ++l)
-                grads[g_off + (size_t)(f0 + l) * K + k] = out[l];
+                grads[g_off + (size_t)(f0 + l) * K + k] = LP_FTZ(out[l]);
         }
     }
 }

@@ -9,7 +9,7 @@ __kernel void lp_bias_act_forward(__global float *y, int rows, int cols,
     float v = y[i];
     if (bias_off >= 0) v += params[bias_off + c];
     if (relu) v = fmax(v, 0.0f);
-    y[i] = v;
+    y[i] = LP_FTZ(v);
 }
 
 /* dy *= (y > 0): the ReLU derivative read from the layer's own output. */
@@ -27,5 +27,5 @@ __kernel void lp_bias_grad(__global const float *dy, int rows, int cols, __globa
     float s = 0.0f;
     for (int r = 0; r < rows; ++r)
         s += dy[(size_t)r * cols + c];
-    grads[bias_off + c] = s;
+    grads[bias_off + c] = LP_FTZ(s);
 }

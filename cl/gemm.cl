@@ -32,7 +32,7 @@ inline void store_row_(__global float *crow, int j0, int N, const floatv *acc, f
         for (int v = 0; v < GEMM_NV; ++v) {
             floatv r = alpha * acc[v];
             if (beta != 0.0f) r += beta * VLOAD_(v, crow + j0);
-            VSTORE_(r, v, crow + j0);
+            VSTORE_(FTZ_V_(r), v, crow + j0);
         }
         return;
     }
@@ -43,7 +43,7 @@ inline void store_row_(__global float *crow, int j0, int N, const floatv *acc, f
     for (int l = 0; j0 + l < N; ++l) {
         float r = alpha * out[l];
         if (beta != 0.0f) r += beta * crow[j0 + l];
-        crow[j0 + l] = r;
+        crow[j0 + l] = LP_FTZ(r);
     }
 }
 
@@ -148,7 +148,7 @@ lp_gemm_nt(int M, int N, int K, int kslice, float alpha, float beta, __global co
             if (j0 + c >= N) break;
             float v = alpha * sum[r][c];
             if (beta != 0.0f) v += beta * crow[j0 + c];
-            crow[j0 + c] = v;
+            crow[j0 + c] = LP_FTZ(v);
         }
     }
 }
@@ -168,5 +168,5 @@ __kernel void lp_gemm_reduce(int M, int N, int slices, ulong stride, __global co
     __global float *c = C + c_off + (size_t)i * ldc + j;
     float v = alpha * acc;
     if (beta != 0.0f) v += beta * *c;
-    *c = v;
+    *c = LP_FTZ(v);
 }

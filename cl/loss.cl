@@ -31,14 +31,14 @@ __kernel void lp_softmax_xent_rows(__global const float *logits, __global const 
     }
     float z = 0.0f;
     for (int c = 0; c < classes; ++c)
-        z += exp(x[c] - m);
-    float lse = m + log(z);
+        z += LP_EXP(x[c] - m);
+    float lse = m + LP_LOG(z);
     terms[2 * (size_t)r] = lse - x[label];
     terms[2 * (size_t)r + 1] = (argmax == label) ? 1.0f : 0.0f;
     if (write_grad) {
         __global float *d = dlogits + (size_t)r * classes;
         for (int c = 0; c < classes; ++c)
-            d[c] = (exp(x[c] - lse) - (c == label ? 1.0f : 0.0f)) * grad_scale;
+            d[c] = LP_FTZ((LP_EXP(x[c] - lse) - (c == label ? 1.0f : 0.0f)) * grad_scale);
     }
 }
 
@@ -51,7 +51,7 @@ __kernel void lp_mse_rows(__global const float *pred, __global const float *targ
                           __global float *terms) {
     int r = get_global_id(0);
     if (r >= rows) return;
-    float inv = 1.0f / (float)outputs;
+    float inv = LP_DIV(1.0f, (float)outputs);
     __global const float *x = pred + (size_t)r * outputs;
     __global const float *t = targets + (size_t)r * outputs;
     float sq = 0.0f, ab = 0.0f;
@@ -65,7 +65,7 @@ __kernel void lp_mse_rows(__global const float *pred, __global const float *targ
     if (write_grad) {
         __global float *d = dpred + (size_t)r * outputs;
         for (int c = 0; c < outputs; ++c)
-            d[c] = 2.0f * (x[c] - t[c]) * inv * grad_scale;
+            d[c] = LP_FTZ(2.0f * (x[c] - t[c]) * inv * grad_scale);
     }
 }
 
@@ -81,7 +81,7 @@ lp_loss_sum(__global const float *terms, int rows, int mean_of, __global float *
     int lid = get_local_id(0);
     float loss_sum = 0.0f, other_sum = 0.0f;
     if (mean_of > 0) {
-        float inv = 1.0f / (float)mean_of;
+        float inv = LP_DIV(1.0f, (float)mean_of);
         for (int r = lid; r < rows; r += LOSS_WGS) {
             float sq = terms[2 * (size_t)r], ab = terms[2 * (size_t)r + 1];
             loss_sum += sq * inv;

@@ -10,9 +10,9 @@ __kernel void lp_adam_update(__global float *w, __global const float *g, __globa
     float gi = g[i];
     float mi = beta1 * m[i] + (1.0f - beta1) * gi;
     float vi = beta2 * v[i] + (1.0f - beta2) * gi * gi;
-    m[i] = mi;
-    v[i] = vi;
-    w[i] -= lr_t * mi / (sqrt(vi) + eps);
+    m[i] = LP_FTZ(mi);
+    v[i] = LP_FTZ(vi);
+    w[i] = LP_FTZ(w[i] - LP_DIV(lr_t * mi, LP_SQRT(vi) + eps));
 }
 
 /* Keras-style SGD with momentum: vel = mu vel - lr g; w += vel (mu = 0: plain SGD). */
@@ -21,15 +21,15 @@ __kernel void lp_sgd_update(__global float *w, __global const float *g, __global
     int i = get_global_id(0);
     if (i >= n) return;
     float vi = momentum * vel[i] - lr * g[i];
-    vel[i] = vi;
-    w[i] += vi;
+    vel[i] = LP_FTZ(vi);
+    w[i] = LP_FTZ(w[i] + vi);
 }
 
 /* L2 regularisation of one tensor: g += 2 * coef * w (loss term coef * sum w^2). */
 __kernel void lp_l2_grad(__global const float *w, __global float *g, int offset, int n,
                          float coef) {
     int i = get_global_id(0);
-    if (i < n) g[offset + i] += 2.0f * coef * w[offset + i];
+    if (i < n) g[offset + i] = LP_FTZ(g[offset + i] + 2.0f * coef * w[offset + i]);
 }
 
 /* Lookahead's slow-weight step (Zhang et al. 2019): slow += alpha (w - slow); w = slow.
@@ -40,6 +40,7 @@ __kernel void lp_lookahead_update(__global float *w, __global float *slow, int n
     int i = get_global_id(0);
     if (i >= n) return;
     float s = alpha == 1.0f ? w[i] : (1.0f - alpha) * slow[i] + alpha * w[i];
+    s = LP_FTZ(s);
     slow[i] = s;
     w[i] = s;
 }
@@ -48,5 +49,5 @@ __kernel void lp_lookahead_update(__global float *w, __global float *slow, int n
  * host passes keep = 1 - lr * decay. */
 __kernel void lp_weight_decay(__global float *w, int offset, int n, float keep) {
     int i = get_global_id(0);
-    if (i < n) w[offset + i] *= keep;
+    if (i < n) w[offset + i] = LP_FTZ(w[offset + i] * keep);
 }

@@ -98,7 +98,7 @@ __kernel void lp_pool_backward(__global const float *dy, __global const int *arg
             } else {
                 int y0, y1, x0, x1;
                 lp_pool_window_(oy, ox, h, w, kh, kw, sh, sw, pad_t, pad_l, &y0, &y1, &x0, &x1);
-                g += dy[o] / (float)((y1 - y0) * (x1 - x0));
+                g += LP_DIV(dy[o], (float)((y1 - y0) * (x1 - x0)));
             }
         }
     dx[i] = g;
@@ -147,7 +147,7 @@ __kernel void lp_pool_backward_planes(__global const float *dy, __global const i
             } else {
                 int y0, y1, x0, x1;
                 lp_pool_window_(oy, ox, h, w, kh, kw, sh, sw, pad_t, pad_l, &y0, &y1, &x0, &x1);
-                float g = dy[o] / (float)((y1 - y0) * (x1 - x0));
+                float g = LP_DIV(dy[o], (float)((y1 - y0) * (x1 - x0)));
                 for (int iy = y0; iy < y1; ++iy)
                     for (int ix = x0; ix < x1; ++ix)
                         dp[iy * w + ix] += g;

@@ -28,14 +28,17 @@
 
 #if GEMM_VW == 16
 typedef float16 floatv;
+#define FTZ_V_ LP_FTZ16
 #define VLOAD_ vload16
 #define VSTORE_ vstore16
 #elif GEMM_VW == 8
 typedef float8 floatv;
+#define FTZ_V_ LP_FTZ8
 #define VLOAD_ vload8
 #define VSTORE_ vstore8
 #elif GEMM_VW == 4
 typedef float4 floatv;
+#define FTZ_V_ LP_FTZ4
 #define VLOAD_ vload4
 #define VSTORE_ vstore4
 #else
@@ -46,8 +49,9 @@ typedef float4 floatv;
 
 /* The products' multiply-add: fma() where the device has it in hardware; where it does
  * not (LP_NO_FMA from the host: CL_FP_FMA missing, as on Rusticl's llvmpipe) fma() is a
- * software routine per lane, and a multiply and an add are many times faster. */
-#ifdef LP_NO_FMA
+ * software routine per lane, and a multiply and an add are many times faster. Portable
+ * bits (portable_math.cl): always a multiply and an add, the same on every device. */
+#if defined(LP_NO_FMA) || defined(LP_PORTABLE_BITS)
 #define LP_MULADD(a, b, c) ((a) * (b) + (c))
 #else
 #define LP_MULADD(a, b, c) fma((a), (b), (c))

@@ -540,6 +540,12 @@ static lp_status choose_(lp_network *net, lp_layer *l) {
                        "which was not found when laperm was configured (install clFFT's "
                        "development files and re-run CMake, or choose gemm, direct or auto)",
                        l->spec->name);
+    const bool portable = lp_runtime_bits(net->rt) == LP_BITS_PORTABLE;
+    if (mode == LP_CONV_ALGO_FFT && portable)
+        return lp_fail(LP_ERR_UNSUPPORTED,
+                       "conv2d layer '%s': --bits portable has no FFT path (its twiddles and "
+                       "transforms are the device's and clFFT's): choose gemm, direct or auto",
+                       l->spec->name);
     int fft_chunk = 0;
     const char *fft_unfit = NULL, *direct_unfit = NULL;
     if (mode == LP_CONV_ALGO_FFT || mode == LP_CONV_ALGO_AUTO)
@@ -569,7 +575,7 @@ static lp_status choose_(lp_network *net, lp_layer *l) {
             note_choice_(net, l, fft_unfit);
             return gemm_setup_(net, l);
         }
-        if (net->opt.exact) {
+        if (net->opt.exact || portable) {
             d->path = by_rule_(net, l, direct_unfit == NULL);
             note_choice_(net, l, "auto, by rule: --fast would time the paths");
             return d->path == LP_CONV_ALGO_GEMM ? gemm_setup_(net, l)
@@ -586,7 +592,9 @@ static lp_status choose_(lp_network *net, lp_layer *l) {
  * timing on the devices measured. */
 static lp_conv_algo by_rule_(lp_network *net, lp_layer *l, bool direct_fits) {
     const conv_state_ *d = l->state;
-    bool cpu = (lp_runtime_device(net->rt)->type & CL_DEVICE_TYPE_CPU) != 0;
+    /* Portable bits: one rule for every device (the CPU one). */
+    bool cpu = (lp_runtime_device(net->rt)->type & CL_DEVICE_TYPE_CPU) != 0 ||
+               lp_runtime_bits(net->rt) == LP_BITS_PORTABLE;
     if (cpu && direct_fits && d->g.cin >= 16 && d->g.oh * d->g.ow >= 64) return LP_CONV_ALGO_DIRECT;
     return LP_CONV_ALGO_GEMM;
 }

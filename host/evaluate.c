@@ -21,6 +21,9 @@ int lp_eval_batch_auto(const lp_model_spec *m, const lp_runtime *rt, int train_b
     cl_ulong cap = cpu ? (256ull << 20) : (1ull << 30);
     cl_ulong budget = lp_runtime_device(rt)->global_mem / 4;
     if (budget > cap) budget = cap;
+    /* Portable bits: the batches group the evaluation's sums, so they come from the
+     * model alone (the memory plan still checks that they fit). */
+    if (lp_runtime_bits(rt) == LP_BITS_PORTABLE) budget = 256ull << 20;
     size_t fit = per_sample ? (size_t)(budget / per_sample) : 1000;
     int n = fit > 1000 ? 1000 : (int)fit;
     return n > train_batch ? n : train_batch;

@@ -27,6 +27,9 @@ extern const lp_decision_kind lp_decision_gemm;
 
 /* ---- gemm_tiled.c, gemm_clblast.c --------------------------------------------------- */
 
+/* The one tile of portable mode (lp_runtime_bits), whatever the device. */
+lp_gemm_variant lp_gemm_portable_tiled_(void);
+
 lp_status lp_gemm_clblast_(lp_runtime *rt, const lp_gemm_args_ *g, int slices);
 lp_status lp_gemm_tiled_(lp_runtime *rt, const lp_gemm_variant *v, const lp_gemm_args_ *g);
 

@@ -41,6 +41,7 @@ lp_gemm_mode lp_gemm_get_mode(lp_runtime *rt) {
 lp_gemm_variant lp_gemm_default_tiled(lp_runtime *rt) {
     const lp_device_info *d = lp_runtime_device(rt);
     lp_gemm_variant v = {.algo = LP_GEMM_ALGO_TILED, .slices = 1};
+    if (lp_runtime_bits(rt) == LP_BITS_PORTABLE) return lp_gemm_portable_tiled_();
     if (lp_runtime_vector_loops(rt)) {
         /* CPUs that want explicit vectors (PoCL): one work-item per work-group, the tile
          * a plain vector loop. AVX-512 (16 floats) has 32 registers, room for 8x2
@@ -298,9 +299,32 @@ static int default_slices_(const lp_gemm_args_ *g) {
 static lp_status choose_cached_(lp_runtime *rt, struct lp_gemm_state *s, const lp_gemm_args_ *g,
                                 lp_gemm_choice_ *key_in, lp_gemm_variant *v);
 
+/* Portable bits: the fixed tile and the split by shape alone, never CLBlast (its tuned
+ * kernels differ per device) and never timed. */
+static lp_status portable_(struct lp_gemm_state *s, const lp_gemm_args_ *g, lp_gemm_variant *v) {
+    if (s->mode == LP_GEMM_CLBLAST)
+        return lp_fail(
+            LP_ERR_UNSUPPORTED,
+            "%s: --bits portable runs laperm's tiled GEMM only (CLBlast's kernels differ "
+            "per device): use --gemm tiled or auto",
+            g->label);
+    if (g->ta && g->tb)
+        return lp_fail(LP_ERR_UNSUPPORTED, "%s: --bits portable: no tiled A^T.B^T kernel",
+                       g->label);
+    lp_gemm_choice_ key = {s->mode, g->ta, g->tb, g->beta != 0.0f, g->m, g->n, g->k, {0}};
+    *v = lp_gemm_portable_tiled_();
+    v->slices = default_slices_(g);
+    if (!find_(s, &key)) {
+        key.v = *v;
+        LP_TRY(remember_(s, &key)); /* so that lp_gemm_choices_text lists it */
+    }
+    return LP_OK;
+}
+
 static lp_status lookup_(lp_runtime *rt, const lp_gemm_args_ *g, lp_gemm_variant *v) {
     struct lp_gemm_state *s;
     LP_TRY(lp_gemm_state_(rt, &s));
+    if (lp_runtime_bits(rt) == LP_BITS_PORTABLE) return portable_(s, g, v);
     const lp_gemm_variant clblast = {.algo = LP_GEMM_ALGO_CLBLAST, .slices = 1};
     lp_gemm_choice_ key = {s->mode, g->ta, g->tb, g->beta != 0.0f, g->m, g->n, g->k, {0}};
     const lp_gemm_choice_ *c = find_(s, &key); /* made before, or replayed */

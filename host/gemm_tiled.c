@@ -7,6 +7,19 @@
 
 #include "gemm-impl.h"
 
+/* Fixed, so that lp_gemm_nt's lane sums (GEMM_VW lanes, then a tree) are the same
+ * everywhere; lp_gemm_ap's sums run along K in order whatever the tile. */
+lp_gemm_variant lp_gemm_portable_tiled_(void) {
+    return (lp_gemm_variant){.algo = LP_GEMM_ALGO_TILED,
+                             .vw = 8,
+                             .mr = 6,
+                             .nv = 2,
+                             .dm = 4,
+                             .dn = 2,
+                             .lx = 1,
+                             .slices = 1};
+}
+
 /* Only the options a kernel reads go into its build, so variants that differ in
  * nothing it uses share one program. */
 static void options_(const lp_gemm_variant *v, bool nt, char *buf, size_t cap) {

@@ -329,23 +329,30 @@ lp_status lp_program_get_(lp_runtime *rt, const char *program, const char *extra
             return LP_OK;
         }
     }
-    char *common = NULL, *prelude = NULL, *body = NULL;
+    /* portable_math.cl first (its FP_CONTRACT pragma must precede all code; fast or
+     * portable functions by -D), then common.cl, the program's prelude if any, the
+     * program. */
+    char *common = NULL, *math = NULL, *prelude = NULL, *body = NULL;
     const char *prelude_name = prelude_of_(program);
     lp_status s = source_text_("common", &common);
+    if (s == LP_OK) s = source_text_("portable_math", &math);
     if (s == LP_OK && prelude_name) s = source_text_(prelude_name, &prelude);
     if (s == LP_OK) s = source_text_(program, &body);
     if (s != LP_OK) {
         free(common);
+        free(math);
         free(prelude);
         return s;
     }
-    size_t n = strlen(common) + (prelude ? strlen(prelude) : 0) + strlen(body) + 64;
+    size_t n = strlen(common) + strlen(math) + (prelude ? strlen(prelude) : 0) + strlen(body) + 64;
     char *source = malloc(n);
     char options[2048];
     snprintf(options, sizeof options, "%s %s", rt->device_options, extra);
     /* #line keeps the build log's line numbers those of the program's own file. */
-    if (source) snprintf(source, n, "%s\n%s\n#line 1\n%s", common, prelude ? prelude : "", body);
+    if (source)
+        snprintf(source, n, "%s\n%s\n%s\n#line 1\n%s", math, common, prelude ? prelude : "", body);
     free(common);
+    free(math);
     free(prelude);
     free(body);
     if (!source) return lp_fail(LP_ERR_NO_MEMORY, "out of host memory");

@@ -30,6 +30,7 @@ struct lp_runtime {
     cl_context context;
     cl_command_queue queue;
     bool profiling;
+    lp_bits bits;
     char device_options[512]; /* -D defines derived from the device */
 
     lp_program_entry_ *programs;

@@ -14,6 +14,51 @@ static size_t floor_pow2_(size_t x) {
     return p;
 }
 
+static const char *const bits_names_[] = {[LP_BITS_FAST] = "fast", [LP_BITS_PORTABLE] = "portable"};
+_Static_assert(sizeof bits_names_ / sizeof *bits_names_ == LP_BITS_COUNT, "one name per lp_bits");
+
+const char *lp_bits_name(lp_bits b) {
+    return (unsigned)b < LP_BITS_COUNT ? bits_names_[b] : "?";
+}
+
+bool lp_bits_parse(const char *name, lp_bits *out) {
+    for (int i = 0; name && i < LP_BITS_COUNT; ++i)
+        if (strcmp(name, bits_names_[i]) == 0) {
+            *out = (lp_bits)i;
+            return true;
+        }
+    return false;
+}
+
+/* Portable mode: the device must offer the fixed limits; kernels are then shaped by
+ * those alone, so every code path that reads the device's limits sees the same values. */
+static lp_status portable_limits_(lp_device_info *d) {
+    const struct {
+        const char *what;
+        unsigned long long has, need;
+    } req[] = {{"CL_DEVICE_MAX_WORK_GROUP_SIZE", d->max_work_group_size, LP_PORTABLE_WGS},
+               {"CL_DEVICE_MAX_WORK_ITEM_SIZES[0]", d->max_work_item_sizes[0], LP_PORTABLE_WGS},
+               {"CL_DEVICE_LOCAL_MEM_SIZE", d->local_mem, LP_PORTABLE_LOCAL_MEM}};
+    for (size_t i = 0; i < sizeof req / sizeof *req; ++i)
+        if (req[i].has < req[i].need)
+            return lp_fail(LP_ERR_UNSUPPORTED,
+                           "--bits portable: %s: %s is %llu, portable mode needs at least %llu",
+                           d->device_name, req[i].what, req[i].has, req[i].need);
+    d->max_work_group_size = LP_PORTABLE_WGS;
+    for (int i = 0; i < 3; ++i)
+        if (d->max_work_item_sizes[i] > LP_PORTABLE_WGS)
+            d->max_work_item_sizes[i] = LP_PORTABLE_WGS;
+    d->local_mem = LP_PORTABLE_LOCAL_MEM;
+    d->preferred_vector_width_float = LP_PORTABLE_VEC_FLOAT;
+    d->compute_units = LP_PORTABLE_COMPUTE_UNITS;
+    d->fp64 = false;
+    d->fma = false; /* portable products are a multiply and an add anyway (tile.cl) */
+    /* The shortest loop limit known (llvmpipe's), so that every device refuses the same
+     * direct-path products and splits the same tiles (conv_direct.c). */
+    d->loop_limit = 65535;
+    return LP_OK;
+}
+
 lp_status lp_runtime_create(const lp_runtime_options *opt, lp_runtime **out) {
     *out = NULL;
     lp_runtime *rt = calloc(1, sizeof *rt);
@@ -24,6 +69,16 @@ lp_status lp_runtime_create(const lp_runtime_options *opt, lp_runtime **out) {
         return s;
     }
     rt->profiling = opt && opt->profiling;
+    rt->bits = opt ? opt->bits : LP_BITS_FAST;
+    if ((unsigned)rt->bits >= LP_BITS_COUNT) {
+        free(rt);
+        return lp_fail(LP_ERR_INVALID_ARG, "lp_runtime_create: bits %d is not an lp_bits",
+                       (int)opt->bits);
+    }
+    if (rt->bits == LP_BITS_PORTABLE && (s = portable_limits_(&rt->info)) != LP_OK) {
+        free(rt);
+        return s;
+    }
     cl_int err;
     cl_context_properties props[] = {CL_CONTEXT_PLATFORM, (cl_context_properties)rt->info.platform,
                                      0};
@@ -43,10 +98,11 @@ lp_status lp_runtime_create(const lp_runtime_options *opt, lp_runtime **out) {
      * LP_NO_FMA: fma() is emulated in software there (Rusticl on llvmpipe: the register
      * tile ran 14x slower with it), so the products multiply and add instead. */
     snprintf(rt->device_options, sizeof rt->device_options,
-             "-DLP_MAX_WGS=%zu -DLP_LOCAL_MEM_BYTES=%llu -DLP_VEC_FLOAT=%u%s%s",
+             "-DLP_MAX_WGS=%zu -DLP_LOCAL_MEM_BYTES=%llu -DLP_VEC_FLOAT=%u%s%s%s",
              floor_pow2_(rt->info.max_work_group_size), (unsigned long long)rt->info.local_mem,
              rt->info.preferred_vector_width_float ? rt->info.preferred_vector_width_float : 1,
-             rt->info.fp64 ? " -DLP_HAVE_FP64=1" : "", rt->info.fma ? "" : " -DLP_NO_FMA=1");
+             rt->info.fp64 ? " -DLP_HAVE_FP64=1" : "", rt->info.fma ? "" : " -DLP_NO_FMA=1",
+             rt->bits == LP_BITS_PORTABLE ? " -DLP_PORTABLE_BITS=1" : "");
     *out = rt;
     return LP_OK;
 }
@@ -79,6 +135,9 @@ void lp_runtime_destroy(lp_runtime *rt) {
 
 const lp_device_info *lp_runtime_device(const lp_runtime *rt) {
     return &rt->info;
+}
+lp_bits lp_runtime_bits(const lp_runtime *rt) {
+    return rt->bits;
 }
 cl_context lp_runtime_context(const lp_runtime *rt) {
     return rt->context;
@@ -158,6 +217,9 @@ lp_status lp_runtime_kernel(lp_runtime *rt, const char *program, const char *ker
 }
 
 bool lp_runtime_plane_kernels(const lp_runtime *rt) {
+    /* Portable bits: one form everywhere (BatchNorm's sums by plane and by work-group
+     * add in different orders). */
+    if (rt->bits == LP_BITS_PORTABLE) return true;
     const char *env = getenv("LAPERM_KERNEL_FORM");
     if (env && !strcmp(env, "planes")) return true;
     if (env && !strcmp(env, "pixels")) return false;
@@ -165,10 +227,15 @@ bool lp_runtime_plane_kernels(const lp_runtime *rt) {
 }
 
 bool lp_runtime_vector_loops(const lp_runtime *rt) {
+    if (rt->bits == LP_BITS_PORTABLE) return true; /* one form on every device */
     return (rt->info.type & CL_DEVICE_TYPE_CPU) && rt->info.preferred_vector_width_float >= 4;
 }
 
 size_t lp_runtime_wgs(lp_runtime *rt, cl_kernel k, size_t preferred) {
+    if (rt->bits == LP_BITS_PORTABLE) {
+        size_t w = preferred < LP_PORTABLE_WGS ? preferred : LP_PORTABLE_WGS;
+        return floor_pow2_(w ? w : 1);
+    }
     size_t kmax = rt->info.max_work_group_size;
     size_t kernel_max = 0;
     if (clGetKernelWorkGroupInfo(k, rt->info.device, CL_KERNEL_WORK_GROUP_SIZE, sizeof kernel_max,

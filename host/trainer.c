@@ -472,6 +472,9 @@ lp_status lp_train(lp_runtime *rt, const lp_model_spec *model, const lp_dataset 
                    lp_train_result *result) {
     memset(result, 0, sizeof *result);
     LP_TRY(check_config_(cfg, train, test, model));
+    if (cfg->fast && lp_runtime_bits(rt) == LP_BITS_PORTABLE)
+        return lp_fail(LP_ERR_INVALID_ARG,
+                       "--fast chooses paths by timing, which --bits portable rules out");
     double run_start = lp_seconds();
     lp_trainer_ t = {
         .rt = rt, .cfg = cfg, .eval_batch = eval_batch_(cfg, model, rt), .run_start = run_start};

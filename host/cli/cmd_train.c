@@ -299,7 +299,7 @@ int cli_train(int argc, char **argv) {
         a.cfg.replay_gemm = a.replay ? replay_gemm : plan.resume.checkpoint.choices;
     }
 
-    lp_runtime_options ro = {.device = a.device, .profiling = a.profile};
+    lp_runtime_options ro = {.device = a.device, .profiling = a.profile, .bits = a.bits};
     if (lp_runtime_create(&ro, &rt) != LP_OK) goto done;
     lp_gemm_mode gemm_mode;
     if (a.gemm && lp_gemm_mode_parse(a.gemm, &gemm_mode)) lp_gemm_set_mode(rt, gemm_mode);

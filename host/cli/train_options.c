@@ -185,6 +185,14 @@ static void options_build_(options_ *o) {
              "tiled: laperm's kernels",
              names);
     add_(o, "--gemm", "MODE", "$LAPERM_GEMM or auto", help);
+    names[0] = '\0';
+    for (int i = 0; i < LP_BITS_COUNT; ++i)
+        cat_(names, sizeof names, "%s%s", i ? " | " : "", lp_bits_name((lp_bits)i));
+    snprintf(help, sizeof help,
+             "%s: fast: the device's fastest code, repeatable on it;\n"
+             "portable: the same bits on every OpenCL implementation (slower)",
+             names);
+    add_(o, "--bits", "MODE", lp_bits_name(LP_BITS_FAST), help);
     add_(o, "--fast", "", "off",
          "let timing choose the conv paths and matrix products (auto): faster on some\n"
          "devices, but the bits then depend on the timings (the choices are recorded)");
@@ -289,7 +297,10 @@ int cli_train_parse(int argc, char **argv, cli_train_args *a) {
     static const char *const modes[] = {"auto", "bar", "plain", "none", NULL};
     /* The libraries' own names, in their enums' order. */
     const char *conv_algos[LP_CONV_ALGO_COUNT + 1] = {NULL},
-                                                *gemms[LP_GEMM_MODE_COUNT + 1] = {NULL};
+                                                *gemms[LP_GEMM_MODE_COUNT + 1] = {NULL},
+                                                *bits[LP_BITS_COUNT + 1] = {NULL};
+    for (int i = 0; i < LP_BITS_COUNT; ++i)
+        bits[i] = lp_bits_name((lp_bits)i);
     for (int i = 0; i < LP_CONV_ALGO_COUNT; ++i)
         conv_algos[i] = lp_conv_algo_name((lp_conv_algo)i);
     for (int i = 0; i < LP_GEMM_MODE_COUNT; ++i)
@@ -399,7 +410,10 @@ int cli_train_parse(int argc, char **argv, cli_train_args *a) {
             if (ok) a->format = lp_dataset_format_at(ch);
         } else if (!strcmp(o, "--progress"))
             ok = arg_choice(C, o, v, modes) >= 0 && (a->progress = v);
-        else if (!strcmp(o, "--gemm")) {
+        else if (!strcmp(o, "--bits")) {
+            ok = (ch = arg_choice(C, o, v, bits)) >= 0;
+            if (ok) a->bits = (lp_bits)ch;
+        } else if (!strcmp(o, "--gemm")) {
             ok = arg_choice(C, o, v, gemms) >= 0 && (a->gemm = v);
         } else if (!strcmp(o, "--conv-algo")) {
             ok = (ch = arg_choice(C, o, v, conv_algos)) >= 0;

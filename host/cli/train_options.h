@@ -11,6 +11,7 @@
 typedef struct {
     const char *model, *data, *out, *device, *progress, *gemm, *resume, *replay;
     const lp_dataset_format *format;
+    lp_bits bits; /* --bits, for the runtime (laperm/runtime.h) */
     bool no_out, profile;
     bool json;       /* --json: the end-of-run summary as JSON on stdout, the rest on stderr */
     bool verbose;    /* --verbose: the OpenCL compiler's own output too */

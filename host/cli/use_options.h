@@ -39,7 +39,7 @@ int cli_use_load(const char *name, const cli_use_args *a, lp_model_spec *model, 
  * field empty or 0). */
 typedef struct {
     char *dataset, *data_dir, *normalize, *loss, *conv_algo, *conv_paths, *gemm_choices, *gemm_mode,
-        *test_data_hash;
+        *test_data_hash, *bits;
     long long train_images, test_images, batch, eval_batch, fast;
     lp_conv_algo *layer_algo; /* per model layer, from conv_paths; NULL: none */
 } cli_use_recorded;

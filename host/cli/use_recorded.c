@@ -24,6 +24,7 @@ static const struct {
              {"conv_paths", offsetof(cli_use_recorded, conv_paths)},
              {"gemm_choices", offsetof(cli_use_recorded, gemm_choices)},
              {"gemm_mode", offsetof(cli_use_recorded, gemm_mode)},
+             {"bits", offsetof(cli_use_recorded, bits)},
              {"test_data_hash", offsetof(cli_use_recorded, test_data_hash)}},
   ints_[] = {{"train_images", offsetof(cli_use_recorded, train_images)},
              {"test_images", offsetof(cli_use_recorded, test_images)},
@@ -87,8 +88,8 @@ int cli_use_recorded_read(const char *name, const char *path, const lp_weights_o
 }
 
 void cli_use_recorded_free(cli_use_recorded *r) {
-    char *s[] = {r->dataset,    r->data_dir,     r->normalize, r->loss,          r->conv_algo,
-                 r->conv_paths, r->gemm_choices, r->gemm_mode, r->test_data_hash};
+    char *s[] = {r->dataset,    r->data_dir,     r->normalize, r->loss,           r->conv_algo,
+                 r->conv_paths, r->gemm_choices, r->gemm_mode, r->test_data_hash, r->bits};
     for (size_t i = 0; i < sizeof s / sizeof *s; ++i)
         free(s[i]);
     free(r->layer_algo);
@@ -137,6 +138,10 @@ lp_status cli_use_evaluate(cli_use *u, const lp_dataset *norm_from, const lp_dat
                            lp_eval_result *r) {
     lp_runtime *rt = NULL;
     lp_runtime_options ro = {.device = u->a.device};
+    /* A portable run is evaluated in portable mode (older files: fast). */
+    if (u->rec.bits && !lp_bits_parse(u->rec.bits, &ro.bits))
+        return lp_fail(LP_ERR_FORMAT, "%s: root attribute bits '%s': expected fast or portable",
+                       u->a.weights, u->rec.bits);
     LP_TRY(lp_runtime_create(&ro, &rt));
     lp_gemm_mode mode;
     if (u->rec.gemm_mode && lp_gemm_mode_parse(u->rec.gemm_mode, &mode)) lp_gemm_set_mode(rt, mode);

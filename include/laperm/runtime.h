@@ -49,15 +49,44 @@ lp_status lp_device_select(const char *selector, lp_device_info *out);
 
 typedef struct lp_runtime lp_runtime;
 
+/* How float results may depend on the device (README "Portable bits").
+ *   fast      kernels are shaped by the device's limits and compiled with contraction
+ *             allowed, and the device's own exp, log, sqrt and division: the fastest
+ *             code for each device, bit for bit repeatable on it.
+ *   portable  every float result is a function of the inputs only: the runtime presents
+ *             the fixed limits below instead of the device's, kernels are built with
+ *             -DLP_PORTABLE_BITS=1 (no contraction, laperm's own math functions built
+ *             from +, -, * and bit operations, denormals flushed where values are
+ *             stored), and nothing is chosen by timing or by the kind of device. */
+typedef enum { LP_BITS_FAST, LP_BITS_PORTABLE, LP_BITS_COUNT } lp_bits;
+
+/* The limits portable mode presents: OpenCL's minimum local memory (32 KiB) and
+ * work-group sizes every conforming implementation laperm runs on offers. A device
+ * below them cannot run portable mode (lp_runtime_create names the limit). */
+enum {
+    LP_PORTABLE_WGS = 256,
+    LP_PORTABLE_LOCAL_MEM = 32768,
+    LP_PORTABLE_VEC_FLOAT = 8,
+    LP_PORTABLE_COMPUTE_UNITS = 8
+};
+
+const char *lp_bits_name(lp_bits b); /* "fast", "portable"; "?" out of range */
+bool lp_bits_parse(const char *name, lp_bits *out);
+
 typedef struct {
     const char *device; /* selector as above */
     bool profiling;     /* record one event per launch, see lp_runtime_profile_report */
+    lp_bits bits;       /* zero: LP_BITS_FAST */
 } lp_runtime_options;
 
 lp_status lp_runtime_create(const lp_runtime_options *opt, lp_runtime **out);
 void lp_runtime_destroy(lp_runtime *rt);
 
+/* The device as kernels are shaped for it: in portable mode its limits (work-group
+ * sizes, local memory, vector width, compute units, fp64) are the fixed LP_PORTABLE_*
+ * values; names, versions, type and memory sizes are the device's. */
 const lp_device_info *lp_runtime_device(const lp_runtime *rt);
+lp_bits lp_runtime_bits(const lp_runtime *rt);
 cl_context lp_runtime_context(const lp_runtime *rt);
 cl_command_queue lp_runtime_queue(const lp_runtime *rt);
 /* Points to the queue handle, as CLBlast routines want it. */
@@ -89,7 +118,9 @@ bool lp_runtime_vector_loops(const lp_runtime *rt);
 bool lp_runtime_plane_kernels(const lp_runtime *rt);
 
 /* Work-group size to use for a 1-D kernel that wants `preferred` items:
- * min(preferred, device max, kernel max), rounded down to a power of two. */
+ * min(preferred, device max, kernel max), rounded down to a power of two. In portable
+ * mode min(preferred, LP_PORTABLE_WGS), whatever the kernel's limit (a kernel that cannot
+ * take it fails at launch, naming the launch). */
 size_t lp_runtime_wgs(lp_runtime *rt, cl_kernel k, size_t preferred);
 
 /* Enqueues `k`. `global` is rounded up to a multiple of `local` (if local is given);
