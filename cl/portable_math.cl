@@ -42,16 +42,16 @@ inline float lp_round_(float t) {
     return (t + 12582912.0f) - 12582912.0f;
 }
 
+/* Every function below is written without early returns: the special cases are
+ * selected at the end, so compilers that vectorise across work-items (PoCL) keep the
+ * loop vectorised (with branches Adam's update ran 30 times slower). The lanes of the
+ * special cases run the main path on a harmless stand-in value. */
+
 /* e^x: x = n ln2 + r, |r| <= ln2/2 (Cody-Waite with ln2 in two parts, n ln2_hi exact),
  * e^r by its Taylor polynomial to r^7 (truncation below 2^-27 relative), times 2^n.
  * Below -87.33 the result would be under 2^-126: 0. */
 inline float lp_exp(float x) {
-    if (!(x == x)) return x;
-    if (x > 88.72283935546875f) return INFINITY;
-    if (x < -87.33654022216796875f) return 0.0f;
-    /* Compilers that vectorise across work-items run every lane through what follows,
-     * the early returns' lanes too: keep their n in int range (no undefined conversion). */
-    float xs = x == x && x >= -88.0f && x <= 89.0f ? x : 0.0f;
+    float xs = x == x && x >= -88.0f && x <= 89.0f ? x : 0.0f; /* n stays in int range */
     float n = lp_round_(xs * 1.44269502162933349609375f);
     float r = (xs - n * 0.693145751953125f) - n * 1.428606765330187045037746429443359375e-6f;
     float p = 1.98412698412698412698e-4f;
@@ -65,7 +65,10 @@ inline float lp_exp(float x) {
     int k = (int)n;
     /* 2^128 is not a float: two steps at the top. */
     float y = k > 127 ? p * 2.0f * lp_pow2_(k - 1) : p * lp_pow2_(k < -126 ? -126 : k);
-    return lp_ftz(y);
+    y = lp_ftz(y);
+    y = x < -87.33654022216796875f ? 0.0f : y;
+    y = x > 88.72283935546875f ? INFINITY : y;
+    return x == x ? y : x;
 }
 
 /* m in [1, 2) of a positive normal x with x = m 2^e. */
@@ -87,28 +90,31 @@ inline float lp_rcp_mant_(float m) {
 
 /* a / b. On mantissas: q = ma / mb from the reciprocal and one residual correction,
  * then scaled by 2^(ea - eb) in two exact steps (or to inf / 0). Denormal operands count
- * as zeros of their sign. */
+ * as zeros of their sign. The special cases come from the bit patterns (integer tests
+ * only: with float ones PoCL left the function unvectorised, 20 times slower). */
 inline float lp_div(float a, float b) {
-    a = lp_ftz(a);
-    b = lp_ftz(b);
-    uint sign = (as_uint(a) ^ as_uint(b)) & 0x80000000u;
-    float fa = fabs(a), fb = fabs(b);
-    if (!(fa == fa) || !(fb == fb) || (fa == 0.0f && fb == 0.0f) ||
-        (fa == INFINITY && fb == INFINITY))
-        return NAN;
-    if (fa == 0.0f || fb == INFINITY) return as_float(sign);
-    if (fa == INFINITY || fb == 0.0f) return as_float(sign | 0x7f800000u);
-    int ea, eb;
-    float ma = lp_mant_(fa, &ea), mb = lp_mant_(fb, &eb);
+    uint ua = as_uint(a), ub = as_uint(b);
+    uint sign = (ua ^ ub) & 0x80000000u;
+    uint aa = ua & 0x7fffffffu, ab = ub & 0x7fffffffu;
+    int xa = (int)(aa >> 23), xb = (int)(ab >> 23);
+    int za = xa == 0, zb = xb == 0; /* zero or denormal */
+    int ia = aa == 0x7f800000u, ib = ab == 0x7f800000u;
+    int nan_ = (aa > 0x7f800000u) | (ab > 0x7f800000u) | (za & zb) | (ia & ib);
+    int zero_ = za | ib, inf_ = ia | zb;
+    float ma = as_float((aa & 0x007fffffu) | 0x3f800000u);
+    float mb = as_float((ab & 0x007fffffu) | 0x3f800000u);
     float r = lp_rcp_mant_(mb);
     float q = ma * r;
     q = q + (ma - q * mb) * r; /* q in (0.5, 2) */
-    int d = ea - eb;
-    if (d > 128) return as_float(sign | 0x7f800000u);
-    if (d < -128) return as_float(sign);
-    int d1 = d / 2;
-    q = q * lp_pow2_(d1) * lp_pow2_(d - d1);
-    return lp_ftz(as_float(as_uint(q) | sign));
+    int d = xa - xb;
+    int dc = clamp(d, -128, 128);
+    int d1 = dc >> 1;
+    q = q * lp_pow2_(d1) * lp_pow2_(dc - d1); /* one rounding at most: the second step */
+    uint uq = as_uint(q);
+    uq = ((uq & 0x7f800000u) == 0 ? 0u : uq) | sign; /* flushed */
+    uq = (d > 128) | inf_ ? sign | 0x7f800000u : uq;
+    uq = (d < -128) | zero_ ? sign : uq;
+    return as_float(nan_ ? 0x7fc00000u : uq);
 }
 
 /* sqrt(x): x = m 4^h with m in [1, 4); 1/sqrt(m) from the bit-pattern start and three
@@ -116,14 +122,12 @@ inline float lp_div(float a, float b) {
  * denormal: a zero of its sign. */
 inline float lp_sqrt(float x) {
     x = lp_ftz(x);
-    if (x == 0.0f || x == INFINITY || !(x == x)) return x;
-    if (x < 0.0f) return NAN;
+    bool special = x == 0.0f || x == INFINITY || !(x == x) || x < 0.0f;
     int e;
-    float m = lp_mant_(x, &e);
-    if (e & 1) {
-        m = m * 2.0f;
-        e -= 1;
-    }
+    float m = lp_mant_(special ? 1.0f : x, &e);
+    int odd = e & 1;
+    m = odd ? m * 2.0f : m;
+    e -= odd;
     float y = as_float(0x5f3759dfu - (as_uint(m) >> 1));
     float hm = 0.5f * m;
     y = y * (1.5f - hm * y * y);
@@ -131,7 +135,8 @@ inline float lp_sqrt(float x) {
     y = y * (1.5f - hm * y * y);
     float s = m * y;
     s = s + 0.5f * y * (m - s * s);
-    return s * lp_pow2_(e / 2);
+    s = s * lp_pow2_(e / 2);
+    return special ? (x < 0.0f ? NAN : x) : s;
 }
 
 inline float lp_rsqrt(float x) {
@@ -142,14 +147,11 @@ inline float lp_rsqrt(float x) {
  * by its polynomial), with lp_div for the quotient. Denormals count as zeros: -inf. */
 inline float lp_log(float x) {
     x = lp_ftz(x);
-    if (!(x == x)) return x;
-    if (x == 0.0f) return -INFINITY;
-    if (x < 0.0f) return NAN;
-    if (x == INFINITY) return x;
+    bool special = !(x == x) || x <= 0.0f || x == INFINITY;
     const float ln2_hi = 6.9313812256e-01f, ln2_lo = 9.0580006145e-06f;
     const float lg1 = 0.66666662693f, lg2 = 0.40000972152f, lg3 = 0.28498786688f,
                 lg4 = 0.24279078841f;
-    int ix = (int)as_uint(x);
+    int ix = (int)as_uint(special ? 1.0f : x);
     int k = (ix >> 23) - 127;
     ix &= 0x007fffff;
     int i = (ix + (0x95f64 << 3)) & 0x800000;
@@ -157,11 +159,10 @@ inline float lp_log(float x) {
     k += i >> 23;
     float f = m - 1.0f;
     float dk = (float)k;
-    if ((0x007fffff & (0x8000 + ix)) < 0xc000) { /* -2^-9 <= f < 2^-9 */
-        if (f == 0.0f) return k == 0 ? 0.0f : dk * ln2_hi + dk * ln2_lo;
-        float rr = f * f * (0.5f - 0.33333333333333333f * f);
-        return k == 0 ? f - rr : dk * ln2_hi - ((rr - dk * ln2_lo) - f);
-    }
+    /* -2^-9 <= f < 2^-9 */
+    float rs = f * f * (0.5f - 0.33333333333333333f * f);
+    float small = k == 0 ? f - rs : dk * ln2_hi - ((rs - dk * ln2_lo) - f);
+    small = f == 0.0f ? (k == 0 ? 0.0f : dk * ln2_hi + dk * ln2_lo) : small;
     float s = lp_div(f, 2.0f + f);
     float z = s * s;
     float w = z * z;
@@ -169,12 +170,14 @@ inline float lp_log(float x) {
     float t2 = z * (lg1 + w * lg3);
     float rr = t2 + t1;
     int hi = (ix - (0x6147a << 3)) | ((0x6b851 << 3) - ix);
-    if (hi > 0) {
-        float hfsq = 0.5f * f * f;
-        return k == 0 ? f - (hfsq - s * (hfsq + rr))
-                      : dk * ln2_hi - ((hfsq - (s * (hfsq + rr) + dk * ln2_lo)) - f);
-    }
-    return k == 0 ? f - s * (f - rr) : dk * ln2_hi - ((s * (f - rr) - dk * ln2_lo) - f);
+    float hfsq = 0.5f * f * f;
+    float big_hi = k == 0 ? f - (hfsq - s * (hfsq + rr))
+                          : dk * ln2_hi - ((hfsq - (s * (hfsq + rr) + dk * ln2_lo)) - f);
+    float big_lo = k == 0 ? f - s * (f - rr) : dk * ln2_hi - ((s * (f - rr) - dk * ln2_lo) - f);
+    float y = (0x007fffff & (0x8000 + ix)) < 0xc000 ? small : hi > 0 ? big_hi : big_lo;
+    y = x == 0.0f ? -INFINITY : y;
+    y = x < 0.0f ? NAN : y;
+    return special && !(x <= 0.0f) ? x : y; /* NaN and +inf themselves */
 }
 
 /* 1 / (1 + e^-x). */
@@ -186,10 +189,11 @@ inline float lp_sigmoid(float x) {
  * float. */
 inline float lp_tanh(float x) {
     float ax = fabs(x);
-    if (!(ax == ax)) return x;
-    if (ax < 2.44140625e-4f) return lp_ftz(x);
-    float t = ax > 9.0f ? 1.0f : 1.0f - lp_div(2.0f, lp_exp(2.0f * ax) + 1.0f);
-    return x < 0.0f ? -t : t;
+    float t = 1.0f - lp_div(2.0f, lp_exp(2.0f * ax) + 1.0f);
+    t = ax > 9.0f ? 1.0f : t;
+    t = x < 0.0f ? -t : t;
+    t = ax < 2.44140625e-4f ? lp_ftz(x) : t;
+    return ax == ax ? t : x;
 }
 
 /* lp_ftz on vectors, for the kernels that store them. */

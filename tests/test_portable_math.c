@@ -20,6 +20,9 @@ static float as_float(uint u) {
     memcpy(&x, &u, sizeof x);
     return x;
 }
+static int clamp(int x, int lo, int hi) {
+    return x < lo ? lo : x > hi ? hi : x;
+}
 #define LP_PORTABLE_BITS 1
 #define inline static inline
 #include "../cl/portable_math.cl"
