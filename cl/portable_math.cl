@@ -1,8 +1,9 @@
 /* The float operations whose bits differ between OpenCL implementations, named once:
- * built after common.cl into every program. In fast mode (the default) they are the
+ * built first into every program (before common.cl). In fast mode (the default) they are the
  * device's own (exp, log, sqrt, rsqrt, division; denormals as the device keeps them;
- * the products' fma is tile.cl's LP_MULADD, a multiply and an add in portable mode). With -DLP_PORTABLE_BITS=1 (`--bits portable`, host/runtime.c) every result is
- * a function of the inputs alone: contraction is off, so a*b+c is two correctly rounded
+ * the products' fma is tile.cl's LP_MULADD, a multiply and an add in portable mode).
+ * With -DLP_PORTABLE_BITS=1 (`--bits portable`, host/runtime.c) every result is a
+ * function of the inputs alone: contraction is off, so a*b+c is two correctly rounded
  * operations everywhere, and the functions below are built only from +, -, *,
  * comparisons and integer bit operations, which OpenCL requires to be correctly rounded
  * or exact (its exp, log, division and sqrt may be off by ulps, and differ per
