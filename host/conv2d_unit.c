@@ -210,8 +210,12 @@ static void conv_destroy_(lp_layer *l) {
 static const lp_layer_ops conv_ops_ = {conv_forward_, conv_backward_, conv_destroy_, NULL};
 
 /* Bytes allowed for the larger of the two chunk buffers. */
-static size_t col_budget_(const lp_device_info *dev) {
+static size_t col_budget_(lp_runtime *rt) {
+    const lp_device_info *dev = lp_runtime_device(rt);
     size_t budget = COL_BUDGET_DEFAULT_;
+    /* Portable bits: chunks group the weight gradient's sums, so their size must not
+     * depend on the device: 128 MiB, the least CL_DEVICE_MAX_MEM_ALLOC_SIZE OpenCL allows. */
+    if (lp_runtime_bits(rt) == LP_BITS_PORTABLE) budget = (size_t)128 << 20;
     const char *env = getenv("LAPERM_CONV_COL_BYTES");
     if (env && *env) {
         char *end;
@@ -226,7 +230,7 @@ static size_t col_budget_(const lp_device_info *dev) {
 static lp_status gemm_setup_(lp_network *net, lp_layer *l) {
     conv_state_ *d = l->state;
     size_t per_sample = (d->K > (size_t)d->filters ? d->K : (size_t)d->filters) * d->P * 4;
-    size_t budget = col_budget_(lp_runtime_device(net->rt));
+    size_t budget = col_budget_(net->rt);
     if (per_sample > budget)
         return lp_fail(LP_ERR_UNSUPPORTED,
                        "conv2d layer '%s': one sample's columns take %zu bytes, more than the "
@@ -270,7 +274,7 @@ static const char *fft_unfit_(const lp_network *net, const lp_layer *l, int *chu
     lp_conv_fft_shape sh = fft_shape_(d, 1);
     size_t fixed, per_sample;
     lp_conv_fft_bytes(&sh, &fixed, &per_sample);
-    size_t budget = col_budget_(lp_runtime_device(net->rt));
+    size_t budget = col_budget_(net->rt);
     if (fixed + per_sample > budget) return "one sample's FFT buffers exceed the budget";
     size_t fit = (budget - fixed) / per_sample;
     int n = tune_batch_(net);
@@ -297,7 +301,7 @@ static const char *direct_unfit_(const lp_network *net, const lp_layer *l) {
     lp_conv_direct_bytes(net->rt, &d->g, d->filters, &fixed, &per_sample, &per_train);
     size_t total =
         fixed + (size_t)net->max_batch * per_sample + (size_t)tune_batch_(net) * per_train;
-    if (total > col_budget_(lp_runtime_device(net->rt)))
+    if (total > col_budget_(net->rt))
         return "the direct path's buffers exceed the budget";
     return NULL;
 }
