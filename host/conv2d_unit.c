@@ -301,8 +301,7 @@ static const char *direct_unfit_(const lp_network *net, const lp_layer *l) {
     lp_conv_direct_bytes(net->rt, &d->g, d->filters, &fixed, &per_sample, &per_train);
     size_t total =
         fixed + (size_t)net->max_batch * per_sample + (size_t)tune_batch_(net) * per_train;
-    if (total > col_budget_(net->rt))
-        return "the direct path's buffers exceed the budget";
+    if (total > col_budget_(net->rt)) return "the direct path's buffers exceed the budget";
     return NULL;
 }
 
