@@ -146,6 +146,7 @@ lp_status lp_check_run(lp_runtime *rt, const lp_check_options *opt, lp_check_rep
     lp_check_options none = {0};
     if (!opt) opt = &none;
     out->quick = opt->quick;
+    out->bits = lp_bits_name(lp_runtime_bits(rt));
     /* what training does without --fast: products chosen by rule, not by timing every
      * candidate (which would compile them all: a minute on a CPU) */
     lp_gemm_set_exact(rt, true);

@@ -151,6 +151,11 @@ lp_status lp_check_conv_fft(lp_check_ctx *c) {
         lp_check_skip(c, "this build has no clFFT");
         return LP_OK;
     }
+    if (lp_runtime_bits(c->rt) == LP_BITS_PORTABLE) {
+        lp_check_skip(c,
+                      "portable-bits mode has no FFT path (clFFT's transforms are the device's)");
+        return LP_OK;
+    }
     return conv_all_(c, LP_CONV_ALGO_FFT);
 }
 

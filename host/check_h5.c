@@ -46,6 +46,7 @@ static lp_status write_(hid_t f, const lp_check_report *r, const h5_row_ *rows,
     const lp_check_device *v = &r->device;
     const lp_attr attrs[] = {
         LP_ATTR_S("command", command),
+        LP_ATTR_S("bits", r->bits),
         LP_ATTR_S("platform", v->platform),
         LP_ATTR_S("platform_version", v->platform_version),
         LP_ATTR_S("vendor", v->vendor),

@@ -15,6 +15,7 @@
 typedef struct {
     const char *device, *out, *only;
     bool quick, json;
+    lp_bits bits;
 } check_args_;
 
 static void usage_(FILE *f) {
@@ -27,6 +28,8 @@ static void usage_(FILE *f) {
                "  --device D     P:D index or name substring (default: $LAPERM_DEVICE, a GPU,\n"
                "                 else a CPU)\n"
                "  --quick        smaller shapes (under a minute on a 2-core CPU)\n"
+               "  --bits MODE    fast (default) or portable: the kernels as that mode builds\n"
+               "                 them (the golden run is always portable)\n"
                "  --only NAME    only the checks whose name contains NAME\n"
                "  --json         print the report as one JSON object (for bug reports)\n"
                "  --out FILE.h5  also write the report to HDF5 (dataset /check)\n"
@@ -42,7 +45,8 @@ static void usage_(FILE *f) {
 static int parse_(int argc, char **argv, check_args_ *a) {
     *a = (check_args_){0};
     static const cli_flag flags[] = {{"--device", "D"}, {"--quick", ""},      {"--only", "NAME"},
-                                     {"--json", ""},    {"--out", "FILE.h5"}, {"--verbose", ""}};
+                                     {"--json", ""},    {"--out", "FILE.h5"}, {"--verbose", ""},
+                                     {"--bits", "MODE"}};
     cli_args it = {C, flags, (int)(sizeof flags / sizeof *flags), argc, 1, argv, ""};
     const cli_flag *flag;
     const char *v;
@@ -55,6 +59,10 @@ static int parse_(int argc, char **argv, check_args_ *a) {
         if (!strcmp(o, "--out")) a->out = v;
         if (!strcmp(o, "--only")) a->only = v;
         if (!strcmp(o, "--verbose")) cli_quiet_off();
+        if (!strcmp(o, "--bits") && !lp_bits_parse(v, &a->bits)) {
+            fprintf(stderr, "laperm %s: --bits: '%s' is not fast or portable\n", C, v);
+            return 2;
+        }
     }
     if (kind == CLI_ARG_HELP) usage_(stdout);
     if (kind == CLI_ARG_POSITIONAL)
@@ -115,6 +123,7 @@ static void report_json_(const lp_check_report *r) {
     json_kv_("extensions", d->extensions, false);
     printf("}, \"version\": ");
     cli_json_string(stdout, LAPERM_VERSION);
+    printf(", \"bits\": \"%s\"", r->bits);
     printf(", \"quick\": %s, \"passed\": %d, \"failed\": %d, \"errors\": %d, \"skipped\": %d, "
            "\"seconds\": ",
            r->quick ? "true" : "false", r->passed, r->failed, r->errors, r->skipped);
@@ -144,7 +153,7 @@ int cli_check(int argc, char **argv) {
     check_args_ a;
     int rc = parse_(argc, argv, &a);
     if (rc >= 0) return rc;
-    lp_runtime_options opt = {.device = a.device};
+    lp_runtime_options opt = {.device = a.device, .bits = a.bits};
     lp_runtime *rt = NULL;
     if (lp_runtime_create(&opt, &rt) != LP_OK) {
         fprintf(stderr, "laperm %s: %s\n", C, lp_last_error());
@@ -155,7 +164,8 @@ int cli_check(int argc, char **argv) {
     lp_check_device d;
     lp_status s = lp_check_device_facts(rt, &d);
     if (s == LP_OK && !a.json) {
-        printf("laperm check%s on %s\n\n", a.quick ? " --quick" : "", d.device);
+        printf("laperm check%s%s on %s\n\n", a.quick ? " --quick" : "",
+               a.bits == LP_BITS_PORTABLE ? " --bits portable" : "", d.device);
         device_text_(&d);
     }
     if (s == LP_OK) s = lp_check_run(rt, &co, &r);

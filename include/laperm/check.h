@@ -51,6 +51,7 @@ typedef struct {
     int n;
     int passed, failed, errors, skipped;
     bool quick;
+    const char *bits; /* the runtime's mode, "fast" or "portable" (lp_bits_name) */
     double seconds;
 } lp_check_report;
 
