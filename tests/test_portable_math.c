@@ -135,15 +135,18 @@ static void test_div(void) {
 }
 
 static void test_tanh_sigmoid_ftz(void) {
-    double worst_t = 0, worst_s = 0;
-    for (float x = -20.0f; x <= 20.0f; x += 0.00037f) {
-        double t = fabs((double)lp_tanh(x) - tanh((double)x));
-        double s = fabs((double)lp_sigmoid(x) - 1.0 / (1.0 + exp(-(double)x)));
-        if (t > worst_t) worst_t = t;
-        if (s > worst_s) worst_s = s;
+    double worst_t = 0, worst_s = 0; /* relative, in units of 2^-24 */
+    for (float x = -20.0f; x <= 20.0f; x += 0.000037f) {
+        if (fabsf(x) < 0x1p-12f) continue; /* tanh x = x there, checked below */
+        double t = tanh((double)x), s = 1.0 / (1.0 + exp(-(double)x));
+        double et = fabs((double)lp_tanh(x) - t) / (fabs(t) * 0x1p-24);
+        double es = fabs((double)lp_sigmoid(x) - s) / (s * 0x1p-24);
+        if (et > worst_t) worst_t = et;
+        if (es > worst_s) worst_s = es;
     }
-    CU_ASSERT(worst_t <= 0x1p-22);
-    CU_ASSERT(worst_s <= 0x1p-22);
+    /* Measured 2.98 and 3.10; an absolute bound missed tanh's 7000 units near 0 once. */
+    CU_ASSERT(worst_t <= 4.0);
+    CU_ASSERT(worst_s <= 4.0);
     CU_ASSERT_EQUAL(lp_tanh(1e-5f), 1e-5f);
     CU_ASSERT_EQUAL(lp_tanh(-30.0f), -1.0f);
     CU_ASSERT_EQUAL(lp_sigmoid(-200.0f), 0.0f);
@@ -160,7 +163,7 @@ static void register_suites(void) {
     CU_add_test(s, "log: 2 ulp, zeros, denormals, negatives", test_log);
     CU_add_test(s, "sqrt 2 ulp, rsqrt 3 ulp", test_sqrt);
     CU_add_test(s, "division: 2 ulp over the exponent range, special operands", test_div);
-    CU_add_test(s, "tanh, sigmoid 2^-22 absolute; flush to zero", test_tanh_sigmoid_ftz);
+    CU_add_test(s, "tanh, sigmoid 4 units of 2^-24 relative; flush to zero", test_tanh_sigmoid_ftz);
 }
 
 int main(void) {
