@@ -158,7 +158,9 @@ static lp_status lookahead_case_(lp_check_ctx *c, int n, float alpha, uint64_t s
     if (s == LP_OK && n > 1) {
         for (int i = 1; i < n; ++i)
             b.rw[i - 1] = (double)b.s[i] * 0.999f, b.mag[i - 1] = fabs(b.rw[i - 1]);
-        LP_TRY(lp_buffer_read(c->rt, b.dw, 0, (size_t)n * 4, b.got));
+        s = lp_buffer_read(c->rt, b.dw, 0, (size_t)n * 4, b.got);
+    }
+    if (s == LP_OK && n > 1) {
         snprintf(what, sizeof what, "lp_weight_decay n=%d", n - 1);
         lp_check_values(c, what, b.got + 1, b.rw, b.mag, (size_t)n - 1, 2.0);
     }
