@@ -12,6 +12,7 @@
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -154,31 +155,6 @@ static lp_status direct_backward_(lp_network *net, lp_layer *l, int n) {
                                    l->need_dx ? l->prev->dout : NULL);
 }
 
-static lp_status conv_forward_(lp_network *net, lp_layer *l, int n, bool training) {
-    (void)training;
-    conv_state_ *d = l->state;
-    switch (d->path) {
-    case LP_CONV_ALGO_FFT:
-        return fft_forward_(net, l, n);
-    case LP_CONV_ALGO_DIRECT:
-        return direct_forward_(net, l, n);
-    default:
-        return gemm_forward_(net, l, n);
-    }
-}
-
-static lp_status conv_backward_(lp_network *net, lp_layer *l, int n) {
-    conv_state_ *d = l->state;
-    switch (d->path) {
-    case LP_CONV_ALGO_FFT:
-        return fft_backward_(net, l, n);
-    case LP_CONV_ALGO_DIRECT:
-        return direct_backward_(net, l, n);
-    default:
-        return gemm_backward_(net, l, n);
-    }
-}
-
 static void gemm_release_(conv_state_ *d) {
     if (d->col) clReleaseMemObject(d->col);
     if (d->rows) clReleaseMemObject(d->rows);
@@ -196,18 +172,6 @@ static void direct_release_(conv_state_ *d) {
     lp_conv_direct_destroy(d->direct);
     d->direct = NULL;
 }
-
-static void conv_destroy_(lp_layer *l) {
-    conv_state_ *d = l->state;
-    if (!d) return;
-    gemm_release_(d);
-    fft_release_(d);
-    direct_release_(d);
-    if (d->psum) clReleaseMemObject(d->psum);
-    free(d);
-}
-
-static const lp_layer_ops conv_ops_ = {conv_forward_, conv_backward_, conv_destroy_, NULL};
 
 /* Bytes allowed for the larger of the two chunk buffers. */
 static size_t col_budget_(lp_runtime *rt) {
@@ -266,7 +230,7 @@ static lp_conv_fft_shape fft_shape_(const conv_state_ *d, int n) {
 
 /* Why the FFT path cannot run this layer, or NULL when it can; *chunk: the samples per
  * FFT call that fit the same budget as the GEMM columns. */
-static const char *fft_unfit_(const lp_network *net, const lp_layer *l, int *chunk) {
+static const char *fft_fit_(const lp_network *net, const lp_layer *l, int *chunk) {
     const conv_state_ *d = l->state;
     if (!lp_conv_fft_available()) return "this build has no clFFT";
     if (d->g.stride_h != 1 || d->g.stride_w != 1) return "the FFT path needs stride 1";
@@ -282,8 +246,28 @@ static const char *fft_unfit_(const lp_network *net, const lp_layer *l, int *chu
     return NULL;
 }
 
-static lp_status fft_setup_(lp_network *net, lp_layer *l, int chunk) {
+static const char *fft_unfit_(const lp_network *net, const lp_layer *l) {
+    int chunk;
+    return fft_fit_(net, l, &chunk);
+}
+
+/* Why choosing the FFT path by name is an error (not a fall-back to GEMM), or NULL. */
+static const char *fft_refused_(const lp_network *net) {
+    if (!lp_conv_fft_available())
+        return "the FFT convolution (conv algorithm fft) needs clFFT, which was not found when "
+               "laperm was configured (install clFFT's development files and re-run CMake, or "
+               "choose gemm, direct or auto)";
+    if (lp_runtime_bits(net->rt) == LP_BITS_PORTABLE)
+        return "--bits portable has no FFT path (its twiddles and transforms are the device's "
+               "and clFFT's): choose gemm, direct or auto";
+    return NULL;
+}
+
+static lp_status fft_setup_(lp_network *net, lp_layer *l) {
     conv_state_ *d = l->state;
+    int chunk = 0;
+    const char *why = fft_fit_(net, l, &chunk);
+    if (why) return lp_fail(LP_ERR_UNSUPPORTED, "conv2d layer '%s': %s", l->spec->name, why);
     d->fft_chunk = chunk;
     lp_conv_fft_shape sh = fft_shape_(d, chunk);
     lp_status s = lp_conv_fft_create(net->rt, &sh, &d->fft);
@@ -312,25 +296,85 @@ static lp_status direct_setup_(lp_network *net, lp_layer *l) {
     return s == LP_OK ? s : lp_fail_context(s, "conv2d layer '%s': ", l->spec->name);
 }
 
-/* Allocates path's buffers (fft_chunk: the FFT path's samples per call). */
-static lp_status path_setup_(lp_network *net, lp_layer *l, lp_conv_algo path, int fft_chunk) {
+static const char *gemm_unfit_(const lp_network *net, const lp_layer *l) {
+    (void)net, (void)l;
+    return NULL; /* every layer can take it: its chunks shrink to fit the budget */
+}
+
+/* The paths, one row each, in the order `auto` times them: GEMM first (every layer can
+ * take it), FFT last (its plans take longest to make, and the budget may run out before
+ * it). Each row's functions work on the layer's conv_state_; release may be called on a
+ * state that holds none of the path's buffers. */
+typedef struct {
+    lp_conv_algo algo; /* its name: lp_conv_algo_name (conv_algo.c) */
+    /* Why choosing the path by name is an error rather than a fall-back to GEMM (the
+     * build or the bits mode rules it out), or NULL; NULL function: never. */
+    const char *(*refused)(const lp_network *net);
+    /* Why the path cannot run this layer (then GEMM does), or NULL. */
+    const char *(*unfit)(const lp_network *net, const lp_layer *l);
+    lp_status (*setup)(lp_network *net, lp_layer *l); /* allocates its buffers */
+    lp_status (*forward)(lp_network *net, lp_layer *l, int n);
+    lp_status (*backward)(lp_network *net, lp_layer *l, int n);
+    void (*release)(conv_state_ *d); /* frees its buffers */
+    size_t ms_at;                    /* offset of its time in lp_conv_choice */
+} conv_path_;
+
+static const conv_path_ paths_[] = {
+    {LP_CONV_ALGO_GEMM, NULL, gemm_unfit_, gemm_setup_, gemm_forward_, gemm_backward_,
+     gemm_release_, offsetof(lp_conv_choice, gemm_ms)},
+    {LP_CONV_ALGO_DIRECT, NULL, direct_unfit_, direct_setup_, direct_forward_, direct_backward_,
+     direct_release_, offsetof(lp_conv_choice, direct_ms)},
+    {LP_CONV_ALGO_FFT, fft_refused_, fft_unfit_, fft_setup_, fft_forward_, fft_backward_,
+     fft_release_, offsetof(lp_conv_choice, fft_ms)},
+};
+#define N_PATHS_ ((int)(sizeof paths_ / sizeof *paths_))
+_Static_assert(N_PATHS_ == LP_CONV_ALGO_COUNT - 1, "one row per lp_conv_algo but auto");
+
+/* The row of path a (GEMM's for a value no row has). */
+static const conv_path_ *path_(lp_conv_algo a) {
+    for (int i = 0; i < N_PATHS_; ++i)
+        if (paths_[i].algo == a) return &paths_[i];
+    return &paths_[0];
+}
+
+/* Where choice c keeps row p's time. */
+static double *choice_ms_(lp_conv_choice *c, const conv_path_ *p) {
+    return (double *)(void *)((char *)c + p->ms_at);
+}
+
+static lp_status conv_forward_(lp_network *net, lp_layer *l, int n, bool training) {
+    (void)training;
+    conv_state_ *d = l->state;
+    return path_(d->path)->forward(net, l, n);
+}
+
+static lp_status conv_backward_(lp_network *net, lp_layer *l, int n) {
+    conv_state_ *d = l->state;
+    return path_(d->path)->backward(net, l, n);
+}
+
+static void conv_destroy_(lp_layer *l) {
+    conv_state_ *d = l->state;
+    if (!d) return;
+    for (int i = 0; i < N_PATHS_; ++i)
+        paths_[i].release(d);
+    if (d->psum) clReleaseMemObject(d->psum);
+    free(d);
+}
+
+static const lp_layer_ops conv_ops_ = {conv_forward_, conv_backward_, conv_destroy_, NULL};
+
+/* Makes path the layer's and allocates its buffers. */
+static lp_status path_setup_(lp_network *net, lp_layer *l, lp_conv_algo path) {
     conv_state_ *d = l->state;
     d->path = path;
-    switch (path) {
-    case LP_CONV_ALGO_FFT:
-        return fft_setup_(net, l, fft_chunk);
-    case LP_CONV_ALGO_DIRECT:
-        return direct_setup_(net, l);
-    default:
-        return gemm_setup_(net, l);
-    }
+    return path_(path)->setup(net, l);
 }
 
 /* Frees the buffers of every path but d->path. */
 static void release_others_(conv_state_ *d) {
-    if (d->path != LP_CONV_ALGO_GEMM) gemm_release_(d);
-    if (d->path != LP_CONV_ALGO_FFT) fft_release_(d);
-    if (d->path != LP_CONV_ALGO_DIRECT) direct_release_(d);
+    for (int i = 0; i < N_PATHS_; ++i)
+        if (paths_[i].algo != d->path) paths_[i].release(d);
 }
 
 static void note_(const lp_network *net, bool warning, const char *fmt, ...)
@@ -389,26 +433,21 @@ static lp_status time_once_(lp_network *net, lp_layer *l, int n, lp_tune_race *r
  * rewritten before use in training. A failure of the FFT or direct side (memory, clFFT)
  * is not fatal: that path is left out with a warning. *cache is false when the choice
  * is not to be kept (a path failed, or a stop request cut the timing short). */
-static lp_status tune_(lp_network *net, lp_layer *l, int n, int fft_chunk, bool try_direct,
-                       lp_conv_choice *c, bool *cache, char *how, size_t how_cap) {
+static lp_status tune_(lp_network *net, lp_layer *l, int n, const bool *fits, lp_conv_choice *c,
+                       bool *cache, char *how, size_t how_cap) {
     conv_state_ *d = l->state;
     *c = (lp_conv_choice){.algo = LP_CONV_ALGO_GEMM};
     *cache = true;
     LP_TRY(lp_buffer_fill_zero(net->rt, l->prev->out, 0, (size_t)n * l->prev->out_features * 4));
     LP_TRY(lp_buffer_fill_zero(net->rt, l->dout, 0, (size_t)n * l->out_features * 4));
-    lp_conv_algo paths[3];
-    double *ms[3];
+    /* The paths that fit, in the table's order (GEMM first). */
+    lp_conv_algo paths[N_PATHS_];
+    double *ms[N_PATHS_];
     int np = 0;
-    /* GEMM first, FFT last: its plans take longest to make, and the budget may run out
-     * before it. */
-    const lp_conv_algo all[] = {LP_CONV_ALGO_GEMM, LP_CONV_ALGO_DIRECT, LP_CONV_ALGO_FFT};
-    double *slot[] = {&c->gemm_ms, &c->direct_ms, &c->fft_ms};
-    for (int i = 0; i < 3; ++i) {
-        lp_conv_algo a = all[i];
-        if (a == LP_CONV_ALGO_FFT ? fft_chunk <= 0 : a == LP_CONV_ALGO_DIRECT && !try_direct)
-            continue;
-        paths[np] = a;
-        ms[np++] = slot[i];
+    for (int i = 0; i < N_PATHS_; ++i) {
+        if (!fits[paths_[i].algo]) continue;
+        paths[np] = paths_[i].algo;
+        ms[np++] = choice_ms_(c, &paths_[i]);
     }
     lp_tune_race r;
     lp_tune_race_start(&r, net->rt, np);
@@ -419,7 +458,7 @@ static lp_status tune_(lp_network *net, lp_layer *l, int n, int fft_chunk, bool 
     for (int i = 0; s == LP_OK && i < np; ++i) {
         if (!lp_tune_go(&r, i)) continue;
         double warm;
-        lp_status ps = path_setup_(net, l, paths[i], fft_chunk);
+        lp_status ps = path_setup_(net, l, paths[i]);
         if (ps == LP_OK) ps = time_once_(net, l, n, &r, i, &warm);
         if (ps == LP_OK) {
             lp_tune_warm(&r, i, warm);
@@ -483,18 +522,27 @@ static void choice_key_(const lp_layer *l, int n, char *key, size_t cap) {
              g->pad_left, g->oh, g->ow, l->need_dx, d->b_off >= 0, d->relu);
 }
 
-/* "gemm 16.2 ms, direct 11.0 ms" for the paths that were timed. */
-static void times_text_(const lp_conv_choice *c, char *buf, size_t cap) {
-    int len = snprintf(buf, cap, "gemm %.1f ms", c->gemm_ms);
-    if (c->fft_ms > 0 && len > 0 && (size_t)len < cap)
-        len += snprintf(buf + len, cap - (size_t)len, ", fft %.1f ms", c->fft_ms);
-    if (c->direct_ms > 0 && len > 0 && (size_t)len < cap)
-        snprintf(buf + len, cap - (size_t)len, ", direct %.1f ms", c->direct_ms);
+/* "gemm 16.2 ms, direct 11.0 ms": GEMM's time and those of the other paths timed. */
+static void times_text_(lp_conv_choice *c, char *buf, size_t cap) {
+    int len = 0;
+    for (int i = 0; i < N_PATHS_ && len >= 0 && (size_t)len < cap; ++i) {
+        double ms = *choice_ms_(c, &paths_[i]);
+        if (i == 0 || ms > 0)
+            len += snprintf(buf + len, cap - (size_t)len, "%s%s %.1f ms", i ? ", " : "",
+                            lp_conv_algo_name(paths_[i].algo), ms);
+    }
+}
+
+/* True when some path timed in c. */
+static bool any_timed_(lp_conv_choice *c) {
+    for (int i = 0; i < N_PATHS_; ++i)
+        if (*choice_ms_(c, &paths_[i]) > 0) return true;
+    return false;
 }
 
 /* auto: the cached decision for this shape on this device, else a timing (then cached).
  * A cached path that cannot be set up now (memory) falls back to GEMM with a warning. */
-static lp_status choose_auto_(lp_network *net, lp_layer *l, int fft_chunk, bool try_direct) {
+static lp_status choose_auto_(lp_network *net, lp_layer *l, const bool *fits) {
     conv_state_ *d = l->state;
     int n = tune_batch_(net);
     char key[LP_CONV_KEY_MAX], path[4608], why[400], times[120];
@@ -502,15 +550,12 @@ static lp_status choose_auto_(lp_network *net, lp_layer *l, int fft_chunk, bool 
     bool disk = lp_conv_choice_path(net->rt, path, sizeof path);
     lp_conv_choice c;
     if (disk && lp_conv_choice_read(net->rt, key, &c, net->opt.note, net->opt.note_ctx)) {
-        bool usable = c.algo == LP_CONV_ALGO_GEMM ||
-                      (c.algo == LP_CONV_ALGO_FFT && fft_chunk > 0) ||
-                      (c.algo == LP_CONV_ALGO_DIRECT && try_direct);
-        d->path = usable ? c.algo : LP_CONV_ALGO_GEMM;
+        d->path = fits[c.algo] ? c.algo : LP_CONV_ALGO_GEMM;
         times_text_(&c, times, sizeof times);
         snprintf(why, sizeof why, "auto, cached: %s at batch %d", times, n);
         note_choice_(net, l, why);
         if (d->path == LP_CONV_ALGO_GEMM) return gemm_setup_(net, l);
-        if (path_setup_(net, l, d->path, fft_chunk) == LP_OK) return LP_OK;
+        if (path_setup_(net, l, d->path) == LP_OK) return LP_OK;
         note_(net, true, "%s: %s; using GEMM", l->spec->name, lp_last_error());
         d->path = LP_CONV_ALGO_GEMM;
         release_others_(d);
@@ -518,9 +563,9 @@ static lp_status choose_auto_(lp_network *net, lp_layer *l, int fft_chunk, bool 
     }
     bool cache = false;
     char how[160];
-    LP_TRY(tune_(net, l, n, fft_chunk, try_direct, &c, &cache, how, sizeof how));
+    LP_TRY(tune_(net, l, n, fits, &c, &cache, how, sizeof how));
     times_text_(&c, times, sizeof times);
-    if (c.gemm_ms > 0 || c.fft_ms > 0 || c.direct_ms > 0)
+    if (any_timed_(&c))
         snprintf(why, sizeof why, "auto, timed: %s forward+backward at batch %d%s", times, n, how);
     else
         snprintf(why, sizeof why, "auto, nothing timed at batch %d%s", n, how);
@@ -531,61 +576,53 @@ static lp_status choose_auto_(lp_network *net, lp_layer *l, int fft_chunk, bool 
 }
 
 /* Picks the layer's path as net->opt.conv_algo says and allocates its buffers only. A
- * forced path the layer cannot take falls back to GEMM, and the note says why. */
-static lp_conv_algo by_rule_(lp_network *net, lp_layer *l, bool direct_fits);
+ * path chosen by name that the layer cannot take falls back to GEMM, and the note says
+ * why; one the build or the bits mode rules out (its row's `refused`) is an error. */
+static lp_conv_algo by_rule_(lp_network *net, lp_layer *l, const bool *fits);
 
 static lp_status choose_(lp_network *net, lp_layer *l) {
     conv_state_ *d = l->state;
     lp_conv_algo mode = net->opt.conv_algo;
-    if (mode == LP_CONV_ALGO_FFT && !lp_conv_fft_available())
-        return lp_fail(LP_ERR_UNSUPPORTED,
-                       "conv2d layer '%s': the FFT convolution (conv algorithm fft) needs clFFT, "
-                       "which was not found when laperm was configured (install clFFT's "
-                       "development files and re-run CMake, or choose gemm, direct or auto)",
-                       l->spec->name);
-    const bool portable = lp_runtime_bits(net->rt) == LP_BITS_PORTABLE;
-    if (mode == LP_CONV_ALGO_FFT && portable)
-        return lp_fail(LP_ERR_UNSUPPORTED,
-                       "conv2d layer '%s': --bits portable has no FFT path (its twiddles and "
-                       "transforms are the device's and clFFT's): choose gemm, direct or auto",
-                       l->spec->name);
-    int fft_chunk = 0;
-    const char *fft_unfit = NULL, *direct_unfit = NULL;
-    if (mode == LP_CONV_ALGO_FFT || mode == LP_CONV_ALGO_AUTO)
-        fft_unfit = fft_unfit_(net, l, &fft_chunk);
-    if (mode == LP_CONV_ALGO_DIRECT || mode == LP_CONV_ALGO_AUTO)
-        direct_unfit = direct_unfit_(net, l);
     d->path = LP_CONV_ALGO_GEMM;
-    switch (mode) {
-    case LP_CONV_ALGO_GEMM:
-        note_choice_(net, l, "conv algorithm gemm");
-        return gemm_setup_(net, l);
-    case LP_CONV_ALGO_FFT:
-    case LP_CONV_ALGO_DIRECT: {
-        const char *unfit = mode == LP_CONV_ALGO_FFT ? fft_unfit : direct_unfit;
-        if (unfit) {
-            note_choice_(net, l, unfit);
+    if (mode != LP_CONV_ALGO_AUTO) {
+        const conv_path_ *p = path_(mode);
+        const char *why = p->refused ? p->refused(net) : NULL;
+        if (why) return lp_fail(LP_ERR_UNSUPPORTED, "conv2d layer '%s': %s", l->spec->name, why);
+        why = p->unfit(net, l);
+        if (why) {
+            note_choice_(net, l, why);
             return gemm_setup_(net, l);
         }
         d->path = mode;
-        note_choice_(net, l,
-                     mode == LP_CONV_ALGO_FFT ? "conv algorithm fft" : "conv algorithm direct");
-        return path_setup_(net, l, mode, fft_chunk);
+        char text[64];
+        snprintf(text, sizeof text, "conv algorithm %s", lp_conv_algo_name(mode));
+        note_choice_(net, l, text);
+        return path_setup_(net, l, mode);
     }
-    default:
-        if (fft_unfit) fft_chunk = 0;
-        if (fft_unfit && direct_unfit) {
-            note_choice_(net, l, fft_unfit);
-            return gemm_setup_(net, l);
-        }
-        if (net->opt.exact || portable) {
-            d->path = by_rule_(net, l, direct_unfit == NULL);
-            note_choice_(net, l, "auto, by rule: --fast would time the paths");
-            return d->path == LP_CONV_ALGO_GEMM ? gemm_setup_(net, l)
-                                                : path_setup_(net, l, d->path, fft_chunk);
-        }
-        return choose_auto_(net, l, fft_chunk, direct_unfit == NULL);
+    /* auto: the paths that fit; when none but GEMM does, the note gives the last reason
+     * (the table's last path, FFT: the widest). */
+    bool fits[LP_CONV_ALGO_COUNT] = {false}, other = false;
+    const char *unfit = NULL;
+    for (int i = 0; i < N_PATHS_; ++i) {
+        const char *why = paths_[i].unfit(net, l);
+        fits[paths_[i].algo] = why == NULL;
+        if (paths_[i].algo == LP_CONV_ALGO_GEMM) continue;
+        if (why)
+            unfit = why;
+        else
+            other = true;
     }
+    if (!other) {
+        note_choice_(net, l, unfit);
+        return gemm_setup_(net, l);
+    }
+    if (net->opt.exact || lp_runtime_bits(net->rt) == LP_BITS_PORTABLE) {
+        lp_conv_algo a = by_rule_(net, l, fits);
+        d->path = a;
+        note_choice_(net, l, "auto, by rule: --fast would time the paths");
+        return path_setup_(net, l, a);
+    }
+    return choose_auto_(net, l, fits);
 }
 
 /* The path `auto` takes without timing: on CPUs the direct path for layers with enough
@@ -593,12 +630,13 @@ static lp_status choose_(lp_network *net, lp_layer *l) {
  * every such layer of conv4, conv6 and conv7 on PoCL, where GEMM won the first layers
  * and the small late ones); GEMM elsewhere, and on other devices. FFT never: it won no
  * timing on the devices measured. */
-static lp_conv_algo by_rule_(lp_network *net, lp_layer *l, bool direct_fits) {
+static lp_conv_algo by_rule_(lp_network *net, lp_layer *l, const bool *fits) {
     const conv_state_ *d = l->state;
     /* Portable bits: one rule for every device (the CPU one). */
     bool cpu = (lp_runtime_device(net->rt)->type & CL_DEVICE_TYPE_CPU) != 0 ||
                lp_runtime_bits(net->rt) == LP_BITS_PORTABLE;
-    if (cpu && direct_fits && d->g.cin >= 16 && d->g.oh * d->g.ow >= 64) return LP_CONV_ALGO_DIRECT;
+    if (cpu && fits[LP_CONV_ALGO_DIRECT] && d->g.cin >= 16 && d->g.oh * d->g.ow >= 64)
+        return LP_CONV_ALGO_DIRECT;
     return LP_CONV_ALGO_GEMM;
 }
 
