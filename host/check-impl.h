@@ -54,6 +54,7 @@ lp_status lp_check_train_ops(lp_check_ctx *c); /* check_optim.c */
 lp_status lp_check_conv_gemm(lp_check_ctx *c); /* check_conv.c */
 lp_status lp_check_conv_direct(lp_check_ctx *c);
 lp_status lp_check_conv_fft(lp_check_ctx *c);
+lp_status lp_check_conv_winograd(lp_check_ctx *c);
 lp_status lp_check_conv_bias(lp_check_ctx *c);
 lp_status lp_check_pool(lp_check_ctx *c); /* check_layers.c */
 lp_status lp_check_batchnorm(lp_check_ctx *c);

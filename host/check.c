@@ -62,6 +62,13 @@ static const check_def_ checks_[] = {
      "1700 u S + 34 u max S: a transform spreads every input's rounding over the whole plane "
      "(error ~ log2(size) u of the plane's magnitude), as tests/cltest_conv_fft.c",
      lp_check_conv_fft},
+    {"conv-winograd",
+     "conv_winograd.cl: lp_wg_filter lp_wg_input lp_wg_output lp_wg_grad lp_wg_dw_output; "
+     "gemm.cl",
+     "forward (cin+35) u E, dW (n tiles+34) u E, dx (F+34) u E, E the tile computation on "
+     "absolute values (host/reference_conv.c): the transforms' constants (up to 8 and 1/24 "
+     "for F(4x4,3x3)) scale the rounding; 3x3 stride 1, same/valid padding, odd sizes",
+     lp_check_conv_winograd},
     {"conv-bias", "conv.cl: lp_conv_grad_rows(_planes) lp_conv_bias_reduce",
      "bit for bit: the bias gradient's summation order is fixed (16 lanes by a pairwise tree, "
      "then samples in order), the same bits on every device and for any chunking",

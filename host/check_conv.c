@@ -1,5 +1,5 @@
-/* `laperm check` rows for [conv2d]: each path (im2col + GEMM, direct, FFT) forward and both
- * backward passes against the reference, and the bias gradient's fixed order bit for bit
+/* `laperm check` rows for [conv2d]: each path (im2col + GEMM, direct, FFT, Winograd) forward and
+ * both backward passes against the reference, and the bias gradient's fixed order bit for bit
  * (tolerances: host/check.c). */
 #include <math.h>
 #include <stdio.h>
@@ -8,6 +8,7 @@
 
 #include "check_net.h"
 #include "laperm/conv_fft.h"
+#include "laperm/conv_winograd.h"
 #include "laperm/ops_conv.h"
 #include "reference.h"
 
@@ -28,6 +29,31 @@ static const conv_case_ full_[] = {
     {1, 28, 28, 32, 3, 3, 1, false, true},
     {6, 12, 10, 3, 5, 5, 2, true, true},
 };
+
+/* The Winograd path's error scales of dW and dx (lp_ref_winograd_*scale), from dy masked
+ * by the ReLU of y as the layer masks it. */
+static void winograd_scales_(int m, const conv_case_ *k, const lp_ref_conv *r, int n,
+                             const float *x, const float *w, const float *y, const float *dy,
+                             double *dw_scale, double *dx_scale) {
+    size_t no = (size_t)n * k->filters * r->oh * r->ow, nw = (size_t)k->filters * k->cin * 9;
+    float *g = malloc(no * 4 + 4), *flip = malloc(nw * 4 + 4);
+    if (!g || !flip) {
+        free(g), free(flip);
+        return; /* the scales stay the sums of |terms|: a tighter check, never a looser one */
+    }
+    for (size_t i = 0; i < no; ++i)
+        g[i] = !k->relu || y[i] > 0.0f ? dy[i] : 0.0f;
+    for (int f = 0; f < k->filters; ++f)
+        for (int ch = 0; ch < k->cin; ++ch)
+            for (int t = 0; t < 9; ++t)
+                flip[((size_t)ch * k->filters + f) * 9 + t] =
+                    w[((size_t)f * k->cin + ch) * 9 + 8 - t];
+    lp_ref_winograd_dw_scale(m, x, g, n, k->cin, k->h, k->w, r->pt, r->pl, k->filters, r->oh, r->ow,
+                             dw_scale);
+    lp_ref_winograd_scale(m, g, n, k->filters, r->oh, r->ow, 2 - r->pt, 2 - r->pl, flip, k->cin,
+                          k->h, k->w, dx_scale);
+    free(g), free(flip);
+}
 
 static lp_status conv_case_run_(lp_check_ctx *c, const conv_case_ *k, lp_conv_algo algo, int n,
                                 uint64_t seed) {
@@ -80,6 +106,11 @@ static lp_status conv_case_run_(lp_check_ctx *c, const conv_case_ *k, lp_conv_al
     size_t K = (size_t)k->cin * k->kh * k->kw, P = (size_t)r.oh * r.ow;
     /* FFT: a transform spreads rounding over its plane (tests/cltest_conv_fft.c) */
     bool fft = algo == LP_CONV_ALGO_FFT;
+    /* Winograd: the transforms' constants scale the rounding; the scale is the tile
+     * computation on absolute values (lp_ref_winograd_scale), times the terms summed per
+     * point + 34 (+1 for the bias) */
+    bool wino = algo == LP_CONV_ALGO_WINOGRAD;
+    int m = lp_conv_winograd_tile();
     if (s == LP_OK) {
         lp_ref_conv_forward(&r, x, w, t.params + tb->offset, n, want, mag);
         double top = 0;
@@ -89,9 +120,18 @@ static lp_status conv_case_run_(lp_check_ctx *c, const conv_case_ *k, lp_conv_al
         }
         for (size_t i = 0; fft && i < no; ++i)
             mag[i] = mag[i] + top / 50.0;
+        if (wino) {
+            lp_ref_winograd_scale(m, x, n, k->cin, k->h, k->w, r.pt, r.pl, w, k->filters, r.oh,
+                                  r.ow, mag);
+            for (size_t i = 0; i < no; ++i)
+                mag[i] += fabs(t.params[tb->offset + i / P % (size_t)k->filters]);
+        }
         snprintf(what, sizeof what, "conv %s %dx%dx%d -> %dx%dx%d, %dx%d stride %d forward", path,
                  k->cin, k->h, k->w, k->filters, r.oh, r.ow, k->kh, k->kw, k->s);
-        lp_check_values(c, what, y, want, mag, no, fft ? 1700.0 : (double)K + 3.0);
+        lp_check_values(c, what, y, want, mag, no,
+                        fft    ? 1700.0
+                        : wino ? k->cin + 35.0
+                               : (double)K + 3.0);
         s = lp_check_net_backward(&t, dy, g, dx);
     }
     if (s == LP_OK) {
@@ -107,16 +147,23 @@ static lp_status conv_case_run_(lp_check_ctx *c, const conv_case_ *k, lp_conv_al
             dwa[i] += topw / 50.0;
         for (size_t i = 0; fft && i < ni; ++i)
             rxa[i] += topx / 50.0;
+        if (wino) winograd_scales_(m, k, &r, n, x, w, y, dy, dwa, rxa);
         snprintf(what, sizeof what, "conv %s %dx%dx%d, %dx%d stride %d dW", path, k->cin, k->h,
                  k->w, k->kh, k->kw, k->s);
-        lp_check_values(c, what, g + tw->offset, dw, dwa, nw, fft ? 1700.0 : n * P + 2.0);
+        int tiles = n * ((r.oh + m - 1) / m) * ((r.ow + m - 1) / m);
+        lp_check_values(c, what, g + tw->offset, dw, dwa, nw,
+                        fft    ? 1700.0
+                        : wino ? tiles + 34.0
+                               : n * P + 2.0);
         snprintf(what, sizeof what, "conv %s %dx%dx%d, %dx%d stride %d dbias", path, k->cin, k->h,
                  k->w, k->kh, k->kw, k->s);
         lp_check_values(c, what, g + tb->offset, db, dba, nb, n * P + 2.0);
         snprintf(what, sizeof what, "conv %s %dx%dx%d, %dx%d stride %d dx", path, k->cin, k->h,
                  k->w, k->kh, k->kw, k->s);
         lp_check_values(c, what, dx, rx, rxa, ni,
-                        fft ? 1700.0 : (double)k->filters * k->kh * k->kw + 2.0);
+                        fft    ? 1700.0
+                        : wino ? k->filters + 34.0
+                               : (double)k->filters * k->kh * k->kw + 2.0);
     }
     free(x), free(y), free(dy), free(dx), free(g), free(want), free(mag);
     lp_check_net_free(&t);
@@ -127,9 +174,9 @@ static lp_status conv_all_(lp_check_ctx *c, lp_conv_algo algo) {
     long long before = c->r->compared;
     /* --quick: the direct path compiles a program per layer shape, and clFFT one per
      * transform size: the direct path takes two of the cases (strides 1 and 2), FFTs one */
-    unsigned use = !c->quick || algo == LP_CONV_ALGO_GEMM ? 0xf
-                   : algo == LP_CONV_ALGO_FFT             ? 0x1
-                                                          : 0x3;
+    unsigned use = !c->quick || algo == LP_CONV_ALGO_GEMM                      ? 0xf
+                   : algo == LP_CONV_ALGO_FFT || algo == LP_CONV_ALGO_WINOGRAD ? 0x1
+                                                                               : 0x3;
     for (int i = 0; i < 4; ++i)
         if (use >> i & 1) LP_TRY(conv_case_run_(c, &quick_[i], algo, 3, 1100 + (uint64_t)i));
     for (int i = 0; !c->quick && i < 4; ++i)
@@ -157,6 +204,15 @@ lp_status lp_check_conv_fft(lp_check_ctx *c) {
         return LP_OK;
     }
     return conv_all_(c, LP_CONV_ALGO_FFT);
+}
+
+lp_status lp_check_conv_winograd(lp_check_ctx *c) {
+    if (lp_runtime_bits(c->rt) == LP_BITS_PORTABLE) {
+        lp_check_skip(c, "portable-bits mode has no Winograd path (its transforms round "
+                         "differently from the direct sums)");
+        return LP_OK;
+    }
+    return conv_all_(c, LP_CONV_ALGO_WINOGRAD);
 }
 
 /* The bias gradient alone and beside the rows layout, in two chunks of samples. */

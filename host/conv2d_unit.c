@@ -21,6 +21,7 @@
 #include "laperm/clock.h"
 #include "laperm/conv_direct.h"
 #include "laperm/conv_fft.h"
+#include "laperm/conv_winograd.h"
 #include "laperm/ops.h"
 #include "laperm/ops_conv.h"
 #include "tune-impl.h"
@@ -54,6 +55,8 @@ typedef struct {
     int fft_fwd_n; /* > 0: fft holds the spectra of the last forward's whole batch of this many */
     /* direct path; NULL otherwise */
     lp_conv_direct *direct;
+    /* Winograd path; NULL otherwise */
+    lp_conv_winograd *wino;
 } conv_state_;
 
 /* out (n, F, oh, ow) = W . im2col(x) + b, then ReLU; x is prev->out (n, cin, ih, iw). */
@@ -117,16 +120,25 @@ static lp_status fft_forward_(lp_network *net, lp_layer *l, int n) {
                                d->relu);
 }
 
-/* Same gradients as gemm_backward_, dW overwritten by the first chunk and added to by the
- * others. dout is masked by the ReLU in place: nothing reads it after this layer's
- * backward, and masking twice changes nothing. */
-static lp_status fft_backward_(lp_network *net, lp_layer *l, int n) {
+/* dout masked by the ReLU in place (nothing reads it after this layer's backward, and
+ * masking twice changes nothing), then the bias gradient from it: the FFT and Winograd
+ * paths' first steps of backward. */
+static lp_status mask_and_bias_grad_(lp_network *net, lp_layer *l, int n) {
     conv_state_ *d = l->state;
     int F = d->filters;
     if (d->relu) LP_TRY(lp_op_relu_backward(net->rt, l->dout, l->out, (int)((size_t)n * F * d->P)));
     if (d->b_off >= 0)
         LP_TRY(lp_op_conv_bias_grad(net->rt, l->dout, NULL, false, n, F, (int)d->P, d->psum,
                                     net->grads, d->b_off));
+    return LP_OK;
+}
+
+/* Same gradients as gemm_backward_, dW overwritten by the first chunk and added to by the
+ * others. dout is masked by the ReLU in place: nothing reads it after this layer's
+ * backward, and masking twice changes nothing. */
+static lp_status fft_backward_(lp_network *net, lp_layer *l, int n) {
+    conv_state_ *d = l->state;
+    LP_TRY(mask_and_bias_grad_(net, l, n));
     bool reuse = d->fft_fwd_n == n;
     cl_mem dx = l->need_dx ? l->prev->dout : NULL;
     for (int s0 = 0; s0 < n; s0 += d->fft_chunk) {
@@ -296,6 +308,64 @@ static lp_status direct_setup_(lp_network *net, lp_layer *l) {
     return s == LP_OK ? s : lp_fail_context(s, "conv2d layer '%s': ", l->spec->name);
 }
 
+/* Why the Winograd path cannot run this layer, or NULL: besides the shape, one sample's
+ * buffers must fit the same budget as the GEMM columns. */
+static const char *wino_unfit_(const lp_network *net, const lp_layer *l) {
+    const conv_state_ *d = l->state;
+    const char *why = lp_conv_winograd_unfit(&d->g, d->filters);
+    if (why) return why;
+    size_t fixed, per_sample;
+    lp_conv_winograd_bytes(&d->g, d->filters, lp_conv_winograd_tile(), l->need_dx, &fixed,
+                           &per_sample);
+    if (fixed + per_sample > col_budget_(net->rt))
+        return "the Winograd path's buffers exceed the budget";
+    return NULL;
+}
+
+/* Choosing Winograd by name under --bits portable is an error: its transforms round
+ * differently from the direct sums every other device's portable run makes. */
+static const char *wino_refused_(const lp_network *net) {
+    if (lp_runtime_bits(net->rt) == LP_BITS_PORTABLE)
+        return "--bits portable has no Winograd path (its transforms round differently from "
+               "the direct sums): choose gemm, direct or auto";
+    return NULL;
+}
+
+/* As many samples per chunk as the budget holds, at most the largest batch. */
+static lp_status wino_setup_(lp_network *net, lp_layer *l) {
+    conv_state_ *d = l->state;
+    size_t fixed, per_sample;
+    int m = lp_conv_winograd_tile();
+    lp_conv_winograd_bytes(&d->g, d->filters, m, l->need_dx, &fixed, &per_sample);
+    size_t budget = col_budget_(net->rt);
+    size_t fit = budget > fixed ? (budget - fixed) / per_sample : 0;
+    int chunk = fit < (size_t)net->max_batch ? (int)fit : net->max_batch;
+    if (chunk < 1) chunk = 1;
+    lp_status s =
+        lp_conv_winograd_create(net->rt, &d->g, d->filters, m, chunk, l->need_dx, &d->wino);
+    return s == LP_OK ? s : lp_fail_context(s, "conv2d layer '%s': ", l->spec->name);
+}
+
+/* Same output as gemm_forward_ to the transforms' rounding (conv_winograd.h). */
+static lp_status wino_forward_(lp_network *net, lp_layer *l, int n) {
+    conv_state_ *d = l->state;
+    return lp_conv_winograd_forward(d->wino, n, l->prev->out, net->params, d->w_off, d->b_off,
+                                    d->relu, l->out);
+}
+
+/* Same gradients as gemm_backward_ to rounding; dout masked as the FFT path does. */
+static lp_status wino_backward_(lp_network *net, lp_layer *l, int n) {
+    conv_state_ *d = l->state;
+    LP_TRY(mask_and_bias_grad_(net, l, n));
+    return lp_conv_winograd_backward(d->wino, n, l->prev->out, l->dout, net->params, d->w_off,
+                                     net->grads, d->w_off, l->need_dx ? l->prev->dout : NULL);
+}
+
+static void wino_release_(conv_state_ *d) {
+    lp_conv_winograd_destroy(d->wino);
+    d->wino = NULL;
+}
+
 static const char *gemm_unfit_(const lp_network *net, const lp_layer *l) {
     (void)net, (void)l;
     return NULL; /* every layer can take it: its chunks shrink to fit the budget */
@@ -324,6 +394,8 @@ static const conv_path_ paths_[] = {
      gemm_release_, offsetof(lp_conv_choice, gemm_ms)},
     {LP_CONV_ALGO_DIRECT, NULL, direct_unfit_, direct_setup_, direct_forward_, direct_backward_,
      direct_release_, offsetof(lp_conv_choice, direct_ms)},
+    {LP_CONV_ALGO_WINOGRAD, wino_refused_, wino_unfit_, wino_setup_, wino_forward_, wino_backward_,
+     wino_release_, offsetof(lp_conv_choice, winograd_ms)},
     {LP_CONV_ALGO_FFT, fft_refused_, fft_unfit_, fft_setup_, fft_forward_, fft_backward_,
      fft_release_, offsetof(lp_conv_choice, fft_ms)},
 };

@@ -10,8 +10,8 @@
 #include "laperm/network.h"
 
 typedef struct {
-    lp_conv_algo algo;                 /* LP_CONV_ALGO_GEMM, _FFT or _DIRECT */
-    double gemm_ms, fft_ms, direct_ms; /* forward + backward as timed; 0: not timed */
+    lp_conv_algo algo; /* LP_CONV_ALGO_GEMM, _FFT, _DIRECT or _WINOGRAD */
+    double gemm_ms, fft_ms, direct_ms, winograd_ms; /* forward + backward as timed; 0: not timed */
 } lp_conv_choice;
 
 /* The conv path's kind of decision (decisions.h), defined next to its chooser. */

@@ -11,7 +11,8 @@
 static const char *const names_[] = {[LP_CONV_ALGO_AUTO] = "auto",
                                      [LP_CONV_ALGO_GEMM] = "gemm",
                                      [LP_CONV_ALGO_FFT] = "fft",
-                                     [LP_CONV_ALGO_DIRECT] = "direct"};
+                                     [LP_CONV_ALGO_DIRECT] = "direct",
+                                     [LP_CONV_ALGO_WINOGRAD] = "winograd"};
 #define N_NAMES_ (sizeof names_ / sizeof *names_)
 _Static_assert(N_NAMES_ == LP_CONV_ALGO_COUNT, "one name per lp_conv_algo");
 
@@ -52,10 +53,10 @@ static bool decision_valid_(const char *key, const char *value) {
 /* Bump the revision when what a timing measures changes, so old decisions are not used. */
 const lp_decision_kind lp_decision_conv = {
     .name = "conv",
-    .revision = 3,
-    .n_times = 3,
-    .legend = "gemm-<gemm mode>:<layer shape> <gemm|fft|direct> <forward+backward ms of gemm> "
-              "<of fft> <of direct> (0: not timed)",
+    .revision = 4, /* 4: Winograd, a fourth path and a fourth time */
+    .n_times = 4,
+    .legend = "gemm-<gemm mode>:<layer shape> <gemm|fft|direct|winograd> <forward+backward ms "
+              "of gemm> <of fft> <of direct> <of winograd> (0: not timed)",
     .valid = decision_valid_,
 };
 
@@ -71,26 +72,27 @@ bool lp_conv_choice_read(lp_runtime *rt, const char *shape, lp_conv_choice *out,
         !lp_decision_get(rt, &lp_decision_conv, key, &d, note, ctx))
         return false;
     /* The line was checked by decision_valid_ before it was found: the name is one of
-     * the three. */
+     * the four. */
     if (!lp_conv_algo_from_name(d.value, &out->algo)) return false;
     out->gemm_ms = d.ms[0];
     out->fft_ms = d.ms[1];
     out->direct_ms = d.ms[2];
+    out->winograd_ms = d.ms[3];
     return true;
 }
 
 lp_status lp_conv_choice_write(lp_runtime *rt, const char *shape, const lp_conv_choice *c) {
     if (c->algo != LP_CONV_ALGO_GEMM && c->algo != LP_CONV_ALGO_FFT &&
-        c->algo != LP_CONV_ALGO_DIRECT)
+        c->algo != LP_CONV_ALGO_DIRECT && c->algo != LP_CONV_ALGO_WINOGRAD)
         return lp_fail(LP_ERR_INVALID_ARG,
-                       "conv algorithm decision: only gemm, fft or direct are stored");
+                       "conv algorithm decision: only gemm, fft, direct or winograd are stored");
     char key[LP_DECISION_TOKEN_MAX];
     if (!key_(rt, shape, key, sizeof key) || strlen(shape) >= LP_CONV_KEY_MAX)
         return lp_fail(LP_ERR_INVALID_ARG, "conv algorithm decision: shape key too long");
-    lp_decision d = {.ms = {c->gemm_ms, c->fft_ms, c->direct_ms}};
+    lp_decision d = {.ms = {c->gemm_ms, c->fft_ms, c->direct_ms, c->winograd_ms}};
     snprintf(d.value, sizeof d.value, "%s", lp_conv_algo_name(c->algo));
     /* A path that failed while timing has no time: stored as "not timed". */
-    for (int i = 0; i < 3; ++i)
+    for (int i = 0; i < 4; ++i)
         if (!(d.ms[i] >= 0 && d.ms[i] < 1e9)) d.ms[i] = 0;
     return lp_decision_set(rt, &lp_decision_conv, key, &d);
 }

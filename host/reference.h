@@ -81,6 +81,18 @@ void lp_ref_conv_forward(const lp_ref_conv *c, const float *x, const float *w, c
 void lp_ref_conv_backward(const lp_ref_conv *c, const float *x, const float *w, const float *out,
                           const float *dout, int n, double *dw, double *dwabs, double *db,
                           double *dbabs, double *dx, double *dxabs);
+/* The scale of Winograd F(m x m, 3x3)'s rounding error (m 2 or 4, laperm/conv_winograd.h):
+ * for each output (n, R, OH, OW) of the 3x3 stride-1 correlation of in (n, Q, H, W),
+ * padded by pt, pl before, with k (R, Q, 3, 3), the tile computation on absolute values,
+ * |AT| (sum_q (|G| |g_q| |G|^T) . (|BT| |d_q| |BT|^T)) |AT|^T: the computed output is within
+ * (Q + 34) u scale of the exact one (README, "Convolution paths", derives the 34). */
+void lp_ref_winograd_scale(int m, const float *in, int n, int Q, int H, int W, int pt, int pl,
+                           const float *k, int R, int OH, int OW, double *scale);
+/* The same for the kernel gradient (F, C, 3, 3) of that layer from x (n, C, H, W) and dy
+ * (n, F, OH, OW): |G|^T (sum over tiles (|A| |e| |A|^T) . (|BT| |d| |BT|^T)) |G|, within
+ * (n tiles + 34) u scale. */
+void lp_ref_winograd_dw_scale(int m, const float *x, const float *dy, int n, int C, int H, int W,
+                              int pt, int pl, int F, int OH, int OW, double *scale);
 /* The bias gradient of filter f in its documented float order (laperm/ops_conv.h): per
  * plane (s, f) lane l adds pixels l, l + lanes, ... of dy masked by y > 0; a pairwise tree
  * adds the lanes; the planes' totals are added for s = 0, 1, ... */

@@ -301,8 +301,9 @@ static void test_cache_round_trip(void) {
     lp_conv_choice c = {0};
     notes_ notes = {0};
     CU_ASSERT_FALSE(lp_conv_choice_read(rt, "a", &c, on_note_, &notes)); /* no file */
-    lp_conv_choice a = {LP_CONV_ALGO_GEMM, 1.5, 2.25, 0}, b = {LP_CONV_ALGO_FFT, 30, 20.125, 0};
-    lp_conv_choice dc = {LP_CONV_ALGO_DIRECT, 13.25, 0, 11.5};
+    lp_conv_choice a = {LP_CONV_ALGO_GEMM, 1.5, 2.25, 0, 0},
+                   b = {LP_CONV_ALGO_FFT, 30, 20.125, 0, 0};
+    lp_conv_choice dc = {LP_CONV_ALGO_DIRECT, 13.25, 0, 11.5, 0};
     LP_TEST_OK(lp_conv_choice_write(rt, "n50:in1x28x28", &a));
     LP_TEST_OK(lp_conv_choice_write(rt, "n50:in32x26x26", &b));
     LP_TEST_OK(lp_conv_choice_write(rt, "n50:in32x24x24:s2x2", &dc));
@@ -355,9 +356,9 @@ static void test_cache_round_trip(void) {
     CU_ASSERT_PTR_NOT_NULL(strstr(text, line));
     /* Keys with white space, and auto, are refused; bad times are stored as not timed. */
     CU_ASSERT_EQUAL(lp_conv_choice_write(rt, "a b", &a), LP_ERR_INVALID_ARG);
-    lp_conv_choice bad = {LP_CONV_ALGO_AUTO, 1, 1, 1};
+    lp_conv_choice bad = {LP_CONV_ALGO_AUTO, 1, 1, 1, 1};
     CU_ASSERT_EQUAL(lp_conv_choice_write(rt, "k", &bad), LP_ERR_INVALID_ARG);
-    lp_conv_choice odd = {LP_CONV_ALGO_GEMM, 3, NAN, -1};
+    lp_conv_choice odd = {LP_CONV_ALGO_GEMM, 3, NAN, -1, 0};
     LP_TEST_OK(lp_conv_choice_write(rt, "odd", &odd));
     CU_ASSERT_TRUE(lp_conv_choice_read(rt, "odd", &c, on_note_, &notes));
     CU_ASSERT(c.gemm_ms == 3 && c.fft_ms == 0 && c.direct_ms == 0);
@@ -425,7 +426,7 @@ static void test_cache_damaged(void) {
     CU_ASSERT_FALSE(lp_conv_choice_read(rt, "good", &c, on_note_, &notes));
     CU_ASSERT_EQUAL(notes.warnings, 3);
     CU_ASSERT_PTR_NOT_NULL(strstr(notes.text, LP_DECISIONS_FORMAT));
-    lp_conv_choice a = {LP_CONV_ALGO_FFT, 2, 1, 0};
+    lp_conv_choice a = {LP_CONV_ALGO_FFT, 2, 1, 0, 0};
     LP_TEST_OK(lp_conv_choice_write(rt, "good", &a));
     CU_ASSERT_TRUE(lp_conv_choice_read(rt, "good", &c, on_note_, &notes));
     CU_ASSERT_EQUAL(c.algo, LP_CONV_ALGO_FFT);

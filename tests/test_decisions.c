@@ -76,7 +76,7 @@ static lp_decision dec1_(const char *value, double ms) {
 }
 
 static lp_decision dec3_(const char *value, double a, double b, double c) {
-    lp_decision d = {.ms = {a, b, c}};
+    lp_decision d = {.ms = {a, b, c, 0}}; /* winograd not timed */
     snprintf(d.value, sizeof d.value, "%s", value);
     return d;
 }
@@ -155,7 +155,7 @@ static void test_round_trip(void) {
     CU_ASSERT_PTR_NOT_NULL(strstr(text, want));
     snprintf(want, sizeof want, "\n# %s %s\n", conv_, lp_decision_conv.legend);
     CU_ASSERT_PTR_NOT_NULL(strstr(text, want));
-    snprintf(want, sizeof want, "\n%s gemm-auto:n50:in32x26x26 gemm 10 0 12\n", conv_);
+    snprintf(want, sizeof want, "\n%s gemm-auto:n50:in32x26x26 gemm 10 0 12 0\n", conv_);
     CU_ASSERT_PTR_NOT_NULL(strstr(text, want));
     snprintf(want, sizeof want, "\n%s auto:nt:b0:9x11x13 " TILED_ " 0.125\n", gemm_);
     CU_ASSERT_PTR_NOT_NULL(strstr(text, want));
@@ -169,7 +169,7 @@ static void test_round_trip(void) {
 
 static void test_version_line_required(void) {
     char line[128], bodies[5][256];
-    snprintf(line, sizeof line, "%s gemm-auto:a gemm 1 2 3\n", conv_);
+    snprintf(line, sizeof line, "%s gemm-auto:a gemm 1 2 3 0\n", conv_);
     snprintf(bodies[0], sizeof bodies[0], "%s", line);                            /* none */
     snprintf(bodies[1], sizeof bodies[1], "laperm-decisions-1\n%s", line);        /* older */
     snprintf(bodies[2], sizeof bodies[2], "%s \n%s", LP_DECISIONS_FORMAT, line);  /* not it */
@@ -198,7 +198,8 @@ static void test_version_line_required(void) {
     /* CRLF line ends are read like LF. */
     const char *path = fresh_path_();
     char crlf[256];
-    snprintf(crlf, sizeof crlf, "%s\r\n%s gemm-auto:a gemm 1 2 3\r\n", LP_DECISIONS_FORMAT, conv_);
+    snprintf(crlf, sizeof crlf, "%s\r\n%s gemm-auto:a gemm 1 2 3 0\r\n", LP_DECISIONS_FORMAT,
+             conv_);
     write_text_(path, crlf, strlen(crlf));
     notes_ notes = {0};
     lp_decisions *d = load_(path, &notes);
@@ -217,23 +218,23 @@ static void test_damaged_lines(void) {
             LP_DECISIONS_FORMAT
             "\n"
             "# comment\n"
-            "%s gemm-auto:good gemm 1.0 2.0 0\n" /* line 3 */
-            "%s gemm-auto:short\n"               /* 4: too few fields */
-            "%s gemm-auto:old fft 1.0 2.0\n"     /* 5: one timing short: conv refuses it */
-            "%s gemm-auto:extra fft 1 2 3 4 5\n" /* 6: too many fields */
-            "conv gemm-auto:kind gemm 1 2 3\n"   /* 7: no revision */
-            "%s gemm-auto:x gemm 1 2 3x\n"       /* 8: not a number */
-            "conv.-1 gemm-auto:y gemm 1 2 3\n"   /* 9: a revision that is not one */
+            "%s gemm-auto:good gemm 1.0 2.0 0 0\n" /* line 3 */
+            "%s gemm-auto:short\n"                 /* 4: too few fields */
+            "%s gemm-auto:old fft 1.0 2.0 3\n"     /* 5: one timing short: conv refuses it */
+            "%s gemm-auto:extra fft 1 2 3 4 5\n"   /* 6: too many fields */
+            "conv gemm-auto:kind gemm 1 2 3 0\n"   /* 7: no revision */
+            "%s gemm-auto:x gemm 1 2 3x 0\n"       /* 8: not a number */
+            "conv.-1 gemm-auto:y gemm 1 2 3 0\n"   /* 9: a revision that is not one */
             "\n"
             "   # indented comment\n"
-            "%s gemm-auto:good fft 5 4 0\n", /* 12: later lines win */
+            "%s gemm-auto:good fft 5 4 0 0\n", /* 12: later lines win */
             conv_, conv_, conv_, conv_, conv_, conv_);
     size_t len = strlen(text);
     memset(text + len, 'x', 700); /* 13: an overlong line */
     len += 700;
     char tail[200];
     int tl =
-        snprintf(tail, sizeof tail, "\n\x01\xff@\x7f fft\n%s gemm-auto:last direct 3 0 4", conv_);
+        snprintf(tail, sizeof tail, "\n\x01\xff@\x7f fft\n%s gemm-auto:last direct 3 0 4 0", conv_);
     tail[3] = '\0'; /* 14: a NUL inside a line; 15: the last line has no final newline */
     memcpy(text + len, tail, (size_t)tl);
     len += (size_t)tl;
@@ -275,16 +276,16 @@ static void test_damaged_lines(void) {
     CU_ASSERT_PTR_NULL(strstr(now, "gemm-auto:old"));
     CU_ASSERT_PTR_NULL(strstr(now, "gemm-auto:short"));
     CU_ASSERT_PTR_NULL(strstr(now, "xxxx"));
-    snprintf(want, sizeof want, "\n%s gemm-auto:good fft 5 4 0\n", conv_);
+    snprintf(want, sizeof want, "\n%s gemm-auto:good fft 5 4 0 0\n", conv_);
     CU_ASSERT_PTR_NOT_NULL(strstr(now, want));
-    snprintf(want, sizeof want, "\n%s gemm-auto:last direct 3 0 4\n", conv_);
+    snprintf(want, sizeof want, "\n%s gemm-auto:last direct 3 0 4 0\n", conv_);
     CU_ASSERT_PTR_NOT_NULL(strstr(now, want));
     free(now);
     /* A change on disk is a new load: one more warning for the damage there now, and one
      * more from the kind's next look. */
     char changed[256];
     snprintf(changed, sizeof changed,
-             LP_DECISIONS_FORMAT "\n%s gemm-auto:y fft nan 1 0\n%s gemm-auto:w fft 1 0\n", conv_,
+             LP_DECISIONS_FORMAT "\n%s gemm-auto:y fft nan 1 0 0\n%s gemm-auto:w fft 1 0\n", conv_,
              conv_);
     write_text_(path, changed, strlen(changed));
     LP_TEST_OK(lp_decisions_refresh(d, on_note_, &notes));
@@ -325,18 +326,18 @@ static void test_out_of_range(void) {
         "auto:nn:b0:4x4x10 clblast:k1 1 2", /* two */
     };
     const char *conv_lines[] = {
-        "gemm-auto:s auto 1 2 3",                           /* auto is not a path */
-        "gemm-auto:t cuda 1 2 3", "gemm-fast:s gemm 1 2 3", /* no such GEMM mode */
-        "gemm-auto: gemm 1 2 3",                            /* no shape */
-        "auto:s gemm 1 2 3",                                /* no GEMM mode */
+        "gemm-auto:s auto 1 2 3 0",                             /* auto is not a path */
+        "gemm-auto:t cuda 1 2 3 0", "gemm-fast:s gemm 1 2 3 0", /* no such GEMM mode */
+        "gemm-auto: gemm 1 2 3 0",                              /* no shape */
+        "auto:s gemm 1 2 3",                                    /* no GEMM mode */
     };
     /* And these are timings no line can have, whatever its kind. */
     const char *timing_lines[] = {
         "gemm.%d auto:nn:b0:4x4x11 clblast:k1 -1", /* negative */
         "gemm.%d auto:nn:b0:4x4x12 clblast:k1 inf",
         "gemm.%d auto:nn:b0:4x4x13 clblast:k1 1e9", /* past the bound */
-        "conv.%d gemm-auto:u gemm 1 -0.5 3",
-        "conv.%d gemm-auto:v gemm nan 2 3",
+        "conv.%d gemm-auto:u gemm 1 -0.5 3 0",
+        "conv.%d gemm-auto:v gemm nan 2 3 0",
     };
     const size_t ng = sizeof gemm_lines / sizeof *gemm_lines;
     const size_t nc = sizeof conv_lines / sizeof *conv_lines;
@@ -501,14 +502,14 @@ static void test_revisions_and_unknown_kinds(void) {
             "gemm.%d auto:nn:b0:4x4x4 clblast:k1 1\n" /* 3: the revision before */
             "gemm.%d auto:nn:b0:5x5x5 clblast:k2 2\n" /* 4 */
             "gemm.%d auto:tt:b0:4x4x4 " TILED_ " 1\n" /* 5: refused */
-            "conv.%d gemm-auto:s fft 1 2 3\n"         /* 6: a newer laperm's */
-            "conv.%d gemm-auto:t direct 1 0 2\n"      /* 7 */
+            "conv.%d gemm-auto:s fft 1 2 3 0\n"       /* 6: a newer laperm's */
+            "conv.%d gemm-auto:t direct 1 0 2 0\n"    /* 7 */
             "%s\n",                                   /* 8: a kind nobody here knows */
             rg - 1, rg - 1, rg, rg, rc + 1, rc, unknown);
     write_text_(path, text, strlen(text));
     char old_conv[64], cur_conv[64], want[128];
-    snprintf(old_conv, sizeof old_conv, "\nconv.%d gemm-auto:s fft 1 2 3\n", rc + 1);
-    snprintf(cur_conv, sizeof cur_conv, "\nconv.%d gemm-auto:t direct 1 0 2\n", rc);
+    snprintf(old_conv, sizeof old_conv, "\nconv.%d gemm-auto:s fft 1 2 3 0\n", rc + 1);
+    snprintf(cur_conv, sizeof cur_conv, "\nconv.%d gemm-auto:t direct 1 0 2 0\n", rc);
     snprintf(want, sizeof want, "\n%s\n", unknown);
 
     /* A process that uses only the gemm kind. */

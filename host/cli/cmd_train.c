@@ -127,8 +127,9 @@ static int reparse_recorded_(const char *recorded, int argc, char **argv, cli_tr
 
 /* Environment variables that steer the choices, recorded as env_<NAME> attributes. */
 static const char *const steering_env_[] = {
-    "LAPERM_DEVICE",     "LAPERM_GEMM",        "LAPERM_CACHE",          "LAPERM_CACHE_DIR",
-    "LAPERM_KERNEL_DIR", "LAPERM_KERNEL_FORM", "LAPERM_CONV_COL_BYTES", "LAPERM_TUNE_BUDGET"};
+    "LAPERM_DEVICE",         "LAPERM_GEMM",        "LAPERM_CACHE",
+    "LAPERM_CACHE_DIR",      "LAPERM_KERNEL_DIR",  "LAPERM_KERNEL_FORM",
+    "LAPERM_CONV_COL_BYTES", "LAPERM_TUNE_BUDGET", "LAPERM_WINOGRAD_TILE"};
 #define N_STEERING_ENV_ ((int)(sizeof steering_env_ / sizeof *steering_env_))
 
 /* A results file we could not write must fail before minutes of set-up: its folder must

@@ -21,10 +21,11 @@ typedef enum {
     LP_CONV_ALGO_GEMM,
     LP_CONV_ALGO_FFT,
     LP_CONV_ALGO_DIRECT,
+    LP_CONV_ALGO_WINOGRAD,
     LP_CONV_ALGO_COUNT
 } lp_conv_algo;
 
-/* "auto", "gemm", "fft", "direct". */
+/* "auto", "gemm", "fft", "direct", "winograd". */
 const char *lp_conv_algo_name(lp_conv_algo a);
 
 typedef struct {

@@ -1,0 +1,230 @@
+/* [conv2d] by Winograd's minimal filtering (Lavin & Gray, arXiv 1509.09308) for 3x3
+ * stride-1 layers: F(m x m, 3x3) with m = WG_M (2 or 4, a build option), tiles of
+ * WG_A = m + 2 points a side, WG_P = WG_A^2 transform points.
+ *
+ *   forward   y_tile = AT [ (G g G^T) . (BT d BT^T) ] AT^T      (d: the (m+2)^2 input tile)
+ *   input gr. the same with dy as input and the kernel flipped and transposed
+ *   kernel gr. F(3x3, m x m): dW = G^T [ (AT^T e AT) . (BT d BT^T) ] G, summed over the
+ *             tiles, e the m x m tile of dy (the transposition principle: the roles of
+ *             A and G swap, B stays)
+ *
+ * with "." the product per point. Layouts (t: tile index within a chunk of samples, s*TH*TW +
+ * ty*TW + tx; T tiles in the chunk):
+ *   V[p][c][t]  input tiles transformed (p: point), so that per point the products over
+ *               channels are one matrix product (host: lp_op_gemm, one per point)
+ *   U[p][r][c]  kernel transformed, rows r (filters forward, input channels for dx)
+ *   M[p][r][t]  their products, turned back into outputs by lp_wg_output
+ * Every value is computed by one work-item in a fixed order: the same bits every run. */
+
+#define WG_A (WG_M + 2)
+#define WG_P (WG_A * WG_A)
+
+/* The 1-D transforms, on private arrays with constant indices (after unrolling, registers):
+ * BT d (input tiles), G g (the kernel), AT v (back to outputs), A e = AT^T e (the output
+ * gradient, for the kernel gradient) and G^T v (back to the kernel gradient). Written out
+ * term by term: no multiplication by 0 or 1, and the multiples of 1/6 and 1/24 grouped
+ * so that each costs one rounding. */
+#if WG_M == 2
+static inline void bt_(const float *d, float *o) {
+    o[0] = d[0] - d[2];
+    o[1] = d[1] + d[2];
+    o[2] = d[2] - d[1];
+    o[3] = d[1] - d[3];
+}
+static inline void g_(const float *g, float *o) {
+    o[0] = g[0];
+    o[1] = 0.5f * (g[0] + g[1] + g[2]);
+    o[2] = 0.5f * (g[0] - g[1] + g[2]);
+    o[3] = g[2];
+}
+static inline void at_(const float *v, float *o) {
+    o[0] = v[0] + v[1] + v[2];
+    o[1] = v[1] - v[2] - v[3];
+}
+static inline void a_(const float *e, float *o) {
+    o[0] = e[0];
+    o[1] = e[0] + e[1];
+    o[2] = e[0] - e[1];
+    o[3] = -e[1];
+}
+static inline void gt_(const float *v, float *o) {
+    o[0] = v[0] + 0.5f * (v[1] + v[2]);
+    o[1] = 0.5f * (v[1] - v[2]);
+    o[2] = 0.5f * (v[1] + v[2]) + v[3];
+}
+#elif WG_M == 4
+static inline void bt_(const float *d, float *o) {
+    o[0] = 4.0f * d[0] - 5.0f * d[2] + d[4];
+    o[1] = d[3] + d[4] - 4.0f * (d[1] + d[2]);
+    o[2] = d[4] - d[3] + 4.0f * (d[1] - d[2]);
+    o[3] = d[4] - d[2] + 2.0f * (d[3] - d[1]);
+    o[4] = d[4] - d[2] + 2.0f * (d[1] - d[3]);
+    o[5] = 4.0f * d[1] - 5.0f * d[3] + d[5];
+}
+static inline void g_(const float *g, float *o) {
+    o[0] = 0.25f * g[0];
+    o[1] = (-1.0f / 6.0f) * (g[0] + g[1] + g[2]);
+    o[2] = (-1.0f / 6.0f) * (g[0] - g[1] + g[2]);
+    o[3] = (1.0f / 24.0f) * (g[0] + 2.0f * g[1] + 4.0f * g[2]);
+    o[4] = (1.0f / 24.0f) * (g[0] - 2.0f * g[1] + 4.0f * g[2]);
+    o[5] = g[2];
+}
+static inline void at_(const float *v, float *o) {
+    o[0] = v[0] + v[1] + v[2] + v[3] + v[4];
+    o[1] = v[1] - v[2] + 2.0f * (v[3] - v[4]);
+    o[2] = v[1] + v[2] + 4.0f * (v[3] + v[4]);
+    o[3] = v[1] - v[2] + 8.0f * (v[3] - v[4]) + v[5];
+}
+static inline void a_(const float *e, float *o) {
+    o[0] = e[0];
+    o[1] = e[0] + e[1] + e[2] + e[3];
+    o[2] = e[0] - e[1] + e[2] - e[3];
+    o[3] = e[0] + 2.0f * e[1] + 4.0f * e[2] + 8.0f * e[3];
+    o[4] = e[0] - 2.0f * e[1] + 4.0f * e[2] - 8.0f * e[3];
+    o[5] = e[3];
+}
+static inline void gt_(const float *v, float *o) {
+    o[0] = 0.25f * v[0] - (1.0f / 6.0f) * (v[1] + v[2]) + (1.0f / 24.0f) * (v[3] + v[4]);
+    o[1] = (1.0f / 6.0f) * (v[2] - v[1]) + (1.0f / 12.0f) * (v[3] - v[4]);
+    o[2] = (1.0f / 6.0f) * (v[3] + v[4] - v[1] - v[2]) + v[5];
+}
+#else
+#error "WG_M must be 2 or 4"
+#endif
+
+/* The 2-D transform o = T1 in T2^T of an R x Q tile into RO x QO, rows first: the 1-D
+ * transform f2 (Q -> QO) of every row, then f1 (R -> RO) of every column. */
+#define TRANSFORM2_(f1, f2, R, Q, RO, QO, in, o)                                                   \
+    do {                                                                                           \
+        float rows_[R][QO], col_[R], out_[RO];                                                     \
+        _Pragma("unroll") for (int i_ = 0; i_ < (R); ++i_) f2(in[i_], rows_[i_]);                  \
+        _Pragma("unroll") for (int j_ = 0; j_ < (QO); ++j_) {                                      \
+            _Pragma("unroll") for (int i_ = 0; i_ < (R); ++i_) col_[i_] = rows_[i_][j_];           \
+            f1(col_, out_);                                                                        \
+            _Pragma("unroll") for (int i_ = 0; i_ < (RO); ++i_) o[i_][j_] = out_[i_];              \
+        }                                                                                          \
+    } while (0)
+
+/* dst[p][r][t] = b[p] for the WG_P points of tile t of row r, dst (WG_P, R, T). */
+static inline void store_points_(__global float *dst, int R, int T, int r, size_t t,
+                                 float b[WG_A][WG_A]) {
+    size_t stride = (size_t)R * T;
+    __global float *out = dst + (size_t)r * T + t;
+#pragma unroll
+    for (int i = 0; i < WG_A; ++i)
+#pragma unroll
+        for (int j = 0; j < WG_A; ++j)
+            out[(i * WG_A + j) * stride] = b[i][j];
+}
+
+/* V[p][c][t] = (BT d BT^T)[p] for the (WG_A)^2 tile of plane c of sample s0 + s of x
+ * (n, C, H, W) whose outputs start at (ty*m, tx*m): d reads x from (ty*m - pad_top,
+ * tx*m - pad_left), zeros outside the plane. Global (TH*TW, C, cn). */
+__kernel void lp_wg_input(__global const float *x, int C, int H, int W, int pad_top, int pad_left,
+                          int TH, int TW, int T, int s0, __global float *v) {
+    int tile = get_global_id(0), c = get_global_id(1), s = get_global_id(2);
+    if (tile >= TH * TW) return;
+    int ty = tile / TW, tx = tile - ty * TW;
+    int y0 = ty * WG_M - pad_top, x0 = tx * WG_M - pad_left;
+    __global const float *plane = x + ((size_t)(s0 + s) * C + c) * (size_t)H * W;
+    float d[WG_A][WG_A], b[WG_A][WG_A];
+#pragma unroll
+    for (int i = 0; i < WG_A; ++i)
+#pragma unroll
+        for (int j = 0; j < WG_A; ++j) {
+            int yy = y0 + i, xx = x0 + j;
+            d[i][j] = yy >= 0 && yy < H && xx >= 0 && xx < W ? plane[yy * W + xx] : 0.0f;
+        }
+    TRANSFORM2_(bt_, bt_, WG_A, WG_A, WG_A, WG_A, d, b);
+    store_points_(v, C, T, c, (size_t)s * TH * TW + tile, b);
+}
+
+/* U[p][r][q] = (G g G^T)[p], R x Q per point, for the 3x3 kernel W (F, C, 3, 3) at
+ * w + off: forward r = f, q = c, g = W[f][c]; with flip (the input gradient) r = c,
+ * q = f, g = W[f][c] rotated by 180 degrees. Global (C, F). */
+__kernel void lp_wg_filter(__global const float *w, ulong off, int F, int C, int flip,
+                           __global float *u) {
+    int c = get_global_id(0), f = get_global_id(1);
+    __global const float *k = w + off + ((size_t)f * C + c) * 9;
+    float g[3][3], h[WG_A][WG_A];
+    for (int a = 0; a < 3; ++a)
+        for (int b = 0; b < 3; ++b)
+            g[a][b] = flip ? k[(2 - a) * 3 + (2 - b)] : k[a * 3 + b];
+    TRANSFORM2_(g_, g_, 3, 3, WG_A, WG_A, g, h);
+    int R = flip ? C : F, Q = flip ? F : C, r = flip ? c : f, q = flip ? f : c;
+    __global float *out = u + (size_t)r * Q + q;
+    for (int i = 0; i < WG_A; ++i)
+        for (int j = 0; j < WG_A; ++j)
+            out[(size_t)(i * WG_A + j) * R * Q] = h[i][j];
+}
+
+/* y[s0 + s][r] tile (ty, tx) = AT M[.][r][t] AT^T (+ params[b_off + r], then ReLU), the
+ * pixels inside the OH x OW plane only; y is (n, R, OH, OW). Global (TH*TW, R, cn). */
+__kernel void lp_wg_output(__global const float *m, int R, int T, int TH, int TW, int OH, int OW,
+                           int s0, __global const float *params, int b_off, int relu,
+                           __global float *y) {
+    int tile = get_global_id(0), r = get_global_id(1), s = get_global_id(2);
+    if (tile >= TH * TW) return;
+    int ty = tile / TW, tx = tile - ty * TW;
+    size_t t = (size_t)s * TH * TW + tile, stride = (size_t)R * T;
+    __global const float *in = m + (size_t)r * T + t;
+    float v[WG_A][WG_A], o[WG_M][WG_M];
+#pragma unroll
+    for (int i = 0; i < WG_A; ++i)
+#pragma unroll
+        for (int j = 0; j < WG_A; ++j)
+            v[i][j] = in[(i * WG_A + j) * stride];
+    TRANSFORM2_(at_, at_, WG_A, WG_A, WG_M, WG_M, v, o);
+    float bias = b_off >= 0 ? params[b_off + r] : 0.0f;
+    __global float *plane = y + ((size_t)(s0 + s) * R + r) * (size_t)OH * OW;
+#pragma unroll
+    for (int i = 0; i < WG_M; ++i)
+#pragma unroll
+        for (int j = 0; j < WG_M; ++j) {
+            int yy = ty * WG_M + i, xx = tx * WG_M + j;
+            if (yy >= OH || xx >= OW) continue;
+            float acc = o[i][j];
+            if (b_off >= 0) acc += bias;
+            if (relu) acc = fmax(acc, 0.0f);
+            plane[yy * OW + xx] = acc;
+        }
+}
+
+/* E[p][f][t] = (AT^T e AT)[p] for the m x m tile e of plane f of sample s0 + s of dy
+ * (n, F, OH, OW) at (ty*m, tx*m), zeros outside the plane: the kernel gradient's transform
+ * of the output gradient. Global (TH*TW, F, cn). */
+__kernel void lp_wg_grad(__global const float *dy, int F, int OH, int OW, int TH, int TW, int T,
+                         int s0, __global float *e) {
+    int tile = get_global_id(0), f = get_global_id(1), s = get_global_id(2);
+    if (tile >= TH * TW) return;
+    int ty = tile / TW, tx = tile - ty * TW;
+    __global const float *plane = dy + ((size_t)(s0 + s) * F + f) * (size_t)OH * OW;
+    float g[WG_M][WG_M], h[WG_A][WG_A];
+#pragma unroll
+    for (int i = 0; i < WG_M; ++i)
+#pragma unroll
+        for (int j = 0; j < WG_M; ++j) {
+            int yy = ty * WG_M + i, xx = tx * WG_M + j;
+            g[i][j] = yy < OH && xx < OW ? plane[yy * OW + xx] : 0.0f;
+        }
+    TRANSFORM2_(a_, a_, WG_M, WG_M, WG_A, WG_A, g, h);
+    store_points_(e, F, T, f, (size_t)s * TH * TW + tile, h);
+}
+
+/* dW[f][c] = G^T Mw[.][f][c] G (3x3), overwritten at grads + off; Mw (P, F, C) holds the
+ * products summed over every tile of the batch. Global (C, F). */
+__kernel void lp_wg_dw_output(__global const float *mw, int F, int C, __global float *grads,
+                              ulong off) {
+    int c = get_global_id(0), f = get_global_id(1);
+    size_t stride = (size_t)F * C;
+    __global const float *in = mw + (size_t)f * C + c;
+    float v[WG_A][WG_A], o[3][3];
+    for (int i = 0; i < WG_A; ++i)
+        for (int j = 0; j < WG_A; ++j)
+            v[i][j] = in[(i * WG_A + j) * stride];
+    TRANSFORM2_(gt_, gt_, WG_A, WG_A, 3, 3, v, o);
+    __global float *out = grads + off + ((size_t)f * C + c) * 9;
+    for (int a = 0; a < 3; ++a)
+        for (int b = 0; b < 3; ++b)
+            out[a * 3 + b] = o[a][b];
+}

@@ -1,0 +1,307 @@
+/* The Winograd [conv2d] path (laperm/conv_winograd.h): buffers, chunks and launches of
+ * cl/conv_winograd.cl, and one lp_op_gemm per transform point. */
+#include "laperm/conv_winograd.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "laperm/ops.h"
+
+struct lp_conv_winograd {
+    lp_runtime *rt;
+    lp_conv_geom g;
+    int F, m, a, P; /* filters; tile m, side a = m + 2, points P = a^2 */
+    int chunk;
+    bool with_dx;
+    char opts[32];
+    int th, tw;   /* output tiles per plane (forward, kernel gradient) */
+    int dth, dtw; /* input-gradient tiles per plane */
+    cl_mem u;     /* the kernel transformed (P, F, C), then (P, C, F) for dx */
+    cl_mem v;     /* x's tiles (P, C, chunk tiles) */
+    cl_mem mo;    /* forward products (P, F, chunk tiles); backward dy's tiles */
+    cl_mem mw;    /* kernel gradient's products (P, F, C) */
+    cl_mem vd;    /* dx: dy's tiles over dx's plane (P, F, chunk dx tiles) */
+    cl_mem md;    /* dx: their products (P, C, chunk dx tiles) */
+    int v_n;      /* > 0: v holds the last forward's whole batch of this many */
+};
+
+static int ceil_div_(int a, int b) {
+    return (a + b - 1) / b;
+}
+
+/* Floats of each buffer for chunk samples (0: not needed). */
+typedef struct {
+    size_t u, v, mo, mw, vd, md;
+} sizes_;
+
+static sizes_ sizes_of_(const lp_conv_geom *g, int F, int m, bool with_dx, size_t chunk) {
+    size_t a = (size_t)m + 2, P = a * a, C = (size_t)g->cin;
+    size_t t = (size_t)ceil_div_(g->oh, m) * (size_t)ceil_div_(g->ow, m) * chunk;
+    size_t td = (size_t)ceil_div_(g->ih, m) * (size_t)ceil_div_(g->iw, m) * chunk;
+    sizes_ s = {.u = P * F * C, .v = P * C * t, .mo = P * F * t, .mw = P * F * C};
+    if (with_dx) s.vd = P * F * td, s.md = P * C * td;
+    return s;
+}
+
+const char *lp_conv_winograd_unfit(const lp_conv_geom *g, int filters) {
+    if (g->kh != 3 || g->kw != 3 || g->stride_h != 1 || g->stride_w != 1)
+        return "the Winograd path needs a 3x3 kernel at stride 1";
+    if (g->pad_top > 2 || g->pad_left > 2 || g->pad_top < 0 || g->pad_left < 0)
+        return "the Winograd path takes padding of at most 2";
+    /* One sample's buffers, with the smaller tile (more tiles), must fit int indices. */
+    sizes_ s = sizes_of_(g, filters, 2, true, 1);
+    size_t most = s.u;
+    size_t all[] = {
+        s.v, s.mo, s.vd, s.md, (size_t)g->cin * g->ih * g->iw, (size_t)filters * g->oh * g->ow};
+    for (size_t i = 0; i < sizeof all / sizeof *all; ++i)
+        if (all[i] > most) most = all[i];
+    return most < (size_t)INT_MAX / 64 ? NULL : "planes too large for the Winograd path";
+}
+
+int lp_conv_winograd_tile(void) {
+    const char *env = getenv("LAPERM_WINOGRAD_TILE");
+    return env && strcmp(env, "2") == 0 ? 2 : 4;
+}
+
+void lp_conv_winograd_bytes(const lp_conv_geom *g, int filters, int m, bool with_dx, size_t *fixed,
+                            size_t *per_sample) {
+    sizes_ s = sizes_of_(g, filters, m, with_dx, 1);
+    *fixed = (s.u + s.mw) * 4;
+    *per_sample = (s.v + s.mo + s.vd + s.md) * 4;
+}
+
+static void release_(cl_mem *m) {
+    if (*m) clReleaseMemObject(*m);
+    *m = NULL;
+}
+
+void lp_conv_winograd_destroy(lp_conv_winograd *w) {
+    if (!w) return;
+    release_(&w->u), release_(&w->v), release_(&w->mo), release_(&w->mw);
+    release_(&w->vd), release_(&w->md);
+    free(w);
+}
+
+lp_status lp_conv_winograd_create(lp_runtime *rt, const lp_conv_geom *g, int filters, int m,
+                                  int chunk, bool with_dx, lp_conv_winograd **out) {
+    *out = NULL;
+    const char *why = lp_conv_winograd_unfit(g, filters);
+    if (why) return lp_fail(LP_ERR_UNSUPPORTED, "conv2d winograd: %s", why);
+    if ((m != 2 && m != 4) || filters <= 0 || chunk <= 0)
+        return lp_fail(LP_ERR_INVALID_ARG,
+                       "conv2d winograd: tile %d (2 or 4), %d filters, chunk %d", m, filters,
+                       chunk);
+    sizes_ s = sizes_of_(g, filters, m, with_dx, (size_t)chunk);
+    if (s.v > INT_MAX || s.mo > INT_MAX || s.vd > INT_MAX || s.md > INT_MAX)
+        return lp_fail(LP_ERR_UNSUPPORTED, "conv2d winograd: a chunk of %d samples is too large",
+                       chunk);
+    lp_conv_winograd *w = calloc(1, sizeof *w);
+    if (!w) return lp_fail(LP_ERR_NO_MEMORY, "out of host memory");
+    w->rt = rt;
+    w->g = *g;
+    w->F = filters;
+    w->m = m;
+    w->a = m + 2;
+    w->P = w->a * w->a;
+    w->chunk = chunk;
+    w->with_dx = with_dx;
+    snprintf(w->opts, sizeof w->opts, "-DWG_M=%d", m);
+    w->th = ceil_div_(g->oh, m), w->tw = ceil_div_(g->ow, m);
+    w->dth = ceil_div_(g->ih, m), w->dtw = ceil_div_(g->iw, m);
+    lp_status st = lp_buffer_create(rt, s.u * 4, "conv2d winograd kernel", &w->u);
+    if (st == LP_OK) st = lp_buffer_create(rt, s.v * 4, "conv2d winograd input tiles", &w->v);
+    if (st == LP_OK) st = lp_buffer_create(rt, s.mo * 4, "conv2d winograd products", &w->mo);
+    if (st == LP_OK)
+        st = lp_buffer_create(rt, s.mw * 4, "conv2d winograd kernel gradient products", &w->mw);
+    if (st == LP_OK && with_dx)
+        st = lp_buffer_create(rt, s.vd * 4, "conv2d winograd gradient tiles", &w->vd);
+    if (st == LP_OK && with_dx)
+        st = lp_buffer_create(rt, s.md * 4, "conv2d winograd input gradient products", &w->md);
+    if (st != LP_OK) {
+        lp_conv_winograd_destroy(w);
+        return st;
+    }
+    *out = w;
+    return LP_OK;
+}
+
+static lp_status kernel_(lp_conv_winograd *w, const char *name, cl_kernel *k) {
+    return lp_runtime_kernel(w->rt, "conv_winograd", name, w->opts, k);
+}
+
+/* Work-groups along the tiles (the kernels return past d0): on CPUs that vectorize across
+ * work-items (PoCL) consecutive tiles then make vector loads and stores. */
+static lp_status launch_(lp_conv_winograd *w, cl_kernel k, size_t d0, size_t d1, size_t d2,
+                         const char *label) {
+    size_t group = 16;
+    size_t most = lp_runtime_device(w->rt)->max_work_group_size;
+    if (most && group > most) group = most;
+    size_t global[3] = {(d0 + group - 1) / group * group, d1, d2}, local[3] = {group, 1, 1};
+    return lp_launch(w->rt, k, 3, global, local, label);
+}
+
+/* The kernel's transform into w->u: (P, F, C), or flipped (P, C, F). */
+static lp_status filter_(lp_conv_winograd *w, cl_mem params, size_t w_off, int flip) {
+    cl_kernel k;
+    LP_TRY(kernel_(w, "lp_wg_filter", &k));
+    cl_ulong off = w_off;
+    LP_ARG(k, 0, params);
+    LP_ARG(k, 1, off);
+    LP_ARG(k, 2, w->F);
+    LP_ARG(k, 3, w->g.cin);
+    LP_ARG(k, 4, flip);
+    LP_ARG(k, 5, w->u);
+    size_t global[2] = {(size_t)w->g.cin, (size_t)w->F};
+    return lp_launch(w->rt, k, 2, global, NULL, "conv_winograd_filter");
+}
+
+/* Tiles of planes (C, H, W) of samples s0..s0+cn-1 of src into dst (P, C, T). */
+static lp_status input_(lp_conv_winograd *w, cl_mem src, int C, int H, int W, int pt, int pl,
+                        int th, int tw, int s0, int cn, cl_mem dst) {
+    cl_kernel k;
+    LP_TRY(kernel_(w, "lp_wg_input", &k));
+    cl_int T = th * tw * cn;
+    int a = 0;
+    LP_ARG(k, a++, src);
+    LP_ARG(k, a++, C);
+    LP_ARG(k, a++, H);
+    LP_ARG(k, a++, W);
+    LP_ARG(k, a++, pt);
+    LP_ARG(k, a++, pl);
+    LP_ARG(k, a++, th);
+    LP_ARG(k, a++, tw);
+    LP_ARG(k, a++, T);
+    LP_ARG(k, a++, s0);
+    LP_ARG(k, a++, dst);
+    return launch_(w, k, (size_t)th * tw, (size_t)C, (size_t)cn, "conv_winograd_input");
+}
+
+/* dst (P, R, T) = u (P, R, Q) . src (P, Q, T), one product per point. */
+static lp_status products_(lp_conv_winograd *w, int R, int Q, size_t T, cl_mem src, cl_mem dst,
+                           const char *label) {
+    for (int p = 0; p < w->P; ++p)
+        LP_TRY(lp_op_gemm(w->rt, false, false, (size_t)R, T, (size_t)Q, 1.0f, w->u,
+                          (size_t)p * R * Q, (size_t)Q, src, (size_t)p * Q * T, T, 0.0f, dst,
+                          (size_t)p * R * T, T, label));
+    return LP_OK;
+}
+
+/* Planes (R, OH, OW) of samples s0.. of y from the products src (P, R, T). */
+static lp_status output_(lp_conv_winograd *w, cl_mem src, int R, int th, int tw, int OH, int OW,
+                         int s0, int cn, cl_mem params, int b_off, bool relu, cl_mem y) {
+    cl_kernel k;
+    LP_TRY(kernel_(w, "lp_wg_output", &k));
+    cl_int T = th * tw * cn, relu_i = relu;
+    int a = 0;
+    LP_ARG(k, a++, src);
+    LP_ARG(k, a++, R);
+    LP_ARG(k, a++, T);
+    LP_ARG(k, a++, th);
+    LP_ARG(k, a++, tw);
+    LP_ARG(k, a++, OH);
+    LP_ARG(k, a++, OW);
+    LP_ARG(k, a++, s0);
+    LP_ARG(k, a++, params);
+    LP_ARG(k, a++, b_off);
+    LP_ARG(k, a++, relu_i);
+    LP_ARG(k, a++, y);
+    return launch_(w, k, (size_t)th * tw, (size_t)R, (size_t)cn, "conv_winograd_output");
+}
+
+static lp_status check_batch_(const lp_conv_winograd *w, int n) {
+    if (n < 0) return lp_fail(LP_ERR_INVALID_ARG, "conv2d winograd: batch %d", n);
+    (void)w;
+    return LP_OK;
+}
+
+lp_status lp_conv_winograd_forward(lp_conv_winograd *w, int n, cl_mem x, cl_mem params,
+                                   size_t w_off, int b_off, bool relu, cl_mem y) {
+    LP_TRY(check_batch_(w, n));
+    w->v_n = 0;
+    if (n == 0) return LP_OK;
+    const lp_conv_geom *g = &w->g;
+    LP_TRY(filter_(w, params, w_off, 0));
+    for (int s0 = 0; s0 < n; s0 += w->chunk) {
+        int cn = n - s0 < w->chunk ? n - s0 : w->chunk;
+        size_t T = (size_t)w->th * w->tw * cn;
+        LP_TRY(input_(w, x, g->cin, g->ih, g->iw, g->pad_top, g->pad_left, w->th, w->tw, s0, cn,
+                      w->v));
+        LP_TRY(products_(w, w->F, g->cin, T, w->v, w->mo, "conv_winograd_forward_gemm"));
+        LP_TRY(output_(w, w->mo, w->F, w->th, w->tw, g->oh, g->ow, s0, cn, params, b_off, relu, y));
+    }
+    w->v_n = n <= w->chunk ? n : 0;
+    return LP_OK;
+}
+
+/* mo (P, F, T) = the kernel gradient's transform of dy's tiles, samples s0.. */
+static lp_status grad_tiles_(lp_conv_winograd *w, cl_mem dy, int s0, int cn) {
+    cl_kernel k;
+    LP_TRY(kernel_(w, "lp_wg_grad", &k));
+    cl_int T = w->th * w->tw * cn;
+    int a = 0;
+    LP_ARG(k, a++, dy);
+    LP_ARG(k, a++, w->F);
+    LP_ARG(k, a++, w->g.oh);
+    LP_ARG(k, a++, w->g.ow);
+    LP_ARG(k, a++, w->th);
+    LP_ARG(k, a++, w->tw);
+    LP_ARG(k, a++, T);
+    LP_ARG(k, a++, s0);
+    LP_ARG(k, a++, w->mo);
+    return launch_(w, k, (size_t)w->th * w->tw, (size_t)w->F, (size_t)cn, "conv_winograd_grad");
+}
+
+static lp_status dw_output_(lp_conv_winograd *w, cl_mem grads, size_t gw_off) {
+    cl_kernel k;
+    LP_TRY(kernel_(w, "lp_wg_dw_output", &k));
+    cl_ulong off = gw_off;
+    LP_ARG(k, 0, w->mw);
+    LP_ARG(k, 1, w->F);
+    LP_ARG(k, 2, w->g.cin);
+    LP_ARG(k, 3, grads);
+    LP_ARG(k, 4, off);
+    size_t global[2] = {(size_t)w->g.cin, (size_t)w->F};
+    return lp_launch(w->rt, k, 2, global, NULL, "conv_winograd_dw_output");
+}
+
+lp_status lp_conv_winograd_backward(lp_conv_winograd *w, int n, cl_mem x, cl_mem dy, cl_mem params,
+                                    size_t w_off, cl_mem grads, size_t gw_off, cl_mem dx) {
+    LP_TRY(check_batch_(w, n));
+    if (dx && !w->with_dx)
+        return lp_fail(LP_ERR_INVALID_ARG, "conv2d winograd: made without the input gradient");
+    const lp_conv_geom *g = &w->g;
+    int C = g->cin, F = w->F;
+    if (n == 0) return lp_buffer_fill_zero(w->rt, grads, gw_off * 4, (size_t)F * C * 9 * 4);
+    /* The kernel gradient: per point, mw (F, C) += E (F, T) . V^T (T, C), the chunks in
+     * order (the first overwrites), then one inverse transform. */
+    bool reuse = w->v_n == n;
+    for (int s0 = 0; s0 < n; s0 += w->chunk) {
+        int cn = n - s0 < w->chunk ? n - s0 : w->chunk;
+        size_t T = (size_t)w->th * w->tw * cn;
+        if (!reuse)
+            LP_TRY(
+                input_(w, x, C, g->ih, g->iw, g->pad_top, g->pad_left, w->th, w->tw, s0, cn, w->v));
+        LP_TRY(grad_tiles_(w, dy, s0, cn));
+        for (int p = 0; p < w->P; ++p)
+            LP_TRY(lp_op_gemm(w->rt, false, true, (size_t)F, (size_t)C, T, 1.0f, w->mo,
+                              (size_t)p * F * T, T, w->v, (size_t)p * C * T, T, s0 ? 1.0f : 0.0f,
+                              w->mw, (size_t)p * F * C, (size_t)C, "conv_winograd_dw_gemm"));
+    }
+    w->v_n = 0;
+    LP_TRY(dw_output_(w, grads, gw_off));
+    if (!dx) return LP_OK;
+    /* The input gradient: a 3x3 correlation of dy with the kernel flipped and transposed,
+     * dy padded by 2 - pad before (its tiles cover dx's plane). */
+    LP_TRY(filter_(w, params, w_off, 1));
+    for (int s0 = 0; s0 < n; s0 += w->chunk) {
+        int cn = n - s0 < w->chunk ? n - s0 : w->chunk;
+        size_t T = (size_t)w->dth * w->dtw * cn;
+        LP_TRY(input_(w, dy, F, g->oh, g->ow, 2 - g->pad_top, 2 - g->pad_left, w->dth, w->dtw, s0,
+                      cn, w->vd));
+        LP_TRY(products_(w, C, F, T, w->vd, w->md, "conv_winograd_dx_gemm"));
+        LP_TRY(output_(w, w->md, C, w->dth, w->dtw, g->ih, g->iw, s0, cn, params, -1, false, dx));
+    }
+    return LP_OK;
+}
