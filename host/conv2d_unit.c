@@ -697,16 +697,23 @@ static lp_status choose_(lp_network *net, lp_layer *l) {
     return choose_auto_(net, l, fits);
 }
 
-/* The path `auto` takes without timing: on CPUs the direct path for layers with enough
- * input channels and output positions to fill its vector loops (timing picked it for
- * every such layer of conv4, conv6 and conv7 on PoCL, where GEMM won the first layers
+/* The path `auto` takes without timing: on CPUs Winograd (F(4x4,3x3)) for 3x3 stride-1
+ * layers of at least 64 input channels and 16x16 outputs (timing picked it for conv4's
+ * three such layers on PoCL, 1.4-2x faster than the direct path; with fewer channels or
+ * smaller planes, as in conv7 and resnet20, its transforms and per-point products cost
+ * more than they save), never in portable-bits mode; then the direct path for layers with
+ * enough input channels and output positions to fill its vector loops (timing picked it
+ * for every such layer of conv4, conv6 and conv7 on PoCL, where GEMM won the first layers
  * and the small late ones); GEMM elsewhere, and on other devices. FFT never: it won no
  * timing on the devices measured. */
 static lp_conv_algo by_rule_(lp_network *net, lp_layer *l, const bool *fits) {
     const conv_state_ *d = l->state;
-    /* Portable bits: one rule for every device (the CPU one). */
-    bool cpu = (lp_runtime_device(net->rt)->type & CL_DEVICE_TYPE_CPU) != 0 ||
-               lp_runtime_bits(net->rt) == LP_BITS_PORTABLE;
+    bool portable = lp_runtime_bits(net->rt) == LP_BITS_PORTABLE;
+    /* Portable bits: one rule for every device (the CPU one), without Winograd. */
+    bool cpu = (lp_runtime_device(net->rt)->type & CL_DEVICE_TYPE_CPU) != 0 || portable;
+    if (cpu && !portable && fits[LP_CONV_ALGO_WINOGRAD] && d->g.cin >= 64 &&
+        d->g.oh * d->g.ow >= 256)
+        return LP_CONV_ALGO_WINOGRAD;
     if (cpu && fits[LP_CONV_ALGO_DIRECT] && d->g.cin >= 16 && d->g.oh * d->g.ow >= 64)
         return LP_CONV_ALGO_DIRECT;
     return LP_CONV_ALGO_GEMM;
