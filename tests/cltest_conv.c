@@ -376,6 +376,10 @@ static int compare_fd_(double analytic, double fd, const char *what, size_t i, i
         return 0;
     }
     double tol = 5e-5 + 1e-3 * fabs(fd);
+    /* Winograd's forward rounds up to (cin + 35) u E, E up to 860 times the direct sum's
+     * scale for F(4x4,3x3) (16 for F(2x2)): the differences, divided by the step, carry
+     * that much more noise. A wrong gradient is still off by far more. */
+    if (conv_algo_ == LP_CONV_ALGO_WINOGRAD) tol = 1e-3 + 1e-2 * fabs(fd);
     if (fabs(analytic - fd) <= tol) return 0;
     printf("\n  %s[%zu]: analytic %.7g, finite difference %.7g (tol %.2g)\n", what, i, analytic, fd,
            tol);
@@ -390,6 +394,9 @@ static void check_fd_(const case_ *c, uint64_t seed) {
         fixture_free_(&f);
         return;
     }
+    /* Winograd fits every 3x3 stride-1 layer on every device: it must have been taken. */
+    if (conv_algo_ == LP_CONV_ALGO_WINOGRAD)
+        CU_ASSERT_EQUAL(lp_network_conv_path(f.net, f.conv), LP_CONV_ALGO_WINOGRAD);
     size_t ny = (size_t)c->n * f.d.ys, nx = (size_t)c->n * f.d.xs, nw = (size_t)c->filters * f.d.K;
     float *grads = malloc(f.n_params * sizeof *grads), *dx = malloc(nx * sizeof *dx);
     double *z = malloc(ny * sizeof *z), *base = malloc(ny * sizeof *base);
@@ -434,6 +441,30 @@ static void test_finite_differences(void) {
 static void test_cases_direct(void) {
     conv_algo_ = LP_CONV_ALGO_DIRECT;
     test_cases();
+    conv_algo_ = LP_CONV_ALGO_GEMM;
+}
+
+/* Finite differences through the Winograd path (laperm/conv_winograd.h): 3x3 stride 1,
+ * same and valid, planes that end inside a tile. */
+static void test_finite_differences_winograd(void) {
+    conv_algo_ = LP_CONV_ALGO_WINOGRAD;
+    static const case_ fd[] = {
+        {"fd winograd 3x3 same relu 5x7", 2, 5, 7, 3, 3, 3, 1, 1, S_, true, true, 2, 2, true, 0},
+        {"fd winograd 3x3 valid 6x5", 2, 6, 5, 2, 3, 3, 1, 1, V_, true, false, 2, 3, true, 0},
+    };
+    /* both tiles: the layers read $LAPERM_WINOGRAD_TILE when they are built */
+    const char *old = getenv("LAPERM_WINOGRAD_TILE");
+    char *saved = old ? strdup(old) : NULL;
+    for (int tile = 2; tile <= 4; tile += 2) {
+        setenv("LAPERM_WINOGRAD_TILE", tile == 2 ? "2" : "4", 1);
+        for (size_t i = 0; i < sizeof fd / sizeof *fd; ++i)
+            check_fd_(&fd[i], 220 + i);
+    }
+    if (saved)
+        setenv("LAPERM_WINOGRAD_TILE", saved, 1);
+    else
+        unsetenv("LAPERM_WINOGRAD_TILE");
+    free(saved);
     conv_algo_ = LP_CONV_ALGO_GEMM;
 }
 
@@ -854,6 +885,8 @@ static void register_suites(void) {
     CU_add_test(su, "direct path: forward, dW, db, dx vs plain C", test_cases_direct);
     CU_add_test(su, "direct path: dW, db, dx vs finite differences",
                 test_finite_differences_direct);
+    CU_add_test(su, "winograd path: dW, db, dx vs finite differences",
+                test_finite_differences_winograd);
     /* Last: run before the parsed model, its buffers leave Oclgrind 21.10's
      * uninitialised-value plugin reporting col2im's freshly zeroed planes as
      * uninitialised (the same test passes on every real device, and when run here last). */

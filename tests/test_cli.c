@@ -64,7 +64,8 @@ static void test_usage_errors(void) {
         "train --model models/logreg.ini --optimizer rmsprop", 2,
         "laperm train: --optimizer: expected one of laperm, lookahead, adam, sgd; got 'rmsprop'");
     expect_("train --model models/logreg.ini --conv-algo bogus", 2,
-            "laperm train: --conv-algo: expected one of auto, gemm, fft, direct; got 'bogus'");
+            "laperm train: --conv-algo: expected one of auto, gemm, fft, direct, winograd; got "
+            "'bogus'");
     expect_("train --model models/logreg.ini --gemm cublas", 2,
             "laperm train: --gemm: expected one of auto, clblast, tiled; got 'cublas'");
     expect_("train --model models/logreg.ini --lr-steps 10:x", 2,
