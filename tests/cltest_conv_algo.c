@@ -348,10 +348,10 @@ static void test_cache_round_trip(void) {
     fclose(f);
     CU_ASSERT_EQUAL(strncmp(text, LP_DECISIONS_FORMAT "\n", strlen(LP_DECISIONS_FORMAT) + 1), 0);
     char line[200];
-    snprintf(line, sizeof line, "\n%s.%d gemm-%s:n50:in1x28x28 fft 1.5 2.25 0\n",
+    snprintf(line, sizeof line, "\n%s.%d gemm-%s:n50:in1x28x28 fft 1.5 2.25 0 0\n",
              lp_decision_conv.name, lp_decision_conv.revision, lp_gemm_mode_name(mode));
     CU_ASSERT_PTR_NOT_NULL(strstr(text, line));
-    snprintf(line, sizeof line, "\n%s.%d gemm-%s:n50:in1x28x28 direct 13.25 0 11.5\n",
+    snprintf(line, sizeof line, "\n%s.%d gemm-%s:n50:in1x28x28 direct 13.25 0 11.5 0\n",
              lp_decision_conv.name, lp_decision_conv.revision, lp_gemm_mode_name(other));
     CU_ASSERT_PTR_NOT_NULL(strstr(text, line));
     /* Keys with white space, and auto, are refused; bad times are stored as not timed. */
@@ -381,24 +381,25 @@ static void test_cache_damaged(void) {
     char w[64]; /* the conv kind's word, "conv.<revision>" */
     snprintf(w, sizeof w, "%s.%d", lp_decision_conv.name, lp_decision_conv.revision);
     char text[4096];
-    int len =
-        snprintf(text, sizeof text,
-                 LP_DECISIONS_FORMAT "\n"
-                                     "# comment\n"
-                                     "%s gemm-%s:good gemm 1.0 2.0 0\n"
-                                     "%s gemm-%s:bad cuda 1.0 2.0 0\n" /* line 4: refused */
-                                     "%s gemm-%s:short fft\n"          /* 5: refused (no timing) */
-                                     "%s gemm-%s:old fft 1.0 2.0\n" /* 6: refused (two timings) */
-                                     "%s gemm-%s:nan fft nan 1 0\n" /* 7: damaged */
-                                     "%s gemm-%s:negative direct 1 0 -2\n" /* 8: damaged */
-                                     "%s gemm-%s:extra fft 1 2 3 4\n"      /* 9: refused */
-                                     "%s gemm-%s:auto auto 1 1 1\n"        /* 10: refused */
-                                     "\n",
-                 w, m, w, m, w, m, w, m, w, m, w, m, w, m, w, m);
+    int len = snprintf(text, sizeof text,
+                       LP_DECISIONS_FORMAT
+                       "\n"
+                       "# comment\n"
+                       "%s gemm-%s:good gemm 1.0 2.0 0 0\n"
+                       "%s gemm-%s:bad cuda 1.0 2.0 0 0\n"     /* line 4: refused */
+                       "%s gemm-%s:short fft\n"                /* 5: refused (no timing) */
+                       "%s gemm-%s:old fft 1.0 2.0 0\n"        /* 6: refused (three timings) */
+                       "%s gemm-%s:nan fft nan 1 0 0\n"        /* 7: damaged */
+                       "%s gemm-%s:negative direct 1 0 -2 0\n" /* 8: damaged */
+                       "%s gemm-%s:extra fft 1 2 3 4 5\n"      /* 9: damaged (past 4 timings) */
+                       "%s gemm-%s:auto auto 1 1 1 1\n"        /* 10: refused */
+                       "\n",
+                       w, m, w, m, w, m, w, m, w, m, w, m, w, m, w, m);
     memset(text + len, 'x', 700); /* 12: an overlong line */
     len += 700;
     char tail[200];
-    int tl = snprintf(tail, sizeof tail, "\n\x01\xff@\x7f fft\n%s gemm-%s:last direct 3 0 4", w, m);
+    int tl =
+        snprintf(tail, sizeof tail, "\n\x01\xff@\x7f fft\n%s gemm-%s:last direct 3 0 4 0", w, m);
     tail[3] = '\0'; /* 13: a NUL inside a line; the last line has no final newline */
     memcpy(text + len, tail, (size_t)tl);
     len += tl;
@@ -408,8 +409,8 @@ static void test_cache_damaged(void) {
     CU_ASSERT_TRUE(lp_conv_choice_read(rt, "good", &c, on_note_, &notes));
     CU_ASSERT_EQUAL(c.algo, LP_CONV_ALGO_GEMM);
     CU_ASSERT_EQUAL(notes.warnings, 2);
-    CU_ASSERT_PTR_NOT_NULL(strstr(notes.text, "ignored 4 damaged lines")); /* 7, 8, 12, 13 */
-    CU_ASSERT_PTR_NOT_NULL(strstr(notes.text, "ignored 5 out-of-range"));  /* 4-6, 9, 10 */
+    CU_ASSERT_PTR_NOT_NULL(strstr(notes.text, "ignored 5 damaged lines")); /* 7-9, 12, 13 */
+    CU_ASSERT_PTR_NOT_NULL(strstr(notes.text, "ignored 4 out-of-range"));  /* 4-6, 10 */
     CU_ASSERT_PTR_NOT_NULL(strstr(notes.text, path));
     CU_ASSERT_PTR_NOT_NULL(strstr(notes.text, "line 4 "));
     CU_ASSERT_PTR_NOT_NULL(strstr(notes.text, "line 7 "));
