@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "laperm/bench.h"
+#include "bench-impl.h"
 #include "laperm/clock.h"
 #include "laperm/gemm.h"
 #include "laperm/laperm_sync.h"
@@ -20,65 +20,12 @@
 
 void lp_bench_table_free(lp_bench_table *t) {
     free(t->rows);
+    free(t->layers);
+    free(t->memory);
     t->rows = NULL;
-    t->n = t->cap = 0;
-}
-
-static lp_status add_(lp_bench_table *t, const char *section, const char *name, const char *detail,
-                      double seconds, double value, const char *unit, double peak) {
-    if (t->n == t->cap) {
-        int cap = t->cap ? 2 * t->cap : 64;
-        lp_bench_row *grown = realloc(t->rows, (size_t)cap * sizeof *grown);
-        if (!grown) return lp_fail(LP_ERR_NO_MEMORY, "benchmark table: out of host memory");
-        t->rows = grown;
-        t->cap = cap;
-    }
-    lp_bench_row *r = &t->rows[t->n++];
-    memset(r, 0, sizeof *r);
-    snprintf(r->section, sizeof r->section, "%s", section);
-    snprintf(r->name, sizeof r->name, "%s", name);
-    snprintf(r->detail, sizeof r->detail, "%s", detail);
-    snprintf(r->unit, sizeof r->unit, "%s", unit);
-    r->seconds = seconds;
-    r->value = value;
-    r->of_peak = peak > 0 ? value / peak : 0;
-    return LP_OK;
-}
-
-/* Seconds per call of op(ctx): one warm-up call, then repeats until min_seconds have
- * passed (at least 3 calls), all enqueued back to back and waited for once per call. */
-typedef lp_status (*op_fn_)(lp_runtime *rt, void *ctx);
-static lp_status time_op_(lp_runtime *rt, op_fn_ op, void *ctx, double min_seconds, double *out) {
-    LP_TRY(op(rt, ctx));
-    LP_TRY(lp_runtime_finish(rt));
-    int reps = 0;
-    double t0 = lp_seconds(), dt;
-    do {
-        LP_TRY(op(rt, ctx));
-        LP_TRY(lp_runtime_finish(rt));
-        ++reps;
-        dt = lp_seconds() - t0;
-    } while (reps < 3 || dt < min_seconds);
-    *out = dt / reps;
-    return LP_OK;
-}
-
-static double min_s_(const lp_bench_table *t) {
-    return t->min_seconds > 0 ? t->min_seconds : 0.2;
-}
-
-static lp_status random_buffer_(lp_runtime *rt, size_t n, uint64_t seed, cl_mem *out) {
-    float *h = malloc((n ? n : 1) * sizeof *h);
-    if (!h) return lp_fail(LP_ERR_NO_MEMORY, "benchmark data: out of host memory");
-    uint64_t st = seed;
-    for (size_t i = 0; i < n; ++i) {
-        st = st * 6364136223846793005ull + 1442695040888963407ull;
-        h[i] = (float)((st >> 40) * (1.0 / 16777216.0)) - 0.5f;
-    }
-    lp_status s = lp_buffer_create(rt, (n ? n : 1) * sizeof *h, "benchmark data", out);
-    if (s == LP_OK) s = lp_buffer_write(rt, *out, 0, n * sizeof *h, h);
-    free(h);
-    return s;
+    t->layers = NULL;
+    t->memory = NULL;
+    t->n = t->cap = t->n_layers = t->cap_layers = t->n_memory = t->cap_memory = 0;
 }
 
 /* ---- peak ----------------------------------------------------------------------------------- */
@@ -122,7 +69,7 @@ lp_status lp_bench_peak(lp_runtime *rt, lp_bench_table *t) {
     lp_status st = LP_OK;
     for (int rep = 0; rep < 3 && st == LP_OK; ++rep) {
         double one;
-        st = time_op_(rt, launch_op_, &c, min_s_(t), &one);
+        st = lp_bench_time_op_(rt, launch_op_, &c, lp_bench_min_seconds_(t), &one);
         if (st == LP_OK && one < s) s = one;
     }
     clReleaseMemObject(out);
@@ -131,13 +78,13 @@ lp_status lp_bench_peak(lp_runtime *rt, lp_bench_table *t) {
     t->peak_gflops = flops / s * 1e-9;
     char detail[64];
     snprintf(detail, sizeof detail, "float%u FMA, %zu work-items", vw, global);
-    LP_TRY(add_(t, "peak", "FMA throughput", detail, s, t->peak_gflops, "GFLOP/s", 0));
+    LP_TRY(lp_bench_add_(t, "peak", "FMA throughput", detail, s, t->peak_gflops, "GFLOP/s", 0));
 
     /* Bandwidth: 64 MiB each way, well past the caches (or the device's max, if less). */
     size_t bytes = (size_t)64 << 20;
     if (bytes > d->max_alloc / 2) bytes = (size_t)(d->max_alloc / 2) & ~(size_t)15;
     cl_mem src, dst;
-    LP_TRY(random_buffer_(rt, bytes / 4, 7, &src));
+    LP_TRY(lp_bench_random_buffer_(rt, bytes / 4, 7, &src));
     st = lp_buffer_create(rt, bytes, "peak copy", &dst);
     if (st == LP_OK) {
         cl_kernel kc;
@@ -148,7 +95,7 @@ lp_status lp_bench_peak(lp_runtime *rt, lp_bench_table *t) {
             LP_ARG(kc, 1, dst);
             LP_ARG(kc, 2, n4);
             launch_ctx_ cc = {kc, (size_t)n4, lp_runtime_wgs(rt, kc, 256)};
-            st = time_op_(rt, launch_op_, &cc, min_s_(t), &s);
+            st = lp_bench_time_op_(rt, launch_op_, &cc, lp_bench_min_seconds_(t), &s);
         }
         clReleaseMemObject(dst);
     }
@@ -156,7 +103,7 @@ lp_status lp_bench_peak(lp_runtime *rt, lp_bench_table *t) {
     LP_TRY(st);
     t->peak_gbs = 2.0 * bytes / s * 1e-9;
     snprintf(detail, sizeof detail, "copy %zu MiB", bytes >> 20);
-    return add_(t, "peak", "memory bandwidth", detail, s, t->peak_gbs, "GB/s", 0);
+    return lp_bench_add_(t, "peak", "memory bandwidth", detail, s, t->peak_gbs, "GB/s", 0);
 }
 
 /* ---- matrix products ----------------------------------------------------------------------- */
@@ -183,9 +130,9 @@ static lp_status gemm_op_(lp_runtime *rt, void *ctx) {
 static lp_status bench_shape_(lp_runtime *rt, const char *name, const lp_gemm_shape *sh,
                               lp_bench_table *t) {
     gemm_ctx_ g = {.sh = *sh};
-    lp_status st = random_buffer_(rt, sh->m * sh->k, 1, &g.a);
-    if (st == LP_OK) st = random_buffer_(rt, sh->k * sh->n, 2, &g.b);
-    if (st == LP_OK) st = random_buffer_(rt, sh->m * sh->n, 3, &g.c);
+    lp_status st = lp_bench_random_buffer_(rt, sh->m * sh->k, 1, &g.a);
+    if (st == LP_OK) st = lp_bench_random_buffer_(rt, sh->k * sh->n, 2, &g.b);
+    if (st == LP_OK) st = lp_bench_random_buffer_(rt, sh->m * sh->n, 3, &g.c);
     lp_gemm_variant clblast = {.algo = LP_GEMM_ALGO_CLBLAST, .slices = 1};
     lp_gemm_variant tiled = lp_gemm_default_tiled(rt);
     const lp_gemm_variant *vs[3] = {&clblast, &tiled, NULL};
@@ -194,7 +141,7 @@ static lp_status bench_shape_(lp_runtime *rt, const char *name, const lp_gemm_sh
         if (vs[i] && vs[i]->algo == LP_GEMM_ALGO_TILED && sh->ta && sh->tb) continue;
         g.v = vs[i];
         double s;
-        st = time_op_(rt, gemm_op_, &g, min_s_(t), &s);
+        st = lp_bench_time_op_(rt, gemm_op_, &g, lp_bench_min_seconds_(t), &s);
         if (st != LP_OK) break;
         char vt[40] = "", detail[64], label[48];
         if (vs[i]) {
@@ -207,7 +154,8 @@ static lp_status bench_shape_(lp_runtime *rt, const char *name, const lp_gemm_sh
         snprintf(detail, sizeof detail, "%c%c %zux%zux%zu %s", sh->ta ? 'T' : 'N',
                  sh->tb ? 'T' : 'N', sh->m, sh->n, sh->k, vt);
         snprintf(label, sizeof label, "%s", name);
-        st = add_(t, "gemm", label, detail, s, flops / s * 1e-9, "GFLOP/s", t->peak_gflops);
+        st =
+            lp_bench_add_(t, "gemm", label, detail, s, flops / s * 1e-9, "GFLOP/s", t->peak_gflops);
     }
     if (g.a) clReleaseMemObject(g.a);
     if (g.b) clReleaseMemObject(g.b);
@@ -224,14 +172,6 @@ lp_status lp_bench_gemm_square(lp_runtime *rt, size_t n, lp_bench_table *t) {
 
 /* ---- a model's step -------------------------------------------------------------------------- */
 
-static const char *base_name_(const char *path, char *buf, size_t cap) {
-    const char *b = strrchr(path, '/');
-    snprintf(buf, cap, "%s", b ? b + 1 : path);
-    char *dot = strrchr(buf, '.');
-    if (dot) *dot = 0;
-    return buf;
-}
-
 typedef struct {
     lp_network *net;
     int batch;
@@ -244,72 +184,55 @@ static lp_status step_op_(lp_runtime *rt, void *ctx) {
     return lp_network_backward(c->net, c->batch);
 }
 
-static lp_status model_step_(lp_runtime *rt, const char *model_path, int batch, lp_bench_table *t,
-                             lp_network *net) {
+static lp_status model_step_(lp_runtime *rt, const char *model_path, int batch, unsigned what,
+                             lp_bench_table *t, lp_network *net) {
     char model[64];
-    base_name_(model_path, model, sizeof model);
-    size_t feat = lp_network_input_features(net), classes = (size_t)lp_network_classes(net);
-    cl_mem x, dl;
-    LP_TRY(random_buffer_(rt, feat * (size_t)batch, 11, &x));
-    lp_status st = random_buffer_(rt, classes * (size_t)batch, 12, &dl);
-    if (st == LP_OK) {
-        /* Random inputs and logit gradients stand in for data: the kernels' work does not
-         * depend on the values. */
-        cl_command_queue q = lp_runtime_queue(rt);
-        st = lp_cl_check(clEnqueueCopyBuffer(q, x, lp_network_input(net), 0, 0,
-                                             feat * (size_t)batch * 4, 0, NULL, NULL),
-                         "clEnqueueCopyBuffer(input)");
-        if (st == LP_OK)
-            st = lp_cl_check(clEnqueueCopyBuffer(q, dl, lp_network_dlogits(net), 0, 0,
-                                                 classes * (size_t)batch * 4, 0, NULL, NULL),
-                             "clEnqueueCopyBuffer(dlogits)");
-        clReleaseMemObject(dl);
-    }
-    clReleaseMemObject(x);
-    LP_TRY(st);
-    /* The first pass makes the GEMM choices (timing them once) and records the shapes. */
+    lp_bench_model_name_(model_path, model, sizeof model);
+    LP_TRY(lp_bench_fill_inputs_(rt, net, batch));
+    /* The first pass makes the GEMM choices (timing them once with --fast) and records
+     * the shapes. */
     lp_gemm_trace_begin(rt);
     step_ctx_ c = {net, batch};
-    st = step_op_(rt, &c);
+    lp_status st = step_op_(rt, &c);
     lp_gemm_shape shapes[MAX_SHAPES];
     int ns = lp_gemm_trace_end(rt, shapes, MAX_SHAPES);
     LP_TRY(st);
-    double s;
-    lp_runtime_profile_reset(rt);
-    LP_TRY(time_op_(rt, step_op_, &c, min_s_(t), &s));
     char name[128], detail[64];
-    snprintf(name, sizeof name, "%s forward+backward", model);
-    snprintf(detail, sizeof detail, "batch %d, no optimizer", batch);
-    LP_TRY(add_(t, "layers", name, detail, s, batch / s, "images/s", 0));
-    /* Device time per kernel label over the timed passes (warm-up included), per pass. */
-    LP_TRY(lp_runtime_profile_collect(rt));
-    const lp_profile_entry *e;
-    int ne = lp_runtime_profile_entries(rt, &e);
-    double total = 0;
-    for (int i = 0; i < ne; ++i)
-        total += e[i].total_ms;
-    for (int i = 0; i < ne && i < 12; ++i) {
-        snprintf(name, sizeof name, "%s %s", model, e[i].label);
-        snprintf(detail, sizeof detail, "%.1f%% of device time, %ld launches",
-                 100 * e[i].total_ms / total, e[i].launches);
-        LP_TRY(add_(t, "layers", name, detail, e[i].total_ms / 1e3, e[i].total_ms, "ms total", 0));
+    if (what & LP_BENCH_MODEL_LAYERS) {
+        double s;
+        lp_runtime_profile_reset(rt);
+        LP_TRY(lp_bench_time_op_(rt, step_op_, &c, lp_bench_min_seconds_(t), &s));
+        snprintf(name, sizeof name, "%s forward+backward", model);
+        snprintf(detail, sizeof detail, "batch %d, no optimizer", batch);
+        LP_TRY(lp_bench_add_(t, "layers", name, detail, s, batch / s, "images/s", 0));
+        /* Device time per kernel label over the timed passes (warm-up included). */
+        double total;
+        LP_TRY(lp_bench_profile_ms_(rt, &total));
+        const lp_profile_entry *e;
+        int ne = lp_runtime_profile_entries(rt, &e);
+        for (int i = 0; i < ne && i < 12; ++i) {
+            snprintf(name, sizeof name, "%s %s", model, e[i].label);
+            snprintf(detail, sizeof detail, "%.1f%% of device time, %ld launches",
+                     100 * e[i].total_ms / total, e[i].launches);
+            LP_TRY(lp_bench_add_(t, "layers", name, detail, e[i].total_ms / 1e3, e[i].total_ms,
+                                 "ms total", 0));
+        }
+        LP_TRY(lp_bench_layers_(rt, net, model, batch, s, t));
     }
-    for (int i = 0; i < ns && i < MAX_SHAPES; ++i) {
+    for (int i = 0; (what & LP_BENCH_MODEL_GEMM) && i < ns && i < MAX_SHAPES; ++i) {
         snprintf(name, sizeof name, "%s %s", model, shapes[i].label);
         LP_TRY(bench_shape_(rt, name, &shapes[i], t));
     }
     return LP_OK;
 }
 
-lp_status lp_bench_model(lp_runtime *rt, const char *model_path, int batch, lp_bench_table *t) {
+lp_status lp_bench_model(lp_runtime *rt, const char *model_path, int batch, unsigned what,
+                         lp_bench_table *t) {
     lp_model_spec spec;
     LP_TRY(lp_model_load(model_path, &spec));
     lp_network *net = NULL;
-    /* Each [conv2d] on the path training takes: auto at the training batch (the decision
-     * read from, or timed into, the same cache). */
-    lp_network_options opt = {.conv_algo = LP_CONV_ALGO_AUTO, .tune_batch = batch};
-    lp_status st = lp_network_create_opts(rt, &spec, batch, &opt, &net);
-    if (st == LP_OK) st = model_step_(rt, model_path, batch, t, net);
+    lp_status st = lp_bench_network_(rt, &spec, batch, t, &net);
+    if (st == LP_OK) st = model_step_(rt, model_path, batch, what, t, net);
     lp_network_destroy(net);
     lp_model_free(&spec);
     return st;
@@ -333,14 +256,14 @@ lp_status lp_bench_sort(lp_runtime *rt, const char *name, int groups, int size, 
     size_t n = (size_t)groups * size;
     sort_ctx_ c = {.groups = groups, .size = size};
     LP_TRY(lp_segsort_create(rt, 0, &c.s));
-    lp_status st = random_buffer_(rt, n, 5, &c.keys);
+    lp_status st = lp_bench_random_buffer_(rt, n, 5, &c.keys);
     if (st == LP_OK) st = lp_buffer_create(rt, n * sizeof(int32_t), "sort order", &c.order);
     double s = 0;
-    if (st == LP_OK) st = time_op_(rt, sort_op_, &c, min_s_(t), &s);
+    if (st == LP_OK) st = lp_bench_time_op_(rt, sort_op_, &c, lp_bench_min_seconds_(t), &s);
     if (st == LP_OK) {
         char detail[64];
         snprintf(detail, sizeof detail, "%d groups x %d", groups, size);
-        st = add_(t, "sort", name, detail, s, n / s * 1e-6, "Mkeys/s", 0);
+        st = lp_bench_add_(t, "sort", name, detail, s, n / s * 1e-6, "Mkeys/s", 0);
     }
     if (c.keys) clReleaseMemObject(c.keys);
     if (c.order) clReleaseMemObject(c.order);
@@ -371,7 +294,7 @@ lp_status lp_bench_sort_model(lp_runtime *rt, const char *model_path, lp_bench_t
     size_t offs[64];
     int n = st == LP_OK ? kernel_groups_(net, groups, sizes, offs, 64) : 0;
     char model[64], name[128];
-    base_name_(model_path, model, sizeof model);
+    lp_bench_model_name_(model_path, model, sizeof model);
     for (int i = 0; i < n && st == LP_OK; ++i) {
         snprintf(name, sizeof name, "%s tensor %d", model, i + 1);
         st = lp_bench_sort(rt, name, groups[i], sizes[i], t);
@@ -406,21 +329,21 @@ lp_status lp_bench_sync(lp_runtime *rt, const char *model_path, lp_bench_table *
     size_t np = st == LP_OK ? lp_network_param_count(net) : 0;
     if (st == LP_OK) c.n = kernel_groups_(net, c.groups, c.sizes, c.offs, 64);
     if (st == LP_OK) st = lp_segsort_create(rt, 0, &c.s);
-    if (st == LP_OK) st = random_buffer_(rt, np, 21, &c.sorted);
+    if (st == LP_OK) st = lp_bench_random_buffer_(rt, np, 21, &c.sorted);
     if (st == LP_OK) st = lp_buffer_create(rt, np * sizeof(float), "sync output", &c.dst);
     if (st == LP_OK) st = lp_buffer_create(rt, np * sizeof(int32_t), "sync ranks", &c.rank);
     c.params = st == LP_OK ? lp_network_params(net) : NULL;
     double s = 0;
-    if (st == LP_OK) st = time_op_(rt, sync_op_, &c, min_s_(t), &s);
+    if (st == LP_OK) st = lp_bench_time_op_(rt, sync_op_, &c, lp_bench_min_seconds_(t), &s);
     if (st == LP_OK) {
         char model[64], name[128], detail[64];
-        base_name_(model_path, model, sizeof model);
+        lp_bench_model_name_(model_path, model, sizeof model);
         snprintf(name, sizeof name, "%s LaPerm sync", model);
         size_t keys = 0;
         for (int i = 0; i < c.n; ++i)
             keys += (size_t)c.groups[i] * c.sizes[i];
         snprintf(detail, sizeof detail, "%d tensors, %zu weights", c.n, keys);
-        st = add_(t, "sync", name, detail, s, s * 1e3, "ms", 0);
+        st = lp_bench_add_(t, "sync", name, detail, s, s * 1e3, "ms", 0);
     }
     if (c.sorted) clReleaseMemObject(c.sorted);
     if (c.dst) clReleaseMemObject(c.dst);

@@ -1,7 +1,9 @@
-/* Writes a benchmark table to HDF5: one compound dataset /bench (section, name, detail,
- * unit: fixed strings; seconds, value, of_peak: doubles) plus attributes naming the
- * device and its measured peak, readable by h5py/h5dump without laperm. Written to
- * <path>.part and renamed, so an existing file is replaced whole or not at all. */
+/* Writes a benchmark table to HDF5: compound datasets /bench (section, name, detail,
+ * unit: fixed strings; seconds, value, of_peak: doubles), /layers (the per-layer split)
+ * and /memory (peak device memory per model), plus attributes naming the device and its
+ * measured peak, readable by h5py/h5dump without laperm (README, "laperm bench's HDF5
+ * file"). Written to <path>.part and renamed, so an existing file is replaced whole or
+ * not at all. */
 #include <hdf5.h>
 #include <stdio.h>
 #include <string.h>
@@ -50,6 +52,58 @@ static hid_t row_type_(void) {
     return t;
 }
 
+/* /layers: per pass P (forward, input_grad, kernel_grad) P_seconds and P_flops. */
+static hid_t layer_type_(void) {
+    hid_t t = H5Tcreate(H5T_COMPOUND, sizeof(lp_bench_layer));
+    hid_t s32 = str_type_(sizeof((lp_bench_layer *)0)->model);
+    hid_t s48 = str_type_(sizeof((lp_bench_layer *)0)->layer);
+    hid_t s16 = str_type_(sizeof((lp_bench_layer *)0)->path);
+    hid_t s64 = str_type_(sizeof((lp_bench_layer *)0)->shape);
+    H5Tinsert(t, "model", HOFFSET(lp_bench_layer, model), s32);
+    H5Tinsert(t, "layer", HOFFSET(lp_bench_layer, layer), s48);
+    H5Tinsert(t, "path", HOFFSET(lp_bench_layer, path), s16);
+    H5Tinsert(t, "shape", HOFFSET(lp_bench_layer, shape), s64);
+    H5Tinsert(t, "batch", HOFFSET(lp_bench_layer, batch), H5T_NATIVE_INT);
+    static const char *const pass[LP_BENCH_PASSES] = {"forward", "input_grad", "kernel_grad"};
+    for (int p = 0; p < LP_BENCH_PASSES; ++p) {
+        char name[32];
+        snprintf(name, sizeof name, "%s_seconds", pass[p]);
+        H5Tinsert(t, name, HOFFSET(lp_bench_layer, seconds) + p * sizeof(double),
+                  H5T_NATIVE_DOUBLE);
+        snprintf(name, sizeof name, "%s_flops", pass[p]);
+        H5Tinsert(t, name, HOFFSET(lp_bench_layer, flops) + p * sizeof(double), H5T_NATIVE_DOUBLE);
+    }
+    H5Tclose(s32), H5Tclose(s48), H5Tclose(s16), H5Tclose(s64);
+    return t;
+}
+
+static hid_t memory_type_(void) {
+    hid_t t = H5Tcreate(H5T_COMPOUND, sizeof(lp_bench_memory_row));
+    hid_t s32 = str_type_(sizeof((lp_bench_memory_row *)0)->model);
+    H5Tinsert(t, "model", HOFFSET(lp_bench_memory_row, model), s32);
+    H5Tinsert(t, "batch", HOFFSET(lp_bench_memory_row, batch), H5T_NATIVE_INT);
+    H5Tinsert(t, "total_bytes", HOFFSET(lp_bench_memory_row, total), H5T_NATIVE_UINT64);
+    H5Tinsert(t, "parameters_bytes", HOFFSET(lp_bench_memory_row, parameters), H5T_NATIVE_UINT64);
+    H5Tinsert(t, "optimizer_bytes", HOFFSET(lp_bench_memory_row, optimizer), H5T_NATIVE_UINT64);
+    H5Tinsert(t, "activations_bytes", HOFFSET(lp_bench_memory_row, activations), H5T_NATIVE_UINT64);
+    H5Tinsert(t, "other_bytes", HOFFSET(lp_bench_memory_row, other), H5T_NATIVE_UINT64);
+    H5Tinsert(t, "untracked_buffers", HOFFSET(lp_bench_memory_row, untracked), H5T_NATIVE_LONG);
+    H5Tclose(s32);
+    return t;
+}
+
+/* A 1-D dataset of n rows of `type` (which it closes); -1 on failure. */
+static herr_t dataset_(hid_t f, const char *name, hid_t type, int n, const void *rows) {
+    hsize_t dims = (hsize_t)n;
+    hid_t sp = H5Screate_simple(1, &dims, NULL);
+    hid_t d = H5Dcreate2(f, name, type, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    herr_t e = d < 0 ? -1 : n ? H5Dwrite(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, rows) : 0;
+    if (d >= 0) H5Dclose(d);
+    H5Sclose(sp);
+    H5Tclose(type);
+    return e;
+}
+
 lp_status lp_bench_write_h5(const lp_bench_table *t, const char *device, const char *command,
                             const char *path) {
     char part[4200];
@@ -57,17 +111,14 @@ lp_status lp_bench_write_h5(const lp_bench_table *t, const char *device, const c
     remove(part);
     hid_t f = H5Fcreate(part, H5F_ACC_EXCL, H5P_DEFAULT, H5P_DEFAULT);
     if (f < 0) return lp_fail(LP_ERR_HDF5, "%s: cannot create (directory missing?)", part);
-    hsize_t n = (hsize_t)t->n;
-    hid_t type = row_type_(), sp = H5Screate_simple(1, &n, NULL);
-    hid_t d = H5Dcreate2(f, "bench", type, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    herr_t e = d < 0 ? -1 : n ? H5Dwrite(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, t->rows) : 0;
+    herr_t e = dataset_(f, "bench", row_type_(), t->n, t->rows);
+    if (e >= 0) e = dataset_(f, "layers", layer_type_(), t->n_layers, t->layers);
+    if (e >= 0) e = dataset_(f, "memory", memory_type_(), t->n_memory, t->memory);
     if (e >= 0) e = attr_str_(f, "device", device);
     if (e >= 0) e = attr_str_(f, "command", command);
     if (e >= 0) e = attr_double_(f, "peak_gflops", t->peak_gflops);
     if (e >= 0) e = attr_double_(f, "peak_gbs", t->peak_gbs);
-    if (d >= 0) H5Dclose(d);
-    H5Sclose(sp);
-    H5Tclose(type);
+    if (e >= 0) e = attr_str_(f, "conv_choice", t->fast ? "timed (--fast)" : "rule");
     if (H5Fclose(f) < 0) e = -1;
     if (e < 0) {
         remove(part);

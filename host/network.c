@@ -138,11 +138,14 @@ lp_status lp_network_forward(lp_network *net, int n, bool training) {
     if (n <= 0 || n > net->max_batch)
         return lp_fail(LP_ERR_INVALID_ARG, "batch of %d samples (expected 1..%d)", n,
                        net->max_batch);
-    for (int i = 1; i < net->n_layers; ++i) {
-        lp_layer *l = &net->layers[i];
-        if (l->ops->forward) LP_TRY(l->ops->forward(net, l, n, training));
-    }
+    for (int i = 1; i < net->n_layers; ++i)
+        LP_TRY(lp_network_forward_layer(net, i, n, training));
     return LP_OK;
+}
+
+lp_status lp_network_forward_layer(lp_network *net, int i, int n, bool training) {
+    lp_layer *l = &net->layers[i];
+    return l->ops->forward ? l->ops->forward(net, l, n, training) : LP_OK;
 }
 
 /* Second inputs (a residual's shortcut): layer `from`'s dout is complete only once layer
@@ -162,10 +165,13 @@ lp_status lp_network_backward(lp_network *net, int n) {
     if (n <= 0 || n > net->max_batch)
         return lp_fail(LP_ERR_INVALID_ARG, "batch of %d samples (expected 1..%d)", n,
                        net->max_batch);
-    for (int i = net->n_layers - 1; i >= 1; --i) {
-        lp_layer *l = &net->layers[i];
-        if (l->ops->backward) LP_TRY(l->ops->backward(net, l, n));
-        LP_TRY(second_inputs_backward_(net, i - 1, n));
-    }
+    for (int i = net->n_layers - 1; i >= 1; --i)
+        LP_TRY(lp_network_backward_layer(net, i, n));
     return LP_OK;
+}
+
+lp_status lp_network_backward_layer(lp_network *net, int i, int n) {
+    lp_layer *l = &net->layers[i];
+    if (l->ops->backward) LP_TRY(l->ops->backward(net, l, n));
+    return second_inputs_backward_(net, i - 1, n);
 }

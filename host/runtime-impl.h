@@ -46,11 +46,18 @@ struct lp_runtime {
 
     lp_attachment_ *attached; /* lp_runtime_attach, in order */
     int n_attached, cap_attached;
+
+    struct lp_memory_tracker_ *memory; /* runtime_memory.c; NULL until the first buffer */
 };
 
 /* Builds (or fetches from the memory/disk cache) cl/<program>.cl with options. */
 lp_status lp_program_get_(lp_runtime *rt, const char *program, const char *options,
                           cl_program *out);
 void lp_programs_release_(lp_runtime *rt);
+
+/* runtime_memory.c: counts a buffer just made by lp_buffer_create*, and drops the
+ * runtime's hold on the counts when it is destroyed. */
+void lp_runtime_memory_track_(lp_runtime *rt, cl_mem buf, size_t bytes);
+void lp_runtime_memory_release_(lp_runtime *rt);
 
 #endif

@@ -130,6 +130,7 @@ void lp_runtime_destroy(lp_runtime *rt) {
     free(rt->kernels);
     free(rt->pending);
     free(rt->profile);
+    lp_runtime_memory_release_(rt);
     free(rt);
 }
 
@@ -306,6 +307,7 @@ lp_status lp_buffer_create(lp_runtime *rt, size_t bytes, const char *what, cl_me
         return lp_fail(LP_ERR_OPENCL, "allocating %zu bytes for %s on %s: %s (%d)", bytes, what,
                        rt->info.device_name, lp_cl_error_name(err), err);
     }
+    lp_runtime_memory_track_(rt, *out, bytes ? bytes : 4);
     return LP_OK;
 }
 
@@ -320,6 +322,7 @@ lp_status lp_buffer_create_zeroed(lp_runtime *rt, size_t bytes, const char *what
         return lp_fail(LP_ERR_OPENCL, "allocating %zu bytes for %s on %s: %s (%d)", bytes, what,
                        rt->info.device_name, lp_cl_error_name(err), err);
     }
+    lp_runtime_memory_track_(rt, *out, bytes ? bytes : 4);
     return LP_OK;
 }
 

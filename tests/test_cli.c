@@ -133,7 +133,8 @@ static void test_usage_errors(void) {
             "laperm devices: unknown option '--xml' (see laperm devices --help)");
     expect_("summary", 2, "laperm summary: missing MODEL");
     expect_("bench --only peak,bogus", 2,
-            "laperm bench: --only: expected one of peak, gemm, layers, sort, sync; got 'bogus'");
+            "laperm bench: --only: expected one of peak, gemm, layers, memory, sort, sync; got "
+            "'bogus'");
     expect_("bench --gemm-size x", 2,
             "laperm bench: --gemm-size: expected an integer from 0 to 16384, got 'x'");
     expect_("bench --gemm fastest", 2, "laperm bench: --gemm: expected auto, clblast or tiled");
@@ -147,10 +148,12 @@ static void test_bench_runs(void) {
     char args[2048], path[1200];
     snprintf(path, sizeof path, "%s/bench.h5", lp_test_tmpdir());
     snprintf(args, sizeof args,
-             "bench --only gemm,sort,sync --gemm-size 33 --models logreg:8 --sort-sizes 999 "
-             "--min-time 0 --out '%s'",
+             "bench --only gemm,layers,memory,sort,sync --gemm-size 33 --models logreg:8 "
+             "--sort-sizes 999 --min-time 0 --out '%s'",
              path);
     expect_(args, 0, "Mkeys/s");
+    expect_(args, 0, "logreg    dense_1      gemm    784 > 10");
+    expect_(args, 0, "logreg peak device memory");
     FILE *f = fopen(path, "rb");
     CU_ASSERT_PTR_NOT_NULL(f);
     if (f) {

@@ -1,6 +1,7 @@
 /* laperm bench: the device's peak, matrix products (1024^3 and each model's training
- * shapes), forward/backward passes with their per-kernel split, segmented sort and one
- * LaPerm sync, printed as a table and optionally written to HDF5. */
+ * shapes), forward/backward passes with their per-kernel and per-layer split, peak device
+ * memory of a training step, segmented sort and one LaPerm sync, printed as tables and
+ * optionally written to HDF5. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,34 +16,44 @@
 
 #define C "bench"
 
-static const char *const sections_[] = {"peak", "gemm", "layers", "sort", "sync", NULL};
+/* --only's sections, in the order they run; want[] follows it. */
+enum { S_PEAK_, S_GEMM_, S_LAYERS_, S_MEMORY_, S_SORT_, S_SYNC_, N_SECTIONS_ };
+static const char *const sections_[] = {"peak", "gemm", "layers", "memory", "sort", "sync", NULL};
 
 typedef struct {
     const char *device, *out, *models, *sort_sizes;
-    bool want[5];
+    bool want[N_SECTIONS_];
     long long gemm_size;
     double min_time;
-    bool markdown;
+    bool markdown, fast;
 } bench_args_;
 
 static void usage_(FILE *f) {
     fprintf(f, "usage: laperm bench [options]\n\n"
                "Measures the device: FMA peak and memory bandwidth, SGEMM at N^3 and at each\n"
                "model's training shapes (CLBlast, laperm's tiled kernels and the automatic\n"
-               "choice), a forward+backward pass with device time per kernel, segmented argsort\n"
-               "at the models' LaPerm group sizes and for single groups of 1M and 16M keys, and\n"
-               "one LaPerm sync. Every figure is timed on the device after a warm-up.\n\n"
+               "choice), a forward+backward pass with device time per kernel and, per conv and\n"
+               "dense layer, the device time, GFLOP/s and share of the FMA peak of its forward\n"
+               "pass, input gradient and kernel gradient (FLOPs: 2 x the multiply-adds of the\n"
+               "direct convolution, whatever path ran), the peak device memory of a training\n"
+               "step, segmented argsort at the models' LaPerm group sizes and for single groups\n"
+               "of 1M and 16M keys, and one LaPerm sync. Every figure is timed on the device\n"
+               "after a warm-up.\n\n"
                "  --device D       P:D index or name substring (default: $LAPERM_DEVICE, a GPU,\n"
                "                   else a CPU)\n"
-               "  --only LIST      some of peak,gemm,layers,sort,sync (default: all)\n"
+               "  --only LIST      some of peak,gemm,layers,memory,sort,sync (default: all;\n"
+               "                   layers measures the peak too, for its shares)\n"
                "  --models LIST    MODEL:BATCH,... (default lenet300:128,conv7:50,conv4:50;\n"
                "                   MODEL is a file or a name, as laperm train --model)\n"
                "  --gemm-size N    square SGEMM size (default 1024; 0: skip)\n"
                "  --sort-sizes L   single-group argsorts, keys each (default 1048576,16777216)\n"
                "  --min-time S     seconds each measurement repeats for (default 0.2)\n"
                "  --gemm MODE      auto | clblast | tiled: what the models' passes use\n"
+               "  --fast           conv paths and matrix products chosen by timing, as laperm\n"
+               "                   train --fast (default: by the rule, as laperm train)\n"
                "  --markdown       print the table as markdown\n"
-               "  --out FILE.h5    also write the table to HDF5 (dataset /bench)\n"
+               "  --out FILE.h5    also write the tables to HDF5 (datasets /bench, /layers,\n"
+               "                   /memory)\n"
                "  --verbose        show the OpenCL compiler's own output (PoCL's \"N warnings\n"
                "                   generated.\")\n");
 }
@@ -50,7 +61,7 @@ static void usage_(FILE *f) {
 static bool parse_only_(const char *list, bool *want) {
     char buf[256];
     snprintf(buf, sizeof buf, "%s", list);
-    memset(want, 0, 5 * sizeof *want);
+    memset(want, 0, N_SECTIONS_ * sizeof *want);
     for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
         int i = arg_choice(C, "--only", tok, sections_);
         if (i < 0) return false;
@@ -64,12 +75,12 @@ static int parse_(int argc, char **argv, bench_args_ *a, lp_gemm_mode *mode, boo
                        .sort_sizes = "1048576,16777216",
                        .gemm_size = 1024,
                        .min_time = 0.2};
-    for (int i = 0; i < 5; ++i)
+    for (int i = 0; i < N_SECTIONS_; ++i)
         a->want[i] = true;
     static const cli_flag flags[] = {
         {"--device", "D"},     {"--only", "LIST"},  {"--models", "LIST"}, {"--gemm-size", "N"},
         {"--sort-sizes", "L"}, {"--min-time", "S"}, {"--gemm", "MODE"},   {"--markdown", ""},
-        {"--out", "FILE.h5"},  {"--verbose", ""}};
+        {"--out", "FILE.h5"},  {"--verbose", ""},   {"--fast", ""}};
     cli_args it = {.cmd = C,
                    .flags = flags,
                    .n_flags = (int)(sizeof flags / sizeof *flags),
@@ -90,6 +101,10 @@ static int parse_(int argc, char **argv, bench_args_ *a, lp_gemm_mode *mode, boo
         const char *o = flag->name;
         if (!strcmp(o, "--markdown")) {
             a->markdown = true;
+            continue;
+        }
+        if (!strcmp(o, "--fast")) {
+            a->fast = true;
             continue;
         }
         if (!strcmp(o, "--verbose")) {
@@ -125,9 +140,11 @@ static int parse_(int argc, char **argv, bench_args_ *a, lp_gemm_mode *mode, boo
 
 /* Runs the sections asked for; stops at the first failure (its message is in
  * lp_last_error). */
-static lp_status run_(lp_runtime *rt, const bench_args_ *a, lp_bench_table *t) {
-    if (a->want[0]) LP_TRY(lp_bench_peak(rt, t));
-    if (a->want[1] && a->gemm_size > 0) LP_TRY(lp_bench_gemm_square(rt, (size_t)a->gemm_size, t));
+static lp_status run_(lp_runtime *rt, const lp_runtime_options *opt, const bench_args_ *a,
+                      lp_bench_table *t) {
+    if (a->want[S_PEAK_] || a->want[S_LAYERS_]) LP_TRY(lp_bench_peak(rt, t));
+    if (a->want[S_GEMM_] && a->gemm_size > 0)
+        LP_TRY(lp_bench_gemm_square(rt, (size_t)a->gemm_size, t));
     char list[512];
     snprintf(list, sizeof list, "%s", a->models);
     char *save = NULL;
@@ -139,11 +156,14 @@ static lp_status run_(lp_runtime *rt, const bench_args_ *a, lp_bench_table *t) {
             return lp_fail(LP_ERR_INVALID_ARG, "--models: '%s' needs a batch of at least 1", tok);
         if (cli_model_path(C, tok, path, sizeof path))
             return lp_fail(LP_ERR_NOT_FOUND, "--models: no model '%s' (see above)", tok);
-        if (a->want[1] || a->want[2]) LP_TRY(lp_bench_model(rt, path, batch, t));
-        if (a->want[3]) LP_TRY(lp_bench_sort_model(rt, path, t));
-        if (a->want[4]) LP_TRY(lp_bench_sync(rt, path, t));
+        unsigned what = (a->want[S_GEMM_] ? LP_BENCH_MODEL_GEMM : 0) |
+                        (a->want[S_LAYERS_] ? LP_BENCH_MODEL_LAYERS : 0);
+        if (what) LP_TRY(lp_bench_model(rt, path, batch, what, t));
+        if (a->want[S_MEMORY_]) LP_TRY(lp_bench_memory(opt, path, batch, t));
+        if (a->want[S_SORT_]) LP_TRY(lp_bench_sort_model(rt, path, t));
+        if (a->want[S_SYNC_]) LP_TRY(lp_bench_sync(rt, path, t));
     }
-    snprintf(list, sizeof list, "%s", a->want[3] ? a->sort_sizes : "");
+    snprintf(list, sizeof list, "%s", a->want[S_SORT_] ? a->sort_sizes : "");
     for (char *tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
         char *end;
         long n = strtol(tok, &end, 10);
@@ -181,6 +201,78 @@ static void print_(const lp_bench_table *t, bool markdown) {
     }
 }
 
+/* One pass's cells: ms, GFLOP/s, share of the peak ("-" for a pass not run). */
+static void pass_cells_(const lp_bench_layer *l, int p, double peak, bool markdown) {
+    double s = l->seconds[p], f = l->flops[p];
+    if (f <= 0 || s <= 0) {
+        printf(markdown ? " - | - | - |" : " %8s %8s %6s", "-", "-", "-");
+        return;
+    }
+    double gf = f / s * 1e-9;
+    if (markdown) {
+        printf(" %.3f | %.1f |", s * 1e3, gf);
+        if (peak > 0)
+            printf(" %.1f%% |", 100 * gf / peak);
+        else
+            printf(" |");
+        return;
+    }
+    printf(" %8.3f %8.1f", s * 1e3, gf);
+    if (peak > 0)
+        printf(" %5.1f%%", 100 * gf / peak);
+    else
+        printf(" %6s", "");
+}
+
+static void print_layers_(const lp_bench_table *t, bool markdown) {
+    if (!t->n_layers) return;
+    printf("\nper layer: device time of each pass at the model's batch, nominal FLOPs (2 x the\n"
+           "multiply-adds of the direct convolution, whatever path ran: Winograd or FFT may show\n"
+           "over 100%%), share of the FMA peak (%.1f GFLOP/s)\n",
+           t->peak_gflops);
+    if (markdown)
+        printf("| model | layer | path | shape | MFLOP a pass | forward ms | GFLOP/s | of peak | "
+               "input grad ms | GFLOP/s | of peak | kernel grad ms | GFLOP/s | of peak |\n"
+               "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+    else
+        printf("%-9s %-12s %-7s %-30s %8s %8s %8s %6s %8s %8s %6s %8s %8s %6s\n", "model", "layer",
+               "path", "shape", "MFLOP", "fwd ms", "GFLOP/s", "peak", "dx ms", "GFLOP/s", "peak",
+               "dW ms", "GFLOP/s", "peak");
+    for (int i = 0; i < t->n_layers; ++i) {
+        const lp_bench_layer *l = &t->layers[i];
+        double mflop = l->flops[LP_BENCH_FORWARD] * 1e-6;
+        if (markdown)
+            printf("| %s | %s | %s | %s | %.1f |", l->model, l->layer, l->path, l->shape, mflop);
+        else
+            printf("%-9s %-12s %-7s %-30s %8.1f", l->model, l->layer, l->path, l->shape, mflop);
+        for (int p = 0; p < LP_BENCH_PASSES; ++p)
+            pass_cells_(l, p, t->peak_gflops, markdown);
+        printf("\n");
+    }
+}
+
+static void print_memory_(const lp_bench_table *t, bool markdown) {
+    if (!t->n_memory) return;
+    const double mib = 1.0 / (1 << 20);
+    printf("\npeak device memory of a training step (forward, backward, Adam), MiB\n");
+    if (markdown)
+        printf("| model | batch | peak | parameters + gradients | Adam | activations + gradients "
+               "| workspaces, layer state |\n|---|---|---|---|---|---|---|\n");
+    else
+        printf("%-9s %6s %10s %12s %10s %12s %12s\n", "model", "batch", "peak", "param+grad",
+               "Adam", "activations", "other");
+    for (int i = 0; i < t->n_memory; ++i) {
+        const lp_bench_memory_row *m = &t->memory[i];
+        printf(markdown ? "| %s | %d | %.2f | %.2f | %.2f | %.2f | %.2f |\n"
+                        : "%-9s %6d %10.2f %12.2f %10.2f %12.2f %12.2f\n",
+               m->model, m->batch, m->total * mib, m->parameters * mib, m->optimizer * mib,
+               m->activations * mib, m->other * mib);
+        if (m->untracked)
+            printf("(%s: %ld buffers' release could not be followed: counted as never freed)\n",
+                   m->model, m->untracked);
+    }
+}
+
 int cli_bench(int argc, char **argv) {
     bench_args_ a;
     lp_gemm_mode mode = LP_GEMM_AUTO;
@@ -199,9 +291,12 @@ int cli_bench(int argc, char **argv) {
     snprintf(device, sizeof device, "%s [%d:%d, %s]", d->device_name, d->platform_index,
              d->device_index, d->platform_name);
     printf("laperm bench on %s\n", device);
-    lp_bench_table t = {.min_seconds = a.min_time};
-    lp_status st = run_(rt, &a, &t);
+    lp_bench_table t = {
+        .min_seconds = a.min_time, .fast = a.fast, .gemm_mode_set = mode_set, .gemm_mode = mode};
+    lp_status st = run_(rt, &opt, &a, &t);
     print_(&t, a.markdown);
+    print_layers_(&t, a.markdown);
+    print_memory_(&t, a.markdown);
     if (st != LP_OK) fprintf(stderr, "laperm %s: %s\n", C, lp_last_error());
     if (st == LP_OK && a.out) {
         char cmd[1024] = "laperm";

@@ -108,5 +108,10 @@ void lp_network_set_rng(lp_network *net, uint64_t seed, long long step);
 lp_status lp_network_forward(lp_network *net, int n, bool training);
 /* Overwrites every gradient in the flat gradient buffer (no accumulation across calls). */
 lp_status lp_network_backward(lp_network *net, int n);
+/* The passes one layer at a time, as the two above run them (i from 1 up, then from the
+ * last down; n unchecked): for timing a layer alone (laperm bench). The backward one
+ * also adds the gradients of the second inputs it completes (a residual's shortcut). */
+lp_status lp_network_forward_layer(lp_network *net, int i, int n, bool training);
+lp_status lp_network_backward_layer(lp_network *net, int i, int n);
 
 #endif

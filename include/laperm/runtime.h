@@ -148,6 +148,21 @@ lp_status lp_buffer_read(lp_runtime *rt, cl_mem buf, size_t offset, size_t bytes
 lp_status lp_buffer_fill_zero(lp_runtime *rt, cl_mem buf, size_t offset, size_t bytes);
 lp_status lp_runtime_finish(lp_runtime *rt);
 
+/* Device memory in the buffers made by lp_buffer_create and lp_buffer_create_zeroed (every
+ * buffer laperm allocates; not the temporaries CLBlast allocates inside its calls), in
+ * bytes: what is live now, and the most that was live at once since the first buffer or
+ * the last lp_runtime_memory_mark. A buffer counts until OpenCL frees it, after its last
+ * release and the last queued command that uses it. untracked: buffers whose release
+ * could not be followed (clSetMemObjectDestructorCallback failed): counted as live for
+ * good. */
+typedef struct {
+    uint64_t live, peak;
+    long untracked;
+} lp_memory_use;
+lp_memory_use lp_runtime_memory(const lp_runtime *rt);
+/* Starts a new peak at what is live now. */
+void lp_runtime_memory_mark(lp_runtime *rt);
+
 /* Profiling: per-label totals of device time, when created with profiling = true. */
 typedef struct {
     const char *label;

@@ -1,0 +1,108 @@
+/* Peak device memory of a training step (lp_bench_memory). The runtime counts every
+ * buffer laperm makes as it is made and as OpenCL frees it (lp_runtime_memory), so the
+ * figure is what was really allocated, not an estimate: parameters, gradients, Adam's
+ * moments, every layer's output and gradient, and whatever the layers' paths allocate on
+ * the way (im2col columns, GEMM packing, FFT spectra, direct-path packs, masks, BatchNorm
+ * statistics). The step runs in a runtime of its own, so buffers kept by earlier
+ * measurements (the GEMM workspaces a runtime keeps) neither count nor hide any. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench-impl.h"
+#include "laperm/ops.h"
+#include "laperm/train.h"
+#include "layer.h"
+
+static uint64_t size_of_(cl_mem m) {
+    size_t bytes = 0;
+    if (m && clGetMemObjectInfo(m, CL_MEM_SIZE, sizeof bytes, &bytes, NULL) != CL_SUCCESS)
+        bytes = 0;
+    return bytes;
+}
+
+/* Random inputs and logit gradients written from the host: no device buffer of its own. */
+static lp_status write_inputs_(lp_runtime *rt, lp_network *net, int batch) {
+    size_t n = lp_network_input_features(net) * (size_t)batch;
+    size_t c = (size_t)lp_network_classes(net) * (size_t)batch;
+    float *h = malloc((n > c ? n : c) * sizeof *h);
+    if (!h) return lp_fail(LP_ERR_NO_MEMORY, "benchmark data: out of host memory");
+    uint64_t st = 11;
+    for (size_t i = 0; i < (n > c ? n : c); ++i) {
+        st = st * 6364136223846793005ull + 1442695040888963407ull;
+        h[i] = (float)((st >> 40) * (1.0 / 16777216.0)) - 0.5f;
+    }
+    lp_status s = lp_buffer_write(rt, lp_network_input(net), 0, n * sizeof *h, h);
+    if (s == LP_OK) s = lp_buffer_write(rt, lp_network_dlogits(net), 0, c * sizeof *h, h);
+    free(h);
+    return s;
+}
+
+/* Two training steps (buffers some paths make at their first use, then a steady one). */
+static lp_status steps_(lp_runtime *rt, lp_network *net, int batch, cl_mem m, cl_mem v) {
+    int n = (int)lp_network_param_count(net);
+    for (int step = 0; step < 2; ++step) {
+        LP_TRY(lp_network_forward(net, batch, true));
+        LP_TRY(lp_network_backward(net, batch));
+        LP_TRY(lp_op_adam(rt, lp_network_params(net), lp_network_grads(net), m, v, n, 1e-3f, 0.9f,
+                          0.999f, 1e-7f));
+    }
+    return lp_runtime_finish(rt);
+}
+
+static lp_status measure_(lp_runtime *rt, const lp_model_spec *spec, int batch, lp_bench_table *t,
+                          lp_bench_memory_row *row) {
+    uint64_t base = lp_runtime_memory(rt).live;
+    lp_network *net = NULL;
+    cl_mem m = NULL, v = NULL;
+    const lp_optimizer *adam = lp_optimizer_find("adam");
+    lp_status st = adam ? lp_bench_network_(rt, spec, batch, t, &net)
+                        : lp_fail(LP_ERR_NOT_FOUND, "benchmark: no optimizer 'adam'");
+    size_t bytes = st == LP_OK ? lp_network_param_count(net) * sizeof(float) : 0;
+    if (st == LP_OK) st = lp_buffer_create_zeroed(rt, bytes, adam->state[0], &m);
+    if (st == LP_OK) st = lp_buffer_create_zeroed(rt, bytes, adam->state[1], &v);
+    if (st == LP_OK) st = write_inputs_(rt, net, batch);
+    /* The peak starts here: what --fast's timing allocated while building is gone. */
+    if (st == LP_OK) st = lp_runtime_finish(rt);
+    lp_runtime_memory_mark(rt);
+    if (st == LP_OK) st = steps_(rt, net, batch, m, v);
+    if (st == LP_OK) {
+        lp_memory_use u = lp_runtime_memory(rt);
+        row->total = u.peak - base;
+        row->untracked = u.untracked;
+        row->parameters = size_of_(lp_network_params(net)) + size_of_(lp_network_grads(net));
+        row->optimizer = size_of_(m) + size_of_(v);
+        for (int i = 0; i < net->n_layers; ++i)
+            if (net->layers[i].owns_buffers)
+                row->activations += size_of_(net->layers[i].out) + size_of_(net->layers[i].dout);
+        uint64_t known = row->parameters + row->optimizer + row->activations;
+        row->other = row->total > known ? row->total - known : 0;
+    }
+    if (m) clReleaseMemObject(m);
+    if (v) clReleaseMemObject(v);
+    lp_network_destroy(net);
+    return st;
+}
+
+lp_status lp_bench_memory(const lp_runtime_options *opt, const char *model_path, int batch,
+                          lp_bench_table *t) {
+    lp_model_spec spec;
+    LP_TRY(lp_model_load(model_path, &spec));
+    lp_runtime *rt = NULL;
+    lp_bench_memory_row row = {.batch = batch};
+    lp_bench_model_name_(model_path, row.model, sizeof row.model);
+    lp_status st = lp_runtime_create(opt, &rt);
+    if (st == LP_OK && t->gemm_mode_set) lp_gemm_set_mode(rt, t->gemm_mode);
+    if (st == LP_OK) st = measure_(rt, &spec, batch, t, &row);
+    lp_runtime_destroy(rt);
+    lp_model_free(&spec);
+    LP_TRY(st);
+    LP_TRY(lp_bench_room_((void **)&t->memory, t->n_memory, &t->cap_memory, sizeof row));
+    t->memory[t->n_memory++] = row;
+    char name[128], detail[64];
+    const double mib = 1.0 / (1 << 20);
+    snprintf(name, sizeof name, "%s peak device memory", row.model);
+    snprintf(detail, sizeof detail, "batch %d: act %.1f, other %.1f, param+grad+Adam %.1f MiB",
+             batch, row.activations * mib, row.other * mib, (row.parameters + row.optimizer) * mib);
+    return lp_bench_add_(t, "memory", name, detail, 0, row.total * mib, "MiB", 0);
+}
