@@ -51,7 +51,7 @@ static void usage_(FILE *f) {
                "  --gemm MODE      auto | clblast | tiled: what the models' passes use\n"
                "  --fast           conv paths and matrix products chosen by timing, as laperm\n"
                "                   train --fast (default: by the rule, as laperm train)\n"
-               "  --markdown       print the table as markdown\n"
+               "  --markdown       print the tables as markdown\n"
                "  --out FILE.h5    also write the tables to HDF5 (datasets /bench, /layers,\n"
                "                   /memory)\n"
                "  --verbose        show the OpenCL compiler's own output (PoCL's \"N warnings\n"
@@ -205,7 +205,10 @@ static void print_(const lp_bench_table *t, bool markdown) {
 static void pass_cells_(const lp_bench_layer *l, int p, double peak, bool markdown) {
     double s = l->seconds[p], f = l->flops[p];
     if (f <= 0 || s <= 0) {
-        printf(markdown ? " - | - | - |" : " %8s %8s %6s", "-", "-", "-");
+        /* not run; or an input gradient that took no measurable time beyond the kernel
+         * gradient's (a difference of two measurements: noise on a busy machine) */
+        const char *t = f <= 0 ? "-" : "0";
+        printf(markdown ? " %s | - | - |" : " %8s %8s %6s", t, "-", "-");
         return;
     }
     double gf = f / s * 1e-9;
