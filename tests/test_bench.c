@@ -2,10 +2,12 @@
  * conv model (odd sizes, a stride-2 'same' layer, a first layer without input gradient),
  * and the peak device memory of a tiny dense model, byte for byte. Runs on the default
  * device (the tables' figures other than the times do not depend on it). */
+#include <hdf5.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "laperm/bench.h"
+#include "laperm/bench_h5.h"
 #include "laperm/model.h"
 #include "lp_test.h"
 
@@ -70,6 +72,33 @@ static void test_layer_flops(void) {
     CU_ASSERT(t.peak_gflops > 0);
     CU_ASSERT_DOUBLE_EQUAL(share->value, total / share->seconds * 1e-9, 1e-9 * share->value);
     CU_ASSERT_DOUBLE_EQUAL(share->of_peak, share->value / t.peak_gflops, 1e-12);
+    /* --out: the per-layer rows in /layers, field by field. */
+    char h5[1100];
+    snprintf(h5, sizeof h5, "%s/bench_layers.h5", lp_test_tmpdir());
+    LP_TEST_OK(lp_bench_write_h5(&t, "test device", "test", h5));
+    hid_t f = H5Fopen(h5, H5F_ACC_RDONLY, H5P_DEFAULT);
+    CU_ASSERT_FATAL(f >= 0);
+    hid_t d = H5Dopen2(f, "layers", H5P_DEFAULT);
+    CU_ASSERT_FATAL(d >= 0);
+    hid_t sp = H5Dget_space(d);
+    hsize_t n = 0;
+    H5Sget_simple_extent_dims(sp, &n, NULL);
+    CU_ASSERT_EQUAL(n, 3);
+    typedef struct {
+        char layer[48];
+        double dx_flops, dw_seconds;
+    } got_;
+    hid_t mt = H5Tcreate(H5T_COMPOUND, sizeof(got_)), s48 = H5Tcopy(H5T_C_S1);
+    H5Tset_size(s48, 48);
+    H5Tinsert(mt, "layer", HOFFSET(got_, layer), s48);
+    H5Tinsert(mt, "input_grad_flops", HOFFSET(got_, dx_flops), H5T_NATIVE_DOUBLE);
+    H5Tinsert(mt, "kernel_grad_seconds", HOFFSET(got_, dw_seconds), H5T_NATIVE_DOUBLE);
+    got_ rows[3];
+    CU_ASSERT(H5Dread(d, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, rows) >= 0);
+    CU_ASSERT_STRING_EQUAL(rows[1].layer, "conv2d_2");
+    CU_ASSERT_DOUBLE_EQUAL(rows[1].dx_flops, want[1][LP_BENCH_INPUT_GRAD], 1e-9);
+    CU_ASSERT_DOUBLE_EQUAL(rows[2].dw_seconds, t.layers[2].seconds[LP_BENCH_KERNEL_GRAD], 0);
+    H5Tclose(s48), H5Tclose(mt), H5Sclose(sp), H5Dclose(d), H5Fclose(f);
     lp_bench_table_free(&t);
     lp_runtime_destroy(rt);
 }
