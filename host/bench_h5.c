@@ -87,6 +87,7 @@ static hid_t memory_type_(void) {
     H5Tinsert(t, "optimizer_bytes", HOFFSET(lp_bench_memory_row, optimizer), H5T_NATIVE_UINT64);
     H5Tinsert(t, "activations_bytes", HOFFSET(lp_bench_memory_row, activations), H5T_NATIVE_UINT64);
     H5Tinsert(t, "other_bytes", HOFFSET(lp_bench_memory_row, other), H5T_NATIVE_UINT64);
+    H5Tinsert(t, "planned_bytes", HOFFSET(lp_bench_memory_row, planned), H5T_NATIVE_UINT64);
     H5Tinsert(t, "untracked_buffers", HOFFSET(lp_bench_memory_row, untracked), H5T_NATIVE_LONG);
     H5Tclose(s32);
     return t;

@@ -13,6 +13,7 @@
 #include "laperm/ops.h"
 #include "laperm/train.h"
 #include "layer.h"
+#include "memory_plan.h"
 
 static uint64_t size_of_(cl_mem m) {
     size_t bytes = 0;
@@ -77,6 +78,12 @@ static lp_status measure_(lp_runtime *rt, const lp_model_spec *spec, int batch, 
                 row->activations += size_of_(net->layers[i].out) + size_of_(net->layers[i].dout);
         uint64_t known = row->parameters + row->optimizer + row->activations;
         row->other = row->total > known ? row->total - known : 0;
+        /* The plan's figure for the same step: no data set on the device, Adam. Its
+         * check may refuse (a device too small); the figures are filled all the same. */
+        lp_memory_plan_input in = {.batch = batch, .eval_batch = batch, .optimizer_states = 2};
+        lp_memory_plan plan;
+        (void)lp_memory_plan_check(spec, &in, lp_runtime_device(rt), &plan);
+        row->planned = plan.total;
     }
     if (m) clReleaseMemObject(m);
     if (v) clReleaseMemObject(v);

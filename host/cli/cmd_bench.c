@@ -260,16 +260,17 @@ static void print_memory_(const lp_bench_table *t, bool markdown) {
     printf("\npeak device memory of a training step (forward, backward, Adam), MiB\n");
     if (markdown)
         printf("| model | batch | peak | parameters + gradients | Adam | activations + gradients "
-               "| workspaces, layer state |\n|---|---|---|---|---|---|---|\n");
+               "| workspaces, layer state | memory plan's estimate |\n"
+               "|---|---|---|---|---|---|---|---|\n");
     else
-        printf("%-9s %6s %10s %12s %10s %12s %12s\n", "model", "batch", "peak", "param+grad",
-               "Adam", "activations", "other");
+        printf("%-9s %6s %10s %12s %10s %12s %12s %10s\n", "model", "batch", "peak", "param+grad",
+               "Adam", "activations", "other", "planned");
     for (int i = 0; i < t->n_memory; ++i) {
         const lp_bench_memory_row *m = &t->memory[i];
-        printf(markdown ? "| %s | %d | %.2f | %.2f | %.2f | %.2f | %.2f |\n"
-                        : "%-9s %6d %10.2f %12.2f %10.2f %12.2f %12.2f\n",
+        printf(markdown ? "| %s | %d | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f |\n"
+                        : "%-9s %6d %10.2f %12.2f %10.2f %12.2f %12.2f %10.2f\n",
                m->model, m->batch, m->total * mib, m->parameters * mib, m->optimizer * mib,
-               m->activations * mib, m->other * mib);
+               m->activations * mib, m->other * mib, m->planned * mib);
         if (m->untracked)
             printf("(%s: %ld buffers' release could not be followed: counted as never freed)\n",
                    m->model, m->untracked);

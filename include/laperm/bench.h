@@ -49,6 +49,7 @@ typedef struct {
     uint64_t optimizer;   /* Adam's two moments */
     uint64_t activations; /* every layer's output and its gradient at the batch */
     uint64_t other;       /* the rest: workspaces (columns, packing, FFT spectra), layer state */
+    uint64_t planned;     /* what laperm train's up-front memory plan estimates for it (no data) */
     long untracked;       /* buffers whose release could not be followed (lp_runtime_memory) */
 } lp_bench_memory_row;
 
