@@ -152,7 +152,7 @@ static void test_bench_runs(void) {
              "--sort-sizes 999 --min-time 0 --out '%s'",
              path);
     expect_(args, 0, "Mkeys/s");
-    expect_(args, 0, "logreg    dense_1      gemm    784 > 10");
+    expect_(args, 0, "logreg    dense_1      gemm     784 > 10");
     expect_(args, 0, "logreg peak device memory");
     FILE *f = fopen(path, "rb");
     CU_ASSERT_PTR_NOT_NULL(f);

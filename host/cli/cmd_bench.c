@@ -238,7 +238,7 @@ static void print_layers_(const lp_bench_table *t, bool markdown) {
                "input grad ms | GFLOP/s | of peak | kernel grad ms | GFLOP/s | of peak |\n"
                "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     else
-        printf("%-9s %-12s %-7s %-30s %8s %8s %8s %6s %8s %8s %6s %8s %8s %6s\n", "model", "layer",
+        printf("%-9s %-12s %-8s %-30s %8s %8s %8s %6s %8s %8s %6s %8s %8s %6s\n", "model", "layer",
                "path", "shape", "MFLOP", "fwd ms", "GFLOP/s", "peak", "dx ms", "GFLOP/s", "peak",
                "dW ms", "GFLOP/s", "peak");
     for (int i = 0; i < t->n_layers; ++i) {
@@ -247,7 +247,7 @@ static void print_layers_(const lp_bench_table *t, bool markdown) {
         if (markdown)
             printf("| %s | %s | %s | %s | %.1f |", l->model, l->layer, l->path, l->shape, mflop);
         else
-            printf("%-9s %-12s %-7s %-30s %8.1f", l->model, l->layer, l->path, l->shape, mflop);
+            printf("%-9s %-12s %-8s %-30s %8.1f", l->model, l->layer, l->path, l->shape, mflop);
         for (int p = 0; p < LP_BENCH_PASSES; ++p)
             pass_cells_(l, p, t->peak_gflops, markdown);
         printf("\n");
