@@ -142,8 +142,10 @@ lp_status lp_trainer_setup_(lp_trainer_ *t, const lp_dataset *train, const lp_da
                                 "batch targets", &t->batch_t));
     LP_TRY(lp_feed_norm(rt, train, cfg->norm, &t->norm_mean, &t->norm_inv_std));
     t->steps_per_epoch = (train->n + cfg->batch - 1) / cfg->batch;
-    LP_TRY(lp_buffer_create(rt, (size_t)(t->steps_per_epoch + 1) * 2 * sizeof(float),
-                            "loss statistics", &t->stats));
+    /* Zeroed: a checkpoint taken before the first step's statistics (a stop during set-up)
+     * saves this buffer, and uninitialised floats would make two runs' files differ. */
+    LP_TRY(lp_buffer_create_zeroed(rt, (size_t)(t->steps_per_epoch + 1) * 2 * sizeof(float),
+                                   "loss statistics", &t->stats));
     t->order_host = malloc((size_t)train->n * sizeof *t->order_host);
     if (!t->order_host) return lp_fail(LP_ERR_NO_MEMORY, "out of host memory");
     static const int32_t guard_clear[2] = {0, 0x7FFFFFFF};

@@ -42,6 +42,11 @@ echo "tune_stop: exit $rc, ${secs} s after SIGTERM"
 grep -q '^interrupted after 0 epoch(s), 0 steps' "$tmp/out.txt" || fail "no 'interrupted' line"
 grep -q 'stop requested: timing cut short' "$tmp/out.txt" || fail "no layer's timing was cut short"
 [ -s "$run" ] || fail "no results file"
+# No step ran, so the checkpoint's step statistics are zeros, not uninitialised device
+# memory (which made two such files differ).
+h5dump -d /checkpoint/0/stats -y -o "$tmp/stats.txt" "$run" >/dev/null || fail "h5dump"
+[ "$(tr -s ', \n' '\n' <"$tmp/stats.txt" | grep -v '^0$' | grep -c .)" -eq 0 ] ||
+    fail "checkpoint/0/stats holds values other than 0 although no step ran"
 # The file is valid: --resume reads it, replays every path and times nothing.
 # shellcheck disable=SC2086
 LAPERM_CACHE_DIR="$tmp/cache" "$bin" train --resume "$run" --progress none \
