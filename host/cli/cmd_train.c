@@ -367,14 +367,20 @@ int cli_train(int argc, char **argv) {
             printf("best test accuracy %.2f%% (step %lld, epoch %d), final %.2f%%%s\n",
                    100.0 * r.best_test_accuracy, r.best_step, r.best_epoch,
                    100.0 * r.final_test_accuracy, a.cfg.laperm ? " (permuted network)" : "");
-        if (a.cfg.laperm && train.outputs == 0)
+        if (a.cfg.laperm && train.outputs == 0 && r.best_step)
             printf("best unsynced test accuracy %.2f%% (the inner optimizer's weights, not a "
                    "permutation)\n",
                    100.0 * r.best_unsynced_accuracy);
         double before_train = t_train - t0;
-        printf("start-up: %.2f s from process start to the first completed step (kernels: %d "
-               "compiled, %d from the disk cache, %.2f s)\n",
-               before_train + r.first_step_seconds, bs.compiled, bs.from_disk, bs.build_seconds);
+        if (r.first_step_seconds > 0)
+            printf("start-up: %.2f s from process start to the first completed step (kernels: %d "
+                   "compiled, %d from the disk cache, %.2f s)\n",
+                   before_train + r.first_step_seconds, bs.compiled, bs.from_disk,
+                   bs.build_seconds);
+        else
+            printf("start-up: no step completed (kernels: %d compiled, %d from the disk cache, "
+                   "%.2f s)\n",
+                   bs.compiled, bs.from_disk, bs.build_seconds);
         if (a.cfg.out_path) printf("results: %s\n", a.cfg.out_path);
         if (a.profile) print_profile_(rt);
         rc = r.interrupted ? 130 : 0;
