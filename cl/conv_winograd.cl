@@ -11,8 +11,10 @@
  * with "." the product per point. Layouts (t: tile index within a chunk of samples, s*TH*TW +
  * ty*TW + tx; T tiles in the chunk):
  *   V[p][c][t]  input tiles transformed (p: point), so that per point the products over
- *               channels are one matrix product (host: lp_op_gemm, one per point)
- *   U[p][r][c]  kernel transformed, rows r (filters forward, input channels for dx)
+ *               channels are one matrix product (lp_wg_products: all points in one launch;
+ *               T padded to its register tile)
+ *   U[p][r][c]  kernel transformed, rows r (filters forward, input channels for dx),
+ *               packed in panels of rows (lp_wg_filter_packed)
  *   M[p][r][t]  their products, turned back into outputs by lp_wg_output
  * Every value is computed by one work-item in a fixed order: the same bits every run. */
 
@@ -139,25 +141,6 @@ __kernel void lp_wg_input(__global const float *x, int C, int H, int W, int pad_
     store_points_(v, C, T, c, (size_t)s * TH * TW + tile, b);
 }
 
-/* U[p][r][q] = (G g G^T)[p], R x Q per point, for the 3x3 kernel W (F, C, 3, 3) at
- * w + off: forward r = f, q = c, g = W[f][c]; with flip (the input gradient) r = c,
- * q = f, g = W[f][c] rotated by 180 degrees. Global (C, F). */
-__kernel void lp_wg_filter(__global const float *w, ulong off, int F, int C, int flip,
-                           __global float *u) {
-    int c = get_global_id(0), f = get_global_id(1);
-    __global const float *k = w + off + ((size_t)f * C + c) * 9;
-    float g[3][3], h[WG_A][WG_A];
-    for (int a = 0; a < 3; ++a)
-        for (int b = 0; b < 3; ++b)
-            g[a][b] = flip ? k[(2 - a) * 3 + (2 - b)] : k[a * 3 + b];
-    TRANSFORM2_(g_, g_, 3, 3, WG_A, WG_A, g, h);
-    int R = flip ? C : F, Q = flip ? F : C, r = flip ? c : f, q = flip ? f : c;
-    __global float *out = u + (size_t)r * Q + q;
-    for (int i = 0; i < WG_A; ++i)
-        for (int j = 0; j < WG_A; ++j)
-            out[(size_t)(i * WG_A + j) * R * Q] = h[i][j];
-}
-
 /* y[s0 + s][r] tile (ty, tx) = AT M[.][r][t] AT^T (+ params[b_off + r], then ReLU), the
  * pixels inside the OH x OW plane only; y is (n, R, OH, OW). Global (TH*TW, R, cn). */
 __kernel void lp_wg_output(__global const float *m, int R, int T, int TH, int TW, int OH, int OW,
@@ -227,4 +210,126 @@ __kernel void lp_wg_dw_output(__global const float *mw, int F, int C, __global f
     for (int a = 0; a < 3; ++a)
         for (int b = 0; b < 3; ++b)
             out[a * 3 + b] = o[a][b];
+}
+
+/* The products of every transform point in one launch, with the register tile of the
+ * GEMM programs (cl/tile.cl, built in before this file; the host sets its -D options as
+ * lp_gemm_default_tiled does): floatv of GEMM_VW floats, GEMM_MR rows by GEMM_NV vectors
+ * per tile for the channel sums, GEMM_DM x GEMM_DN dot products for the kernel gradient,
+ * LP_MULADD for the multiply-add. */
+
+/* The kernel transformed and packed for lp_wg_products: up[p][r / MR][q][r % MR] =
+ * (G g G^T)[p], R x Q per point in panels of GEMM_MR rows (rows R.. of the last panel 0),
+ * for the 3x3 kernel W (F, C, 3, 3) at w + off: forward r = f, q = c, g = W[f][c]; with
+ * flip (the input gradient) r = c, q = f, g = W[f][c] rotated by 180 degrees. Global
+ * (Q, GEMM_MR, R rounded up to GEMM_MR / GEMM_MR): no division by GEMM_MR (Oclgrind's checker
+ * stops at the `freeze` LLVM makes of one). */
+__kernel void lp_wg_filter_packed(__global const float *w, ulong off, int F, int C, int flip,
+                                  __global float *up) {
+    int q = get_global_id(0), rr = get_global_id(1), rb = get_global_id(2), r = rb * GEMM_MR + rr;
+    int R = flip ? C : F, Q = flip ? F : C, RB = get_global_size(2);
+    float h[WG_A][WG_A];
+    if (r < R) {
+        int c = flip ? r : q, f = flip ? q : r;
+        __global const float *k = w + off + ((size_t)f * C + c) * 9;
+        float g[3][3];
+        for (int a = 0; a < 3; ++a)
+            for (int b = 0; b < 3; ++b)
+                g[a][b] = flip ? k[(2 - a) * 3 + (2 - b)] : k[a * 3 + b];
+        TRANSFORM2_(g_, g_, 3, 3, WG_A, WG_A, g, h);
+    } else {
+        for (int i = 0; i < WG_A; ++i)
+            for (int j = 0; j < WG_A; ++j)
+                h[i][j] = 0.0f;
+    }
+    __global float *out = up + ((size_t)rb * Q + q) * GEMM_MR + rr;
+    for (int i = 0; i < WG_A; ++i)
+        for (int j = 0; j < WG_A; ++j)
+            out[(size_t)(i * WG_A + j) * RB * Q * GEMM_MR] = h[i][j];
+}
+
+/* m[p][r][t] (+)= sum over q in [q0, q1) of U[p][r][q] v[p][q][t], for every point p at
+ * once: v (P, Q, T) and m (P, R, T) with T a multiple of GEMM_NR (the tiles past the chunk's
+ * are padding, computed and never read), U packed by lp_wg_filter_packed. add: m holds the
+ * sum of the earlier q and this adds to it (the host splits Q only on devices that end
+ * long loops). Each work-item: GEMM_MR rows x GEMM_NR tiles, q in order. Global (T / GEMM_NR,
+ * R rounded up to GEMM_MR / GEMM_MR, P) or more along dimension 0 (those return). */
+__kernel void lp_wg_products(int R, int Q, int T, int q0, int q1, int add, __global const float *up,
+                             __global const float *v, __global float *m) {
+    int t0 = get_global_id(0) * GEMM_NR, rb = get_global_id(1), p = get_global_id(2);
+    int RB = (R + GEMM_MR - 1) / GEMM_MR;
+    if (t0 >= T) return;
+    __global const float *apan = up + ((size_t)p * RB + rb) * Q * GEMM_MR;
+    __global const float *vp = v + (size_t)p * Q * T + t0;
+    __global float *mp = m + ((size_t)p * R + rb * GEMM_MR) * T + t0;
+    floatv acc[GEMM_MR][GEMM_NV];
+    TILE_ZERO(acc);
+    if (add)
+#pragma unroll
+        for (int r = 0; r < GEMM_MR; ++r)
+            if (rb * GEMM_MR + r < R)
+#pragma unroll
+                for (int j = 0; j < GEMM_NV; ++j)
+                    acc[r][j] = VLOAD_(j, mp + (size_t)r * T);
+    TILE_PRODUCT(acc, apan, q0, q1, vp + (size_t)k * T, true, GEMM_NR);
+#pragma unroll
+    for (int r = 0; r < GEMM_MR; ++r)
+        if (rb * GEMM_MR + r < R)
+#pragma unroll
+            for (int j = 0; j < GEMM_NV; ++j)
+                VSTORE_(acc[r][j], j, mp + (size_t)r * T);
+}
+
+/* mw[p][f][c] (+)= sum over t in [t0, t1) of e[p][f][t] v[p][c][t] for every point p at
+ * once (the kernel gradient): e (P, F, T), v (P, C, T), mw (P, F, C); add as in
+ * lp_wg_products (the chunks, and slices of them where the device ends long loops). Each
+ * work-item: GEMM_DM x GEMM_DN dot products, GEMM_VW lanes at a time along t in order, the
+ * lanes summed in a fixed tree, then the tail. Global (ceil(F / GEMM_DM), ceil(C / GEMM_DN),
+ * P) or more along dimension 0 (those return). */
+__kernel void lp_wg_dw_products(int F, int C, int T, int t0, int t1, int add,
+                                __global const float *e, __global const float *v,
+                                __global float *mw) {
+    int f0 = get_global_id(0) * GEMM_DM, c0 = get_global_id(1) * GEMM_DN, p = get_global_id(2);
+    if (f0 >= F) return;
+    __global const float *er[GEMM_DM];
+    __global const float *vr[GEMM_DN];
+#pragma unroll
+    for (int i = 0; i < GEMM_DM; ++i)
+        er[i] = e + ((size_t)p * F + min(f0 + i, F - 1)) * T;
+#pragma unroll
+    for (int j = 0; j < GEMM_DN; ++j)
+        vr[j] = v + ((size_t)p * C + min(c0 + j, C - 1)) * T;
+    floatv acc[GEMM_DM][GEMM_DN];
+#pragma unroll
+    for (int i = 0; i < GEMM_DM; ++i)
+#pragma unroll
+        for (int j = 0; j < GEMM_DN; ++j)
+            acc[i][j] = (floatv)(0.0f);
+    int t = t0;
+    for (; t + GEMM_VW <= t1; t += GEMM_VW) {
+        floatv a[GEMM_DM], b[GEMM_DN];
+#pragma unroll
+        for (int i = 0; i < GEMM_DM; ++i)
+            a[i] = VLOAD_(0, er[i] + t);
+#pragma unroll
+        for (int j = 0; j < GEMM_DN; ++j)
+            b[j] = VLOAD_(0, vr[j] + t);
+#pragma unroll
+        for (int i = 0; i < GEMM_DM; ++i)
+#pragma unroll
+            for (int j = 0; j < GEMM_DN; ++j)
+                acc[i][j] = LP_MULADD(a[i], b[j], acc[i][j]);
+    }
+    __global float *out = mw + ((size_t)p * F + f0) * C + c0;
+#pragma unroll
+    for (int i = 0; i < GEMM_DM; ++i)
+#pragma unroll
+        for (int j = 0; j < GEMM_DN; ++j) {
+            if (f0 + i >= F || c0 + j >= C) continue;
+            float s = hsum_(acc[i][j]);
+            for (int k = t; k < t1; ++k)
+                s = LP_MULADD(er[i][k], vr[j][k], s);
+            __global float *o = out + (size_t)i * C + j;
+            *o = add ? *o + s : s;
+        }
 }

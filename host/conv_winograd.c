@@ -1,5 +1,5 @@
 /* The Winograd [conv2d] path (laperm/conv_winograd.h): buffers, chunks and launches of
- * cl/conv_winograd.cl, and one lp_op_gemm per transform point. */
+ * cl/conv_winograd.cl, the products of all transform points in one launch per pass. */
 #include "laperm/conv_winograd.h"
 
 #include <limits.h>
@@ -7,7 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "laperm/ops.h"
+#include "laperm/gemm.h"
+#include "laperm/runtime.h"
 
 struct lp_conv_winograd {
     lp_runtime *rt;
@@ -15,10 +16,11 @@ struct lp_conv_winograd {
     int F, m, a, P; /* filters; tile m, side a = m + 2, points P = a^2 */
     int chunk;
     bool with_dx;
-    char opts[32];
+    int vw, mr, nv, dm, dn, lx; /* register tiles of the products (tile_of_) */
+    char opts[96];
     int th, tw;   /* output tiles per plane (forward, kernel gradient) */
     int dth, dtw; /* input-gradient tiles per plane */
-    cl_mem u;     /* the kernel transformed (P, F, C), then (P, C, F) for dx */
+    cl_mem u;     /* the kernel transformed, packed (lp_wg_filter_packed): forward, dx */
     cl_mem v;     /* x's tiles (P, C, chunk tiles) */
     cl_mem mo;    /* forward products (P, F, chunk tiles); backward dy's tiles */
     cl_mem mw;    /* kernel gradient's products (P, F, C) */
@@ -31,19 +33,30 @@ static int ceil_div_(int a, int b) {
     return (a + b - 1) / b;
 }
 
-/* Floats of each buffer for chunk samples (0: not needed). */
+/* Floats of each buffer for chunk samples (0: not needed), the tiles of a chunk padded
+ * to a multiple of nr and the kernel's rows to one of mr (the products' register tile). */
 typedef struct {
     size_t u, v, mo, mw, vd, md;
 } sizes_;
 
-static sizes_ sizes_of_(const lp_conv_geom *g, int F, int m, bool with_dx, size_t chunk) {
+static size_t round_up_(size_t a, size_t b) {
+    return (a + b - 1) / b * b;
+}
+
+static sizes_ sizes_of_(const lp_conv_geom *g, int F, int m, bool with_dx, size_t chunk, size_t nr,
+                        size_t mr) {
     size_t a = (size_t)m + 2, P = a * a, C = (size_t)g->cin;
-    size_t t = (size_t)ceil_div_(g->oh, m) * (size_t)ceil_div_(g->ow, m) * chunk;
-    size_t td = (size_t)ceil_div_(g->ih, m) * (size_t)ceil_div_(g->iw, m) * chunk;
-    sizes_ s = {.u = P * F * C, .v = P * C * t, .mo = P * F * t, .mw = P * F * C};
+    size_t t = round_up_((size_t)ceil_div_(g->oh, m) * (size_t)ceil_div_(g->ow, m) * chunk, nr);
+    size_t td = round_up_((size_t)ceil_div_(g->ih, m) * (size_t)ceil_div_(g->iw, m) * chunk, nr);
+    size_t most = (size_t)F > C ? (size_t)F : C;
+    sizes_ s = {
+        .u = P * round_up_(most, mr) * most, .v = P * C * t, .mo = P * F * t, .mw = P * F * C};
     if (with_dx) s.vd = P * F * td, s.md = P * C * td;
     return s;
 }
+
+/* The most a device's tile pads (tile_of_, for the byte estimate): nr 32 tiles, mr 8 rows. */
+enum { MOST_NR_ = 32, MOST_MR_ = 8 };
 
 const char *lp_conv_winograd_unfit(const lp_conv_geom *g, int filters) {
     if (g->kh != 3 || g->kw != 3 || g->stride_h != 1 || g->stride_w != 1)
@@ -51,7 +64,7 @@ const char *lp_conv_winograd_unfit(const lp_conv_geom *g, int filters) {
     if (g->pad_top > 2 || g->pad_left > 2 || g->pad_top < 0 || g->pad_left < 0)
         return "the Winograd path takes padding of at most 2";
     /* One sample's buffers, with the smaller tile (more tiles), must fit int indices. */
-    sizes_ s = sizes_of_(g, filters, 2, true, 1);
+    sizes_ s = sizes_of_(g, filters, 2, true, 1, MOST_NR_, MOST_MR_);
     size_t most = s.u;
     size_t all[] = {
         s.v, s.mo, s.vd, s.md, (size_t)g->cin * g->ih * g->iw, (size_t)filters * g->oh * g->ow};
@@ -67,8 +80,11 @@ int lp_conv_winograd_tile(void) {
 
 void lp_conv_winograd_bytes(const lp_conv_geom *g, int filters, int m, bool with_dx, size_t *fixed,
                             size_t *per_sample) {
-    sizes_ s = sizes_of_(g, filters, m, with_dx, 1);
-    *fixed = (s.u + s.mw) * 4;
+    /* Per sample without padding; the padding of one chunk (at most MOST_NR_ tiles of
+     * each buffer) counted in the fixed bytes. */
+    sizes_ s = sizes_of_(g, filters, m, with_dx, 1, 1, MOST_MR_);
+    size_t P = (size_t)(m + 2) * (m + 2), pad = P * ((size_t)g->cin + filters) * MOST_NR_;
+    *fixed = (s.u + s.mw + (with_dx ? 2 : 1) * pad) * 4;
     *per_sample = (s.v + s.mo + s.vd + s.md) * 4;
 }
 
@@ -84,6 +100,16 @@ void lp_conv_winograd_destroy(lp_conv_winograd *w) {
     free(w);
 }
 
+/* The products' register tiles: the device's default tiled GEMM variant
+ * (lp_gemm_default_tiled: on CPUs that want explicit vectors the preferred float width,
+ * one work-item per work-group; elsewhere small tiles in larger work-groups), whose
+ * kernels share cl/tile.cl with these. The channel sums run in one order whatever the
+ * tile; the kernel gradient's lanes (vw) set its order, fixed per device. */
+static void tile_of_(lp_runtime *rt, lp_conv_winograd *w) {
+    lp_gemm_variant v = lp_gemm_default_tiled(rt);
+    w->vw = v.vw, w->mr = v.mr, w->nv = v.nv, w->dm = v.dm, w->dn = v.dn, w->lx = v.lx;
+}
+
 lp_status lp_conv_winograd_create(lp_runtime *rt, const lp_conv_geom *g, int filters, int m,
                                   int chunk, bool with_dx, lp_conv_winograd **out) {
     *out = NULL;
@@ -93,12 +119,16 @@ lp_status lp_conv_winograd_create(lp_runtime *rt, const lp_conv_geom *g, int fil
         return lp_fail(LP_ERR_INVALID_ARG,
                        "conv2d winograd: tile %d (2 or 4), %d filters, chunk %d", m, filters,
                        chunk);
-    sizes_ s = sizes_of_(g, filters, m, with_dx, (size_t)chunk);
+    lp_conv_winograd tile = {0};
+    tile_of_(rt, &tile);
+    sizes_ s = sizes_of_(g, filters, m, with_dx, (size_t)chunk, (size_t)tile.vw * tile.nv,
+                         (size_t)tile.mr);
     if (s.v > INT_MAX || s.mo > INT_MAX || s.vd > INT_MAX || s.md > INT_MAX)
         return lp_fail(LP_ERR_UNSUPPORTED, "conv2d winograd: a chunk of %d samples is too large",
                        chunk);
-    lp_conv_winograd *w = calloc(1, sizeof *w);
+    lp_conv_winograd *w = malloc(sizeof *w);
     if (!w) return lp_fail(LP_ERR_NO_MEMORY, "out of host memory");
+    *w = tile;
     w->rt = rt;
     w->g = *g;
     w->F = filters;
@@ -107,7 +137,9 @@ lp_status lp_conv_winograd_create(lp_runtime *rt, const lp_conv_geom *g, int fil
     w->P = w->a * w->a;
     w->chunk = chunk;
     w->with_dx = with_dx;
-    snprintf(w->opts, sizeof w->opts, "-DWG_M=%d", m);
+    snprintf(w->opts, sizeof w->opts,
+             "-DWG_M=%d -DGEMM_VW=%d -DGEMM_MR=%d -DGEMM_NV=%d -DGEMM_DM=%d -DGEMM_DN=%d", m, w->vw,
+             w->mr, w->nv, w->dm, w->dn);
     w->th = ceil_div_(g->oh, m), w->tw = ceil_div_(g->ow, m);
     w->dth = ceil_div_(g->ih, m), w->dtw = ceil_div_(g->iw, m);
     lp_status st = lp_buffer_create(rt, s.u * 4, "conv2d winograd kernel", &w->u);
@@ -119,6 +151,11 @@ lp_status lp_conv_winograd_create(lp_runtime *rt, const lp_conv_geom *g, int fil
         st = lp_buffer_create(rt, s.vd * 4, "conv2d winograd gradient tiles", &w->vd);
     if (st == LP_OK && with_dx)
         st = lp_buffer_create(rt, s.md * 4, "conv2d winograd input gradient products", &w->md);
+    /* The padding tiles (past a chunk's, up to the products' tile) are never written by
+     * the transforms: zeros to begin with, then whatever an earlier chunk left, finite
+     * values whose products are never read. */
+    if (st == LP_OK) st = lp_buffer_fill_zero(rt, w->v, 0, s.v * 4);
+    if (st == LP_OK && with_dx) st = lp_buffer_fill_zero(rt, w->vd, 0, s.vd * 4);
     if (st != LP_OK) {
         lp_conv_winograd_destroy(w);
         return st;
@@ -142,10 +179,11 @@ static lp_status launch_(lp_conv_winograd *w, cl_kernel k, size_t d0, size_t d1,
     return lp_launch(w->rt, k, 3, global, local, label);
 }
 
-/* The kernel's transform into w->u: (P, F, C), or flipped (P, C, F). */
+/* The kernel's transform into w->u, packed for lp_wg_products: rows F (forward), or
+ * flipped rows C. */
 static lp_status filter_(lp_conv_winograd *w, cl_mem params, size_t w_off, int flip) {
     cl_kernel k;
-    LP_TRY(kernel_(w, "lp_wg_filter", &k));
+    LP_TRY(kernel_(w, "lp_wg_filter_packed", &k));
     cl_ulong off = w_off;
     LP_ARG(k, 0, params);
     LP_ARG(k, 1, off);
@@ -153,16 +191,22 @@ static lp_status filter_(lp_conv_winograd *w, cl_mem params, size_t w_off, int f
     LP_ARG(k, 3, w->g.cin);
     LP_ARG(k, 4, flip);
     LP_ARG(k, 5, w->u);
-    size_t global[2] = {(size_t)w->g.cin, (size_t)w->F};
-    return lp_launch(w->rt, k, 2, global, NULL, "conv_winograd_filter");
+    size_t R = (size_t)(flip ? w->g.cin : w->F), Q = (size_t)(flip ? w->F : w->g.cin);
+    size_t global[3] = {Q, (size_t)w->mr, (size_t)ceil_div_((int)R, w->mr)};
+    return lp_launch(w->rt, k, 3, global, NULL, "conv_winograd_filter");
 }
 
-/* Tiles of planes (C, H, W) of samples s0..s0+cn-1 of src into dst (P, C, T). */
+/* Tiles of a chunk of cn samples, th x tw a plane, padded to the products' tile. */
+static int padded_(const lp_conv_winograd *w, int th, int tw, int cn) {
+    return (int)round_up_((size_t)th * tw * cn, (size_t)w->vw * w->nv);
+}
+
+/* Tiles of planes (C, H, W) of samples s0..s0+cn-1 of src into dst (P, C, T), T padded. */
 static lp_status input_(lp_conv_winograd *w, cl_mem src, int C, int H, int W, int pt, int pl,
                         int th, int tw, int s0, int cn, cl_mem dst) {
     cl_kernel k;
     LP_TRY(kernel_(w, "lp_wg_input", &k));
-    cl_int T = th * tw * cn;
+    cl_int T = padded_(w, th, tw, cn);
     int a = 0;
     LP_ARG(k, a++, src);
     LP_ARG(k, a++, C);
@@ -178,13 +222,67 @@ static lp_status input_(lp_conv_winograd *w, cl_mem src, int C, int H, int W, in
     return launch_(w, k, (size_t)th * tw, (size_t)C, (size_t)cn, "conv_winograd_input");
 }
 
-/* dst (P, R, T) = u (P, R, Q) . src (P, Q, T), one product per point. */
-static lp_status products_(lp_conv_winograd *w, int R, int Q, size_t T, cl_mem src, cl_mem dst,
+/* Values of a sum one launch may take on a device that ends long loops
+ * (lp_device_info.loop_limit; 0: no limit): half the limit, at `per` iterations each. */
+static int slice_(const lp_conv_winograd *w, int total, int per) {
+    size_t limit = lp_runtime_device(w->rt)->loop_limit;
+    if (limit == 0) return total > 0 ? total : 1;
+    int most = (int)(limit / 2 / (size_t)per);
+    return most < 1 ? 1 : most;
+}
+
+/* dst (P, R, T) = u (P, R, Q) . src (P, Q, T) for every point in one launch (T padded),
+ * Q in slices (in order, each adding to the last) only where the device ends long loops. */
+static lp_status products_(lp_conv_winograd *w, int R, int Q, int T, cl_mem src, cl_mem dst,
                            const char *label) {
-    for (int p = 0; p < w->P; ++p)
-        LP_TRY(lp_op_gemm(w->rt, false, false, (size_t)R, T, (size_t)Q, 1.0f, w->u,
-                          (size_t)p * R * Q, (size_t)Q, src, (size_t)p * Q * T, T, 0.0f, dst,
-                          (size_t)p * R * T, T, label));
+    cl_kernel k;
+    LP_TRY(kernel_(w, "lp_wg_products", &k));
+    int step = slice_(w, Q, 4 * w->mr * w->nv + w->nv + 1);
+    size_t nr = (size_t)w->vw * w->nv, lx = (size_t)w->lx;
+    size_t global[3] = {round_up_((size_t)T / nr, lx), (size_t)ceil_div_(R, w->mr), (size_t)w->P};
+    size_t local[3] = {lx, 1, 1};
+    for (int q0 = 0; q0 < Q; q0 += step) {
+        cl_int q1 = q0 + step < Q ? q0 + step : Q, add = q0 > 0;
+        int a = 0;
+        LP_ARG(k, a++, R);
+        LP_ARG(k, a++, Q);
+        LP_ARG(k, a++, T);
+        LP_ARG(k, a++, q0);
+        LP_ARG(k, a++, q1);
+        LP_ARG(k, a++, add);
+        LP_ARG(k, a++, w->u);
+        LP_ARG(k, a++, src);
+        LP_ARG(k, a++, dst);
+        LP_TRY(lp_launch(w->rt, k, 3, global, local, label));
+    }
+    return LP_OK;
+}
+
+/* mw (P, F, C) = (add ? mw : 0) + e (P, F, T) . v (P, C, T)^T over the chunk's n tiles
+ * (T padded), in slices only where the device ends long loops. */
+static lp_status dw_products_(lp_conv_winograd *w, int n, int T, bool add) {
+    cl_kernel k;
+    LP_TRY(kernel_(w, "lp_wg_dw_products", &k));
+    int per = 4 * w->dm * w->dn + w->dm + w->dn + 1;
+    int step = slice_(w, n, per + w->dm * w->dn * w->vw) * w->vw;
+    size_t lx = (size_t)w->lx;
+    size_t global[3] = {round_up_((size_t)ceil_div_(w->F, w->dm), lx),
+                        (size_t)ceil_div_(w->g.cin, w->dn), (size_t)w->P};
+    size_t local[3] = {lx, 1, 1};
+    for (int t0 = 0; t0 < n; t0 += step) {
+        cl_int t1 = t0 + step < n ? t0 + step : n, add_i = add || t0 > 0;
+        int a = 0;
+        LP_ARG(k, a++, w->F);
+        LP_ARG(k, a++, w->g.cin);
+        LP_ARG(k, a++, T);
+        LP_ARG(k, a++, t0);
+        LP_ARG(k, a++, t1);
+        LP_ARG(k, a++, add_i);
+        LP_ARG(k, a++, w->mo);
+        LP_ARG(k, a++, w->v);
+        LP_ARG(k, a++, w->mw);
+        LP_TRY(lp_launch(w->rt, k, 3, global, local, "conv_winograd_dw_products"));
+    }
     return LP_OK;
 }
 
@@ -193,7 +291,7 @@ static lp_status output_(lp_conv_winograd *w, cl_mem src, int R, int th, int tw,
                          int s0, int cn, cl_mem params, int b_off, bool relu, cl_mem y) {
     cl_kernel k;
     LP_TRY(kernel_(w, "lp_wg_output", &k));
-    cl_int T = th * tw * cn, relu_i = relu;
+    cl_int T = padded_(w, th, tw, cn), relu_i = relu;
     int a = 0;
     LP_ARG(k, a++, src);
     LP_ARG(k, a++, R);
@@ -225,7 +323,7 @@ lp_status lp_conv_winograd_forward(lp_conv_winograd *w, int n, cl_mem x, cl_mem 
     LP_TRY(filter_(w, params, w_off, 0));
     for (int s0 = 0; s0 < n; s0 += w->chunk) {
         int cn = n - s0 < w->chunk ? n - s0 : w->chunk;
-        size_t T = (size_t)w->th * w->tw * cn;
+        int T = padded_(w, w->th, w->tw, cn);
         LP_TRY(input_(w, x, g->cin, g->ih, g->iw, g->pad_top, g->pad_left, w->th, w->tw, s0, cn,
                       w->v));
         LP_TRY(products_(w, w->F, g->cin, T, w->v, w->mo, "conv_winograd_forward_gemm"));
@@ -239,7 +337,7 @@ lp_status lp_conv_winograd_forward(lp_conv_winograd *w, int n, cl_mem x, cl_mem 
 static lp_status grad_tiles_(lp_conv_winograd *w, cl_mem dy, int s0, int cn) {
     cl_kernel k;
     LP_TRY(kernel_(w, "lp_wg_grad", &k));
-    cl_int T = w->th * w->tw * cn;
+    cl_int T = padded_(w, w->th, w->tw, cn);
     int a = 0;
     LP_ARG(k, a++, dy);
     LP_ARG(k, a++, w->F);
@@ -279,15 +377,12 @@ lp_status lp_conv_winograd_backward(lp_conv_winograd *w, int n, cl_mem x, cl_mem
     bool reuse = w->v_n == n;
     for (int s0 = 0; s0 < n; s0 += w->chunk) {
         int cn = n - s0 < w->chunk ? n - s0 : w->chunk;
-        size_t T = (size_t)w->th * w->tw * cn;
+        int T = padded_(w, w->th, w->tw, cn);
         if (!reuse)
             LP_TRY(
                 input_(w, x, C, g->ih, g->iw, g->pad_top, g->pad_left, w->th, w->tw, s0, cn, w->v));
         LP_TRY(grad_tiles_(w, dy, s0, cn));
-        for (int p = 0; p < w->P; ++p)
-            LP_TRY(lp_op_gemm(w->rt, false, true, (size_t)F, (size_t)C, T, 1.0f, w->mo,
-                              (size_t)p * F * T, T, w->v, (size_t)p * C * T, T, s0 ? 1.0f : 0.0f,
-                              w->mw, (size_t)p * F * C, (size_t)C, "conv_winograd_dw_gemm"));
+        LP_TRY(dw_products_(w, w->th * w->tw * cn, T, s0 > 0));
     }
     w->v_n = 0;
     LP_TRY(dw_output_(w, grads, gw_off));
@@ -297,7 +392,7 @@ lp_status lp_conv_winograd_backward(lp_conv_winograd *w, int n, cl_mem x, cl_mem
     LP_TRY(filter_(w, params, w_off, 1));
     for (int s0 = 0; s0 < n; s0 += w->chunk) {
         int cn = n - s0 < w->chunk ? n - s0 : w->chunk;
-        size_t T = (size_t)w->dth * w->dtw * cn;
+        int T = padded_(w, w->dth, w->dtw, cn);
         LP_TRY(input_(w, dy, F, g->oh, g->ow, 2 - g->pad_top, 2 - g->pad_left, w->dth, w->dtw, s0,
                       cn, w->vd));
         LP_TRY(products_(w, C, F, T, w->vd, w->md, "conv_winograd_dx_gemm"));

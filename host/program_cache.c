@@ -71,7 +71,7 @@ static lp_status source_text_(const char *name, char **out) {
 /* The file built in between common.cl and a program's own, or NULL: the register tile
  * (cl/tile.cl) for the programs that share it. */
 static const char *prelude_of_(const char *program) {
-    static const char *const tiled[] = {"gemm", "conv_direct"};
+    static const char *const tiled[] = {"gemm", "conv_direct", "conv_winograd"};
     for (size_t i = 0; i < sizeof tiled / sizeof *tiled; ++i)
         if (strcmp(program, tiled[i]) == 0) return "tile";
     return NULL;
