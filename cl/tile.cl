@@ -1,6 +1,6 @@
-/* The register tile of the GEMM-style programs (gemm.cl, conv_direct.cl), built in
- * after common.cl and before them. Its shape, vector width and work-group size are -D
- * options chosen per device (lp_gemm_variant):
+/* The register tile of the GEMM-style programs (gemm.cl, conv_direct.cl and the products
+ * of conv_winograd.cl), built in after common.cl and before them. Its shape, vector width
+ * and work-group size are -D options chosen per device (lp_gemm_variant):
  *   GEMM_VW  floats per vector (4, 8 or 16)
  *   GEMM_MR  rows per ap tile; GEMM_NV vectors per row (the tile is MR x VW*NV)
  *   GEMM_DM, GEMM_DN  rows and columns per nt tile (DM*DN vector accumulators)

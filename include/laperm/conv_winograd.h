@@ -3,10 +3,11 @@
  * channel count), F(2x2,3x3) or F(4x4,3x3). Same layouts as the other paths: x (n, cin, ih,
  * iw), kernel W (F, cin, 3, 3), out (n, F, oh, ow). Input tiles, output-gradient tiles and
  * the kernel are transformed to WG_P = (m+2)^2 points; per point the sums over channels
- * (forward, input gradient) or over tiles (kernel gradient) are matrix products through
- * lp_op_gemm. Samples go through in chunks that fit a byte budget; the kernel gradient
- * adds the chunks' products in order before its inverse transform. Every sum has a fixed
- * order: the same bits every run for the same chunk and GEMM choices. Like laperm/ops.h,
+ * (forward, input gradient) or over tiles (kernel gradient) are matrix products, those of
+ * all points in one launch (register tiles of cl/tile.cl). Samples go through in chunks
+ * that fit a byte budget; the kernel gradient adds the chunks' products in order before
+ * its inverse transform. Every sum has a fixed order: the same bits every run for the
+ * same chunk size and device. Like laperm/ops.h,
  * the calls enqueue work and never wait.
  *
  * Rounding: the transforms' constants (up to 8 and 1/24 for m = 4) make the error larger
