@@ -2,6 +2,8 @@
 #ifndef LAPERM_RUNTIME_IMPL_H
 #define LAPERM_RUNTIME_IMPL_H
 
+#include <stdint.h>
+
 #include "laperm/runtime.h"
 
 typedef struct {
@@ -12,6 +14,10 @@ typedef struct {
 typedef struct {
     char *program, *options;
     cl_program handle;
+    /* Compiled in this run with the disk cache on: its entry is written at
+     * lp_programs_release_, once the run has launched its kernels (program_cache.c). */
+    char *save_path;
+    uint64_t key_a, key_b;
 } lp_program_entry_;
 
 typedef struct {
@@ -53,6 +59,7 @@ struct lp_runtime {
 /* Builds (or fetches from the memory/disk cache) cl/<program>.cl with options. */
 lp_status lp_program_get_(lp_runtime *rt, const char *program, const char *options,
                           cl_program *out);
+/* Writes the disk entries of the programs compiled in this run, then releases them all. */
 void lp_programs_release_(lp_runtime *rt);
 
 /* runtime_memory.c: counts a buffer just made by lp_buffer_create*, and drops the

@@ -1,8 +1,9 @@
 /* The disk cache of compiled programs against damaged entries: a cut file, random bytes,
  * another program's entry or raw binary under this program's name, and an entry whose
  * header is right but whose binary holds other kernels. Each must be refused before the
- * driver sees it (PoCL aborts on a cut binary), compiled again with a warning in the build
- * statistics, and rewritten so that the next run loads it from disk. */
+ * driver sees it (PoCL aborts on a cut binary), removed and compiled again with a warning in
+ * the build statistics, and written anew when the runtime is destroyed, so that the next
+ * run loads it from disk. */
 #include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,16 +80,17 @@ static void write_all_(const char *path, const void *data, size_t len) {
 }
 
 /* After the entry of `add` was damaged: one run refuses it (the note says why and names
- * the entry), compiles, and rewrites it; the next loads it from disk without a warning. */
+ * the entry), removes it, compiles, and writes it anew at its end; the next loads it from
+ * disk without a warning. */
 static void expect_recovery_(const char *why) {
     lp_build_stats st = run_("add", "lp_add_accumulate");
     CU_ASSERT_EQUAL(st.compiled, 1);
     CU_ASSERT_EQUAL(st.from_disk, 0);
     CU_ASSERT_EQUAL(st.disk_rejected, 1);
-    if (!strstr(st.disk_note, why) || !strstr(st.disk_note, "rewrote"))
+    if (!strstr(st.disk_note, why) || !strstr(st.disk_note, "removed the entry"))
         printf("\n  note: '%s' (expected '%s')\n", st.disk_note, why);
     CU_ASSERT_PTR_NOT_NULL(strstr(st.disk_note, why));
-    CU_ASSERT_PTR_NOT_NULL(strstr(st.disk_note, "rewrote"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(st.disk_note, "removed the entry"));
     CU_ASSERT_PTR_NOT_NULL(strstr(st.disk_note, "/add-"));
     if (getenv("LP_TEST_VERBOSE")) printf("\n  %s\n", st.disk_note);
     st = run_("add", "lp_add_accumulate");
@@ -177,8 +179,8 @@ static void test_damaged_entries(void) {
     write_all_(add_path, forged, forged_len);
     expect_recovery_("lp_fill_float");
 
-    /* An entry that cannot be rewritten (a folder stands where its temporary file goes)
-     * is removed, so that later runs do not meet it again. */
+    /* An entry that cannot be written anew (a folder stands where its temporary file
+     * goes) is gone all the same, so that later runs do not meet it again. */
     char tmp[1100];
     snprintf(tmp, sizeof tmp, "%s.%ld.tmp", add_path, (long)getpid());
     CU_ASSERT_EQUAL_FATAL(mkdir(tmp, 0755), 0);
@@ -208,10 +210,44 @@ static void test_damaged_entries(void) {
     free(fill);
 }
 
+/* A run asks the driver for no binary while it runs (that would make PoCL generate code
+ * for every kernel of the program): the entry appears when the runtime is destroyed. */
+static void test_entry_written_at_the_end(void) {
+    if (lp_test_simulator()) return;
+    const lp_device_info *d = lp_runtime_device(lp_test_rt);
+    char dir[512], sel[32];
+    snprintf(dir, sizeof dir, "%s/program-cache-end-%d-%d", lp_test_tmpdir(), d->platform_index,
+             d->device_index);
+    snprintf(cache_dir_, sizeof cache_dir_, "%s", dir);
+    setenv("LAPERM_CACHE_DIR", dir, 1);
+    unsetenv("LAPERM_CACHE");
+    snprintf(sel, sizeof sel, "%d:%d", d->platform_index, d->device_index);
+    lp_runtime_options opt = {.device = sel};
+    lp_runtime *rt = NULL;
+    LP_TEST_OK(lp_runtime_create(&opt, &rt));
+    CU_ASSERT_PTR_NOT_NULL_FATAL(rt);
+    cl_kernel k = NULL;
+    LP_TEST_OK(lp_runtime_kernel(rt, "guard", "lp_guard_finite", NULL, &k));
+    CU_ASSERT_EQUAL(lp_runtime_build_stats(rt).compiled, 1);
+    DIR *dd = opendir(dir);
+    int files = 0;
+    for (struct dirent *e; dd && (e = readdir(dd));)
+        files += e->d_name[0] != '.';
+    if (dd) closedir(dd);
+    CU_ASSERT_EQUAL(files, 0);
+    lp_runtime_destroy(rt);
+    CU_ASSERT_NOT_EQUAL(entry_path_("guard")[0], '\0');
+    lp_build_stats st = run_("guard", "lp_guard_finite");
+    CU_ASSERT_EQUAL(st.from_disk, 1);
+    CU_ASSERT_EQUAL(st.compiled, 0);
+}
+
 static void register_suites(void) {
     CU_pSuite su = CU_add_suite("program cache", NULL, NULL);
     CU_add_test(su, "damaged, cut or foreign entries are rebuilt and rewritten",
                 test_damaged_entries);
+    CU_add_test(su, "entries are written when the runtime is destroyed",
+                test_entry_written_at_the_end);
 }
 
 int main(void) {
