@@ -677,6 +677,8 @@ static lp_status choose_(lp_network *net, lp_layer *l) {
     const char *unfit = NULL;
     for (int i = 0; i < N_PATHS_; ++i) {
         const char *why = paths_[i].unfit(net, l);
+        if (!why && paths_[i].algo == LP_CONV_ALGO_FFT)
+            why = lp_tune_skip_fft(net->rt, d->g.kh, d->g.kw);
         fits[paths_[i].algo] = why == NULL;
         if (paths_[i].algo == LP_CONV_ALGO_GEMM) continue;
         if (why)

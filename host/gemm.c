@@ -86,13 +86,15 @@ static int splits_(size_t m, size_t n, size_t k, int *out) {
 }
 
 /* The likely winner first, where the budget (tune-impl.h) surely reaches it: the tiled
- * kernels on devices that take the CPU form (lx 1), CLBlast elsewhere. */
+ * kernels on devices that take the CPU form (lx 1), CLBlast elsewhere. In auto mode
+ * CLBlast is left out where it cannot win (lp_tune_skip_clblast: PoCL's CPUs). */
 static int candidates_(lp_runtime *rt, const lp_gemm_args_ *g, lp_gemm_mode mode,
                        lp_gemm_variant *out) {
     int splits[2], ns = splits_(g->m, g->n, g->k, splits), c = 0;
     lp_gemm_variant base = lp_gemm_default_tiled(rt);
     bool tiled = mode != LP_GEMM_CLBLAST && !(g->ta && g->tb);
     bool clblast_first = !tiled || base.lx != 1;
+    if (mode == LP_GEMM_AUTO && lp_tune_skip_clblast(rt, g->ta, g->tb)) mode = LP_GEMM_TILED;
     if (mode != LP_GEMM_TILED && clblast_first)
         for (int i = 0; i < ns; ++i)
             out[c++] = (lp_gemm_variant){.algo = LP_GEMM_ALGO_CLBLAST, .slices = splits[i]};
@@ -250,7 +252,7 @@ static bool decision_valid_(const char *key, const char *value) {
 /* Bump the revision when kernels or candidates change, so old timings are not trusted. */
 const lp_decision_kind lp_decision_gemm = {
     .name = "gemm",
-    .revision = 4,
+    .revision = 5,
     .n_times = 1,
     .legend = "<mode>:<layout>:b<beta != 0>:<m>x<n>x<k> <variant> <ms per product>",
     .valid = decision_valid_,

@@ -16,7 +16,13 @@
  * the race is over: the run under way is abandoned at its next point, and nothing more
  * runs. The clock counts wall time less program builds and less the time of other races
  * run meanwhile (a conv path's run may time the GEMM variants of its products), so a
- * budget means the same on cold and warm caches. */
+ * budget means the same on cold and warm caches.
+ *
+ * A layer's timing is bounded too: the outermost race (a conv layer's paths) and every
+ * race started during it (the GEMM variants of its products) end once LP_TUNE_LAYER_FACTOR
+ * budgets have passed since the outermost began, on a clock that counts those nested
+ * races (wall time less program builds). Without it a conv layer could take its budget
+ * plus one budget per GEMM product its paths run. */
 #ifndef LAPERM_TUNE_IMPL_H
 #define LAPERM_TUNE_IMPL_H
 
@@ -25,6 +31,7 @@
 #include "laperm/tune.h"
 
 #define LP_TUNE_MAX 16
+#define LP_TUNE_LAYER_FACTOR 2
 
 typedef enum {
     LP_TUNE_RACING,    /* gets further runs */
@@ -40,16 +47,21 @@ typedef struct {
     double start;
     int n;
     lp_tune_state state[LP_TUNE_MAX];
-    double best[LP_TUNE_MAX]; /* fastest timed run; INFINITY: none finished */
-    double warm[LP_TUNE_MAX]; /* its warm-up run (builds excluded); INFINITY: none */
-    int timed[LP_TUNE_MAX];   /* timed runs finished */
-    bool over;                /* the budget was spent */
-    bool stopped;             /* a stop was requested */
-    lp_runtime *rt;           /* NULL with a clock of the caller's (tests) */
+    double best[LP_TUNE_MAX];         /* fastest timed run; INFINITY: none finished */
+    double warm[LP_TUNE_MAX];         /* its warm-up run (builds excluded); INFINITY: none */
+    int timed[LP_TUNE_MAX];           /* timed runs finished */
+    bool over;                        /* the budget was spent */
+    bool stopped;                     /* a stop was requested */
+    double (*layer_clock)(void *ctx); /* the layer's clock: nested races counted */
+    double layer_end;                 /* on layer_clock: the layer's timing ends; INFINITY */
+    lp_runtime *rt;                   /* NULL with a clock of the caller's (tests) */
 } lp_tune_race;
 
-/* A race of n (1 .. LP_TUNE_MAX) candidates under rt's limits, on rt's clock. */
+/* A race of n (1 .. LP_TUNE_MAX) candidates under rt's limits, on rt's clock, within the
+ * layer's bound (above): the outermost race of rt sets it, the races nested in it share it. */
 void lp_tune_race_start(lp_tune_race *r, lp_runtime *rt, int n);
+/* Bounds r's race by a layer's: over once layer_clock(ctx) reaches layer_end (tests). */
+void lp_tune_race_bound(lp_tune_race *r, double (*layer_clock)(void *ctx), double layer_end);
 /* The same with limits and a clock of the caller's (tests give a fake one). */
 void lp_tune_race_start_clock(lp_tune_race *r, const lp_tune_limits *limits,
                               double (*clock)(void *ctx), void *ctx, int n);
@@ -70,5 +82,15 @@ int lp_tune_best(const lp_tune_race *r);
 void lp_tune_race_end(lp_tune_race *r);
 /* "dropped", "abandoned", ... for notes. */
 const char *lp_tune_state_name(lp_tune_state s);
+
+/* Candidates that timing leaves out because measurements say they cannot win (README,
+ * "Timed choices are bounded"): a rule on the device and the shape alone, so the same on
+ * every run, for the devices it was measured on, CPUs that take the vector form
+ * (lp_runtime_vector_loops: PoCL). Why the FFT path is left out for a kh x kw window,
+ * or NULL. */
+const char *lp_tune_skip_fft(const lp_runtime *rt, int kh, int kw);
+/* Whether CLBlast is left out of the GEMM variants timed for a product with these
+ * transpositions (never for A^T.B^T, which only CLBlast runs). */
+bool lp_tune_skip_clblast(const lp_runtime *rt, bool ta, bool tb);
 
 #endif

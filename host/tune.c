@@ -1,4 +1,5 @@
-/* Bounded timing of candidates (tune-impl.h) and the runtime's limits (laperm/tune.h). */
+/* Bounded timing of candidates (tune-impl.h), the candidates left out by rule, and the
+ * runtime's limits (laperm/tune.h). */
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -12,7 +13,9 @@
 
 typedef struct {
     lp_tune_limits limits;
-    double nested; /* clock seconds of the races that have ended, excluded from others */
+    double nested;    /* clock seconds of the races that have ended, excluded from others */
+    int depth;        /* races under way (nested ones inside the outermost) */
+    double layer_end; /* on layer_clock_: when the outermost race's layer bound ends */
 } tune_state_;
 
 static tune_state_ *state_(lp_runtime *rt) {
@@ -71,9 +74,18 @@ static double runtime_clock_(void *ctx) {
     return lp_seconds() - lp_runtime_build_stats(rt).build_seconds - (s ? s->nested : 0);
 }
 
+/* Wall time less program builds, the races under way or ended included: a layer's. */
+static double layer_clock_(void *ctx) {
+    return lp_seconds() - lp_runtime_build_stats(ctx).build_seconds;
+}
+
 void lp_tune_race_start_clock(lp_tune_race *r, const lp_tune_limits *limits,
                               double (*clock)(void *ctx), void *ctx, int n) {
-    *r = (lp_tune_race){.limits = *limits, .clock = clock, .clock_ctx = ctx};
+    *r = (lp_tune_race){.limits = *limits,
+                        .clock = clock,
+                        .clock_ctx = ctx,
+                        .layer_clock = clock,
+                        .layer_end = INFINITY};
     r->n = n < 1 ? 1 : n > LP_TUNE_MAX ? LP_TUNE_MAX : n;
     for (int i = 0; i < r->n; ++i) {
         r->state[i] = LP_TUNE_RACING;
@@ -83,10 +95,18 @@ void lp_tune_race_start_clock(lp_tune_race *r, const lp_tune_limits *limits,
 }
 
 void lp_tune_race_start(lp_tune_race *r, lp_runtime *rt, int n) {
-    (void)state_(rt); /* so that the clock's nested time has a home (NULL: none kept) */
+    tune_state_ *s = state_(rt); /* a home for the nested time and the layer (NULL: none) */
     lp_tune_limits limits = lp_tune_get_limits(rt);
     lp_tune_race_start_clock(r, &limits, runtime_clock_, rt, n);
     r->rt = rt;
+    if (!s) return;
+    if (s->depth++ == 0) s->layer_end = layer_clock_(rt) + LP_TUNE_LAYER_FACTOR * limits.budget;
+    lp_tune_race_bound(r, layer_clock_, s->layer_end);
+}
+
+void lp_tune_race_bound(lp_tune_race *r, double (*layer_clock)(void *ctx), double layer_end) {
+    r->layer_clock = layer_clock;
+    r->layer_end = layer_end;
 }
 
 /* Whether the race is over now; the first time, every candidate still racing is
@@ -95,7 +115,8 @@ static bool over_(lp_tune_race *r) {
     if (!r->over && !r->stopped) {
         if (r->limits.stop && *r->limits.stop)
             r->stopped = true;
-        else if (r->clock(r->clock_ctx) - r->start >= r->limits.budget)
+        else if (r->clock(r->clock_ctx) - r->start >= r->limits.budget ||
+                 r->layer_clock(r->clock_ctx) >= r->layer_end)
             r->over = true;
         else
             return false;
@@ -150,7 +171,10 @@ int lp_tune_best(const lp_tune_race *r) {
 void lp_tune_race_end(lp_tune_race *r) {
     if (!r->rt) return;
     tune_state_ *s = lp_runtime_attached(r->rt, ATTACH_KEY_);
-    if (s) s->nested += r->clock(r->clock_ctx) - r->start;
+    if (s) {
+        s->nested += r->clock(r->clock_ctx) - r->start;
+        if (s->depth > 0) s->depth--;
+    }
     r->rt = NULL;
 }
 
@@ -160,4 +184,18 @@ const char *lp_tune_state_name(lp_tune_state s) {
                                         [LP_TUNE_ABANDONED] = "abandoned",
                                         [LP_TUNE_FAILED] = "failed"};
     return (unsigned)s < sizeof names / sizeof *names ? names[s] : "?";
+}
+
+/* Measured on PoCL 3.1 (2 cores, AVX-512; README "Timed choices are bounded"): the FFT
+ * path lost every timing of a 3x3 or 4x4 layer of conv7 and conv4, by 9x to 65x, and
+ * clFFT's plans take seconds to make; CLBlast lost every product of conv7 and conv4 to
+ * laperm's tiled kernels (`laperm bench`, mostly by 5-25x), and its first run compiles its
+ * own kernels for seconds. Other devices keep every candidate. */
+const char *lp_tune_skip_fft(const lp_runtime *rt, int kh, int kw) {
+    if (!lp_runtime_vector_loops(rt) || kh * kw > 25) return NULL;
+    return "fft left out: a window of at most 25 taps on a CPU";
+}
+
+bool lp_tune_skip_clblast(const lp_runtime *rt, bool ta, bool tb) {
+    return lp_runtime_vector_loops(rt) && !(ta && tb);
 }
