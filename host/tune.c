@@ -188,9 +188,9 @@ const char *lp_tune_state_name(lp_tune_state s) {
 
 /* Measured on PoCL 3.1 (2 cores, AVX-512; README "Timed choices are bounded"): the FFT
  * path lost every timing of a 3x3 or 4x4 layer of conv7 and conv4, by 9x to 65x, and
- * clFFT's plans take seconds to make; CLBlast lost every product of conv7 and conv4 to
- * laperm's tiled kernels (`laperm bench`, mostly by 5-25x), and its first run compiles its
- * own kernels for seconds. Other devices keep every candidate. */
+ * clFFT's plans take seconds to make; CLBlast lost each of conv4's products to laperm's
+ * tiled kernels (`laperm bench`: 1.03x to 28x, eight of eleven by 5x or more), and its
+ * first run compiles its own kernels for seconds. Other devices keep every candidate. */
 const char *lp_tune_skip_fft(const lp_runtime *rt, int kh, int kw) {
     if (!lp_runtime_vector_loops(rt) || kh * kw > 25) return NULL;
     return "fft left out: a window of at most 25 taps on a CPU";
