@@ -228,14 +228,14 @@ __kernel void lp_conv_direct_grad_z(__global const float *dy, __global const flo
 }
 
 /* The kernel gradient's program is built per layer shape: its taps are constants. The
- * taps come phase by phase (offsets ascending), in passes of at most DW_ROWS taps of one
- * phase: pass p is taps DW_PASS_FIRST[p] .. + DW_PASS_ROWS[p] - 1, tap u at offset
+ * taps come phase by phase (offsets ascending within a phase), in passes of at most
+ * DW_ROWS taps: pass p is taps DW_PASS_FIRST[p] .. + DW_PASS_ROWS[p] - 1, tap u at offset
  * DW_OFFSETS[u] from its channel's first plane in xs ((i mod sh)*sw + j mod sw)*C*U*V +
  * (i/sh)*V + j/sw), and DW_TAPIDX[u] = i*kw + j. With constant offsets the tile's
  * broadcasts are loads at fixed displacements from one pointer (from offsets held in a
  * buffer, PoCL kept them in vector lanes and extracted each one before its load, as it
- * did for row offsets in the GEMM before A was packed); a pass within one phase plane
- * reads a few neighbouring rows rather than streams spread over all the planes. */
+ * did for row offsets in the GEMM before A was packed). A pass may span phases (a
+ * stream per phase plane): each pass reads zt again, so fewer passes read it less. */
 #ifdef DW_TAPS
 __constant int dw_offsets_[DW_TAPS] = {DW_OFFSETS};
 __constant int dw_tap_[DW_TAPS] = {DW_TAPIDX};

@@ -116,8 +116,13 @@ static lp_gemm_variant variant_(lp_runtime *rt, const lp_conv_geom *g) {
  * broadcast fed one FMA (about a load per FMA), where two vectors feed two: Conv7's kernel
  * gradients ran ~1.5x faster (8.1-8.3 against 11.2-13.0 ms a launch, interleaved). The sums run
  * over samples and pixels in order in every lane whatever the tile: the same bits. */
-static lp_gemm_variant dw_variant_(lp_runtime *rt) {
-    return lp_gemm_default_tiled(rt);
+static lp_gemm_variant dw_variant_(lp_runtime *rt, int filters) {
+    lp_gemm_variant v = lp_gemm_default_tiled(rt);
+    /* On CPUs, at most one vector of filters (resnet20's 16) takes one vector a row:
+     * two would pad zt to twice the filters and spend half the FMAs on its zero columns;
+     * one feeds a broadcast to one FMA, and the rows double (24 at one vector). */
+    if (v.lx == 1 && v.nv == 2 && filters <= v.vw) v.nv = 1;
+    return v;
 }
 
 /* Loop iterations of a tile's product per value of K, in lp_device_info.loop_limit's
@@ -149,7 +154,7 @@ static size_t packed_floats_(const lp_conv_geom *g, int filters, const lp_gemm_v
 
 void lp_conv_direct_bytes(lp_runtime *rt, const lp_conv_geom *g, int filters, size_t *fixed,
                           size_t *per_sample, size_t *per_train_sample) {
-    lp_gemm_variant v = variant_(rt, g), dv = dw_variant_(rt);
+    lp_gemm_variant v = variant_(rt, g), dv = dw_variant_(rt, filters);
     layout_ l;
     layout_make_(g, filters, &v, &dv, &l);
     size_t taps = lp_conv_geom_k(g) + (size_t)filters * l.ta * l.tb;
@@ -235,8 +240,8 @@ static bool append_int_(char *buf, size_t cap, int *len, bool first, long v) {
 }
 
 /* The kernel gradient's build options: its tile's (d->dv), then its taps phase by phase
- * (cl/conv_direct.cl), in passes of one phase and at most as many taps as fit the
- * registers beside the tile's vectors (about 24 accumulators), equal within a phase. */
+ * (cl/conv_direct.cl), in passes of at most as many taps as fit the registers beside the
+ * tile's vectors (about 24 accumulators), as equal as they can be. */
 static lp_status dw_options_(lp_conv_direct *d) {
     const lp_conv_geom *g = &d->g;
     int sh = g->stride_h, sw = g->stride_w, taps = g->kh * g->kw, most = 24 / d->dv.nv;
@@ -253,8 +258,6 @@ static lp_status dw_options_(lp_conv_direct *d) {
     bool ok = true;
     for (int ph = 0; ph < sh; ++ph)
         for (int pw = 0; pw < sw; ++pw) {
-            int n = phase_taps_(g->kh, sh, ph) * phase_taps_(g->kw, sw, pw);
-            if (n == 0) continue;
             /* this phase's taps, ascending offsets */
             for (int i = ph; i < g->kh; i += sh)
                 for (int j = pw; j < g->kw; j += sw) {
@@ -264,15 +267,18 @@ static lp_status dw_options_(lp_conv_direct *d) {
                          append_int_(idx, cap, &li, at == 0, (long)i * g->kw + j);
                     ++at;
                 }
-            int k = ceil_div_(n, most), per = ceil_div_(n, k);
-            for (int p0 = at - n; p0 < at; p0 += per) {
-                int r = at - p0 < per ? at - p0 : per;
-                ok = ok && append_int_(first, cap, &lf, passes == 0, p0) &&
-                     append_int_(rows, cap, &lr, passes == 0, r);
-                ++passes;
-                if (r > widest) widest = r;
-            }
         }
+    /* Passes cut across the phases: a 3x3 stride-2 window's phases hold 4, 2, 2 and 1
+     * taps, and a pass per phase streamed zt four times with 1 to 4 broadcasts against
+     * each of its vectors; one pass of all 9 reads zt once (same sums, same order). */
+    int k = ceil_div_(at, most), per = ceil_div_(at, k);
+    for (int p0 = 0; p0 < at; p0 += per) {
+        int r = at - p0 < per ? at - p0 : per;
+        ok = ok && append_int_(first, cap, &lf, passes == 0, p0) &&
+             append_int_(rows, cap, &lr, passes == 0, r);
+        ++passes;
+        if (r > widest) widest = r;
+    }
     if (!ok) {
         st = lp_fail(LP_ERR_UNSUPPORTED, "conv2d direct: kernel too large");
         goto done;
@@ -295,7 +301,7 @@ lp_status lp_conv_direct_create(lp_runtime *rt, const lp_conv_geom *g, int filte
                        max_batch);
     const char *why = lp_conv_direct_unfit_on(rt, g, filters);
     if (why) return lp_fail(LP_ERR_UNSUPPORTED, "conv2d direct: %s", why);
-    lp_gemm_variant var = variant_(rt, g), dvar = dw_variant_(rt);
+    lp_gemm_variant var = variant_(rt, g), dvar = dw_variant_(rt, filters);
     layout_ l;
     if (!layout_make_(g, filters, &var, &dvar, &l))
         return lp_fail(LP_ERR_UNSUPPORTED, "conv2d direct: planes too large");
