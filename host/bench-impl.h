@@ -21,7 +21,9 @@ lp_status lp_bench_time_op_(lp_runtime *rt, lp_bench_op_ op, void *ctx, double m
 /* Seconds each measurement repeats for: the table's, else 0.2. */
 double lp_bench_min_seconds_(const lp_bench_table *t);
 
-/* A new buffer of n floats in [-0.5, 0.5), from a fixed generator and seed. */
+/* n floats in [-0.5, 0.5) from a fixed generator and seed, into h. */
+void lp_bench_random_floats_(float *h, size_t n, uint64_t seed);
+/* A new buffer of those n floats (*out NULL on failure). */
 lp_status lp_bench_random_buffer_(lp_runtime *rt, size_t n, uint64_t seed, cl_mem *out);
 
 /* "conv7" from "models/conv7.ini". */
@@ -32,8 +34,9 @@ const char *lp_bench_model_name_(const char *path, char *buf, size_t cap);
 lp_status lp_bench_network_(lp_runtime *rt, const lp_model_spec *spec, int batch,
                             const lp_bench_table *t, lp_network **out);
 
-/* Random inputs and logit gradients in the network's buffers: they stand in for data,
- * since the kernels' work does not depend on the values. */
+/* Random inputs and logit gradients written from the host into the network's buffers
+ * (no device buffer of their own): they stand in for data, since the kernels' work does
+ * not depend on the values. */
 lp_status lp_bench_fill_inputs_(lp_runtime *rt, lp_network *net, int batch);
 
 /* Device time of every launch profiled since the last lp_runtime_profile_reset, in ms

@@ -54,16 +54,24 @@ double lp_bench_min_seconds_(const lp_bench_table *t) {
     return t->min_seconds > 0 ? t->min_seconds : 0.2;
 }
 
-lp_status lp_bench_random_buffer_(lp_runtime *rt, size_t n, uint64_t seed, cl_mem *out) {
-    float *h = malloc((n ? n : 1) * sizeof *h);
-    if (!h) return lp_fail(LP_ERR_NO_MEMORY, "benchmark data: out of host memory");
+void lp_bench_random_floats_(float *h, size_t n, uint64_t seed) {
     uint64_t st = seed;
     for (size_t i = 0; i < n; ++i) {
         st = st * 6364136223846793005ull + 1442695040888963407ull;
         h[i] = (float)((st >> 40) * (1.0 / 16777216.0)) - 0.5f;
     }
+}
+
+lp_status lp_bench_random_buffer_(lp_runtime *rt, size_t n, uint64_t seed, cl_mem *out) {
+    float *h = malloc((n ? n : 1) * sizeof *h);
+    if (!h) return lp_fail(LP_ERR_NO_MEMORY, "benchmark data: out of host memory");
+    lp_bench_random_floats_(h, n, seed);
     lp_status s = lp_buffer_create(rt, (n ? n : 1) * sizeof *h, "benchmark data", out);
     if (s == LP_OK) s = lp_buffer_write(rt, *out, 0, n * sizeof *h, h);
+    if (s != LP_OK && *out) {
+        clReleaseMemObject(*out); /* made, but the write failed */
+        *out = NULL;
+    }
     free(h);
     return s;
 }
@@ -85,24 +93,16 @@ lp_status lp_bench_network_(lp_runtime *rt, const lp_model_spec *spec, int batch
 }
 
 lp_status lp_bench_fill_inputs_(lp_runtime *rt, lp_network *net, int batch) {
-    size_t feat = lp_network_input_features(net), classes = (size_t)lp_network_classes(net);
-    cl_mem x, dl;
-    LP_TRY(lp_bench_random_buffer_(rt, feat * (size_t)batch, 11, &x));
-    lp_status st = lp_bench_random_buffer_(rt, classes * (size_t)batch, 12, &dl);
-    if (st == LP_OK) {
-        cl_command_queue q = lp_runtime_queue(rt);
-        st = lp_cl_check(clEnqueueCopyBuffer(q, x, lp_network_input(net), 0, 0,
-                                             feat * (size_t)batch * 4, 0, NULL, NULL),
-                         "clEnqueueCopyBuffer(input)");
-        if (st == LP_OK)
-            st = lp_cl_check(clEnqueueCopyBuffer(q, dl, lp_network_dlogits(net), 0, 0,
-                                                 classes * (size_t)batch * 4, 0, NULL, NULL),
-                             "clEnqueueCopyBuffer(dlogits)");
-        if (st == LP_OK) st = lp_runtime_finish(rt);
-        clReleaseMemObject(dl);
-    }
-    clReleaseMemObject(x);
-    return st;
+    size_t n = lp_network_input_features(net) * (size_t)batch;
+    size_t c = (size_t)lp_network_classes(net) * (size_t)batch;
+    size_t most = n > c ? n : c;
+    float *h = malloc((most ? most : 1) * sizeof *h);
+    if (!h) return lp_fail(LP_ERR_NO_MEMORY, "benchmark data: out of host memory");
+    lp_bench_random_floats_(h, most, 11);
+    lp_status s = lp_buffer_write(rt, lp_network_input(net), 0, n * sizeof *h, h);
+    if (s == LP_OK) s = lp_buffer_write(rt, lp_network_dlogits(net), 0, c * sizeof *h, h);
+    free(h);
+    return s;
 }
 
 lp_status lp_bench_profile_ms_(lp_runtime *rt, double *out) {

@@ -22,23 +22,6 @@ static uint64_t size_of_(cl_mem m) {
     return bytes;
 }
 
-/* Random inputs and logit gradients written from the host: no device buffer of its own. */
-static lp_status write_inputs_(lp_runtime *rt, lp_network *net, int batch) {
-    size_t n = lp_network_input_features(net) * (size_t)batch;
-    size_t c = (size_t)lp_network_classes(net) * (size_t)batch;
-    float *h = malloc((n > c ? n : c) * sizeof *h);
-    if (!h) return lp_fail(LP_ERR_NO_MEMORY, "benchmark data: out of host memory");
-    uint64_t st = 11;
-    for (size_t i = 0; i < (n > c ? n : c); ++i) {
-        st = st * 6364136223846793005ull + 1442695040888963407ull;
-        h[i] = (float)((st >> 40) * (1.0 / 16777216.0)) - 0.5f;
-    }
-    lp_status s = lp_buffer_write(rt, lp_network_input(net), 0, n * sizeof *h, h);
-    if (s == LP_OK) s = lp_buffer_write(rt, lp_network_dlogits(net), 0, c * sizeof *h, h);
-    free(h);
-    return s;
-}
-
 /* Two training steps (buffers some paths make at their first use, then a steady one). */
 static lp_status steps_(lp_runtime *rt, lp_network *net, int batch, cl_mem m, cl_mem v) {
     int n = (int)lp_network_param_count(net);
@@ -62,7 +45,7 @@ static lp_status measure_(lp_runtime *rt, const lp_model_spec *spec, int batch, 
     size_t bytes = st == LP_OK ? lp_network_param_count(net) * sizeof(float) : 0;
     if (st == LP_OK) st = lp_buffer_create_zeroed(rt, bytes, adam->state[0], &m);
     if (st == LP_OK) st = lp_buffer_create_zeroed(rt, bytes, adam->state[1], &v);
-    if (st == LP_OK) st = write_inputs_(rt, net, batch);
+    if (st == LP_OK) st = lp_bench_fill_inputs_(rt, net, batch);
     /* The peak starts here: what --fast's timing allocated while building is gone. */
     if (st == LP_OK) st = lp_runtime_finish(rt);
     lp_runtime_memory_mark(rt);
