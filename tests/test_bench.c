@@ -11,16 +11,6 @@
 #include "laperm/model.h"
 #include "lp_test.h"
 
-static const char *write_model_(const char *name, const char *text) {
-    static char path[1024];
-    snprintf(path, sizeof path, "%s/%s", lp_test_tmpdir(), name);
-    FILE *f = fopen(path, "w");
-    CU_ASSERT_FATAL(f != NULL);
-    fputs(text, f);
-    fclose(f);
-    return path;
-}
-
 /* 3x9x9 > conv 4 3x3/2 same (4x5x5) > conv 5 3x3 valid (5x3x3) > flatten > dense 7. */
 static const char *conv_model_ = "[input]\nchannels = 3\nheight = 9\nwidth = 9\n"
                                  "[conv2d]\nfilters = 4\nkernel = 3\nstride = 2\n"
@@ -34,7 +24,7 @@ static void test_layer_flops(void) {
     LP_TEST_OK(lp_runtime_create(&opt, &rt));
     CU_ASSERT_PTR_NOT_NULL_FATAL(rt);
     lp_bench_table t = {.min_seconds = 0.001};
-    const char *path = write_model_("bench_conv.ini", conv_model_);
+    const char *path = lp_test_write_tmp("bench_conv.ini", conv_model_);
     LP_TEST_OK(lp_bench_peak(rt, &t));
     LP_TEST_OK(lp_bench_model(rt, path, 3, LP_BENCH_MODEL_LAYERS, &t));
     CU_ASSERT_EQUAL_FATAL(t.n_layers, 3);
@@ -110,9 +100,9 @@ static void test_memory_hand_count(void) {
     lp_runtime_options opt = {.profiling = true};
     lp_bench_table t = {.min_seconds = 0.001, .gemm_mode_set = true, .gemm_mode = LP_GEMM_CLBLAST};
     const char *path =
-        write_model_("bench_dense.ini", "[input]\nchannels = 1\nheight = 5\nwidth = 7\n"
-                                        "[flatten]\n[dense]\nunits = 6\nactivation = relu\n"
-                                        "[dense]\nunits = 3\n");
+        lp_test_write_tmp("bench_dense.ini", "[input]\nchannels = 1\nheight = 5\nwidth = 7\n"
+                                             "[flatten]\n[dense]\nunits = 6\nactivation = relu\n"
+                                             "[dense]\nunits = 3\n");
     LP_TEST_OK(lp_bench_memory(&opt, path, 4, &t));
     CU_ASSERT_EQUAL_FATAL(t.n_memory, 1);
     const lp_bench_memory_row *m = &t.memory[0];

@@ -33,16 +33,6 @@ static void expect_(const char *args, int want_status, const char *want) {
     expect_in_(lp_test_source_path(""), args, want_status, want);
 }
 
-static const char *write_tmp_(const char *name, const char *text) {
-    static char path[1024];
-    snprintf(path, sizeof path, "%s/%s", lp_test_tmpdir(), name);
-    FILE *f = fopen(path, "w");
-    CU_ASSERT_FATAL(f != NULL);
-    fputs(text, f);
-    fclose(f);
-    return path;
-}
-
 static void test_usage_errors(void) {
     expect_("", 2, "usage: laperm COMMAND");
     expect_("frobnicate", 2,
@@ -173,8 +163,9 @@ static void test_help_lists_defaults(void) {
 
 static void test_bad_files(void) {
     expect_("summary /nonexistent/model.ini", 1, "/nonexistent/model.ini");
-    const char *bad = write_tmp_("bad.ini", "[input]\nchannels = 1\nheight = 28\nwidth = 28\n"
-                                            "[flatten]\n[dense]\nunit = 10\n");
+    const char *bad =
+        lp_test_write_tmp("bad.ini", "[input]\nchannels = 1\nheight = 28\nwidth = 28\n"
+                                     "[flatten]\n[dense]\nunit = 10\n");
     char args[2048];
     snprintf(args, sizeof args, "summary %s", bad);
     expect_(args, 1, ":7: unknown key 'unit' in [dense]");

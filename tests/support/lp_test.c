@@ -210,6 +210,15 @@ const char *lp_test_tmp(const char *name) {
     return b;
 }
 
+const char *lp_test_write_tmp(const char *name, const char *text) {
+    const char *path = lp_test_tmp(name);
+    FILE *f = fopen(path, "w");
+    CU_ASSERT_FATAL(f != NULL);
+    fputs(text, f);
+    CU_ASSERT_FATAL(fclose(f) == 0);
+    return path;
+}
+
 int lp_test_train(const char *env, const char *args, char **output) {
     char cmd[20000];
     const char *bin = getenv("LAPERM_BINARY");

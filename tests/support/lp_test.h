@@ -95,6 +95,8 @@ bool lp_test_have_mnist(void);
 const char *lp_test_tmpdir(void);
 /* <lp_test_tmpdir()>/<name>, in one of 8 static buffers used in turn. */
 const char *lp_test_tmp(const char *name);
+/* Writes text to lp_test_tmp(name) (a failure ends the test) and returns that path. */
+const char *lp_test_write_tmp(const char *name, const char *text);
 /* scripts/compare-results A B (run from the source folder): 0 when every dataset it
  * compares is bit-identical; with `show`, prints the differences it reports. */
 int lp_test_compare_results(const char *a, const char *b, bool show);
