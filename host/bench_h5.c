@@ -16,6 +16,15 @@ static hid_t str_type_(size_t len) {
     return t;
 }
 
+/* Inserts the fixed string field `field` of struct `type` into compound t, named alike. */
+#define STRING_FIELD_(t, type, field)                                                              \
+    string_field_(t, #field, HOFFSET(type, field), sizeof(((type *)0)->field))
+static void string_field_(hid_t t, const char *name, size_t offset, size_t len) {
+    hid_t s = str_type_(len);
+    H5Tinsert(t, name, offset, s);
+    H5Tclose(s);
+}
+
 static herr_t attr_str_(hid_t obj, const char *name, const char *value) {
     hid_t t = str_type_(strlen(value) + 1), sp = H5Screate(H5S_SCALAR);
     hid_t a = H5Acreate2(obj, name, t, sp, H5P_DEFAULT, H5P_DEFAULT);
@@ -37,32 +46,23 @@ static herr_t attr_double_(hid_t obj, const char *name, double v) {
 
 static hid_t row_type_(void) {
     hid_t t = H5Tcreate(H5T_COMPOUND, sizeof(lp_bench_row));
-    hid_t s16 = str_type_(sizeof((lp_bench_row *)0)->section);
-    hid_t s48 = str_type_(sizeof((lp_bench_row *)0)->name);
-    hid_t s64 = str_type_(sizeof((lp_bench_row *)0)->detail);
-    hid_t s12 = str_type_(sizeof((lp_bench_row *)0)->unit);
-    H5Tinsert(t, "section", HOFFSET(lp_bench_row, section), s16);
-    H5Tinsert(t, "name", HOFFSET(lp_bench_row, name), s48);
-    H5Tinsert(t, "detail", HOFFSET(lp_bench_row, detail), s64);
+    STRING_FIELD_(t, lp_bench_row, section);
+    STRING_FIELD_(t, lp_bench_row, name);
+    STRING_FIELD_(t, lp_bench_row, detail);
     H5Tinsert(t, "seconds", HOFFSET(lp_bench_row, seconds), H5T_NATIVE_DOUBLE);
     H5Tinsert(t, "value", HOFFSET(lp_bench_row, value), H5T_NATIVE_DOUBLE);
-    H5Tinsert(t, "unit", HOFFSET(lp_bench_row, unit), s12);
+    STRING_FIELD_(t, lp_bench_row, unit);
     H5Tinsert(t, "of_peak", HOFFSET(lp_bench_row, of_peak), H5T_NATIVE_DOUBLE);
-    H5Tclose(s16), H5Tclose(s48), H5Tclose(s64), H5Tclose(s12);
     return t;
 }
 
 /* /layers: per pass P (forward, input_grad, kernel_grad) P_seconds and P_flops. */
 static hid_t layer_type_(void) {
     hid_t t = H5Tcreate(H5T_COMPOUND, sizeof(lp_bench_layer));
-    hid_t s32 = str_type_(sizeof((lp_bench_layer *)0)->model);
-    hid_t s48 = str_type_(sizeof((lp_bench_layer *)0)->layer);
-    hid_t s16 = str_type_(sizeof((lp_bench_layer *)0)->path);
-    hid_t s64 = str_type_(sizeof((lp_bench_layer *)0)->shape);
-    H5Tinsert(t, "model", HOFFSET(lp_bench_layer, model), s32);
-    H5Tinsert(t, "layer", HOFFSET(lp_bench_layer, layer), s48);
-    H5Tinsert(t, "path", HOFFSET(lp_bench_layer, path), s16);
-    H5Tinsert(t, "shape", HOFFSET(lp_bench_layer, shape), s64);
+    STRING_FIELD_(t, lp_bench_layer, model);
+    STRING_FIELD_(t, lp_bench_layer, layer);
+    STRING_FIELD_(t, lp_bench_layer, path);
+    STRING_FIELD_(t, lp_bench_layer, shape);
     H5Tinsert(t, "batch", HOFFSET(lp_bench_layer, batch), H5T_NATIVE_INT);
     static const char *const pass[LP_BENCH_PASSES] = {"forward", "input_grad", "kernel_grad"};
     for (int p = 0; p < LP_BENCH_PASSES; ++p) {
@@ -73,14 +73,12 @@ static hid_t layer_type_(void) {
         snprintf(name, sizeof name, "%s_flops", pass[p]);
         H5Tinsert(t, name, HOFFSET(lp_bench_layer, flops) + p * sizeof(double), H5T_NATIVE_DOUBLE);
     }
-    H5Tclose(s32), H5Tclose(s48), H5Tclose(s16), H5Tclose(s64);
     return t;
 }
 
 static hid_t memory_type_(void) {
     hid_t t = H5Tcreate(H5T_COMPOUND, sizeof(lp_bench_memory_row));
-    hid_t s32 = str_type_(sizeof((lp_bench_memory_row *)0)->model);
-    H5Tinsert(t, "model", HOFFSET(lp_bench_memory_row, model), s32);
+    STRING_FIELD_(t, lp_bench_memory_row, model);
     H5Tinsert(t, "batch", HOFFSET(lp_bench_memory_row, batch), H5T_NATIVE_INT);
     H5Tinsert(t, "total_bytes", HOFFSET(lp_bench_memory_row, total), H5T_NATIVE_UINT64);
     H5Tinsert(t, "parameters_bytes", HOFFSET(lp_bench_memory_row, parameters), H5T_NATIVE_UINT64);
@@ -89,7 +87,6 @@ static hid_t memory_type_(void) {
     H5Tinsert(t, "other_bytes", HOFFSET(lp_bench_memory_row, other), H5T_NATIVE_UINT64);
     H5Tinsert(t, "planned_bytes", HOFFSET(lp_bench_memory_row, planned), H5T_NATIVE_UINT64);
     H5Tinsert(t, "untracked_buffers", HOFFSET(lp_bench_memory_row, untracked), H5T_NATIVE_LONG);
-    H5Tclose(s32);
     return t;
 }
 
