@@ -82,17 +82,17 @@ bool lp_conv_choice_read(lp_runtime *rt, const char *shape, lp_conv_choice *out,
 }
 
 lp_status lp_conv_choice_write(lp_runtime *rt, const char *shape, const lp_conv_choice *c) {
-    if (c->algo != LP_CONV_ALGO_GEMM && c->algo != LP_CONV_ALGO_FFT &&
-        c->algo != LP_CONV_ALGO_DIRECT && c->algo != LP_CONV_ALGO_WINOGRAD)
+    if (c->algo <= LP_CONV_ALGO_AUTO || c->algo >= LP_CONV_ALGO_COUNT)
         return lp_fail(LP_ERR_INVALID_ARG,
-                       "conv algorithm decision: only gemm, fft, direct or winograd are stored");
+                       "conv algorithm decision: only a path (not auto) is stored, got %d",
+                       (int)c->algo);
     char key[LP_DECISION_TOKEN_MAX];
     if (!key_(rt, shape, key, sizeof key) || strlen(shape) >= LP_CONV_KEY_MAX)
         return lp_fail(LP_ERR_INVALID_ARG, "conv algorithm decision: shape key too long");
     lp_decision d = {.ms = {c->gemm_ms, c->fft_ms, c->direct_ms, c->winograd_ms}};
     snprintf(d.value, sizeof d.value, "%s", lp_conv_algo_name(c->algo));
     /* A path that failed while timing has no time: stored as "not timed". */
-    for (int i = 0; i < 4; ++i)
+    for (int i = 0; i < lp_decision_conv.n_times; ++i)
         if (!(d.ms[i] >= 0 && d.ms[i] < 1e9)) d.ms[i] = 0;
     return lp_decision_set(rt, &lp_decision_conv, key, &d);
 }
