@@ -426,8 +426,15 @@ lp_status lp_program_get_(lp_runtime *rt, const char *program, const char *extra
         rt->programs = grown;
         rt->cap_programs = cap;
     }
-    lp_program_entry_ *e = &rt->programs[rt->n_programs++];
+    lp_program_entry_ *e = &rt->programs[rt->n_programs];
     *e = (lp_program_entry_){.program = strdup(program), .options = strdup(extra), .handle = p};
+    if (!e->program || !e->options) { /* the lookup above compares both */
+        free(e->program);
+        free(e->options);
+        clReleaseProgram(p);
+        return lp_fail(LP_ERR_NO_MEMORY, "out of host memory caching programs");
+    }
+    rt->n_programs++;
     if (use_disk && compiled) {
         e->save_path = strdup(path); /* none (no memory): the next run compiles it again */
         e->key_a = key.a;
