@@ -52,7 +52,7 @@ static lp_status measure_(lp_runtime *rt, const lp_model_spec *spec, int batch, 
     if (st == LP_OK) st = steps_(rt, net, batch, m, v);
     if (st == LP_OK) {
         lp_memory_use u = lp_runtime_memory(rt);
-        row->total = u.peak - base;
+        row->total = u.peak > base ? u.peak - base : 0; /* base's buffers may have gone */
         row->untracked = u.untracked;
         row->parameters = size_of_(lp_network_params(net)) + size_of_(lp_network_grads(net));
         row->optimizer = size_of_(m) + size_of_(v);
