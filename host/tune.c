@@ -187,13 +187,14 @@ const char *lp_tune_state_name(lp_tune_state s) {
 }
 
 /* Measured on PoCL 3.1 (2 cores, AVX-512; README "Timed choices are bounded"): the FFT
- * path lost every timing of a 3x3 or 4x4 layer of conv7 and conv4, by 9x to 65x, and
+ * path lost every timing of a 3x3 or 4x4 layer of conv7 and conv4, by 9x to 65x (larger
+ * windows at stride 1, where the FFT's cost grows least, were not measured: kept), and
  * clFFT's plans take seconds to make; CLBlast lost each of conv4's products to laperm's
  * tiled kernels (`laperm bench`: 1.03x to 28x, eight of eleven by 5x or more), and its
  * first run compiles its own kernels for seconds. Other devices keep every candidate. */
 const char *lp_tune_skip_fft(const lp_runtime *rt, int kh, int kw) {
-    if (!lp_runtime_vector_loops(rt) || kh * kw > 25) return NULL;
-    return "fft left out: a window of at most 25 taps on a CPU";
+    if (!lp_runtime_vector_loops(rt) || kh * kw > 16) return NULL;
+    return "fft left out: a window of at most 16 taps on a CPU";
 }
 
 bool lp_tune_skip_clblast(const lp_runtime *rt, bool ta, bool tb) {

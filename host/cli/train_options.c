@@ -173,8 +173,8 @@ static void options_build_(options_ *o) {
     snprintf(help, sizeof help,
              "%s: [conv2d] path; auto: per layer by a rule (with\n"
              "--fast: the fastest, timed), gemm: im2col + GEMM, fft: FFTs (stride 1),\n"
-             "direct: from the images, winograd: Winograd F(4x4,3x3) (3x3 stride 1;\n"
-             "not with --bits portable)",
+             "direct: from the images, winograd: Winograd F(4x4,3x3), F(2x2,3x3) with\n"
+             "LAPERM_WINOGRAD_TILE=2 (3x3 stride 1; not with --bits portable)",
              names);
     add_(o, "--conv-algo", "NAME", lp_conv_algo_name(d.conv_algo), help);
     names[0] = '\0';
