@@ -5,10 +5,11 @@
  * col (K, cn*P) holds every sample side by side, so the forward product, the kernel
  * gradient and the column gradient are each a single large GEMM (laperm/ops_conv.h has
  * the layouts). The kernel is (F, cin, kh, kw) = (F, K) row-major, one LaPerm group per
- * filter. A layer can instead run directly from the images (laperm/conv_direct.h) or, at
- * stride 1, through FFTs (laperm/conv_fft.h), as lp_network_options.conv_algo says;
- * `auto` times the paths once per shape (conv_algo-impl.h keeps the decision). Only the
- * chosen path's buffers stay allocated. */
+ * filter. A layer can instead run directly from the images (laperm/conv_direct.h), at
+ * stride 1 through FFTs (laperm/conv_fft.h), or, 3x3 at stride 1, by Winograd
+ * (laperm/conv_winograd.h), as lp_network_options.conv_algo says; the paths are one table,
+ * paths_. `auto` takes a path by rule, or with --fast times them once per shape
+ * (conv_algo-impl.h keeps the decision). Only the chosen path's buffers stay allocated. */
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
@@ -42,14 +43,14 @@ typedef struct {
     size_t w_off;
     int b_off; /* -1: no bias */
     bool relu;
-    lp_conv_algo path; /* the path forward and backward take: GEMM, FFT or DIRECT */
+    lp_conv_algo path; /* the path forward and backward take: a row of paths_ */
     cl_mem psum; /* with a bias: LP_CONV_PSUM_BYTES(max_batch, F), its gradient's partial sums */
-    /* GEMM path; NULL buffers when the layer runs FFTs */
+    /* GEMM path; NULL buffers when another path runs */
     int chunk;       /* samples per chunk: col and rows hold this many */
     cl_mem col;      /* (K, chunk*P); also the column gradient in backward */
     cl_mem rows;     /* (F, chunk*P): forward output rows, then the output gradient rows */
     int col_samples; /* > 0: col holds im2col of the last forward's whole batch of this many */
-    /* FFT path; NULL when the layer runs GEMMs */
+    /* FFT path; NULL when another path runs */
     lp_conv_fft *fft;
     int fft_chunk; /* samples per lp_conv_fft call */
     int fft_fwd_n; /* > 0: fft holds the spectra of the last forward's whole batch of this many */
@@ -520,7 +521,7 @@ static lp_status time_once_(lp_network *net, lp_layer *l, int n, lp_tune_race *r
  * the run under way is abandoned (between forward and backward) and the fastest timed
  * so far wins (GEMM when none finished). The layer's input and output gradient are
  * zeroed first, so no uninitialised memory is read; the buffers the runs write are all
- * rewritten before use in training. A failure of the FFT or direct side (memory, clFFT)
+ * rewritten before use in training. A failure of any path but GEMM (memory, clFFT)
  * is not fatal: that path is left out with a warning. *cache is false when the choice
  * is not to be kept (a path failed, or a stop request cut the timing short). */
 static lp_status tune_(lp_network *net, lp_layer *l, int n, const bool *fits, lp_conv_choice *c,
@@ -607,9 +608,11 @@ static lp_status tune_(lp_network *net, lp_layer *l, int n, const bool *fits, lp
 static void choice_key_(const lp_layer *l, int n, char *key, size_t cap) {
     const conv_state_ *d = l->state;
     const lp_conv_geom *g = &d->g;
-    snprintf(key, cap, "n%d:in%dx%dx%d:f%d:k%dx%d:s%dx%d:pad%d,%d:out%dx%d:dx%d:bias%d:relu%d", n,
-             g->cin, g->ih, g->iw, d->filters, g->kh, g->kw, g->stride_h, g->stride_w, g->pad_top,
-             g->pad_left, g->oh, g->ow, l->need_dx, d->b_off >= 0, d->relu);
+    /* wg: the Winograd tile ($LAPERM_WINOGRAD_TILE) changes that path's time. */
+    snprintf(key, cap, "n%d:in%dx%dx%d:f%d:k%dx%d:s%dx%d:pad%d,%d:out%dx%d:dx%d:bias%d:relu%d:wg%d",
+             n, g->cin, g->ih, g->iw, d->filters, g->kh, g->kw, g->stride_h, g->stride_w,
+             g->pad_top, g->pad_left, g->oh, g->ow, l->need_dx, d->b_off >= 0, d->relu,
+             lp_conv_winograd_tile());
 }
 
 /* "gemm 16.2 ms, direct 11.0 ms": GEMM's time and those of the other paths timed. */
@@ -695,13 +698,15 @@ static lp_status choose_(lp_network *net, lp_layer *l) {
     const char *unfit = NULL;
     for (int i = 0; i < N_PATHS_; ++i) {
         const char *why = paths_[i].unfit(net, l);
-        if (!why && paths_[i].algo == LP_CONV_ALGO_FFT)
-            why = lp_tune_skip_fft(net->rt, d->g.kh, d->g.kw);
-        fits[paths_[i].algo] = why == NULL;
+        /* A path left out by a rule on the device (tune.c) fits, but is not a candidate;
+         * the note keeps the reasons of the paths that do not fit. */
+        bool skip = !why && paths_[i].algo == LP_CONV_ALGO_FFT &&
+                    lp_tune_skip_fft(net->rt, d->g.kh, d->g.kw);
+        fits[paths_[i].algo] = !why && !skip;
         if (paths_[i].algo == LP_CONV_ALGO_GEMM) continue;
         if (why)
             unfit = why;
-        else
+        else if (!skip)
             other = true;
     }
     if (!other) {
@@ -766,6 +771,8 @@ lp_status lp_conv2d_unit_init(lp_network *net, lp_layer *l, const lp_conv2d_spec
     const char *name = l->spec->name;
     LP_ASSERT(l->first_tensor >= 0);
     LP_ASSERT(!l->need_dx || l->prev->dout);
+    /* Checked here, before any path is chosen: the tile is in every decision's key. */
+    LP_TRY(lp_conv_winograd_tile_check());
     conv_state_ *d = calloc(1, sizeof *d);
     if (!d) return lp_fail(LP_ERR_NO_MEMORY, "out of host memory");
     l->state = d;

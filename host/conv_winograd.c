@@ -78,6 +78,15 @@ int lp_conv_winograd_tile(void) {
     return env && strcmp(env, "2") == 0 ? 2 : 4;
 }
 
+lp_status lp_conv_winograd_tile_check(void) {
+    const char *env = getenv("LAPERM_WINOGRAD_TILE");
+    if (!env || !*env || strcmp(env, "2") == 0 || strcmp(env, "4") == 0) return LP_OK;
+    return lp_fail(LP_ERR_INVALID_ARG,
+                   "LAPERM_WINOGRAD_TILE=%s: expected 2 (F(2x2,3x3)) or 4 (F(4x4,3x3), the "
+                   "default)",
+                   env);
+}
+
 void lp_conv_winograd_bytes(const lp_conv_geom *g, int filters, int m, bool with_dx, size_t *fixed,
                             size_t *per_sample) {
     /* Per sample without padding; the padding of one chunk (at most MOST_NR_ tiles of

@@ -495,7 +495,7 @@ static void test_auto(void) {
     }
     lp_conv_choice ch;
     CU_ASSERT_TRUE(lp_conv_choice_read(
-        lp_test_rt, "n3:in2x6x5:f2:k1x1:s1x1:pad0,0:out6x5:dx0:bias1:relu1", &ch, NULL, NULL));
+        lp_test_rt, "n3:in2x6x5:f2:k1x1:s1x1:pad0,0:out6x5:dx0:bias1:relu1:wg4", &ch, NULL, NULL));
     env_restore_(&env);
     lp_model_free(&spec);
 }

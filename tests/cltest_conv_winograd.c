@@ -215,11 +215,35 @@ static void test_errors(void) {
     lp_test_release_buffer(&b);
 }
 
+/* $LAPERM_WINOGRAD_TILE: 2 or 4, anything else refused by name. */
+static void test_tile_env(void) {
+    const char *saved = getenv("LAPERM_WINOGRAD_TILE");
+    char *keep = saved ? strdup(saved) : NULL;
+    unsetenv("LAPERM_WINOGRAD_TILE");
+    LP_TEST_OK(lp_conv_winograd_tile_check());
+    CU_ASSERT_EQUAL(lp_conv_winograd_tile(), 4);
+    setenv("LAPERM_WINOGRAD_TILE", "2", 1);
+    LP_TEST_OK(lp_conv_winograd_tile_check());
+    CU_ASSERT_EQUAL(lp_conv_winograd_tile(), 2);
+    const char *bad[] = {"3", "x", "4 ", "22"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; ++i) {
+        setenv("LAPERM_WINOGRAD_TILE", bad[i], 1);
+        CU_ASSERT_EQUAL(lp_conv_winograd_tile_check(), LP_ERR_INVALID_ARG);
+        CU_ASSERT_PTR_NOT_NULL(strstr(lp_last_error(), "LAPERM_WINOGRAD_TILE"));
+    }
+    if (keep)
+        setenv("LAPERM_WINOGRAD_TILE", keep, 1);
+    else
+        unsetenv("LAPERM_WINOGRAD_TILE");
+    free(keep);
+}
+
 static void register_suites_(void) {
     CU_pSuite s = CU_add_suite("conv_winograd", NULL, lp_test_release_kept);
     CU_add_test(s, "forward and gradients against plain C within the stated bound, repeatable",
                 test_cases);
     CU_add_test(s, "bad arguments", test_errors);
+    CU_add_test(s, "LAPERM_WINOGRAD_TILE", test_tile_env);
 }
 
 int main(void) {

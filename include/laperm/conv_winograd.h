@@ -31,6 +31,9 @@ const char *lp_conv_winograd_unfit(const lp_conv_geom *g, int filters);
  * unless $LAPERM_WINOGRAD_TILE is 2 (F(2x2,3x3), 16 points for 4: less rounding, 1.8 times
  * the products); README, "Convolution paths", has the measurements. */
 int lp_conv_winograd_tile(void);
+/* LP_ERR_INVALID_ARG, naming the variable, when $LAPERM_WINOGRAD_TILE is set to anything
+ * but 2 or 4. */
+lp_status lp_conv_winograd_tile_check(void);
 
 /* Device bytes for output tile m (2 or 4): fixed, plus per_sample for each sample of a
  * chunk (with_dx: the input gradient's buffers too). */
