@@ -14,18 +14,8 @@
 # (empty: no Oclgrind, that part is skipped); LAPERM_DATA_DIR overrides data/mnist.
 # Exit 77 (skipped) when /usr/bin/python3 has no h5py.
 set -eu
-src=${LAPERM_SOURCE_DIR:-$(pwd)}
-bin=${LAPERM_BINARY:-$src/build/laperm}
-data=${LAPERM_DATA_DIR:-$src/data/mnist}
-vendors=${LAPERM_OCLGRIND_VENDORS:-}
-py=/usr/bin/python3
-
-fail() { echo "init_options: $*"; exit 1; }
-$py -c 'import h5py, numpy' 2>/dev/null || { echo "init_options: no h5py/numpy in $py: skipped"; exit 77; }
-ls "$data"/train-images-idx3-ubyte* >/dev/null 2>&1 ||
-    fail "MNIST not found in $data (run scripts/fetch-mnist): FAILING"
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/init-options.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT INT TERM
+test_name=init_options
+. "${LAPERM_SOURCE_DIR:-$(pwd)}/tests/support/mnist_test_prelude.sh"
 cat >"$tmp/model.ini" <<'INI'
 [input]
 channels = 1

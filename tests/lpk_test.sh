@@ -9,21 +9,8 @@
 # LAPERM_SOURCE_DIR, LAPERM_BINARY; LAPERM_DATA_DIR overrides data/mnist. Exit 77
 # (skipped) when /usr/bin/python3 has no h5py.
 set -eu
-src=${LAPERM_SOURCE_DIR:-$(pwd)}
-bin=${LAPERM_BINARY:-$src/build/laperm}
-data=${LAPERM_DATA_DIR:-$src/data/mnist}
-
-if ! /usr/bin/python3 -c 'import h5py, numpy' 2>/dev/null; then
-    echo "lpk: /usr/bin/python3 has no h5py/numpy: skipped"
-    exit 77
-fi
-if [ ! -e "$data/train-images-idx3-ubyte" ] && [ ! -e "$data/train-images-idx3-ubyte.gz" ]; then
-    echo "lpk: MNIST not found in $data (run scripts/fetch-mnist): FAILING"
-    exit 1
-fi
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/lpk.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT INT TERM
+test_name=lpk
+. "${LAPERM_SOURCE_DIR:-$(pwd)}/tests/support/mnist_test_prelude.sh"
 
 # The network of results file $1 (snapshot $2, "" for /weights, "best" for /best) and the unpacked $3's
 # /weights: the same tensors, shapes and bits.

@@ -14,18 +14,8 @@
 # LAPERM_SOURCE_DIR, LAPERM_BINARY, LAPERM_OCLGRIND_VENDORS; LAPERM_DATA_DIR overrides
 # data/mnist.
 set -eu
-src=${LAPERM_SOURCE_DIR:-$(pwd)}
-bin=${LAPERM_BINARY:-$src/build/laperm}
-data=${LAPERM_DATA_DIR:-$src/data/mnist}
-vendors=${LAPERM_OCLGRIND_VENDORS:-}
-py=/usr/bin/python3
-
-fail() { echo "portable_bits: $*"; exit 1; }
-$py -c 'import h5py, numpy' 2>/dev/null || { echo "portable_bits: no h5py/numpy in $py: skipped"; exit 77; }
-ls "$data"/train-images-idx3-ubyte* >/dev/null 2>&1 ||
-    fail "MNIST not found in $data (run scripts/fetch-mnist): FAILING"
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/portable-bits.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT INT TERM
+test_name=portable_bits
+. "${LAPERM_SOURCE_DIR:-$(pwd)}/tests/support/mnist_test_prelude.sh"
 cat >"$tmp/conv.ini" <<'INI'
 [input]
 channels = 1

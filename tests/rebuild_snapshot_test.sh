@@ -6,21 +6,8 @@
 # for bit. Environment (set by ctest): LAPERM_SOURCE_DIR, LAPERM_BINARY; LAPERM_DATA_DIR
 # overrides data/mnist. Exit 77 (skipped) when /usr/bin/python3 has no h5py.
 set -eu
-src=${LAPERM_SOURCE_DIR:-$(pwd)}
-bin=${LAPERM_BINARY:-$src/build/laperm}
-data=${LAPERM_DATA_DIR:-$src/data/mnist}
-
-if ! /usr/bin/python3 -c 'import h5py, numpy' 2>/dev/null; then
-    echo "rebuild_snapshot: /usr/bin/python3 has no h5py/numpy: skipped"
-    exit 77
-fi
-if [ ! -e "$data/train-images-idx3-ubyte" ] && [ ! -e "$data/train-images-idx3-ubyte.gz" ]; then
-    echo "rebuild_snapshot: MNIST not found in $data (run scripts/fetch-mnist): FAILING"
-    exit 1
-fi
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/rebuild-snapshot.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT INT TERM
+test_name=rebuild_snapshot
+. "${LAPERM_SOURCE_DIR:-$(pwd)}/tests/support/mnist_test_prelude.sh"
 
 "$bin" train --model "$src/models/fmnist-bn.ini" --data "$data" --epochs 2 \
     --train-subset 1024 --test-subset 500 --out "$tmp/run.h5" --progress none
