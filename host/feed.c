@@ -81,6 +81,17 @@ lp_status lp_feed_batch(const lp_feed *f, const lp_augment_spec *a, uint64_t see
 lp_status lp_feed_evaluate(const lp_feed *f, const lp_loss *loss, int eval_batch, cl_mem x,
                            cl_mem y, cl_mem tg, cl_mem idx, int n_total, cl_mem stats,
                            int stats_off, float *logits, double *mean_loss, double *mean_stat) {
+    float sums[2];
+    LP_TRY(lp_feed_evaluate_rows(f, loss, eval_batch, x, y, tg, idx, 0, n_total, stats, stats_off,
+                                 logits, sums));
+    *mean_loss = n_total ? sums[0] / n_total : 0.0;
+    *mean_stat = n_total ? sums[1] / n_total : 0.0;
+    return LP_OK;
+}
+
+lp_status lp_feed_evaluate_rows(const lp_feed *f, const lp_loss *loss, int eval_batch, cl_mem x,
+                                cl_mem y, cl_mem tg, cl_mem idx, int first_row, int n_total,
+                                cl_mem stats, int stats_off, float *logits, float sums[2]) {
     lp_runtime *rt = f->rt;
     if (eval_batch <= 0 || eval_batch > lp_network_max_batch(f->net))
         return lp_fail(LP_ERR_INVALID_ARG, "evaluation batch %d (the network holds at most %d)",
@@ -89,7 +100,7 @@ lp_status lp_feed_evaluate(const lp_feed *f, const lp_loss *loss, int eval_batch
     int classes = lp_network_classes(f->net);
     for (int first = 0; first < n_total; first += eval_batch) {
         int n = n_total - first < eval_batch ? n_total - first : eval_batch;
-        LP_TRY(lp_feed_batch(f, NULL, 0, 0, x, y, tg, idx, first, n));
+        LP_TRY(lp_feed_batch(f, NULL, 0, 0, x, y, tg, idx, first_row + first, n));
         LP_TRY(lp_network_forward(f->net, n, false));
         LP_TRY(loss->run(rt, lp_network_logits(f->net), f->outputs ? f->batch_t : f->batch_y, n,
                          classes, 0.0f, NULL, stats, stats_off));
@@ -98,9 +109,5 @@ lp_status lp_feed_evaluate(const lp_feed *f, const lp_loss *loss, int eval_batch
                                   (size_t)n * (size_t)classes * sizeof(float),
                                   logits + (size_t)first * (size_t)classes));
     }
-    float sums[2];
-    LP_TRY(lp_buffer_read(rt, stats, (size_t)stats_off * sizeof(float), sizeof sums, sums));
-    *mean_loss = n_total ? sums[0] / n_total : 0.0;
-    *mean_stat = n_total ? sums[1] / n_total : 0.0;
-    return LP_OK;
+    return lp_buffer_read(rt, stats, (size_t)stats_off * sizeof(float), 2 * sizeof(float), sums);
 }

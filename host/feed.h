@@ -45,4 +45,11 @@ lp_status lp_feed_evaluate(const lp_feed *f, const lp_loss *loss, int eval_batch
                            cl_mem y, cl_mem tg, cl_mem idx, int n, cl_mem stats, int stats_off,
                            float *logits, double *mean_loss, double *mean_stat);
 
+/* The same over rows [first_row, first_row + n) of the order idx, leaving the two sums
+ * (loss, second statistic) in sums: a rank's share of a test set, summed over ranks by
+ * the caller. logits (unless NULL) receives the n rows' outputs. */
+lp_status lp_feed_evaluate_rows(const lp_feed *f, const lp_loss *loss, int eval_batch, cl_mem x,
+                                cl_mem y, cl_mem tg, cl_mem idx, int first_row, int n, cl_mem stats,
+                                int stats_off, float *logits, float sums[2]);
+
 #endif

@@ -34,6 +34,8 @@ const char *lp_status_name(lp_status s) {
         return "LP_ERR_INTERRUPTED";
     case LP_ERR_INTERNAL:
         return "LP_ERR_INTERNAL";
+    case LP_ERR_MPI:
+        return "LP_ERR_MPI";
     }
     return "LP_ERR_UNKNOWN";
 }

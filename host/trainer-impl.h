@@ -79,6 +79,14 @@ typedef struct {
     /* Host scratch for snapshots: parameters, rankings, state (each n floats/ints). */
     float *snap_w, *snap_state;
     int32_t *snap_rank;
+
+    /* Across the ranks of an MPI job (trainer_dist.c; cfg->dist, NULL: one process) */
+    int batch_local;     /* the most rows of a global batch one rank takes */
+    float *exchange;     /* gradients, state, the step's statistics, the stop flag */
+    bool stop_agreed;    /* a rank asked to stop, as the last exchange told every rank */
+    long long exchanges; /* steps exchanged in this process */
+    unsigned long long exchange_bytes; /* bytes this rank sent in them */
+    char devices[4096];                /* every rank's device, "0: A; 1: B" ("" for one process) */
 } lp_trainer_;
 
 /* The run's optimizer state buffers (each n_params floats): the inner optimizer's, plus
@@ -129,6 +137,23 @@ lp_status lp_trainer_offer_best_(lp_trainer_ *t, lp_results *r, int epoch, doubl
 /* An evaluation every eval_every steps: /evals (r not NULL), the best, the callback. */
 lp_status lp_trainer_eval_point_(lp_trainer_ *t, lp_results *r, const lp_dataset *test, int epoch,
                                  const lp_train_callbacks *cb);
+
+/* Across ranks (trainer_dist.c). Whether this process trains as one rank of several. */
+bool lp_trainer_distributed_(const lp_trainer_ *t);
+/* Whether the run should stop before its next step: the stop flag of this process, or
+ * under MPI the one every rank agreed on at the last exchange (a signal reaches the ranks
+ * at different steps). */
+bool lp_trainer_stop_requested_(const lp_trainer_ *t);
+/* After step s's backward pass (rows: this rank's rows of it, 0: none, its gradients are
+ * zero): the gradients and the step's loss statistics summed over ranks, the state
+ * tensors (BatchNorm's running statistics) averaged, the stop flags combined; every rank
+ * then holds the same bits. */
+lp_status lp_trainer_exchange_(lp_trainer_ *t, int s);
+/* Stops the job with LP_ERR_MPI naming the ranks when the ranks' parameters and state
+ * tensors differ (`when`: "after the sync at step 250"). */
+lp_status lp_trainer_agree_(lp_trainer_ *t, const char *when);
+/* Every rank's device into t->devices (a collective: every rank calls it). */
+lp_status lp_trainer_gather_devices_(lp_trainer_ *t);
 
 /* The run's state into c (its arrays allocated on first use, sized by z): parameters,
  * optimizer state, state tensors, this epoch's step statistics, GEMM choices, step,

@@ -238,25 +238,41 @@ static lp_status train_epoch_(run_ *r, const lp_dataset *train, const lp_dataset
     int samples = first_step * c->batch < train->n ? first_step * c->batch : train->n, s;
     bool diverged = false;
     for (s = first_step; s < t->steps_per_epoch; ++s) {
-        if ((c->stop && *c->stop) || (c->max_steps && t->step >= c->max_steps)) {
+        if (lp_trainer_stop_requested_(t) || (c->max_steps && t->step >= c->max_steps)) {
             *stopped = true;
             break;
         }
         int first = s * c->batch;
         int n = train->n - first < c->batch ? train->n - first : c->batch;
+        /* This rank's rows of the global batch (one process: all of them). The gradient
+         * is of the global batch's mean loss: scaled by 1 / n, summed over ranks. */
+        long long mine_first, mine;
+        lp_dist_share(n, lp_dist_rank(c->dist), lp_dist_size(c->dist), &mine_first, &mine);
         t->step++;
-        LP_TRY(lp_trainer_batch_(t, &c->augment, epoch, t->train_x, t->train_y, t->train_t,
-                                 t->train_idx, first, n));
-        lp_network_set_rng(t->net, c->seed, t->step);
-        LP_TRY(lp_network_forward(t->net, n, true));
-        LP_TRY(c->loss->run(rt, lp_network_logits(t->net), t->outputs ? t->batch_t : t->batch_y, n,
-                            classes, 1.0f / (float)n, lp_network_dlogits(t->net), t->stats, 2 * s));
-        LP_TRY(lp_network_backward(t->net, n));
+        if (mine > 0) {
+            LP_TRY(lp_trainer_batch_(t, &c->augment, epoch, t->train_x, t->train_y, t->train_t,
+                                     t->train_idx, first + (int)mine_first, (int)mine));
+            lp_network_set_rng(t->net, c->seed, t->step);
+            LP_TRY(lp_network_forward(t->net, (int)mine, true));
+            LP_TRY(c->loss->run(rt, lp_network_logits(t->net), t->outputs ? t->batch_t : t->batch_y,
+                                (int)mine, classes, 1.0f / (float)n, lp_network_dlogits(t->net),
+                                t->stats, 2 * s));
+            LP_TRY(lp_network_backward(t->net, (int)mine));
+        } else {
+            LP_TRY(
+                lp_buffer_fill_zero(rt, lp_network_grads(t->net), 0, t->n_params * sizeof(float)));
+        }
+        if (lp_trainer_distributed_(t)) LP_TRY(lp_trainer_exchange_(t, s));
         LP_TRY(optimizer_step_(t, lr));
         /* Before the sync, which would hide non-finite weights behind initial values. */
         LP_TRY(lp_op_guard_finite(rt, lp_network_params(t->net), lp_network_grads(t->net),
                                   (int)t->n_params, t->stats, 2 * s, (int)t->step, t->guard));
-        if (lp_trainer_sync_due_(t)) LP_TRY(lp_trainer_sync_(t));
+        if (lp_trainer_sync_due_(t)) {
+            LP_TRY(lp_trainer_sync_(t));
+            char when[64];
+            snprintf(when, sizeof when, "after the sync at step %lld", t->step);
+            LP_TRY(lp_trainer_agree_(t, when));
+        }
         samples += n;
         if (t->step == 1 || t->first_step_done == 0) {
             /* Once per run: wait for the first step, so start-up cost (kernel builds,
@@ -427,7 +443,7 @@ static lp_status resume_best_(run_ *r, const lp_results_checkpoint *c) {
 static lp_status check_memory_(const lp_trainer_ *t, const lp_model_spec *model,
                                const lp_dataset *train, const lp_dataset *test) {
     const lp_train_config *cfg = t->cfg;
-    lp_memory_plan_input in = {.batch = cfg->batch,
+    lp_memory_plan_input in = {.batch = t->batch_local,
                                .eval_batch = t->eval_batch,
                                .optimizer_states = lp_trainer_state_buffers_(cfg),
                                .laperm = cfg->laperm,
@@ -449,7 +465,7 @@ static lp_status create_network_(lp_trainer_ *t, const lp_model_spec *model,
     /* The network is sized for evaluation; convolutions are timed and planned for the
      * training batch, where the time goes. */
     lp_network_options no = {.conv_algo = cfg->conv_algo,
-                             .tune_batch = cfg->batch,
+                             .tune_batch = t->batch_local,
                              .exact = !cfg->fast,
                              .layer_algo = cfg->replay_conv,
                              .note = cb ? cb->on_note : NULL,
@@ -463,7 +479,7 @@ static lp_status create_network_(lp_trainer_ *t, const lp_model_spec *model,
     if (cfg->replay_gemm) LP_TRY(lp_gemm_choices_load(t->rt, cfg->replay_gemm));
     /* An evaluation batch below the training batch must not shrink the buffers that
      * training batches are built in. */
-    int max_batch = t->eval_batch > cfg->batch ? t->eval_batch : cfg->batch;
+    int max_batch = t->eval_batch > t->batch_local ? t->eval_batch : t->batch_local;
     return lp_network_create_opts(t->rt, model, max_batch, &no, &t->net);
 }
 
@@ -476,10 +492,20 @@ lp_status lp_train(lp_runtime *rt, const lp_model_spec *model, const lp_dataset 
         return lp_fail(LP_ERR_INVALID_ARG,
                        "--fast chooses paths by timing, which --bits portable rules out");
     double run_start = lp_seconds();
-    lp_trainer_ t = {
-        .rt = rt, .cfg = cfg, .eval_batch = eval_batch_(cfg, model, rt), .run_start = run_start};
+    int ranks = lp_dist_size(cfg->dist);
+    if (cfg->batch < ranks)
+        return lp_fail(LP_ERR_INVALID_ARG, "a global batch of %d rows cannot feed %d ranks",
+                       cfg->batch, ranks);
+    lp_trainer_ t = {.rt = rt,
+                     .cfg = cfg,
+                     .eval_batch = eval_batch_(cfg, model, rt),
+                     .run_start = run_start,
+                     .batch_local = (cfg->batch + ranks - 1) / ranks};
     run_ r = {.t = &t, .cb = cb, .result = result};
     LP_TRY(check_memory_(&t, model, train, test));
+    /* Every rank has read what it resumes or replays from before rank 0 rewrites it. */
+    LP_TRY(lp_dist_barrier(cfg->dist));
+    LP_TRY(lp_trainer_gather_devices_(&t));
     /* One writer per results file, from before anything is allocated to the end. */
     lp_out_lock *lock = NULL;
     if (cfg->out_path) LP_TRY(lp_out_lock_acquire(cfg->out_path, &lock));
@@ -500,7 +526,9 @@ lp_status lp_train(lp_runtime *rt, const lp_model_spec *model, const lp_dataset 
         start_epoch = resume->checkpoint.epoch;
         first_step = resume->checkpoint.step_in_epoch;
         if (s == LP_OK) s = resume_best_(&r, &resume->checkpoint);
-        if (s == LP_OK) s = prior_metrics_(resume, &t, result);
+        /* From the source file, which rank 0 may be replacing by now: only rank 0, which
+         * reports them, reads them. */
+        if (s == LP_OK && lp_dist_rank(cfg->dist) == 0) s = prior_metrics_(resume, &t, result);
     }
     /* The first checkpoint (a resumed one: its copy on the host) before any step. */
     if (s == LP_OK) s = checkpoint_(&r, start_epoch, first_step, 0, &diverged);
@@ -522,7 +550,7 @@ lp_status lp_train(lp_runtime *rt, const lp_model_spec *model, const lp_dataset 
         /* Stopped before the epoch's first step: nothing to record. (A resumed epoch that
          * stops at once still records its partial metrics, as the run it resumes did.) */
         if (stopped && samples == 0) {
-            result->interrupted = cfg->stop && *cfg->stop;
+            result->interrupted = lp_trainer_stop_requested_(&t);
             break; /* nothing trained since the last projection */
         }
         lp_epoch_metrics m = {.epoch = epoch + 1,
@@ -542,7 +570,7 @@ lp_status lp_train(lp_runtime *rt, const lp_model_spec *model, const lp_dataset 
         if (s == LP_OK && !stopped) s = checkpoint_(&r, epoch + 1, 0, 0, &diverged);
         if (s == LP_OK && cb && cb->on_epoch) cb->on_epoch(cb->ctx, &m, cfg->epochs);
         if (stopped) {
-            result->interrupted = (cfg->stop && *cfg->stop);
+            result->interrupted = lp_trainer_stop_requested_(&t);
             break;
         }
     }
@@ -560,6 +588,8 @@ lp_status lp_train(lp_runtime *rt, const lp_model_spec *model, const lp_dataset 
         if (s == LP_OK && r.res && !have_snapshot)
             s = lp_trainer_results_epoch_(&t, r.res, NULL, 0);
     }
+    /* (A diverged run's rank 0 went back to its checkpoint alone.) */
+    if (s == LP_OK && !diverged) s = lp_trainer_agree_(&t, "at the end of the run");
     result->best_step = t.best.step;
     result->best_epoch = t.best.epoch;
     result->best_test_accuracy = t.best.test_accuracy;

@@ -98,6 +98,9 @@ lp_status lp_trainer_attrs_(const lp_trainer_ *t, const lp_model_spec *model,
         LP_ATTR_I("checkpoint_every", c->checkpoint_every),
         LP_ATTR_I("eval_every", c->eval_every),
         LP_ATTR_I("save_best", c->save_best),
+        /* An MPI job's ranks and each one's device (0 and "": one process) */
+        LP_ATTR_I("mpi_world_size", lp_trainer_distributed_(t) ? lp_dist_size(c->dist) : 0),
+        LP_ATTR_S("mpi_devices", t->devices),
     };
     enum { N_FIXED_ = sizeof fixed / sizeof fixed[0] };
     int n = 0;
@@ -270,6 +273,10 @@ lp_status lp_trainer_results_finish_(lp_trainer_ *t, lp_results *r, const lp_tra
         LP_ATTR_D("best_test_loss", t->best.step ? t->best.test_loss : NAN),
         LP_ATTR_I("best_step", t->best.step),
         LP_ATTR_I("best_epoch", t->best.epoch),
+        /* Bytes rank 0 sent to the other ranks per training step, as measured (0: one
+         * process) */
+        LP_ATTR_D("mpi_bytes_per_step",
+                  t->exchanges ? (double)t->exchange_bytes / (double)t->exchanges : 0.0),
     };
     const char *status = res->diverged      ? "diverged"
                          : res->interrupted ? "interrupted"

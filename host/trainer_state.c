@@ -238,6 +238,7 @@ void lp_trainer_release_(lp_trainer_ *t) {
     free(t->snap_state);
     free(t->best_w);
     free(t->best_state);
+    free(t->exchange);
     lp_results_checkpoint_free(&t->ckpt);
 }
 
@@ -288,8 +289,22 @@ static lp_feed feed_(const lp_trainer_ *t) {
 
 lp_status lp_trainer_evaluate_(lp_trainer_ *t, int test_n, double *loss, double *acc) {
     lp_feed f = feed_(t);
-    return lp_feed_evaluate(&f, t->cfg->loss, t->eval_batch, t->test_x, t->test_y, t->test_t,
-                            t->test_idx, test_n, t->stats, 2 * t->steps_per_epoch, NULL, loss, acc);
+    /* Under MPI each rank evaluates its share of the rows and the sums are added in rank
+     * order; one process alone takes every row. */
+    lp_dist *d = t->cfg->dist;
+    long long first, count;
+    lp_dist_share(test_n, lp_dist_rank(d), lp_dist_size(d), &first, &count);
+    float mine[2] = {0, 0};
+    if (count > 0)
+        LP_TRY(lp_feed_evaluate_rows(&f, t->cfg->loss, t->eval_batch, t->test_x, t->test_y,
+                                     t->test_t, t->test_idx, (int)first, (int)count, t->stats,
+                                     2 * t->steps_per_epoch, NULL, mine));
+    double sums[2] = {mine[0], mine[1]};
+    LP_TRY(lp_dist_sum_doubles(d, sums, 2));
+    /* Means of the float sums in float, as lp_feed_evaluate makes them. */
+    *loss = test_n ? (float)sums[0] / test_n : 0.0;
+    *acc = test_n ? (float)sums[1] / test_n : 0.0;
+    return LP_OK;
 }
 
 lp_status lp_trainer_batch_(lp_trainer_ *t, const lp_augment_spec *a, int epoch, cl_mem x, cl_mem y,

@@ -18,6 +18,7 @@
 #include "progress.h"
 #include "quiet.h"
 #include "train_json.h"
+#include "train_mpi.h"
 #include "train_options.h"
 #include "train_resume.h"
 
@@ -38,8 +39,11 @@ static void default_out_(const cli_train_args *a, char *buf, size_t n) {
 /* Exit status of a run stopped by its divergence guard (README, "Command line"). */
 #define LP_EXIT_DIVERGED 3
 
+/* Under MPI, the rank that prints (laperm/dist.h); NULL: one process. */
+static const lp_dist *dist_;
+
 static int fail_(const char *what) {
-    fprintf(stderr, "laperm train: %s%s\n", what, lp_last_error());
+    fprintf(stderr, "%s: %s%s\n", cli_mpi_who(dist_), what, lp_last_error());
     return 1;
 }
 
@@ -47,7 +51,7 @@ static int fail_(const char *what) {
 static void on_note_(void *ctx, bool warning, const char *line) {
     (void)ctx;
     if (warning) {
-        fprintf(stderr, "laperm train: warning: %s\n", line);
+        fprintf(stderr, "%s: warning: %s\n", cli_mpi_who(dist_), line);
     } else {
         printf("conv %s\n", line);
         fflush(stdout);
@@ -170,7 +174,7 @@ static int check_out_(const char *out) {
     return 0;
 }
 
-int cli_train(int argc, char **argv) {
+static int train_(int argc, char **argv, lp_dist *dist) {
     cli_train_args a = {0};
     lp_train_config_defaults(&a.cfg);
     a.progress = "auto";
@@ -243,11 +247,17 @@ int cli_train(int argc, char **argv) {
     a.cfg.dataset = a.format->name;
     a.cfg.data_dir = a.data;
     char out_default[1024];
-    if (!a.no_out) {
+    /* Under MPI rank 0 writes the results file, the others nothing. */
+    if (!a.no_out && lp_dist_rank(dist) == 0) {
         if (!a.out) default_out_(&a, out_default, sizeof out_default);
         a.cfg.out_path = a.out ? a.out : out_default;
         if ((rc = check_out_(a.cfg.out_path))) goto done_early;
     }
+    a.cfg.dist = dist;
+    if (lp_dist_rank(dist) > 0) a.progress = "none";
+    char device[512];
+    if ((rc = cli_mpi_device(a.device, dist, device, sizeof device))) goto done_early;
+    if (device[0]) a.device = device;
     lp_attr extra[1 + N_STEERING_ENV_];
     char env_names[N_STEERING_ENV_][48];
     extra[0] = LP_ATTR_S("argv", joined ? joined : "");
@@ -328,6 +338,11 @@ int cli_train(int argc, char **argv) {
     if (a.cfg.weight_decay > 0) printf(", weight decay %g", a.cfg.weight_decay);
     printf(", batch %d, lr %g, %d epochs, seed %llu\n", a.cfg.batch, a.cfg.lr.base, a.cfg.epochs,
            (unsigned long long)a.cfg.seed);
+    if (dist)
+        printf("MPI: %d ranks, each on its own device and a share of each batch of %d (at most "
+               "%d rows), gradients summed in rank order\n",
+               lp_dist_size(dist), a.cfg.batch,
+               (a.cfg.batch + lp_dist_size(dist) - 1) / lp_dist_size(dist));
     if (a.cfg.resume)
         printf("resuming from %s: epoch %d, step %lld\n", plan.source,
                plan.resume.checkpoint.epoch + 1, plan.resume.checkpoint.step);
@@ -412,4 +427,12 @@ done_early:
     free(recorded_args);
     free(joined);
     return rc;
+}
+
+int cli_train(int argc, char **argv) {
+    lp_dist *dist = NULL;
+    int rc = cli_mpi_start(&dist);
+    if (rc) return rc;
+    dist_ = dist;
+    return cli_mpi_end(dist, train_(argc, argv, dist));
 }

@@ -19,6 +19,7 @@ typedef enum {
     LP_ERR_UNSUPPORTED, /* valid request this build or device cannot do */
     LP_ERR_INTERRUPTED, /* the user asked to stop (SIGINT/SIGTERM) */
     LP_ERR_INTERNAL,    /* an invariant laperm itself guarantees did not hold: a bug */
+    LP_ERR_MPI,         /* an MPI call failed, or the ranks of a job disagree */
 } lp_status;
 
 const char *lp_status_name(lp_status s);

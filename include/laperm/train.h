@@ -9,6 +9,7 @@
 
 #include "laperm/augment.h"
 #include "laperm/data.h"
+#include "laperm/dist.h"
 #include "laperm/init.h"
 #include "laperm/model.h"
 #include "laperm/network.h"
@@ -153,6 +154,11 @@ typedef struct {
     /* The dataset format's name and folder, stored in the results file (NULL: ""). */
     const char *dataset, *data_dir;
     volatile sig_atomic_t *stop; /* set asynchronously (SIGINT) to stop cleanly */
+    /* Data-parallel across the ranks of an MPI job (laperm/dist.h): `batch` is the global
+     * batch, each rank trains on its share of it and evaluates its share of the test set;
+     * every rank calls lp_train with the same configuration, and only the one given an
+     * out_path (rank 0) writes. NULL: this process alone. */
+    lp_dist *dist;
 } lp_train_config;
 
 typedef struct lp_train_resume {
