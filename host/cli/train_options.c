@@ -161,7 +161,9 @@ static void options_build_(options_ *o) {
          "start from the final weights of results file FILE (matched by layer)");
     add_(o, "--init-from-shuffle", "", "off",
          "shuffle each LaPerm group of --init-from's weights at random first");
-    add_(o, "--device", "D", "$LAPERM_DEVICE or a GPU, else a CPU", "P:D index or name substring");
+    add_(o, "--device", "D", "$LAPERM_DEVICE or a GPU, else a CPU",
+         "P:D index or name substring; under mpirun {local_rank} and {rank} are replaced, "
+         "and a list D0,D1,.. gives each rank of a node its own");
     add_(o, "--out", "FILE", "results/<model>-<optimizer>.h5", "HDF5 results file");
     add_(o, "--no-out", "", "off", "write no results file");
     add_(o, "--max-steps", "N", "0", "stop after N steps (0: no limit)");
