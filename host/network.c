@@ -119,6 +119,9 @@ cl_mem lp_network_swap_params(lp_network *net, cl_mem params) {
     net->params = params;
     return old;
 }
+int lp_network_layer_count(const lp_network *net) {
+    return net->n_layers;
+}
 cl_mem lp_network_input(const lp_network *net) {
     return net->layers[0].out;
 }

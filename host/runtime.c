@@ -341,6 +341,23 @@ lp_status lp_buffer_read(lp_runtime *rt, cl_mem buf, size_t offset, size_t bytes
         "clEnqueueReadBuffer");
 }
 
+lp_status lp_buffer_read_start(lp_runtime *rt, cl_mem buf, size_t offset, size_t bytes, void *dst,
+                               cl_event *done) {
+    *done = NULL;
+    if (!bytes) return LP_OK;
+    LP_TRY(lp_cl_check(
+        clEnqueueReadBuffer(rt->queue, buf, CL_FALSE, offset, bytes, dst, 0, NULL, done),
+        "clEnqueueReadBuffer"));
+    return lp_cl_check(clFlush(rt->queue), "clFlush");
+}
+
+lp_status lp_buffer_read_wait(cl_event done) {
+    if (!done) return LP_OK;
+    lp_status s = lp_cl_check(clWaitForEvents(1, &done), "clWaitForEvents (a buffer read)");
+    clReleaseEvent(done);
+    return s;
+}
+
 lp_status lp_buffer_fill_zero(lp_runtime *rt, cl_mem buf, size_t offset, size_t bytes) {
     if (!bytes) return LP_OK;
     if (offset % sizeof(float) || bytes % sizeof(float) ||

@@ -144,11 +144,11 @@ bool lp_trainer_distributed_(const lp_trainer_ *t);
  * under MPI the one every rank agreed on at the last exchange (a signal reaches the ranks
  * at different steps). */
 bool lp_trainer_stop_requested_(const lp_trainer_ *t);
-/* After step s's backward pass (rows: this rank's rows of it, 0: none, its gradients are
- * zero): the gradients and the step's loss statistics summed over ranks, the state
- * tensors (BatchNorm's running statistics) averaged, the stop flags combined; every rank
- * then holds the same bits. */
-lp_status lp_trainer_exchange_(lp_trainer_ *t, int s);
+/* Step s's backward pass over this rank's `rows` (0: none, its gradients are zero) and,
+ * overlapping it, the exchange: the gradients and the step's loss statistics summed over
+ * ranks, the state tensors (BatchNorm's running statistics) averaged, the stop flags
+ * combined; every rank then holds the same bits. */
+lp_status lp_trainer_backward_exchange_(lp_trainer_ *t, int s, int rows);
 /* Stops the job with LP_ERR_MPI naming the ranks when the ranks' parameters and state
  * tensors differ (`when`: "after the sync at step 250"). */
 lp_status lp_trainer_agree_(lp_trainer_ *t, const char *when);

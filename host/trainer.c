@@ -257,12 +257,12 @@ static lp_status train_epoch_(run_ *r, const lp_dataset *train, const lp_dataset
             LP_TRY(c->loss->run(rt, lp_network_logits(t->net), t->outputs ? t->batch_t : t->batch_y,
                                 (int)mine, classes, 1.0f / (float)n, lp_network_dlogits(t->net),
                                 t->stats, 2 * s));
-            LP_TRY(lp_network_backward(t->net, (int)mine));
-        } else {
-            LP_TRY(
-                lp_buffer_fill_zero(rt, lp_network_grads(t->net), 0, t->n_params * sizeof(float)));
         }
-        if (lp_trainer_distributed_(t)) LP_TRY(lp_trainer_exchange_(t, s));
+        /* (One process always has rows.) */
+        if (lp_trainer_distributed_(t))
+            LP_TRY(lp_trainer_backward_exchange_(t, s, (int)mine));
+        else
+            LP_TRY(lp_network_backward(t->net, (int)mine));
         LP_TRY(optimizer_step_(t, lr));
         /* Before the sync, which would hide non-finite weights behind initial values. */
         LP_TRY(lp_op_guard_finite(rt, lp_network_params(t->net), lp_network_grads(t->net),

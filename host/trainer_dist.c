@@ -18,27 +18,66 @@ bool lp_trainer_stop_requested_(const lp_trainer_ *t) {
     return t->cfg->stop && *t->cfg->stop;
 }
 
-lp_status lp_trainer_exchange_(lp_trainer_ *t, int s) {
+/* Gradients go to the other ranks in buckets of whole layers of at least this many
+ * floats (1 MiB), the last layers first, each as soon as its layers' backward passes are
+ * enqueued: the device goes on with the earlier layers while the host sums the bucket
+ * with the other ranks. The sums are element by element, so buckets change no bit. */
+#define BUCKET_FLOATS_ ((size_t)256 * 1024)
+
+lp_status lp_trainer_backward_exchange_(lp_trainer_ *t, int s, int rows) {
     size_t np = t->n_params, ns = lp_network_state_floats(t->net), n = np + ns + 3;
     if (!t->exchange && !(t->exchange = malloc(n * sizeof(float))))
         return lp_fail(LP_ERR_NO_MEMORY, "out of host memory (%zu floats to exchange)", n);
+    size_t *bounds = malloc(((size_t)t->n_tensors + 1) * sizeof *bounds);
+    cl_event *reads = calloc((size_t)t->n_tensors + 1, sizeof *reads);
+    if (!bounds || !reads) {
+        free(bounds), free(reads);
+        return lp_fail(LP_ERR_NO_MEMORY, "out of host memory");
+    }
     float *x = t->exchange, *state = x + np, *stats = state + ns;
     lp_runtime *rt = t->rt;
-    LP_TRY(lp_buffer_read(rt, lp_network_grads(t->net), 0, np * sizeof(float), x));
+    lp_dist *d = t->cfg->dist;
+    cl_mem grads = lp_network_grads(t->net);
+    lp_status st = LP_OK;
+    if (rows == 0) st = lp_buffer_fill_zero(rt, grads, 0, np * sizeof(float));
+    /* Bucket b is [bounds[b + 1], bounds[b]): tensors are in layer order in the buffer. */
+    int buckets = 0, next = t->n_tensors - 1;
+    size_t low = np;
+    bounds[0] = np;
+    for (int i = lp_network_layer_count(t->net) - 1; st == LP_OK && i >= 1; --i) {
+        if (rows > 0) st = lp_network_backward_layer(t->net, i, rows);
+        while (next >= 0 && t->tensors[next].layer >= i)
+            low = t->tensors[next--].offset;
+        size_t high = bounds[buckets];
+        if (st == LP_OK && high > low && (high - low >= BUCKET_FLOATS_ || next < 0)) {
+            st = lp_buffer_read_start(rt, grads, low * sizeof(float), (high - low) * sizeof(float),
+                                      x + low, &reads[buckets]);
+            bounds[++buckets] = low;
+        }
+    }
+    unsigned long long before = lp_dist_bytes_sent(d);
+    for (int b = 0; b < buckets; ++b) {
+        lp_status w = lp_buffer_read_wait(reads[b]);
+        if (st == LP_OK) st = w;
+        if (st == LP_OK) st = lp_dist_sum_floats(d, x + bounds[b + 1], bounds[b] - bounds[b + 1]);
+    }
+    free(bounds);
+    free(reads);
+    LP_TRY(st);
+    /* Then what the forward pass and the loss left: the running statistics (each rank's,
+     * from its own rows, as PyTorch's DDP keeps them; their mean keeps the ranks alike),
+     * the step's loss sums and the stop flags. */
     if (ns) LP_TRY(lp_network_state_read(t->net, state));
     LP_TRY(lp_buffer_read(rt, t->stats, (size_t)s * 2 * sizeof(float), 2 * sizeof(float), stats));
     stats[2] = t->cfg->stop && *t->cfg->stop ? 1.0f : 0.0f;
-    unsigned long long before = lp_dist_bytes_sent(t->cfg->dist);
-    LP_TRY(lp_dist_sum_floats(t->cfg->dist, x, n));
-    t->exchange_bytes += lp_dist_bytes_sent(t->cfg->dist) - before;
+    LP_TRY(lp_dist_sum_floats(d, state, ns + 3));
+    t->exchange_bytes += lp_dist_bytes_sent(d) - before;
     t->exchanges++;
-    /* Every rank updated its running statistics from its own rows (as PyTorch's DDP
-     * does); their mean keeps the ranks alike. */
-    float ranks = (float)lp_dist_size(t->cfg->dist);
+    float ranks = (float)lp_dist_size(d);
     for (size_t i = 0; i < ns; ++i)
         state[i] /= ranks;
     t->stop_agreed = stats[2] > 0;
-    LP_TRY(lp_buffer_write(rt, lp_network_grads(t->net), 0, np * sizeof(float), x));
+    LP_TRY(lp_buffer_write(rt, grads, 0, np * sizeof(float), x));
     if (ns) LP_TRY(lp_network_state_write(t->net, state));
     return lp_buffer_write(rt, t->stats, (size_t)s * 2 * sizeof(float), 2 * sizeof(float), stats);
 }

@@ -57,6 +57,8 @@ void lp_network_destroy(lp_network *net);
  * LP_CONV_ALGO_AUTO for layers without one. */
 lp_conv_algo lp_network_conv_path(const lp_network *net, int layer);
 
+/* Layers, the input included (backward passes run from the last down to 1). */
+int lp_network_layer_count(const lp_network *net);
 /* The model's name of layer i ("dense_1"), "?" out of range. */
 const char *lp_network_layer_name(const lp_network *net, int layer);
 

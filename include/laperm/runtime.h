@@ -145,6 +145,12 @@ lp_status lp_buffer_create(lp_runtime *rt, size_t bytes, const char *what, cl_me
 lp_status lp_buffer_create_zeroed(lp_runtime *rt, size_t bytes, const char *what, cl_mem *out);
 lp_status lp_buffer_write(lp_runtime *rt, cl_mem buf, size_t offset, size_t bytes, const void *src);
 lp_status lp_buffer_read(lp_runtime *rt, cl_mem buf, size_t offset, size_t bytes, void *dst);
+/* A read that returns at once: the copy runs on the queue after what is enqueued before
+ * it (the device starts on it now), and lp_buffer_read_wait(done) waits for it (and
+ * releases done); dst must stay untouched until then. */
+lp_status lp_buffer_read_start(lp_runtime *rt, cl_mem buf, size_t offset, size_t bytes, void *dst,
+                               cl_event *done);
+lp_status lp_buffer_read_wait(cl_event done);
 lp_status lp_buffer_fill_zero(lp_runtime *rt, cl_mem buf, size_t offset, size_t bytes);
 lp_status lp_runtime_finish(lp_runtime *rt);
 
