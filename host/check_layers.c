@@ -248,11 +248,11 @@ lp_status lp_check_batchnorm(lp_check_ctx *c) {
 }
 
 /* An element-wise layer (`text`) over n samples of ch x h x w: x uniform in [lo, hi) with
- * x[0] = 0, dy in [-1, 1); dropout's Philox key and step when key is not 0; forward
+ * x[0] = 0, dy in [-1, 1); dropout's Philox key, step and first row when key is not 0; forward
  * (training) into b->y, backward into b->dx. Free b and t whatever it returns. */
 static lp_status run_elementwise_(lp_check_ctx *c, const char *text, int ch, int h, int w, int n,
                                   uint64_t seed, float lo, float hi, uint64_t key, long long step,
-                                  lp_check_net *t, bufs_ *b) {
+                                  long long first_row, lp_check_net *t, bufs_ *b) {
     *b = (bufs_){0};
     LP_TRY(lp_check_net_create(c, ch, h, w, text, n, LP_CONV_ALGO_AUTO, seed, t));
     LP_TRY(bufs_alloc_(b, t));
@@ -261,7 +261,7 @@ static lp_status run_elementwise_(lp_check_ctx *c, const char *text, int ch, int
     lp_check_fill(b->x, nv, &rng, lo, hi);
     lp_check_fill(b->dy, nv, &rng, -1.0f, 1.0f);
     b->x[0] = 0.0f;
-    if (key) lp_network_set_rng(t->net, key, step);
+    if (key) lp_network_set_rng(t->net, key, step, first_row);
     LP_TRY(lp_check_net_forward(t, b->x, true, b->y));
     /* the identity layer's output has x's values, but a zero's sign is its sum's (a device
      * may add +0 and -0 terms in any order): the reference starts from what it gave */
@@ -277,7 +277,7 @@ static lp_status act_case_(lp_check_ctx *c, const char *fn, int ch, int h, int w
     snprintf(text, sizeof text, "[activation]\nfunction = %s\n", fn);
     lp_check_net t;
     bufs_ b;
-    lp_status s = run_elementwise_(c, text, ch, h, w, n, seed, -6.0f, 6.0f, 0, 0, &t, &b);
+    lp_status s = run_elementwise_(c, text, ch, h, w, n, seed, -6.0f, 6.0f, 0, 0, 0, &t, &b);
     size_t nv = (size_t)n * t.in;
     if (s == LP_OK) {
         bool bits = !strcmp(fn, "relu") || !strcmp(fn, "identity");
@@ -323,24 +323,28 @@ lp_status lp_check_activation(lp_check_ctx *c) {
 
 /* ---- dropout ------------------------------------------------------------------------------- */
 
-static lp_status dropout_case_(lp_check_ctx *c, int ch, int h, int w, int n, float rate,
-                               long long step, uint64_t seed) {
+/* n rows of ch x h x w from row first_row of a global batch: the mask of global index
+ * first_row x features + i. */
+static lp_status dropout_case_(lp_check_ctx *c, int ch, int h, int w, int n, long long first_row,
+                               float rate, long long step, uint64_t seed) {
     char text[64], what[96];
     snprintf(text, sizeof text, "[dropout]\nrate = %g\n", (double)rate);
     lp_check_net t;
     bufs_ b;
     const uint64_t key = 0x9E3779B97F4A7C15ull ^ seed; /* both words nonzero */
-    lp_status s = run_elementwise_(c, text, ch, h, w, n, seed, -1.0f, 1.0f, key, step, &t, &b);
+    lp_status s =
+        run_elementwise_(c, text, ch, h, w, n, seed, -1.0f, 1.0f, key, step, first_row, &t, &b);
     size_t nv = (size_t)n * t.in;
     if (s == LP_OK) {
         float scale = 1.0f / (1.0f - rate);
+        uint64_t base = (uint64_t)first_row * t.in;
         for (size_t i = 0; i < nv; ++i) {
-            bool keep = lp_ref_dropout_keep(key, step, 2, i, rate);
+            bool keep = lp_ref_dropout_keep(key, step, 2, base + i, rate);
             b.fw[i] = keep ? b.in[i] * scale : 0.0f;
             b.dy[i] = keep ? b.dy[i] * scale : 0.0f;
         }
-        snprintf(what, sizeof what, "dropout rate %g %zu values step %lld forward", (double)rate,
-                 nv, step);
+        snprintf(what, sizeof what, "dropout rate %g %zu values from row %lld step %lld forward",
+                 (double)rate, nv, first_row, step);
         lp_check_bits(c, what, b.y, b.fw, nv);
         snprintf(what, sizeof what, "dropout rate %g %zu values backward", (double)rate, nv);
         lp_check_bits(c, what, b.dx, b.dy, nv);
@@ -351,11 +355,14 @@ static lp_status dropout_case_(lp_check_ctx *c, int ch, int h, int w, int n, flo
 }
 
 lp_status lp_check_dropout(lp_check_ctx *c) {
-    /* sizes off the kernels' 8- and 32-value blocks */
-    LP_TRY(dropout_case_(c, 3, 5, 7, 3, 0.3f, 7, 1000));
-    LP_TRY(dropout_case_(c, 33, 1, 1, 1, 0.5f, 123456789, 1001));
-    LP_TRY(dropout_case_(c, 1, 1, 1, 1, 0.9f, 0, 1002));
-    if (!c->quick) LP_TRY(dropout_case_(c, 16, 13, 13, 7, 0.25f, 3, 1003));
+    /* sizes off the kernels' 8- and 32-value blocks; rows of a global batch starting in a
+     * block (105 x 5 = 525 = 16 x 32 + 13) and at one (33 x 32) */
+    LP_TRY(dropout_case_(c, 3, 5, 7, 3, 0, 0.3f, 7, 1000));
+    LP_TRY(dropout_case_(c, 33, 1, 1, 1, 0, 0.5f, 123456789, 1001));
+    LP_TRY(dropout_case_(c, 1, 1, 1, 1, 0, 0.9f, 0, 1002));
+    LP_TRY(dropout_case_(c, 3, 5, 7, 3, 5, 0.3f, 8, 1004));
+    LP_TRY(dropout_case_(c, 33, 1, 1, 2, 32, 0.5f, 9, 1005));
+    if (!c->quick) LP_TRY(dropout_case_(c, 16, 13, 13, 7, 0, 0.25f, 3, 1003));
     return LP_OK;
 }
 
@@ -369,7 +376,7 @@ static lp_status add_case_(lp_check_ctx *c, int ch, int h, int w, int n, bool re
     snprintf(text, sizeof text, "[add]\nfrom = input_1\nactivation = %s\n", relu ? "relu" : "none");
     lp_check_net t;
     bufs_ b;
-    lp_status s = run_elementwise_(c, text, ch, h, w, n, seed, -1.0f, 1.0f, 0, 0, &t, &b);
+    lp_status s = run_elementwise_(c, text, ch, h, w, n, seed, -1.0f, 1.0f, 0, 0, 0, &t, &b);
     size_t nv = (size_t)n * t.in;
     if (s == LP_OK) {
         for (size_t i = 0; i < nv; ++i) {

@@ -85,6 +85,7 @@ struct lp_network {
     lp_network_options opt;
     uint64_t seed; /* for stochastic layers, see lp_network_set_rng */
     long long step;
+    long long first_row; /* of the global batch, for the batch's row 0 */
     lp_layer *layers;
     int n_layers;
     lp_network_state_entry *state;

@@ -1,9 +1,12 @@
 /* [dropout]: inverted dropout (kernels in cl/dropout.cl). The forward pass draws the mask
  * from Philox4x32-10 with key = net->seed and counter (c, low 32 bits of net->step,
- * 0x44000000 + layer index, 0): value i of the batch buffer takes word (i mod 32) / 8 of
- * counter c = (i / 32) * 8 + i mod 8, so one call serves four values and the host can
- * reproduce it (lp_philox4x32); it stores the mask, one byte per value, for the backward
- * pass. Inference copies the input:
+ * 0x44000000 + layer index, 0): value i of the batch buffer has the global index
+ * g = net->first_row x features + i and takes word (g mod 32) / 8 of counter
+ * c = (g / 32) * 8 + g mod 8, so one call serves four values, the host can reproduce it
+ * (lp_philox4x32, lp_ref_dropout_keep), and a process that computes rows first_row ..
+ * first_row + n - 1 of a global batch draws the masks a single process draws for them.
+ * c has 32 bits, so g stays under 2^34 (checked before each training pass). It stores the
+ * mask, one byte per value, for the backward pass. Inference copies the input:
  * the layer keeps its own output buffer in both modes, so the next layer and
  * lp_network_logits always see the same cl_mem. */
 #include <limits.h>
@@ -35,8 +38,15 @@ typedef struct {
  * to the kernels as -DLP_DROPOUT_BLOCK. */
 #define BLOCK_ 32
 #define DROPOUT_OPTIONS_ LP_CL_DEFINE(LP_DROPOUT_BLOCK, BLOCK_)
-static lp_status launch_blocks_(lp_network *net, cl_kernel k, int total, const char *label) {
-    return lp_launch_1d(net->rt, k, ((size_t)total + BLOCK_ - 1) / BLOCK_, 64, label);
+/* Global indices g = first_row x features + i stay below this: c = (g / 32) * 8 + g mod 8
+ * is a 32-bit counter word. */
+#define INDEX_LIMIT_ (1ull << 34)
+
+/* Work-items for `values` values starting `offset` values into a 32-value block. */
+static lp_status launch_blocks_(lp_network *net, cl_kernel k, int offset, int values,
+                                const char *label) {
+    return lp_launch_1d(net->rt, k, ((size_t)offset + (size_t)values + BLOCK_ - 1) / BLOCK_, 64,
+                        label);
 }
 
 static lp_status dropout_forward_(lp_network *net, lp_layer *l, int n, bool training) {
@@ -44,6 +54,19 @@ static lp_status dropout_forward_(lp_network *net, lp_layer *l, int n, bool trai
     cl_kernel k;
     LP_TRY(lp_runtime_kernel(net->rt, "dropout", "lp_dropout_forward", DROPOUT_OPTIONS_, &k));
     int total = n * (int)l->out_features;
+    /* The global index of value 0; inference draws nothing and starts a block. */
+    unsigned long long base = 0;
+    if (training) {
+        unsigned long long last = (INDEX_LIMIT_ - (unsigned long long)total) / l->out_features;
+        if (net->first_row < 0 || (unsigned long long)net->first_row > last)
+            return lp_fail(LP_ERR_INVALID_ARG,
+                           "layer '%s': first row %lld (expected 0 .. %llu for %d rows of %zu "
+                           "values: the dropout counter holds global indices below 2^34)",
+                           l->spec->name, net->first_row, last, n, l->out_features);
+        base = (unsigned long long)net->first_row * l->out_features;
+    }
+    cl_uint base_blk = (cl_uint)(base / BLOCK_);
+    cl_int base_off = (cl_int)(base % BLOCK_);
     cl_uint seed_lo = (cl_uint)net->seed, seed_hi = (cl_uint)(net->seed >> 32);
     cl_uint step = (cl_uint)(unsigned long long)net->step;
     d->training = training;
@@ -51,14 +74,16 @@ static lp_status dropout_forward_(lp_network *net, lp_layer *l, int n, bool trai
     LP_ARG(k, 1, l->out);
     LP_ARG(k, 2, d->mask);
     LP_ARG(k, 3, total);
-    LP_ARG(k, 4, seed_lo);
-    LP_ARG(k, 5, seed_hi);
-    LP_ARG(k, 6, step);
-    LP_ARG(k, 7, d->stream);
-    LP_ARG(k, 8, d->rate);
-    LP_ARG(k, 9, d->scale);
-    LP_ARG(k, 10, d->training);
-    return launch_blocks_(net, k, total, "dropout_forward");
+    LP_ARG(k, 4, base_blk);
+    LP_ARG(k, 5, base_off);
+    LP_ARG(k, 6, seed_lo);
+    LP_ARG(k, 7, seed_hi);
+    LP_ARG(k, 8, step);
+    LP_ARG(k, 9, d->stream);
+    LP_ARG(k, 10, d->rate);
+    LP_ARG(k, 11, d->scale);
+    LP_ARG(k, 12, d->training);
+    return launch_blocks_(net, k, base_off, total, "dropout_forward");
 }
 
 /* dx = dy * mask / (1 - rate) with the last forward pass's mask (identity after an
@@ -75,7 +100,7 @@ static lp_status dropout_backward_(lp_network *net, lp_layer *l, int n) {
     LP_ARG(k, 3, total);
     LP_ARG(k, 4, d->scale);
     LP_ARG(k, 5, d->training);
-    return launch_blocks_(net, k, total, "dropout_backward");
+    return launch_blocks_(net, k, 0, total, "dropout_backward");
 }
 
 static void dropout_destroy_(lp_layer *l) {

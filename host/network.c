@@ -132,9 +132,10 @@ cl_mem lp_network_dlogits(const lp_network *net) {
     return net->layers[net->n_layers - 1].dout;
 }
 
-void lp_network_set_rng(lp_network *net, uint64_t seed, long long step) {
+void lp_network_set_rng(lp_network *net, uint64_t seed, long long step, long long first_row) {
     net->seed = seed;
     net->step = step;
+    net->first_row = first_row;
 }
 
 lp_status lp_network_forward(lp_network *net, int n, bool training) {

@@ -61,10 +61,11 @@ void lp_ref_bn_train(const lp_ref_bn *g, const double *x, const double *gamma, c
 void lp_ref_bn_infer(const lp_ref_bn *g, const double *x, const double *gamma, const double *beta,
                      const double *mean, const double *var, double *y);
 
-/* Dropout's mask: element i of a training batch buffer is kept unless u < rate, u = (word
+/* Dropout's mask: the value of global index i (first_row x features + its index in the
+ * batch buffer; lp_network_set_rng) in a training pass is kept unless u < rate, u = (word
  * (i mod 32) / 8 of Philox at counter ((i / 32) * 8 + i mod 8, step, 0x44000000 + layer,
- * 0)) >> 8) * 2^-24. */
-bool lp_ref_dropout_keep(uint64_t seed, long long step, int layer, size_t i, float rate);
+ * 0)) >> 8) * 2^-24; i < 2^34. */
+bool lp_ref_dropout_keep(uint64_t seed, long long step, int layer, uint64_t i, float rate);
 
 /* A [conv2d] of cin x ih x iw inputs, filters x kh x kw kernels, stride sh x sw, padding
  * pt, pl before the input, giving oh x ow outputs; NCHW, kernel (F, cin, kh, kw). */

@@ -106,7 +106,7 @@ void lp_ref_bn_infer(const lp_ref_bn *g, const double *x, const double *gamma, c
             }
 }
 
-bool lp_ref_dropout_keep(uint64_t seed, long long step, int layer, size_t i, float rate) {
+bool lp_ref_dropout_keep(uint64_t seed, long long step, int layer, uint64_t i, float rate) {
     lp_philox_ctr c = {{(uint32_t)(i / 32 * 8 + i % 8), (uint32_t)(unsigned long long)step,
                         0x44000000u + (uint32_t)layer, 0u}};
     uint32_t r = lp_philox4x32(c, seed).v[i % 32 / 8];

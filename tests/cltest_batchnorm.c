@@ -545,7 +545,7 @@ static void test_parsed_network(void) {
     LP_TEST_OK(lp_buffer_write(lp_test_rt, lp_network_grads(net), 0, np * 4, g));
     LP_TEST_OK(
         lp_buffer_write(lp_test_rt, lp_network_dlogits(net), 0, (size_t)max_batch * 3 * 4, w));
-    lp_network_set_rng(net, 0xC0FFEEull, 3);
+    lp_network_set_rng(net, 0xC0FFEEull, 3, 0);
     net_loss_(net, n, w, logits);
     LP_TEST_OK(lp_network_backward(net, n));
     LP_TEST_OK(lp_buffer_read(lp_test_rt, lp_network_grads(net), 0, np * 4, g));

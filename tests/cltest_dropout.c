@@ -1,9 +1,11 @@
 /* Dropout: the device mask equals the host's Philox4x32-10 bit for bit (counter =
- * (element / 32 * 8 + element mod 8, step, 0x44000000 + layer index, 0), word
- * element mod 32 / 8; key = seed), repeats for the same (seed, step),
- * changes with either and with the layer, keeps about 1 - rate of a large buffer, scales
- * kept values by 1 / (1 - rate); backward applies the forward pass's stored mask; inference and
- * rate 0 are the identity. */
+ * (g / 32 * 8 + g mod 8, step, 0x44000000 + layer index, 0), word g mod 32 / 8, where
+ * g = first_row x features + the value's index in the buffer; key = seed), up to the
+ * 2^34 limit on g, which is refused past it; rows a .. a + n - 1 run with first_row = a
+ * give those rows of the whole batch's pass bit for bit, forward and backward; the mask
+ * repeats for the same (seed, step), changes with either and with the layer, keeps about
+ * 1 - rate of a large buffer, scales kept values by 1 / (1 - rate); backward applies the
+ * forward pass's stored mask; inference and rate 0 are the identity. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,10 +71,10 @@ static size_t differ_(const float *a, const float *b, size_t n) {
 
 /* ---- tests --------------------------------------------------------------------------------- */
 
-/* y[i] is x[i] * scale or 0, exactly as the host's Philox says, for a spatial shape, a
- * partial batch, and a flat shape. */
-static void check_mask_(lp_shape shape, int max_batch, int n, float rate, long long step, int index,
-                        uint64_t data_seed) {
+/* y[i] is x[i] * scale or 0, exactly as the host's Philox says for global index
+ * first_row x features + i. */
+static void check_mask_(lp_shape shape, int max_batch, int n, long long first_row, float rate,
+                        long long step, int index, uint64_t data_seed) {
     rig_ r;
     rig_ok_(&r, shape, rate, max_batch, index);
     size_t feat = lp_shape_size(shape), nv = (size_t)n * feat;
@@ -80,16 +82,18 @@ static void check_mask_(lp_shape shape, int max_batch, int n, float rate, long l
     fill_(x, rig_nx_(&r), data_seed);
     const float scale = 1.0f / (1.0f - rate);
     size_t kept = 0;
+    uint64_t base = (uint64_t)first_row * feat;
     for (size_t i = 0; i < nv; ++i) {
-        bool keep = lp_ref_dropout_keep(SEED_, step, index, i, rate);
+        bool keep = lp_ref_dropout_keep(SEED_, step, index, base + i, rate);
         want[i] = keep ? x[i] * scale : 0.0f;
         kept += keep;
     }
-    lp_network_set_rng(r.net, SEED_, step);
+    lp_network_set_rng(r.net, SEED_, step, first_row);
     forward_(&r, x, n, true, y);
     size_t d = differ_(y, want, nv);
     if (d)
-        printf("\n  %zu of %zu values differ from the host mask (rate %g)\n", d, nv, (double)rate);
+        printf("\n  %zu of %zu values differ from the host mask (rate %g, first row %lld)\n", d, nv,
+               (double)rate, first_row);
     CU_ASSERT_EQUAL(d, 0);
     CU_ASSERT(kept > 0 && kept < nv); /* the check saw both outcomes */
     free(x);
@@ -98,11 +102,105 @@ static void check_mask_(lp_shape shape, int max_batch, int n, float rate, long l
     rig_free_(&r);
 }
 
+/* A spatial shape, a partial batch, a flat shape; then rows of a global batch from a block
+ * boundary (50 x 16 = 25 x 32), from inside a block (105 x 3 = 9 x 32 + 27; 7 x 9 = 63,
+ * the seven values in two blocks) and at the counter's end (32 x (2^29 - 2) + 64 = 2^34
+ * with the last counter 2^32 - 1; 33 x 520602093 + 99 = 2^34 - 16). */
 static void test_mask_matches_host(void) {
-    check_mask_((lp_shape){3, 5, 7}, 7, 7, 0.3f, 12345, 4, 1);
-    check_mask_((lp_shape){3, 5, 7}, 7, 2, 0.5f, 7, 1, 2);
-    check_mask_((lp_shape){50, 1, 1}, 6, 5, 0.1f, 0, 9, 3);
-    check_mask_((lp_shape){50, 1, 1}, 4, 4, 0.9f, 99999999, 2, 4);
+    check_mask_((lp_shape){3, 5, 7}, 7, 7, 0, 0.3f, 12345, 4, 1);
+    check_mask_((lp_shape){3, 5, 7}, 7, 2, 0, 0.5f, 7, 1, 2);
+    check_mask_((lp_shape){50, 1, 1}, 6, 5, 0, 0.1f, 0, 9, 3);
+    check_mask_((lp_shape){50, 1, 1}, 4, 4, 0, 0.9f, 99999999, 2, 4);
+    check_mask_((lp_shape){50, 1, 1}, 3, 3, 16, 0.4f, 5, 3, 5);
+    check_mask_((lp_shape){3, 5, 7}, 5, 4, 3, 0.3f, 6, 4, 6);
+    check_mask_((lp_shape){7, 1, 1}, 1, 1, 9, 0.5f, 17, 1, 7);
+    check_mask_((lp_shape){32, 1, 1}, 2, 2, (1LL << 29) - 2, 0.5f, 1, 2, 8);
+    check_mask_((lp_shape){33, 1, 1}, 3, 3, 520602093, 0.5f, 2, 2, 9);
+}
+
+/* Rows a .. a + n - 1 of a batch of `batch` rows, run alone with first_row = a (what one
+ * process of a data-parallel job computes), give those rows of the whole batch's output
+ * and input gradient bit for bit. */
+static void check_rows_(int features, int batch, int a, int n) {
+    const float rate = 0.45f;
+    const long long step = 31;
+    rig_ whole, part;
+    rig_ok_(&whole, (lp_shape){features, 1, 1}, rate, batch, 3);
+    rig_ok_(&part, (lp_shape){features, 1, 1}, rate, n, 3);
+    size_t nw = rig_nx_(&whole), at = (size_t)a * features, np = (size_t)n * features;
+    float *x = lp_test_floats(nw), *dy = lp_test_floats(nw), *y = lp_test_floats(nw),
+          *dx = lp_test_floats(nw), *py = lp_test_floats(np), *pdx = lp_test_floats(np);
+    fill_(x, nw, (uint64_t)features * 1000 + (uint64_t)a);
+    fill_(dy, nw, (uint64_t)features * 1000 + (uint64_t)a + 1);
+    lp_network_set_rng(whole.net, SEED_, step, 0);
+    forward_(&whole, x, batch, true, y);
+    LP_TEST_OK(lp_buffer_write(lp_test_rt, whole.l->dout, 0, nw * 4, dy));
+    LP_TEST_OK(lp_network_backward(whole.net, batch));
+    LP_TEST_OK(lp_buffer_read(lp_test_rt, whole.in->dout, 0, nw * 4, dx));
+    lp_network_set_rng(part.net, SEED_, step, a);
+    forward_(&part, x + at, n, true, py);
+    LP_TEST_OK(lp_buffer_write(lp_test_rt, part.l->dout, 0, np * 4, dy + at));
+    LP_TEST_OK(lp_network_backward(part.net, n));
+    LP_TEST_OK(lp_buffer_read(lp_test_rt, part.in->dout, 0, np * 4, pdx));
+    size_t dyy = differ_(py, y + at, np), ddx = differ_(pdx, dx + at, np);
+    if (dyy || ddx)
+        printf("\n  rows %d .. %d of %d x %d: %zu outputs and %zu gradients of %zu differ\n", a,
+               a + n - 1, batch, features, dyy, ddx, np);
+    CU_ASSERT_EQUAL(dyy, 0);
+    CU_ASSERT_EQUAL(ddx, 0);
+    size_t zeros = 0;
+    for (size_t i = 0; i < np; ++i)
+        zeros += py[i] == 0.0f;
+    CU_ASSERT(zeros > 0 && zeros < np); /* the rows saw both outcomes */
+    free(x);
+    free(dy);
+    free(y);
+    free(dx);
+    free(py);
+    free(pdx);
+    rig_free_(&whole);
+    rig_free_(&part);
+}
+
+/* Odd feature counts; starts on a 32-value block (33 x 32, 1 x 64) and inside one
+ * (33 x 5 = 165, 105 x 3 = 315, 7 x 9 = 63); a part inside one block (3 x 2 .. 3 x 4 - 1),
+ * across two partial ones (5 x 6 .. 5 x 9 - 1), ending the batch (7 x 40). */
+static void test_rows_match_whole_batch(void) {
+    check_rows_(33, 70, 32, 7);
+    check_rows_(33, 70, 5, 13);
+    check_rows_(105, 9, 3, 5);
+    check_rows_(1, 97, 64, 33);
+    check_rows_(7, 40, 9, 31);
+    check_rows_(3, 10, 2, 2);
+    check_rows_(5, 20, 6, 3);
+}
+
+/* A training pass whose global indices would pass 2^34, or with a negative first row, is
+ * refused naming the layer and the limit; inference draws nothing and runs. */
+static void test_row_limit(void) {
+    rig_ r;
+    rig_ok_(&r, (lp_shape){32, 1, 1}, 0.5f, 2, 1);
+    size_t nv = rig_nx_(&r);
+    float *x = lp_test_floats(nv), *y = lp_test_floats(nv);
+    fill_(x, nv, 12);
+    LP_TEST_OK(lp_buffer_write(lp_test_rt, r.in->out, 0, nv * 4, x));
+    const long long bad[] = {(1LL << 29) - 1, 1LL << 40, -1};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; ++i) {
+        lp_network_set_rng(r.net, SEED_, 1, bad[i]);
+        lp_status s = lp_network_forward(r.net, 2, true);
+        CU_ASSERT_EQUAL(s, LP_ERR_INVALID_ARG);
+        CU_ASSERT_PTR_NOT_NULL(strstr(lp_last_error(), "layer 'dropout'"));
+        CU_ASSERT_PTR_NOT_NULL(strstr(lp_last_error(), "2^34"));
+    }
+    /* one row fewer fits */
+    lp_network_set_rng(r.net, SEED_, 1, (1LL << 29) - 1);
+    LP_TEST_OK(lp_network_forward(r.net, 1, true));
+    lp_network_set_rng(r.net, SEED_, 1, 1LL << 40);
+    forward_(&r, x, 2, false, y);
+    CU_ASSERT_EQUAL(differ_(x, y, nv), 0);
+    free(x);
+    free(y);
+    rig_free_(&r);
 }
 
 /* Same (seed, step) -> same bits; another step, seed or layer -> another mask; only the
@@ -116,24 +214,24 @@ static void test_determinism(void) {
     size_t nv = rig_nx_(&r);
     float *x = lp_test_floats(nv), *a = lp_test_floats(nv), *b = lp_test_floats(nv);
     fill_(x, nv, 5);
-    lp_network_set_rng(r.net, SEED_, 100);
+    lp_network_set_rng(r.net, SEED_, 100, 0);
     forward_(&r, x, n, true, a);
     forward_(&r, x, n, true, b);
     CU_ASSERT_EQUAL(differ_(a, b, nv), 0);
-    lp_network_set_rng(r.net, SEED_, 100 + (1LL << 32));
+    lp_network_set_rng(r.net, SEED_, 100 + (1LL << 32), 0);
     forward_(&r, x, n, true, b);
     CU_ASSERT_EQUAL(differ_(a, b, nv), 0);
     /* Two independent masks at rate 0.5 disagree on about half the values. */
-    lp_network_set_rng(r.net, SEED_, 101);
+    lp_network_set_rng(r.net, SEED_, 101, 0);
     forward_(&r, x, n, true, b);
     CU_ASSERT(differ_(a, b, nv) > nv / 4);
-    lp_network_set_rng(r.net, SEED_ + 1, 100);
+    lp_network_set_rng(r.net, SEED_ + 1, 100, 0);
     forward_(&r, x, n, true, b);
     CU_ASSERT(differ_(a, b, nv) > nv / 4);
-    lp_network_set_rng(r.net, SEED_ ^ (1ull << 40), 100); /* the high key word counts */
+    lp_network_set_rng(r.net, SEED_ ^ (1ull << 40), 100, 0); /* the high key word counts */
     forward_(&r, x, n, true, b);
     CU_ASSERT(differ_(a, b, nv) > nv / 4);
-    lp_network_set_rng(other.net, SEED_, 100);
+    lp_network_set_rng(other.net, SEED_, 100, 0);
     forward_(&other, x, n, true, b);
     CU_ASSERT(differ_(a, b, nv) > nv / 4);
     free(x);
@@ -152,7 +250,7 @@ static void check_fraction_(float rate, int features, int batch) {
     float *x = lp_test_floats(nv), *y = lp_test_floats(nv);
     for (size_t i = 0; i < nv; ++i)
         x[i] = 1.0f;
-    lp_network_set_rng(r.net, 20240601, 3);
+    lp_network_set_rng(r.net, 20240601, 3, 0);
     forward_(&r, x, batch, true, y);
     const float scale = 1.0f / (1.0f - rate);
     size_t kept = 0, other = 0;
@@ -200,9 +298,9 @@ static void check_backward_(int n) {
         dx[i] = SENTINEL_;
     LP_TEST_OK(lp_buffer_write(lp_test_rt, r.in->dout, 0, rig_nx_(&r) * 4, dx));
     LP_TEST_OK(lp_buffer_write(lp_test_rt, r.l->dout, 0, rig_nx_(&r) * 4, dy));
-    lp_network_set_rng(r.net, SEED_, 55);
+    lp_network_set_rng(r.net, SEED_, 55, 0);
     forward_(&r, x, n, true, y);
-    lp_network_set_rng(r.net, SEED_ + 17, 56); /* the next step's seed: must not matter */
+    lp_network_set_rng(r.net, SEED_ + 17, 56, 0); /* the next step's seed: must not matter */
     LP_TEST_OK(lp_network_backward(r.net, n));
     LP_TEST_OK(lp_buffer_read(lp_test_rt, r.in->dout, 0, rig_nx_(&r) * 4, dx));
     const float scale = 1.0f / (1.0f - rate);
@@ -244,7 +342,7 @@ static void test_identity(void) {
         fill_(x, rig_nx_(&r), 10);
         fill_(dy, rig_nx_(&r), 11);
         LP_TEST_OK(lp_buffer_write(lp_test_rt, r.l->dout, 0, rig_nx_(&r) * 4, dy));
-        lp_network_set_rng(r.net, SEED_, 1);
+        lp_network_set_rng(r.net, SEED_, 1, 0);
         forward_(&r, x, n, zero_rate != 0, y);
         CU_ASSERT_EQUAL(differ_(y, x, rig_nx_(&r)), 0);
         LP_TEST_OK(lp_network_backward(r.net, n));
@@ -310,7 +408,7 @@ static void test_network_factory(void) {
     for (size_t i = 0; i < 15; ++i)
         buf[i] = lp_test_uniform(&rng, -1.0f, 1.0f);
     LP_TEST_OK(lp_buffer_write(lp_test_rt, lp_network_dlogits(net), 0, 15 * 4, buf));
-    lp_network_set_rng(net, SEED_, 42);
+    lp_network_set_rng(net, SEED_, 42, 0);
     LP_TEST_OK(lp_network_forward(net, 5, true));
     LP_TEST_OK(lp_buffer_read(lp_test_rt, net->layers[1].out, 0, 40 * 4, h));
     LP_TEST_OK(lp_buffer_read(lp_test_rt, net->layers[2].out, 0, 40 * 4, d));
@@ -339,6 +437,8 @@ static void register_suites(void) {
      * value" reports on its kernel-only activation buffers (see cltest_gradcheck.c). */
     CU_add_test(su, "built by lp_network_create", test_network_factory);
     CU_add_test(su, "mask equals the host's Philox", test_mask_matches_host);
+    CU_add_test(su, "rows from first_row equal the whole batch's", test_rows_match_whole_batch);
+    CU_add_test(su, "global indices past 2^34 refused", test_row_limit);
     CU_add_test(su, "same seed and step, same mask", test_determinism);
     CU_add_test(su, "kept fraction and scale", test_kept_fraction);
     CU_add_test(su, "backward applies the forward mask", test_backward_same_mask);

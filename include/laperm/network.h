@@ -104,8 +104,13 @@ cl_mem lp_network_logits(const lp_network *net);
 cl_mem lp_network_dlogits(const lp_network *net);
 
 /* Seeds stochastic layers (dropout): a training forward pass draws from Philox with
- * key = seed and a counter made of (element, step, layer), so it is reproducible. */
-void lp_network_set_rng(lp_network *net, uint64_t seed, long long step);
+ * key = seed and a counter made of (element, step, layer), so it is reproducible.
+ * first_row: the row of the global batch that this batch's row 0 is (0 for a whole batch;
+ * a process computing rows r .. r + n - 1 of it passes r), so every row draws the same
+ * values however the global batch is split. The element is the value's index in the
+ * global batch, first_row x features + its index here, which must stay below 2^34: a
+ * training forward pass past it (or with first_row < 0) fails with LP_ERR_INVALID_ARG. */
+void lp_network_set_rng(lp_network *net, uint64_t seed, long long step, long long first_row);
 
 lp_status lp_network_forward(lp_network *net, int n, bool training);
 /* Overwrites every gradient in the flat gradient buffer (no accumulation across calls). */
