@@ -30,19 +30,19 @@ inline int8 lp_dropout_keep8_(uint8 r, float rate) {
     }
 
 /* out = in * scale where kept, 0 where dropped (scale = 1 / (1 - rate)), mask = 1 or 0;
- * a plain copy (mask untouched) when training == 0. total = n * features. Value i of the
- * buffer has the global index g = base + i, base = base_blk * 32 + base_off (base_off < 32;
- * the host keeps g under 2^34, so counters fit 32 bits). Work-item k serves the global
- * block base_blk + k, buffer values i0 .. i0 + 31 with i0 = 32k - base_off: by vectors
- * when all of them are in the buffer (base_off == 0 gives the same blocks as the buffer's
- * own 32-value blocks), value by value otherwise (the first block when base_off != 0 and
- * the last partial one, under 64 values per launch). */
+ * a plain copy (mask untouched) when training == 0. total = n * features (the host keeps
+ * total + 32 within int). Value i of the buffer has the global index g = base + i,
+ * base = base_blk * 32 + base_off (base_off < 32; the host keeps g under 2^34, so
+ * counters fit 32 bits). Work-item k serves the global block base_blk + k, buffer values
+ * i0 .. i0 + 31 with i0 = 32k - base_off: by vectors when all of them are in the buffer
+ * (base_off == 0 gives the buffer's own 32-value blocks), value by value otherwise (the
+ * first block when base_off != 0 and the last partial one, under 64 values per launch). */
 __kernel void lp_dropout_forward(__global const float *in, __global float *out,
                                  __global uchar *mask, int total, uint base_blk, int base_off,
                                  uint seed_lo, uint seed_hi, uint step, uint stream, float rate,
                                  float scale, int training) {
     const uint k = (uint)get_global_id(0), blk = base_blk + k;
-    const long i0 = (long)k * LP_DROPOUT_BLOCK - base_off;
+    const int i0 = (int)k * LP_DROPOUT_BLOCK - base_off;
     if (i0 >= total) return;
     const bool full = i0 >= 0 && i0 + LP_DROPOUT_BLOCK <= total;
     if (!training) {
@@ -50,7 +50,7 @@ __kernel void lp_dropout_forward(__global const float *in, __global float *out,
             for (int v = 0; v < LP_DROPOUT_BLOCK / 8; ++v)
                 vstore8(vload8(v, in + i0), v, out + i0);
         else
-            for (long i = max(i0, 0l); i < min(i0 + LP_DROPOUT_BLOCK, (long)total); ++i)
+            for (int i = max(i0, 0); i < min(i0 + LP_DROPOUT_BLOCK, total); ++i)
                 out[i] = in[i];
         return;
     }
@@ -66,7 +66,7 @@ __kernel void lp_dropout_forward(__global const float *in, __global float *out,
     }
     /* A block cut by the buffer's start or end, value by value: each value's counter
      * drawn again as a scalar. */
-    for (long i = max(i0, 0l); i < min(i0 + LP_DROPOUT_BLOCK, (long)total); ++i) {
+    for (int i = max(i0, 0); i < min(i0 + LP_DROPOUT_BLOCK, total); ++i) {
         uint e = (uint)(i - i0), j = e / 8;
         uint4 w = lp_philox4x32((uint4)(blk * 8u + e % 8, step, stream, 0u), seed_lo, seed_hi);
         uint word = j == 0 ? w.x : j == 1 ? w.y : j == 2 ? w.z : w.w;

@@ -117,8 +117,10 @@ static lp_status dropout_init_(lp_network *net, lp_layer *l) {
     float rate = ls->u.dropout.rate;
     LP_ASSERT(rate >= 0.0f && rate < 1.0f);
     LP_ASSERT(lp_shape_size(ls->in) == l->out_features);
-    if ((size_t)net->max_batch * l->out_features > INT_MAX)
-        return lp_fail(LP_ERR_INVALID_ARG, "layer '%s': batch of %d x %zu values exceeds 2^31",
+    /* The kernels index the buffer with int, up to a block past its end. */
+    if ((size_t)net->max_batch * l->out_features > INT_MAX - BLOCK_)
+        return lp_fail(LP_ERR_INVALID_ARG,
+                       "layer '%s': batch of %d x %zu values exceeds 2^31 - 33 (int indices)",
                        ls->name, net->max_batch, l->out_features);
     dropout_state_ *d = calloc(1, sizeof *d);
     if (!d) return lp_fail(LP_ERR_NO_MEMORY, "out of host memory");
