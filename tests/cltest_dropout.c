@@ -374,7 +374,8 @@ static void test_invalid(void) {
 
 /* Through lp_network_create with a hand-made model: [input 6] -> [dense 8 relu] ->
  * [dropout 0.5] -> [dense 3]; the dropout output is checked against the host mask applied
- * to the dense output read back, and backward runs. */
+ * to the dense output read back, with first row 0 and 5 (global indices from 40, inside the
+ * second 32-value block), and backward runs. */
 static void test_network_factory(void) {
     lp_layer_spec layers[4] = {
         {.kind = LP_LAYER_INPUT, .line = 1, .name = "input"},
@@ -408,16 +409,19 @@ static void test_network_factory(void) {
     for (size_t i = 0; i < 15; ++i)
         buf[i] = lp_test_uniform(&rng, -1.0f, 1.0f);
     LP_TEST_OK(lp_buffer_write(lp_test_rt, lp_network_dlogits(net), 0, 15 * 4, buf));
-    lp_network_set_rng(net, SEED_, 42, 0);
-    LP_TEST_OK(lp_network_forward(net, 5, true));
-    LP_TEST_OK(lp_buffer_read(lp_test_rt, net->layers[1].out, 0, 40 * 4, h));
-    LP_TEST_OK(lp_buffer_read(lp_test_rt, net->layers[2].out, 0, 40 * 4, d));
-    size_t bad = 0;
-    for (size_t i = 0; i < 40; ++i) {
-        float want = lp_ref_dropout_keep(SEED_, 42, 2, i, 0.5f) ? h[i] * 2.0f : 0.0f;
-        bad += memcmp(&want, &d[i], 4) != 0;
+    for (int first_row = 0; first_row <= 5; first_row += 5) {
+        lp_network_set_rng(net, SEED_, 42, first_row);
+        LP_TEST_OK(lp_network_forward(net, 5, true));
+        LP_TEST_OK(lp_buffer_read(lp_test_rt, net->layers[1].out, 0, 40 * 4, h));
+        LP_TEST_OK(lp_buffer_read(lp_test_rt, net->layers[2].out, 0, 40 * 4, d));
+        size_t bad = 0;
+        for (size_t i = 0; i < 40; ++i) {
+            uint64_t g = (uint64_t)first_row * 8 + i;
+            float want = lp_ref_dropout_keep(SEED_, 42, 2, g, 0.5f) ? h[i] * 2.0f : 0.0f;
+            bad += memcmp(&want, &d[i], 4) != 0;
+        }
+        CU_ASSERT_EQUAL(bad, 0);
     }
-    CU_ASSERT_EQUAL(bad, 0);
     LP_TEST_OK(lp_network_backward(net, 5));
     LP_TEST_OK(lp_buffer_read(lp_test_rt, lp_network_grads(net), 0, np * 4, buf));
     size_t finite = 0;
