@@ -252,7 +252,7 @@ static lp_status train_epoch_(run_ *r, const lp_dataset *train, const lp_dataset
         if (mine > 0) {
             LP_TRY(lp_trainer_batch_(t, &c->augment, epoch, t->train_x, t->train_y, t->train_t,
                                      t->train_idx, first + (int)mine_first, (int)mine));
-            lp_network_set_rng(t->net, c->seed, t->step, 0);
+            lp_network_set_rng(t->net, c->seed, t->step, mine_first);
             LP_TRY(lp_network_forward(t->net, (int)mine, true));
             LP_TRY(c->loss->run(rt, lp_network_logits(t->net), t->outputs ? t->batch_t : t->batch_y,
                                 (int)mine, classes, 1.0f / (float)n, lp_network_dlogits(t->net),
