@@ -1,4 +1,5 @@
-/* The training loop: per step batch (augment) -> forward -> loss -> backward -> optimizer
+/* The training loop: per step batch (augment) -> forward -> loss -> backward (under MPI:
+ * over this rank's rows of the batch, with the exchange of trainer_dist.c) -> optimizer
  * (L2, weight decay, inner update, Lookahead every la_k steps) -> divergence guard ->
  * (LaPerm sync when step % k(epoch) == 0), all enqueued without waiting for the device;
  * per epoch (and every eval_every steps) evaluation of the projected network; per epoch

@@ -1,5 +1,5 @@
 /* A run as one rank of an MPI job (README, "Training on several devices (MPI)"): the
- * exchange after each backward pass, the agreement check at each LaPerm sync, and the
+ * exchange that overlaps each backward pass, the agreement check at each LaPerm sync, and the
  * ranks' devices for the results file. The order of the additions is fixed
  * (lp_dist_sum_floats), so every rank applies the same update to the same weights and a
  * job of N ranks gives the same bits in every run. */
