@@ -3,7 +3,8 @@
 # MNIST images):
 #  1. two 2-rank runs give the same bits (scripts/compare-results), the file records the
 #     world size, both ranks' devices and the bytes each step sent (4 x (parameters + 3)
-#     for 2 ranks), and LaPerm's invariant holds (scripts/check-invariant);
+#     for 2 ranks), which `python3 -m laperm info` shows, and LaPerm's invariant holds
+#     (scripts/check-invariant);
 #  2. 1 rank and 2 ranks with the same global batch agree to float-summation tolerance
 #     over the first steps (no sync yet: the inner optimizer's weights);
 #  3. rank 1 killed (SIGKILL) mid-run: the job ends within 10 s naming rank 1; resuming
@@ -28,6 +29,8 @@ for r in a b; do
 done
 $py "$src/scripts/compare-results" "$tmp/a.h5" "$tmp/b.h5" || fail "two 2-rank runs differ"
 $py "$src/scripts/check-invariant" "$tmp/a.h5" >/dev/null || fail "the invariant does not hold"
+PYTHONPATH="$src/python" $py -m laperm info "$tmp/a.h5" | grep -q "MPI: 2 ranks (0: " ||
+    fail "python -m laperm info does not show the 2 ranks"
 $py - "$tmp/a.h5" <<'EOF' || fail "the MPI attributes are wrong"
 import sys, h5py
 f = h5py.File(sys.argv[1], "r")

@@ -48,6 +48,11 @@ def summary(run):
     except LapermError as e:
         params = "model text not understood: %s" % e
     lines.append("  model %s: %s" % (run.file["model_text"].attrs.get("source", "/model_text"), params))
+    if a.get("mpi_world_size", 0) > 1:  # an MPI job (README, "Training on several devices")
+        sent = a.get("mpi_bytes_per_step", 0)
+        lines.append("  MPI: %d ranks (%s)%s" % (
+            a["mpi_world_size"], a.get("mpi_devices", "?"),
+            ", %s bytes sent per step by rank 0" % format(int(sent), ",") if sent else ""))
     if not unpacked:  # it records no data, command or metrics
         lines.append("  data %s %s: %s train, %s test images" % (
             a.get("dataset", "?"), a.get("data_dir", "?"), a.get("train_images", "?"),
