@@ -1,0 +1,175 @@
+#!/usr/bin/env python3
+"""ctest mpi_cost_model: scripts/mpi-cost-model's formulas against hand-computed cases
+(N = 2 and 4, known P, S, bandwidth and latency), then the script end to end on a
+hand-made laperm bench file (--compute-from) and results files with and without the root
+attribute mpi_bytes_per_step (--measured). Environment (set by ctest): LAPERM_SOURCE_DIR,
+LAPERM_BINARY. Exit 77 (skipped) when /usr/bin/python3 has no h5py."""
+import importlib.machinery
+import importlib.util
+import os
+import subprocess
+import sys
+import tempfile
+
+try:
+    import h5py
+    import numpy as np
+except ImportError:
+    print("mpi_cost_model: /usr/bin/python3 has no h5py/numpy: skipped")
+    sys.exit(77)
+
+SRC = os.environ.get("LAPERM_SOURCE_DIR", os.getcwd())
+BIN = os.environ.get("LAPERM_BINARY", os.path.join(SRC, "build", "laperm"))
+SCRIPT = os.path.join(SRC, "scripts", "mpi-cost-model")
+FAILURES = []
+
+
+def check(cond, what):
+    print(("ok:   " if cond else "FAIL: ") + what, flush=True)
+    if not cond:
+        FAILURES.append(what)
+
+
+def close(got, want, what):
+    check(abs(got - want) <= 1e-12 * abs(want), f"{what}: {got!r} == {want!r}")
+
+
+loader = importlib.machinery.SourceFileLoader("mpi_cost_model", SCRIPT)
+spec = importlib.util.spec_from_loader("mpi_cost_model", loader)
+m = importlib.util.module_from_spec(spec)
+loader.exec_module(m)
+
+# P = 1000 parameters, S = 12 running-statistics floats, 3 control floats: 1015 floats.
+nbytes = m.exchanged_bytes(1000, 12)
+check(nbytes == 4060, f"exchanged bytes 4 x (1000 + 12 + 3) = 4060, got {nbytes}")
+close(m.bytes_sent_per_rank(2, nbytes), 4060.0, "N=2 sends 2 (1/2) x 4060")
+close(m.bytes_sent_per_rank(4, nbytes), 6090.0, "N=4 sends 2 (3/4) x 4060")
+close(m.comm_seconds(1, nbytes, 5e-6, 3.125e9, 25e9, 10), 0.0, "N=1 has no exchange")
+# 25 Gbit/s = 3.125e9 bytes/s, alpha 5 us, staging 25 GB/s, k = 10:
+# N=2: 2 x 1 x 5e-6 + 4060 / 3.125e9 + 2 x 4060 / 25e9 + 1 x 5e-6 / 10
+close(m.comm_seconds(2, nbytes, 5e-6, 3.125e9, 25e9, 10),
+      1e-5 + 1.2992e-6 + 3.248e-7 + 5e-7, "T_comm(2)")
+# N=4: 2 x 3 x 5e-6 + 6090 / 3.125e9 + 3.248e-7 + 2 x 5e-6 / 10
+t4 = 3e-5 + 1.9488e-6 + 3.248e-7 + 1e-6
+close(m.comm_seconds(4, nbytes, 5e-6, 3.125e9, 25e9, 10), t4, "T_comm(4)")
+close(m.comm_seconds(4, nbytes, 5e-6, 3.125e9, 0, 10), t4 - 3.248e-7, "T_comm(4), no staging")
+check(m.rows_per_rank(50, 4) == 13 and m.rows_per_rank(50, 5) == 10 and
+      m.rows_per_rank(50, 64) == 1, "the slowest rank has ceil(B/N) rows")
+# B = 50, 1 ms per image, 2 ms replicated per step: T_step(1) = 52 ms,
+# T_step(4) = 13 ms + 2 ms + t4; weak: T_step(4) = 50 ms + 2 ms + t4.
+close(m.efficiency(4, 50, 1e-3, 2e-3, t4), 52e-3 / (4 * (15e-3 + t4)), "strong E(4)")
+close(m.efficiency(4, 50, 1e-3, 2e-3, t4, weak=True), 52e-3 / (52e-3 + t4), "weak E(4)")
+close(m.efficiency(1, 50, 1e-3, 2e-3, 0.0), 1.0, "E(1) = 1")
+
+
+def run(*args):
+    r = subprocess.run([sys.executable, SCRIPT, "--laperm", BIN, *args], capture_output=True,
+                       text=True)
+    return r.returncode, r.stdout, r.stderr
+
+
+def bench_file(path, images_per_s, sync_s, flops, gbs):
+    """A laperm bench file in the layout of README "laperm bench's HDF5 file"."""
+    bench_t = np.dtype([("section", "S16"), ("name", "S48"), ("detail", "S64"),
+                        ("seconds", "<f8"), ("value", "<f8"), ("unit", "S12"),
+                        ("of_peak", "<f8")])
+    layers_t = np.dtype([("model", "S32"), ("layer", "S48"), ("path", "S16"), ("shape", "S64"),
+                         ("batch", "<i4"), ("forward_seconds", "<f8"), ("forward_flops", "<f8"),
+                         ("input_grad_seconds", "<f8"), ("input_grad_flops", "<f8"),
+                         ("kernel_grad_seconds", "<f8"), ("kernel_grad_flops", "<f8")])
+    bench = np.array([("layers", "lenet300 forward+backward", "batch 128, no optimizer",
+                       128 / images_per_s, images_per_s, "images/s", 0),
+                      ("sync", "lenet300 LaPerm sync", "3 tensors", sync_s, sync_s * 1e3, "ms",
+                       0)], dtype=bench_t)
+    # 128 images: forward 1/2, input gradient 1/4, kernel gradient 1/4 of the FLOPs.
+    layers = np.array([("lenet300", "dense_1", "gemm", "784 > 300", 128, 1e-3, flops * 64, 0, 0,
+                        1e-3, flops * 32),
+                       ("lenet300", "dense_2", "gemm", "300 > 100", 128, 1e-3, 0, 1e-3,
+                        flops * 32, 0, 0)], dtype=layers_t)
+    with h5py.File(path, "w") as f:
+        f.create_dataset("bench", data=bench)
+        f.create_dataset("layers", data=layers)
+        f.attrs["peak_gbs"] = gbs
+        f.attrs["device"] = np.bytes_("test device [0:0, test]")
+        f.attrs["command"] = np.bytes_("laperm bench (hand-made)")
+
+
+def cells(out, model, n, table):
+    """The cells of row (model, n) of the table whose heading starts with `table`."""
+    part = out.split("### " + table, 1)[1].split("###", 1)[0]
+    for line in part.splitlines():
+        c = [x.strip() for x in line.strip("|").split("|")]
+        if len(c) > 2 and c[0] == model and c[1] == str(n):
+            return c
+    return None
+
+
+with tempfile.TemporaryDirectory() as tmp:
+    if not os.access(BIN, os.X_OK):
+        print(f"mpi_cost_model: no laperm binary at {BIN}: end-to-end part skipped")
+        sys.exit(1 if FAILURES else 77)
+    bench = os.path.join(tmp, "bench.h5")
+    # 10000 images/s, sync 25 ms, 2 MFLOP per image, copy bandwidth 20 GB/s.
+    bench_file(bench, 1e4, 25e-3, 2e6, 20.0)
+    rc, out, err = run("--compute-from", bench, "--ranks", "2,4,256", "--gbits", "25",
+                       "--device-tflops", "10", "--device-gbs", "1000", "--pcie-gbs", "16",
+                       "--alpha-us", "5", "lenet300:128:250")
+    check(rc == 0, f"the script runs on a hand-made bench file (rc {rc}: {err.strip()})")
+    nb = 4 * (266610 + 0 + 3)  # models/lenet300.ini: 266,610 parameters, no BatchNorm
+    t_rep = 28 * 266610 / 20e9 + 25e-3 / 250
+    want = {}
+    for n in (2, 4):
+        sent = 2 * (n - 1) / n * nb
+        comm_cpu = (2 * (n - 1) * 5e-6 + sent / 3.125e9 + 2 * nb / 10e9
+                    + {2: 1, 4: 2}[n] * 5e-6 / 250)
+        comm_gpu = (2 * (n - 1) * 5e-6 + sent / 3.125e9 + 2 * nb / 16e9
+                    + {2: 1, 4: 2}[n] * 5e-6 / 250)
+        t_gpu = 2e6 / 10e12
+        rep_gpu = 28 * 266610 / 1000e9
+        e_cpu = (128e-4 + t_rep) / (n * (128 // n * 1e-4 + t_rep + comm_cpu))
+        e_gpu = (128 * t_gpu + rep_gpu) / (n * (128 // n * t_gpu + rep_gpu + comm_gpu))
+        want[n] = [f"{128 // n}", f"{sent / 1e6:.3g}", f"{100 * e_cpu:.1f}%",
+                   f"{100 * e_gpu:.1f}%"]
+        got = cells(out, "lenet300", n, "Strong")
+        check(got is not None and got[2:] == want[n],
+              f"strong N={n}: rows, MB, E measured, E flop-rate = {want[n]}, got {got}")
+    got = cells(out, "lenet300", 256, "Strong")
+    check(got is not None and got[2:] == ["-"] * 4, f"N=256 > B=128 shown as '-', got {got}")
+    got = cells(out, "lenet300", 2, "Weak")
+    check(got is not None and got[2] == "128", f"weak scaling keeps 128 rows per rank: {got}")
+
+    rc, out, err = run("--compute-from", bench, "conv7:50")
+    check(rc == 1 and "no row 'conv7 forward+backward'" in err,
+          f"a model missing from the bench file is refused by name (rc {rc}: {err.strip()})")
+    rc, out, err = run("--compute-from", os.path.join(tmp, "none.h5"), "lenet300")
+    check(rc == 1 and "none.h5" in err, f"a missing bench file is refused (rc {rc})")
+
+    # --measured: P = 100 + 4 + 4 = 108, S = 8: 4 x 119 = 476 bytes; 2 ranks send 476.
+    run_h5 = os.path.join(tmp, "run.h5")
+    with h5py.File(run_h5, "w") as f:
+        f.create_dataset("weights/dense_1/kernel", data=np.zeros((10, 10), "f4"))
+        for name in ("gamma", "beta", "running_mean", "running_var"):
+            f.create_dataset(f"weights/batchnorm_1/{name}", data=np.zeros(4, "f4"))
+    rc, out, err = run("--compute-from", bench, "--measured", run_h5, "--ranks", "2",
+                       "lenet300")
+    check(rc == 0 and "no root attribute mpi_bytes_per_step" in err and
+          "measured bytes skipped" in out,
+          f"a run without mpi_bytes_per_step is skipped with a message (rc {rc})")
+    with h5py.File(run_h5, "a") as f:
+        f.attrs["mpi_bytes_per_step"] = 476.0
+    rc, out, err = run("--compute-from", bench, "--measured", run_h5, "--ranks", "2",
+                       "lenet300")
+    check(rc == 0 and "measured 476 bytes" in out and "= 476 (ratio 1.0000)" in out,
+          f"measured 476 bytes against the prediction 476 (rc {rc}: {err.strip()})")
+    with h5py.File(run_h5, "a") as f:
+        f.attrs["world_size"] = 4
+        f.attrs["mpi_bytes_per_step"] = 714.0
+    rc, out, err = run("--compute-from", bench, "--measured", run_h5, "--ranks", "2",
+                       "lenet300")
+    check(rc == 0 and "4 ranks (attribute world_size)" in out and "= 714 (ratio 1.0000)" in out,
+          f"the file's world size is used: 2 (3/4) x 476 = 714 (rc {rc})")
+
+if FAILURES:
+    print(f"{len(FAILURES)} check(s) failed")
+    sys.exit(1)
+print("all checks passed")
