@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """ctest mpi_cost_model: scripts/mpi-cost-model's formulas against hand-computed cases
-(N = 2 and 4, known P, S, bandwidth and latency), then the script end to end on a
-hand-made laperm bench file (--compute-from) and results files with and without the root
-attribute mpi_bytes_per_step (--measured). Environment (set by ctest): LAPERM_SOURCE_DIR,
+(N = 2 and 4, known P, S, bandwidth and latency; the gradient buckets; rank 0's bytes),
+then the script end to end on a hand-made laperm bench file (--compute-from) and results
+files with and without the root attribute mpi_bytes_per_step (--measured). Environment (set by ctest): LAPERM_SOURCE_DIR,
 LAPERM_BINARY. Exit 77 (skipped) when /usr/bin/python3 has no h5py."""
 import importlib.machinery
 import importlib.util
@@ -57,10 +57,14 @@ close(m.comm_seconds(4, nbytes, 5e-6, 3.125e9, 0, 10), t4 - 3.248e-7, "T_comm(4)
 close(m.comm_seconds(4, nbytes, 5e-6, 3.125e9, 25e9, 10, sums=3), t4 + 6e-5, "T_comm(4), 3 sums")
 # Buckets of whole layers from the last, closed at 262,144 floats or at the first layer
 # with parameters (host/trainer_dist.c): lenet300's 235,500 + 30,100 + 1,010 is one.
-check(m.bucket_count([0, 235500, 30100, 1010]) == 1, "lenet300: 1 bucket")
-check(m.bucket_count([0, 300000, 0, 262144, 5, 0]) == 2, "5 + 262,144 | 300,000: 2 buckets")
-check(m.bucket_count([0, 10, 262144]) == 2, "262,144 | 10: 2 buckets")
-check(m.bucket_count([0, 0]) == 0, "no parameters, no bucket")
+check(m.bucket_sizes([0, 235500, 30100, 1010]) == [266610], "lenet300: 1 bucket")
+check(m.bucket_sizes([0, 300000, 0, 262144, 5, 0]) == [262149, 300000],
+      "5 + 262,144 | 300,000: 2 buckets")
+check(m.bucket_sizes([0, 10, 262144]) == [262144, 10], "262,144 | 10: 2 buckets")
+check(m.bucket_sizes([0, 0]) == [], "no parameters, no bucket")
+# Rank 0's chunk of n floats is ceil(n/N): 4 x ((10 + 2 x 3) + (262144 + 2 x 65536)).
+check(m.rank0_bytes_sent(4, [10, 262144]) == 4 * (16 + 393216), "rank 0's bytes at N = 4")
+check(m.rank0_bytes_sent(2, [10, 7]) == 68, "rank 0's bytes at N = 2: the whole buffer")
 check(m.rows_per_rank(50, 4) == 13 and m.rows_per_rank(50, 5) == 10 and
       m.rows_per_rank(50, 64) == 1, "the slowest rank has ceil(B/N) rows")
 # B = 50, 1 ms per image, 2 ms replicated per step: T_step(1) = 52 ms,
@@ -109,7 +113,7 @@ def bench_file(path, images_per_s, sync_s, flops, gbs):
 
 def cells(out, model, n, table):
     """The cells of row (model, n) of the table whose heading starts with `table`."""
-    part = out.split("### " + table, 1)[1].split("###", 1)[0]
+    part = out.split("### " + table, 1)[1].split("###", 1)[0] if table else out
     for line in part.splitlines():
         c = [x.strip() for x in line.strip("|").split("|")]
         if len(c) > 2 and c[0] == model and c[1] == str(n):
@@ -155,36 +159,68 @@ with tempfile.TemporaryDirectory() as tmp:
     got = cells(out, "lenet300", 2, "Weak")
     check(got is not None and got[2] == "128", f"weak scaling keeps 128 rows per rank: {got}")
 
+    # Several bench files: each figure's best (here the second file's images/s and the
+    # first one's sync and copy bandwidth).
+    bench2 = os.path.join(tmp, "bench2.h5")
+    bench_file(bench2, 2e4, 50e-3, 2e6, 10.0)
+    rc, out, err = run("--compute-from", bench, "--compute-from", bench2, "--ranks", "2",
+                       "lenet300:128:250")
+    row = cells(out, "lenet300", "128", "")  # the inputs table: model, B, ...
+    check(rc == 0 and row is not None and row[7] == "0.05, 128" and
+          row[8] == f"{1e3 * (28 * 266610 / 20e9 + 25e-3 / 250):.3g}" and
+          "2 runs, each figure's best" in out,
+          f"two bench files: 0.05 ms/image (20,000 images/s), the better sync and bandwidth "
+          f"({row})")
+
     rc, out, err = run("--compute-from", bench, "conv7:50")
     check(rc == 1 and "no row 'conv7 forward+backward'" in err,
           f"a model missing from the bench file is refused by name (rc {rc}: {err.strip()})")
     rc, out, err = run("--compute-from", os.path.join(tmp, "none.h5"), "lenet300")
     check(rc == 1 and "none.h5" in err, f"a missing bench file is refused (rc {rc})")
 
-    # --measured: P = 100 + 4 + 4 = 108, S = 8: 4 x 119 = 476 bytes; 2 ranks send 476.
+    # --measured, on a results file of a model of 152 parameters (dense 10x10 + 10,
+    # BatchNorm's gamma and beta of 10, dense 10x2 + 2) and S = 20: one gradient bucket of
+    # 152 floats, then 20 + 3 statistics. 2 ranks: rank 0 sends 4 x (152 + 23) = 700.
+    # 3 ranks: 4 x ((152 + ceil(152/3)) + (23 + ceil(23/3))) = 4 x (203 + 31) = 936, the
+    # mean 2 (2/3) x 700 = 933.
     run_h5 = os.path.join(tmp, "run.h5")
     with h5py.File(run_h5, "w") as f:
-        f.create_dataset("weights/dense_1/kernel", data=np.zeros((10, 10), "f4"))
-        for name in ("gamma", "beta", "running_mean", "running_var"):
-            f.create_dataset(f"weights/batchnorm_1/{name}", data=np.zeros(4, "f4"))
+        f["model_text"] = ("[input]\nchannels = 1\nheight = 1\nwidth = 10\n\n[flatten]\n\n"
+                           "[dense]\nunits = 10\n\n[batchnorm]\n\n[dense]\nunits = 2\n")
     rc, out, err = run("--compute-from", bench, "--measured", run_h5, "--ranks", "2",
                        "lenet300")
     check(rc == 0 and "no root attribute mpi_bytes_per_step" in err and
           "measured bytes skipped" in out,
           f"a run without mpi_bytes_per_step is skipped with a message (rc {rc})")
     with h5py.File(run_h5, "a") as f:
-        f.attrs["mpi_bytes_per_step"] = 476.0
+        f.attrs["mpi_world_size"] = 0
+        f.attrs["mpi_bytes_per_step"] = 0.0
     rc, out, err = run("--compute-from", bench, "--measured", run_h5, "--ranks", "2",
                        "lenet300")
-    check(rc == 0 and "measured 476 bytes sent by rank 0" in out and "= 476 (ratio 1.0000)" in out,
-          f"measured 476 bytes against the prediction 476 (rc {rc}: {err.strip()})")
+    check(rc == 0 and "a run of one process" in out,
+          f"a one-process run is skipped with a message (rc {rc}: {err.strip()})")
     with h5py.File(run_h5, "a") as f:
-        f.attrs["mpi_world_size"] = 4
-        f.attrs["mpi_bytes_per_step"] = 714.0
+        del f.attrs["mpi_world_size"]
+        f.attrs["mpi_bytes_per_step"] = 700.0
     rc, out, err = run("--compute-from", bench, "--measured", run_h5, "--ranks", "2",
                        "lenet300")
-    check(rc == 0 and "4 ranks (attribute mpi_world_size)" in out and "= 714 (ratio 1.0000)" in out,
-          f"the file's world size is used: 2 (3/4) x 476 = 714 (rc {rc})")
+    check(rc == 0 and "2 ranks (--measured-ranks)" in out and "P = 152, S = 20" in out and
+          "measured 700 bytes sent by rank 0 per step; predicted 700 for rank 0 "
+          "(ratio 1.000000)" in out,
+          f"measured 700 bytes against the prediction 700 (rc {rc}: {err.strip()})")
+    with h5py.File(run_h5, "a") as f:
+        f.attrs["mpi_world_size"] = 3
+        f.attrs["mpi_bytes_per_step"] = 940.0
+    rc, out, err = run("--compute-from", bench, "--measured", run_h5, "--ranks", "2",
+                       "lenet300")
+    check(rc == 0 and "3 ranks (attribute mpi_world_size)" in out and
+          "predicted 936 for rank 0 (ratio 1.004274), the mean 2 (N-1)/N x 4 (P + S + 3) = 933"
+          in out, f"the file's world size is used: rank 0 936, the mean 933 (rc {rc})")
+    with h5py.File(run_h5, "a") as f:
+        del f["model_text"]
+    rc, out, err = run("--compute-from", bench, "--measured", run_h5, "lenet300")
+    check(rc == 1 and "no /model_text" in err,
+          f"a file without /model_text refused (rc {rc}: {err.strip()})")
 
 if FAILURES:
     print(f"{len(FAILURES)} check(s) failed")
