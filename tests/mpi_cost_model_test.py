@@ -2,8 +2,9 @@
 """ctest mpi_cost_model: scripts/mpi-cost-model's formulas against hand-computed cases
 (N = 2 and 4, known P, S, bandwidth and latency; the gradient buckets; rank 0's bytes),
 then the script end to end on a hand-made laperm bench file (--compute-from) and results
-files with and without the root attribute mpi_bytes_per_step (--measured). Environment (set by ctest): LAPERM_SOURCE_DIR,
-LAPERM_BINARY. Exit 77 (skipped) when /usr/bin/python3 has no h5py."""
+files with and without the root attribute mpi_bytes_per_step (--measured). Environment
+(set by ctest): LAPERM_SOURCE_DIR, LAPERM_BINARY. Exit 77 (skipped) when /usr/bin/python3
+has no h5py."""
 import importlib.machinery
 import importlib.util
 import os
