@@ -80,12 +80,12 @@ for _ in range(600):
     time.sleep(0.1)
 sys.exit(1)
 EOF
+rank_of() { tr '\0' '\n' <"/proc/$1/environ" 2>/dev/null | sed -n 's/^\(OMPI_COMM_WORLD_RANK\|PMI_RANK\)=//p'; }
 victim=""
 for p in $(pgrep -f "$bin train" || true); do
-    parent=$(ps -o comm= -p "$(ps -o ppid= -p "$p" | tr -d ' ')" || true)
-    [ "$parent" = laperm ] && continue  # the stderr filter laperm forks
-    tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -Eq '^(OMPI_COMM_WORLD_RANK|PMI_RANK)=1$' &&
-        victim=$p
+    # not the stderr filter laperm forks, whose parent is the rank itself
+    [ -n "$(rank_of "$(ps -o ppid= -p "$p" | tr -d ' ')")" ] && continue
+    [ "$(rank_of "$p")" = 1 ] && victim=$p
 done
 [ -n "$victim" ] || fail "rank 1's process not found"
 start=$(date +%s)
