@@ -17,6 +17,7 @@ struct lp_dist {
     unsigned long long sent;
     void *scratch; /* the contributions to this rank's chunk, size x chunk values */
     size_t scratch_bytes;
+    int *counts; /* 4 x size: each rank's chunk and offset, what each sends this rank */
 };
 
 /* Errors come back as codes (MPI_ERRORS_RETURN on MPI_COMM_WORLD), named by MPI. */
@@ -53,6 +54,8 @@ lp_status lp_dist_start(int *argc, char ***argv, lp_dist **out) {
         MPI_Comm_size(node, &d->local_size);
         MPI_Comm_free(&node);
     }
+    if (s == LP_OK && !(d->counts = calloc(4 * (size_t)d->size, sizeof(int))))
+        s = lp_fail(LP_ERR_NO_MEMORY, "out of host memory");
     if (s != LP_OK) {
         free(d);
         return s;
@@ -64,6 +67,7 @@ lp_status lp_dist_start(int *argc, char ***argv, lp_dist **out) {
 void lp_dist_stop(lp_dist *d) {
     if (!d) return;
     free(d->scratch);
+    free(d->counts);
     free(d);
     MPI_Finalize();
 }
@@ -106,8 +110,7 @@ static lp_status sum_(lp_dist *d, void *v, size_t n, size_t esz, MPI_Datatype ty
     if (n > INT_MAX)
         return lp_fail(LP_ERR_UNSUPPORTED, "a sum across ranks of %zu values (at most %d)", n,
                        INT_MAX);
-    int p = d->size, *counts = calloc(4 * (size_t)p, sizeof(int));
-    if (!counts) return lp_fail(LP_ERR_NO_MEMORY, "out of host memory");
+    int p = d->size, *counts = d->counts;
     int *displs = counts + p, *recv_counts = counts + 2 * p, *recv_displs = counts + 3 * p;
     for (int c = 0; c < p; ++c) {
         long long first, count;
@@ -123,10 +126,7 @@ static lp_status sum_(lp_dist *d, void *v, size_t n, size_t esz, MPI_Datatype ty
     size_t need = (size_t)p * (size_t)mine * esz;
     if (need > d->scratch_bytes) {
         void *grown = realloc(d->scratch, need);
-        if (!grown) {
-            free(counts);
-            return lp_fail(LP_ERR_NO_MEMORY, "out of host memory (%zu bytes)", need);
-        }
+        if (!grown) return lp_fail(LP_ERR_NO_MEMORY, "out of host memory (%zu bytes)", need);
         d->scratch = grown;
         d->scratch_bytes = need;
     }
@@ -145,7 +145,6 @@ static lp_status sum_(lp_dist *d, void *v, size_t n, size_t esz, MPI_Datatype ty
     }
     /* What this rank put on the wire: every chunk but its own, then its own to the others. */
     if (s == LP_OK) d->sent += ((n - (size_t)mine) + (size_t)mine * (size_t)(p - 1)) * esz;
-    free(counts);
     return s;
 }
 

@@ -81,8 +81,10 @@ typedef struct {
     int32_t *snap_rank;
 
     /* Across the ranks of an MPI job (trainer_dist.c; cfg->dist, NULL: one process) */
-    int batch_local;     /* the most rows of a global batch one rank takes */
-    float *exchange;     /* gradients, state, the step's statistics, the stop flag */
+    int batch_local;       /* the most rows of a global batch one rank takes */
+    float *exchange;       /* gradients, state, the step's statistics, the stop flag */
+    size_t *bucket_bounds; /* the gradient buckets' limits, and their reads' events */
+    cl_event *bucket_reads;
     bool stop_agreed;    /* a rank asked to stop, as the last exchange told every rank */
     long long exchanges; /* steps exchanged in this process */
     unsigned long long exchange_bytes; /* bytes this rank sent in them */

@@ -26,14 +26,15 @@ bool lp_trainer_stop_requested_(const lp_trainer_ *t) {
 
 lp_status lp_trainer_backward_exchange_(lp_trainer_ *t, int s, int rows) {
     size_t np = t->n_params, ns = lp_network_state_floats(t->net), n = np + ns + 3;
-    if (!t->exchange && !(t->exchange = malloc(n * sizeof(float))))
+    /* Allocated at the first step, kept to the run's end (lp_trainer_release_). */
+    size_t buckets_max = (size_t)t->n_tensors + 1;
+    if (!t->exchange) t->exchange = malloc(n * sizeof(float));
+    if (!t->bucket_bounds) t->bucket_bounds = malloc(buckets_max * sizeof *t->bucket_bounds);
+    if (!t->bucket_reads) t->bucket_reads = calloc(buckets_max, sizeof *t->bucket_reads);
+    if (!t->exchange || !t->bucket_bounds || !t->bucket_reads)
         return lp_fail(LP_ERR_NO_MEMORY, "out of host memory (%zu floats to exchange)", n);
-    size_t *bounds = malloc(((size_t)t->n_tensors + 1) * sizeof *bounds);
-    cl_event *reads = calloc((size_t)t->n_tensors + 1, sizeof *reads);
-    if (!bounds || !reads) {
-        free(bounds), free(reads);
-        return lp_fail(LP_ERR_NO_MEMORY, "out of host memory");
-    }
+    size_t *bounds = t->bucket_bounds;
+    cl_event *reads = t->bucket_reads;
     float *x = t->exchange, *state = x + np, *stats = state + ns;
     lp_runtime *rt = t->rt;
     lp_dist *d = t->cfg->dist;
@@ -61,8 +62,6 @@ lp_status lp_trainer_backward_exchange_(lp_trainer_ *t, int s, int rows) {
         if (st == LP_OK) st = w;
         if (st == LP_OK) st = lp_dist_sum_floats(d, x + bounds[b + 1], bounds[b] - bounds[b + 1]);
     }
-    free(bounds);
-    free(reads);
     LP_TRY(st);
     /* Then what the forward pass and the loss left: the running statistics (each rank's,
      * from its own rows, as PyTorch's DDP keeps them; their mean keeps the ranks alike),

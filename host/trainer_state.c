@@ -239,6 +239,8 @@ void lp_trainer_release_(lp_trainer_ *t) {
     free(t->best_w);
     free(t->best_state);
     free(t->exchange);
+    free(t->bucket_bounds);
+    free(t->bucket_reads);
     lp_results_checkpoint_free(&t->ckpt);
 }
 
