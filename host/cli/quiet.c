@@ -127,6 +127,12 @@ void cli_quiet_start(void) {
         return;
     }
     close(fds[1]);
+    /* Two processes now write to where stdout and stderr lead: this one (stdout) and the
+     * filter (stderr). A message written to an unbuffered stderr in pieces could then
+     * arrive with stdout's lines between its pieces; a line-buffered stderr writes each
+     * line at once. Nothing is pending: stderr was flushed before the fork. */
+    static char stderr_buffer[BUFSIZ];
+    setvbuf(stderr, stderr_buffer, _IOLBF, sizeof stderr_buffer);
     child_ = pid;
     atexit(stop_);
 }

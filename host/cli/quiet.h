@@ -7,8 +7,8 @@
 #include <stdbool.h>
 
 /* Routes stderr through a filter process that drops those lines and passes everything
- * else on as it comes; undone at exit. Call it before any thread starts (it forks). Does
- * nothing if it cannot be set up. */
+ * else on as it comes, a line at a time (stderr is line-buffered meanwhile); undone at exit. Call
+ * it before any thread starts (it forks). Does nothing if it cannot be set up. */
 void cli_quiet_start(void);
 /* --verbose: stderr is the real one again from now on (before train --json moves stdout). */
 void cli_quiet_off(void);
