@@ -130,7 +130,10 @@ static void test_usage_errors(void) {
     expect_("bench --gemm fastest", 2, "laperm bench: --gemm: expected auto, clblast or tiled");
     expect_("bench --min-time", 2, "laperm bench: --min-time needs a value");
     expect_("bench --frob 1", 2, "laperm bench: unknown option '--frob'");
-    expect_("bench --only sort --models nosuch:4", 1, "nor a model named 'nosuch' in ./models");
+    expect_("bench --only sort --models nosuch:4", 2, "nor a model named 'nosuch' in ./models");
+    expect_("bench --only sort --models lenet300:4x", 2,
+            "laperm bench: --models: 'lenet300' needs a batch from 1 to 1000000 after its colon, "
+            "got '4x'");
 }
 
 /* A real, short benchmark: the table on stdout and an HDF5 file written whole. */

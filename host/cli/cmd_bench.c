@@ -70,6 +70,38 @@ static bool parse_only_(const char *list, bool *want) {
     return true;
 }
 
+/* One entry of --models, NAME[:BATCH] (tok is cut at the colon): its file into path and
+ * its batch (128 if not given). False, with the reason printed, if either is wrong. */
+static bool model_entry_(char *tok, char *path, size_t cap, int *batch) {
+    char *colon = strchr(tok, ':');
+    *batch = 128;
+    if (colon) {
+        *colon = 0;
+        char *end;
+        long b = strtol(colon + 1, &end, 10);
+        if (*end || end == colon + 1 || b < 1 || b > 1000000) {
+            fprintf(stderr,
+                    "laperm %s: --models: '%s' needs a batch from 1 to 1000000 after its "
+                    "colon, got '%s'\n",
+                    C, tok, colon + 1);
+            return false;
+        }
+        *batch = (int)b;
+    }
+    return cli_model_path(C, tok, path, cap) == 0;
+}
+
+/* Every entry of --models is checked before a device is opened. */
+static bool models_ok_(const char *models) {
+    char list[512], path[4096];
+    snprintf(list, sizeof list, "%s", models);
+    char *save = NULL;
+    int batch;
+    for (char *tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
+        if (!model_entry_(tok, path, sizeof path, &batch)) return false;
+    return true;
+}
+
 static int parse_(int argc, char **argv, bench_args_ *a, lp_gemm_mode *mode, bool *mode_set) {
     *a = (bench_args_){.models = "lenet300:128,conv7:50,conv4:50",
                        .sort_sizes = "1048576,16777216",
@@ -135,7 +167,7 @@ static int parse_(int argc, char **argv, bench_args_ *a, lp_gemm_mode *mode, boo
         }
         if (!ok) return 2;
     }
-    return -1;
+    return models_ok_(a->models) ? -1 : 2;
 }
 
 /* Runs the sections asked for; stops at the first failure (its message is in
@@ -149,13 +181,10 @@ static lp_status run_(lp_runtime *rt, const lp_runtime_options *opt, const bench
     snprintf(list, sizeof list, "%s", a->models);
     char *save = NULL;
     for (char *tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-        char *colon = strchr(tok, ':'), path[4096];
-        int batch = colon ? atoi(colon + 1) : 128;
-        if (colon) *colon = 0;
-        if (batch < 1)
-            return lp_fail(LP_ERR_INVALID_ARG, "--models: '%s' needs a batch of at least 1", tok);
-        if (cli_model_path(C, tok, path, sizeof path))
-            return lp_fail(LP_ERR_NOT_FOUND, "--models: no model '%s' (see above)", tok);
+        char path[4096];
+        int batch;
+        if (!model_entry_(tok, path, sizeof path, &batch)) /* checked by parse_ already */
+            return lp_fail(LP_ERR_INVALID_ARG, "--models: '%s' (see above)", tok);
         unsigned what = (a->want[S_GEMM_] ? LP_BENCH_MODEL_GEMM : 0) |
                         (a->want[S_LAYERS_] ? LP_BENCH_MODEL_LAYERS : 0);
         if (what) LP_TRY(lp_bench_model(rt, path, batch, what, t));
