@@ -86,8 +86,7 @@ const char *lp_bench_model_name_(const char *path, char *buf, size_t cap) {
 
 lp_status lp_bench_network_(lp_runtime *rt, const lp_model_spec *spec, int batch,
                             const lp_bench_table *t, lp_network **out) {
-    lp_network_options opt = {
-        .conv_algo = LP_CONV_ALGO_AUTO, .tune_batch = batch, .exact = !t->fast};
+    lp_network_options opt = {.conv_algo = t->conv_algo, .tune_batch = batch, .exact = !t->fast};
     lp_gemm_set_exact(rt, !t->fast);
     return lp_network_create_opts(rt, spec, batch, &opt, out);
 }

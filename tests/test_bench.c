@@ -93,6 +93,26 @@ static void test_layer_flops(void) {
     lp_runtime_destroy(rt);
 }
 
+/* conv_algo puts every conv layer on the named path (auto takes GEMM for these small ones). */
+static void test_layer_paths(void) {
+    lp_runtime_options opt = {.profiling = true};
+    lp_runtime *rt = NULL;
+    LP_TEST_OK(lp_runtime_create(&opt, &rt));
+    CU_ASSERT_PTR_NOT_NULL_FATAL(rt);
+    const char *path = lp_test_write_tmp("bench_conv.ini", conv_model_);
+    const lp_conv_algo algos[2] = {LP_CONV_ALGO_DIRECT, LP_CONV_ALGO_GEMM};
+    for (int a = 0; a < 2; ++a) {
+        lp_bench_table t = {.min_seconds = 0.001, .conv_algo = algos[a]};
+        LP_TEST_OK(lp_bench_model(rt, path, 3, LP_BENCH_MODEL_LAYERS, &t));
+        CU_ASSERT_EQUAL_FATAL(t.n_layers, 3);
+        CU_ASSERT_STRING_EQUAL(t.layers[0].path, lp_conv_algo_name(algos[a]));
+        CU_ASSERT_STRING_EQUAL(t.layers[1].path, lp_conv_algo_name(algos[a]));
+        CU_ASSERT_STRING_EQUAL(t.layers[2].path, "gemm");
+        lp_bench_table_free(&t);
+    }
+    lp_runtime_destroy(rt);
+}
+
 /* 1x5x7 > flatten > dense 6 > dense 3 (biases), batch 4, matrix products through CLBlast
  * (its own temporaries are not laperm's buffers, so the count is exact: laperm's tiled
  * kernels would add packing buffers shaped by the device). */
@@ -156,6 +176,7 @@ static void test_runtime_memory(void) {
 static void register_suites(void) {
     CU_pSuite su = CU_add_suite("bench tables", NULL, NULL);
     CU_add_test(su, "per-layer FLOPs of a small conv model, by hand", test_layer_flops);
+    CU_add_test(su, "--conv-algo: every conv layer on the named path", test_layer_paths);
     CU_add_test(su, "peak memory of a tiny dense model, by hand", test_memory_hand_count);
     CU_add_test(su, "the runtime's count of device memory", test_runtime_memory);
 }

@@ -128,6 +128,9 @@ static void test_usage_errors(void) {
     expect_("bench --gemm-size x", 2,
             "laperm bench: --gemm-size: expected an integer from 0 to 16384, got 'x'");
     expect_("bench --gemm fastest", 2, "laperm bench: --gemm: expected auto, clblast or tiled");
+    expect_("bench --conv-algo im2col", 2,
+            "laperm bench: --conv-algo: expected one of auto, gemm, fft, direct, winograd; got "
+            "'im2col'");
     expect_("bench --min-time", 2, "laperm bench: --min-time needs a value");
     expect_("bench --frob 1", 2, "laperm bench: unknown option '--frob'");
     expect_("bench --only sort --models nosuch:4", 2, "nor a model named 'nosuch' in ./models");

@@ -26,6 +26,7 @@ typedef struct {
     long long gemm_size;
     double min_time;
     bool markdown, fast;
+    lp_conv_algo conv_algo;
 } bench_args_;
 
 static void usage_(FILE *f) {
@@ -49,6 +50,8 @@ static void usage_(FILE *f) {
                "  --sort-sizes L   single-group argsorts, keys each (default 1048576,16777216)\n"
                "  --min-time S     seconds each measurement repeats for (default 0.2)\n"
                "  --gemm MODE      auto | clblast | tiled: what the models' passes use\n"
+               "  --conv-algo A    auto | gemm | direct | winograd | fft: the conv layers' path,\n"
+               "                   as laperm train --conv-algo (default auto)\n"
                "  --fast           conv paths and matrix products chosen by timing, as laperm\n"
                "                   train --fast (default: by the rule, as laperm train)\n"
                "  --markdown       print the tables as markdown\n"
@@ -112,7 +115,7 @@ static int parse_(int argc, char **argv, bench_args_ *a, lp_gemm_mode *mode, boo
     static const cli_flag flags[] = {
         {"--device", "D"},     {"--only", "LIST"},  {"--models", "LIST"}, {"--gemm-size", "N"},
         {"--sort-sizes", "L"}, {"--min-time", "S"}, {"--gemm", "MODE"},   {"--markdown", ""},
-        {"--out", "FILE.h5"},  {"--verbose", ""},   {"--fast", ""}};
+        {"--out", "FILE.h5"},  {"--verbose", ""},   {"--fast", ""},       {"--conv-algo", "A"}};
     cli_args it = {.cmd = C,
                    .flags = flags,
                    .n_flags = (int)(sizeof flags / sizeof *flags),
@@ -158,7 +161,14 @@ static int parse_(int argc, char **argv, bench_args_ *a, lp_gemm_mode *mode, boo
             ok = arg_int(C, o, v, 0, 16384, &a->gemm_size);
         else if (!strcmp(o, "--min-time"))
             ok = arg_double(C, o, v, 0.0, 60.0, &a->min_time);
-        else if (!strcmp(o, "--gemm")) {
+        else if (!strcmp(o, "--conv-algo")) {
+            const char *algos[LP_CONV_ALGO_COUNT + 1] = {NULL};
+            for (int i = 0; i < LP_CONV_ALGO_COUNT; ++i)
+                algos[i] = lp_conv_algo_name((lp_conv_algo)i);
+            int ch = arg_choice(C, o, v, algos);
+            ok = ch >= 0;
+            if (ok) a->conv_algo = (lp_conv_algo)ch;
+        } else if (!strcmp(o, "--gemm")) {
             ok = lp_gemm_mode_parse(v, mode);
             if (!ok)
                 fprintf(stderr, "laperm %s: --gemm: expected auto, clblast or tiled, got '%s'\n", C,
@@ -324,8 +334,11 @@ int cli_bench(int argc, char **argv) {
     snprintf(device, sizeof device, "%s [%d:%d, %s]", d->device_name, d->platform_index,
              d->device_index, d->platform_name);
     printf("laperm bench on %s\n", device);
-    lp_bench_table t = {
-        .min_seconds = a.min_time, .fast = a.fast, .gemm_mode_set = mode_set, .gemm_mode = mode};
+    lp_bench_table t = {.min_seconds = a.min_time,
+                        .fast = a.fast,
+                        .gemm_mode_set = mode_set,
+                        .gemm_mode = mode,
+                        .conv_algo = a.conv_algo};
     lp_status st = run_(rt, &opt, &a, &t);
     print_(&t, a.markdown);
     print_layers_(&t, a.markdown);

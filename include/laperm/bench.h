@@ -7,6 +7,7 @@
 #define LAPERM_BENCH_H
 
 #include "laperm/gemm.h"
+#include "laperm/network.h"
 #include "laperm/runtime.h"
 
 typedef struct {
@@ -69,6 +70,9 @@ typedef struct {
      * lp_bench_memory too; gemm_mode_set false: the default (auto, or $LAPERM_GEMM). */
     bool gemm_mode_set;
     lp_gemm_mode gemm_mode;
+    /* The models' conv layers take this path (auto: by rule, or timed with fast), as
+     * laperm train --conv-algo; a layer the path cannot take falls back to GEMM. */
+    lp_conv_algo conv_algo;
 } lp_bench_table;
 
 void lp_bench_table_free(lp_bench_table *t);
