@@ -36,10 +36,19 @@ static lp_status check_chunk_(const lp_conv_geom *g, int s0, int cn, const char 
  * along d0 only, no wider than the plane, so small planes waste few work-items. */
 static lp_status launch_3d_(lp_runtime *rt, cl_kernel k, size_t d0, size_t d1, size_t d2,
                             const char *label) {
-    size_t w = lp_runtime_wgs(rt, k, 64);
+    size_t most = lp_runtime_wgs(rt, k, 64), w = most;
     while (w > 1 && w > d0)
         w /= 2;
-    size_t global[3] = {d0, d1, d2}, local[3] = {w, 1, 1};
+    /* Planes narrower than the group take several rows of dimension 1 per group (the
+     * kernels test all three bounds): with one row, conv7's 4x4 and 1x1 layers made
+     * thousands of groups of 16 or 1 work-items, whose start-up on a CPU cost more than
+     * their copies (im2col at batch 50 on PoCL, per launch: 64x8x8 > 5x5/2 1.33 -> 0.79 ms,
+     * 64x4x4 > 4x4 0.24 -> 0.15 ms). */
+    size_t w1 = 1;
+    while (w * w1 * 2 <= most && w1 * 2 <= d1 &&
+           w1 * 2 <= lp_runtime_device(rt)->max_work_item_sizes[1])
+        w1 *= 2;
+    size_t global[3] = {d0, d1, d2}, local[3] = {w, w1, 1};
     return lp_launch(rt, k, 3, global, local, label);
 }
 
