@@ -45,11 +45,12 @@ typedef struct {
     bool relu;
     lp_conv_algo path; /* the path forward and backward take: a row of paths_ */
     cl_mem psum; /* with a bias: LP_CONV_PSUM_BYTES(max_batch, F), its gradient's partial sums */
-    /* GEMM path; NULL buffers when another path runs */
-    int chunk;       /* samples per chunk: col and rows hold this many */
-    cl_mem col;      /* (K, chunk*P); also the column gradient in backward */
-    cl_mem rows;     /* (F, chunk*P): forward output rows, then the output gradient rows */
-    int col_samples; /* > 0: col holds im2col of the last forward's whole batch of this many */
+    /* GEMM path; NULL buffers when another path runs, or when whole_window */
+    bool whole_window; /* the window is the unpadded input: im2col would only transpose it */
+    int chunk;         /* samples per chunk: col and rows hold this many */
+    cl_mem col;        /* (K, chunk*P); also the column gradient in backward */
+    cl_mem rows;       /* (F, chunk*P): forward output rows, then the output gradient rows */
+    int col_samples;   /* > 0: col holds im2col of the last forward's whole batch of this many */
     /* FFT path; NULL when another path runs */
     lp_conv_fft *fft;
     int fft_chunk; /* samples per lp_conv_fft call */
@@ -60,10 +61,41 @@ typedef struct {
     lp_conv_winograd *wino;
 } conv_state_;
 
+/* A layer whose window is its whole unpadded input (one output pixel: conv7's last conv)
+ * is a dense layer over the flattened input x (n, K): its products take x as it lies,
+ * with no column matrix and no layout passes (there were four launches around each
+ * product, which at conv7's 64x4x4 > 128 cost more than the product). */
+static lp_status whole_window_forward_(lp_network *net, lp_layer *l, int n) {
+    conv_state_ *d = l->state;
+    size_t F = (size_t)d->filters;
+    /* out (n, F) = x (n, K) . W^T (K, F) */
+    LP_TRY(lp_op_gemm(net->rt, false, true, (size_t)n, F, d->K, 1.0f, l->prev->out, 0, d->K,
+                      net->params, d->w_off, d->K, 0.0f, l->out, 0, F, "conv_forward_gemm"));
+    if (d->b_off < 0 && !d->relu) return LP_OK;
+    return lp_op_conv_bias_act(net->rt, l->out, n, d->filters, 1, net->params, d->b_off, d->relu);
+}
+
+static lp_status mask_and_bias_grad_(lp_network *net, lp_layer *l, int n);
+
+/* The gradients of whole_window_forward_, dout masked as the FFT path does. */
+static lp_status whole_window_backward_(lp_network *net, lp_layer *l, int n) {
+    conv_state_ *d = l->state;
+    size_t F = (size_t)d->filters;
+    LP_TRY(mask_and_bias_grad_(net, l, n));
+    /* dW (F, K) = dout^T (F, n) . x (n, K) */
+    LP_TRY(lp_op_gemm(net->rt, true, false, F, d->K, (size_t)n, 1.0f, l->dout, 0, F, l->prev->out,
+                      0, d->K, 0.0f, net->grads, d->w_off, d->K, "conv_backward_dw_gemm"));
+    if (!l->need_dx) return LP_OK;
+    /* dx (n, K) = dout (n, F) . W (F, K) */
+    return lp_op_gemm(net->rt, false, false, (size_t)n, d->K, F, 1.0f, l->dout, 0, F, net->params,
+                      d->w_off, d->K, 0.0f, l->prev->dout, 0, d->K, "conv_backward_dx_gemm");
+}
+
 /* out (n, F, oh, ow) = W . im2col(x) + b, then ReLU; x is prev->out (n, cin, ih, iw). */
 static lp_status gemm_forward_(lp_network *net, lp_layer *l, int n) {
     conv_state_ *d = l->state;
     int F = d->filters;
+    if (d->whole_window) return whole_window_forward_(net, l, n);
     for (int s0 = 0; s0 < n; s0 += d->chunk) {
         int cn = n - s0 < d->chunk ? n - s0 : d->chunk;
         size_t cols = (size_t)cn * d->P;
@@ -84,6 +116,7 @@ static lp_status gemm_forward_(lp_network *net, lp_layer *l, int n) {
 static lp_status gemm_backward_(lp_network *net, lp_layer *l, int n) {
     conv_state_ *d = l->state;
     int F = d->filters;
+    if (d->whole_window) return whole_window_backward_(net, l, n);
     for (int s0 = 0; s0 < n; s0 += d->chunk) {
         int cn = n - s0 < d->chunk ? n - s0 : d->chunk;
         size_t cols = (size_t)cn * d->P;
@@ -206,6 +239,10 @@ static size_t col_budget_(lp_runtime *rt) {
 /* The GEMM path's chunk buffers: as many samples as the budget holds, at least one. */
 static lp_status gemm_setup_(lp_network *net, lp_layer *l) {
     conv_state_ *d = l->state;
+    const lp_conv_geom *g = &d->g;
+    d->whole_window =
+        d->P == 1 && g->kh == g->ih && g->kw == g->iw && g->pad_top == 0 && g->pad_left == 0;
+    if (d->whole_window) return LP_OK;
     size_t per_sample = (d->K > (size_t)d->filters ? d->K : (size_t)d->filters) * d->P * 4;
     size_t budget = col_budget_(net->rt);
     if (per_sample > budget)

@@ -299,6 +299,9 @@ static const case_ cases_[] = {
     {"3x3 s1 same, chunks of 2", 3, 7, 5, 4, 3, 3, 1, 1, S_, true, true, 7, 7, true, 2},
     {"3x2 s2x1 valid, chunks of 3, 7 of 9", 3, 7, 5, 4, 3, 2, 2, 1, V_, true, true, 7, 9, true, 3},
     {"kernel as large as the input", 3, 3, 2, 4, 3, 2, 1, 1, V_, true, false, 7, 7, true, 0},
+    /* the GEMM path's whole window (conv2d_unit.c): products on the input as it lies */
+    {"kernel as large as the input, s2, bias, 5 of 7", 4, 5, 5, 6, 5, 5, 2, 2, V_, true, true, 5, 7,
+     true, 0},
 };
 
 /* Under Oclgrind: few and small (each CLBlast launch is simulated). */
@@ -432,6 +435,7 @@ static void test_finite_differences(void) {
     static const case_ fd[] = {
         {"fd 3x2 s2x1 same relu", 2, 4, 5, 3, 3, 2, 2, 1, S_, true, true, 2, 2, true, 0},
         {"fd 2x3 s1 valid", 2, 4, 5, 2, 2, 3, 1, 1, V_, true, false, 2, 3, true, 0},
+        {"fd kernel as large as the input", 2, 3, 4, 3, 3, 4, 1, 1, V_, true, true, 3, 3, true, 0},
     };
     for (size_t i = 0; i < sizeof fd / sizeof *fd; ++i)
         check_fd_(&fd[i], 200 + i);
