@@ -190,41 +190,59 @@ lp_conv_direct(int M, int K, int mt, __global const float *Ap, ulong a_stride,
                      qsafe, gw, place, out_w, os, out_plane, params, bias_off, relu);
 }
 
-/* The output gradient's two layouts (above) from dy, g = dy times (y > 0) when relu,
- * written at the valid pixels q = oy*gw + ox only (the rest of both buffers is zero from
- * its creation):
- *   zt[(s*qn + q)*fp + f] = g            pixel-major, for the kernel gradient;
- *   z[(s*F + f)*zlen + lead + q] = g     z planes, for the input gradient (with_z).
- * Global (F, n): one work-item per plane of dy. (Neighbouring work-items then write
- * neighbouring floats of zt, which PoCL turns into vector stores; a work-item per row of
- * a sample, writing whole lines of zt itself, ran 3x slower there.) */
+/* The output gradient's two layouts (above) from dy, g = dy times (y > 0) when relu, at
+ * the valid pixels q = oy*gw + ox, every other float of both written as zero (the
+ * buffers may be a workspace another layer's layouts used before):
+ *   zt[(s*qn + q)*fp + f] = g            pixel-major, for the kernel gradient (and zero
+ *                                        in the columns f >= filters up to fp);
+ *   z[(s*F + f)*zlen + lead + q] = g     z planes, for the input gradient (with_z; zero
+ *                                        before lead and after the last pixel).
+ * Global (fp, n): one work-item per plane of dy, or per padding column of zt. (Neighbouring
+ * work-items then write neighbouring floats of zt, which PoCL turns into vector stores; a
+ * work-item per row of a sample, writing whole lines of zt itself, ran 3x slower there.) */
 __kernel void lp_conv_direct_grad_z(__global const float *dy, __global const float *y, int relu,
                                     int n, int filters, int oh, int ow, int gw, int qn, int fp,
                                     __global float *zt, int with_z, int lead, int zlen,
                                     __global float *z) {
     const int f = (int)get_global_id(0), s = (int)get_global_id(1);
-    if (f >= filters || s >= n) return;
-    const size_t plane = (size_t)s * filters + f;
+    if (f >= fp || s >= n) return;
+    const bool real = f < filters;
+    const size_t plane = (size_t)s * filters + (real ? f : 0);
     const __global float *d = dy + plane * oh * ow;
     const __global float *yy = y + plane * oh * ow;
     __global float *zts = zt + (size_t)s * qn * fp + f;
-    __global float *zp = z + plane * zlen + lead;
     for (int oy = 0; oy < oh; ++oy) {
         const __global float *dr = d + oy * ow, *yr = yy + oy * ow;
         __global float *tr = zts + (size_t)oy * gw * fp;
-        for (int ox = 0; ox < ow; ++ox) {
-            float g = dr[ox];
-            if (relu && !(yr[ox] > 0.0f)) g = 0.0f;
+        int last = oy == oh - 1 ? ow : gw; /* the grid's gap columns, up to qn */
+        for (int ox = 0; ox < last; ++ox) {
+            float g = 0.0f;
+            if (real && ox < ow) {
+                g = dr[ox];
+                if (relu && !(yr[ox] > 0.0f)) g = 0.0f;
+            }
             tr[(size_t)ox * fp] = g;
         }
-        if (!with_z) continue;
+    }
+    if (!with_z || !real) return;
+    __global float *zp = z + plane * zlen;
+    for (int i = 0; i < lead; ++i)
+        zp[i] = 0.0f;
+    zp += lead;
+    for (int oy = 0; oy < oh; ++oy) {
+        const __global float *dr = d + oy * ow, *yr = yy + oy * ow;
         __global float *zr = zp + oy * gw;
         for (int ox = 0; ox < ow; ++ox) {
             float g = dr[ox];
             if (relu && !(yr[ox] > 0.0f)) g = 0.0f;
             zr[ox] = g;
         }
+        if (oy < oh - 1)
+            for (int ox = ow; ox < gw; ++ox)
+                zr[ox] = 0.0f;
     }
+    for (int i = qn; i < zlen - lead; ++i)
+        zp[i] = 0.0f;
 }
 
 /* The kernel gradient's program is built per layer shape: its taps are constants. The

@@ -343,7 +343,9 @@ static lp_status direct_setup_(lp_network *net, lp_layer *l) {
     conv_state_ *d = l->state;
     lp_status s =
         lp_conv_direct_create(net->rt, &d->g, d->filters, net->max_batch, l->need_dx, &d->direct);
-    return s == LP_OK ? s : lp_fail_context(s, "conv2d layer '%s': ", l->spec->name);
+    if (s != LP_OK) return lp_fail_context(s, "conv2d layer '%s': ", l->spec->name);
+    lp_conv_direct_share_backward(d->direct, net->workspace);
+    return LP_OK;
 }
 
 /* Why the Winograd path cannot run this layer, or NULL: besides the shape, one sample's

@@ -31,11 +31,12 @@ struct lp_conv_direct {
     cl_mem packed;   /* the packed kernel: forward, or the input gradient's */
     /* Grown to the largest batch that needs them, so an evaluation batch far above the
      * training batch costs only the buffers the forward pass uses. */
-    cl_mem xs;    /* the split input (split only) */
-    int xs_cap;   /* samples xs holds */
-    int xs_n;     /* > 0: xs holds the last forward's split of this many samples */
-    cl_mem zt, z; /* backward: zt always, z with_dx */
-    int back_cap; /* samples those hold */
+    cl_mem xs;        /* the split input (split only) */
+    int xs_cap;       /* samples xs holds */
+    int xs_n;         /* > 0: xs holds the last forward's split of this many samples */
+    cl_mem zt, z;     /* backward: zt always, z with_dx; borrowed from ws when it is set */
+    int back_cap;     /* samples those hold (own buffers) */
+    lp_workspace *ws; /* lp_conv_direct_share_backward, or NULL */
 };
 
 static size_t round_up_(size_t x, size_t m) {
@@ -179,8 +180,7 @@ void lp_conv_direct_destroy(lp_conv_direct *d) {
     release_(&d->packed);
     free(d->dw_opts);
     release_(&d->xs);
-    release_(&d->zt);
-    release_(&d->z);
+    if (!d->ws) release_(&d->zt), release_(&d->z);
     free(d);
 }
 
@@ -489,17 +489,28 @@ lp_status lp_conv_direct_forward(lp_conv_direct *d, int n, cl_mem x, cl_mem para
     return product_run_(d, n, &p, d->taps);
 }
 
-/* The backward buffers for n samples; zt and z zeroed once, as grad_z_ writes only the
- * gradient's own pixels. */
+void lp_conv_direct_share_backward(lp_conv_direct *d, lp_workspace *ws) {
+    if (!d->ws) release_(&d->zt), release_(&d->z);
+    d->back_cap = 0;
+    d->ws = ws;
+}
+
+/* The backward buffers for n samples (grad_z_ writes every float of them). */
 static lp_status grow_backward_(lp_conv_direct *d, int n) {
+    size_t zt_bytes = (size_t)n * d->qn * d->fp * 4, z_bytes = (size_t)n * d->filters * d->zlen * 4;
+    const char *zt_what = "conv2d direct gradient (pixel-major)",
+               *z_what = "conv2d direct gradient planes";
+    if (d->ws) {
+        LP_TRY(lp_workspace_get(d->ws, LP_WORKSPACE_DIRECT_ZT, zt_bytes, zt_what, &d->zt));
+        if (d->with_dx)
+            LP_TRY(lp_workspace_get(d->ws, LP_WORKSPACE_DIRECT_Z, z_bytes, z_what, &d->z));
+        return LP_OK;
+    }
     if (n <= d->back_cap) return LP_OK;
     /* All new buffers before the old ones go (see split_ on Oclgrind). */
     cl_mem zt = NULL, z = NULL;
-    lp_status s = lp_buffer_create_zeroed(d->rt, (size_t)n * d->qn * d->fp * 4,
-                                          "conv2d direct gradient (pixel-major)", &zt);
-    if (s == LP_OK && d->with_dx)
-        s = lp_buffer_create_zeroed(d->rt, (size_t)n * d->filters * d->zlen * 4,
-                                    "conv2d direct gradient planes", &z);
+    lp_status s = lp_buffer_create(d->rt, zt_bytes, zt_what, &zt);
+    if (s == LP_OK && d->with_dx) s = lp_buffer_create(d->rt, z_bytes, z_what, &z);
     if (s != LP_OK) {
         release_(&zt), release_(&z);
         return s;
@@ -532,7 +543,7 @@ static lp_status grad_z_(lp_conv_direct *d, int n, cl_mem dy, cl_mem y, bool rel
     LP_ARG(k, a++, d->lead);
     LP_ARG(k, a++, d->zlen);
     LP_ARG(k, a++, z);
-    return launch_planes_(d, k, (size_t)d->filters, n, "conv_direct_grad_z");
+    return launch_planes_(d, k, (size_t)d->fp, n, "conv_direct_grad_z");
 }
 
 /* Bytes of the kernel gradient's operands (zt and the planes) one launch takes on CPUs:

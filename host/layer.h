@@ -7,6 +7,7 @@
 #define LAPERM_LAYER_H
 
 #include "laperm/network.h"
+#include "laperm/workspace.h"
 #include "layer_spec.h"
 
 typedef struct lp_layer lp_layer;
@@ -90,6 +91,7 @@ struct lp_network {
     int n_layers;
     lp_network_state_entry *state;
     int n_state;
+    lp_workspace *workspace; /* scratch the layers take turns to use (laperm/workspace.h) */
 };
 
 /* Shared by layer kinds: out and dout of max_batch samples, owned by the layer (`what`

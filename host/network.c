@@ -32,6 +32,7 @@ lp_status lp_network_create_opts(lp_runtime *rt, const lp_model_spec *spec, int 
     if (s == LP_OK)
         s = lp_buffer_create(rt, net->n_params * sizeof(float), "gradients", &net->grads);
     if (s == LP_OK) s = lp_buffer_fill_zero(rt, net->params, 0, net->n_params * sizeof(float));
+    if (s == LP_OK) s = lp_workspace_create(rt, &net->workspace);
     if (s != LP_OK) goto fail;
 
     net->layers = calloc((size_t)spec->n_layers, sizeof *net->layers);
@@ -76,6 +77,7 @@ void lp_network_destroy(lp_network *net) {
             if (l->dout) clReleaseMemObject(l->dout);
         }
     }
+    lp_workspace_destroy(net->workspace);
     if (net->params) clReleaseMemObject(net->params);
     if (net->grads) clReleaseMemObject(net->grads);
     free(net->layers);

@@ -112,7 +112,8 @@ static void destroy_direct_(void *d) {
     lp_conv_direct_destroy(d);
 }
 
-static void check_case_(const case_ *c, uint64_t seed) {
+/* ws: the backward layouts come from this shared workspace (NULL: the object's own). */
+static void check_case_(const case_ *c, uint64_t seed, lp_workspace *ws) {
     lp_conv_geom g = geom_(c);
     /* A device that ends long loops early (Mesa's llvmpipe) refuses the products it
      * would cut short, naming why, and the layer takes the GEMM path instead. */
@@ -146,6 +147,7 @@ static void check_case_(const case_ *c, uint64_t seed) {
     lp_conv_direct *d = NULL;
     LP_TEST_OK(lp_conv_direct_create(lp_test_rt, &g, c->filters, c->max_batch, true, &d));
     CU_ASSERT_FATAL(d != NULL);
+    if (ws) lp_conv_direct_share_backward(d, ws);
     int bias = c->bias ? (int)b_off : -1;
     float *y1 = lp_test_floats(ny), *dw1 = lp_test_floats(nw), *dx1 = lp_test_floats(nx);
     float *y2 = lp_test_floats(ny), *dw2 = lp_test_floats(nw), *dx2 = lp_test_floats(nx);
@@ -224,7 +226,38 @@ static void test_cases(void) {
     size_t n_cases = sizeof cases_ / sizeof *cases_;
     for (size_t i = 0; i < n_cases; ++i)
         if (!lp_test_simulator() || i + 4 < n_cases) /* the last four: slow to simulate */
-            check_case_(&cases_[i], 1000 + i);
+            check_case_(&cases_[i], 1000 + i, NULL);
+}
+
+static void destroy_workspace_(void *ws) {
+    lp_workspace_destroy(ws);
+}
+
+/* Every case again with its backward layouts in one workspace shared by all of them, as a
+ * network's layers share it: it starts full of NaNs, and each case finds the layouts the
+ * one before left there (other shapes, other padding). The results must be the same, so
+ * the layouts must be written whole, zeros included. */
+static void test_shared_workspace(void) {
+    lp_workspace *ws = NULL;
+    LP_TEST_OK(lp_workspace_create(lp_test_rt, &ws));
+    CU_ASSERT_FATAL(ws != NULL);
+    size_t n = 1 << 20;
+    float *nans = lp_test_floats(n);
+    for (size_t i = 0; i < n; ++i)
+        nans[i] = NAN;
+    for (int slot = 0; slot < LP_WORKSPACE_SLOTS; ++slot) {
+        cl_mem b = NULL;
+        LP_TEST_OK(lp_workspace_get(ws, (lp_workspace_slot)slot, n * 4, "test", &b));
+        LP_TEST_OK(lp_buffer_write(lp_test_rt, b, 0, n * 4, nans));
+        cl_mem again = NULL;
+        LP_TEST_OK(lp_workspace_get(ws, (lp_workspace_slot)slot, 16, "test", &again));
+        CU_ASSERT(again == b); /* smaller asks keep the buffer */
+    }
+    free(nans);
+    size_t n_cases = sizeof cases_ / sizeof *cases_;
+    for (size_t i = 0; i < n_cases; ++i)
+        if (!lp_test_simulator() || i < 3) check_case_(&cases_[i], 1000 + i, ws);
+    lp_test_release_with(destroy_workspace_, ws);
 }
 
 /* A batch above the object's largest, and the input gradient from an object made
@@ -266,6 +299,7 @@ static void test_errors(void) {
 static void register_suites_(void) {
     CU_pSuite s = CU_add_suite("conv_direct", NULL, lp_test_release_kept);
     CU_add_test(s, "forward and gradients against plain C, repeatable", test_cases);
+    CU_add_test(s, "the same through a shared workspace left full of NaNs", test_shared_workspace);
     CU_add_test(s, "bad arguments", test_errors);
 }
 

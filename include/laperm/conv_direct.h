@@ -14,6 +14,7 @@
 
 #include "laperm/gemm.h"
 #include "laperm/ops_conv.h"
+#include "laperm/workspace.h"
 
 typedef struct lp_conv_direct lp_conv_direct;
 
@@ -29,6 +30,10 @@ const char *lp_conv_direct_unfit_on(lp_runtime *rt, const lp_conv_geom *g, int f
 lp_status lp_conv_direct_create(lp_runtime *rt, const lp_conv_geom *g, int filters, int max_batch,
                                 bool with_dx, lp_conv_direct **out);
 void lp_conv_direct_destroy(lp_conv_direct *d);
+/* The backward pass's output-gradient layouts come from ws (laperm/workspace.h), shared
+ * with the network's other layers, instead of buffers of d's own (the default). ws must
+ * outlive d. */
+void lp_conv_direct_share_backward(lp_conv_direct *d, lp_workspace *ws);
 
 /* Device bytes the object holds at most: fixed, plus per_sample for each sample of the
  * largest forward batch, plus per_train_sample for each of the largest backward batch. */
