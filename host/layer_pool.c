@@ -40,11 +40,31 @@ static int pool_count_(lp_network *net, const pool_state_ *p, int n, int per_pla
     return lp_runtime_plane_kernels(net->rt) ? n * p->c : n * p->c * per_plane;
 }
 
+/* Max pooling 2x2 at stride 2 whose windows all lie inside the plane: on CPUs its own
+ * kernel, 8 windows at a time (cl/pool.cl). */
+static bool max2_(const pool_state_ *p) {
+    return p->mode == POOL_MAX_ && p->kh == 2 && p->kw == 2 && p->sh == 2 && p->sw == 2 &&
+           p->pad_t == 0 && p->pad_l == 0 && 2 * p->oh <= p->h && 2 * p->ow <= p->w;
+}
+
 static lp_status pool_forward_(lp_network *net, lp_layer *l, int n, bool training) {
     (void)training; /* the argmax is cheap: kept in inference too */
     pool_state_ *p = l->state;
     cl_kernel k;
     bool planes = lp_runtime_plane_kernels(net->rt);
+    if (planes && max2_(p)) {
+        LP_TRY(lp_runtime_kernel(net->rt, "pool", "lp_pool_max2_rows", POOL_OPTIONS_, &k));
+        cl_int total = n * p->c * p->oh;
+        LP_ARG(k, 0, l->prev->out);
+        LP_ARG(k, 1, l->out);
+        LP_ARG(k, 2, p->argmax);
+        LP_ARG(k, 3, total);
+        LP_ARG(k, 4, p->h);
+        LP_ARG(k, 5, p->w);
+        LP_ARG(k, 6, p->oh);
+        LP_ARG(k, 7, p->ow);
+        return lp_launch_1d(net->rt, k, (size_t)total, 256, "maxpool_forward");
+    }
     LP_TRY(lp_runtime_kernel(net->rt, "pool", planes ? "lp_pool_forward_planes" : "lp_pool_forward",
                              POOL_OPTIONS_, &k));
     int total = pool_count_(net, p, n, p->oh * p->ow);

@@ -241,6 +241,10 @@ static void sweep_(lp_layer_kind kind) {
 
 static void test_maxpool(void) {
     sweep_(LP_LAYER_MAXPOOL);
+    /* 2x2 at stride 2, every window inside the plane: on CPUs its own kernel, 8 windows at a
+     * time and the rest one by one (odd height and 18 columns out; same on even sizes). */
+    check_pool_(LP_LAYER_MAXPOOL, 3, 7, 37, 2, 2, 2, 2, false, 4, 3, DATA_RANDOM, 150);
+    check_pool_(LP_LAYER_MAXPOOL, 2, 6, 34, 2, 2, 2, 2, true, 3, 3, DATA_RANDOM, 151);
 }
 
 static void test_avgpool(void) {
@@ -251,6 +255,7 @@ static void test_avgpool(void) {
 static void test_maxpool_ties(void) {
     check_pool_(LP_LAYER_MAXPOOL, 2, 7, 5, 3, 2, 1, 1, true, 7, 7, DATA_TIES, 300);
     check_pool_(LP_LAYER_MAXPOOL, 2, 7, 5, 2, 2, 2, 2, false, 3, 2, DATA_TIES, 301);
+    check_pool_(LP_LAYER_MAXPOOL, 2, 5, 35, 2, 2, 2, 2, false, 3, 2, DATA_TIES, 303);
     check_pool_(LP_LAYER_AVGPOOL, 2, 7, 5, 3, 2, 2, 1, true, 3, 2, DATA_TIES, 302);
 }
 
