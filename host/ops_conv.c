@@ -40,10 +40,10 @@ static lp_status launch_3d_(lp_runtime *rt, cl_kernel k, size_t d0, size_t d1, s
     while (w > 1 && w > d0)
         w /= 2;
     /* Planes narrower than the group take several rows of dimension 1 per group (the
-     * kernels test all three bounds): with one row, conv7's 4x4 and 1x1 layers made
+     * kernels test all three bounds): with one row, 4x4 and 1x1 output planes made
      * thousands of groups of 16 or 1 work-items, whose start-up on a CPU cost more than
-     * their copies (im2col at batch 50 on PoCL, per launch: 64x8x8 > 5x5/2 1.33 -> 0.79 ms,
-     * 64x4x4 > 4x4 0.24 -> 0.15 ms). */
+     * their copies (im2col at batch 50 on PoCL, per launch: conv7's 64x8x8 > 5x5/2 1.33
+     * -> 0.79 ms; 64x4x4 > 4x4, before such whole windows skipped im2col, 0.24 -> 0.15). */
     size_t w1 = 1;
     while (w * w1 * 2 <= most && w1 * 2 <= d1 &&
            w1 * 2 <= lp_runtime_device(rt)->max_work_item_sizes[1])
