@@ -33,7 +33,8 @@ static lp_status check_chunk_(const lp_conv_geom *g, int s0, int cn, const char 
 }
 
 /* Global (d0, d1, d2): d0 is a plane (pixels), d1 channels, d2 samples. Work-groups run
- * along d0 only, no wider than the plane, so small planes waste few work-items. */
+ * along d0, no wider than the plane, so small planes waste few work-items, and take
+ * several channels when the plane is narrower than the group. */
 static lp_status launch_3d_(lp_runtime *rt, cl_kernel k, size_t d0, size_t d1, size_t d2,
                             const char *label) {
     size_t most = lp_runtime_wgs(rt, k, 64), w = most;

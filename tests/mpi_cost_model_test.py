@@ -188,32 +188,28 @@ with tempfile.TemporaryDirectory() as tmp:
     with h5py.File(run_h5, "w") as f:
         f["model_text"] = ("[input]\nchannels = 1\nheight = 1\nwidth = 10\n\n[flatten]\n\n"
                            "[dense]\nunits = 10\n\n[batchnorm]\n\n[dense]\nunits = 2\n")
-    rc, out, err = run("--compute-from", bench, "--measured", run_h5, "--ranks", "2",
-                       "lenet300")
+    def measured(set_attrs=None, drop=()):
+        """The script on run_h5 after changing its root attributes."""
+        with h5py.File(run_h5, "a") as f:
+            for name in drop:
+                del f.attrs[name]
+            for name, value in (set_attrs or {}).items():
+                f.attrs[name] = value
+        return run("--compute-from", bench, "--measured", run_h5, "--ranks", "2", "lenet300")
+
+    rc, out, err = measured()
     check(rc == 0 and "no root attribute mpi_bytes_per_step" in err and
           "measured bytes skipped" in out,
           f"a run without mpi_bytes_per_step is skipped with a message (rc {rc})")
-    with h5py.File(run_h5, "a") as f:
-        f.attrs["mpi_world_size"] = 0
-        f.attrs["mpi_bytes_per_step"] = 0.0
-    rc, out, err = run("--compute-from", bench, "--measured", run_h5, "--ranks", "2",
-                       "lenet300")
+    rc, out, err = measured({"mpi_world_size": 0, "mpi_bytes_per_step": 0.0})
     check(rc == 0 and "a run of one process" in out,
           f"a one-process run is skipped with a message (rc {rc}: {err.strip()})")
-    with h5py.File(run_h5, "a") as f:
-        del f.attrs["mpi_world_size"]
-        f.attrs["mpi_bytes_per_step"] = 700.0
-    rc, out, err = run("--compute-from", bench, "--measured", run_h5, "--ranks", "2",
-                       "lenet300")
+    rc, out, err = measured({"mpi_bytes_per_step": 700.0}, drop=("mpi_world_size",))
     check(rc == 0 and "2 ranks (--measured-ranks)" in out and "P = 152, S = 20" in out and
           "measured 700 bytes sent by rank 0 per step; predicted 700 for rank 0 "
           "(ratio 1.000000)" in out,
           f"measured 700 bytes against the prediction 700 (rc {rc}: {err.strip()})")
-    with h5py.File(run_h5, "a") as f:
-        f.attrs["mpi_world_size"] = 3
-        f.attrs["mpi_bytes_per_step"] = 940.0
-    rc, out, err = run("--compute-from", bench, "--measured", run_h5, "--ranks", "2",
-                       "lenet300")
+    rc, out, err = measured({"mpi_world_size": 3, "mpi_bytes_per_step": 940.0})
     check(rc == 0 and "3 ranks (attribute mpi_world_size)" in out and
           "predicted 936 for rank 0 (ratio 1.004274), the mean 2 (N-1)/N x 4 (P + S + 3) = 933"
           in out, f"the file's world size is used: rank 0 936, the mean 933 (rc {rc})")
