@@ -25,80 +25,92 @@
  * BT d (input tiles), G g (the kernel), AT v (back to outputs), A e = AT^T e (the output
  * gradient, for the kernel gradient) and G^T v (back to the kernel gradient). Written out
  * term by term: no multiplication by 0 or 1, and the multiples of 1/6 and 1/24 grouped
- * so that each costs one rounding. */
+ * so that each costs one rounding. Macros, so that they take arrays of float and of
+ * float8 alike (lp_wg_output_rows): the same expressions lane by lane, contracted alike,
+ * so the same bits. */
 #if WG_M == 2
-static inline void bt_(const float *d, float *o) {
-    o[0] = d[0] - d[2];
-    o[1] = d[1] + d[2];
-    o[2] = d[2] - d[1];
-    o[3] = d[1] - d[3];
-}
-static inline void g_(const float *g, float *o) {
-    o[0] = g[0];
-    o[1] = 0.5f * (g[0] + g[1] + g[2]);
-    o[2] = 0.5f * (g[0] - g[1] + g[2]);
-    o[3] = g[2];
-}
-static inline void at_(const float *v, float *o) {
-    o[0] = v[0] + v[1] + v[2];
-    o[1] = v[1] - v[2] - v[3];
-}
-static inline void a_(const float *e, float *o) {
-    o[0] = e[0];
-    o[1] = e[0] + e[1];
-    o[2] = e[0] - e[1];
-    o[3] = -e[1];
-}
-static inline void gt_(const float *v, float *o) {
-    o[0] = v[0] + 0.5f * (v[1] + v[2]);
-    o[1] = 0.5f * (v[1] - v[2]);
-    o[2] = 0.5f * (v[1] + v[2]) + v[3];
-}
+#define BT_(d, o)                                                                                  \
+    do {                                                                                           \
+        o[0] = d[0] - d[2];                                                                        \
+        o[1] = d[1] + d[2];                                                                        \
+        o[2] = d[2] - d[1];                                                                        \
+        o[3] = d[1] - d[3];                                                                        \
+    } while (0)
+#define G_(g, o)                                                                                   \
+    do {                                                                                           \
+        o[0] = g[0];                                                                               \
+        o[1] = 0.5f * (g[0] + g[1] + g[2]);                                                        \
+        o[2] = 0.5f * (g[0] - g[1] + g[2]);                                                        \
+        o[3] = g[2];                                                                               \
+    } while (0)
+#define AT_(v, o)                                                                                  \
+    do {                                                                                           \
+        o[0] = v[0] + v[1] + v[2];                                                                 \
+        o[1] = v[1] - v[2] - v[3];                                                                 \
+    } while (0)
+#define A_(e, o)                                                                                   \
+    do {                                                                                           \
+        o[0] = e[0];                                                                               \
+        o[1] = e[0] + e[1];                                                                        \
+        o[2] = e[0] - e[1];                                                                        \
+        o[3] = -e[1];                                                                              \
+    } while (0)
+#define GT_(v, o)                                                                                  \
+    do {                                                                                           \
+        o[0] = v[0] + 0.5f * (v[1] + v[2]);                                                        \
+        o[1] = 0.5f * (v[1] - v[2]);                                                               \
+        o[2] = 0.5f * (v[1] + v[2]) + v[3];                                                        \
+    } while (0)
 #elif WG_M == 4
-static inline void bt_(const float *d, float *o) {
-    o[0] = 4.0f * d[0] - 5.0f * d[2] + d[4];
-    o[1] = d[3] + d[4] - 4.0f * (d[1] + d[2]);
-    o[2] = d[4] - d[3] + 4.0f * (d[1] - d[2]);
-    o[3] = d[4] - d[2] + 2.0f * (d[3] - d[1]);
-    o[4] = d[4] - d[2] + 2.0f * (d[1] - d[3]);
-    o[5] = 4.0f * d[1] - 5.0f * d[3] + d[5];
-}
-static inline void g_(const float *g, float *o) {
-    o[0] = 0.25f * g[0];
-    o[1] = (-1.0f / 6.0f) * (g[0] + g[1] + g[2]);
-    o[2] = (-1.0f / 6.0f) * (g[0] - g[1] + g[2]);
-    o[3] = (1.0f / 24.0f) * (g[0] + 2.0f * g[1] + 4.0f * g[2]);
-    o[4] = (1.0f / 24.0f) * (g[0] - 2.0f * g[1] + 4.0f * g[2]);
-    o[5] = g[2];
-}
-static inline void at_(const float *v, float *o) {
-    o[0] = v[0] + v[1] + v[2] + v[3] + v[4];
-    o[1] = v[1] - v[2] + 2.0f * (v[3] - v[4]);
-    o[2] = v[1] + v[2] + 4.0f * (v[3] + v[4]);
-    o[3] = v[1] - v[2] + 8.0f * (v[3] - v[4]) + v[5];
-}
-static inline void a_(const float *e, float *o) {
-    o[0] = e[0];
-    o[1] = e[0] + e[1] + e[2] + e[3];
-    o[2] = e[0] - e[1] + e[2] - e[3];
-    o[3] = e[0] + 2.0f * e[1] + 4.0f * e[2] + 8.0f * e[3];
-    o[4] = e[0] - 2.0f * e[1] + 4.0f * e[2] - 8.0f * e[3];
-    o[5] = e[3];
-}
-static inline void gt_(const float *v, float *o) {
-    o[0] = 0.25f * v[0] - (1.0f / 6.0f) * (v[1] + v[2]) + (1.0f / 24.0f) * (v[3] + v[4]);
-    o[1] = (1.0f / 6.0f) * (v[2] - v[1]) + (1.0f / 12.0f) * (v[3] - v[4]);
-    o[2] = (1.0f / 6.0f) * (v[3] + v[4] - v[1] - v[2]) + v[5];
-}
+#define BT_(d, o)                                                                                  \
+    do {                                                                                           \
+        o[0] = 4.0f * d[0] - 5.0f * d[2] + d[4];                                                   \
+        o[1] = d[3] + d[4] - 4.0f * (d[1] + d[2]);                                                 \
+        o[2] = d[4] - d[3] + 4.0f * (d[1] - d[2]);                                                 \
+        o[3] = d[4] - d[2] + 2.0f * (d[3] - d[1]);                                                 \
+        o[4] = d[4] - d[2] + 2.0f * (d[1] - d[3]);                                                 \
+        o[5] = 4.0f * d[1] - 5.0f * d[3] + d[5];                                                   \
+    } while (0)
+#define G_(g, o)                                                                                   \
+    do {                                                                                           \
+        o[0] = 0.25f * g[0];                                                                       \
+        o[1] = (-1.0f / 6.0f) * (g[0] + g[1] + g[2]);                                              \
+        o[2] = (-1.0f / 6.0f) * (g[0] - g[1] + g[2]);                                              \
+        o[3] = (1.0f / 24.0f) * (g[0] + 2.0f * g[1] + 4.0f * g[2]);                                \
+        o[4] = (1.0f / 24.0f) * (g[0] - 2.0f * g[1] + 4.0f * g[2]);                                \
+        o[5] = g[2];                                                                               \
+    } while (0)
+#define AT_(v, o)                                                                                  \
+    do {                                                                                           \
+        o[0] = v[0] + v[1] + v[2] + v[3] + v[4];                                                   \
+        o[1] = v[1] - v[2] + 2.0f * (v[3] - v[4]);                                                 \
+        o[2] = v[1] + v[2] + 4.0f * (v[3] + v[4]);                                                 \
+        o[3] = v[1] - v[2] + 8.0f * (v[3] - v[4]) + v[5];                                          \
+    } while (0)
+#define A_(e, o)                                                                                   \
+    do {                                                                                           \
+        o[0] = e[0];                                                                               \
+        o[1] = e[0] + e[1] + e[2] + e[3];                                                          \
+        o[2] = e[0] - e[1] + e[2] - e[3];                                                          \
+        o[3] = e[0] + 2.0f * e[1] + 4.0f * e[2] + 8.0f * e[3];                                     \
+        o[4] = e[0] - 2.0f * e[1] + 4.0f * e[2] - 8.0f * e[3];                                     \
+        o[5] = e[3];                                                                               \
+    } while (0)
+#define GT_(v, o)                                                                                  \
+    do {                                                                                           \
+        o[0] = 0.25f * v[0] - (1.0f / 6.0f) * (v[1] + v[2]) + (1.0f / 24.0f) * (v[3] + v[4]);      \
+        o[1] = (1.0f / 6.0f) * (v[2] - v[1]) + (1.0f / 12.0f) * (v[3] - v[4]);                     \
+        o[2] = (1.0f / 6.0f) * (v[3] + v[4] - v[1] - v[2]) + v[5];                                 \
+    } while (0)
 #else
 #error "WG_M must be 2 or 4"
 #endif
 
-/* The 2-D transform o = T1 in T2^T of an R x Q tile into RO x QO, rows first: the 1-D
- * transform f2 (Q -> QO) of every row, then f1 (R -> RO) of every column. */
-#define TRANSFORM2_(f1, f2, R, Q, RO, QO, in, o)                                                   \
+/* The 2-D transform o = T1 in T2^T of an R x Q tile of `type` into RO x QO, rows first:
+ * the 1-D transform f2 (Q -> QO) of every row, then f1 (R -> RO) of every column. */
+#define TRANSFORM2_(type, f1, f2, R, Q, RO, QO, in, o)                                             \
     do {                                                                                           \
-        float rows_[R][QO], col_[R], out_[RO];                                                     \
+        type rows_[R][QO], col_[R], out_[RO];                                                      \
         _Pragma("unroll") for (int i_ = 0; i_ < (R); ++i_) f2(in[i_], rows_[i_]);                  \
         _Pragma("unroll") for (int j_ = 0; j_ < (QO); ++j_) {                                      \
             _Pragma("unroll") for (int i_ = 0; i_ < (R); ++i_) col_[i_] = rows_[i_][j_];           \
@@ -137,7 +149,7 @@ __kernel void lp_wg_input(__global const float *x, int C, int H, int W, int pad_
             int yy = y0 + i, xx = x0 + j;
             d[i][j] = yy >= 0 && yy < H && xx >= 0 && xx < W ? plane[yy * W + xx] : 0.0f;
         }
-    TRANSFORM2_(bt_, bt_, WG_A, WG_A, WG_A, WG_A, d, b);
+    TRANSFORM2_(float, BT_, BT_, WG_A, WG_A, WG_A, WG_A, d, b);
     store_points_(v, C, T, c, (size_t)s * TH * TW + tile, b);
 }
 
@@ -157,7 +169,7 @@ __kernel void lp_wg_output(__global const float *m, int R, int T, int TH, int TW
 #pragma unroll
         for (int j = 0; j < WG_A; ++j)
             v[i][j] = in[(i * WG_A + j) * stride];
-    TRANSFORM2_(at_, at_, WG_A, WG_A, WG_M, WG_M, v, o);
+    TRANSFORM2_(float, AT_, AT_, WG_A, WG_A, WG_M, WG_M, v, o);
     float bias = b_off >= 0 ? params[b_off + r] : 0.0f;
     __global float *plane = y + ((size_t)(s0 + s) * R + r) * (size_t)OH * OW;
 #pragma unroll
@@ -190,8 +202,89 @@ __kernel void lp_wg_grad(__global const float *dy, int F, int OH, int OW, int TH
             int yy = ty * WG_M + i, xx = tx * WG_M + j;
             g[i][j] = yy < OH && xx < OW ? plane[yy * OW + xx] : 0.0f;
         }
-    TRANSFORM2_(a_, a_, WG_M, WG_M, WG_A, WG_A, g, h);
+    TRANSFORM2_(float, A_, A_, WG_M, WG_M, WG_A, WG_A, g, h);
     store_points_(e, F, T, f, (size_t)s * TH * TW + tile, h);
+}
+
+/* lp_wg_output by rows, for CPUs that run explicit vector loops
+ * (lp_runtime_plane_kernels), on planes whose tile rows hold a multiple of 4 tiles (the
+ * host takes lp_wg_output elsewhere). A work-item takes 8 consecutive tiles of a plane,
+ * t0 = 8 * item, two runs of 4 tiles each within one tile row: it loads each transform
+ * point of the 8 tiles as one float8, transforms the 8 tiles at once with lp_wg_output's
+ * operations lane by lane (the same expressions, so the same bits), and writes each run's
+ * WG_M rows of 4 * WG_M pixels as vectors, interleaved by swizzles. On PoCL that is a
+ * fifth faster than one tile a work-item, which vectorizes across work-items with
+ * strided stores. (By-row forms of lp_wg_input and lp_wg_grad, tried the same way, were
+ * no faster: their time goes into storing the 36 points.) Global (ceil(TH*TW / 8), R,
+ * cn); lanes past the plane's tiles are not stored. */
+#define WG_RUN 4 /* tiles a run */
+#if WG_M == 4
+typedef float16 row_t_; /* a run's row of pixels */
+#define STORE_ROW_(h, p) vstore16(h, 0, p)
+#else
+typedef float8 row_t_;
+#define STORE_ROW_(h, p) vstore8(h, 0, p)
+#endif
+
+__kernel void lp_wg_output_rows(__global const float *m, int R, int T, int TH, int TW, int OH,
+                                int OW, int s0, __global const float *params, int b_off, int relu,
+                                __global float *y) {
+    int item = get_global_id(0), r = get_global_id(1), s = get_global_id(2);
+    int tiles = TH * TW, t0 = item * 8, lanes = min(8, tiles - t0);
+    if (t0 >= tiles) return;
+    size_t stride = (size_t)R * T;
+    __global const float *in = m + (size_t)r * T + (size_t)s * tiles + t0;
+    float8 v[WG_A][WG_A], o[WG_M][WG_M];
+#pragma unroll
+    for (int i = 0; i < WG_A; ++i)
+#pragma unroll
+        for (int j = 0; j < WG_A; ++j) {
+            __global const float *p = in + (i * WG_A + j) * stride;
+            if (lanes == 8) {
+                v[i][j] = vload8(0, p);
+            } else {
+                float l[8] = {0.0f};
+                for (int k = 0; k < lanes; ++k)
+                    l[k] = p[k];
+                v[i][j] = vload8(0, l);
+            }
+        }
+    TRANSFORM2_(float8, AT_, AT_, WG_A, WG_A, WG_M, WG_M, v, o);
+    float bias = b_off >= 0 ? params[b_off + r] : 0.0f;
+    __global float *plane = y + ((size_t)(s0 + s) * R + r) * (size_t)OH * OW;
+#pragma unroll
+    for (int run = 0; run < 2; ++run) {
+        int t = t0 + run * WG_RUN, ty = t / TW, tx = t - ty * TW;
+        if (t >= tiles) break;
+#pragma unroll
+        for (int i = 0; i < WG_M; ++i) {
+            int yy = ty * WG_M + i, x0 = tx * WG_M;
+            if (yy >= OH) break;
+            float4 q[WG_M]; /* lane k of q[j]: pixel x0 + k*WG_M + j of the row */
+#pragma unroll
+            for (int j = 0; j < WG_M; ++j)
+                q[j] = run == 0 ? o[i][j].lo : o[i][j].hi;
+#if WG_M == 4
+            row_t_ h =
+                (float16)(q[0].s0, q[1].s0, q[2].s0, q[3].s0, q[0].s1, q[1].s1, q[2].s1, q[3].s1,
+                          q[0].s2, q[1].s2, q[2].s2, q[3].s2, q[0].s3, q[1].s3, q[2].s3, q[3].s3);
+#else
+            row_t_ h =
+                (float8)(q[0].s0, q[1].s0, q[0].s1, q[1].s1, q[0].s2, q[1].s2, q[0].s3, q[1].s3);
+#endif
+            if (b_off >= 0) h += bias;
+            if (relu) h = fmax(h, 0.0f);
+            __global float *row = plane + yy * OW;
+            if (x0 + 4 * WG_M <= OW) {
+                STORE_ROW_(h, row + x0);
+            } else {
+                float l[4 * WG_M];
+                STORE_ROW_(h, l);
+                for (int e = 0; e < 4 * WG_M && x0 + e < OW; ++e)
+                    row[x0 + e] = l[e];
+            }
+        }
+    }
 }
 
 /* dW[f][c] = G^T Mw[.][f][c] G (3x3), overwritten at grads + off; Mw (P, F, C) holds the
@@ -205,7 +298,7 @@ __kernel void lp_wg_dw_output(__global const float *mw, int F, int C, __global f
     for (int i = 0; i < WG_A; ++i)
         for (int j = 0; j < WG_A; ++j)
             v[i][j] = in[(i * WG_A + j) * stride];
-    TRANSFORM2_(gt_, gt_, WG_A, WG_A, 3, 3, v, o);
+    TRANSFORM2_(float, GT_, GT_, WG_A, WG_A, 3, 3, v, o);
     __global float *out = grads + off + ((size_t)f * C + c) * 9;
     for (int a = 0; a < 3; ++a)
         for (int b = 0; b < 3; ++b)
@@ -236,7 +329,7 @@ __kernel void lp_wg_filter_packed(__global const float *w, ulong off, int F, int
         for (int a = 0; a < 3; ++a)
             for (int b = 0; b < 3; ++b)
                 g[a][b] = flip ? k[(2 - a) * 3 + (2 - b)] : k[a * 3 + b];
-        TRANSFORM2_(g_, g_, 3, 3, WG_A, WG_A, g, h);
+        TRANSFORM2_(float, G_, G_, 3, 3, WG_A, WG_A, g, h);
     } else {
         for (int i = 0; i < WG_A; ++i)
             for (int j = 0; j < WG_A; ++j)

@@ -63,8 +63,8 @@ static const check_def_ checks_[] = {
      "(error ~ log2(size) u of the plane's magnitude), as tests/cltest_conv_fft.c",
      lp_check_conv_fft},
     {"conv-winograd",
-     "conv_winograd.cl: lp_wg_filter_packed lp_wg_input lp_wg_products lp_wg_output lp_wg_grad "
-     "lp_wg_dw_products lp_wg_dw_output",
+     "conv_winograd.cl: lp_wg_filter_packed lp_wg_input lp_wg_products lp_wg_output(_rows) "
+     "lp_wg_grad lp_wg_dw_products lp_wg_dw_output",
      "forward (cin+35) u E, dW (n tiles+34) u E, dx (F+34) u E, E the tile computation on "
      "absolute values (host/reference_conv.c): the transforms' constants (up to 8 and 1/24 "
      "for F(4x4,3x3)) scale the rounding; 3x3 stride 1, same/valid padding, odd sizes",

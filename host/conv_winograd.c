@@ -16,6 +16,7 @@ struct lp_conv_winograd {
     int F, m, a, P; /* filters; tile m, side a = m + 2, points P = a^2 */
     int chunk;
     bool with_dx;
+    bool rows; /* lp_wg_output_rows where it fits (lp_runtime_plane_kernels, by_rows_) */
     int vw, mr, nv, dm, dn, lx; /* register tiles of the products (tile_of_) */
     char opts[96];
     int th, tw;   /* output tiles per plane (forward, kernel gradient) */
@@ -146,6 +147,7 @@ lp_status lp_conv_winograd_create(lp_runtime *rt, const lp_conv_geom *g, int fil
     w->P = w->a * w->a;
     w->chunk = chunk;
     w->with_dx = with_dx;
+    w->rows = lp_runtime_plane_kernels(rt);
     snprintf(w->opts, sizeof w->opts,
              "-DWG_M=%d -DGEMM_VW=%d -DGEMM_MR=%d -DGEMM_NV=%d -DGEMM_DM=%d -DGEMM_DN=%d", m, w->vw,
              w->mr, w->nv, w->dm, w->dn);
@@ -177,11 +179,20 @@ static lp_status kernel_(lp_conv_winograd *w, const char *name, cl_kernel *k) {
     return lp_runtime_kernel(w->rt, "conv_winograd", name, w->opts, k);
 }
 
-/* Work-groups along the tiles (the kernels return past d0): on CPUs that vectorize across
- * work-items (PoCL) consecutive tiles then make vector loads and stores. */
-static lp_status launch_(lp_conv_winograd *w, cl_kernel k, size_t d0, size_t d1, size_t d2,
-                         const char *label) {
-    size_t group = 16;
+/* Whether the output transform over planes of tw tiles a row takes lp_wg_output_rows
+ * (runs of 4 tiles within a row, 8 tiles a work-item). */
+static bool by_rows_(const lp_conv_winograd *w, int tw) {
+    return w->rows && tw % 4 == 0;
+}
+
+/* A transform over the tiles th x tw of d1 planes of d2 samples. Work-groups along a
+ * plane's tiles (the kernels return past dimension 0): per tile, 16 of them, so that on
+ * CPUs that vectorize across work-items consecutive tiles make vector loads and stores;
+ * by rows (the output transform, by_rows_), the plane's items of 8 tiles. */
+static lp_status launch_(lp_conv_winograd *w, cl_kernel k, int th, int tw, size_t d1, size_t d2,
+                         bool rows, const char *label) {
+    size_t d0 = (size_t)th * tw, group = 16;
+    if (rows) d0 = group = (d0 + 7) / 8;
     size_t most = lp_runtime_device(w->rt)->max_work_group_size;
     if (most && group > most) group = most;
     size_t global[3] = {(d0 + group - 1) / group * group, d1, d2}, local[3] = {group, 1, 1};
@@ -228,7 +239,7 @@ static lp_status input_(lp_conv_winograd *w, cl_mem src, int C, int H, int W, in
     LP_ARG(k, a++, T);
     LP_ARG(k, a++, s0);
     LP_ARG(k, a++, dst);
-    return launch_(w, k, (size_t)th * tw, (size_t)C, (size_t)cn, "conv_winograd_input");
+    return launch_(w, k, th, tw, (size_t)C, (size_t)cn, false, "conv_winograd_input");
 }
 
 /* Values of a sum one launch may take on a device that ends long loops
@@ -299,7 +310,8 @@ static lp_status dw_products_(lp_conv_winograd *w, int n, int T, bool add) {
 static lp_status output_(lp_conv_winograd *w, cl_mem src, int R, int th, int tw, int OH, int OW,
                          int s0, int cn, cl_mem params, int b_off, bool relu, cl_mem y) {
     cl_kernel k;
-    LP_TRY(kernel_(w, "lp_wg_output", &k));
+    bool rows = by_rows_(w, tw);
+    LP_TRY(kernel_(w, rows ? "lp_wg_output_rows" : "lp_wg_output", &k));
     cl_int T = padded_(w, th, tw, cn), relu_i = relu;
     int a = 0;
     LP_ARG(k, a++, src);
@@ -314,7 +326,7 @@ static lp_status output_(lp_conv_winograd *w, cl_mem src, int R, int th, int tw,
     LP_ARG(k, a++, b_off);
     LP_ARG(k, a++, relu_i);
     LP_ARG(k, a++, y);
-    return launch_(w, k, (size_t)th * tw, (size_t)R, (size_t)cn, "conv_winograd_output");
+    return launch_(w, k, th, tw, (size_t)R, (size_t)cn, rows, "conv_winograd_output");
 }
 
 static lp_status check_batch_(const lp_conv_winograd *w, int n) {
@@ -357,7 +369,7 @@ static lp_status grad_tiles_(lp_conv_winograd *w, cl_mem dy, int s0, int cn) {
     LP_ARG(k, a++, T);
     LP_ARG(k, a++, s0);
     LP_ARG(k, a++, w->mo);
-    return launch_(w, k, (size_t)w->th * w->tw, (size_t)w->F, (size_t)cn, "conv_winograd_grad");
+    return launch_(w, k, w->th, w->tw, (size_t)w->F, (size_t)cn, false, "conv_winograd_grad");
 }
 
 static lp_status dw_output_(lp_conv_winograd *w, cl_mem grads, size_t gw_off) {

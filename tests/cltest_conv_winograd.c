@@ -4,7 +4,8 @@
  * tile, batches in one chunk and in several. Each error must stay within the stated bound
  * k u E (E: lp_ref_winograd_scale, the computation on absolute values; k = the terms
  * summed per transform point + 34); the largest error / (u E) seen is printed. Bits repeat
- * run to run; bad arguments are errors. */
+ * run to run and between the output transform's two forms (per tile and by rows of
+ * tiles); bad arguments are errors. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -102,6 +103,25 @@ static void check_case_(const case_ *c, int m, uint64_t seed) {
     LP_TEST_OK(lp_conv_winograd_backward(w, n, xb, gb, pb, w_off, dwb, 3, NULL));
     LP_TEST_OK(lp_buffer_read(lp_test_rt, dwb, 12, nw * 4, dw[1]));
     CU_ASSERT(memcmp(dw[0], dw[1], nw * 4) == 0);
+    /* The output transform's other form (per tile, or by rows of tiles) gives the same
+     * bits. */
+    const char *form = lp_runtime_plane_kernels(lp_test_rt) ? "pixels" : "planes";
+    setenv("LAPERM_KERNEL_FORM", form, 1);
+    lp_conv_winograd *other = NULL;
+    LP_TEST_OK(lp_conv_winograd_create(lp_test_rt, &g, F, m, c->chunk, true, &other));
+    unsetenv("LAPERM_KERNEL_FORM");
+    CU_ASSERT_FATAL(other != NULL);
+    LP_TEST_OK(lp_conv_winograd_forward(other, n, xb, pb, w_off, (int)b_off, true, yb));
+    CU_ASSERT(lp_test_download(yb, ny * 4, y[1]));
+    LP_TEST_OK(lp_conv_winograd_backward(other, n, xb, gb, pb, w_off, dwb, 3, dxb));
+    LP_TEST_OK(lp_buffer_read(lp_test_rt, dwb, 12, nw * 4, dw[1]));
+    CU_ASSERT(lp_test_download(dxb, nx * 4, dx[1]));
+    if (memcmp(y[0], y[1], ny * 4) || memcmp(dw[0], dw[1], nw * 4) ||
+        memcmp(dx[0], dx[1], nx * 4)) {
+        printf("\n  %s F(%d,3): the output transform's forms differ\n", c->name, m);
+        CU_FAIL("transform forms differ");
+    }
+    lp_test_release_with(destroy_, other);
 
     /* The exact values (in double), with no ReLU mask on the gradient: the object takes
      * dy as given. */
@@ -167,7 +187,9 @@ static void check_case_(const case_ *c, int m, uint64_t seed) {
 }
 
 /* Odd planes (tiles past the right and bottom edges), one channel, channel counts off any
- * tile, a plane smaller than one tile, batches in several chunks (the kernel gradient's
+ * tile, a plane smaller than one tile, rows of 4 and 8 tiles for the output transform's
+ * by-row form (its vector stores inside the row and its value-by-value edge, a plane
+ * ending in half an item of 8 tiles), batches in several chunks (the kernel gradient's
  * products added chunk after chunk), and conv4's second layer at batch 2 (64 channels). */
 static const case_ cases_[] = {
     {"1x7x9 -> 3 valid, batch 3", 1, 7, 9, 3, false, 3, 3},
@@ -176,6 +198,10 @@ static const case_ cases_[] = {
     {"5x11x13 -> 6 same, batch 3 in chunks of 1", 5, 11, 13, 6, true, 3, 1},
     {"3x3x3 -> 2 valid (one output pixel)", 3, 3, 3, 2, false, 2, 2},
     {"2x4x5 -> 7 same (less than a 4x4 tile down)", 2, 4, 5, 7, true, 2, 2},
+    {"2x6x34 -> 3 valid (a row of 8 tiles)", 2, 6, 34, 3, false, 2, 2},
+    {"3x10x15 -> 4 same (rows of 4 tiles, 12 a plane, the last column cut)", 3, 10, 15, 4, true, 2,
+     2},
+    {"2x16x32 -> 3 same (rows of 8 tiles, windows inside the row)", 2, 16, 32, 3, true, 2, 2},
     {"64x16x16 -> 64 same, batch 2", 64, 16, 16, 64, true, 2, 2},
 };
 
