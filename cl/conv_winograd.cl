@@ -295,12 +295,16 @@ __kernel void lp_wg_dw_output(__global const float *mw, int F, int C, __global f
     size_t stride = (size_t)F * C;
     __global const float *in = mw + (size_t)f * C + c;
     float v[WG_A][WG_A], o[3][3];
+#pragma unroll
     for (int i = 0; i < WG_A; ++i)
+#pragma unroll
         for (int j = 0; j < WG_A; ++j)
             v[i][j] = in[(i * WG_A + j) * stride];
     TRANSFORM2_(float, GT_, GT_, WG_A, WG_A, 3, 3, v, o);
     __global float *out = grads + off + ((size_t)f * C + c) * 9;
+#pragma unroll
     for (int a = 0; a < 3; ++a)
+#pragma unroll
         for (int b = 0; b < 3; ++b)
             out[a * 3 + b] = o[a][b];
 }
@@ -315,28 +319,36 @@ __kernel void lp_wg_dw_output(__global const float *mw, int F, int C, __global f
  * (G g G^T)[p], R x Q per point in panels of GEMM_MR rows (rows R.. of the last panel 0),
  * for the 3x3 kernel W (F, C, 3, 3) at w + off: forward r = f, q = c, g = W[f][c]; with
  * flip (the input gradient) r = c, q = f, g = W[f][c] rotated by 180 degrees. Global
- * (Q, GEMM_MR, R rounded up to GEMM_MR / GEMM_MR): no division by GEMM_MR (Oclgrind's checker
- * stops at the `freeze` LLVM makes of one). */
+ * (GEMM_MR, Q, R rounded up to GEMM_MR / GEMM_MR): no division by GEMM_MR (Oclgrind's
+ * checker stops at the `freeze` LLVM makes of one), and neighbouring work-items, a panel's
+ * rows, store neighbouring floats (PoCL's vector stores across work-items; with q first,
+ * storing 8 floats apart, conv4's took twice as long). */
 __kernel void lp_wg_filter_packed(__global const float *w, ulong off, int F, int C, int flip,
                                   __global float *up) {
-    int q = get_global_id(0), rr = get_global_id(1), rb = get_global_id(2), r = rb * GEMM_MR + rr;
+    int rr = get_global_id(0), q = get_global_id(1), rb = get_global_id(2), r = rb * GEMM_MR + rr;
     int R = flip ? C : F, Q = flip ? F : C, RB = get_global_size(2);
     float h[WG_A][WG_A];
     if (r < R) {
         int c = flip ? r : q, f = flip ? q : r;
         __global const float *k = w + off + ((size_t)f * C + c) * 9;
         float g[3][3];
+#pragma unroll
         for (int a = 0; a < 3; ++a)
+#pragma unroll
             for (int b = 0; b < 3; ++b)
                 g[a][b] = flip ? k[(2 - a) * 3 + (2 - b)] : k[a * 3 + b];
         TRANSFORM2_(float, G_, G_, 3, 3, WG_A, WG_A, g, h);
     } else {
+#pragma unroll
         for (int i = 0; i < WG_A; ++i)
+#pragma unroll
             for (int j = 0; j < WG_A; ++j)
                 h[i][j] = 0.0f;
     }
     __global float *out = up + ((size_t)rb * Q + q) * GEMM_MR + rr;
+#pragma unroll
     for (int i = 0; i < WG_A; ++i)
+#pragma unroll
         for (int j = 0; j < WG_A; ++j)
             out[(size_t)(i * WG_A + j) * RB * Q * GEMM_MR] = h[i][j];
 }

@@ -212,7 +212,7 @@ static lp_status filter_(lp_conv_winograd *w, cl_mem params, size_t w_off, int f
     LP_ARG(k, 4, flip);
     LP_ARG(k, 5, w->u);
     size_t R = (size_t)(flip ? w->g.cin : w->F), Q = (size_t)(flip ? w->F : w->g.cin);
-    size_t global[3] = {Q, (size_t)w->mr, (size_t)ceil_div_((int)R, w->mr)};
+    size_t global[3] = {(size_t)w->mr, Q, (size_t)ceil_div_((int)R, w->mr)};
     return lp_launch(w->rt, k, 3, global, NULL, "conv_winograd_filter");
 }
 
