@@ -61,6 +61,52 @@ __kernel void lp_conv_direct_split(__global const float *x, int n, int C, int ih
     }
 }
 
+/* lp_conv_direct_split with its rows moved as vectors, for CPUs that run explicit vector
+ * loops (lp_runtime_plane_kernels): PoCL vectorizes lp_conv_direct_split across its
+ * work-items, a plane each, so every load and store became a gather or scatter across
+ * planes. The same floats. Global (C*sh*sw, n), a work-item per phase plane. */
+__kernel void lp_conv_direct_split_rows(__global const float *x, int n, int C, int ih, int iw,
+                                        int sh, int sw, int pt, int pl, int U, int V,
+                                        __global float *xs) {
+    const int pc = (int)get_global_id(0), s = (int)get_global_id(1);
+    if (pc >= C * sh * sw || s >= n) return;
+    const int phase = pc / C, c = pc - phase * C;
+    const int ph = phase / sw, pw = phase - ph * sw, x0 = pw - pl;
+    /* columns v of x inside the row: 0 <= v*sw + x0 < iw */
+    const int v_lo = min(V, x0 >= 0 ? 0 : (-x0 + sw - 1) / sw);
+    const int v_hi = max(v_lo, min(V, iw - x0 > 0 ? (iw - x0 + sw - 1) / sw : 0));
+    const __global float *xp = x + ((size_t)s * C + c) * ih * iw;
+    __global float *o = xs + ((size_t)s * C * sh * sw + pc) * U * V;
+    for (int u = 0; u < U; ++u) {
+        const int y = u * sh + ph - pt;
+        __global float *orow = o + u * V;
+        const bool inside = y >= 0 && y < ih;
+        const int lo = inside ? v_lo : V, hi = inside ? v_hi : V;
+        int v = 0;
+        for (; v + 16 <= lo; v += 16)
+            vstore16((float16)(0.0f), 0, orow + v);
+        for (; v < lo; ++v)
+            orow[v] = 0.0f;
+        if (inside) {
+            const __global float *xrow = xp + y * iw;
+            if (sw == 1)
+                for (; v + 16 <= hi; v += 16)
+                    vstore16(vload16(0, xrow + (v + x0)), 0, orow + v);
+            else if (sw == 2) /* the 32 floats read within the row */
+                for (; v + 16 <= hi && 2 * v + x0 + 32 <= iw; v += 16)
+                    vstore16((float16)(vload16(0, xrow + (2 * v + x0)).even,
+                                       vload16(0, xrow + (2 * v + x0 + 16)).even),
+                             0, orow + v);
+            for (; v < hi; ++v)
+                orow[v] = xrow[v * sw + x0];
+        }
+        for (; v + 16 <= V; v += 16)
+            vstore16((float16)(0.0f), 0, orow + v);
+        for (; v < V; ++v)
+            orow[v] = 0.0f;
+    }
+}
+
 /* Ap = the forward product's A, the kernel (M = F, K) itself, packed into row panels as
  * lp_gemm_pack_a packs them: panel p holds rows p*MR .. p*MR + MR-1 as (K, MR), rows past
  * M zero. Global (M rounded up to MR, K). */

@@ -16,6 +16,7 @@ struct lp_conv_direct {
     int filters, max_batch;
     bool with_dx;
     bool split;         /* stride or padding: the input is split into phases first */
+    bool rows;          /* the split by rows (lp_runtime_plane_kernels) */
     lp_gemm_variant v;  /* the products' tile (forward and input gradient) */
     lp_gemm_variant dv; /* the kernel gradient's tile (dw_variant_) */
     char opts[160];
@@ -313,6 +314,7 @@ lp_status lp_conv_direct_create(lp_runtime *rt, const lp_conv_geom *g, int filte
     d->max_batch = max_batch;
     d->with_dx = with_dx;
     d->split = needs_split_(g);
+    d->rows = lp_runtime_plane_kernels(rt);
     d->v = var;
     d->dv = dvar;
     d->U = l.U;
@@ -364,7 +366,7 @@ static lp_status split_(lp_conv_direct *d, int n, cl_mem x) {
         d->xs_cap = n;
     }
     cl_kernel k;
-    LP_TRY(kernel_(d, "lp_conv_direct_split", &k));
+    LP_TRY(kernel_(d, d->rows ? "lp_conv_direct_split_rows" : "lp_conv_direct_split", &k));
     int a = 0;
     LP_ARG(k, a++, x);
     LP_ARG(k, a++, n);
@@ -378,6 +380,10 @@ static lp_status split_(lp_conv_direct *d, int n, cl_mem x) {
     LP_ARG(k, a++, d->U);
     LP_ARG(k, a++, d->V);
     LP_ARG(k, a++, d->xs);
+    if (d->rows) { /* one work-item a group: explicit vectors, nothing across work-items */
+        size_t global[2] = {(size_t)d->nc, (size_t)n}, local[2] = {1, 1};
+        return lp_launch(d->rt, k, 2, global, local, "conv_direct_split");
+    }
     return launch_planes_(d, k, (size_t)d->nc, n, "conv_direct_split");
 }
 

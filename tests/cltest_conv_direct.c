@@ -1,6 +1,7 @@
 /* The direct convolution (laperm/conv_direct.h) against plain-C loops in double: forward
  * (with bias and ReLU), kernel and input gradients at odd shapes, strides 1 to 3, valid
- * and same padding, 1x1 to 5x5 windows, batches below the largest; bit-for-bit repeats;
+ * and same padding, 1x1 to 5x5 windows, batches below the largest, with each kernel form
+ * (the phase split per value or by rows of vectors); bit-for-bit repeats;
  * an evaluation batch larger than the training batch between two steps; argument checks. */
 #include <math.h>
 #include <stdio.h>
@@ -206,6 +207,9 @@ static const case_ cases_[] = {
     {"5x5 stride 2 same 5x5 (window past both ends)", 2, 5, 5, 3, 5, 5, 2, 2, true, false, false, 1,
      2},
     {"7x7 stride 2 same 15x15 (resnet stem)", 3, 15, 15, 8, 7, 7, 2, 2, true, false, true, 1, 1},
+    /* rows long enough for the split's vector copies (lp_conv_direct_split_rows) */
+    {"3x3 same 5x40", 2, 5, 40, 3, 3, 3, 1, 1, true, true, false, 2, 2},
+    {"3x3 stride 2 same 6x41", 2, 6, 41, 3, 3, 3, 2, 2, true, false, true, 2, 2},
     /* Conv7's widest direct layer: on llvmpipe all its row tiles in one work-item ran
      * past the loop limit; there it is now refused (see check_case_), and 48 to 48
      * filters runs with fewer tiles per work-item. */
@@ -222,11 +226,16 @@ static const case_ cases_[] = {
      3, 1, 1, false, true, true, 3, 3},
 };
 
-static void test_cases(void) {
+static void cases_once_(void) {
     size_t n_cases = sizeof cases_ / sizeof *cases_;
     for (size_t i = 0; i < n_cases; ++i)
         if (!lp_test_simulator() || i + 4 < n_cases) /* the last four: slow to simulate */
             check_case_(&cases_[i], 1000 + i, NULL);
+}
+
+/* With each kernel form (the split per value or by rows of vectors). */
+static void test_cases(void) {
+    lp_test_each_kernel_form(cases_once_);
 }
 
 static void destroy_workspace_(void *ws) {
