@@ -55,7 +55,7 @@ static const check_def_ checks_[] = {
      "in any order; strides 1-3, same/valid padding, odd sizes",
      lp_check_conv_gemm},
     {"conv-direct",
-     "conv_direct.cl: lp_conv_direct_split lp_conv_direct_pack lp_conv_direct_pack_dx "
+     "conv_direct.cl: lp_conv_direct_split(_rows) lp_conv_direct_pack lp_conv_direct_pack_dx "
      "lp_conv_direct_grad_z; gemm.cl",
      "as conv-gemm: (K+3) u S, (n P+2) u S, (F kh kw+2) u S", lp_check_conv_direct},
     {"conv-fft", "conv_fft.cl: lp_conv_fft_pack lp_conv_fft_crop(_add) lp_conv_fft_mac; clFFT",
