@@ -159,12 +159,14 @@ lp_status lp_network_forward_layer(lp_network *net, int i, int n, bool training)
  * gradient, in layer order, so the sum is the same on every run. The scan starts at
  * from+2: from+1 reads `from` as its previous layer, never as a second input. */
 static lp_status second_inputs_backward_(lp_network *net, int from, int n) {
-    for (int j = from + 2; j < net->n_layers; ++j) {
-        lp_layer *l = &net->layers[j];
-        if (l->second_input == from && l->ops->backward_second)
-            LP_TRY(l->ops->backward_second(net, l, n));
-    }
+    for (int j = from + 2; j < net->n_layers; ++j)
+        if (net->layers[j].second_input == from) LP_TRY(lp_network_backward_second(net, j, n));
     return LP_OK;
+}
+
+lp_status lp_network_backward_second(lp_network *net, int j, int n) {
+    lp_layer *l = &net->layers[j];
+    return l->ops->backward_second ? l->ops->backward_second(net, l, n) : LP_OK;
 }
 
 lp_status lp_network_backward(lp_network *net, int n) {
@@ -176,8 +178,12 @@ lp_status lp_network_backward(lp_network *net, int n) {
     return LP_OK;
 }
 
-lp_status lp_network_backward_layer(lp_network *net, int i, int n) {
+lp_status lp_network_backward_own(lp_network *net, int i, int n) {
     lp_layer *l = &net->layers[i];
-    if (l->ops->backward) LP_TRY(l->ops->backward(net, l, n));
+    return l->ops->backward ? l->ops->backward(net, l, n) : LP_OK;
+}
+
+lp_status lp_network_backward_layer(lp_network *net, int i, int n) {
+    LP_TRY(lp_network_backward_own(net, i, n));
     return second_inputs_backward_(net, i - 1, n);
 }

@@ -381,6 +381,23 @@ static void check_network_(const char *name, const char *text, int max_batch, in
     /* Backward overwrites and sums in a fixed order: a second round gives the same bits. */
     device_grads_(&f, again);
     CU_ASSERT(memcmp(grads, again, np * sizeof *grads) == 0);
+    /* The backward pass in its parts, as laperm bench times them (each layer's own, then
+     * the shortcut halves it completes, network.h): the same bits. */
+    for (size_t i = 0; i < np; ++i)
+        again[i] = NAN;
+    LP_TEST_OK(lp_buffer_write(lp_test_rt, lp_network_grads(f.net), 0, np * 4, again));
+    LP_TEST_OK(lp_network_forward(f.net, f.n, true));
+    LP_TEST_OK(lp_op_softmax_xent(lp_test_rt, lp_network_logits(f.net), f.dlabels, f.n,
+                                  lp_network_classes(f.net), 1.0f / (float)f.n,
+                                  lp_network_dlogits(f.net), f.dstats, 0));
+    for (int i = f.net->n_layers - 1; i >= 1; --i) {
+        LP_TEST_OK(lp_network_backward_own(f.net, i, f.n));
+        for (int j = i + 1; j < f.net->n_layers; ++j)
+            if (f.net->layers[j].second_input == i - 1)
+                LP_TEST_OK(lp_network_backward_second(f.net, j, f.n));
+    }
+    LP_TEST_OK(lp_buffer_read(lp_test_rt, lp_network_grads(f.net), 0, np * 4, again));
+    CU_ASSERT(memcmp(grads, again, np * sizeof *grads) == 0);
 
     int bad = 0, printed = 0, checked = 0, skipped = 0;
     double max_grad = 0.0;

@@ -120,5 +120,11 @@ lp_status lp_network_backward(lp_network *net, int n);
  * also adds the gradients of the second inputs it completes (a residual's shortcut). */
 lp_status lp_network_forward_layer(lp_network *net, int i, int n, bool training);
 lp_status lp_network_backward_layer(lp_network *net, int i, int n);
+/* lp_network_backward_layer in its parts, to time each layer's own (laperm bench): layer
+ * i's own pass; then, for each layer j > i whose second input is i - 1, in order of j,
+ * j's second-input half (a residual's shortcut gradient, with its projection when it has
+ * one). */
+lp_status lp_network_backward_own(lp_network *net, int i, int n);
+lp_status lp_network_backward_second(lp_network *net, int j, int n);
 
 #endif
