@@ -233,10 +233,11 @@ static bool split_(const case_ *c) {
 
 static void cases_once_(void) {
     size_t n_cases = sizeof cases_ / sizeof *cases_;
-    /* The forms differ only in the split: the simulator runs the by-rows form's cases
-     * that split (Oclgrind's default is the other), to keep its time down. */
+    /* The forms differ only in the split: the form that is not the device's own runs
+     * only the cases that split. */
     const char *form = getenv("LAPERM_KERNEL_FORM");
-    bool split_only = lp_test_simulator() && form && strcmp(form, "planes") == 0;
+    bool planes = form && strcmp(form, "planes") == 0;
+    bool split_only = form && planes != lp_runtime_vector_loops(lp_test_rt);
     for (size_t i = 0; i < n_cases; ++i) {
         if (lp_test_simulator() && i + 4 >= n_cases) continue; /* the last four: slow there */
         if (split_only && !split_(&cases_[i])) continue;
