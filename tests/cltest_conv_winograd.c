@@ -83,45 +83,37 @@ static void check_case_(const case_ *c, int m, uint64_t seed) {
     cl_mem gb = lp_test_upload(gy, ny * 4), yb = lp_test_buffer(ny * 4);
     cl_mem dwb = lp_test_buffer((nw + 3) * 4), dxb = lp_test_buffer(nx * 4);
 
-    lp_conv_winograd *w = NULL;
+    lp_conv_winograd *w = NULL, *other = NULL;
     LP_TEST_OK(lp_conv_winograd_create(lp_test_rt, &g, F, m, c->chunk, true, &w));
-    CU_ASSERT_FATAL(w != NULL);
-    float *y[2] = {lp_test_floats(ny), lp_test_floats(ny)};
-    float *dw[2] = {lp_test_floats(nw), lp_test_floats(nw)};
-    float *dx[2] = {lp_test_floats(nx), lp_test_floats(nx)};
-    for (int rep = 0; rep < 2; ++rep) {
-        LP_TEST_OK(lp_conv_winograd_forward(w, n, xb, pb, w_off, (int)b_off, true, yb));
+    /* The same layer with the output transform's other form (per tile, or by rows). */
+    setenv("LAPERM_KERNEL_FORM", lp_runtime_plane_kernels(lp_test_rt) ? "pixels" : "planes", 1);
+    LP_TEST_OK(lp_conv_winograd_create(lp_test_rt, &g, F, m, c->chunk, true, &other));
+    unsetenv("LAPERM_KERNEL_FORM");
+    CU_ASSERT_FATAL(w != NULL && other != NULL);
+    /* Twice through w (the bits repeat), then through the other form (the same bits). */
+    float *y[3], *dw[3], *dx[3];
+    for (int rep = 0; rep < 3; ++rep) {
+        lp_conv_winograd *run = rep < 2 ? w : other;
+        y[rep] = lp_test_floats(ny), dw[rep] = lp_test_floats(nw), dx[rep] = lp_test_floats(nx);
+        LP_TEST_OK(lp_conv_winograd_forward(run, n, xb, pb, w_off, (int)b_off, true, yb));
         CU_ASSERT(lp_test_download(yb, ny * 4, y[rep]));
-        LP_TEST_OK(lp_conv_winograd_backward(w, n, xb, gb, pb, w_off, dwb, 3, dxb));
+        LP_TEST_OK(lp_conv_winograd_backward(run, n, xb, gb, pb, w_off, dwb, 3, dxb));
         LP_TEST_OK(lp_buffer_read(lp_test_rt, dwb, 12, nw * 4, dw[rep]));
         CU_ASSERT(lp_test_download(dxb, nx * 4, dx[rep]));
     }
     CU_ASSERT(memcmp(y[0], y[1], ny * 4) == 0);
     CU_ASSERT(memcmp(dw[0], dw[1], nw * 4) == 0);
     CU_ASSERT(memcmp(dx[0], dx[1], nx * 4) == 0);
-    /* Without the input gradient dW has the same bits. */
-    LP_TEST_OK(lp_conv_winograd_backward(w, n, xb, gb, pb, w_off, dwb, 3, NULL));
-    LP_TEST_OK(lp_buffer_read(lp_test_rt, dwb, 12, nw * 4, dw[1]));
-    CU_ASSERT(memcmp(dw[0], dw[1], nw * 4) == 0);
-    /* The output transform's other form (per tile, or by rows of tiles) gives the same
-     * bits. */
-    const char *form = lp_runtime_plane_kernels(lp_test_rt) ? "pixels" : "planes";
-    setenv("LAPERM_KERNEL_FORM", form, 1);
-    lp_conv_winograd *other = NULL;
-    LP_TEST_OK(lp_conv_winograd_create(lp_test_rt, &g, F, m, c->chunk, true, &other));
-    unsetenv("LAPERM_KERNEL_FORM");
-    CU_ASSERT_FATAL(other != NULL);
-    LP_TEST_OK(lp_conv_winograd_forward(other, n, xb, pb, w_off, (int)b_off, true, yb));
-    CU_ASSERT(lp_test_download(yb, ny * 4, y[1]));
-    LP_TEST_OK(lp_conv_winograd_backward(other, n, xb, gb, pb, w_off, dwb, 3, dxb));
-    LP_TEST_OK(lp_buffer_read(lp_test_rt, dwb, 12, nw * 4, dw[1]));
-    CU_ASSERT(lp_test_download(dxb, nx * 4, dx[1]));
-    if (memcmp(y[0], y[1], ny * 4) || memcmp(dw[0], dw[1], nw * 4) ||
-        memcmp(dx[0], dx[1], nx * 4)) {
+    if (memcmp(y[0], y[2], ny * 4) || memcmp(dw[0], dw[2], nw * 4) ||
+        memcmp(dx[0], dx[2], nx * 4)) {
         printf("\n  %s F(%d,3): the output transform's forms differ\n", c->name, m);
         CU_FAIL("transform forms differ");
     }
     lp_test_release_with(destroy_, other);
+    /* Without the input gradient dW has the same bits. */
+    LP_TEST_OK(lp_conv_winograd_backward(w, n, xb, gb, pb, w_off, dwb, 3, NULL));
+    LP_TEST_OK(lp_buffer_read(lp_test_rt, dwb, 12, nw * 4, dw[1]));
+    CU_ASSERT(memcmp(dw[0], dw[1], nw * 4) == 0);
 
     /* The exact values (in double), with no ReLU mask on the gradient: the object takes
      * dy as given. */
@@ -179,7 +171,7 @@ static void check_case_(const case_ *c, int m, uint64_t seed) {
     lp_test_release_with(destroy_, w);
     free(z), free(zs), free(rdw), free(rdwa), free(rdx), free(rdxa), free(db), free(dba);
     free(dws), free(dxs), free(flip), free(params), free(x), free(gy);
-    for (int i = 0; i < 2; ++i)
+    for (int i = 0; i < 3; ++i)
         free(y[i]), free(dw[i]), free(dx[i]);
     cl_mem bufs[] = {pb, xb, gb, yb, dwb, dxb};
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; ++i)

@@ -356,6 +356,17 @@ static void param_name_(const fixture_ *f, size_t i, char *buf, size_t size) {
     snprintf(buf, size, "param[%zu]", i);
 }
 
+/* lp_network_backward in its parts (network.h): each layer's own pass, then the shortcut
+ * halves it completes. */
+static lp_status backward_in_parts_(lp_network *net, int n) {
+    for (int i = net->n_layers - 1; i >= 1; --i) {
+        LP_TRY(lp_network_backward_own(net, i, n));
+        for (int j = i + 1; j < net->n_layers; ++j)
+            if (net->layers[j].second_input == i - 1) LP_TRY(lp_network_backward_second(net, j, n));
+    }
+    return LP_OK;
+}
+
 static void check_network_(const char *name, const char *text, int max_batch, int n, float w,
                            uint64_t seed) {
     fixture_ f;
@@ -381,22 +392,8 @@ static void check_network_(const char *name, const char *text, int max_batch, in
     /* Backward overwrites and sums in a fixed order: a second round gives the same bits. */
     device_grads_(&f, again);
     CU_ASSERT(memcmp(grads, again, np * sizeof *grads) == 0);
-    /* The backward pass in its parts, as laperm bench times them (each layer's own, then
-     * the shortcut halves it completes, network.h): the same bits. */
-    for (size_t i = 0; i < np; ++i)
-        again[i] = NAN;
-    LP_TEST_OK(lp_buffer_write(lp_test_rt, lp_network_grads(f.net), 0, np * 4, again));
-    LP_TEST_OK(lp_network_forward(f.net, f.n, true));
-    LP_TEST_OK(lp_op_softmax_xent(lp_test_rt, lp_network_logits(f.net), f.dlabels, f.n,
-                                  lp_network_classes(f.net), 1.0f / (float)f.n,
-                                  lp_network_dlogits(f.net), f.dstats, 0));
-    for (int i = f.net->n_layers - 1; i >= 1; --i) {
-        LP_TEST_OK(lp_network_backward_own(f.net, i, f.n));
-        for (int j = i + 1; j < f.net->n_layers; ++j)
-            if (f.net->layers[j].second_input == i - 1)
-                LP_TEST_OK(lp_network_backward_second(f.net, j, f.n));
-    }
-    LP_TEST_OK(lp_buffer_read(lp_test_rt, lp_network_grads(f.net), 0, np * 4, again));
+    /* The backward pass in its parts, as laperm bench times them: the same bits. */
+    lp_test_network_grads_with(f.net, f.n, f.dlabels, f.dstats, backward_in_parts_, again);
     CU_ASSERT(memcmp(grads, again, np * sizeof *grads) == 0);
 
     int bad = 0, printed = 0, checked = 0, skipped = 0;

@@ -228,6 +228,11 @@ int lp_test_train(const char *env, const char *args, char **output) {
 }
 
 void lp_test_network_grads(lp_network *net, int n, cl_mem labels, cl_mem stats, float *grads) {
+    lp_test_network_grads_with(net, n, labels, stats, lp_network_backward, grads);
+}
+
+void lp_test_network_grads_with(lp_network *net, int n, cl_mem labels, cl_mem stats,
+                                lp_status (*backward)(lp_network *, int), float *grads) {
     size_t np = lp_network_param_count(net);
     for (size_t i = 0; i < np; ++i)
         grads[i] = NAN;
@@ -236,7 +241,7 @@ void lp_test_network_grads(lp_network *net, int n, cl_mem labels, cl_mem stats, 
     LP_TEST_OK(lp_op_softmax_xent(lp_test_rt, lp_network_logits(net), labels, n,
                                   lp_network_classes(net), 1.0f / (float)n, lp_network_dlogits(net),
                                   stats, 0));
-    LP_TEST_OK(lp_network_backward(net, n));
+    LP_TEST_OK(backward(net, n));
     LP_TEST_OK(lp_buffer_read(lp_test_rt, lp_network_grads(net), 0, np * 4, grads));
 }
 

@@ -37,6 +37,9 @@ extern lp_runtime *lp_test_rt;
 struct lp_network;
 void lp_test_network_grads(struct lp_network *net, int n, cl_mem labels, cl_mem stats,
                            float *grads);
+/* The same with another backward pass in place of lp_network_backward. */
+void lp_test_network_grads_with(struct lp_network *net, int n, cl_mem labels, cl_mem stats,
+                                lp_status (*backward)(struct lp_network *, int), float *grads);
 
 /* Device buffers for tests on lp_test_rt; failures print the library's message and
  * return NULL/false (callers assert). */
