@@ -57,8 +57,9 @@ static lp_status measure_(lp_runtime *rt, const lp_model_spec *spec, int batch, 
         row->parameters = size_of_(lp_network_params(net)) + size_of_(lp_network_grads(net));
         row->optimizer = size_of_(m) + size_of_(v);
         for (int i = 0; i < net->n_layers; ++i)
-            if (net->layers[i].owns_buffers)
-                row->activations += size_of_(net->layers[i].out) + size_of_(net->layers[i].dout);
+            if (net->layers[i].owns_buffers) row->activations += size_of_(net->layers[i].out);
+        for (int k = 0; k < net->n_grad_bufs; ++k) /* the layers' gradients, shared */
+            row->activations += size_of_(net->grad_bufs[k]);
         uint64_t known = row->parameters + row->optimizer + row->activations;
         row->other = row->total > known ? row->total - known : 0;
         /* The plan's figure for the same step: no data set on the device, Adam. Its

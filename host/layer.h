@@ -28,6 +28,12 @@ typedef struct {
     /* Writes layer i's parameter tensors (at most LP_LAYER_TENSORS_MAX, offsets left 0)
      * and returns how many; NULL for kinds without parameters. */
     int (*tensors)(const lp_model_spec *m, int i, lp_param_tensor *t);
+    /* True when init makes the layer a view of the previous layer's buffers
+     * (lp_layer_view_prev); NULL: never. The gradient plan needs it before any init. */
+    bool (*views_prev)(const lp_layer_spec *l);
+    /* The earlier layer the layer also reads (a residual's `from`: lp_layer.second_input),
+     * or -1; NULL: none. */
+    int (*second_input)(const lp_layer_spec *l);
     /* The `summary` details column ("kernel 3x3, stride 1, ..."); may be NULL. */
     void (*details)(const lp_layer_spec *l, lp_text *t);
     /* Builds layer l (prev already built): ops, buffers, state. The spec has passed the
@@ -92,13 +98,20 @@ struct lp_network {
     lp_network_state_entry *state;
     int n_state;
     lp_workspace *workspace; /* scratch the layers take turns to use (laperm/workspace.h) */
+    /* The layers' output gradients (gradient_plan.h): grad_slot[i] is layer i's buffer in
+     * grad_bufs; NULL in networks not built from a spec (test rigs): each owns its own. */
+    int *grad_slot;
+    cl_mem *grad_bufs;
+    int n_grad_bufs;
 };
 
-/* Shared by layer kinds: out and dout of max_batch samples, owned by the layer (`what`
- * names them in allocation errors). `zeroed`: filled with zeros from the host, which costs
- * start-up time on large buffers; layers whose kernels write every value before any is
- * read (dense, conv2d) skip it, the others zero them so that no pass (and no Oclgrind
- * check) reads uninitialised memory. */
+/* Shared by layer kinds: out of max_batch samples, owned by the layer (`what` names it in
+ * allocation errors), and dout: the network's planned gradient buffer for the layer, which
+ * other layers use while this one's gradient is not live (no pass may expect its dout to
+ * keep values from an earlier step), or an own one outside a planned network. `zeroed`:
+ * filled with zeros from the host, which costs start-up time on large buffers; layers
+ * whose kernels write every value before any is read (conv2d) may skip it, the others
+ * zero them so that no pass (and no Oclgrind check) reads uninitialised memory. */
 lp_status lp_layer_own_buffers(lp_network *net, lp_layer *l, const char *what, bool zeroed);
 /* Registers a 1-D state tensor of layer l (see lp_state_tensor): `count` floats at
  * `offset` in buf, which the layer keeps alive. `name` must be a string literal. */

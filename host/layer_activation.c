@@ -69,9 +69,14 @@ static void activation_destroy_(lp_layer *l) {
 static const lp_layer_ops activation_ops_ = {activation_forward_, activation_backward_,
                                              activation_destroy_, NULL};
 
+/* The identity computes nothing: a view. */
+static bool activation_views_prev_(const lp_layer_spec *l) {
+    return LP_LAYER_PRIVATE_SPEC_CONST(activation_spec_, l)->fn == FN_IDENTITY;
+}
+
 static lp_status activation_init_(lp_network *net, lp_layer *l) {
     activation_fn_ fn = LP_LAYER_PRIVATE_SPEC_CONST(activation_spec_, l->spec)->fn;
-    if (fn == FN_IDENTITY) return lp_layer_view_prev(net, l);
+    if (activation_views_prev_(l->spec)) return lp_layer_view_prev(net, l);
     if ((size_t)net->max_batch * l->out_features > INT_MAX)
         return lp_fail(LP_ERR_INVALID_ARG, "layer '%s': batch of %d x %zu values exceeds 2^31",
                        l->spec->name, net->max_batch, l->out_features);
@@ -90,6 +95,7 @@ const lp_layer_kind_desc lp_layer_activation = {
     .keys = activation_keys_,
     .n_keys = LP_N_KEYS(activation_keys_),
     .finish = lp_spec_same_shape,
+    .views_prev = activation_views_prev_,
     .details = activation_details_,
     .init = activation_init_,
 };

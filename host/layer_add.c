@@ -261,6 +261,10 @@ static lp_status add_init_projection_(lp_network *net, lp_layer *l, add_state_ *
     return LP_OK;
 }
 
+static int add_second_input_(const lp_layer_spec *l) {
+    return l->u.add.from;
+}
+
 static lp_status add_init_(lp_network *net, lp_layer *l) {
     const lp_layer_spec *ls = l->spec;
     const lp_add_spec *spec = &ls->u.add;
@@ -270,7 +274,7 @@ static lp_status add_init_(lp_network *net, lp_layer *l) {
     if (!d) return lp_fail(LP_ERR_NO_MEMORY, "out of host memory");
     l->state = d;
     l->ops = &add_ops_;
-    l->second_input = spec->from;
+    LP_ASSERT(l->second_input == spec->from); /* the network set it: add_second_input_ */
     d->from = &net->layers[spec->from];
     d->projected = spec->projection;
     d->relu = spec->activation == LP_ACT_RELU;
@@ -301,6 +305,7 @@ const lp_layer_kind_desc lp_layer_add = {
     .defaults = add_defaults_,
     .finish = add_finish_,
     .tensors = add_tensors_,
+    .second_input = add_second_input_,
     .details = add_details_,
     .init = add_init_,
 };

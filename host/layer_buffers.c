@@ -9,6 +9,16 @@ lp_status lp_layer_own_buffers(lp_network *net, lp_layer *l, const char *what, b
     l->owns_buffers = true;
     snprintf(label, sizeof label, "%s activations", what);
     LP_TRY(create(net->rt, bytes, label, &l->out));
+    if (net->grad_slot && l == &net->layers[l->index]) {
+        int k = net->grad_slot[l->index];
+        LP_ASSERT(k >= 0 && k < net->n_grad_bufs);
+        cl_int err = clRetainMemObject(net->grad_bufs[k]); /* each user releases its own */
+        if (err != CL_SUCCESS)
+            return lp_fail(LP_ERR_OPENCL, "layer '%s': clRetainMemObject: %s (%d)", l->spec->name,
+                           lp_cl_error_name(err), err);
+        l->dout = net->grad_bufs[k];
+        return LP_OK;
+    }
     snprintf(label, sizeof label, "%s gradients", what);
     return create(net->rt, bytes, label, &l->dout);
 }

@@ -127,7 +127,12 @@ static lp_status dense_init_(lp_network *net, lp_layer *l) {
     d->w_off = w->offset;
     d->b_off = spec->use_bias ? (int)net->tensors[l->first_tensor + 1].offset : -1;
     d->relu = spec->activation == LP_ACT_RELU;
-    return lp_layer_own_buffers(net, l, "dense", false);
+    /* Zeroed although the product writes every value first: after the gradient buffers
+     * came to be shared, Oclgrind 21.10's uninitialised-value check took the product's
+     * output for uninitialised when its buffer reused the address of one an earlier
+     * network had used and released (cltest_gradcheck's second network); a dense layer's
+     * output is small. */
+    return lp_layer_own_buffers(net, l, "dense", true);
 }
 
 const lp_layer_kind_desc lp_layer_dense = {

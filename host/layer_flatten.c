@@ -13,6 +13,11 @@ static lp_status flatten_finish_(const lp_spec_ctx *c, lp_layer_spec *l,
     return LP_OK;
 }
 
+static bool flatten_views_prev_(const lp_layer_spec *l) {
+    (void)l;
+    return true;
+}
+
 static lp_status flatten_init_(lp_network *net, lp_layer *l) {
     return lp_layer_view_prev(net, l);
 }
@@ -22,5 +27,6 @@ const lp_layer_kind_desc lp_layer_flatten = {
     .keys = flatten_keys_,
     .n_keys = LP_N_KEYS(flatten_keys_),
     .finish = flatten_finish_,
+    .views_prev = flatten_views_prev_,
     .init = flatten_init_,
 };

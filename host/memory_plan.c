@@ -2,6 +2,8 @@
  * (trainer_state.c, network.c, segsort.c), counted from the model spec alone. */
 #include "memory_plan.h"
 
+#include "gradient_plan.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,18 +57,19 @@ static lp_status laperm_bytes_(const lp_model_spec *m, const lp_memory_plan_inpu
 }
 
 /* Everything but LaPerm's buffers, for a training batch `batch` and a network sized for
- * out->batch samples. */
+ * out->batch samples whose layers' gradients take grad_floats a sample (gradient_plan.h). */
 static void estimate_(const lp_model_spec *m, const lp_memory_plan_input *in, int batch,
-                      lp_memory_plan *out) {
+                      uint64_t grad_floats, lp_memory_plan *out) {
     uint64_t params = (uint64_t)lp_model_param_count(m), b = (uint64_t)out->batch;
     out->parameters = out->gradients = params * 4;
     out->optimizer = (uint64_t)in->optimizer_states * params * 4;
     largest_(out, params * 4, "parameters", NULL);
     for (int i = 0; i < m->n_layers; ++i) {
         uint64_t size = lp_shape_size(m->layers[i].out);
-        out->per_sample += size * 2 * 4; /* output and its gradient, float */
+        out->per_sample += size * 4; /* output, float */
         largest_(out, size * 4 * b, "activations of", m->layers[i].name);
     }
+    out->per_sample += grad_floats * 4;
     out->activations = out->per_sample * b;
     lp_shape s = m->layers[0].out;
     uint64_t features = (uint64_t)s.c * s.h * s.w;
@@ -105,7 +108,7 @@ static uint64_t total_(const lp_memory_plan *p) {
  * activations grow with n, the per-step statistics shrink: start from the activations'
  * answer and step down. */
 static uint64_t batch_that_fits_(const lp_model_spec *m, const lp_memory_plan_input *in,
-                                 const lp_memory_plan *p, uint64_t limit) {
+                                 uint64_t grad_floats, const lp_memory_plan *p, uint64_t limit) {
     uint64_t fixed = total_(p) - p->activations - p->other, per = p->per_sample + 4;
     if (fixed >= limit || per == 0) return 0;
     uint64_t n = (limit - fixed) / per;
@@ -114,7 +117,7 @@ static uint64_t batch_that_fits_(const lp_model_spec *m, const lp_memory_plan_in
         lp_memory_plan q;
         memset(&q, 0, sizeof q);
         q.batch = (int)n;
-        estimate_(m, in, (int)n, &q);
+        estimate_(m, in, (int)n, grad_floats, &q);
         q.laperm = p->laperm;
         if (total_(&q) <= limit) return n;
     }
@@ -152,7 +155,11 @@ lp_status lp_memory_plan_check(const lp_model_spec *m, const lp_memory_plan_inpu
                        "negative and the batches must be positive",
                        in->batch, in->eval_batch, in->optimizer_states, in->train_n, in->test_n);
     out->batch = in->eval_batch > in->batch ? in->eval_batch : in->batch;
-    estimate_(m, in, in->batch, out);
+    lp_gradient_plan grads;
+    LP_TRY(lp_gradient_plan_make(m, &grads));
+    uint64_t grad_floats = lp_gradient_plan_floats(&grads);
+    lp_gradient_plan_free(&grads);
+    estimate_(m, in, in->batch, grad_floats, out);
     if (in->laperm) LP_TRY(laperm_bytes_(m, in, out));
     out->total = total_(out);
     bool cpu = (dev->type & CL_DEVICE_TYPE_CPU) != 0;
@@ -165,7 +172,7 @@ lp_status lp_memory_plan_check(const lp_model_spec *m, const lp_memory_plan_inpu
     char parts[600], advice[200];
     if (out->total > out->limit) {
         breakdown_(out, parts, sizeof parts);
-        advice_(out, batch_that_fits_(m, in, out, out->limit), advice, sizeof advice);
+        advice_(out, batch_that_fits_(m, in, grad_floats, out, out->limit), advice, sizeof advice);
         if (out->host_limited)
             return lp_fail(LP_ERR_NO_MEMORY,
                            "training needs %.1f MiB of memory on %s, a CPU device whose buffers "

@@ -35,11 +35,12 @@ typedef struct {
     uint64_t parameters, gradients;
     uint64_t optimizer;   /* the inner optimizer's state */
     uint64_t laperm;      /* sorted initial values, projected copy, int32 rankings, sort scratch */
-    uint64_t activations; /* every layer's output and its gradient, at `batch` samples */
+    uint64_t activations; /* every layer's output and the gradients' shared buffers
+                             (gradient_plan.h), at `batch` samples */
     uint64_t data;        /* training and test images as bytes, int32 labels and order */
     uint64_t other;       /* batch labels, normalisation, per-step statistics */
     uint64_t total;
-    uint64_t per_sample;   /* activations and their gradients of one sample */
+    uint64_t per_sample;   /* activations and gradient buffers of one sample */
     int batch;             /* max(batch, eval_batch): what the network's buffers hold */
     uint64_t largest;      /* the largest single buffer, */
     char largest_what[96]; /* and what it holds ("activations of dense_1", "training images") */

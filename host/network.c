@@ -1,8 +1,31 @@
 /* Builds a network from a model spec, each layer by its kind's descriptor (layer.h),
  * and runs its passes layer by layer. */
+#include <stdio.h>
 #include <stdlib.h>
 
+#include "gradient_plan.h"
 #include "layer.h"
+
+/* The shared gradient buffers of gradient_plan.h, zeroed (no pass reads them before a
+ * write, but Oclgrind checks that no read is of memory never written). */
+static lp_status gradient_buffers_(lp_network *net) {
+    lp_gradient_plan plan;
+    LP_TRY(lp_gradient_plan_make(net->spec, &plan));
+    net->grad_slot = plan.slot; /* the network keeps the per-layer table */
+    plan.slot = NULL;
+    net->grad_bufs = calloc((size_t)plan.n_slots + 1, sizeof *net->grad_bufs);
+    lp_status s = net->grad_bufs ? LP_OK : lp_fail(LP_ERR_NO_MEMORY, "out of host memory");
+    for (int k = 0; k < plan.n_slots && s == LP_OK; ++k) {
+        char label[64];
+        snprintf(label, sizeof label, "layer gradients (shared buffer %d of %d)", k + 1,
+                 plan.n_slots);
+        size_t bytes = (size_t)net->max_batch * plan.slot_floats[k] * sizeof(float);
+        s = lp_buffer_create_zeroed(net->rt, bytes, label, &net->grad_bufs[k]);
+        if (s == LP_OK) net->n_grad_bufs = k + 1;
+    }
+    lp_gradient_plan_free(&plan);
+    return s;
+}
 
 lp_status lp_network_create(lp_runtime *rt, const lp_model_spec *spec, int max_batch,
                             lp_network **out) {
@@ -33,6 +56,7 @@ lp_status lp_network_create_opts(lp_runtime *rt, const lp_model_spec *spec, int 
         s = lp_buffer_create(rt, net->n_params * sizeof(float), "gradients", &net->grads);
     if (s == LP_OK) s = lp_buffer_fill_zero(rt, net->params, 0, net->n_params * sizeof(float));
     if (s == LP_OK) s = lp_workspace_create(rt, &net->workspace);
+    if (s == LP_OK) s = gradient_buffers_(net);
     if (s != LP_OK) goto fail;
 
     net->layers = calloc((size_t)spec->n_layers, sizeof *net->layers);
@@ -50,14 +74,17 @@ lp_status lp_network_create_opts(lp_runtime *rt, const lp_model_spec *spec, int 
         l->need_dx = params_before;
         l->first_tensor = -1;
         l->index = i;
-        l->second_input = -1;
+        const lp_layer_kind_desc *kind = lp_layer_kind_get(l->spec->kind);
+        l->second_input = kind->second_input ? kind->second_input(l->spec) : -1;
         for (int t = 0; t < net->n_tensors; ++t)
             if (net->tensors[t].layer == i) {
                 l->first_tensor = t;
                 break;
             }
-        s = lp_layer_kind_get(l->spec->kind)->init(net, l);
+        s = kind->init(net, l);
         if (s != LP_OK) goto fail;
+        /* The gradient plan took the kind's word for it. */
+        LP_ASSERT(l->owns_buffers == !(kind->views_prev && kind->views_prev(l->spec)));
         if (l->first_tensor >= 0) params_before = true;
     }
     *out = net;
@@ -77,6 +104,10 @@ void lp_network_destroy(lp_network *net) {
             if (l->dout) clReleaseMemObject(l->dout);
         }
     }
+    for (int k = 0; k < net->n_grad_bufs; ++k)
+        clReleaseMemObject(net->grad_bufs[k]);
+    free(net->grad_bufs);
+    free(net->grad_slot);
     lp_workspace_destroy(net->workspace);
     if (net->params) clReleaseMemObject(net->params);
     if (net->grads) clReleaseMemObject(net->grads);

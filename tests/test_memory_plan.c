@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gradient_plan.h"
 #include "lp_test.h"
 #include "memory_plan.h"
 
@@ -58,7 +59,9 @@ static void test_estimate(void) {
     /* Sort workspace: 300 groups of 784 padded to 1024, 8 bytes each; order: 300 x 784. */
     CU_ASSERT_EQUAL(p.laperm, 3 * w + 300ull * 1024 * 8 + 300ull * 784 * 4);
     CU_ASSERT_EQUAL(p.batch, 1000);
-    CU_ASSERT_EQUAL(p.per_sample, (784 + 784 + 300 + 100 + 10) * 2 * 4ull);
+    /* Every layer's output; gradients in three buffers: the last layer's (10) is never
+     * shared, and dense_2's (100) is live beside dense_1's (300) at dense_2's step. */
+    CU_ASSERT_EQUAL(p.per_sample, (784 + 784 + 300 + 100 + 10) * 4ull + (10 + 100 + 300) * 4ull);
     CU_ASSERT_EQUAL(p.activations, p.per_sample * 1000);
     CU_ASSERT_EQUAL(p.data, 70000ull * (784 + 4 + 4));
     /* Batch labels at 1000, normalisation, (469 steps + 1) x (loss, correct). */
@@ -178,6 +181,39 @@ static void test_cpu_host_memory(void) {
     CU_ASSERT(lp_memory_host_available() > 0);
 }
 
+/* A residual block, its steps of lp_network_backward counted by hand: layer i's own
+ * backward is step 2 * (7 - i), the [add]'s shortcut half (from = b) step 2 * (7 - 3) + 1.
+ *   dense (7): loss .. 0, the last layer          -> buffer 0, shared with none
+ *   add (5) and its flatten view (6): 0 .. 9      -> 1
+ *   bn d (4): 4 .. 6                              -> 2 (1 is busy to 9)
+ *   conv c (3): 6 .. 8                            -> 3 (2 busy to 6)
+ *   bn b (2): 8 .. 10 (the shortcut adds at 9)    -> 2
+ *   conv a (1): 10 .. 12                          -> 1 (free since 9; fits as well as 3) */
+static void test_gradient_plan(void) {
+    static const char text[] = "[input]\nchannels = 2\nheight = 4\nwidth = 4\n"
+                               "[conv2d]\nname = a\nfilters = 2\nkernel = 3\npadding = same\n"
+                               "[batchnorm]\nname = b\nactivation = relu\n"
+                               "[conv2d]\nname = c\nfilters = 2\nkernel = 3\npadding = same\n"
+                               "[batchnorm]\nname = d\n"
+                               "[add]\nfrom = b\nactivation = relu\n"
+                               "[flatten]\n[dense]\nunits = 3\n";
+    lp_model_spec m;
+    LP_TEST_OK(lp_model_parse_text(text, "block.ini", &m));
+    lp_gradient_plan p;
+    LP_TEST_OK(lp_gradient_plan_make(&m, &p));
+    const int want[8] = {-1, 1, 2, 3, 2, 1, 1, 0};
+    CU_ASSERT_EQUAL_FATAL(m.n_layers, 8);
+    for (int i = 0; i < 8; ++i)
+        CU_ASSERT_EQUAL(p.slot[i], want[i]);
+    CU_ASSERT_EQUAL_FATAL(p.n_slots, 4);
+    CU_ASSERT_EQUAL(p.slot_floats[0], 3);
+    for (int k = 1; k < 4; ++k)
+        CU_ASSERT_EQUAL(p.slot_floats[k], 32);
+    CU_ASSERT_EQUAL(lp_gradient_plan_floats(&p), 99);
+    lp_gradient_plan_free(&p);
+    lp_model_free(&m);
+}
+
 static void test_bad_arguments(void) {
     lp_memory_plan_input in = mnist_();
     lp_device_info dev = device_(CL_DEVICE_TYPE_GPU, 4096 * MIB_, 1024 * MIB_);
@@ -204,6 +240,7 @@ static void register_suites(void) {
     CU_add_test(su, "a device too small: figures and the batch that fits", test_device_too_small);
     CU_add_test(su, "one buffer over the largest allocation", test_largest_allocation);
     CU_add_test(su, "a CPU device is held to the host's memory", test_cpu_host_memory);
+    CU_add_test(su, "gradient buffers of a residual block, by hand", test_gradient_plan);
     CU_add_test(su, "bad arguments", test_bad_arguments);
 }
 

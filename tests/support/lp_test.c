@@ -5,6 +5,7 @@
 
 #include "laperm/network.h"
 #include "laperm/ops.h"
+#include "layer.h"
 
 #include <CUnit/Basic.h>
 #include <math.h>
@@ -237,6 +238,20 @@ void lp_test_network_grads_with(lp_network *net, int n, cl_mem labels, cl_mem st
     for (size_t i = 0; i < np; ++i)
         grads[i] = NAN;
     LP_TEST_OK(lp_buffer_write(lp_test_rt, lp_network_grads(net), 0, np * 4, grads));
+    /* The layers' output gradients too: layers take turns in their buffers
+     * (gradient_plan.h), so no pass may read a value of one that this step has not
+     * written, and a NaN left there would reach the parameter gradients. */
+    for (int k = 0; k < net->n_grad_bufs; ++k) {
+        size_t bytes = 0;
+        CU_ASSERT_FATAL(clGetMemObjectInfo(net->grad_bufs[k], CL_MEM_SIZE, sizeof bytes, &bytes,
+                                           NULL) == CL_SUCCESS);
+        float *nan = malloc(bytes);
+        CU_ASSERT_FATAL(nan != NULL);
+        for (size_t i = 0; i < bytes / 4; ++i)
+            nan[i] = NAN;
+        LP_TEST_OK(lp_buffer_write(lp_test_rt, net->grad_bufs[k], 0, bytes, nan));
+        free(nan);
+    }
     LP_TEST_OK(lp_network_forward(net, n, true));
     LP_TEST_OK(lp_op_softmax_xent(lp_test_rt, lp_network_logits(net), labels, n,
                                   lp_network_classes(net), 1.0f / (float)n, lp_network_dlogits(net),
