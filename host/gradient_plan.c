@@ -19,16 +19,6 @@
 
 #include "layer.h"
 
-static bool views_prev_(const lp_layer_spec *l) {
-    const lp_layer_kind_desc *d = lp_layer_kind_get(l->kind);
-    return d->views_prev && d->views_prev(l);
-}
-
-static int second_input_(const lp_layer_spec *l) {
-    const lp_layer_kind_desc *d = lp_layer_kind_get(l->kind);
-    return d->second_input ? d->second_input(l) : -1;
-}
-
 typedef struct {
     long first, last; /* steps, inclusive */
 } span_;
@@ -38,7 +28,7 @@ static span_ span_of_(const lp_model_spec *m, int o, int last) {
     long n = m->n_layers;
     span_ s = {last == n - 1 ? -1 : 2 * (n - 1 - (last + 1)), 2 * (n - 1 - o)};
     for (int u = o; u <= last; ++u) {
-        int from = second_input_(&m->layers[u]);
+        int from = lp_layer_second_input(&m->layers[u]);
         long half = 2 * (n - 1 - (from + 1)) + 1;
         if (from >= 0 && half > s.last) s.last = half;
     }
@@ -74,9 +64,9 @@ lp_status lp_gradient_plan_make(const lp_model_spec *m, lp_gradient_plan *out) {
     /* Owners from the last: their spans start in that order (a later layer's buffer is
      * written first), which is the order greedy assignment needs. */
     for (int o = n - 1; o >= 1; --o) {
-        if (views_prev_(&m->layers[o])) continue; /* assigned with its owner below */
+        if (lp_layer_views_prev(&m->layers[o])) continue; /* assigned with its owner below */
         int last = o;
-        while (last + 1 < n && views_prev_(&m->layers[last + 1]))
+        while (last + 1 < n && lp_layer_views_prev(&m->layers[last + 1]))
             ++last;
         span_ s = span_of_(m, o, last);
         uint64_t want = lp_shape_size(m->layers[o].out);

@@ -45,6 +45,10 @@ typedef struct {
 const lp_layer_kind_desc *lp_layer_kind_get(lp_layer_kind k);
 /* The kind whose section is name[0..n), or -1. */
 int lp_layer_kind_find(const char *name, size_t n);
+/* What spec l's kind says (lp_layer_kind_desc.views_prev, .second_input), with the
+ * defaults of a kind that leaves them NULL: false, -1. */
+bool lp_layer_views_prev(const lp_layer_spec *l);
+int lp_layer_second_input(const lp_layer_spec *l);
 
 typedef struct {
     /* Reads the previous layer's `out`, writes this layer's `out` (n samples). */

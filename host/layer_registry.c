@@ -30,3 +30,13 @@ const char *lp_layer_kind_name(lp_layer_kind k) {
     const lp_layer_kind_desc *d = lp_layer_kind_get(k);
     return d ? d->section : "?";
 }
+
+bool lp_layer_views_prev(const lp_layer_spec *l) {
+    const lp_layer_kind_desc *d = lp_layer_kind_get(l->kind);
+    return d->views_prev && d->views_prev(l);
+}
+
+int lp_layer_second_input(const lp_layer_spec *l) {
+    const lp_layer_kind_desc *d = lp_layer_kind_get(l->kind);
+    return d->second_input ? d->second_input(l) : -1;
+}

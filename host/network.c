@@ -74,17 +74,16 @@ lp_status lp_network_create_opts(lp_runtime *rt, const lp_model_spec *spec, int 
         l->need_dx = params_before;
         l->first_tensor = -1;
         l->index = i;
-        const lp_layer_kind_desc *kind = lp_layer_kind_get(l->spec->kind);
-        l->second_input = kind->second_input ? kind->second_input(l->spec) : -1;
+        l->second_input = lp_layer_second_input(l->spec);
         for (int t = 0; t < net->n_tensors; ++t)
             if (net->tensors[t].layer == i) {
                 l->first_tensor = t;
                 break;
             }
-        s = kind->init(net, l);
+        s = lp_layer_kind_get(l->spec->kind)->init(net, l);
         if (s != LP_OK) goto fail;
         /* The gradient plan took the kind's word for it. */
-        LP_ASSERT(l->owns_buffers == !(kind->views_prev && kind->views_prev(l->spec)));
+        LP_ASSERT(l->owns_buffers == !lp_layer_views_prev(l->spec));
         if (l->first_tensor >= 0) params_before = true;
     }
     *out = net;
