@@ -401,7 +401,9 @@ static lp_status wino_setup_(lp_network *net, lp_layer *l) {
     if (chunk < 1) chunk = 1;
     lp_status s =
         lp_conv_winograd_create(net->rt, &d->g, d->filters, m, chunk, l->need_dx, &d->wino);
-    return s == LP_OK ? s : lp_fail_context(s, "conv2d layer '%s': ", l->spec->name);
+    if (s != LP_OK) return lp_fail_context(s, "conv2d layer '%s': ", l->spec->name);
+    lp_conv_winograd_share_scratch(d->wino, net->workspace);
+    return LP_OK;
 }
 
 /* Same output as gemm_forward_ to the transforms' rounding (conv_winograd.h). */

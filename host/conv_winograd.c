@@ -28,6 +28,10 @@ struct lp_conv_winograd {
     cl_mem vd;    /* dx: dy's tiles over dx's plane (P, F, chunk dx tiles) */
     cl_mem md;    /* dx: their products (P, C, chunk dx tiles) */
     int v_n;      /* > 0: v holds the last forward's whole batch of this many */
+    /* mo, mw and md are written before they are read in every pass: with ws set
+     * (lp_conv_winograd_share_scratch) they are borrowed from it at each pass (scratch_). */
+    lp_workspace *ws;
+    size_t mo_bytes, mw_bytes, md_bytes;
 };
 
 static int ceil_div_(int a, int b) {
@@ -105,9 +109,33 @@ static void release_(cl_mem *m) {
 
 void lp_conv_winograd_destroy(lp_conv_winograd *w) {
     if (!w) return;
-    release_(&w->u), release_(&w->v), release_(&w->mo), release_(&w->mw);
-    release_(&w->vd), release_(&w->md);
+    release_(&w->u), release_(&w->v), release_(&w->vd);
+    if (!w->ws) release_(&w->mo), release_(&w->mw), release_(&w->md);
     free(w);
+}
+
+void lp_conv_winograd_share_scratch(lp_conv_winograd *w, lp_workspace *ws) {
+    if (!w->ws) release_(&w->mo), release_(&w->mw), release_(&w->md);
+    w->ws = ws;
+}
+
+static lp_status products_buffer_(lp_conv_winograd *w, lp_workspace_slot slot, size_t bytes,
+                                  const char *what, cl_mem *m) {
+    if (w->ws) return lp_workspace_get(w->ws, slot, bytes, what, m);
+    return *m ? LP_OK : lp_buffer_create(w->rt, bytes, what, m);
+}
+
+/* The products' buffers of a pass: borrowed from the workspace when shared, else the
+ * path's own, made on first use. */
+static lp_status scratch_(lp_conv_winograd *w, bool backward) {
+    LP_TRY(products_buffer_(w, LP_WORKSPACE_WINOGRAD_PRODUCTS, w->mo_bytes,
+                            "conv2d winograd products", &w->mo));
+    if (!backward) return LP_OK;
+    LP_TRY(products_buffer_(w, LP_WORKSPACE_WINOGRAD_DW_PRODUCTS, w->mw_bytes,
+                            "conv2d winograd kernel gradient products", &w->mw));
+    if (!w->with_dx) return LP_OK;
+    return products_buffer_(w, LP_WORKSPACE_WINOGRAD_DX_PRODUCTS, w->md_bytes,
+                            "conv2d winograd input gradient products", &w->md);
 }
 
 /* The products' register tiles: the device's default tiled GEMM variant
@@ -148,6 +176,7 @@ lp_status lp_conv_winograd_create(lp_runtime *rt, const lp_conv_geom *g, int fil
     w->chunk = chunk;
     w->with_dx = with_dx;
     w->rows = lp_runtime_plane_kernels(rt);
+    w->mo_bytes = s.mo * 4, w->mw_bytes = s.mw * 4, w->md_bytes = s.md * 4;
     snprintf(w->opts, sizeof w->opts,
              "-DWG_M=%d -DGEMM_VW=%d -DGEMM_MR=%d -DGEMM_NV=%d -DGEMM_DM=%d -DGEMM_DN=%d", m, w->vw,
              w->mr, w->nv, w->dm, w->dn);
@@ -155,13 +184,8 @@ lp_status lp_conv_winograd_create(lp_runtime *rt, const lp_conv_geom *g, int fil
     w->dth = ceil_div_(g->ih, m), w->dtw = ceil_div_(g->iw, m);
     lp_status st = lp_buffer_create(rt, s.u * 4, "conv2d winograd kernel", &w->u);
     if (st == LP_OK) st = lp_buffer_create(rt, s.v * 4, "conv2d winograd input tiles", &w->v);
-    if (st == LP_OK) st = lp_buffer_create(rt, s.mo * 4, "conv2d winograd products", &w->mo);
-    if (st == LP_OK)
-        st = lp_buffer_create(rt, s.mw * 4, "conv2d winograd kernel gradient products", &w->mw);
     if (st == LP_OK && with_dx)
         st = lp_buffer_create(rt, s.vd * 4, "conv2d winograd gradient tiles", &w->vd);
-    if (st == LP_OK && with_dx)
-        st = lp_buffer_create(rt, s.md * 4, "conv2d winograd input gradient products", &w->md);
     /* The padding tiles (past a chunk's, up to the products' tile) are never written by
      * the transforms: zeros to begin with, then whatever an earlier chunk left, finite
      * values whose products are never read. */
@@ -341,6 +365,7 @@ lp_status lp_conv_winograd_forward(lp_conv_winograd *w, int n, cl_mem x, cl_mem 
     w->v_n = 0;
     if (n == 0) return LP_OK;
     const lp_conv_geom *g = &w->g;
+    LP_TRY(scratch_(w, false));
     LP_TRY(filter_(w, params, w_off, 0));
     for (int s0 = 0; s0 < n; s0 += w->chunk) {
         int cn = n - s0 < w->chunk ? n - s0 : w->chunk;
@@ -393,6 +418,7 @@ lp_status lp_conv_winograd_backward(lp_conv_winograd *w, int n, cl_mem x, cl_mem
     const lp_conv_geom *g = &w->g;
     int C = g->cin, F = w->F;
     if (n == 0) return lp_buffer_fill_zero(w->rt, grads, gw_off * 4, (size_t)F * C * 9 * 4);
+    LP_TRY(scratch_(w, true));
     /* The kernel gradient: per point, mw (F, C) += E (F, T) . V^T (T, C), the chunks in
      * order (the first overwrites), then one inverse transform. */
     bool reuse = w->v_n == n;

@@ -66,6 +66,30 @@ static void destroy_(void *w) {
     lp_conv_winograd_destroy(w);
 }
 
+/* A workspace whose products' slots hold NaN, larger than layer g's products need (tiles
+ * of a chunk padded by up to 32), so that a layer borrowing them reads no value it has not
+ * written in the pass without the NaN reaching its results. */
+static lp_workspace *poisoned_workspace_(const lp_conv_geom *g, int F, int m, int chunk) {
+    size_t a2 = (size_t)(m + 2) * (m + 2), C = (size_t)g->cin;
+    size_t t = (size_t)((g->oh + m - 1) / m) * ((g->ow + m - 1) / m) * chunk + 32;
+    size_t td = (size_t)((g->ih + m - 1) / m) * ((g->iw + m - 1) / m) * chunk + 32;
+    size_t floats[3] = {a2 * F * t, a2 * F * C, a2 * C * td};
+    lp_workspace_slot slots[3] = {LP_WORKSPACE_WINOGRAD_PRODUCTS, LP_WORKSPACE_WINOGRAD_DW_PRODUCTS,
+                                  LP_WORKSPACE_WINOGRAD_DX_PRODUCTS};
+    lp_workspace *ws = NULL;
+    LP_TEST_OK(lp_workspace_create(lp_test_rt, &ws));
+    for (int i = 0; i < 3; ++i) {
+        cl_mem b;
+        float *nan = lp_test_floats(floats[i]);
+        for (size_t j = 0; j < floats[i]; ++j)
+            nan[j] = NAN;
+        LP_TEST_OK(lp_workspace_get(ws, slots[i], floats[i] * 4, "poisoned", &b));
+        LP_TEST_OK(lp_buffer_write(lp_test_rt, b, 0, floats[i] * 4, nan));
+        free(nan);
+    }
+    return ws;
+}
+
 static void check_case_(const case_ *c, int m, uint64_t seed) {
     lp_conv_geom g = geom_(c);
     CU_ASSERT_PTR_NULL_FATAL(lp_conv_winograd_unfit(&g, c->filters));
@@ -90,6 +114,10 @@ static void check_case_(const case_ *c, int m, uint64_t seed) {
     LP_TEST_OK(lp_conv_winograd_create(lp_test_rt, &g, F, m, c->chunk, true, &other));
     unsetenv("LAPERM_KERNEL_FORM");
     CU_ASSERT_FATAL(w != NULL && other != NULL);
+    /* It borrows its products' buffers, as in a network, from a workspace left full of
+     * NaN: any value read before this pass wrote it would show in its results. */
+    lp_workspace *ws = poisoned_workspace_(&g, F, m, c->chunk);
+    lp_conv_winograd_share_scratch(other, ws);
     /* Twice through w (the bits repeat), then through the other form (the same bits). */
     float *y[3], *dw[3], *dx[3];
     for (int rep = 0; rep < 3; ++rep) {
@@ -106,10 +134,13 @@ static void check_case_(const case_ *c, int m, uint64_t seed) {
     CU_ASSERT(memcmp(dx[0], dx[1], nx * 4) == 0);
     if (memcmp(y[0], y[2], ny * 4) || memcmp(dw[0], dw[2], nw * 4) ||
         memcmp(dx[0], dx[2], nx * 4)) {
-        printf("\n  %s F(%d,3): the output transform's forms differ\n", c->name, m);
+        printf("\n  %s F(%d,3): the output transform's forms (the other with borrowed "
+               "products' buffers) differ\n",
+               c->name, m);
         CU_FAIL("transform forms differ");
     }
     lp_test_release_with(destroy_, other);
+    lp_workspace_destroy(ws);
     /* Without the input gradient dW has the same bits. */
     LP_TEST_OK(lp_conv_winograd_backward(w, n, xb, gb, pb, w_off, dwb, 3, NULL));
     LP_TEST_OK(lp_buffer_read(lp_test_rt, dwb, 12, nw * 4, dw[1]));

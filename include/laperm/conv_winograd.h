@@ -20,6 +20,7 @@
 #include <stdbool.h>
 
 #include "laperm/ops_conv.h"
+#include "laperm/workspace.h"
 
 typedef struct lp_conv_winograd lp_conv_winograd;
 
@@ -45,6 +46,9 @@ void lp_conv_winograd_bytes(const lp_conv_geom *g, int filters, int m, bool with
 lp_status lp_conv_winograd_create(lp_runtime *rt, const lp_conv_geom *g, int filters, int m,
                                   int chunk, bool with_dx, lp_conv_winograd **out);
 void lp_conv_winograd_destroy(lp_conv_winograd *w);
+/* From now on the products' buffers (forward, kernel and input gradient), which live
+ * only within a pass, are borrowed from ws (laperm/workspace.h) instead of held. */
+void lp_conv_winograd_share_scratch(lp_conv_winograd *w, lp_workspace *ws);
 
 /* y (n, F, oh, ow) = W . windows(x) (+ bias at params + b_off, b_off < 0: none; then ReLU
  * if relu), W at params + w_off. Overwrites y. Keeps the input's transform when one chunk

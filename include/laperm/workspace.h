@@ -1,8 +1,8 @@
 /* Device buffers that the layers of one network take turns to use: a layer's scratch that
- * lives only within one of its passes (the direct convolution's output-gradient layouts)
- * need not be held once per layer. Passes run one after another on the runtime's in-order
- * queue, so a buffer one layer's kernels finished with is free for the next layer's.
- * Contents are undefined on every get: a user writes what it reads. */
+ * lives only within one of its passes (the direct convolution's output-gradient layouts,
+ * the Winograd path's products) need not be held once per layer. Passes run one after another on
+ * the runtime's in-order queue, so a buffer one layer's kernels finished with is free for the next
+ * layer's. Contents are undefined on every get: a user writes what it reads. */
 #ifndef LAPERM_WORKSPACE_H
 #define LAPERM_WORKSPACE_H
 
@@ -14,8 +14,11 @@ typedef struct lp_workspace lp_workspace;
 
 /* The kinds of scratch, one buffer each. */
 typedef enum {
-    LP_WORKSPACE_DIRECT_ZT, /* conv_direct.h: the output gradient, pixel-major */
-    LP_WORKSPACE_DIRECT_Z,  /* conv_direct.h: the output gradient's padded planes */
+    LP_WORKSPACE_DIRECT_ZT,            /* conv_direct.h: the output gradient, pixel-major */
+    LP_WORKSPACE_DIRECT_Z,             /* conv_direct.h: the output gradient's padded planes */
+    LP_WORKSPACE_WINOGRAD_PRODUCTS,    /* conv_winograd.h: forward products, dy's tiles */
+    LP_WORKSPACE_WINOGRAD_DW_PRODUCTS, /* conv_winograd.h: the kernel gradient's products */
+    LP_WORKSPACE_WINOGRAD_DX_PRODUCTS, /* conv_winograd.h: the input gradient's products */
     LP_WORKSPACE_SLOTS
 } lp_workspace_slot;
 
