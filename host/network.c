@@ -13,6 +13,7 @@ static lp_status gradient_buffers_(lp_network *net) {
     LP_TRY(lp_gradient_plan_make(net->spec, &plan));
     net->grad_slot = plan.slot; /* the network keeps the per-layer table */
     plan.slot = NULL;
+    /* + 1: a network of views of its input alone has no gradient buffer */
     net->grad_bufs = calloc((size_t)plan.n_slots + 1, sizeof *net->grad_bufs);
     lp_status s = net->grad_bufs ? LP_OK : lp_fail(LP_ERR_NO_MEMORY, "out of host memory");
     for (int k = 0; k < plan.n_slots && s == LP_OK; ++k) {

@@ -1,8 +1,9 @@
 /* Device buffers that the layers of one network take turns to use: a layer's scratch that
  * lives only within one of its passes (the direct convolution's output-gradient layouts,
- * the Winograd path's products) need not be held once per layer. Passes run one after another on
- * the runtime's in-order queue, so a buffer one layer's kernels finished with is free for the next
- * layer's. Contents are undefined on every get: a user writes what it reads. */
+ * the Winograd path's products) need not be held once per layer. Passes run one after
+ * another on the runtime's in-order queue, so a buffer one layer's kernels finished with
+ * is free for the next layer's. Contents are undefined on every get: a user writes what
+ * it reads. */
 #ifndef LAPERM_WORKSPACE_H
 #define LAPERM_WORKSPACE_H
 
