@@ -12,10 +12,11 @@
  * ty*TW + tx; T tiles in the chunk):
  *   V[p][c][t]  input tiles transformed (p: point), so that per point the products over
  *               channels are one matrix product (lp_wg_products: all points in one launch;
- *               T padded to its register tile)
+ *               T padded to its register tile; the planes of two points POINT_STRIDE_
+ *               apart)
  *   U[p][r][c]  kernel transformed, rows r (filters forward, input channels for dx),
  *               packed in panels of rows (lp_wg_filter_packed)
- *   M[p][r][t]  their products, turned back into outputs by lp_wg_output
+ *   M[p][r][t]  their products, turned back into outputs by lp_wg_output (as V)
  * Every value is computed by one work-item in a fixed order: the same bits every run. */
 
 #define WG_A (WG_M + 2)
@@ -119,10 +120,18 @@
         }                                                                                          \
     } while (0)
 
+/* The distance between the planes of two transform points in V, E and M, R rows of T
+ * tiles each: R * T and one cache line (16 floats) more. R * T is often a large power of
+ * two (resnet20's 32x16x16 layer at batch 128: 256 KiB), which puts a tile's 36 points in
+ * one cache set; skewed, they spread over 36 sets (that layer's forward + backward, PoCL:
+ * 5,500 -> 6,800 images/s, one run each). */
+#define WG_SKEW 16
+#define POINT_STRIDE_(R, T) ((size_t)(R) * (T) + WG_SKEW)
+
 /* dst[p][r][t] = b[p] for the WG_P points of tile t of row r, dst (WG_P, R, T). */
 static inline void store_points_(__global float *dst, int R, int T, int r, size_t t,
                                  float b[WG_A][WG_A]) {
-    size_t stride = (size_t)R * T;
+    size_t stride = POINT_STRIDE_(R, T);
     __global float *out = dst + (size_t)r * T + t;
 #pragma unroll
     for (int i = 0; i < WG_A; ++i)
@@ -133,11 +142,14 @@ static inline void store_points_(__global float *dst, int R, int T, int r, size_
 
 /* V[p][c][t] = (BT d BT^T)[p] for the (WG_A)^2 tile of plane c of sample s0 + s of x
  * (n, C, H, W) whose outputs start at (ty*m, tx*m): d reads x from (ty*m - pad_top,
- * tx*m - pad_left), zeros outside the plane. Global (TH*TW, C, cn). */
+ * tx*m - pad_left), zeros outside the plane. Global (tiles = cn*TH*TW, rounded up; C): the
+ * tiles of every sample along dimension 0, so that small planes (resnet20's 8x8: 4 tiles)
+ * still fill the vector lanes of CPUs that vectorize across work-items. */
 __kernel void lp_wg_input(__global const float *x, int C, int H, int W, int pad_top, int pad_left,
-                          int TH, int TW, int T, int s0, __global float *v) {
-    int tile = get_global_id(0), c = get_global_id(1), s = get_global_id(2);
-    if (tile >= TH * TW) return;
+                          int TH, int TW, int T, int s0, int tiles, __global float *v) {
+    int t = get_global_id(0), c = get_global_id(1);
+    if (t >= tiles) return;
+    int s = t / (TH * TW), tile = t - s * (TH * TW);
     int ty = tile / TW, tx = tile - ty * TW;
     int y0 = ty * WG_M - pad_top, x0 = tx * WG_M - pad_left;
     __global const float *plane = x + ((size_t)(s0 + s) * C + c) * (size_t)H * W;
@@ -150,18 +162,20 @@ __kernel void lp_wg_input(__global const float *x, int C, int H, int W, int pad_
             d[i][j] = yy >= 0 && yy < H && xx >= 0 && xx < W ? plane[yy * W + xx] : 0.0f;
         }
     TRANSFORM2_(float, BT_, BT_, WG_A, WG_A, WG_A, WG_A, d, b);
-    store_points_(v, C, T, c, (size_t)s * TH * TW + tile, b);
+    store_points_(v, C, T, c, (size_t)t, b);
 }
 
 /* y[s0 + s][r] tile (ty, tx) = AT M[.][r][t] AT^T (+ params[b_off + r], then ReLU), the
- * pixels inside the OH x OW plane only; y is (n, R, OH, OW). Global (TH*TW, R, cn). */
+ * pixels inside the OH x OW plane only; y is (n, R, OH, OW). Global (tiles = cn*TH*TW,
+ * rounded up; R), as lp_wg_input. */
 __kernel void lp_wg_output(__global const float *m, int R, int T, int TH, int TW, int OH, int OW,
-                           int s0, __global const float *params, int b_off, int relu,
+                           int s0, int tiles, __global const float *params, int b_off, int relu,
                            __global float *y) {
-    int tile = get_global_id(0), r = get_global_id(1), s = get_global_id(2);
-    if (tile >= TH * TW) return;
+    int t = get_global_id(0), r = get_global_id(1);
+    if (t >= tiles) return;
+    int s = t / (TH * TW), tile = t - s * (TH * TW);
     int ty = tile / TW, tx = tile - ty * TW;
-    size_t t = (size_t)s * TH * TW + tile, stride = (size_t)R * T;
+    size_t stride = POINT_STRIDE_(R, T);
     __global const float *in = m + (size_t)r * T + t;
     float v[WG_A][WG_A], o[WG_M][WG_M];
 #pragma unroll
@@ -187,11 +201,12 @@ __kernel void lp_wg_output(__global const float *m, int R, int T, int TH, int TW
 
 /* E[p][f][t] = (AT^T e AT)[p] for the m x m tile e of plane f of sample s0 + s of dy
  * (n, F, OH, OW) at (ty*m, tx*m), zeros outside the plane: the kernel gradient's transform
- * of the output gradient. Global (TH*TW, F, cn). */
+ * of the output gradient. Global (tiles = cn*TH*TW, rounded up; F), as lp_wg_input. */
 __kernel void lp_wg_grad(__global const float *dy, int F, int OH, int OW, int TH, int TW, int T,
-                         int s0, __global float *e) {
-    int tile = get_global_id(0), f = get_global_id(1), s = get_global_id(2);
-    if (tile >= TH * TW) return;
+                         int s0, int tiles, __global float *e) {
+    int t = get_global_id(0), f = get_global_id(1);
+    if (t >= tiles) return;
+    int s = t / (TH * TW), tile = t - s * (TH * TW);
     int ty = tile / TW, tx = tile - ty * TW;
     __global const float *plane = dy + ((size_t)(s0 + s) * F + f) * (size_t)OH * OW;
     float g[WG_M][WG_M], h[WG_A][WG_A];
@@ -203,7 +218,7 @@ __kernel void lp_wg_grad(__global const float *dy, int F, int OH, int OW, int TH
             g[i][j] = yy < OH && xx < OW ? plane[yy * OW + xx] : 0.0f;
         }
     TRANSFORM2_(float, A_, A_, WG_M, WG_M, WG_A, WG_A, g, h);
-    store_points_(e, F, T, f, (size_t)s * TH * TW + tile, h);
+    store_points_(e, F, T, f, (size_t)t, h);
 }
 
 /* lp_wg_output by rows, for CPUs that run explicit vector loops
@@ -214,9 +229,9 @@ __kernel void lp_wg_grad(__global const float *dy, int F, int OH, int OW, int TH
  * operations lane by lane (the same expressions, so the same bits), and writes each run's
  * WG_M rows of 4 * WG_M pixels as vectors, interleaved by swizzles. On PoCL that is a
  * fifth faster than one tile a work-item, which vectorizes across work-items with
- * strided stores. (By-row forms of lp_wg_input and lp_wg_grad, tried the same way, were
- * no faster: their time goes into storing the 36 points.) Global (ceil(TH*TW / 8), R,
- * cn); lanes past the plane's tiles are not stored. */
+ * strided stores. (A by-row form of lp_wg_grad was no faster, measured before the points
+ * were skewed.) Global (ceil(TH*TW / 8), R, cn); lanes past the plane's tiles are not
+ * stored. */
 #define WG_RUN 4 /* tiles a run */
 #if WG_M == 4
 typedef float16 row_t_; /* a run's row of pixels */
@@ -232,7 +247,7 @@ __kernel void lp_wg_output_rows(__global const float *m, int R, int T, int TH, i
     int item = get_global_id(0), r = get_global_id(1), s = get_global_id(2);
     int tiles = TH * TW, t0 = item * 8, lanes = min(8, tiles - t0);
     if (t0 >= tiles) return;
-    size_t stride = (size_t)R * T;
+    size_t stride = POINT_STRIDE_(R, T);
     __global const float *in = m + (size_t)r * T + (size_t)s * tiles + t0;
     float8 v[WG_A][WG_A], o[WG_M][WG_M];
 #pragma unroll
@@ -282,6 +297,97 @@ __kernel void lp_wg_output_rows(__global const float *m, int R, int T, int TH, i
                 STORE_ROW_(h, l);
                 for (int e = 0; e < 4 * WG_M && x0 + e < OW; ++e)
                     row[x0 + e] = l[e];
+            }
+        }
+    }
+}
+
+/* lp_wg_input by rows, on the same planes as lp_wg_output_rows: a work-item takes 8
+ * consecutive tiles of a plane, two runs of 4 tiles within a tile row. It reads each run's
+ * WG_A input rows of WG_SPAN pixels (as vectors where the row lies inside the plane, value by
+ * value at its edges, zeros outside), transforms the 8 tiles at once with lp_wg_input's
+ * operations lane by lane (the same bits), and stores each transform point of the 8 tiles
+ * as one float8. On PoCL the per-tile form vectorizes across work-items, with a gather for
+ * each of its 36 loads; this one took 1.3-1.8 ms against 1.8-2.0 for resnet20's 32x16x16
+ * layer at batch 128. Global (ceil(TH*TW / 8), C, cn); lanes past the plane's tiles are not
+ * stored. */
+#define WG_SPAN (WG_RUN * WG_M + 2) /* pixels of a run's input row */
+
+/* r = the WG_SPAN pixels of row yy of plane from column x0, zeros outside the plane. */
+static inline void span_(__global const float *plane, int H, int W, int yy, int x0, bool live,
+                         float r[WG_SPAN]) {
+    int yc = clamp(yy, 0, H - 1);
+    bool row_in = live && yy == yc;
+    __global const float *row = plane + (size_t)yc * W;
+    if (row_in && x0 >= 0 && x0 + WG_SPAN <= W) {
+#if WG_M == 4
+        vstore16(vload16(0, row + x0), 0, r);
+#else
+        vstore8(vload8(0, row + x0), 0, r);
+#endif
+        vstore2(vload2(0, row + x0 + WG_SPAN - 2), 0, r + WG_SPAN - 2);
+        return;
+    }
+#pragma unroll
+    for (int e = 0; e < WG_SPAN; ++e) {
+        int xx = x0 + e, xc = clamp(xx, 0, W - 1);
+        float value = row[xc]; /* loaded inside the plane, kept inside it */
+        r[e] = row_in && xx == xc ? value : 0.0f;
+    }
+}
+
+__kernel void lp_wg_input_rows(__global const float *x, int C, int H, int W, int pad_top,
+                               int pad_left, int TH, int TW, int T, int s0, __global float *v) {
+    int item = get_global_id(0), c = get_global_id(1), s = get_global_id(2);
+    int tiles = TH * TW, t0 = item * 8, lanes = min(8, tiles - t0);
+    if (t0 >= tiles) return;
+    __global const float *plane = x + ((size_t)(s0 + s) * C + c) * (size_t)H * W;
+    int ty[2], x0[2];
+#pragma unroll
+    for (int run = 0; run < 2; ++run) {
+        int t = t0 + run * WG_RUN;
+        ty[run] = t / TW;
+        x0[run] = (t - ty[run] * TW) * WG_M - pad_left;
+    }
+    /* TRANSFORM2_'s order, each input row transformed as it is read: fewer values live. */
+    float8 h[WG_A][WG_A];
+#pragma unroll
+    for (int i = 0; i < WG_A; ++i) {
+        float8 d[WG_A];
+#pragma unroll
+        for (int run = 0; run < 2; ++run) {
+            float r[WG_SPAN];
+            span_(plane, H, W, ty[run] * WG_M - pad_top + i, x0[run], t0 + run * WG_RUN < tiles, r);
+#pragma unroll
+            for (int j = 0; j < WG_A; ++j) {
+                float4 q = (float4)(r[j], r[WG_M + j], r[2 * WG_M + j], r[3 * WG_M + j]);
+                if (run == 0)
+                    d[j].lo = q;
+                else
+                    d[j].hi = q;
+            }
+        }
+        BT_(d, h[i]);
+    }
+    size_t stride = POINT_STRIDE_(C, T);
+    __global float *out = v + (size_t)c * T + (size_t)s * tiles + t0;
+#pragma unroll
+    for (int j = 0; j < WG_A; ++j) {
+        float8 col[WG_A], b[WG_A];
+#pragma unroll
+        for (int i = 0; i < WG_A; ++i)
+            col[i] = h[i][j];
+        BT_(col, b);
+#pragma unroll
+        for (int i = 0; i < WG_A; ++i) {
+            __global float *p = out + (i * WG_A + j) * stride;
+            if (lanes == 8) {
+                vstore8(b[i], 0, p);
+            } else {
+                float l[8];
+                vstore8(b[i], 0, l);
+                for (int k = 0; k < lanes; ++k)
+                    p[k] = l[k];
             }
         }
     }
@@ -365,8 +471,8 @@ __kernel void lp_wg_products(int R, int Q, int T, int q0, int q1, int add, __glo
     int RB = (R + GEMM_MR - 1) / GEMM_MR;
     if (t0 >= T) return;
     __global const float *apan = up + ((size_t)p * RB + rb) * Q * GEMM_MR;
-    __global const float *vp = v + (size_t)p * Q * T + t0;
-    __global float *mp = m + ((size_t)p * R + rb * GEMM_MR) * T + t0;
+    __global const float *vp = v + p * POINT_STRIDE_(Q, T) + t0;
+    __global float *mp = m + p * POINT_STRIDE_(R, T) + (size_t)rb * GEMM_MR * T + t0;
     floatv acc[GEMM_MR][GEMM_NV];
     TILE_ZERO(acc);
     if (add)
@@ -400,10 +506,10 @@ __kernel void lp_wg_dw_products(int F, int C, int T, int t0, int t1, int add,
     __global const float *vr[GEMM_DN];
 #pragma unroll
     for (int i = 0; i < GEMM_DM; ++i)
-        er[i] = e + ((size_t)p * F + min(f0 + i, F - 1)) * T;
+        er[i] = e + p * POINT_STRIDE_(F, T) + (size_t)min(f0 + i, F - 1) * T;
 #pragma unroll
     for (int j = 0; j < GEMM_DN; ++j)
-        vr[j] = v + ((size_t)p * C + min(c0 + j, C - 1)) * T;
+        vr[j] = v + p * POINT_STRIDE_(C, T) + (size_t)min(c0 + j, C - 1) * T;
     floatv acc[GEMM_DM][GEMM_DN];
 #pragma unroll
     for (int i = 0; i < GEMM_DM; ++i)

@@ -16,7 +16,7 @@ struct lp_conv_winograd {
     int F, m, a, P; /* filters; tile m, side a = m + 2, points P = a^2 */
     int chunk;
     bool with_dx;
-    bool rows; /* lp_wg_output_rows where it fits (lp_runtime_plane_kernels, by_rows_) */
+    bool rows; /* the by-rows transforms where they fit (lp_runtime_plane_kernels, by_rows_) */
     int vw, mr, nv, dm, dn, lx; /* register tiles of the products (tile_of_) */
     char opts[96];
     int th, tw;   /* output tiles per plane (forward, kernel gradient) */
@@ -38,6 +38,10 @@ static int ceil_div_(int a, int b) {
     return (a + b - 1) / b;
 }
 
+/* Floats between two transform points' planes past their R x T floats (cl/conv_winograd.cl's
+ * WG_SKEW: the points' planes in different cache sets). */
+enum { WG_SKEW_ = 16 };
+
 /* Floats of each buffer for chunk samples (0: not needed), the tiles of a chunk padded
  * to a multiple of nr and the kernel's rows to one of mr (the products' register tile). */
 typedef struct {
@@ -54,9 +58,12 @@ static sizes_ sizes_of_(const lp_conv_geom *g, int F, int m, bool with_dx, size_
     size_t t = round_up_((size_t)ceil_div_(g->oh, m) * (size_t)ceil_div_(g->ow, m) * chunk, nr);
     size_t td = round_up_((size_t)ceil_div_(g->ih, m) * (size_t)ceil_div_(g->iw, m) * chunk, nr);
     size_t most = (size_t)F > C ? (size_t)F : C;
-    sizes_ s = {
-        .u = P * round_up_(most, mr) * most, .v = P * C * t, .mo = P * F * t, .mw = P * F * C};
-    if (with_dx) s.vd = P * F * td, s.md = P * C * td;
+    size_t k = WG_SKEW_;
+    sizes_ s = {.u = P * round_up_(most, mr) * most,
+                .v = P * (C * t + k),
+                .mo = P * (F * t + k),
+                .mw = P * F * C};
+    if (with_dx) s.vd = P * (F * td + k), s.md = P * (C * td + k);
     return s;
 }
 
@@ -203,20 +210,24 @@ static lp_status kernel_(lp_conv_winograd *w, const char *name, cl_kernel *k) {
     return lp_runtime_kernel(w->rt, "conv_winograd", name, w->opts, k);
 }
 
-/* Whether the output transform over planes of tw tiles a row takes lp_wg_output_rows
- * (runs of 4 tiles within a row, 8 tiles a work-item). */
+/* Whether the input and output transforms over planes of tw tiles a row take their by-rows
+ * forms, lp_wg_input_rows and lp_wg_output_rows (runs of 4 tiles within a row, 8 tiles a
+ * work-item). */
 static bool by_rows_(const lp_conv_winograd *w, int tw) {
     return w->rows && tw % 4 == 0;
 }
 
-/* A transform over the tiles th x tw of d1 planes of d2 samples. Work-groups along a
- * plane's tiles (the kernels return past dimension 0): per tile, 16 of them, so that on
- * CPUs that vectorize across work-items consecutive tiles make vector loads and stores;
- * by rows (the output transform, by_rows_), the plane's items of 8 tiles. */
+/* A transform over the tiles th x tw of d1 planes of d2 samples. Per tile: the tiles of
+ * all d2 samples along dimension 0 (the kernels return past them), in work-groups of 16,
+ * so that on CPUs that vectorize across work-items consecutive tiles make vector stores
+ * however small the plane; by rows (by_rows_), (the plane's items of 8 tiles, d1, d2). */
 static lp_status launch_(lp_conv_winograd *w, cl_kernel k, int th, int tw, size_t d1, size_t d2,
                          bool rows, const char *label) {
-    size_t d0 = (size_t)th * tw, group = 16;
-    if (rows) d0 = group = (d0 + 7) / 8;
+    size_t d0 = (size_t)th * tw * d2, group = 16;
+    if (rows)
+        d0 = group = ((size_t)th * tw + 7) / 8;
+    else
+        d2 = 1;
     size_t most = lp_runtime_device(w->rt)->max_work_group_size;
     if (most && group > most) group = most;
     size_t global[3] = {(d0 + group - 1) / group * group, d1, d2}, local[3] = {group, 1, 1};
@@ -249,8 +260,9 @@ static int padded_(const lp_conv_winograd *w, int th, int tw, int cn) {
 static lp_status input_(lp_conv_winograd *w, cl_mem src, int C, int H, int W, int pt, int pl,
                         int th, int tw, int s0, int cn, cl_mem dst) {
     cl_kernel k;
-    LP_TRY(kernel_(w, "lp_wg_input", &k));
-    cl_int T = padded_(w, th, tw, cn);
+    bool rows = by_rows_(w, tw);
+    LP_TRY(kernel_(w, rows ? "lp_wg_input_rows" : "lp_wg_input", &k));
+    cl_int T = padded_(w, th, tw, cn), tiles = th * tw * cn;
     int a = 0;
     LP_ARG(k, a++, src);
     LP_ARG(k, a++, C);
@@ -262,8 +274,9 @@ static lp_status input_(lp_conv_winograd *w, cl_mem src, int C, int H, int W, in
     LP_ARG(k, a++, tw);
     LP_ARG(k, a++, T);
     LP_ARG(k, a++, s0);
+    if (!rows) LP_ARG(k, a++, tiles);
     LP_ARG(k, a++, dst);
-    return launch_(w, k, th, tw, (size_t)C, (size_t)cn, false, "conv_winograd_input");
+    return launch_(w, k, th, tw, (size_t)C, (size_t)cn, rows, "conv_winograd_input");
 }
 
 /* Values of a sum one launch may take on a device that ends long loops
@@ -336,7 +349,7 @@ static lp_status output_(lp_conv_winograd *w, cl_mem src, int R, int th, int tw,
     cl_kernel k;
     bool rows = by_rows_(w, tw);
     LP_TRY(kernel_(w, rows ? "lp_wg_output_rows" : "lp_wg_output", &k));
-    cl_int T = padded_(w, th, tw, cn), relu_i = relu;
+    cl_int T = padded_(w, th, tw, cn), relu_i = relu, tiles = th * tw * cn;
     int a = 0;
     LP_ARG(k, a++, src);
     LP_ARG(k, a++, R);
@@ -346,6 +359,7 @@ static lp_status output_(lp_conv_winograd *w, cl_mem src, int R, int th, int tw,
     LP_ARG(k, a++, OH);
     LP_ARG(k, a++, OW);
     LP_ARG(k, a++, s0);
+    if (!rows) LP_ARG(k, a++, tiles);
     LP_ARG(k, a++, params);
     LP_ARG(k, a++, b_off);
     LP_ARG(k, a++, relu_i);
@@ -383,7 +397,7 @@ lp_status lp_conv_winograd_forward(lp_conv_winograd *w, int n, cl_mem x, cl_mem 
 static lp_status grad_tiles_(lp_conv_winograd *w, cl_mem dy, int s0, int cn) {
     cl_kernel k;
     LP_TRY(kernel_(w, "lp_wg_grad", &k));
-    cl_int T = padded_(w, w->th, w->tw, cn);
+    cl_int T = padded_(w, w->th, w->tw, cn), tiles = w->th * w->tw * cn;
     int a = 0;
     LP_ARG(k, a++, dy);
     LP_ARG(k, a++, w->F);
@@ -393,6 +407,7 @@ static lp_status grad_tiles_(lp_conv_winograd *w, cl_mem dy, int s0, int cn) {
     LP_ARG(k, a++, w->tw);
     LP_ARG(k, a++, T);
     LP_ARG(k, a++, s0);
+    LP_ARG(k, a++, tiles);
     LP_ARG(k, a++, w->mo);
     return launch_(w, k, w->th, w->tw, (size_t)w->F, (size_t)cn, false, "conv_winograd_grad");
 }
