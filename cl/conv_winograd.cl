@@ -393,6 +393,14 @@ __kernel void lp_wg_input_rows(__global const float *x, int C, int H, int W, int
     }
 }
 
+/* dst[p][r][t] = 0 for the padding tiles t in [tiles, T) of every row r and point p of
+ * dst (WG_P, R, T), which the products read and no transform writes. Global (T - tiles,
+ * R, WG_P). */
+__kernel void lp_wg_zero_padding(int R, int T, int tiles, __global float *dst) {
+    int t = tiles + get_global_id(0), r = get_global_id(1), p = get_global_id(2);
+    dst[p * POINT_STRIDE_(R, T) + (size_t)r * T + t] = 0.0f;
+}
+
 /* dW[f][c] = G^T Mw[.][f][c] G (3x3), overwritten at grads + off; Mw (P, F, C) holds the
  * products summed over every tile of the batch. Global (C, F). */
 __kernel void lp_wg_dw_output(__global const float *mw, int F, int C, __global float *grads,

@@ -764,10 +764,14 @@ static lp_status choose_(lp_network *net, lp_layer *l) {
 }
 
 /* The path `auto` takes without timing: on CPUs Winograd (F(4x4,3x3)) for 3x3 stride-1
- * layers of at least 64 input channels and 16x16 outputs (timing picked it for conv4's
- * three such layers on PoCL, 1.4-2x faster than the direct path; with fewer channels or
- * smaller planes, as in conv7 and resnet20, its transforms and per-point products cost
- * more than they save), never in portable-bits mode; then the direct path for layers with
+ * layers of at least 32 input channels and 4x4 outputs, never in portable-bits mode. On
+ * PoCL (forward + both gradients, against the direct path unless said): 1.3-2.1x faster on
+ * resnet20's 32x16x16 and 64x8x8 layers, conv7's 64x8x8 one and conv4's, 2.4-3x on
+ * conv13's 64 to 512 channels at 32x32 to 4x4 outputs (against the faster of direct and
+ * GEMM); even, within the spread of runs, on the other 32-channel layers measured
+ * (conv7's 24x24 and 10x10 outputs, fmnist-bn's 14x14); slower with 16 channels
+ * (resnet20's first stage: 15.5-16.8 ms against 13.9-14.7) and on 2x2 outputs (conv13's
+ * last three: 27 ms against GEMM's 18). Then the direct path for layers with
  * enough input channels and output positions to fill its vector loops (timing picked it
  * for every such layer of conv4, conv6 and conv7 on PoCL, where GEMM won the first layers
  * and the small late ones); GEMM elsewhere, and on other devices. FFT never: it won no
@@ -777,8 +781,8 @@ static lp_conv_algo by_rule_(lp_network *net, lp_layer *l, const bool *fits) {
     bool portable = lp_runtime_bits(net->rt) == LP_BITS_PORTABLE;
     /* Portable bits: one rule for every device (the CPU one), without Winograd. */
     bool cpu = (lp_runtime_device(net->rt)->type & CL_DEVICE_TYPE_CPU) != 0 || portable;
-    if (cpu && !portable && fits[LP_CONV_ALGO_WINOGRAD] && d->g.cin >= 64 &&
-        d->g.oh * d->g.ow >= 256)
+    if (cpu && !portable && fits[LP_CONV_ALGO_WINOGRAD] && d->g.cin >= 32 &&
+        d->g.oh * d->g.ow >= 16)
         return LP_CONV_ALGO_WINOGRAD;
     if (cpu && fits[LP_CONV_ALGO_DIRECT] && d->g.cin >= 16 && d->g.oh * d->g.ow >= 64)
         return LP_CONV_ALGO_DIRECT;

@@ -25,13 +25,14 @@ struct lp_conv_winograd {
     cl_mem v;     /* x's tiles (P, C, chunk tiles) */
     cl_mem mo;    /* forward products (P, F, chunk tiles); backward dy's tiles */
     cl_mem mw;    /* kernel gradient's products (P, F, C) */
-    cl_mem vd;    /* dx: dy's tiles over dx's plane (P, F, chunk dx tiles) */
+    cl_mem vd;    /* dx: dy's tiles over dx's plane (P, F, chunk dx tiles), padding zeroed */
     cl_mem md;    /* dx: their products (P, C, chunk dx tiles) */
     int v_n;      /* > 0: v holds the last forward's whole batch of this many */
-    /* mo, mw and md are written before they are read in every pass: with ws set
-     * (lp_conv_winograd_share_scratch) they are borrowed from it at each pass (scratch_). */
+    /* mo, mw, md and vd are written before they are read in every pass (vd's padding tiles
+     * too, zero_padding_): with ws set (lp_conv_winograd_share_scratch) they are borrowed
+     * from it at each pass (scratch_). */
     lp_workspace *ws;
-    size_t mo_bytes, mw_bytes, md_bytes;
+    size_t mo_bytes, mw_bytes, md_bytes, vd_bytes;
 };
 
 static int ceil_div_(int a, int b) {
@@ -116,13 +117,13 @@ static void release_(cl_mem *m) {
 
 void lp_conv_winograd_destroy(lp_conv_winograd *w) {
     if (!w) return;
-    release_(&w->u), release_(&w->v), release_(&w->vd);
-    if (!w->ws) release_(&w->mo), release_(&w->mw), release_(&w->md);
+    release_(&w->u), release_(&w->v);
+    if (!w->ws) release_(&w->mo), release_(&w->mw), release_(&w->md), release_(&w->vd);
     free(w);
 }
 
 void lp_conv_winograd_share_scratch(lp_conv_winograd *w, lp_workspace *ws) {
-    if (!w->ws) release_(&w->mo), release_(&w->mw), release_(&w->md);
+    if (!w->ws) release_(&w->mo), release_(&w->mw), release_(&w->md), release_(&w->vd);
     w->ws = ws;
 }
 
@@ -141,6 +142,8 @@ static lp_status scratch_(lp_conv_winograd *w, bool backward) {
     LP_TRY(products_buffer_(w, LP_WORKSPACE_WINOGRAD_DW_PRODUCTS, w->mw_bytes,
                             "conv2d winograd kernel gradient products", &w->mw));
     if (!w->with_dx) return LP_OK;
+    LP_TRY(products_buffer_(w, LP_WORKSPACE_WINOGRAD_DX_TILES, w->vd_bytes,
+                            "conv2d winograd gradient tiles", &w->vd));
     return products_buffer_(w, LP_WORKSPACE_WINOGRAD_DX_PRODUCTS, w->md_bytes,
                             "conv2d winograd input gradient products", &w->md);
 }
@@ -184,6 +187,7 @@ lp_status lp_conv_winograd_create(lp_runtime *rt, const lp_conv_geom *g, int fil
     w->with_dx = with_dx;
     w->rows = lp_runtime_plane_kernels(rt);
     w->mo_bytes = s.mo * 4, w->mw_bytes = s.mw * 4, w->md_bytes = s.md * 4;
+    w->vd_bytes = s.vd * 4;
     snprintf(w->opts, sizeof w->opts,
              "-DWG_M=%d -DGEMM_VW=%d -DGEMM_MR=%d -DGEMM_NV=%d -DGEMM_DM=%d -DGEMM_DN=%d", m, w->vw,
              w->mr, w->nv, w->dm, w->dn);
@@ -191,13 +195,10 @@ lp_status lp_conv_winograd_create(lp_runtime *rt, const lp_conv_geom *g, int fil
     w->dth = ceil_div_(g->ih, m), w->dtw = ceil_div_(g->iw, m);
     lp_status st = lp_buffer_create(rt, s.u * 4, "conv2d winograd kernel", &w->u);
     if (st == LP_OK) st = lp_buffer_create(rt, s.v * 4, "conv2d winograd input tiles", &w->v);
-    if (st == LP_OK && with_dx)
-        st = lp_buffer_create(rt, s.vd * 4, "conv2d winograd gradient tiles", &w->vd);
     /* The padding tiles (past a chunk's, up to the products' tile) are never written by
      * the transforms: zeros to begin with, then whatever an earlier chunk left, finite
      * values whose products are never read. */
     if (st == LP_OK) st = lp_buffer_fill_zero(rt, w->v, 0, s.v * 4);
-    if (st == LP_OK && with_dx) st = lp_buffer_fill_zero(rt, w->vd, 0, s.vd * 4);
     if (st != LP_OK) {
         lp_conv_winograd_destroy(w);
         return st;
@@ -277,6 +278,20 @@ static lp_status input_(lp_conv_winograd *w, cl_mem src, int C, int H, int W, in
     if (!rows) LP_ARG(k, a++, tiles);
     LP_ARG(k, a++, dst);
     return launch_(w, k, th, tw, (size_t)C, (size_t)cn, rows, "conv_winograd_input");
+}
+
+/* Zeros in the padding tiles [tiles, T) of every row of dst (P, R, T), which the products
+ * read: a buffer borrowed from the workspace holds whatever its last user left there. */
+static lp_status zero_padding_(lp_conv_winograd *w, int R, int T, int tiles, cl_mem dst) {
+    if (T == tiles) return LP_OK;
+    cl_kernel k;
+    LP_TRY(kernel_(w, "lp_wg_zero_padding", &k));
+    LP_ARG(k, 0, R);
+    LP_ARG(k, 1, T);
+    LP_ARG(k, 2, tiles);
+    LP_ARG(k, 3, dst);
+    size_t global[3] = {(size_t)(T - tiles), (size_t)R, (size_t)w->P};
+    return lp_launch(w->rt, k, 3, global, NULL, "conv_winograd_zero_padding");
 }
 
 /* Values of a sum one launch may take on a device that ends long loops
@@ -457,6 +472,7 @@ lp_status lp_conv_winograd_backward(lp_conv_winograd *w, int n, cl_mem x, cl_mem
         int T = padded_(w, w->dth, w->dtw, cn);
         LP_TRY(input_(w, dy, F, g->oh, g->ow, 2 - g->pad_top, 2 - g->pad_left, w->dth, w->dtw, s0,
                       cn, w->vd));
+        LP_TRY(zero_padding_(w, F, T, w->dth * w->dtw * cn, w->vd));
         LP_TRY(products_(w, C, F, T, w->vd, w->md, "conv_winograd_dx_gemm"));
         LP_TRY(output_(w, w->md, C, w->dth, w->dtw, g->ih, g->iw, s0, cn, params, -1, false, dx));
     }

@@ -66,19 +66,21 @@ static void destroy_(void *w) {
     lp_conv_winograd_destroy(w);
 }
 
-/* A workspace whose products' slots hold NaN, larger than layer g's products need (tiles
- * of a chunk padded by up to 32), so that a layer borrowing them reads no value it has not
- * written in the pass without the NaN reaching its results. */
+/* A workspace whose slots (the products' and the gradient tiles') hold NaN, larger than
+ * layer g needs (tiles of a chunk padded by up to 32), so that a layer borrowing them reads
+ * no value it has not written in the pass without the NaN reaching its results. */
 static lp_workspace *poisoned_workspace_(const lp_conv_geom *g, int F, int m, int chunk) {
     size_t a2 = (size_t)(m + 2) * (m + 2), C = (size_t)g->cin;
     size_t t = (size_t)((g->oh + m - 1) / m) * ((g->ow + m - 1) / m) * chunk + 32;
     size_t td = (size_t)((g->ih + m - 1) / m) * ((g->iw + m - 1) / m) * chunk + 32;
-    size_t floats[3] = {a2 * F * t, a2 * F * C, a2 * C * td};
-    lp_workspace_slot slots[3] = {LP_WORKSPACE_WINOGRAD_PRODUCTS, LP_WORKSPACE_WINOGRAD_DW_PRODUCTS,
-                                  LP_WORKSPACE_WINOGRAD_DX_PRODUCTS};
+    /* Each point's plane 16 floats (a cache line) more, as the path lays them out. */
+    size_t floats[4] = {a2 * (F * t + 16), a2 * F * C, a2 * (C * td + 16), a2 * (F * td + 16)};
+    lp_workspace_slot slots[4] = {LP_WORKSPACE_WINOGRAD_PRODUCTS, LP_WORKSPACE_WINOGRAD_DW_PRODUCTS,
+                                  LP_WORKSPACE_WINOGRAD_DX_PRODUCTS,
+                                  LP_WORKSPACE_WINOGRAD_DX_TILES};
     lp_workspace *ws = NULL;
     LP_TEST_OK(lp_workspace_create(lp_test_rt, &ws));
-    for (int i = 0; i < 3; ++i) {
+    for (int i = 0; i < 4; ++i) {
         cl_mem b;
         float *nan = lp_test_floats(floats[i]);
         for (size_t j = 0; j < floats[i]; ++j)

@@ -20,6 +20,7 @@ typedef enum {
     LP_WORKSPACE_WINOGRAD_PRODUCTS,    /* conv_winograd.h: forward products, dy's tiles */
     LP_WORKSPACE_WINOGRAD_DW_PRODUCTS, /* conv_winograd.h: the kernel gradient's products */
     LP_WORKSPACE_WINOGRAD_DX_PRODUCTS, /* conv_winograd.h: the input gradient's products */
+    LP_WORKSPACE_WINOGRAD_DX_TILES,    /* conv_winograd.h: the input gradient's dy tiles */
     LP_WORKSPACE_SLOTS
 } lp_workspace_slot;
 
