@@ -221,7 +221,8 @@ static bool by_rows_(const lp_conv_winograd *w, int tw) {
 /* A transform over the tiles th x tw of d1 planes of d2 samples. Per tile: the tiles of
  * all d2 samples along dimension 0 (the kernels return past them), in work-groups of 16,
  * so that on CPUs that vectorize across work-items consecutive tiles make vector stores
- * however small the plane; by rows (by_rows_), (the plane's items of 8 tiles, d1, d2). */
+ * however small the plane; by rows (by_rows_), global (the plane's items of 8 tiles, d1,
+ * d2). */
 static lp_status launch_(lp_conv_winograd *w, cl_kernel k, int th, int tw, size_t d1, size_t d2,
                          bool rows, const char *label) {
     size_t d0 = (size_t)th * tw * d2, group = 16;
