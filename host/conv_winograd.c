@@ -14,7 +14,8 @@ struct lp_conv_winograd {
     lp_runtime *rt;
     lp_conv_geom g;
     int F, m, a, P; /* filters; tile m, side a = m + 2, points P = a^2 */
-    int chunk;
+    int chunk;      /* samples a forward and kernel-gradient pass takes at once */
+    int dx_chunk;   /* the input gradient's (dx_chunk_) */
     bool with_dx;
     bool rows; /* the by-rows transforms where they fit (lp_runtime_plane_kernels, by_rows_) */
     int vw, mr, nv, dm, dn, lx; /* register tiles of the products (tile_of_) */
@@ -25,8 +26,8 @@ struct lp_conv_winograd {
     cl_mem v;     /* x's tiles (P, C, chunk tiles) */
     cl_mem mo;    /* forward products (P, F, chunk tiles); backward dy's tiles */
     cl_mem mw;    /* kernel gradient's products (P, F, C) */
-    cl_mem vd;    /* dx: dy's tiles over dx's plane (P, F, chunk dx tiles), padding zeroed */
-    cl_mem md;    /* dx: their products (P, C, chunk dx tiles) */
+    cl_mem vd;    /* dx: dy's tiles over dx's plane (P, F, dx_chunk dx tiles), padding zeroed */
+    cl_mem md;    /* dx: their products (P, C, dx_chunk dx tiles) */
     int v_n;      /* > 0: v holds the last forward's whole batch of this many */
     /* mo, mw, md and vd are written before they are read in every pass (vd's padding tiles
      * too, zero_padding_): with ws set (lp_conv_winograd_share_scratch) they are borrowed
@@ -148,6 +149,21 @@ static lp_status scratch_(lp_conv_winograd *w, bool backward) {
                             "conv2d winograd input gradient products", &w->md);
 }
 
+/* On CPUs the input gradient goes through in chunks of about DX_CPU_TILES_ tiles (whole
+ * samples), whatever the layer's chunk: its tile buffers then stay in the caches between
+ * the transform, the products and the inverse transform, and the workspace holds a
+ * chunk's instead of a batch's. Each sample's input gradient is its own sum, so the bits
+ * do not depend on the chunks (the kernel gradient's, summed over the batch, do: it keeps
+ * the layer's chunk). */
+#define DX_CPU_TILES_ 512
+
+static int dx_chunk_(lp_runtime *rt, const lp_conv_geom *g, int m, int chunk) {
+    if ((lp_runtime_device(rt)->type & CL_DEVICE_TYPE_CPU) == 0) return chunk;
+    int per_sample = ceil_div_(g->ih, m) * ceil_div_(g->iw, m);
+    int most = ceil_div_(DX_CPU_TILES_, per_sample);
+    return most < chunk ? most : chunk;
+}
+
 /* The products' register tiles: the device's default tiled GEMM variant
  * (lp_gemm_default_tiled: on CPUs that want explicit vectors the preferred float width,
  * one work-item per work-group; elsewhere small tiles in larger work-groups), whose
@@ -171,6 +187,10 @@ lp_status lp_conv_winograd_create(lp_runtime *rt, const lp_conv_geom *g, int fil
     tile_of_(rt, &tile);
     sizes_ s = sizes_of_(g, filters, m, with_dx, (size_t)chunk, (size_t)tile.vw * tile.nv,
                          (size_t)tile.mr);
+    int dx_chunk = dx_chunk_(rt, g, m, chunk);
+    sizes_ sd = sizes_of_(g, filters, m, with_dx, (size_t)dx_chunk, (size_t)tile.vw * tile.nv,
+                          (size_t)tile.mr);
+    s.vd = sd.vd, s.md = sd.md;
     if (s.v > INT_MAX || s.mo > INT_MAX || s.vd > INT_MAX || s.md > INT_MAX)
         return lp_fail(LP_ERR_UNSUPPORTED, "conv2d winograd: a chunk of %d samples is too large",
                        chunk);
@@ -184,6 +204,7 @@ lp_status lp_conv_winograd_create(lp_runtime *rt, const lp_conv_geom *g, int fil
     w->a = m + 2;
     w->P = w->a * w->a;
     w->chunk = chunk;
+    w->dx_chunk = dx_chunk;
     w->with_dx = with_dx;
     w->rows = lp_runtime_plane_kernels(rt);
     w->mo_bytes = s.mo * 4, w->mw_bytes = s.mw * 4, w->md_bytes = s.md * 4;
@@ -468,8 +489,8 @@ lp_status lp_conv_winograd_backward(lp_conv_winograd *w, int n, cl_mem x, cl_mem
     /* The input gradient: a 3x3 correlation of dy with the kernel flipped and transposed,
      * dy padded by 2 - pad before (its tiles cover dx's plane). */
     LP_TRY(filter_(w, params, w_off, 1));
-    for (int s0 = 0; s0 < n; s0 += w->chunk) {
-        int cn = n - s0 < w->chunk ? n - s0 : w->chunk;
+    for (int s0 = 0; s0 < n; s0 += w->dx_chunk) {
+        int cn = n - s0 < w->dx_chunk ? n - s0 : w->dx_chunk;
         int T = padded_(w, w->dth, w->dtw, cn);
         LP_TRY(input_(w, dy, F, g->oh, g->ow, 2 - g->pad_top, 2 - g->pad_left, w->dth, w->dtw, s0,
                       cn, w->vd));

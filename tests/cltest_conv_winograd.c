@@ -227,6 +227,9 @@ static const case_ cases_[] = {
     {"3x10x15 -> 4 same (rows of 4 tiles, 12 a plane, the last column cut)", 3, 10, 15, 4, true, 2,
      2},
     {"2x16x32 -> 3 same (rows of 8 tiles, windows inside the row)", 2, 16, 32, 3, true, 2, 2},
+    {"1x64x64 -> 2 same, batch 3 (on CPUs the input gradient in chunks of its own: 256 or "
+     "1024 tiles a sample)",
+     1, 64, 64, 2, true, 3, 3},
     {"64x16x16 -> 64 same, batch 2", 64, 16, 16, 64, true, 2, 2},
 };
 
