@@ -372,7 +372,7 @@ static const char *wino_refused_(const lp_network *net) {
 }
 
 /* On CPUs, a layer whose tile buffers take at least WINO_CPU_BIG_ bytes a sample goes
- * through in chunks of about WINO_CPU_TILES_ tiles (whole samples): the transforms move
+ * through in chunks of about LP_CONV_WINOGRAD_CPU_TILES tiles (whole samples): the transforms move
  * 2.25 times the layer's data into those buffers and the products read it back, and a
  * smaller chunk's stay in the caches between launches, while 512 tiles still make long
  * products (conv4's 64x32x32 layer at batch 50, forward + backward, PoCL: chunks of 4-8
@@ -380,7 +380,6 @@ static const char *wino_refused_(const lp_network *net) {
  * --fast's timing 33.4 and 35.3 ms against 45.7 and 44.6; layers of smaller samples,
  * resnet20's and conv4's 128x16x16 among them, measured no steady gain). */
 #define WINO_CPU_BIG_ ((size_t)2 << 20)
-#define WINO_CPU_TILES_ 512
 
 /* As many samples per chunk as the budget holds, at most the largest batch (and on CPUs
  * as above). */
@@ -394,7 +393,7 @@ static lp_status wino_setup_(lp_network *net, lp_layer *l) {
     if ((lp_runtime_device(net->rt)->type & CL_DEVICE_TYPE_CPU) != 0 &&
         per_sample >= WINO_CPU_BIG_) {
         size_t tiles = (size_t)((d->g.oh + m - 1) / m) * (size_t)((d->g.ow + m - 1) / m);
-        size_t most = (WINO_CPU_TILES_ + tiles - 1) / tiles;
+        size_t most = (LP_CONV_WINOGRAD_CPU_TILES + tiles - 1) / tiles;
         if (fit > most) fit = most;
     }
     int chunk = fit < (size_t)net->max_batch ? (int)fit : net->max_batch;

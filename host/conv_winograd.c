@@ -149,18 +149,15 @@ static lp_status scratch_(lp_conv_winograd *w, bool backward) {
                             "conv2d winograd input gradient products", &w->md);
 }
 
-/* On CPUs the input gradient goes through in chunks of about DX_CPU_TILES_ tiles (whole
- * samples), whatever the layer's chunk: its tile buffers then stay in the caches between
- * the transform, the products and the inverse transform, and the workspace holds a
- * chunk's instead of a batch's. Each sample's input gradient is its own sum, so the bits
- * do not depend on the chunks (the kernel gradient's, summed over the batch, do: it keeps
- * the layer's chunk). */
-#define DX_CPU_TILES_ 512
-
+/* On CPUs the input gradient goes through in chunks of about LP_CONV_WINOGRAD_CPU_TILES
+ * tiles (whole samples), whatever the layer's chunk: its tile buffers then stay in the caches
+ * between the transform, the products and the inverse transform, and the workspace holds a chunk's
+ * instead of a batch's. Each sample's input gradient is its own sum, so the bits do not depend on
+ * the chunks (the kernel gradient's, summed over the batch, do: it keeps the layer's chunk). */
 static int dx_chunk_(lp_runtime *rt, const lp_conv_geom *g, int m, int chunk) {
     if ((lp_runtime_device(rt)->type & CL_DEVICE_TYPE_CPU) == 0) return chunk;
     int per_sample = ceil_div_(g->ih, m) * ceil_div_(g->iw, m);
-    int most = ceil_div_(DX_CPU_TILES_, per_sample);
+    int most = ceil_div_(LP_CONV_WINOGRAD_CPU_TILES, per_sample);
     return most < chunk ? most : chunk;
 }
 

@@ -6,8 +6,10 @@
  * (forward, input gradient) or over tiles (kernel gradient) are matrix products, those of
  * all points in one launch (register tiles of cl/tile.cl). Samples go through in chunks
  * that fit a byte budget; the kernel gradient adds the chunks' products in order before
- * its inverse transform. Every sum has a fixed order: the same bits every run for the
- * same chunk size and device. Like laperm/ops.h,
+ * its inverse transform. On CPUs the input gradient goes in chunks of its own, about
+ * LP_CONV_WINOGRAD_CPU_TILES tiles (its bits do not depend on them). Every sum has a
+ * fixed order: the same bits every run for the same chunk size and device. Like
+ * laperm/ops.h,
  * the calls enqueue work and never wait.
  *
  * Rounding: the transforms' constants (up to 8 and 1/24 for m = 4) make the error larger
@@ -36,8 +38,13 @@ int lp_conv_winograd_tile(void);
  * but 2 or 4. */
 lp_status lp_conv_winograd_tile_check(void);
 
-/* Device bytes for output tile m (2 or 4): fixed, plus per_sample for each sample of a
- * chunk (with_dx: the input gradient's buffers too). */
+/* Tiles a chunk holds on CPUs, whole samples, where a layer goes in chunks there (the
+ * input gradient always, the other passes for large samples: conv2d_unit.c): small
+ * enough for the transforms' output to be in the caches when the products read it. */
+#define LP_CONV_WINOGRAD_CPU_TILES 512
+
+/* Device bytes for output tile m (2 or 4), at most: fixed, plus per_sample for each sample
+ * of a chunk (with_dx: the input gradient's buffers too, which on CPUs may take fewer). */
 void lp_conv_winograd_bytes(const lp_conv_geom *g, int filters, int m, bool with_dx, size_t *fixed,
                             size_t *per_sample);
 
@@ -46,8 +53,9 @@ void lp_conv_winograd_bytes(const lp_conv_geom *g, int filters, int m, bool with
 lp_status lp_conv_winograd_create(lp_runtime *rt, const lp_conv_geom *g, int filters, int m,
                                   int chunk, bool with_dx, lp_conv_winograd **out);
 void lp_conv_winograd_destroy(lp_conv_winograd *w);
-/* From now on the products' buffers (forward, kernel and input gradient), which live
- * only within a pass, are borrowed from ws (laperm/workspace.h) instead of held. */
+/* From now on the products' buffers (forward, kernel and input gradient) and the input
+ * gradient's dy tiles, which live only within a pass, are borrowed from ws
+ * (laperm/workspace.h) instead of held. */
 void lp_conv_winograd_share_scratch(lp_conv_winograd *w, lp_workspace *ws);
 
 /* y (n, F, oh, ow) = W . windows(x) (+ bias at params + b_off, b_off < 0: none; then ReLU
