@@ -29,6 +29,8 @@ lp_status lp_bench_random_buffer_(lp_runtime *rt, size_t n, uint64_t seed, cl_me
 /* "conv7" from "models/conv7.ini". */
 const char *lp_bench_model_name_(const char *path, char *buf, size_t cap);
 
+/* The options lp_bench_network_ builds with. */
+lp_network_options lp_bench_network_options_(const lp_bench_table *t, int batch);
 /* A model's network at `batch` as training builds it: the conv paths and matrix products
  * by the rule, or timed with t->fast (laperm train --fast). */
 lp_status lp_bench_network_(lp_runtime *rt, const lp_model_spec *spec, int batch,

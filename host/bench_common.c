@@ -84,9 +84,13 @@ const char *lp_bench_model_name_(const char *path, char *buf, size_t cap) {
     return buf;
 }
 
+lp_network_options lp_bench_network_options_(const lp_bench_table *t, int batch) {
+    return (lp_network_options){.conv_algo = t->conv_algo, .tune_batch = batch, .exact = !t->fast};
+}
+
 lp_status lp_bench_network_(lp_runtime *rt, const lp_model_spec *spec, int batch,
                             const lp_bench_table *t, lp_network **out) {
-    lp_network_options opt = {.conv_algo = t->conv_algo, .tune_batch = batch, .exact = !t->fast};
+    lp_network_options opt = lp_bench_network_options_(t, batch);
     lp_gemm_set_exact(rt, !t->fast);
     return lp_network_create_opts(rt, spec, batch, &opt, out);
 }

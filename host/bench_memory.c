@@ -64,7 +64,13 @@ static lp_status measure_(lp_runtime *rt, const lp_model_spec *spec, int batch, 
         row->other = row->total > known ? row->total - known : 0;
         /* The plan's figure for the same step: no data set on the device, Adam. Its
          * check may refuse (a device too small); the figures are filled all the same. */
-        lp_memory_plan_input in = {.batch = batch, .eval_batch = batch, .optimizer_states = 2};
+        lp_network_plan_ctx layers = {
+            .rt = rt, .spec = spec, .opt = lp_bench_network_options_(t, batch)};
+        lp_memory_plan_input in = {.batch = batch,
+                                   .eval_batch = batch,
+                                   .optimizer_states = 2,
+                                   .layer_bytes = lp_network_plan_held_at,
+                                   .layer_bytes_ctx = &layers};
         lp_memory_plan plan;
         (void)lp_memory_plan_check(spec, &in, lp_runtime_device(rt), &plan);
         row->planned = plan.total;

@@ -236,22 +236,31 @@ static size_t col_budget_(lp_runtime *rt) {
     return budget;
 }
 
+static bool whole_window_(const conv_state_ *d) {
+    const lp_conv_geom *g = &d->g;
+    return d->P == 1 && g->kh == g->ih && g->kw == g->iw && g->pad_top == 0 && g->pad_left == 0;
+}
+
+/* The GEMM path's chunk: as many samples as the budget holds; 0 when not even one. */
+static int gemm_chunk_(const lp_network *net, const conv_state_ *d) {
+    size_t per_sample = (d->K > (size_t)d->filters ? d->K : (size_t)d->filters) * d->P * 4;
+    size_t chunk = col_budget_(net->rt) / per_sample;
+    return chunk < (size_t)net->max_batch ? (int)chunk : net->max_batch;
+}
+
 /* The GEMM path's chunk buffers: as many samples as the budget holds, at least one. */
 static lp_status gemm_setup_(lp_network *net, lp_layer *l) {
     conv_state_ *d = l->state;
-    const lp_conv_geom *g = &d->g;
-    d->whole_window =
-        d->P == 1 && g->kh == g->ih && g->kw == g->iw && g->pad_top == 0 && g->pad_left == 0;
+    d->whole_window = whole_window_(d);
     if (d->whole_window) return LP_OK;
-    size_t per_sample = (d->K > (size_t)d->filters ? d->K : (size_t)d->filters) * d->P * 4;
-    size_t budget = col_budget_(net->rt);
-    if (per_sample > budget)
+    d->chunk = gemm_chunk_(net, d);
+    if (d->chunk < 1)
         return lp_fail(LP_ERR_UNSUPPORTED,
                        "conv2d layer '%s': one sample's columns take %zu bytes, more than the "
                        "%zu the device allows in one buffer",
-                       l->spec->name, per_sample, budget);
-    size_t chunk = budget / per_sample;
-    d->chunk = chunk < (size_t)net->max_batch ? (int)chunk : net->max_batch;
+                       l->spec->name,
+                       (d->K > (size_t)d->filters ? d->K : (size_t)d->filters) * d->P * 4,
+                       col_budget_(net->rt));
     size_t cols = (size_t)d->chunk * d->P;
     LP_TRY(lp_buffer_create(net->rt, d->K * cols * 4, "conv2d columns", &d->col));
     return lp_buffer_create(net->rt, (size_t)d->filters * cols * 4, "conv2d rows", &d->rows);
@@ -331,11 +340,10 @@ static const char *direct_unfit_(const lp_network *net, const lp_layer *l) {
     const conv_state_ *d = l->state;
     const char *why = lp_conv_direct_unfit_on(net->rt, &d->g, d->filters);
     if (why) return why;
-    size_t fixed, per_sample, per_train;
-    lp_conv_direct_bytes(net->rt, &d->g, d->filters, &fixed, &per_sample, &per_train);
-    size_t total =
-        fixed + (size_t)net->max_batch * per_sample + (size_t)tune_batch_(net) * per_train;
-    if (total > col_budget_(net->rt)) return "the direct path's buffers exceed the budget";
+    lp_held_bytes held;
+    lp_conv_direct_held(net->rt, &d->g, d->filters, net->max_batch, tune_batch_(net), true, &held);
+    if (lp_held_bytes_total(&held) > col_budget_(net->rt))
+        return "the direct path's buffers exceed the budget";
     return NULL;
 }
 
@@ -383,10 +391,9 @@ static const char *wino_refused_(const lp_network *net) {
 
 /* As many samples per chunk as the budget holds, at most the largest batch (and on CPUs
  * as above). */
-static lp_status wino_setup_(lp_network *net, lp_layer *l) {
-    conv_state_ *d = l->state;
+static int wino_chunk_(const lp_network *net, const lp_layer *l, int m) {
+    const conv_state_ *d = l->state;
     size_t fixed, per_sample;
-    int m = lp_conv_winograd_tile();
     lp_conv_winograd_bytes(&d->g, d->filters, m, l->need_dx, &fixed, &per_sample);
     size_t budget = col_budget_(net->rt);
     size_t fit = budget > fixed ? (budget - fixed) / per_sample : 0;
@@ -397,7 +404,12 @@ static lp_status wino_setup_(lp_network *net, lp_layer *l) {
         if (fit > most) fit = most;
     }
     int chunk = fit < (size_t)net->max_batch ? (int)fit : net->max_batch;
-    if (chunk < 1) chunk = 1;
+    return chunk < 1 ? 1 : chunk;
+}
+
+static lp_status wino_setup_(lp_network *net, lp_layer *l) {
+    conv_state_ *d = l->state;
+    int m = lp_conv_winograd_tile(), chunk = wino_chunk_(net, l, m);
     lp_status s =
         lp_conv_winograd_create(net->rt, &d->g, d->filters, m, chunk, l->need_dx, &d->wino);
     if (s != LP_OK) return lp_fail_context(s, "conv2d layer '%s': ", l->spec->name);
@@ -425,6 +437,37 @@ static void wino_release_(conv_state_ *d) {
     d->wino = NULL;
 }
 
+/* Each path's buffers as its setup makes them (laperm/workspace.h's lp_held_bytes). */
+static void gemm_held_(const lp_network *net, const lp_layer *l, lp_held_bytes *out) {
+    const conv_state_ *d = l->state;
+    int chunk = whole_window_(d) ? 0 : gemm_chunk_(net, d);
+    *out =
+        (lp_held_bytes){.own = (uint64_t)(d->K + (size_t)d->filters) * (uint64_t)chunk * d->P * 4};
+}
+
+static void direct_held_(const lp_network *net, const lp_layer *l, lp_held_bytes *out) {
+    const conv_state_ *d = l->state;
+    lp_conv_direct_held(net->rt, &d->g, d->filters, net->max_batch, tune_batch_(net), l->need_dx,
+                        out);
+}
+
+static void wino_held_(const lp_network *net, const lp_layer *l, lp_held_bytes *out) {
+    const conv_state_ *d = l->state;
+    int m = lp_conv_winograd_tile();
+    lp_conv_winograd_held(net->rt, &d->g, d->filters, m, wino_chunk_(net, l, m), l->need_dx, out);
+}
+
+static void fft_held_(const lp_network *net, const lp_layer *l, lp_held_bytes *out) {
+    const conv_state_ *d = l->state;
+    int chunk = 0;
+    *out = (lp_held_bytes){0};
+    if (fft_fit_(net, l, &chunk)) return;
+    lp_conv_fft_shape sh = fft_shape_(d, chunk);
+    size_t fixed, per_sample;
+    lp_conv_fft_bytes(&sh, &fixed, &per_sample);
+    out->own = fixed + (uint64_t)chunk * per_sample;
+}
+
 static const char *gemm_unfit_(const lp_network *net, const lp_layer *l) {
     (void)net, (void)l;
     return NULL; /* every layer can take it: its chunks shrink to fit the budget */
@@ -445,18 +488,21 @@ typedef struct {
     lp_status (*forward)(lp_network *net, lp_layer *l, int n);
     lp_status (*backward)(lp_network *net, lp_layer *l, int n);
     void (*release)(conv_state_ *d); /* frees its buffers */
-    size_t ms_at;                    /* offset of its time in lp_conv_choice */
+    /* The bytes setup allocates and the passes borrow, computed without allocating (the
+     * memory plan's); for a layer the path fits. */
+    void (*held)(const lp_network *net, const lp_layer *l, lp_held_bytes *out);
+    size_t ms_at; /* offset of its time in lp_conv_choice */
 } conv_path_;
 
 static const conv_path_ paths_[] = {
     {LP_CONV_ALGO_GEMM, NULL, gemm_unfit_, gemm_setup_, gemm_forward_, gemm_backward_,
-     gemm_release_, offsetof(lp_conv_choice, gemm_ms)},
+     gemm_release_, gemm_held_, offsetof(lp_conv_choice, gemm_ms)},
     {LP_CONV_ALGO_DIRECT, NULL, direct_unfit_, direct_setup_, direct_forward_, direct_backward_,
-     direct_release_, offsetof(lp_conv_choice, direct_ms)},
+     direct_release_, direct_held_, offsetof(lp_conv_choice, direct_ms)},
     {LP_CONV_ALGO_WINOGRAD, wino_refused_, wino_unfit_, wino_setup_, wino_forward_, wino_backward_,
-     wino_release_, offsetof(lp_conv_choice, winograd_ms)},
+     wino_release_, wino_held_, offsetof(lp_conv_choice, winograd_ms)},
     {LP_CONV_ALGO_FFT, fft_refused_, fft_unfit_, fft_setup_, fft_forward_, fft_backward_,
-     fft_release_, offsetof(lp_conv_choice, fft_ms)},
+     fft_release_, fft_held_, offsetof(lp_conv_choice, fft_ms)},
 };
 #define N_PATHS_ ((int)(sizeof paths_ / sizeof *paths_))
 _Static_assert(N_PATHS_ == LP_CONV_ALGO_COUNT - 1, "one row per lp_conv_algo but auto");
@@ -708,10 +754,32 @@ static lp_status choose_auto_(lp_network *net, lp_layer *l, const bool *fits) {
     return LP_OK;
 }
 
+/* auto's candidates: fits[a] for each path that can run the layer; true when one besides
+ * GEMM can. When none can, *unfit is the last reason (the table's last path, FFT: the
+ * widest). */
+static bool auto_fits_(const lp_network *net, const lp_layer *l, bool *fits, const char **unfit) {
+    const conv_state_ *d = l->state;
+    bool other = false;
+    for (int i = 0; i < N_PATHS_; ++i) {
+        const char *why = paths_[i].unfit(net, l);
+        /* A path left out by a rule on the device (tune.c) fits, but is not a candidate;
+         * the note keeps the reasons of the paths that do not fit. */
+        bool skip = !why && paths_[i].algo == LP_CONV_ALGO_FFT &&
+                    lp_tune_skip_fft(net->rt, d->g.kh, d->g.kw);
+        fits[paths_[i].algo] = !why && !skip;
+        if (paths_[i].algo == LP_CONV_ALGO_GEMM) continue;
+        if (why)
+            *unfit = why;
+        else if (!skip)
+            other = true;
+    }
+    return other;
+}
+
 /* Picks the layer's path as net->opt.conv_algo says and allocates its buffers only. A
  * path chosen by name that the layer cannot take falls back to GEMM, and the note says
  * why; one the build or the bits mode rules out (its row's `refused`) is an error. */
-static lp_conv_algo by_rule_(lp_network *net, lp_layer *l, const bool *fits);
+static lp_conv_algo by_rule_(const lp_network *net, const lp_layer *l, const bool *fits);
 
 static lp_status choose_(lp_network *net, lp_layer *l) {
     conv_state_ *d = l->state;
@@ -732,24 +800,9 @@ static lp_status choose_(lp_network *net, lp_layer *l) {
         note_choice_(net, l, text);
         return path_setup_(net, l, mode);
     }
-    /* auto: the paths that fit; when none but GEMM does, the note gives the last reason
-     * (the table's last path, FFT: the widest). */
-    bool fits[LP_CONV_ALGO_COUNT] = {false}, other = false;
+    bool fits[LP_CONV_ALGO_COUNT] = {false};
     const char *unfit = NULL;
-    for (int i = 0; i < N_PATHS_; ++i) {
-        const char *why = paths_[i].unfit(net, l);
-        /* A path left out by a rule on the device (tune.c) fits, but is not a candidate;
-         * the note keeps the reasons of the paths that do not fit. */
-        bool skip = !why && paths_[i].algo == LP_CONV_ALGO_FFT &&
-                    lp_tune_skip_fft(net->rt, d->g.kh, d->g.kw);
-        fits[paths_[i].algo] = !why && !skip;
-        if (paths_[i].algo == LP_CONV_ALGO_GEMM) continue;
-        if (why)
-            unfit = why;
-        else if (!skip)
-            other = true;
-    }
-    if (!other) {
+    if (!auto_fits_(net, l, fits, &unfit)) {
         note_choice_(net, l, unfit);
         return gemm_setup_(net, l);
     }
@@ -775,7 +828,7 @@ static lp_status choose_(lp_network *net, lp_layer *l) {
  * for every such layer of conv4, conv6 and conv7 on PoCL, where GEMM won the first layers
  * and the small late ones); GEMM elsewhere, and on other devices. FFT never: it won no
  * timing on the devices measured. */
-static lp_conv_algo by_rule_(lp_network *net, lp_layer *l, const bool *fits) {
+static lp_conv_algo by_rule_(const lp_network *net, const lp_layer *l, const bool *fits) {
     const conv_state_ *d = l->state;
     bool portable = lp_runtime_bits(net->rt) == LP_BITS_PORTABLE;
     /* Portable bits: one rule for every device (the CPU one), without Winograd. */
@@ -810,6 +863,62 @@ static lp_status take_path_(lp_network *net, lp_layer *l) {
     return s;
 }
 
+/* The unit's shape in d: geometry, filters, K and P. */
+static lp_status geometry_(const lp_layer *l, const lp_conv2d_spec *spec, const lp_window *win,
+                           conv_state_ *d) {
+    lp_status s = lp_conv_geom_make(l->spec->in, win, &d->g);
+    if (s != LP_OK) return lp_fail_context(s, "conv2d layer '%s': ", l->spec->name);
+    d->filters = spec->filters;
+    d->K = lp_conv_geom_k(&d->g);
+    d->P = lp_conv_geom_p(&d->g);
+    return LP_OK;
+}
+
+/* Into *into, the larger of its own bytes and b's, and of each slot's ask. */
+static void held_max_(lp_held_bytes *into, const lp_held_bytes *b) {
+    uint64_t own = into->own > b->own ? into->own : b->own;
+    into->own = 0;
+    lp_held_bytes_add(into, b);
+    into->own = own;
+}
+
+lp_status lp_conv2d_unit_held(const lp_network *net, const lp_layer *l, const lp_conv2d_spec *spec,
+                              const lp_window *win, lp_held_bytes *out) {
+    *out = (lp_held_bytes){0};
+    conv_state_ d = {0};
+    LP_TRY(geometry_(l, spec, win, &d));
+    lp_layer unit = *l;
+    unit.state = &d;
+    /* a built layer's own path; else a replayed one, or the options' */
+    const lp_conv_algo *replay = net->opt.layer_algo;
+    lp_conv_algo mode = l->conv_path;
+    if (mode == LP_CONV_ALGO_AUTO)
+        mode =
+            replay && replay[l->index] != LP_CONV_ALGO_AUTO ? replay[l->index] : net->opt.conv_algo;
+    bool fits[LP_CONV_ALGO_COUNT] = {false};
+    const char *unfit = NULL;
+    if (mode != LP_CONV_ALGO_AUTO) {
+        /* choose_: a path refused is an error there, one that does not fit falls to GEMM */
+        const conv_path_ *p = path_(mode);
+        if ((p->refused && p->refused(net)) || p->unfit(net, &unit)) p = path_(LP_CONV_ALGO_GEMM);
+        p->held(net, &unit, out);
+    } else if (!auto_fits_(net, &unit, fits, &unfit)) {
+        gemm_held_(net, &unit, out);
+    } else if (net->opt.exact || lp_runtime_bits(net->rt) == LP_BITS_PORTABLE) {
+        path_(by_rule_(net, &unit, fits))->held(net, &unit, out);
+    } else {
+        /* timed (or a cached timing): any path that fits may win */
+        for (int i = 0; i < N_PATHS_; ++i) {
+            if (!fits[paths_[i].algo]) continue;
+            lp_held_bytes b;
+            paths_[i].held(net, &unit, &b);
+            held_max_(out, &b);
+        }
+    }
+    if (spec->use_bias) out->own += LP_CONV_PSUM_BYTES(net->max_batch, spec->filters);
+    return LP_OK;
+}
+
 lp_status lp_conv2d_unit_init(lp_network *net, lp_layer *l, const lp_conv2d_spec *spec,
                               const lp_window *win) {
     const char *name = l->spec->name;
@@ -821,11 +930,7 @@ lp_status lp_conv2d_unit_init(lp_network *net, lp_layer *l, const lp_conv2d_spec
     if (!d) return lp_fail(LP_ERR_NO_MEMORY, "out of host memory");
     l->state = d;
     l->ops = &conv_ops_;
-    lp_status s = lp_conv_geom_make(l->spec->in, win, &d->g);
-    if (s != LP_OK) return lp_fail_context(s, "conv2d layer '%s': ", name);
-    d->filters = spec->filters;
-    d->K = lp_conv_geom_k(&d->g);
-    d->P = lp_conv_geom_p(&d->g);
+    LP_TRY(geometry_(l, spec, win, d));
     LP_ASSERT(l->out_features == (size_t)d->filters * d->P);
     const lp_param_tensor *w = &net->tensors[l->first_tensor];
     LP_ASSERT(w->count == (size_t)d->filters * d->K);

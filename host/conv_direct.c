@@ -33,7 +33,6 @@ struct lp_conv_direct {
     /* Grown to the largest batch that needs them, so an evaluation batch far above the
      * training batch costs only the buffers the forward pass uses. */
     cl_mem xs;        /* the split input (split only) */
-    int xs_cap;       /* samples xs holds */
     int xs_n;         /* > 0: xs holds the last forward's split of this many samples */
     cl_mem zt, z;     /* backward: zt always, z with_dx; borrowed from ws when it is set */
     int back_cap;     /* samples those hold (own buffers) */
@@ -154,16 +153,40 @@ static size_t packed_floats_(const lp_conv_geom *g, int filters, const lp_gemm_v
     return fwd > dx ? fwd : dx;
 }
 
-void lp_conv_direct_bytes(lp_runtime *rt, const lp_conv_geom *g, int filters, size_t *fixed,
-                          size_t *per_sample, size_t *per_train_sample) {
+/* The phase planes of n samples, in bytes. */
+static size_t phases_bytes_(const layout_ *l, int n) {
+    return (size_t)n * l->nc * l->U * l->V * 4;
+}
+
+/* Taps of phase (ph, pw) along each axis: a*sh + ph < kh, b*sw + pw < kw. */
+static int phase_taps_(int k, int stride, int phase) {
+    return phase < k ? ceil_div_(k - phase, stride) : 0;
+}
+
+/* The tap buffers' bytes (upload_taps_): the forward taps, and each phase's
+ * input-gradient taps, a buffer of at least one int each. */
+static size_t taps_bytes_(const lp_conv_geom *g, int filters) {
+    size_t ints = lp_conv_geom_k(g);
+    for (int ph = 0; ph < g->stride_h; ++ph)
+        for (int pw = 0; pw < g->stride_w; ++pw) {
+            size_t n = (size_t)filters * phase_taps_(g->kh, g->stride_h, ph) *
+                       phase_taps_(g->kw, g->stride_w, pw);
+            ints += n ? n : 1;
+        }
+    return ints * sizeof(int);
+}
+
+void lp_conv_direct_held(lp_runtime *rt, const lp_conv_geom *g, int filters, int max_batch,
+                         int train_batch, bool with_dx, lp_held_bytes *out) {
     lp_gemm_variant v = variant_(rt, g), dv = dw_variant_(rt, filters);
     layout_ l;
     layout_make_(g, filters, &v, &dv, &l);
-    size_t taps = lp_conv_geom_k(g) + (size_t)filters * l.ta * l.tb;
-    size_t plane = (size_t)l.U * l.V;
-    *fixed = (taps + packed_floats_(g, filters, &v, &l)) * 4;
-    *per_sample = needs_split_(g) ? (size_t)l.nc * plane * 4 : 0;
-    *per_train_sample = ((size_t)l.qn * l.fp + (size_t)filters * l.zlen) * 4;
+    *out = (lp_held_bytes){0};
+    out->own = taps_bytes_(g, filters) + packed_floats_(g, filters, &v, &l) * 4 +
+               (needs_split_(g) ? phases_bytes_(&l, max_batch) : 0);
+    out->borrowed[LP_WORKSPACE_DIRECT_ZT] = (uint64_t)train_batch * l.qn * l.fp * 4;
+    if (with_dx)
+        out->borrowed[LP_WORKSPACE_DIRECT_Z] = (uint64_t)train_batch * filters * l.zlen * 4;
 }
 
 static void release_(cl_mem *m) {
@@ -189,11 +212,6 @@ static lp_status upload_ints_(lp_runtime *rt, const int *v, size_t n, const char
                               cl_mem *out) {
     LP_TRY(lp_buffer_create(rt, n * sizeof *v, what, out));
     return lp_buffer_write(rt, *out, 0, n * sizeof *v, v);
-}
-
-/* Taps of phase (ph, pw) along each axis: a*sh + ph < kh, b*sw + pw < kw. */
-static int phase_taps_(int k, int stride, int phase) {
-    return phase < k ? ceil_div_(k - phase, stride) : 0;
 }
 
 /* The tap offsets: forward (c, i, j) -> its phase plane and position in xs; the input
@@ -333,6 +351,10 @@ lp_status lp_conv_direct_create(lp_runtime *rt, const lp_conv_geom *g, int filte
     if (s == LP_OK)
         s = lp_buffer_create(rt, packed_floats_(g, filters, &var, &l) * 4, "conv2d direct kernel",
                              &d->packed);
+    /* The phases of the largest batch now: grown by a pass, the old and the new buffer
+     * would be held at once. */
+    if (s == LP_OK && d->split)
+        s = lp_buffer_create(rt, phases_bytes_(&l, max_batch), "conv2d direct phases", &d->xs);
     if (s != LP_OK) {
         lp_conv_direct_destroy(d);
         return s;
@@ -355,16 +377,6 @@ static lp_status launch_planes_(lp_conv_direct *d, cl_kernel k, size_t d0, int n
 /* xs from x for n samples (split layers). */
 static lp_status split_(lp_conv_direct *d, int n, cl_mem x) {
     const lp_conv_geom *g = &d->g;
-    if (n > d->xs_cap) {
-        /* The new buffer before the old one goes: Oclgrind 21.10 reports reads of a buffer
-         * made at a just-released address as uninitialised, even after a kernel wrote it. */
-        cl_mem grown;
-        LP_TRY(lp_buffer_create(d->rt, (size_t)n * d->nc * d->U * d->V * 4, "conv2d direct phases",
-                                &grown));
-        release_(&d->xs);
-        d->xs = grown;
-        d->xs_cap = n;
-    }
     cl_kernel k;
     LP_TRY(kernel_(d, d->rows ? "lp_conv_direct_split_rows" : "lp_conv_direct_split", &k));
     int a = 0;
@@ -504,12 +516,11 @@ void lp_conv_direct_share_backward(lp_conv_direct *d, lp_workspace *ws) {
 /* The backward buffers for n samples (grad_z_ writes every float of them). */
 static lp_status grow_backward_(lp_conv_direct *d, int n) {
     size_t zt_bytes = (size_t)n * d->qn * d->fp * 4, z_bytes = (size_t)n * d->filters * d->zlen * 4;
-    const char *zt_what = "conv2d direct gradient (pixel-major)",
-               *z_what = "conv2d direct gradient planes";
+    const char *zt_what = lp_workspace_slot_name(LP_WORKSPACE_DIRECT_ZT),
+               *z_what = lp_workspace_slot_name(LP_WORKSPACE_DIRECT_Z);
     if (d->ws) {
-        LP_TRY(lp_workspace_get(d->ws, LP_WORKSPACE_DIRECT_ZT, zt_bytes, zt_what, &d->zt));
-        if (d->with_dx)
-            LP_TRY(lp_workspace_get(d->ws, LP_WORKSPACE_DIRECT_Z, z_bytes, z_what, &d->z));
+        LP_TRY(lp_workspace_get(d->ws, LP_WORKSPACE_DIRECT_ZT, zt_bytes, &d->zt));
+        if (d->with_dx) LP_TRY(lp_workspace_get(d->ws, LP_WORKSPACE_DIRECT_Z, z_bytes, &d->z));
         return LP_OK;
     }
     if (n <= d->back_cap) return LP_OK;

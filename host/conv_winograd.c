@@ -129,24 +129,20 @@ void lp_conv_winograd_share_scratch(lp_conv_winograd *w, lp_workspace *ws) {
 }
 
 static lp_status products_buffer_(lp_conv_winograd *w, lp_workspace_slot slot, size_t bytes,
-                                  const char *what, cl_mem *m) {
-    if (w->ws) return lp_workspace_get(w->ws, slot, bytes, what, m);
-    return *m ? LP_OK : lp_buffer_create(w->rt, bytes, what, m);
+                                  cl_mem *m) {
+    if (w->ws) return lp_workspace_get(w->ws, slot, bytes, m);
+    return *m ? LP_OK : lp_buffer_create(w->rt, bytes, lp_workspace_slot_name(slot), m);
 }
 
 /* The products' buffers of a pass: borrowed from the workspace when shared, else the
  * path's own, made on first use. */
 static lp_status scratch_(lp_conv_winograd *w, bool backward) {
-    LP_TRY(products_buffer_(w, LP_WORKSPACE_WINOGRAD_PRODUCTS, w->mo_bytes,
-                            "conv2d winograd products", &w->mo));
+    LP_TRY(products_buffer_(w, LP_WORKSPACE_WINOGRAD_PRODUCTS, w->mo_bytes, &w->mo));
     if (!backward) return LP_OK;
-    LP_TRY(products_buffer_(w, LP_WORKSPACE_WINOGRAD_DW_PRODUCTS, w->mw_bytes,
-                            "conv2d winograd kernel gradient products", &w->mw));
+    LP_TRY(products_buffer_(w, LP_WORKSPACE_WINOGRAD_DW_PRODUCTS, w->mw_bytes, &w->mw));
     if (!w->with_dx) return LP_OK;
-    LP_TRY(products_buffer_(w, LP_WORKSPACE_WINOGRAD_DX_TILES, w->vd_bytes,
-                            "conv2d winograd gradient tiles", &w->vd));
-    return products_buffer_(w, LP_WORKSPACE_WINOGRAD_DX_PRODUCTS, w->md_bytes,
-                            "conv2d winograd input gradient products", &w->md);
+    LP_TRY(products_buffer_(w, LP_WORKSPACE_WINOGRAD_DX_TILES, w->vd_bytes, &w->vd));
+    return products_buffer_(w, LP_WORKSPACE_WINOGRAD_DX_PRODUCTS, w->md_bytes, &w->md);
 }
 
 /* On CPUs the input gradient goes through in chunks of about LP_CONV_WINOGRAD_CPU_TILES
@@ -171,6 +167,31 @@ static void tile_of_(lp_runtime *rt, lp_conv_winograd *w) {
     w->vw = v.vw, w->mr = v.mr, w->nv = v.nv, w->dm = v.dm, w->dn = v.dn, w->lx = v.lx;
 }
 
+/* The floats of each buffer an object made with these arguments holds on rt's device,
+ * with *tile its register tile and *dx_chunk the input gradient's chunk. */
+static sizes_ sizes_on_(lp_runtime *rt, const lp_conv_geom *g, int filters, int m, int chunk,
+                        bool with_dx, lp_conv_winograd *tile, int *dx_chunk) {
+    tile_of_(rt, tile);
+    size_t nr = (size_t)tile->vw * tile->nv, mr = (size_t)tile->mr;
+    sizes_ s = sizes_of_(g, filters, m, with_dx, (size_t)chunk, nr, mr);
+    *dx_chunk = dx_chunk_(rt, g, m, chunk);
+    sizes_ sd = sizes_of_(g, filters, m, with_dx, (size_t)*dx_chunk, nr, mr);
+    s.vd = sd.vd, s.md = sd.md;
+    return s;
+}
+
+void lp_conv_winograd_held(lp_runtime *rt, const lp_conv_geom *g, int filters, int m, int chunk,
+                           bool with_dx, lp_held_bytes *out) {
+    lp_conv_winograd tile = {0};
+    int dx_chunk;
+    sizes_ s = sizes_on_(rt, g, filters, m, chunk, with_dx, &tile, &dx_chunk);
+    *out = (lp_held_bytes){.own = (s.u + s.v) * 4};
+    out->borrowed[LP_WORKSPACE_WINOGRAD_PRODUCTS] = s.mo * 4;
+    out->borrowed[LP_WORKSPACE_WINOGRAD_DW_PRODUCTS] = s.mw * 4;
+    out->borrowed[LP_WORKSPACE_WINOGRAD_DX_TILES] = s.vd * 4;
+    out->borrowed[LP_WORKSPACE_WINOGRAD_DX_PRODUCTS] = s.md * 4;
+}
+
 lp_status lp_conv_winograd_create(lp_runtime *rt, const lp_conv_geom *g, int filters, int m,
                                   int chunk, bool with_dx, lp_conv_winograd **out) {
     *out = NULL;
@@ -181,13 +202,8 @@ lp_status lp_conv_winograd_create(lp_runtime *rt, const lp_conv_geom *g, int fil
                        "conv2d winograd: tile %d (2 or 4), %d filters, chunk %d", m, filters,
                        chunk);
     lp_conv_winograd tile = {0};
-    tile_of_(rt, &tile);
-    sizes_ s = sizes_of_(g, filters, m, with_dx, (size_t)chunk, (size_t)tile.vw * tile.nv,
-                         (size_t)tile.mr);
-    int dx_chunk = dx_chunk_(rt, g, m, chunk);
-    sizes_ sd = sizes_of_(g, filters, m, with_dx, (size_t)dx_chunk, (size_t)tile.vw * tile.nv,
-                          (size_t)tile.mr);
-    s.vd = sd.vd, s.md = sd.md;
+    int dx_chunk;
+    sizes_ s = sizes_on_(rt, g, filters, m, chunk, with_dx, &tile, &dx_chunk);
     if (s.v > INT_MAX || s.mo > INT_MAX || s.vd > INT_MAX || s.md > INT_MAX)
         return lp_fail(LP_ERR_UNSUPPORTED, "conv2d winograd: a chunk of %d samples is too large",
                        chunk);

@@ -39,6 +39,12 @@ typedef struct {
     /* Builds layer l (prev already built): ops, buffers, state. The spec has passed the
      * parser, so inits assert (LP_ASSERT) what it guarantees rather than re-check it. */
     lp_status (*init)(lp_network *net, lp_layer *l);
+    /* The device bytes init makes l hold beyond its output and output gradient (state, a
+     * convolution path's buffers) and ask of net's workspace, at most, without allocating:
+     * the memory plan counts them (lp_network_plan_held). net and l as init would get
+     * them, before anything is allocated: net's runtime, spec, max_batch and options, l's
+     * spec, index, need_dx and out_features; no buffers, no tensors. NULL: none. */
+    lp_status (*held)(const lp_network *net, const lp_layer *l, lp_held_bytes *out);
 } lp_layer_kind_desc;
 
 /* The descriptor of kind k, or NULL out of range. */

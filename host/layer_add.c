@@ -229,16 +229,28 @@ static void add_destroy_(lp_layer *l) {
 static const lp_layer_ops add_ops_ = {add_forward_, add_backward_, add_destroy_,
                                       add_backward_second_};
 
+/* The projection's spec: a [conv2d] named as the add, from `from`'s output to the add's. */
+static lp_layer_spec projection_spec_(const lp_layer_spec *ls, const lp_layer_spec *from) {
+    lp_layer_spec p = {.kind = LP_LAYER_CONV2D, .line = ls->line};
+    memcpy(p.name, ls->name, sizeof p.name);
+    p.in = from->out;
+    p.out = ls->out;
+    return p;
+}
+
+/* The projection's convolution: the add's, without activation (the add applies it). */
+static lp_conv2d_spec projection_conv_(const lp_layer_spec *ls) {
+    lp_conv2d_spec conv = ls->u.add.proj;
+    conv.activation = LP_ACT_NONE;
+    return conv;
+}
+
 /* The projection: a convolution unit with the add's 1x1 window, over from's output,
  * owning the add's parameter tensors (its index is the add's). */
 static lp_status add_init_projection_(lp_network *net, lp_layer *l, add_state_ *d) {
     const lp_layer_spec *ls = l->spec;
-    d->spec = (lp_layer_spec){.kind = LP_LAYER_CONV2D, .line = ls->line};
-    memcpy(d->spec.name, ls->name, sizeof d->spec.name);
-    d->spec.in = d->from->spec->out;
-    d->spec.out = ls->out;
-    lp_conv2d_spec conv = ls->u.add.proj;
-    conv.activation = LP_ACT_NONE;
+    d->spec = projection_spec_(ls, d->from->spec);
+    lp_conv2d_spec conv = projection_conv_(ls);
     d->src = (lp_layer){.spec = d->from->spec, .out = d->from->out, .first_tensor = -1};
     d->src.out_features = (size_t)d->from_features;
     if (d->shortcut_dx) {
@@ -298,6 +310,30 @@ static lp_status add_init_(lp_network *net, lp_layer *l) {
     return d->projected ? add_init_projection_(net, l, d) : LP_OK;
 }
 
+/* With a projection: its output, its input gradient when `from`'s is wanted, and its
+ * convolution's buffers. */
+static lp_status add_held_(const lp_network *net, const lp_layer *l, lp_held_bytes *out) {
+    *out = (lp_held_bytes){0};
+    const lp_layer_spec *ls = l->spec;
+    if (!ls->u.add.projection) return LP_OK;
+    int from = ls->u.add.from;
+    const lp_layer_spec *fs = &net->spec->layers[from];
+    bool shortcut_dx = net->layers[from + 1].need_dx;
+    lp_layer_spec spec = projection_spec_(ls, fs);
+    lp_conv2d_spec conv = projection_conv_(ls);
+    lp_layer proj = {.spec = &spec,
+                     .out_features = lp_shape_size(ls->out),
+                     .need_dx = shortcut_dx,
+                     .index = l->index,
+                     .second_input = -1,
+                     .conv_path = l->conv_path};
+    LP_TRY(lp_conv2d_unit_held(net, &proj, &conv, &ls->window, out));
+    uint64_t batch = (uint64_t)net->max_batch;
+    out->own += batch * lp_shape_size(ls->out) * sizeof(float);
+    if (shortcut_dx) out->own += batch * lp_shape_size(fs->out) * sizeof(float);
+    return LP_OK;
+}
+
 const lp_layer_kind_desc lp_layer_add = {
     .section = "add",
     .keys = add_keys_,
@@ -308,4 +344,5 @@ const lp_layer_kind_desc lp_layer_add = {
     .second_input = add_second_input_,
     .details = add_details_,
     .init = add_init_,
+    .held = add_held_,
 };

@@ -257,6 +257,21 @@ static void bn_destroy_(lp_layer *l) {
 
 static const lp_layer_ops bn_ops_ = {bn_forward_, bn_backward_, bn_destroy_, NULL};
 
+/* Its buffers' bytes: the running and the batch statistics, each a mean and a variance per
+ * channel; the by-plane reductions' lane sums (planes of 16 values or more), else none. */
+static size_t stat_bytes_(const lp_layer *l) {
+    return 2 * (size_t)l->spec->in.c * sizeof(float);
+}
+static size_t lane_bytes_(const lp_network *net, const lp_layer *l) {
+    const lp_shape in = l->spec->in;
+    return in.h * in.w >= 16 ? (size_t)net->max_batch * in.c * 2 * BN_LANES_ * sizeof(float) : 0;
+}
+
+static lp_status batchnorm_held_(const lp_network *net, const lp_layer *l, lp_held_bytes *out) {
+    *out = (lp_held_bytes){.own = 2 * stat_bytes_(l) + lane_bytes_(net, l)};
+    return LP_OK;
+}
+
 static lp_status batchnorm_init_(lp_network *net, lp_layer *l) {
     const lp_layer_spec *ls = l->spec;
     const lp_batchnorm_spec *spec = &ls->u.bn;
@@ -281,14 +296,10 @@ static lp_status batchnorm_init_(lp_network *net, lp_layer *l) {
     b->gamma_off = (int)t[0].offset;
     b->beta_off = (int)t[1].offset;
 
-    size_t stat_bytes = 2 * (size_t)b->channels * sizeof(float);
+    size_t stat_bytes = stat_bytes_(l), lanes = lane_bytes_(net, l);
     LP_TRY(lp_buffer_create(net->rt, stat_bytes, "batchnorm running statistics", &b->running));
     LP_TRY(lp_buffer_create_zeroed(net->rt, stat_bytes, "batchnorm batch statistics", &b->saved));
-    /* Lane sums for the by-plane reductions (planes of 16 values or more). */
-    if (b->spatial >= 16)
-        LP_TRY(lp_buffer_create(
-            net->rt, (size_t)net->max_batch * b->channels * 2 * BN_LANES_ * sizeof(float),
-            "batchnorm lane sums", &b->psum));
+    if (lanes) LP_TRY(lp_buffer_create(net->rt, lanes, "batchnorm lane sums", &b->psum));
     float *init = malloc(stat_bytes);
     if (!init) return lp_fail(LP_ERR_NO_MEMORY, "out of host memory");
     for (int c = 0; c < b->channels; ++c) {
@@ -313,4 +324,5 @@ const lp_layer_kind_desc lp_layer_batchnorm = {
     .tensors = batchnorm_tensors_,
     .details = batchnorm_details_,
     .init = batchnorm_init_,
+    .held = batchnorm_held_,
 };

@@ -56,6 +56,10 @@ static lp_status conv2d_init_(lp_network *net, lp_layer *l) {
     return lp_conv2d_unit_init(net, l, &l->spec->u.conv, &l->spec->window);
 }
 
+static lp_status conv2d_held_(const lp_network *net, const lp_layer *l, lp_held_bytes *out) {
+    return lp_conv2d_unit_held(net, l, &l->spec->u.conv, &l->spec->window, out);
+}
+
 const lp_layer_kind_desc lp_layer_conv2d = {
     .section = "conv2d",
     .keys = conv2d_keys_,
@@ -65,4 +69,5 @@ const lp_layer_kind_desc lp_layer_conv2d = {
     .tensors = conv2d_tensors_,
     .details = conv2d_details_,
     .init = conv2d_init_,
+    .held = conv2d_held_,
 };

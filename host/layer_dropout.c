@@ -112,6 +112,11 @@ static void dropout_destroy_(lp_layer *l) {
 static const lp_layer_ops dropout_ops_ = {dropout_forward_, dropout_backward_, dropout_destroy_,
                                           NULL};
 
+/* The mask: a byte per value of the largest batch. */
+static size_t mask_bytes_(const lp_network *net, const lp_layer *l) {
+    return (size_t)net->max_batch * l->out_features;
+}
+
 static lp_status dropout_init_(lp_network *net, lp_layer *l) {
     const lp_layer_spec *ls = l->spec;
     float rate = ls->u.dropout.rate;
@@ -130,8 +135,12 @@ static lp_status dropout_init_(lp_network *net, lp_layer *l) {
     d->scale = 1.0f / (1.0f - rate);
     d->stream = DROPOUT_STREAM_ + (cl_uint)l->index;
     LP_TRY(lp_layer_own_buffers(net, l, "dropout", true));
-    return lp_buffer_create_zeroed(net->rt, (size_t)net->max_batch * l->out_features,
-                                   "dropout mask", &d->mask);
+    return lp_buffer_create_zeroed(net->rt, mask_bytes_(net, l), "dropout mask", &d->mask);
+}
+
+static lp_status dropout_held_(const lp_network *net, const lp_layer *l, lp_held_bytes *out) {
+    *out = (lp_held_bytes){.own = mask_bytes_(net, l)};
+    return LP_OK;
 }
 
 const lp_layer_kind_desc lp_layer_dropout = {
@@ -141,4 +150,5 @@ const lp_layer_kind_desc lp_layer_dropout = {
     .finish = lp_spec_same_shape,
     .details = dropout_details_,
     .init = dropout_init_,
+    .held = dropout_held_,
 };

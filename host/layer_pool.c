@@ -103,6 +103,16 @@ static void pool_destroy_(lp_layer *l) {
 
 static const lp_layer_ops pool_ops_ = {pool_forward_, pool_backward_, pool_destroy_, NULL};
 
+/* Max pooling's argmax: an int per output value of the largest batch. */
+static size_t argmax_bytes_(const lp_network *net, const lp_layer *l) {
+    return (size_t)net->max_batch * l->out_features * sizeof(int);
+}
+
+static lp_status maxpool_held_(const lp_network *net, const lp_layer *l, lp_held_bytes *out) {
+    *out = (lp_held_bytes){.own = argmax_bytes_(net, l)};
+    return LP_OK;
+}
+
 static lp_status pool_init_(lp_network *net, lp_layer *l, int mode, const lp_window *win) {
     const lp_layer_spec *ls = l->spec;
     pool_state_ *p = calloc(1, sizeof *p);
@@ -128,8 +138,8 @@ static lp_status pool_init_(lp_network *net, lp_layer *l, int mode, const lp_win
                        ls->name, net->max_batch, lp_shape_size(ls->in));
     LP_TRY(lp_layer_own_buffers(net, l, "pooling", true));
     if (p->mode != POOL_MAX_) return LP_OK;
-    return lp_buffer_create_zeroed(net->rt, (size_t)net->max_batch * l->out_features * sizeof(int),
-                                   "max pooling argmax", &p->argmax);
+    return lp_buffer_create_zeroed(net->rt, argmax_bytes_(net, l), "max pooling argmax",
+                                   &p->argmax);
 }
 
 /* ---- [maxpool] and [avgpool]: one key table, stride defaulting to the window ------------- */
@@ -182,6 +192,7 @@ const lp_layer_kind_desc lp_layer_maxpool = {
     .finish = pool_finish_,
     .details = pool_details_,
     .init = maxpool_init_,
+    .held = maxpool_held_,
 };
 
 const lp_layer_kind_desc lp_layer_avgpool = {

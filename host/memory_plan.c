@@ -58,8 +58,8 @@ static lp_status laperm_bytes_(const lp_model_spec *m, const lp_memory_plan_inpu
 
 /* Everything but LaPerm's buffers, for a training batch `batch` and a network sized for
  * out->batch samples whose layers' gradients take grad_floats a sample (gradient_plan.h). */
-static void estimate_(const lp_model_spec *m, const lp_memory_plan_input *in, int batch,
-                      uint64_t grad_floats, lp_memory_plan *out) {
+static lp_status estimate_(const lp_model_spec *m, const lp_memory_plan_input *in, int batch,
+                           uint64_t grad_floats, lp_memory_plan *out) {
     uint64_t params = (uint64_t)lp_model_param_count(m), b = (uint64_t)out->batch;
     out->parameters = out->gradients = params * 4;
     out->optimizer = (uint64_t)in->optimizer_states * params * 4;
@@ -81,6 +81,8 @@ static void estimate_(const lp_model_spec *m, const lp_memory_plan_input *in, in
     largest_(out, vn * features * value, "test images", NULL);
     uint64_t steps = (tn + (uint64_t)batch - 1) / (uint64_t)batch;
     out->other = b * 4 + b * targets * 4 + 2 * features * 4 + (steps + 1) * 2 * 4;
+    if (!in->layer_bytes) return LP_OK;
+    return in->layer_bytes(in->layer_bytes_ctx, out->batch, batch, &out->layers);
 }
 
 /* "parameters 1.0 MiB, gradients ..." */
@@ -92,36 +94,44 @@ static void breakdown_(const lp_memory_plan *p, char *dst, size_t cap) {
     if (p->laperm && n > 0 && (size_t)n < cap)
         n += snprintf(dst + n, cap - (size_t)n, ", LaPerm %.1f MiB", MIB_(p->laperm));
     if (n > 0 && (size_t)n < cap)
-        snprintf(dst + n, cap - (size_t)n,
-                 ", activations at batch %d %.1f MiB (%.2f MiB a sample), data %.1f MiB, "
-                 "other %.1f MiB",
-                 p->batch, MIB_(p->activations), MIB_(p->per_sample), MIB_(p->data),
+        n += snprintf(dst + n, cap - (size_t)n,
+                      ", activations at batch %d %.1f MiB (%.2f MiB a sample)", p->batch,
+                      MIB_(p->activations), MIB_(p->per_sample));
+    if (p->layers && n > 0 && (size_t)n < cap)
+        n += snprintf(dst + n, cap - (size_t)n, ", layer state and convolution buffers %.1f MiB",
+                      MIB_(p->layers));
+    if (n > 0 && (size_t)n < cap)
+        snprintf(dst + n, cap - (size_t)n, ", data %.1f MiB, other %.1f MiB", MIB_(p->data),
                  MIB_(p->other));
 }
 
 static uint64_t total_(const lp_memory_plan *p) {
-    return p->parameters + p->gradients + p->optimizer + p->laperm + p->activations + p->data +
-           p->other;
+    return p->parameters + p->gradients + p->optimizer + p->laperm + p->activations + p->layers +
+           p->data + p->other;
 }
 
-/* The largest n such that the run fits `limit` with both batches at n; 0 if none. The
- * activations grow with n, the per-step statistics shrink: start from the activations'
- * answer and step down. */
-static uint64_t batch_that_fits_(const lp_model_spec *m, const lp_memory_plan_input *in,
-                                 uint64_t grad_floats, const lp_memory_plan *p, uint64_t limit) {
-    uint64_t fixed = total_(p) - p->activations - p->other, per = p->per_sample + 4;
-    if (fixed >= limit || per == 0) return 0;
-    uint64_t n = (limit - fixed) / per;
-    if (n > (uint64_t)p->batch) n = (uint64_t)p->batch;
-    for (int tries = 0; n > 0 && tries < 100000; ++tries, --n) {
+/* The largest n such that the run fits `limit` with both batches at n; 0 if none: a
+ * bisection (the total grows with n, but for the per-step statistics, which shrink a
+ * little). */
+static lp_status batch_that_fits_(const lp_model_spec *m, const lp_memory_plan_input *in,
+                                  uint64_t grad_floats, const lp_memory_plan *p, uint64_t limit,
+                                  uint64_t *fit) {
+    *fit = 0;
+    uint64_t lo = 0, hi = (uint64_t)p->batch; /* fits(lo) or lo == 0; !fits(hi) */
+    for (int rounds = 0; hi - lo > 1 && rounds < 64; ++rounds) {
+        uint64_t mid = lo + (hi - lo) / 2;
         lp_memory_plan q;
         memset(&q, 0, sizeof q);
-        q.batch = (int)n;
-        estimate_(m, in, (int)n, grad_floats, &q);
+        q.batch = (int)mid;
+        LP_TRY(estimate_(m, in, (int)mid, grad_floats, &q));
         q.laperm = p->laperm;
-        if (total_(&q) <= limit) return n;
+        if (total_(&q) <= limit)
+            lo = mid;
+        else
+            hi = mid;
     }
-    return 0;
+    *fit = lo;
+    return LP_OK;
 }
 
 /* What to lower: both batches to `fit` when that is at least 1; else the data or the
@@ -159,7 +169,7 @@ lp_status lp_memory_plan_check(const lp_model_spec *m, const lp_memory_plan_inpu
     LP_TRY(lp_gradient_plan_make(m, &grads));
     uint64_t grad_floats = lp_gradient_plan_floats(&grads);
     lp_gradient_plan_free(&grads);
-    estimate_(m, in, in->batch, grad_floats, out);
+    LP_TRY(estimate_(m, in, in->batch, grad_floats, out));
     if (in->laperm) LP_TRY(laperm_bytes_(m, in, out));
     out->total = total_(out);
     bool cpu = (dev->type & CL_DEVICE_TYPE_CPU) != 0;
@@ -172,7 +182,9 @@ lp_status lp_memory_plan_check(const lp_model_spec *m, const lp_memory_plan_inpu
     char parts[600], advice[200];
     if (out->total > out->limit) {
         breakdown_(out, parts, sizeof parts);
-        advice_(out, batch_that_fits_(m, in, grad_floats, out, out->limit), advice, sizeof advice);
+        uint64_t fit;
+        LP_TRY(batch_that_fits_(m, in, grad_floats, out, out->limit, &fit));
+        advice_(out, fit, advice, sizeof advice);
         if (out->host_limited)
             return lp_fail(LP_ERR_NO_MEMORY,
                            "training needs %.1f MiB of memory on %s, a CPU device whose buffers "

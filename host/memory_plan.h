@@ -3,7 +3,8 @@
  * the device's global memory and largest allocation (and, for a CPU device, the memory
  * the host has left), so that a run too large for the device stops at once with the
  * figures and what to lower, not midway with CL_MEM_OBJECT_ALLOCATION_FAILURE or an
- * out-of-memory kill. A pure function of its arguments: no OpenCL call. */
+ * out-of-memory kill. A pure function of its arguments (no OpenCL call), but for what the
+ * caller's layer_bytes answers. */
 #ifndef LAPERM_MEMORY_PLAN_H
 #define LAPERM_MEMORY_PLAN_H
 
@@ -28,6 +29,12 @@ typedef struct {
     /* Bytes the host can still give (lp_memory_host_available()), checked for a CPU
      * device, whose buffers are host memory; 0: unknown, not checked. */
     uint64_t host_available;
+    /* The bytes the layers hold beyond their outputs and the gradient buffers, for a
+     * network of max_batch samples trained at train_batch (layer state, convolution paths,
+     * their workspace: lp_network_plan_held with the run's network options); NULL: not
+     * counted. */
+    lp_status (*layer_bytes)(void *ctx, int max_batch, int train_batch, uint64_t *bytes);
+    void *layer_bytes_ctx;
 } lp_memory_plan_input;
 
 /* The estimate, in bytes. */
@@ -37,6 +44,8 @@ typedef struct {
     uint64_t laperm;      /* sorted initial values, projected copy, int32 rankings, sort scratch */
     uint64_t activations; /* every layer's output and the gradients' shared buffers
                              (gradient_plan.h), at `batch` samples */
+    uint64_t layers;      /* layer state, convolution paths' buffers and their workspace
+                             (lp_memory_plan_input.layer_bytes) */
     uint64_t data;        /* training and test images as bytes, int32 labels and order */
     uint64_t other;       /* batch labels, normalisation, per-step statistics */
     uint64_t total;

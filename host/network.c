@@ -28,6 +28,20 @@ static lp_status gradient_buffers_(lp_network *net) {
     return s;
 }
 
+/* The workspace at the largest ask of each slot, before any pass: a slot that a pass grows
+ * holds its old and its new buffer at once (workspace.h). */
+static lp_status reserve_workspace_(lp_network *net) {
+    lp_held_bytes asks = {0};
+    for (int i = 0; i < net->n_layers; ++i) {
+        const lp_layer_kind_desc *kind = lp_layer_kind_get(net->layers[i].spec->kind);
+        if (!kind->held) continue;
+        lp_held_bytes b;
+        LP_TRY(kind->held(net, &net->layers[i], &b));
+        lp_held_bytes_add(&asks, &b);
+    }
+    return lp_workspace_reserve(net->workspace, &asks);
+}
+
 lp_status lp_network_create(lp_runtime *rt, const lp_model_spec *spec, int max_batch,
                             lp_network **out) {
     return lp_network_create_opts(rt, spec, max_batch, NULL, out);
@@ -87,6 +101,8 @@ lp_status lp_network_create_opts(lp_runtime *rt, const lp_model_spec *spec, int 
         LP_ASSERT(l->owns_buffers == !lp_layer_views_prev(l->spec));
         if (l->first_tensor >= 0) params_before = true;
     }
+    s = reserve_workspace_(net);
+    if (s != LP_OK) goto fail;
     *out = net;
     return LP_OK;
 fail:
@@ -115,6 +131,10 @@ void lp_network_destroy(lp_network *net) {
     free(net->tensors);
     free(net->state);
     free(net);
+}
+
+uint64_t lp_network_workspace_bytes(const lp_network *net) {
+    return lp_workspace_bytes(net->workspace);
 }
 
 const char *lp_network_layer_name(const lp_network *net, int layer) {

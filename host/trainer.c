@@ -439,6 +439,19 @@ static lp_status resume_best_(run_ *r, const lp_results_checkpoint *c) {
     return r->res && t->best.step ? lp_trainer_results_write_best_(t, r->res) : LP_OK;
 }
 
+/* The network's options: as the run's flags say. */
+static lp_network_options network_options_(const lp_trainer_ *t, const lp_train_callbacks *cb) {
+    const lp_train_config *cfg = t->cfg;
+    /* The network is sized for evaluation; convolutions are timed and planned for the
+     * training batch, where the time goes. */
+    return (lp_network_options){.conv_algo = cfg->conv_algo,
+                                .tune_batch = t->batch_local,
+                                .exact = !cfg->fast,
+                                .layer_algo = cfg->replay_conv,
+                                .note = cb ? cb->on_note : NULL,
+                                .note_ctx = cb ? cb->ctx : NULL};
+}
+
 /* Refuses at once, with the figures, a run whose buffers cannot fit the device (or, on a
  * CPU device, the host's memory left), instead of failing midway inside the driver. */
 static lp_status check_memory_(const lp_trainer_ *t, const lp_model_spec *model,
@@ -456,6 +469,9 @@ static lp_status check_memory_(const lp_trainer_ *t, const lp_model_spec *model,
                                .x_real = train->x_real,
                                .targets = train->outputs,
                                .host_available = lp_memory_host_available()};
+    lp_network_plan_ctx layers = {.rt = t->rt, .spec = model, .opt = network_options_(t, NULL)};
+    in.layer_bytes = lp_network_plan_held_at;
+    in.layer_bytes_ctx = &layers;
     lp_memory_plan plan;
     return lp_memory_plan_check(model, &in, lp_runtime_device(t->rt), &plan);
 }
@@ -463,14 +479,7 @@ static lp_status check_memory_(const lp_trainer_ *t, const lp_model_spec *model,
 static lp_status create_network_(lp_trainer_ *t, const lp_model_spec *model,
                                  const lp_train_callbacks *cb) {
     const lp_train_config *cfg = t->cfg;
-    /* The network is sized for evaluation; convolutions are timed and planned for the
-     * training batch, where the time goes. */
-    lp_network_options no = {.conv_algo = cfg->conv_algo,
-                             .tune_batch = t->batch_local,
-                             .exact = !cfg->fast,
-                             .layer_algo = cfg->replay_conv,
-                             .note = cb ? cb->on_note : NULL,
-                             .note_ctx = cb ? cb->ctx : NULL};
+    lp_network_options no = network_options_(t, cb);
     lp_gemm_set_exact(t->rt, !cfg->fast);
     /* Timing (--fast) is bounded per decision and ends at a stop request, which the first
      * step then honours (laperm/tune.h). */

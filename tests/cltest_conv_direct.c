@@ -268,10 +268,10 @@ static void test_shared_workspace(void) {
         nans[i] = NAN;
     for (int slot = 0; slot < LP_WORKSPACE_SLOTS; ++slot) {
         cl_mem b = NULL;
-        LP_TEST_OK(lp_workspace_get(ws, (lp_workspace_slot)slot, n * 4, "test", &b));
+        LP_TEST_OK(lp_workspace_get(ws, (lp_workspace_slot)slot, n * 4, &b));
         LP_TEST_OK(lp_buffer_write(lp_test_rt, b, 0, n * 4, nans));
         cl_mem again = NULL;
-        LP_TEST_OK(lp_workspace_get(ws, (lp_workspace_slot)slot, 16, "test", &again));
+        LP_TEST_OK(lp_workspace_get(ws, (lp_workspace_slot)slot, 16, &again));
         CU_ASSERT(again == b); /* smaller asks keep the buffer */
     }
     free(nans);

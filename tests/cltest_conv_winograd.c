@@ -85,7 +85,7 @@ static lp_workspace *poisoned_workspace_(const lp_conv_geom *g, int F, int m, in
         float *nan = lp_test_floats(floats[i]);
         for (size_t j = 0; j < floats[i]; ++j)
             nan[j] = NAN;
-        LP_TEST_OK(lp_workspace_get(ws, slots[i], floats[i] * 4, "poisoned", &b));
+        LP_TEST_OK(lp_workspace_get(ws, slots[i], floats[i] * 4, &b));
         LP_TEST_OK(lp_buffer_write(lp_test_rt, b, 0, floats[i] * 4, nan));
         free(nan);
     }

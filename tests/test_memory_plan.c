@@ -101,6 +101,72 @@ static void test_laperm_options(void) {
     CU_ASSERT_EQUAL(p.optimizer, w);
 }
 
+/* A stand-in for lp_network_plan_held_at: 3 MiB fixed and 20 KiB a network sample, plus
+ * 10 KiB a training sample; records the batches it was asked about. */
+typedef struct {
+    int calls, last_max, last_train;
+} layer_bytes_log_;
+
+static lp_status layer_bytes_(void *ctx, int max_batch, int train_batch, uint64_t *bytes) {
+    layer_bytes_log_ *log = ctx;
+    log->calls++;
+    log->last_max = max_batch;
+    log->last_train = train_batch;
+    *bytes = 3 * MIB_ + (uint64_t)max_batch * 20480 + (uint64_t)train_batch * 10240;
+    return LP_OK;
+}
+
+static lp_status layer_bytes_fail_(void *ctx, int max_batch, int train_batch, uint64_t *bytes) {
+    (void)ctx, (void)max_batch, (void)train_batch, (void)bytes;
+    return lp_fail(LP_ERR_UNSUPPORTED, "layer bytes: made to fail");
+}
+
+/* The layers' own bytes (layer state, convolution buffers): asked for the network's and
+ * the training batch, counted in the total and the message, and in the batch advised. */
+static void test_layer_bytes(void) {
+    lp_memory_plan_input in = mnist_();
+    layer_bytes_log_ log = {0};
+    in.layer_bytes = layer_bytes_;
+    in.layer_bytes_ctx = &log;
+    lp_device_info dev = device_(CL_DEVICE_TYPE_GPU, 4096 * MIB_, 1024 * MIB_);
+    lp_memory_plan p;
+    LP_TEST_OK(lp_memory_plan_check(&model_, &in, &dev, &p));
+    CU_ASSERT_EQUAL(log.last_max, 1000);
+    CU_ASSERT_EQUAL(log.last_train, 128);
+    CU_ASSERT_EQUAL(p.layers, 3 * MIB_ + 1000 * 20480ull + 128 * 10240ull);
+    CU_ASSERT_EQUAL(p.total, p.parameters + p.gradients + p.optimizer + p.laperm + p.activations +
+                                 p.layers + p.data + p.other);
+    lp_memory_plan without;
+    in.layer_bytes = NULL;
+    LP_TEST_OK(lp_memory_plan_check(&model_, &in, &dev, &without));
+    CU_ASSERT_EQUAL(without.layers, 0);
+    CU_ASSERT_EQUAL(p.total, without.total + p.layers);
+
+    /* Too small a device: the figure in the message, the advised batch fits with it and
+     * one more does not. */
+    in.layer_bytes = layer_bytes_;
+    dev = device_(CL_DEVICE_TYPE_GPU, 80 * MIB_, 64 * MIB_);
+    CU_ASSERT_EQUAL(lp_memory_plan_check(&model_, &in, &dev, &p), LP_ERR_NO_MEMORY);
+    char want[120];
+    snprintf(want, sizeof want, "layer state and convolution buffers %.1f MiB",
+             (double)p.layers / MIB_);
+    if (!strstr(lp_last_error(), want)) printf("\n  message: %s\n", lp_last_error());
+    CU_ASSERT_PTR_NOT_NULL(strstr(lp_last_error(), want));
+    const char *at = strstr(lp_last_error(), "to at most ");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(at);
+    int fit = atoi(at + strlen("to at most "));
+    CU_ASSERT(fit >= 1 && fit < 1000);
+    in.batch = in.eval_batch = fit;
+    LP_TEST_OK(lp_memory_plan_check(&model_, &in, &dev, &p));
+    in.batch = in.eval_batch = fit + 1;
+    CU_ASSERT_EQUAL(lp_memory_plan_check(&model_, &in, &dev, &p), LP_ERR_NO_MEMORY);
+
+    /* Its error is the check's. */
+    in.layer_bytes = layer_bytes_fail_;
+    CU_ASSERT_EQUAL(lp_memory_plan_check(&model_, &in, &dev, &p), LP_ERR_UNSUPPORTED);
+    CU_ASSERT_PTR_NOT_NULL(strstr(lp_last_error(), "made to fail"));
+}
+
 static void test_device_too_small(void) {
     lp_memory_plan_input in = mnist_();
     lp_device_info dev = device_(CL_DEVICE_TYPE_GPU, 64 * MIB_, 64 * MIB_);
@@ -237,6 +303,7 @@ static void register_suites(void) {
     CU_pSuite su = CU_add_suite("memory plan", setup_, teardown_);
     CU_add_test(su, "the estimate, part by part", test_estimate);
     CU_add_test(su, "LaPerm, its scope and the optimizer state", test_laperm_options);
+    CU_add_test(su, "the layers' own bytes, counted and advised on", test_layer_bytes);
     CU_add_test(su, "a device too small: figures and the batch that fits", test_device_too_small);
     CU_add_test(su, "one buffer over the largest allocation", test_largest_allocation);
     CU_add_test(su, "a CPU device is held to the host's memory", test_cpu_host_memory);

@@ -35,10 +35,12 @@ void lp_conv_direct_destroy(lp_conv_direct *d);
  * outlive d. */
 void lp_conv_direct_share_backward(lp_conv_direct *d, lp_workspace *ws);
 
-/* Device bytes the object holds at most: fixed, plus per_sample for each sample of the
- * largest forward batch, plus per_train_sample for each of the largest backward batch. */
-void lp_conv_direct_bytes(lp_runtime *rt, const lp_conv_geom *g, int filters, size_t *fixed,
-                          size_t *per_sample, size_t *per_train_sample);
+/* Device bytes an object made with these arguments holds, with its backward layouts
+ * shared (lp_conv_direct_share_backward) and backward passes of at most train_batch
+ * samples, at most: its own (the packed kernel, the taps, the phases of max_batch
+ * samples) and what it asks of the workspace's slots. */
+void lp_conv_direct_held(lp_runtime *rt, const lp_conv_geom *g, int filters, int max_batch,
+                         int train_batch, bool with_dx, lp_held_bytes *out);
 
 /* y (n, F, oh, ow) = W . windows(x) (+ bias, then ReLU if relu), W at params + w_off and
  * the bias at params + b_off (b_off < 0: none). Overwrites y. */

@@ -48,6 +48,12 @@ lp_status lp_conv_winograd_tile_check(void);
 void lp_conv_winograd_bytes(const lp_conv_geom *g, int filters, int m, bool with_dx, size_t *fixed,
                             size_t *per_sample);
 
+/* Device bytes lp_conv_winograd_create with these arguments makes the object hold on rt's
+ * device, with its scratch shared (lp_conv_winograd_share_scratch): its own (the
+ * transformed kernel, the input tiles) and what its passes ask of the workspace's slots. */
+void lp_conv_winograd_held(lp_runtime *rt, const lp_conv_geom *g, int filters, int m, int chunk,
+                           bool with_dx, lp_held_bytes *out);
+
 /* Chunks of up to `chunk` samples, output tiles m x m (2 or 4). with_dx: backward passes
  * will ask for the input gradient. */
 lp_status lp_conv_winograd_create(lp_runtime *rt, const lp_conv_geom *g, int filters, int m,

@@ -9,6 +9,7 @@
 
 #include "laperm/model.h"
 #include "laperm/runtime.h"
+#include "laperm/workspace.h"
 
 typedef struct lp_network lp_network;
 
@@ -52,6 +53,28 @@ lp_status lp_network_create_opts(lp_runtime *rt, const lp_model_spec *spec, int 
 lp_status lp_network_create(lp_runtime *rt, const lp_model_spec *spec, int max_batch,
                             lp_network **out);
 void lp_network_destroy(lp_network *net);
+
+/* The device bytes the network lp_network_create_opts(rt, spec, max_batch, opt) builds would
+ * hold beyond its parameters, their gradients, the layers' outputs and the shared gradient
+ * buffers, at most: its layers' own (layer state, the convolution paths' buffers: those
+ * of the path each layer would take, or with timing the most of any that may win) and its
+ * workspace's slots (which the network fills when it is built); computed from the spec
+ * and the device without allocating. Not counted: what the GEMM products keep on the
+ * runtime (packed panels, split-K sums) and what timing makes and frees while the network
+ * is built. */
+lp_status lp_network_plan_held(lp_runtime *rt, const lp_model_spec *spec, int max_batch,
+                               const lp_network_options *opt, lp_held_bytes *out);
+/* Bytes the network's workspace holds now (the sum of its slots). */
+uint64_t lp_network_workspace_bytes(const lp_network *net);
+/* lp_network_plan_held's total in the form of the memory plan's layer_bytes
+ * (memory_plan.h): ctx is an lp_network_plan_ctx, its options' tune_batch replaced by
+ * train_batch. */
+typedef struct {
+    lp_runtime *rt;
+    const lp_model_spec *spec;
+    lp_network_options opt;
+} lp_network_plan_ctx;
+lp_status lp_network_plan_held_at(void *ctx, int max_batch, int train_batch, uint64_t *bytes);
 
 /* The path a layer's convolution took (a [conv2d], or an [add]'s projection), or
  * LP_CONV_ALGO_AUTO for layers without one. */

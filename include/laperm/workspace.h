@@ -8,6 +8,7 @@
 #define LAPERM_WORKSPACE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "laperm/runtime.h"
 
@@ -24,15 +25,38 @@ typedef enum {
     LP_WORKSPACE_SLOTS
 } lp_workspace_slot;
 
+/* Device bytes a user (a layer, a convolution path) holds of its own and asks of each slot,
+ * at most: what a plan made before any buffer counts (memory_plan.h). A network's slots
+ * take the largest ask of its layers, their own bytes add up. */
+typedef struct {
+    uint64_t own;
+    uint64_t borrowed[LP_WORKSPACE_SLOTS];
+} lp_held_bytes;
+
+/* Bytes the slots hold now. */
+uint64_t lp_workspace_bytes(const lp_workspace *ws);
+
+/* Grows each slot to at least asks->borrowed[slot] now (asks->own is not the workspace's):
+ * a network reserves its layers' largest asks when it is built, so that no pass grows a
+ * slot, which would hold the old and the new buffer at once. */
+lp_status lp_workspace_reserve(lp_workspace *ws, const lp_held_bytes *asks);
+
+/* Into *into: own added, each slot's ask the larger of the two. */
+void lp_held_bytes_add(lp_held_bytes *into, const lp_held_bytes *b);
+/* own plus every slot's ask. */
+uint64_t lp_held_bytes_total(const lp_held_bytes *b);
+
 lp_status lp_workspace_create(lp_runtime *rt, lp_workspace **out);
 void lp_workspace_destroy(lp_workspace *ws);
 
-/* The slot's buffer, at least `bytes` long (`what` names it in allocation errors): grown
+/* What the slot holds, as allocation errors name it ("conv2d direct gradient planes"). */
+const char *lp_workspace_slot_name(lp_workspace_slot slot);
+
+/* The slot's buffer, at least `bytes` long: grown
  * when smaller, the old buffer released after the new one is made (OpenCL frees it once
  * the commands already enqueued on it are done). Grows happen on the first passes, at the
  * largest batch; afterwards the same buffer returns. Borrowed: valid until the next get
  * of the slot or the workspace's end. */
-lp_status lp_workspace_get(lp_workspace *ws, lp_workspace_slot slot, size_t bytes, const char *what,
-                           cl_mem *out);
+lp_status lp_workspace_get(lp_workspace *ws, lp_workspace_slot slot, size_t bytes, cl_mem *out);
 
 #endif
