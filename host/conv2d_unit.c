@@ -241,10 +241,14 @@ static bool whole_window_(const conv_state_ *d) {
     return d->P == 1 && g->kh == g->ih && g->kw == g->iw && g->pad_top == 0 && g->pad_left == 0;
 }
 
+/* The larger of a sample's columns (K, P) and rows (F, P), in bytes. */
+static size_t gemm_sample_bytes_(const conv_state_ *d) {
+    return (d->K > (size_t)d->filters ? d->K : (size_t)d->filters) * d->P * 4;
+}
+
 /* The GEMM path's chunk: as many samples as the budget holds; 0 when not even one. */
 static int gemm_chunk_(const lp_network *net, const conv_state_ *d) {
-    size_t per_sample = (d->K > (size_t)d->filters ? d->K : (size_t)d->filters) * d->P * 4;
-    size_t chunk = col_budget_(net->rt) / per_sample;
+    size_t chunk = col_budget_(net->rt) / gemm_sample_bytes_(d);
     return chunk < (size_t)net->max_batch ? (int)chunk : net->max_batch;
 }
 
@@ -258,9 +262,7 @@ static lp_status gemm_setup_(lp_network *net, lp_layer *l) {
         return lp_fail(LP_ERR_UNSUPPORTED,
                        "conv2d layer '%s': one sample's columns take %zu bytes, more than the "
                        "%zu the device allows in one buffer",
-                       l->spec->name,
-                       (d->K > (size_t)d->filters ? d->K : (size_t)d->filters) * d->P * 4,
-                       col_budget_(net->rt));
+                       l->spec->name, gemm_sample_bytes_(d), col_budget_(net->rt));
     size_t cols = (size_t)d->chunk * d->P;
     LP_TRY(lp_buffer_create(net->rt, d->K * cols * 4, "conv2d columns", &d->col));
     return lp_buffer_create(net->rt, (size_t)d->filters * cols * 4, "conv2d rows", &d->rows);
