@@ -30,8 +30,9 @@ struct lp_conv_direct {
     cl_mem taps;     /* the forward product's tap offsets (K ints) */
     cl_mem *taps_dx; /* the input gradient's, per phase (F * the phase's taps ints) */
     cl_mem packed;   /* the packed kernel: forward, or the input gradient's */
-    /* Grown to the largest batch that needs them, so an evaluation batch far above the
-     * training batch costs only the buffers the forward pass uses. */
+    /* xs holds the largest batch from the start (the forward passes, evaluation's
+     * included, use it); the backward layouts only the training batch, so an evaluation
+     * batch far above it costs only the buffers the forward pass uses. */
     cl_mem xs;        /* the split input (split only) */
     int xs_n;         /* > 0: xs holds the last forward's split of this many samples */
     cl_mem zt, z;     /* backward: zt always, z with_dx; borrowed from ws when it is set */

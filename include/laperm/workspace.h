@@ -52,11 +52,11 @@ void lp_workspace_destroy(lp_workspace *ws);
 /* What the slot holds, as allocation errors name it ("conv2d direct gradient planes"). */
 const char *lp_workspace_slot_name(lp_workspace_slot slot);
 
-/* The slot's buffer, at least `bytes` long: grown
- * when smaller, the old buffer released after the new one is made (OpenCL frees it once
- * the commands already enqueued on it are done). Grows happen on the first passes, at the
- * largest batch; afterwards the same buffer returns. Borrowed: valid until the next get
- * of the slot or the workspace's end. */
+/* The slot's buffer, at least `bytes` long: grown when smaller, the old buffer released
+ * after the new one is made (OpenCL frees it once the commands already enqueued on it are
+ * done). A network's slots were reserved when it was built (lp_workspace_reserve), so its
+ * passes get the same buffer each time; a user outside a network grows them on its first
+ * passes. Borrowed: valid until the next get of the slot or the workspace's end. */
 lp_status lp_workspace_get(lp_workspace *ws, lp_workspace_slot slot, size_t bytes, cl_mem *out);
 
 #endif
