@@ -121,11 +121,10 @@
     } while (0)
 
 /* The distance between the planes of two transform points in V, E and M, R rows of T
- * tiles each: R * T and one cache line (16 floats) more. R * T is often a large power of
- * two (resnet20's 32x16x16 layer at batch 128: 256 KiB), which puts a tile's 36 points in
- * one cache set; skewed, they spread over 36 sets (that layer's forward + backward, PoCL:
- * 5,500 -> 6,800 images/s, one run each). */
-#define WG_SKEW 16
+ * tiles each: R * T and WG_SKEW floats more (the host's, one cache line). R * T is often a
+ * large power of two (resnet20's 32x16x16 layer at batch 128: 256 KiB), which puts a
+ * tile's 36 points in one cache set; skewed, they spread over 36 sets (that layer's
+ * forward + backward, PoCL: 5,500 -> 6,800 images/s, one run each). */
 #define POINT_STRIDE_(R, T) ((size_t)(R) * (T) + WG_SKEW)
 
 /* dst[p][r][t] = b[p] for the WG_P points of tile t of row r, dst (WG_P, R, T). */

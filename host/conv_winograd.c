@@ -19,7 +19,7 @@ struct lp_conv_winograd {
     bool with_dx;
     bool rows; /* the by-rows transforms where they fit (lp_runtime_plane_kernels, by_rows_) */
     int vw, mr, nv, dm, dn, lx; /* register tiles of the products (tile_of_) */
-    char opts[96];
+    char opts[128];
     int th, tw;   /* output tiles per plane (forward, kernel gradient) */
     int dth, dtw; /* input-gradient tiles per plane */
     cl_mem u;     /* the kernel transformed, packed (lp_wg_filter_packed): forward, dx */
@@ -40,9 +40,9 @@ static int ceil_div_(int a, int b) {
     return (a + b - 1) / b;
 }
 
-/* Floats between two transform points' planes past their R x T floats (cl/conv_winograd.cl's
- * WG_SKEW: the points' planes in different cache sets). */
-enum { WG_SKEW_ = 16 };
+/* Floats between two transform points' planes past their R x T floats: the points' planes
+ * in different cache sets (cl/conv_winograd.cl's POINT_STRIDE_, which gets it as WG_SKEW). */
+#define WG_SKEW_ 16
 
 /* Floats of each buffer for chunk samples (0: not needed), the tiles of a chunk padded
  * to a multiple of nr and the kernel's rows to one of mr (the products' register tile). */
@@ -222,9 +222,11 @@ lp_status lp_conv_winograd_create(lp_runtime *rt, const lp_conv_geom *g, int fil
     w->rows = lp_runtime_plane_kernels(rt);
     w->mo_bytes = s.mo * 4, w->mw_bytes = s.mw * 4, w->md_bytes = s.md * 4;
     w->vd_bytes = s.vd * 4;
-    snprintf(w->opts, sizeof w->opts,
-             "-DWG_M=%d -DGEMM_VW=%d -DGEMM_MR=%d -DGEMM_NV=%d -DGEMM_DM=%d -DGEMM_DN=%d", m, w->vw,
-             w->mr, w->nv, w->dm, w->dn);
+    snprintf(
+        w->opts, sizeof w->opts,
+        "-DWG_M=%d -DGEMM_VW=%d -DGEMM_MR=%d -DGEMM_NV=%d -DGEMM_DM=%d -DGEMM_DN=%d " LP_CL_DEFINE(
+            WG_SKEW, WG_SKEW_),
+        m, w->vw, w->mr, w->nv, w->dm, w->dn);
     w->th = ceil_div_(g->oh, m), w->tw = ceil_div_(g->ow, m);
     w->dth = ceil_div_(g->ih, m), w->dtw = ceil_div_(g->iw, m);
     lp_status st = lp_buffer_create(rt, s.u * 4, "conv2d winograd kernel", &w->u);

@@ -115,6 +115,15 @@ struct lp_network {
     int n_grad_bufs;
 };
 
+/* Fills net->layers[i] as init gets it (net's spec and tensors set): spec, prev,
+ * out_features, need_dx, index, second_input, and first_tensor (-1 without tensors).
+ * lp_network_create_opts calls it before each init; the memory plan's frame of a network
+ * (network_plan.c) calls it with no init after. */
+void lp_layer_frame(lp_network *net, int i, bool need_dx);
+/* The sum over net's layers of what their kinds' `held` say (own bytes added, each slot's
+ * largest ask). */
+lp_status lp_network_layers_held(const lp_network *net, lp_held_bytes *out);
+
 /* Shared by layer kinds: out of max_batch samples, owned by the layer (`what` names it in
  * allocation errors), and dout: the network's planned gradient buffer for the layer, which
  * other layers use while this one's gradient is not live (no pass may expect its dout to

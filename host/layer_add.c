@@ -238,6 +238,18 @@ static lp_layer_spec projection_spec_(const lp_layer_spec *ls, const lp_layer_sp
     return p;
 }
 
+/* The projection as the unit gets it (its spec at *spec): the add's index, tensors and
+ * path, the input gradient when `from`'s is wanted. */
+static lp_layer projection_layer_(const lp_layer *l, const lp_layer_spec *spec, bool shortcut_dx) {
+    return (lp_layer){.spec = spec,
+                      .out_features = lp_shape_size(l->spec->out),
+                      .need_dx = shortcut_dx,
+                      .first_tensor = l->first_tensor,
+                      .index = l->index,
+                      .second_input = -1,
+                      .conv_path = l->conv_path};
+}
+
 /* The projection's convolution: the add's, without activation (the add applies it). */
 static lp_conv2d_spec projection_conv_(const lp_layer_spec *ls) {
     lp_conv2d_spec conv = ls->u.add.proj;
@@ -258,13 +270,8 @@ static lp_status add_init_projection_(lp_network *net, lp_layer *l, add_state_ *
         LP_TRY(lp_buffer_create_zeroed(net->rt, bytes, "add projection dx", &d->dx));
         d->src.dout = d->dx;
     }
-    d->proj = (lp_layer){.spec = &d->spec,
-                         .prev = &d->src,
-                         .out_features = (size_t)d->features,
-                         .need_dx = d->shortcut_dx,
-                         .first_tensor = l->first_tensor,
-                         .index = l->index,
-                         .second_input = -1};
+    d->proj = projection_layer_(l, &d->spec, d->shortcut_dx);
+    d->proj.prev = &d->src;
     LP_TRY(lp_conv2d_unit_init(net, &d->proj, &conv, &ls->window));
     l->conv_path = d->proj.conv_path;
     /* The unit reads its dout only in backward: make it ours, which holds the masked g. */
@@ -321,12 +328,7 @@ static lp_status add_held_(const lp_network *net, const lp_layer *l, lp_held_byt
     bool shortcut_dx = net->layers[from + 1].need_dx;
     lp_layer_spec spec = projection_spec_(ls, fs);
     lp_conv2d_spec conv = projection_conv_(ls);
-    lp_layer proj = {.spec = &spec,
-                     .out_features = lp_shape_size(ls->out),
-                     .need_dx = shortcut_dx,
-                     .index = l->index,
-                     .second_input = -1,
-                     .conv_path = l->conv_path};
+    lp_layer proj = projection_layer_(l, &spec, shortcut_dx);
     LP_TRY(lp_conv2d_unit_held(net, &proj, &conv, &ls->window, out));
     uint64_t batch = (uint64_t)net->max_batch;
     out->own += batch * lp_shape_size(ls->out) * sizeof(float);

@@ -28,17 +28,39 @@ static lp_status gradient_buffers_(lp_network *net) {
     return s;
 }
 
-/* The workspace at the largest ask of each slot, before any pass: a slot that a pass grows
- * holds its old and its new buffer at once (workspace.h). */
-static lp_status reserve_workspace_(lp_network *net) {
-    lp_held_bytes asks = {0};
+void lp_layer_frame(lp_network *net, int i, bool need_dx) {
+    lp_layer *l = &net->layers[i];
+    l->spec = &net->spec->layers[i];
+    l->prev = i ? &net->layers[i - 1] : NULL;
+    l->out_features = lp_shape_size(l->spec->out);
+    l->need_dx = need_dx;
+    l->first_tensor = -1;
+    l->index = i;
+    l->second_input = lp_layer_second_input(l->spec);
+    for (int t = 0; t < net->n_tensors; ++t)
+        if (net->tensors[t].layer == i) {
+            l->first_tensor = t;
+            break;
+        }
+}
+
+lp_status lp_network_layers_held(const lp_network *net, lp_held_bytes *out) {
+    *out = (lp_held_bytes){0};
     for (int i = 0; i < net->n_layers; ++i) {
         const lp_layer_kind_desc *kind = lp_layer_kind_get(net->layers[i].spec->kind);
         if (!kind->held) continue;
         lp_held_bytes b;
         LP_TRY(kind->held(net, &net->layers[i], &b));
-        lp_held_bytes_add(&asks, &b);
+        lp_held_bytes_add(out, &b);
     }
+    return LP_OK;
+}
+
+/* The workspace at the largest ask of each slot, before any pass: a slot that a pass grows
+ * holds its old and its new buffer at once (workspace.h). */
+static lp_status reserve_workspace_(lp_network *net) {
+    lp_held_bytes asks;
+    LP_TRY(lp_network_layers_held(net, &asks));
     return lp_workspace_reserve(net->workspace, &asks);
 }
 
@@ -83,18 +105,7 @@ lp_status lp_network_create_opts(lp_runtime *rt, const lp_model_spec *spec, int 
     bool params_before = false;
     for (int i = 0; i < spec->n_layers; ++i) {
         lp_layer *l = &net->layers[i];
-        l->spec = &spec->layers[i];
-        l->prev = i ? &net->layers[i - 1] : NULL;
-        l->out_features = lp_shape_size(l->spec->out);
-        l->need_dx = params_before;
-        l->first_tensor = -1;
-        l->index = i;
-        l->second_input = lp_layer_second_input(l->spec);
-        for (int t = 0; t < net->n_tensors; ++t)
-            if (net->tensors[t].layer == i) {
-                l->first_tensor = t;
-                break;
-            }
+        lp_layer_frame(net, i, params_before);
         s = lp_layer_kind_get(l->spec->kind)->init(net, l);
         if (s != LP_OK) goto fail;
         /* The gradient plan took the kind's word for it. */

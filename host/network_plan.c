@@ -11,44 +11,28 @@ lp_status lp_network_plan_held(lp_runtime *rt, const lp_model_spec *spec, int ma
     if (max_batch <= 0 || spec->n_layers < 1)
         return lp_fail(LP_ERR_INVALID_ARG, "lp_network_plan_held: batch %d, %d layers", max_batch,
                        spec->n_layers);
-    /* The network and layers as lp_network_create_opts sets them before each init. */
+    /* The network and its layers as lp_network_create_opts has them before each init: no
+     * buffer, no layer state. */
     lp_network net = {.rt = rt, .spec = spec, .max_batch = max_batch};
     if (opt)
         net.opt = *opt;
     else
         net.opt.conv_algo = LP_CONV_ALGO_GEMM;
-    lp_param_tensor *t = NULL;
-    int n_tensors = 0;
-    LP_TRY(lp_model_params(spec, &t, &n_tensors));
-    lp_layer *layers = calloc((size_t)spec->n_layers, sizeof *layers);
-    if (!layers) {
-        free(t);
+    LP_TRY(lp_model_params(spec, &net.tensors, &net.n_tensors));
+    net.layers = calloc((size_t)spec->n_layers, sizeof *net.layers);
+    if (!net.layers) {
+        free(net.tensors);
         return lp_fail(LP_ERR_NO_MEMORY, "out of host memory");
     }
-    net.layers = layers;
     net.n_layers = spec->n_layers;
-    lp_status s = LP_OK;
     bool params_before = false;
-    for (int i = 0; i < spec->n_layers && s == LP_OK; ++i) {
-        lp_layer *l = &layers[i];
-        l->spec = &spec->layers[i];
-        l->prev = i ? &layers[i - 1] : NULL;
-        l->out_features = lp_shape_size(l->spec->out);
-        l->need_dx = params_before;
-        l->first_tensor = -1;
-        l->index = i;
-        l->second_input = lp_layer_second_input(l->spec);
-        const lp_layer_kind_desc *kind = lp_layer_kind_get(l->spec->kind);
-        if (kind->held) {
-            lp_held_bytes b;
-            s = kind->held(&net, l, &b);
-            if (s == LP_OK) lp_held_bytes_add(out, &b);
-        }
-        for (int k = 0; k < n_tensors; ++k)
-            if (t[k].layer == i) params_before = true;
+    for (int i = 0; i < spec->n_layers; ++i) {
+        lp_layer_frame(&net, i, params_before);
+        if (net.layers[i].first_tensor >= 0) params_before = true;
     }
-    free(layers);
-    free(t);
+    lp_status s = lp_network_layers_held(&net, out);
+    free(net.layers);
+    free(net.tensors);
     return s;
 }
 
